@@ -1,0 +1,73 @@
+"""Argument helpers shared by subcommands: model selection, --set, --input, --format, output."""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .. import spec as spec_mod
+from ..errors import CnnspaceError
+from ..zoo import get_spec, list_models, parse_input
+
+FORMATS = ("table", "json", "csv")
+
+
+def add_model_args(p: argparse.ArgumentParser, name: str = "model") -> None:
+    p.add_argument(name, metavar="MODEL_OR_SPEC",
+                   help="a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model or family setting, e.g. --set sr=0.25 (repeatable)")
+    p.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or HxW)")
+
+
+def parse_settings(pairs: list[str]) -> dict[str, Any]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise CnnspaceError(f"--set expects KEY=VALUE, got {pair!r}")
+        try:
+            settings[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            settings[key.strip()] = value
+    return settings
+
+
+def load_model(ref: str, settings: list[str] | dict | None = None,
+               input_size: str | None = None) -> spec_mod.NetSpec:
+    """A zoo model (with settings) or a spec file; ``input_size`` overrides the input shape."""
+    settings = parse_settings(settings) if isinstance(settings, list) else dict(settings or {})
+    path = Path(ref)
+    if ref in list_models():
+        if input_size:
+            settings["input"] = input_size
+        return get_spec(ref, **settings)
+    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+        if settings:
+            raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
+        spec = spec_mod.load(path)
+        return spec.with_input(parse_input(input_size)) if input_size else spec
+    raise CnnspaceError(f"{ref!r} is neither a registered model (see `cnnspace zoo`) nor an "
+                        "existing spec file")
+
+
+def add_format_arg(p: argparse.ArgumentParser, formats=FORMATS) -> None:
+    p.add_argument("--format", choices=formats, default="table", help="output format")
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buf.getvalue()
+
+
+def dump_json(data: Any) -> str:
+    return json.dumps(data, indent=2) + "\n"

@@ -1,0 +1,60 @@
+"""`cnnspace analyze`: analytic metrics per layer and in total, from the spec alone."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..metrics import analyze
+from ._common import add_format_arg, add_model_args, dump_json, load_model, rows_to_csv
+
+
+def register(sub) -> None:
+    p = sub.add_parser("analyze", help="parameters, size, MACs, FLOPs, activations, communication")
+    add_model_args(p)
+    p.add_argument("--batch", type=int, default=1, help="images per step (default 1)")
+    p.add_argument("--bits", type=int, default=32, help="bits per stored value (default 32)")
+    add_format_arg(p)
+    p.set_defaults(run=run)
+
+
+def _shape(s) -> str:
+    return "x".join(map(str, s))
+
+
+def run(args) -> int:
+    result = analyze(load_model(args.model, args.settings, args.input), batch=args.batch,
+                     bits=args.bits)
+    if args.format == "json":
+        print(dump_json(result.to_json()), end="")
+    elif args.format == "csv":
+        print(rows_to_csv([{"name": m.name, "type": m.type, "block": m.block or "",
+                            "out_shape": _shape(m.out_shape), "params": m.params,
+                            "macs": m.macs, "flops": m.flops, "activations": m.activations}
+                           for m in result.layers]), end="")
+    else:
+        _print_table(result)
+    return 0
+
+
+def _print_table(result) -> None:
+    t = result.totals
+    table = Table(title=f"{result.model}  input {_shape(result.input)}  batch {result.batch}",
+                  show_footer=True)
+    for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
+                        ("params", f"{t.params:,}"), ("MACs", f"{t.macs:,}"),
+                        ("FLOPs", f"{t.flops:,}"), ("activations", f"{t.activations:,}")):
+        table.add_column(col, footer=footer, justify="right" if footer else "left")
+    for m in result.layers:
+        table.add_row(m.name, m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
+                      f"{m.flops:,}", f"{m.activations:,}")
+    console = Console()
+    console.print(table)
+    console.print(
+        f"parameters {t.params:,} (weights {t.params_weight:,}, biases {t.params_bias:,})\n"
+        f"model size {t.size_bytes:,} bytes at {result.bits} bits = {t.size_mb:.3f} MB (10^6) "
+        f"= {t.size_mib:.3f} MiB (2^20)\n"
+        f"per image: {t.macs / 1e9:.3f} GMACs, {t.flops / 1e9:.3f} GFLOPs, "
+        f"{t.activations:,} activations ({t.activation_bytes / 1e6:.2f} MB)\n"
+        f"per step of batch {result.batch}: training {t.train_flops_per_step / 1e9:.3f} GFLOPs; "
+        f"communication data-parallel {t.comm_bytes_data_parallel / 1e6:.2f} MB (gradients), "
+        f"model-parallel {t.comm_bytes_model_parallel / 1e6:.2f} MB (activations)")

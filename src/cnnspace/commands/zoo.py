@@ -1,0 +1,31 @@
+"""`cnnspace zoo`: the registered models."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..zoo import list_models, model_entry
+from ._common import add_format_arg, dump_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("zoo", help="list registered models and families")
+    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'squeezenet*'")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    entries = [model_entry(n) for n in list_models(args.pattern)]
+    if args.format == "json":
+        print(dump_json([{"name": e.name, "description": e.description, "family": e.is_family,
+                          "settings": {k: list(v) if isinstance(v, tuple) else v
+                                       for k, v in e.defaults.items()}} for e in entries]), end="")
+        return 0
+    table = Table(title="cnnspace model zoo")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    for e in entries:
+        table.add_row(e.name + (" (family)" if e.is_family else ""), e.description)
+    Console().print(table)
+    return 0

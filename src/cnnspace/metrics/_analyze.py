@@ -1,0 +1,96 @@
+"""Analytic metrics of a whole network from its spec alone (no torch)."""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..spec import NetSpec, Shape, SpecError, resolve
+from ._counts import ALIASING_TYPES, count
+
+TRAIN_FLOPS_FACTOR = 3  # forward + backward (gradients for inputs and for weights) ~ 3x forward
+
+
+@dataclass(frozen=True)
+class LayerMetrics:
+    name: str
+    type: str
+    block: str | None
+    out_shape: Shape
+    params: int
+    params_weight: int
+    params_bias: int
+    macs: int
+    flops: int
+    activations: int  # output elements per image
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: int
+    params_weight: int
+    params_bias: int
+    size_bytes: int
+    size_mb: float      # 10^6 bytes
+    size_mib: float     # 2^20 bytes (the SqueezeNet paper's "MB")
+    macs: int           # per image
+    flops: int          # per image
+    activations: int    # elements per image, excluding layers that alias their input
+    activation_bytes: int
+    macs_per_batch: int
+    flops_per_batch: int
+    activations_per_batch: int
+    activation_bytes_per_batch: int
+    train_flops_per_step: int
+    comm_bytes_data_parallel: int   # gradient bytes each worker exchanges per step
+    comm_bytes_model_parallel: int  # activation bytes crossing layers per step (x batch)
+
+
+@dataclass(frozen=True)
+class Analysis:
+    model: str
+    input: Shape
+    batch: int
+    bits: int
+    layers: tuple[LayerMetrics, ...]
+    totals: Totals
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "input": list(self.input), "batch": self.batch,
+                "bits": self.bits, "totals": asdict(self.totals),
+                "layers": [{**asdict(m), "out_shape": list(m.out_shape)} for m in self.layers]}
+
+
+def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
+            bits: int = 32) -> Analysis:
+    """Per-layer and total metrics. ``bits`` is the width of one stored value (weights,
+    gradients and activations alike)."""
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise SpecError(f"expected a positive integer, got {batch!r}", field="batch")
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64:
+        raise SpecError(f"expected an integer from 1 to 64, got {bits!r}", field="bits")
+    graph = resolve(spec, input_shape)
+    layers = []
+    pw = pb = macs = flops = acts = 0
+    for node in graph.nodes:
+        c = count(node)
+        elements = math.prod(node.out_shape)
+        layers.append(LayerMetrics(node.name, node.type, node.block, node.out_shape,
+                                   c.weights + c.biases, c.weights, c.biases, c.macs, c.flops,
+                                   elements))
+        pw += c.weights
+        pb += c.biases
+        macs += c.macs
+        flops += c.flops
+        if node.type not in ALIASING_TYPES:
+            acts += elements
+    params = pw + pb
+    size = math.ceil(params * bits / 8)
+    act_bytes = math.ceil(acts * bits / 8)
+    totals = Totals(
+        params=params, params_weight=pw, params_bias=pb, size_bytes=size, size_mb=size / 1e6,
+        size_mib=size / 2**20, macs=macs, flops=flops, activations=acts,
+        activation_bytes=act_bytes, macs_per_batch=macs * batch, flops_per_batch=flops * batch,
+        activations_per_batch=acts * batch, activation_bytes_per_batch=act_bytes * batch,
+        train_flops_per_step=TRAIN_FLOPS_FACTOR * flops * batch,
+        comm_bytes_data_parallel=size, comm_bytes_model_parallel=act_bytes * batch)
+    return Analysis(spec.name, graph.input_shape, batch, bits, tuple(layers), totals)

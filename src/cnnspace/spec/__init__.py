@@ -1,0 +1,9 @@
+"""Architecture as data: layers, graph, shape inference, validation, YAML/JSON."""
+from ._blocks import BLOCK_TYPES
+from ._errors import SpecError
+from ._graph import INPUT, Graph, Layer, NetSpec, Node, resolve
+from ._io import dumps, from_dict, load, loads, save, to_dict
+from ._layers import LAYER_TYPES, Shape
+
+__all__ = ["BLOCK_TYPES", "INPUT", "LAYER_TYPES", "Graph", "Layer", "NetSpec", "Node", "Shape",
+           "SpecError", "dumps", "from_dict", "load", "loads", "resolve", "save", "to_dict"]

@@ -1,0 +1,108 @@
+"""Typed, validated layer fields: each checker returns the normalised value or raises SpecError."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ._errors import SpecError
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    check: Callable[[str, Any], Any]
+    default: Any = REQUIRED
+    doc: str = ""
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _int(name: str, v: Any, low: int, what: str) -> int:
+    if not _is_int(v) or v < low:
+        raise SpecError(f"expected {what}, got {v!r}", field=name)
+    return v
+
+
+def positive_int(name: str, v: Any) -> int:
+    return _int(name, v, 1, "a positive integer")
+
+
+def nonnegative_int(name: str, v: Any) -> int:
+    return _int(name, v, 0, "a non-negative integer")
+
+
+def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
+    def check(name: str, v: Any) -> tuple[int, int]:
+        if _is_int(v):
+            v = (v, v)
+        if (not isinstance(v, (list, tuple)) or len(v) != 2
+                or not all(_is_int(x) and x >= low for x in v)):
+            raise SpecError(f"expected {what} or a pair [height, width] of them, got {v!r}",
+                            field=name)
+        return (v[0], v[1])
+    return check
+
+
+positive_pair = _pair(1, "a positive integer")
+nonnegative_pair = _pair(0, "a non-negative integer")
+
+
+def boolean(name: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise SpecError(f"expected true or false, got {v!r}", field=name)
+    return v
+
+
+def _number(name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+        raise SpecError(f"expected a finite number, got {v!r}", field=name)
+    return float(v)
+
+
+def positive_float(name: str, v: Any) -> float:
+    x = _number(name, v)
+    if x <= 0:
+        raise SpecError(f"expected a positive number, got {v!r}", field=name)
+    return x
+
+
+def nonnegative_float(name: str, v: Any) -> float:
+    x = _number(name, v)
+    if x < 0:
+        raise SpecError(f"expected a non-negative number, got {v!r}", field=name)
+    return x
+
+
+def probability(name: str, v: Any) -> float:
+    x = _number(name, v)
+    if not 0.0 <= x < 1.0:
+        raise SpecError(f"expected a probability in [0, 1), got {v!r}", field=name)
+    return x
+
+
+def one_of(*choices: str) -> Callable[[str, Any], str]:
+    def check(name: str, v: Any) -> str:
+        if v not in choices:
+            raise SpecError(f"expected one of {', '.join(choices)}, got {v!r}", field=name)
+        return v
+    return check
+
+
+def normalise(fields: dict[str, Field], given: dict[str, Any]) -> dict[str, Any]:
+    """Checks ``given`` against ``fields``: unknown names and missing required fields are errors."""
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        allowed = ", ".join(fields) or "none"
+        raise SpecError(f"unknown field (this layer type accepts: {allowed})", field=unknown[0])
+    out = {}
+    for name, f in fields.items():
+        if name in given:
+            out[name] = f.check(name, given[name])
+        elif f.default is REQUIRED:
+            raise SpecError("is required but missing", field=name)
+        else:
+            out[name] = f.default
+    return out

@@ -1,0 +1,135 @@
+"""Specs to and from plain data, YAML and JSON (safe loading only); round trips are lossless."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .._atomic import write_text_atomic
+from ._errors import SpecError
+from ._graph import Layer, NetSpec, _check_input_shape
+
+_TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_plain(x) for x in v]
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    if isinstance(v, dict) or hasattr(v, "items"):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def to_dict(spec: NetSpec) -> dict[str, Any]:
+    d: dict[str, Any] = {"name": spec.name, "input": list(spec.input)}
+    if spec.description:
+        d["description"] = spec.description
+    d["init"] = spec.init
+    if spec.meta:
+        d["meta"] = _plain(spec.meta)
+    layers = []
+    for layer in spec.layers:
+        entry: dict[str, Any] = {"name": layer.name, "type": layer.type}
+        if layer.inputs:
+            entry["inputs"] = list(layer.inputs)
+        entry.update(_plain(layer.attrs))
+        layers.append(entry)
+    d["layers"] = layers
+    if spec.outputs:
+        d["outputs"] = list(spec.outputs)
+    return d
+
+
+def from_dict(d: Any, source: str | None = None) -> NetSpec:
+    """Builds a NetSpec from plain data; structural problems raise SpecError (fields are checked
+    when the spec is resolved, where the layer type is known)."""
+    try:
+        return _from_dict(d)
+    except SpecError as e:
+        raise e.located(source=source) from None
+
+
+def _from_dict(d: Any) -> NetSpec:
+    if not isinstance(d, dict):
+        raise SpecError(f"a network description must be a mapping, got {type(d).__name__}")
+    unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
+    if unknown:
+        raise SpecError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})", field=unknown[0])
+    for key in ("name", "input", "layers"):
+        if key not in d:
+            raise SpecError("is required but missing", field=key)
+    if not isinstance(d["name"], str) or not d["name"]:
+        raise SpecError(f"expected a non-empty string, got {d['name']!r}", field="name")
+    if not isinstance(d["layers"], list):
+        raise SpecError(f"expected a list of layers, got {type(d['layers']).__name__}",
+                        field="layers")
+    for key in ("init", "description"):
+        if key in d and not isinstance(d[key], str):
+            raise SpecError(f"expected a string, got {d[key]!r}", field=key)
+    if "meta" in d and not isinstance(d["meta"], dict):
+        raise SpecError(f"expected a mapping, got {d['meta']!r}", field="meta")
+    outputs = d.get("outputs") or []
+    if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
+        raise SpecError(f"expected a list of layer names, got {outputs!r}", field="outputs")
+    shape = _check_input_shape(d["input"])
+    layers = []
+    for i, entry in enumerate(d["layers"]):
+        if not isinstance(entry, dict):
+            raise SpecError(f"layer #{i} must be a mapping with name and type, got {entry!r}",
+                            field="layers")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name:
+            raise SpecError(f"layer #{i} needs a non-empty string 'name', got {name!r}",
+                            field="name")
+        if not isinstance(entry.get("type"), str):
+            raise SpecError(f"needs a string 'type', got {entry.get('type')!r}", layer=name,
+                            field="type")
+        inputs = entry.get("inputs", [])
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
+            raise SpecError(f"expected a list of layer names, got {inputs!r}", layer=name,
+                            field="inputs")
+        attrs = {k: v for k, v in entry.items() if k not in ("name", "type", "inputs")}
+        if not all(isinstance(k, str) for k in attrs):
+            raise SpecError("field names must be strings", layer=name)
+        layers.append(Layer(name, entry["type"], tuple(inputs), attrs))
+    return NetSpec(d["name"], shape, tuple(layers), tuple(outputs), d.get("init", "kaiming_uniform"),
+                   d.get("description", ""), d.get("meta", {}))
+
+
+def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
+    d = to_dict(spec)
+    if fmt == "json":
+        return json.dumps(d, indent=2) + "\n"
+    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
+
+
+def loads(text: str, source: str | None = None) -> NetSpec:
+    try:
+        data = yaml.safe_load(text)  # JSON is a subset of YAML
+    except yaml.YAMLError as e:
+        raise SpecError(f"not valid YAML/JSON: {e}", source=source) from None
+    return from_dict(data, source)
+
+
+def load(path: str | os.PathLike) -> NetSpec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise SpecError(f"cannot read the file: {e.strerror}", source=str(path)) from None
+    except UnicodeDecodeError:
+        raise SpecError("not a text file", source=str(path)) from None
+    return loads(text, str(path))
+
+
+def save(spec: NetSpec, path: str | os.PathLike) -> None:
+    """Writes atomically: a reader never sees half a file."""
+    path = Path(path)
+    write_text_atomic(path, dumps(spec, "json" if path.suffix == ".json" else "yaml"))

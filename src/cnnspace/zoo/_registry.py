@@ -1,0 +1,86 @@
+"""A decorator registry of model builders, each returning a NetSpec (timm-style, wildcard listing)."""
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from dataclasses import dataclass, replace
+from typing import Any, Callable
+
+from ..spec import NetSpec, SpecError
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    build: Callable[..., NetSpec]
+    description: str
+    defaults: dict[str, Any]  # every setting the builder accepts, with its default
+
+    @property
+    def is_family(self) -> bool:
+        return set(self.defaults) - {"num_classes", "input"} != set()
+
+
+_MODELS: dict[str, ModelEntry] = {}
+
+
+def register_model(description: str, name: str | None = None):
+    """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``."""
+    def register(fn: Callable[..., NetSpec]):
+        key = name or fn.__name__
+        params = inspect.signature(fn).parameters
+        if "num_classes" not in params or "input" not in params:
+            raise TypeError(f"model {key!r} must accept num_classes and input")
+        _MODELS[key] = ModelEntry(key, fn, description,
+                                  {p.name: p.default for p in params.values()})
+        return fn
+    return register
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+
+
+def model_entry(name: str) -> ModelEntry:
+    try:
+        return _MODELS[name]
+    except KeyError:
+        raise SpecError(f"unknown model {name!r}; registered models: {', '.join(sorted(_MODELS))}",
+                        field="model") from None
+
+
+def parse_input(value: Any) -> tuple[int, int, int]:
+    """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (3 channels)."""
+    if isinstance(value, str):
+        try:
+            parts = [int(p) for p in value.lower().split("x")]
+        except ValueError:
+            parts = []
+        if len(parts) == 2:
+            parts = [3, *parts]
+        value = parts
+    if (not isinstance(value, (list, tuple)) or len(value) != 3
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {value!r}",
+                        field="input")
+    return tuple(value)
+
+
+def get_spec(name: str, **settings: Any) -> NetSpec:
+    """The spec of a registered model; ``settings`` are checked against what the model accepts."""
+    entry = model_entry(name)
+    unknown = sorted(set(settings) - set(entry.defaults))
+    if unknown:
+        raise SpecError(f"model {name!r} has no setting {unknown[0]!r}; it accepts: "
+                        f"{', '.join(entry.defaults)}", field=unknown[0])
+    if "input" in settings:
+        settings["input"] = parse_input(settings["input"])
+    if "num_classes" in settings and (not isinstance(settings["num_classes"], int)
+                                      or isinstance(settings["num_classes"], bool)
+                                      or settings["num_classes"] < 1):
+        raise SpecError(f"expected a positive integer, got {settings['num_classes']!r}",
+                        field="num_classes")
+    spec = entry.build(**settings)
+    meta = {"model": name, "settings": {k: list(v) if isinstance(v, tuple) else v
+                                        for k, v in settings.items()}}
+    return replace(spec, meta={**meta, **spec.meta})

@@ -1,0 +1,125 @@
+"""SqueezeNet v1.0/v1.1, its bypass variants, and the FireNet family they are points of.
+
+Fire widths (SqueezeNet paper, Section 4): e_i = base_e + incr_e * floor(i / freq) for i = 0..n-1,
+e3x3_i = floor(pct3x3 * e_i), e1x1_i = e_i - e3x3_i, s1x1_i = floor(sr * e_i) (at least 1).
+"""
+from __future__ import annotations
+
+import math
+
+from ..spec import NetSpec, SpecError
+from ._build import SpecWriter
+from ._registry import register_model
+
+IMAGENET = 1000
+V10_POOLS = ("conv1", "fire4", "fire8")
+V11_POOLS = ("conv1", "fire3", "fire5")
+BYPASS = ("none", "simple", "complex")
+
+
+def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
+                num_fire: int = 8) -> list[tuple[int, int, int]]:
+    """(squeeze, expand1x1, expand3x3) of each Fire module."""
+    widths = []
+    for i in range(num_fire):
+        e = base_e + incr_e * (i // freq)
+        e3 = math.floor(pct3x3 * e)
+        widths.append((max(1, math.floor(sr * e)), e - e3, e3))
+    return widths
+
+
+def _check(name: str, ok: bool, expected: str, value) -> None:
+    if not ok:
+        raise SpecError(f"expected {expected}, got {value!r}", field=name)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+@register_model("FireNet family: SqueezeNet-style CNNs from metaparameters (defaults = SqueezeNet v1.0)")
+def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
+            incr_e: int = 128, freq: int = 2, pct3x3: float = 0.5, sr: float = 0.125,
+            num_fire: int = 8, conv1_filters: int = 96, conv1_kernel: int = 7,
+            conv1_stride: int = 2, pool_after=V10_POOLS, bypass: str = "none",
+            dropout: float = 0.5, conv10_pad: int = 0, batchnorm: bool = False,
+            name: str = "firenet") -> NetSpec:
+    for key, value in (("base_e", base_e), ("freq", freq), ("num_fire", num_fire),
+                       ("conv1_filters", conv1_filters), ("conv1_kernel", conv1_kernel),
+                       ("conv1_stride", conv1_stride)):
+        _check(key, _is_int(value) and value >= 1, "a positive integer", value)
+    _check("incr_e", _is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
+    _check("conv10_pad", _is_int(conv10_pad) and conv10_pad >= 0, "a non-negative integer",
+           conv10_pad)
+    _check("pct3x3", _number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
+    _check("sr", _number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
+    _check("dropout", _number(dropout) and 0 <= dropout < 1, "a probability in [0, 1)", dropout)
+    _check("bypass", bypass in BYPASS, f"one of {', '.join(BYPASS)}", bypass)
+    _check("batchnorm", isinstance(batchnorm, bool), "true or false", batchnorm)
+    fires = [f"fire{i + 2}" for i in range(num_fire)]
+    if isinstance(pool_after, str):
+        pool_after = [pool_after]
+    _check("pool_after", isinstance(pool_after, (list, tuple))
+           and all(p in ["conv1", *fires] for p in pool_after),
+           f"a list of layer names among conv1, {', '.join(fires)}", pool_after)
+
+    w = SpecWriter()
+    w.conv("conv1", conv1_filters, conv1_kernel, conv1_stride)
+    channels = conv1_filters
+
+    def maybe_pool(after: str):
+        if after in pool_after:
+            w.add(f"pool{after.removeprefix('conv').removeprefix('fire')}", "maxpool", kernel=3,
+                  stride=2, ceil_mode=True)
+
+    maybe_pool("conv1")
+    for i, (s, e1, e3) in enumerate(fire_widths(base_e, incr_e, freq, pct3x3, sr, num_fire)):
+        name_i, source = fires[i], w.layers[-1].name
+        w.add(name_i, "fire", squeeze=s, expand1x1=e1, expand3x3=e3,
+              **({"batchnorm": True} if batchnorm else {}))
+        out = e1 + e3
+        # Simple bypass on fire3, fire5, ... where the channels match (paper Table 3);
+        # complex bypass adds a 1x1 convolution wherever they do not.
+        identity = out == channels and (i % 2 == 1 or bypass == "complex")
+        if bypass != "none" and identity:
+            w.add(f"{name_i}_bypass", "add", inputs=(name_i, source))
+        elif bypass == "complex":
+            proj = w.add(f"{name_i}_proj", "conv2d", inputs=(source,), out_channels=out, kernel=1,
+                         bias=False)
+            w.add(f"{name_i}_bypass", "add", inputs=(name_i, proj))
+        channels = out
+        maybe_pool(name_i)
+    if dropout:
+        w.add("drop", "dropout", p=dropout)
+    w.conv("conv10", num_classes, 1, padding=conv10_pad)
+    w.add("pool10", "global_avgpool")
+    w.add("logits", "flatten")
+    return NetSpec(name, input, w.layers, init="kaiming_uniform",
+                   description="FireNet (SqueezeNet family) point")
+
+
+@register_model("SqueezeNet v1.0 as published (227x227, ceil pooling; conv10_pad=1 gives the Caffe "
+                "deploy file's padding artefact)")
+def squeezenet1_0(num_classes: int = IMAGENET, input=(3, 227, 227), conv10_pad: int = 0) -> NetSpec:
+    return firenet(num_classes, input, conv10_pad=conv10_pad, name="squeezenet1_0")
+
+
+@register_model("SqueezeNet v1.1: 3x3 conv1 with 64 filters, pools after conv1, fire3, fire5 "
+                "(2.4x fewer MACs)")
+def squeezenet1_1(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
+    return firenet(num_classes, input, conv1_filters=64, conv1_kernel=3, pool_after=V11_POOLS,
+                   name="squeezenet1_1")
+
+
+@register_model("SqueezeNet v1.0 with simple bypass around fire3, fire5, fire7, fire9 (paper Table 3)")
+def squeezenet1_0_simple_bypass(num_classes: int = IMAGENET, input=(3, 227, 227)) -> NetSpec:
+    return firenet(num_classes, input, bypass="simple", name="squeezenet1_0_simple_bypass")
+
+
+@register_model("SqueezeNet v1.0 with simple bypass plus 1x1-conv bypass on the other Fire modules")
+def squeezenet1_0_complex_bypass(num_classes: int = IMAGENET, input=(3, 227, 227)) -> NetSpec:
+    return firenet(num_classes, input, bypass="complex", name="squeezenet1_0_complex_bypass")
