@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 from ..spec import NetSpec, Shape, SpecError, resolve
-from ._counts import ALIASING_TYPES, count
+from ._counts import ALIASING_TYPES, Counts, count
 
+# Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
+_COUNTED: dict[tuple, Counts] = {}
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (gradients for inputs and for weights) ~ 3x forward
 
 
-@dataclass(frozen=True)
-class LayerMetrics:
+class LayerMetrics(NamedTuple):
     name: str
     type: str
     block: str | None
@@ -57,7 +59,7 @@ class Analysis:
     def to_json(self) -> dict:
         return {"model": self.model, "input": list(self.input), "batch": self.batch,
                 "bits": self.bits, "totals": asdict(self.totals),
-                "layers": [{**asdict(m), "out_shape": list(m.out_shape)} for m in self.layers]}
+                "layers": [{**m._asdict(), "out_shape": list(m.out_shape)} for m in self.layers]}
 
 
 def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
@@ -72,7 +74,12 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
     layers = []
     pw = pb = macs = flops = acts = 0
     for node in graph.nodes:
-        c = count(node)
+        key = (node.config, node.in_shapes)
+        c = _COUNTED.get(key)
+        if c is None:
+            if len(_COUNTED) > 200_000:
+                _COUNTED.clear()
+            c = _COUNTED[key] = count(node)
         elements = math.prod(node.out_shape)
         layers.append(LayerMetrics(node.name, node.type, node.block, node.out_shape,
                                    c.weights + c.biases, c.weights, c.biases, c.macs, c.flops,

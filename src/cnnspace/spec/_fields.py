@@ -1,8 +1,10 @@
 """Typed, validated layer fields: each checker returns the normalised value or raises SpecError."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from ._errors import SpecError
 
@@ -91,8 +93,32 @@ def one_of(*choices: str) -> Callable[[str, Any], str]:
     return check
 
 
-def normalise(fields: dict[str, Field], given: dict[str, Any]) -> dict[str, Any]:
-    """Checks ``given`` against ``fields``: unknown names and missing required fields are errors."""
+_NORMALISED: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+_TOKENS = itertools.count()
+
+
+def normalise_keyed(fields: dict[str, Field], given: dict[str, Any]) -> tuple[int, Mapping[str, Any]]:
+    """Checks ``given`` against ``fields``: unknown names and missing required fields are errors.
+
+    Returns the read-only normalised fields and a token that is equal for equal configurations
+    and never reused, so callers can memoise work per configuration: design-space sweeps repeat
+    the same layers many times."""
+    # repr keeps True apart from 1 and 3 apart from "3"; equal reprs of odd objects can only
+    # yield the normalised value of the plain input they imitate.
+    key = (id(fields), repr(given))
+    cached = _NORMALISED.get(key)
+    if cached is None:
+        if len(_NORMALISED) > 100_000:
+            _NORMALISED.clear()
+        cached = _NORMALISED[key] = (next(_TOKENS), MappingProxyType(_normalise(fields, given)))
+    return cached
+
+
+def normalise(fields: dict[str, Field], given: dict[str, Any]) -> Mapping[str, Any]:
+    return normalise_keyed(fields, given)[1]
+
+
+def _normalise(fields: dict[str, Field], given: dict[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(fields))
     if unknown:
         allowed = ", ".join(fields) or "none"

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Mapping, NamedTuple
 
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
-from ._fields import _is_int, normalise
+from ._fields import _is_int, normalise, normalise_keyed
 from ._layers import LAYER_TYPES, Shape
 
 INPUT = "input"  # the name by which layers refer to the network's input
@@ -26,8 +26,7 @@ class Layer:
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     """A primitive layer after expansion, validation and shape inference."""
     name: str
     type: str
@@ -36,6 +35,7 @@ class Node:
     in_shapes: tuple[Shape, ...]
     out_shape: Shape
     block: str | None  # the composite block this layer came from
+    config: int        # equal for layers of equal type and fields (a memoisation key)
 
 
 @dataclass(frozen=True)
@@ -87,10 +87,42 @@ def _check_input_shape(shape: Any) -> Shape:
     return tuple(shape)
 
 
-_PRIMITIVE = tuple[str, str, tuple[str, ...], dict]
+# A primitive layer ready for shape inference: name, type, inputs, fields, block, config token.
+Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", int]
+_BLOCK_CACHE: dict[tuple, list[Primitive]] = {}
 
 
-def expand(spec: NetSpec) -> list[tuple[_PRIMITIVE, str | None]]:
+def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, Any],
+               block: str | None) -> Primitive:
+    t = LAYER_TYPES[kind]
+    config, attrs = normalise_keyed(t.fields, raw)
+    n = len(inputs)
+    if n < t.min_inputs or (t.max_inputs is not None and n > t.max_inputs):
+        want = f"exactly {t.min_inputs}" if t.min_inputs == t.max_inputs else f"at least {t.min_inputs}"
+        raise SpecError(f"{kind} takes {want} input(s), got {n}", field="inputs")
+    return (name, kind, inputs, attrs, block, config)
+
+
+def _expand_block(layer: Layer, source: str) -> list[Primitive]:
+    """A block's primitive layers, memoised: sweeps meet the same block at the same place often."""
+    key = (layer.type, layer.name, source, repr(layer.attrs))
+    cached = _BLOCK_CACHE.get(key)
+    if cached is None:
+        block = BLOCK_TYPES[layer.type]
+        attrs = normalise(block.fields, dict(layer.attrs))
+        cached = []
+        for name, kind, inputs, raw in block.expand(layer.name, attrs, source):
+            try:
+                cached.append(_primitive(name, kind, inputs, raw, layer.name))
+            except SpecError as e:
+                raise e.located(layer=name) from None
+        if len(_BLOCK_CACHE) > 50_000:
+            _BLOCK_CACHE.clear()
+        _BLOCK_CACHE[key] = cached
+    return cached
+
+
+def expand(spec: NetSpec) -> list[Primitive]:
     """Blocks replaced by their primitive layers; default inputs made explicit; fields checked."""
     out, seen, previous = [], {INPUT}, INPUT
     if not spec.layers:
@@ -110,15 +142,12 @@ def expand(spec: NetSpec) -> list[tuple[_PRIMITIVE, str | None]]:
                             field="inputs")
         try:
             if layer.type in LAYER_TYPES:
-                out.append(((name, layer.type, inputs, dict(layer.attrs)), None))
+                out.append(_primitive(name, layer.type, inputs, dict(layer.attrs), None))
             elif layer.type in BLOCK_TYPES:
-                block = BLOCK_TYPES[layer.type]
                 if len(inputs) != 1:
                     raise SpecError(f"a {layer.type} block takes exactly one input, got "
                                     f"{len(inputs)}", field="inputs")
-                attrs = normalise(block.fields, dict(layer.attrs))
-                for prim in block.expand(name, attrs, inputs[0]):
-                    out.append((prim, name))
+                out += _expand_block(layer, inputs[0])
             else:
                 known = ", ".join(sorted(LAYER_TYPES) + sorted(BLOCK_TYPES))
                 raise SpecError(f"unknown layer type {layer.type!r}; known types: {known}",
@@ -129,17 +158,27 @@ def expand(spec: NetSpec) -> list[tuple[_PRIMITIVE, str | None]]:
     return out
 
 
-def _topological(prims: list[tuple[_PRIMITIVE, str | None]]) -> list[tuple[_PRIMITIVE, str | None]]:
+def _topological(prims: list[Primitive]) -> list[Primitive]:
     """Depth-first order in which every layer comes after its inputs; cycles and dangling inputs
     are errors naming the layer."""
-    by_name = {p[0][0]: p for p in prims}
+    placed = {INPUT}
+    for p in prims:  # the common case: already in order
+        for i in p[2]:
+            if i not in placed:
+                break
+        else:
+            placed.add(p[0])
+            continue
+        break
+    else:
+        return prims
+    by_name = {p[0]: p for p in prims}
     order, state = [], {}  # state: 1 while on the stack, 2 when placed
-
     for start in by_name:
         if start in state:
             continue
         state[start] = 1
-        stack = [(start, iter(by_name[start][0][2]))]
+        stack = [(start, iter(by_name[start][2]))]
         while stack:
             current, deps = stack[-1]
             for dep in deps:
@@ -155,7 +194,7 @@ def _topological(prims: list[tuple[_PRIMITIVE, str | None]]) -> list[tuple[_PRIM
                                     layer=current, field="inputs")
                 if dep not in state:
                     state[dep] = 1
-                    stack.append((dep, iter(by_name[dep][0][2])))
+                    stack.append((dep, iter(by_name[dep][2])))
                     break
             else:
                 stack.pop()
@@ -164,23 +203,14 @@ def _topological(prims: list[tuple[_PRIMITIVE, str | None]]) -> list[tuple[_PRIM
     return order
 
 
-def _prepared(spec: NetSpec) -> list[tuple[str, str, tuple[str, ...], dict, str | None]]:
+_SHAPES: dict[tuple[int, tuple[Shape, ...]], Shape] = {}
+
+
+def _prepared(spec: NetSpec) -> list[Primitive]:
     """Expanded, ordered and field-checked layers; independent of the input size, so cached."""
     cached = spec.__dict__.get("_prepared")
     if cached is None:
-        cached = []
-        for (name, kind, inputs, raw), block in _topological(expand(spec)):
-            t = LAYER_TYPES[kind]
-            try:
-                attrs = normalise(t.fields, raw)
-                n = len(inputs)
-                if n < t.min_inputs or (t.max_inputs is not None and n > t.max_inputs):
-                    want = (f"exactly {t.min_inputs}" if t.min_inputs == t.max_inputs
-                            else f"at least {t.min_inputs}")
-                    raise SpecError(f"{kind} takes {want} input(s), got {n}", field="inputs")
-            except SpecError as e:
-                raise e.located(layer=name) from None
-            cached.append((name, kind, inputs, attrs, block))
+        cached = _topological(expand(spec))
         outputs = spec.outputs or (spec.layers[-1].name,)
         names = {p[0] for p in cached}
         for o in outputs:
@@ -197,12 +227,17 @@ def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
     shape_in = _check_input_shape(spec.input if input_shape is None else input_shape)
     shapes: dict[str, Shape] = {INPUT: shape_in}
     nodes = []
-    for name, kind, inputs, attrs, block in _prepared(spec):
-        in_shapes = tuple(shapes[i] for i in inputs)
-        try:
-            out_shape = LAYER_TYPES[kind].infer(attrs, list(in_shapes))
-        except SpecError as e:
-            raise e.located(layer=name) from None
+    for name, kind, inputs, attrs, block, config in _prepared(spec):
+        in_shapes = (shapes[inputs[0]],) if len(inputs) == 1 else tuple([shapes[i] for i in inputs])
+        out_shape = _SHAPES.get((config, in_shapes))
+        if out_shape is None:
+            try:
+                out_shape = LAYER_TYPES[kind].infer(attrs, list(in_shapes))
+            except SpecError as e:
+                raise e.located(layer=name) from None
+            if len(_SHAPES) > 200_000:
+                _SHAPES.clear()
+            _SHAPES[config, in_shapes] = out_shape
         shapes[name] = out_shape
-        nodes.append(Node(name, kind, attrs, inputs, in_shapes, out_shape, block))
+        nodes.append(Node(name, kind, attrs, inputs, in_shapes, out_shape, block, config))
     return Graph(shape_in, tuple(nodes), spec.outputs or (spec.layers[-1].name,))

@@ -10,7 +10,7 @@ import yaml
 
 from .._atomic import write_text_atomic
 from ._errors import SpecError
-from ._graph import Layer, NetSpec, _check_input_shape
+from ._graph import Layer, NetSpec, _check_input_shape, resolve
 
 _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
 
@@ -46,10 +46,12 @@ def to_dict(spec: NetSpec) -> dict[str, Any]:
 
 
 def from_dict(d: Any, source: str | None = None) -> NetSpec:
-    """Builds a NetSpec from plain data; structural problems raise SpecError (fields are checked
-    when the spec is resolved, where the layer type is known)."""
+    """Builds a NetSpec from plain data and validates it completely (fields, graph, shapes at its
+    own input size); any problem raises SpecError naming ``source``, the layer and the field."""
     try:
-        return _from_dict(d)
+        spec = _from_dict(d)
+        resolve(spec)
+        return spec
     except SpecError as e:
         raise e.located(source=source) from None
 

@@ -1,5 +1,5 @@
 """Reference architectures written as specs, registered by name."""
-from . import classic, squeezenet  # noqa: F401  (registers the models)
+from . import classic, squeezedet, squeezenet  # noqa: F401  (registers the models)
 from ._registry import ModelEntry, get_spec, list_models, model_entry, parse_input, register_model
 from .squeezenet import fire_widths
 

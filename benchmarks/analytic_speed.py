@@ -1,0 +1,70 @@
+"""Analytic metrics vs building the torch module and counting with FlopCounterMode, side by side.
+
+Goal (issue 2): the analytic path is >= 1000x faster per design point.
+Run: .venv/bin/python benchmarks/analytic_speed.py
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import report  # noqa: E402
+
+from cnnspace import analyze, get_spec  # noqa: E402
+
+# 288 distinct points of a firenet grid: a real sweep, no point analysed twice.
+POINTS = [dict(sr=sr, pct3x3=p, base_e=b, incr_e=i, freq=f) for sr, p, b, i, f in itertools.product(
+    (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0), (0.25, 0.5, 0.75), (64, 128), (32, 64, 128),
+    (1, 2))]
+
+
+def analytic(points) -> float:
+    t0 = time.perf_counter()
+    for p in points:
+        analyze(get_spec("firenet", input=(3, 224, 224), **p))
+    return (time.perf_counter() - t0) / len(points)
+
+
+def traced(points) -> float:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from cnnspace.nn import build
+    t0 = time.perf_counter()
+    for p in points:
+        spec = get_spec("firenet", input=(3, 224, 224), **p)
+        module = build(spec, init="torch_default").eval()
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            module(torch.zeros(1, *spec.input))
+        counter.get_total_flops()
+    return (time.perf_counter() - t0) / len(points)
+
+
+def main() -> None:
+    import torch
+    torch.set_num_threads(2)
+    spec = get_spec("squeezenet1_0")
+    analyze(spec)
+    n = 2000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        analyze(spec)
+    prepared_us = (time.perf_counter() - t0) / n * 1e6
+    traced_s = traced(POINTS[:6])  # the slow path: a few points are enough for a stable mean
+    analytic_s = analytic(POINTS)
+    ratio = traced_s / analytic_s
+    rows = [["analytic (spec -> metrics)", f"{1 / analytic_s:,.0f}", f"{analytic_s * 1e6:,.0f}"],
+            ["build + FlopCounterMode (CPU)", f"{1 / traced_s:,.1f}", f"{traced_s * 1e6:,.0f}"],
+            ["analyze a prepared SqueezeNet spec", f"{1e6 / prepared_us:,.0f}", f"{prepared_us:,.0f}"]]
+    report("analytic_speed", f"firenet points at 224x224: analytic is {ratio:,.0f}x faster (goal >= 1000x)",
+           ["path", "points/s", "us/point"], rows,
+           {"ratio": ratio, "analytic_us": analytic_s * 1e6, "traced_us": traced_s * 1e6,
+            "squeezenet_prepared_us": prepared_us, "goal_ratio": 1000})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""The KITTI object format: ``image_2/NAME.png`` + ``label_2/NAME.txt``, one object a line:
+
+    type truncated occluded alpha x1 y1 x2 y2 height width length x y z rotation_y [score]
+
+``DontCare`` lines mark regions with unlabelled objects. Splits are file lists of names, one a
+line, in ``ImageSets/SPLIT.txt`` (the layout of the official SqueezeDet code).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._atomic import write_text_atomic
+from ..errors import CnnspaceError
+
+DONT_CARE = "DontCare"
+KITTI_CLASSES = ("Car", "Pedestrian", "Cyclist")
+IMAGE_DIR, LABEL_DIR, SPLIT_DIR = "image_2", "label_2", "ImageSets"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+@dataclass(frozen=True)
+class KittiObject:
+    type: str
+    bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
+    truncated: float = 0.0                    # 0 (inside the image) .. 1 (leaving it)
+    occluded: int = 0                         # 0 visible, 1 partly, 2 largely, 3 unknown
+    alpha: float = -10.0                      # observation angle; -10 when unknown
+    dimensions: tuple[float, float, float] = (-1.0, -1.0, -1.0)  # 3-D height, width, length (m)
+    location: tuple[float, float, float] = (-1000.0, -1000.0, -1000.0)  # camera coordinates (m)
+    rotation_y: float = -10.0
+    score: float | None = None                # only in result files
+
+    def line(self) -> str:
+        numbers = [self.truncated, self.alpha, *self.bbox, *self.dimensions, *self.location,
+                   self.rotation_y]
+        fields = [self.type, f"{numbers[0]:.2f}", str(self.occluded)] + [f"{v:.2f}"
+                                                                       for v in numbers[1:]]
+        return " ".join(fields + ([f"{self.score:.4f}"] if self.score is not None else []))
+
+
+def parse_line(line: str, source: str = "<labels>", lineno: int = 1) -> KittiObject:
+    parts = line.split()
+    where = f"{source}:{lineno}"
+    if len(parts) not in (15, 16):
+        raise CnnspaceError(f"{where}: a KITTI label line has 15 fields (16 with a score), got "
+                            f"{len(parts)}: {line.strip()!r}")
+    try:
+        values = [float(v) for v in parts[1:]]
+    except ValueError:
+        raise CnnspaceError(f"{where}: fields after the type must be numbers: {line.strip()!r}") \
+            from None
+    x1, y1, x2, y2 = values[3:7]
+    if x2 < x1 or y2 < y1:
+        raise CnnspaceError(f"{where}: bbox must have x2 >= x1 and y2 >= y1, got "
+                            f"{[x1, y1, x2, y2]}")
+    return KittiObject(parts[0], (x1, y1, x2, y2), values[0], int(values[1]), values[2],
+                       tuple(values[7:10]), tuple(values[10:13]), values[13],
+                       values[14] if len(values) == 15 else None)
+
+
+def read_labels(path: str | os.PathLike) -> list[KittiObject]:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise CnnspaceError(f"cannot read labels {path}: {e.strerror}") from None
+    return [parse_line(line, str(path), i) for i, line in enumerate(text.splitlines(), 1)
+            if line.strip()]
+
+
+def write_labels(path: str | os.PathLike, objects: list[KittiObject]) -> None:
+    write_text_atomic(path, "".join(o.line() + "\n" for o in objects))
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    image: Path
+    labels: Path | None  # None: an unlabelled image (prediction only)
+
+
+def _dataset_root(root: Path) -> Path:
+    """KITTI ships ``training/image_2``; accept the dataset folder or its ``training`` folder."""
+    for candidate in (root, root / "training"):
+        if (candidate / IMAGE_DIR).is_dir():
+            return candidate
+    raise CnnspaceError(f"{root} is not a KITTI-format dataset: no {IMAGE_DIR}/ folder in it "
+                        "(nor in training/)")
+
+
+def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sample]:
+    """The labelled images of a KITTI-format dataset. ``split``: a name in ``ImageSets/`` (train,
+    val, trainval, ...), a path to a file list, or None for every image."""
+    base = _dataset_root(Path(root))
+    images = {p.stem: p for p in sorted((base / IMAGE_DIR).iterdir())
+              if p.suffix.lower() in IMAGE_SUFFIXES}
+    if split is None:
+        names = sorted(images)
+    else:
+        listing = Path(split) if Path(split).suffix == ".txt" else base / SPLIT_DIR / f"{split}.txt"
+        if not listing.is_file() and (base.parent / SPLIT_DIR / f"{split}.txt").is_file():
+            listing = base.parent / SPLIT_DIR / f"{split}.txt"
+        if not listing.is_file():
+            raise CnnspaceError(f"no file list for split {split!r}: {listing} does not exist")
+        names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
+    missing = [n for n in names if n not in images]
+    if missing:
+        raise CnnspaceError(f"{len(missing)} image(s) of the split are missing from "
+                            f"{base / IMAGE_DIR}, e.g. {missing[0]!r}")
+    samples = []
+    for n in names:
+        labels = base / LABEL_DIR / f"{n}.txt"
+        if not labels.is_file():
+            raise CnnspaceError(f"no labels for image {n!r}: {labels} does not exist")
+        samples.append(Sample(n, images[n], labels))
+    if not samples:
+        raise CnnspaceError(f"the dataset {base} has no images" +
+                            (f" in split {split!r}" if split else ""))
+    return samples
+
+
+def write_split(root: str | os.PathLike, split: str, names: list[str]) -> None:
+    write_text_atomic(Path(root) / SPLIT_DIR / f"{split}.txt", "".join(n + "\n" for n in names))

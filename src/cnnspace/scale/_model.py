@@ -1,0 +1,222 @@
+"""The analytic scaling model of synchronous data-parallel training (no torch).
+
+Time per iteration on N workers = compute(global batch / N images on one worker)
++ communication(N), with communication from the latency-bandwidth (alpha-beta) model of one
+message: ``alpha + beta * bytes``. Compute and communication are not overlapped: the model is
+FireCaffe's (and Caffe's) schedule, where gradients are exchanged after the backward pass.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..errors import CnnspaceError
+from ..metrics import analyze
+from ..spec import NetSpec, resolve
+
+STRATEGIES = ("parameter_server", "reduction_tree", "ring")
+
+
+@dataclass(frozen=True)
+class Interconnect:
+    """One GPU-to-GPU message of ``n`` bytes takes ``alpha_s + beta_s_per_byte * n`` seconds."""
+    alpha_s: float
+    beta_s_per_byte: float
+
+    def __post_init__(self):
+        for field, value in (("alpha", self.alpha_s), ("beta", self.beta_s_per_byte)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise CnnspaceError(f"{field} must be a finite number >= 0 seconds, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Device:
+    """A worker's compute: ``peak_flops`` x ``efficiency`` FLOP/s sustained in training."""
+    name: str
+    peak_flops: float
+    efficiency: float
+
+    def __post_init__(self):
+        if not (math.isfinite(self.peak_flops) and self.peak_flops > 0):
+            raise CnnspaceError(f"device FLOP/s must be > 0, got {self.peak_flops!r}")
+        if not 0 < self.efficiency <= 1:
+            raise CnnspaceError(f"device efficiency must be in (0, 1], got {self.efficiency!r}")
+
+    @property
+    def flops(self) -> float:
+        return self.peak_flops * self.efficiency
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How much training: ``epochs`` passes over ``dataset_size`` images in steps of ``batch``."""
+    batch: int
+    epochs: float
+    dataset_size: int
+
+    def __post_init__(self):
+        for field, value in (("batch", self.batch), ("dataset size", self.dataset_size)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise CnnspaceError(f"{field} must be a positive integer, got {value!r}")
+        if not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
+            raise CnnspaceError(f"epochs must be > 0, got {self.epochs!r}")
+
+    @property
+    def iterations(self) -> float:
+        return self.epochs * self.dataset_size / self.batch
+
+
+def _check_workers(workers) -> None:
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise CnnspaceError(f"workers must be a positive integer, got {workers!r}")
+
+
+def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
+    """(m, k) such that one synchronous gradient exchange of ``n`` bytes takes
+    ``m * alpha + k * beta * n`` seconds, counting only transfers that must happen one after
+    another (the serialised communication of seed slide 18).
+
+    - parameter_server: every other worker sends its gradient to the server, which sends the sum
+      back; the server's link carries 2 (N - 1) messages of |W| in turn (the server shares a node
+      with worker 0, as in ``commbench``). O(N) x |W|.
+    - reduction_tree: a binomial tree reduces, then broadcasts: 2 ceil(log2 N) rounds of |W|
+      (FireCaffe). O(log2 N) x |W|.
+    - ring: reduce-scatter then all-gather, 2 (N - 1) steps of |W| / N each; bandwidth term
+      2 (N - 1) / N x |W|, almost independent of N.
+    """
+    _check_workers(workers)
+    if workers == 1:
+        return 0.0, 0.0
+    if strategy == "parameter_server":
+        return 2.0 * (workers - 1), 2.0 * (workers - 1)
+    if strategy == "reduction_tree":
+        rounds = 2.0 * math.ceil(math.log2(workers))
+        return rounds, rounds
+    if strategy == "ring":
+        return 2.0 * (workers - 1), 2.0 * (workers - 1) / workers
+    raise CnnspaceError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+
+
+def comm_time(strategy: str, workers: int, nbytes: float, link: Interconnect) -> float:
+    """Seconds of one gradient exchange of ``nbytes`` per worker among ``workers``."""
+    m, k = comm_coefficients(strategy, workers)
+    return m * link.alpha_s + k * link.beta_s_per_byte * nbytes
+
+
+@dataclass(frozen=True)
+class NetworkCosts:
+    """What the scaling model needs from a network: analytic, from the spec alone."""
+    model: str
+    gradient_bytes: int          # per worker per step (= model size at 32 bits)
+    train_flops_per_image: int   # forward + backward
+
+    @classmethod
+    def of(cls, spec: NetSpec) -> "NetworkCosts":
+        totals = analyze(spec).totals
+        return cls(spec.name, totals.comm_bytes_data_parallel, totals.train_flops_per_step)
+
+
+def calibrate_efficiency(costs: NetworkCosts, run: Recipe, seconds: float,
+                         peak_flops: float) -> float:
+    """The fraction of peak a single-device run sustained: its training FLOPs over its time."""
+    images = run.epochs * run.dataset_size
+    return costs.train_flops_per_image * images / (seconds * peak_flops)
+
+
+@dataclass(frozen=True)
+class ScalingRow:
+    workers: int
+    strategy: str
+    compute_s: float
+    comm_s: float
+    time_per_iter_s: float
+    total_time_s: float
+    speedup: float
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    model: str
+    preset: str
+    costs: NetworkCosts
+    device: Device
+    link: Interconnect
+    recipe: Recipe
+    baseline: Recipe
+    baseline_total_s: float
+    rows: tuple[ScalingRow, ...]
+
+    def row(self, workers: int, strategy: str) -> ScalingRow:
+        for r in self.rows:
+            if r.workers == workers and r.strategy == strategy:
+                return r
+        raise KeyError((workers, strategy))
+
+    def to_json(self) -> dict:
+        return {"model": self.model, "preset": self.preset, "costs": asdict(self.costs),
+                "device": {**asdict(self.device), "flops": self.device.flops},
+                "link": asdict(self.link), "recipe": asdict(self.recipe),
+                "baseline": asdict(self.baseline), "baseline_total_s": self.baseline_total_s,
+                "rows": [asdict(r) for r in self.rows]}
+
+
+def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Recipe,
+            baseline: Recipe, workers: list[int], strategies=STRATEGIES,
+            preset: str = "custom") -> ScalingResult:
+    """Time per iteration, total training time and speedup over the single-device ``baseline``
+    run (its own batch and epochs) for every worker count and strategy."""
+    if not workers:
+        raise CnnspaceError("give at least one worker count")
+    per_image_s = costs.train_flops_per_image / device.flops
+    baseline_total = baseline.epochs * baseline.dataset_size * per_image_s
+    rows = []
+    for n in workers:
+        _check_workers(n)
+        if n > recipe.batch:
+            raise CnnspaceError(f"{n} workers cannot share a global batch of {recipe.batch} "
+                                "images; use a batch of at least the largest worker count")
+        for strategy in strategies:
+            comm = comm_time(strategy, n, costs.gradient_bytes, link)
+            compute = math.ceil(recipe.batch / n) * per_image_s
+            per_iter = compute + comm
+            total = recipe.iterations * per_iter
+            rows.append(ScalingRow(n, strategy, compute, comm, per_iter, total,
+                                   baseline_total / total))
+    return ScalingResult(costs.model, preset, costs, device, link, recipe, baseline,
+                         baseline_total, tuple(rows))
+
+
+@dataclass(frozen=True)
+class ParallelismComm:
+    """Bytes communicated per step by data parallelism (the weights' gradients) and by model
+    parallelism (activations x batch), in two accountings of the activations:
+    ``layer_inputs``: the input data D of every layer with weights (seed slide 15's anatomy: each
+    worker holds a slice of W, so every weighted layer's input must reach every worker);
+    ``all_outputs``: every layer's output, as ``analyze`` counts ``comm_bytes_model_parallel``."""
+    model: str
+    batch: int
+    data_parallel_bytes: int
+    model_parallel_bytes_layer_inputs: int
+    model_parallel_bytes_all_outputs: int
+
+    @property
+    def ratio_layer_inputs(self) -> float:
+        return self.model_parallel_bytes_layer_inputs / self.data_parallel_bytes
+
+    @property
+    def ratio_all_outputs(self) -> float:
+        return self.model_parallel_bytes_all_outputs / self.data_parallel_bytes
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "ratio_layer_inputs": self.ratio_layer_inputs,
+                "ratio_all_outputs": self.ratio_all_outputs}
+
+
+def parallelism_comm(spec: NetSpec, batch: int, bits: int = 32) -> ParallelismComm:
+    analysis = analyze(spec, batch=batch, bits=bits)
+    graph = resolve(spec)
+    weighted_inputs = sum(math.prod(shape) for node, layer in zip(graph.nodes, analysis.layers)
+                          if layer.params for shape in node.in_shapes)
+    return ParallelismComm(spec.name, batch, analysis.totals.comm_bytes_data_parallel,
+                           math.ceil(weighted_inputs * bits / 8) * batch,
+                           analysis.totals.comm_bytes_model_parallel)

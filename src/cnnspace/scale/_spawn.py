@@ -1,0 +1,100 @@
+"""N local torch.distributed processes on 127.0.0.1 (gloo on CPU, NCCL on GPUs), spawned fresh,
+reporting back to the parent through a queue: ``("progress", text)`` and ``("result", value)``."""
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any, Callable
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from ..errors import CnnspaceError
+
+BACKENDS = ("auto", "gloo", "nccl")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def choose_backend(backend: str, nproc: int) -> str:
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if backend == "auto":
+        return "nccl" if gpus >= nproc else "gloo"
+    if backend == "nccl" and gpus < nproc:
+        raise CnnspaceError(f"the nccl backend needs one GPU per process: {nproc} processes, "
+                            f"{gpus} GPUs visible")
+    if backend not in BACKENDS:
+        raise CnnspaceError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    return backend
+
+
+def default_threads(nproc: int) -> int:
+    """Threads per process so that N processes share this machine's cores without oversubscribing."""
+    return max(1, (os.cpu_count() or 1) // nproc)
+
+
+def check_nproc(nproc) -> None:
+    if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 2:
+        raise CnnspaceError(f"--nproc must be an integer >= 2, got {nproc!r}")
+
+
+def _entry(rank: int, nproc: int, port: int, backend: str, threads: int, channel,
+           worker: Callable, args: tuple) -> None:
+    torch.set_num_threads(threads)
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback only: nothing leaves the machine
+    dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank,
+                            world_size=nproc)
+    try:
+        if backend == "nccl":
+            torch.cuda.set_device(rank)
+            device = torch.device("cuda", rank)
+        else:
+            device = torch.device("cpu")
+        worker(rank, nproc, device, channel, *args)
+    finally:
+        dist.destroy_process_group()
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def slowest(seconds: float, device: torch.device) -> float:
+    """The largest of every rank's ``seconds``: a collective step ends when its slowest rank does."""
+    t = torch.tensor([seconds], dtype=torch.float64, device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
+def run(worker: Callable, nproc: int, backend: str, threads: int, args: tuple = (),
+        on_progress: Callable[[Any], None] | None = None) -> Any:
+    """Runs ``worker(rank, nproc, device, channel, *args)`` in ``nproc`` spawned processes and
+    returns the value rank 0 sent as ``("result", value)``. ``worker`` must be a top-level function
+    (it is imported by name in the children)."""
+    check_nproc(nproc)
+    channel = mp.get_context("spawn").SimpleQueue()
+    context = mp.spawn(_entry, args=(nproc, free_port(), backend, threads, channel, worker, args),
+                       nprocs=nproc, join=False)
+    result = None
+    try:
+        done = False
+        while not done:
+            done = context.join(timeout=0.05)
+            while not channel.empty():
+                kind, value = channel.get()
+                if kind == "result":
+                    result = value
+                elif on_progress is not None:
+                    on_progress(value)
+    except (mp.ProcessRaisedException, mp.ProcessExitedException) as e:
+        lines = [line for line in str(e).strip().splitlines() if line.strip()]
+        raise CnnspaceError(f"a benchmark process failed: {lines[-1] if lines else e}") from e
+    if result is None:
+        raise CnnspaceError("the benchmark processes ended without reporting a result")
+    return result

@@ -1,0 +1,80 @@
+"""Analytic metrics of many points of a design space, each identical network analysed once."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import CnnspaceError
+from ..metrics import Totals, analyze
+from ..spec import NetSpec
+from ._space import DesignSpace
+
+# The totals each row reports, in this order.
+ROW_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations",
+               "comm_bytes_data_parallel")
+
+
+@dataclass(frozen=True)
+class PointResult:
+    id: str
+    point: Mapping[str, Any]
+    totals: Totals | None             # None when the point is invalid
+    violated: tuple[str, ...] = ()    # constraint names
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Valid and within every constraint."""
+        return self.error is None and not self.violated
+
+    def row(self) -> dict[str, Any]:
+        """One flat record: id, the point's settings, the metrics, the verdict."""
+        metrics = {m: getattr(self.totals, m) if self.totals else None for m in ROW_METRICS}
+        return {"id": self.id, **self.point, **metrics, "ok": self.ok,
+                "violated": ";".join(self.violated), "error": self.error or ""}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "point": dict(self.point), "ok": self.ok,
+                "violated": list(self.violated), "error": self.error,
+                "totals": asdict(self.totals) if self.totals else None}
+
+
+def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
+                   progress: Callable[[Iterable], Iterable] | None = None) -> list[PointResult]:
+    """Analyses each point at the space's bits and batch. ``progress`` wraps the iteration
+    (e.g. ``rich.progress.track``). Invalid points are reported, not raised."""
+    seen: dict[tuple, Totals | str] = {}  # network fingerprint -> totals, or the error it raised
+    results = []
+    for point in (progress(points) if progress else points):
+        try:
+            spec = space.spec_for(point)
+        except CnnspaceError as e:
+            results.append(PointResult(space.point_id(point), point, None, error=str(e)))
+            continue
+        pid = spec.meta["point_id"]
+        key = fingerprint(spec)
+        if key not in seen:
+            try:
+                seen[key] = analyze(spec, batch=space.batch, bits=space.bits).totals
+            except CnnspaceError as e:
+                seen[key] = str(e)
+        found = seen[key]
+        if isinstance(found, str):
+            results.append(PointResult(pid, point, None, error=found))
+        else:
+            results.append(PointResult(pid, point, found, tuple(space.check_constraints(found))))
+    return results
+
+
+def fingerprint(spec: NetSpec) -> tuple:
+    """Everything that determines a network's metrics (its name and metadata do not)."""
+    return (spec.input, spec.outputs,
+            tuple((l.name, l.type, l.inputs, _frozen(l.attrs)) for l in spec.layers))
+
+
+def _frozen(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
+    if isinstance(v, (list, tuple)):
+        return tuple(_frozen(x) for x in v)
+    return v

@@ -1,0 +1,69 @@
+"""The dimensions of one layer (seed slide 22) and whether a change to it is local or global.
+
+Seed slide 23: a *local* change to layer Li (number of filters, channels, filter size, number of
+categories) changes the dimensions of Li and its direct consumers only; a *global* change
+(stride, pooling, input height and width) changes the data size of every layer downstream.
+Here a change is global exactly when it changes the spatial size (height, width) of what the
+layer outputs; so a larger filter whose padding keeps the output size is local, as the seed
+assumes, while one that shrinks the output is global, because then it does reach every layer
+downstream.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from ..spec import LAYER_TYPES, Node, Shape, SpecError
+
+LOCAL, GLOBAL = "local", "global"
+
+# Layer fields under the names of seed slide 22 (filters = numFilt, filter_size = filterH x W).
+_FIELD_NAMES = {"out_channels": "filters", "out_features": "filters", "kernel": "filter_size"}
+
+
+def dims(node: Node) -> dict[str, Any]:
+    """Data dimensions in and out, then the layer's own fields (defaults included)."""
+    d: dict[str, Any] = {}
+    first = node.in_shapes[0]
+    channels = [s[0] for s in node.in_shapes]
+    if len(first) == 3:
+        d["in_channels"] = channels[0] if len(channels) == 1 else channels
+        d["data_height"], d["data_width"] = first[1], first[2]
+    else:
+        d["in_features"] = channels[0] if len(channels) == 1 else channels
+    fields = {_FIELD_NAMES.get(k, k): v for k, v in node.attrs.items()}
+    if "filters" not in fields:  # a layer with filters has as many output channels
+        d["out_channels" if len(node.out_shape) == 3 else "out_features"] = node.out_shape[0]
+    if len(node.out_shape) == 3:
+        d["out_height"], d["out_width"] = node.out_shape[1], node.out_shape[2]
+    d.update(fields)
+    return d
+
+
+def _hw(shape: Shape) -> Shape | None:
+    return tuple(shape[1:]) if len(shape) == 3 else None
+
+
+def resizes(node: Node) -> bool:
+    """Whether the layer changes the height or width of a feature map passing through it."""
+    before, after = _hw(node.in_shapes[0]), _hw(node.out_shape)
+    return before is not None and after is not None and before != after
+
+
+def input_change_kind(a: Shape, b: Shape) -> str:
+    """Channels of the input data: local; its height or width: global."""
+    return GLOBAL if _hw(a) != _hw(b) else LOCAL
+
+
+def layer_change_kind(a: Node, b: Node) -> str:
+    """Kind of a change to the layer's own definition (fields, type or inputs): global when
+    the new definition, fed A's data, would output a different height or width than A's."""
+    try:
+        out = LAYER_TYPES[b.type].infer(dict(b.attrs), list(a.in_shapes))
+    except SpecError:  # B's layer cannot take A's data (rewired, or its window no longer fits)
+        return GLOBAL if resizes(a) or resizes(b) else LOCAL
+    return GLOBAL if _hw(out) != _hw(a.out_shape) else LOCAL
+
+
+def presence_kind(node: Node) -> str:
+    """Kind of adding or removing a layer: global if it resizes the feature map."""
+    return GLOBAL if resizes(node) else LOCAL

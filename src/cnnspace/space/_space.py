@@ -1,0 +1,255 @@
+"""A design space: a zoo model or family, axes over its settings, fixed settings, constraints.
+
+Points are plain dicts ``{axis name: value}``; each maps to a spec (``spec_for``) and to a short
+id (``point_id``) that depends only on the network the point describes, so the same point is
+recognised across runs and across spaces.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import random
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Iterator, Mapping
+
+import yaml
+
+from ..metrics import Analysis, Totals
+from ..spec import NetSpec, SpecError
+from ..zoo import get_spec, model_entry, parse_input
+from ._axes import Axis, _is_int, parse_axis
+from ._constraints import parse_constraints, violated
+from ._errors import SpaceError
+
+_TOP_KEYS = ("name", "description", "base", "fixed", "axes", "constraints", "bits", "batch")
+ID_LENGTH = 10
+
+
+@dataclass(frozen=True)
+class DesignSpace:
+    name: str
+    base: str                          # a registered zoo model or family, e.g. "firenet"
+    axes: tuple[Axis, ...]
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    constraints: Mapping[str, float] = field(default_factory=dict)  # see CONSTRAINTS
+    description: str = ""
+    bits: int = 32                     # width of a stored value, for sizes and communication
+    batch: int = 1
+    source: str | None = None          # the file it was loaded from
+
+    def __post_init__(self):
+        object.__setattr__(self, "axes", tuple(self.axes))
+        object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
+        object.__setattr__(self, "constraints", MappingProxyType(dict(self.constraints)))
+
+    # -- loading ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "DesignSpace":
+        path = Path(path)
+        try:
+            data = yaml.safe_load(path.read_text())
+        except OSError as e:
+            raise SpaceError(f"cannot read the file: {e.strerror}", source=str(path)) from None
+        except UnicodeDecodeError:
+            raise SpaceError("not a text file", source=str(path)) from None
+        except yaml.YAMLError as e:
+            raise SpaceError(f"not valid YAML: {e}", source=str(path)) from None
+        if isinstance(data, dict):
+            data.setdefault("name", path.stem)
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, d: Any, source: str | None = None) -> "DesignSpace":
+        """Builds and checks a space; any problem raises SpaceError naming ``source`` and the key."""
+        try:
+            space = _from_dict(d, source)
+            space._check_values()
+            return space
+        except SpaceError as e:
+            raise e.located(source) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data that ``from_dict`` reads back (e.g. to embed the space in a study file)."""
+        d = {"name": self.name, "base": self.base}
+        if self.description:
+            d["description"] = self.description
+        d["fixed"] = _plain(self.fixed)
+        d["axes"] = {a.name: a.to_dict() for a in self.axes}
+        d["constraints"] = dict(self.constraints)
+        d["bits"], d["batch"] = self.bits, self.batch
+        return d
+
+    # -- points ----------------------------------------------------------------------------
+    @property
+    def size(self) -> int | None:
+        """The number of grid points, or None if an axis is continuous."""
+        if not all(a.enumerable for a in self.axes):
+            return None
+        n = 1
+        for a in self.axes:
+            n *= len(a.grid())
+        return n
+
+    def points(self) -> Iterator[dict[str, Any]]:
+        """The full grid, the last axis varying fastest."""
+        names = [a.name for a in self.axes]
+        for values in itertools.product(*(a.grid() for a in self.axes)):
+            yield dict(zip(names, values))
+
+    def sample(self, n: int, seed: int = 0) -> list[dict[str, Any]]:
+        """``n`` random points, the same for the same seed. On an enumerable space they are
+        distinct grid points (the whole grid when ``n`` >= its size); otherwise every axis is
+        drawn independently (uniform, or log-uniform for log axes)."""
+        if not _is_int(n) or n < 0:
+            raise SpaceError(f"expected a non-negative number of points, got {n!r}", key="sample")
+        rng = random.Random(seed)
+        size = self.size
+        if size is None:
+            return [{a.name: a.draw(rng) for a in self.axes} for _ in range(n)]
+        if n >= size:
+            return list(self.points())
+        grids = [a.grid() for a in self.axes]
+        return [self._grid_point(grids, i) for i in rng.sample(range(size), n)]
+
+    def _grid_point(self, grids: list[tuple], index: int) -> dict[str, Any]:
+        """The ``index``-th point of ``points()`` without enumerating the ones before it."""
+        values = []
+        for grid in reversed(grids):
+            index, digit = divmod(index, len(grid))
+            values.append(grid[digit])
+        return {a.name: v for a, v in zip(self.axes, reversed(values))}
+
+    # -- one point -------------------------------------------------------------------------
+    def settings_for(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """Every setting the base model receives for ``point``: fixed ones, then the point's."""
+        return {**self.fixed, **point}
+
+    def spec_for(self, point: Mapping[str, Any]) -> NetSpec:
+        try:
+            spec = get_spec(self.base, **self.settings_for(point))
+        except SpecError as e:
+            raise SpaceError(f"{self.base} rejects the point {_describe(point)}: {e}",
+                             key=self._key_of(e.field), source=self.source) from None
+        pid = self.point_id(point)
+        return replace(spec, name=f"{self.name}-{pid}",
+                       meta={**spec.meta, "space": self.name, "point_id": pid})
+
+    def canonical_settings(self, point: Mapping[str, Any]) -> dict[str, Any]:
+        """The settings that make this network differ from the base's defaults, normalised
+        (tuples as lists, inputs as [C, H, W], ints as floats where the default is a float)."""
+        defaults = model_entry(self.base).defaults
+        out = {}
+        for key, value in sorted(self.settings_for(point).items()):
+            value = _normal(key, value, defaults.get(key))
+            if key not in defaults or _json(value) != _json(_normal(key, defaults[key], None)):
+                out[key] = value
+        return out
+
+    def point_id(self, point: Mapping[str, Any]) -> str:
+        """A short hash of the base and the canonical settings: stable across runs, equal for
+        points that describe the same network."""
+        text = _json({"base": self.base, "settings": self.canonical_settings(point)})
+        return hashlib.sha1(text.encode()).hexdigest()[:ID_LENGTH]
+
+    def check_constraints(self, analysis: Analysis | Totals) -> list[str]:
+        """Names of the constraints a point's analysis (or its totals) violates; [] if none."""
+        return violated(dict(self.constraints), getattr(analysis, "totals", analysis))
+
+    # -- validation ------------------------------------------------------------------------
+    def _key_of(self, setting: str | None) -> str | None:
+        """Where a setting lives in the description (None if it is left at its default)."""
+        if setting in {a.name for a in self.axes}:
+            return f"axes.{setting}"
+        return f"fixed.{setting}" if setting in self.fixed else None
+
+    def _check_values(self) -> None:
+        """The fixed settings, and every axis value on its own (the other axes at the base's
+        defaults), must be accepted by the base. A failure that names another axis is a matter
+        of combination (e.g. num_fire with pool_after), left to the points it concerns."""
+        self._try({}, "fixed")
+        for axis in self.axes:
+            values = axis.choices if axis.kind == "choice" else (axis.low, axis.high)
+            for v in values:  # the families check ranges, so a range's ends stand for it
+                self._try({axis.name: v}, f"axes.{axis.name}")
+
+    def _try(self, point: dict, key: str) -> None:
+        others = {a.name for a in self.axes} - set(point)
+        try:
+            get_spec(self.base, **self.settings_for(point))
+        except SpecError as e:
+            if e.field not in others:
+                raise SpaceError(f"{self.base} rejects {_describe(point or self.fixed)}: {e}",
+                                 key=self._key_of(e.field) or key) from None
+
+
+def _from_dict(d: Any, source: str | None) -> DesignSpace:
+    if not isinstance(d, dict):
+        raise SpaceError(f"a design space must be a mapping, got {type(d).__name__}")
+    unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
+    if unknown:
+        raise SpaceError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})", key=unknown[0])
+    base = d.get("base")
+    if not isinstance(base, str):
+        raise SpaceError(f"expected the name of a zoo model or family, got {base!r}", key="base")
+    try:
+        accepted = model_entry(base).defaults
+    except SpecError as e:
+        raise SpaceError(e.detail, key="base") from None
+    fixed, axes_d = d.get("fixed") or {}, d.get("axes")
+    if not isinstance(fixed, dict):
+        raise SpaceError(f"expected a mapping of settings, got {fixed!r}", key="fixed")
+    if not isinstance(axes_d, dict) or not axes_d:
+        raise SpaceError("a design space needs at least one axis, as a mapping "
+                         "{setting: {choices: [...]} or {low: .., high: .., step: ..}}", key="axes")
+    for section, keys in (("fixed", fixed), ("axes", axes_d)):
+        for k in keys:
+            if k not in accepted:
+                raise SpaceError(f"{base} has no setting {k!r}; it accepts: {', '.join(accepted)}",
+                                 key=f"{section}.{k}")
+    both = sorted(set(fixed) & set(axes_d))
+    if both:
+        raise SpaceError("a setting cannot be both fixed and an axis", key=f"axes.{both[0]}")
+    for key in ("name", "description"):
+        if key in d and not isinstance(d[key], str):
+            raise SpaceError(f"expected a string, got {d[key]!r}", key=key)
+    numbers = {}
+    for key, low, high in (("bits", 1, 64), ("batch", 1, None)):
+        v = d.get(key, 32 if key == "bits" else 1)
+        if not _is_int(v) or v < low or (high is not None and v > high):
+            raise SpaceError(f"expected an integer >= {low}" + (f" and <= {high}" if high else "")
+                             + f", got {v!r}", key=key)
+        numbers[key] = v
+    return DesignSpace(d.get("name") or base, base, [parse_axis(k, v) for k, v in axes_d.items()],
+                       fixed, parse_constraints(d.get("constraints")), d.get("description", ""),
+                       numbers["bits"], numbers["batch"], source)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _normal(key: str, value: Any, default: Any) -> Any:
+    if key == "input":
+        try:
+            return list(parse_input(value))
+        except SpecError:
+            return _plain(value)
+    if isinstance(default, float) and _is_int(value):
+        return float(value)
+    return _plain(value)
+
+
+def _json(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, separators=(",", ":"))
+
+
+def _describe(point: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in point.items()) or "(defaults)"

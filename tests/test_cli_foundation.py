@@ -1,0 +1,99 @@
+"""`cnnspace zoo`, `spec` and `analyze` as a user runs them."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+from cnnspace import analyze, get_spec
+from cnnspace.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_json_schema(capsys):
+    code, out, _ = run(capsys, "analyze", "squeezenet1_0", "--format", "json", "--batch", "8")
+    assert code == 0
+    data = json.loads(out)
+    assert data["model"] == "squeezenet1_0" and data["input"] == [3, 227, 227] and data["batch"] == 8
+    totals = data["totals"]
+    for key in ("params", "size_bytes", "macs", "flops", "activations", "comm_bytes_data_parallel",
+                "comm_bytes_model_parallel"):
+        assert isinstance(totals[key], int), key
+    assert totals["params"] == 1_248_424
+    assert totals["comm_bytes_model_parallel"] == 8 * totals["activation_bytes"]
+    for layer in data["layers"]:
+        assert set(layer) >= {"name", "type", "out_shape", "params", "macs", "activations"}
+    assert sum(layer["macs"] for layer in data["layers"]) == totals["macs"]
+
+
+def test_analyze_family_settings_input_and_bits(capsys):
+    code, out, _ = run(capsys, "analyze", "firenet", "--set", "sr=0.75", "--set", "bypass=simple",
+                       "--input", "3x64x64", "--bits", "8", "--format", "json")
+    data = json.loads(out)
+    expected = analyze(get_spec("firenet", sr=0.75, bypass="simple", input=(3, 64, 64)), bits=8)
+    assert data["totals"]["size_bytes"] == expected.totals.size_bytes == expected.totals.params
+    assert data["input"] == [3, 64, 64]
+
+
+def test_analyze_table_and_csv(capsys):
+    code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--input", "3x32x32")
+    assert code == 0 and "1,235,496" in out and "MiB" in out
+    code, out, _ = run(capsys, "analyze", "squeezenet1_1", "--format", "csv")
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("name,type,block,out_shape,params,macs")
+    assert len(lines) == 1 + len(analyze(get_spec("squeezenet1_1")).layers)
+
+
+def test_spec_file_round_trip_through_the_cli(capsys, tmp_path):
+    path = tmp_path / "fn.yaml"
+    assert run(capsys, "spec", "firenet", "--set", "pct3x3=0.25", "-o", str(path))[0] == 0
+    code, out, _ = run(capsys, "analyze", str(path), "--format", "json")
+    assert json.loads(out)["totals"]["params"] == analyze(get_spec("firenet", pct3x3=0.25)).totals.params
+
+
+def test_zoo_lists_models(capsys):
+    code, out, _ = run(capsys, "zoo", "--format", "json")
+    entries = {e["name"]: e for e in json.loads(out)}
+    assert entries["firenet"]["family"] and not entries["alexnet"]["family"]
+    assert entries["firenet"]["settings"]["sr"] == 0.125
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["analyze", "resnet9000"], "neither a registered model"),
+    (["analyze", "firenet", "--set", "sr=2"], "field 'sr'"),
+    (["analyze", "firenet", "--set", "colour=red"], "no setting 'colour'"),
+    (["analyze", "alexnet", "--input", "3x16x16"], "does not fit"),
+    (["analyze", "alexnet", "--input", "big"], "CxHxW"),
+    (["analyze", "squeezenet1_1", "--set", "oops"], "KEY=VALUE"),
+])
+def test_errors_are_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_bad_spec_file_names_file_layer_and_field(capsys, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\ninput: [3, 8, 8]\nlayers:\n  - {name: c1, type: conv2d, kernel: 3}\n")
+    code, _, err = run(capsys, "analyze", str(path))
+    assert code == 2 and "bad.yaml" in err and "'c1'" in err and "'out_channels'" in err
+
+
+def test_console_script_exit_code():
+    proc = subprocess.run([sys.executable, "-m", "cnnspace.cli", "analyze", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "error" in proc.stderr
+
+
+def test_analytic_path_never_imports_torch():
+    code = ("import sys, cnnspace; from cnnspace.commands import analyze; "
+            "a = cnnspace.analyze(cnnspace.get_spec('googlenet_aux')); "
+            "assert 'torch' not in sys.modules, 'torch imported'; print(a.totals.params)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "13378280"

@@ -1,0 +1,151 @@
+"""Specs: round trips, shape inference at any size, and errors that name the layer and field."""
+import json
+
+import pytest
+import yaml
+
+from cnnspace import spec as S
+from cnnspace.zoo import get_spec, list_models
+
+
+def net(*layers, input=(3, 32, 32), **kw):
+    return S.from_dict({"name": "t", "input": list(input), "layers": list(layers), **kw})
+
+
+@pytest.mark.parametrize("model", list_models())
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+def test_round_trip_is_lossless(model, fmt):
+    spec = get_spec(model)
+    again = S.loads(S.dumps(spec, fmt))
+    assert again == spec
+    assert S.dumps(again, fmt) == S.dumps(spec, fmt)
+
+
+def test_file_round_trip(tmp_path):
+    spec = get_spec("squeezenet1_1", num_classes=10, input="1x32x32")
+    for suffix in (".yaml", ".json"):
+        path = tmp_path / f"s{suffix}"
+        S.save(spec, path)
+        assert S.load(path) == spec
+    json.loads((tmp_path / "s.json").read_text())
+
+
+def test_yaml_is_loaded_safely(tmp_path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("!!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(S.SpecError, match="evil.yaml"):
+        S.load(path)
+
+
+def test_non_square_kernel_stride_padding_dilation_groups():
+    g = net({"name": "c", "type": "conv2d", "out_channels": 8, "kernel": [3, 5], "stride": [1, 2],
+             "padding": [1, 0], "dilation": [2, 1], "groups": 1},
+            {"name": "g", "type": "conv2d", "out_channels": 16, "kernel": 1, "groups": 4},
+            input=(3, 20, 31)).resolve()
+    # H: (20 + 2 - 2*(3-1) - 1) / 1 + 1 = 18; W: (31 - 5) // 2 + 1 = 14
+    assert g.node("c").out_shape == (8, 18, 14)
+    assert g.node("g").out_shape == (16, 18, 14)
+
+
+@pytest.mark.parametrize("ceil,size,expected", [(False, 112, 55), (True, 112, 56), (True, 111, 55),
+                                                (False, 13, 6), (True, 13, 6), (True, 14, 7)])
+def test_pool_rounding(ceil, size, expected):
+    g = net({"name": "p", "type": "maxpool", "kernel": 3, "stride": 2, "ceil_mode": ceil},
+            input=(4, size, size)).resolve()
+    assert g.node("p").out_shape == (4, expected, expected)
+
+
+def test_ceil_rounding_drops_a_window_that_starts_in_the_padding():
+    # torch and Caffe: (5 + 2*1 - 2) / 2 ceil -> 4 windows, but the 4th would start at 6 >= 5 + 1.
+    g = net({"name": "p", "type": "avgpool", "kernel": 2, "stride": 2, "padding": 1, "ceil_mode": True},
+            input=(1, 5, 5)).resolve()
+    assert g.node("p").out_shape == (1, 3, 3)
+
+
+def test_shape_inference_at_any_input_size():
+    spec = get_spec("squeezenet1_1")
+    for hw in (32, 97, 224, 513):
+        g = spec.resolve((3, hw, hw))
+        assert g.output_shapes() == [(1000,)]
+    assert get_spec("squeezenet1_1", input=(3, 480, 640)).resolve().node("conv10").out_shape == (1000, 29, 39)
+
+
+def test_blocks_expand_to_named_layers():
+    g = net({"name": "f", "type": "fire", "squeeze": 4, "expand1x1": 8, "expand3x3": 6}).resolve()
+    names = [n.name for n in g.nodes]
+    assert names[-1] == "f" and g.node("f").type == "concat"
+    assert "f/squeeze1x1" in names and all(n.block == "f" for n in g.nodes)
+    assert g.node("f").out_shape == (14, 32, 32)
+
+
+def test_explicit_inputs_and_outputs():
+    g = net({"name": "a", "type": "conv2d", "out_channels": 4, "kernel": 1},
+            {"name": "b", "type": "conv2d", "out_channels": 4, "kernel": 1, "inputs": ["input"]},
+            {"name": "sum", "type": "add", "inputs": ["a", "b"]},
+            outputs=["sum", "a"]).resolve()
+    assert g.outputs == ("sum", "a")
+
+
+BAD = [
+    ({"name": "c", "type": "conv2d", "kernel": 3}, "c", "out_channels", "required"),
+    ({"name": "c", "type": "conv2d", "out_channels": -1, "kernel": 3}, "c", "out_channels", "positive"),
+    ({"name": "c", "type": "conv2d", "out_channels": 4, "kernel": "3"}, "c", "kernel", "positive integer"),
+    ({"name": "c", "type": "conv2d", "out_channels": 4, "kernel": 3, "wat": 1}, "c", "wat", "unknown field"),
+    ({"name": "c", "type": "conv2d", "out_channels": 4, "kernel": 3, "groups": 2}, "c", "groups", "divide"),
+    ({"name": "c", "type": "conv2d", "out_channels": 4, "kernel": 99}, "c", "kernel", "<= 0"),
+    ({"name": "c", "type": "convolution"}, "c", "type", "unknown layer type"),
+    ({"name": "c", "type": "relu", "inputs": ["nowhere"]}, "c", "inputs", "not a layer"),
+    ({"name": "d", "type": "dropout", "p": 1.5}, "d", "p", "probability"),
+    ({"name": "l", "type": "linear", "out_features": 3}, "l", "inputs", "flatten"),
+    ({"name": "p", "type": "maxpool", "kernel": 2, "padding": 2}, "p", "padding", "half the kernel"),
+]
+
+
+@pytest.mark.parametrize("layer,where,field,text", BAD)
+def test_bad_layers_name_layer_and_field(layer, where, field, text):
+    with pytest.raises(S.SpecError) as e:
+        net(layer).resolve()
+    assert e.value.layer == where and e.value.field == field
+    assert text in str(e.value) and repr(where) in str(e.value)
+
+
+def test_channel_mismatch_at_concat_and_add():
+    base = [{"name": "a", "type": "conv2d", "out_channels": 4, "kernel": 1},
+            {"name": "b", "type": "conv2d", "out_channels": 6, "kernel": 3, "inputs": ["input"]}]
+    with pytest.raises(S.SpecError, match="'s'.*equal shapes"):
+        net(*base, {"name": "s", "type": "add", "inputs": ["a", "b"]}).resolve()
+    with pytest.raises(S.SpecError, match="'c'.*all but the channel"):
+        net(*base, {"name": "c", "type": "concat", "inputs": ["a", "b"]}).resolve()
+
+
+def test_cycle_is_reported_with_its_path():
+    with pytest.raises(S.SpecError, match="cycle: .*a.*b.*a|cycle: .*b.*a.*b"):
+        net({"name": "a", "type": "relu", "inputs": ["b"]},
+            {"name": "b", "type": "relu", "inputs": ["a"]}).resolve()
+
+
+@pytest.mark.parametrize("doc,field", [
+    ({"name": "t", "input": [3, 32], "layers": []}, "input"),
+    ({"name": "t", "input": [3, 32, 32]}, "layers"),
+    ({"name": "t", "input": [3, 32, 32], "layers": [], "extra": 1}, "extra"),
+    ({"name": "t", "input": [3, 32, 32], "layers": [{"type": "relu"}]}, "name"),
+    ({"name": "t", "input": [3, 32, 32], "layers": [{"name": "x", "type": "relu"}] * 2}, "name"),
+    ({"name": "t", "input": [3, 32, 32], "layers": [{"name": "input", "type": "relu"}]}, "name"),
+    ({"name": "t", "input": [3, 32, 32], "layers": [{"name": "a.b", "type": "relu"}]}, "name"),
+])
+def test_bad_documents(doc, field):
+    with pytest.raises(S.SpecError) as e:
+        S.from_dict(doc, source="net.yaml").resolve()
+    assert e.value.field == field and "net.yaml" in str(e.value)
+
+
+def test_unreadable_and_malformed_files(tmp_path):
+    with pytest.raises(S.SpecError, match="cannot read"):
+        S.load(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(S.SpecError, match="bad.yaml.*not valid YAML"):
+        S.load(bad)
+    bad.write_text(yaml.safe_dump([1, 2]))
+    with pytest.raises(S.SpecError, match="mapping"):
+        S.load(bad)
