@@ -4,4 +4,13 @@ from .spec import Layer, NetSpec, SpecError, load, save
 from .zoo import get_spec, list_models
 
 __version__ = "0.1.0"
-__all__ = ["Layer", "NetSpec", "SpecError", "analyze", "get_spec", "list_models", "load", "save"]
+__all__ = ["Layer", "NetSpec", "SpecError", "analyze", "from_torch", "get_spec", "list_models",
+           "load", "save"]
+
+
+def __getattr__(name: str):
+    # Importing cnnspace must not import torch: from_torch loads it on first use.
+    if name == "from_torch":
+        from .nn import from_torch
+        return from_torch
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

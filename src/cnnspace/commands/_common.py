@@ -47,7 +47,7 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
         if input_size:
             settings["input"] = input_size
         return get_spec(ref, **settings)
-    if path.suffix in (".yaml", ".yml", ".json") or path.exists():
+    if path.suffix in (".yaml", ".yml", ".json", ".prototxt") or path.exists():
         if settings:
             raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
         spec = spec_mod.load(path)

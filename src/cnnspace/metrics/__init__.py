@@ -1,6 +1,18 @@
-"""Metrics of a CNN. Analytic ones come from the spec alone and never import torch."""
+"""Metrics of a CNN. Analytic ones come from the spec alone and never import torch; measured ones
+(``benchmark``, ``gemm_peak``, ``energy_meter``) load torch only when first used."""
 from ._analyze import TRAIN_FLOPS_FACTOR, Analysis, LayerMetrics, Totals, analyze
 from ._counts import ALIASING_TYPES, COUNTERS, Counts, count
 
+_MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "gemm_peak": "._peak",
+             "Peak": "._peak", "energy_meter": "._energy", "time_calls": "._timing",
+             "Timing": "._timing", "make_runner": "._backends", "BACKENDS": "._backends"}
+
 __all__ = ["ALIASING_TYPES", "COUNTERS", "TRAIN_FLOPS_FACTOR", "Analysis", "Counts",
-           "LayerMetrics", "Totals", "analyze", "count"]
+           "LayerMetrics", "Totals", "analyze", "count", *_MEASURED]
+
+
+def __getattr__(name: str):
+    if name in _MEASURED:
+        import importlib
+        return getattr(importlib.import_module(_MEASURED[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

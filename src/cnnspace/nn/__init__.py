@@ -1,6 +1,10 @@
-"""Turns specs into torch modules."""
+"""Turns specs into torch modules, torch modules into specs (torch.fx), and modules into ONNX."""
+from ._export import INPUT_NAME, check_onnx, export_onnx, onnx_bytes, ort_session
+from ._from_torch import UnsupportedModuleError, from_torch
 from ._init import INIT_SCHEMES, initialise
 from ._layers import BUILDERS
 from ._module import SpecModule, build
 
-__all__ = ["BUILDERS", "INIT_SCHEMES", "SpecModule", "build", "initialise"]
+__all__ = ["BUILDERS", "INIT_SCHEMES", "INPUT_NAME", "SpecModule", "UnsupportedModuleError",
+           "build", "check_onnx", "export_onnx", "from_torch", "initialise", "onnx_bytes",
+           "ort_session"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Hashable, Iterable, Mapping
 
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
@@ -43,7 +43,7 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[PointResult]:
     """Analyses each point at the space's bits and batch. ``progress`` wraps the iteration
     (e.g. ``rich.progress.track``). Invalid points are reported, not raised."""
-    seen: dict[tuple, Totals | str] = {}  # network fingerprint -> totals, or the error it raised
+    seen: dict[Hashable, Totals | str] = {}  # network fingerprint -> totals, or the error it raised
     results = []
     for point in (progress(points) if progress else points):
         try:
@@ -66,15 +66,13 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
     return results
 
 
-def fingerprint(spec: NetSpec) -> tuple:
+def fingerprint(spec: NetSpec) -> Hashable:
     """Everything that determines a network's metrics (its name and metadata do not)."""
-    return (spec.input, spec.outputs,
-            tuple((l.name, l.type, l.inputs, _frozen(l.attrs)) for l in spec.layers))
-
-
-def _frozen(v: Any) -> Any:
-    if isinstance(v, Mapping):
-        return tuple(sorted((k, _frozen(x)) for k, x in v.items()))
-    if isinstance(v, (list, tuple)):
-        return tuple(_frozen(x) for x in v)
-    return v
+    key = (spec.input, spec.outputs, tuple((layer.name, layer.type, layer.inputs,
+                                            tuple(sorted(layer.attrs.items())))
+                                           for layer in spec.layers))
+    try:
+        hash(key)
+    except TypeError:  # a field holds a list or a mapping: its text is as distinctive
+        return repr(key)
+    return key

@@ -54,6 +54,15 @@ class Axis:
     def enumerable(self) -> bool:
         return self.kind != "float" or self.step is not None
 
+    @property
+    def count(self) -> int | None:
+        """How many values ``grid()`` has (None for a continuous axis), without listing them."""
+        if self.kind == "choice":
+            return len(self.choices)
+        if self.kind == "int":
+            return len(range(self.low, self.high + 1, self.step))
+        return None if self.step is None else round((self.high - self.low) / self.step) + 1
+
     def grid(self) -> tuple:
         """Every value of the axis, in order; a continuous float axis has none."""
         if self.kind == "choice":
@@ -61,18 +70,22 @@ class Axis:
         if self.kind == "int":
             return tuple(range(self.low, self.high + 1, self.step))
         if self.step is None:
-            raise SpaceError("a float axis without a step is continuous: it can be sampled but not "
-                             "enumerated (give it a step, or use sample())", key=f"axes.{self.name}")
-        n = round((self.high - self.low) / self.step)
-        return tuple(_tidy(self.low + k * self.step) for k in range(n + 1))
+            raise SpaceError("a float axis without a step is continuous: it can be sampled but "
+                             "not enumerated (give it a step, or use sample())",
+                             key=f"axes.{self.name}")
+        return tuple(_tidy(self.low + k * self.step) for k in range(self.count))
 
     def draw(self, rng: random.Random) -> Any:
         """One random value: uniform over the grid, or over [low, high] (log-uniform if ``log``)."""
-        if self.enumerable and not (self.kind == "int" and self.log):
-            return rng.choice(self.grid())
+        if self.kind == "choice":
+            return rng.choice(self.choices)
         if self.log:
             x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
             return min(max(round(x), self.low), self.high) if self.kind == "int" else x
+        if self.kind == "int":
+            return rng.randrange(self.low, self.high + 1, self.step)
+        if self.step is not None:
+            return _tidy(self.low + self.step * rng.randrange(self.count))
         return rng.uniform(self.low, self.high)
 
     def to_optuna(self) -> tuple[str, dict[str, Any]]:
@@ -121,7 +134,8 @@ def parse_axis(name: str, d: Any) -> Axis:
                          key=f"{key}.{unknown[0]}")
     kind = d.get("kind")
     if kind is not None and kind not in AXIS_KINDS:
-        raise SpaceError(f"expected one of {', '.join(AXIS_KINDS)}, got {kind!r}", key=f"{key}.kind")
+        raise SpaceError(f"expected one of {', '.join(AXIS_KINDS)}, got {kind!r}",
+                         key=f"{key}.kind")
     if "choices" in d or kind == "choice":
         return _choice_axis(name, d, key)
     return _range_axis(name, d, key, kind)

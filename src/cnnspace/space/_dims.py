@@ -3,10 +3,10 @@
 Seed slide 23: a *local* change to layer Li (number of filters, channels, filter size, number of
 categories) changes the dimensions of Li and its direct consumers only; a *global* change
 (stride, pooling, input height and width) changes the data size of every layer downstream.
-Here a change is global exactly when it changes the spatial size (height, width) of what the
-layer outputs; so a larger filter whose padding keeps the output size is local, as the seed
-assumes, while one that shrinks the output is global, because then it does reach every layer
-downstream.
+Here a change is global exactly when it changes the spatial size (height, width) of the data
+a layer outputs, or rewires a layer to data of another size. So a larger filter whose padding
+keeps the output size is local, as the seed assumes, while one that shrinks the output is
+global, because then it does reach every layer downstream.
 """
 from __future__ import annotations
 
@@ -56,7 +56,10 @@ def input_change_kind(a: Shape, b: Shape) -> str:
 
 def layer_change_kind(a: Node, b: Node) -> str:
     """Kind of a change to the layer's own definition (fields, type or inputs): global when
-    the new definition, fed A's data, would output a different height or width than A's."""
+    it is rewired to data of another height or width (a pooling layer moved), or when the new
+    definition, fed A's data, would output a different height or width than A's."""
+    if a.inputs != b.inputs and _hw(a.in_shapes[0]) != _hw(b.in_shapes[0]):
+        return GLOBAL
     try:
         out = LAYER_TYPES[b.type].infer(dict(b.attrs), list(a.in_shapes))
     except SpecError:  # B's layer cannot take A's data (rewired, or its window no longer fits)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import os
 import random
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
@@ -64,7 +66,7 @@ class DesignSpace:
 
     @classmethod
     def from_dict(cls, d: Any, source: str | None = None) -> "DesignSpace":
-        """Builds and checks a space; any problem raises SpaceError naming ``source`` and the key."""
+        """Builds and checks a space; a problem raises SpaceError naming ``source`` and the key."""
         try:
             space = _from_dict(d, source)
             space._check_values()
@@ -87,12 +89,8 @@ class DesignSpace:
     @property
     def size(self) -> int | None:
         """The number of grid points, or None if an axis is continuous."""
-        if not all(a.enumerable for a in self.axes):
-            return None
-        n = 1
-        for a in self.axes:
-            n *= len(a.grid())
-        return n
+        counts = [a.count for a in self.axes]
+        return None if None in counts else math.prod(counts)
 
     def points(self) -> Iterator[dict[str, Any]]:
         """The full grid, the last axis varying fastest."""
@@ -141,13 +139,19 @@ class DesignSpace:
     def canonical_settings(self, point: Mapping[str, Any]) -> dict[str, Any]:
         """The settings that make this network differ from the base's defaults, normalised
         (tuples as lists, inputs as [C, H, W], ints as floats where the default is a float)."""
-        defaults = model_entry(self.base).defaults
+        defaults = self._defaults
         out = {}
         for key, value in sorted(self.settings_for(point).items()):
-            value = _normal(key, value, defaults.get(key))
-            if key not in defaults or _json(value) != _json(_normal(key, defaults[key], None)):
+            default = defaults.get(key)
+            value = _normal(key, value, default)
+            if default is None or type(value) is not type(default) or value != default:
                 out[key] = value
         return out
+
+    @cached_property
+    def _defaults(self) -> dict[str, Any]:
+        """The base's default settings, normalised (computed once: ids are made per point)."""
+        return {k: _normal(k, v, None) for k, v in model_entry(self.base).defaults.items()}
 
     def point_id(self, point: Mapping[str, Any]) -> str:
         """A short hash of the base and the canonical settings: stable across runs, equal for

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
+from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._graph import Layer, NetSpec, _check_input_shape, resolve
 
@@ -128,6 +129,8 @@ def load(path: str | os.PathLike) -> NetSpec:
         raise SpecError(f"cannot read the file: {e.strerror}", source=str(path)) from None
     except UnicodeDecodeError:
         raise SpecError("not a text file", source=str(path)) from None
+    if path.suffix == ".prototxt":
+        return from_prototxt(text, source=str(path))
     return loads(text, str(path))
 
 

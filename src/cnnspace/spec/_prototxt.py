@@ -13,7 +13,7 @@ from ._errors import SpecError
 
 
 class Ident(str):
-    """An unquoted word (an enum value such as MAX, or true/false), as opposed to a quoted string."""
+    """An unquoted word (an enum value such as MAX, or true/false), unlike a quoted string."""
 
 
 @dataclass
@@ -57,6 +57,7 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _CLOSE = {"{": "}", "<": ">"}
+_OPEN = {"}": "{", ">": "<"}
 
 
 def _tokens(text: str, source: str) -> Iterator[tuple[str, str, int]]:
@@ -114,10 +115,12 @@ class _Parser:
             if close is not None and kind == "punct" and text == close:
                 self.advance()
                 return msg
+            if kind == "end":
+                raise SpecError(f"this {_OPEN[close]!r} is never closed with {close!r}",
+                                source=f"{self.source}:{line}")
             if kind != "ident":
                 ending = f"{close!r} or a field name" if close else "a field name"
-                raise self.error(f"expected {ending}, got {text!r}"
-                                 + (" (a '{' is never closed)" if kind == "end" else ""))
+                raise self.error(f"expected {ending}, got {text!r}")
             self.advance()
             for value in self.values(text):
                 msg.fields.append((text, value, at))

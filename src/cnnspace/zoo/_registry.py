@@ -15,6 +15,7 @@ class ModelEntry:
     build: Callable[..., NetSpec]
     description: str
     defaults: dict[str, Any]  # every setting the builder accepts, with its default
+    task: str  # "classification": outputs are class scores; others say what their outputs mean
 
     @property
     def is_family(self) -> bool:
@@ -24,7 +25,7 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(description: str, name: str | None = None):
+def register_model(description: str, name: str | None = None, task: str = "classification"):
     """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``."""
     def register(fn: Callable[..., NetSpec]):
         key = name or fn.__name__
@@ -32,7 +33,7 @@ def register_model(description: str, name: str | None = None):
         if "num_classes" not in params or "input" not in params:
             raise TypeError(f"model {key!r} must accept num_classes and input")
         _MODELS[key] = ModelEntry(key, fn, description,
-                                  {p.name: p.default for p in params.values()})
+                                  {p.name: p.default for p in params.values()}, task)
         return fn
     return register
 

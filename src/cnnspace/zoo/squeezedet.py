@@ -33,21 +33,29 @@ def convdet_channels(num_classes: int, anchors_per_cell: int) -> int:
 
 
 def _detector(name: str, description: str, input, num_classes: int, anchors_per_cell: int,
-              dropout: float, conv1: tuple[int, int], pools: tuple[str, ...],
+              dropout: float, batchnorm: bool, conv1: tuple[int, int], pools: tuple[str, ...],
               fires: list[tuple[int, int, int]]) -> NetSpec:
     _positive_int("num_classes", num_classes)
     _positive_int("anchors_per_cell", anchors_per_cell)
     if not isinstance(dropout, (int, float)) or isinstance(dropout, bool) or not 0 <= dropout < 1:
         raise SpecError(f"expected a probability in [0, 1), got {dropout!r}", field="dropout")
+    if not isinstance(batchnorm, bool):
+        raise SpecError(f"expected true or false, got {batchnorm!r}", field="batchnorm")
     w = SpecWriter()
     filters, kernel = conv1
-    w.conv("conv1", filters, kernel, stride=2)
+    if batchnorm:
+        w.conv("conv1", filters, kernel, stride=2, relu=False, bias=False)
+        w.add("conv1_bn", "batchnorm")
+        w.add("conv1_relu", "relu")
+    else:
+        w.conv("conv1", filters, kernel, stride=2)
     previous = "conv1"
     for i, (s, e1, e3) in enumerate(fires):
         if previous in pools:
             w.add(f"pool{previous.removeprefix('conv').removeprefix('fire')}", "maxpool", kernel=3,
                   stride=2)
-        previous = w.add(f"fire{i + 2}", "fire", squeeze=s, expand1x1=e1, expand3x3=e3)
+        previous = w.add(f"fire{i + 2}", "fire", squeeze=s, expand1x1=e1, expand3x3=e3,
+                         **({"batchnorm": True} if batchnorm else {}))
     if dropout:
         w.add("drop11", "dropout", p=dropout)
     # The official code names ConvDet "conv12"; it has no ReLU (it regresses deltas and logits).
@@ -57,19 +65,21 @@ def _detector(name: str, description: str, input, num_classes: int, anchors_per_
                    meta=meta)
 
 
-@register_model("SqueezeDet: SqueezeNet v1.1 backbone + fire10, fire11 + ConvDet (7.9 MB at 1242x375)")
+@register_model("SqueezeDet: SqueezeNet v1.1 backbone + fire10, fire11 + ConvDet (7.9 MB at 1242x375)",
+                task="detection")
 def squeezedet(num_classes: int = KITTI_CLASSES, input=KITTI_INPUT,
-               anchors_per_cell: int = KITTI_ANCHORS_PER_CELL, dropout: float = 0.5) -> NetSpec:
+               anchors_per_cell: int = KITTI_ANCHORS_PER_CELL, dropout: float = 0.5,
+               batchnorm: bool = False) -> NetSpec:
     fires = fire_widths(128, 128, 2, 0.5, 0.125) + [(96, 384, 384)] * 2
     return _detector("squeezedet", "SqueezeDet detector (ConvDet head)", input, num_classes,
-                     anchors_per_cell, dropout, (64, 3), V11_POOLS, fires)
+                     anchors_per_cell, dropout, batchnorm, (64, 3), V11_POOLS, fires)
 
 
 @register_model("SqueezeDet+: SqueezeNet v1.0-style backbone with squeeze ratio 0.75 + ConvDet "
-                "(26.8 MB)")
+                "(26.8 MB)", task="detection")
 def squeezedet_plus(num_classes: int = KITTI_CLASSES, input=KITTI_INPUT,
-                    anchors_per_cell: int = KITTI_ANCHORS_PER_CELL,
-                    dropout: float = 0.5) -> NetSpec:
+                    anchors_per_cell: int = KITTI_ANCHORS_PER_CELL, dropout: float = 0.5,
+                    batchnorm: bool = False) -> NetSpec:
     fires = fire_widths(128, 128, 2, 0.5, 0.75) + [(384, 256, 256)] * 2
     return _detector("squeezedet_plus", "SqueezeDet+ detector (ConvDet head)", input, num_classes,
-                     anchors_per_cell, dropout, (96, 7), V10_POOLS, fires)
+                     anchors_per_cell, dropout, batchnorm, (96, 7), V10_POOLS, fires)

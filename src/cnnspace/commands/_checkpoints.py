@@ -1,0 +1,43 @@
+"""MODEL_OR_SPEC_OR_CHECKPOINT: a zoo model, a spec file (.yaml/.json/.prototxt) or a training
+checkpoint (.pt/.pth from `cnnspace train`, read with weights-only loading)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import CnnspaceError
+from ..spec import NetSpec
+from ..zoo import parse_input
+from ._common import load_model, parse_settings
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
+                   "train`): its trained weights are used.")
+
+
+def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | None):
+    """(spec, module): the module holds a checkpoint's trained weights, or is None (build the
+    spec) for a zoo model or spec file."""
+    if Path(ref).suffix not in CHECKPOINT_SUFFIXES:
+        return load_model(ref, settings, input_size), None
+    if parse_settings(settings):
+        raise CnnspaceError(f"--set applies to zoo models, not to the checkpoint {ref}")
+    from ..nn import build  # torch only when a checkpoint is read
+    from ..train import load_checkpoint
+
+    checkpoint = load_checkpoint(ref)
+    if not input_size:
+        return checkpoint.spec or _no_spec(ref), checkpoint.build_model()
+    spec: NetSpec = (checkpoint.spec or _no_spec(ref)).with_input(parse_input(input_size))
+    module = build(spec)
+    try:
+        module.load_state_dict(checkpoint.model_state)
+    except RuntimeError:
+        raise CnnspaceError(f"{ref}: the trained weights do not fit input {input_size} (a fully "
+                            "connected layer's size depends on the input size)") from None
+    return spec, module
+
+
+def _no_spec(ref: str):
+    raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
+                        "nn.Module); build that module in Python and use cnnspace.metrics."
+                        "benchmark or cnnspace.nn.export_onnx")

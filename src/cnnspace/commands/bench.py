@@ -1,0 +1,133 @@
+"""`cnnspace bench`: measured latency, throughput, percent of peak FLOP/s, training step time and
+energy per frame of a model on this machine."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import CnnspaceError
+from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
+from ._common import add_format_arg, add_model_args, dump_json
+
+BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
+
+
+def _batches(text: str) -> tuple[int, ...]:
+    try:
+        batches = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        batches = ()
+    if not batches or min(batches) < 1:
+        raise CnnspaceError(f"--batch expects positive integers separated by commas, got {text!r}")
+    return batches
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "bench", help="measured latency, throughput, % of peak FLOP/s and energy per frame",
+        description="Times a model on this machine: latency per frame at batch 1 (median, p90), "
+        "frames/s at larger batches, a training step, the device's peak FLOP/s (best GEMM) and "
+        "each backend's and layer's percent of it, and energy per frame from RAPL or NVML when "
+        "readable. " + CHECKPOINT_NOTE)
+    add_model_args(p)
+    p.add_argument("--batch", default="1,8", metavar="1,8,64",
+                   help="batches to time (batch 1 is always timed; default 1,8)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument("--backend", default="auto", metavar="NAME[,NAME]",
+                   help=f"{', '.join(BACKEND_CHOICES)} (default auto: every backend available, "
+                   "the fastest reported first)")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: torch's)")
+    p.add_argument("--train-batch", type=int, metavar="N",
+                   help="batch of the timed training step (default the largest --batch; 0: none)")
+    p.add_argument("--min-time", type=float, default=0.5, metavar="SECONDS",
+                   help="least time spent timing each measurement (default 0.5)")
+    p.add_argument("--peak-size", type=int, metavar="N",
+                   help="n of the n x n GEMMs that measure peak FLOP/s (default 1024 and 2048 "
+                   "on CPU, 4096 and 8192 on GPU)")
+    p.add_argument("--top", type=int, default=12, metavar="N",
+                   help="slowest layers to list in the table (default 12; 0: all)")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    if args.threads is not None and args.threads < 1:
+        raise CnnspaceError(f"--threads expects a positive integer, got {args.threads}")
+    if args.train_batch is not None and args.train_batch < 0:
+        raise CnnspaceError(f"--train-batch expects 0 or more, got {args.train_batch}")
+    if args.peak_size is not None and args.peak_size < 1:
+        raise CnnspaceError(f"--peak-size expects a positive integer, got {args.peak_size}")
+    if args.min_time <= 0:
+        raise CnnspaceError(f"--min-time expects a positive number, got {args.min_time}")
+    spec, module = load_model_or_checkpoint(args.model, args.settings, args.input)
+    from ..metrics import benchmark  # torch only once the model is known
+
+    with Console(stderr=True).status("benchmarking") as status:
+        result = benchmark(spec, module, batches=_batches(args.batch), device=args.device,
+                           backends=tuple(args.backend.split(",")), threads=args.threads,
+                           train_batch=args.train_batch, min_time_s=args.min_time,
+                           peak_sizes=(args.peak_size,) if args.peak_size else None,
+                           progress=lambda message: status.update(message))
+    if args.format == "json":
+        print(dump_json(result.to_json()), end="")
+    else:
+        _print_tables(result, args.top)
+    return 0
+
+
+def _print_tables(result, top: int) -> None:
+    console = Console()
+    if not console.is_terminal:  # a file or pipe: room for every column, no cut-off numbers
+        console = Console(width=120)
+    peak = result.peak
+    batches = sorted({b for r in result.backends for b in r.throughput_fps})
+    table = Table(title=f"{result.model}  input {'x'.join(map(str, result.input))}  "
+                        f"{result.device}, {result.threads} thread(s), {peak.dtype}")
+    table.add_column("backend", no_wrap=True)
+    for col in ("median ms", "p90 ms", *[f"fps@{b}" for b in batches], "GFLOP/s", "% peak",
+                "J/frame"):
+        table.add_column(col, justify="right")
+    fastest = result.fastest.name
+    for r in sorted(result.backends, key=lambda r: r.latency.median_s):
+        lat = r.latency.to_json()
+        table.add_row(r.name + (" *" if r.name == fastest else ""), f"{lat['median']:.2f}",
+                      f"{lat['p90']:.2f}", *[f"{r.throughput_fps[b]:.1f}" for b in batches],
+                      f"{r.achieved_flops / 1e9:.1f}", f"{r.pct_of_peak:.1f}",
+                      "-" if r.energy_j_per_frame is None else f"{r.energy_j_per_frame:.4f}")
+    console.print(table)
+    console.print(f"latency, GFLOP/s, % peak and J/frame at batch 1; * fastest. Peak "
+                  f"{peak.flops / 1e9:.1f} GFLOP/s ({peak.engine}, {peak.size}^3 GEMM); network "
+                  f"{result.flops_per_frame / 1e9:.3f} GFLOPs per frame")
+    for name, reason in result.unavailable.items():
+        console.print(f"backend {name} not run: {reason}")
+    if result.layers:
+        _print_layers(console, result, top)
+    if result.train is not None:
+        t = result.train
+        console.print(f"training step at batch {t.batch} ({result.layers_backend}): "
+                      f"{t.step.median_s * 1e3:.1f} ms, {t.images_per_s:.1f} images/s, "
+                      f"{t.achieved_flops / 1e9:.1f} GFLOP/s = {t.pct_of_peak:.1f}% of peak")
+    else:
+        console.print(f"training step: {result.train_unavailable_reason}")
+    if result.energy_source is None:
+        console.print(f"energy per frame: unavailable ({result.energy_unavailable_reason})")
+
+
+def _print_layers(console: Console, result, top: int) -> None:
+    total = sum(layer.time_ms for layer in result.layers)
+    rows = sorted(result.layers, key=lambda layer: -layer.time_ms)
+    shown = rows if top == 0 else rows[:top]
+    table = Table(title=f"layers by time, batch 1, {result.layers_backend} "
+                        f"({len(shown)} of {len(rows)}; hooked sum {total:.2f} ms)")
+    table.add_column("layer", no_wrap=True)
+    table.add_column("type")
+    for col in ("MFLOPs", "ms", "% time", "GFLOP/s", "% peak"):
+        table.add_column(col, justify="right")
+    for layer in shown:
+        table.add_row(layer.name, layer.type, f"{layer.flops / 1e6:.2f}", f"{layer.time_ms:.3f}",
+                      f"{100 * layer.time_ms / total:.1f}", f"{layer.achieved_flops / 1e9:.2f}",
+                      f"{layer.pct_of_peak:.1f}")
+    console.print(table)
+    if any(layer.pct_of_peak > 100 for layer in result.layers):
+        console.print("layers above 100% of peak: the GEMM peak was measured low, e.g. while "
+                      "other processes shared the CPU; rerun on an idle machine")

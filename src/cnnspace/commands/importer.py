@@ -1,0 +1,39 @@
+"""`cnnspace import`: a Caffe network definition (.prototxt) as a cnnspace spec."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..errors import CnnspaceError
+from ..metrics import analyze
+from ..spec import dumps, load, save
+
+
+def register(sub) -> None:
+    p = sub.add_parser("import", help="convert a Caffe .prototxt network definition to a spec",
+                       description="Reads a Caffe deploy .prototxt (Convolution, Pooling, ReLU, "
+                       "LRN, Concat, Eltwise, Dropout, InnerProduct, Softmax, BatchNorm+Scale, "
+                       "Flatten; input_shape, input_dim or an Input layer) and writes the spec "
+                       "as YAML. Every command also reads .prototxt files directly.")
+    p.add_argument("source", metavar="MODEL.prototxt", help="the Caffe network definition")
+    p.add_argument("-o", "--output", metavar="SPEC.yaml",
+                   help="write here (.yaml or .json) instead of stdout")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    source = Path(args.source)
+    if source.suffix != ".prototxt":
+        raise CnnspaceError(f"{source}: expected a Caffe .prototxt file")
+    spec = load(source)
+    totals = analyze(spec).totals
+    summary = (f"imported {source.name}: {len(spec.layers)} layers, input "
+               f"{'x'.join(map(str, spec.input))}, {totals.params:,} parameters, "
+               f"{totals.macs / 1e9:.3f} GMACs")
+    if args.output:
+        save(spec, args.output)
+        print(f"{summary}; wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(dumps(spec))
+        print(summary, file=sys.stderr)
+    return 0

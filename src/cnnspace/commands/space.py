@@ -1,0 +1,125 @@
+"""`cnnspace space`: describe a design space and analyse its points before training any."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import track
+from rich.table import Table
+
+from .._atomic import write_text_atomic
+from ..space import DesignSpace, PointResult, analyze_points
+from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv
+
+
+def register(sub) -> None:
+    p = sub.add_parser("space", help="design spaces: show their axes, analyse their points",
+                       description="A design space is a YAML file: a base model or family, axes "
+                       "over its settings, fixed settings and constraints (see "
+                       "docs/design-spaces.md and examples/spaces/).")
+    commands = p.add_subparsers(dest="space_command", required=True, metavar="SUBCOMMAND")
+    show = commands.add_parser("show", help="the axes (as Optuna would sample them), fixed "
+                               "settings, constraints and the number of grid points")
+    show.add_argument("space", metavar="SPACE.yaml")
+    add_format_arg(show, ("table", "json"))
+    show.set_defaults(run=run_show)
+
+    an = commands.add_parser("analyze", help="analytic metrics of every point (or a sample) and "
+                             "whether it satisfies the constraints")
+    an.add_argument("space", metavar="SPACE.yaml")
+    an.add_argument("--sample", type=int, metavar="N",
+                    help="N random distinct points instead of the full grid")
+    an.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    an.add_argument("--format", choices=FORMATS,
+                    help="output format (default: from --out's suffix, else table)")
+    an.add_argument("--out", metavar="FILE", help="write the result here instead of stdout")
+    an.set_defaults(run=run_analyze)
+
+
+def run_show(args) -> int:
+    space = DesignSpace.load(args.space)
+    if args.format == "json":
+        print(dump_json({**space.to_dict(), "size": space.size,
+                         "optuna": [dict(zip(("method", "kwargs"), a.to_optuna()))
+                                    for a in space.axes]}), end="")
+        return 0
+    size = f"{space.size:,} grid points" if space.size is not None else "continuous: sample it"
+    table = Table(title=f"design space {space.name}: base {space.base}, {size}")
+    for col in ("axis", "kind", "values", "optuna"):
+        table.add_column(col)
+    for a in space.axes:
+        table.add_row(a.name, a.kind, _values(a), a.to_optuna()[0])
+    console = Console()
+    console.print(table)
+    console.print(f"fixed: {dict(space.fixed) or 'none'}\n"
+                  f"constraints: {dict(space.constraints) or 'none'}  (bits {space.bits})")
+    return 0
+
+
+def _values(axis) -> str:
+    if axis.kind == "choice":
+        return ", ".join(map(str, axis.choices))
+    text = f"{axis.low} .. {axis.high}" + (f" step {axis.step}" if axis.step else "")
+    return text + (" (log)" if axis.log else "") + (
+        f" ({axis.count} values)" if axis.enumerable else " (continuous)")
+
+
+def run_analyze(args) -> int:
+    space = DesignSpace.load(args.space)
+    if args.sample is None:
+        points = list(space.points())
+    else:
+        points = space.sample(args.sample, args.seed)
+    stderr = Console(stderr=True)
+    results = analyze_points(space, points, progress=lambda it: track(
+        it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
+        transient=True))
+    fmt = args.format or {".json": "json", ".csv": "csv"}.get(Path(args.out or "").suffix, "table")
+    if fmt == "json":
+        text = dump_json({"space": space.to_dict(), "summary": _summary(results),
+                          "points": [r.to_json() for r in results]})
+    elif fmt == "csv":
+        text = rows_to_csv([r.row() for r in results])
+    else:
+        text = _table(space, results)
+    if args.out:
+        write_text_atomic(args.out, text)
+        stderr.print(f"wrote {len(results):,} points to {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _summary(results: list[PointResult]) -> dict:
+    valid = [r for r in results if r.totals]
+    params = [r.totals.params for r in valid]
+    return {"points": len(results), "invalid": len(results) - len(valid),
+            "satisfy_constraints": sum(r.ok for r in results),
+            "params_min": min(params, default=None), "params_max": max(params, default=None)}
+
+
+def _table(space: DesignSpace, results: list[PointResult]) -> str:
+    """Aligned plain text: a rich table takes half a minute to lay out 10,000 rows."""
+    axes = [a.name for a in space.axes]
+    header = ["id", *axes, "params", "size MiB", "GMACs", "activations", "constraints"]
+    rows = []
+    for r in results:
+        t = r.totals
+        metrics = ([f"{t.params:,}", f"{t.size_mib:.2f}", f"{t.macs / 1e9:.3f}",
+                    f"{t.activations:,}"] if t else ["-"] * 4)
+        verdict = r.error or ("ok" if r.ok else "violates " + ", ".join(r.violated))
+        rows.append([r.id, *(str(r.point[a]) for a in axes), *metrics, verdict])
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    numeric = range(1 + len(axes), len(header) - 1)
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+
+    s = _summary(results)
+    limits = ", ".join(f"{k} {v:,g}" for k, v in space.constraints.items())
+    return "\n".join([f"{space.name}: {len(results):,} points of {space.base}", line(header),
+                      "  ".join("-" * w for w in widths), *map(line, rows),
+                      f"{s['points']:,} points, {s['invalid']:,} invalid, "
+                      f"{s['satisfy_constraints']:,} satisfy the constraints "
+                      f"({limits or 'none'})"]) + "\n"

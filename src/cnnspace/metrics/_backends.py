@@ -1,0 +1,97 @@
+"""Ways to run a network for timing: torch eager (NCHW or channels_last) and onnxruntime.
+
+Each backend works on its own copy of the module: measuring never changes the caller's model.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import CnnspaceError
+from ..nn import INPUT_NAME, onnx_bytes, ort_session
+from ..spec import Shape
+
+BACKENDS = ("torch", "torch_channels_last", "onnxruntime")
+
+
+@dataclass
+class Runner:
+    name: str
+    device: torch.device
+    make_call: Callable[[int], Callable[[], Any]]   # batch -> a call running one batch
+    module: nn.Module | None = None                 # the torch module it runs, if any
+    memory_format: torch.memory_format = torch.contiguous_format
+    _calls: dict[int, Callable[[], Any]] = field(default_factory=dict)
+
+    def call(self, batch: int) -> Callable[[], Any]:
+        if batch not in self._calls:
+            self._calls[batch] = self.make_call(batch)
+        return self._calls[batch]
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+
+def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
+                  memory_format: torch.memory_format) -> Runner:
+    model = copy.deepcopy(module).to(device).eval().to(memory_format=memory_format)
+
+    def make_call(batch: int):
+        x = torch.randn(batch, *input_shape, device=device).contiguous(
+            memory_format=memory_format)
+
+        def call():
+            with torch.inference_mode():
+                return model(x)
+        return call
+    return Runner(name, device, make_call, model, memory_format)
+
+
+def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
+                threads: int) -> Runner:
+    """One session per batch on a model exported at that batch: fixed shapes let onnxruntime
+    plan memory and layouts ahead, and bound input and output buffers spare an allocation per
+    call."""
+    import onnxruntime as ort  # an optional dependency
+
+    place = ("cuda", device.index or 0) if device.type == "cuda" else ("cpu", 0)
+
+    def make_call(batch: int):
+        session = ort_session(onnx_bytes(module, input_shape, batch=batch), threads, str(device))
+        binding = session.io_binding()
+        x = np.random.default_rng(0).standard_normal((batch, *input_shape), np.float32)
+        binding.bind_ortvalue_input(INPUT_NAME, ort.OrtValue.ortvalue_from_numpy(x, *place))
+        for out in session.get_outputs():
+            binding.bind_ortvalue_output(out.name, ort.OrtValue.ortvalue_from_shape_and_type(
+                out.shape, np.float32, *place))
+        return lambda: session.run_with_iobinding(binding)
+    return Runner("onnxruntime", device, make_call)
+
+
+def unavailable_reason(name: str, device: torch.device) -> str | None:
+    """Why ``name`` cannot run on ``device`` here, or None when it can."""
+    if name == "onnxruntime":
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return "onnxruntime is not installed (pip install 'cnnspace[onnx]')"
+        if device.type == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+            return "this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)"
+    return None
+
+
+def make_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
+                threads: int) -> Runner:
+    if name == "torch":
+        return _torch_runner(name, module, input_shape, device, torch.contiguous_format)
+    if name == "torch_channels_last":
+        return _torch_runner(name, module, input_shape, device, torch.channels_last)
+    if name == "onnxruntime":
+        return _ort_runner(module, input_shape, device, threads)
+    raise CnnspaceError(f"unknown backend {name!r}; choose from auto, {', '.join(BACKENDS)}")

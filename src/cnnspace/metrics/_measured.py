@@ -1,0 +1,227 @@
+"""Measured metrics of a network on this machine (seed slides 8-9): latency per frame, throughput,
+percent of the device's measured peak FLOP/s (whole network and per layer), training step time,
+energy per frame where a counter can be read. FLOPs are the analytic counts of ``analyze``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..errors import CnnspaceError
+from ..nn import SpecModule, build
+from ..spec import NetSpec, Shape
+from ._analyze import TRAIN_FLOPS_FACTOR, analyze
+from ._backends import BACKENDS, Runner, make_runner, unavailable_reason
+from ._energy import energy_meter, energy_per_call
+from ._peak import Peak, gemm_peak
+from ._profile import layer_times, train_step_timing
+from ._timing import Timing, time_calls
+
+
+@dataclass(frozen=True)
+class BackendResult:
+    name: str
+    latency: Timing                      # batch 1
+    throughput_fps: dict[int, float]     # batch -> frames per second (median)
+    achieved_flops: float                # at batch 1
+    pct_of_peak: float
+    energy_j_per_frame: float | None     # at batch 1
+
+    def to_json(self) -> dict:
+        return {"name": self.name, "latency_ms": self.latency.to_json(),
+                "throughput_fps_by_batch": {str(b): f for b, f in self.throughput_fps.items()},
+                "achieved_flops": self.achieved_flops, "pct_of_peak": self.pct_of_peak,
+                "energy_j_per_frame": self.energy_j_per_frame}
+
+
+@dataclass(frozen=True)
+class LayerTiming:
+    name: str
+    type: str
+    flops: int            # analytic, per frame
+    time_ms: float        # median, batch 1
+    achieved_flops: float
+    pct_of_peak: float
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    batch: int
+    step: Timing
+    images_per_s: float
+    achieved_flops: float   # TRAIN_FLOPS_FACTOR x forward FLOPs x batch, per second
+    pct_of_peak: float
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    model: str
+    input: Shape
+    device: str
+    threads: int
+    flops_per_frame: int
+    peak: Peak
+    backends: tuple[BackendResult, ...]
+    unavailable: dict[str, str]          # backend -> why it did not run
+    layers_backend: str | None
+    layers: tuple[LayerTiming, ...]
+    train: TrainStep | None
+    train_unavailable_reason: str | None
+    energy_source: str | None
+    energy_unavailable_reason: str | None
+
+    @property
+    def fastest(self) -> BackendResult:
+        """The backend with the lowest median latency per frame at batch 1."""
+        return min(self.backends, key=lambda b: b.latency.median_s)
+
+    def to_json(self) -> dict:
+        best = self.fastest
+        top_name, top_batch, top_fps = max(((b.name, batch, fps) for b in self.backends
+                                            for batch, fps in b.throughput_fps.items()),
+                                           key=lambda t: t[2])
+        train = None if self.train is None else {
+            "batch": self.train.batch, "step_ms": self.train.step.to_json(),
+            "images_per_s": self.train.images_per_s, "achieved_flops": self.train.achieved_flops,
+            "pct_of_peak": self.train.pct_of_peak}
+        return {
+            "model": self.model, "input": list(self.input), "device": self.device,
+            "dtype": self.peak.dtype, "threads": self.threads,
+            "flops_per_frame": self.flops_per_frame, "backend": best.name,
+            "latency_ms": best.latency.to_json(), "throughput_fps": top_fps,
+            "throughput_backend": top_name, "throughput_batch": top_batch,
+            "peak_flops": self.peak.flops, "peak": self.peak.to_json(),
+            "achieved_flops": best.achieved_flops, "pct_of_peak": best.pct_of_peak,
+            "energy_j_per_frame": best.energy_j_per_frame, "energy_source": self.energy_source,
+            "energy_unavailable_reason": self.energy_unavailable_reason,
+            "backends": [b.to_json() for b in self.backends],
+            "unavailable_backends": self.unavailable,
+            "layers_backend": self.layers_backend,
+            "layers": [vars(layer) for layer in self.layers],
+            "train_step": train, "train_unavailable_reason": self.train_unavailable_reason,
+        }
+
+
+def _backend_names(requested: tuple[str, ...], device: torch.device) -> tuple[list[str], dict]:
+    names = list(BACKENDS) if "auto" in requested else list(dict.fromkeys(requested))
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        raise CnnspaceError(f"unknown backend {unknown[0]!r}; choose from auto, "
+                            f"{', '.join(BACKENDS)}")
+    skipped = {n: r for n in names if (r := unavailable_reason(n, device))}
+    if skipped and "auto" not in requested:
+        name, reason = next(iter(skipped.items()))
+        raise CnnspaceError(f"backend {name}: {reason}")
+    return [n for n in names if n not in skipped], skipped
+
+
+def _device(device: str) -> torch.device:
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise CnnspaceError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CnnspaceError("--device cuda: this torch has no usable CUDA device")
+    if dev.type not in ("cpu", "cuda"):
+        raise CnnspaceError(f"unsupported device {device!r}; use cpu or cuda")
+    return dev
+
+
+def _measure_backend(runner: Runner, batches: tuple[int, ...], flops: int, peak: Peak, meter,
+                     min_time_s: float) -> BackendResult:
+    latency = time_calls(runner.call(1), runner.sync, min_time_s=min_time_s)
+    fps = {1: 1.0 / latency.median_s}
+    for batch in batches:
+        if batch != 1:
+            timing = time_calls(runner.call(batch), runner.sync, warmup=2, min_repeats=3,
+                                min_time_s=min_time_s)
+            fps[batch] = batch / timing.median_s
+    energy = (energy_per_call(runner.call(1), meter, runner.sync, min_time_s)
+              if meter is not None else None)
+    achieved = flops / latency.median_s
+    return BackendResult(runner.name, latency, fps, achieved, 100 * achieved / peak.flops, energy)
+
+
+def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
+              device: str = "cpu", backends=("auto",), threads: int | None = None,
+              train_batch: int | None = None, per_layer: bool = True, min_time_s: float = 0.5,
+              peak_sizes: tuple[int, ...] | None = None,
+              progress: Callable[[str], None] = lambda message: None) -> BenchResult:
+    """Measures ``spec`` (run as ``module`` when given, e.g. trained weights: it is copied,
+    never changed). ``train_batch`` 0 skips the training step; None uses the largest batch."""
+    dev = _device(device)
+    if any(not isinstance(b, int) or b < 1 for b in batches) or not batches:
+        raise CnnspaceError(f"batches must be positive integers, got {list(batches)!r}")
+    batches = tuple(sorted(set(batches) | {1}))
+    analysis = analyze(spec)
+    flops = analysis.totals.flops
+    model = module if module is not None else build(spec)
+    names, unavailable = _backend_names(tuple(backends), dev)
+    previous_threads = torch.get_num_threads()
+    threads = threads or previous_threads
+    torch.set_num_threads(threads)
+    try:
+        progress("measuring the peak FLOP/s of GEMM")
+        peak = gemm_peak(dev, threads=threads, sizes=peak_sizes)
+        meter, energy_reason = energy_meter(str(dev))
+        runners, results = {}, []
+        for name in names:
+            progress(f"timing backend {name}")
+            try:
+                runners[name] = make_runner(name, model, spec.input, dev, threads)
+            except CnnspaceError as e:  # e.g. a layer ONNX cannot express
+                if "auto" not in backends:
+                    raise
+                unavailable[name] = str(e)
+                continue
+            results.append(_measure_backend(runners[name], batches, flops, peak, meter,
+                                            min_time_s))
+        if not results:
+            raise CnnspaceError("no backend could run: " + "; ".join(
+                f"{name}: {reason}" for name, reason in unavailable.items()))
+        torch_runners = [r for r in results if runners[r.name].module is not None]
+        profiled = min(torch_runners, key=lambda r: r.latency.median_s) if torch_runners else None
+        layers = ()
+        if per_layer and profiled is not None and isinstance(runners[profiled.name].module,
+                                                             SpecModule):
+            progress(f"timing each layer ({profiled.name})")
+            layers = _per_layer(runners[profiled.name], analysis, peak, dev)
+        train, train_reason = None, "not requested (train batch 0)"
+        train_batch = max(batches) if train_batch is None else train_batch
+        if train_batch and profiled is not None:
+            progress(f"timing a training step at batch {train_batch}")
+            try:
+                train, train_reason = _train(runners[profiled.name], spec, train_batch, flops,
+                                             peak, min_time_s), None
+            except RuntimeError as e:  # e.g. batch norm over a single value per channel
+                train_reason = f"the training step failed: {str(e).strip().splitlines()[0]}"
+        elif train_batch:
+            train_reason = "training needs a torch backend"
+    finally:
+        torch.set_num_threads(previous_threads)
+    return BenchResult(spec.name, tuple(spec.input), str(dev), threads, flops, peak,
+                       tuple(results), unavailable, profiled.name if layers else None, layers,
+                       train, train_reason, meter.name if meter else None, energy_reason)
+
+
+def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple[LayerTiming, ...]:
+    module = runner.module
+    x = torch.randn(1, *analysis.input, device=dev).contiguous(memory_format=runner.memory_format)
+    times = layer_times(module, module.layers, x, runner.sync)
+    rows = []
+    for m in analysis.layers:
+        seconds = times[m.name]
+        achieved = m.flops / seconds
+        rows.append(LayerTiming(m.name, m.type, m.flops, seconds * 1e3, achieved,
+                                100 * achieved / peak.flops))
+    return tuple(rows)
+
+
+def _train(runner: Runner, spec: NetSpec, batch: int, flops: int, peak: Peak,
+           min_time_s: float) -> TrainStep:
+    step = train_step_timing(runner.module, spec.input, batch, runner.device,
+                             runner.memory_format, runner.sync, min_time_s)
+    achieved = TRAIN_FLOPS_FACTOR * flops * batch / step.median_s
+    return TrainStep(batch, step, batch / step.median_s, achieved, 100 * achieved / peak.flops)

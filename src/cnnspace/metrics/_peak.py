@@ -1,0 +1,91 @@
+"""The device's peak FLOP/s, measured: the best of large square GEMMs on the same device, dtype
+and thread count the network runs with. Several GEMM engines are tried because they differ by
+tens of percent on one CPU (on this project's AVX-512 machine MKL's default dispatch stayed well
+below onnxruntime's MLAS), and "peak" means the best this machine is shown to reach."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..nn import INPUT_NAME, onnx_bytes, ort_session
+from ._backends import unavailable_reason
+from ._timing import time_calls
+
+CPU_SIZES = (1024, 2048)
+GPU_SIZES = (4096, 8192)
+
+
+@dataclass(frozen=True)
+class Peak:
+    flops: float           # FLOP/s of the best GEMM
+    engine: str            # which GEMM reached it, e.g. "torch.mm" or "onnxruntime MatMul"
+    size: int              # n of the n x n x n GEMM (2 n^3 FLOPs)
+    device: str
+    dtype: str
+    threads: int
+    by_engine: dict[str, float]  # best FLOP/s of each engine tried
+
+    def to_json(self) -> dict:
+        return {"flops": self.flops, "engine": self.engine, "size": self.size,
+                "device": self.device, "dtype": self.dtype, "threads": self.threads,
+                "by_engine": self.by_engine}
+
+
+def _torch_gemm(n: int, device: torch.device, dtype: torch.dtype):
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    out = torch.empty(n, n, device=device, dtype=dtype)
+    return lambda: torch.mm(a, b, out=out)
+
+
+class _MatMul(torch.nn.Module):
+    def __init__(self, n: int):
+        super().__init__()
+        self.b = torch.nn.Parameter(torch.randn(n, n), requires_grad=False)
+
+    def forward(self, a):
+        return a @ self.b
+
+
+def _ort_gemm(n: int, threads: int):
+    """onnxruntime's MatMul with a constant right operand, as an exported network has."""
+    session = ort_session(onnx_bytes(_MatMul(n), (n, n)), threads)
+    a = torch.randn(1, n, n).numpy()
+    return lambda: session.run(None, {INPUT_NAME: a})
+
+
+def _engines(device: torch.device, dtype: torch.dtype, threads: int):
+    yield "torch.mm", lambda n: _torch_gemm(n, device, dtype)
+    if (device.type == "cpu" and dtype == torch.float32
+            and unavailable_reason("onnxruntime", device) is None):
+        yield "onnxruntime MatMul", lambda n: _ort_gemm(n, threads)
+
+
+def _sync(device: torch.device):
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
+              threads: int | None = None, sizes: tuple[int, ...] | None = None,
+              min_time_s: float = 0.3) -> Peak:
+    """Runs the GEMMs with torch's thread count set to ``threads`` (restored afterwards)."""
+    device = torch.device(device)
+    sizes = sizes or (GPU_SIZES if device.type == "cuda" else CPU_SIZES)
+    previous = torch.get_num_threads()
+    threads = threads or previous
+    torch.set_num_threads(threads)
+    try:
+        by_engine: dict[str, tuple[float, int]] = {}
+        for engine, make in _engines(device, dtype, threads):
+            for n in sizes:
+                timing = time_calls(make(n), _sync(device), warmup=2, min_repeats=3,
+                                    min_time_s=min_time_s, max_time_s=min_time_s)
+                flops = 2 * n ** 3 / min(timing.samples_s)  # peak: the fastest run
+                if flops > by_engine.get(engine, (0.0, 0))[0]:
+                    by_engine[engine] = (flops, n)
+    finally:
+        torch.set_num_threads(previous)
+    engine, (flops, n) = max(by_engine.items(), key=lambda kv: kv[1][0])
+    return Peak(flops, engine, n, str(device), str(dtype).removeprefix("torch."), threads,
+                {k: v[0] for k, v in by_engine.items()})

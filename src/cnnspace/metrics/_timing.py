@@ -1,0 +1,69 @@
+"""Wall-clock timing of a repeated call: warm-up, then repeats until the median is stable."""
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+def percentile(samples: list[float] | tuple[float, ...], q: float) -> float:
+    """Linear interpolation between closest ranks (numpy's default)."""
+    ordered = sorted(samples)
+    if not ordered:
+        raise ValueError("no samples")
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+@dataclass(frozen=True)
+class Timing:
+    samples_s: tuple[float, ...]  # one per timed call, after warm-up
+    stable: bool  # the median of the first and of the second half of the samples agree
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.samples_s)
+
+    @property
+    def p90_s(self) -> float:
+        return percentile(self.samples_s, 90)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"median": self.median_s * 1e3, "p90": self.p90_s * 1e3,
+                "min": min(self.samples_s) * 1e3, "repeats": len(self.samples_s),
+                "stable": self.stable}
+
+
+def _halves_agree(samples: list[float], tolerance: float) -> bool:
+    half = len(samples) // 2
+    a, b = statistics.median(samples[:half]), statistics.median(samples[half:])
+    return abs(a - b) <= tolerance * min(a, b)
+
+
+def time_calls(fn: Callable[[], Any], sync: Callable[[], None] = lambda: None, warmup: int = 3,
+               min_repeats: int = 5, min_time_s: float = 0.5, max_time_s: float | None = None,
+               tolerance: float = 0.05) -> Timing:
+    """Times ``fn`` (``sync`` waits for asynchronous devices). After ``warmup`` calls it repeats
+    at least ``min_repeats`` times and ``min_time_s`` seconds, then goes on, up to ``max_time_s``
+    (default 5 x ``min_time_s``), until the two halves of the samples agree within
+    ``tolerance``: a median that still drifts is not yet a measurement."""
+    max_time_s = 5 * min_time_s if max_time_s is None else max_time_s
+    for _ in range(warmup):
+        fn()
+    sync()
+    samples: list[float] = []
+    started = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        samples.append(time.perf_counter() - t0)
+        elapsed = time.perf_counter() - started
+        if len(samples) < max(min_repeats, 2) or elapsed < min_time_s:
+            continue
+        stable = _halves_agree(samples, tolerance)
+        if stable or elapsed >= max_time_s:
+            return Timing(tuple(samples), stable)

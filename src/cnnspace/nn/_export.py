@@ -1,0 +1,131 @@
+"""ONNX export of a spec's module, and the check that onnxruntime computes what torch does."""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._atomic import write_atomic
+from ..errors import CnnspaceError
+from ..spec import Shape
+from ._module import SpecModule
+
+OPSET = 17
+INPUT_NAME = "input"
+
+
+def output_names(module: nn.Module) -> list[str]:
+    outputs = getattr(module, "outputs", None)  # a SpecModule names its outputs after layers
+    return [str(o) for o in outputs] if outputs else ["output"]
+
+
+@contextlib.contextmanager
+def _native_output_silenced():
+    """On any failure the TorchScript exporter prints its whole IR graph from C++ (past Python's
+    sys.stdout); the failure is reported as one line instead."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    try:
+        with open(os.devnull, "w") as devnull:
+            for fd in saved:
+                os.dup2(devnull.fileno(), fd)
+        yield
+    finally:
+        for fd, copy_ in saved.items():
+            os.dup2(copy_, fd)
+            os.close(copy_)
+
+
+def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = False,
+               opset: int = OPSET, batch: int = 1) -> bytes:
+    """The ONNX model of ``module`` (evaluated in inference mode on a copy: the caller's module
+    keeps its mode and weights) for inputs of (C, H, W) ``input_shape``, at ``batch`` unless
+    the batch is dynamic."""
+    if opset < OPSET:
+        raise CnnspaceError(f"ONNX opset {opset} is too old; use {OPSET} or newer")
+    model = copy.deepcopy(module).cpu().float().eval()
+    names = output_names(module)
+    axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), _native_output_silenced():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        # dynamo=False: the TorchScript-based exporter needs no onnxscript and handles every
+        # layer type cnnspace builds.
+        try:
+            torch.onnx.export(model, (torch.zeros(batch, *input_shape),), buffer, dynamo=False,
+                              opset_version=opset, input_names=[INPUT_NAME],
+                              output_names=names, dynamic_axes=axes, do_constant_folding=True)
+        except (torch.onnx.errors.OnnxExporterError, RuntimeError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            reason = reason.split(" Please feel free")[0].split("  [Caused by")[0]
+            raise CnnspaceError(f"ONNX export failed at input {list(input_shape)}: {reason}"
+                                ) from None
+    return buffer.getvalue()
+
+
+def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape | None = None,
+                dynamic_batch: bool = False, opset: int = OPSET) -> Path:
+    """Writes the ONNX model atomically and returns its path. ``input_shape`` defaults to the
+    SpecModule's own."""
+    if input_shape is None:
+        if not isinstance(module, SpecModule):
+            raise CnnspaceError("give input_shape (C, H, W) to export a module that is not "
+                                "built from a spec")
+        input_shape = module.input_shape
+    data = onnx_bytes(module, tuple(input_shape), dynamic_batch, opset)
+    path = Path(path)
+    write_atomic(path, lambda f: f.write(data))
+    return path
+
+
+def ort_session(model: bytes | str | os.PathLike, threads: int | None = None,
+                device: str = "cpu"):
+    """An onnxruntime session; errors say how to install onnxruntime when it is missing."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise CnnspaceError("onnxruntime is not installed: pip install 'cnnspace[onnx]'") from None
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda"):
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise CnnspaceError("this onnxruntime has no CUDA provider (pip install "
+                                "onnxruntime-gpu)")
+        providers.insert(0, "CUDAExecutionProvider")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: warnings about unused initialisers are noise
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=providers)
+
+
+@dataclass(frozen=True)
+class OnnxCheck:
+    max_relative_error: float  # max |onnxruntime - torch| / max |torch|, over all outputs
+    batch: int
+
+
+def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape: Shape,
+               batch: int = 1, seed: int = 0) -> OnnxCheck:
+    """Runs the exported model with onnxruntime and torch on the same random input."""
+    x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(seed))
+    reference = copy.deepcopy(module).cpu().float().eval()
+    with torch.inference_mode():
+        expected = reference(x)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = ort_session(model).run(None, {INPUT_NAME: x.numpy()})
+    worst = 0.0
+    for e, g in zip(expected, got):
+        scale = float(e.abs().max()) or 1.0
+        worst = max(worst, float((torch.from_numpy(g) - e).abs().max()) / scale)
+    return OnnxCheck(worst, batch)

@@ -1,0 +1,360 @@
+"""A user's torch.nn.Module traced with torch.fx into a NetSpec, so that every cnnspace tool
+(analyze, bench, explore) works on networks written in plain PyTorch.
+
+Each traced operation maps to one spec layer named after its module path (``features.3.squeeze``
+becomes ``features_3_squeeze``). Shapes are checked twice: the module runs once on zeros (on a
+copy: the user's module is never touched), and the spec must infer the same shape for every layer.
+"""
+from __future__ import annotations
+
+import copy
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
+
+from ..errors import CnnspaceError
+from ..spec import INPUT, Layer, NetSpec, SpecError, compact_layers, resolve
+from ..zoo import parse_input
+
+
+class UnsupportedModuleError(CnnspaceError, ValueError):
+    """An operation of a module has no spec equivalent: ``op`` says which, ``path`` where."""
+
+    def __init__(self, op: str, path: str, reason: str):
+        self.op, self.path = op, path
+        super().__init__(f"{op} at module path {path or '(top level)'!r}: {reason}")
+
+
+@dataclass
+class _Op:
+    """One traced operation as a rule sees it."""
+    node: fx.Node
+    kwargs: dict[str, Any]
+    module: nn.Module | None
+    in_shapes: tuple[tuple[int, ...], ...]  # of the tensor inputs, with the batch dimension
+    out_shape: tuple[int, ...]
+
+    @property
+    def in_shape(self) -> tuple[int, ...]:
+        return self.in_shapes[0]
+
+    def fail(self, reason: str) -> UnsupportedModuleError:
+        return UnsupportedModuleError(_describe(self.node, self.module), _path(self.node), reason)
+
+    def get(self, name: str, default: Any = None) -> Any:
+        if self.module is not None:
+            return getattr(self.module, name, default)
+        return self.kwargs.get(name, default)
+
+
+Rule = Callable[[_Op], "tuple[str, dict] | None"]  # None: the identity (no layer)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def _dim_is(op: _Op, dim: Any, *, what: str) -> None:
+    rank = len(op.in_shape)
+    if dim is None or dim % rank != 1:
+        raise op.fail(f"only {what} along dim 1 (channels) is supported, got dim={dim}")
+
+
+def _conv(op: _Op):
+    m = op.module
+    if m.padding_mode != "zeros":
+        raise op.fail(f"padding_mode={m.padding_mode!r}; only zero padding is supported")
+    padding = m.padding
+    if isinstance(padding, str):  # 'valid' or 'same' (stride 1): torch pads 'same' evenly if it can
+        totals = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
+        if padding == "same" and any(t % 2 for t in totals):
+            raise op.fail("padding='same' with an even window pads unevenly; give the padding")
+        padding = tuple(t // 2 for t in totals) if padding == "same" else (0, 0)
+    return "conv2d", {"out_channels": m.out_channels, "kernel": _pair(m.kernel_size),
+                      "stride": _pair(m.stride), "padding": _pair(padding),
+                      "dilation": _pair(m.dilation), "groups": m.groups,
+                      "bias": m.bias is not None}
+
+
+def _batchnorm(op: _Op):
+    m = op.module
+    if m.momentum is None or not m.track_running_stats:
+        raise op.fail("batch norm without running statistics (or with a cumulative average) "
+                      "has no spec equivalent")
+    return "batchnorm", {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
+
+
+def _pool(kind: str) -> Rule:
+    def rule(op: _Op):
+        if _pair(op.get("dilation", 1)) != (1, 1) or op.get("return_indices", False):
+            raise op.fail("pooling with dilation or returned indices is not supported")
+        if op.get("divisor_override") is not None:
+            raise op.fail("divisor_override is not supported")
+        kernel = _pair(op.get("kernel_size"))
+        stride = op.get("stride") or kernel
+        attrs = {"kernel": kernel, "stride": _pair(stride), "padding": _pair(op.get("padding", 0)),
+                 "ceil_mode": bool(op.get("ceil_mode", False))}
+        if kind == "avgpool":
+            attrs["count_include_pad"] = bool(op.get("count_include_pad", True))
+        return kind, attrs
+    return rule
+
+
+def _adaptive(kind: str) -> Rule:
+    def rule(op: _Op):
+        size = tuple(op.out_shape[2:])
+        if size == (1, 1):
+            return f"global_{kind}", {}
+        if kind == "maxpool":
+            raise op.fail("adaptive max pooling is supported only to 1x1")
+        return "adaptive_avgpool", {"output_size": size}
+    return rule
+
+
+def _flatten_dims(op: _Op):
+    start, end = op.get("start_dim", 0), op.get("end_dim", -1)
+    if start % len(op.in_shape) != 1 or end % len(op.in_shape) != len(op.in_shape) - 1:
+        raise op.fail(f"only flattening from dim 1 to the end is supported, got "
+                      f"start_dim={start}, end_dim={end}")
+    return "flatten", {}
+
+
+def _reshape(op: _Op):
+    if op.out_shape == op.in_shape:
+        return None
+    if len(op.out_shape) == 2 and op.out_shape[1] == int(torch.Size(op.in_shape[1:]).numel()):
+        return "flatten", {}
+    raise op.fail(f"a reshape from {list(op.in_shape)} to {list(op.out_shape)} is not a flatten "
+                  "(batch, -1)")
+
+
+def _softmax(op: _Op):
+    _dim_is(op, op.get("dim"), what="softmax")
+    return "softmax", {}
+
+
+def _cat(op: _Op):
+    _dim_is(op, op.get("dim", 0), what="concatenation")
+    return "concat", {}
+
+
+def _add(op: _Op):
+    if op.get("alpha", 1) != 1:
+        raise op.fail("add with alpha != 1 is not supported")
+    if len(op.in_shapes) < 2 or len(set(op.in_shapes)) > 1:
+        raise op.fail("only adding tensors of equal shapes is supported (no constants, no "
+                      f"broadcasting), got shapes {[list(s) for s in op.in_shapes]}")
+    return "add", {}
+
+
+def _linear(op: _Op):
+    return "linear", {"out_features": op.module.out_features, "bias": op.module.bias is not None}
+
+
+def _gelu(op: _Op):
+    if op.get("approximate", "none") != "none":
+        raise op.fail("only the exact GELU (approximate='none') is supported")
+    return "gelu", {}
+
+
+def _simple(kind: str, **fields: str) -> Rule:
+    """A layer whose spec fields are read from module attributes / keyword arguments."""
+    return lambda op: (kind, {key: op.get(source) for key, source in fields.items()})
+
+
+_RELU, _IDENTITY = _simple("relu"), (lambda op: None)
+MODULE_RULES: dict[type, Rule] = {
+    nn.Conv2d: _conv, nn.BatchNorm2d: _batchnorm, nn.ReLU: _RELU, nn.ReLU6: _simple("relu6"),
+    nn.LeakyReLU: _simple("leaky_relu", negative_slope="negative_slope"),
+    nn.Sigmoid: _simple("sigmoid"), nn.Tanh: _simple("tanh"), nn.SiLU: _simple("silu"),
+    nn.GELU: _gelu, nn.Linear: _linear,
+    nn.LocalResponseNorm: _simple("lrn", size="size", alpha="alpha", beta="beta", k="k"),
+    nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
+    nn.AdaptiveAvgPool2d: _adaptive("avgpool"), nn.AdaptiveMaxPool2d: _adaptive("maxpool"),
+    nn.Dropout: _simple("dropout", p="p"), nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
+    nn.Identity: _IDENTITY,
+}
+FUNCTION_RULES: dict[Callable, Rule] = {
+    F.relu: _RELU, torch.relu: _RELU, torch.relu_: _RELU, F.relu6: _simple("relu6"),
+    F.leaky_relu: _simple("leaky_relu", negative_slope="negative_slope"),
+    torch.sigmoid: _simple("sigmoid"), F.sigmoid: _simple("sigmoid"),
+    torch.tanh: _simple("tanh"), F.tanh: _simple("tanh"), F.silu: _simple("silu"), F.gelu: _gelu,
+    F.max_pool2d: _pool("maxpool"), F.avg_pool2d: _pool("avgpool"),
+    F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
+    F.dropout: _simple("dropout", p="p"), torch.flatten: _flatten_dims, torch.cat: _cat,
+    operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
+    torch.softmax: _softmax,
+}
+METHOD_RULES: dict[str, Rule] = {
+    "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
+    "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
+    "add": _add, "add_": _add, "contiguous": _IDENTITY,
+}
+_METHOD_ARGS = {"softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
+                "add_": ("other", "alpha")}  # positional arguments after self, by name
+
+
+def _describe(node: fx.Node, module: nn.Module | None) -> str:
+    if node.op == "call_module":
+        return f"module {type(module).__module__}.{type(module).__qualname__}"
+    if node.op == "call_method":
+        return f"method Tensor.{node.target}"
+    if node.op == "call_function":
+        target = node.target
+        return f"function {getattr(target, '__module__', None) or 'torch'}." \
+               f"{getattr(target, '__qualname__', None) or getattr(target, '__name__', target)}"
+    return f"{node.op} {node.target}"
+
+
+def _path(node: fx.Node) -> str:
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack") or {}
+    return next(reversed(stack), "") if stack else ""
+
+
+def _shape(node: Any) -> tuple[int, ...] | None:
+    meta = node.meta.get("tensor_meta") if isinstance(node, fx.Node) else None
+    return tuple(meta.shape) if isinstance(meta, TensorMetadata) else None
+
+
+def _arguments(node: fx.Node, root: nn.Module) -> dict[str, Any]:
+    """Keyword arguments with defaults filled in where torch can tell them."""
+    if node.op == "call_method":
+        names = _METHOD_ARGS.get(str(node.target), ())
+        return {**dict(zip(names, node.args[1:])), **node.kwargs}
+    try:
+        normal = node.normalized_arguments(root, normalize_to_only_use_kwargs=True)
+    except (RuntimeError, TypeError, ValueError):  # e.g. torch.add's ambiguous overloads
+        normal = None
+    return dict(normal.kwargs) if normal is not None else dict(node.kwargs)
+
+
+def _tensor_inputs(node: fx.Node) -> list[fx.Node]:
+    found: list[fx.Node] = []
+    fx.node.map_arg((node.args, node.kwargs), lambda n: found.append(n) if _shape(n) else None)
+    return found
+
+
+_IN_PLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
+
+
+def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
+    """fx records an in-place operation as a new value, so a tensor changed in place and read
+    elsewhere would be read unchanged in the spec: refuse that rather than import it wrong."""
+    module = gm.get_submodule(node.target) if node.op == "call_module" else None
+    name = node.target if node.op == "call_method" else getattr(node.target, "__name__", "")
+    in_place = (getattr(module, "inplace", False) is True or node.kwargs.get("inplace") is True
+                or node.target in _IN_PLACE_OPERATORS
+                or (node.op in ("call_method", "call_function") and isinstance(name, str)
+                    and name.endswith("_") and not name.startswith("_")))
+    target = node.args[0] if node.args else None
+    if in_place and isinstance(target, fx.Node) and len(target.users) > 1:
+        raise UnsupportedModuleError(_describe(node, module), _path(node),
+                                     f"it changes {target.name} in place, which is also used "
+                                     "elsewhere; write the out-of-place form (y = f(x))")
+
+
+def _trace(module: nn.Module, shape: tuple[int, int, int]) -> fx.GraphModule:
+    try:
+        gm = fx.symbolic_trace(module)
+    except Exception as e:  # torch.fx raises many types on dynamic control flow
+        raise CnnspaceError(f"torch.fx cannot trace {type(module).__name__}: {e}") from None
+    for node in gm.graph.nodes:
+        _check_in_place(node, gm)
+    gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros(1, *shape, device=device))
+    except Exception as e:
+        first = str(e.__cause__ or e).strip().splitlines()[0]
+        raise CnnspaceError(f"{type(module).__name__} fails on an input of shape "
+                            f"{list(shape)}: {first}") from None
+    return gm
+
+
+def _rule(node: fx.Node, module: nn.Module | None) -> Rule | None:
+    if node.op == "call_module":
+        return MODULE_RULES.get(type(module))  # exact type: a subclass may change forward()
+    if node.op == "call_function":
+        return FUNCTION_RULES.get(node.target)
+    return METHOD_RULES.get(str(node.target))
+
+
+def _layer_name(node: fx.Node, taken: set[str]) -> str:
+    """A function or method call is named inside the module that made it (``features_3_cat``
+    rather than ``cat_3``); a module call is named after its path already."""
+    path = _path(node)
+    if node.op == "call_module" or not path:
+        return node.name
+    name = f"{path.replace('.', '_')}_{node.name}"
+    return node.name if name in taken else name
+
+
+def _layer(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
+           taken: set[str]) -> Layer | str:
+    """The spec layer of one traced operation, or the name it aliases (identity)."""
+    module = gm.get_submodule(node.target) if node.op == "call_module" else None
+    tensors = _tensor_inputs(node)
+    op = _Op(node, _arguments(node, gm), module, tuple(_shape(t) for t in tensors), _shape(node))
+    rule = _rule(node, module)
+    if rule is None:
+        raise op.fail("no spec layer type corresponds to this operation")
+    unknown = [t.name for t in tensors if t not in values]
+    if unknown or not tensors:
+        raise op.fail(f"it uses a tensor that is not computed from the network input "
+                      f"({', '.join(unknown) or 'none'}), e.g. a parameter or a constant")
+    made = rule(op)
+    if made is None:
+        return values[tensors[0]]
+    name = _layer_name(node, taken)
+    taken.add(name)
+    return Layer(name, made[0], tuple(values[t] for t in tensors), made[1])
+
+
+def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
+    """The spec of ``module`` for inputs of ``input_shape`` (C, H, W or "CxHxW"). Unsupported
+    operations raise UnsupportedModuleError naming the op and its module path."""
+    if not isinstance(module, nn.Module):
+        raise CnnspaceError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    shape = parse_input(input_shape)
+    copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
+    gm = _trace(copied, shape)
+    values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
+    taken = {node.name for node in gm.graph.nodes}
+    layers: list[Layer] = []
+    traced: dict[str, tuple[int, ...]] = {}
+    outputs: tuple[str, ...] = ()
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            if INPUT in values.values():
+                raise UnsupportedModuleError("forward", "", "a network takes exactly one input")
+            values[node] = INPUT
+        elif node.op == "output":
+            outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
+        elif node.op != "get_attr" and _shape(node):
+            made = _layer(node, gm, values, taken)
+            if isinstance(made, str):
+                values[node] = made
+            else:
+                layers.append(made)
+                values[node], traced[made.name] = made.name, _shape(node)[1:]
+    if not layers or not outputs or INPUT in outputs:
+        raise CnnspaceError(f"{type(module).__name__} computes no layer from its input that "
+                            "cnnspace could import")
+    owner = type(module)
+    spec = NetSpec(name or owner.__name__, shape, compact_layers(layers),
+                   () if outputs == (layers[-1].name,) else outputs, init="torch_default",
+                   meta={"imported_from": "torch.fx",
+                         "module": f"{owner.__module__}.{owner.__qualname__}"})
+    for node in resolve(spec).nodes:  # the spec must infer the very shapes torch produced
+        if node.out_shape != traced[node.name]:
+            raise SpecError(f"the spec infers {list(node.out_shape)} but torch produced "
+                            f"{list(traced[node.name])}", layer=node.name)
+    return spec

@@ -1,0 +1,194 @@
+"""What changing network A into network B does, layer by layer (seed slides 22-24).
+
+Layers are matched by name. An *origin* is where a change starts: a layer whose own definition
+differs (fields, type, inputs), a layer present in one network only, or the input data. Every
+layer whose dimensions or counts differ is a *change*, attributed to the origins upstream of it
+and global if any of them is. Totals say what it costs: communication per data-parallel step
+(gradient bytes = parameters x bits / 8) and computation (MACs, activations).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..metrics import ALIASING_TYPES, Analysis, LayerMetrics, analyze
+from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve
+from ._dims import GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, presence_kind
+
+CHANGED, ADDED, REMOVED = "changed", "added", "removed"
+ON_PATH, PLACED = 1, 2  # states of a layer while ordering both networks together
+
+
+@dataclass(frozen=True)
+class Origin:
+    layer: str                          # a layer name, or "input" for the input data
+    type: str                           # the layer type (B's if both), or "input"
+    status: str                         # changed | added | removed
+    kind: str                           # local | global
+    fields: dict[str, tuple[Any, Any]]  # what differs in its definition: name -> (A, B)
+
+
+@dataclass(frozen=True)
+class LayerChange:
+    layer: str
+    type: str
+    status: str                         # changed | added | removed
+    kind: str                           # local | global
+    dims: dict[str, tuple[Any, Any]]    # changed dimensions: name -> (A, B); None where absent
+    delta_params: int
+    delta_macs: int
+    delta_activations: int              # as in the totals: 0 for layers aliasing their input
+    origins: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DiffTotals:
+    delta_params: int
+    delta_macs: int
+    delta_flops: int
+    delta_activations: int
+    delta_comm_bytes: int               # per worker per data-parallel step
+
+
+@dataclass(frozen=True)
+class NetDiff:
+    a: Analysis
+    b: Analysis
+    origins: tuple[Origin, ...]
+    changes: tuple[LayerChange, ...]
+    totals: DiffTotals
+
+    def to_json(self) -> dict[str, Any]:
+        def side(x: Analysis) -> dict[str, Any]:
+            t = x.totals
+            return {"model": x.model, "input": list(x.input), "params": t.params, "macs": t.macs,
+                    "flops": t.flops, "activations": t.activations,
+                    "comm_bytes": t.comm_bytes_data_parallel}
+
+        def pairs(d: dict) -> dict:
+            return {k: {"a": _plain(a), "b": _plain(b)} for k, (a, b) in d.items()}
+
+        return {"a": side(self.a), "b": side(self.b), "bits": self.a.bits,
+                "origins": [{**asdict(o), "fields": pairs(o.fields)} for o in self.origins],
+                "changes": [{**asdict(c), "dims": pairs(c.dims), "origins": list(c.origins)}
+                            for c in self.changes],
+                "totals": asdict(self.totals)}
+
+
+def diff(a: NetSpec, b: NetSpec, input_a: Shape | None = None, input_b: Shape | None = None,
+         bits: int = 32) -> NetDiff:
+    """Compares A (at ``input_a``, default its own input) with B (at ``input_b``)."""
+    ana, anb = analyze(a, input_a, bits=bits), analyze(b, input_b, bits=bits)
+    ga, gb = resolve(a, input_a), resolve(b, input_b)
+    na, nb = {n.name: n for n in ga.nodes}, {n.name: n for n in gb.nodes}
+    ma, mb = {m.name: m for m in ana.layers}, {m.name: m for m in anb.layers}
+    origins = _origins(ga, gb, na, nb)
+    kinds = {o.layer: o.kind for o in origins}
+    causes = _causes(ga, gb, na, nb, kinds)
+    changes = []
+    for node in [*gb.nodes, *(n for n in ga.nodes if n.name not in nb)]:
+        x, y = na.get(node.name), nb.get(node.name)
+        before, after = (dims(x) if x else {}), (dims(y) if y else {})
+        changed = {k: (before.get(k), after.get(k)) for k in {**before, **after}
+                   if before.get(k) != after.get(k)}
+        deltas = _deltas(ma.get(node.name), mb.get(node.name))
+        if not changed and not any(deltas):
+            continue  # e.g. only rewired to an identical input: listed among the origins
+        why = causes[node.name]
+        changes.append(LayerChange(node.name, node.type,
+                                   CHANGED if x and y else (ADDED if y else REMOVED),
+                                   GLOBAL if any(kinds[c] == GLOBAL for c in why) else LOCAL,
+                                   changed, *deltas, why))
+    ta, tb = ana.totals, anb.totals
+    totals = DiffTotals(tb.params - ta.params, tb.macs - ta.macs, tb.flops - ta.flops,
+                        tb.activations - ta.activations,
+                        tb.comm_bytes_data_parallel - ta.comm_bytes_data_parallel)
+    return NetDiff(ana, anb, tuple(origins), tuple(changes), totals)
+
+
+def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
+            kinds: dict[str, str]) -> dict[str, tuple[str, ...]]:
+    """For every layer, the origins whose effect reaches it: its own, and those of the inputs
+    that now deliver data of another shape (followed only where the layer's data did change)."""
+    reached: dict[str, tuple[str, ...]] = {INPUT: (INPUT,) if INPUT in kinds else ()}
+
+    def delivers_new_shape(i: str, rewired: bool) -> bool:
+        if i == INPUT:
+            return INPUT in kinds
+        if i not in na or i not in nb:  # a layer added or removed upstream
+            return rewired
+        return na[i].out_shape != nb[i].out_shape
+
+    for name in _union_order(na, nb):
+        x, y = na.get(name), nb.get(name)
+        found = [name] if name in kinds else []
+        # A layer present on both sides whose data changed may owe it to a layer added or
+        # removed upstream; a layer present on one side is its own origin in that respect.
+        if not (x and y) or x.in_shapes != y.in_shapes:
+            for i in dict.fromkeys([*(x.inputs if x else ()), *(y.inputs if y else ())]):
+                if delivers_new_shape(i, rewired=bool(x and y)):
+                    found += reached.get(i, ())  # not yet reached: a skipped cycle edge
+        reached[name] = tuple(dict.fromkeys(found))
+    return reached
+
+
+def _union_order(na: dict[str, Node], nb: dict[str, Node]) -> list[str]:
+    """The layers of both networks, each after all its inputs in either network."""
+    inputs = {n: (*(na[n].inputs if n in na else ()), *(nb[n].inputs if n in nb else ()))
+              for n in {**nb, **na}}
+    order, state = [], {INPUT: PLACED}
+    for start in inputs:
+        stack = [start]
+        while stack:
+            name = stack[-1]
+            if state.get(name) == PLACED:
+                stack.pop()
+                continue
+            state[name] = ON_PATH
+            # Layers that swap places between A and B form a cycle here: that edge is skipped.
+            waiting = [i for i in inputs[name] if i not in state]
+            if waiting:
+                stack += waiting
+            else:
+                state[name] = PLACED
+                order.append(stack.pop())
+    return order
+
+
+def _origins(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node]) -> list[Origin]:
+    out = []
+    if ga.input_shape != gb.input_shape:
+        shapes = (ga.input_shape, gb.input_shape)
+        out.append(Origin(INPUT, INPUT, CHANGED, input_change_kind(*shapes), {"shape": shapes}))
+    for node in gb.nodes:
+        old = na.get(node.name)
+        if old is None:
+            out.append(Origin(node.name, node.type, ADDED, presence_kind(node),
+                              {"type": (None, node.type)}))
+            continue
+        fields = _definition(old)
+        new = _definition(node)
+        differ = {k: (fields.get(k), new.get(k)) for k in {**fields, **new}
+                  if fields.get(k) != new.get(k)}
+        if differ:
+            out.append(Origin(node.name, node.type, CHANGED, layer_change_kind(old, node), differ))
+    out += [Origin(n.name, n.type, REMOVED, presence_kind(n), {"type": (n.type, None)})
+            for n in ga.nodes if n.name not in nb]
+    return out
+
+
+def _definition(node: Node) -> dict[str, Any]:
+    return {"type": node.type, "inputs": node.inputs, **node.attrs}
+
+
+def _deltas(a: LayerMetrics | None, b: LayerMetrics | None) -> tuple[int, int, int]:
+    def counts(m: LayerMetrics | None) -> tuple[int, int, int]:
+        if m is None:
+            return 0, 0, 0
+        return m.params, m.macs, 0 if m.type in ALIASING_TYPES else m.activations
+    (pa, ca, aa), (pb, cb, ab) = counts(a), counts(b)
+    return pb - pa, cb - ca, ab - aa
+
+
+def _plain(v: Any) -> Any:
+    return [_plain(x) for x in v] if isinstance(v, (list, tuple)) else v

@@ -1,0 +1,390 @@
+"""Caffe network definitions (.prototxt, the format SqueezeNet, AlexNet and GoogLeNet were
+published in) read into a NetSpec. Deploy files are the target: a network with a declared input
+shape; dataset and loss layers are refused with a pointer to the deploy file.
+
+Caffe semantics kept: pooling rounds up (ceil) unless ``round_mode: FLOOR``; its stride defaults
+to 1; InnerProduct flattens a feature map itself (a flatten layer is inserted); BatchNorm carries
+no affine parameters, the Scale layer after it does (the two become one affine batchnorm); LRN's
+alpha is divided by the window size, as torch does. Any error names the file and line.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from ._compact import compact_layers
+from ._errors import SpecError
+from ._graph import INPUT, Layer, NetSpec, resolve
+from ._prototxt import Ident, Message, parse
+
+V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", "LRN": "LRN",
+            "CONCAT": "Concat", "ELTWISE": "Eltwise", "DROPOUT": "Dropout", "SOFTMAX": "Softmax",
+            "INNER_PRODUCT": "InnerProduct", "FLATTEN": "Flatten", "DATA": "Data",
+            "IMAGE_DATA": "ImageData", "SOFTMAX_LOSS": "SoftmaxWithLoss", "ACCURACY": "Accuracy"}
+DATASET_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
+                 "SoftmaxWithLoss", "Accuracy", "EuclideanLoss", "HingeLoss"}
+_LAYER_FIELDS = {"name", "type", "bottom", "top", "param", "include", "exclude", "phase",
+                 "loss_weight", "propagate_down", "blobs_lr", "weight_decay"}
+_NET_FIELDS = {"name", "input", "input_shape", "input_dim", "layer", "layers", "force_backward",
+               "state", "debug_info"}
+_IGNORED = {"weight_filler", "bias_filler", "filler", "engine"}  # training or backend choices
+_TRUE, _FALSE = {"true", "True", "t", "1"}, {"false", "False", "f", "0"}
+
+
+class _Params:
+    """Typed access to one layer's ``*_param`` block; errors name the layer, field and line."""
+
+    def __init__(self, msg: Message, block: str, layer: str):
+        self.msg, self.block, self.layer = msg, block, layer
+
+    def error(self, name: str, message: str) -> SpecError:
+        return self.msg.error(message, self.msg.line_of(name), layer=self.layer,
+                              field=f"{self.block}.{name}")
+
+    def known(self, names: set[str]) -> None:
+        for name in self.msg.names():
+            if name not in names | _IGNORED:
+                raise self.error(name, f"unknown or unsupported field (supported here: "
+                                       f"{', '.join(sorted(names))})")
+
+    def ints(self, name: str, low: int = 0) -> list[int]:
+        values = [v for v, _ in self.msg.all(name)]
+        for v in values:
+            if not isinstance(v, int) or v < low:
+                raise self.error(name, f"expected an integer >= {low}, got {v!r}")
+        return values
+
+    def int(self, name: str, default: Any = None, low: int = 0) -> Any:
+        values = self.ints(name, low)
+        if len(values) > 1:
+            raise self.error(name, "may be given only once")
+        if not values and default is None:
+            raise self.error(name, "is required but missing")
+        return values[0] if values else default
+
+    def float(self, name: str, default: float) -> float:
+        v = self.msg.one(name, default)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise self.error(name, f"expected a number, got {v!r}")
+        return float(v)
+
+    def bool(self, name: str, default: bool) -> bool:
+        v = self.msg.one(name, default)
+        if isinstance(v, bool):
+            return v
+        if str(v) in _TRUE | _FALSE:
+            return str(v) in _TRUE
+        raise self.error(name, f"expected true or false, got {v!r}")
+
+    def enum(self, name: str, choices: tuple[str, ...], default: str) -> str:
+        v = self.msg.one(name, default)
+        if v not in choices:
+            raise self.error(name, f"expected one of {', '.join(choices)}, got {v!r}")
+        return str(v)
+
+    def axis_is_one(self, *names: str) -> None:
+        for name in names:
+            if self.msg.has(name) and self.msg.one(name) != 1:
+                raise self.error(name, f"only axis 1 (channels) is supported, got "
+                                       f"{self.msg.one(name)!r}")
+
+    def pair(self, what: str, default: tuple[int, int] | None, low: int = 0):
+        """``kernel``/``stride``/``pad``/``dilation`` given as ``<what>[_size]`` (one value, or
+        height and width) or as ``<what>_h`` and ``<what>_w``."""
+        name = "kernel_size" if what == "kernel" else what
+        square, h, w = self.ints(name, low), self.msg.has(f"{what}_h"), self.msg.has(f"{what}_w")
+        if square and (h or w):
+            raise self.error(name, f"give either {name} or {what}_h and {what}_w, not both")
+        if h != w:
+            raise self.error(f"{what}_h" if h else f"{what}_w",
+                             f"{what}_h and {what}_w must be given together")
+        if h:
+            return (self.int(f"{what}_h", low=low), self.int(f"{what}_w", low=low))
+        if len(square) > 2:
+            raise self.error(name, f"only 2-D networks are supported, got {len(square)} values")
+        if not square:
+            if default is None:
+                raise self.error(name, "is required but missing")
+            return default
+        return (square[0], square[-1])
+
+
+# Each converter: a layer's params -> (spec type, attrs); _convert adds InnerProduct's flatten.
+def _convolution(p: _Params):
+    p.known({"num_output", "bias_term", "pad", "pad_h", "pad_w", "kernel_size", "kernel_h",
+             "kernel_w", "stride", "stride_h", "stride_w", "dilation", "group", "axis"})
+    p.axis_is_one("axis")
+    return "conv2d", {"out_channels": p.int("num_output", low=1),
+                      "kernel": p.pair("kernel", None, 1), "stride": p.pair("stride", (1, 1), 1),
+                      "padding": p.pair("pad", (0, 0)), "dilation": p.pair("dilation", (1, 1), 1),
+                      "groups": p.int("group", 1, low=1), "bias": p.bool("bias_term", True)}
+
+
+def _pooling(p: _Params):
+    p.known({"pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h", "stride_w",
+             "pad", "pad_h", "pad_w", "global_pooling", "round_mode"})
+    kind = p.enum("pool", ("MAX", "AVE"), "MAX")
+    if p.bool("global_pooling", False):
+        for field in ("kernel_size", "kernel_h", "kernel_w"):
+            if p.msg.has(field):
+                raise p.error(field, "a global pooling layer takes no kernel size")
+        return ("global_maxpool" if kind == "MAX" else "global_avgpool"), {}
+    attrs = {"kernel": p.pair("kernel", None, 1), "stride": p.pair("stride", (1, 1), 1),
+             "padding": p.pair("pad", (0, 0)),
+             "ceil_mode": p.enum("round_mode", ("CEIL", "FLOOR"), "CEIL") == "CEIL"}
+    return ("maxpool" if kind == "MAX" else "avgpool"), attrs
+
+
+def _relu(p: _Params):
+    p.known({"negative_slope"})
+    slope = p.float("negative_slope", 0.0)
+    return ("leaky_relu", {"negative_slope": slope}) if slope else ("relu", {})
+
+
+def _lrn(p: _Params):
+    p.known({"local_size", "alpha", "beta", "k", "norm_region"})
+    p.enum("norm_region", ("ACROSS_CHANNELS",), "ACROSS_CHANNELS")
+    return "lrn", {"size": p.int("local_size", 5, low=1), "alpha": p.float("alpha", 1.0),
+                   "beta": p.float("beta", 0.75), "k": p.float("k", 1.0)}
+
+
+def _concat(p: _Params):
+    p.known({"axis", "concat_dim"})
+    p.axis_is_one("axis", "concat_dim")
+    return "concat", {}
+
+
+def _eltwise(p: _Params):
+    p.known({"operation", "coeff", "stable_prod_grad"})
+    p.enum("operation", ("SUM",), "SUM")
+    if any(c != 1 for c, _ in p.msg.all("coeff")):
+        raise p.error("coeff", "only a plain sum (every coeff 1) is supported")
+    return "add", {}
+
+
+def _dropout(p: _Params):
+    p.known({"dropout_ratio", "scale_train"})
+    return "dropout", {"p": p.float("dropout_ratio", 0.5)}
+
+
+def _inner_product(p: _Params):
+    p.known({"num_output", "bias_term", "axis", "transpose"})
+    p.axis_is_one("axis")
+    if p.bool("transpose", False):
+        raise p.error("transpose", "transposed weights are not supported")
+    return "linear", {"out_features": p.int("num_output", low=1),
+                      "bias": p.bool("bias_term", True)}
+
+
+def _softmax(p: _Params):
+    p.known({"axis"})
+    p.axis_is_one("axis")
+    return "softmax", {}
+
+
+def _flatten(p: _Params):
+    p.known({"axis", "end_axis"})
+    p.axis_is_one("axis")
+    if p.msg.has("end_axis") and p.msg.one("end_axis") != -1:
+        raise p.error("end_axis", "only flattening to the end (end_axis -1) is supported")
+    return "flatten", {}
+
+
+def _batchnorm(p: _Params):
+    p.known({"use_global_stats", "moving_average_fraction", "eps"})
+    fraction = p.float("moving_average_fraction", 0.999)
+    # Caffe keeps `fraction` of the old running mean per step; torch's momentum is the new share.
+    return "batchnorm", {"eps": p.float("eps", 1e-5), "momentum": round(1.0 - fraction, 12),
+                         "affine": False}
+
+
+CONVERTERS: dict[str, tuple[str, Callable[[_Params], tuple[str, dict]]]] = {
+    "Convolution": ("convolution_param", _convolution), "Pooling": ("pooling_param", _pooling),
+    "ReLU": ("relu_param", _relu), "LRN": ("lrn_param", _lrn),
+    "Concat": ("concat_param", _concat), "Eltwise": ("eltwise_param", _eltwise),
+    "Dropout": ("dropout_param", _dropout), "Softmax": ("softmax_param", _softmax),
+    "InnerProduct": ("inner_product_param", _inner_product),
+    "Flatten": ("flatten_param", _flatten), "BatchNorm": ("batch_norm_param", _batchnorm),
+}
+SUPPORTED_TYPES = (*CONVERTERS, "Scale", "Input")
+_FLAT_MAKERS = {"linear", "flatten"}          # outputs a vector
+_KEEPS_FLATNESS = {"relu", "leaky_relu", "dropout", "softmax", "concat", "add", "batchnorm"}
+
+
+class _Builder:
+    """Spec layers in the making; Caffe blobs point at the spec layer that last wrote them."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.layers: list[tuple[str, str, list[str], dict]] = []
+        self.lines: dict[str, int] = {}       # spec layer -> line of its Caffe layer
+        self.blobs: dict[str, str] = {}       # Caffe blob -> spec layer (or the network input)
+        self.flat: set[str] = set()           # spec layers whose output is a vector
+        self.input_shape: tuple[int, int, int] | None = None
+        self.input_line = 0
+
+    def error(self, message: str, line: int, **where) -> SpecError:
+        return SpecError(message, source=f"{self.source}:{line}", **where)
+
+    def set_input(self, blob: Any, dims: list[Any], line: int) -> None:
+        if self.input_shape is not None:
+            raise self.error(f"only one network input is supported; one is already declared at "
+                             f"line {self.input_line}", line)
+        if not isinstance(blob, str) or len(dims) != 4 or not all(
+                isinstance(d, int) and d > 0 for d in dims):
+            raise self.error(f"an input needs a blob name and 4 positive dims (N, C, H, W), got "
+                             f"{blob!r} with {dims!r}", line)
+        self.input_shape, self.input_line = (dims[1], dims[2], dims[3]), line
+        self.blobs[blob] = INPUT
+
+    def source_of(self, blob: Any, layer: str, line: int) -> str:
+        if blob not in self.blobs:
+            raise self.error(f"bottom {blob!r} is not produced by any earlier layer", line,
+                             layer=layer, field="bottom")
+        return self.blobs[blob]
+
+    def add(self, caffe_name: str, kind: str, inputs: list[str], attrs: dict, line: int) -> str:
+        base = re.sub(r"[./]", "_", caffe_name)  # '/' and '.' are reserved in spec names
+        name, n = base, 2
+        while name == INPUT or name in self.lines:
+            name, n = f"{base}_{n}", n + 1
+        self.layers.append((name, kind, inputs, attrs))
+        self.lines[name] = line
+        if kind in _FLAT_MAKERS or (kind in _KEEPS_FLATNESS and inputs[0] in self.flat):
+            self.flat.add(name)
+        return name
+
+    def scale(self, p: _Params, bottom: str, line: int) -> str:
+        p.known({"axis", "num_axes", "bias_term"})
+        p.axis_is_one("axis")
+        last = self.layers[-1] if self.layers else None
+        if last is None or last[0] != bottom or last[1] != "batchnorm" or last[3]["affine"]:
+            raise self.error("a Scale layer is supported only right after a BatchNorm layer, on "
+                             "its output (the pair is an affine batch normalisation)", line,
+                             layer=p.layer)
+        if not p.bool("bias_term", False) or p.int("num_axes", 1) != 1:
+            raise p.error("bias_term", "a Scale after BatchNorm needs bias_term: true and "
+                                       "num_axes 1 to be an affine batch normalisation")
+        last[3]["affine"] = True
+        return bottom
+
+    def spec(self, name: str) -> NetSpec:
+        if self.input_shape is None:
+            raise self.error("no input shape: declare `input` with `input_shape` (or "
+                             "`input_dim`), or an Input layer", 1)
+        if not self.layers:
+            raise self.error("the network has no layers to import", 1)
+        consumed = {i for _, _, inputs, _ in self.layers for i in inputs}
+        ends = tuple(n for n, _, _, _ in self.layers if n not in consumed)
+        layers = compact_layers([Layer(*layer) for layer in self.layers])
+        spec = NetSpec(name, self.input_shape, layers,
+                       () if ends == (layers[-1].name,) else ends, init="xavier",
+                       meta={"imported_from": "caffe prototxt", "file": Path(self.source).name})
+        try:
+            resolve(spec)
+        except SpecError as e:
+            line = self.lines.get(e.layer)
+            raise e.located(source=f"{self.source}:{line}" if line else self.source) from None
+        return spec
+
+
+def _declared_input(msg: Message, b: _Builder) -> None:
+    """Top-level ``input: "data"`` with ``input_shape { dim: ... }`` or four ``input_dim``."""
+    names = msg.all("input")
+    shapes = [[d for d, _ in s.all("dim")] if isinstance(s, Message) else [s]
+              for s, _ in msg.all("input_shape")]
+    dims = [d for d, _ in msg.all("input_dim")]
+    if shapes and dims:
+        raise b.error("give input_shape or input_dim, not both", msg.line_of("input_dim"))
+    if dims:
+        shapes = [dims[i:i + 4] for i in range(0, len(dims), 4)]
+    if len(shapes) != len(names):
+        line = msg.line_of("input" if names else "input_shape" if shapes else "input_dim")
+        raise b.error(f"{len(names)} input name(s) but {len(shapes)} input shape(s)", line)
+    for (blob, line), shape in zip(names, shapes):
+        b.set_input(blob, shape, line)
+
+
+def _in_test_phase(entry: Message) -> bool:
+    """A deploy network is Caffe's TEST phase: layers only for training are left out."""
+    included = all(not isinstance(r, Message) or r.one("phase", "TEST") != "TRAIN"
+                   for r, _ in entry.all("include"))
+    excluded = any(isinstance(r, Message) and r.one("phase") == "TEST"
+                   for r, _ in entry.all("exclude"))
+    return included and not excluded
+
+
+def _strings(entry: Message, field: str, layer: str) -> list[str]:
+    values = entry.all(field)
+    for v, line in values:
+        if not isinstance(v, str) or isinstance(v, Ident):
+            raise entry.error(f"expected a quoted blob name, got {v!r}", line, layer=layer,
+                              field=field)
+    return [v for v, _ in values]
+
+
+def _convert(entry: Message, index: int, b: _Builder) -> None:
+    name = entry.one("name", f"layer{index}")
+    kind = entry.one("type")
+    kind = V1_TYPES.get(kind, kind) if isinstance(kind, Ident) else kind
+    if not isinstance(name, str) or not isinstance(kind, str):
+        raise entry.error(f"a layer needs a string name and type, got name {name!r}, type "
+                          f"{kind!r}")
+    if not _in_test_phase(entry):
+        return
+    if kind in DATASET_TYPES:
+        raise entry.error(f"a {kind} layer reads a dataset or computes a loss; import the deploy "
+                          "prototxt instead, which declares the input shape", layer=name)
+    if kind not in SUPPORTED_TYPES:
+        raise entry.error(f"unsupported Caffe layer type {kind!r}; supported: "
+                          f"{', '.join(SUPPORTED_TYPES)}", entry.line_of("type"), layer=name)
+    block = {"Input": "input_param", "Scale": "scale_param"}.get(kind) or CONVERTERS[kind][0]
+    for field in entry.names():
+        if field not in _LAYER_FIELDS | {block}:
+            raise entry.error(f"field {field!r} does not apply to a {kind} layer",
+                              entry.line_of(field), layer=name)
+    params = _Params(entry.one(block) or Message(entry.line, source=entry.source), block, name)
+    if not isinstance(params.msg, Message):
+        raise entry.error(f"expected {block} {{ ... }}", entry.line_of(block), layer=name)
+    bottoms, tops = _strings(entry, "bottom", name), _strings(entry, "top", name)
+    if kind == "Input":
+        shapes = [s for s, _ in params.msg.all("shape") if isinstance(s, Message)]
+        if len(shapes) != len(tops):
+            raise params.error("shape", f"{len(tops)} top(s) but {len(shapes)} shape(s)")
+        for top, shape in zip(tops, shapes):
+            b.set_input(top, [d for d, _ in shape.all("dim")], shape.line)
+        return
+    many = kind in ("Concat", "Eltwise")
+    if len(tops) != 1 or not bottoms or (len(bottoms) > 1 and not many):
+        raise entry.error(f"a {kind} layer takes {'one or more bottoms' if many else 'one bottom'} "
+                          f"and one top, got {len(bottoms)} and {len(tops)}", layer=name)
+    inputs = [b.source_of(bottom, name, entry.line) for bottom in bottoms]
+    if kind == "Scale":
+        b.blobs[tops[0]] = b.scale(params, inputs[0], entry.line)
+        return
+    spec_type, attrs = CONVERTERS[kind][1](params)
+    if spec_type == "linear" and inputs[0] not in b.flat:  # Caffe flattens implicitly
+        inputs = [b.add(f"{name}_flatten", "flatten", inputs, {}, entry.line)]
+    b.blobs[tops[0]] = b.add(name, spec_type, inputs, attrs, entry.line)
+
+
+def from_prototxt(text: str, source: str | None = None, name: str | None = None) -> NetSpec:
+    """The NetSpec of a Caffe network definition (deploy .prototxt)."""
+    source = source or "<prototxt>"
+    msg = parse(text, source)
+    b = _Builder(source)
+    for field in msg.names():
+        if field not in _NET_FIELDS:
+            raise b.error(f"unknown top-level field {field!r} (a network has: "
+                          f"{', '.join(sorted(_NET_FIELDS))})", msg.line_of(field))
+    _declared_input(msg, b)
+    entries = msg.all("layer") or msg.all("layers")  # current format, or Caffe's V1 format
+    if msg.has("layer") and msg.has("layers"):
+        raise b.error("the file mixes `layer` and V1 `layers` entries", msg.line_of("layers"))
+    for index, (entry, line) in enumerate(entries):
+        if not isinstance(entry, Message):
+            raise b.error("expected layer { ... }", line)
+        _convert(entry, index, b)
+    net_name = name or msg.one("name") or (Path(source).stem if source != "<prototxt>" else "")
+    return b.spec(net_name if isinstance(net_name, str) and net_name else "caffe_net")

@@ -1,0 +1,159 @@
+"""Measured metrics: the figures `bench` reports are consistent with one another and with the
+analytic counts, energy is never invented, and the measured model is never changed."""
+import json
+import statistics
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cnnspace import analyze, get_spec
+from cnnspace.cli import main
+from cnnspace.metrics import benchmark, energy_meter, gemm_peak, time_calls
+from cnnspace.metrics._energy import rapl_meter
+from cnnspace.metrics._timing import percentile
+from cnnspace.nn import build
+from cnnspace.spec import to_dict
+
+FIXTURES = Path(__file__).parent / "fixtures" / "caffe"
+FAST = {"min_time_s": 0.02, "peak_sizes": (128,)}
+TINY = get_spec("firenet", num_classes=5, input=(3, 24, 24), base_e=16, incr_e=16, num_fire=2,
+                conv1_filters=16, pool_after=["conv1"], batchnorm=True)
+
+
+def test_percentile_and_timing():
+    samples = [5.0, 1.0, 4.0, 2.0, 3.0, 10.0]
+    for q in (0, 50, 90, 100):
+        assert percentile(samples, q) == pytest.approx(np.percentile(samples, q))
+    calls = []
+    timing = time_calls(lambda: calls.append(1), warmup=2, min_repeats=7, min_time_s=0.0)
+    assert len(timing.samples_s) >= 7 and len(calls) == 2 + len(timing.samples_s)
+    assert timing.p90_s >= timing.median_s == statistics.median(timing.samples_s)
+    assert set(timing.to_json()) >= {"median", "p90", "repeats", "stable"}
+
+
+def test_rapl_reader_sums_packages_and_unwraps(tmp_path):
+    for zone, energy in (("intel-rapl:0", 900), ("intel-rapl:1", 100), ("intel-rapl:0:0", 5)):
+        (tmp_path / zone).mkdir()
+        (tmp_path / zone / "energy_uj").write_text(f"{energy}\n")
+        (tmp_path / zone / "max_energy_range_uj").write_text("999\n")
+    meter, reason = rapl_meter(tmp_path)
+    assert reason is None and len(meter.zones) == 2  # the sub-zone is part of package 0
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("100\n")   # wrapped: +200 uJ
+    (tmp_path / "intel-rapl:1" / "energy_uj").write_text("400\n")   # +300 uJ
+    assert meter.joules() == pytest.approx(500e-6)
+
+
+def test_unreadable_energy_gives_a_reason(tmp_path):
+    meter, reason = rapl_meter(tmp_path / "absent")
+    assert meter is None and "no " in reason
+    (tmp_path / "intel-rapl:0" / "energy_uj").mkdir(parents=True)   # not a readable file
+    meter, reason = rapl_meter(tmp_path)
+    assert meter is None and "cannot read" in reason
+    meter, reason = energy_meter("cpu")   # this machine, whatever it offers
+    assert (meter is None) == (reason is not None)
+
+
+def test_peak_is_the_best_gemm():
+    peak = gemm_peak(threads=1, sizes=(128,), min_time_s=0.02)
+    assert "torch.mm" in peak.by_engine and peak.flops == max(peak.by_engine.values()) > 0
+    assert peak.by_engine[peak.engine] == peak.flops and peak.size == 128
+
+
+def test_benchmark_figures_agree_with_each_other_and_the_counts():
+    module = build(TINY).train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    result = benchmark(TINY, module, batches=(4,), threads=1, train_batch=2, **FAST)
+    data = json.loads(json.dumps(result.to_json()))
+    flops = analyze(TINY).totals.flops
+    assert data["flops_per_frame"] == flops and data["peak_flops"] == result.peak.flops
+    names = [b["name"] for b in data["backends"]]
+    assert names == ["torch", "torch_channels_last", "onnxruntime"]
+    for b in data["backends"]:
+        lat = b["latency_ms"]
+        assert 0 < lat["min"] <= lat["median"] <= lat["p90"]
+        assert b["achieved_flops"] == pytest.approx(flops / (lat["median"] / 1e3))
+        assert b["pct_of_peak"] == pytest.approx(100 * b["achieved_flops"] / data["peak_flops"])
+        assert set(b["throughput_fps_by_batch"]) == {"1", "4"}
+        assert b["throughput_fps_by_batch"]["1"] == pytest.approx(1e3 / lat["median"])
+    best = min(data["backends"], key=lambda b: b["latency_ms"]["median"])
+    assert data["backend"] == best["name"] and data["latency_ms"] == best["latency_ms"]
+    assert data["throughput_fps"] == max(f for b in data["backends"]
+                                         for f in b["throughput_fps_by_batch"].values())
+    # Energy is a reading or null with the reason, never an estimate.
+    assert (data["energy_j_per_frame"] is None) == (data["energy_unavailable_reason"] is not None)
+    # Per layer: every primitive layer, with its analytic FLOPs.
+    expected = {m.name: m.flops for m in analyze(TINY).layers}
+    assert {row["name"]: row["flops"] for row in data["layers"]} == expected
+    assert all(row["time_ms"] > 0 for row in data["layers"])
+    train = data["train_step"]
+    assert train["batch"] == 2 and train["achieved_flops"] == pytest.approx(
+        3 * flops * 2 / (train["step_ms"]["median"] / 1e3))
+    # The caller's module is untouched: mode, weights, statistics, memory layout.
+    assert module.training
+    assert all(torch.equal(v, before[k]) for k, v in module.state_dict().items())
+    assert module.layers["conv1"].weight.is_contiguous()
+
+
+def test_single_backend_and_no_training():
+    result = benchmark(TINY, backends=("torch_channels_last",), train_batch=0, **FAST)
+    assert [b.name for b in result.backends] == ["torch_channels_last"]
+    assert result.train is None and "not requested" in result.train_unavailable_reason
+    assert result.layers_backend == "torch_channels_last"
+
+
+def _checkpoint(tmp_path, spec):
+    from cnnspace.train import TrainConfig, save_checkpoint
+
+    module = build(spec)
+    with torch.no_grad():
+        module.layers["conv10"].bias.fill_(0.25)  # "trained": unlike a fresh build
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, {"model": module.state_dict(), "spec": to_dict(spec), "epoch": 1,
+                           "batch": 0, "step": 10, "config": TrainConfig().to_dict()})
+    return path, module
+
+
+def test_cli_bench_reads_prototxt_and_checkpoints(tmp_path, capsys):
+    common = ["--backend", "torch,onnxruntime", "--batch", "1,2", "--train-batch", "2",
+              "--min-time", "0.02", "--peak-size", "128", "--threads", "1", "--format", "json"]
+    source = FIXTURES / "squeezenet_v1.1_deploy.prototxt"
+    assert main(["bench", str(source), "--input", "3x32x32", *common]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["model"] == "squeezenet_v1.1_deploy" and data["input"] == [3, 32, 32]
+    assert {b["name"] for b in data["backends"]} == {"torch", "onnxruntime"}
+    assert data["threads"] == 1 and data["train_step"]["batch"] == 2
+    path, _ = _checkpoint(tmp_path, TINY)
+    assert main(["bench", str(path), *common]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == TINY.name
+    assert main(["bench", str(path), "--min-time", "0.02", "--peak-size", "128",
+                 "--backend", "torch", "--train-batch", "0"]) == 0
+    table = capsys.readouterr().out
+    assert "% peak" in table and "training step: not requested" in table
+
+
+def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):
+    import onnxruntime as ort
+
+    path, trained = _checkpoint(tmp_path, TINY)
+    out = tmp_path / "tiny.onnx"
+    assert main(["export", str(path), "--onnx", str(out)]) == 0
+    assert "onnxruntime matches torch" in capsys.readouterr().out
+    x = torch.randn(1, *TINY.input)
+    with torch.no_grad():
+        expected = trained.eval()(x).numpy()
+    got = ort.InferenceSession(str(out)).run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--device", "cuda:0"] if not torch.cuda.is_available() else ["--device", "tpu"],
+     "device"),
+    (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
+    (["--batch", "0,8"], "--batch expects positive integers"),
+    (["--threads", "0"], "--threads expects a positive integer"),
+])
+def test_cli_bench_bad_options(capsys, argv, words):
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", *argv]) == 2
+    assert words in capsys.readouterr().err

@@ -1,0 +1,172 @@
+"""Caffe .prototxt import: the published deploy layouts give the zoo's counts, Caffe semantics are
+kept, and a bad file names its line."""
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+
+from cnnspace import analyze, get_spec, load
+from cnnspace.cli import main
+from cnnspace.spec import Layer, SpecError, from_prototxt, loads, resolve
+
+FIXTURES = Path(__file__).parent / "fixtures" / "caffe"
+
+
+def _plus_softmax(spec):
+    """The deploy files end in a Softmax ("prob") layer; the zoo specs stop at the scores."""
+    return replace(spec, layers=spec.layers + (Layer("prob", "softmax"),), outputs=())
+
+
+@pytest.mark.parametrize("fixture, zoo", [
+    # SqueezeNet (Iandola et al. 2016, github.com/DeepScale/SqueezeNet): v1.0's deploy file pads
+    # conv10 by 1 (published-numbers.md), v1.1's does not.
+    ("squeezenet_v1.0_deploy", get_spec("squeezenet1_0", conv10_pad=1)),
+    ("squeezenet_v1.1_deploy", get_spec("squeezenet1_1")),
+    ("alexnet_deploy", get_spec("alexnet_caffe")),      # BVLC AlexNet: LRN, 2-group convs
+    ("googlenet_deploy", get_spec("googlenet")),        # BVLC GoogLeNet, main classifier
+])
+def test_published_deploy_files_import_to_the_zoo_counts(fixture, zoo):
+    imported = load(FIXTURES / f"{fixture}.prototxt")
+    assert imported.input == zoo.input
+    assert asdict(analyze(imported).totals) == asdict(analyze(_plus_softmax(zoo)).totals)
+    def convs(spec):
+        return [(n.out_shape, n.attrs["groups"]) for n in resolve(spec).nodes if n.type == "conv2d"]
+    assert convs(imported) == convs(zoo)
+
+
+def test_squeezenet_v1_0_published_parameter_count():
+    # SqueezeNet paper, Table 1: 1,248,424 parameters; 4.8 "MB" = MiB at 32 bits.
+    totals = analyze(load(FIXTURES / "squeezenet_v1.0_deploy.prototxt")).totals
+    assert totals.params == 1_248_424 and round(totals.size_mib, 1) == 4.8
+
+
+def test_names_and_caffe_pooling_rounding():
+    spec = load(FIXTURES / "squeezenet_v1.0_deploy.prototxt")
+    graph = resolve(spec)
+    names = [n.name for n in graph.nodes]
+    assert "fire2_squeeze1x1" in names and "fire2_concat" in names  # '/' is reserved in specs
+    assert graph.node("conv10").attrs["padding"] == (1, 1)
+    assert spec.init == "xavier" and spec.meta["imported_from"] == "caffe prototxt"
+    # Caffe rounds pooling up: GoogLeNet's 112x112 conv1 output pools to 56 (floor: 55), then
+    # 56 to 28 (floor: 27), as the BVLC model's published blob shapes.
+    google = resolve(load(FIXTURES / "googlenet_deploy.prototxt"))
+    assert google.node("pool1_3x3_s2").out_shape == (64, 56, 56)
+    assert google.node("pool2_3x3_s2").out_shape == (192, 28, 28)
+
+
+SMALL = """
+name: "small"
+input: "data"
+input_dim: 1  input_dim: 3  input_dim: 17  input_dim: 17
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 8 kernel_h: 3 kernel_w: 5 pad_h: 1 pad_w: 2 stride: 2
+                      bias_term: false } }
+layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1"
+  batch_norm_param { eps: 0.001 moving_average_fraction: 0.9 } }
+layer { name: "scale1" type: "Scale" bottom: "conv1" top: "conv1" scale_param { bias_term: true } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" relu_param { negative_slope: 0.1 } }
+layer { name: "branch" type: "Convolution" bottom: "conv1" top: "branch"
+  convolution_param { num_output: 8 kernel_size: 3 pad: 1 group: 4 } }
+layer { name: "bn2" type: "BatchNorm" bottom: "branch" top: "branch" }
+layer { name: "sum" type: "Eltwise" bottom: "conv1" bottom: "branch" top: "sum" }
+layer { name: "pool" type: "Pooling" bottom: "sum" top: "pool"
+  pooling_param { pool: AVE kernel_size: 2 stride: 2 round_mode: FLOOR } }
+layer { name: "drop" type: "Dropout" bottom: "pool" top: "pool"
+  include { phase: TRAIN } }
+layer { name: "gmax" type: "Pooling" bottom: "pool" top: "gmax"
+  pooling_param { pool: MAX global_pooling: true } }
+layer { name: "fc" type: "InnerProduct" bottom: "gmax" top: "fc"
+  inner_product_param { num_output: 10 } }
+layer { name: "prob" type: "Softmax" bottom: "fc" top: "prob" }
+"""
+
+
+def test_layer_semantics_of_a_small_network():
+    spec = from_prototxt(SMALL)
+    graph = resolve(spec)
+    conv = graph.node("conv1")
+    assert conv.attrs["kernel"] == (3, 5) and conv.attrs["padding"] == (1, 2)
+    assert conv.attrs["bias"] is False and conv.out_shape == (8, 9, 9)
+    bn1, bn2 = graph.node("bn1"), graph.node("bn2")
+    assert bn1.attrs["affine"] is True and bn1.attrs["eps"] == 0.001   # BatchNorm + Scale
+    assert bn1.attrs["momentum"] == pytest.approx(0.1)                 # 1 - 0.9
+    assert bn2.attrs["affine"] is False                                # BatchNorm alone
+    assert graph.node("relu1").type == "leaky_relu"
+    assert graph.node("branch").attrs["groups"] == 4
+    assert graph.node("sum").type == "add" and graph.node("sum").inputs == ("relu1", "bn2")
+    assert graph.node("pool").out_shape == (8, 4, 4)                   # FLOOR: 9 -> 4, not 5
+    assert "drop" not in [n.name for n in graph.nodes]                 # TRAIN-only layer
+    assert graph.node("gmax").type == "global_maxpool"
+    assert graph.node("fc_flatten").type == "flatten"                  # InnerProduct flattens
+    assert graph.node("prob").out_shape == (10,)
+    totals = analyze(spec).totals
+    # conv1 8*3*3*5 (no bias) + bn1 2*8 + branch 8*2*3*3 + 8 + fc 8*10 + 10
+    assert totals.params == 360 + 16 + 144 + 8 + 80 + 10
+
+
+def test_v1_layers_format_and_input_layer():
+    text = """
+    layers { name: "data" type: "Input" top: "data"
+             input_param { shape { dim: 2 dim: 1 dim: 8 dim: 8 } } }
+    layers { name: "conv" type: CONVOLUTION bottom: "data" top: "conv" blobs_lr: 1
+             convolution_param { num_output: 4 kernel_size: 3 } }
+    layers { name: "relu" type: RELU bottom: "conv" top: "conv" }
+    layers { name: "ip" type: INNER_PRODUCT bottom: "conv" top: "ip"
+             inner_product_param { num_output: 3 } }
+    """
+    spec = from_prototxt(text, source="old.prototxt")
+    assert spec.name == "old" and spec.input == (1, 8, 8)
+    assert [layer.type for layer in spec.layers] == ["conv2d", "relu", "flatten", "linear"]
+
+
+@pytest.mark.parametrize("text, line, words", [
+    ('name: "x"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n'
+     'layer {\n  name: "c"\n  type: "Convolution"\n  bottom: "data"\n  top: "c"\n'
+     '  convolution_param { num_output: 4 kernel_size: 3 }\n', 7, "never closed"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer {\n name: "c"\n'
+     ' type: "Convolution"\n bottom: "data" top: "c"\n convolution_param { num_output: 4\n'
+     '   kernel_size: 3\n   kernle_size: 2 }\n}\n', 9, "kernle_size"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "s" '
+     'type: "Slice"\n bottom: "data" top: "s" }\n', 3, "unsupported Caffe layer type 'Slice'"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n\nlayer { name: "c" '
+     'type: "Convolution" bottom: "nothing" top: "c"\n convolution_param { num_output: 4 '
+     'kernel_size: 3 } }\n', 4, "bottom 'nothing'"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "c" '
+     'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '
+     'kernel_size: 3 group: 2 } }\n', 3, "groups=2"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "c" '
+     'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '
+     'kernel_size: 3 } $ }\n', 4, "unexpected character"),
+    ('layer { name: "d" type: "Data" top: "data" }\n', 1, "deploy prototxt"),
+    ('name: "empty"\n', 1, "no input shape"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayr { name: "c" }\n', 3,
+     "unknown top-level field 'layr'"),
+    ('input: "data"\ninput_dim: 1\n\ninput_dim: 3\n', 1, "4 positive dims"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "s" '
+     'type: "Scale" bottom: "data" top: "s" }\n', 3, "right after a BatchNorm"),
+])
+def test_errors_name_file_and_line(text, line, words):
+    with pytest.raises(SpecError) as e:
+        from_prototxt(text, source="bad.prototxt")
+    assert f"bad.prototxt:{line}:" in str(e.value) and words in str(e.value)
+
+
+def test_yaml_round_trip_and_cli_import(tmp_path, capsys):
+    out = tmp_path / "sq.yaml"
+    source = FIXTURES / "squeezenet_v1.1_deploy.prototxt"
+    assert main(["import", str(source), "-o", str(out)]) == 0
+    assert "1,235,496 parameters" in capsys.readouterr().err
+    assert analyze(load(out)).totals == analyze(load(source)).totals
+    assert main(["import", str(source)]) == 0
+    assert analyze(loads(capsys.readouterr().out)).totals == analyze(load(source)).totals
+
+
+def test_commands_read_prototxt_directly(tmp_path, capsys):
+    source = FIXTURES / "alexnet_deploy.prototxt"
+    assert main(["analyze", str(source), "--format", "json"]) == 0
+    assert '"params": 60965224' in capsys.readouterr().out
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text('input: "data"\ninput_dim: 1\n')
+    assert main(["analyze", str(bad)]) == 2
+    assert "bad.prototxt:1:" in capsys.readouterr().err
+    assert main(["import", str(FIXTURES)]) == 2

@@ -1,0 +1,96 @@
+"""ONNX export: opset >= 17, and onnxruntime computes what torch does (relative error < 1e-4)."""
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from cnnspace import get_spec
+from cnnspace.cli import main
+from cnnspace.errors import CnnspaceError
+from cnnspace.nn import build, check_onnx, export_onnx
+from cnnspace.spec import Layer, NetSpec
+
+# Every layer kind the exporter must handle, in one small network with two outputs.
+MIXED = NetSpec("mixed", (3, 19, 19), (
+    Layer("conv", "conv2d", (), {"out_channels": 8, "kernel": [3, 5], "stride": 2,
+                                 "padding": [1, 2], "bias": False}),
+    Layer("bn", "batchnorm"),
+    Layer("act", "leaky_relu", (), {"negative_slope": 0.1}),
+    Layer("lrn", "lrn", (), {"size": 3}),
+    Layer("pool", "maxpool", (), {"kernel": 3, "stride": 2, "ceil_mode": True}),
+    Layer("fire", "fire", (), {"squeeze": 4, "expand1x1": 4, "expand3x3": 4}),
+    Layer("skip", "add", ("fire", "pool")),
+    Layer("grouped", "conv2d", (), {"out_channels": 8, "kernel": 1, "groups": 4}),
+    Layer("avg", "avgpool", (), {"kernel": 2, "stride": 1, "padding": 1,
+                                 "count_include_pad": False}),
+    Layer("gap", "global_avgpool"),
+    Layer("flat", "flatten"),
+    Layer("fc", "linear", (), {"out_features": 6}),
+    Layer("silu", "silu"),
+    Layer("drop", "dropout"),
+    Layer("prob", "softmax"),
+    Layer("side", "global_maxpool", ("grouped",)),
+    Layer("side_act", "tanh"),
+), outputs=("prob", "side_act"))
+
+
+def _trained_like(spec):
+    """Non-trivial batchnorm statistics, so that a wrong export of them would show."""
+    module = build(spec)
+    module.train()
+    with torch.no_grad():
+        for _ in range(3):
+            module(torch.randn(4, *spec.input) * 2 + 1)
+    return module.eval()
+
+
+@pytest.mark.parametrize("spec", [MIXED, get_spec("squeezenet1_1", input=(3, 64, 64))],
+                         ids=["mixed", "squeezenet1_1"])
+def test_onnxruntime_matches_torch(tmp_path, spec):
+    module = _trained_like(spec)
+    path = export_onnx(module, tmp_path / "m.onnx", dynamic_batch=True)
+    model = onnx.load(str(path))
+    onnx.checker.check_model(model)
+    assert model.opset_import[0].version >= 17
+    assert [o.name for o in model.graph.output] == list(module.outputs)
+    for batch in (1, 3):  # the batch dimension is dynamic
+        check = check_onnx(path, module, spec.input, batch=batch, seed=batch)
+        assert check.max_relative_error < 1e-4
+    assert module.training is False  # the exporter worked on a copy
+
+
+def test_fixed_batch_export_and_the_relative_error_is_real(tmp_path):
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
+    module = build(spec).eval()
+    path = export_onnx(module, tmp_path / "fixed.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [1, 3, 32, 32]
+    x = np.random.default_rng(0).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        expected = module(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], expected, rtol=1e-4,
+                               atol=1e-5 * np.abs(expected).max())
+    with torch.no_grad():  # a different model: the check must see the difference
+        module.layers["conv10"].bias += 1.0
+    assert check_onnx(path, module, spec.input).max_relative_error > 1e-3
+
+
+def test_cli_export_checks_and_refuses_cleanly(tmp_path, capsys):
+    out = tmp_path / "sq.onnx"
+    assert main(["export", "squeezenet1_1", "--input", "3x32x32", "--onnx", str(out),
+                 "--dynamic-batch"]) == 0
+    printed = capsys.readouterr().out
+    assert out.is_file() and "onnxruntime matches torch" in printed and "opset 17" in printed
+    # Adaptive pooling from 2x2 up to 3x3 has no ONNX form: one line, no IR dump.
+    spec = tmp_path / "up.yaml"
+    spec.write_text("name: up\ninput: [3, 8, 8]\nlayers:\n"
+                    "- {name: conv, type: conv2d, out_channels: 4, kernel: 4, stride: 4}\n"
+                    "- {name: pool, type: adaptive_avgpool, output_size: 3}\n")
+    code = main(["export", str(spec), "--onnx", str(tmp_path / "up.onnx")])
+    captured = capsys.readouterr()
+    assert code == 2 and "ONNX export failed at input [3, 8, 8]" in captured.err
+    assert "graph(" not in captured.out + captured.err and not (tmp_path / "up.onnx").exists()
+    assert main(["export", "squeezenet1_1", "--onnx", str(out), "--opset", "13"]) == 2
+    with pytest.raises(CnnspaceError, match="give input_shape"):
+        export_onnx(torch.nn.Conv2d(3, 3, 1), tmp_path / "x.onnx")

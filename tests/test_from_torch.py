@@ -1,0 +1,188 @@
+"""cnnspace.from_torch: a user's nn.Module traced into a spec with the same counts and outputs."""
+import subprocess
+import sys
+from dataclasses import asdict
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import cnnspace
+from cnnspace import analyze, get_spec
+from cnnspace.errors import CnnspaceError
+from cnnspace.nn import UnsupportedModuleError, build
+
+
+class Fire(nn.Module):
+    """As torchvision writes it."""
+
+    def __init__(self, inplanes, squeeze, e1, e3):
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, e1, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, e3, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNet11(nn.Module):
+    """torchvision's squeezenet1_1, written out (cnnspace does not depend on torchvision)."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        pool = lambda: nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)  # noqa: E731
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=3, stride=2), nn.ReLU(inplace=True), pool(),
+            Fire(64, 16, 64, 64), Fire(128, 16, 64, 64), pool(),
+            Fire(128, 32, 128, 128), Fire(256, 32, 128, 128), pool(),
+            Fire(256, 48, 192, 192), Fire(384, 48, 192, 192), Fire(384, 64, 256, 256),
+            Fire(512, 64, 256, 256))
+        self.classifier = nn.Sequential(nn.Dropout(p=0.5), nn.Conv2d(512, num_classes, 1),
+                                        nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+def _copy_weights(user: nn.Module, spec_module: nn.Module) -> None:
+    """Spec layers are named after module paths (features.3.squeeze -> features_3_squeeze)."""
+    state = {}
+    for key, value in user.state_dict().items():
+        path, _, leaf = key.rpartition(".")
+        state[f"layers.{path.replace('.', '_')}.{leaf}"] = value
+    spec_module.load_state_dict(state)
+
+
+def test_torchvision_squeezenet_gives_the_zoo_counts_and_outputs():
+    user = SqueezeNet11(num_classes=10).eval()
+    spec = cnnspace.from_torch(user, "3x64x64")
+    zoo = get_spec("squeezenet1_1", num_classes=10, input=(3, 64, 64))
+    assert asdict(analyze(spec).totals) == asdict(analyze(zoo).totals)
+    assert spec.meta["imported_from"] == "torch.fx" and spec.input == (3, 64, 64)
+    rebuilt = build(spec).eval()
+    _copy_weights(user, rebuilt)
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(rebuilt(x), user(x))
+
+
+class Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding="same", bias=False)
+        self.bn = nn.BatchNorm2d(8)
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1)
+        self.lrn = nn.LocalResponseNorm(3)
+        self.fc = nn.Linear(8 * 4 * 4, 5)
+        self.aux = nn.Linear(8, 3)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.conv(x)))
+        y = y + F.leaky_relu(self.conv2(y), 0.2)          # residual, functional activations
+        y = F.avg_pool2d(self.lrn(y), 2, ceil_mode=True)
+        main = F.softmax(self.fc(y.view(y.size(0), -1)), dim=1)
+        side = self.aux(F.adaptive_avg_pool2d(y, 1).flatten(1)).sigmoid()
+        return main, side
+
+
+def test_functional_ops_residuals_and_two_outputs():
+    user = Residual().train()
+    before = {k: v.clone() for k, v in user.state_dict().items()}
+    spec = cnnspace.from_torch(user, (3, 7, 7), name="residual")
+    types = {layer.name: layer.type for layer in spec.layers}
+    assert spec.name == "residual" and len(spec.outputs) == 2
+    assert sorted(types.values()).count("add") == 1 and "leaky_relu" in types.values()
+    assert types["bn"] == "batchnorm" and types["lrn"] == "lrn"
+    assert [layer.type for layer in spec.layers if layer.name in spec.outputs] == ["softmax",
+                                                                                   "sigmoid"]
+    # The user's module is untouched: still training, same running statistics.
+    assert user.training
+    for k, v in user.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    rebuilt = build(spec).eval()
+    _copy_weights(user, rebuilt)
+    x = torch.randn(3, 3, 7, 7)
+    with torch.no_grad():
+        for got, expected in zip(rebuilt(x), user.eval()(x)):
+            torch.testing.assert_close(got, expected)
+
+
+class Decoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.up = nn.Upsample(scale_factor=2)
+
+    def forward(self, x):
+        return self.up(self.conv(x))
+
+
+class Net(nn.Module):
+    def __init__(self, head):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x):
+        return self.head(x)
+
+
+class Shifted(nn.Module):
+    def forward(self, x):
+        return F.relu(x) + 1.0
+
+
+class Interpolating(nn.Module):
+    def forward(self, x):
+        return F.interpolate(x, scale_factor=2.0)
+
+
+@pytest.mark.parametrize("module, op, path", [
+    (Net(Decoder()), "torch.nn.modules.upsampling.Upsample", "head.up"),
+    (Net(Interpolating()), "interpolate", "head"),
+    (Net(Shifted()), "add", "head"),
+    (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Softmax(dim=2)), "Softmax", "1"),
+])
+def test_unsupported_ops_name_the_op_and_module_path(module, op, path):
+    with pytest.raises(UnsupportedModuleError) as e:
+        cnnspace.from_torch(module, (3, 8, 8))
+    assert op in e.value.op and e.value.path == path
+    assert repr(path) in str(e.value)
+
+
+def test_wrong_input_shape_and_non_modules_are_clear_errors():
+    with pytest.raises(CnnspaceError, match=r"fails on an input of shape \[3, 16, 16\]"):
+        cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2)),
+                            (3, 16, 16))
+    with pytest.raises(CnnspaceError, match="expected a torch.nn.Module"):
+        cnnspace.from_torch(get_spec("squeezenet1_1"), (3, 32, 32))
+
+
+def test_importing_cnnspace_does_not_import_torch():
+    code = ("import sys, cnnspace; assert 'torch' not in sys.modules; "
+            "f = cnnspace.from_torch; assert 'torch' in sys.modules and callable(f)")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class InPlace(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = self.act(y)      # changes y too: y + z is 2 relu(y), not y + relu(y)
+        return y + z
+
+
+def test_in_place_changes_seen_elsewhere_are_refused():
+    with pytest.raises(UnsupportedModuleError, match="in place") as e:
+        cnnspace.from_torch(InPlace(), (3, 8, 8))
+    assert e.value.path == "act"

@@ -1,0 +1,84 @@
+"""`cnnspace space show` and `cnnspace space analyze` as a user runs them."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+from cnnspace.cli import main
+from cnnspace.space import DesignSpace
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "spaces"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_analyze_json_has_every_point_with_its_verdict(capsys):
+    code, out, _ = run(capsys, "space", "analyze", str(EXAMPLES / "fire_widths.yaml"),
+                       "--format", "json")
+    assert code == 0
+    j = json.loads(out)
+    space = DesignSpace.load(EXAMPLES / "fire_widths.yaml")
+    assert len(j["points"]) == space.size == 216 and j["summary"]["points"] == 216
+    for p in j["points"]:
+        t = p["totals"]
+        assert p["id"] == space.point_id(p["point"])
+        assert p["ok"] == (t["size_mib"] <= 10 and t["macs"] <= 2e9)
+        assert set(p["violated"]) <= {"max_size_mib", "max_macs"}
+    assert 0 < j["summary"]["satisfy_constraints"] < 216
+    assert j["space"]["constraints"] == {"max_size_mib": 10, "max_macs": 2e9}
+
+
+def test_analyze_sample_to_csv_file(capsys, tmp_path):
+    out_file = tmp_path / "out" / "points.csv"
+    code, out, err = run(capsys, "space", "analyze", str(EXAMPLES / "fire_widths.yaml"),
+                         "--sample", "5", "--seed", "3", "--out", str(out_file))
+    assert code == 0 and out == "" and "wrote 5 points" in err
+    rows = list(csv.DictReader(io.StringIO(out_file.read_text())))
+    assert len(rows) == 5 and len({r["id"] for r in rows}) == 5
+    assert set(rows[0]) >= {"id", "base_e", "incr_e", "freq", "params", "size_mib", "macs",
+                            "activations", "ok", "violated"}
+    assert not list(tmp_path.glob("out/.*.tmp"))  # written atomically, nothing left behind
+
+
+def test_analyze_table_shows_ids_and_sizes(capsys):
+    code, out, _ = run(capsys, "space", "analyze", str(EXAMPLES / "squeeze_ratio.yaml"))
+    assert code == 0
+    assert "5d1b161a7e" in out and "1,248,424" in out and "4.76" in out
+    assert "8 points, 0 invalid, 8 satisfy the constraints (none)" in out
+
+
+def test_invalid_points_are_reported_not_fatal(capsys, tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  conv1_kernel: [3, 31]\n")
+    code, out, _ = run(capsys, "space", "analyze", str(path), "--format", "json")
+    j = json.loads(out)
+    assert code == 0 and j["summary"]["invalid"] == 1
+    bad = next(p for p in j["points"] if p["point"]["conv1_kernel"] == 31)
+    assert bad["ok"] is False and bad["totals"] is None and "does not fit" in bad["error"]
+
+
+def test_show_lists_axes_as_optuna_calls(capsys):
+    code, out, _ = run(capsys, "space", "show", str(EXAMPLES / "squeeze_ratio.yaml"),
+                       "--format", "json")
+    j = json.loads(out)
+    assert code == 0 and j["size"] == 8
+    assert j["optuna"] == [{"method": "suggest_float", "kwargs": {
+        "name": "sr", "low": 0.125, "high": 1.0, "step": 0.125, "log": False}}]
+    code, out, _ = run(capsys, "space", "show", str(EXAMPLES / "bypass.yaml"))
+    assert code == 0 and "none, simple, complex" in out and "3 grid points" in out
+
+
+def test_bad_space_file_is_one_line_naming_file_and_key(capsys, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("base: firenet\naxes:\n  sr: {low: 0.1, high: 2.0, step: 0.1}\n")
+    code, out, err = run(capsys, "space", "analyze", str(path))
+    assert code == 2 and out == ""
+    assert f"{path}: key 'axes.sr'" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "space", "analyze", str(tmp_path / "missing.yaml"))
+    assert code == 2 and "cannot read" in err
