@@ -97,3 +97,14 @@ def test_analytic_path_never_imports_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "13378280"
+
+
+def test_cli_starts_without_heavy_imports():
+    # Every command pays for what the parser imports: torch and matplotlib load only when a
+    # command that needs them runs.
+    code = ("import sys; from cnnspace.cli import make_parser; make_parser(); "
+            "heavy = [m for m in ('torch', 'matplotlib', 'optuna', 'onnxruntime', 'sklearn') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == ""

@@ -46,6 +46,11 @@ class Device:
     def flops(self) -> float:
         return self.peak_flops * self.efficiency
 
+    @classmethod
+    def timed(cls, name: str, costs: "NetworkCosts", images: int, seconds: float) -> "Device":
+        """A device running at the FLOP/s of a measured training step of ``images`` images."""
+        return cls(name, costs.train_flops_per_image * images / seconds, 1.0)
+
 
 @dataclass(frozen=True)
 class Recipe:
@@ -58,7 +63,8 @@ class Recipe:
         for field, value in (("batch", self.batch), ("dataset size", self.dataset_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CnnspaceError(f"{field} must be a positive integer, got {value!r}")
-        if not (isinstance(self.epochs, (int, float)) and self.epochs > 0):
+        if not (isinstance(self.epochs, (int, float)) and math.isfinite(self.epochs)
+                and self.epochs > 0):
             raise CnnspaceError(f"epochs must be > 0, got {self.epochs!r}")
 
     @property

@@ -86,6 +86,14 @@ PRESETS = {
         ("10GbE: IEEE 802.3ae 10 Gb/s; 50 us TCP latency is an assumption",)),
 }
 MEASURED = "measured"  # built from commbench and a timed step: see measured_preset()
+# On this machine the default is throughput: the same batch and epochs with and without workers.
+MEASURED_RECIPE = Recipe(batch=128, epochs=1, dataset_size=IMAGENET_TRAIN_IMAGES)
+
+
+def measured_preset(link: Interconnect, device: Device, sources: tuple[str, ...] = ()) -> Preset:
+    """This machine: ``link`` fitted by commbench, ``device`` timed on a training step."""
+    return Preset(MEASURED, "local processes on this machine, measured", device, link,
+                  MEASURED_RECIPE, MEASURED_RECIPE, sources)
 
 
 def preset_names() -> list[str]:
@@ -93,9 +101,10 @@ def preset_names() -> list[str]:
 
 
 def get_preset(name: str) -> Preset:
-    try:
-        return PRESETS[name]()
-    except KeyError:
-        hint = " (build it with measured_preset())" if name == MEASURED else ""
-        raise CnnspaceError(f"unknown preset {name!r}{hint}; choose from "
-                            f"{', '.join(preset_names())}") from None
+    if name == MEASURED:
+        raise CnnspaceError("the measured preset comes from measurements on this machine: "
+                            "measure_preset(spec, commbench, batch) or `cnnspace scale --preset "
+                            "measured`")
+    if name not in PRESETS:
+        raise CnnspaceError(f"unknown preset {name!r}; choose from {', '.join(preset_names())}")
+    return PRESETS[name]()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from typing import Any, Callable
 
 import torch
@@ -34,7 +35,7 @@ def choose_backend(backend: str, nproc: int) -> str:
 
 
 def default_threads(nproc: int) -> int:
-    """Threads per process so that N processes share this machine's cores without oversubscribing."""
+    """Threads per process: N processes share this machine's cores without oversubscribing."""
     return max(1, (os.cpu_count() or 1) // nproc)
 
 
@@ -46,15 +47,16 @@ def check_nproc(nproc) -> None:
 def _entry(rank: int, nproc: int, port: int, backend: str, threads: int, channel,
            worker: Callable, args: tuple) -> None:
     torch.set_num_threads(threads)
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback only: nothing leaves the machine
+    # loopback only: nothing leaves the machine
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo0" if sys.platform == "darwin" else "lo")
+    if backend == "nccl":
+        torch.cuda.set_device(rank)
+        device = torch.device("cuda", rank)
+    else:
+        device = torch.device("cpu")
     dist.init_process_group(backend, init_method=f"tcp://127.0.0.1:{port}", rank=rank,
                             world_size=nproc)
     try:
-        if backend == "nccl":
-            torch.cuda.set_device(rank)
-            device = torch.device("cuda", rank)
-        else:
-            device = torch.device("cpu")
         worker(rank, nproc, device, channel, *args)
     finally:
         dist.destroy_process_group()
@@ -65,11 +67,12 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def slowest(seconds: float, device: torch.device) -> float:
-    """The largest of every rank's ``seconds``: a collective step ends when its slowest rank does."""
-    t = torch.tensor([seconds], dtype=torch.float64, device=device)
+def slowest(seconds: list[float], device: torch.device) -> list[float]:
+    """Each of ``seconds``, the largest over all ranks: a collective ends when its slowest rank
+    does."""
+    t = torch.tensor(seconds, dtype=torch.float64, device=device)
     dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return float(t.item())
+    return t.tolist()
 
 
 def run(worker: Callable, nproc: int, backend: str, threads: int, args: tuple = (),

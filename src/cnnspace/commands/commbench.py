@@ -1,0 +1,78 @@
+"""`cnnspace commbench`: time real collectives among N local processes and fit alpha/beta."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from .. import scale
+from .._atomic import write_text_atomic
+from ._common import add_format_arg, dump_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("commbench", help="measure allreduce and parameter-server communication "
+                                         "with torch.distributed and fit alpha/beta")
+    p.add_argument("--nproc", type=int, default=2, help="local processes (default 2)")
+    p.add_argument("--sizes", nargs="+", metavar="MB",
+                   default=[f"{s:g}" for s in scale.DEFAULT_SIZES_MB],
+                   help="message sizes in MB (10^6 bytes), default: %(default)s")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed repetitions per size (the fastest counts)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed repetitions per size")
+    p.add_argument("--backend", choices=("auto", "gloo", "nccl"), default="auto",
+                   help="auto: NCCL with one GPU per process, else gloo on CPU")
+    p.add_argument("--threads", type=int, help="torch threads per process (default: cores / N)")
+    p.add_argument("-o", "--output", metavar="FILE.json",
+                   help="also save the result as JSON (for `cnnspace scale --commbench`)")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(run=run)
+
+
+def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5,
+                      warmup: int = 1, backend: str = "auto", threads: int | None = None):
+    """``scale.run_commbench`` with a progress bar on stderr (one step per pattern and size)."""
+    total = len(scale.parse_sizes_mb(sizes)) * len(scale.PATTERNS)
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"commbench, {nproc} processes", total=total)
+        return scale.run_commbench(nproc, sizes, repeats, warmup, backend, threads,
+                                   on_progress=lambda text: progress.update(
+                                       task, advance=1, description=text))
+
+
+def run(args) -> int:
+    sizes = [part for value in args.sizes for part in value.split(",") if part]
+    bench = run_with_progress(args.nproc, sizes, args.repeats, args.warmup, args.backend,
+                              args.threads)
+    data = bench.to_json()
+    if args.output:
+        write_text_atomic(args.output, dump_json(data))
+    if args.format == "json":
+        print(dump_json(data), end="")
+    else:
+        _print(bench)
+    return 0
+
+
+def _print(bench) -> None:
+    console = Console()
+    console.print(f"{bench.nproc} processes, {bench.backend}, {bench.threads} thread(s) each, "
+                  f"best of {bench.repeats}")
+    fits = Table(title="fitted time = a + b x bytes; per-message alpha, beta under the "
+                       "pattern's cost formula")
+    for col in ("pattern", "model", "a (ms)", "b (ms/MB)", "alpha (us)", "beta (ns/B)",
+                "link GB/s"):
+        fits.add_column(col, justify="left" if col in ("pattern", "model") else "right")
+    for f in bench.fits:
+        fits.add_row(f.pattern, f.strategy, f"{f.intercept_s * 1e3:.3f}",
+                     f"{f.slope_s_per_byte * 1e9:.3f}", f"{f.alpha_s * 1e6:.1f}",
+                     f"{f.beta_s_per_byte * 1e9:.4f}", f"{1 / f.beta_s_per_byte / 1e9:.2f}")
+    console.print(fits)
+    sizes = Table(title="measured vs fitted")
+    for col in ("pattern", "MB", "measured ms", "fitted ms", "error"):
+        sizes.add_column(col, justify="left" if col == "pattern" else "right")
+    for f in bench.fits:
+        for n, t, p, e in zip(f.sizes_bytes, f.times_s, f.predicted_s, f.relative_errors):
+            sizes.add_row(f.pattern, f"{n / 1e6:g}", f"{t * 1e3:.3f}", f"{p * 1e3:.3f}",
+                          f"{e:+.1%}")
+    console.print(sizes)

@@ -1,0 +1,168 @@
+"""`cnnspace scale`: predicted data-parallel scaling of a network on a cluster preset."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .. import scale
+from ..errors import CnnspaceError
+from ._common import add_format_arg, add_model_args, dump_json, load_model
+from .commbench import run_with_progress
+
+DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
+
+
+def register(sub) -> None:
+    p = sub.add_parser("scale", help="predicted training time and speedup on N data-parallel "
+                                     "workers: parameter server vs reduction tree vs ring")
+    add_model_args(p)
+    p.add_argument("--workers", default=DEFAULT_WORKERS, metavar="N,N,...",
+                   help=f"worker counts (default {DEFAULT_WORKERS})")
+    p.add_argument("--strategies", default=",".join(scale.STRATEGIES), metavar="S,S,...",
+                   help="communication strategies (default: all)")
+    p.add_argument("--preset", choices=scale.preset_names(), default=None,
+                   help="cluster preset (default titan-k20x); `measured` runs commbench and a "
+                        "timed step here")
+    p.add_argument("--alpha", type=float, help="custom link latency, seconds per message")
+    p.add_argument("--beta", type=float, help="custom link cost, seconds per byte")
+    p.add_argument("--device-flops", type=float, help="custom sustained FLOP/s of one worker")
+    p.add_argument("--batch", type=int, help="global batch of the parallel run")
+    p.add_argument("--epochs", type=float, help="epochs of the parallel run")
+    p.add_argument("--dataset-size", type=int, help="training images per epoch")
+    p.add_argument("--baseline-batch", type=int, help="batch of the single-device baseline")
+    p.add_argument("--baseline-epochs", type=float, help="epochs of the single-device baseline")
+    p.add_argument("--commbench", metavar="FILE.json",
+                   help="measured preset: reuse `cnnspace commbench --format json` output")
+    p.add_argument("--nproc", type=int, default=2,
+                   help="measured preset: processes for commbench (default 2)")
+    p.add_argument("--plot", metavar="FILE", help="write the plot (.png, .svg or .pdf)")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(run=run)
+
+
+def _int_list(text: str, what: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise CnnspaceError(f"--{what} expects comma-separated integers, got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise CnnspaceError(f"--{what} expects positive integers, got {text!r}")
+    return sorted(set(values))
+
+
+def _strategies(text: str) -> tuple[str, ...]:
+    chosen = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in chosen if s not in scale.STRATEGIES]
+    if unknown or not chosen:
+        raise CnnspaceError(f"--strategies: unknown {unknown or text!r}; choose from "
+                            f"{', '.join(scale.STRATEGIES)}")
+    return chosen
+
+
+def _custom(args) -> scale.Preset | None:
+    given = {k: getattr(args, k) for k in ("alpha", "beta", "device_flops")}
+    if all(v is None for v in given.values()):
+        return None
+    if args.preset is not None:
+        raise CnnspaceError("give either --preset or --alpha/--beta/--device-flops, not both")
+    missing = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is None]
+    if missing:
+        raise CnnspaceError(f"a custom cluster needs --alpha, --beta and --device-flops; "
+                            f"missing {', '.join(missing)}")
+    return scale.Preset("custom", "custom link and device",
+                        scale.Device("custom", args.device_flops, 1.0),
+                        scale.Interconnect(args.alpha, args.beta), scale.FIRECAFFE_RECIPE,
+                        scale.FIRECAFFE_BASELINE, ())
+
+
+def _measured(args, spec) -> scale.Preset:
+    if args.commbench:
+        try:
+            data = json.loads(Path(args.commbench).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CnnspaceError(f"--commbench {args.commbench}: {e}") from None
+        bench = scale.CommBench.from_json(data, args.commbench)
+    else:
+        bench = run_with_progress(args.nproc)
+    batch = _given(args.batch, scale.MEASURED_RECIPE.batch)
+    if batch < 1:
+        raise CnnspaceError(f"--batch must be a positive integer, got {batch}")
+    per_worker = -(-batch // bench.nproc)
+    with Console(stderr=True).status(f"timing a training step of {per_worker} images"):
+        return scale.measure_preset(spec, bench, per_worker)
+
+
+def _preset(args, spec) -> scale.Preset:
+    custom = _custom(args)
+    if args.commbench and args.preset != scale.MEASURED:
+        raise CnnspaceError("--commbench applies to --preset measured only")
+    if custom is not None:
+        return custom
+    if args.preset == scale.MEASURED:
+        return _measured(args, spec)
+    return scale.get_preset(args.preset or "titan-k20x")
+
+
+def _given(value, default):
+    return default if value is None else value
+
+
+def _recipes(args, preset: scale.Preset) -> tuple[scale.Recipe, scale.Recipe]:
+    dataset = _given(args.dataset_size, preset.recipe.dataset_size)
+    recipe = scale.Recipe(_given(args.batch, preset.recipe.batch),
+                          _given(args.epochs, preset.recipe.epochs), dataset)
+    baseline = scale.Recipe(_given(args.baseline_batch, preset.baseline.batch),
+                            _given(args.baseline_epochs, preset.baseline.epochs), dataset)
+    return recipe, baseline
+
+
+def run(args) -> int:
+    spec = load_model(args.model, args.settings, args.input)
+    workers = _int_list(args.workers, "workers")
+    strategies = _strategies(args.strategies)
+    preset = _preset(args, spec)
+    recipe, baseline = _recipes(args, preset)
+    result = scale.predict(scale.NetworkCosts.of(spec), preset.device, preset.link, recipe,
+                           baseline, workers, strategies, preset.name)
+    ratio = scale.parallelism_comm(spec, recipe.batch)
+    if args.plot:
+        scale.plot_scaling(result, args.plot)
+    if args.format == "json":
+        print(dump_json({**result.to_json(), "sources": list(preset.sources),
+                         "parallelism_comm": ratio.to_json()}), end="")
+    else:
+        _print(result, preset, ratio)
+    return 0
+
+
+def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
+    c, d, l, r, b = result.costs, result.device, result.link, result.recipe, result.baseline
+    console = Console()
+    console.print(
+        f"[bold]{result.model}[/] on [bold]{preset.name}[/] ({preset.description})\n"
+        f"gradients {c.gradient_bytes / 1e6:.2f} MB per step; training "
+        f"{c.train_flops_per_image / 1e9:.3g} GFLOPs per image; device {d.flops / 1e9:,.4g} "
+        f"GFLOP/s sustained ({d.efficiency:.1%} of {d.peak_flops / 1e9:,.4g})\n"
+        f"link: alpha {l.alpha_s * 1e6:.2f} us, beta {l.beta_s_per_byte * 1e9:.4f} ns/byte "
+        f"({1 / l.beta_s_per_byte / 1e9:.2f} GB/s)\n"
+        f"parallel run: batch {r.batch}, {r.epochs:g} epochs of {r.dataset_size:,} images; "
+        f"baseline: 1 device, batch {b.batch}, {b.epochs:g} epochs = "
+        f"{result.baseline_total_s / 3600:,.1f} h\n"
+        f"communication per step at batch {ratio.batch}: data parallel "
+        f"{ratio.data_parallel_bytes / 1e6:.1f} MB vs model parallel "
+        f"{ratio.model_parallel_bytes_layer_inputs / 1e6:,.0f} MB (inputs of weighted layers, "
+        f"{ratio.ratio_layer_inputs:.0f}x) or {ratio.model_parallel_bytes_all_outputs / 1e6:,.0f}"
+        f" MB (all layer outputs, {ratio.ratio_all_outputs:.0f}x)")
+    table = Table()
+    for col in ("workers", "strategy", "compute s", "comm s", "s / iter", "total h", "speedup"):
+        table.add_column(col, justify="left" if col == "strategy" else "right")
+    for row in result.rows:
+        table.add_row(str(row.workers), row.strategy, f"{row.compute_s:.4f}", f"{row.comm_s:.4f}",
+                      f"{row.time_per_iter_s:.4f}", f"{row.total_time_s / 3600:,.2f}",
+                      f"{row.speedup:.1f}x")
+    console.print(table)
+    for source in preset.sources:
+        console.print(f"  source: {source}", highlight=False)

@@ -1,0 +1,35 @@
+"""How a network scales with data-parallel workers: an analytic model (compute per worker plus
+parameter-server, reduction-tree or ring communication from alpha, beta and the gradient bytes),
+cluster presets, and real measurements (collectives and DDP steps with torch.distributed).
+
+The analytic part never imports torch; the measuring names (``run_commbench``,
+``time_train_step``, ``time_ddp_step``, ``measure_preset``) import it on first use, and
+``plot_scaling`` imports matplotlib on first use.
+"""
+from importlib import import_module
+
+from ._commfit import (DEFAULT_SIZES_MB, PATTERNS, CommBench, PatternFit, fit_alpha_beta,
+                       fit_pattern, parse_sizes_mb)
+from ._model import (STRATEGIES, Device, Interconnect, NetworkCosts, ParallelismComm, Recipe,
+                     ScalingResult, ScalingRow, calibrate_efficiency, comm_coefficients,
+                     comm_time, parallelism_comm, predict)
+from ._presets import (FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, IMAGENET_TRAIN_IMAGES, MEASURED,
+                       MEASURED_RECIPE, PRESETS, Preset, get_preset, k20x, measured_preset,
+                       preset_names)
+
+_LAZY = {"run_commbench": "_commbench", "StepTime": "_measure", "time_train_step": "_measure",
+         "time_ddp_step": "_measure", "measure_preset": "_measure", "plot_scaling": "_plot"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["DEFAULT_SIZES_MB", "FIRECAFFE_BASELINE", "FIRECAFFE_RECIPE", "IMAGENET_TRAIN_IMAGES",
+           "MEASURED", "MEASURED_RECIPE", "PATTERNS", "PRESETS", "STRATEGIES", "CommBench",
+           "Device", "Interconnect", "NetworkCosts", "ParallelismComm", "PatternFit", "Preset",
+           "Recipe", "ScalingResult", "ScalingRow", "calibrate_efficiency", "comm_coefficients",
+           "comm_time", "fit_alpha_beta", "fit_pattern", "get_preset", "k20x", "measured_preset",
+           "parallelism_comm", "parse_sizes_mb", "predict", "preset_names", *_LAZY]

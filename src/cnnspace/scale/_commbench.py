@@ -1,0 +1,75 @@
+"""Measured collectives: allreduce and a parameter server among N local processes, timed over a
+range of message sizes, with the latency-bandwidth model fitted to each pattern."""
+from __future__ import annotations
+
+import time
+
+import torch
+import torch.distributed as dist
+
+from ..errors import CnnspaceError
+from . import _spawn
+from ._commfit import DEFAULT_SIZES_MB, PATTERNS, CommBench, fit_pattern, parse_sizes_mb
+
+
+def _allreduce(grad: torch.Tensor, rank: int, nproc: int) -> None:
+    dist.all_reduce(grad)
+
+
+def _parameter_server(grad: torch.Tensor, rank: int, nproc: int) -> None:
+    """Rank 0 is the server: it receives every worker's gradient in turn, sums, and sends the sum
+    back to each worker in turn (point-to-point, so the server's link serialises it all)."""
+    if rank == 0:
+        incoming = torch.empty_like(grad)
+        for src in range(1, nproc):
+            dist.recv(incoming, src)
+            grad.add_(incoming)
+        for dst in range(1, nproc):
+            dist.send(grad, dst)
+    else:
+        dist.send(grad, 0)
+        dist.recv(grad, 0)
+
+
+_OPS = {"allreduce": _allreduce, "parameter_server": _parameter_server}
+
+
+def _bench_worker(rank: int, nproc: int, device: torch.device, channel, sizes: list[int],
+                  repeats: int, warmup: int) -> None:
+    times = {p: [] for p in PATTERNS}
+    for nbytes in sizes:
+        # zeros stay zeros under summation, so repeated reductions never overflow
+        grad = torch.zeros(max(1, nbytes // 4), dtype=torch.float32, device=device)
+        for pattern, op in _OPS.items():
+            samples = []
+            for i in range(warmup + repeats):
+                _spawn.sync(device)
+                dist.barrier()
+                start = time.perf_counter()
+                op(grad, rank, nproc)
+                _spawn.sync(device)
+                if i >= warmup:
+                    samples.append(time.perf_counter() - start)
+            # best of the repeats: on a shared machine the fastest one is the least disturbed
+            [seconds] = _spawn.slowest([min(samples)], device)
+            if rank == 0:
+                times[pattern].append(seconds)
+                channel.put(("progress", f"{pattern} {nbytes / 1e6:g} MB"))
+    if rank == 0:
+        channel.put(("result", times))
+
+
+def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, warmup: int = 1,
+                  backend: str = "auto", threads: int | None = None,
+                  on_progress=None) -> CommBench:
+    """Times both patterns at every size on ``nproc`` fresh local processes; fits each."""
+    _spawn.check_nproc(nproc)
+    if not isinstance(repeats, int) or repeats < 1 or not isinstance(warmup, int) or warmup < 0:
+        raise CnnspaceError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    sizes = parse_sizes_mb(sizes_mb)
+    backend = _spawn.choose_backend(backend, nproc)
+    threads = threads or _spawn.default_threads(nproc)
+    times = _spawn.run(_bench_worker, nproc, backend, threads, (sizes, repeats, warmup),
+                       on_progress)
+    fits = tuple(fit_pattern(p, nproc, sizes, times[p]) for p in PATTERNS)
+    return CommBench(nproc, backend, threads, repeats, fits)

@@ -1,0 +1,60 @@
+"""The scaling plot (seed slides 18 and 32): time per iteration stacked as compute and
+communication for every strategy, and speedup against the worker count."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+
+from .._atomic import write_atomic  # noqa: E402
+from ..errors import CnnspaceError  # noqa: E402
+from ._model import ScalingResult  # noqa: E402
+
+FORMATS = ("png", "svg", "pdf")
+
+
+def plot_scaling(result: ScalingResult, path: str | Path) -> Path:
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    strategies = list(dict.fromkeys(r.strategy for r in result.rows))
+    workers = list(dict.fromkeys(r.workers for r in result.rows))
+    fig, (bars, speed) = plt.subplots(1, 2, figsize=(13, 5))
+    width = 0.8 / len(strategies)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for s, strategy in enumerate(strategies):
+        rows = [result.row(n, strategy) for n in workers]
+        xs = [i + (s - (len(strategies) - 1) / 2) * width for i in range(len(workers))]
+        colour = colours[s % len(colours)]
+        bars.bar(xs, [r.compute_s for r in rows], width, color="0.75",
+                 label="compute" if s == 0 else None, edgecolor=colour)
+        bars.bar(xs, [r.comm_s for r in rows], width, bottom=[r.compute_s for r in rows],
+                 color=colour, label=f"communication: {strategy.replace('_', ' ')}")
+        speed.plot(workers, [r.speedup for r in rows], "o-", color=colour,
+                   label=strategy.replace("_", " "))
+    compute_only = [result.baseline_total_s
+                    / (result.recipe.iterations * result.row(n, strategies[0]).compute_s)
+                    for n in workers]
+    speed.plot(workers, compute_only, "k--", label="communication free")
+    # log scale for the decades between 1 and 128 workers; bars start below the smallest compute
+    lowest = min(r.compute_s for r in result.rows)
+    bars.set(xticks=range(len(workers)), xticklabels=workers, xlabel="workers",
+             ylabel="seconds per iteration", yscale="log", ylim=(lowest / 2, None),
+             title=f"{result.model}: time per iteration (batch {result.recipe.batch})")
+    speed.set(xscale="log", yscale="log", xlabel="workers", ylabel="speedup over 1 device",
+              title=f"{result.model} on {result.preset}: training speedup")
+    speed.set_xticks(workers, [str(n) for n in workers])
+    for ax in (bars, speed):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=120)
+    plt.close(fig)
+    write_atomic(path, lambda f: f.write(buf.getvalue()))
+    return path

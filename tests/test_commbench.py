@@ -1,0 +1,78 @@
+"""commbench (real gloo collectives among 2 local processes), the alpha-beta fit, and a smoke test
+of the DDP measurement harness behind benchmarks/ddp_prediction.py."""
+import json
+
+import pytest
+
+from cnnspace import get_spec
+from cnnspace.cli import main
+from cnnspace.errors import CnnspaceError
+from cnnspace.scale import (CommBench, comm_coefficients, fit_alpha_beta, measure_preset,
+                            parse_sizes_mb, time_ddp_step, time_train_step)
+
+TINY = get_spec("squeezenet1_1", input="3x32x32", num_classes=10)
+
+
+def test_fit_recovers_alpha_beta_and_stays_non_negative():
+    sizes = [10_000, 100_000, 1_000_000, 10_000_000]
+    a, b = 50e-6, 0.8e-9
+    assert fit_alpha_beta(sizes, [a + b * n for n in sizes]) == pytest.approx((a, b))
+    # a line that would need a negative latency is refitted through the origin
+    intercept, slope = fit_alpha_beta(sizes, [b * n - 5e-6 if n > 10_000 else 1e-6 for n in sizes])
+    assert intercept == 0.0 and slope > 0
+    with pytest.raises(CnnspaceError, match="two different"):
+        fit_alpha_beta([1000, 1000], [1e-3, 1e-3])
+    with pytest.raises(CnnspaceError, match="grow"):
+        fit_alpha_beta([1000, 10_000], [1e-3, 1e-4])
+
+
+def test_sizes_are_megabytes_of_float32():
+    assert parse_sizes_mb(["0.5", 5, "0.5"]) == [500_000, 5_000_000]
+    for bad in ("x", "0", "-1"):
+        with pytest.raises(CnnspaceError, match="--sizes"):
+            parse_sizes_mb([bad])
+
+
+@pytest.fixture(scope="module")
+def bench_json(tmp_path_factory):
+    """One real run through the CLI: 2 gloo processes, a small and a 16 MB message."""
+    out = tmp_path_factory.mktemp("commbench") / "bench.json"
+    assert main(["commbench", "--nproc", "2", "--sizes", "0.01", "16", "--repeats", "3",
+                 "--format", "json", "-o", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_commbench_measures_and_fits_both_patterns(bench_json):
+    assert bench_json["nproc"] == 2 and bench_json["backend"] == "gloo"
+    assert set(bench_json["patterns"]) == {"allreduce", "parameter_server"}
+    for pattern in bench_json["patterns"].values():
+        small, large = pattern["times_s"]
+        assert 0 < small < large  # 1600x the bytes takes longer on any machine
+        assert len(pattern["relative_errors"]) == 2
+        assert pattern["slope_s_per_byte"] > 0 and pattern["intercept_s"] >= 0
+    bench = CommBench.from_json(bench_json)
+    allreduce = bench.fit("allreduce")
+    m, k = comm_coefficients("ring", 2)  # 2 processes: ring cost = 2 alpha + beta x bytes
+    assert allreduce.alpha_s * m == pytest.approx(allreduce.intercept_s)
+    assert allreduce.beta_s_per_byte * k == pytest.approx(allreduce.slope_s_per_byte)
+    server = bench.fit("parameter_server")  # 2 processes: 2 messages of |W| through the server
+    assert server.beta_s_per_byte == pytest.approx(server.slope_s_per_byte / 2)
+
+
+def test_commbench_rejects_bad_input(capsys):
+    assert main(["commbench", "--nproc", "1"]) == 2
+    assert "--nproc" in capsys.readouterr().err
+    with pytest.raises(CnnspaceError, match="not a commbench result"):
+        CommBench.from_json({"nproc": 2}, "x.json")
+
+
+def test_measured_preset_and_ddp_harness(bench_json):
+    step = time_train_step(TINY, batch=4, threads=1, steps=1, warmup=1)
+    assert step.wall_s > 0 and step.cpu_s > 0
+    preset = measure_preset(TINY, CommBench.from_json(bench_json), batch_per_worker=4, steps=1,
+                            warmup=1)
+    assert preset.name == "measured" and preset.device.flops > 0
+    allreduce = CommBench.from_json(bench_json).fit("allreduce")
+    assert preset.link.beta_s_per_byte == allreduce.beta_s_per_byte
+    ddp = time_ddp_step(TINY, batch_per_worker=4, nproc=2, threads=1, steps=1, warmup=1)
+    assert ddp.wall_s > 0 and ddp.cpu_s > 0

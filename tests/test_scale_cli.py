@@ -1,0 +1,83 @@
+"""`cnnspace scale`: JSON schema, table, plot, presets, custom clusters and bad input."""
+import json
+
+import pytest
+
+from cnnspace.cli import main
+
+STRATEGY_NAMES = {"parameter_server", "reduction_tree", "ring"}
+
+
+def run_json(capsys, *argv) -> dict:
+    assert main(["scale", *argv, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_json_schema_and_firecaffe_defaults(capsys):
+    data = run_json(capsys, "googlenet_aux", "--workers", "1,32,128")
+    assert data["model"] == "googlenet_aux" and data["preset"] == "titan-k20x"
+    assert len(data["rows"]) == 3 * 3
+    for row in data["rows"]:
+        assert isinstance(row["workers"], int) and row["strategy"] in STRATEGY_NAMES
+        for key in ("compute_s", "comm_s", "time_per_iter_s", "total_time_s", "speedup"):
+            assert isinstance(row[key], float) and row[key] >= 0
+        assert row["time_per_iter_s"] == pytest.approx(row["compute_s"] + row["comm_s"])
+    assert data["recipe"] == {"batch": 1024, "epochs": 72, "dataset_size": 1_281_167}
+    assert data["baseline"]["batch"] == 32 and data["baseline"]["epochs"] == 64
+    assert any("HOTI 2011" in s for s in data["sources"])
+    assert data["parallelism_comm"]["batch"] == 1024
+
+
+def test_recipe_options_and_custom_cluster(capsys):
+    data = run_json(capsys, "squeezenet1_1", "--input", "3x32x32", "--workers", "2,4",
+                    "--strategies", "ring", "--alpha", "1e-5", "--beta", "1e-9",
+                    "--device-flops", "1e11", "--batch", "128", "--epochs", "2",
+                    "--dataset-size", "1000", "--baseline-batch", "128", "--baseline-epochs", "2")
+    assert data["preset"] == "custom" and {r["strategy"] for r in data["rows"]} == {"ring"}
+    ring2 = data["rows"][0]
+    # ring on 2 workers: 2 alpha + beta x gradient bytes
+    assert ring2["comm_s"] == pytest.approx(2e-5 + 1e-9 * data["costs"]["gradient_bytes"])
+    assert ring2["compute_s"] == pytest.approx(64 * data["costs"]["train_flops_per_image"] / 1e11)
+    assert ring2["total_time_s"] == pytest.approx(2 * 1000 / 128 * ring2["time_per_iter_s"])
+
+
+def test_table_and_plot(capsys, tmp_path):
+    plot = tmp_path / "scale.png"
+    assert main(["scale", "squeezenet1_0", "--workers", "1,8,64", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "reduction_tree" in out and "titan-k20x" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_measured_preset_from_saved_commbench(capsys, tmp_path):
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"nproc": 2, "backend": "gloo", "threads": 1, "repeats": 3,
+                                 "patterns": {"allreduce": {"sizes_bytes": [1_000_000, 10_000_000],
+                                                            "times_s": [0.0011, 0.0101]}}}))
+    data = run_json(capsys, "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+                    "--commbench", str(bench), "--workers", "1,2", "--batch", "8")
+    assert data["preset"] == "measured"
+    # 2 processes, ring: a = 2 alpha, b = beta; fit through (1 MB, 1.1 ms), (10 MB, 10.1 ms)
+    assert data["link"]["alpha_s"] == pytest.approx(0.0001 / 2)
+    assert data["link"]["beta_s_per_byte"] == pytest.approx(1e-9)
+    assert data["device"]["flops"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0,2"], "--workers"),
+    (["--workers", "two"], "--workers"),
+    (["--strategies", "gossip"], "--strategies"),
+    (["--alpha", "1e-6"], "missing --beta, --device-flops"),
+    (["--preset", "10gbe", "--alpha", "1e-6", "--beta", "1e-9", "--device-flops", "1e12"],
+     "either --preset"),
+    (["--workers", "2048"], "global batch of 1024"),
+    (["--commbench", "x.json"], "--preset measured only"),
+    (["--preset", "measured", "--commbench", "missing.json"], "missing.json"),
+    (["--plot", "out.gif"], ".png"),
+    (["--batch", "0"], "batch must be a positive integer"),
+    (["--epochs", "0"], "epochs must be > 0"),
+])
+def test_bad_input_exits_2_with_one_line(capsys, argv, message):
+    assert main(["scale", "squeezenet1_1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
