@@ -17,9 +17,8 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cnnspace zoo
-	$(BIN)/cnnspace analyze squeezenet1_0
-	$(BIN)/cnnspace analyze firenet --set sr=0.75 --format json | head -n 20
+	$(BIN)/cnnspace analyze squeezenet1_1 --input 1x32x32
+	$(BIN)/cnnspace explore examples/studies/demo.yaml --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

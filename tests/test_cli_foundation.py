@@ -100,11 +100,20 @@ def test_analytic_path_never_imports_torch():
 
 
 def test_cli_starts_without_heavy_imports():
-    # Every command pays for what the parser imports: torch and matplotlib load only when a
-    # command that needs them runs.
-    code = ("import sys; from cnnspace.cli import make_parser; make_parser(); "
+    # A command pays only for what it needs: analytic ones never load torch or matplotlib.
+    code = ("import sys; from cnnspace.cli import main; main(['analyze', 'squeezenet1_1', '--format', "
+            "'json']); main(['zoo']); main(['diff', 'squeezenet1_0', 'squeezenet1_1']); "
             "heavy = [m for m in ('torch', 'matplotlib', 'optuna', 'onnxruntime', 'sklearn') "
-            "if m in sys.modules]; print(','.join(heavy))")
+            "if m in sys.modules]; print('heavy:', ','.join(heavy))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == ""
+    assert proc.stdout.strip().splitlines()[-1] == "heavy:"
+
+
+def test_top_level_help_lists_every_command(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert e.value.code == 0
+    for command in ("analyze", "spec", "zoo", "import"):
+        assert command in out

@@ -11,19 +11,31 @@ from . import __version__, commands
 from .errors import CnnspaceError
 
 
-def make_parser() -> argparse.ArgumentParser:
+# Subcommands whose name is a Python keyword live in a module of another name.
+MODULE_OF = {"import": "importer"}
+
+
+def _modules() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
+
+
+def make_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; given the subcommand about to run, only that module is imported, so a command
+    never pays to import what another one needs (torch, matplotlib, optuna)."""
     parser = argparse.ArgumentParser(
         prog="cnnspace", description="Explore the design space of convolutional neural networks.")
     parser.add_argument("--version", action="version", version=f"cnnspace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"{commands.__name__}.{info.name}").register(sub)
+    names = _modules()
+    module = MODULE_OF.get(command, command)
+    for name in [module] if module in names else names:
+        importlib.import_module(f"{commands.__name__}.{name}").register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = make_parser(argv[0] if argv else None).parse_args(argv)
     try:
         return args.run(args) or 0
     except CnnspaceError as e:

@@ -24,7 +24,7 @@ def _batches(text: str) -> tuple[int, ...]:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "bench", help="measured latency, throughput, % of peak FLOP/s and energy per frame",
+        "bench", help="measured latency, throughput, %% of peak FLOP/s and energy per frame",
         description="Times a model on this machine: latency per frame at batch 1 (median, p90), "
         "frames/s at larger batches, a training step, the device's peak FLOP/s (best GEMM) and "
         "each backend's and layer's percent of it, and energy per frame from RAPL or NVML when "

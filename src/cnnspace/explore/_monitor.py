@@ -1,0 +1,153 @@
+"""Progress of a study as the storage shows it: one line per finished trial with the trials done
+out of the budget, the best so far and an estimated time to the end; on a terminal, a live
+status line with the running trials' epochs too. It reads the storage, so it shows every
+worker's trials, on this machine or another."""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import nullcontext
+from datetime import datetime
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+from rich.console import Console
+
+from ._objectives import Objective
+from ._pareto import pareto_mask
+from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
+from ._records import outcome as trial_outcome
+from ._records import retried_numbers
+from ._storage import open_storage
+
+POLL_S = 2.0
+
+
+class Monitor:
+    def __init__(self, location: str, study_name: str, objectives: tuple[Objective, ...],
+                 total: int | None, workers: int, epochs: int, console: Console | None = None):
+        self.storage = open_storage(location, heartbeat=None)
+        self.study_name, self.objectives, self.total = study_name, objectives, total
+        self.workers, self.epochs = workers, epochs
+        self.console = console or Console(stderr=True, highlight=False)
+        self.seen: set[int] = set()
+        self.started = time.time()
+        self._stop = threading.Event()
+        self._status = None
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def poll(self) -> Counts:
+        trials = optuna.load_study(study_name=self.study_name,
+                                   storage=self.storage).get_trials(deepcopy=False)
+        counts, retried = count(trials), retried_numbers(trials)
+        for t in sorted(trials, key=lambda t: t.number):
+            if t.state.is_finished() and t.number not in self.seen:
+                self.seen.add(t.number)
+                if t.datetime_complete and t.datetime_complete.timestamp() >= self.started - 1:
+                    self.console.print(self._line(t, trials, counts, retried), markup=False,
+                                       soft_wrap=True)
+        if self._status is not None:
+            self._status.update(self.status(trials, counts))
+        return counts
+
+    def status(self, trials: list[FrozenTrial], counts: Counts) -> str:
+        total = "?" if self.total is None else f"{self.total:,}"
+        parts = [f"trials {counts.done}/{total} done"]
+        if counts.infeasible:
+            parts.append(f"{counts.infeasible} infeasible (not trained)")
+        best = self._best(trials)
+        if best:
+            parts.append(best)
+        eta = self._eta(trials, counts)
+        if eta is not None:
+            parts.append(f"ETA {_duration(eta)}")
+        running = [t for t in trials if t.state == TrialState.RUNNING]
+        if running:
+            parts.append("running " + ", ".join(
+                f"#{t.number} epoch {len(t.user_attrs.get('curve', []))}/{self.epochs}"
+                for t in running))
+        return " | ".join(parts)
+
+    def _line(self, t: FrozenTrial, trials: list[FrozenTrial], counts: Counts,
+              retried: set[int]) -> str:
+        a = t.user_attrs
+        point = ", ".join(f"{k}={v}" for k, v in a.get("point", t.params).items())
+        outcome = trial_outcome(t, retried)
+        text = f"trial {t.number} [{point}]: {outcome}"
+        if outcome == "retried":
+            return text + " (cut short; queued again)  -- " + self.status(trials, counts)
+        if outcome == INFEASIBLE:
+            text += f" ({', '.join(a.get('violated', [])) or a.get('error', '')})"
+        elif outcome == REUSED:
+            text += f" (same network as trial {a.get('reused_from')})"
+        results = a.get("results", {})
+        if results.get("top1") is not None:
+            text += f", top-1 {results['top1']:.2%}"
+        if "metrics" in a:
+            text += f", {a['metrics']['size_mib']:.3g} MiB"
+        if results.get("train_seconds") is not None:
+            text += f", {results['train_seconds']:.1f} s"
+        if a.get("error") and outcome != INFEASIBLE:
+            text += f": {a['error']}"
+        return text + "  -- " + self.status(trials, counts)
+
+    def _best(self, trials: list[FrozenTrial]) -> str | None:
+        done = [t for t in trials if t.state == TrialState.COMPLETE and t.values]
+        if not done:
+            return None
+        o = self.objectives[0]
+        pick = max if o.maximize else min
+        best = pick(done, key=lambda t: t.values[0])
+        value = f"{best.values[0]:.2%}" if o.name.endswith("top1") or o.name == "top5" \
+            else f"{best.values[0]:.4g}"
+        text = f"best {o.name} {value} (trial {best.number})"
+        if len(self.objectives) > 1:
+            front = pareto_mask([t.values for t in done], [o.maximize for o in self.objectives])
+            text += f", Pareto front {sum(front)} trials"
+        return text
+
+    def _eta(self, trials: list[FrozenTrial], counts: Counts) -> float | None:
+        """Remaining trials x mean time of a trained trial / workers."""
+        if self.total is None:
+            return None
+        spans = [(t.datetime_complete - t.datetime_start).total_seconds() for t in trials
+                 if final_outcome(t) == TRAINED and t.datetime_start and t.datetime_complete]
+        if not spans:
+            return None
+        remaining = max(0, self.total - counts.done)
+        running_for = sum((datetime.now() - t.datetime_start).total_seconds() for t in trials
+                          if t.state == TrialState.RUNNING and t.datetime_start)
+        mean = sum(spans) / len(spans)
+        return max(0.0, (remaining * mean - running_for) / max(1, self.workers))
+
+    # -- running alongside the workers -----------------------------------------------------
+
+    def watch(self, until: threading.Event | None = None) -> None:
+        """Polls until ``until`` is set (or ``stop()``), then once more for the last trials."""
+        until = until or self._stop
+        live = self.console.is_terminal
+        with self.console.status("starting", spinner="dots") if live else nullcontext() as status:
+            self._status = status
+            while not until.wait(POLL_S):
+                self.poll()
+            self.poll()
+        self._status = None
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.watch, daemon=True, name="explore-monitor")
+        thread.start()
+        return thread
+
+    def stop(self, thread: threading.Thread) -> None:
+        self._stop.set()
+        thread.join()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"

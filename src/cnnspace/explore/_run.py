@@ -1,0 +1,123 @@
+"""``explore``: check a study, create it in its storage, run its workers, watch their progress.
+
+With one worker the trials run in this process. With ``workers`` N, N processes on this machine
+each run ``cnnspace explore ... --worker-index i`` against the same storage, with an equal share
+of the cores, while this process shows their progress. On several machines, each runs the same
+command with the same ``storage`` and ``study_name``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+from rich.console import Console
+
+from ..errors import CnnspaceError
+from ._monitor import Monitor
+from ._points import Feasibility
+from ._records import Counts, count
+from ._session import Prepared, open_study, prepare
+from ._storage import Heartbeat, is_journal, open_storage, redact, storage_url
+from ._study_file import StudyFile
+from ._worker import run_worker
+
+
+@dataclass(frozen=True)
+class ExploreResult:
+    study_name: str
+    storage: str              # the storage URL or journal path (password hidden)
+    out_dir: Path
+    counts: Counts
+    feasibility: Feasibility
+    total: int | None
+    seconds: float
+
+
+def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None = None,
+            workers: int = 1, study_name: str | None = None,
+            heartbeat: Heartbeat = Heartbeat(), worker_index: int | None = None,
+            console: Console | None = None) -> ExploreResult:
+    """Runs ``study`` until its budget is spent (or resumes it: finished trials are kept).
+    ``storage``: a URL or file shared by all workers (default: a journal file in ``out_dir``).
+    ``worker_index`` marks a worker process started by another ``explore``: it runs trials
+    and prints nothing."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise CnnspaceError(f"--workers: expected a positive number, got {workers!r}")
+    started = time.monotonic()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the monitor reports the trials
+    out_dir = Path(out_dir)
+    console = console or Console(stderr=True, highlight=False)
+    prepared = prepare(study)
+    name = study_name or study.name
+    location = storage or str(out_dir)
+    url = storage_url(location)
+    shared = storage is not None and not is_journal(url) and not url.startswith("sqlite:")
+    # Created once here, so that this command's own workers never race to create it.
+    open_study(open_storage(location, heartbeat), name, prepared)
+    if worker_index is not None:
+        run_worker(prepared, location, name, out_dir, heartbeat, worker_index, shared)
+    else:
+        _announce(console, prepared, name, url, workers)
+        monitor = Monitor(location, name, study.objectives, prepared.total, workers,
+                          study.epochs, console)
+        if workers == 1:
+            thread = monitor.start()
+            try:
+                run_worker(prepared, location, name, out_dir, heartbeat, 0, shared)
+            finally:
+                monitor.stop(thread)
+        else:
+            _run_local_workers(study, workers, out_dir, location, name, heartbeat, monitor)
+    trials = optuna.load_study(study_name=name, storage=open_storage(location, None)) \
+        .get_trials(deepcopy=False)
+    return ExploreResult(name, redact(url), out_dir, count(trials), prepared.feasibility,
+                         prepared.total, time.monotonic() - started)
+
+
+def _announce(console: Console, prepared: Prepared, name: str, url: str, workers: int) -> None:
+    study = prepared.study
+    lines = [f"note: {note}" for note in prepared.notes]
+    lines.append(f"study {name!r}: {prepared.feasibility.describe()}; infeasible points are "
+                 "recorded, never trained")
+    lines.append(f"budget: {prepared.describe_total()}"
+                 + (f" or {study.timeout_s:g} s" if study.timeout_s else "")
+                 + f"; {study.sampler.name} sampler, pruner {study.pruner.name}, "
+                 f"{workers} worker{'s' if workers > 1 else ''}; storage {redact(url)}")
+    for line in lines:
+        console.print(line, markup=False, soft_wrap=True)
+
+
+def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: str, name: str,
+                       heartbeat: Heartbeat, monitor: Monitor) -> None:
+    if study.source is None:
+        raise CnnspaceError("several workers need the study as a file (each worker reads it)")
+    from ..train import available_cpus
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers))}
+    argv = [sys.executable, "-m", "cnnspace.cli", "explore", study.source, "--out", str(out_dir),
+            "--storage", location, "--study-name", name,
+            "--heartbeat", str(heartbeat.interval_s), "--grace", str(heartbeat.grace_s)]
+    procs = [subprocess.Popen([*argv, "--worker-index", str(i)], env=env)
+             for i in range(workers)]
+    finished = threading.Event()
+    waiter = threading.Thread(target=lambda: ([p.wait() for p in procs], finished.set()),
+                              daemon=True)
+    waiter.start()
+    try:
+        monitor.watch(finished)
+    except KeyboardInterrupt:
+        # Ctrl-C reached the workers too (same process group): they queue their trials
+        # again and exit; wait for that before leaving.
+        for p in procs:
+            p.wait()
+        raise
+    failed = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
+    if failed:
+        raise CnnspaceError("worker " + ", ".join(f"{i} exited with code {c}" for i, c in failed)
+                            + "; its messages are above. Run the same command again to resume")

@@ -1,0 +1,93 @@
+"""Before any training: the dataset opened, the space fitted to it and checked analytically, the
+budget worked out, and the Optuna study created (or found, and checked to be the same study)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from ..errors import CnnspaceError
+from ..space import DesignSpace
+from ._errors import StudyError
+from ._points import Feasibility, check_feasible, fit_space
+from ._records import FEASIBILITY_ATTR, STUDY_ATTR
+from ._study_file import StudyFile
+
+
+@dataclass(frozen=True)
+class Prepared:
+    study: StudyFile
+    space: DesignSpace        # fitted to the dataset
+    data: Any                 # cnnspace.data.DataSplits
+    feasibility: Feasibility
+    notes: tuple[str, ...]
+    total: int | None         # trials to finish (infeasible ones aside); None: until the timeout
+    infeasible: int = 0       # infeasible grid points to record too (a whole grid is run)
+
+    def describe_total(self) -> str:
+        return "until the timeout" if self.total is None else f"{self.total:,} trials"
+
+
+def prepare(study: StudyFile) -> Prepared:
+    from ..data import get_dataset  # torch: only when a study is about to run
+
+    try:
+        data = get_dataset(study.data, study.image_size)
+    except CnnspaceError as e:
+        raise StudyError(str(e), key="train.data", source=study.source) from None
+    try:
+        space, notes = fit_space(study.space, data.input_shape, data.num_classes)
+        found = check_feasible(space, study.seed or 0)
+    except StudyError as e:
+        raise e.located(study.source) from None
+    total, infeasible = study.n_trials, 0
+    if study.sampler.name == "grid":
+        if not found.whole_grid and total is None and study.timeout_s is None:
+            raise StudyError(f"a grid of {space.size:,} points: give budget.n_trials or "
+                             "budget.timeout", key="budget", source=study.source)
+        if found.whole_grid and (total is None or total >= found.feasible):
+            total, infeasible = found.feasible, found.checked - found.feasible
+    return Prepared(study, space, data, found, tuple(notes), total, infeasible)
+
+
+def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepared,
+               **sampling) -> optuna.Study:
+    """The study ``name`` in ``storage``: created with the study file's content attached, or,
+    if it exists, checked to come from the same design space, recipe and objectives."""
+    study_file = prepared.study
+    try:
+        study = optuna.load_study(study_name=name, storage=storage, **sampling)
+    except KeyError:
+        study = optuna.create_study(storage=storage, study_name=name, load_if_exists=True,
+                                    directions=study_file.directions, **sampling)
+    stored = study.user_attrs.get(STUDY_ATTR)
+    if stored is None:
+        study.set_user_attr(STUDY_ATTR, _plain(study_file.to_dict()))
+        study.set_user_attr(FEASIBILITY_ATTR, _plain(prepared.feasibility.__dict__))
+        return study
+    changed = _changes(stored, _plain(study_file.identity()))
+    if changed:
+        raise StudyError(f"the storage already holds a study {name!r} made with another "
+                         f"{' and '.join(changed)}; its trials would not compare with this "
+                         "file's. Give another --study-name or --out (or restore the file)",
+                         source=study_file.source)
+    return study
+
+
+def _changes(stored: dict[str, Any], ours: dict[str, Any]) -> list[str]:
+    """The parts of the study's identity that differ. Training options that only say where and
+    how a run executes (device, loader processes, ...) may change, as on a resumed run."""
+    from ..train import TrainConfig
+
+    changed = [k for k in ours if k != "train" and stored.get(k) != ours[k]]
+    before, now = TrainConfig.from_dict(stored["train"]), TrainConfig.from_dict(ours["train"])
+    if before.differences(now):
+        changed.append("train (" + "; ".join(before.differences(now)) + ")")
+    return changed
+
+
+def _plain(value: Any) -> Any:
+    """As the storage gives it back (JSON): tuples become lists."""
+    return json.loads(json.dumps(value))

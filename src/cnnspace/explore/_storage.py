@@ -1,0 +1,141 @@
+"""Where a study lives: an Optuna storage chosen from a folder, a file or a database URL.
+
+- a folder (``--out DIR``): ``DIR/study.journal``, Optuna's JournalStorage file backend, which
+  several local workers share safely (benchmarks/explore_storage.py: no error with 2-8 workers,
+  where SQLite fails to open under the creation race and loses trials at 8);
+- a ``*.journal`` file: the same;
+- ``sqlite:///...``, ``postgresql+psycopg2://...`` or any SQLAlchemy URL: RDBStorage.
+  PostgreSQL is the one to share between machines;
+- a ``*.db`` file: SQLite.
+
+Every storage runs Optuna's heartbeat: a trial whose worker died (killed, machine lost) is failed
+once its heartbeat is ``grace_s`` old and queued again by RetryHeartbeatStaleTrialCallback.
+"""
+from __future__ import annotations
+
+import os
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import sqlalchemy
+from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
+
+from ..errors import CnnspaceError
+from ._journal import HeartbeatJournalStorage
+
+JOURNAL_FILE = "study.journal"
+DB_FILE = "study.db"
+# A worker writes a heartbeat every HEARTBEAT_S; one silent for GRACE_S is declared dead and its
+# trial is queued again (at most MAX_RETRY times, so a point that kills its worker cannot loop).
+HEARTBEAT_S = 10
+GRACE_S = 60
+MAX_RETRY = 3
+# SQLite serialises writers; a worker waits this long for the lock instead of failing at once.
+SQLITE_BUSY_TIMEOUT_S = 120
+OPEN_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    interval_s: int = HEARTBEAT_S
+    grace_s: int = GRACE_S
+    max_retry: int = MAX_RETRY
+
+    def __post_init__(self):
+        for name in ("interval_s", "grace_s", "max_retry"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise CnnspaceError(f"heartbeat {name} must be a positive integer, got {value!r}")
+        if self.grace_s <= self.interval_s:
+            raise CnnspaceError(f"the heartbeat grace period ({self.grace_s} s) must exceed its "
+                                f"interval ({self.interval_s} s)")
+
+    def retry_callback(self) -> RetryHeartbeatStaleTrialCallback:
+        """Queues a stale trial again with its point (at most ``max_retry`` times)."""
+        with warnings.catch_warnings():  # Optuna calls it experimental on every use
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return RetryHeartbeatStaleTrialCallback(max_retry=self.max_retry)
+
+
+def storage_url(location: str | os.PathLike) -> str:
+    """The storage URL, or journal file path, that a folder, file or URL stands for. A folder
+    means its journal, or its SQLite database if only that exists."""
+    text = str(location)
+    if "://" in text:
+        return text
+    path = Path(text).resolve()
+    if path.suffix == ".journal" or (path.is_file() and path.suffix != ".db"):
+        return str(path)
+    if path.suffix == ".db":
+        return f"sqlite:///{path}"
+    if (path / DB_FILE).is_file() and not (path / JOURNAL_FILE).is_file():
+        return f"sqlite:///{path / DB_FILE}"
+    return str(path / JOURNAL_FILE)
+
+
+def is_journal(url: str) -> bool:
+    return "://" not in url
+
+
+def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Heartbeat(),
+                 must_exist: bool = False) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``location`` (see the module's docstring); ``must_exist`` for
+    reading a study back, so a mistyped folder is an error rather than a new empty study."""
+    url = storage_url(location)
+    local = Path(url) if is_journal(url) else (
+        Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None)
+    if local is not None:
+        if must_exist and not local.is_file():
+            raise CnnspaceError(f"no study at {local} (give the folder `cnnspace explore --out` "
+                                "wrote, a .journal or .db file, or a storage URL)")
+        local.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # Optuna calls the heartbeat experimental on every use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = heartbeat and heartbeat.retry_callback()
+        if is_journal(url):
+            backend = JournalFileBackend(url)
+            if heartbeat is None:
+                return optuna.storages.JournalStorage(backend)
+            return HeartbeatJournalStorage(backend, heartbeat.interval_s, heartbeat.grace_s, retry)
+        engine = ({"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if local is not None
+                  else {"pool_pre_ping": True})
+        beat = {} if heartbeat is None else dict(
+            heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
+            heartbeat_stale_trial_callback=retry)
+        return _open_rdb(url, engine, beat)
+
+
+def _open_rdb(url: str, engine: dict, beat: dict) -> RDBStorage:
+    """RDBStorage creates its tables when opened; workers opening a fresh database at the same
+    moment race to create them and the losers fail. The tables exist once anyone has won, so a
+    failed open is retried a few times."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return RDBStorage(url, engine_kwargs=engine, **beat)
+        except Exception as e:  # SQLAlchemy/driver errors: a race, a bad URL, no server
+            if attempt == OPEN_ATTEMPTS - 1 or not _is_race(e):
+                raise CnnspaceError(f"cannot open the storage {redact(url)}: "
+                                    f"{type(e).__name__}: {str(e).splitlines()[0]}") from None
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _is_race(e: Exception) -> bool:
+    """An error another worker creating the same tables causes (not a bad URL or a dead server)."""
+    text = str(e).lower()
+    return isinstance(e, sqlalchemy.exc.IntegrityError) or (
+        isinstance(e, sqlalchemy.exc.OperationalError)
+        and ("already exists" in text or "locked" in text))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and reports."""
+    scheme, sep, rest = url.partition("://")
+    creds, at, host = rest.rpartition("@")
+    if not at or ":" not in creds:
+        return url
+    return f"{scheme}{sep}{creds.split(':', 1)[0]}:***@{host}"

@@ -1,0 +1,185 @@
+"""One trial: a point sampled by Optuna, analysed, and trained only if it is feasible and new.
+
+1. analytic metrics and constraints first: an infeasible point is recorded and never trained;
+2. a point another trial already trained reuses that trial's results (a point that another
+   worker is training now is waited for, so no network is trained twice);
+3. training goes through ``cnnspace.train.train`` (the code path of `cnnspace train`), in a run
+   folder under ``--out`` so a retried trial resumes from its last epoch (see _training).
+A trial cut short by anything but a verdict on its point (Ctrl-C, a crash) is queued again.
+"""
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from ..errors import CnnspaceError
+from ..metrics import TRAIN_FLOPS_FACTOR
+from ..space import DesignSpace, analyze_points
+from ..spec import to_dict
+from ._points import suggest_point
+from ._records import FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, TRAINED, final_outcome
+from ._study_file import StudyFile
+
+ANALYTIC_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations")
+TWIN_POLL_S = 2.0
+
+
+class PointFailed(CnnspaceError):
+    """Training this point failed for a reason a retry would meet again (its loss diverged)."""
+
+
+@dataclass
+class TrialContext:
+    study: StudyFile
+    study_name: str               # the Optuna study's (--study-name, else the file's name)
+    space: DesignSpace            # fitted to the dataset
+    data: Any                     # cnnspace.data.DataSplits
+    out_dir: Path
+    worker: str                   # host:pid, recorded on each trial
+    retry: RetryHeartbeatStaleTrialCallback
+
+    def run_folder(self, point_id: str) -> Path:
+        return self.out_dir / "trials" / f"{file_name(self.study_name)}-{point_id}"
+
+
+def file_name(name: str) -> str:
+    """A study name made safe as a file or folder name (no separators, no '..')."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "study"
+
+
+class TrialRunner:
+    """The Optuna objective of a study."""
+
+    def __init__(self, ctx: TrialContext):
+        self.ctx = ctx
+        self.last_number: int | None = None
+        # Optuna reports one intermediate value per step: single-objective studies only (a
+        # pruner in a multi-objective study is refused when the study file is read).
+        pruned = ctx.study.pruner.name != "none"
+        self.prune_on = ctx.study.objectives[0].name if pruned else None
+
+    def __call__(self, trial: optuna.Trial):
+        self.last_number = trial.number
+        try:
+            return self._run(trial)
+        except (optuna.TrialPruned, PointFailed):
+            raise
+        except UpdateFinishedTrialError:
+            raise  # another worker declared this trial stale and already queued it again
+        except BaseException:
+            self._queue_retry(trial)
+            raise
+
+    def _run(self, trial: optuna.Trial):
+        space = self.ctx.space
+        point = suggest_point(trial, space)
+        pid = space.point_id(point)
+        for key, value in (("point_id", pid), ("point", point), ("worker", self.ctx.worker),
+                           ("outcome", STARTED)):
+            trial.set_user_attr(key, value)
+        analysed = analyze_points(space, [point])[0]
+        if analysed.error is not None:
+            return self._finish(trial, INFEASIBLE, error=analysed.error)
+        metrics = {m: getattr(analysed.totals, m) for m in ANALYTIC_METRICS}
+        images = len(self.ctx.data.train) * self.ctx.study.epochs
+        metrics["train_flops"] = TRAIN_FLOPS_FACTOR * analysed.totals.flops * images
+        trial.set_user_attr("metrics", metrics)
+        if analysed.violated:
+            return self._finish(trial, INFEASIBLE, violated=list(analysed.violated))
+        twin = self._trained_twin(trial, pid)
+        if twin is not None:
+            return self._reuse(trial, twin)
+        spec = space.spec_for(point)
+        trial.set_user_attr("spec", to_dict(spec))
+        return self._train(trial, spec, pid, metrics)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _train(self, trial: optuna.Trial, spec, pid: str, metrics: dict):
+        from ..train import NonFiniteLossError  # torch: only once a point is trained
+        from ._training import train_point
+
+        folder = self.ctx.run_folder(pid)
+        trial.set_user_attr("run_folder", str(folder))
+        try:
+            results, stopped = train_point(trial, spec, self.ctx.data, self.ctx.study.train,
+                                           folder, self.prune_on)
+        except NonFiniteLossError as e:
+            self._drop_checkpoints(folder)
+            return self._finish(trial, FAILED, error=str(e))
+        self._drop_checkpoints(folder)  # kept when cut short: the retry resumes from them
+        if stopped:
+            return self._finish(trial, PRUNED, results=results, stopped=stopped)
+        return self._finish(trial, TRAINED, results=results, metrics=metrics)
+
+    def _drop_checkpoints(self, folder: Path) -> None:
+        """The run folder keeps its metrics and config; checkpoints only serve a retry."""
+        if not self.ctx.study.keep_checkpoints:
+            for name in ("checkpoint.pt", "best.pt"):
+                (folder / name).unlink(missing_ok=True)
+
+    # -- endings -----------------------------------------------------------------------------
+
+    def _finish(self, trial: optuna.Trial, outcome: str, *, metrics: dict | None = None,
+                **attrs):
+        """Records the attributes, then the outcome (last: see _records), then ends the trial
+        the way Optuna expects for it."""
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+        trial.set_user_attr("outcome", outcome)
+        if outcome in (INFEASIBLE, PRUNED):
+            raise optuna.TrialPruned(attrs.get("stopped") or attrs.get("error")
+                                     or f"violates {', '.join(attrs.get('violated', []))}")
+        if outcome == FAILED:
+            raise PointFailed(attrs["error"])
+        values = {**(metrics or {}), **attrs["results"]}
+        return [values[o.name] for o in self.ctx.study.objectives]
+
+    def _trained_twin(self, trial: optuna.Trial, pid: str) -> FrozenTrial | None:
+        """A finished trial of the same point, waiting while an earlier-numbered one runs it."""
+        while True:
+            twins = [t for t in trial.study.get_trials(deepcopy=False)
+                     if t.user_attrs.get("point_id") == pid and t.number != trial.number]
+            done = [t for t in twins if final_outcome(t) in (TRAINED, PRUNED, FAILED)]
+            if done:
+                return min(done, key=lambda t: (final_outcome(t) != TRAINED, t.number))
+            if not any(t.state == TrialState.RUNNING and t.number < trial.number for t in twins):
+                return None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(trial.study)  # the twin's worker may be dead
+            time.sleep(TWIN_POLL_S)
+
+    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial):
+        """The twin's results, from its attributes (they outlive a twin whose trial was failed
+        after it finished training, when a worker was wrongly thought dead)."""
+        trial.set_user_attr("reused_from", twin.number)
+        for key in ("spec", "results"):
+            if key in twin.user_attrs:
+                trial.set_user_attr(key, twin.user_attrs[key])
+        trial.set_user_attr("outcome", REUSED)
+        verdict = final_outcome(twin)
+        if verdict == PRUNED:
+            raise optuna.TrialPruned(f"the same point as trial {twin.number}, which was pruned")
+        if verdict == FAILED:
+            raise PointFailed(f"the same point as trial {twin.number}, which failed: "
+                              f"{twin.user_attrs.get('error', '')}")
+        values = {**twin.user_attrs["metrics"], **twin.user_attrs["results"]}
+        return [values[o.name] for o in self.ctx.study.objectives]
+
+    def _queue_retry(self, trial: optuna.Trial) -> None:
+        """Queues the point again (Optuna's retry callback, as for a dead worker's trial)."""
+        frozen = next(t for t in trial.study.get_trials(deepcopy=False)
+                      if t.number == trial.number)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self.ctx.retry(trial.study, frozen)

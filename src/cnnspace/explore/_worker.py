@@ -1,0 +1,94 @@
+"""A worker: runs trials of a shared study until the budget is spent.
+
+Every worker, on this machine or another, runs this same loop against the same storage. It asks
+Optuna for one trial at a time (``optimize(n_trials=1)``, which also runs the heartbeat and
+pops retries of dead workers' trials first), so between trials it can see how much of the
+budget is done. When the remaining budget is all in other workers' hands it waits instead of
+starting a surplus trial, and keeps checking for stale trials: if one of those workers died, its
+trial is queued again and this worker takes it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import warnings
+import zlib
+from pathlib import Path
+
+import optuna
+from optuna.trial import TrialState
+
+from ._points import grid_search_space
+from ._records import count, retried_numbers
+from ._samplers import make_pruner, make_sampler
+from ._session import Prepared, open_study
+from ._storage import Heartbeat, open_storage
+from ._trial import PointFailed, TrialContext, TrialRunner
+
+WAIT_POLL_S = 2.0
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool) -> int | None:
+    """Workers must not draw the same points: each gets its own seed (and, on a storage that
+    other machines share, one that differs between machines). Except for the grid: its seed
+    shuffles the grid, and every worker must number the grid points alike."""
+    if sampler == "grid":
+        return seed or 0
+    if seed is None:
+        return None
+    host = zlib.crc32(socket.gethostname().encode()) % 1_000_000 if shared_storage else 0
+    return seed + index + host
+
+
+def run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str | Path,
+               heartbeat: Heartbeat, index: int = 0, shared_storage: bool = False) -> None:
+    study_file, space = prepared.study, prepared.space
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    storage = open_storage(location, heartbeat)
+    sampling = dict(
+        sampler=make_sampler(study_file.sampler, lambda: grid_search_space(space),
+                             worker_seed(study_file.seed, study_file.sampler.name, index,
+                                         shared_storage)),
+        pruner=make_pruner(study_file.pruner, study_file.epochs))
+    study = open_study(storage, study_name, prepared, **sampling)
+    runner = TrialRunner(TrialContext(study_file, study_name, space, prepared.data,
+                                      Path(out_dir), worker_id(), heartbeat.retry_callback()))
+    started = time.monotonic()
+    timeout, total = study_file.timeout_s, prepared.total
+    while True:
+        counts = count(study.get_trials(deepcopy=False))
+        # A whole grid also records its infeasible points, which cost nothing.
+        rest_infeasible = counts.infeasible < prepared.infeasible
+        if total is not None and counts.done >= total and not rest_infeasible:
+            return
+        if timeout is not None and time.monotonic() - started >= timeout:
+            return
+        if (total is not None and not counts.waiting and not rest_infeasible
+                and counts.done + counts.running >= total):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                optuna.storages.fail_stale_trials(study)
+            time.sleep(WAIT_POLL_S)
+            continue
+        try:
+            study.optimize(runner, n_trials=1, catch=(PointFailed,))
+        except Exception:
+            if not _taken_over(study, runner.last_number):
+                raise
+            logging.getLogger(__name__).warning(
+                f"trial {runner.last_number} was declared stale by another worker (no heartbeat "
+                "for the grace period) and queued again; its results are kept and reused")
+
+
+def _taken_over(study: optuna.Study, number: int | None) -> bool:
+    """Whether another worker failed this trial as stale and queued a retry of it: telling
+    Optuna its result then fails, but the worker itself is fine."""
+    trials = study.get_trials(deepcopy=False)
+    return number is not None and number in retried_numbers(trials) and any(
+        t.number == number and t.state == TrialState.FAIL for t in trials)

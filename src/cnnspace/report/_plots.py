@@ -1,0 +1,180 @@
+"""The report's figures (matplotlib, Agg): Pareto fronts, one-knob sweeps (seed slides 30/31),
+error EDFs (as pycls compares design spaces), parallel coordinates and learning curves.
+
+Each function takes plain rows (dicts) and returns a Figure. Under ``STYLE``, text from the study
+is never parsed as mathtext, so names with ``$`` or ``_`` print as written.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import PercentFormatter  # noqa: E402
+
+from ..explore import pareto_mask  # noqa: E402
+
+# Used as plt.rc_context(STYLE) around drawing and saving, so matplotlib's global settings stay
+# as other code set them. SVG text stays text (searchable, editable in a paper), not outlines.
+STYLE = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 110, "axes.grid": True,
+         "grid.alpha": 0.3, "font.size": 9, "svg.fonttype": "none"}
+LABELS = {"top1": "top-1 accuracy", "best_top1": "best top-1 accuracy", "top5": "top-5 accuracy",
+          "size_mib": "model size (MiB)", "size_mb": "model size (MB)", "params": "parameters",
+          "macs": "MACs per image", "latency_ms": "latency at batch 1 (ms)",
+          "train_seconds": "training time (s)", "error": "top-1 error"}
+
+
+def label(metric: str) -> str:
+    return LABELS.get(metric, metric)
+
+
+def _as_percent(axis, metric: str) -> None:
+    if metric.endswith(("top1", "top5")) or metric == "error":
+        axis.set_major_formatter(PercentFormatter(1.0))
+
+
+def point_label(row: dict, axes: Sequence[str]) -> str:
+    return f"#{row['trial']} " + " ".join(f"{a}={short(row.get(a))}" for a in axes)
+
+
+def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
+    """``y`` (maximised) against ``x`` (minimised); the frontier joined and labelled."""
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs, ys = [r[x] for r in rows], [r[y] for r in rows]
+    on = pareto_mask([[a, b] for a, b in zip(xs, ys)], [False, True])
+    ax.scatter([v for v, f in zip(xs, on) if not f], [v for v, f in zip(ys, on) if not f],
+               s=22, color="0.6", label="dominated")
+    front = sorted((r for r, f in zip(rows, on) if f), key=lambda r: r[x])
+    ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C3", ms=6,
+            drawstyle="steps-post", label="Pareto front")
+    for r in front:
+        ax.annotate(point_label(r, axes), (r[x], r[y]), textcoords="offset points",
+                    xytext=(4, 4), fontsize=7)
+    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
+        ax.set_xscale("log")
+    ax.set_xlabel(label(x))
+    ax.set_ylabel(label(y))
+    _as_percent(ax.yaxis, y)
+    ax.set_title(f"{label(y)} vs {label(x)}: {len(front)} of {len(rows)} points on the front")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") -> Figure:
+    """Accuracy and model size against one knob, as the seed's slides 30 and 31."""
+    rows = sorted(rows, key=lambda r: _sort_key(r[knob]))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    positions, ticks = _positions([r[knob] for r in rows])
+    ax.plot(positions, [r[accuracy] for r in rows], "o-", color="C0", label=label(accuracy))
+    ax.set_xlabel(knob)
+    ax.set_ylabel(label(accuracy), color="C0")
+    _as_percent(ax.yaxis, accuracy)
+    if ticks is not None:
+        ax.set_xticks(range(len(ticks)), [short(t) for t in ticks])
+    right = ax.twinx()
+    right.plot(positions, [r[size] for r in rows], "s--", color="C1", label=label(size))
+    right.set_ylabel(label(size), color="C1")
+    right.grid(False)
+    for p, r in zip(positions, rows):
+        ax.annotate(f"{r[accuracy]:.1%}", (p, r[accuracy]), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=7, color="C0")
+        right.annotate(f"{r[size]:.3g}", (p, r[size]), textcoords="offset points",
+                       xytext=(0, -12), ha="center", fontsize=7, color="C1")
+    ax.set_title(f"{label(accuracy)} and {label(size)} against {knob}")
+    fig.tight_layout()
+    return fig
+
+
+def edf(groups: dict[str, list[float]], title: str) -> Figure:
+    """Error EDFs: for each group, the fraction of its models with error below e."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, errors in groups.items():
+        values = sorted(errors)
+        n = len(values)
+        # from 0 at the lowest error, up by 1/n at each model's error
+        ax.step(values[:1] + values, [0.0] + [(i + 1) / n for i in range(n)], where="post",
+                label=f"{name} (n={n})")
+    ax.set_xlabel(label("error"))
+    _as_percent(ax.xaxis, "error")
+    ax.set_ylabel("cumulative fraction of models")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.legend(loc="lower right", fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
+    """One line per trial across the columns, each scaled to its own range; categorical
+    columns are spaced evenly. Colour: ``color_by``."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(columns)), 4.2))
+    scaled, tick_text = [], []
+    for c in columns:
+        values = [r[c] for r in rows]
+        positions, ticks = _positions(values)
+        lo, hi = min(positions), max(positions)
+        span = (hi - lo) or 1.0
+        scaled.append([(p - lo) / span for p in positions])
+        tick_text.append((short(ticks[0]), short(ticks[-1])) if ticks is not None
+                         else (short(lo), short(hi)))
+    colors = [r[color_by] for r in rows]
+    cmap = plt.get_cmap("viridis")
+    cmin, cmax = min(colors), max(colors)
+    for i in range(len(rows)):
+        t = (colors[i] - cmin) / ((cmax - cmin) or 1.0)
+        ax.plot(range(len(columns)), [s[i] for s in scaled], color=cmap(t), alpha=0.8, lw=1.2)
+    ax.set_xticks(range(len(columns)), [f"{c}\n{lo} .. {hi}" for c, (lo, hi)
+                                        in zip(columns, tick_text)], fontsize=7)
+    ax.set_yticks([])
+    ax.set_xlim(-0.1, len(columns) - 0.9)
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(cmin, cmax))
+    fig.colorbar(sm, ax=ax, label=label(color_by))
+    ax.set_title("parallel coordinates (each column scaled to its range)")
+    fig.tight_layout()
+    return fig
+
+
+def learning_curves(curves: dict[int, list[dict]], metric: str = "top1") -> Figure:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for number, curve in sorted(curves.items()):
+        points = [(c["epoch"], c[metric]) for c in curve if metric in c]
+        if points:
+            ax.plot(*zip(*points), marker=".", lw=1, label=f"#{number}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(label(metric))
+    _as_percent(ax.yaxis, metric)
+    ax.set_title(f"{label(metric)} per epoch, each trial")
+    if len(curves) <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def _positions(values: list[Any]) -> tuple[list[float], list[Any] | None]:
+    """Numbers stay numbers; anything else is placed at the index of its sorted distinct
+    value (the returned ticks)."""
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+           for v in values):
+        return [float(v) for v in values], None
+    ticks = sorted({_hashable(v) for v in values}, key=_sort_key)
+    return [float(ticks.index(_hashable(v))) for v in values], ticks
+
+
+def _hashable(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _sort_key(v: Any) -> tuple:
+    return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) \
+        else (1, 0, str(v))
+
+
+def short(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)

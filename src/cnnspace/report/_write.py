@@ -1,0 +1,157 @@
+"""``write_report``: report.html (self-contained), plots/*.png and *.svg, and trials.csv."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Callable
+
+from matplotlib.figure import Figure
+
+from .._atomic import write_atomic, write_text_atomic
+from ..explore import METRIC_COLUMNS, StudyResults, curves
+from . import _html as H
+from . import _plots
+
+# Metrics a Pareto front is drawn against (each when the trials have it).
+FRONT_AXES = ("size_mib", "macs", "latency_ms")
+EDF_MAX_GROUPS = 8  # an axis with more distinct values is not split into EDF curves
+
+
+def write_report(results: StudyResults, out_dir: str | Path,
+                 command_for: Callable[[dict], str] | None = None,
+                 compare: tuple[StudyResults, ...] = ()) -> Path:
+    """Writes the report of ``results`` into ``out_dir`` and returns report.html's path.
+    ``command_for(row)`` gives the command that re-trains a trial's point; ``compare``: other
+    studies whose error EDFs are drawn with this one's."""
+    import matplotlib.pyplot as plt
+
+    with plt.rc_context(_plots.STYLE):
+        return _write(results, Path(out_dir), command_for, compare)
+
+
+def _write(results: StudyResults, out_dir: Path, command_for, compare) -> Path:
+    rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
+            for r in results.rows]
+    _write_csv(out_dir / "trials.csv", rows)
+    accuracy = next((o.name for o in results.objectives if o.name.endswith("top1")), "top1")
+    trained = _unique_points([r for r in rows if r["outcome"] == "trained"
+                              and r.get(accuracy) is not None])
+    figures: list[tuple[str, str, Figure]] = []
+    axes = list(results.axes)
+    for x in FRONT_AXES:
+        have = [r for r in trained if r.get(x) is not None]
+        if have:
+            figures.append((f"pareto_{x}", f"Pareto front: {_plots.label(accuracy)} vs "
+                            f"{_plots.label(x)}; frontier points labelled with their settings",
+                            _plots.pareto(have, x, accuracy, axes)))
+    if len(axes) == 1 and trained:
+        figures.append((f"sweep_{axes[0]}", f"{_plots.label(accuracy)} and model size against "
+                        f"{axes[0]} (as the seed's slides 30 and 31)",
+                        _plots.sweep(trained, axes[0], accuracy)))
+    if trained:
+        figures += _edf_figures(results, trained, accuracy, compare)
+        figures.append(("parallel", "parallel coordinates of every trained point",
+                        _plots.parallel(trained, axes + ["size_mib", "macs", accuracy],
+                                        accuracy)))
+    curve_map = curves(results.trials)
+    if curve_map:
+        figures.append(("curves", "learning curves (pruned trials stop early)",
+                        _plots.learning_curves(curve_map)))
+    images = _save_figures(out_dir / "plots", figures)
+    html = H.page(f"cnnspace study {results.name}", [
+        ("Study", _summary(results, len(trained))),
+        ("Trade-offs", "".join(images) or "<p>No trained point yet.</p>"),
+        ("Trials", "<p>Click a column to sort. Also in <a href='trials.csv'>trials.csv</a>."
+         "</p>" + H.table(rows, _columns(axes), text_columns=("outcome", "point_id", *axes,
+                                                                "violated", "error", "worker"),
+                           code_columns=("command",))),
+    ])
+    path = out_dir / "report.html"
+    write_text_atomic(path, html)
+    return path
+
+
+def _unique_points(rows: list[dict]) -> list[dict]:
+    """One row per network (a point trained twice, e.g. by a retried trial, counts once)."""
+    seen: dict[str, dict] = {}
+    for r in rows:
+        seen.setdefault(r["point_id"], r)
+    return list(seen.values())
+
+
+def _edf_figures(results: StudyResults, trained: list[dict], accuracy: str,
+                 compare: tuple[StudyResults, ...]) -> list[tuple[str, str, Figure]]:
+    def errors(rows):
+        return [1.0 - r[accuracy] for r in rows]
+
+    groups = {results.name: errors(trained)}
+    for other in compare:
+        theirs = _unique_points([r for r in other.rows if r["outcome"] == "trained"
+                                 and r.get(accuracy) is not None])
+        if theirs:
+            groups[other.name] = errors(theirs)
+    out = [("edf", "error EDF: the fraction of trained models with top-1 error below e "
+            "(higher and further left is a better design space)",
+            _plots.edf(groups, "error EDF by study"))]
+    for axis in results.axes:
+        values = {_plots.short(r[axis]) for r in trained}
+        if 2 <= len(values) <= EDF_MAX_GROUPS and len(trained) > len(values):
+            split = {f"{axis}={v}": errors([r for r in trained if _plots.short(r[axis]) == v])
+                     for v in sorted(values)}
+            out.append((f"edf_{axis}", f"error EDF of the sub-spaces {axis} = each value",
+                        _plots.edf(split, f"error EDF by {axis}")))
+    return out
+
+
+def _save_figures(folder: Path, figures: list[tuple[str, str, Figure]]) -> list[str]:
+    import matplotlib.pyplot as plt
+
+    html = []
+    for name, caption, fig in figures:
+        buffers = {}
+        for fmt in ("png", "svg"):
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt)
+            buffers[fmt] = buf.getvalue()
+            write_atomic(folder / f"{name}.{fmt}", lambda f, b=buffers[fmt]: f.write(b))
+        plt.close(fig)
+        html.append(H.figure(buffers["png"], caption, name))
+    return html
+
+
+def _summary(results: StudyResults, trained_points: int) -> str:
+    c, cfg = results.counts, results.config
+    train = cfg.get("train", {})
+    items = [("name", results.name), ("description", results.description),
+             ("storage", results.storage),
+             ("objectives", ", ".join(f"{o.direction} {o.name}" for o in results.objectives)),
+             ("design space", f"{cfg['space'].get('base')} over {', '.join(results.axes)}"),
+             ("training", f"{cfg.get('data')}: {train.get('epochs')} epochs, batch "
+              f"{train.get('batch_size')}, {train.get('optimizer')} lr {train.get('lr')}, "
+              f"{train.get('schedule')}"),
+             ("sampler / pruner", f"{cfg['sampler']['name']} / {cfg['pruner']['name']}"),
+             ("trials", f"{c.trained} trained ({trained_points} distinct networks), "
+              f"{c.pruned} pruned, {c.reused} reused, {c.failed} failed, {c.lost} lost, "
+              f"{c.infeasible} infeasible (never trained), {c.running} running, "
+              f"{c.waiting} queued")]
+    limits, f = cfg["space"].get("constraints"), results.feasibility
+    if limits and f:
+        scope = "grid points" if f.get("whole_grid") else "sampled points"
+        items.append(("constraints", f"{limits}: {f['feasible']:,} of {f['checked']:,} {scope} "
+                      "satisfy them"))
+    return H.definitions(items)
+
+
+def _columns(axes: list[str]) -> list[str]:
+    return ["trial", "outcome", "point_id", *axes, *METRIC_COLUMNS, "violated", "reused_from",
+            "error", "started", "worker", "command"]
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    write_text_atomic(path, buf.getvalue())

@@ -1,0 +1,86 @@
+"""Where a study lives, and Optuna's heartbeat on the journal file: a trial whose heartbeat is
+older than the grace period is failed and queued again, a live one is left alone."""
+from __future__ import annotations
+
+import time
+import warnings
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from cnnspace.errors import CnnspaceError
+from cnnspace.explore import Heartbeat, open_storage, redact, retried_numbers, storage_url
+from cnnspace.explore._journal import HEARTBEAT_ATTR
+
+
+def test_locations_map_to_storages(tmp_path):
+    assert storage_url(tmp_path) == str(tmp_path / "study.journal")
+    assert storage_url(tmp_path / "x.journal") == str(tmp_path / "x.journal")
+    assert storage_url(tmp_path / "x.db") == f"sqlite:///{tmp_path / 'x.db'}"
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "study.db").write_bytes(b"")
+    assert storage_url(tmp_path / "old") == f"sqlite:///{tmp_path / 'old' / 'study.db'}"
+    url = "postgresql+psycopg2://me:secret@db:5432/optuna"
+    assert storage_url(url) == url
+    assert redact(url) == "postgresql+psycopg2://me:***@db:5432/optuna"
+    assert redact("postgresql+psycopg2://me@db/optuna") == "postgresql+psycopg2://me@db/optuna"
+
+
+def test_reading_a_missing_study_is_an_error_not_a_new_file(tmp_path):
+    with pytest.raises(CnnspaceError, match="no study at .*nothing.*study.journal"):
+        open_storage(tmp_path / "nothing", heartbeat=None, must_exist=True)
+    assert not (tmp_path / "nothing").exists()
+
+
+def test_unreachable_database_names_the_url_without_password():
+    with pytest.raises(CnnspaceError, match=r"cannot open the storage "
+                       r"postgresql\+psycopg2://me:\*\*\*@127.0.0.1:9/x: OperationalError"):
+        open_storage("postgresql+psycopg2://me:secret@127.0.0.1:9/x")
+
+
+@pytest.mark.parametrize("interval, grace", [(0, 5), (5, 5), (2, 1)])
+def test_heartbeat_settings_are_checked(interval, grace):
+    with pytest.raises(CnnspaceError, match="heartbeat"):
+        Heartbeat(interval, grace)
+
+
+# Trials are started with ask() here, not optimize(): Optuna warns that its heartbeat thread is
+# not running, which is the point (the tests beat by hand).
+pytestmark = pytest.mark.filterwarnings("ignore:Heartbeat of storage:UserWarning")
+
+
+def running_trial(study: optuna.Study) -> int:
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    return trial._trial_id
+
+
+@pytest.mark.parametrize("suffix", ["study.journal", "study.db"])
+def test_stale_trial_is_failed_and_queued_again(tmp_path, suffix):
+    # Grace 5 s: the live trial's heartbeat is fresh by a margin a loaded machine cannot eat.
+    storage = open_storage(tmp_path / suffix, Heartbeat(1, 5, max_retry=1))
+    study = optuna.create_study(storage=storage, study_name="s")
+    stale, live = running_trial(study), running_trial(study)
+    storage.record_heartbeat(stale)
+    time.sleep(5.5)
+    storage.record_heartbeat(live)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    states = {t._trial_id: t.state for t in trials}
+    assert states[stale] == TrialState.FAIL and states[live] == TrialState.RUNNING
+    retry = [t for t in trials if t.state == TrialState.WAITING]
+    assert len(retry) == 1 and retry[0].params == trials[0].params
+    assert retried_numbers(trials) == {0}
+
+
+def test_journal_heartbeat_is_a_timestamp_in_the_trial(tmp_path):
+    storage = open_storage(tmp_path, Heartbeat(1, 2))
+    study = optuna.create_study(storage=storage, study_name="s")
+    trial_id = running_trial(study)
+    before = time.time()
+    storage.record_heartbeat(trial_id)
+    beat = study.get_trials(deepcopy=False)[0].system_attrs[HEARTBEAT_ATTR]
+    assert before <= beat <= time.time()
+    assert storage.get_heartbeat_interval() == 1

@@ -1,0 +1,116 @@
+"""Study files: the examples parse, and bad files give one clear error naming the file and the
+key, before anything is trained or written."""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+from _explore_studies import EXAMPLES, TINY_FIXED, write_study
+
+from cnnspace.cli import main
+from cnnspace.explore import (OBJECTIVES, StudyError, fit_space, load_study_file,
+                              study_from_dict)
+from cnnspace.space import parse_axis
+
+
+def test_examples_parse_with_their_samplers():
+    found = {p.stem: load_study_file(p) for p in EXAMPLES.glob("*.yaml")}
+    assert set(found) >= {"squeeze_ratio", "pct3x3", "pareto", "demo"}
+    assert found["squeeze_ratio"].space.size == 8 and found["pct3x3"].space.size == 9
+    pareto = found["pareto"]
+    assert pareto.sampler.name == "nsga2" and pareto.multi_objective
+    assert {a.name for a in pareto.space.axes} == {"base_e", "incr_e", "pct3x3", "sr", "freq"}
+    assert [o.name for o in pareto.objectives] == ["top1", "size_mib"]
+
+
+def bad(tmp_path: Path, **changes) -> Path:
+    path = write_study(tmp_path)
+    study = yaml.safe_load(path.read_text())
+    for key, value in changes.items():
+        target, *rest = key.split("__")
+        if rest:
+            study[target][rest[0]] = value
+        else:
+            study[target] = value
+    path.write_text(yaml.safe_dump(study))
+    return path
+
+
+CASES = [
+    ({"objectives": ["top1", "acc"]}, "key 'objectives[1]': unknown objective 'acc'"),
+    ({"objectives": []}, "key 'objectives': expected a non-empty list"),
+    ({"space__axes": {}}, "key 'space': space: key 'axes': a design space needs at least one axis"),
+    ({"space__axes": {"sr": []}}, "expected a non-empty list of choices"),
+    ({"space__constraints": {"max_params": 10}},
+     "key 'space.constraints': the constraints exclude every point: 0 of 3 grid points"),
+    ({"sampler": "annealing"}, "key 'sampler.name': unknown sampler 'annealing'"),
+    ({"sampler": {"name": "tpe", "n_startup": 3}}, "TPESampler has no option 'n_startup'"),
+    ({"pruner": "asha"}, "key 'pruner': Optuna prunes single-objective studies only"),
+    ({"train__epochs": 0}, "option 'epochs': expected a positive integer, got 0"),
+    ({"train__out": "x"}, "key 'train.out': set by the study"),
+    ({"train__data": "mnist"}, "key 'train.data': unknown dataset 'mnist'"),
+    ({"budget": {"n_trial": 3}}, "key 'budget.n_trial': unknown budget key"),
+    ({"sampler": "random"}, "key 'budget': the random sampler never runs out of points"),
+    ({"space__axes": {"sr": {"low": 0.1, "high": 1.0}}, "sampler": "grid"},
+     "the grid sampler needs a step on every float axis; 'sr' is continuous"),
+]
+
+
+@pytest.mark.parametrize("changes, message", CASES, ids=[c[1][:40] for c in CASES])
+def test_bad_study_is_refused_before_training(tmp_path, capsys, changes, message):
+    study = bad(tmp_path, **changes)
+    out = tmp_path / "out"
+    assert main(["explore", str(study), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cnnspace explore: error: {study}: ") and message in err, err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()  # nothing trained, no storage created
+
+
+def test_every_objective_has_a_direction_and_a_source():
+    for o in OBJECTIVES.values():
+        assert o.direction in ("maximize", "minimize") and o.source in (
+            "analytic", "trained", "measured")
+    assert OBJECTIVES["top1"].maximize and not OBJECTIVES["size_mib"].maximize
+
+
+def test_space_file_is_read_relative_to_the_study(tmp_path):
+    (tmp_path / "spaces").mkdir()
+    (tmp_path / "spaces" / "s.yaml").write_text(yaml.safe_dump(
+        {"base": "firenet", "fixed": TINY_FIXED, "axes": {"sr": [0.5, 1.0]}}))
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "st.yaml").write_text(yaml.safe_dump(
+        {"space": "../spaces/s.yaml", "objectives": ["top1"]}))
+    study = load_study_file(tmp_path / "studies" / "st.yaml")
+    assert study.name == "st" and study.space.size == 2
+    assert study.sampler.name == "grid" and study.pruner.name == "none"
+    assert study.train["epochs"] == 40 and study.data == "digits"  # the adam-onecycle recipe
+
+
+def test_missing_space_file_names_it():
+    with pytest.raises(StudyError, match=r"study\.yaml: key 'space': .*nowhere\.yaml: cannot read"):
+        study_from_dict({"name": "x", "space": "nowhere.yaml", "objectives": ["top1"]},
+                        "study.yaml")
+
+
+def test_pruner_needs_an_accuracy_objective():
+    with pytest.raises(StudyError, match="key 'pruner': .*prunes on a trained accuracy"):
+        study_from_dict({"name": "x", "space": {"base": "firenet", "axes": {"sr": [0.5]}},
+                         "objectives": ["size_mib"], "pruner": "median"}, "study.yaml")
+
+
+def test_dataset_replaces_the_space_input_and_classes():
+    # examples/spaces/squeeze_ratio.yaml is written for ImageNet; the study trains on digits.
+    space = load_study_file(EXAMPLES / "squeeze_ratio.yaml").space
+    assert space.fixed["num_classes"] == 1000
+    fitted, notes = fit_space(space, (1, 32, 32), 10)
+    assert fitted.fixed["input"] == [1, 32, 32] and fitted.fixed["num_classes"] == 10
+    assert len(notes) == 2 and "the study trains on [1, 32, 32]" in notes[0] + notes[1]
+    spec = fitted.spec_for({"sr": 0.5})
+    assert spec.input == (1, 32, 32) and fitted.point_id({"sr": 0.5}) != space.point_id(
+        {"sr": 0.5})
+    with pytest.raises(StudyError, match="key 'space.axes.input': the dataset sets 'input'"):
+        fit_space(replace(space, axes=(parse_axis("input", ["1x32x32", "1x16x16"]),)),
+                  (1, 32, 32), 10)

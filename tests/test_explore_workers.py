@@ -1,0 +1,108 @@
+"""Two `cnnspace explore` processes share one study (the default journal file); one is killed
+with SIGKILL in the middle of a trial. Its trial must be detected through the heartbeat, queued
+again and finished by the survivor, which resumes it from the dead worker's last epoch: every
+point trained exactly once, none lost."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import optuna
+from _explore_studies import cli, write_study
+from optuna.trial import TrialState
+
+from cnnspace.explore import count, open_storage, retried_numbers
+from cnnspace.train import read_metrics
+
+POINTS = [0.125, 0.25, 0.375, 0.5, 0.75, 1.0]
+HEARTBEAT = ["--heartbeat", "1", "--grace", "5"]
+
+
+def trials_of(location: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(location, None)).trials
+    except KeyError:  # not created yet: the workers are still starting
+        return []
+
+
+def wait_for_victim(location: str, name: str, pid: int, deadline_s: float = 240):
+    """A trial the worker ``pid`` is training, with at least one epoch done and saved (its run
+    folder's metrics.jsonl is written after the epoch's checkpoint)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        for t in trials_of(location, name):
+            folder = t.user_attrs.get("run_folder")
+            if (t.state == TrialState.RUNNING and t.user_attrs.get("worker", "").endswith(
+                    f":{pid}") and folder and (Path(folder) / "metrics.jsonl").exists()):
+                return t
+        time.sleep(0.2)
+    raise AssertionError(f"worker {pid} never got a trial mid-training within {deadline_s} s")
+
+
+def run_and_kill_one(tmp_path: Path, name: str, storage: str | None):
+    """Returns the study's trials, the killed one, its retry, and the epochs the killed run had
+    saved."""
+    study = write_study(tmp_path, name=name, axes={"sr": POINTS}, epochs=3)
+    location = storage or str(tmp_path / "shared")
+
+    def start(machine: str) -> subprocess.Popen:
+        where = ["--storage", storage, "--out", str(tmp_path / machine)] if storage \
+            else ["--out", location]
+        return subprocess.Popen(cli("explore", str(study), *where, "--study-name", name,
+                                    *HEARTBEAT, "--no-report"),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    victim_proc, survivor = start("a"), start("b")
+    try:
+        victim = wait_for_victim(location, name, victim_proc.pid)
+        os.kill(victim_proc.pid, signal.SIGKILL)
+        victim_proc.wait()
+        saved = read_metrics(Path(victim.user_attrs["run_folder"]) / "metrics.jsonl")
+        out, err = survivor.communicate(timeout=300)
+        assert survivor.returncode == 0, err
+    finally:
+        for p in (victim_proc, survivor):
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    trials = trials_of(location, name)
+    killed = next(t for t in trials if t.number == victim.number)
+    assert killed.state == TrialState.FAIL and killed.number in retried_numbers(trials)
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == victim.number)
+    assert retry.state == TrialState.COMPLETE
+    assert retry.user_attrs["point_id"] == victim.user_attrs["point_id"]
+    assert retry.user_attrs["worker"].endswith(f":{survivor.pid}")
+    # Every point trained exactly once: no trial lost, none duplicated.
+    trained = sorted(t.user_attrs["point_id"] for t in trials
+                     if t.user_attrs.get("outcome") == "trained")
+    assert len(trained) == len(set(trained)) == len(POINTS)
+    counts = count(trials)
+    assert counts.done == len(POINTS) and counts.lost == 0 and counts.running == 0
+    return trials, victim, retry, saved
+
+
+def test_killed_worker_trial_is_retried_and_resumed(tmp_path):
+    _, _, retry, saved = run_and_kill_one(tmp_path, "shared", storage=None)
+    # Same machine, same run folder: the retry resumed from the dead worker's checkpoint, so its
+    # curve starts with the epochs the victim had finished (as they were when it was killed).
+    assert saved and [(c["epoch"], c["top1"], c["loss"]) for c in retry.user_attrs["curve"]][
+        :len(saved)] == [(r["epoch"], r["top1"], r["loss"]) for r in saved]
+    assert [c["epoch"] for c in retry.user_attrs["curve"]] == [1, 2, 3]
+
+
+def test_workers_option_runs_local_processes_on_one_study(tmp_path):
+    study = write_study(tmp_path, name="local", axes={"sr": POINTS[:4]})
+    out = tmp_path / "out"
+    done = subprocess.run(cli("explore", str(study), "--out", str(out), "--workers", "2",
+                              "--no-report"), capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "2 workers" in done.stderr and "trials 4/4 done" in done.stderr
+    trials = trials_of(str(out), "local")
+    assert sorted(t.user_attrs["outcome"] for t in trials) == ["trained"] * 4
+    assert len({t.user_attrs["point_id"] for t in trials}) == 4
+    # trained by the worker processes, not by the command itself
+    workers = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in trials}
+    assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers

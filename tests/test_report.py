@@ -1,0 +1,136 @@
+"""`cnnspace report` on real studies: a two-axis study and a second one in the same storage to
+compare with; the Pareto front, the error EDFs, the table and the CSV checked against the trials."""
+from __future__ import annotations
+
+import csv
+from html.parser import HTMLParser
+
+import pytest
+from _explore_studies import write_study
+from hypothesis import given
+from hypothesis import strategies as st
+
+from cnnspace.cli import main
+from cnnspace.explore import load_results, pareto_mask
+from cnnspace.report import _plots
+
+
+@pytest.fixture(scope="module")
+def two_studies(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("report")
+    out = folder / "out"
+    grid = write_study(folder, name="grid2", axes={"sr": [0.25, 0.5], "pct3x3": [0.25, 0.75]})
+    other = write_study(folder, name="other", axes={"sr": [0.125, 1.0]})
+    for study in (grid, other):
+        assert main(["explore", str(study), "--out", str(out), "--no-report"]) == 0
+    return out
+
+
+def test_pareto_mask_by_hand():
+    # (accuracy up, size down): b beats a; c is smaller; d equals b (both kept)
+    values = [[0.8, 5.0], [0.9, 5.0], [0.7, 1.0], [0.9, 5.0], [0.6, 2.0]]
+    assert pareto_mask(values, [True, False]) == [False, True, True, True, False]
+
+
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=30))
+def test_pareto_front_is_exactly_the_undominated_points(points):
+    mask = pareto_mask(points, [True, False])
+
+    def dominates(p, q):
+        return p[0] >= q[0] and p[1] <= q[1] and p != q
+    for p, on in zip(points, mask):
+        assert on == (not any(dominates(q, p) for q in points))
+    assert any(mask)
+
+
+def test_edf_is_the_fraction_below_each_error():
+    fig = _plots.edf({"s": [0.3, 0.1, 0.2, 0.2]}, "t")
+    line = fig.axes[0].lines[0]
+    assert list(line.get_xdata()) == [0.1, 0.1, 0.2, 0.2, 0.3]
+    assert list(line.get_ydata()) == [0.0, 0.25, 0.5, 0.75, 1.0]
+
+
+class _Table(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.headers, self.rows, self._in = [], [], None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        self._in = tag if tag in ("th", "td") else self._in
+
+    def handle_endtag(self, tag):
+        if tag in ("th", "td"):
+            self._in = None
+
+    def handle_data(self, data):
+        if self._in == "th":
+            self.headers.append(data)
+        elif self._in == "td":
+            self.rows[-1].append(data)
+
+
+def test_report_compares_studies_and_splits_sub_spaces(two_studies, capsys):
+    out = two_studies
+    assert main(["report", str(out), "--study-name", "grid2", "--compare", "other"]) == 0
+    assert capsys.readouterr().out.strip() == f"report: {out / 'report.html'}"
+    plots = out / "plots"
+    edf = (plots / "edf.svg").read_text()
+    assert "grid2 (n=4)" in edf and "other (n=2)" in edf
+    for axis in ("sr", "pct3x3"):
+        svg = (plots / f"edf_{axis}.svg").read_text()
+        assert svg.count("(n=2)") == 2
+    assert not (plots / "sweep_sr.png").exists()  # two axes: no one-knob sweep
+    html = (out / "report.html").read_text()
+    assert 'id="parallel"' in html and 'id="edf_pct3x3"' in html
+
+
+def test_table_and_csv_hold_every_trial(two_studies):
+    out = two_studies
+    assert main(["report", str(out), "--study-name", "grid2"]) == 0
+    results = load_results(out, "grid2")
+    table = _Table()
+    table.feed((out / "report.html").read_text())
+    assert {"trial", "outcome", "sr", "pct3x3", "top1", "size_mib", "latency_ms",
+            "command"} <= set(table.headers)
+    assert len([r for r in table.rows if r]) == len(results.trials) == 4
+    with (out / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    by_trial = {t.number: t for t in results.trials}
+    for r in rows:
+        t = by_trial[int(r["trial"])]
+        assert float(r["top1"]) == t.values[0] and float(r["size_mib"]) == t.values[1]
+        assert float(r["sr"]) == t.params["sr"] and float(r["pct3x3"]) == t.params["pct3x3"]
+        assert f"--set=pct3x3={r['pct3x3']}" in r["command"]
+
+
+def test_front_points_are_labelled_with_their_settings(two_studies):
+    results = load_results(two_studies, "grid2")
+    rows = [r for r in results.rows if r["outcome"] == "trained"]
+    fig = _plots.pareto(rows, "size_mib", "top1", list(results.axes))
+    labels = {t.get_text() for t in fig.axes[0].texts}
+    front = pareto_mask([[r["size_mib"], r["top1"]] for r in rows], [False, True])
+    assert labels == {_plots.point_label(r, results.axes) for r, f in zip(rows, front) if f}
+    assert all(label.startswith("#") and "sr=" in label for label in labels)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nowhere"], "no study at"),
+    ([None], "holds the studies grid2, other: choose one with --study-name"),
+    ([None, "--study-name", "third"], "no study 'third'"),
+])
+def test_report_errors_name_the_problem(two_studies, capsys, args, message):
+    argv = [str(two_studies) if a is None else str(two_studies.parent / a) if a == "nowhere"
+            else a for a in args]
+    assert main(["report", *argv]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_report_without_trained_points(tmp_path):
+    # A budget spent before the first trial: the study exists, empty; its report says so.
+    study = write_study(tmp_path, name="empty", axes={"sr": [0.5]}, budget={"timeout": 1e-6})
+    out = tmp_path / "out"
+    assert main(["explore", str(study), "--out", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert "No trained point yet." in html and "0 trained" in html
