@@ -91,17 +91,19 @@ class BlobWriter:
 
 def _stream(symbols: np.ndarray, alphabet: int, width: int, huffman: bool,
             blobs: BlobWriter) -> tuple[dict, int, int]:
-    """Header entry of a symbol stream, its stored bytes and the bytes Huffman saved."""
-    fixed_bytes = math.ceil(len(symbols) * width / 8)
-    if not huffman:
-        data, nbits = pack_fixed(symbols, width)
-        return {"coding": "fixed", "nbits": nbits, "data": blobs.add(data)}, len(data), 0
-    lengths = _huffman.code_lengths(np.bincount(symbols, minlength=alphabet))
-    data, nbits = _huffman.encode(symbols, lengths)
-    table = _pack_nibbles(lengths)
-    stored = len(data) + len(table)
-    return ({"coding": "huffman", "nbits": nbits, "data": blobs.add(data),
-             "lengths": blobs.add(table)}, stored, fixed_bytes - stored)
+    """Header entry of a symbol stream, its stored bytes and the bytes Huffman saved. With
+    ``huffman``, a stream whose Huffman code and table would not be smaller stays fixed-width
+    (small, near-uniform streams), as DEFLATE falls back to stored blocks."""
+    if huffman:
+        lengths = _huffman.code_lengths(np.bincount(symbols, minlength=alphabet))
+        data, nbits = _huffman.encode(symbols, lengths)
+        table = _pack_nibbles(lengths)
+        saved = math.ceil(len(symbols) * width / 8) - len(data) - len(table)
+        if saved > 0:
+            return ({"coding": "huffman", "nbits": nbits, "data": blobs.add(data),
+                     "lengths": blobs.add(table)}, len(data) + len(table), saved)
+    data, nbits = pack_fixed(symbols, width)
+    return {"coding": "fixed", "nbits": nbits, "data": blobs.add(data)}, len(data), 0
 
 
 def _pack_nibbles(lengths: np.ndarray) -> bytes:
@@ -151,8 +153,8 @@ def encode_weight(code: WeightCode, coding: Coding, blobs: BlobWriter) -> tuple[
 
 
 def encode_raw(array: np.ndarray, blobs: BlobWriter) -> tuple[dict, TensorBytes]:
-    name = next((n for n, dt in RAW_DTYPES.items() if np.dtype(array.dtype) == dt.newbyteorder("=")),
-                None)
+    native = {dt.newbyteorder("="): n for n, dt in RAW_DTYPES.items()}
+    name = native.get(np.dtype(array.dtype))
     if name is None:
         raise CompressError(f"cannot store a tensor of dtype {array.dtype} (only "
                             f"{', '.join(RAW_DTYPES)})")
@@ -174,7 +176,7 @@ def _int(entry: dict, key: str, low: int, high: int | None = None) -> int:
     return v
 
 
-def _shape(entry: dict) -> tuple[int, ...]:
+def entry_shape(entry: dict) -> tuple[int, ...]:
     shape = entry.get("shape")
     if (not isinstance(shape, list) or len(shape) > 8
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
@@ -202,17 +204,19 @@ def _read_stream(stream: Any, count: int, alphabet: int, width: int, blob: Blob)
     else:
         raise CompressError(f"unknown stream coding {coding!r} (expected fixed or huffman)")
     if len(symbols) and symbols.max() >= alphabet:
-        raise CompressError(f"a symbol {int(symbols.max())} lies outside the alphabet of {alphabet}")
+        raise CompressError(f"a symbol {int(symbols.max())} lies outside the alphabet of "
+                            f"{alphabet}")
     return symbols
 
 
 def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
     """The dense float32 weight of a ``kind: weight`` entry."""
-    shape = _shape(entry)
+    shape = entry_shape(entry)
     numel = math.prod(shape)
     bits = entry.get("bits")
     if bits != RAW_BITS and not (isinstance(bits, int) and 1 <= bits <= MAX_SHARED_BITS):
-        raise CompressError(f"field 'bits' must be 1..{MAX_SHARED_BITS} or {RAW_BITS}, got {bits!r}")
+        raise CompressError(f"field 'bits' must be 1..{MAX_SHARED_BITS} or {RAW_BITS}, got "
+                            f"{bits!r}")
     sparse = entry.get("sparse")
     if not isinstance(sparse, bool):
         raise CompressError(f"field 'sparse' must be true or false, got {sparse!r}")
@@ -247,7 +251,7 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
 
 
 def decode_raw(entry: dict, blob: Blob) -> np.ndarray:
-    shape = _shape(entry)
+    shape = entry_shape(entry)
     dtype = RAW_DTYPES.get(entry.get("dtype"))
     if dtype is None:
         raise CompressError(f"field 'dtype' must be one of {', '.join(RAW_DTYPES)}, got "

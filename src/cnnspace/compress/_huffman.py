@@ -14,6 +14,7 @@ from ._bits import pack_codes, unpack_bits
 from ._errors import CompressError
 
 MAX_CODE_LENGTH = 15
+_DECODE_CHUNK = 1 << 20  # bits examined at a time
 
 
 def code_lengths(counts: np.ndarray, limit: int = MAX_CODE_LENGTH) -> np.ndarray:
@@ -86,7 +87,11 @@ def encode(symbols: np.ndarray, lengths: np.ndarray) -> tuple[bytes, int]:
 
 
 def decode(data: bytes, nbits: int, count: int, lengths: np.ndarray) -> np.ndarray:
-    """``count`` symbols from a stream of ``nbits`` bits, which they must use up exactly."""
+    """``count`` symbols from a stream of ``nbits`` bits, which they must use up exactly.
+
+    The stream is read in chunks: for every bit position of a chunk a table lookup gives the
+    symbol whose code starts there and its length (vectorised), then a plain loop hops from code
+    to code. Memory stays a few bytes per bit of one chunk, whatever the stream's size."""
     lengths = np.asarray(lengths, dtype=np.int64)
     if count == 0:
         if nbits:
@@ -101,20 +106,37 @@ def decode(data: bytes, nbits: int, count: int, lengths: np.ndarray) -> np.ndarr
     for symbol in np.flatnonzero(lengths):
         shift = width - int(lengths[symbol])
         table[codes[symbol] << shift:(codes[symbol] + 1) << shift] = symbol
-    bits = np.concatenate([unpack_bits(data, nbits), np.zeros(width, np.uint8)]).astype(np.int64)
-    window = np.zeros(nbits, dtype=np.int64)
-    for j in range(width):
-        window = (window << 1) | bits[j:j + nbits]
-    symbol_at = table[window]
-    step = np.where(symbol_at >= 0, lengths[np.maximum(symbol_at, 0)], 0).tolist()
-    starts, position = [], 0
-    for _ in range(count):
-        if position >= nbits or step[position] == 0:
-            raise CompressError(f"the Huffman stream ends or breaks after {len(starts)} of "
-                                f"{count} symbols")
-        starts.append(position)
-        position += step[position]
-    if position != nbits:
+    step_of = np.where(table >= 0, lengths[np.maximum(table, 0)], 0).astype(np.uint8)
+    bits = np.concatenate([unpack_bits(data, nbits), np.zeros(width, np.uint8)])
+    starts = np.empty(count, dtype=np.int64)
+    found = position = 0
+    for chunk in range(0, nbits, _DECODE_CHUNK):
+        end = min(chunk + _DECODE_CHUNK, nbits)
+        window = np.zeros(end - chunk, dtype=np.int32)
+        for j in range(width):
+            window = (window << 1) | bits[chunk + j:end + j]
+        step = step_of[window].tolist()
+        while position < end and found < count:
+            hop = step[position - chunk]
+            if hop == 0:
+                break
+            starts[found] = position
+            found += 1
+            position += hop
+        if found == count or (position < end and step[position - chunk] == 0):
+            break
+    if found < count:
+        raise CompressError(f"the Huffman stream ends or breaks after {found} of {count} symbols")
+    if position > nbits:
+        raise CompressError("the last Huffman code runs past the end of the stream")
+    if position < nbits:
         raise CompressError(f"the Huffman stream has {nbits - position} bits left over after "
                             f"{count} symbols")
-    return symbol_at[np.asarray(starts, dtype=np.int64)]
+    return _symbols_at(bits, starts, width, table)
+
+
+def _symbols_at(bits: np.ndarray, starts: np.ndarray, width: int, table: np.ndarray) -> np.ndarray:
+    window = np.zeros(len(starts), dtype=np.int64)
+    for j in range(width):
+        window = (window << 1) | bits[starts + j]
+    return table[window]

@@ -21,27 +21,33 @@ def assign(values: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     return order[np.searchsorted((ordered[1:] + ordered[:-1]) / 2, values)]
 
 
-def kmeans_1d(values: np.ndarray, k: int, max_iterations: int = 100
+def kmeans_1d(values: np.ndarray, k: int, max_iterations: int = 300
               ) -> tuple[np.ndarray, np.ndarray]:
     """(centroids as float32, label of each value) after Lloyd iterations from a linear start.
-    Clusters left empty are dropped, so ``len(centroids) <= k`` and every centroid is used."""
+    Clusters left empty are dropped, so ``len(centroids) <= k`` and every centroid is used.
+
+    In one dimension each cluster is an interval of the sorted values, so an iteration costs
+    O(k log n): cluster bounds by binary search, sums from a prefix sum."""
     values = np.asarray(values, dtype=np.float64).ravel()
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     if len(values) == 0:
         return np.zeros(0, np.float32), np.zeros(0, np.int64)
+    ordered = np.sort(values)
+    prefix = np.concatenate([[0.0], np.cumsum(ordered)])
     centroids = linear_init(values, k)
-    labels = assign(values, centroids)
+    bounds = None
     for _ in range(max_iterations):
-        counts = np.bincount(labels, minlength=len(centroids))
-        sums = np.bincount(labels, weights=values, minlength=len(centroids))
+        centroids = np.sort(centroids)
+        new = np.concatenate([[0], np.searchsorted(ordered, (centroids[1:] + centroids[:-1]) / 2),
+                              [len(ordered)]])
+        if bounds is not None and np.array_equal(new, bounds):
+            break
+        bounds = new
+        counts = np.diff(bounds)
+        sums = prefix[bounds[1:]] - prefix[bounds[:-1]]
         # An empty cluster keeps its place; it may win values back as the others move.
         centroids = np.where(counts > 0, sums / np.maximum(counts, 1), centroids)
-        new = assign(values, centroids)
-        if np.array_equal(new, labels):
-            break
-        labels = new
+    labels = assign(values, centroids)
     used = np.unique(labels)
-    relabel = np.full(len(centroids), -1, dtype=np.int64)
-    relabel[used] = np.arange(len(used))
-    return centroids[used].astype(np.float32), relabel[labels]
+    return centroids[used].astype(np.float32), np.searchsorted(used, labels)

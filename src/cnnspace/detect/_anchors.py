@@ -48,7 +48,8 @@ def _shape_iou(wh: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 def fit_shapes(wh, k: int, seed: int = 0, iterations: int = 100) -> list[list[float]]:
     """``k`` anchor shapes from box sizes by k-means with 1 - IoU as the distance (YOLOv2's choice:
-    a Euclidean distance would let big boxes dominate). Sorted by area; deterministic in ``seed``."""
+    a Euclidean distance would let big boxes dominate). Sorted by area; deterministic in
+    ``seed``."""
     wh = np.asarray(wh, dtype=np.float64).reshape(-1, 2)
     if len(wh) < k:
         raise CnnspaceError(f"need at least {k} boxes to fit {k} anchor shapes, got {len(wh)}")

@@ -25,7 +25,8 @@ def centres_to_corners(boxes: torch.Tensor) -> torch.Tensor:
 
 
 def box_area(boxes: torch.Tensor) -> torch.Tensor:
-    return (boxes[..., 2] - boxes[..., 0]).clamp(min=0) * (boxes[..., 3] - boxes[..., 1]).clamp(min=0)
+    width = (boxes[..., 2] - boxes[..., 0]).clamp(min=0)
+    return width * (boxes[..., 3] - boxes[..., 1]).clamp(min=0)
 
 
 def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

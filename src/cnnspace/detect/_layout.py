@@ -57,6 +57,6 @@ def layout_for(spec: NetSpec, num_classes: int, input_shape=None) -> ConvDetLayo
     per_anchor = num_classes + PER_ANCHOR_EXTRA
     if channels % per_anchor:
         raise CnnspaceError(f"model {spec.name!r} ends in {channels} channels, which is not K x "
-                            f"(C + 1 + 4) for C = {num_classes} classes (a multiple of {per_anchor}); "
-                            f"build it with num_classes={num_classes}")
+                            f"(C + 1 + 4) for C = {num_classes} classes (a multiple of "
+                            f"{per_anchor}); build it with num_classes={num_classes}")
     return ConvDetLayout(num_classes, channels // per_anchor, (rows, cols))

@@ -1,5 +1,5 @@
 """A synthetic detection dataset: rectangles, ellipses and triangles of varied size and colour on
-textured, noisy backgrounds, several per image, written to disk in KITTI format so that every
+textured (smooth colour blotches), noisy backgrounds, several per image, written to disk in KITTI format so that every
 command and test runs offline. Deterministic in its seed."""
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from ._kitti import IMAGE_DIR, LABEL_DIR, KittiObject, write_labels, write_split
 SHAPE_CLASSES = ("Rectangle", "Ellipse", "Triangle")
 MANIFEST = "shapes.json"
 MAX_OVERLAP = 0.1   # IoU allowed between two objects: a little occlusion, never a hidden object
-MIN_CONTRAST = 60   # summed RGB difference between an object and the background behind it
+MIN_CONTRAST = 150  # summed RGB difference between an object and the background behind it
+GENERATOR_VERSION = 3  # part of the manifest: a changed generator never reuses old images
 
 
 def _iou(a, b) -> float:
@@ -29,18 +30,12 @@ def _iou(a, b) -> float:
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """A base colour, smooth blotches, stray lines and pixel noise."""
+    """A base colour with smooth blotches (texture); pixel noise is added after the shapes."""
     base = rng.uniform(40, 215, 3)
     coarse = rng.normal(0, 25, (4, 4, 3))
     blotches = np.asarray(Image.fromarray(((coarse + 128).clip(0, 255)).astype(np.uint8))
                           .resize((width, height), Image.BICUBIC), dtype=np.float64) - 128
-    image = Image.fromarray((base + blotches).clip(0, 255).astype(np.uint8))
-    draw = ImageDraw.Draw(image)
-    for _ in range(int(rng.integers(2, 6))):
-        xy = rng.uniform(0, 1, 4) * [width, height, width, height]
-        draw.line(tuple(xy), fill=tuple(int(v) for v in rng.uniform(0, 255, 3)),
-                  width=int(rng.integers(1, 3)))
-    return np.asarray(image, dtype=np.float64)
+    return (base + blotches).clip(0, 255)
 
 
 def _colour(rng: np.random.Generator, behind: np.ndarray) -> tuple[int, int, int]:
@@ -95,7 +90,7 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
                     val_fraction: float = 0.2, seed: int = 0, progress: bool = True) -> Path:
     """Writes ``count`` images with labels and train/val file lists under ``root``; a dataset
     already there with the same settings is reused. ``object_size``: side range in pixels
-    (default an eighth to a half of the shorter image side)."""
+    (default a sixth to a half of the shorter image side)."""
     if count < 2:
         raise CnnspaceError(f"the shapes dataset needs at least 2 images, got {count}")
     if not 0 < val_fraction < 1:
@@ -103,9 +98,9 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
     if min(height, width) < 16:
         raise CnnspaceError(f"shapes images must be at least 16x16, got {height}x{width}")
     if object_size is None:
-        object_size = (min(height, width) // 8, min(height, width) // 2)
+        object_size = (min(height, width) // 6, min(height, width) // 2)
     root = Path(root)
-    settings = {"count": count, "height": height, "width": width, "objects": list(objects),
+    settings = {"version": GENERATOR_VERSION, "count": count, "height": height, "width": width, "objects": list(objects),
                 "object_size": list(object_size), "val_fraction": val_fraction, "seed": seed}
     manifest = root / MANIFEST
     if manifest.is_file() and json.loads(manifest.read_text()) == settings:

@@ -28,7 +28,7 @@ def _norms_to_identity(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def kaiming_uniform(module: nn.Module) -> None:
+def kaiming_uniform(module: nn.Module, last_std: float = 0.01) -> None:
     """torchvision's SqueezeNet init: kaiming-uniform everywhere, zero biases, and the last
     weighted layer (the classifier) drawn from N(0, 0.01)."""
     layers = _weighted(module)
@@ -36,8 +36,14 @@ def kaiming_uniform(module: nn.Module) -> None:
         nn.init.kaiming_uniform_(m.weight)
         _zero_bias(m)
     if layers:
-        nn.init.normal_(layers[-1].weight, 0.0, 0.01)
+        nn.init.normal_(layers[-1].weight, 0.0, last_std)
     _norms_to_identity(module)
+
+
+def convdet(module: nn.Module) -> None:
+    """SqueezeDet's: as kaiming_uniform, but the last layer (ConvDet) from N(0, 0.0001) as the
+    official code does, so box deltas, confidences and class scores all start near zero."""
+    kaiming_uniform(module, last_std=1e-4)
 
 
 def kaiming_normal(module: nn.Module) -> None:
@@ -67,7 +73,7 @@ def torch_default(module: nn.Module) -> None:
 
 INIT_SCHEMES: dict[str, Callable[[nn.Module], None]] = {
     "kaiming_uniform": kaiming_uniform, "kaiming_normal": kaiming_normal, "xavier": xavier,
-    "torch_default": torch_default,
+    "torch_default": torch_default, "convdet": convdet,
 }
 
 

@@ -1,10 +1,11 @@
 """SqueezeDet and SqueezeDet+ (Wu et al., arXiv 1612.01051): SqueezeNet backbones fine-tuned into a
 single-stage detector whose last layer, ConvDet, is a 3x3 convolution to K x (C + 1 + 4) channels.
 
-The specs stop at ConvDet (no pooling, no flatten): every grid cell carries, for each of its K anchors,
-C class scores, one confidence and four box deltas. What those channels mean (anchors, decoding,
-loss) lives in ``cnnspace.detect``; here the network is plain data, so analyse / diff / space / bench
-treat it like any other spec.
+The specs stop at ConvDet (no pooling, no flatten): every grid cell carries, for each of its K
+anchors, C class scores, one confidence and four box deltas. What those channels mean (anchors,
+decoding, loss) lives in ``cnnspace.detect``; here the network is plain data, so analyse / diff /
+space / bench treat it like any other spec. Initialisation ``convdet``: as SqueezeNet's, with
+ConvDet drawn from N(0, 0.0001) as the official code does.
 
 Layouts follow the official code (github.com/BichenWuUCB/squeezeDet, src/nets/): convolutions and
 pools without padding ('VALID'), pools 3x3 stride 2 with floor rounding, which gives the paper's
@@ -61,12 +62,12 @@ def _detector(name: str, description: str, input, num_classes: int, anchors_per_
     # The official code names ConvDet "conv12"; it has no ReLU (it regresses deltas and logits).
     w.conv("convdet", convdet_channels(num_classes, anchors_per_cell), 3, padding=1, relu=False)
     meta = {"detector": {"num_classes": num_classes, "anchors_per_cell": anchors_per_cell}}
-    return NetSpec(name, input, w.layers, init="kaiming_uniform", description=description,
+    return NetSpec(name, input, w.layers, init="convdet", description=description,
                    meta=meta)
 
 
-@register_model("SqueezeDet: SqueezeNet v1.1 backbone + fire10, fire11 + ConvDet (7.9 MB at 1242x375)",
-                task="detection")
+@register_model("SqueezeDet: SqueezeNet v1.1 backbone + fire10, fire11 + ConvDet (7.9 MB at "
+                "1242x375)", task="detection")
 def squeezedet(num_classes: int = KITTI_CLASSES, input=KITTI_INPUT,
                anchors_per_cell: int = KITTI_ANCHORS_PER_CELL, dropout: float = 0.5,
                batchnorm: bool = False) -> NetSpec:

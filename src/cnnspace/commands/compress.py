@@ -1,0 +1,197 @@
+"""`cnnspace compress`: Deep Compression of a trained checkpoint into a `.cnnz` file, the seed's
+slide-34 comparison table (`--table`), or the analytic size of a pruning plan (`--predict`)."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .._atomic import write_text_atomic
+from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
+                        squeezenet_table1_schedule)
+from ..errors import CnnspaceError
+from ._common import dump_json, load_model
+
+TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "compress", help="Deep Compression (pruning, weight sharing, Huffman) into a .cnnz file",
+        description="Prune, share weights by k-means, Huffman-code and write a .cnnz container "
+        "whose size on disk is the reported size. --table compares baseline, SVD, pruning, Deep "
+        "Compression and int8 for several checkpoints; --predict sizes a plan analytically.")
+    p.add_argument("checkpoints", nargs="*", metavar="CHECKPOINT",
+                   help="training checkpoint(s) (best.pt / checkpoint.pt of `cnnspace train`)")
+    p.add_argument("--data", metavar="DATASET",
+                   help="dataset to retrain and evaluate on (default: the checkpoint's own)")
+    plan = p.add_mutually_exclusive_group()
+    plan.add_argument("--schedule", metavar="FILE",
+                      help=f"YAML pruning schedule (sparsity, layers, steps, bits), or {TABLE1}")
+    plan.add_argument("--sparsity", type=float, metavar="S",
+                      help="fraction of weights to remove from every conv/linear layer")
+    p.add_argument("--bits", default="", metavar="conv=8,fc=5",
+                   help="bit widths of shared weights by kind, layer or glob (32: no sharing)")
+    p.add_argument("--index-bits", type=int, default=4, metavar="N",
+                   help="bits per relative index of pruned layers (default 4)")
+    p.add_argument("--huffman", action="store_true", help="Huffman-code the cluster indices and relative indices")
+    p.add_argument("--retrain-epochs", type=int, default=0, metavar="N",
+                   help="epochs of retraining after each pruning round and for the centroids")
+    p.add_argument("--retrain-lr-factor", type=float, default=0.1, metavar="F",
+                   help="retraining learning rate as a fraction of the recipe's (default 0.1)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default runs/compress-NAME-TIME)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--table", action="store_true",
+                      help="the slide-34 table: baseline / SVD / pruning / Deep Compression / int8")
+    mode.add_argument("--predict", metavar="MODEL_OR_SPEC",
+                      help="predicted container size of a model under the plan (no training)")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="--predict: a model or family setting, e.g. --set num_classes=10")
+    p.add_argument("--input", metavar="CxHxW", help="--predict: input size, e.g. 1x32x32")
+    p.add_argument("--baseline", type=int, default=1, metavar="K",
+                   help="--table: ratios against the uncompressed K-th checkpoint (default 1)")
+    p.add_argument("--svd-keep", type=float, default=0.2, metavar="F",
+                   help="--table: fraction of a layer's weights its SVD factors keep (default 0.2)")
+    p.add_argument("--svd-layers", action="append", metavar="GLOB",
+                   help="--table: layers to factorise (default: linear and top-level 1x1 conv "
+                   "layers except the classifier)")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines")
+    p.set_defaults(run=run)
+
+
+def _schedule(args) -> Schedule:
+    if args.schedule == TABLE1:
+        return squeezenet_table1_schedule()
+    if args.schedule:
+        return load_schedule(args.schedule)
+    if args.sparsity is not None:
+        if not 0 <= args.sparsity <= 1:
+            raise CompressError(f"--sparsity must lie in [0, 1], got {args.sparsity}")
+        return Schedule(args.sparsity, source="--sparsity")
+    return Schedule(source="no pruning")
+
+
+def run(args) -> int:
+    schedule, bits = _schedule(args), parse_bits(args.bits)
+    if args.predict:
+        if args.checkpoints:
+            raise CnnspaceError("--predict takes a model, not checkpoints")
+        return _predict(args, schedule, bits)
+    if args.settings or args.input:
+        raise CnnspaceError("--set and --input apply to --predict; a checkpoint brings its model")
+    if not args.checkpoints:
+        raise CnnspaceError("give a CHECKPOINT to compress (or --table CHECKPOINTS..., or "
+                            "--predict MODEL)")
+    if not args.table and len(args.checkpoints) > 1:
+        raise CnnspaceError("several checkpoints are compared with --table")
+    # Training and torch are needed from here on only.
+    from ..compress import CompressOptions, compress, load_trained
+
+    options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
+                              args.retrain_epochs, args.retrain_lr_factor, not args.no_progress)
+    note = Console(stderr=True).print if not args.no_progress else (lambda message: None)
+    trained = [load_trained(path, args.data) for path in args.checkpoints]
+    out = Path(args.out or Path("runs") / f"compress-{trained[0].name}-"
+               f"{time.strftime('%Y%m%d-%H%M%S')}")
+    if args.table:
+        return _table(args, trained, options, out, note)
+    report = compress(trained[0], options, out, note)
+    if args.format == "json":
+        print(dump_json(report), end="")
+    else:
+        _print_report(report, out)
+    return 0
+
+
+def _table(args, trained, options, out: Path, note) -> int:
+    from ..compress import compression_table
+    if not 1 <= args.baseline <= len(trained):
+        raise CnnspaceError(f"--baseline must be 1..{len(trained)}, got {args.baseline}")
+    rows = compression_table(trained, options, out, args.baseline - 1, args.svd_keep,
+                             args.svd_layers, note)
+    data = [r.to_json() for r in rows]
+    write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
+    if args.format == "json":
+        print(dump_json(data), end="")
+        return 0
+    table = Table(title=f"compression (ratios against {trained[args.baseline - 1].name}'s "
+                        f"baseline); files in {out}")
+    for col in ("model", "approach", "size", "ratio", "top-1", "top-5", "how"):
+        table.add_column(col, justify="left" if col in ("model", "approach", "how") else "right")
+    for r in rows:
+        table.add_row(r.model, r.approach, _size(r.bytes), f"{r.ratio:.1f}x" if r.ratio else "-",
+                      _pct(r.top1), _pct(r.top5), r.note)
+    _console().print(table)
+    return 0
+
+
+def _predict(args, schedule: Schedule, bits: dict) -> int:
+    spec = load_model(args.predict, args.settings, args.input)
+    prediction = predict(spec, schedule, bits, args.index_bits)
+    if args.format == "json":
+        print(dump_json(prediction.to_json()), end="")
+        return 0
+    table = Table(title=f"{spec.name}: predicted .cnnz payload ({schedule.source}, "
+                        f"{args.index_bits}-bit relative indices, no Huffman)", show_footer=True)
+    for col, footer in (("layer", "total"), ("weights", ""),
+                        ("kept", f"{prediction.params_kept:,}"), ("density", ""), ("bits", ""),
+                        ("bytes", f"{prediction.bytes:,}")):
+        table.add_column(col, footer=footer, justify="left" if col == "layer" else "right")
+    for m in prediction.layers:
+        table.add_row(m.name, f"{m.weights:,}", f"{m.kept:,}", f"{m.kept / m.weights:.0%}",
+                      str(m.bits), f"{m.bytes:,}")
+    console = _console()
+    console.print(table)
+    console.print(f"parameters kept {prediction.params_kept:,} (biases included); "
+                  f"{prediction.bytes:,} bytes = {prediction.bytes / 1e6:.3f} MB = "
+                  f"{prediction.bytes / 2**20:.3f} MiB; "
+                  f"{prediction.dense_bytes / prediction.bytes:.1f}x smaller than float32 "
+                  f"({prediction.dense_bytes:,} bytes). Codebooks are counted "
+                  "full; the container header is not included.")
+    return 0
+
+
+def _console() -> Console:
+    """Wide enough for layer names like fire9/expand3x3 even when stdout is not a terminal."""
+    console = Console()
+    return console if console.is_terminal else Console(width=120)
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1e6:.3f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2%}"
+
+
+def _print_report(report: dict, out: Path) -> None:
+    table = Table(title=f"{report['model']} -> {out / report['file']}", show_footer=True)
+    columns = (("layer", "total"), ("params", f"{report['params']:,}"),
+               ("density", f"{report['params_kept'] / max(report['params'], 1):.1%}"),
+               ("bits", ""), ("before", f"{sum(r['bytes_before'] for r in report['layers']):,}"),
+               ("after", f"{sum(r['bytes_after'] for r in report['layers']):,}"),
+               ("Huffman saved", f"{report['huffman_saved_bytes']:,}"))
+    for col, footer in columns:
+        table.add_column(col, footer=footer, justify="left" if col == "layer" else "right")
+    for r in report["layers"]:
+        table.add_row(r["layer"], f"{r['params']:,}", f"{r['density']:.1%}", str(r["bits"]),
+                      f"{r['bytes_before']:,}", f"{r['bytes_after']:,}",
+                      f"{r['huffman_saved_bytes']:,}")
+    console = _console()
+    console.print(table)
+    acc = report["accuracy"]
+    console.print(
+        f"file {report['file_bytes']:,} bytes on disk (layers + other tensors "
+        f"{report['other_tensors_bytes']:,} + header {report['header_bytes']:,} + framing "
+        f"{report['framing_bytes']}); float32 model {report['float32_bytes']:,} bytes: "
+        f"{report['ratio']:.1f}x smaller\n"
+        f"top-1 {acc['before']['top1']:.2%} -> {acc['after']['top1']:.2%}, top-5 "
+        f"{acc['before']['top5']:.2%} -> {acc['after']['top5']:.2%} (after: the model "
+        f"decompressed from the file)")

@@ -1,0 +1,282 @@
+"""`cnnspace detect train | eval | predict`: single-stage detectors (SqueezeDet) on KITTI-format
+data or the synthetic shapes dataset."""
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from .._atomic import write_atomic, write_text_atomic
+from ..errors import CnnspaceError
+from ..zoo import list_models, model_entry, parse_input
+from ._common import add_format_arg, add_model_args, dump_json, load_model, parse_settings
+from .train import OPTIONS as TRAIN_OPTIONS
+from .train import _config, _default_out, _dest
+
+SHAPES_INPUT = "3x128x128"  # the synthetic dataset's default image and network input size
+# detect-train's own options: flag, argparse keywords. The trainer's options follow
+# (TRAIN_OPTIONS of `cnnspace train`, less its dataset ones).
+DETECT_OPTIONS: list[tuple[str, dict]] = [
+    ("--data", {"required": True, "metavar": "DATA", "help": "kitti:PATH or shapes[:N]"}),
+    ("--classes", {"metavar": "A,B,...", "help": "classes to detect (default: the dataset's)"}),
+    ("--train-split", {"default": "train", "metavar": "NAME_OR_FILE",
+                       "help": "file list in ImageSets/ (default train)"}),
+    ("--val-split", {"default": "val", "metavar": "NAME_OR_FILE",
+                     "help": "file list in ImageSets/ (default val)"}),
+    ("--data-dir", {"metavar": "DIR", "help": "where shapes images are generated "
+                    "(default runs/data/shapes-N-HxW-sSEED)"}),
+    ("--difficulty", {"choices": ["all", "easy", "moderate", "hard"],
+                      "help": "evaluation filter (default: moderate for KITTI, all for shapes)"}),
+    ("--no-flip", {"action": "store_true", "help": "no random horizontal flips"}),
+]
+SKIPPED_TRAIN_FLAGS = ("--data", "--image-size")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("detect", help="train, evaluate and run object detectors (SqueezeDet)",
+                       description="Single-stage object detection: SqueezeDet's ConvDet head on "
+                       "any spec, trained with the data-parallel trainer.")
+    dsub = p.add_subparsers(dest="detect_command", required=True, metavar="ACTION")
+    _register_train(dsub)
+    _register_eval(dsub)
+    _register_predict(dsub)
+
+
+def _register_train(dsub) -> None:
+    p = dsub.add_parser("train", help="train a detector (zoo model or spec ending in ConvDet)")
+    add_model_args(p)
+    for flag, kwargs in DETECT_OPTIONS:
+        p.add_argument(flag, **kwargs)
+    for flag, _, kwargs in TRAIN_OPTIONS:
+        if flag not in SKIPPED_TRAIN_FLAGS:
+            p.add_argument(flag, **kwargs)
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="local worker processes, started with torchrun (default 1)")
+    p.set_defaults(run=run_train)
+
+
+def _eval_data_args(p) -> None:
+    p.add_argument("--data", metavar="DATA", help="kitti:PATH or shapes[:N] (default: the data "
+                   "the detector was trained on)")
+    p.add_argument("--split", default="val", metavar="NAME_OR_FILE", help="default val")
+    p.add_argument("--data-dir", metavar="DIR", help="folder of generated shapes data")
+
+
+def _register_eval(dsub) -> None:
+    p = dsub.add_parser("eval", help="AP per class, mAP and frames per second of a detector")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="detector.pt of `detect train`")
+    _eval_data_args(p)
+    p.add_argument("--difficulty", choices=["all", "easy", "moderate", "hard"])
+    p.add_argument("--iou", metavar="T|CLASS=T,...", help="IoU threshold(s) for a true positive "
+                   "(default: KITTI's per class, else 0.5)")
+    p.add_argument("--recall-points", type=int, default=41, metavar="N",
+                   help="interpolated AP at N recalls (41 KITTI, 11 VOC2007; 0: area, VOC2010)")
+    p.add_argument("--no-fps", action="store_true", help="skip the speed measurement")
+    p.add_argument("-o", "--output", metavar="FILE.json", help="also write the results here")
+    add_format_arg(p, ("table", "json"))
+    p.set_defaults(run=run_eval)
+
+
+def _register_predict(dsub) -> None:
+    p = dsub.add_parser("predict", help="detect objects in images: boxed images and a JSON")
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="detector.pt of `detect train`")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--out", default="detections", metavar="DIR",
+                   help="folder for the drawn images and detections.json (default detections)")
+    p.add_argument("--score-threshold", type=float, metavar="P",
+                   help="drop detections below this score (default 0.4 for drawing)")
+    p.add_argument("--nms", type=float, metavar="IOU", help="NMS threshold (default 0.4)")
+    p.add_argument("--top-n", type=int, metavar="N", help="at most N detections per image")
+    p.set_defaults(run=run_predict)
+
+
+# -- train ------------------------------------------------------------------------------------
+
+def _input_for(args) -> str | None:
+    if args.input:
+        return args.input
+    return SHAPES_INPUT if args.data.partition(":")[0] == "shapes" else None
+
+
+def _spec(args, num_classes: int):
+    settings = parse_settings(args.settings)
+    if args.model in list_models():
+        if model_entry(args.model).task != "detection":
+            raise CnnspaceError(f"{args.model!r} is a {model_entry(args.model).task} model; "
+                                "detectors: " + ", ".join(n for n in list_models()
+                                                          if model_entry(n).task == "detection"))
+        given = settings.setdefault("num_classes", num_classes)
+        if given != num_classes:
+            raise CnnspaceError(f"--set num_classes={given}: the data has {num_classes} classes")
+    return load_model(args.model, settings, _input_for(args))
+
+
+def _worker_argv(args, out: str) -> list[str]:
+    """This command line for torchrun's workers: --nproc dropped, --out fixed."""
+    argv = [args.model, *[f"--set={s}" for s in args.settings]]
+    argv += [f"--input={args.input}"] if args.input else []
+    flags = [(f, kw) for f, kw in DETECT_OPTIONS] + [(f, kw) for f, _, kw in TRAIN_OPTIONS
+                                                      if f not in SKIPPED_TRAIN_FLAGS]
+    for flag, kwargs in flags:
+        value = out if flag == "--out" else getattr(args, _dest(flag))
+        if kwargs.get("action") == "store_true":
+            argv += [flag] if value else []
+        elif value is not None:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def run_train(args) -> int:
+    from ..detect import open_data, train_detector
+    from ..train import launch_local, under_torchrun
+
+    if args.nproc < 1:
+        raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
+    out = args.out or _default_out(args.model, args.data)
+    config = _config(args, out)
+    if args.nproc > 1 and not under_torchrun():
+        config.per_worker_batch(args.nproc)
+        launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
+        return 0
+    classes = args.classes.split(",") if args.classes else None
+    input_shape = parse_input(_input_for(args)) if _input_for(args) else None
+    hw = input_shape[1:] if input_shape else model_input_hw(args)
+    data = open_data(args.data, hw, classes=classes, train_split=args.train_split,
+                     val_split=args.val_split, data_dir=args.data_dir,
+                     progress=not args.no_progress)
+    spec = _spec(args, len(data.classes))
+    command = shlex.join(["cnnspace", "detect", "train", *_worker_argv(args, out)])
+    detector, result = train_detector(spec, data, config, difficulty=args.difficulty,
+                                      flip=not args.no_flip,
+                                      run_info={"command": command, "model": args.model,
+                                                "data_dir": args.data_dir})
+    if not under_torchrun() or _rank() == 0:
+        final = result.final.get("mAP")
+        print(f"mAP {final:.3f} on {data.name} {args.val_split} "
+              f"({detector.config.info['difficulty']}) after {result.epochs} epochs, "
+              f"{result.wall_seconds:.0f} s" if final is not None else
+              f"{result.epochs} epochs in {result.wall_seconds:.0f} s")
+        print(f"detector: {Path(out) / 'detector.pt'}")
+    return 0
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def model_input_hw(args) -> tuple[int, int]:
+    """The input size a zoo model or spec file has by default."""
+    return tuple(load_model(args.model, {k: v for k, v in parse_settings(args.settings).items()
+                                         if k != "num_classes"}).input[1:])
+
+
+# -- eval -------------------------------------------------------------------------------------
+
+def _parse_iou(text: str | None):
+    if text is None:
+        return None
+    try:
+        if "=" not in text:
+            return float(text)
+        return {k.strip(): float(v) for k, v in (p.split("=", 1) for p in text.split(","))}
+    except ValueError:
+        raise CnnspaceError(f"--iou expects T or CLASS=T,CLASS=T (e.g. Car=0.7), got {text!r}") \
+            from None
+
+
+def _eval_samples(args, detector):
+    from ..detect import open_data
+
+    info = detector.config.info
+    ref = args.data or info.get("data")
+    if not ref:
+        raise CnnspaceError("this detector does not record its data: give --data")
+    data_dir = args.data_dir or (info.get("data_dir") if ref == info.get("data") else None)
+    data = open_data(ref, detector.input_hw, classes=list(detector.config.classes),
+                     train_split=args.split, val_split=args.split, data_dir=data_dir,
+                     progress=False)
+    return data, data.val
+
+
+def run_eval(args) -> int:
+    from ..detect import Detector, evaluate_detector, measure_fps
+
+    detector = Detector.load(args.checkpoint)
+    data, samples = _eval_samples(args, detector)
+    difficulty = args.difficulty or data.difficulty
+    result = evaluate_detector(detector, samples, difficulty, _parse_iou(args.iou),
+                               args.recall_points, progress=args.format == "table")
+    report = {"checkpoint": args.checkpoint, "data": data.name, "split": args.split,
+              "images": len(samples), **result.to_json()}
+    if not args.no_fps:
+        report["speed"] = measure_fps(detector, samples[0])
+    if args.output:
+        write_text_atomic(args.output, dump_json(report))
+    if args.format == "json":
+        sys.stdout.write(dump_json(report))
+    else:
+        _print_eval(report)
+    return 0
+
+
+def _print_eval(report: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{report['checkpoint']} on {report['data']} {report['split']} "
+                        f"({report['images']} images, difficulty {report['difficulty']})")
+    for col in ("class", "AP", "IoU", "ground truth", "detections"):
+        table.add_column(col, justify="left" if col == "class" else "right")
+    for name, c in report["classes"].items():
+        table.add_row(name, "-" if c["ap"] is None else f"{c['ap']:.3f}", f"{c['iou']:.2f}",
+                      str(c["ground_truth"]), str(c["detections"]))
+    console = Console()
+    console.print(table)
+    m = report["mAP"]
+    console.print(f"mAP {'-' if m is None else f'{m:.3f}'} ({report['recall_points']}-point "
+                  "interpolated AP)")
+    if "speed" in report:
+        s = report["speed"]
+        console.print(f"speed at batch 1 on {s['device']} ({s['threads']} threads): "
+                      f"{s['fps_network']:.1f} FPS network, {s['fps_with_postprocessing']:.1f} "
+                      "FPS with post-processing")
+
+
+# -- predict ----------------------------------------------------------------------------------
+
+PREDICT_SCORE = 0.4  # the official code's PLOT_PROB_THRESH: what is worth drawing
+
+
+def run_predict(args) -> int:
+    from ..detect import Detector, draw_detections, load_image
+
+    detector = Detector.load(args.checkpoint)
+    changes = {k: v for k, v in (("score_threshold", args.score_threshold), ("nms_iou", args.nms),
+                                 ("top_n", args.top_n)) if v is not None}
+    changes.setdefault("score_threshold", PREDICT_SCORE)
+    if not 0 <= changes["score_threshold"] < 1:
+        raise CnnspaceError("--score-threshold must be in [0, 1), got "
+                            f"{changes['score_threshold']}")
+    if "top_n" in changes and changes["top_n"] < 1:
+        raise CnnspaceError(f"--top-n must be positive, got {changes['top_n']}")
+    detector.config = replace(detector.config, **changes)
+    out = Path(args.out)
+    classes = list(detector.config.classes)
+    results, used = [], set()
+    for path in args.images:
+        image = load_image(path)
+        found = detector.detect_images([image])[0]
+        stem = Path(path).stem
+        name = stem if stem not in used else f"{stem}-{len(results)}"  # same name, other folder
+        used.add(name)
+        drawn = out / f"{name}.png"
+        drawn_image = draw_detections(image, found, classes)
+        write_atomic(drawn, lambda f, im=drawn_image: im.save(f, "PNG"))
+        results.append({"image": str(path), "drawn": str(drawn), "width": image.size[0],
+                        "height": image.size[1], "detections": found.to_json(classes)})
+        print(f"{path}: {len(found)} detection(s) -> {drawn}")
+    write_text_atomic(out / "detections.json", dump_json(results))
+    print(f"detections: {out / 'detections.json'}")
+    return 0

@@ -1,0 +1,62 @@
+"""`cnnspace evaluate`: top-1/top-5 of a trained checkpoint or of a compressed `.cnnz` model
+(run decompressed) on a dataset's test split."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..compress import is_cnnz
+from ..errors import CnnspaceError
+from ._checkpoints import CHECKPOINT_SUFFIXES
+from ._common import dump_json
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="accuracy of a checkpoint or .cnnz model on a dataset",
+                       description="Top-1/top-5 and loss on the test split. A .cnnz file runs "
+                       "decompressed: its dense weights are restored bit for bit.")
+    p.add_argument("model", metavar="MODEL_FILE",
+                   help="a .cnnz file of `cnnspace compress` or a checkpoint of `cnnspace train`")
+    p.add_argument("--data", metavar="DATASET",
+                   help="dataset (default: the one the model was trained on)")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N", help="default 256")
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
+    p.set_defaults(run=run)
+
+
+def _load(path: str):
+    """(spec, module, dataset it was trained on, size on disk)."""
+    if is_cnnz(path):
+        from ..compress import decompress
+        model, container = decompress(path)
+        return container.spec, model, container.meta.get("data"), container.size
+    if Path(path).suffix in CHECKPOINT_SUFFIXES:
+        from ..train import load_checkpoint
+        checkpoint = load_checkpoint(path)
+        if checkpoint.spec is None:
+            raise CnnspaceError(f"{path}: this checkpoint has no spec (trained from a plain "
+                                "nn.Module)")
+        return (checkpoint.spec, checkpoint.build_model(), checkpoint.payload.get("data"),
+                Path(path).stat().st_size)
+    raise CnnspaceError(f"{path}: expected a .cnnz file or a .pt/.pth checkpoint")
+
+
+def run(args) -> int:
+    if args.batch_size < 1:
+        raise CnnspaceError(f"--batch-size must be positive, got {args.batch_size}")
+    from ..data import get_dataset
+    from ..train import evaluate, fit_spec
+
+    spec, model, trained_on, size = _load(args.model)
+    ref = args.data or trained_on
+    if not ref:
+        raise CnnspaceError(f"{args.model}: does not record its dataset; give --data")
+    data = get_dataset(ref, image_size=spec.input[1])
+    fit_spec(spec, data)  # a clear error if the images or classes do not fit the model
+    result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")
+    out = {"model": args.model, "data": data.name, "bytes": size, **result.to_dict()}
+    if args.format == "json":
+        print(dump_json(out), end="")
+    else:
+        print(f"{args.model} ({size:,} bytes) on {data.name}: top-1 {result.top1:.2%}, top-5 "
+              f"{result.top5:.2%}, loss {result.loss:.4f} over {result.images:,} test images")
+    return 0

@@ -1,0 +1,153 @@
+"""`cnnspace train`: train a zoo model or spec on a dataset, alone or as N torchrun workers."""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from pathlib import Path
+
+from ..data import dataset_names, get_dataset
+from ..errors import CnnspaceError
+from ..train import (RECIPES, TrainConfig, default_recipe, fit_spec, launch_local, train,
+                     under_torchrun, zoo_spec)
+from ..train._config import COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS, SCHEDULES
+from ..zoo import list_models
+from ._common import add_model_args, load_model, parse_settings
+
+# flag, TrainConfig field (None: not a training option), argparse keywords. One table drives
+# both the parser and the command line handed to torchrun's workers.
+OPTIONS: list[tuple[str, str | None, dict]] = [
+    ("--data", None, {"default": "digits", "metavar": "DATASET",
+                      "help": "digits (default), cifar10:PATH, cifar100:PATH, imagefolder:PATH"}),
+    ("--image-size", None, {"type": int, "metavar": "N", "help": "resize images to NxN"}),
+    ("--recipe", None, {"choices": list(RECIPES),
+                        "help": "named defaults for the options below (default: digits for "
+                                "digits, adam-onecycle otherwise)"}),
+    ("--epochs", "epochs", {"type": int}),
+    ("--batch-size", "batch_size", {"type": int, "metavar": "GLOBAL",
+                                    "help": "global batch, split evenly over the workers"}),
+    ("--lr", "lr", {"type": float}),
+    ("--lr-scaling", "lr_scaling", {"choices": LR_SCALINGS,
+                                    "help": "linear: lr x batch / --lr-reference-batch"}),
+    ("--lr-reference-batch", "lr_reference_batch", {"type": int, "metavar": "N"}),
+    ("--optimizer", "optimizer", {"choices": OPTIMIZERS}),
+    ("--momentum", "momentum", {"type": float}),
+    ("--weight-decay", "weight_decay", {"type": float}),
+    ("--schedule", "schedule", {"choices": SCHEDULES}),
+    ("--warmup", "warmup_epochs", {"type": float, "metavar": "EPOCHS"}),
+    ("--aux-weight", "aux_weight", {"type": float, "help": "weight of auxiliary outputs' loss"}),
+    ("--seed", "seed", {"type": int}),
+    ("--channels-last", "channels_last", {"action": "store_true", "default": None}),
+    ("--grad-compression", "grad_compression", {"choices": COMPRESSIONS}),
+    ("--powersgd-rank", "powersgd_rank", {"type": int, "metavar": "R"}),
+    ("--checkpoint-every", "checkpoint_every", {"type": int, "metavar": "STEPS"}),
+    ("--loader-workers", "num_workers", {"type": int, "metavar": "N",
+                                         "help": "data loading processes per worker"}),
+    ("--device", "device", {"choices": DEVICES}),
+    ("--deterministic", "deterministic", {"action": "store_true", "default": None}),
+    ("--out", "out", {"metavar": "DIR", "help": "run folder (default runs/MODEL-DATA-TIME)"}),
+    ("--resume", "resume", {"action": "store_true", "default": None,
+                            "help": "continue the run in --out from its checkpoint"}),
+    ("--no-progress", None, {"action": "store_true", "help": "no progress bar or epoch lines"}),
+]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train a model on a dataset (data-parallel with --nproc)",
+                       description="Synchronous data-parallel training. Under torchrun each "
+                       "worker runs this same command; --nproc N starts N local workers.",
+                       epilog="datasets: " + "; ".join(f"{k}: {v}"
+                                                       for k, v in dataset_names().items()))
+    add_model_args(p)
+    for flag, _, kwargs in OPTIONS:
+        p.add_argument(flag, **kwargs)
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="local worker processes, started with torchrun (default 1)")
+    p.set_defaults(run=run)
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")
+
+
+def _worker_argv(args, out: str) -> list[str]:
+    """This command line for torchrun's workers: --nproc dropped, --out fixed."""
+    argv = [args.model, *[f"--set={s}" for s in args.settings]]
+    for flag, _, kwargs in OPTIONS:
+        value = out if flag == "--out" else getattr(args, _dest(flag))
+        if kwargs.get("action") == "store_true":
+            argv += [flag] if value else []
+        elif value is not None:
+            argv.append(f"{flag}={value}")
+    return argv
+
+
+def _config(args, out: str) -> TrainConfig:
+    options = {field: getattr(args, _dest(flag)) for flag, field, _ in OPTIONS if field}
+    return TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
+                                   **{**options, "out": out, "progress": not args.no_progress})
+
+
+def _default_out(model: str, data: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{Path(model).stem}-{data.split(':')[0]}")
+    return str(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
+
+
+def run(args) -> int:
+    if args.input:
+        raise CnnspaceError("--input: the input shape comes from the dataset; resize its "
+                            "images with --image-size N")
+    if args.nproc < 1:
+        raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
+    out = args.out or _default_out(args.model, args.data)
+    config = _config(args, out)
+    if args.nproc > 1 and not under_torchrun():
+        # Bad input fails here with one message, not in every worker.
+        config.per_worker_batch(args.nproc)
+        _model_and_data(args)
+        launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
+        return 0
+    try:
+        return _train(args, config, out)
+    except CnnspaceError:
+        if not _is_rank0():
+            return 2  # rank 0 reports it: one message, not one per worker
+        raise
+
+
+def _is_rank0() -> bool:
+    return not under_torchrun() or os.environ["RANK"] == "0"
+
+
+def _model_and_data(args):
+    data = get_dataset(args.data, args.image_size)
+    settings = parse_settings(args.settings)
+    if args.model in list_models():
+        spec = zoo_spec(args.model, data, **settings)
+    else:
+        spec = load_model(args.model, settings)
+    return fit_spec(spec, data), data, settings
+
+
+def _train(args, config: TrainConfig, out: str) -> int:
+    spec, data, settings = _model_and_data(args)
+    command = shlex.join(["cnnspace", "train", *_worker_argv(args, out)])
+    result = train(spec, data, config, run_info={"command": command, "model": args.model,
+                                                 "settings": settings})
+    if _is_rank0():
+        _print_summary(result)
+    return 0
+
+
+def _print_summary(result) -> None:
+    final, best = result.final, result.best
+    line = f"{result.epochs} epochs in {result.wall_seconds:.1f} s, {result.images_per_s:,.0f} " \
+           f"img/s on {result.world_size} worker{'s' if result.world_size > 1 else ''}"
+    if "top1" in final:
+        line = (f"top-1 {final['top1']:.2%}, top-5 {final['top5']:.2%} (best top-1 "
+                f"{best['top1']:.2%} at epoch {best['epoch']}); " + line)
+    if result.stopped:
+        line += f"; stopped early: {result.stopped}"
+    print(line + (f"\nrun folder: {result.out}" if result.out else ""))
+

@@ -1,0 +1,176 @@
+"""The ``.cnnz`` file: a compressed model whose size on disk is its reported size.
+
+Layout (little-endian)::
+
+    magic     8 bytes  b"CNNZ\\r\\n\\x1a\\n" (the PNG trick: line-ending or 7-bit damage shows)
+    version   u16      format version, 1
+    hlen      u32      length of the header
+    header    hlen     zlib-compressed JSON: spec, meta, one entry per tensor
+    payload   ...      the byte blobs header entries point at as [offset, length]
+    crc32     u32      of everything before it
+
+Nothing is unpickled: the header is JSON, blobs are read with numpy.frombuffer at lengths the
+header gives, and every length, range and count is checked before use.
+"""
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from .._atomic import write_atomic
+from ..spec import NetSpec, SpecError, from_dict, to_dict
+from ._codec import (BlobWriter, Coding, TensorBytes, WeightCode, decode_raw, decode_weight,
+                     encode_raw, encode_weight, entry_shape)
+from ._errors import CompressError
+
+MAGIC = b"CNNZ\r\n\x1a\n"
+VERSION = 1
+SUFFIX = ".cnnz"
+_PREFIX = struct.Struct("<8sHI")
+_CRC = struct.Struct("<I")
+_MAX_HEADER = 64 << 20  # decompressed header bytes accepted (a spec plus entries is far less)
+
+
+@dataclass(frozen=True)
+class ContainerBytes:
+    """Where the bytes of a written container went; ``file`` is its exact size on disk."""
+    tensors: Mapping[str, TensorBytes]
+    header: int
+    framing: int  # magic, version, header length and checksum
+
+    @property
+    def file(self) -> int:
+        return self.header + self.framing + sum(t.total for t in self.tensors.values())
+
+
+def write_cnnz(path: str | os.PathLike, spec: NetSpec,
+               tensors: Mapping[str, WeightCode | np.ndarray], coding: Coding,
+               meta: Mapping[str, Any] | None = None) -> ContainerBytes:
+    """Writes ``tensors`` (state-dict keys to a WeightCode, or an array stored raw) atomically."""
+    blobs, entries, sizes = BlobWriter(), [], {}
+    for key, value in tensors.items():
+        if isinstance(value, WeightCode):
+            entry, sizes[key] = encode_weight(value, coding, blobs)
+        else:
+            entry, sizes[key] = encode_raw(np.asarray(value), blobs)
+        entries.append({"key": key, **entry})
+    header = zlib.compress(json.dumps({"spec": to_dict(spec), "meta": dict(meta or {}),
+                                       "tensors": entries}, separators=(",", ":")).encode(), 9)
+    body = b"".join([_PREFIX.pack(MAGIC, VERSION, len(header)), header, *blobs.parts])
+    data = body + _CRC.pack(zlib.crc32(body))
+    write_atomic(path, lambda f: f.write(data))
+    result = ContainerBytes(sizes, len(header), _PREFIX.size + _CRC.size)
+    assert result.file == len(data), "byte accounting must match the file"
+    return result
+
+
+@dataclass(frozen=True)
+class Cnnz:
+    """A read container: its spec and meta, tensor entries, and the payload they point into.
+    Tensors are decoded on demand (``tensor``), after the caller has checked their shapes."""
+    source: str
+    spec: NetSpec
+    meta: Mapping[str, Any]
+    entries: Mapping[str, Mapping[str, Any]]
+    payload: bytes
+    size: int
+
+    def shape(self, key: str) -> tuple[int, ...]:
+        try:
+            return entry_shape(self.entries[key])
+        except CompressError as e:
+            raise CompressError(f"{self.source}: tensor {key!r}: {e}") from None
+
+    def tensor(self, key: str) -> np.ndarray:
+        entry = self.entries[key]
+        try:
+            if entry.get("kind") == "weight":
+                return decode_weight(entry, self._blob)
+            if entry.get("kind") == "raw":
+                return decode_raw(entry, self._blob)
+            raise CompressError(f"unknown tensor kind {entry.get('kind')!r}")
+        except CompressError as e:
+            raise CompressError(f"{self.source}: tensor {key!r}: {e}") from None
+
+    def _blob(self, ref: Any, what: str) -> bytes:
+        if (not isinstance(ref, list) or len(ref) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in ref)
+                or ref[0] + ref[1] > len(self.payload)):
+            raise CompressError(f"field {what!r} must be [offset, length] inside the "
+                                f"{len(self.payload)}-byte payload, got {ref!r}")
+        return self.payload[ref[0]:ref[0] + ref[1]]
+
+
+def read_cnnz(path: str | os.PathLike) -> Cnnz:
+    """Reads and checks the framing, checksum, header and spec of a container."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except OSError as e:
+        raise CompressError(f"{source}: cannot read the file: {e.strerror}") from None
+    if len(data) < _PREFIX.size + _CRC.size or data[:len(MAGIC)] != MAGIC:
+        raise CompressError(f"{source}: not a .cnnz file (no CNNZ signature)")
+    _, version, header_len = _PREFIX.unpack_from(data)
+    if version != VERSION:
+        raise CompressError(f"{source}: .cnnz format version {version}; this cnnspace reads "
+                            f"version {VERSION}")
+    (stored_crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
+    if zlib.crc32(data[:-_CRC.size]) != stored_crc:
+        raise CompressError(f"{source}: checksum mismatch: the file is corrupted or truncated")
+    payload_start = _PREFIX.size + header_len
+    if payload_start > len(data) - _CRC.size:
+        raise CompressError(f"{source}: the header length {header_len} runs past the end of "
+                            "the file")
+    header = _parse_header(source, data[_PREFIX.size:payload_start])
+    return Cnnz(source, header["spec"], header["meta"], header["tensors"],
+                data[payload_start:-_CRC.size], len(data))
+
+
+def _parse_header(source: str, raw: bytes) -> dict:
+    try:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(raw, _MAX_HEADER)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise CompressError("the header is truncated or larger than allowed")
+        header = json.loads(text)
+    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CompressError(f"{source}: the header is not valid compressed JSON ({e})") from None
+    except CompressError as e:
+        raise CompressError(f"{source}: {e}") from None
+    if not isinstance(header, dict) or not {"spec", "meta", "tensors"} <= set(header):
+        raise CompressError(f"{source}: the header must hold spec, meta and tensors")
+    try:
+        spec = from_dict(header["spec"])
+    except SpecError as e:
+        raise CompressError(f"{source}: the stored spec is invalid: {e}") from None
+    if not isinstance(header["meta"], dict) or not isinstance(header["tensors"], list):
+        raise CompressError(f"{source}: header fields meta and tensors must be a mapping and "
+                            "a list")
+    entries = {}
+    for entry in header["tensors"]:
+        key = entry.get("key") if isinstance(entry, dict) else None
+        if not isinstance(key, str) or key in entries:
+            raise CompressError(f"{source}: every tensor entry needs a unique string key, got "
+                                f"{key!r}")
+        entries[key] = entry
+    return {"spec": spec, "meta": header["meta"], "tensors": entries}
+
+
+def is_cnnz(path: str | os.PathLike) -> bool:
+    """Whether ``path`` names a container (by its suffix, or by its signature if it exists)."""
+    path = Path(path)
+    if path.suffix == SUFFIX:
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+

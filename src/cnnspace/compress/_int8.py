@@ -1,0 +1,53 @@
+"""Post-training int8 quantization with PyTorch's own tooling, as a modern comparison row.
+
+Static quantization in FX graph mode (``torch.ao.quantization.quantize_fx``) with the x86
+backend's default configuration: int8 weights (per output channel) and uint8 activations for
+conv2d, linear, their fused ReLUs, pooling and concatenation; observers are calibrated on a few
+training batches. Layers FX has no quantized kernel for (LRN, batchnorm outside a conv-bn pair,
+softmax...) run in float between dequantize/quantize steps. Inference runs on the CPU.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import warnings
+from typing import Iterable
+
+import torch
+from torch import nn
+
+from ._errors import CompressError
+
+BACKEND = "x86"
+
+
+def quantize_int8(model: nn.Module, calibration: Iterable[torch.Tensor]) -> nn.Module:
+    """An int8 copy of ``model`` (left unchanged), calibrated on the batches of ``calibration``."""
+    if BACKEND not in torch.backends.quantized.supported_engines:
+        raise CompressError(f"this PyTorch build has no {BACKEND!r} quantized engine (it has "
+                            f"{', '.join(torch.backends.quantized.supported_engines)})")
+    from torch.ao.quantization import get_default_qconfig_mapping
+    from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
+
+    torch.backends.quantized.engine = BACKEND
+    float_model = copy.deepcopy(model).cpu().eval()
+    batches = iter(calibration)
+    first = next(batches, None)
+    if first is None:
+        raise CompressError("int8 calibration needs at least one batch of images")
+    with warnings.catch_warnings():
+        # torch.ao announces its move to torchao on every call; the API still works in 2.13.
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.ao")
+        prepared = prepare_fx(float_model, get_default_qconfig_mapping(BACKEND), (first,))
+        with torch.no_grad():
+            for x in [first, *batches]:
+                prepared(x)
+        return convert_fx(prepared)
+
+
+def saved_size(model: nn.Module) -> int:
+    """Bytes of ``torch.save(model.state_dict())``: how PyTorch itself stores the int8 model."""
+    buffer = io.BytesIO()
+    torch.save(model.state_dict(), buffer)
+    return buffer.getbuffer().nbytes

@@ -1,0 +1,39 @@
+"""A runnable torch model from a ``.cnnz`` container: decompression."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..nn import build
+from ._container import Cnnz, read_cnnz
+from ._errors import CompressError
+
+
+def decompress(path: str | os.PathLike) -> tuple[nn.Module, Cnnz]:
+    """The model a container holds, with its dense weights restored bit for bit, and the
+    container itself (spec, meta, sizes). Tensors are checked against the spec's model (names
+    and shapes) before any is decoded."""
+    container = read_cnnz(path)
+    model = build(container.spec, init="torch_default")
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(container.entries))
+    extra = sorted(set(container.entries) - set(expected))
+    if missing or extra:
+        raise CompressError(f"{container.source}: its tensors do not match its spec "
+                            f"(missing: {', '.join(missing) or 'none'}; unexpected: "
+                            f"{', '.join(extra) or 'none'})")
+    state = {}
+    for key, tensor in expected.items():
+        if container.shape(key) != tuple(tensor.shape):
+            raise CompressError(f"{container.source}: tensor {key!r} has shape "
+                                f"{list(container.shape(key))}, its spec needs "
+                                f"{list(tensor.shape)}")
+        state[key] = torch.from_numpy(np.array(container.tensor(key)))
+        if state[key].dtype != tensor.dtype:
+            raise CompressError(f"{container.source}: tensor {key!r} is {state[key].dtype}, its "
+                                f"spec needs {tensor.dtype}")
+    model.load_state_dict(state)
+    return model.eval(), container

@@ -1,0 +1,197 @@
+"""The Deep Compression pipeline on a trained model: prune (iteratively, retraining with masks),
+share weights by k-means and fine-tune the centroids, then write the ``.cnnz`` container and
+evaluate the model decompressed from it. Retraining is the project's trainer
+(``cnnspace.train.train``) run on the model itself; pruning masks and shared weights are
+parametrizations of the model, so the trainer needs no compression-specific hook.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import DataSplits, get_dataset
+from ..spec import NetSpec
+from ..train import EvalResult, TrainConfig, evaluate, fit_spec, load_checkpoint, train
+from ._codec import RAW_BITS, Coding, WeightCode
+from ._container import ContainerBytes, write_cnnz
+from ._dead import live_weights
+from ._errors import CompressError
+from ._load import decompress
+from ._prune import apply_masks, freeze, magnitude_masks
+from ._report import compression_report, write_report
+from ._schedule import Schedule, layer_bits, weighted_layers
+from ._share import cluster, tie, untie
+
+RETRAIN_LR_FACTOR = 0.1  # Han et al. retrain pruned networks at a tenth of the original rate
+
+
+def silent(message: str) -> None:
+    """The default ``note``: compression stages say nothing unless asked to."""
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    schedule: Schedule = field(default_factory=Schedule)
+    bits: Mapping[str, int] = field(default_factory=dict)  # conv/fc/layer -> width (32: raw)
+    coding: Coding = field(default_factory=Coding)
+    retrain_epochs: int = 0        # after each pruning round, and for the centroids
+    retrain_lr_factor: float = RETRAIN_LR_FACTOR
+    progress: bool = False
+
+    def __post_init__(self):
+        if isinstance(self.retrain_epochs, bool) or not isinstance(self.retrain_epochs, int) \
+                or self.retrain_epochs < 0:
+            raise CompressError(f"--retrain-epochs must be a non-negative integer, got "
+                                f"{self.retrain_epochs!r}")
+        if not 0 < self.retrain_lr_factor <= 1:
+            raise CompressError(f"--retrain-lr-factor must lie in (0, 1], got "
+                                f"{self.retrain_lr_factor!r}")
+        if not 1 <= self.coding.index_bits <= 8:
+            raise CompressError(f"--index-bits must be 1..8, got {self.coding.index_bits!r}")
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A model to compress: its spec (fitted to the data), weights, data and training recipe."""
+    name: str
+    spec: NetSpec
+    model: nn.Module
+    data: DataSplits
+    config: TrainConfig
+
+
+def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trained:
+    """A training checkpoint with its dataset (the one it was trained on unless ``data``)."""
+    ckpt = load_checkpoint(checkpoint)
+    if ckpt.spec is None:
+        raise CompressError(f"{checkpoint}: was trained from a plain nn.Module; compression "
+                            "needs the spec (train a zoo model or spec file)")
+    shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
+    splits = get_dataset(data or ckpt.payload["data"], image_size=shape[1])
+    return Trained(_run_name(Path(checkpoint)), fit_spec(ckpt.spec, splits),
+                   ckpt.build_model().eval(), splits, ckpt.config)
+
+
+def _run_name(path: Path) -> str:
+    """``runs/sq/best.pt`` -> ``sq``: the run folder names a model better than best/checkpoint."""
+    return path.parent.name if path.stem in ("best", "checkpoint") else path.stem
+
+
+def _widths(trained: Trained, options: CompressOptions) -> dict[str, int]:
+    return layer_bits(trained.spec, {**options.schedule.bits, **options.bits})
+
+
+def check_plan(trained: Trained, options: CompressOptions) -> None:
+    """Fails on schedule or bit-width overrides that name no layer of the model, before any
+    evaluation or training time is spent."""
+    options.schedule.targets(trained.spec)
+    _widths(trained, options)
+
+
+def retrain(model: nn.Module, trained: Trained, epochs: int, options: CompressOptions,
+            note: Callable[[str], None], what: str) -> nn.Module:
+    """``epochs`` of the model's own training recipe at a lower learning rate, in memory."""
+    if epochs == 0:
+        return model
+    note(f"{what}: retraining {epochs} epoch{'s' if epochs > 1 else ''}")
+    config = trained.config.with_options(
+        epochs=epochs, lr=trained.config.lr * options.retrain_lr_factor, warmup_epochs=0.0,
+        out=None, resume=False, progress=options.progress, checkpoint_every=0)
+    result = train(model, trained.data, config)
+    if "top1" in result.final:
+        note(f"{what}: top-1 {result.final['top1']:.2%} after retraining")
+    return result.model
+
+
+def prune(model: nn.Module, trained: Trained, options: CompressOptions,
+          note: Callable[[str], None] = silent) -> dict[str, torch.Tensor]:
+    """Prunes ``model`` in place by magnitude in ``schedule.steps`` rounds, retraining with the
+    masks after each; returns the final masks (pruned weights are exactly zero). Weights that
+    never see data at the model's input size are removed in the first round."""
+    layers = [n.name for n in weighted_layers(trained.spec)]
+    live = live_weights(trained.spec)
+    masks = None
+    steps = options.schedule.steps
+    for step in range(1, steps + 1):
+        masks = magnitude_masks(model, options.schedule.at_step(trained.spec, step), masks, live)
+        apply_masks(model, masks)
+        retrain(model, trained, options.retrain_epochs, options, note,
+                f"pruning round {step}/{steps}")
+        freeze(model, layers)
+    return masks
+
+
+def share(model: nn.Module, trained: Trained, masks: dict[str, torch.Tensor],
+          options: CompressOptions, note: Callable[[str], None] = silent) -> dict[str, WeightCode]:
+    """k-means weight sharing of the surviving weights, then centroid fine-tuning."""
+    codes = cluster(model, masks, _widths(trained, options))
+    if any(c.shared for c in codes.values()):
+        tie(model, codes)
+        retrain(model, trained, options.retrain_epochs, options, note, "centroid fine-tuning")
+    return untie(model, codes)
+
+
+def container_tensors(model: nn.Module, codes: Mapping[str, WeightCode]) -> dict:
+    """The model's state dict with each compressed layer's weight replaced by its code."""
+    by_key = {f"layers.{layer}.weight": code for layer, code in codes.items()}
+    return {key: by_key.get(key, value.detach().cpu().numpy())
+            for key, value in model.state_dict().items()}
+
+
+def dense_codes(model: nn.Module, spec: NetSpec) -> dict[str, WeightCode]:
+    """Every weight kept, unshared: how an uncompressed model is stored."""
+    codes = {}
+    for node in weighted_layers(spec):
+        w = model.layers[node.name].weight.detach().cpu().numpy()
+        codes[node.name] = WeightCode(w.shape, np.ones(w.size, dtype=bool), RAW_BITS,
+                                      values=w.ravel().copy())
+    return codes
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    sizes: ContainerBytes
+    accuracy: EvalResult    # of the model decompressed from ``path``
+
+
+def write_and_check(path: Path, trained: Trained, model: nn.Module,
+                    codes: Mapping[str, WeightCode], coding: Coding,
+                    meta: dict | None = None) -> Written:
+    """Writes the container, reads it back, checks the weights are bit-exact and evaluates the
+    decompressed model (so the accuracy reported is the file's, not the in-memory model's).
+    The dataset is recorded, so `cnnspace evaluate FILE` needs no --data."""
+    model = model.cpu()
+    meta = {"data": trained.data.name, "source": trained.name, **(meta or {})}
+    sizes = write_cnnz(path, trained.spec, container_tensors(model, codes), coding, meta)
+    restored, _ = decompress(path)
+    original = model.state_dict()
+    for key, value in restored.state_dict().items():
+        if not torch.equal(value, original[key]):
+            raise CompressError(f"{path}: tensor {key!r} did not survive the round trip")
+    return Written(Path(path), sizes, evaluate(restored, trained.data.test))
+
+
+def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
+             note: Callable[[str], None] = silent) -> dict:
+    """The whole pipeline; writes ``out/model.cnnz`` and ``out/compression.json`` and returns
+    the report."""
+    check_plan(trained, options)
+    out = Path(out)
+    model = trained.model
+    before = evaluate(model, trained.data.test)
+    note(f"{trained.name}: top-1 {before.top1:.2%} before compression")
+    masks = prune(model, trained, options, note)
+    codes = share(model, trained, masks, options, note)
+    meta = {"accuracy_before": {"top1": before.top1, "top5": before.top5}}
+    written = write_and_check(out / "model.cnnz", trained, model, codes, options.coding, meta)
+    report = compression_report(trained, codes, written, before, options)
+    write_report(out / "compression.json", report)
+    return report
+

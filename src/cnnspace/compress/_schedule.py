@@ -1,0 +1,148 @@
+"""What to prune and how many bits to share with, per layer: schedules and bit widths.
+
+Layers are the conv2d and linear layers of a spec, named as its resolved graph names them
+(``conv1``, ``fire2/expand3x3``, ``fc6``). Overrides name a layer or a glob (``fire*/expand3x3``);
+the first matching override wins, and an override that matches no layer is an error (a typo
+would otherwise silently prune nothing).
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from ..spec import NetSpec, Node, resolve
+from ._codec import MAX_SHARED_BITS, RAW_BITS
+from ._errors import CompressError
+
+WEIGHTED_TYPES = {"conv2d": "conv", "linear": "fc"}
+DEFAULT_BITS = {"conv": 8, "fc": 5}  # Deep Compression's widths for AlexNet/VGG
+_SCHEDULE_KEYS = ("sparsity", "layers", "steps", "bits")
+
+
+def weighted_layers(spec: NetSpec) -> list[Node]:
+    """The layers whose weights compression prunes and shares, in graph order."""
+    return [n for n in resolve(spec).nodes if n.type in WEIGHTED_TYPES]
+
+
+def _pick(patterns: Mapping[str, Any], node: Node, default: Any) -> Any:
+    """The value of the first name or glob matching ``node``, else of its kind (conv, fc),
+    else ``default``: a named layer beats its kind whatever the order written."""
+    for pattern, value in patterns.items():
+        if pattern not in DEFAULT_BITS and fnmatch.fnmatchcase(node.name, pattern):
+            return value
+    return patterns.get(WEIGHTED_TYPES[node.type], default)
+
+
+def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str, what: str) -> None:
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(n.name, pattern) or pattern == WEIGHTED_TYPES[n.type]
+                   for n in nodes):
+            names = ", ".join(n.name for n in nodes)
+            raise CompressError(f"{source}: {what} {pattern!r} matches no conv2d or linear layer "
+                                f"(layers: {names})")
+
+
+def _sparsity(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise CompressError(f"{where}: sparsity must be a number from 0 to 1 (the fraction of "
+                            f"weights removed), got {value!r}")
+    return float(value)
+
+
+def kept_count(weights: int, sparsity: float) -> int:
+    """Weights a layer keeps: ceil((1 - sparsity) * weights). Rounding up is what reproduces
+    the SqueezeNet paper's per-layer counts; rounding to 1e-6 first keeps float noise such as
+    (1 - 0.8) * 512000 = 102399.99999999999 from adding a weight."""
+    return math.ceil(round((1.0 - sparsity) * weights, 6))
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Per-layer pruning targets: a default sparsity plus overrides, reached in ``steps`` rounds
+    (iterative pruning: each round prunes further and retrains)."""
+    sparsity: float = 0.0
+    layers: Mapping[str, float] = field(default_factory=dict)
+    steps: int = 1
+    bits: Mapping[str, int] = field(default_factory=dict)
+    source: str = "schedule"
+
+    def targets(self, spec: NetSpec) -> dict[str, float]:
+        """Layer name -> final sparsity, for every conv2d/linear layer of ``spec``."""
+        nodes = weighted_layers(spec)
+        _check_patterns(self.layers, nodes, self.source, "layer override")
+        return {n.name: _pick(self.layers, n, self.sparsity) for n in nodes}
+
+    def at_step(self, spec: NetSpec, step: int) -> dict[str, float]:
+        """Targets of round ``step`` (1..steps): a linear ramp to the final targets."""
+        return {name: s * step / self.steps for name, s in self.targets(spec).items()}
+
+
+def parse_schedule(data: Any, source: str = "schedule") -> Schedule:
+    if not isinstance(data, dict):
+        raise CompressError(f"{source}: a schedule must be a mapping with keys "
+                            f"{', '.join(_SCHEDULE_KEYS)}, got {type(data).__name__}")
+    unknown = sorted(set(map(str, data)) - set(_SCHEDULE_KEYS))
+    if unknown:
+        raise CompressError(f"{source}: unknown key {unknown[0]!r} (allowed: "
+                            f"{', '.join(_SCHEDULE_KEYS)})")
+    layers = data.get("layers") or {}
+    if not isinstance(layers, dict) or not all(isinstance(k, str) for k in layers):
+        raise CompressError(f"{source}: 'layers' must map layer names or globs to sparsities")
+    steps = data.get("steps", 1)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise CompressError(f"{source}: 'steps' must be a positive integer, got {steps!r}")
+    bits = data.get("bits") or {}
+    if not isinstance(bits, dict):
+        raise CompressError(f"{source}: 'bits' must map conv, fc or layer names to bit widths")
+    return Schedule(_sparsity(data.get("sparsity", 0.0), f"{source}: 'sparsity'"),
+                    {k: _sparsity(v, f"{source}: layer {k!r}") for k, v in layers.items()},
+                    steps, {k: _bit_width(v, f"{source}: bits {k!r}") for k, v in bits.items()},
+                    source)
+
+
+def load_schedule(path: str | os.PathLike) -> Schedule:
+    try:
+        text = Path(path).read_text()
+    except OSError as e:
+        raise CompressError(f"{path}: cannot read the schedule: {e.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise CompressError(f"{path}: not valid YAML: {e}") from None
+    return parse_schedule(data, str(path))
+
+
+def _bit_width(value: Any, where: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if (isinstance(value, bool) or not isinstance(value, int)
+            or not (1 <= value <= MAX_SHARED_BITS or value == RAW_BITS)):
+        raise CompressError(f"{where}: a bit width must be 1..{MAX_SHARED_BITS} (weight sharing) "
+                            f"or {RAW_BITS} (no sharing), got {value!r}")
+    return value
+
+
+def parse_bits(text: str) -> dict[str, int]:
+    """``conv=8,fc=5`` (also layer names or globs: ``conv10=6``) to a mapping."""
+    out = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise CompressError(f"--bits expects KEY=BITS pairs such as conv=8,fc=5; got {part!r}")
+        out[key.strip()] = _bit_width(value.strip(), f"--bits {key.strip()}")
+    return out
+
+
+def layer_bits(spec: NetSpec, overrides: Mapping[str, int],
+               source: str = "--bits") -> dict[str, int]:
+    """Layer name -> bit width: an override for the layer (name or glob) or its kind (conv, fc),
+    else Deep Compression's default for its kind."""
+    nodes = weighted_layers(spec)
+    _check_patterns(overrides, nodes, source, "bit width for")
+    return {n.name: _pick(overrides, n, DEFAULT_BITS[WEIGHTED_TYPES[n.type]]) for n in nodes}

@@ -1,0 +1,132 @@
+"""The seed's slide-34 table for the user's own models: size on disk, ratio to a chosen
+baseline, top-1/top-5, for the uncompressed model, SVD, pruning, pruning + weight sharing +
+Huffman coding (Deep Compression) and PyTorch int8.
+
+Every size is a file this writes and measures: ``.cnnz`` containers for the first four rows
+(dense float32 for the baseline and SVD, sparse float32 for pruning) and ``torch.save`` of the
+int8 model's state dict for the last. Every accuracy is that of the model read back from it.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from .._atomic import write_atomic
+from ..nn import build
+from ..train import evaluate
+from ._codec import RAW_BITS, Coding
+from ._int8 import quantize_int8
+from ._pipeline import (CompressOptions, Trained, check_plan, dense_codes, prune, retrain,
+                        share, silent, write_and_check)
+from ._share import cluster
+from ._svd import factorise
+
+APPROACHES = ("baseline", "SVD", "pruning", "pruning + sharing + Huffman", "int8 (PyTorch)")
+CALIBRATION_BATCHES = 4
+
+
+@dataclass(frozen=True)
+class TableRow:
+    model: str
+    approach: str
+    bytes: int | None          # size on disk; None when the approach does not apply
+    top1: float | None
+    top5: float | None
+    file: str | None
+    note: str = ""
+    ratio: float | None = None  # the chosen baseline's bytes / this row's bytes
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _row(trained: Trained, approach: str, written, note: str = "") -> TableRow:
+    return TableRow(trained.name, approach, written.sizes.file, written.accuracy.top1,
+                    written.accuracy.top5, str(written.path), note)
+
+
+def _baseline(trained: Trained, out: Path) -> TableRow:
+    model = trained.model
+    written = write_and_check(out / "baseline.cnnz", trained, model,
+                              dense_codes(model, trained.spec), Coding(huffman=False))
+    return _row(trained, APPROACHES[0], written, "float32, dense")
+
+
+def _svd(trained: Trained, out: Path, options: CompressOptions, keep: float,
+         patterns: list[str] | None, note: Callable[[str], None]) -> TableRow:
+    spec, state, done = factorise(trained.spec, trained.model.state_dict(), keep, patterns)
+    if not done:
+        return TableRow(trained.name, APPROACHES[1], None, None, None, None,
+                        "n/a: no fully connected or top-level 1x1 layer (besides the classifier)"
+                        " whose factorisation saves weights")
+    model = build(spec)
+    model.load_state_dict(state)
+    factored = replace(trained, spec=spec, model=model)
+    retrain(model, factored, options.retrain_epochs, options, note, "SVD fine-tuning")
+    written = write_and_check(out / "svd.cnnz", factored, model, dense_codes(model, spec),
+                              Coding(huffman=False))
+    ranks = ", ".join(f"{f.name} rank {f.rank}" for f in done)
+    return _row(trained, APPROACHES[1], written, f"float32; {ranks}")
+
+
+def _pruning_rows(trained: Trained, out: Path, options: CompressOptions,
+                  note: Callable[[str], None]) -> list[TableRow]:
+    """Pruning alone (raw float32 survivors), then weight sharing and Huffman on top of the
+    same pruned model, as Deep Compression stacks them."""
+    model = copy.deepcopy(trained.model)
+    pruned = replace(trained, model=model)
+    masks = prune(model, pruned, options, note)
+    raw = cluster(model, masks, {layer: RAW_BITS for layer in masks})
+    coding = replace(options.coding, huffman=False)
+    written = write_and_check(out / "pruning.cnnz", pruned, model, raw, coding)
+    density = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
+    rows = [_row(trained, APPROACHES[2], written,
+                 f"float32 + {coding.index_bits}-bit relative indices; {density:.1%} of weights")]
+    codes = share(model, pruned, masks, options, note)
+    bits = sorted({c.bits for c in codes.values()})
+    written = write_and_check(out / "model.cnnz", pruned, model, codes,
+                              replace(options.coding, huffman=True))
+    rows.append(_row(trained, APPROACHES[3], written,
+                     f"{'/'.join(map(str, bits))}-bit shared weights, Huffman coded"))
+    return rows
+
+
+def _int8(trained: Trained, out: Path) -> TableRow:
+    loader = DataLoader(trained.data.train, batch_size=64, shuffle=False)
+    calibration = [x for x, _ in itertools.islice(loader, CALIBRATION_BATCHES)]
+    quantized = quantize_int8(trained.model, calibration)
+    path = out / "int8.pt"
+    write_atomic(path, lambda f: torch.save(quantized.state_dict(), f))
+    result = evaluate(quantized, trained.data.test, device="cpu")
+    return TableRow(trained.name, APPROACHES[4], path.stat().st_size, result.top1, result.top5,
+                    str(path), "static post-training quantization, FX graph mode, x86 backend")
+
+
+def compression_table(models: Sequence[Trained], options: CompressOptions, out: str | Path,
+                      baseline: int = 0, svd_keep: float = 0.2,
+                      svd_layers: list[str] | None = None,
+                      note: Callable[[str], None] = silent) -> list[TableRow]:
+    """All five rows for each model; ratios against the uncompressed ``models[baseline]``."""
+    for trained in models:
+        check_plan(trained, options)
+    out = Path(out)
+    rows: list[TableRow] = []
+    names = [m.name for m in models]
+    for i, trained in enumerate(models):
+        # Two checkpoints of the same name (say two runs' best.pt) get folders of their own.
+        unique = names.count(trained.name) == 1
+        folder = out / (trained.name if unique else f"{trained.name}-{i + 1}")
+        trained = replace(trained, model=trained.model.cpu().eval())
+        note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
+        rows.append(_baseline(trained, folder))
+        rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
+        rows += _pruning_rows(trained, folder, options, note)
+        rows.append(_int8(trained, folder))
+    reference = rows[baseline * len(APPROACHES)].bytes
+    return [replace(r, ratio=reference / r.bytes if r.bytes else None) for r in rows]

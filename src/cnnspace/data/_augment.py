@@ -1,0 +1,76 @@
+"""Batch augmentation whose randomness depends only on (seed, epoch, sample index).
+
+Drawing the random crop offsets and flips from a counter-based hash instead of a stateful RNG makes
+an epoch's augmented images independent of the number of loader processes, of the order in which
+batches are fetched and of where a run was resumed, so a resumed run sees exactly the images an
+uninterrupted one would have seen.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+_U64 = np.uint64
+
+
+def _splitmix64(z: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser (Steele et al., 2014): a bijective, well-mixing 64-bit hash."""
+    with np.errstate(over="ignore"):
+        z = z + _U64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+        return z ^ (z >> _U64(31))
+
+
+def sample_bits(seed: int, epoch: int, indices) -> np.ndarray:
+    """64 pseudo-random bits per sample, a pure function of (seed, epoch, index)."""
+    state = _splitmix64(np.array([seed], dtype=_U64))
+    state = _splitmix64(state ^ np.array([epoch], dtype=_U64))
+    return _splitmix64(state ^ np.asarray(indices, dtype=np.int64).astype(_U64))
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random crop of the image padded by ``pad`` zero pixels, and horizontal flip if ``flip``."""
+    pad: int = 0
+    flip: bool = False
+
+    @property
+    def is_identity(self) -> bool:
+        return self.pad == 0 and not self.flip
+
+    def apply(self, images: torch.Tensor, bits: np.ndarray) -> torch.Tensor:
+        """``images``: (N, C, H, W); ``bits``: one 64-bit draw per image."""
+        if self.is_identity:
+            return images
+        n, c, h, w = images.shape
+        p = self.pad
+        span = _U64(2 * p + 1)
+        dy = torch.from_numpy((bits % span).astype(np.int64))
+        dx = torch.from_numpy(((bits >> _U64(16)) % span).astype(np.int64))
+        # Every crop position as a view (n, c, dy, dx, h, w); one indexing copies the chosen ones
+        # (twice as fast as gathering with computed flat indices).
+        windows = F.pad(images, (p, p, p, p)).unfold(2, h, 1).unfold(3, w, 1)
+        out = windows[torch.arange(n), :, dy, dx]
+        if self.flip:
+            flip = torch.from_numpy(((bits >> _U64(32)) & _U64(1)).astype(bool))
+            out[flip] = out[flip].flip(-1)
+        return out
+
+
+def normalise(images: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> float32 with per-channel mean 0 and std 1 (statistics in 0..1 units)."""
+    scale, shift = 1.0 / (255.0 * std), -mean / std  # one pass: x * scale + shift
+    return images.to(torch.float32).mul_(scale.view(1, -1, 1, 1)).add_(shift.view(1, -1, 1, 1))
+
+
+def resize(images: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (N, C, H, W) -> uint8 (N, C, size, size), bilinear (antialiased when shrinking)."""
+    if images.shape[-2:] == (size, size):
+        return images
+    out = F.interpolate(images.to(torch.float32), size=(size, size), mode="bilinear",
+                        align_corners=False, antialias=size < images.shape[-1])
+    return out.round_().clamp_(0, 255).to(torch.uint8)

@@ -1,0 +1,120 @@
+"""CIFAR-10 and CIFAR-100 from the python pickle batches (the layout of the official download)."""
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._atomic import write_atomic
+from ._augment import Augmentation, resize
+from ._errors import DataError
+from ._images import in_memory_splits
+from ._registry import DataSplits, register_dataset
+from ._safe_pickle import load_restricted_pickle
+
+_LAYOUTS = {  # folder, training files, test file, metadata file, label key, names key
+    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], "test_batch",
+                "batches.meta", "labels", "label_names"),
+    "cifar100": ("cifar-100-python", ["train"], "test", "meta", "fine_labels",
+                 "fine_label_names"),
+}
+_URL = "https://www.cs.toronto.edu/~kriz/cifar.html"
+SIDE = 32
+
+
+def _get(d: dict, key: str, source: Path):
+    """CIFAR pickles come from Python 2: keys are bytes there, str if re-saved by Python 3."""
+    if isinstance(d, dict):
+        for k in (key.encode(), key):
+            if k in d:
+                return d[k]
+    raise DataError(f"{source}: not a CIFAR batch: no {key!r} entry")
+
+
+def _folder(kind: str, path: str) -> Path:
+    folder_name, files = _LAYOUTS[kind][0], _LAYOUTS[kind][1]
+    root = Path(path).expanduser()
+    for candidate in (root, root / folder_name):
+        if (candidate / files[0]).is_file():
+            return candidate
+    archive = "cifar-10-python.tar.gz" if kind == "cifar10" else "cifar-100-python.tar.gz"
+    raise DataError(f"{kind}: no {files[0]} in {root} or {root / folder_name}; download "
+                    f"{archive} from {_URL} and extract it there (nothing is downloaded "
+                    "automatically)")
+
+
+def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if not path.is_file():
+        raise DataError(f"{path}: missing (the CIFAR folder is incomplete)")
+    batch = load_restricted_pickle(path)
+    data = _get(batch, "data", path)
+    labels = _get(batch, label_key, path)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
+            or data.shape[1] != 3 * SIDE * SIDE:
+        raise DataError(f"{path}: 'data' must be uint8 of shape (N, 3072), got "
+                        f"{getattr(data, 'dtype', type(data).__name__)} "
+                        f"{getattr(data, 'shape', '')}")
+    labels = np.asarray(labels, dtype=np.int64)
+    if labels.shape != (len(data),):
+        raise DataError(f"{path}: {len(labels)} labels for {len(data)} images")
+    images = torch.from_numpy(data.reshape(-1, 3, SIDE, SIDE).copy())
+    return images, torch.from_numpy(labels)
+
+
+def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
+    folder = _folder(kind, path)
+    _, train_files, test_file, meta_file, label_key, names_key = _LAYOUTS[kind]
+    parts = [_read_batch(folder / f, label_key) for f in train_files]
+    train_images = torch.cat([p[0] for p in parts])
+    train_labels = torch.cat([p[1] for p in parts])
+    test_images, test_labels = _read_batch(folder / test_file, label_key)
+    meta_path = folder / meta_file
+    names = [n.decode() if isinstance(n, bytes) else str(n)
+             for n in _get(load_restricted_pickle(meta_path), names_key, meta_path)]
+    bad = [int(v) for v in (train_labels.min(), train_labels.max(), test_labels.min(),
+                            test_labels.max()) if not 0 <= v < len(names)]
+    if bad:
+        raise DataError(f"{folder}: label {bad[0]} outside the {len(names)} classes of {meta_path}")
+    size = image_size or SIDE
+    train, test = in_memory_splits(resize(train_images, size), train_labels,
+                                   resize(test_images, size), test_labels,
+                                   Augmentation(pad=max(1, size // 8), flip=True))
+    return DataSplits(f"{kind}:{path}", train, test, len(names), (3, size, size), tuple(names))
+
+
+def write_cifar10(root: str | Path, train_images: torch.Tensor, train_labels: torch.Tensor,
+                  test_images: torch.Tensor, test_labels: torch.Tensor,
+                  names: list[str]) -> Path:
+    """Writes uint8 (N, 3, 32, 32) images as ``root/cifar-10-batches-py`` in the official layout
+    (five training batches, test_batch, batches.meta; byte-string keys as Python 2 wrote them),
+    so that ``cifar10:root`` reads them back."""
+    folder = Path(root) / _LAYOUTS["cifar10"][0]
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def batch(images: torch.Tensor, labels: torch.Tensor, label: str) -> dict:
+        return {b"batch_label": label.encode(), b"labels": labels.tolist(),
+                b"data": images.reshape(len(images), -1).numpy()}
+
+    def dump(name: str, obj: dict) -> None:
+        write_atomic(folder / name, lambda f: pickle.dump(obj, f, protocol=2))
+
+    for i, part in enumerate(torch.arange(len(train_images)).chunk(5), 1):
+        dump(f"data_batch_{i}", batch(train_images[part], train_labels[part],
+                                      f"training batch {i} of 5"))
+    dump("test_batch", batch(test_images, test_labels, "testing batch 1 of 1"))
+    dump("batches.meta", {b"label_names": [n.encode() for n in names]})
+    return folder
+
+
+@register_dataset("cifar10", "CIFAR-10 python batches (cifar-10-batches-py folder)",
+                  needs_path=True)
+def cifar10(path: str, image_size: int | None) -> DataSplits:
+    return _cifar("cifar10", path, image_size)
+
+
+@register_dataset("cifar100", "CIFAR-100 python batches (cifar-100-python folder), 100 classes",
+                  needs_path=True)
+def cifar100(path: str, image_size: int | None) -> DataSplits:
+    return _cifar("cifar100", path, image_size)

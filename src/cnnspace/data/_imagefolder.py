@@ -1,0 +1,90 @@
+"""Class-per-folder images (``PATH/train/<class>/*``, ``PATH/val/<class>/*``) decoded with Pillow."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ._augment import Augmentation
+from ._errors import DataError
+from ._images import ImageSet
+from ._registry import DataSplits, register_dataset
+
+EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif",
+                        ".tiff"})
+DEFAULT_SIZE = 224
+# ImageNet's channel statistics (torchvision's): the usual choice for photographs, and computing
+# statistics over a folder would mean decoding all of it first.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def decode(path: Path, size: int) -> torch.Tensor:
+    """uint8 (3, size, size): the shorter side scaled to ``size``, then the centre cropped."""
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            w, h = im.size
+            scale = size / min(w, h)
+            rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
+            im = im.resize((rw, rh), Image.Resampling.BILINEAR)
+            left, top = (rw - size) // 2, (rh - size) // 2
+            im = im.crop((left, top, left + size, top + size))
+            array = np.asarray(im, dtype=np.uint8)
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot decode the image: {e}") from None
+    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+
+
+class FolderImages(ImageSet):
+    """Image files decoded on demand (in DataLoader worker processes when there are any)."""
+
+    def __init__(self, files: list[Path], labels: list[int], size: int,
+                 augmentation: Augmentation | None = None):
+        super().__init__(torch.tensor(labels, dtype=torch.int64), IMAGENET_MEAN, IMAGENET_STD,
+                         augmentation)
+        self.files = files
+        self.size = size
+
+    def _images(self, indices: list[int]) -> torch.Tensor:
+        return torch.stack([decode(self.files[i], self.size) for i in indices])
+
+
+def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path], list[int]]:
+    if not split.is_dir():
+        raise DataError(f"{split}: missing; imagefolder expects PATH/train/<class>/<image> and "
+                        "PATH/val/<class>/<image>")
+    found = sorted(d.name for d in split.iterdir() if d.is_dir())
+    if classes is None:
+        classes = found
+    unknown = sorted(set(found) - set(classes))
+    if unknown:
+        raise DataError(f"{split / unknown[0]}: class folder not present under train/")
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        folder = split / name
+        if folder.is_dir():
+            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
+            files += images
+            labels += [label] * len(images)
+    if not files:
+        raise DataError(f"{split}: no images ({', '.join(sorted(EXTENSIONS))}) in class folders")
+    return classes, files, labels
+
+
+@register_dataset("imagefolder", "images in PATH/train/<class>/ and PATH/val/<class>/ "
+                  "(decoded with Pillow; --image-size, default 224)", needs_path=True)
+def imagefolder(path: str, image_size: int | None) -> DataSplits:
+    root = Path(path).expanduser()
+    classes, train_files, train_labels = _scan(root / "train", None)
+    if len(classes) < 2:
+        raise DataError(f"{root / 'train'}: needs at least two class folders, found {classes}")
+    _, val_files, val_labels = _scan(root / "val", classes)
+    size = image_size or DEFAULT_SIZE
+    train = FolderImages(train_files, train_labels, size,
+                         Augmentation(pad=max(1, size // 8), flip=True))
+    test = FolderImages(val_files, val_labels, size)
+    return DataSplits(f"imagefolder:{path}", train, test, len(classes), (3, size, size),
+                      tuple(classes))

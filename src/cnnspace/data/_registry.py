@@ -1,0 +1,61 @@
+"""Datasets by reference: ``get_dataset("digits" | "cifar10:PATH" | "imagefolder:PATH")``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch.utils.data import Dataset
+
+from ._errors import DataError
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """A training and a test split with what a model needs to know about them."""
+    name: str                        # the reference it was made from, e.g. "cifar10:/data/c10"
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    input_shape: tuple[int, int, int]  # (C, H, W) of one image as the model receives it
+    classes: tuple[str, ...] = ()
+    collate_fn: Callable | None = None   # batches of variable-size targets (e.g. boxes)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    make: Callable[..., DataSplits]  # make(path, image_size) -> DataSplits
+    description: str
+    needs_path: bool
+
+
+_DATASETS: dict[str, _Entry] = {}
+
+
+def register_dataset(name: str, description: str, needs_path: bool):
+    """Registers ``make(path: str | None, image_size: int | None) -> DataSplits``."""
+    def register(fn):
+        _DATASETS[name] = _Entry(fn, description, needs_path)
+        return fn
+    return register
+
+
+def dataset_names() -> dict[str, str]:
+    """Registered dataset kinds and what each reads."""
+    return {name: e.description for name, e in sorted(_DATASETS.items())}
+
+
+def get_dataset(ref: str, image_size: int | None = None) -> DataSplits:
+    """``NAME`` or ``NAME:PATH``; ``image_size`` resizes images to a square of that side."""
+    name, sep, path = str(ref).partition(":")
+    entry = _DATASETS.get(name)
+    if entry is None:
+        forms = ", ".join(f"{n}:PATH" if e.needs_path else n for n, e in sorted(_DATASETS.items()))
+        raise DataError(f"unknown dataset {ref!r}; choose one of {forms}")
+    if entry.needs_path and not path:
+        raise DataError(f"dataset {name!r} needs a folder: {name}:PATH")
+    if not entry.needs_path and sep:
+        raise DataError(f"dataset {name!r} is built in and takes no path, got {ref!r}")
+    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)
+                                   or image_size < 1):
+        raise DataError(f"image size must be a positive integer, got {image_size!r}")
+    return entry.make(path or None, image_size)

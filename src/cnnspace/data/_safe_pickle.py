@@ -1,0 +1,52 @@
+"""Reads pickles that may hold only plain containers and numpy arrays.
+
+``pickle.load`` on a file from elsewhere runs any function the file names. The unpickler here
+resolves only the handful of globals that numpy arrays need to be rebuilt, whatever numpy version
+wrote them, and refuses everything else.
+"""
+from __future__ import annotations
+
+import codecs
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+
+from ._errors import DataError
+
+_RECONSTRUCT = np.zeros(1).__reduce__()[0]       # numpy(._)core.multiarray._reconstruct
+_SCALAR = np.float64(0).__reduce__()[0]          # numpy(._)core.multiarray.scalar
+_ALLOWED = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    # Python 3 writes bytes this way at protocol 2.
+    ("_codecs", "encode"): codecs.encode,
+}
+for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
+    _ALLOWED[(_core, "_reconstruct")] = _RECONSTRUCT
+    _ALLOWED[(_core, "scalar")] = _SCALAR
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refusing to load the global {module}.{name}: only "
+                                         "containers and numpy arrays are allowed") from None
+
+
+def load_restricted_pickle(path: str | Path):
+    """The object in ``path``; byte strings from Python 2 pickles stay ``bytes``."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError(f"{path}: cannot read: {e.strerror}") from None
+    try:
+        return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as e:
+        raise DataError(f"{path}: not a safe data pickle: {e}") from None
+    except Exception as e:  # truncated or garbage files fail in many ways inside pickle
+        raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None

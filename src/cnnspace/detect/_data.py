@@ -1,0 +1,66 @@
+"""Detection data by reference: ``kitti:PATH`` (a KITTI-format folder with ImageSets/train.txt
+and val.txt) or ``shapes[:N]`` (the synthetic dataset, generated on first use)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import CnnspaceError
+from ._anchors import KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, fit_shapes, scale_shapes
+from ._dataset import box_sizes
+from ._kitti import KITTI_CLASSES, Sample, kitti_samples
+from ._shapes import SHAPE_CLASSES, generate_shapes
+
+SHAPES_DEFAULT_COUNT = 1000
+SHAPES_CACHE = Path("runs") / "data"
+
+
+@dataclass(frozen=True)
+class DetectionData:
+    name: str                   # the reference it came from
+    classes: tuple[str, ...]
+    train: list[Sample]
+    val: list[Sample]
+    difficulty: str             # the evaluation's default: KITTI's moderate, or all
+    kitti_anchors: bool         # the official KITTI anchor shapes apply
+
+    def anchor_shapes(self, k: int, input_hw: tuple[int, int]) -> list[list[float]]:
+        """K anchor shapes in input pixels: KITTI's 9 scaled to the input, or k-means on the
+        training boxes."""
+        if self.kitti_anchors and k == len(KITTI_ANCHOR_SHAPES):
+            return scale_shapes(KITTI_ANCHOR_SHAPES, KITTI_ANCHOR_IMAGE, input_hw)
+        return fit_shapes(box_sizes(self.train, list(self.classes), input_hw), k)
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 2:
+        raise CnnspaceError(f"shapes:N expects a number of images of at least 2, got {text!r}")
+    return n
+
+
+def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None = None,
+              train_split: str = "train", val_split: str = "val", data_dir: str | None = None,
+              seed: int = 0, progress: bool = True) -> DetectionData:
+    """``shapes`` images are generated at ``input_hw`` under ``data_dir`` (default
+    runs/data/shapes-N-HxW-sSEED) and reused afterwards."""
+    kind, sep, rest = ref.partition(":")
+    if kind == "shapes":
+        count = _count(rest) if sep else SHAPES_DEFAULT_COUNT
+        h, w = input_hw
+        root = Path(data_dir) if data_dir else SHAPES_CACHE / f"shapes-{count}-{h}x{w}-s{seed}"
+        generate_shapes(root, count, h, w, seed=seed, progress=progress)
+        chosen, difficulty, kitti = tuple(classes or SHAPE_CLASSES), "all", False
+    elif kind == "kitti":
+        if not rest:
+            raise CnnspaceError("kitti:PATH needs the dataset folder, e.g. kitti:data/KITTI")
+        root = Path(rest)
+        chosen, difficulty, kitti = tuple(classes or KITTI_CLASSES), "moderate", True
+    else:
+        raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
+    return DetectionData(ref, chosen, kitti_samples(root, train_split),
+                         kitti_samples(root, val_split), difficulty,
+                         kitti and chosen == KITTI_CLASSES)

@@ -1,0 +1,86 @@
+"""KITTI-format samples as a torch dataset: images resized to the network input, normalised, and
+paired with fixed-size anchor targets (so the default collate stacks them)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import CnnspaceError
+from ._kitti import KittiObject, Sample, read_labels
+from ._loss import encode_targets
+
+# ImageNet statistics, as torchvision's SqueezeNet expects them.
+MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
+STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
+
+
+def load_image(path: str | Path) -> Image.Image:
+    try:
+        with Image.open(path) as im:
+            return im.convert("RGB")
+    except (OSError, ValueError) as e:
+        raise CnnspaceError(f"cannot read image {path}: {e}") from None
+
+
+def to_input(image: Image.Image, input_hw: tuple[int, int]) -> torch.Tensor:
+    """An RGB image as the network's (3, H, W) input: resized, scaled to [0, 1], normalised."""
+    h, w = input_hw
+    if image.size != (w, h):
+        image = image.resize((w, h), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(image, dtype=np.float32).copy()).permute(2, 0, 1) / 255
+    return (x - MEAN) / STD
+
+
+class DetectionDataset(torch.utils.data.Dataset):
+    """``(image (3, H, W), targets (A, 10))`` pairs; objects of other types than ``classes``
+    (DontCare, Van, ...) are left out of the targets. ``flip``: random horizontal mirroring;
+    ``positive_iou``: see ``assign``."""
+
+    def __init__(self, samples: list[Sample], classes: list[str], input_hw: tuple[int, int],
+                 anchors: torch.Tensor, flip: bool = False, positive_iou: float | None = None):
+        self.samples, self.classes, self.input_hw = samples, list(classes), input_hw
+        self.anchors, self.flip, self.positive_iou = anchors, flip, positive_iou
+        self.labels = [read_labels(s.labels) for s in samples]
+        index = {c: i for i, c in enumerate(self.classes)}
+        if not any(o.type in index for objs in self.labels for o in objs):
+            found = sorted({o.type for objs in self.labels for o in objs})
+            raise CnnspaceError(f"no object of the classes {self.classes} in the dataset "
+                                f"(its types: {', '.join(found) or 'none'})")
+        self._index = index
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def objects(self, i: int) -> list[KittiObject]:
+        return self.labels[i]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = load_image(self.samples[i].image)
+        width, height = image.size
+        h, w = self.input_hw
+        mine = [o for o in self.labels[i] if o.type in self._index]
+        boxes = torch.tensor([o.bbox for o in mine], dtype=torch.float32).reshape(-1, 4)
+        boxes = boxes * torch.tensor([w / width, h / height, w / width, h / height])
+        x = to_input(image, self.input_hw)
+        if self.flip and torch.rand(()) < 0.5:
+            x = x.flip(-1)
+            boxes = torch.stack((w - boxes[:, 2], boxes[:, 1], w - boxes[:, 0], boxes[:, 3]), -1)
+        # Degenerate boxes (zero width or height) cannot be encoded as log-size deltas.
+        keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        labels = torch.tensor([self._index[o.type] for o in mine], dtype=torch.long)
+        return x, encode_targets(boxes[keep], labels[keep], self.anchors, self.positive_iou)
+
+
+def box_sizes(samples: list[Sample], classes: list[str], input_hw: tuple[int, int]) -> np.ndarray:
+    """(width, height) of every object of ``classes``, in network-input pixels (anchor fitting)."""
+    h, w = input_hw
+    sizes = []
+    for sample in samples:
+        with Image.open(sample.image) as im:
+            width, height = im.size
+        sizes += [((o.bbox[2] - o.bbox[0]) * w / width, (o.bbox[3] - o.bbox[1]) * h / height)
+                  for o in read_labels(sample.labels) if o.type in classes]
+    return np.asarray(sizes, dtype=np.float64).reshape(-1, 2)

@@ -1,0 +1,24 @@
+"""Synchronous data-parallel training on torch.distributed (DDP launched by torchrun; gloo on
+CPU, NCCL on GPU) of any spec, zoo model or nn.Module, with exact resume.
+
+Library first: ``train(model, data, TrainConfig(...), callbacks=[...]) -> TrainResult`` works in
+one process and under torchrun alike; ``evaluate``, ``load_checkpoint``; ``Callback`` hooks after
+each step and epoch (``StopTraining`` ends a run early, e.g. for an Optuna pruner).
+"""
+from ._api import train
+from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
+from ._checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ._config import RECIPES, ConfigError, TrainConfig, default_recipe
+from ._distributed import CommCounter, available_cpus
+from ._evaluate import EvalResult, evaluate
+from ._launch import launch_local, under_torchrun
+from ._model import ClassificationLoss, fit_spec, zoo_spec
+from ._run_files import RunFiles, read_metrics
+from ._schedule import lr_factor, make_optimizer, make_scheduler
+
+__all__ = ["RECIPES", "Callback", "Checkpoint", "CheckpointError", "ClassificationLoss",
+           "CommCounter", "ConfigError", "EvalResult", "default_recipe", "NonFiniteLossError", "RunFiles",
+           "StopTraining", "TrainConfig", "TrainResult", "TrainState", "available_cpus",
+           "evaluate", "fit_spec", "launch_local", "load_checkpoint", "lr_factor",
+           "make_optimizer", "make_scheduler", "read_metrics", "save_checkpoint", "train",
+           "under_torchrun", "zoo_spec"]

@@ -1,0 +1,127 @@
+"""``train(model, dataset, config)``: the one entry point, in-process or under torchrun."""
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import threading
+from typing import Any, Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..data import DataSplits, get_dataset
+from ..nn import build
+from ..spec import NetSpec
+from ._callbacks import Callback, TrainResult
+from ._checkpoint import Checkpoint, CheckpointError, load_model_state
+from ._config import TrainConfig, default_recipe
+from ._distributed import join_workers
+from ._evaluate import evaluate
+from ._model import ClassificationLoss, fit_spec, zoo_spec
+from ._trainer import StopFlag, Trainer
+
+Model = NetSpec | nn.Module | Checkpoint | str
+
+
+def train(model: Model, data: DataSplits | str, config: TrainConfig | None = None, *,
+          callbacks: Sequence[Callback] = (), loss_fn: Callable | None = None,
+          evaluate_fn: Callable[[nn.Module, Any], dict] | None = None,
+          run_info: dict | None = None) -> TrainResult:
+    """Trains ``model`` on ``data`` and returns the trained model with its history. Without a
+    ``config``, the dataset's default recipe (``digits`` for digits, else ``adam-onecycle``).
+
+    ``model``: a spec (fitted to the dataset's input shape; its outputs must match the class
+    count), a zoo model name, a checkpoint (its weights are the starting point of a new run) or
+    any ``nn.Module``. ``data``: a dataset reference for ``get_dataset`` or ``DataSplits``.
+    Started by torchrun, every worker calls this with the same arguments and gradients are
+    averaged by DistributedDataParallel; started plainly, it trains alone.
+    ``loss_fn(outputs, targets) -> scalar`` replaces cross-entropy (with auxiliary outputs
+    weighted by ``config.aux_weight``); ``evaluate_fn(model, test_dataset) -> dict`` replaces
+    top-1/top-5 evaluation. ``run_info`` is recorded in config.yaml.
+    """
+    data = get_dataset(data) if isinstance(data, str) else data
+    config = config or TrainConfig.from_recipe(default_recipe(data.name))
+    stop = StopFlag()
+    with _determinism(config.deterministic), _stop_on_signals(stop):
+        workers = join_workers(config)
+        try:
+            torch.manual_seed(config.seed)  # the same initial weights on every worker
+            spec, module = _model(model, data, loss_fn is None)
+            # Dropout differs between workers, as their data does.
+            _seed_everything(config.seed + workers.rank)
+            if evaluate_fn is None:
+                def evaluate_fn(m, dataset):
+                    return evaluate(m, dataset, batch_size=config.eval_batch_size,
+                                    channels_last=config.channels_last,
+                                    collate_fn=data.collate_fn).to_dict()
+            return Trainer(module, spec, data, config, workers,
+                           loss_fn or ClassificationLoss(config.aux_weight), evaluate_fn,
+                           callbacks, stop, run_info or {}).run()
+        finally:
+            workers.close()
+
+
+def _model(model: Model, data: DataSplits, classify: bool) -> tuple[NetSpec | None, nn.Module]:
+    if isinstance(model, nn.Module):
+        return None, model
+    if isinstance(model, Checkpoint):
+        if model.spec is None:
+            raise CheckpointError(f"{model.path}: trained from a plain nn.Module; build that "
+                                  "module, load the checkpoint's model_state and pass it")
+        spec = fit_spec(model.spec, data, classify)
+        module = build(spec)
+        load_model_state(module, model.model_state, model.path)
+        return spec, module
+    if isinstance(model, str):
+        spec = fit_spec(zoo_spec(model, data), data, classify)
+    elif isinstance(model, NetSpec):
+        spec = fit_spec(model, data, classify)
+    else:
+        raise TypeError(f"expected a NetSpec, zoo name, Checkpoint or nn.Module, got "
+                        f"{type(model).__name__}")
+    return spec, build(spec)
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+@contextlib.contextmanager
+def _determinism(enabled: bool) -> Iterator[None]:
+    """Deterministic kernels while training (so reruns and resumes match bit for bit)."""
+    if not enabled:
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+        torch.backends.cudnn.benchmark = benchmark
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: StopFlag) -> Iterator[None]:
+    """Ctrl-C (SIGINT) or SIGTERM (torchrun stopping its workers) ends training after the
+    current step with a resumable checkpoint instead of killing it mid-update."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    names = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+
+    def handle(signum, frame):
+        stop.reason = stop.reason or names[signum]
+
+    previous = {s: signal.signal(s, handle) for s in names}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

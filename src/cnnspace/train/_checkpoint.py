@@ -1,0 +1,146 @@
+"""Checkpoints: written atomically, read with ``torch.load(weights_only=True)`` only.
+
+A checkpoint holds everything an exact continuation needs: model, optimizer and scheduler state,
+the position in the epoch (the sampler restarts there), the epoch's running statistics and the
+random number generator states of every worker.
+"""
+from __future__ import annotations
+
+import pickle
+import random
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._atomic import write_atomic
+from ..errors import CnnspaceError
+from ..nn import build
+from ..spec import NetSpec, SpecError, from_dict
+from ._config import TrainConfig
+
+FORMAT = "cnnspace-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(CnnspaceError):
+    """A checkpoint is missing, corrupt, foreign or does not match the run."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A loaded checkpoint. ``payload`` holds the raw entries (all plain data and tensors)."""
+    path: Path
+    payload: dict[str, Any]
+
+    @property
+    def spec(self) -> NetSpec | None:
+        d = self.payload.get("spec")
+        return from_dict(d, source=str(self.path)) if d is not None else None
+
+    @property
+    def config(self) -> TrainConfig:
+        return TrainConfig.from_dict(self.payload["config"])
+
+    @property
+    def model_state(self) -> dict[str, torch.Tensor]:
+        return self.payload["model"]
+
+    @property
+    def epoch(self) -> int:
+        """Epochs completed before the saved position."""
+        return self.payload["epoch"]
+
+    @property
+    def batch(self) -> int:
+        """Batches completed in the epoch in progress (0 at an epoch boundary)."""
+        return self.payload["batch"]
+
+    @property
+    def step(self) -> int:
+        return self.payload["step"]
+
+    @property
+    def history(self) -> list[dict]:
+        return self.payload.get("history", [])
+
+    def build_model(self) -> nn.Module:
+        """The trained network rebuilt from its spec, with the saved weights."""
+        spec = self.spec
+        if spec is None:
+            raise CheckpointError(f"{self.path}: was trained from a plain nn.Module (no spec); "
+                                  "build that module and load `model_state` into it")
+        module = build(spec)
+        load_model_state(module, self.model_state, self.path)
+        return module
+
+
+def load_model_state(module: nn.Module, state: dict, source: Path | str) -> None:
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[:3]
+        raise CheckpointError(f"{source}: weights do not fit this model: "
+                              f"{' '.join(line.strip() for line in first)}") from None
+
+
+def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
+    """Temp file + rename: a crash or SIGKILL leaves the previous checkpoint intact."""
+    write_atomic(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: not a cnnspace checkpoint (refused by weights-only "
+                              f"loading: {reason})") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: "
+                              f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})"
+                              ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a cnnspace checkpoint (a foreign file: it has no "
+                              f"'format: {FORMAT}' entry)")
+    if payload.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}; this "
+                              f"cnnspace reads version {VERSION}")
+    try:
+        checkpoint = Checkpoint(path, payload)
+        checkpoint.config  # noqa: B018  (validates the stored options)
+        checkpoint.spec  # noqa: B018
+    except (SpecError, CnnspaceError) as e:
+        raise CheckpointError(f"{path}: damaged checkpoint: {e}") from None
+    return checkpoint
+
+
+def rng_state() -> dict[str, Any]:
+    """This process's generator states, as plain data that weights-only loading accepts."""
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, gauss]}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _tuples(value):
+    """random.setstate wants the nested tuples back (a round trip may yield lists)."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, (list, tuple)) else value

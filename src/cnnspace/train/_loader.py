@@ -1,0 +1,102 @@
+"""Training batches per worker: a DistributedSampler that can start mid-epoch, and a DataLoader
+that does not touch the global random number generator (so a resume replays it exactly)."""
+from __future__ import annotations
+
+import itertools
+import math
+import signal
+from typing import Callable, Iterator
+
+import torch
+from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
+
+from ..data import ImageSet, TensorImages
+from ._config import ConfigError
+from ._distributed import Workers, available_cpus
+
+MAX_AUTO_LOADERS = 4
+
+
+class PositionedSampler(DistributedSampler):
+    """Each worker's share of a seeded epoch permutation, from sample ``start`` on: after a
+    resume the epoch continues where the checkpoint left it."""
+
+    def __init__(self, dataset: Dataset, workers: Workers, seed: int):
+        super().__init__(dataset, num_replicas=workers.world_size, rank=workers.rank,
+                         shuffle=True, seed=seed, drop_last=False)
+        self.start = 0
+
+    def set_position(self, epoch: int, start: int) -> None:
+        self.set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+
+class _WholeBatches(Dataset):
+    """An ImageSet seen one batch per item: the DataLoader gets the batch ``ImageSet.batch``
+    builds in a few tensor operations, instead of splitting it into images and stacking them
+    back (which costs as much as the augmentation)."""
+
+    def __init__(self, images: ImageSet):
+        self.images = images
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, indices: list[int]):
+        return self.images.batch(indices)
+
+
+def _quiet_loader_process(worker_id: int) -> None:
+    # Ctrl-C is the training process's to handle (it saves a checkpoint); a loader process
+    # killed by it would only turn that into a crash. One thread each: they share the cores.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    torch.set_num_threads(1)
+
+
+def auto_loader_processes(dataset: Dataset, workers: Workers) -> int:
+    """In-memory images on CPU: none. A batch costs 2-3% of a training step to augment, and a
+    loader process would compete with training for the same cores. Files to decode, or a GPU
+    doing the training: a few per worker."""
+    if isinstance(dataset, TensorImages) and workers.device.type == "cpu":
+        return 0
+    return min(MAX_AUTO_LOADERS, max(1, available_cpus() // workers.local_world_size))
+
+
+class EpochLoader:
+    def __init__(self, dataset: Dataset, batch: int, workers: Workers, seed: int,
+                 num_workers: int | None, collate_fn: Callable | None = None):
+        self.dataset, self.batch = dataset, batch
+        if isinstance(dataset, ImageSet):
+            dataset.seed = seed  # the augmentation follows the run's seed
+        self.sampler = PositionedSampler(dataset, workers, seed)
+        samples = self.sampler.num_samples
+        # A last batch of one image would break batch normalisation's statistics: skip it.
+        drop_last = samples % batch == 1
+        self.steps_per_epoch = samples // batch if drop_last else math.ceil(samples / batch)
+        if self.steps_per_epoch < 1:
+            raise ConfigError(f"the training set has {len(dataset)} images: too few for "
+                              f"{workers.world_size} workers")
+        processes = auto_loader_processes(dataset, workers) if num_workers is None else num_workers
+        batches = BatchSampler(self.sampler, batch, drop_last=drop_last)
+        common = {"num_workers": processes, "pin_memory": workers.device.type == "cuda",
+                  "generator": torch.Generator(),
+                  "worker_init_fn": _quiet_loader_process if processes else None}
+        if isinstance(dataset, ImageSet) and collate_fn is None:
+            self.loader = DataLoader(_WholeBatches(dataset), sampler=batches, batch_size=None,
+                                     **common)
+        else:
+            self.loader = DataLoader(dataset, batch_sampler=batches, collate_fn=collate_fn,
+                                     **common)
+
+    def epoch(self, epoch: int, start_batch: int = 0) -> Iterator:
+        """Batches of ``epoch`` from batch ``start_batch`` on."""
+        self.sampler.set_position(epoch, start_batch * self.batch)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(epoch)
+        return iter(self.loader)

@@ -1,0 +1,34 @@
+"""The files of a run folder, all written atomically: config.yaml, metrics.jsonl,
+checkpoint.pt, best.pt, result.json."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from .._atomic import write_text_atomic
+
+
+class RunFiles:
+    def __init__(self, out: str | Path):
+        self.out = Path(out)
+        self.config = self.out / "config.yaml"
+        self.metrics = self.out / "metrics.jsonl"
+        self.checkpoint = self.out / "checkpoint.pt"
+        self.best = self.out / "best.pt"
+        self.result = self.out / "result.json"
+
+    def write_config(self, info: dict) -> None:
+        write_text_atomic(self.config, yaml.safe_dump(info, sort_keys=False, width=100))
+
+    def write_metrics(self, history: list[dict]) -> None:
+        """The whole history each time: after a resume the file matches the checkpoint's."""
+        write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in history))
+
+    def write_result(self, result: dict) -> None:
+        write_text_atomic(self.result, json.dumps(result, indent=2) + "\n")
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]

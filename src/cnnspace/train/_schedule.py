@@ -1,0 +1,53 @@
+"""Optimizers and per-step learning-rate schedules (warm-up, poly, cosine, one-cycle, step)."""
+from __future__ import annotations
+
+import math
+from typing import Callable, Iterable
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
+
+from ._config import TrainConfig
+
+ONECYCLE_RISE = 0.3  # torch's (and fast.ai's) default share of steps spent raising the LR
+
+
+def make_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig
+                   ) -> torch.optim.Optimizer:
+    lr = config.effective_lr
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return cls(params, lr=lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+
+
+def lr_factor(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], float]:
+    """The multiplier of the base LR before optimizer step ``step`` (0-based), for every
+    schedule except one-cycle."""
+    total = config.epochs * steps_per_epoch
+    warmup = round(config.warmup_epochs * steps_per_epoch)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total - warmup))
+        if config.schedule == "poly":
+            return (1.0 - progress) ** config.poly_power
+        if config.schedule == "cosine":
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+        if config.schedule == "step":
+            return config.step_gamma ** (step // steps_per_epoch // config.step_epochs)
+        return 1.0
+    return factor
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                   steps_per_epoch: int) -> LRScheduler:
+    """Stepped once per optimizer step."""
+    if config.schedule == "onecycle":
+        rise = config.warmup_epochs / config.epochs if config.warmup_epochs else ONECYCLE_RISE
+        return OneCycleLR(optimizer, max_lr=config.effective_lr,
+                          total_steps=config.epochs * steps_per_epoch, pct_start=rise,
+                          cycle_momentum=config.momentum > 0)
+    return LambdaLR(optimizer, lr_factor(config, steps_per_epoch))

@@ -1,0 +1,289 @@
+"""The training loop: synchronous data-parallel SGD over the workers torchrun started (or one
+process), with exact resume, early stopping and NaN detection agreed by all workers."""
+from __future__ import annotations
+
+import math
+import time
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from .. import __version__
+from ..data import DataSplits
+from ..metrics import analyze
+from ..spec import NetSpec, to_dict
+from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
+from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_state,
+                          restore_rng_state, rng_state, save_checkpoint)
+from ._config import ConfigError, TrainConfig
+from ._distributed import Workers, wrap_ddp
+from ._loader import EpochLoader
+from ._progress import TrainProgress
+from ._run_files import RunFiles
+from ._schedule import make_optimizer, make_scheduler
+
+ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
+                 "train_flops_per_step", "comm_bytes_data_parallel")
+
+
+class StopFlag:
+    """Set from a signal handler or a callback; honoured at the next step by every worker."""
+    reason: str | None = None
+
+
+def _fresh_epoch_stats() -> dict[str, float]:
+    return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0}
+
+
+def _to_device(value, device: torch.device):
+    if isinstance(value, torch.Tensor):
+        return value.to(device, non_blocking=True)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_device(v, device) for v in value)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    return value
+
+
+class Trainer:
+    def __init__(self, module: nn.Module, spec: NetSpec | None, data: DataSplits,
+                 config: TrainConfig, workers: Workers, loss_fn: Callable,
+                 evaluate_fn: Callable, callbacks: Sequence[Callback], stop: StopFlag,
+                 run_info: dict):
+        self.spec, self.data, self.config, self.workers = spec, data, config, workers
+        self.loss_fn, self.evaluate_fn, self.callbacks = loss_fn, evaluate_fn, list(callbacks)
+        self.stop, self.run_info = stop, run_info
+        self.files = RunFiles(config.out) if config.out else None
+        self.loader = EpochLoader(data.train, config.per_worker_batch(workers.world_size),
+                                  workers, config.seed, config.num_workers, data.collate_fn)
+        steps = self.loader.steps_per_epoch
+        self.module = module.to(workers.device)
+        if config.channels_last:
+            self.module.to(memory_format=torch.channels_last)
+        checkpoint = self._checkpoint_to_resume()
+        if checkpoint is not None:
+            load_model_state(self.module, checkpoint.model_state, checkpoint.path)
+        self.optimizer = make_optimizer(self.module.parameters(), config)
+        self.scheduler = make_scheduler(self.optimizer, config, steps)
+        self.model, self.comm = wrap_ddp(self.module, workers, config, steps)
+        self.state = TrainState(self.module, self.optimizer, self.scheduler, config,
+                                workers.rank, workers.world_size, workers.device, steps)
+        self.epoch_stats = _fresh_epoch_stats()
+        # Gradient bytes and steps completed in this process, in all and since the epoch began.
+        self.comm_bytes = self.comm_steps = 0
+        self.comm_epoch_mark = (0, 0)
+        self.requested: str | None = None  # a callback's StopTraining message
+        self.stopped: str | None = None
+        self.resumed = checkpoint is not None
+        if checkpoint is not None:
+            self._restore(checkpoint)
+        elif self.files and workers.is_main:
+            self.files.write_config(self._config_record())
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def _checkpoint_to_resume(self) -> Checkpoint | None:
+        """Rank 0 reads the checkpoint (weights-only) and hands it to the others, so the run
+        folder need only be on rank 0's machine."""
+        payload = None
+        if self.workers.is_main and self.files:
+            exists = self.files.checkpoint.exists()
+            if exists and not self.config.resume:
+                raise ConfigError(f"{self.files.out} already holds a run; continue it with "
+                                  "--resume or choose another --out")
+            if exists:
+                payload = self._check_resumable(load_checkpoint(self.files.checkpoint)).payload
+        payload = self.workers.broadcast(payload)
+        return Checkpoint(self.files.checkpoint, payload) if payload is not None else None
+
+    def _check_resumable(self, checkpoint: Checkpoint) -> Checkpoint:
+        where = f"--resume: {checkpoint.path}"
+        changes = checkpoint.config.differences(self.config)
+        if changes:
+            raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
+                                  "resume with the same ones or start a new --out")
+        if (self.spec and to_dict(self.spec)) != checkpoint.payload.get("spec"):
+            raise CheckpointError(f"{where} holds a different model than the one given")
+        if checkpoint.payload.get("data") != self.data.name:
+            raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
+                                  f"not {self.data.name!r}")
+        return checkpoint
+
+    def _restore(self, checkpoint: Checkpoint) -> None:
+        p, s = checkpoint.payload, self.state
+        self.optimizer.load_state_dict(p["optimizer"])
+        self.scheduler.load_state_dict(p["scheduler"])
+        s.epoch, s.batch, s.step, s.history = p["epoch"], p["batch"], p["step"], list(p["history"])
+        self.epoch_stats = dict(p["epoch_stats"])
+        if len(p["rng"]) == self.workers.world_size:
+            restore_rng_state(p["rng"][self.workers.rank])
+        else:  # another worker count: the data stream is the same, dropout draws are not
+            torch.manual_seed(self.config.seed + self.workers.rank + s.step)
+        if self.files and self.workers.is_main:
+            self.files.write_metrics(s.history)
+
+    def _config_record(self) -> dict:
+        return {"cnnspace": __version__, **self.run_info, "data": self.data.name,
+                "input_shape": list(self.data.input_shape), "num_classes": self.data.num_classes,
+                "workers": self.workers.world_size, "train": self.config.to_dict(),
+                "spec": to_dict(self.spec) if self.spec else None}
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> TrainResult:
+        s, cfg = self.state, self.config
+        progress = TrainProgress(self.workers.is_main and cfg.progress,
+                                 cfg.epochs * s.steps_per_epoch, s.step, self.workers.is_main)
+        if self.resumed:
+            progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
+                          f"(step {s.step})")
+        elif cfg.resume:
+            progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
+        try:
+            for callback in self.callbacks:
+                callback.on_train_start(s)
+            while s.epoch < cfg.epochs and not self.stopped:
+                self._train_epoch(progress)
+                if not self.stopped:
+                    self._finish_epoch(progress)
+            if self.stopped and s.batch:
+                self._save()  # mid-epoch: the position the run stopped at
+        finally:
+            progress.close()
+        result = self._result()
+        if self.files and self.workers.is_main:
+            self.files.write_result(result.to_json())
+        for callback in self.callbacks:
+            callback.on_train_end(s, result)
+        if self.stopped and self.stopped == self.stop.reason:
+            progress.note(f"{self.stopped}: " + (
+                f"a resumable checkpoint is in {self.files.checkpoint}" if self.files
+                else "no run folder, so nothing was saved"), always=True)
+            raise KeyboardInterrupt(self.stopped)
+        return result
+
+    def _train_epoch(self, progress: TrainProgress) -> None:
+        s, cfg, stats = self.state, self.config, self.epoch_stats
+        self.model.train()
+        started, seconds_before = time.perf_counter(), stats["seconds"]
+        for inputs, targets in self.loader.epoch(s.epoch, s.batch):
+            inputs = inputs.to(s.device, non_blocking=True)
+            if cfg.channels_last:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            loss = self.loss_fn(self.model(inputs), _to_device(targets, s.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            # One small all-reduce per step gives every worker the same mean loss, the same
+            # verdict on NaN and the same decision to stop.
+            loss_sum, images, stop = self.workers.all_sum(
+                [loss.item() * len(inputs), float(len(inputs)), float(self._stop_requested())])
+            if stop:
+                self.stopped = self._stop_reason()
+                break
+            if not math.isfinite(loss_sum):
+                raise NonFiniteLossError(self._nan_message(loss_sum))
+            self.optimizer.step()
+            self.scheduler.step()
+            s.step, s.batch, s.last_loss = s.step + 1, s.batch + 1, loss_sum / images
+            stats["loss_sum"] += loss_sum
+            stats["images"] += images
+            if self.comm:
+                self.comm_bytes, self.comm_steps = self.comm.bytes, self.comm_steps + 1
+            self._run_callbacks(lambda c: c.on_step_end(s))
+            stats["seconds"] = seconds_before + time.perf_counter() - started
+            progress.step(s.epoch, s.last_loss, stats["images"] / stats["seconds"])
+            if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0 \
+                    and s.batch < s.steps_per_epoch:
+                self._save()
+            if not self.workers.active and self._stop_requested():
+                self.stopped = self._stop_reason()  # alone: no agreement to wait for
+                break
+        stats["seconds"] = seconds_before + time.perf_counter() - started
+
+    def _finish_epoch(self, progress: TrainProgress) -> None:
+        s, stats = self.state, self.epoch_stats
+        eval_started = time.perf_counter()
+        metrics = self.evaluate_fn(self.module, self.data.test)
+        record = {"epoch": s.epoch + 1, "step": s.step,
+                  "loss": stats["loss_sum"] / max(stats["images"], 1.0),
+                  "lr": self.optimizer.param_groups[0]["lr"],
+                  "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
+                  "train_seconds": stats["seconds"],
+                  "seconds": stats["seconds"] + time.perf_counter() - eval_started, **metrics}
+        mark_bytes, mark_steps = self.comm_epoch_mark
+        if self.comm_steps > mark_steps:
+            record["comm_bytes_per_step"] = ((self.comm_bytes - mark_bytes)
+                                             / (self.comm_steps - mark_steps))
+        self.comm_epoch_mark = (self.comm_bytes, self.comm_steps)
+        previous_best = self._best_score()
+        s.history.append(record)
+        progress.epoch(record, self.config.epochs)
+        self._run_callbacks(lambda c: c.on_epoch_end(s, record))
+        s.epoch, s.batch, self.epoch_stats = s.epoch + 1, 0, _fresh_epoch_stats()
+        score = record.get(self.config.monitor)
+        self._save(best=score is not None and (previous_best is None or score > previous_best))
+        if self.files and self.workers.is_main:
+            self.files.write_metrics(s.history)
+        if self.workers.all_sum([float(self._stop_requested())])[0]:
+            self.stopped = self._stop_reason()
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _run_callbacks(self, call: Callable[[Callback], None]) -> None:
+        for callback in self.callbacks:
+            try:
+                call(callback)
+            except StopTraining as e:
+                self.requested = str(e) or type(callback).__name__
+
+    def _stop_requested(self) -> bool:
+        return self.stop.reason is not None or self.requested is not None
+
+    def _stop_reason(self) -> str:
+        return self.stop.reason or self.requested or "stopped by another worker"
+
+    def _best_score(self) -> float | None:
+        scores = [r.get(self.config.monitor) for r in self.state.history]
+        scores = [v for v in scores if v is not None]  # a custom evaluation may report none
+        return max(scores) if scores else None
+
+    def _nan_message(self, loss_sum: float) -> str:
+        s = self.state
+        kept = (f"the last good checkpoint is {self.files.checkpoint}"
+                if self.files and self.files.checkpoint.exists() else "no checkpoint was written")
+        value = "nan" if math.isnan(loss_sum) else "infinite"
+        return (f"the loss became {value} at epoch {s.epoch + 1}, step {s.step + 1}: training "
+                f"stopped before applying it; {kept} (try a lower --lr or a --warmup)")
+
+    def _save(self, best: bool = False) -> None:
+        """Every worker takes part (their generator states are gathered); rank 0 writes."""
+        rngs = self.workers.gather(rng_state())
+        if not (self.files and self.workers.is_main):
+            return
+        s = self.state
+        payload = {"model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
+                   "scheduler": self.scheduler.state_dict(), "epoch": s.epoch, "batch": s.batch,
+                   "step": s.step, "config": self.config.to_dict(), "data": self.data.name,
+                   "spec": to_dict(self.spec) if self.spec else None,
+                   "input_shape": list(self.data.input_shape),
+                   "num_classes": self.data.num_classes, "world_size": self.workers.world_size,
+                   "rng": rngs, "epoch_stats": dict(self.epoch_stats), "history": s.history}
+        save_checkpoint(self.files.checkpoint, payload)
+        if best:
+            save_checkpoint(self.files.best, payload)
+
+    def _result(self) -> TrainResult:
+        history = self.state.history
+        train_seconds = sum(r["train_seconds"] for r in history)
+        images = sum(r["images_per_s"] * r["train_seconds"] for r in history)
+        analysis = None
+        if self.spec is not None:
+            a = analyze(self.spec, batch=self.config.batch_size)
+            analysis = {"input": list(a.input), **{k: getattr(a.totals, k) for k in ANALYSIS_KEYS}}
+        return TrainResult(
+            self.module, history, len(history), self.state.step,
+            sum(r["seconds"] for r in history), images / train_seconds if train_seconds else 0.0,
+            self.workers.world_size,
+            self.comm_bytes / self.comm_steps if self.comm_steps else None, self.stopped,
+            analysis, self.files.out if self.files else None, self.config.monitor)

@@ -1,0 +1,121 @@
+"""`cnnspace compress` and `cnnspace evaluate` as a user runs them, on a tiny trained model."""
+import json
+from pathlib import Path
+
+import pytest
+
+from cnnspace.cli import main
+from cnnspace.data import get_dataset
+from cnnspace.spec import loads
+from cnnspace.train import TrainConfig, train
+
+TINY = loads("""
+name: tiny
+input: [1, 16, 16]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 16, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: pool1, type: maxpool, kernel: 2}
+  - {name: conv2, type: conv2d, out_channels: 32, kernel: 3, padding: 1}
+  - {name: relu2, type: relu}
+  - {name: pool2, type: global_avgpool}
+  - {name: flatten, type: flatten}
+  - {name: fc, type: linear, out_features: 10}
+""")
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("tiny-run")
+    train(TINY, get_dataset("digits", image_size=16),
+          TrainConfig(epochs=2, lr=3e-3, out=str(out), progress=False))
+    return out / "best.pt"
+
+
+def test_compress_writes_the_container_and_an_exact_report(capsys, tmp_path, checkpoint):
+    out = tmp_path / "z"
+    code, stdout, err = run(capsys, "compress", checkpoint, "--sparsity", "0.5", "--bits",
+                            "conv=5,fc=4", "--huffman", "--retrain-epochs", "1", "--out", out,
+                            "--format", "json", "--no-progress")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report == json.loads((out / "compression.json").read_text())
+    size = (out / "model.cnnz").stat().st_size
+    assert report["file_bytes"] == size
+    assert size == (sum(r["bytes_after"] for r in report["layers"]) + report["other_tensors_bytes"]
+                    + report["header_bytes"] + report["framing_bytes"])
+    by_layer = {r["layer"]: r for r in report["layers"]}
+    assert by_layer["conv2"]["kept"] == 2304 and by_layer["conv2"]["bits"] == 5
+    assert by_layer["fc"]["bits"] == 4 and by_layer["fc"]["codebook"] <= 15
+    assert report["huffman_saved_bytes"] > 0 and report["ratio"] > 4
+    code, stdout, err = run(capsys, "evaluate", out / "model.cnnz", "--format", "json")
+    assert code == 0, err
+    evaluated = json.loads(stdout)
+    assert evaluated["data"] == "digits" and evaluated["bytes"] == size
+    assert evaluated["top1"] == pytest.approx(report["accuracy"]["after"]["top1"])
+
+
+def test_compress_table_output(capsys, tmp_path, checkpoint):
+    code, stdout, err = run(capsys, "compress", "--table", checkpoint, "--sparsity", "0.5",
+                            "--out", tmp_path, "--no-progress")
+    assert code == 0, err
+    assert "baseline" in stdout and "int8" in stdout and "tiny-run0" in stdout
+    rows = json.loads((tmp_path / "table.json").read_text())
+    assert [r["approach"] for r in rows] == ["baseline", "SVD", "pruning",
+                                             "pruning + sharing + Huffman", "int8 (PyTorch)"]
+    assert rows[0]["ratio"] == 1.0
+    assert rows[1]["bytes"] is None and rows[1]["note"].startswith("n/a")  # only the classifier
+    for row in rows[2:]:
+        assert row["bytes"] == Path(row["file"]).stat().st_size and row["top1"] is not None
+
+
+def test_predict_table_and_json(capsys):
+    code, out, _ = run(capsys, "compress", "--predict", "squeezenet1_0", "--schedule",
+                       "squeezenet-table1", "--bits", "conv=6")
+    assert code == 0 and "421,098" in out and "0.474 MiB" in out
+    code, out, _ = run(capsys, "compress", "--predict", "squeezenet1_0", "--sparsity", "0.5",
+                       "--format", "json")
+    data = json.loads(out)
+    assert data["layers"][0]["kept"] == 14_112 // 2 and data["index_bits"] == 4
+    # squeezenet1_1 at 32x32: the dead taps of fire6-fire9 count as pruned even at sparsity 0.
+    code, out, _ = run(capsys, "compress", "--predict", "squeezenet1_1", "--input", "1x32x32",
+                       "--set", "num_classes=10", "--bits", "conv=6", "--format", "json")
+    data = json.loads(out)
+    assert data["params_kept"] == 726_474 - 409_600 and 9.5 < data["ratio"] < 10.5
+
+
+def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
+    schedule = tmp_path / "s.yaml"
+    schedule.write_text("sparsity: 0.5\nlayers: {fire2: 0.1}\n")
+    cases = [
+        (["compress"], "give a CHECKPOINT"),
+        (["compress", checkpoint, checkpoint], "compared with --table"),
+        (["compress", checkpoint, "--sparsity", "1.5"], "--sparsity must lie in [0, 1]"),
+        (["compress", checkpoint, "--bits", "conv=9"], "--bits conv: a bit width must be 1..8"),
+        (["compress", checkpoint, "--schedule", schedule, "--out", tmp_path / "o"],
+         "s.yaml: layer override 'fire2' matches no conv2d or linear layer"),
+        (["compress", tmp_path / "missing.pt"], "no such checkpoint file"),
+        (["compress", "--predict", "squeezenet1_0", checkpoint], "--predict takes a model"),
+        (["evaluate", schedule], "expected a .cnnz file or a .pt/.pth checkpoint"),
+    ]
+    for argv, message in cases:
+        code, out, err = run(capsys, *argv)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_evaluate_refuses_a_corrupted_container(capsys, tmp_path, checkpoint):
+    out = tmp_path / "z"
+    assert run(capsys, "compress", checkpoint, "--sparsity", "0.3", "--out", out,
+               "--no-progress")[0] == 0
+    path = out / "model.cnnz"
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 1
+    path.write_bytes(bytes(data))
+    code, _, err = run(capsys, "evaluate", path)
+    assert code == 2 and "checksum mismatch: the file is corrupted or truncated" in err

@@ -1,0 +1,96 @@
+"""The real check of issue 8: a squeezenet1_1 trained on digits, Deep-Compressed >= 10x in bytes
+on disk for <= 1 point of top-1; and the slide-34 table on a small net with fully connected
+layers, where SVD and pruning apply. Trains models, hence slow."""
+from pathlib import Path
+
+import pytest
+
+from cnnspace.compress import (Coding, CompressOptions, compress, compression_table, decompress,
+                               load_trained, parse_schedule)
+from cnnspace.compress._pipeline import dense_codes, write_and_check
+from cnnspace.data import get_dataset
+from cnnspace.spec import loads
+from cnnspace.train import TrainConfig, evaluate, train
+
+pytestmark = pytest.mark.slow
+
+# AlexNet's shape in miniature: convolutions and pooling, then two fully connected layers.
+SMALL_ALEXNET = loads("""
+name: small_alexnet
+input: [1, 16, 16]
+init: kaiming_normal
+layers:
+  - {name: conv1, type: conv2d, out_channels: 16, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: pool1, type: maxpool, kernel: 2}
+  - {name: conv2, type: conv2d, out_channels: 32, kernel: 3, padding: 1}
+  - {name: relu2, type: relu}
+  - {name: pool2, type: maxpool, kernel: 2}
+  - {name: flatten, type: flatten}
+  - {name: fc1, type: linear, out_features: 128}
+  - {name: relu3, type: relu}
+  - {name: fc2, type: linear, out_features: 10}
+""")
+
+# Measured on this repository's trainer (adam-onecycle, digits): seed 0 leaves one to three
+# classes dead (conv10 is followed by a ReLU; a class whose unit dies is never predicted) at 15,
+# 30 and 40 epochs (75%, 87.5%, 69% top-1); seed 2 trains all ten classes in 30 epochs (97.2%).
+SQUEEZENET_EPOCHS, SQUEEZENET_SEED = 30, 2
+
+
+@pytest.fixture(scope="module")
+def squeezenet(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sq11-digits")
+    train("squeezenet1_1", "digits", TrainConfig(epochs=SQUEEZENET_EPOCHS, seed=SQUEEZENET_SEED,
+                                                 out=str(out), progress=False))
+    return out / "best.pt"
+
+
+def test_squeezenet_on_digits_compresses_10x_for_at_most_one_point(squeezenet, tmp_path):
+    # At 32x32, fire6-fire9 run on 1x1 maps: 8 of 9 taps of their 3x3 filters (56% of the
+    # weights) never see data, and pruning removes them whatever the targets. The live weights
+    # of this small, annealed model do not survive magnitude pruning with a few epochs of
+    # retraining (30% of fire2/3 expand3x3 and conv10 already costs 2.2 points), so the plan
+    # prunes only dead weights; 6-bit sharing, fine-tuning at 0.5% of the recipe's learning
+    # rate (larger rates knock the annealed model off its optimum) and Huffman coding do the
+    # rest. Measured: 11.5x, 97.2% -> 96.9%.
+    trained = load_trained(squeezenet)
+    baseline = write_and_check(tmp_path / "baseline.cnnz", trained, trained.model,
+                               dense_codes(trained.model, trained.spec), Coding(huffman=False))
+    options = CompressOptions(parse_schedule({"sparsity": 0.0}), {"conv": 6}, Coding(4, True),
+                              retrain_epochs=4, retrain_lr_factor=0.005)
+    report = compress(trained, options, tmp_path / "z")
+    on_disk = (tmp_path / "z" / "model.cnnz").stat().st_size
+    before, after = report["accuracy"]["before"]["top1"], report["accuracy"]["after"]["top1"]
+    assert before >= 0.95, "the digits recipe should train squeezenet1_1 well"
+    assert report["params_kept"] < 0.45 * report["params"]          # the dead taps are gone
+    assert baseline.sizes.file / on_disk >= 10, (baseline.sizes.file, on_disk)
+    assert before - after <= 0.01, (before, after)
+    model, container = decompress(tmp_path / "z" / "model.cnnz")
+    assert container.size == on_disk
+    assert evaluate(model, trained.data.test).top1 == pytest.approx(after)
+
+
+def test_table_on_a_net_with_fully_connected_layers(tmp_path):
+    run = tmp_path / "run"
+    train(SMALL_ALEXNET, get_dataset("digits", image_size=16),
+          TrainConfig(epochs=12, out=str(run), progress=False))
+    trained = load_trained(run / "best.pt")
+    options = CompressOptions(parse_schedule({"sparsity": 0.7, "layers": {"conv1": 0.0}}),
+                              {"conv": 8, "fc": 5}, Coding(4, True), retrain_epochs=2,
+                              retrain_lr_factor=1.0)
+    rows = {r.approach: r for r in compression_table([trained], options, tmp_path / "t",
+                                                     svd_keep=0.2)}
+    base, svd, pruned = rows["baseline"], rows["SVD"], rows["pruning"]
+    deep, int8 = rows["pruning + sharing + Huffman"], rows["int8 (PyTorch)"]
+    # Measured (12 epochs, 2 CPU threads): baseline 287 kB 91.9%; SVD 3.75x 93.6%; pruning
+    # 2.8x 92.5%; pruning + sharing + Huffman 12.3x 93.1%; int8 3.4x 91.9%.
+    assert base.top1 >= 0.85
+    assert svd.bytes is not None and "fc1 rank" in svd.note
+    assert base.bytes / svd.bytes > 3              # fc1 holds 92% of the weights; rank keeps 20%
+    assert base.bytes / pruned.bytes > 2.5         # 30% of weights + 4-bit indices
+    assert pruned.bytes > deep.bytes and base.bytes / deep.bytes > 10
+    assert base.bytes / int8.bytes > 3
+    for row in (svd, pruned, deep, int8):
+        assert Path(row.file).stat().st_size == row.bytes
+        assert row.top1 >= base.top1 - 0.05, row

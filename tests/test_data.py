@@ -1,0 +1,268 @@
+"""Datasets: digits split, batch augmentation, CIFAR pickles (and their safe reading), image
+folders. Small datasets are written in the real on-disk formats."""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
+
+from cnnspace.data import (Augmentation, DataError, TensorImages, get_dataset,
+                           load_restricted_pickle, sample_bits, write_cifar10)
+
+
+# -- digits -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def digits():
+    return get_dataset("digits")
+
+
+def test_digits_is_a_fixed_stratified_80_20_split_at_32x32(digits):
+    assert (len(digits.train), len(digits.test)) == (1437, 360)
+    assert digits.input_shape == (1, 32, 32) and digits.num_classes == 10
+    per_class_total = torch.bincount(torch.cat([digits.train.labels, digits.test.labels]))
+    per_class_test = torch.bincount(digits.test.labels, minlength=10)
+    # stratified: every class keeps its share of the test set (to rounding)
+    assert ((per_class_test - 0.2 * per_class_total).abs() <= 1).all()
+    again = get_dataset("digits")
+    assert torch.equal(again.test.labels, digits.test.labels)
+    assert torch.equal(again.test.images, digits.test.images)
+
+
+def test_digits_normalised_with_training_statistics(digits):
+    plain = TensorImages(digits.train.images, digits.train.labels, digits.train.mean,
+                         digits.train.std)
+    x, _ = plain.batch(range(len(plain)))
+    assert abs(x.mean().item()) < 1e-3 and abs(x.std().item() - 1) < 1e-2
+
+
+def test_digits_image_size_option():
+    small = get_dataset("digits", image_size=8)
+    assert small.input_shape == (1, 8, 8)
+    assert small.train.batch([0])[0].shape == (1, 1, 8, 8)
+
+
+# -- augmentation -------------------------------------------------------------------------------
+
+def test_sample_bits_depend_only_on_seed_epoch_and_index():
+    a = sample_bits(0, 1, [5, 6, 7])
+    assert np.array_equal(a, sample_bits(0, 1, [5, 6, 7]))
+    assert np.array_equal(a[1:], sample_bits(0, 1, [6, 7]))  # not on the batch around it
+    assert not np.array_equal(a, sample_bits(0, 2, [5, 6, 7]))
+    assert not np.array_equal(a, sample_bits(1, 1, [5, 6, 7]))
+    assert len(set(sample_bits(0, 0, range(1000)).tolist())) == 1000
+
+
+def _crop_of(out: torch.Tensor, image: torch.Tensor, pad: int):
+    """(dy, dx, flipped) such that ``out`` is that crop of the zero-padded ``image``."""
+    padded = torch.nn.functional.pad(image, (pad,) * 4)
+    h, w = image.shape[-2:]
+    for dy in range(2 * pad + 1):
+        for dx in range(2 * pad + 1):
+            crop = padded[:, dy:dy + h, dx:dx + w]
+            for flipped in (False, True):
+                if torch.equal(out, crop.flip(-1) if flipped else crop):
+                    return dy, dx, flipped
+    return None
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_augmentation_is_a_padded_random_crop_and_optional_flip(flip):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(1, 256, (200, 3, 6, 6), dtype=torch.uint8, generator=g)
+    out = Augmentation(pad=2, flip=flip).apply(images, sample_bits(0, 0, range(200)))
+    found = [_crop_of(o, i, 2) for o, i in zip(out, images)]
+    assert None not in found
+    assert {(dy, dx) for dy, dx, _ in found} == {(y, x) for y in range(5) for x in range(5)}
+    assert {f for _, _, f in found} == ({False, True} if flip else {False})
+
+
+def test_a_sample_is_augmented_the_same_in_any_batch(digits):
+    digits.train.set_epoch(3)
+    alone, _ = digits.train.batch([7])
+    together, _ = digits.train.batch([3, 7, 11])
+    assert torch.equal(alone[0], together[1])
+    digits.train.set_epoch(4)
+    assert not torch.equal(alone[0], digits.train.batch([7])[0][0])
+    digits.train.set_epoch(0)
+
+
+def test_plain_dataloader_batches_through_getitems(digits):
+    x, y = next(iter(DataLoader(digits.test, batch_size=16)))
+    assert x.shape == (16, 1, 32, 32) and x.dtype == torch.float32
+    assert torch.equal(y, digits.test.labels[:16])
+    assert torch.equal(x[3], digits.test[3][0])  # the test split is not augmented
+
+
+# -- CIFAR --------------------------------------------------------------------------------------
+
+def _write_pickle(path: Path, obj) -> None:
+    # Protocol 2 as the official files (Python 2 wrote them; Python 3 adds _codecs for bytes).
+    path.write_bytes(pickle.dumps(obj, protocol=2))
+
+
+def _cifar_batch(n: int, classes: int, label_key: bytes, seed: int):
+    rng = np.random.default_rng(seed)
+    return {b"batch_label": b"testing", label_key: rng.integers(0, classes, n).tolist(),
+            b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+            b"filenames": [f"img{i}.png".encode() for i in range(n)]}
+
+
+def write_random_cifar10(root: Path, per_batch: int, test: int) -> Path:
+    """A cifar-10-batches-py folder under ``root`` with random images."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir()
+    for i in range(1, 6):
+        _write_pickle(folder / f"data_batch_{i}", _cifar_batch(per_batch, 10, b"labels", i))
+    _write_pickle(folder / "test_batch", _cifar_batch(test, 10, b"labels", 9))
+    names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse",
+             b"ship", b"truck"]
+    _write_pickle(folder / "batches.meta", {b"label_names": names, b"num_vis": 3072})
+    return root
+
+
+@pytest.fixture
+def cifar10_dir(tmp_path):
+    return write_random_cifar10(tmp_path, per_batch=4, test=3)
+
+
+def test_cifar10_reads_the_python_batches(cifar10_dir):
+    for ref in (f"cifar10:{cifar10_dir}", f"cifar10:{cifar10_dir / 'cifar-10-batches-py'}"):
+        data = get_dataset(ref)
+        assert (len(data.train), len(data.test)) == (20, 3)
+        assert data.input_shape == (3, 32, 32) and data.num_classes == 10
+        assert data.classes[0] == "airplane" and data.classes[9] == "truck"
+    raw = pickle.loads((cifar10_dir / "cifar-10-batches-py" / "test_batch").read_bytes())
+    # row layout: 1024 red values, then green, then blue, each row-major 32x32
+    image = data.test.images[1]
+    assert image[0, 0, 0] == raw[b"data"][1, 0] and image[1, 0, 0] == raw[b"data"][1, 1024]
+    assert image[2, 31, 31] == raw[b"data"][1, 3071] and image[0, 1, 0] == raw[b"data"][1, 32]
+    assert data.test.labels.tolist() == raw[b"labels"]
+    assert get_dataset(f"cifar10:{cifar10_dir}", image_size=16).input_shape == (3, 16, 16)
+
+
+def test_cifar100_layout(tmp_path):
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    _write_pickle(folder / "train", _cifar_batch(6, 100, b"fine_labels", 1))
+    _write_pickle(folder / "test", _cifar_batch(2, 100, b"fine_labels", 2))
+    _write_pickle(folder / "meta", {b"fine_label_names": [f"c{i}".encode() for i in range(100)]})
+    data = get_dataset(f"cifar100:{tmp_path}")
+    assert data.num_classes == 100 and (len(data.train), len(data.test)) == (6, 2)
+
+
+def test_cifar_missing_files_say_where_to_put_them(tmp_path):
+    with pytest.raises(DataError, match="cifar-10-python.tar.gz.*toronto.edu.*extract"):
+        get_dataset(f"cifar10:{tmp_path}")
+
+
+def test_cifar_incomplete_folder_names_the_file(cifar10_dir):
+    (cifar10_dir / "cifar-10-batches-py" / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="data_batch_3: missing"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_malicious_pickle_is_refused_without_running_it(tmp_path):
+    exploit = _Exploit()
+    exploit.marker = tmp_path / "pwned"
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": exploit}, protocol=2))
+    with pytest.raises(DataError, match=r"refusing to load the global (posix|os|nt)\.system"):
+        load_restricted_pickle(path)
+    assert not exploit.marker.exists()
+    # the same inside a CIFAR folder
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    path.rename(tmp_path / "cifar-10-batches-py" / "data_batch_1")
+    with pytest.raises(DataError, match="not a safe data pickle"):
+        get_dataset(f"cifar10:{tmp_path}")
+
+
+def test_truncated_pickle_is_a_clear_error(cifar10_dir):
+    path = cifar10_dir / "cifar-10-batches-py" / "data_batch_1"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(DataError, match="data_batch_1: not a readable pickle"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
+# -- image folders ------------------------------------------------------------------------------
+
+COLORS = {"blue": (0, 0, 255), "red": (255, 0, 0)}
+
+
+def _image_folder(root: Path, sizes=((12, 12), (20, 10))) -> Path:
+    for split in ("train", "val"):
+        for name, color in COLORS.items():
+            (root / split / name).mkdir(parents=True)
+            for i, size in enumerate(sizes):
+                Image.new("RGB", size, color).save(root / split / name / f"{i}.png")
+    return root
+
+
+def test_imagefolder_decodes_class_folders(tmp_path):
+    data = get_dataset(f"imagefolder:{_image_folder(tmp_path)}", image_size=8)
+    assert data.classes == ("blue", "red") and data.num_classes == 2
+    assert data.input_shape == (3, 8, 8) and (len(data.train), len(data.test)) == (4, 4)
+    raw = data.test._images(list(range(4)))  # uint8, before normalisation
+    assert raw.shape == (4, 3, 8, 8)  # non-square images: shorter side scaled, centre cropped
+    for image, label in zip(raw, data.test.labels):
+        expected = torch.tensor(COLORS[data.classes[label]], dtype=torch.uint8)
+        assert torch.equal(image[:, 4, 4], expected)
+    x, y = next(iter(DataLoader(data.train, batch_size=4)))
+    assert x.shape == (4, 3, 8, 8) and sorted(y.tolist()) == [0, 0, 1, 1]
+
+
+def test_imagefolder_errors_name_the_folder_or_file(tmp_path):
+    root = _image_folder(tmp_path)
+    (root / "val" / "green").mkdir()
+    with pytest.raises(DataError, match="green: class folder not present under train"):
+        get_dataset(f"imagefolder:{root}")
+    (root / "val" / "green").rmdir()
+    (root / "train" / "red" / "0.png").write_bytes(b"not a png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    with pytest.raises(DataError, match=r"red/0\.png: cannot decode"):
+        data.train.batch(range(len(data.train)))
+    with pytest.raises(DataError, match="missing; imagefolder expects"):
+        get_dataset(f"imagefolder:{tmp_path / 'nowhere'}")
+
+
+# -- references ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("ref, message", [
+    ("mnist", "unknown dataset 'mnist'; choose one of cifar10:PATH, cifar100:PATH, digits"),
+    ("cifar10", "needs a folder: cifar10:PATH"),
+    ("digits:/tmp", "built in and takes no path"),
+])
+def test_bad_references(ref, message):
+    with pytest.raises(DataError, match=message):
+        get_dataset(ref)
+
+
+def test_bad_image_size():
+    with pytest.raises(DataError, match="image size must be a positive integer"):
+        get_dataset("digits", image_size=0)
+
+
+def test_write_cifar10_round_trips(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (13, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.arange(13) % 10
+    names = [f"class{i}" for i in range(10)]
+    write_cifar10(tmp_path, images[:10], labels[:10], images[10:], labels[10:], names)
+    assert sorted(p.name for p in (tmp_path / "cifar-10-batches-py").iterdir()) == [
+        "batches.meta", "data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4",
+        "data_batch_5", "test_batch"]
+    data = get_dataset(f"cifar10:{tmp_path}")
+    assert torch.equal(data.train.images, images[:10]) and torch.equal(data.test.images,
+                                                                        images[10:])
+    assert torch.equal(data.train.labels, labels[:10]) and data.classes == tuple(names)

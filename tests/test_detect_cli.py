@@ -1,0 +1,136 @@
+"""`cnnspace detect train | eval | predict` end to end on a tiny shapes dataset, the detector
+checkpoint, and the zoo entries held against the SqueezeDet paper."""
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from cnnspace import analyze, get_spec
+from cnnspace.cli import main
+from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, layout_for, load_image,
+                             measure_fps)
+from cnnspace.errors import CnnspaceError
+from cnnspace.zoo import model_entry
+
+TINY = "3x64x64"
+
+
+def test_squeezedet_sizes_match_the_paper():
+    # SqueezeDet paper (Wu et al., arXiv 1612.01051) and seed slide 37: SqueezeDet 7.9 MB,
+    # SqueezeDet+ 26.8 MB; "MB" there is parameters x 4 bytes / 2^20 (MiB) at 1242x375, KITTI's
+    # 3 classes and 9 anchors per cell.
+    det = analyze(get_spec("squeezedet")).totals
+    plus = analyze(get_spec("squeezedet_plus")).totals
+    assert det.params == 2_082_120 and round(det.size_mib, 1) == 7.9
+    assert plus.params == 7_021_640 and round(plus.size_mib, 1) == 26.8
+    # The official code's KITTI grid for a 1242x375 image is 76 x 22 (H, W, B = 22, 76, 9).
+    for name in ("squeezedet", "squeezedet_plus"):
+        assert get_spec(name).resolve().output_shapes() == [(9 * (3 + 1 + 4), 22, 76)]
+        assert model_entry(name).task == "detection"
+
+
+def test_zoo_settings_and_layout():
+    spec = get_spec("squeezedet", num_classes=5, input=TINY, anchors_per_cell=4, dropout=0)
+    layout = layout_for(spec, 5)
+    assert (layout.anchors_per_cell, layout.grid) == (4, (3, 3))
+    assert not any(layer.type == "dropout" for layer in spec.layers)
+    with pytest.raises(CnnspaceError, match="not K x \\(C \\+ 1 \\+ 4\\)"):
+        layout_for(spec, 6)
+    with pytest.raises(CnnspaceError, match="not a detector"):
+        layout_for(get_spec("squeezenet1_1", input="3x32x32"), 3)
+    with pytest.raises(CnnspaceError, match="anchors_per_cell"):
+        get_spec("squeezedet", anchors_per_cell=0)
+
+
+def _detector(tmp_path):
+    spec = get_spec("squeezedet", num_classes=3, input=TINY, anchors_per_cell=2)
+    torch.manual_seed(0)
+    detector = Detector(spec, DetectorConfig(SHAPE_CLASSES, [[10, 10], [30, 20]],
+                                             info={"data": "shapes:12"}))
+    path = tmp_path / "detector.pt"
+    detector.save(path)
+    return detector, path
+
+
+def test_checkpoint_round_trip_and_bad_files(tmp_path):
+    detector, path = _detector(tmp_path)
+    loaded = Detector.load(path)
+    assert loaded.config == detector.config
+    x = torch.randn(2, 3, 64, 64)
+    assert torch.equal(loaded.module.eval()(x), detector.module.eval()(x))
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CnnspaceError, match="not a readable checkpoint"):
+        Detector.load(tmp_path / "junk.pt")
+    torch.save({"format": "something else"}, tmp_path / "other.pt")
+    with pytest.raises(CnnspaceError, match="not a cnnspace detector checkpoint"):
+        Detector.load(tmp_path / "other.pt")
+    with pytest.raises(CnnspaceError, match="predicts 2 anchors per cell but 3"):
+        Detector(detector.spec, DetectorConfig(SHAPE_CLASSES, [[1, 1]] * 3))
+    speed = measure_fps(detector, min_time_s=0.05)
+    assert speed["fps_network"] > 0 and speed["fps_with_postprocessing"] > 0
+
+
+def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
+    out, data_dir = tmp_path / "run", tmp_path / "shapes"
+    code = main(["detect", "train", "squeezedet", "--data", "shapes:24", "--input", TINY,
+                 "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "8",
+                 "--loader-workers", "0", "--out", str(out), "--no-progress",
+                 "--set", "anchors_per_cell=3"])
+    assert code == 0
+    assert "mAP" in capsys.readouterr().out
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert "mAP" in metrics[-1] and {f"AP_{c}" for c in SHAPE_CLASSES} <= set(metrics[-1])
+    detector = Detector.load(out / "detector.pt")
+    assert detector.config.classes == SHAPE_CLASSES and len(detector.config.anchor_shapes) == 3
+    assert detector.config.info["data"] == "shapes:24"
+
+    report_path = tmp_path / "eval.json"
+    assert main(["detect", "eval", str(out / "detector.pt"), "--data-dir", str(data_dir),
+                 "--format", "json", "--iou", "0.3", "--recall-points", "11",
+                 "-o", str(report_path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads(report_path.read_text())
+    assert report["images"] == 5 and report["recall_points"] == 11
+    assert set(report["classes"]) == set(SHAPE_CLASSES)
+    assert all(c["iou"] == 0.3 for c in report["classes"].values())
+    assert report["speed"]["fps_network"] > 0
+
+    image = data_dir / "image_2" / "000000.png"
+    predictions = tmp_path / "pred"
+    assert main(["detect", "predict", str(out / "detector.pt"), str(image), "--out",
+                 str(predictions), "--score-threshold", "0"]) == 0
+    results = json.loads((predictions / "detections.json").read_text())
+    assert results[0]["image"] == str(image)
+    assert (results[0]["width"], results[0]["height"]) == (64, 64)
+    assert 0 < len(results[0]["detections"]) <= 64
+    first = results[0]["detections"][0]
+    assert first["class"] in SHAPE_CLASSES and len(first["box"]) == 4
+    drawn = load_image(predictions / "000000.png")
+    assert drawn.size == (64, 64)
+    assert drawn.tobytes() != Image.open(image).convert("RGB").tobytes()  # boxes were drawn
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["detect", "train", "squeezenet1_1", "--data", "shapes:8"], "is a classification model"),
+    (["detect", "train", "squeezedet", "--data", "voc:/x"], "unknown detection data 'voc:/x'"),
+    (["detect", "train", "squeezedet", "--data", "shapes:one"], "shapes:N expects a number"),
+    (["detect", "train", "squeezedet", "--data", "kitti:/nonexistent"], "not a KITTI-format"),
+    (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
+    (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.chdir(tmp_path)  # generated data and runs stay in the test's folder
+    assert main(argv + (["--input", TINY, "--no-progress"] if argv[1] == "train" else [])) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):
+    _, path = _detector(tmp_path)
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    assert main(["detect", "predict", str(path), str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "cannot read image" in capsys.readouterr().err
+    assert main(["detect", "predict", str(path), str(bad), "--score-threshold", "2"]) == 2
+    assert "--score-threshold must be in [0, 1)" in capsys.readouterr().err

@@ -1,0 +1,178 @@
+"""KITTI format, the synthetic shapes dataset, the torch dataset, and AP / mAP evaluation."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cnnspace.detect import (SHAPE_CLASSES, DetectionDataset, KittiObject, anchor_grid,
+                             average_precision, box_sizes, evaluate, generate_shapes, kitti_samples,
+                             parse_line, read_labels, write_labels)
+from cnnspace.errors import CnnspaceError
+
+KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
+
+
+def test_kitti_line_parses_every_field_and_writes_back():
+    obj = parse_line(KITTI_LINE)
+    assert obj.type == "Car" and obj.truncated == pytest.approx(0.12) and obj.occluded == 1
+    assert obj.bbox == pytest.approx((599.41, 156.40, 629.75, 189.25))
+    assert obj.dimensions == pytest.approx((2.85, 2.63, 12.34))
+    assert obj.location == pytest.approx((0.47, 1.49, 69.44)) and obj.rotation_y == -1.56
+    assert obj.score is None
+    assert obj.line() == KITTI_LINE
+    scored = parse_line(KITTI_LINE + " 0.9312")
+    assert scored.score == pytest.approx(0.9312) and scored.line() == KITTI_LINE + " 0.9312"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("Car 0 0 0 1 2 3", "15 fields"),
+    ("Car 0 0 0 1 2 x 4 1 1 1 1 1 1 1", "must be numbers"),
+    ("Car 0 0 0 10 2 3 4 1 1 1 1 1 1 1", "x2 >= x1"),
+])
+def test_bad_label_lines_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "000001.txt"
+    path.write_text(KITTI_LINE + "\n" + line + "\n")
+    with pytest.raises(CnnspaceError, match=f"000001.txt:2: .*{message}"):
+        read_labels(path)
+
+
+def _kitti_tree(root, names, split=None):
+    (root / "training" / "image_2").mkdir(parents=True)
+    (root / "training" / "label_2").mkdir()
+    for n in names:
+        Image.new("RGB", (40, 20)).save(root / "training" / "image_2" / f"{n}.png")
+        write_labels(root / "training" / "label_2" / f"{n}.txt",
+                     [parse_line(KITTI_LINE), KittiObject("DontCare", (1, 1, 5, 5))])
+    if split:
+        (root / "ImageSets").mkdir()
+        (root / "ImageSets" / "val.txt").write_text("\n".join(split) + "\n")
+
+
+def test_kitti_reader_follows_split_lists_and_the_training_folder(tmp_path):
+    _kitti_tree(tmp_path, ["000000", "000001", "000002"], split=["000002", "000000"])
+    assert [s.name for s in kitti_samples(tmp_path)] == ["000000", "000001", "000002"]
+    assert [s.name for s in kitti_samples(tmp_path, "val")] == ["000002", "000000"]
+    labels = read_labels(kitti_samples(tmp_path, "val")[0].labels)
+    assert [o.type for o in labels] == ["Car", "DontCare"]
+    with pytest.raises(CnnspaceError, match="no file list for split 'train'"):
+        kitti_samples(tmp_path, "train")
+    with pytest.raises(CnnspaceError, match="not a KITTI-format dataset"):
+        kitti_samples(tmp_path / "training" / "label_2")
+    (tmp_path / "training" / "label_2" / "000001.txt").unlink()
+    with pytest.raises(CnnspaceError, match="no labels for image '000001'"):
+        kitti_samples(tmp_path)
+
+
+def test_shapes_are_deterministic_tight_and_cover_every_class(tmp_path):
+    a = generate_shapes(tmp_path / "a", count=30, height=64, width=96, seed=3, progress=False)
+    b = generate_shapes(tmp_path / "b", count=30, height=64, width=96, seed=3, progress=False)
+    c = generate_shapes(tmp_path / "c", count=30, height=64, width=96, seed=4, progress=False)
+    def png(root):
+        return (root / "image_2" / "000007.png").read_bytes()
+
+    assert png(a) == png(b) and png(a) != png(c)
+    train, val = kitti_samples(a, "train"), kitti_samples(a, "val")
+    assert len(train) == 24 and len(val) == 6
+    assert not {s.name for s in train} & {s.name for s in val}
+    objects = [o for s in train + val for o in read_labels(s.labels)]
+    assert {o.type for o in objects} == set(SHAPE_CLASSES)
+    for s in train:
+        image = np.asarray(Image.open(s.image), dtype=np.float64)
+        assert image.shape == (64, 96, 3)
+        for o in read_labels(s.labels):
+            x1, y1, x2, y2 = map(int, o.bbox)
+            assert 0 <= x1 < x2 <= 96 and 0 <= y1 < y2 <= 64
+            # The shape touches all four sides of its box: its outermost rows/columns differ from
+            # the background just outside (where there is an outside).
+            inside = image[y1:y2, x1:x2]
+            assert inside.std() > 0
+
+
+def test_shapes_reuse_a_complete_dataset_and_check_settings(tmp_path):
+    root = generate_shapes(tmp_path, count=4, height=32, width=32, progress=False)
+    stamp = (root / "image_2" / "000000.png").stat().st_mtime_ns
+    generate_shapes(tmp_path, count=4, height=32, width=32, progress=False)
+    assert (root / "image_2" / "000000.png").stat().st_mtime_ns == stamp
+    with pytest.raises(CnnspaceError, match="at least 2 images"):
+        generate_shapes(tmp_path / "x", count=1)
+
+
+def test_dataset_scales_boxes_to_the_input_and_flips_them(tmp_path):
+    root = generate_shapes(tmp_path, count=4, height=64, width=128, seed=1, progress=False)
+    samples = kitti_samples(root)
+    hw = (32, 32)
+    anchors = anchor_grid((4, 4), hw, [[8, 8], [16, 16]])
+    ds = DetectionDataset(samples, list(SHAPE_CLASSES), hw, anchors)
+    x, target = ds[0]
+    assert x.shape == (3, 32, 32) and target.shape == (len(anchors), 10)
+    objects = ds.objects(0)
+    assert int(target[:, 0].sum()) == len(objects)
+    expected = sorted([o.bbox[0] / 4, o.bbox[1] / 2, o.bbox[2] / 4, o.bbox[3] / 2] for o in objects)
+    assert torch.allclose(torch.tensor(sorted(target[target[:, 0] == 1, 5:9].tolist())),
+                          torch.tensor(expected))
+    flipped = DetectionDataset(samples, list(SHAPE_CLASSES), hw, anchors, flip=True)
+    torch.manual_seed(0)
+    seen = {tuple(flipped[0][0][0, 0, :3].tolist()) for _ in range(12)}
+    assert len(seen) == 2  # mirrored about half the time
+    sizes = box_sizes(samples, list(SHAPE_CLASSES), hw)
+    assert sizes.shape[1] == 2 and (sizes > 0).all()
+    with pytest.raises(CnnspaceError, match="no object of the classes"):
+        DetectionDataset(samples, ["Car"], hw, anchors)
+
+
+def test_average_precision_by_hand():
+    # Three objects; detections by score: hit, miss, hit.
+    recall, precision = [1 / 3, 1 / 3, 2 / 3], [1.0, 0.5, 2 / 3]
+    # 11 points: recall 0, .1, .2, .3 -> 1; .4, .5, .6 -> 2/3; .7 .. 1 -> 0.
+    assert average_precision(recall, precision, 11) == pytest.approx((4 + 3 * 2 / 3) / 11)
+    assert average_precision(recall, precision, 0) == pytest.approx(1 / 3 + 1 / 3 * 2 / 3)
+    assert average_precision([0.5, 1.0], [1.0, 1.0], 41) == pytest.approx(1.0)
+    with pytest.raises(CnnspaceError):
+        average_precision(recall, precision, 1)
+
+
+def _car(box, occluded=0, truncated=0.0, kind="Car"):
+    return KittiObject(kind, tuple(map(float, box)), truncated, occluded)
+
+
+def test_evaluate_matches_and_ignores_as_kitti():
+    ground_truth = [[_car((0, 0, 100, 50)), _car((200, 0, 300, 50)),
+                     _car((400, 0, 500, 50), kind="Van"),
+                     KittiObject("DontCare", (600, 0, 700, 50))]]
+    detections = [[((0, 0, 100, 50), 0.9, "Car"),        # hit
+                   ((2, 0, 102, 50), 0.8, "Car"),        # duplicate of the same car: false positive
+                   ((400, 0, 500, 50), 0.7, "Car"),      # on a van: ignored
+                   ((610, 5, 690, 45), 0.6, "Car"),      # inside DontCare: ignored
+                   ((200, 0, 300, 50), 0.5, "Car")]]     # hit
+    result = evaluate(detections, ground_truth, ["Car"], recall_points=11)
+    car = result.per_class["Car"]
+    assert car.ground_truth == 2 and car.detections == 5 and car.iou == 0.7
+    # Counted: hit, miss, hit over 2 objects: precision 1 up to recall .5, 2/3 up to 1.
+    assert car.ap == pytest.approx((6 * 1 + 5 * 2 / 3) / 11)
+    assert result.map == pytest.approx(car.ap)
+
+
+def test_evaluate_difficulty_filters_by_height_occlusion_truncation():
+    ground_truth = [[_car((0, 0, 50, 30)),                         # 30 px high: moderate, not easy
+                     _car((100, 0, 150, 50), occluded=2),          # hard only
+                     _car((200, 0, 250, 50), truncated=0.2)]]      # moderate
+    detections = [[((0, 0, 50, 30), 0.9, "Car"), ((100, 0, 150, 50), 0.8, "Car"),
+                   ((200, 0, 250, 50), 0.7, "Car")]]
+    counts = {d: evaluate(detections, ground_truth, ["Car"], difficulty=d).per_class["Car"]
+              for d in ("easy", "moderate", "hard", "all")}
+    assert {d: r.ground_truth for d, r in counts.items()} == {"easy": 0, "moderate": 2, "hard": 3,
+                                                               "all": 3}
+    # Detections of objects outside the difficulty are ignored, never false positives.
+    assert counts["moderate"].ap == pytest.approx(1.0) and counts["easy"].ap is None
+    with pytest.raises(CnnspaceError, match="unknown difficulty 'medium'"):
+        evaluate(detections, ground_truth, ["Car"], difficulty="medium")
+
+
+def test_map_averages_classes_with_ground_truth_and_thresholds_are_per_class():
+    ground_truth = [[_car((0, 0, 10, 10)), _car((20, 0, 30, 10), kind="Pedestrian")]]
+    detections = [[((0, 0, 10, 8), 0.9, "Car"), ((20, 0, 30, 8), 0.9, "Pedestrian")]]
+    # IoU 0.8 passes the car's 0.7 and the pedestrian's 0.5; cyclists have nothing to find.
+    result = evaluate(detections, ground_truth, ["Car", "Pedestrian", "Cyclist"])
+    assert result.per_class["Cyclist"].ap is None and result.map == pytest.approx(1.0)
+    strict = evaluate(detections, ground_truth, ["Car", "Pedestrian"], iou={"Car": 0.9})
+    assert strict.per_class["Car"].ap == 0.0 and strict.map == pytest.approx(0.5)

@@ -1,0 +1,64 @@
+"""`cnnspace train` on the command line: options, recipes and errors (one line, exit 2)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cnnspace.cli import main
+
+TINY = """
+name: tiny
+input: [1, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
+  - {name: pool, type: global_avgpool}
+  - {name: logits, type: flatten}
+"""
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", str(spec_file), "--data=digits", "--image-size=8", "--recipe=squeezenet",
+                 "--epochs=1", "--batch-size=256", "--lr-scaling=linear", "--warmup=0.5",
+                 "--no-progress", f"--out={out}"]) == 0
+    assert "top-1" in capsys.readouterr().out
+    config = (out / "config.yaml").read_text()
+    for line in ("optimizer: sgd", "schedule: poly", "recipe: squeezenet", "batch_size: 256",
+                 "lr_scaling: linear", "warmup_epochs: 0.5"):
+        assert line in config
+    assert "command: cnnspace train" in config and "--recipe=squeezenet" in config
+    result = json.loads((out / "result.json").read_text())
+    assert result["epochs"] == 1 and result["workers"] == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["squeezenet1_1", "--nproc=3"], "batch_size 32 is not divisible by 3 workers"),
+    (["squeezenet1_1", "--input=3x64x64"], "the input shape comes from the dataset"),
+    (["squeezenet1_1", "--set", "num_classes=7"], "digits sets num_classes to 10"),
+    (["squeezenet1_1", "--data=cifar10:/nonexistent"], "download cifar-10-python.tar.gz"),
+    (["squeezenet1_1", "--lr=-1"], "option 'lr': expected a positive number"),
+    (["squeezenet1_1", "--image-size=8"], "does not fit the images of digits"),
+    (["squeezenet1_1", "--nproc=0"], "--nproc: expected a positive number"),
+    (["nosuchmodel"], "neither a registered model"),
+])
+def test_cli_errors_are_one_line(args, message, capsys, tmp_path):
+    assert main(["train", *args, f"--out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_classifier_size_mismatch_names_the_layer(spec_file, capsys, tmp_path):
+    spec_file.write_text(TINY.replace("out_channels: 10", "out_channels: 1000"))
+    assert main(["train", str(spec_file), "--image-size=8", f"--out={tmp_path}"]) == 2
+    assert "layer 'logits': field 'outputs': output 'logits' has shape [1000], but digits " \
+           "has 10 classes" in capsys.readouterr().err

@@ -1,0 +1,126 @@
+"""Exact continuation: a run killed with SIGKILL mid-epoch, or stopped with Ctrl-C, and resumed
+ends with the same weights, bit for bit, as an uninterrupted run (CPU, deterministic kernels)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from cnnspace.cli import main
+from cnnspace.data import get_dataset
+from cnnspace.spec import loads
+from cnnspace.train import TrainConfig, load_checkpoint, read_metrics, train
+
+pytestmark = pytest.mark.slow
+
+SPEC = """
+name: tiny
+input: [1, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: drop, type: dropout, p: 0.2}
+  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
+  - {name: pool, type: global_avgpool}
+  - {name: logits, type: flatten}
+"""
+CONFIG = dict(epochs=2, batch_size=32, lr=0.01, seed=3, checkpoint_every=5, deterministic=True,
+              progress=False)
+# Runs training in a child process and freezes it after step HANG (mid-epoch 1 of 45 steps,
+# after the step-10 checkpoint) so that the test can kill it there.
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from cnnspace.data import get_dataset
+    from cnnspace.spec import loads
+    from cnnspace.train import Callback, TrainConfig, train
+
+    out, hang = sys.argv[1], int(sys.argv[2])
+
+    class Freeze(Callback):
+        def on_step_end(self, state):
+            if state.step == hang:
+                Path(out, "frozen").touch()
+                time.sleep(600)
+
+    train(loads({spec!r}), get_dataset("digits", image_size=8),
+          TrainConfig(out=out, **{config!r}), callbacks=[Freeze()])
+""").format(spec=SPEC, config=CONFIG)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, f"the run ended early: {process.communicate()}"
+        assert time.monotonic() < deadline, f"no {path.name} after {timeout} s"
+        time.sleep(0.02)
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _without_timing(history: list[dict]) -> list[dict]:
+    timing = {"images_per_s", "seconds", "train_seconds"}
+    return [{k: v for k, v in r.items() if k not in timing} for r in history]
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
+    data = get_dataset("digits", image_size=8)
+    reference = train(loads(SPEC), data, TrainConfig(out=str(tmp_path / "ref"), **CONFIG))
+
+    out = tmp_path / "killed"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out), "13"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "frozen", child)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = load_checkpoint(out / "checkpoint.pt")
+    assert (left.epoch, left.batch, left.step) == (0, 10, 10)  # mid-epoch: 45 steps per epoch
+
+    # A different number of loader processes must not matter: augmentation is keyed by sample.
+    resumed = train(loads(SPEC), data,
+                    TrainConfig(out=str(out), resume=True, num_workers=1, **CONFIG))
+    assert resumed.steps == reference.steps == 90
+    assert _same_weights(load_checkpoint(out / "checkpoint.pt").model_state,
+                         load_checkpoint(tmp_path / "ref" / "checkpoint.pt").model_state)
+    assert _same_weights(resumed.model.state_dict(), reference.model.state_dict())
+    assert _without_timing(read_metrics(out / "metrics.jsonl")) == \
+        _without_timing(reference.history)
+
+
+def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes_exactly(tmp_path, capsys):
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(SPEC)
+    out = tmp_path / "run"
+    args = [str(spec_file), "--data=digits", "--image-size=8", "--epochs=6", "--batch-size=32",
+            "--lr=0.01", "--seed=5", "--checkpoint-every=3", "--deterministic", "--no-progress",
+            f"--out={out}"]
+    child = subprocess.Popen([sys.executable, "-m", "cnnspace.cli", "train", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    _wait_for(out / "checkpoint.pt", child)
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr
+    assert "a resumable checkpoint is in" in stderr and "interrupted" in stderr
+    stopped = load_checkpoint(out / "checkpoint.pt")
+    assert stopped.step < 6 * 45
+
+    assert main(["train", *args, "--resume"]) == 0
+    assert "top-1" in capsys.readouterr().out
+    # The uninterrupted run, from the options the CLI recorded in config.yaml.
+    recorded = yaml.safe_load((out / "config.yaml").read_text())
+    options = {**recorded["train"], "out": str(tmp_path / "ref"), "resume": False}
+    reference = train(loads(SPEC), get_dataset("digits", image_size=8),
+                      TrainConfig.from_dict(options))
+    assert _same_weights(load_checkpoint(out / "checkpoint.pt").model_state,
+                         reference.model.state_dict())
