@@ -90,6 +90,7 @@ def main() -> None:
         data_ref = f"cifar10:{tmp}"
         data = get_dataset(data_ref)
         rates: dict[str, list[float]] = {"hand": [], "cnnspace": [], "cli1": [], "cli2": []}
+        load_before = os.getloadavg()  # the machine may be shared: record how busy it was
         for r in range(args.rounds):
             rates["hand"] += hand_written(data, args.epochs)[1:]
             rates["cnnspace"] += cnnspace_internals(data, args.epochs)[1:]
@@ -113,7 +114,8 @@ def main() -> None:
            ["loop", "workers", "images/s", "ratio"], rows,
            {"goal": "cnnspace >= 0.95 x hand-written", "met": ratio >= 0.95,
             "cnnspace_vs_hand": ratio, "ddp2_vs_1": ddp_ratio, "samples": rates,
-            "threads": threads})
+            "threads": threads, "load_average_before": load_before,
+            "load_average_after": os.getloadavg()})
 
 
 if __name__ == "__main__":

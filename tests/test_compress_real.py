@@ -32,38 +32,39 @@ layers:
   - {name: fc2, type: linear, out_features: 10}
 """)
 
-# Measured on this repository's trainer (adam-onecycle, digits): seed 0 leaves one to three
-# classes dead (conv10 is followed by a ReLU; a class whose unit dies is never predicted) at 15,
-# 30 and 40 epochs (75%, 87.5%, 69% top-1); seed 2 trains all ten classes in 30 epochs (97.2%).
-SQUEEZENET_EPOCHS, SQUEEZENET_SEED = 30, 2
+SQUEEZENET_EPOCHS = 30
 
 
 @pytest.fixture(scope="module")
 def squeezenet(tmp_path_factory):
     out = tmp_path_factory.mktemp("sq11-digits")
-    train("squeezenet1_1", "digits", TrainConfig(epochs=SQUEEZENET_EPOCHS, seed=SQUEEZENET_SEED,
-                                                 out=str(out), progress=False))
-    return out / "best.pt"
+    train("squeezenet1_1", "digits", TrainConfig(epochs=SQUEEZENET_EPOCHS, out=str(out),
+                                                 progress=False))
+    # The last epoch's model, not best.pt: best.pt is the epoch that scored highest on the test
+    # split itself, so any change to it (even retraining unpruned) regresses towards the mean.
+    return out / "checkpoint.pt"
 
 
 def test_squeezenet_on_digits_compresses_10x_for_at_most_one_point(squeezenet, tmp_path):
     # At 32x32, fire6-fire9 run on 1x1 maps: 8 of 9 taps of their 3x3 filters (56% of the
-    # weights) never see data, and pruning removes them whatever the targets. The live weights
-    # of this small, annealed model do not survive magnitude pruning with a few epochs of
-    # retraining (30% of fire2/3 expand3x3 and conv10 already costs 2.2 points), so the plan
-    # prunes only dead weights; 6-bit sharing, fine-tuning at 0.5% of the recipe's learning
-    # rate (larger rates knock the annealed model off its optimum) and Huffman coding do the
-    # rest. Measured: 11.5x, 97.2% -> 96.9%.
+    # weights) never see data, and pruning removes them whatever the targets; magnitude pruning
+    # then takes 30% of every expand3x3's live weights (50% already costs 2 points with this
+    # short retraining; docs/compression.md). Retraining and centroid fine-tuning run at 1% of
+    # the recipe's learning rate: larger rates knock the annealed model off its optimum.
+    # Measured: 12.1x, 96.7% -> 96.7%.
     trained = load_trained(squeezenet)
     baseline = write_and_check(tmp_path / "baseline.cnnz", trained, trained.model,
                                dense_codes(trained.model, trained.spec), Coding(huffman=False))
-    options = CompressOptions(parse_schedule({"sparsity": 0.0}), {"conv": 6}, Coding(4, True),
-                              retrain_epochs=4, retrain_lr_factor=0.005)
+    plan = parse_schedule({"sparsity": 0.0, "layers": {"fire*/expand3x3": 0.3}})
+    options = CompressOptions(plan, {"conv": 6}, Coding(4, True), retrain_epochs=4,
+                              retrain_lr_factor=0.01)
     report = compress(trained, options, tmp_path / "z")
     on_disk = (tmp_path / "z" / "model.cnnz").stat().st_size
     before, after = report["accuracy"]["before"]["top1"], report["accuracy"]["after"]["top1"]
-    assert before >= 0.95, "the digits recipe should train squeezenet1_1 well"
-    assert report["params_kept"] < 0.45 * report["params"]          # the dead taps are gone
+    # Far above chance (10%); the recipe reached 96.7% here, but a class whose conv10 unit dies
+    # (SqueezeNet ends in a ReLU) can cost ~10 points on an unlucky run.
+    assert before >= 0.8, "squeezenet1_1 did not train on digits"
+    assert report["params_kept"] < 0.4 * report["params"]           # dead taps and 30% more
     assert baseline.sizes.file / on_disk >= 10, (baseline.sizes.file, on_disk)
     assert before - after <= 0.01, (before, after)
     model, container = decompress(tmp_path / "z" / "model.cnnz")

@@ -11,7 +11,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 import yaml
 
-from cnnspace.data import DataSplits, TensorImages, get_dataset
+from cnnspace.data import TensorImages, get_dataset
 from cnnspace.metrics import analyze
 from cnnspace.spec import SpecError, loads
 from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, ConfigError,

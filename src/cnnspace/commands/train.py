@@ -9,8 +9,8 @@ from pathlib import Path
 
 from ..data import dataset_names, get_dataset
 from ..errors import CnnspaceError
-from ..train import (RECIPES, TrainConfig, default_recipe, fit_spec, launch_local, train,
-                     under_torchrun, zoo_spec)
+from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
+                     train, under_torchrun, zoo_spec)
 from ..train._config import COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS, SCHEDULES
 from ..zoo import list_models
 from ._common import add_model_args, load_model, parse_settings
@@ -106,6 +106,7 @@ def run(args) -> int:
         # Bad input fails here with one message, not in every worker.
         config.per_worker_batch(args.nproc)
         _model_and_data(args)
+        RunFiles(out).refuse_to_overwrite(bool(args.resume))
         launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
         return 0
     try:

@@ -9,9 +9,9 @@ from ._api import train
 from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
 from ._checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from ._config import RECIPES, ConfigError, TrainConfig, default_recipe
-from ._distributed import CommCounter, available_cpus
+from ._distributed import CommCounter, available_cpus, under_torchrun
 from ._evaluate import EvalResult, evaluate
-from ._launch import launch_local, under_torchrun
+from ._launch import launch_local
 from ._model import ClassificationLoss, fit_spec, zoo_spec
 from ._run_files import RunFiles, read_metrics
 from ._schedule import lr_factor, make_optimizer, make_scheduler

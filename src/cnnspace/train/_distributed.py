@@ -14,7 +14,12 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ._config import ConfigError, TrainConfig
 
-_TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
+TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+def under_torchrun() -> bool:
+    """True in a worker that torchrun (or another torch.distributed launcher) started."""
+    return all(v in os.environ for v in TORCHRUN_ENV)
 
 
 def available_cpus() -> int:
@@ -73,7 +78,7 @@ def join_workers(config: TrainConfig) -> Workers:
     if config.device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("option 'device': cuda was asked for but torch sees no CUDA device")
     owns = False
-    if not dist.is_initialized() and all(v in os.environ for v in _TORCHRUN_VARS):
+    if not dist.is_initialized() and under_torchrun():
         dist.init_process_group("nccl" if cuda else "gloo")
         owns = True
     if not dist.is_initialized():

@@ -9,13 +9,6 @@ import sys
 from ..errors import CnnspaceError
 from ._distributed import available_cpus
 
-TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
-
-
-def under_torchrun() -> bool:
-    """True in a worker that torchrun (or another torch.distributed launcher) started."""
-    return all(v in os.environ for v in TORCHRUN_ENV)
-
 
 def torchrun_command(nproc: int, module_args: list[str]) -> list[str]:
     """``python -m torch.distributed.run --standalone --nproc-per-node N -m MODULE ARGS``."""

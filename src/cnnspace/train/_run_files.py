@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from .._atomic import write_text_atomic
+from ._config import ConfigError
 
 
 class RunFiles:
@@ -18,6 +19,12 @@ class RunFiles:
         self.checkpoint = self.out / "checkpoint.pt"
         self.best = self.out / "best.pt"
         self.result = self.out / "result.json"
+
+    def refuse_to_overwrite(self, resume: bool) -> None:
+        """A finished or interrupted run is continued (``resume``), never started over."""
+        if self.checkpoint.exists() and not resume:
+            raise ConfigError(f"{self.out} already holds a run; continue it with --resume or "
+                              "choose another --out")
 
     def write_config(self, info: dict) -> None:
         write_text_atomic(self.config, yaml.safe_dump(info, sort_keys=False, width=100))

@@ -16,7 +16,7 @@ from ..spec import NetSpec, to_dict
 from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
 from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_state,
                           restore_rng_state, rng_state, save_checkpoint)
-from ._config import ConfigError, TrainConfig
+from ._config import TrainConfig
 from ._distributed import Workers, wrap_ddp
 from ._loader import EpochLoader
 from ._progress import TrainProgress
@@ -88,11 +88,8 @@ class Trainer:
         folder need only be on rank 0's machine."""
         payload = None
         if self.workers.is_main and self.files:
-            exists = self.files.checkpoint.exists()
-            if exists and not self.config.resume:
-                raise ConfigError(f"{self.files.out} already holds a run; continue it with "
-                                  "--resume or choose another --out")
-            if exists:
+            self.files.refuse_to_overwrite(self.config.resume)
+            if self.files.checkpoint.exists():
                 payload = self._check_resumable(load_checkpoint(self.files.checkpoint)).payload
         payload = self.workers.broadcast(payload)
         return Checkpoint(self.files.checkpoint, payload) if payload is not None else None
@@ -175,12 +172,10 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # One small all-reduce per step gives every worker the same mean loss, the same
-            # verdict on NaN and the same decision to stop.
+            # verdict on NaN and the same decision to stop (taken after this step, so that the
+            # checkpoint holds whole steps and the generators' states right after one).
             loss_sum, images, stop = self.workers.all_sum(
                 [loss.item() * len(inputs), float(len(inputs)), float(self._stop_requested())])
-            if stop:
-                self.stopped = self._stop_reason()
-                break
             if not math.isfinite(loss_sum):
                 raise NonFiniteLossError(self._nan_message(loss_sum))
             self.optimizer.step()
@@ -196,7 +191,7 @@ class Trainer:
             if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0 \
                     and s.batch < s.steps_per_epoch:
                 self._save()
-            if not self.workers.active and self._stop_requested():
+            if stop or (not self.workers.active and self._stop_requested()):
                 self.stopped = self._stop_reason()  # alone: no agreement to wait for
                 break
         stats["seconds"] = seconds_before + time.perf_counter() - started
