@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from cnnspace import analyze, get_spec
-from cnnspace.compress import (Coding, CompressError, WeightCode, apply_masks, cluster,
-                               decompress, factorise, freeze, live_weights, magnitude_masks,
-                               predict, quantize_int8, squeezenet_table1_schedule, tie, untie,
+from cnnspace.compress import (Coding, CompressError, apply_masks, cluster, decompress,
+                               factorise, freeze, live_weights, magnitude_masks, predict,
+                               quantize_int8, squeezenet_table1_schedule, tie, untie,
                                weighted_layers, write_cnnz)
 from cnnspace.nn import build
 from cnnspace.spec import loads

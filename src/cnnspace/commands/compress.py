@@ -37,7 +37,8 @@ def register(sub) -> None:
                    help="bit widths of shared weights by kind, layer or glob (32: no sharing)")
     p.add_argument("--index-bits", type=int, default=4, metavar="N",
                    help="bits per relative index of pruned layers (default 4)")
-    p.add_argument("--huffman", action="store_true", help="Huffman-code the cluster indices and relative indices")
+    p.add_argument("--huffman", action="store_true",
+                   help="Huffman-code the cluster indices and relative indices")
     p.add_argument("--retrain-epochs", type=int, default=0, metavar="N",
                    help="epochs of retraining after each pruning round and for the centroids")
     p.add_argument("--retrain-lr-factor", type=float, default=0.1, metavar="F",

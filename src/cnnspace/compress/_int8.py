@@ -9,7 +9,6 @@ softmax...) run in float between dequantize/quantize steps. Inference runs on th
 from __future__ import annotations
 
 import copy
-import io
 import warnings
 from typing import Iterable
 
@@ -45,9 +44,3 @@ def quantize_int8(model: nn.Module, calibration: Iterable[torch.Tensor]) -> nn.M
                 prepared(x)
         return convert_fx(prepared)
 
-
-def saved_size(model: nn.Module) -> int:
-    """Bytes of ``torch.save(model.state_dict())``: how PyTorch itself stores the int8 model."""
-    buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
-    return buffer.getbuffer().nbytes
