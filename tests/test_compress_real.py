@@ -38,8 +38,9 @@ SQUEEZENET_EPOCHS = 30
 @pytest.fixture(scope="module")
 def squeezenet(tmp_path_factory):
     out = tmp_path_factory.mktemp("sq11-digits")
-    train("squeezenet1_1", "digits", TrainConfig(epochs=SQUEEZENET_EPOCHS, out=str(out),
-                                                 progress=False))
+    # The digits recipe (imprinted classifier): no conv10 class starts dead.
+    train("squeezenet1_1", "digits", TrainConfig.from_recipe(
+        "digits", epochs=SQUEEZENET_EPOCHS, out=str(out), progress=False))
     # The last epoch's model, not best.pt: best.pt is the epoch that scored highest on the test
     # split itself, so any change to it (even retraining unpruned) regresses towards the mean.
     return out / "checkpoint.pt"
@@ -51,7 +52,7 @@ def test_squeezenet_on_digits_compresses_10x_for_at_most_one_point(squeezenet, t
     # then takes 30% of every expand3x3's live weights (50% already costs 2 points with this
     # short retraining; docs/compression.md). Retraining and centroid fine-tuning run at 1% of
     # the recipe's learning rate: larger rates knock the annealed model off its optimum.
-    # Measured: 12.1x, 96.7% -> 96.7%.
+    # Measured (digits recipe, 30 epochs): 12.6x, 98.6% -> 98.3%.
     trained = load_trained(squeezenet)
     baseline = write_and_check(tmp_path / "baseline.cnnz", trained, trained.model,
                                dense_codes(trained.model, trained.spec), Coding(huffman=False))
@@ -61,9 +62,7 @@ def test_squeezenet_on_digits_compresses_10x_for_at_most_one_point(squeezenet, t
     report = compress(trained, options, tmp_path / "z")
     on_disk = (tmp_path / "z" / "model.cnnz").stat().st_size
     before, after = report["accuracy"]["before"]["top1"], report["accuracy"]["after"]["top1"]
-    # Far above chance (10%); the recipe reached 96.7% here, but a class whose conv10 unit dies
-    # (SqueezeNet ends in a ReLU) can cost ~10 points on an unlucky run.
-    assert before >= 0.8, "squeezenet1_1 did not train on digits"
+    assert before >= 0.95, "squeezenet1_1 did not train on digits"
     assert report["params_kept"] < 0.4 * report["params"]           # dead taps and 30% more
     assert baseline.sizes.file / on_disk >= 10, (baseline.sizes.file, on_disk)
     assert before - after <= 0.01, (before, after)

@@ -58,11 +58,13 @@ def running_trial(study: optuna.Study) -> int:
 @pytest.mark.parametrize("suffix", ["study.journal", "study.db"])
 def test_stale_trial_is_failed_and_queued_again(tmp_path, suffix):
     # Grace 5 s: the live trial's heartbeat is fresh by a margin a loaded machine cannot eat.
+    # The wait is over 6 s because SQLite's CURRENT_TIMESTAMP, which stamps the RDB storage's
+    # heartbeats, has one-second resolution: 5.5 s can read as 5 s, not yet stale (CI saw it).
     storage = open_storage(tmp_path / suffix, Heartbeat(1, 5, max_retry=1))
     study = optuna.create_study(storage=storage, study_name="s")
     stale, live = running_trial(study), running_trial(study)
     storage.record_heartbeat(stale)
-    time.sleep(5.5)
+    time.sleep(6.5)
     storage.record_heartbeat(live)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -69,6 +69,7 @@ def test_digits_train_with_their_own_recipe_by_default():
     digits = TrainConfig.from_recipe("digits")
     assert (digits.optimizer, digits.lr, digits.schedule, digits.batch_size) == ("adam", 1e-3,
                                                                                "onecycle", 32)
+    assert digits.classifier_init == "imprint" and TrainConfig().classifier_init == "spec"
 
 
 def test_firecaffe_recipe_scales_the_lr_linearly_with_the_global_batch():

@@ -40,7 +40,7 @@ def test_two_workers_train_like_one_process(tmp_path, capsys):
     out = tmp_path / "ddp"
     assert main(["train", str(spec_file), f"--data={data_ref}", "--image-size=8", "--epochs=2",
                  "--batch-size=16", "--lr=0.01", "--seed=1", "--deterministic", "--no-progress",
-                 "--nproc=2", f"--out={out}"]) == 0
+                 "--classifier-init=imprint", "--nproc=2", f"--out={out}"]) == 0
 
     result = json.loads((out / "result.json").read_text())
     spec = load(spec_file)
@@ -50,7 +50,8 @@ def test_two_workers_train_like_one_process(tmp_path, capsys):
     assert [m["test_images"] for m in read_metrics(out / "metrics.jsonl")] == [7, 7]
     assert result["steps"] == 2 * 3  # 20 images per worker in batches of 8: 8, 8, 4
 
-    # One process, same options: the global batch of 16 is the two workers' 8 + 8.
+    # One process, same options: the global batch of 16 is the two workers' 8 + 8, and the
+    # imprinted classifier sums the same features (each worker's shard, all-reduced).
     options = yaml.safe_load((out / "config.yaml").read_text())["train"]
     alone = train(spec, get_dataset(data_ref, image_size=8),
                   TrainConfig.from_dict({**options, "out": None, "resume": False}))

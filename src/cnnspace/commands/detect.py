@@ -30,6 +30,11 @@ DETECT_OPTIONS: list[tuple[str, dict]] = [
     ("--difficulty", {"choices": ["all", "easy", "moderate", "hard"],
                       "help": "evaluation filter (default: moderate for KITTI, all for shapes)"}),
     ("--no-flip", {"action": "store_true", "help": "no random horizontal flips"}),
+    ("--positive-iou", {"type": float, "metavar": "T",
+                        "help": "also make anchors overlapping an object by >= T responsible for "
+                        "it (default: only its best anchor, as the paper)"}),
+    ("--grad-clip", {"type": float, "metavar": "NORM",
+                     "help": "clip the gradients' global norm (default 10; 0: off)"}),
 ]
 SKIPPED_TRAIN_FLAGS = ("--data", "--image-size")
 
@@ -142,14 +147,15 @@ def run_train(args) -> int:
         return 0
     classes = args.classes.split(",") if args.classes else None
     input_shape = parse_input(_input_for(args)) if _input_for(args) else None
-    hw = input_shape[1:] if input_shape else model_input_hw(args)
+    hw = input_shape[1:] if input_shape else _model_input_hw(args)
     data = open_data(args.data, hw, classes=classes, train_split=args.train_split,
                      val_split=args.val_split, data_dir=args.data_dir,
                      progress=not args.no_progress)
     spec = _spec(args, len(data.classes))
     command = shlex.join(["cnnspace", "detect", "train", *_worker_argv(args, out)])
-    detector, result = train_detector(spec, data, config, difficulty=args.difficulty,
-                                      flip=not args.no_flip,
+    clip = {} if args.grad_clip is None else {"grad_clip": args.grad_clip}
+    detector, result = train_detector(spec, data, config, positive_iou=args.positive_iou, **clip,
+                                      difficulty=args.difficulty, flip=not args.no_flip,
                                       run_info={"command": command, "model": args.model,
                                                 "data_dir": args.data_dir})
     if not under_torchrun() or _rank() == 0:
@@ -166,7 +172,7 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-def model_input_hw(args) -> tuple[int, int]:
+def _model_input_hw(args) -> tuple[int, int]:
     """The input size a zoo model or spec file has by default."""
     return tuple(load_model(args.model, {k: v for k, v in parse_settings(args.settings).items()
                                          if k != "num_classes"}).input[1:])

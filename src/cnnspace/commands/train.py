@@ -11,7 +11,8 @@ from ..data import dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, zoo_spec)
-from ..train._config import COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS, SCHEDULES
+from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
+                             SCHEDULES)
 from ..zoo import list_models
 from ._common import add_model_args, load_model, parse_settings
 
@@ -37,6 +38,9 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--schedule", "schedule", {"choices": SCHEDULES}),
     ("--warmup", "warmup_epochs", {"type": float, "metavar": "EPOCHS"}),
     ("--aux-weight", "aux_weight", {"type": float, "help": "weight of auxiliary outputs' loss"}),
+    ("--classifier-init", "classifier_init", {
+        "choices": CLASSIFIER_INITS,
+        "help": "imprint: start the output layer from class-mean features (Qi et al. 2018)"}),
     ("--seed", "seed", {"type": int}),
     ("--channels-last", "channels_last", {"action": "store_true", "default": None}),
     ("--grad-compression", "grad_compression", {"choices": COMPRESSIONS}),

@@ -43,6 +43,8 @@ class DetectionDataset(torch.utils.data.Dataset):
                  anchors: torch.Tensor, flip: bool = False, positive_iou: float | None = None):
         self.samples, self.classes, self.input_hw = samples, list(classes), input_hw
         self.anchors, self.flip, self.positive_iou = anchors, flip, positive_iou
+        if positive_iou is not None and not 0 < positive_iou <= 1:
+            raise CnnspaceError(f"positive_iou must be in (0, 1], got {positive_iou}")
         self.labels = [read_labels(s.labels) for s in samples]
         index = {c: i for i, c in enumerate(self.classes)}
         if not any(o.type in index for objs in self.labels for o in objs):

@@ -49,6 +49,7 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
         try:
             torch.manual_seed(config.seed)  # the same initial weights on every worker
             spec, module = _model(model, data, loss_fn is None)
+            fresh = isinstance(model, (NetSpec, str))  # built here: its init is ours to choose
             # Dropout differs between workers, as their data does.
             _seed_everything(config.seed + workers.rank)
             if evaluate_fn is None:
@@ -58,7 +59,7 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
                                     collate_fn=data.collate_fn).to_dict()
             return Trainer(module, spec, data, config, workers,
                            loss_fn or ClassificationLoss(config.aux_weight), evaluate_fn,
-                           callbacks, stop, run_info or {}).run()
+                           callbacks, stop, run_info or {}, fresh).run()
         finally:
             workers.close()
 

@@ -12,6 +12,7 @@ SCHEDULES = ("onecycle", "poly", "cosine", "step", "constant")
 LR_SCALINGS = ("none", "linear")
 COMPRESSIONS = ("none", "fp16", "bf16", "powersgd")
 DEVICES = ("auto", "cpu", "cuda")
+CLASSIFIER_INITS = ("spec", "imprint")
 
 # Options about where and how a run executes rather than what it computes: a resumed run may
 # change them without breaking exact continuation.
@@ -40,6 +41,7 @@ class TrainConfig:
     step_epochs: int = 30               # "step": multiply by step_gamma every step_epochs
     step_gamma: float = 0.1
     aux_weight: float = 0.3             # auxiliary classifier losses (GoogLeNet's 0.3)
+    classifier_init: str = "spec"       # "imprint": the output layer from class-mean features
     seed: int = 0
     channels_last: bool = False
     grad_compression: str = "none"      # DDP communication hook
@@ -58,7 +60,7 @@ class TrainConfig:
     def __post_init__(self):
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),
-                             ("device", DEVICES)):
+                             ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS)):
             if getattr(self, key) not in choices:
                 _fail(key, f"one of {', '.join(choices)}", getattr(self, key))
         for key in ("epochs", "batch_size", "lr_reference_batch", "step_epochs", "powersgd_rank",
@@ -138,14 +140,14 @@ RECIPES: dict[str, dict[str, Any]] = {
     # in 40 epochs, where SGD stays at chance).
     "adam-onecycle": {"optimizer": "adam", "lr": 1e-3, "schedule": "onecycle", "epochs": 40,
                       "batch_size": 128, "lr_reference_batch": 128, "weight_decay": 0.0},
-    # adam-onecycle at batch 32, the default for digits. At 32x32 SqueezeNet's conv10 sees a
-    # 1x1 map, and with torchvision's init (N(0, 0.01) last layer) its ReLU starts dead for 2-7
-    # of the 10 classes, depending on the seed; Adam revives them in steps where a class
-    # happens to fire, so more steps per epoch make revival reliable. Measured here over 40
-    # epochs: batch 32 gave 97.5-98.6% top-1 for seeds 0, 3, 5, 7 (the worst inits); batch
-    # 128 gave 79-99% (seed 0: two classes never revived).
+    # The default for digits: adam-onecycle at batch 32 with an imprinted classifier. At 32x32
+    # SqueezeNet's conv10 sees a 1x1 map, and with torchvision's init its ReLU starts dead for
+    # 2-7 of the 10 classes (by seed); a dead class gets no gradient, and whether training
+    # revives it is luck (batch 128: 79-99% top-1 by seed). Imprinting starts every class alive;
+    # batch 32 leaves more margin than 128 (docs/training.md has the measurements).
     "digits": {"optimizer": "adam", "lr": 1e-3, "schedule": "onecycle", "epochs": 40,
-               "batch_size": 32, "lr_reference_batch": 32, "weight_decay": 0.0},
+               "batch_size": 32, "lr_reference_batch": 32, "weight_decay": 0.0,
+               "classifier_init": "imprint"},
     # SqueezeNet v1.0's Caffe solver: SGD, base LR 0.04 at batch 512, poly (power 1), momentum
     # 0.9, weight decay 2e-4, 170k iterations (~68 ImageNet epochs).
     "squeezenet": {"optimizer": "sgd", "lr": 0.04, "schedule": "poly", "poly_power": 1.0,

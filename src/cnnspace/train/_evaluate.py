@@ -33,8 +33,10 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     distributed = dist.is_available() and dist.is_initialized()
     rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
     shard = Subset(dataset, range(rank, len(dataset), world))
+    # A private generator: evaluating must not move the global one (dropout's, in training).
     loader = DataLoader(shard, batch_size=batch_size, num_workers=num_workers,
-                        collate_fn=collate_fn, pin_memory=device.type == "cuda")
+                        collate_fn=collate_fn, pin_memory=device.type == "cuda",
+                        generator=torch.Generator())
     totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, top-1, top-5, images
     was_training = model.training
     model.eval()

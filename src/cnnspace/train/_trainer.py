@@ -18,6 +18,7 @@ from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_mod
                           restore_rng_state, rng_state, save_checkpoint)
 from ._config import TrainConfig
 from ._distributed import Workers, wrap_ddp
+from ._imprint import imprint
 from ._loader import EpochLoader
 from ._progress import TrainProgress
 from ._run_files import RunFiles
@@ -50,7 +51,7 @@ class Trainer:
     def __init__(self, module: nn.Module, spec: NetSpec | None, data: DataSplits,
                  config: TrainConfig, workers: Workers, loss_fn: Callable,
                  evaluate_fn: Callable, callbacks: Sequence[Callback], stop: StopFlag,
-                 run_info: dict):
+                 run_info: dict, fresh_model: bool = False):
         self.spec, self.data, self.config, self.workers = spec, data, config, workers
         self.loss_fn, self.evaluate_fn, self.callbacks = loss_fn, evaluate_fn, list(callbacks)
         self.stop, self.run_info = stop, run_info
@@ -64,6 +65,10 @@ class Trainer:
         checkpoint = self._checkpoint_to_resume()
         if checkpoint is not None:
             load_model_state(self.module, checkpoint.model_state, checkpoint.path)
+        elif fresh_model and config.classifier_init == "imprint":
+            # Only a model built from the spec here: trained weights are never overwritten.
+            imprint(self.module, spec, data.train, data.num_classes, config.eval_batch_size,
+                    workers.device)
         self.optimizer = make_optimizer(self.module.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config, steps)
         self.model, self.comm = wrap_ddp(self.module, workers, config, steps)
