@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -101,8 +102,10 @@ def test_analytic_path_never_imports_torch():
 
 def test_cli_starts_without_heavy_imports():
     # A command pays only for what it needs: analytic ones never load torch or matplotlib.
+    space = Path(__file__).parent.parent / "examples" / "spaces" / "squeeze_ratio.yaml"
     code = ("import sys; from cnnspace.cli import main; main(['analyze', 'squeezenet1_1', '--format', "
             "'json']); main(['zoo']); main(['diff', 'squeezenet1_0', 'squeezenet1_1']); "
+            f"main(['space', 'analyze', {str(space)!r}, '--format', 'csv']); "
             "heavy = [m for m in ('torch', 'matplotlib', 'optuna', 'onnxruntime', 'sklearn') "
             "if m in sys.modules]; print('heavy:', ','.join(heavy))")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

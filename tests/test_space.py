@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cnnspace import analyze, get_spec
-from cnnspace.space import Axis, DesignSpace, SpaceError, analyze_points, fingerprint
+from cnnspace.space import Axis, DesignSpace, SpaceError, analyze_points
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "spaces"
 
@@ -158,7 +158,8 @@ def test_axis_dataclass_is_the_public_description():
 def test_spec_for_is_the_family_point():
     s = DesignSpace.load(EXAMPLES / "squeeze_ratio.yaml")
     spec = s.spec_for({"sr": 0.25})
-    assert fingerprint(spec) == fingerprint(get_spec("firenet", sr=0.25))
+    family = get_spec("firenet", sr=0.25)
+    assert (spec.input, spec.layers) == (family.input, family.layers)
     assert spec.meta["space"] == "squeeze_ratio" and spec.name.startswith("squeeze_ratio-")
     with pytest.raises(SpaceError, match="rejects the point sr=2.0") as e:
         s.spec_for({"sr": 2.0})
@@ -189,15 +190,11 @@ def test_constraints_are_checked_against_the_analysis():
     assert s.check_constraints(wide) == ["max_size_mib", "max_macs"]
 
 
-def test_analyze_points_matches_analyze_and_reuses_identical_networks(monkeypatch):
+def test_analyze_points_matches_analyze():
     s = space(axes={"incr_e": [0, 64], "freq": [1, 2, 4]}, fixed={"input": "3x64x64"},
               constraints={"max_params": 700_000})
-    calls = []
-    import cnnspace.space._analyze as mod
-    monkeypatch.setattr(mod, "analyze", lambda spec, **kw: calls.append(1) or analyze(spec, **kw))
     results = analyze_points(s, s.points())
-    # incr_e = 0 makes freq irrelevant: 3 points, 1 network; incr_e = 64 gives 3 networks.
-    assert len(results) == 6 and len(calls) == 4
+    assert len(results) == 6
     for r in results:
         expected = analyze(s.spec_for(r.point)).totals
         assert r.totals == expected and r.id == s.point_id(r.point)

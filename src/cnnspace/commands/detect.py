@@ -13,7 +13,7 @@ from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry, parse_input
 from ._common import add_format_arg, add_model_args, dump_json, load_model, parse_settings
 from .train import OPTIONS as TRAIN_OPTIONS
-from .train import _config, _default_out, _dest
+from .train import config_from_args, default_out, option_argv
 
 SHAPES_INPUT = "3x128x128"  # the synthetic dataset's default image and network input size
 # detect-train's own options: flag, argparse keywords. The trainer's options follow
@@ -122,15 +122,8 @@ def _worker_argv(args, out: str) -> list[str]:
     """This command line for torchrun's workers: --nproc dropped, --out fixed."""
     argv = [args.model, *[f"--set={s}" for s in args.settings]]
     argv += [f"--input={args.input}"] if args.input else []
-    flags = [(f, kw) for f, kw in DETECT_OPTIONS] + [(f, kw) for f, _, kw in TRAIN_OPTIONS
-                                                      if f not in SKIPPED_TRAIN_FLAGS]
-    for flag, kwargs in flags:
-        value = out if flag == "--out" else getattr(args, _dest(flag))
-        if kwargs.get("action") == "store_true":
-            argv += [flag] if value else []
-        elif value is not None:
-            argv.append(f"{flag}={value}")
-    return argv
+    flags = DETECT_OPTIONS + [(f, kw) for f, _, kw in TRAIN_OPTIONS if f not in SKIPPED_TRAIN_FLAGS]
+    return argv + option_argv(args, flags, out)
 
 
 def run_train(args) -> int:
@@ -139,8 +132,8 @@ def run_train(args) -> int:
 
     if args.nproc < 1:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
-    out = args.out or _default_out(args.model, args.data)
-    config = _config(args, out)
+    out = args.out or default_out(args.model, args.data)
+    config = config_from_args(args, out)
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])

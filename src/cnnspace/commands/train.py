@@ -6,6 +6,7 @@ import re
 import shlex
 import time
 from pathlib import Path
+from typing import Iterable
 
 from ..data import dataset_names, get_dataset
 from ..errors import CnnspaceError
@@ -75,10 +76,11 @@ def _dest(flag: str) -> str:
     return flag.lstrip("-").replace("-", "_")
 
 
-def _worker_argv(args, out: str) -> list[str]:
-    """This command line for torchrun's workers: --nproc dropped, --out fixed."""
-    argv = [args.model, *[f"--set={s}" for s in args.settings]]
-    for flag, _, kwargs in OPTIONS:
+def option_argv(args, flags: Iterable[tuple[str, dict]], out: str) -> list[str]:
+    """The options ``flags`` (flag, argparse keywords) as ``args`` holds them, written back as a
+    command line for torchrun's workers; ``--out`` fixed to ``out``."""
+    argv = []
+    for flag, kwargs in flags:
         value = out if flag == "--out" else getattr(args, _dest(flag))
         if kwargs.get("action") == "store_true":
             argv += [flag] if value else []
@@ -87,13 +89,19 @@ def _worker_argv(args, out: str) -> list[str]:
     return argv
 
 
-def _config(args, out: str) -> TrainConfig:
+def _worker_argv(args, out: str) -> list[str]:
+    """This command line for torchrun's workers: --nproc dropped, --out fixed."""
+    return [args.model, *[f"--set={s}" for s in args.settings],
+            *option_argv(args, [(flag, kwargs) for flag, _, kwargs in OPTIONS], out)]
+
+
+def config_from_args(args, out: str) -> TrainConfig:
     options = {field: getattr(args, _dest(flag)) for flag, field, _ in OPTIONS if field}
     return TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
                                    **{**options, "out": out, "progress": not args.no_progress})
 
 
-def _default_out(model: str, data: str) -> str:
+def default_out(model: str, data: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{Path(model).stem}-{data.split(':')[0]}")
     return str(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -104,8 +112,8 @@ def run(args) -> int:
                             "images with --image-size N")
     if args.nproc < 1:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
-    out = args.out or _default_out(args.model, args.data)
-    config = _config(args, out)
+    out = args.out or default_out(args.model, args.data)
+    config = config_from_args(args, out)
     if args.nproc > 1 and not under_torchrun():
         # Bad input fails here with one message, not in every worker.
         config.per_worker_batch(args.nproc)

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from .._yaml_file import read_yaml
 from ..errors import CnnspaceError
 from ..space import DesignSpace, SpaceError
 from ._errors import StudyError
@@ -82,14 +81,7 @@ class StudyFile:
 
 def load_study_file(path: str | os.PathLike) -> StudyFile:
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as e:
-        raise StudyError(f"cannot read the file: {e.strerror}", source=str(path)) from None
-    except UnicodeDecodeError:
-        raise StudyError("not a text file", source=str(path)) from None
-    except yaml.YAMLError as e:
-        raise StudyError(f"not valid YAML: {e}", source=str(path)) from None
+    data = read_yaml(path, lambda message: StudyError(message, source=str(path)))
     if isinstance(data, dict):
         data.setdefault("name", path.stem)
     return study_from_dict(data, str(path), base_dir=path.parent)

@@ -10,6 +10,9 @@ from ._counts import ALIASING_TYPES, Counts, count
 
 # Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
 _COUNTED: dict[tuple, Counts] = {}
+# Per resolved segment (see Graph.segments), keyed by its identity; the entry holds the segment
+# itself, so that identity cannot pass to another object while the entry lives.
+_SEGMENTS: dict[int, tuple] = {}
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (gradients for inputs and for weights) ~ 3x forward
 
 
@@ -73,7 +76,37 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
     graph = resolve(spec, input_shape)
     layers = []
     pw = pb = macs = flops = acts = 0
-    for node in graph.nodes:
+    for segment in graph.segments:
+        entry = _SEGMENTS.get(id(segment))
+        if entry is None or entry[0] is not segment:
+            if len(_SEGMENTS) > 100_000:
+                _SEGMENTS.clear()
+            entry = _SEGMENTS[id(segment)] = (segment, *_segment_metrics(segment))
+        _, metrics, w, b, m, f, a = entry
+        layers += metrics
+        pw += w
+        pb += b
+        macs += m
+        flops += f
+        acts += a
+    params = pw + pb
+    size = math.ceil(params * bits / 8)
+    act_bytes = math.ceil(acts * bits / 8)
+    totals = Totals(
+        params=params, params_weight=pw, params_bias=pb, size_bytes=size, size_mb=size / 1e6,
+        size_mib=size / 2**20, macs=macs, flops=flops, activations=acts,
+        activation_bytes=act_bytes, macs_per_batch=macs * batch, flops_per_batch=flops * batch,
+        activations_per_batch=acts * batch, activation_bytes_per_batch=act_bytes * batch,
+        train_flops_per_step=TRAIN_FLOPS_FACTOR * flops * batch,
+        comm_bytes_data_parallel=size, comm_bytes_model_parallel=act_bytes * batch)
+    return Analysis(spec.name, graph.input_shape, batch, bits, tuple(layers), totals)
+
+
+def _segment_metrics(nodes) -> tuple[tuple[LayerMetrics, ...], int, int, int, int, int]:
+    """Each node's metrics, and their weights, biases, MACs, FLOPs and activations summed."""
+    layers = []
+    pw = pb = macs = flops = acts = 0
+    for node in nodes:
         key = (node.config, node.in_shapes)
         c = _COUNTED.get(key)
         if c is None:
@@ -90,14 +123,4 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
         flops += c.flops
         if node.type not in ALIASING_TYPES:
             acts += elements
-    params = pw + pb
-    size = math.ceil(params * bits / 8)
-    act_bytes = math.ceil(acts * bits / 8)
-    totals = Totals(
-        params=params, params_weight=pw, params_bias=pb, size_bytes=size, size_mb=size / 1e6,
-        size_mib=size / 2**20, macs=macs, flops=flops, activations=acts,
-        activation_bytes=act_bytes, macs_per_batch=macs * batch, flops_per_batch=flops * batch,
-        activations_per_batch=acts * batch, activation_bytes_per_batch=act_bytes * batch,
-        train_flops_per_step=TRAIN_FLOPS_FACTOR * flops * batch,
-        comm_bytes_data_parallel=size, comm_bytes_model_parallel=act_bytes * batch)
-    return Analysis(spec.name, graph.input_shape, batch, bits, tuple(layers), totals)
+    return tuple(layers), pw, pb, macs, flops, acts

@@ -1,6 +1,6 @@
 """Design spaces (axes over a model family's settings, constraints, points with stable ids) and
 what a change between two networks does to communication and computation (local vs global)."""
-from ._analyze import ROW_METRICS, PointResult, analyze_points, fingerprint
+from ._analyze import ROW_METRICS, PointResult, analyze_points
 from ._axes import AXIS_KINDS, Axis, parse_axis
 from ._constraints import CONSTRAINTS
 from ._diff import ADDED, CHANGED, REMOVED, DiffTotals, LayerChange, NetDiff, Origin, diff
@@ -10,4 +10,4 @@ from ._space import DesignSpace
 
 __all__ = ["ADDED", "AXIS_KINDS", "CHANGED", "CONSTRAINTS", "GLOBAL", "LOCAL", "REMOVED",
            "ROW_METRICS", "Axis", "DesignSpace", "DiffTotals", "LayerChange", "NetDiff", "Origin",
-           "PointResult", "SpaceError", "analyze_points", "diff", "fingerprint", "parse_axis"]
+           "PointResult", "SpaceError", "analyze_points", "diff", "parse_axis"]

@@ -1,12 +1,12 @@
-"""Analytic metrics of many points of a design space, each identical network analysed once."""
+"""Analytic metrics of many points of a design space (repeated layers and networks are cheap:
+the analysis memoises per layer configuration and per block)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Hashable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
-from ..spec import NetSpec
 from ._space import DesignSpace
 
 # The totals each row reports, in this order.
@@ -43,36 +43,14 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[PointResult]:
     """Analyses each point at the space's bits and batch. ``progress`` wraps the iteration
     (e.g. ``rich.progress.track``). Invalid points are reported, not raised."""
-    seen: dict[Hashable, Totals | str] = {}  # network fingerprint -> totals, or the error it raised
     results = []
     for point in (progress(points) if progress else points):
         try:
             spec = space.spec_for(point)
+            totals = analyze(spec, batch=space.batch, bits=space.bits).totals
         except CnnspaceError as e:
             results.append(PointResult(space.point_id(point), point, None, error=str(e)))
             continue
-        pid = spec.meta["point_id"]
-        key = fingerprint(spec)
-        if key not in seen:
-            try:
-                seen[key] = analyze(spec, batch=space.batch, bits=space.bits).totals
-            except CnnspaceError as e:
-                seen[key] = str(e)
-        found = seen[key]
-        if isinstance(found, str):
-            results.append(PointResult(pid, point, None, error=found))
-        else:
-            results.append(PointResult(pid, point, found, tuple(space.check_constraints(found))))
+        results.append(PointResult(spec.meta["point_id"], point, totals,
+                                   tuple(space.check_constraints(totals))))
     return results
-
-
-def fingerprint(spec: NetSpec) -> Hashable:
-    """Everything that determines a network's metrics (its name and metadata do not)."""
-    key = (spec.input, spec.outputs, tuple((layer.name, layer.type, layer.inputs,
-                                            tuple(sorted(layer.attrs.items())))
-                                           for layer in spec.layers))
-    try:
-        hash(key)
-    except TypeError:  # a field holds a list or a mapping: its text is as distinctive
-        return repr(key)
-    return key

@@ -18,8 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
-import yaml
-
+from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
 from ..spec import NetSpec, SpecError
 from ..zoo import get_spec, model_entry, parse_input
@@ -52,14 +51,7 @@ class DesignSpace:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DesignSpace":
         path = Path(path)
-        try:
-            data = yaml.safe_load(path.read_text())
-        except OSError as e:
-            raise SpaceError(f"cannot read the file: {e.strerror}", source=str(path)) from None
-        except UnicodeDecodeError:
-            raise SpaceError("not a text file", source=str(path)) from None
-        except yaml.YAMLError as e:
-            raise SpaceError(f"not valid YAML: {e}", source=str(path)) from None
+        data = read_yaml(path, lambda message: SpaceError(message, source=str(path)))
         if isinstance(data, dict):
             data.setdefault("name", path.stem)
         return cls.from_dict(data, str(path))

@@ -7,7 +7,7 @@ from typing import Any, Mapping, NamedTuple
 
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
-from ._fields import _is_int, normalise, normalise_keyed
+from ._fields import _TOKENS, _is_int, normalise, normalise_keyed
 from ._layers import LAYER_TYPES, Shape
 
 INPUT = "input"  # the name by which layers refer to the network's input
@@ -43,6 +43,9 @@ class Graph:
     input_shape: Shape
     nodes: tuple[Node, ...]  # in topological order
     outputs: tuple[str, ...]
+    # ``nodes`` cut into runs (a block's layers, or one layer) that equal specs resolve to the
+    # very same tuples: metrics memoise per run (by identity) instead of per layer.
+    segments: tuple[tuple[Node, ...], ...]
 
     def node(self, name: str) -> Node:
         for n in self.nodes:
@@ -89,7 +92,11 @@ def _check_input_shape(shape: Any) -> Shape:
 
 # A primitive layer ready for shape inference: name, type, inputs, fields, block, config token.
 Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", int]
-_BLOCK_CACHE: dict[tuple, list[Primitive]] = {}
+# What one written layer expands to: a token equal for equal expansions, the names it reads
+# from outside, and its primitives (a block's several, or one).
+Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...]]
+_BLOCK_CACHE: dict[tuple, Segment] = {}
+_SEGMENT_TOKENS: dict[tuple, int] = {}
 
 
 def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, Any],
@@ -103,26 +110,36 @@ def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, 
     return (name, kind, inputs, attrs, block, config)
 
 
-def _expand_block(layer: Layer, source: str) -> list[Primitive]:
+def _single(p: Primitive) -> Segment:
+    key = p[:3] + p[4:]  # all but the fields, which the config token stands for
+    token = _SEGMENT_TOKENS.get(key)
+    if token is None:
+        if len(_SEGMENT_TOKENS) > 200_000:
+            _SEGMENT_TOKENS.clear()
+        token = _SEGMENT_TOKENS[key] = next(_TOKENS)
+    return (token, p[2], (p,))
+
+
+def _expand_block(layer: Layer, source: str) -> Segment:
     """A block's primitive layers, memoised: sweeps meet the same block at the same place often."""
     key = (layer.type, layer.name, source, repr(layer.attrs))
     cached = _BLOCK_CACHE.get(key)
     if cached is None:
         block = BLOCK_TYPES[layer.type]
         attrs = normalise(block.fields, dict(layer.attrs))
-        cached = []
+        prims = []
         for name, kind, inputs, raw in block.expand(layer.name, attrs, source):
             try:
-                cached.append(_primitive(name, kind, inputs, raw, layer.name))
+                prims.append(_primitive(name, kind, inputs, raw, layer.name))
             except SpecError as e:
                 raise e.located(layer=name) from None
         if len(_BLOCK_CACHE) > 50_000:
             _BLOCK_CACHE.clear()
-        _BLOCK_CACHE[key] = cached
+        cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), tuple(prims))
     return cached
 
 
-def expand(spec: NetSpec) -> list[Primitive]:
+def _segments(spec: NetSpec) -> list[Segment]:
     """Blocks replaced by their primitive layers; default inputs made explicit; fields checked."""
     out, seen, previous = [], {INPUT}, INPUT
     if not spec.layers:
@@ -142,12 +159,12 @@ def expand(spec: NetSpec) -> list[Primitive]:
                             field="inputs")
         try:
             if layer.type in LAYER_TYPES:
-                out.append(_primitive(name, layer.type, inputs, dict(layer.attrs), None))
+                out.append(_single(_primitive(name, layer.type, inputs, dict(layer.attrs), None)))
             elif layer.type in BLOCK_TYPES:
                 if len(inputs) != 1:
                     raise SpecError(f"a {layer.type} block takes exactly one input, got "
                                     f"{len(inputs)}", field="inputs")
-                out += _expand_block(layer, inputs[0])
+                out.append(_expand_block(layer, inputs[0]))
             else:
                 known = ", ".join(sorted(LAYER_TYPES) + sorted(BLOCK_TYPES))
                 raise SpecError(f"unknown layer type {layer.type!r}; known types: {known}",
@@ -204,15 +221,20 @@ def _topological(prims: list[Primitive]) -> list[Primitive]:
 
 
 _SHAPES: dict[tuple[int, tuple[Shape, ...]], Shape] = {}
+_RESOLVED: dict[tuple[int, tuple[Shape, ...]], tuple[tuple[Node, ...], dict[str, Shape]]] = {}
 
 
-def _prepared(spec: NetSpec) -> list[Primitive]:
+def _prepared(spec: NetSpec) -> list[Segment]:
     """Expanded, ordered and field-checked layers; independent of the input size, so cached."""
     cached = spec.__dict__.get("_prepared")
     if cached is None:
-        cached = _topological(expand(spec))
+        cached = _segments(spec)
+        prims = [p for segment in cached for p in segment[2]]
+        ordered = _topological(prims)
+        if ordered is not prims:  # written out of order: resolve layer by layer
+            cached = [_single(p) for p in ordered]
         outputs = spec.outputs or (spec.layers[-1].name,)
-        names = {p[0] for p in cached}
+        names = {p[0] for p in prims}
         for o in outputs:
             if o not in names:
                 raise SpecError(f"output {o!r} is not a layer of this network", field="outputs")
@@ -220,15 +242,11 @@ def _prepared(spec: NetSpec) -> list[Primitive]:
     return cached
 
 
-def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
-    """Expands, validates, orders and shape-infers ``spec`` (at ``input_shape`` if given)."""
-    if not isinstance(spec, NetSpec):
-        raise SpecError(f"expected a NetSpec, got {type(spec).__name__}")
-    shape_in = _check_input_shape(spec.input if input_shape is None else input_shape)
-    shapes: dict[str, Shape] = {INPUT: shape_in}
+def _infer(prims: tuple[Primitive, ...], shapes: dict[str, Shape]) -> tuple[Node, ...]:
+    """Nodes of ``prims``, whose inputs' shapes are in ``shapes`` (which gains their outputs)."""
     nodes = []
-    for name, kind, inputs, attrs, block, config in _prepared(spec):
-        in_shapes = (shapes[inputs[0]],) if len(inputs) == 1 else tuple([shapes[i] for i in inputs])
+    for name, kind, inputs, attrs, block, config in prims:
+        in_shapes = tuple([shapes[i] for i in inputs])
         out_shape = _SHAPES.get((config, in_shapes))
         if out_shape is None:
             try:
@@ -240,4 +258,26 @@ def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
             _SHAPES[config, in_shapes] = out_shape
         shapes[name] = out_shape
         nodes.append(Node(name, kind, attrs, inputs, in_shapes, out_shape, block, config))
-    return Graph(shape_in, tuple(nodes), spec.outputs or (spec.layers[-1].name,))
+    return tuple(nodes)
+
+
+def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
+    """Expands, validates, orders and shape-infers ``spec`` (at ``input_shape`` if given)."""
+    if not isinstance(spec, NetSpec):
+        raise SpecError(f"expected a NetSpec, got {type(spec).__name__}")
+    shape_in = _check_input_shape(spec.input if input_shape is None else input_shape)
+    shapes: dict[str, Shape] = {INPUT: shape_in}
+    segments = []
+    for token, sources, prims in _prepared(spec):
+        in_shapes = tuple([shapes[s] for s in sources])
+        done = _RESOLVED.get((token, in_shapes))
+        if done is None:
+            local = dict(zip(sources, in_shapes))
+            nodes = _infer(prims, local)
+            if len(_RESOLVED) > 100_000:
+                _RESOLVED.clear()
+            done = _RESOLVED[token, in_shapes] = (nodes, {n.name: n.out_shape for n in nodes})
+        segments.append(done[0])
+        shapes.update(done[1])
+    return Graph(shape_in, tuple([n for segment in segments for n in segment]),
+                 spec.outputs or (spec.layers[-1].name,), tuple(segments))
