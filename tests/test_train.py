@@ -18,18 +18,9 @@ from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, Confi
                             NonFiniteLossError, StopTraining, TrainConfig, default_recipe,
                             evaluate, fit_spec, load_checkpoint, lr_factor, make_optimizer,
                             make_scheduler, read_metrics, save_checkpoint, train, zoo_spec)
+from _nets import tiny_yaml
 
-TINY = """
-name: tiny
-input: [1, 8, 8]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
-  - {name: relu1, type: relu}
-  - {name: drop, type: dropout, p: 0.2}
-  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
-  - {name: pool, type: global_avgpool}
-  - {name: logits, type: flatten}
-"""
+TINY = tiny_yaml()
 # Two auxiliary heads besides the main one, like GoogLeNet's.
 THREE_HEADS = """
 name: heads

@@ -6,17 +6,9 @@ import json
 import pytest
 
 from cnnspace.cli import main
+from _nets import tiny_yaml
 
-TINY = """
-name: tiny
-input: [1, 8, 8]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
-  - {name: relu1, type: relu}
-  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
-  - {name: pool, type: global_avgpool}
-  - {name: logits, type: flatten}
-"""
+TINY = tiny_yaml(hidden=4, dropout=None)
 
 
 @pytest.fixture

@@ -13,22 +13,14 @@ from cnnspace.data import get_dataset
 from cnnspace.metrics import analyze
 from cnnspace.spec import load
 from cnnspace.train import TrainConfig, load_checkpoint, read_metrics, train
+from _nets import tiny_yaml
 from test_data import write_random_cifar10
 
 pytestmark = pytest.mark.slow
 
 # No dropout: each worker draws its own dropout masks, so only a deterministic model can be
 # compared with the single-process run.
-SPEC = """
-name: tiny_rgb
-input: [3, 8, 8]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
-  - {name: relu1, type: relu}
-  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
-  - {name: pool, type: global_avgpool}
-  - {name: logits, type: flatten}
-"""
+SPEC = tiny_yaml(channels=3, dropout=None, name="tiny_rgb")
 
 
 def test_two_workers_train_like_one_process(tmp_path, capsys):

@@ -18,20 +18,11 @@ from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.spec import loads
 from cnnspace.train import TrainConfig, load_checkpoint, read_metrics, train
+from _nets import tiny_yaml
 
 pytestmark = pytest.mark.slow
 
-SPEC = """
-name: tiny
-input: [1, 8, 8]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
-  - {name: relu1, type: relu}
-  - {name: drop, type: dropout, p: 0.2}
-  - {name: conv2, type: conv2d, out_channels: 10, kernel: 1}
-  - {name: pool, type: global_avgpool}
-  - {name: logits, type: flatten}
-"""
+SPEC = tiny_yaml()
 CONFIG = dict(epochs=2, batch_size=32, lr=0.01, seed=3, checkpoint_every=5, deterministic=True,
               progress=False)
 # Runs training in a child process and freezes it after step HANG (mid-epoch 1 of 45 steps,

@@ -13,7 +13,7 @@ from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry, parse_input
 from ._common import add_format_arg, add_model_args, dump_json, load_model, parse_settings
 from .train import OPTIONS as TRAIN_OPTIONS
-from .train import config_from_args, default_out, option_argv
+from .train import option_argv, run_options
 
 SHAPES_INPUT = "3x128x128"  # the synthetic dataset's default image and network input size
 # detect-train's own options: flag, argparse keywords. The trainer's options follow
@@ -130,10 +130,7 @@ def run_train(args) -> int:
     from ..detect import open_data, train_detector
     from ..train import launch_local, under_torchrun
 
-    if args.nproc < 1:
-        raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
-    out = args.out or default_out(args.model, args.data)
-    config = config_from_args(args, out)
+    out, config = run_options(args)
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])

@@ -95,13 +95,19 @@ def _worker_argv(args, out: str) -> list[str]:
             *option_argv(args, [(flag, kwargs) for flag, _, kwargs in OPTIONS], out)]
 
 
-def config_from_args(args, out: str) -> TrainConfig:
+def run_options(args) -> tuple[str, TrainConfig]:
+    """The run folder and the training options a `train` or `detect train` command line asks
+    for (--nproc checked)."""
+    if args.nproc < 1:
+        raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
+    out = args.out or _default_out(args.model, args.data)
     options = {field: getattr(args, _dest(flag)) for flag, field, _ in OPTIONS if field}
-    return TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
-                                   **{**options, "out": out, "progress": not args.no_progress})
+    return out, TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
+                                        **{**options, "out": out,
+                                           "progress": not args.no_progress})
 
 
-def default_out(model: str, data: str) -> str:
+def _default_out(model: str, data: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{Path(model).stem}-{data.split(':')[0]}")
     return str(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
 
@@ -110,10 +116,7 @@ def run(args) -> int:
     if args.input:
         raise CnnspaceError("--input: the input shape comes from the dataset; resize its "
                             "images with --image-size N")
-    if args.nproc < 1:
-        raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
-    out = args.out or default_out(args.model, args.data)
-    config = config_from_args(args, out)
+    out, config = run_options(args)
     if args.nproc > 1 and not under_torchrun():
         # Bad input fails here with one message, not in every worker.
         config.per_worker_batch(args.nproc)

@@ -6,6 +6,7 @@ training step even in the training process itself.
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Sequence
 
 import torch
@@ -14,7 +15,7 @@ from torch.utils.data import Dataset
 from ._augment import Augmentation, normalise, sample_bits
 
 
-class ImageSet(Dataset):
+class ImageSet(Dataset, ABC):
     """Images with integer labels. Subclasses provide ``_images(indices) -> uint8 (N, C, H, W)``.
 
     With ``augmentation`` set, the random crop and flip of sample ``i`` in epoch ``e`` are a pure
@@ -33,8 +34,9 @@ class ImageSet(Dataset):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @abstractmethod
     def _images(self, indices: list[int]) -> torch.Tensor:
-        raise NotImplementedError
+        """uint8 images (N, C, H, W) of ``indices``, in that order."""
 
     def __len__(self) -> int:
         return len(self.labels)
