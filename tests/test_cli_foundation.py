@@ -62,6 +62,10 @@ def test_zoo_lists_models(capsys):
     entries = {e["name"]: e for e in json.loads(out)}
     assert entries["firenet"]["family"] and not entries["alexnet"]["family"]
     assert entries["firenet"]["settings"]["sr"] == 0.125
+    code, out, _ = run(capsys, "zoo", "squeeze", "--format", "json")  # a part of the name
+    assert code == 0 and "squeezenet1_1" in {e["name"] for e in json.loads(out)}
+    code, out, err = run(capsys, "zoo", "resnet")
+    assert code == 1 and "no registered model matches 'resnet'" in err
 
 
 @pytest.mark.parametrize("argv,message", [
@@ -70,6 +74,7 @@ def test_zoo_lists_models(capsys):
     (["analyze", "firenet", "--set", "colour=red"], "no setting 'colour'"),
     (["analyze", "alexnet", "--input", "3x16x16"], "does not fit"),
     (["analyze", "alexnet", "--input", "big"], "CxHxW"),
+    (["analyze", "alexnet", "--input", "axbxc"], "got 'axbxc'"),
     (["analyze", "squeezenet1_1", "--set", "oops"], "KEY=VALUE"),
 ])
 def test_errors_are_one_line_and_exit_2(capsys, argv, message):

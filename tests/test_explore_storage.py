@@ -86,3 +86,28 @@ def test_journal_heartbeat_is_a_timestamp_in_the_trial(tmp_path):
     beat = study.get_trials(deepcopy=False)[0].system_attrs[HEARTBEAT_ATTR]
     assert before <= beat <= time.time()
     assert storage.get_heartbeat_interval() == 1
+
+
+def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_path):
+    # One poll may find several trials ended (short trials, or several workers): each line
+    # counts the trials done up to its own, not those the poll found.
+    from rich.console import Console
+
+    from cnnspace.explore._monitor import Monitor
+    from cnnspace.explore._objectives import OBJECTIVES
+
+    storage = open_storage(tmp_path, heartbeat=None)
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    console = Console(record=True, width=300)
+    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["top1"],), total=3, workers=1, epochs=1,
+                      console=console)
+    for top1 in (0.5, 0.9):
+        trial = study.ask()
+        trial.set_user_attr("outcome", "trained")
+        trial.set_user_attr("results", {"top1": top1})
+        study.tell(trial, top1)
+    monitor.poll()
+    lines = console.export_text().splitlines()
+    assert len(lines) == 2
+    assert "trial 0" in lines[0] and "trials 1/3 done" in lines[0]
+    assert "trial 1" in lines[1] and "trials 2/3 done" in lines[1]

@@ -70,8 +70,9 @@ def test_unknown_base_and_unreadable_files(tmp_path):
     with pytest.raises(SpaceError, match="cannot read"):
         DesignSpace.load(tmp_path / "missing.yaml")
     (tmp_path / "bad.yaml").write_text("base: firenet\naxes: {sr: [0.1\n")
-    with pytest.raises(SpaceError, match="bad.yaml: not valid YAML"):
+    with pytest.raises(SpaceError, match="bad.yaml: not valid YAML: line 3, column 1: ") as e:
         DesignSpace.load(tmp_path / "bad.yaml")
+    assert "\n" not in str(e.value)
     (tmp_path / "list.yaml").write_text("- 1\n")
     with pytest.raises(SpaceError, match="must be a mapping"):
         DesignSpace.load(tmp_path / "list.yaml")

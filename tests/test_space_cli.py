@@ -82,3 +82,9 @@ def test_bad_space_file_is_one_line_naming_file_and_key(capsys, tmp_path):
     assert f"{path}: key 'axes.sr'" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "space", "analyze", str(tmp_path / "missing.yaml"))
     assert code == 2 and "cannot read" in err
+    space = str(EXAMPLES / "squeeze_ratio.yaml")
+    code, _, err = run(capsys, "space", "analyze", space, "--sample", "0")
+    assert code == 2 and "--sample: expected a positive number of points, got 0" in err
+    code, _, err = run(capsys, "space", "analyze", space, "--out", str(tmp_path / "p.xlsx"))
+    assert code == 2 and "cannot tell the format from .xlsx; name it .json, .csv, .txt" in err
+    assert not (tmp_path / "p.xlsx").exists()

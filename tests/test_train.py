@@ -348,6 +348,10 @@ def test_corrupt_foreign_and_missing_checkpoints_are_clear_errors(tmp_path, digi
     torch.save({"state_dict": {"w": torch.zeros(2)}}, tmp_path / "foreign.pt")
     with pytest.raises(CheckpointError, match="foreign.pt: not a cnnspace checkpoint .*foreign"):
         load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"format": "cnnspace-detector", "version": 1}, tmp_path / "detector.pt")
+    with pytest.raises(CheckpointError, match="detector.pt: a cnnspace-detector file, not a "
+                       "training checkpoint; .* best.pt and checkpoint.pt"):
+        load_checkpoint(tmp_path / "detector.pt")
     torch.save({"evil": Recorder()}, tmp_path / "pickled.pt")
     with pytest.raises(CheckpointError, match="pickled.pt: not a cnnspace checkpoint .*weights"):
         load_checkpoint(tmp_path / "pickled.pt")

@@ -21,6 +21,10 @@ def test_wildcard_listing():
                                               "squeezenet1_0_simple_bypass"]
     assert {"alexnet", "alexnet_caffe", "vgg11", "vgg16", "vgg19", "nin", "googlenet", "googlenet_aux",
             "squeezenet1_1", "firenet"} <= set(list_models())
+    # Without wildcards, a part of the name.
+    assert list_models("squeezedet") == ["squeezedet", "squeezedet_plus"]
+    assert list_models("vgg1?") == ["vgg11", "vgg16", "vgg19"]
+    assert list_models("nothing-like-this") == []
 
 
 @pytest.mark.parametrize("model", list_models())

@@ -1,4 +1,4 @@
-"""Reading a YAML file a user wrote: safe loading only, and every problem as one clear error."""
+"""Reading YAML a user wrote: safe loading only, and every problem as one clear line."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,13 @@ from typing import Any, Callable
 import yaml
 
 from .errors import CnnspaceError
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """PyYAML's several-line message as one line: where in the text, and what is wrong."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e).strip().splitlines()[0]
+    return (f"line {mark.line + 1}, column {mark.column + 1}: " if mark else "") + problem
 
 
 def read_yaml(path: Path, error: Callable[[str], CnnspaceError]) -> Any:
@@ -18,4 +25,4 @@ def read_yaml(path: Path, error: Callable[[str], CnnspaceError]) -> Any:
     except UnicodeDecodeError:
         raise error("not a text file") from None
     except yaml.YAMLError as e:
-        raise error(f"not valid YAML: {e}") from None
+        raise error(f"not valid YAML: {yaml_problem(e)}") from None

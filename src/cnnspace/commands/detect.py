@@ -105,13 +105,16 @@ def _input_for(args) -> str | None:
     return SHAPES_INPUT if args.data.partition(":")[0] == "shapes" else None
 
 
+def _check_detector(model: str) -> None:
+    if model in list_models() and model_entry(model).task != "detection":
+        raise CnnspaceError(f"{model!r} is a {model_entry(model).task} model; detectors: "
+                            + ", ".join(n for n in list_models()
+                                        if model_entry(n).task == "detection"))
+
+
 def _spec(args, num_classes: int):
     settings = parse_settings(args.settings)
     if args.model in list_models():
-        if model_entry(args.model).task != "detection":
-            raise CnnspaceError(f"{args.model!r} is a {model_entry(args.model).task} model; "
-                                "detectors: " + ", ".join(n for n in list_models()
-                                                          if model_entry(n).task == "detection"))
         given = settings.setdefault("num_classes", num_classes)
         if given != num_classes:
             raise CnnspaceError(f"--set num_classes={given}: the data has {num_classes} classes")
@@ -130,6 +133,7 @@ def run_train(args) -> int:
     from ..detect import open_data, train_detector
     from ..train import launch_local, under_torchrun
 
+    _check_detector(args.model)  # before any data is generated
     out, config = run_options(args)
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)

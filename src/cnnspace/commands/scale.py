@@ -35,7 +35,7 @@ def register(sub) -> None:
     p.add_argument("--baseline-batch", type=int, help="batch of the single-device baseline")
     p.add_argument("--baseline-epochs", type=float, help="epochs of the single-device baseline")
     p.add_argument("--commbench", metavar="FILE.json",
-                   help="measured preset: reuse `cnnspace commbench --format json` output")
+                   help="measured preset: reuse a `cnnspace commbench -o FILE.json` result")
     p.add_argument("--nproc", type=int, default=2,
                    help="measured preset: processes for commbench (default 2)")
     p.add_argument("--plot", metavar="FILE", help="write the plot (.png, .svg or .pdf)")

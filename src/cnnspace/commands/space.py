@@ -8,8 +8,12 @@ from rich.progress import track
 from rich.table import Table
 
 from .._atomic import write_text_atomic
+from ..errors import CnnspaceError
 from ..space import DesignSpace, PointResult, analyze_points
 from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv
+
+# --out's suffix picks the format unless --format does.
+OUT_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
 
 
 def register(sub) -> None:
@@ -65,6 +69,12 @@ def _values(axis) -> str:
 
 
 def run_analyze(args) -> int:
+    if args.sample is not None and args.sample < 1:
+        raise CnnspaceError(f"--sample: expected a positive number of points, got {args.sample}")
+    suffix = Path(args.out or "").suffix
+    if args.out and not args.format and suffix not in OUT_FORMATS:
+        raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
+                            f"; name it {', '.join(OUT_FORMATS)} or give --format")
     space = DesignSpace.load(args.space)
     if args.sample is None:
         points = list(space.points())
@@ -74,7 +84,7 @@ def run_analyze(args) -> int:
     results = analyze_points(space, points, progress=lambda it: track(
         it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
         transient=True))
-    fmt = args.format or {".json": "json", ".csv": "csv"}.get(Path(args.out or "").suffix, "table")
+    fmt = args.format or OUT_FORMATS.get(suffix, "table")
     if fmt == "json":
         text = dump_json({"space": space.to_dict(), "summary": _summary(results),
                           "points": [r.to_json() for r in results]})

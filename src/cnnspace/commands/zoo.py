@@ -1,6 +1,8 @@
 """`cnnspace zoo`: the registered models."""
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.table import Table
 
@@ -10,13 +12,18 @@ from ._common import add_format_arg, dump_json
 
 def register(sub) -> None:
     p = sub.add_parser("zoo", help="list registered models and families")
-    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'squeezenet*'")
+    p.add_argument("pattern", nargs="?", default="*",
+                   help="wildcard filter, e.g. 'squeezenet*', or a part of the name")
     add_format_arg(p, ("table", "json"))
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     entries = [model_entry(n) for n in list_models(args.pattern)]
+    if not entries:
+        print(f"no registered model matches {args.pattern!r}; `cnnspace zoo` lists them all",
+              file=sys.stderr)
+        return 1
     if args.format == "json":
         print(dump_json([{"name": e.name, "description": e.description, "family": e.is_family,
                           "settings": {k: list(v) if isinstance(v, tuple) else v

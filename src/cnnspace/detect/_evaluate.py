@@ -130,6 +130,17 @@ def _match_image(dets, objects: list[KittiObject], cls: str, iou: float,
     return out, len(wanted)
 
 
+def _check_iou(iou: dict[str, float] | float | None, classes: Sequence[str]) -> None:
+    per_class = iou if isinstance(iou, dict) else {}
+    unknown = sorted(set(per_class) - set(classes))
+    if unknown:
+        raise CnnspaceError(f"IoU threshold for {unknown[0]!r}, which is not a class here; "
+                            f"classes: {', '.join(classes)}")
+    for cls, t in per_class.items() if per_class else [("every class", iou)]:
+        if t is not None and not 0 < t <= 1:
+            raise CnnspaceError(f"IoU threshold for {cls} must be in (0, 1], got {t}")
+
+
 def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Sequence[KittiObject]],
              classes: Sequence[str], iou: dict[str, float] | float | None = None,
              difficulty: str = "all", recall_points: int = RECALL_POINTS) -> Evaluation:
@@ -143,6 +154,7 @@ def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Seque
         raise CnnspaceError(f"unknown difficulty {difficulty!r}; choose all, "
                             f"{', '.join(DIFFICULTIES)}")
     level = DIFFICULTIES.get(difficulty)
+    _check_iou(iou, classes)
     per_class = {}
     for cls in classes:
         threshold = (iou if isinstance(iou, (int, float)) else

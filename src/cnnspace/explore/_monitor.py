@@ -41,11 +41,16 @@ class Monitor:
         trials = optuna.load_study(study_name=self.study_name,
                                    storage=self.storage).get_trials(deepcopy=False)
         counts, retried = count(trials), retried_numbers(trials)
-        for t in sorted(trials, key=lambda t: t.number):
-            if t.state.is_finished() and t.number not in self.seen:
+        finished = sorted((t for t in trials if t.state.is_finished() and t.datetime_complete),
+                          key=lambda t: (t.datetime_complete, t.number))
+        for i, t in enumerate(finished):
+            if t.number not in self.seen:
                 self.seen.add(t.number)
-                if t.datetime_complete and t.datetime_complete.timestamp() >= self.started - 1:
-                    self.console.print(self._line(t, trials, counts, retried), markup=False,
+                if t.datetime_complete.timestamp() >= self.started - 1:
+                    # The study as it stood when this trial ended, though one poll may find
+                    # several ended.
+                    then = finished[:i + 1]
+                    self.console.print(self._line(t, then, count(then), retried), markup=False,
                                        soft_wrap=True)
         if self._status is not None:
             self._status.update(self.status(trials, counts))

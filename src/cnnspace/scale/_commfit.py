@@ -98,7 +98,7 @@ class CommBench:
             return cls(nproc, data["backend"], data["threads"], data["repeats"], fits)
         except (KeyError, TypeError, ValueError) as e:
             raise CnnspaceError(f"{source}: not a commbench result ({type(e).__name__}: {e}); "
-                                "write one with `cnnspace commbench --format json`") from None
+                                "write one with `cnnspace commbench -o FILE.json`") from None
 
 
 def parse_sizes_mb(values) -> list[int]:

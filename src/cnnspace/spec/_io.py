@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
+from .._yaml_file import yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._graph import Layer, NetSpec, _check_input_shape, resolve
@@ -117,7 +118,7 @@ def loads(text: str, source: str | None = None) -> NetSpec:
     try:
         data = yaml.safe_load(text)  # JSON is a subset of YAML
     except yaml.YAMLError as e:
-        raise SpecError(f"not valid YAML/JSON: {e}", source=source) from None
+        raise SpecError(f"not valid YAML/JSON: {yaml_problem(e)}", source=source) from None
     return from_dict(data, source)
 
 

@@ -107,7 +107,12 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: "
                               f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})"
                               ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    kind = payload.get("format") if isinstance(payload, dict) else None
+    if isinstance(kind, str) and kind.startswith("cnnspace-") and kind != FORMAT:
+        raise CheckpointError(f"{path}: a {kind} file, not a training checkpoint; the run folder "
+                              "it was written to holds the training checkpoints best.pt and "
+                              "checkpoint.pt")
+    if kind != FORMAT:
         raise CheckpointError(f"{path}: not a cnnspace checkpoint (a foreign file: it has no "
                               f"'format: {FORMAT}' entry)")
     if payload.get("version") != VERSION:

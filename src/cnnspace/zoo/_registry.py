@@ -39,6 +39,10 @@ def register_model(description: str, name: str | None = None, task: str = "class
 
 
 def list_models(pattern: str = "*") -> list[str]:
+    """Registered names matching the wildcard ``pattern``; a pattern without wildcards matches
+    the names that contain it."""
+    if not any(c in pattern for c in "*?["):
+        pattern = f"*{pattern}*"
     return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
 
 
@@ -52,17 +56,17 @@ def model_entry(name: str) -> ModelEntry:
 
 def parse_input(value: Any) -> tuple[int, int, int]:
     """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (3 channels)."""
+    given = value
     if isinstance(value, str):
         try:
-            parts = [int(p) for p in value.lower().split("x")]
+            value = [int(p) for p in value.lower().split("x")]
         except ValueError:
-            parts = []
-        if len(parts) == 2:
-            parts = [3, *parts]
-        value = parts
+            value = None
+        if value is not None and len(value) == 2:
+            value = [3, *value]
     if (not isinstance(value, (list, tuple)) or len(value) != 3
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {value!r}",
+        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
                         field="input")
     return tuple(value)
 
