@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CnnspaceError
-from ..spec import NetSpec
-from ..zoo import parse_input
+from ..spec import NetSpec, parse_input
 from ._common import load_model, parse_settings
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth")

@@ -12,7 +12,8 @@ import yaml
 
 from .. import spec as spec_mod
 from ..errors import CnnspaceError
-from ..zoo import get_spec, list_models, parse_input
+from ..spec import parse_input
+from ..zoo import get_spec, list_models
 
 FORMATS = ("table", "json", "csv")
 

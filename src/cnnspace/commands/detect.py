@@ -10,7 +10,8 @@ from pathlib import Path
 
 from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
-from ..zoo import list_models, model_entry, parse_input
+from ..spec import parse_input
+from ..zoo import list_models, model_entry
 from ._common import add_format_arg, add_model_args, dump_json, load_model, parse_settings
 from .train import OPTIONS as TRAIN_OPTIONS
 from .train import option_argv, run_options

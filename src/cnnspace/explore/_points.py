@@ -10,8 +10,8 @@ from typing import Any, Mapping
 import optuna
 
 from ..space import DesignSpace, analyze_points
-from ..spec import SpecError
-from ..zoo import model_entry, parse_input
+from ..spec import SpecError, parse_input
+from ..zoo import model_entry
 from ._errors import StudyError
 
 # Above this many grid points the up-front check analyses a random sample instead of the grid.

@@ -18,8 +18,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from ..errors import CnnspaceError
-from ..spec import INPUT, Layer, NetSpec, SpecError, compact_layers, resolve
-from ..zoo import parse_input
+from ..spec import INPUT, Layer, NetSpec, SpecError, compact_layers, parse_input, resolve
 
 
 class UnsupportedModuleError(CnnspaceError, ValueError):

@@ -20,8 +20,8 @@ from typing import Any, Iterator, Mapping
 
 from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
-from ..spec import NetSpec, SpecError
-from ..zoo import get_spec, model_entry, parse_input
+from ..spec import NetSpec, SpecError, parse_input
+from ..zoo import get_spec, model_entry
 from ._axes import Axis, _is_int, parse_axis
 from ._constraints import parse_constraints, violated
 from ._errors import SpaceError

@@ -3,10 +3,10 @@ from ._blocks import BLOCK_TYPES
 from ._caffe import from_prototxt
 from ._compact import compact_layers
 from ._errors import SpecError
-from ._graph import INPUT, Graph, Layer, NetSpec, Node, resolve
+from ._graph import INPUT, Graph, Layer, NetSpec, Node, parse_input, resolve
 from ._io import dumps, from_dict, load, loads, save, to_dict
 from ._layers import LAYER_TYPES, Shape
 
 __all__ = ["BLOCK_TYPES", "INPUT", "LAYER_TYPES", "Graph", "Layer", "NetSpec", "Node", "Shape",
            "SpecError", "compact_layers", "dumps", "from_dict", "from_prototxt", "load", "loads",
-           "resolve", "save", "to_dict"]
+           "parse_input", "resolve", "save", "to_dict"]

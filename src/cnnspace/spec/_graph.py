@@ -82,12 +82,31 @@ class NetSpec:
         return resolve(self, input_shape)
 
 
+def _is_shape(v: Any) -> bool:
+    return isinstance(v, (list, tuple)) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v)
+
+
 def _check_input_shape(shape: Any) -> Shape:
-    if (not isinstance(shape, (list, tuple)) or len(shape) != 3
-            or not all(_is_int(x) and x > 0 for x in shape)):
+    if not _is_shape(shape):
         raise SpecError(f"expected [channels, height, width] of positive integers, got {shape!r}",
                         field="input")
     return tuple(shape)
+
+
+def parse_input(value: Any) -> Shape:
+    """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (3 channels)."""
+    given = value
+    if isinstance(value, str):
+        try:
+            value = [int(p) for p in value.lower().split("x")]
+        except ValueError:
+            value = None
+        if value is not None and len(value) == 2:
+            value = [3, *value]
+    if not _is_shape(value):
+        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
+                        field="input")
+    return tuple(value)
 
 
 # A primitive layer ready for shape inference: name, type, inputs, fields, block, config token.

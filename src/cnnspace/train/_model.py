@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from ..data import DataSplits
-from ..spec import NetSpec, SpecError, resolve
-from ..zoo import get_spec, parse_input
+from ..spec import NetSpec, SpecError, parse_input, resolve
+from ..zoo import get_spec
 
 
 def fit_spec(spec: NetSpec, data: DataSplits, check_classes: bool = True) -> NetSpec:

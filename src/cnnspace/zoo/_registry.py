@@ -6,7 +6,7 @@ import inspect
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from ..spec import NetSpec, SpecError
+from ..spec import NetSpec, SpecError, parse_input
 
 
 @dataclass(frozen=True)
@@ -52,23 +52,6 @@ def model_entry(name: str) -> ModelEntry:
     except KeyError:
         raise SpecError(f"unknown model {name!r}; registered models: {', '.join(sorted(_MODELS))}",
                         field="model") from None
-
-
-def parse_input(value: Any) -> tuple[int, int, int]:
-    """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (3 channels)."""
-    given = value
-    if isinstance(value, str):
-        try:
-            value = [int(p) for p in value.lower().split("x")]
-        except ValueError:
-            value = None
-        if value is not None and len(value) == 2:
-            value = [3, *value]
-    if (not isinstance(value, (list, tuple)) or len(value) != 3
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
-                        field="input")
-    return tuple(value)
 
 
 def get_spec(name: str, **settings: Any) -> NetSpec:
