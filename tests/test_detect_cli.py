@@ -119,7 +119,9 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--positive-iou", "1.5"],
      "positive_iou must be in (0, 1], got 1.5"),
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--grad-clip", "-1"],
-     "grad_clip must be >= 0 (0: off), got -1.0"),
+     "grad_clip must be a finite number >= 0 (0: off), got -1.0"),
+    (["detect", "train", "squeezedet", "--data", "shapes:8", "--grad-clip", "nan"],
+     "grad_clip must be a finite number >= 0 (0: off), got nan"),
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
     (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),
 ])

@@ -178,7 +178,10 @@ def test_map_averages_classes_with_ground_truth_and_thresholds_are_per_class():
     assert strict.per_class["Car"].ap == 0.0 and strict.map == pytest.approx(0.5)
     with pytest.raises(CnnspaceError, match="'Bus', which is not a class here; classes: Car"):
         evaluate(detections, ground_truth, ["Car", "Pedestrian"], iou={"Bus": 0.5})
-    with pytest.raises(CnnspaceError, match=r"for Car must be in \(0, 1\], got 1.5"):
+    with pytest.raises(CnnspaceError, match=r"for Car must be a number in \(0, 1\], got 1.5"):
         evaluate(detections, ground_truth, ["Car"], iou={"Car": 1.5})
-    with pytest.raises(CnnspaceError, match=r"for every class must be in \(0, 1\], got 0"):
+    with pytest.raises(CnnspaceError, match=r"for Car must be a number in \(0, 1\], got '0.5'"):
+        evaluate(detections, ground_truth, ["Car"], iou={"Car": "0.5"})
+    with pytest.raises(CnnspaceError, match=r"for every class must be .*, got 0"):
         evaluate(detections, ground_truth, ["Car"], iou=0)
+    assert evaluate(detections, ground_truth, ["Car"], iou={}).map == result.map  # defaults

@@ -111,3 +111,29 @@ def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_pat
     assert len(lines) == 2
     assert "trial 0" in lines[0] and "trials 1/3 done" in lines[0]
     assert "trial 1" in lines[1] and "trials 2/3 done" in lines[1]
+
+
+def test_progress_lines_do_not_count_a_trial_whose_retry_is_pending(tmp_path):
+    from optuna.trial import create_trial
+    from rich.console import Console
+
+    from cnnspace.explore._monitor import Monitor
+    from cnnspace.explore._objectives import OBJECTIVES
+
+    storage = open_storage(tmp_path, heartbeat=None)
+    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
+    console = Console(record=True, width=300)
+    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["top1"],), total=3, workers=2, epochs=1,
+                      console=console)
+    cut_short = study.ask()  # its worker died: failed as stale, queued again (still waiting)
+    study.tell(cut_short, state=TrialState.FAIL)
+    trained = study.ask()
+    storage.create_new_trial(study._study_id, template_trial=create_trial(
+        state=TrialState.WAITING, system_attrs={"retry_history": [cut_short.number]},
+        params={}, distributions={}))
+    trained.set_user_attr("outcome", "trained")
+    study.tell(trained, 0.9)
+    assert monitor.poll().done == 1
+    lines = console.export_text().splitlines()
+    assert "retried" in lines[0] and "trials 0/3 done" in lines[0]
+    assert "trials 1/3 done" in lines[1]

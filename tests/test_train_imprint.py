@@ -67,6 +67,17 @@ def test_imprinting_revives_the_classes_squeezenet_starts_with_dead(digits):
     assert _scores(module, "conv10", train_x).mean(0).abs().max() < 1e-4
 
 
+def test_imprinting_is_for_classifiers_only(digits):
+    grouped = loads(HEAD_3X3.replace("kernel: 3}\n  - {name: pool", "kernel: 1, groups: 2}\n"
+                                     "  - {name: pool"))
+    with pytest.raises(ConfigError, match="layer 'conv2' \\(grouped 1x1 conv2d\\)"):
+        classifier_layer(grouped)
+    config = TrainConfig(epochs=1, classifier_init="imprint", progress=False)
+    with pytest.raises(ConfigError, match="has its own loss"):
+        train(zoo_spec("squeezenet1_1", digits), digits, config,
+              loss_fn=torch.nn.functional.cross_entropy)
+
+
 def test_imprinting_never_overwrites_given_weights(digits):
     spec = zoo_spec("squeezenet1_1", digits)
     module = build(spec)

@@ -130,15 +130,19 @@ def _match_image(dets, objects: list[KittiObject], cls: str, iou: float,
     return out, len(wanted)
 
 
-def _check_iou(iou: dict[str, float] | float | None, classes: Sequence[str]) -> None:
-    per_class = iou if isinstance(iou, dict) else {}
-    unknown = sorted(set(per_class) - set(classes))
-    if unknown:
-        raise CnnspaceError(f"IoU threshold for {unknown[0]!r}, which is not a class here; "
-                            f"classes: {', '.join(classes)}")
-    for cls, t in per_class.items() if per_class else [("every class", iou)]:
-        if t is not None and not 0 < t <= 1:
-            raise CnnspaceError(f"IoU threshold for {cls} must be in (0, 1], got {t}")
+def check_iou(iou: dict[str, float] | float | None, classes: Sequence[str]) -> None:
+    """IoU thresholds must lie in (0, 1] and name classes of the data."""
+    if isinstance(iou, dict):
+        unknown = sorted(set(iou) - set(classes))
+        if unknown:
+            raise CnnspaceError(f"IoU threshold for {unknown[0]!r}, which is not a class here; "
+                                f"classes: {', '.join(classes)}")
+        thresholds = iou.items()
+    else:
+        thresholds = [] if iou is None else [("every class", iou)]
+    for cls, t in thresholds:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
+            raise CnnspaceError(f"IoU threshold for {cls} must be a number in (0, 1], got {t!r}")
 
 
 def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Sequence[KittiObject]],
@@ -154,7 +158,7 @@ def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Seque
         raise CnnspaceError(f"unknown difficulty {difficulty!r}; choose all, "
                             f"{', '.join(DIFFICULTIES)}")
     level = DIFFICULTIES.get(difficulty)
-    _check_iou(iou, classes)
+    check_iou(iou, classes)
     per_class = {}
     for cls in classes:
         threshold = (iou if isinstance(iou, (int, float)) else

@@ -9,7 +9,7 @@ from rich.progress import track
 from ..metrics import time_calls
 from ._dataset import load_image, to_input
 from ._detector import Detector
-from ._evaluate import RECALL_POINTS, Evaluation, evaluate
+from ._evaluate import RECALL_POINTS, Evaluation, check_iou, evaluate
 from ._kitti import Sample, read_labels
 from ._postprocess import postprocess
 
@@ -30,6 +30,7 @@ def evaluate_detector(detector: Detector, samples: list[Sample], difficulty: str
                       iou=None, recall_points: int = RECALL_POINTS, batch_size: int = 16,
                       progress: bool = False) -> Evaluation:
     """AP per class and mAP of ``detector`` on labelled ``samples``."""
+    check_iou(iou, detector.config.classes)  # before the long part
     detections = detect_samples(detector, samples, batch_size, progress)
     truth = [read_labels(s.labels) for s in samples]
     return evaluate(detections, truth, detector.config.classes, iou, difficulty, recall_points)

@@ -2,6 +2,7 @@
 detection datasets, the SqueezeDet loss and an mAP evaluation plugged into it."""
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -84,8 +85,8 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
     object). ``grad_clip``: the gradients' largest global norm (0: no clipping). With
     ``config.out`` the trained detector is also saved as ``OUT/detector.pt`` for ``cnnspace
     detect eval / predict``."""
-    if grad_clip < 0:
-        raise CnnspaceError(f"grad_clip must be >= 0 (0: off), got {grad_clip}")
+    if not 0 <= grad_clip < math.inf:  # NaN too: it would clip every gradient to NaN
+        raise CnnspaceError(f"grad_clip must be a finite number >= 0 (0: off), got {grad_clip}")
     layout = layout_for(spec, len(data.classes))
     hw = tuple(spec.input[1:])
     shapes = data.anchor_shapes(layout.anchors_per_cell, hw)

@@ -50,8 +50,8 @@ class Monitor:
                     # The study as it stood when this trial ended, though one poll may find
                     # several ended.
                     then = finished[:i + 1]
-                    self.console.print(self._line(t, then, count(then), retried), markup=False,
-                                       soft_wrap=True)
+                    self.console.print(self._line(t, then, count(then, retried), retried),
+                                       markup=False, soft_wrap=True)
         if self._status is not None:
             self._status.update(self.status(trials, counts))
         return counts

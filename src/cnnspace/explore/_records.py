@@ -45,8 +45,10 @@ def retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
     return {n for t in trials for n in t.system_attrs.get("retry_history", ())}
 
 
-def count(trials: list[FrozenTrial]) -> Counts:
-    retried = retried_numbers(trials)
+def count(trials: list[FrozenTrial], retried: set[int] | None = None) -> Counts:
+    """Trials by outcome. ``retried``: the numbers of trials run again, when ``trials`` is a part
+    of a study that does not hold the retries themselves."""
+    retried = retried_numbers(trials) if retried is None else retried
     tally = dict.fromkeys(Counts.__dataclass_fields__, 0)
     for t in trials:
         if t.state == TrialState.RUNNING:

@@ -79,7 +79,7 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
     for segment in graph.segments:
         entry = _SEGMENTS.get(id(segment))
         if entry is None or entry[0] is not segment:
-            if len(_SEGMENTS) > 100_000:
+            if len(_SEGMENTS) > 30_000:  # entries hold whole blocks: keep memory bounded
                 _SEGMENTS.clear()
             entry = _SEGMENTS[id(segment)] = (segment, *_segment_metrics(segment))
         _, metrics, w, b, m, f, a = entry

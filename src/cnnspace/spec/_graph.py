@@ -293,7 +293,7 @@ def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
         if done is None:
             local = dict(zip(sources, in_shapes))
             nodes = _infer(prims, local)
-            if len(_RESOLVED) > 100_000:
+            if len(_RESOLVED) > 30_000:  # entries hold whole blocks: keep memory bounded
                 _RESOLVED.clear()
             done = _RESOLVED[token, in_shapes] = (nodes, {n.name: n.out_shape for n in nodes})
         segments.append(done[0])

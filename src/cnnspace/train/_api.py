@@ -16,7 +16,7 @@ from ..nn import build
 from ..spec import NetSpec
 from ._callbacks import Callback, TrainResult
 from ._checkpoint import Checkpoint, CheckpointError, load_model_state
-from ._config import TrainConfig, default_recipe
+from ._config import ConfigError, TrainConfig, default_recipe
 from ._distributed import join_workers
 from ._evaluate import evaluate
 from ._model import ClassificationLoss, fit_spec, zoo_spec
@@ -43,6 +43,9 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     """
     data = get_dataset(data) if isinstance(data, str) else data
     config = config or TrainConfig.from_recipe(default_recipe(data.name))
+    if config.classifier_init == "imprint" and loss_fn is not None:
+        raise ConfigError("classifier_init 'imprint' starts a classifier from its classes' "
+                          "images; this run has its own loss (not classification): use 'spec'")
     stop = StopFlag()
     with _determinism(config.deterministic), _stop_on_signals(stop):
         workers = join_workers(config)

@@ -34,9 +34,11 @@ def classifier_layer(spec: NetSpec) -> str:
                                      and node.attrs["groups"] == 1):
             return name
         if node.type not in _PASS_THROUGH or len(node.inputs) != 1:
+            what = "grouped 1x1 conv2d" if node.type == "conv2d" and node.attrs.get(
+                "kernel") == (1, 1) else node.type
             raise ConfigError(f"classifier_init 'imprint' needs the output to come from a linear "
-                              f"layer or 1x1 convolution; {spec.name}'s comes from layer "
-                              f"{name!r} ({node.type})")
+                              f"layer or an ungrouped 1x1 convolution; {spec.name}'s comes from "
+                              f"layer {name!r} ({what})")
         name = node.inputs[0]
 
 
@@ -44,7 +46,11 @@ def imprint(module: nn.Module, spec: NetSpec, dataset: Dataset, num_classes: int
             batch_size: int, device: torch.device) -> None:
     """Sets the classifier layer of ``module`` (built from ``spec``) from the features of
     ``dataset``; under torch.distributed every worker reads a shard and the sums are shared."""
-    layer = module.layers[classifier_layer(spec)]
+    name = classifier_layer(spec)
+    layer = module.layers[name]
+    if layer.weight.shape[0] != num_classes:
+        raise ConfigError(f"classifier_init 'imprint': layer {name!r} has {layer.weight.shape[0]} "
+                          f"outputs for {num_classes} classes")
     features: list[torch.Tensor] = []
 
     def keep_input(mod, inputs, output):
