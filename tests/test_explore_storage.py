@@ -88,9 +88,10 @@ def test_journal_heartbeat_is_a_timestamp_in_the_trial(tmp_path):
     assert storage.get_heartbeat_interval() == 1
 
 
-def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_path):
-    # One poll may find several trials ended (short trials, or several workers): each line
-    # counts the trials done up to its own, not those the poll found.
+
+def _watched_study(tmp_path):
+    """A study on the journal in ``tmp_path`` (3 trials budgeted) and a Monitor printing to a
+    recording console."""
     from rich.console import Console
 
     from cnnspace.explore._monitor import Monitor
@@ -99,8 +100,15 @@ def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_pat
     storage = open_storage(tmp_path, heartbeat=None)
     study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
     console = Console(record=True, width=300)
-    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["top1"],), total=3, workers=1, epochs=1,
+    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["top1"],), total=3, workers=2, epochs=1,
                       console=console)
+    return storage, study, monitor, console
+
+
+def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_path):
+    # One poll may find several trials ended (short trials, or several workers): each line
+    # counts the trials done up to its own, not those the poll found.
+    _, study, monitor, console = _watched_study(tmp_path)
     for top1 in (0.5, 0.9):
         trial = study.ask()
         trial.set_user_attr("outcome", "trained")
@@ -115,16 +123,8 @@ def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_pat
 
 def test_progress_lines_do_not_count_a_trial_whose_retry_is_pending(tmp_path):
     from optuna.trial import create_trial
-    from rich.console import Console
 
-    from cnnspace.explore._monitor import Monitor
-    from cnnspace.explore._objectives import OBJECTIVES
-
-    storage = open_storage(tmp_path, heartbeat=None)
-    study = optuna.create_study(storage=storage, study_name="s", direction="maximize")
-    console = Console(record=True, width=300)
-    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["top1"],), total=3, workers=2, epochs=1,
-                      console=console)
+    storage, study, monitor, console = _watched_study(tmp_path)
     cut_short = study.ask()  # its worker died: failed as stale, queued again (still waiting)
     study.tell(cut_short, state=TrialState.FAIL)
     trained = study.ask()
