@@ -131,10 +131,13 @@ def _worker_argv(args, out: str) -> list[str]:
 
 
 def run_train(args) -> int:
-    from ..detect import open_data, train_detector
+    from ..detect import GRAD_CLIP, check_train_options, open_data, train_detector
     from ..train import launch_local, under_torchrun
 
-    _check_detector(args.model)  # before any data is generated
+    # Before any data is generated:
+    _check_detector(args.model)
+    grad_clip = GRAD_CLIP if args.grad_clip is None else args.grad_clip
+    check_train_options(args.positive_iou, grad_clip)
     out, config = run_options(args)
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
@@ -148,9 +151,9 @@ def run_train(args) -> int:
                      progress=not args.no_progress)
     spec = _spec(args, len(data.classes))
     command = shlex.join(["cnnspace", "detect", "train", *_worker_argv(args, out)])
-    clip = {} if args.grad_clip is None else {"grad_clip": args.grad_clip}
-    detector, result = train_detector(spec, data, config, positive_iou=args.positive_iou, **clip,
-                                      difficulty=args.difficulty, flip=not args.no_flip,
+    detector, result = train_detector(spec, data, config, positive_iou=args.positive_iou,
+                                      grad_clip=grad_clip, difficulty=args.difficulty,
+                                      flip=not args.no_flip,
                                       run_info={"command": command, "model": args.model,
                                                 "data_dir": args.data_dir})
     if not under_torchrun() or _rank() == 0:

@@ -34,6 +34,11 @@ def to_input(image: Image.Image, input_hw: tuple[int, int]) -> torch.Tensor:
     return (x - MEAN) / STD
 
 
+def check_positive_iou(positive_iou: float | None) -> None:
+    if positive_iou is not None and not 0 < positive_iou <= 1:  # NaN fails too
+        raise CnnspaceError(f"positive_iou must be in (0, 1], got {positive_iou}")
+
+
 class DetectionDataset(torch.utils.data.Dataset):
     """``(image (3, H, W), targets (A, 10))`` pairs; objects of other types than ``classes``
     (DontCare, Van, ...) are left out of the targets. ``flip``: random horizontal mirroring;
@@ -43,8 +48,7 @@ class DetectionDataset(torch.utils.data.Dataset):
                  anchors: torch.Tensor, flip: bool = False, positive_iou: float | None = None):
         self.samples, self.classes, self.input_hw = samples, list(classes), input_hw
         self.anchors, self.flip, self.positive_iou = anchors, flip, positive_iou
-        if positive_iou is not None and not 0 < positive_iou <= 1:
-            raise CnnspaceError(f"positive_iou must be in (0, 1], got {positive_iou}")
+        check_positive_iou(positive_iou)
         self.labels = [read_labels(s.labels) for s in samples]
         index = {c: i for i, c in enumerate(self.classes)}
         if not any(o.type in index for objs in self.labels for o in objs):

@@ -16,7 +16,7 @@ from ..spec import NetSpec
 from ..train import Callback, TrainConfig, TrainResult, train
 from ._anchors import anchor_grid
 from ._data import DetectionData
-from ._dataset import DetectionDataset
+from ._dataset import DetectionDataset, check_positive_iou
 from ._detector import Detector, DetectorConfig
 from ._layout import layout_for
 from ._loss import LossWeights, SqueezeDetLoss
@@ -38,6 +38,13 @@ def detection_splits(data: DetectionData, input_shape, anchors, flip: bool = Tru
     train = DetectionDataset(data.train, classes, hw, anchors, flip, positive_iou)
     return DataSplits(data.name, train, DetectionDataset(data.val, classes, hw, anchors),
                       len(classes), tuple(input_shape), data.classes)
+
+
+def check_train_options(positive_iou: float | None, grad_clip: float) -> None:
+    """Detection's own training options, checked before any data is read or generated."""
+    check_positive_iou(positive_iou)
+    if not 0 <= grad_clip < math.inf:  # NaN too: it would clip every gradient to NaN
+        raise CnnspaceError(f"grad_clip must be a finite number >= 0 (0: off), got {grad_clip}")
 
 
 class ClipGradients(Callback):
@@ -85,8 +92,7 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
     object). ``grad_clip``: the gradients' largest global norm (0: no clipping). With
     ``config.out`` the trained detector is also saved as ``OUT/detector.pt`` for ``cnnspace
     detect eval / predict``."""
-    if not 0 <= grad_clip < math.inf:  # NaN too: it would clip every gradient to NaN
-        raise CnnspaceError(f"grad_clip must be a finite number >= 0 (0: off), got {grad_clip}")
+    check_train_options(positive_iou, grad_clip)
     layout = layout_for(spec, len(data.classes))
     hw = tuple(spec.input[1:])
     shapes = data.anchor_shapes(layout.anchors_per_cell, hw)
