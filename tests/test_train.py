@@ -84,6 +84,7 @@ def test_config_round_trips_through_yaml():
     ({"warmup_epochs": 5, "epochs": 5}, "option 'warmup_epochs': expected fewer than the 5"),
     ({"resume": True}, "option 'resume': expected an out folder"),
     ({"grad_compression": "int8"}, "expected one of none, fp16, bf16, powersgd"),
+    ({"threads": 0}, "option 'threads': expected a positive integer or null"),
 ])
 def test_bad_options_name_the_option(options, message):
     with pytest.raises(ConfigError, match=message):
@@ -390,3 +391,16 @@ def test_powersgd_sends_exact_gradients_for_an_epoch_then_low_rank_factors(one_w
     assert first == full
     # conv1 8x9 and conv2 10x8 become rank-1 factors (8+9, 10+8); biases (18) go uncompressed
     assert later == [4 * (8 + 9 + 10 + 8 + 18)] * 2
+
+
+def test_threads_apply_while_training_and_are_restored(digits8):
+    seen = []
+
+    class Threads(Callback):
+        def on_train_start(self, state):
+            seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    train(loads(TINY), digits8, quick(epochs=1, threads=other), callbacks=[Threads()])
+    assert seen == [other] and torch.get_num_threads() == before

@@ -22,11 +22,11 @@ def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path,
     out = tmp_path / "run"
     assert main(["train", str(spec_file), "--data=digits", "--image-size=8", "--recipe=squeezenet",
                  "--epochs=1", "--batch-size=256", "--lr-scaling=linear", "--warmup=0.5",
-                 "--no-progress", f"--out={out}"]) == 0
+                 "--threads=1", "--no-progress", f"--out={out}"]) == 0
     assert "top-1" in capsys.readouterr().out
     config = (out / "config.yaml").read_text()
     for line in ("optimizer: sgd", "schedule: poly", "recipe: squeezenet", "batch_size: 256",
-                 "lr_scaling: linear", "warmup_epochs: 0.5"):
+                 "lr_scaling: linear", "warmup_epochs: 0.5", "threads: 1"):
         assert line in config
     assert "command: cnnspace train" in config and "--recipe=squeezenet" in config
     result = json.loads((out / "result.json").read_text())
@@ -39,6 +39,7 @@ def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path,
     (["squeezenet1_1", "--set", "num_classes=7"], "digits sets num_classes to 10"),
     (["squeezenet1_1", "--data=cifar10:/nonexistent"], "download cifar-10-python.tar.gz"),
     (["squeezenet1_1", "--lr=-1"], "option 'lr': expected a positive number"),
+    (["squeezenet1_1", "--threads=0"], "option 'threads': expected a positive integer"),
     (["squeezenet1_1", "--image-size=8"], "does not fit the images of digits"),
     (["squeezenet1_1", "--nproc=0"], "--nproc: expected a positive number"),
     (["nosuchmodel"], "neither a registered model"),

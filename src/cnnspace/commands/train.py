@@ -50,6 +50,9 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--loader-workers", "num_workers", {"type": int, "metavar": "N",
                                          "help": "data loading processes per worker"}),
     ("--device", "device", {"choices": DEVICES}),
+    ("--threads", "threads", {"type": int, "metavar": "N",
+                              "help": "CPU threads per worker (default: torch's; 1 is steadier on a "
+                              "machine other jobs share)"}),
     ("--deterministic", "deterministic", {"action": "store_true", "default": None}),
     ("--out", "out", {"metavar": "DIR", "help": "run folder (default runs/MODEL-DATA-TIME)"}),
     ("--resume", "resume", {"action": "store_true", "default": None,

@@ -47,7 +47,7 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
         raise ConfigError("classifier_init 'imprint' starts a classifier from its classes' "
                           "images; this run has its own loss (not classification): use 'spec'")
     stop = StopFlag()
-    with _determinism(config.deterministic), _stop_on_signals(stop):
+    with _determinism(config.deterministic), _threads(config.threads), _stop_on_signals(stop):
         workers = join_workers(config)
         try:
             torch.manual_seed(config.seed)  # the same initial weights on every worker
@@ -92,6 +92,18 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    """``count`` CPU threads while training; the caller's setting afterwards."""
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager

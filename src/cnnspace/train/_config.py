@@ -17,7 +17,7 @@ CLASSIFIER_INITS = ("spec", "imprint")
 # Options about where and how a run executes rather than what it computes: a resumed run may
 # change them without breaking exact continuation.
 RUN_OPTIONS = frozenset({"out", "resume", "progress", "num_workers", "checkpoint_every",
-                         "eval_batch_size", "device"})
+                         "eval_batch_size", "device", "threads"})
 
 
 class ConfigError(CnnspaceError):
@@ -50,6 +50,7 @@ class TrainConfig:
     num_workers: int | None = None      # data loader processes per worker; None: automatic
     eval_batch_size: int = 256
     device: str = "auto"
+    threads: int | None = None          # CPU threads per worker; None: torch's default
     deterministic: bool = False         # torch.use_deterministic_algorithms for exact reruns
     monitor: str = "top1"               # evaluation metric that picks best.pt (higher is better)
     out: str | None = None              # run folder; None writes nothing
@@ -73,6 +74,8 @@ class TrainConfig:
         if self.num_workers is not None and (not _is_int(self.num_workers)
                                              or self.num_workers < 0):
             _fail("num_workers", "a non-negative integer or null (automatic)", self.num_workers)
+        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
+            _fail("threads", "a positive integer or null (torch's default)", self.threads)
         for key in ("lr", "poly_power", "step_gamma"):
             if not _is_number(getattr(self, key)) or getattr(self, key) <= 0:
                 _fail(key, "a positive number", getattr(self, key))
