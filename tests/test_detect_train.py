@@ -43,6 +43,7 @@ def test_squeezedet_learns_to_detect_shapes_in_minutes(tmp_path):
     _, result = train_detector(spec, data, config, positive_iou=0.5)
     detector = Detector.load(tmp_path / "run" / DETECTOR_FILE)
     final = evaluate_detector(detector, data.val, iou=0.5)
-    assert final.map == pytest.approx(result.final["mAP"])
+    # Trained on a GPU (TF32) and reloaded on the CPU, the two evaluations differ in the 4th digit.
+    assert final.map == pytest.approx(result.final["mAP"], abs=1e-3)
     assert final.map >= MAP_BAR, final.to_json()
     assert all(r.ap >= 0.3 for r in final.per_class.values()), final.to_json()

@@ -39,6 +39,12 @@ def test_unreachable_database_names_the_url_without_password():
         open_storage("postgresql+psycopg2://me:secret@127.0.0.1:9/x")
 
 
+def test_a_missing_database_driver_says_what_to_install():
+    with pytest.raises(CnnspaceError, match=r"postgresql\+pg8000://me:\*\*\*@db/x: the Python "
+                       r"driver for this database is not installed \(for PostgreSQL: pip install"):
+        open_storage("postgresql+pg8000://me:secret@db/x")  # pg8000: a driver cnnspace never needs
+
+
 @pytest.mark.parametrize("interval, grace", [(0, 5), (5, 5), (2, 1)])
 def test_heartbeat_settings_are_checked(interval, grace):
     with pytest.raises(CnnspaceError, match="heartbeat"):

@@ -73,6 +73,15 @@ def test_torchvision_squeezenet_gives_the_zoo_counts_and_outputs():
         torch.testing.assert_close(rebuilt(x), user(x))
 
 
+def test_positional_arguments_are_read_where_fx_cannot_normalise_them(monkeypatch):
+    # torch 2.11's fx returns no normalised arguments for torch.cat(tensors, 1) (seen on a GPU
+    # machine); its dim must still be read as 1, not defaulted to 0.
+    monkeypatch.setattr(torch.fx.Node, "normalized_arguments", lambda *args, **kwargs: None)
+    spec = cnnspace.from_torch(SqueezeNet11(num_classes=10).eval(), "3x64x64")
+    zoo = get_spec("squeezenet1_1", num_classes=10, input=(3, 64, 64))
+    assert asdict(analyze(spec).totals) == asdict(analyze(zoo).totals)
+
+
 class Residual(nn.Module):
     def __init__(self):
         super().__init__()

@@ -41,8 +41,10 @@ def digits8():
 
 
 def quick(**options) -> TrainConfig:
+    # On the CPU wherever a GPU is present too: these tests compare weights and outputs exactly
+    # (test_cuda.py covers the GPU).
     return TrainConfig(**{"epochs": 2, "batch_size": 64, "lr": 0.01, "progress": False,
-                          **options})
+                          "device": "cpu", **options})
 
 
 # -- options ------------------------------------------------------------------------------------
@@ -385,12 +387,23 @@ def test_measured_gradient_bytes_per_step_match_the_analytic_figure(one_worker_g
 def test_powersgd_sends_exact_gradients_for_an_epoch_then_low_rank_factors(one_worker_group,
                                                                             digits8):
     spec = loads(TINY)
-    result = train(spec, digits8, quick(epochs=3, grad_compression="powersgd"))
+    # device auto: PowerSGD is refused on the CPU of a machine with a GPU (next test).
+    result = train(spec, digits8, quick(epochs=3, grad_compression="powersgd", device="auto"))
     full = analyze(spec).totals.comm_bytes_data_parallel
     first, *later = [r["comm_bytes_per_step"] for r in result.history]
     assert first == full
     # conv1 8x9 and conv2 10x8 become rank-1 factors (8+9, 10+8); biases (18) go uncompressed
     assert later == [4 * (8 + 9 + 10 + 8 + 18)] * 2
+
+
+def test_powersgd_on_the_cpu_of_a_gpu_machine_is_refused_before_training(one_worker_group,
+                                                                           digits8, monkeypatch):
+    # torch's hook would call torch.cuda.synchronize on the CPU inside backward() (seen on an
+    # H200 machine): one clear error instead.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    with pytest.raises(ConfigError, match="grad_compression.*powersgd fails on the CPU of a "
+                                          "machine with a GPU"):
+        train(loads(TINY), digits8, quick(epochs=1, grad_compression="powersgd"))
 
 
 def test_threads_apply_while_training_and_are_restored(digits8):

@@ -32,7 +32,7 @@ def test_two_workers_train_like_one_process(tmp_path, capsys):
     out = tmp_path / "ddp"
     assert main(["train", str(spec_file), f"--data={data_ref}", "--image-size=8", "--epochs=2",
                  "--batch-size=16", "--lr=0.01", "--seed=1", "--deterministic", "--no-progress",
-                 "--classifier-init=imprint", "--nproc=2", f"--out={out}"]) == 0
+                 "--classifier-init=imprint", "--nproc=2", "--device=cpu", f"--out={out}"]) == 0
 
     result = json.loads((out / "result.json").read_text())
     spec = load(spec_file)

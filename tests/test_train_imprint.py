@@ -88,7 +88,8 @@ def test_imprinting_never_overwrites_given_weights(digits):
             self.weight = state.model.layers["conv10"].weight.clone()
 
     first = First()
-    config = TrainConfig(epochs=1, batch_size=256, classifier_init="imprint", progress=False)
+    config = TrainConfig(epochs=1, batch_size=256, classifier_init="imprint", progress=False,
+                         device="cpu")
     train(module, digits, config, callbacks=[first])
     assert torch.equal(first.weight, given)
     train(spec, digits, config, callbacks=[first])

@@ -1,5 +1,6 @@
 """Exact continuation: a run killed with SIGKILL mid-epoch, or stopped with Ctrl-C, and resumed
-ends with the same weights, bit for bit, as an uninterrupted run (CPU, deterministic kernels)."""
+ends with the same weights, bit for bit, as an uninterrupted run (deterministic kernels; on the
+CPU, and on a GPU where there is one)."""
 from __future__ import annotations
 
 import os
@@ -34,7 +35,7 @@ CHILD = textwrap.dedent("""
     from cnnspace.spec import loads
     from cnnspace.train import Callback, TrainConfig, train
 
-    out, hang = sys.argv[1], int(sys.argv[2])
+    out, hang, device = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 
     class Freeze(Callback):
         def on_step_end(self, state):
@@ -43,7 +44,7 @@ CHILD = textwrap.dedent("""
                 time.sleep(600)
 
     train(loads({spec!r}), get_dataset("digits", image_size=8),
-          TrainConfig(out=out, **{config!r}), callbacks=[Freeze()])
+          TrainConfig(out=out, device=device, **{config!r}), callbacks=[Freeze()])
 """).format(spec=SPEC, config=CONFIG)
 
 
@@ -56,7 +57,7 @@ def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> No
 
 
 def _same_weights(a: dict, b: dict) -> bool:
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    return a.keys() == b.keys() and all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
 
 
 def _without_timing(history: list[dict]) -> list[dict]:
@@ -64,12 +65,15 @@ def _without_timing(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in timing} for r in history]
 
 
-def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA device"))])
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, device):
     data = get_dataset("digits", image_size=8)
-    reference = train(loads(SPEC), data, TrainConfig(out=str(tmp_path / "ref"), **CONFIG))
+    reference = train(loads(SPEC), data,
+                      TrainConfig(out=str(tmp_path / "ref"), device=device, **CONFIG))
 
     out = tmp_path / "killed"
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out), "13"],
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out), "13", device],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(out / "frozen", child)
     child.send_signal(signal.SIGKILL)
@@ -78,8 +82,8 @@ def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert (left.epoch, left.batch, left.step) == (0, 10, 10)  # mid-epoch: 45 steps per epoch
 
     # A different number of loader processes must not matter: augmentation is keyed by sample.
-    resumed = train(loads(SPEC), data,
-                    TrainConfig(out=str(out), resume=True, num_workers=1, **CONFIG))
+    resumed = train(loads(SPEC), data, TrainConfig(out=str(out), resume=True, num_workers=1,
+                                                   device=device, **CONFIG))
     assert resumed.steps == reference.steps == 90
     assert _same_weights(load_checkpoint(out / "checkpoint.pt").model_state,
                          load_checkpoint(tmp_path / "ref" / "checkpoint.pt").model_state)

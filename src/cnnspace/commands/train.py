@@ -11,7 +11,7 @@ from typing import Iterable
 from ..data import dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
-                     train, under_torchrun, zoo_spec)
+                     train, under_torchrun, uses_cuda, zoo_spec)
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
                              SCHEDULES)
 from ..zoo import list_models
@@ -49,7 +49,8 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--checkpoint-every", "checkpoint_every", {"type": int, "metavar": "STEPS"}),
     ("--loader-workers", "num_workers", {"type": int, "metavar": "N",
                                          "help": "data loading processes per worker"}),
-    ("--device", "device", {"choices": DEVICES}),
+    ("--device", "device", {"choices": DEVICES, "help": "auto (default): GPUs when there is one "
+                                                          "per worker on this machine, else the CPU"}),
     ("--threads", "threads", {"type": int, "metavar": "N",
                               "help": "CPU threads per worker (default: torch's; 1 is steadier on a "
                               "machine other jobs share)"}),
@@ -105,9 +106,10 @@ def run_options(args) -> tuple[str, TrainConfig]:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
     out = args.out or _default_out(args.model, args.data)
     options = {field: getattr(args, _dest(flag)) for flag, field, _ in OPTIONS if field}
-    return out, TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
-                                        **{**options, "out": out,
-                                           "progress": not args.no_progress})
+    config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
+                                     **{**options, "out": out, "progress": not args.no_progress})
+    uses_cuda(config.device, args.nproc)  # too few GPUs: one message here, not one per worker
+    return out, config
 
 
 def _default_out(model: str, data: str) -> str:

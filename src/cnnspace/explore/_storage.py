@@ -117,6 +117,11 @@ def _open_rdb(url: str, engine: dict, beat: dict) -> RDBStorage:
         try:
             return RDBStorage(url, engine_kwargs=engine, **beat)
         except Exception as e:  # SQLAlchemy/driver errors: a race, a bad URL, no server
+            if isinstance(e, ImportError):
+                raise CnnspaceError(f"cannot open the storage {redact(url)}: the Python driver "
+                                    "for this database is not installed (for PostgreSQL: pip "
+                                    "install 'cnnspace[postgres]', which brings psycopg2)"
+                                    ) from None
             if attempt == OPEN_ATTEMPTS - 1 or not _is_race(e):
                 raise CnnspaceError(f"cannot open the storage {redact(url)}: "
                                     f"{type(e).__name__}: {str(e).splitlines()[0]}") from None

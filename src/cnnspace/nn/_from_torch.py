@@ -194,8 +194,13 @@ METHOD_RULES: dict[str, Rule] = {
     "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
     "add": _add, "add_": _add, "contiguous": _IDENTITY,
 }
-_METHOD_ARGS = {"softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
-                "add_": ("other", "alpha")}  # positional arguments after self, by name
+# Positional arguments by name (after self for methods). fx normalises function calls itself,
+# but not always: torch 2.11 gives up on torch.cat(tensors, 1), whose dim would then read as 0.
+_POSITIONAL_ARGS = {
+    "softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
+    "add_": ("other", "alpha"), torch.cat: ("tensors", "dim"), torch.softmax: ("input", "dim"),
+    F.softmax: ("input", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
+    torch.add: ("input", "other", "alpha")}
 
 
 def _describe(node: fx.Node, module: nn.Module | None) -> str:
@@ -224,14 +229,15 @@ def _shape(node: Any) -> tuple[int, ...] | None:
 
 def _arguments(node: fx.Node, root: nn.Module) -> dict[str, Any]:
     """Keyword arguments with defaults filled in where torch can tell them."""
-    if node.op == "call_method":
-        names = _METHOD_ARGS.get(str(node.target), ())
-        return {**dict(zip(names, node.args[1:])), **node.kwargs}
-    try:
-        normal = node.normalized_arguments(root, normalize_to_only_use_kwargs=True)
-    except (RuntimeError, TypeError, ValueError):  # e.g. torch.add's ambiguous overloads
-        normal = None
-    return dict(normal.kwargs) if normal is not None else dict(node.kwargs)
+    if node.op != "call_method":
+        try:
+            normal = node.normalized_arguments(root, normalize_to_only_use_kwargs=True)
+        except (RuntimeError, TypeError, ValueError):  # e.g. torch.add's ambiguous overloads
+            normal = None
+        if normal is not None:
+            return dict(normal.kwargs)
+    positional = node.args[1:] if node.op == "call_method" else node.args
+    return {**dict(zip(_POSITIONAL_ARGS.get(node.target, ()), positional)), **node.kwargs}
 
 
 def _tensor_inputs(node: fx.Node) -> list[fx.Node]:

@@ -9,7 +9,7 @@ from ._api import train
 from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
 from ._checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from ._config import RECIPES, ConfigError, TrainConfig, default_recipe
-from ._distributed import CommCounter, available_cpus, under_torchrun
+from ._distributed import CommCounter, available_cpus, under_torchrun, uses_cuda
 from ._evaluate import EvalResult, evaluate
 from ._launch import launch_local
 from ._model import ClassificationLoss, fit_spec, zoo_spec
@@ -21,4 +21,4 @@ __all__ = ["RECIPES", "Callback", "Checkpoint", "CheckpointError", "Classificati
            "StopTraining", "TrainConfig", "TrainResult", "TrainState", "available_cpus",
            "evaluate", "fit_spec", "launch_local", "load_checkpoint", "lr_factor",
            "make_optimizer", "make_scheduler", "read_metrics", "save_checkpoint", "train",
-           "under_torchrun", "zoo_spec"]
+           "under_torchrun", "uses_cuda", "zoo_spec"]

@@ -71,12 +71,26 @@ class Workers:
             dist.destroy_process_group()
 
 
+def uses_cuda(device: str, local_workers: int = 1) -> bool:
+    """Whether training with option ``device`` runs on GPUs: cuda does (NCCL needs a GPU of its
+    own for each worker on a machine: two on one GPU fail deep inside NCCL); auto does when
+    there is a GPU for each worker, as commbench's auto backend."""
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if device == "cuda" and local_workers > gpus:
+        raise ConfigError("option 'device': cuda was asked for but torch sees no CUDA device"
+                          if not gpus else
+                          f"{local_workers} workers on this machine but {gpus} GPU(s): NCCL "
+                          f"needs one GPU per worker; use --nproc {gpus}, or --device cpu to "
+                          "train on the CPU")
+    return device == "cuda" or (device == "auto" and 0 < local_workers <= gpus)
+
+
 def join_workers(config: TrainConfig) -> Workers:
     """Joins the process group torchrun describes in the environment (or one the caller already
     initialised); a plain process trains alone. Picks the device and, on CPU, splits the cores."""
-    cuda = config.device == "cuda" or (config.device == "auto" and torch.cuda.is_available())
-    if config.device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("option 'device': cuda was asked for but torch sees no CUDA device")
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE",
+                                     dist.get_world_size() if dist.is_initialized() else 1))
+    cuda = uses_cuda(config.device, local_world)
     owns = False
     if not dist.is_initialized() and under_torchrun():
         dist.init_process_group("nccl" if cuda else "gloo")
@@ -84,7 +98,7 @@ def join_workers(config: TrainConfig) -> Workers:
     if not dist.is_initialized():
         return Workers(device=torch.device("cuda" if cuda else "cpu"))
     world = dist.get_world_size()
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # torchrun's, now it is set
     local_rank = int(os.environ.get("LOCAL_RANK", dist.get_rank() % local_world))
     if cuda:
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
@@ -133,6 +147,13 @@ def wrap_ddp(module: nn.Module, workers: Workers, config: TrainConfig, steps_per
     unchanged (and no counter) when training alone."""
     if not workers.active:
         return module, None
+    if config.grad_compression == "powersgd" and workers.device.type == "cpu" \
+            and torch.cuda.is_available():
+        # torch's PowerSGD hook then synchronises the CPU as if it were a CUDA device and fails
+        # inside backward().
+        raise ConfigError("option 'grad_compression': torch's powersgd fails on the CPU of a "
+                          "machine with a GPU; train on the GPUs (--device cuda) or use fp16 "
+                          "or bf16")
     ids = [workers.device.index] if workers.device.type == "cuda" else None
     model = DistributedDataParallel(module, device_ids=ids)
     powersgd = None

@@ -1,0 +1,112 @@
+"""The CUDA and NCCL paths: building and running on a GPU, training there (alone and as a
+torchrun worker on NCCL), exact resume with deterministic kernels, and the measured metrics
+(latency, % of peak, energy through NVML). They need a CUDA device, so they are skipped on
+CPU-only machines such as CI; docs/gpu.md records where and when they last ran."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from cnnspace import analyze, get_spec
+from cnnspace.cli import main
+from cnnspace.data import get_dataset
+from cnnspace.metrics import benchmark
+from cnnspace.nn import build
+from cnnspace.spec import loads
+from cnnspace.train import TrainConfig, load_checkpoint, train
+from _nets import tiny_yaml
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+TINY = tiny_yaml(dropout=None)
+
+
+@pytest.mark.parametrize("name, shape", [("squeezenet1_1", (3, 64, 64)),
+                                         ("alexnet_caffe", (3, 227, 227)),
+                                         ("googlenet_aux", (3, 96, 96))])
+def test_a_built_module_computes_on_the_gpu_what_it_computes_on_the_cpu(name, shape):
+    torch.manual_seed(0)
+    module = build(get_spec(name, input=shape)).eval()
+    x = torch.randn(2, *shape)
+    with torch.no_grad():
+        expected = module(x)
+        got = module.cuda()(x.cuda())
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = got if isinstance(got, tuple) else (got,)
+    for e, g in zip(expected, got, strict=True):
+        # cuDNN may use TF32: agreement to about 1e-3 of the output's scale
+        torch.testing.assert_close(g.cpu(), e, rtol=1e-2, atol=1e-3 * e.abs().max().item())
+
+
+def test_squeezenet_trains_on_the_gpu_to_97_percent_and_its_checkpoint_loads_anywhere(tmp_path):
+    result = train("squeezenet1_1", "digits",
+                   TrainConfig.from_recipe("digits", device="cuda", out=str(tmp_path),
+                                           progress=False))
+    assert next(result.model.parameters()).device.type == "cuda"
+    assert result.final["top1"] >= 0.97
+    checkpoint = load_checkpoint(tmp_path / "checkpoint.pt")  # mapped to the CPU
+    assert all(t.device.type == "cpu" for t in checkpoint.model_state.values())
+    assert all("cuda" in worker for worker in checkpoint.payload["rng"])
+    rebuilt = build(checkpoint.spec)
+    rebuilt.load_state_dict(checkpoint.model_state)
+    x = torch.randn(4, *checkpoint.spec.input)
+    with torch.no_grad():
+        expected = rebuilt.eval()(x)
+        torch.testing.assert_close(result.model.eval()(x.cuda()).cpu(), expected, rtol=1e-2,
+                                   atol=1e-2 * expected.abs().max().item())  # TF32 on the GPU
+
+
+def test_deterministic_gpu_runs_repeat_bit_for_bit(tmp_path):
+    # Exact resume on the GPU is tested in test_train_resume.py.
+    data = get_dataset("digits", image_size=8)
+    options = dict(epochs=2, batch_size=32, lr=0.01, seed=3, deterministic=True, device="cuda",
+                   progress=False)
+    first = train(loads(TINY), data, TrainConfig(**options))
+    again = train(loads(TINY), data, TrainConfig(**options))
+    for name, value in first.model.state_dict().items():
+        assert torch.equal(value, again.model.state_dict()[name]), name
+
+
+def test_a_torchrun_worker_trains_on_nccl_and_counts_its_gradient_traffic(tmp_path):
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(TINY)
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=1",
+         "-m", "cnnspace.cli", "train", str(spec_file), "--data=digits", "--image-size=8",
+         "--epochs=2", "--device=cuda", "--no-progress", f"--out={out}"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "NCCL_DEBUG": "INFO"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "NCCL" in done.stdout + done.stderr  # the process group really is NCCL
+    result = json.loads((out / "result.json").read_text())
+    assert result["workers"] == 1
+    assert result["comm_bytes_per_step"] == analyze(loads(TINY)).totals.comm_bytes_data_parallel
+
+
+@pytest.mark.skipif(torch.cuda.device_count() > 1, reason="for machines with a single GPU")
+def test_more_workers_than_gpus_is_a_clear_error(tmp_path, capsys):
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(TINY)
+    assert main(["train", str(spec_file), "--data=digits", "--image-size=8", "--device=cuda",
+                 "--nproc=2", f"--out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "one GPU per worker" in err and "--device cpu" in err
+
+
+def test_bench_on_the_gpu_measures_latency_peak_and_energy():
+    spec = get_spec("squeezenet1_1", input=(3, 224, 224))
+    result = benchmark(spec, device="cuda", batches=(1, 32), backends=("torch",),
+                       min_time_s=0.2, peak_sizes=(4096,)).to_json()
+    assert result["peak_flops"] > 1e13  # any datacenter GPU: well over 10 TFLOP/s in a GEMM
+    torch_backend = result["backends"][0]
+    assert 0 < torch_backend["pct_of_peak"] < 100
+    fps = torch_backend["throughput_fps_by_batch"]
+    assert fps["32"] > fps["1"]  # a GPU is starved at batch 1
+    energy, reason = result["energy_j_per_frame"], result["energy_unavailable_reason"]
+    assert (energy is not None and energy > 0 and result["energy_source"]) or reason, result
+    assert 0 < result["train_step"]["pct_of_peak"] < 100
