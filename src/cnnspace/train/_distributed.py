@@ -88,6 +88,7 @@ def uses_cuda(device: str, local_workers: int = 1) -> bool:
 def join_workers(config: TrainConfig) -> Workers:
     """Joins the process group torchrun describes in the environment (or one the caller already
     initialised); a plain process trains alone. Picks the device and, on CPU, splits the cores."""
+    # Workers on this machine: torchrun says; a group the caller made is taken as all local.
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE",
                                      dist.get_world_size() if dist.is_initialized() else 1))
     cuda = uses_cuda(config.device, local_world)
@@ -97,8 +98,6 @@ def join_workers(config: TrainConfig) -> Workers:
         owns = True
     if not dist.is_initialized():
         return Workers(device=torch.device("cuda" if cuda else "cpu"))
-    world = dist.get_world_size()
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))  # torchrun's, now it is set
     local_rank = int(os.environ.get("LOCAL_RANK", dist.get_rank() % local_world))
     if cuda:
         device = torch.device("cuda", local_rank % torch.cuda.device_count())
@@ -107,7 +106,7 @@ def join_workers(config: TrainConfig) -> Workers:
         device = torch.device("cpu")
         if owns:  # workers on one machine share its cores instead of oversubscribing them
             torch.set_num_threads(max(1, available_cpus() // local_world))
-    return Workers(dist.get_rank(), world, local_world, device, True, owns)
+    return Workers(dist.get_rank(), dist.get_world_size(), local_world, device, True, owns)
 
 
 class CommCounter:
