@@ -157,3 +157,16 @@ def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):
 def test_cli_bench_bad_options(capsys, argv, words):
     assert main(["bench", "squeezenet1_1", "--input", "3x32x32", *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_auto_backends_time_what_they_can_and_say_why_not_the_rest(tmp_path, capsys):
+    # Adaptive pooling from 12x12 to 5x5 has no ONNX form: torch is timed, onnxruntime is not.
+    spec = tmp_path / "adaptive.yaml"
+    spec.write_text("name: adaptive\ninput: [3, 14, 14]\nlayers:\n"
+                    "- {name: conv, type: conv2d, out_channels: 4, kernel: 3}\n"
+                    "- {name: pool, type: adaptive_avgpool, output_size: 5}\n")
+    assert main(["bench", str(spec), "--min-time", "0.02", "--peak-size", "128", "--threads",
+                 "1", "--train-batch", "0", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [b["name"] for b in data["backends"]] == ["torch", "torch_channels_last"]
+    assert "ONNX export failed" in data["unavailable_backends"]["onnxruntime"]

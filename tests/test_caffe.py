@@ -170,3 +170,21 @@ def test_commands_read_prototxt_directly(tmp_path, capsys):
     assert main(["analyze", str(bad)]) == 2
     assert "bad.prototxt:1:" in capsys.readouterr().err
     assert main(["import", str(FIXTURES)]) == 2
+
+
+@pytest.mark.parametrize("rules, kept", [
+    ("include { phase: TRAIN }", False),
+    ("include { phase: TEST }", True),
+    ("include { phase: TEST } include { phase: TRAIN }", True),   # any include rule that holds
+    ("include { phase: TRAIN } include { phase: TEST }", True),
+    ("exclude { phase: TEST }", False),
+    ("exclude { phase: TRAIN }", True),
+    ("exclude { }", False),                                       # no phase: holds in every phase
+])
+def test_include_and_exclude_rules_as_caffe_filters_layers(rules, kept):
+    text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n'
+            '  convolution_param { num_output: 4 kernel_size: 3 } }\n'
+            f'layer {{ name: "relu" type: "ReLU" bottom: "conv" top: "conv" {rules} }}\n')
+    names = [n.name for n in resolve(from_prototxt(text)).nodes]
+    assert ("relu" in names) == kept

@@ -142,6 +142,8 @@ def test_unknown_layers_and_bits():
     assert parse_bits("conv=8, fc=5,conv10=6") == {"conv": 8, "fc": 5, "conv10": 6}
     widths = layer_bits(spec, {"conv": 6, "conv10": 4})
     assert widths["conv10"] == 4 and widths["fire2/expand1x1"] == 6
+    # A kind with no layers (SqueezeNet has no fc) is no typo: --bits conv=6,fc=5 works.
+    assert layer_bits(spec, {"conv": 6, "fc": 5}) == layer_bits(spec, {"conv": 6})
     for text, message in (("conv8", "KEY=BITS"), ("conv=0", "1..8"), ("fc=x", "1..8")):
         with pytest.raises(CompressError, match=message):
             parse_bits(text)

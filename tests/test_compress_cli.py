@@ -59,6 +59,10 @@ def test_compress_writes_the_container_and_an_exact_report(capsys, tmp_path, che
     evaluated = json.loads(stdout)
     assert evaluated["data"] == "digits" and evaluated["bytes"] == size
     assert evaluated["top1"] == pytest.approx(report["accuracy"]["after"]["top1"])
+    # The same --out again: refused, the results stay.
+    code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.9", "--out", out)
+    assert code == 2 and "already holds a compression result (compression.json)" in err
+    assert json.loads((out / "compression.json").read_text()) == report
 
 
 def test_compress_table_output(capsys, tmp_path, checkpoint):

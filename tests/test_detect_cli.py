@@ -65,6 +65,10 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(CnnspaceError, match="not a cnnspace detector checkpoint"):
         Detector.load(tmp_path / "other.pt")
+    torch.save({"format": "cnnspace-checkpoint"}, tmp_path / "best.pt")  # of an unfinished run
+    with pytest.raises(CnnspaceError, match="best.pt is a training checkpoint; `cnnspace detect "
+                                            "train` writes detector.pt beside it"):
+        Detector.load(tmp_path / "best.pt")
     with pytest.raises(CnnspaceError, match="predicts 2 anchors per cell but 3"):
         Detector(detector.spec, DetectorConfig(SHAPE_CLASSES, [[1, 1]] * 3))
     speed = measure_fps(detector, min_time_s=0.05)

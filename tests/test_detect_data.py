@@ -6,7 +6,7 @@ from PIL import Image
 
 from cnnspace.detect import (SHAPE_CLASSES, DetectionDataset, KittiObject, anchor_grid,
                              average_precision, box_sizes, evaluate, generate_shapes, kitti_samples,
-                             parse_line, read_labels, write_labels)
+                             open_data, parse_line, read_labels, write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -118,6 +118,17 @@ def test_dataset_scales_boxes_to_the_input_and_flips_them(tmp_path):
     assert sizes.shape[1] == 2 and (sizes > 0).all()
     with pytest.raises(CnnspaceError, match="no object of the classes"):
         DetectionDataset(samples, ["Car"], hw, anchors)
+
+
+def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):
+    common = dict(data_dir=tmp_path / "shapes", progress=False)
+    data = open_data("shapes:20", (32, 32), classes=["Ellipse", "Triangle"], **common)
+    assert data.classes == ("Ellipse", "Triangle")
+    for typo in (["rectangle"], ["Rectangle", "Rect"]):  # a case slip, a phantom class
+        with pytest.raises(CnnspaceError, match="--classes: .* has no box in the training images "
+                                                "of shapes:20 \\(their classes: Ellipse, "
+                                                "Rectangle, Triangle\\)"):
+            open_data("shapes:20", (32, 32), classes=typo, **common)
 
 
 def test_average_precision_by_hand():

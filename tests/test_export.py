@@ -8,8 +8,8 @@ import torch
 from cnnspace import get_spec
 from cnnspace.cli import main
 from cnnspace.errors import CnnspaceError
-from cnnspace.nn import build, check_onnx, export_onnx
-from cnnspace.spec import Layer, NetSpec
+from cnnspace.nn import build, check_onnx, export_onnx, onnx_bytes
+from cnnspace.spec import Layer, NetSpec, to_dict
 
 # Every layer kind the exporter must handle, in one small network with two outputs.
 MIXED = NetSpec("mixed", (3, 19, 19), (
@@ -94,3 +94,32 @@ def test_cli_export_checks_and_refuses_cleanly(tmp_path, capsys):
     assert main(["export", "squeezenet1_1", "--onnx", str(out), "--opset", "13"]) == 2
     with pytest.raises(CnnspaceError, match="give input_shape"):
         export_onnx(torch.nn.Conv2d(3, 3, 1), tmp_path / "x.onnx")
+
+
+def test_a_model_that_fails_the_check_is_not_written_and_keeps_the_old_file(tmp_path, capsys):
+    from cnnspace.train import TrainConfig, save_checkpoint
+
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
+    module = build(spec)
+    with torch.no_grad():
+        module.layers["conv10"].bias[3] = float("nan")  # NaN once counted as zero error
+    broken = tmp_path / "nan.pt"
+    save_checkpoint(broken, {"model": module.state_dict(), "spec": to_dict(spec), "epoch": 1,
+                             "batch": 0, "step": 1, "config": TrainConfig().to_dict()})
+    out = tmp_path / "model.onnx"
+    out.write_bytes(b"the good model of yesterday")
+    assert main(["export", str(broken), "--onnx", str(out)]) == 2
+    assert "model.onnx not written: the model's own outputs hold NaN" in capsys.readouterr().err
+    assert out.read_bytes() == b"the good model of yesterday"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.onnx", "nan.pt"]
+
+
+def test_onnx_outputs_with_nan_are_no_agreement(tmp_path):
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
+    module = build(spec).eval()
+    with torch.no_grad():
+        module.layers["conv10"].bias[3] = float("nan")
+    data = onnx_bytes(module, spec.input)
+    with torch.no_grad():
+        module.layers["conv10"].bias[3] = 0.0  # torch finite, onnxruntime NaN
+    assert check_onnx(data, module, spec.input).max_relative_error == float("inf")

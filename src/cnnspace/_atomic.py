@@ -6,12 +6,25 @@ import tempfile
 from pathlib import Path
 from typing import Callable, IO
 
+from .errors import CnnspaceError
+
+# mkstemp makes files only their owner can read; a written result gets the mode a plain open()
+# would give it. Read once, at import, while no other thread can change the mask.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise CnnspaceError(f"{path} is a folder: give the name of the file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise CnnspaceError(f"cannot write {path}: a part of its folder path is a file") from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

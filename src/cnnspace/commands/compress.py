@@ -95,6 +95,10 @@ def run(args) -> int:
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
                               args.retrain_epochs, args.retrain_lr_factor, not args.no_progress)
     note = Console(stderr=True).print if not args.no_progress else (lambda message: None)
+    for earlier in ("compression.json", "table.json"):  # what compress and --table write last
+        if args.out and (Path(args.out) / earlier).exists():
+            raise CnnspaceError(f"{args.out} already holds a compression result ({earlier}); "
+                                "choose another --out")
     trained = [load_trained(path, args.data) for path in args.checkpoints]
     out = Path(args.out or Path("runs") / f"compress-{trained[0].name}-"
                f"{time.strftime('%Y%m%d-%H%M%S')}")

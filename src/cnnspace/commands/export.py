@@ -24,23 +24,30 @@ def register(sub) -> None:
 
 def run(args) -> int:
     spec, module = load_model_or_checkpoint(args.model, args.settings, args.input)
-    from ..nn import build, check_onnx, export_onnx  # torch only once the model is known
+    from .._atomic import write_atomic
+    from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
+                      onnx_bytes)
 
     module = module if module is not None else build(spec)
-    path = export_onnx(module, args.onnx, spec.input, args.dynamic_batch, args.opset)
-    line = f"wrote {path} ({path.stat().st_size:,} bytes, opset {args.opset}"
-    line += ", dynamic batch)" if args.dynamic_batch else ", batch 1)"
-    if args.no_check:
-        print(line)
-        return 0
-    try:
-        check = check_onnx(path, module, spec.input, batch=2 if args.dynamic_batch else 1)
-    except CnnspaceError as e:  # onnxruntime missing: the file is still good to use
-        print(f"{line}; not checked: {e}")
-        return 0
-    if check.max_relative_error >= TOLERANCE:
-        raise CnnspaceError(f"{path}: onnxruntime's outputs differ from torch's (max relative "
-                            f"error {check.max_relative_error:.2e} >= {TOLERANCE:g})")
-    print(f"{line}; onnxruntime matches torch: max relative error "
-          f"{check.max_relative_error:.1e}")
+    data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)
+    line = f"{len(data):,} bytes, opset {args.opset}"
+    line += ", dynamic batch" if args.dynamic_batch else ", batch 1"
+    verdict = "not checked (--no-check)"
+    if not args.no_check:
+        # Checked before it is written: a model that fails never replaces a good file.
+        try:
+            check = check_onnx(data, module, spec.input, batch=2 if args.dynamic_batch else 1)
+        except OnnxRuntimeMissing as e:
+            verdict = f"not checked: {e}"  # the file is still good to use
+        except CnnspaceError as e:
+            raise CnnspaceError(f"{args.onnx} not written: {e}") from None
+        else:
+            if check.max_relative_error >= TOLERANCE:
+                raise CnnspaceError(f"{args.onnx} not written: onnxruntime's outputs differ from "
+                                    f"torch's (max relative error {check.max_relative_error:.2e} "
+                                    f">= {TOLERANCE:g})")
+            verdict = (f"onnxruntime matches torch: max relative error "
+                       f"{check.max_relative_error:.1e}")
+    write_atomic(args.onnx, lambda f: f.write(data))
+    print(f"wrote {args.onnx} ({line}); {verdict}")
     return 0

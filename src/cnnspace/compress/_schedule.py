@@ -3,7 +3,8 @@
 Layers are the conv2d and linear layers of a spec, named as its resolved graph names them
 (``conv1``, ``fire2/expand3x3``, ``fc6``). Overrides name a layer or a glob (``fire*/expand3x3``);
 the first matching override wins, and an override that matches no layer is an error (a typo
-would otherwise silently prune nothing).
+would otherwise silently prune nothing). A kind (``conv``, ``fc``) a network has no layers of is
+no error: ``fc=5``, the default, holds for fully convolutional networks too.
 """
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def _pick(patterns: Mapping[str, Any], node: Node, default: Any) -> Any:
 
 def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str, what: str) -> None:
     for pattern in patterns:
-        if not any(fnmatch.fnmatchcase(n.name, pattern) or pattern == WEIGHTED_TYPES[n.type]
-                   for n in nodes):
+        if pattern in DEFAULT_BITS:
+            continue
+        if not any(fnmatch.fnmatchcase(n.name, pattern) for n in nodes):
             names = ", ".join(n.name for n in nodes)
             raise CompressError(f"{source}: {what} {pattern!r} matches no conv2d or linear layer "
                                 f"(layers: {names})")

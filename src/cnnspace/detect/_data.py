@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import CnnspaceError
 from ._anchors import KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, fit_shapes, scale_shapes
 from ._dataset import box_sizes
-from ._kitti import KITTI_CLASSES, Sample, kitti_samples
+from ._kitti import KITTI_CLASSES, Sample, kitti_samples, read_labels
 from ._shapes import SHAPE_CLASSES, generate_shapes
 
 SHAPES_DEFAULT_COUNT = 1000
@@ -61,6 +61,17 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
         chosen, difficulty, kitti = tuple(classes or KITTI_CLASSES), "moderate", True
     else:
         raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
-    return DetectionData(ref, chosen, kitti_samples(root, train_split),
-                         kitti_samples(root, val_split), difficulty,
+    train = kitti_samples(root, train_split)
+    _check_classes(chosen, train, ref)
+    return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
                          kitti and chosen == KITTI_CLASSES)
+
+
+def _check_classes(chosen: tuple[str, ...], train: list[Sample], ref: str) -> None:
+    """A class with no box to learn from is a typo (a detector would carry a phantom class)."""
+    present = {o.type for s in train if s.labels is not None for o in read_labels(s.labels)}
+    missing = [c for c in chosen if c not in present]
+    if missing:
+        raise CnnspaceError(f"--classes: {', '.join(map(repr, missing))} has no box in the "
+                            f"training images of {ref} (their classes: "
+                            f"{', '.join(sorted(present))})")

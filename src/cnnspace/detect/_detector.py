@@ -13,6 +13,7 @@ from .._atomic import write_atomic
 from ..errors import CnnspaceError
 from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
+from ..train._checkpoint import FORMAT as TRAINING_FORMAT
 from ._anchors import anchor_grid
 from ._dataset import to_input
 from ._layout import layout_for
@@ -21,6 +22,8 @@ from ._postprocess import NMS_IOU, SCORE_THRESHOLD, TOP_N, Detections, postproce
 
 CHECKPOINT_FORMAT = "cnnspace-detector"
 CHECKPOINT_VERSION = 1
+
+DETECTOR_FILE = "detector.pt"  # in a `detect train` run folder
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,10 @@ class Detector:
             raise CnnspaceError(f"no checkpoint at {path}") from None
         except Exception as e:  # torch raises several types for a file that is not a checkpoint
             raise CnnspaceError(f"{path} is not a readable checkpoint: {e}") from None
+        if isinstance(state, dict) and state.get("format") == TRAINING_FORMAT:
+            raise CnnspaceError(f"{path} is a training checkpoint; `cnnspace detect train` "
+                                f"writes {DETECTOR_FILE} beside it when training ends (an "
+                                "interrupted run is finished with `detect train ... --resume`)")
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CnnspaceError(f"{path} is not a cnnspace detector checkpoint (made by "
                                 "`cnnspace detect train`)")

@@ -17,12 +17,11 @@ from ..train import Callback, TrainConfig, TrainResult, train
 from ._anchors import anchor_grid
 from ._data import DetectionData
 from ._dataset import DetectionDataset, check_positive_iou
-from ._detector import Detector, DetectorConfig
+from ._detector import DETECTOR_FILE, Detector, DetectorConfig
 from ._layout import layout_for
 from ._loss import LossWeights, SqueezeDetLoss
 from ._measure import evaluate_detector
 
-DETECTOR_FILE = "detector.pt"
 MONITOR = "mAP"
 # Gradients are clipped to this global L2 norm before each update, as the official code clips
 # them (to norm 1 per tensor): measured here, without it squeezedet from scratch on shapes

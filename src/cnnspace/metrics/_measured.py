@@ -169,15 +169,14 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         runners, results = {}, []
         for name in names:
             progress(f"timing backend {name}")
-            try:
+            try:  # onnxruntime exports the model on its first call: measuring may fail too
                 runners[name] = make_runner(name, model, spec.input, dev, threads)
+                results.append(_measure_backend(runners[name], batches, flops, peak, meter,
+                                                min_time_s))
             except CnnspaceError as e:  # e.g. a layer ONNX cannot express
                 if "auto" not in backends:
                     raise
                 unavailable[name] = str(e)
-                continue
-            results.append(_measure_backend(runners[name], batches, flops, peak, meter,
-                                            min_time_s))
         if not results:
             raise CnnspaceError("no backend could run: " + "; ".join(
                 f"{name}: {reason}" for name, reason in unavailable.items()))

@@ -87,13 +87,18 @@ def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape |
     return path
 
 
+class OnnxRuntimeMissing(CnnspaceError):
+    """onnxruntime is not installed (an optional dependency)."""
+
+
 def ort_session(model: bytes | str | os.PathLike, threads: int | None = None,
                 device: str = "cpu"):
     """An onnxruntime session; errors say how to install onnxruntime when it is missing."""
     try:
         import onnxruntime as ort
     except ImportError:
-        raise CnnspaceError("onnxruntime is not installed: pip install 'cnnspace[onnx]'") from None
+        raise OnnxRuntimeMissing("onnxruntime is not installed: pip install 'cnnspace[onnx]'"
+                                 ) from None
     providers = ["CPUExecutionProvider"]
     if device.startswith("cuda"):
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -123,9 +128,16 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
     with torch.inference_mode():
         expected = reference(x)
     expected = expected if isinstance(expected, tuple) else (expected,)
+    if not all(bool(torch.isfinite(e).all()) for e in expected):
+        raise CnnspaceError("the model's own outputs hold NaN or infinity (in torch, before any "
+                            "export): its weights are broken")
     got = ort_session(model).run(None, {INPUT_NAME: x.numpy()})
+    if len(got) != len(expected):
+        raise CnnspaceError(f"the ONNX model has {len(got)} outputs, torch's module "
+                            f"{len(expected)}")
     worst = 0.0
     for e, g in zip(expected, got):
         scale = float(e.abs().max()) or 1.0
-        worst = max(worst, float((torch.from_numpy(g) - e).abs().max()) / scale)
+        error = float((torch.from_numpy(g) - e).abs().max()) / scale
+        worst = max(worst, error if error == error else float("inf"))  # NaN: no agreement
     return OnnxCheck(worst, batch)

@@ -307,12 +307,16 @@ def _declared_input(msg: Message, b: _Builder) -> None:
 
 
 def _in_test_phase(entry: Message) -> bool:
-    """A deploy network is Caffe's TEST phase: layers only for training are left out."""
-    included = all(not isinstance(r, Message) or r.one("phase", "TEST") != "TRAIN"
-                   for r, _ in entry.all("include"))
-    excluded = any(isinstance(r, Message) and r.one("phase") == "TEST"
-                   for r, _ in entry.all("exclude"))
-    return included and not excluded
+    """A deploy network is Caffe's TEST phase: layers only for training are left out. As Caffe's
+    FilterNet: a layer with include rules is kept when any of them holds, one with exclude rules
+    is left out when any holds; a rule without a phase holds in every phase."""
+    def holds(rule) -> bool:
+        return not isinstance(rule, Message) or rule.one("phase", "TEST") == "TEST"
+
+    includes = [r for r, _ in entry.all("include")]
+    if includes:
+        return any(holds(r) for r in includes)
+    return not any(holds(r) for r, _ in entry.all("exclude"))
 
 
 def _strings(entry: Message, field: str, layer: str) -> list[str]:

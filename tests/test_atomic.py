@@ -1,0 +1,39 @@
+"""Every result file goes through write_atomic: whole or not at all, readable as a plain open()
+would make it, and a wrong path is one clear error."""
+import os
+import stat
+
+import pytest
+
+from cnnspace._atomic import write_atomic, write_text_atomic
+from cnnspace.errors import CnnspaceError
+
+
+def test_a_written_file_has_the_mode_the_umask_gives(tmp_path):
+    previous = os.umask(0o022)
+    os.umask(previous)
+    write_text_atomic(tmp_path / "a.txt", "x")
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o666 & ~previous
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "result.json"
+    write_text_atomic(path, "old")
+
+    def fail(f):
+        f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomic(path, fail)
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["result.json"]
+
+
+def test_wrong_paths_are_one_clear_error(tmp_path):
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(CnnspaceError, match="folder is a folder: give the name of the file"):
+        write_text_atomic(tmp_path / "folder", "x")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(CnnspaceError, match="cannot write .*file/out.txt: a part of its folder "
+                                            "path is a file"):
+        write_text_atomic(tmp_path / "file" / "out.txt", "x")
