@@ -14,7 +14,7 @@ from cnnspace.metrics import benchmark, energy_meter, gemm_peak, time_calls
 from cnnspace.metrics._energy import rapl_meter
 from cnnspace.metrics._timing import percentile
 from cnnspace.nn import build
-from cnnspace.spec import to_dict
+from cnnspace.spec import save, to_dict
 
 FIXTURES = Path(__file__).parent / "fixtures" / "caffe"
 FAST = {"min_time_s": 0.02, "peak_sizes": (128,)}
@@ -131,6 +131,22 @@ def test_cli_bench_reads_prototxt_and_checkpoints(tmp_path, capsys):
                  "--backend", "torch", "--train-batch", "0"]) == 0
     table = capsys.readouterr().out
     assert "% peak" in table and "training step: not requested" in table
+
+
+def test_input_hxw_keeps_the_models_channels(tmp_path, capsys):
+    gray = get_spec("firenet", num_classes=5, input=(1, 24, 24), base_e=16, incr_e=16,
+                    num_fire=2, conv1_filters=16, pool_after=["conv1"])
+    path, _ = _checkpoint(tmp_path, gray)
+    fast = ["--min-time", "0.02", "--peak-size", "128", "--backend", "torch", "--train-batch",
+            "0", "--threads", "1", "--format", "json"]
+    assert main(["bench", str(path), "--input", "32x32", *fast]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == [1, 32, 32]
+    assert main(["bench", str(path), "--input", "3x32x32", *fast]) == 2
+    assert "trained on 1-channel images; --input 3x32x32 has 3" in capsys.readouterr().err
+    spec_file = tmp_path / "gray.yaml"
+    save(gray, spec_file)
+    assert main(["analyze", str(spec_file), "--input", "32x32", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == [1, 32, 32]
 
 
 def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):

@@ -23,7 +23,8 @@ def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path,
     assert main(["train", str(spec_file), "--data=digits", "--image-size=8", "--recipe=squeezenet",
                  "--epochs=1", "--batch-size=256", "--lr-scaling=linear", "--warmup=0.5",
                  "--threads=1", "--no-progress", f"--out={out}"]) == 0
-    assert "top-1" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "top-1" in captured.out and "note:" not in captured.err  # written for 1x8x8 images
     config = (out / "config.yaml").read_text()
     for line in ("optimizer: sgd", "schedule: poly", "recipe: squeezenet", "batch_size: 256",
                  "lr_scaling: linear", "warmup_epochs: 0.5", "threads: 1"):
@@ -31,6 +32,14 @@ def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path,
     assert "command: cnnspace train" in config and "--recipe=squeezenet" in config
     result = json.loads((out / "result.json").read_text())
     assert result["epochs"] == 1 and result["workers"] == 1
+
+
+def test_a_spec_written_for_another_input_size_is_trained_at_the_datasets_with_a_note(
+        spec_file, tmp_path, capsys):
+    assert main(["train", str(spec_file), "--data=digits", "--epochs=1", "--threads=1",
+                 "--no-progress", f"--out={tmp_path / 'run'}"]) == 0
+    assert (f"note: {spec_file} is written for 1x8x8 input; it trains at 1x32x32, the size of "
+            "the digits images (--image-size N resizes them)") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -26,7 +26,11 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     checkpoint = load_checkpoint(ref)
     if not input_size:
         return checkpoint.spec or _no_spec(ref), checkpoint.build_model()
-    spec: NetSpec = (checkpoint.spec or _no_spec(ref)).with_input(parse_input(input_size))
+    trained: NetSpec = checkpoint.spec or _no_spec(ref)
+    spec = trained.with_input(parse_input(input_size, trained.input[0]))
+    if spec.input[0] != trained.input[0]:
+        raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
+                            f"{input_size} has {spec.input[0]}")
     module = build(spec)
     try:
         module.load_state_dict(checkpoint.model_state)

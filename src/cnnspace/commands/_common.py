@@ -52,7 +52,7 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
         if settings:
             raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
         spec = spec_mod.load(path)
-        return spec.with_input(parse_input(input_size)) if input_size else spec
+        return spec.with_input(parse_input(input_size, spec.input[0])) if input_size else spec
     raise CnnspaceError(f"{ref!r} is neither a registered model (see `cnnspace zoo`) nor an "
                         "existing spec file")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Iterable
@@ -148,6 +149,11 @@ def _model_and_data(args):
         spec = zoo_spec(args.model, data, **settings)
     else:
         spec = load_model(args.model, settings)
+        if spec.input != data.input_shape and _is_rank0():
+            # Layers sized by the input (linear after flatten) change with it: say so.
+            print(f"note: {args.model} is written for {'x'.join(map(str, spec.input))} input; "
+                  f"it trains at {'x'.join(map(str, data.input_shape))}, the size of the "
+                  f"{data.name} images (--image-size N resizes them)", file=sys.stderr)
     return fit_spec(spec, data), data, settings
 
 

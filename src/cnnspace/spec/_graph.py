@@ -93,8 +93,9 @@ def _check_input_shape(shape: Any) -> Shape:
     return tuple(shape)
 
 
-def parse_input(value: Any) -> Shape:
-    """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (3 channels)."""
+def parse_input(value: Any, channels: int = 3) -> Shape:
+    """``[C, H, W]`` or the strings ``CxHxW`` / ``HxW`` (``channels`` channels: a model's own
+    count, where there is a model)."""
     given = value
     if isinstance(value, str):
         try:
@@ -102,7 +103,7 @@ def parse_input(value: Any) -> Shape:
         except ValueError:
             value = None
         if value is not None and len(value) == 2:
-            value = [3, *value]
+            value = [channels, *value]
     if not _is_shape(value):
         raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
                         field="input")
