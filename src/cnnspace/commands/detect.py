@@ -37,7 +37,9 @@ DETECT_OPTIONS: list[tuple[str, dict]] = [
     ("--grad-clip", {"type": float, "metavar": "NORM",
                      "help": "clip the gradients' global norm (default 10; 0: off)"}),
 ]
-SKIPPED_TRAIN_FLAGS = ("--data", "--image-size")
+# Not for detectors: their data and input size have options of their own, and they have no
+# auxiliary outputs nor a classifier layer to imprint.
+SKIPPED_TRAIN_FLAGS = ("--data", "--image-size", "--aux-weight", "--classifier-init")
 
 
 def register(sub) -> None:
@@ -139,6 +141,7 @@ def run_train(args) -> int:
     grad_clip = GRAD_CLIP if args.grad_clip is None else args.grad_clip
     check_train_options(args.positive_iou, grad_clip)
     out, config = run_options(args)
+    config = config.with_options(classifier_init="spec")  # e.g. --recipe digits: the rest applies
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
@@ -239,8 +242,10 @@ def _print_eval(report: dict) -> None:
     console = Console()
     console.print(table)
     m = report["mAP"]
-    console.print(f"mAP {'-' if m is None else f'{m:.3f}'} ({report['recall_points']}-point "
-                  "interpolated AP)")
+    points = report["recall_points"]
+    console.print(f"mAP {'-' if m is None else f'{m:.3f}'} (" + (
+        f"{points}-point interpolated AP)" if points else "AP: area under the interpolated "
+        "precision-recall curve)"))
     if "speed" in report:
         s = report["speed"]
         console.print(f"speed at batch 1 on {s['device']} ({s['threads']} threads): "
@@ -265,6 +270,8 @@ def run_predict(args) -> int:
                             f"{changes['score_threshold']}")
     if "top_n" in changes and changes["top_n"] < 1:
         raise CnnspaceError(f"--top-n must be positive, got {changes['top_n']}")
+    if "nms_iou" in changes and not 0 < changes["nms_iou"] <= 1:
+        raise CnnspaceError(f"--nms is an IoU threshold in (0, 1], got {changes['nms_iou']}")
     detector.config = replace(detector.config, **changes)
     out = Path(args.out)
     classes = list(detector.config.classes)

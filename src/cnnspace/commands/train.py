@@ -106,7 +106,8 @@ def run_options(args) -> tuple[str, TrainConfig]:
     if args.nproc < 1:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
     out = args.out or _default_out(args.model, args.data)
-    options = {field: getattr(args, _dest(flag)) for flag, field, _ in OPTIONS if field}
+    # detect train leaves some options out (getattr's None: the recipe's value)
+    options = {field: getattr(args, _dest(flag), None) for flag, field, _ in OPTIONS if field}
     config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
                                      **{**options, "out": out, "progress": not args.no_progress})
     uses_cuda(config.device, args.nproc)  # too few GPUs: one message here, not one per worker
