@@ -59,6 +59,13 @@ def test_compress_writes_the_container_and_an_exact_report(capsys, tmp_path, che
     evaluated = json.loads(stdout)
     assert evaluated["data"] == "digits" and evaluated["bytes"] == size
     assert evaluated["top1"] == pytest.approx(report["accuracy"]["after"]["top1"])
+    # The table: rows are layers' weights, and the footer sums the rows.
+    code, stdout, err = run(capsys, "compress", checkpoint, "--sparsity", "0.5", "--bits",
+                            "conv=5,fc=4", "--retrain-epochs", "1", "--out", tmp_path / "t",
+                            "--no-progress")
+    assert code == 0, err
+    weights = sum(r["params"] for r in report["layers"])
+    assert "weights" in stdout and f"{weights:,}" in stdout
     # The same --out again: refused, the results stay.
     code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.9", "--out", out)
     assert code == 2 and "already holds a compression result (compression.json)" in err

@@ -113,6 +113,10 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
     drawn = load_image(predictions / "000000.png")
     assert drawn.size == (64, 64)
     assert drawn.tobytes() != Image.open(image).convert("RGB").tobytes()  # boxes were drawn
+    # An unreadable image anywhere in the list: nothing is written, not half the outputs.
+    assert main(["detect", "predict", str(out / "detector.pt"), str(image),
+                 str(tmp_path / "missing.png"), "--out", str(tmp_path / "pred2")]) == 2
+    assert "missing.png" in capsys.readouterr().err and not (tmp_path / "pred2").exists()
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -178,8 +178,12 @@ def _pct(x: float | None) -> str:
 
 def _print_report(report: dict, out: Path) -> None:
     table = Table(title=f"{report['model']} -> {out / report['file']}", show_footer=True)
-    columns = (("layer", "total"), ("params", f"{report['params']:,}"),
-               ("density", f"{report['params_kept'] / max(report['params'], 1):.1%}"),
+    # Rows hold each layer's weights (biases travel uncoded, with the other tensors), so the
+    # footer sums the rows, not the model's whole parameter count.
+    weights = sum(r["params"] for r in report["layers"])
+    kept = sum(r["kept"] for r in report["layers"])
+    columns = (("layer", "total"), ("weights", f"{weights:,}"),
+               ("density", f"{kept / max(weights, 1):.1%}"),
                ("bits", ""), ("before", f"{sum(r['bytes_before'] for r in report['layers']):,}"),
                ("after", f"{sum(r['bytes_after'] for r in report['layers']):,}"),
                ("Huffman saved", f"{report['huffman_saved_bytes']:,}"))

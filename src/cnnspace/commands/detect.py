@@ -276,8 +276,10 @@ def run_predict(args) -> int:
     out = Path(args.out)
     classes = list(detector.config.classes)
     results, used = [], set()
-    for path in args.images:
-        image = load_image(path)
+    # Every image is read before any output is written: a bad one later in the list must not
+    # leave drawings without their detections.json.
+    images = [load_image(path) for path in args.images]
+    for path, image in zip(args.images, images):
         found = detector.detect_images([image])[0]
         stem = Path(path).stem
         name = stem if stem not in used else f"{stem}-{len(results)}"  # same name, other folder
