@@ -9,6 +9,7 @@ import re
 import shlex
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -147,9 +148,10 @@ def free_port() -> int:
 def test_optuna_dashboard_opens_our_study(study_run):
     _, out, _ = study_run
     port = free_port()
-    exe = Path(__import__("sys").executable).with_name("optuna-dashboard")
-    server = subprocess.Popen([str(exe), str(out / "study.journal"), "--host", "127.0.0.1",
-                               "--port", str(port), "--quiet"])
+    # The console script's own entry point: installs without scripts (pip --target) lack the exe.
+    launch = "import sys; from optuna_dashboard._cli import main; sys.exit(main())"
+    server = subprocess.Popen([sys.executable, "-c", launch, str(out / "study.journal"),
+                               "--host", "127.0.0.1", "--port", str(port), "--quiet"])
     try:
         summaries = _get_json(f"http://127.0.0.1:{port}/api/studies", server)["study_summaries"]
         ours = next(s for s in summaries if s["study_name"] == "tiny")

@@ -34,6 +34,8 @@ def test_reading_a_missing_study_is_an_error_not_a_new_file(tmp_path):
 
 
 def test_unreachable_database_names_the_url_without_password():
+    pytest.importorskip("psycopg2", reason="the PostgreSQL driver (pip install 'cnnspace[postgres]') "
+                        "is needed to reach the server; the next test covers its absence")
     with pytest.raises(CnnspaceError, match=r"cannot open the storage "
                        r"postgresql\+psycopg2://me:\*\*\*@127.0.0.1:9/x: OperationalError"):
         open_storage("postgresql+psycopg2://me:secret@127.0.0.1:9/x")
