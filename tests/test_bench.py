@@ -149,6 +149,25 @@ def test_input_hxw_keeps_the_models_channels(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["input"] == [1, 32, 32]
 
 
+def test_spec_commands_read_a_checkpoints_network_and_training_refuses_one(tmp_path, capsys):
+    path, _ = _checkpoint(tmp_path, TINY)
+    assert main(["analyze", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["totals"] == \
+        analyze(TINY).to_json()["totals"]
+    assert main(["analyze", str(path), "--input", "40x40", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"] == [3, 40, 40]
+    written = tmp_path / "net.yaml"
+    assert main(["spec", str(path), "-o", str(written)]) == 0
+    assert main(["diff", str(path), str(written), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["changes"] == []
+    assert main(["scale", str(path), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == TINY.name
+    assert main(["analyze", str(path), "--set", "sr=0.5"]) == 2
+    assert "--set applies to zoo models, not to the checkpoint" in capsys.readouterr().err
+    assert main(["train", str(path), "--epochs", "1"]) == 2
+    assert f"cnnspace spec {path} -o net.yaml" in capsys.readouterr().err
+
+
 def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):
     import onnxruntime as ort
 

@@ -6,11 +6,17 @@ from pathlib import Path
 
 from ..errors import CnnspaceError
 from ..spec import NetSpec, parse_input
-from ._common import load_model, parse_settings
+from ._common import CHECKPOINT_SUFFIXES, load_model, parse_settings
 
-CHECKPOINT_SUFFIXES = (".pt", ".pth")
 CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
                    "train`): its trained weights are used.")
+
+
+def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:
+    """The spec of a zoo model, a spec file, or the network a checkpoint was trained as."""
+    if Path(ref).suffix not in CHECKPOINT_SUFFIXES:
+        return load_model(ref, settings, input_size)
+    return _read(ref, settings, input_size)[1]
 
 
 def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | None):
@@ -18,19 +24,11 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     spec) for a zoo model or spec file."""
     if Path(ref).suffix not in CHECKPOINT_SUFFIXES:
         return load_model(ref, settings, input_size), None
-    if parse_settings(settings):
-        raise CnnspaceError(f"--set applies to zoo models, not to the checkpoint {ref}")
-    from ..nn import build  # torch only when a checkpoint is read
-    from ..train import load_checkpoint
-
-    checkpoint = load_checkpoint(ref)
+    checkpoint, spec = _read(ref, settings, input_size)
     if not input_size:
-        return checkpoint.spec or _no_spec(ref), checkpoint.build_model()
-    trained: NetSpec = checkpoint.spec or _no_spec(ref)
-    spec = trained.with_input(parse_input(input_size, trained.input[0]))
-    if spec.input[0] != trained.input[0]:
-        raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
-                            f"{input_size} has {spec.input[0]}")
+        return spec, checkpoint.build_model()
+    from ..nn import build  # torch only when a checkpoint is read
+
     module = build(spec)
     try:
         module.load_state_dict(checkpoint.model_state)
@@ -40,7 +38,22 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     return spec, module
 
 
-def _no_spec(ref: str):
-    raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
-                        "nn.Module); build that module in Python and use cnnspace.metrics."
-                        "benchmark or cnnspace.nn.export_onnx")
+def _read(ref: str, settings: list[str], input_size: str | None):
+    """The checkpoint and its spec, at ``input_size`` if given."""
+    if parse_settings(settings):
+        raise CnnspaceError(f"--set applies to zoo models, not to the checkpoint {ref}")
+    from ..train import load_checkpoint  # torch only when a checkpoint is read
+
+    checkpoint = load_checkpoint(ref)
+    trained: NetSpec | None = checkpoint.spec
+    if trained is None:
+        raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
+                            "nn.Module); build that module in Python and use cnnspace.metrics."
+                            "benchmark or cnnspace.nn.export_onnx")
+    if not input_size:
+        return checkpoint, trained
+    spec = trained.with_input(parse_input(input_size, trained.input[0]))
+    if spec.input[0] != trained.input[0]:
+        raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
+                            f"{input_size} has {spec.input[0]}")
+    return checkpoint, spec

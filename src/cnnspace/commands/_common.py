@@ -16,11 +16,15 @@ from ..spec import parse_input
 from ..zoo import get_spec, list_models
 
 FORMATS = ("table", "json", "csv")
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+MODEL_HELP = "a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json/.prototxt)"
+CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.prototxt) or a "
+                   "training checkpoint (.pt/.pth: the network it trained)")
 
 
-def add_model_args(p: argparse.ArgumentParser, name: str = "model") -> None:
-    p.add_argument(name, metavar="MODEL_OR_SPEC",
-                   help="a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json)")
+def add_model_args(p: argparse.ArgumentParser, name: str = "model",
+                   help: str = MODEL_HELP) -> None:
+    p.add_argument(name, metavar="MODEL_OR_SPEC", help=help)
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a model or family setting, e.g. --set sr=0.25 (repeatable)")
     p.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or HxW)")
@@ -44,6 +48,10 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
     """A zoo model (with settings) or a spec file; ``input_size`` overrides the input shape."""
     settings = parse_settings(settings) if isinstance(settings, list) else dict(settings or {})
     path = Path(ref)
+    if path.suffix in CHECKPOINT_SUFFIXES and ref not in list_models():
+        raise CnnspaceError(f"{ref} is a training checkpoint; this command takes a zoo model or "
+                            f"a spec file (`cnnspace spec {ref} -o net.yaml` writes the "
+                            "checkpoint's architecture as one)")
     if ref in list_models():
         if input_size:
             settings["input"] = input_size

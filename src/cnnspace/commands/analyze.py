@@ -5,12 +5,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ..metrics import analyze
-from ._common import add_format_arg, add_model_args, dump_json, load_model, rows_to_csv
+from ._checkpoints import load_spec
+from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv
 
 
 def register(sub) -> None:
     p = sub.add_parser("analyze", help="parameters, size, MACs, FLOPs, activations, communication")
-    add_model_args(p)
+    add_model_args(p, help=CHECKPOINT_HELP)
     p.add_argument("--batch", type=int, default=1, help="images per step (default 1)")
     p.add_argument("--bits", type=int, default=32, help="bits per stored value (default 32)")
     add_format_arg(p)
@@ -22,7 +23,7 @@ def _shape(s) -> str:
 
 
 def run(args) -> int:
-    result = analyze(load_model(args.model, args.settings, args.input), batch=args.batch,
+    result = analyze(load_spec(args.model, args.settings, args.input), batch=args.batch,
                      bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")

@@ -7,7 +7,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..space import ADDED, CHANGED, NetDiff, diff
-from ._common import add_format_arg, dump_json, load_model
+from ._checkpoints import load_spec
+from ._common import CHECKPOINT_HELP, add_format_arg, dump_json
 
 EXAMPLES = """\
 each --set applies to the model named just before it; --input applies to both:
@@ -38,8 +39,8 @@ def register(sub) -> None:
                     "local (filters, channels, filter size, categories) or global (stride, "
                     "pooling, input resolution). See docs/design-spaces.md.",
         epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("a", metavar="A", help="a zoo name or a spec file (.yaml/.json)")
-    p.add_argument("b", metavar="B", help="a zoo name or a spec file (.yaml/.json)")
+    p.add_argument("a", metavar="A", help=CHECKPOINT_HELP)
+    p.add_argument("b", metavar="B", help=CHECKPOINT_HELP)
     p.add_argument("--set", action=_SettingOfPreviousModel, metavar="KEY=VALUE",
                    help="a setting of the zoo model or family named just before it (repeatable)")
     p.add_argument("--input", metavar="CxHxW", help="input size of both networks")
@@ -50,8 +51,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    a = load_model(args.a, args.settings_a or [], args.input)
-    b = load_model(args.b, args.settings_b or [], args.input)
+    a = load_spec(args.a, args.settings_a or [], args.input)
+    b = load_spec(args.b, args.settings_b or [], args.input)
     result = diff(a, b, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")

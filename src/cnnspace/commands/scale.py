@@ -9,7 +9,8 @@ from rich.table import Table
 
 from .. import scale
 from ..errors import CnnspaceError
-from ._common import add_format_arg, add_model_args, dump_json, load_model
+from ._checkpoints import load_spec
+from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json
 from .commbench import run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
@@ -18,7 +19,7 @@ DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
 def register(sub) -> None:
     p = sub.add_parser("scale", help="predicted training time and speedup on N data-parallel "
                                      "workers: parameter server vs reduction tree vs ring")
-    add_model_args(p)
+    add_model_args(p, help=CHECKPOINT_HELP)
     p.add_argument("--workers", default=DEFAULT_WORKERS, metavar="N,N,...",
                    help=f"worker counts (default {DEFAULT_WORKERS})")
     p.add_argument("--strategies", default=",".join(scale.STRATEGIES), metavar="S,S,...",
@@ -120,7 +121,7 @@ def _recipes(args, preset: scale.Preset) -> tuple[scale.Recipe, scale.Recipe]:
 
 
 def run(args) -> int:
-    spec = load_model(args.model, args.settings, args.input)
+    spec = load_spec(args.model, args.settings, args.input)
     workers = _int_list(args.workers, "workers")
     strategies = _strategies(args.strategies)
     preset = _preset(args, spec)
