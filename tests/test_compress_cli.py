@@ -73,17 +73,20 @@ def test_compress_writes_the_container_and_an_exact_report(capsys, tmp_path, che
 
 
 def test_compress_table_output(capsys, tmp_path, checkpoint):
-    code, stdout, err = run(capsys, "compress", "--table", checkpoint, "--sparsity", "0.5",
-                            "--out", tmp_path, "--no-progress")
+    # One network twice (as two runs' best.pt would be): told apart by command-line place.
+    code, stdout, err = run(capsys, "compress", "--table", checkpoint, checkpoint, "--sparsity",
+                            "0.5", "--out", tmp_path, "--no-progress")
     assert code == 0, err
-    assert "baseline" in stdout and "int8" in stdout and "tiny-run0" in stdout
+    assert "baseline" in stdout and "int8" in stdout and "tiny-run0-2" in stdout
     rows = json.loads((tmp_path / "table.json").read_text())
-    assert [r["approach"] for r in rows] == ["baseline", "SVD", "pruning",
-                                             "pruning + sharing + Huffman", "int8 (PyTorch)"]
+    approaches = ["baseline", "SVD", "pruning", "pruning + sharing + Huffman", "int8 (PyTorch)"]
+    assert [r["approach"] for r in rows] == approaches * 2
+    assert [r["model"] for r in rows] == ["tiny-run0-1"] * 5 + ["tiny-run0-2"] * 5
     assert rows[0]["ratio"] == 1.0
     assert rows[1]["bytes"] is None and rows[1]["note"].startswith("n/a")  # only the classifier
-    for row in rows[2:]:
+    for row in rows[2:5] + rows[7:]:
         assert row["bytes"] == Path(row["file"]).stat().st_size and row["top1"] is not None
+        assert Path(row["file"]).parent.name == row["model"]
 
 
 def test_predict_table_and_json(capsys):

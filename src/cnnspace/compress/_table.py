@@ -119,10 +119,11 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
     rows: list[TableRow] = []
     names = [m.name for m in models]
     for i, trained in enumerate(models):
-        # Two checkpoints of the same name (say two runs' best.pt) get folders of their own.
-        unique = names.count(trained.name) == 1
-        folder = out / (trained.name if unique else f"{trained.name}-{i + 1}")
-        trained = replace(trained, model=trained.model.cpu().eval())
+        # Two checkpoints of one network (say two runs' best.pt) are told apart by their place
+        # on the command line, in the rows and in the folders alike.
+        label = trained.name if names.count(trained.name) == 1 else f"{trained.name}-{i + 1}"
+        folder = out / label
+        trained = replace(trained, name=label, model=trained.model.cpu().eval())
         note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
         rows.append(_baseline(trained, folder))
         rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
