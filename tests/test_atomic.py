@@ -2,6 +2,7 @@
 would make it, and a wrong path is one clear error."""
 import os
 import stat
+import threading
 
 import pytest
 
@@ -37,3 +38,26 @@ def test_wrong_paths_are_one_clear_error(tmp_path):
     with pytest.raises(CnnspaceError, match="cannot write .*file/out.txt: a part of its folder "
                                             "path is a file"):
         write_text_atomic(tmp_path / "file" / "out.txt", "x")
+
+
+def test_a_pipe_or_device_is_written_into_not_replaced(tmp_path):
+    # As `-o /dev/null` or `-o /dev/stdout`: a rename would put a plain file in the device's place.
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    write_text_atomic(fifo, "through the pipe")
+    reader.join(timeout=10)
+    assert received == [b"through the pipe"] and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_a_symbolic_link_keeps_pointing_at_its_target(tmp_path):
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "result.json"
+    target.write_text("old")
+    link = tmp_path / "result.json"
+    link.symlink_to(target)
+    write_text_atomic(link, "new")
+    assert link.is_symlink() and target.read_text() == "new"

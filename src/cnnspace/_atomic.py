@@ -12,12 +12,20 @@ from .errors import CnnspaceError
 # would give it. Read once, at import, while no other thread can change the mask.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
+_SYSTEM_FOLDERS = ("dev", "proc")
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     if path.is_dir():
         raise CnnspaceError(f"{path} is a folder: give the name of the file to write")
+    if path.exists() and (not path.is_file() or path.absolute().parts[1] in _SYSTEM_FOLDERS):
+        # /dev/null, /dev/stdout, a pipe: renaming a file over it would replace the device itself.
+        with open(path, "wb") as f:
+            write(f)
+        return
+    # Through a symbolic link: the link stays, its target gets the new contents.
+    path = Path(os.path.realpath(path))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
