@@ -1,12 +1,14 @@
 """Design spaces: loading and errors, axes, grid and sampling, point ids, constraints, Optuna."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from cnnspace import analyze, get_spec
 from cnnspace.space import Axis, DesignSpace, SpaceError, analyze_points
+from cnnspace.spec import from_dict, network_id, to_dict
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "spaces"
 
@@ -178,8 +180,27 @@ def test_point_ids_are_stable_and_name_the_network_not_the_space():
     assert sr.point_id({"sr": 1}) == sr.point_id({"sr": 1.0})
     other = space(axes={"sr": [0.5]}, fixed={"input": [3, 227, 227], "num_classes": 1000})
     assert other.point_id({"sr": 0.5}) == sr.point_id({"sr": 0.5})
-    # Pinned: ids are stored by studies and results; changing the scheme would orphan them.
-    assert sr.point_id({"sr": 0.125}) == "5d1b161a7e"  # SqueezeNet v1.0 itself
+    # Settings that build the same network give one id: with incr_e 0 every Fire module has
+    # base_e expand filters, so freq changes nothing (a study must not train it twice).
+    widths = space(axes={"freq": [1, 2, 4]}, fixed={"incr_e": 0, "base_e": 32})
+    assert len({widths.point_id(p) for p in widths.points()}) == 1
+    # The id is the network's, whoever names it: SqueezeNet v1.0 as the zoo writes it.
+    assert sr.point_id({"sr": 0.125}) == network_id(get_spec("squeezenet1_0"))
+    # Pinned: ids are stored by studies and results; changing the scheme orphans them.
+    assert sr.point_id({"sr": 0.125}) == "61a95a2125"
+    # A point the base rejects builds no network; it still has a stable id of its own.
+    assert sr.point_id({"sr": 2.0}) == sr.point_id({"sr": 2}) != sr.point_id({"sr": 3.0})
+
+
+def test_a_networks_id_ignores_its_name_metadata_and_spelling():
+    spec = get_spec("squeezenet1_1", input=(3, 64, 64))
+    renamed = replace(spec, name="other", description="x", meta={"a": 1})
+    assert network_id(renamed) == network_id(spec)
+    written = to_dict(spec)
+    written["layers"][0]["kernel"] = [3, 3]  # was 3
+    assert network_id(from_dict(written)) == network_id(spec)
+    assert network_id(replace(spec, init="xavier_uniform")) != network_id(spec)
+    assert network_id(spec.with_input((3, 65, 65))) != network_id(spec)
 
 
 def test_constraints_are_checked_against_the_analysis():

@@ -49,7 +49,7 @@ def test_analyze_sample_to_csv_file(capsys, tmp_path):
 def test_analyze_table_shows_ids_and_sizes(capsys):
     code, out, _ = run(capsys, "space", "analyze", str(EXAMPLES / "squeeze_ratio.yaml"))
     assert code == 0
-    assert "5d1b161a7e" in out and "1,248,424" in out and "4.76" in out
+    assert "61a95a2125" in out and "1,248,424" in out and "4.76" in out
     assert "8 points, 0 invalid, 8 satisfy the constraints (none)" in out
 
 

@@ -108,8 +108,10 @@ class Monitor:
             else f"{best.values[0]:.4g}"
         text = f"best {o.name} {value} (trial {best.number})"
         if len(self.objectives) > 1:
-            front = pareto_mask([t.values for t in done], [o.maximize for o in self.objectives])
-            text += f", Pareto front {sum(front)} trials"
+            networks = {t.user_attrs.get("point_id", t.number): t for t in done}  # reuses once
+            front = pareto_mask([t.values for t in networks.values()],
+                                [o.maximize for o in self.objectives])
+            text += f", Pareto front {sum(front)} network{'s' if sum(front) != 1 else ''}"
         return text
 
     def _eta(self, trials: list[FrozenTrial], counts: Counts) -> float | None:

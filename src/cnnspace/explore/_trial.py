@@ -82,11 +82,11 @@ class TrialRunner:
     def _run(self, trial: optuna.Trial):
         space = self.ctx.space
         point = suggest_point(trial, space)
-        pid = space.point_id(point)
+        analysed = analyze_points(space, [point])[0]
+        pid = analysed.id
         for key, value in (("point_id", pid), ("point", point), ("worker", self.ctx.worker),
                            ("outcome", STARTED)):
             trial.set_user_attr(key, value)
-        analysed = analyze_points(space, [point])[0]
         if analysed.error is not None:
             return self._finish(trial, INFEASIBLE, error=analysed.error)
         metrics = {m: getattr(analysed.totals, m) for m in ANALYTIC_METRICS}

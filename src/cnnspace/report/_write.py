@@ -131,7 +131,8 @@ def _summary(results: StudyResults, trained_points: int) -> str:
               f"{train.get('batch_size')}, {train.get('optimizer')} lr {train.get('lr')}, "
               f"{train.get('schedule')}"),
              ("sampler / pruner", f"{cfg['sampler']['name']} / {cfg['pruner']['name']}"),
-             ("trials", f"{c.trained} trained ({trained_points} distinct networks), "
+             ("trials", f"{c.trained} trained ({trained_points} distinct "
+                        f"network{'s' if trained_points != 1 else ''}), "
               f"{c.pruned} pruned, {c.reused} reused, {c.failed} failed, {c.lost} lost, "
               f"{c.infeasible} infeasible (never trained), {c.running} running, "
               f"{c.waiting} queued")]

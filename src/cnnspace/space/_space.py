@@ -1,8 +1,8 @@
 """A design space: a zoo model or family, axes over its settings, fixed settings, constraints.
 
 Points are plain dicts ``{axis name: value}``; each maps to a spec (``spec_for``) and to a short
-id (``point_id``) that depends only on the network the point describes, so the same point is
-recognised across runs and across spaces.
+id (``point_id``) that depends only on the network the point builds, so the same network is
+recognised across runs, across spaces and across settings that build it alike.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
-from ..spec import NetSpec, SpecError, parse_input
+from ..spec import NetSpec, SpecError, network_id, parse_input
 from ..zoo import get_spec, model_entry
 from ._axes import Axis, _is_int, parse_axis
 from ._constraints import parse_constraints, violated
@@ -121,10 +121,10 @@ class DesignSpace:
     def spec_for(self, point: Mapping[str, Any]) -> NetSpec:
         try:
             spec = get_spec(self.base, **self.settings_for(point))
+            pid = network_id(spec, ID_LENGTH)
         except SpecError as e:
             raise SpaceError(f"{self.base} rejects the point {_describe(point)}: {e}",
                              key=self._key_of(e.field), source=self.source) from None
-        pid = self.point_id(point)
         return replace(spec, name=f"{self.name}-{pid}",
                        meta={**spec.meta, "space": self.name, "point_id": pid})
 
@@ -146,10 +146,14 @@ class DesignSpace:
         return {k: _normal(k, v, None) for k, v in model_entry(self.base).defaults.items()}
 
     def point_id(self, point: Mapping[str, Any]) -> str:
-        """A short hash of the base and the canonical settings: stable across runs, equal for
-        points that describe the same network."""
-        text = _json({"base": self.base, "settings": self.canonical_settings(point)})
-        return hashlib.sha1(text.encode()).hexdigest()[:ID_LENGTH]
+        """The id of the network the point builds (``spec.network_id``): equal for points, of
+        any space, that build the same network. A point the base rejects builds none; its id
+        hashes the base and the canonical settings."""
+        try:
+            return self.spec_for(point).meta["point_id"]
+        except SpaceError:
+            text = _json({"base": self.base, "settings": self.canonical_settings(point)})
+            return hashlib.sha1(text.encode()).hexdigest()[:ID_LENGTH]
 
     def check_constraints(self, analysis: Analysis | Totals) -> list[str]:
         """Names of the constraints a point's analysis (or its totals) violates; [] if none."""
