@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 from cnnspace.errors import CnnspaceError
 from cnnspace.explore import Heartbeat, open_storage, redact, retried_numbers, storage_url
 from cnnspace.explore._journal import HEARTBEAT_ATTR
+from cnnspace.explore._storage import _check_journal
 
 
 def test_locations_map_to_storages(tmp_path):
@@ -145,3 +146,22 @@ def test_progress_lines_do_not_count_a_trial_whose_retry_is_pending(tmp_path):
     lines = console.export_text().splitlines()
     assert "retried" in lines[0] and "trials 0/3 done" in lines[0]
     assert "trials 1/3 done" in lines[1]
+
+
+@pytest.mark.parametrize("name, text", [("study.yaml", "name: x\n"), ("empty.yaml", ""),
+                                        ("trials.csv", "trial,outcome\n"),
+                                        ("broken.journal", "not json\n")])
+def test_a_file_that_is_not_a_journal_is_refused_and_left_alone(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(CnnspaceError, match=f"{name} is not a study journal .* storage URL"):
+        open_storage(path)
+    assert path.read_text() == text
+
+
+def test_an_empty_journal_and_a_first_record_being_written_are_journals(tmp_path):
+    (tmp_path / "new.journal").write_text("")
+    open_storage(tmp_path / "new.journal", heartbeat=None)
+    # Another worker is writing the study's first record.
+    (tmp_path / "writing").write_text('{"op_code":0,"worker_id":"a","stu')
+    _check_journal(tmp_path / "writing")

@@ -13,6 +13,7 @@ once its heartbeat is ``grace_s`` old and queued again by RetryHeartbeatStaleTri
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 import warnings
@@ -92,6 +93,8 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
         if must_exist and not local.is_file():
             raise CnnspaceError(f"no study at {local} (give the folder `cnnspace explore --out` "
                                 "wrote, a .journal or .db file, or a storage URL)")
+        if is_journal(url):
+            _check_journal(local)
         local.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # Optuna calls the heartbeat experimental on every use
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -107,6 +110,25 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
             heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
             heartbeat_stale_trial_callback=retry)
         return _open_rdb(url, engine, beat)
+
+
+def _check_journal(path: Path) -> None:
+    """An existing file read or written as a journal must be one: a study file, a CSV or a
+    report given by mistake would otherwise fail deep in Optuna, or be appended to."""
+    if not path.is_file():
+        return
+    with open(path, "rb") as f:
+        first = f.readline()
+    if not first and path.suffix == ".journal":
+        return  # a journal no record has reached yet
+    try:
+        record = json.loads(first)
+    except ValueError:  # includes a first record another worker is still writing
+        record = {"op_code": None} if first.startswith(b'{"op_code"') else None
+    if not (isinstance(record, dict) and "op_code" in record):
+        raise CnnspaceError(f"{path} is not a study journal (its first line is not an Optuna "
+                            "journal record); give the folder `cnnspace explore --out` wrote, a "
+                            ".journal or .db file, or a storage URL")
 
 
 def _open_rdb(url: str, engine: dict, beat: dict) -> RDBStorage:
