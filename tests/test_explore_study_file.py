@@ -47,6 +47,8 @@ CASES = [
      "key 'space.constraints': the constraints exclude every point: 0 of 3 grid points"),
     ({"sampler": "annealing"}, "key 'sampler.name': unknown sampler 'annealing'"),
     ({"sampler": {"name": "tpe", "n_startup": 3}}, "TPESampler has no option 'n_startup'"),
+    ({"sampler": {"name": "tpe", "seed": 3}},
+     "key 'sampler.seed': seed is set by cnnspace: set the study's top-level `seed:` key"),
     ({"pruner": "asha"}, "key 'pruner': Optuna prunes single-objective studies only"),
     ({"train__epochs": 0}, "option 'epochs': expected a positive integer, got 0"),
     ({"train__out": "x"}, "key 'train.out': set by the study"),

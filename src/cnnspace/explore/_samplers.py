@@ -33,8 +33,10 @@ PRUNERS: dict[str, type] = {
     "hyperband": optuna.pruners.HyperbandPruner,
     "threshold": optuna.pruners.ThresholdPruner,   # e.g. {lower: 0.3, n_warmup_steps: 3}
 }
-# Set by cnnspace, not by the study file: the grid's points, the worker's seed, the epochs.
-_MANAGED = {"search_space", "seed", "max_resource"}
+# Set by cnnspace, not by the study file; where the study file sets them instead.
+_MANAGED = {"search_space": "the grid is the space's axes",
+            "seed": "set the study's top-level `seed:` key instead (each worker derives its own)",
+            "max_resource": "it is train.epochs"}
 _SCALARS = (bool, int, float, str, type(None))
 
 
@@ -51,8 +53,11 @@ def parse_choice(value: Any, key: str, known: dict[str, type]) -> Choice:
     if name not in known:
         raise StudyError(f"unknown {key} {name!r}; choose one of {', '.join(known)}",
                          key=f"{key}.name")
-    accepted = set(inspect.signature(known[name]).parameters) - _MANAGED
+    accepted = set(inspect.signature(known[name]).parameters) - set(_MANAGED)
     for option, v in options.items():
+        if option in _MANAGED:
+            raise StudyError(f"{option} is set by cnnspace: {_MANAGED[option]}",
+                             key=f"{key}.{option}")
         if option not in accepted:
             raise StudyError(f"{known[name].__name__} has no option {option!r}"
                              + (f"; it takes: {', '.join(sorted(accepted))}" if accepted else ""),
