@@ -125,3 +125,11 @@ def test_top_level_help_lists_every_command(capsys):
     assert e.value.code == 0
     for command in ("analyze", "spec", "zoo", "import"):
         assert command in out
+
+
+def test_layer_activations_add_up_to_the_total(capsys):
+    assert main(["analyze", "alexnet", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert sum(layer["activations"] for layer in data["layers"]) == data["totals"]["activations"]
+    relu = next(layer for layer in data["layers"] if layer["type"] == "relu")
+    assert relu["activations"] == 0 and relu["out_shape"] == [64, 55, 55]

@@ -26,7 +26,7 @@ class LayerMetrics(NamedTuple):
     params_bias: int
     macs: int
     flops: int
-    activations: int  # output elements per image
+    activations: int  # output elements per image; 0 for a layer aliasing its input
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ def _segment_metrics(nodes) -> tuple[tuple[LayerMetrics, ...], int, int, int, in
             if len(_COUNTED) > 200_000:
                 _COUNTED.clear()
             c = _COUNTED[key] = count(node)
-        elements = math.prod(node.out_shape)
+        elements = 0 if node.type in ALIASING_TYPES else math.prod(node.out_shape)
         layers.append(LayerMetrics(node.name, node.type, node.block, node.out_shape,
                                    c.weights + c.biases, c.weights, c.biases, c.macs, c.flops,
                                    elements))
@@ -121,6 +121,5 @@ def _segment_metrics(nodes) -> tuple[tuple[LayerMetrics, ...], int, int, int, in
         pb += c.biases
         macs += c.macs
         flops += c.flops
-        if node.type not in ALIASING_TYPES:
-            acts += elements
+        acts += elements
     return tuple(layers), pw, pb, macs, flops, acts

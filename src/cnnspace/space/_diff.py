@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ..metrics import ALIASING_TYPES, Analysis, LayerMetrics, analyze
+from ..metrics import Analysis, LayerMetrics, analyze
 from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve
 from ._dims import GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, presence_kind
 
@@ -185,7 +185,7 @@ def _deltas(a: LayerMetrics | None, b: LayerMetrics | None) -> tuple[int, int, i
     def counts(m: LayerMetrics | None) -> tuple[int, int, int]:
         if m is None:
             return 0, 0, 0
-        return m.params, m.macs, 0 if m.type in ALIASING_TYPES else m.activations
+        return m.params, m.macs, m.activations
     (pa, ca, aa), (pb, cb, ab) = counts(a), counts(b)
     return pb - pa, cb - ca, ab - aa
 
