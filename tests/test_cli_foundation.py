@@ -133,3 +133,16 @@ def test_layer_activations_add_up_to_the_total(capsys):
     assert sum(layer["activations"] for layer in data["layers"]) == data["totals"]["activations"]
     relu = next(layer for layer in data["layers"] if layer["type"] == "relu")
     assert relu["activations"] == 0 and relu["out_shape"] == [64, 55, 55]
+
+
+@pytest.mark.parametrize("argv", [["analyze", "squeezenet1_0"],
+                                  ["diff", "squeezenet1_0", "squeezenet1_1"],
+                                  ["space", "analyze", "examples/spaces/squeeze_ratio.yaml"]])
+def test_tables_in_a_file_or_pipe_keep_every_number_whole(capsys, monkeypatch, argv):
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out
+    if argv[0] == "analyze":
+        assert "173,873,952" in out and "fire9/expand3x3_relu" in out

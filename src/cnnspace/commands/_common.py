@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from rich.console import Console
+from rich.measure import Measurement
+from rich.table import Table
 
 from .. import spec as spec_mod
 from ..errors import CnnspaceError
@@ -16,6 +19,7 @@ from ..spec import parse_input
 from ..zoo import get_spec, list_models
 
 FORMATS = ("table", "json", "csv")
+_UNLIMITED = 10_000  # characters: room to measure a table's natural width
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 MODEL_HELP = "a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json/.prototxt)"
 CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.prototxt) or a "
@@ -80,3 +84,28 @@ def rows_to_csv(rows: list[dict]) -> str:
 
 def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2) + "\n"
+
+
+class _TableConsole(Console):
+    """Rich fits a table to the terminal (80 characters in a file or pipe) by wrapping text and,
+    where a word or number is wider than its column, cutting it down to "…": a number cut so
+    reads as another number. A table that cannot fit without cutting is printed at its own
+    width instead: a terminal wraps its lines, a file keeps them whole."""
+
+    def print(self, *objects, **kwargs) -> None:
+        room = self.options.update(max_width=_UNLIMITED)
+        sizes = [Measurement.get(self, room, t) for t in objects if isinstance(t, Table)]
+        needed = max((m.maximum for m in sizes if m.minimum > self.width), default=0)
+        if needed <= self.width:
+            super().print(*objects, **kwargs)
+            return
+        width, self.width = self.width, needed
+        try:
+            super().print(*objects, **kwargs)
+        finally:
+            self.width = width
+
+
+def table_console() -> Console:
+    """stdout for tables and the summaries printed with them."""
+    return _TableConsole()

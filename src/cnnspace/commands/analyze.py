@@ -1,12 +1,12 @@
 """`cnnspace analyze`: analytic metrics per layer and in total, from the spec alone."""
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from ..metrics import analyze
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv
+from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
+                      table_console)
 
 
 def register(sub) -> None:
@@ -48,7 +48,7 @@ def _print_table(result) -> None:
     for m in result.layers:
         table.add_row(m.name, m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
                       f"{m.flops:,}", f"{m.activations:,}")
-    console = Console()
+    console = table_console()
     console.print(table)
     console.print(
         f"parameters {t.params:,} (weights {t.params_weight:,}, biases {t.params_bias:,})\n"

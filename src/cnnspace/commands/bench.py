@@ -7,7 +7,7 @@ from rich.table import Table
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
-from ._common import add_format_arg, add_model_args, dump_json
+from ._common import add_format_arg, add_model_args, dump_json, table_console
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
 
@@ -76,9 +76,7 @@ def run(args) -> int:
 
 
 def _print_tables(result, top: int) -> None:
-    console = Console()
-    if not console.is_terminal:  # a file or pipe: room for every column, no cut-off numbers
-        console = Console(width=120)
+    console = table_console()
     peak = result.peak
     batches = sorted({b for r in result.backends for b in r.throughput_fps})
     table = Table(title=f"{result.model}  input {'x'.join(map(str, result.input))}  "

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from .. import scale
 from .._atomic import write_text_atomic
-from ._common import add_format_arg, dump_json
+from ._common import add_format_arg, dump_json, table_console
 
 
 def register(sub) -> None:
@@ -55,7 +55,7 @@ def run(args) -> int:
 
 
 def _print(bench) -> None:
-    console = Console()
+    console = table_console()
     console.print(f"{bench.nproc} processes, {bench.backend}, {bench.threads} thread(s) each, "
                   f"best of {bench.repeats}")
     fits = Table(title="fitted time = a + b x bytes; per-message alpha, beta under the "

@@ -13,7 +13,7 @@ from .._atomic import write_text_atomic
 from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
-from ._common import dump_json, load_model
+from ._common import dump_json, load_model, table_console
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
 
@@ -130,7 +130,7 @@ def _table(args, trained, options, out: Path, note) -> int:
     for r in rows:
         table.add_row(r.model, r.approach, _size(r.bytes), f"{r.ratio:.1f}x" if r.ratio else "-",
                       _pct(r.top1), _pct(r.top5), r.note)
-    _console().print(table)
+    table_console().print(table)
     return 0
 
 
@@ -149,7 +149,7 @@ def _predict(args, schedule: Schedule, bits: dict) -> int:
     for m in prediction.layers:
         table.add_row(m.name, f"{m.weights:,}", f"{m.kept:,}", f"{m.kept / m.weights:.0%}",
                       str(m.bits), f"{m.bytes:,}")
-    console = _console()
+    console = table_console()
     console.print(table)
     console.print(f"parameters kept {prediction.params_kept:,} (biases included); "
                   f"{prediction.bytes:,} bytes = {prediction.bytes / 1e6:.3f} MB = "
@@ -158,12 +158,6 @@ def _predict(args, schedule: Schedule, bits: dict) -> int:
                   f"({prediction.dense_bytes:,} bytes). Codebooks are counted "
                   "full; the container header is not included.")
     return 0
-
-
-def _console() -> Console:
-    """Wide enough for layer names like fire9/expand3x3 even when stdout is not a terminal."""
-    console = Console()
-    return console if console.is_terminal else Console(width=120)
 
 
 def _size(n: int | None) -> str:
@@ -193,7 +187,7 @@ def _print_report(report: dict, out: Path) -> None:
         table.add_row(r["layer"], f"{r['params']:,}", f"{r['density']:.1%}", str(r["bits"]),
                       f"{r['bytes_before']:,}", f"{r['bytes_after']:,}",
                       f"{r['huffman_saved_bytes']:,}")
-    console = _console()
+    console = table_console()
     console.print(table)
     acc = report["accuracy"]
     console.print(

@@ -12,7 +12,8 @@ from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
 from ..spec import parse_input
 from ..zoo import list_models, model_entry
-from ._common import add_format_arg, add_model_args, dump_json, load_model, parse_settings
+from ._common import (add_format_arg, add_model_args, dump_json, load_model, parse_settings,
+                      table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
 from .train import option_argv, run_options
 
@@ -229,7 +230,6 @@ def run_eval(args) -> int:
 
 
 def _print_eval(report: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"{report['checkpoint']} on {report['data']} {report['split']} "
@@ -239,7 +239,7 @@ def _print_eval(report: dict) -> None:
     for name, c in report["classes"].items():
         table.add_row(name, "-" if c["ap"] is None else f"{c['ap']:.3f}", f"{c['iou']:.2f}",
                       str(c["ground_truth"]), str(c["detections"]))
-    console = Console()
+    console = table_console()
     console.print(table)
     m = report["mAP"]
     points = report["recall_points"]

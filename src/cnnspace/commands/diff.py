@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import argparse
 
-from rich.console import Console
 from rich.table import Table
 
 from ..space import ADDED, CHANGED, NetDiff, diff
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, dump_json
+from ._common import CHECKPOINT_HELP, add_format_arg, dump_json, table_console
 
 EXAMPLES = """\
 each --set applies to the model named just before it; --input applies to both:
@@ -85,7 +84,7 @@ def _dims_text(dims: dict, status: str) -> str:
 
 
 def _print(d: NetDiff) -> None:
-    console = Console()
+    console = table_console()
     a, b = d.a, d.b
     title = f"A {a.model} {_text(a.input)}  →  B {b.model} {_text(b.input)}"
     if not d.origins and not d.changes:

@@ -10,7 +10,7 @@ from rich.table import Table
 from .. import scale
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json
+from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, table_console
 from .commbench import run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
@@ -141,7 +141,7 @@ def run(args) -> int:
 
 def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
     c, d, l, r, b = result.costs, result.device, result.link, result.recipe, result.baseline
-    console = Console()
+    console = table_console()
     console.print(
         f"[bold]{result.model}[/] on [bold]{preset.name}[/] ({preset.description})\n"
         f"gradients {c.gradient_bytes / 1e6:.2f} MB per step; training "

@@ -10,7 +10,7 @@ from rich.table import Table
 from .._atomic import write_text_atomic
 from ..errors import CnnspaceError
 from ..space import DesignSpace, PointResult, analyze_points
-from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv
+from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv, table_console
 
 # --out's suffix picks the format unless --format does.
 OUT_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
@@ -53,7 +53,7 @@ def run_show(args) -> int:
         table.add_column(col)
     for a in space.axes:
         table.add_row(a.name, a.kind, _values(a), a.to_optuna()[0])
-    console = Console()
+    console = table_console()
     console.print(table)
     console.print(f"fixed: {dict(space.fixed) or 'none'}\n"
                   f"constraints: {dict(space.constraints) or 'none'}  (bits {space.bits})")

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import sys
 
-from rich.console import Console
 from rich.table import Table
 
 from ..zoo import list_models, model_entry
-from ._common import add_format_arg, dump_json
+from ._common import add_format_arg, dump_json, table_console
 
 
 def register(sub) -> None:
@@ -34,5 +33,5 @@ def run(args) -> int:
     table.add_column("description")
     for e in entries:
         table.add_row(e.name + (" (family)" if e.is_family else ""), e.description)
-    Console().print(table)
+    table_console().print(table)
     return 0
