@@ -109,7 +109,14 @@ def test_dataset_replaces_the_space_input_and_classes():
     assert space.fixed["num_classes"] == 1000
     fitted, notes = fit_space(space, (1, 32, 32), 10)
     assert fitted.fixed["input"] == [1, 32, 32] and fitted.fixed["num_classes"] == 10
-    assert len(notes) == 2 and "the study trains on [1, 32, 32]" in notes[0] + notes[1]
+    assert len(notes) == 2 and "the study trains at [1, 32, 32]" in notes[0] + notes[1]
+    # A space that leaves them at the base's defaults is told too (sizes differ from its own).
+    defaults = replace(space, fixed={})
+    _, notes = fit_space(defaults, (1, 32, 32), 10)
+    assert notes == ["firenet's default is input=[3, 227, 227]; the study trains at [1, 32, 32], "
+                     "its dataset's, and measures sizes and MACs there",
+                     "firenet's default is num_classes=1000; the study trains at 10, its "
+                     "dataset's, and measures sizes and MACs there"]
     spec = fitted.spec_for({"sr": 0.5})
     assert spec.input == (1, 32, 32) and fitted.point_id({"sr": 0.5}) != space.point_id(
         {"sr": 0.5})

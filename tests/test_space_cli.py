@@ -4,8 +4,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict
 from pathlib import Path
 
+from cnnspace import analyze, get_spec
 from cnnspace.cli import main
 from cnnspace.space import DesignSpace
 
@@ -88,3 +90,20 @@ def test_bad_space_file_is_one_line_naming_file_and_key(capsys, tmp_path):
     code, _, err = run(capsys, "space", "analyze", space, "--out", str(tmp_path / "p.xlsx"))
     assert code == 2 and "cannot tell the format from .xlsx; name it .json, .csv, .txt" in err
     assert not (tmp_path / "p.xlsx").exists()
+
+
+def test_a_study_file_is_analysed_as_the_study_trains_it(capsys):
+    # The demo study trains on digits: 1x32x32 images, 10 classes, not firenet's defaults.
+    study = EXAMPLES.parent / "studies" / "demo.yaml"
+    code, out, err = run(capsys, "space", "analyze", str(study), "--format", "json")
+    assert code == 0
+    assert "note: firenet's default is input=[3, 227, 227]; the study trains at [1, 32, 32]" \
+        in " ".join(err.split())
+    j = json.loads(out)
+    fixed = j["space"]["fixed"]
+    assert fixed["input"] == [1, 32, 32] and fixed["num_classes"] == 10
+    point = j["points"][0]
+    spec = get_spec("firenet", **{**fixed, **point["point"]})
+    assert point["totals"] == asdict(analyze(spec).totals)
+    code, out, _ = run(capsys, "space", "show", str(study))
+    assert code == 0 and "5 grid points" in out

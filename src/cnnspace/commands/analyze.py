@@ -6,7 +6,7 @@ from rich.table import Table
 from ..metrics import analyze
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
-                      table_console)
+                      table_console, with_prefix)
 
 
 def register(sub) -> None:
@@ -54,8 +54,8 @@ def _print_table(result) -> None:
         f"parameters {t.params:,} (weights {t.params_weight:,}, biases {t.params_bias:,})\n"
         f"model size {t.size_bytes:,} bytes at {result.bits} bits = {t.size_mb:.3f} MB (10^6) "
         f"= {t.size_mib:.3f} MiB (2^20)\n"
-        f"per image: {t.macs / 1e9:.3f} GMACs, {t.flops / 1e9:.3f} GFLOPs, "
+        f"per image: {with_prefix(t.macs, 'MACs')}, {with_prefix(t.flops, 'FLOPs')}, "
         f"{t.activations:,} activations ({t.activation_bytes / 1e6:.2f} MB)\n"
-        f"per step of batch {result.batch}: training {t.train_flops_per_step / 1e9:.3f} GFLOPs; "
+        f"per step of batch {result.batch}: training {with_prefix(t.train_flops_per_step, 'FLOPs')}; "
         f"communication data-parallel {t.comm_bytes_data_parallel / 1e6:.2f} MB (gradients), "
         f"model-parallel {t.comm_bytes_model_parallel / 1e6:.2f} MB (activations)")

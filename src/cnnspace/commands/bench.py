@@ -7,7 +7,7 @@ from rich.table import Table
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
-from ._common import add_format_arg, add_model_args, dump_json, table_console
+from ._common import add_format_arg, add_model_args, dump_json, table_console, with_prefix
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
 
@@ -95,7 +95,7 @@ def _print_tables(result, top: int) -> None:
     console.print(table)
     console.print(f"latency, GFLOP/s, % peak and J/frame at batch 1; * fastest. Peak "
                   f"{peak.flops / 1e9:.1f} GFLOP/s ({peak.engine}, {peak.size}^3 GEMM); network "
-                  f"{result.flops_per_frame / 1e9:.3f} GFLOPs per frame")
+                  f"{with_prefix(result.flops_per_frame, 'FLOPs')} per frame")
     for name, reason in result.unavailable.items():
         console.print(f"backend {name} not run: {reason}")
     if result.layers:

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import CnnspaceError
 from ..metrics import analyze
 from ..spec import dumps, load, save
+from ._common import with_prefix
 
 
 def register(sub) -> None:
@@ -29,7 +30,7 @@ def run(args) -> int:
     totals = analyze(spec).totals
     summary = (f"imported {source.name}: {len(spec.layers)} layers, input "
                f"{'x'.join(map(str, spec.input))}, {totals.params:,} parameters, "
-               f"{totals.macs / 1e9:.3f} GMACs")
+               f"{with_prefix(totals.macs, 'MACs')}")
     if args.output:
         save(spec, args.output)
         print(f"{summary}; wrote {args.output}", file=sys.stderr)

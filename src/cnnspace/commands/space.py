@@ -9,9 +9,12 @@ from rich.table import Table
 
 from .._atomic import write_text_atomic
 from ..errors import CnnspaceError
-from ..space import DesignSpace, PointResult, analyze_points
+from .._yaml_file import read_yaml
+from ..space import DesignSpace, PointResult, SpaceError, analyze_points
 from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv, table_console
 
+SPACE_HELP = ("a design space file, or a study file: its space as the study trains it (at its "
+              "dataset's input size and class count)")
 # --out's suffix picks the format unless --format does.
 OUT_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
 
@@ -24,13 +27,13 @@ def register(sub) -> None:
     commands = p.add_subparsers(dest="space_command", required=True, metavar="SUBCOMMAND")
     show = commands.add_parser("show", help="the axes (as Optuna would sample them), fixed "
                                "settings, constraints and the number of grid points")
-    show.add_argument("space", metavar="SPACE.yaml")
+    show.add_argument("space", metavar="SPACE_OR_STUDY.yaml", help=SPACE_HELP)
     add_format_arg(show, ("table", "json"))
     show.set_defaults(run=run_show)
 
     an = commands.add_parser("analyze", help="analytic metrics of every point (or a sample) and "
                              "whether it satisfies the constraints")
-    an.add_argument("space", metavar="SPACE.yaml")
+    an.add_argument("space", metavar="SPACE_OR_STUDY.yaml", help=SPACE_HELP)
     an.add_argument("--sample", type=int, metavar="N",
                     help="N random distinct points instead of the full grid")
     an.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
@@ -40,8 +43,21 @@ def register(sub) -> None:
     an.set_defaults(run=run_analyze)
 
 
+def _load(path: str) -> DesignSpace:
+    data = read_yaml(Path(path), lambda message: SpaceError(message, source=path))
+    if not (isinstance(data, dict) and "space" in data):  # a space file has no `space` key
+        return DesignSpace.load(path)
+    from ..explore import fitted_space, load_study_file  # optuna: only for a study file
+
+    _, space, notes = fitted_space(load_study_file(path))
+    stderr = Console(stderr=True, highlight=False)
+    for note in notes:
+        stderr.print(f"note: {note}")
+    return space
+
+
 def run_show(args) -> int:
-    space = DesignSpace.load(args.space)
+    space = _load(args.space)
     if args.format == "json":
         print(dump_json({**space.to_dict(), "size": space.size,
                          "optuna": [dict(zip(("method", "kwargs"), a.to_optuna()))
@@ -75,7 +91,7 @@ def run_analyze(args) -> int:
     if args.out and not args.format and suffix not in OUT_FORMATS:
         raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
                             f"; name it {', '.join(OUT_FORMATS)} or give --format")
-    space = DesignSpace.load(args.space)
+    space = _load(args.space)
     if args.sample is None:
         points = list(space.points())
     else:
@@ -111,11 +127,11 @@ def _summary(results: list[PointResult]) -> dict:
 def _table(space: DesignSpace, results: list[PointResult]) -> str:
     """Aligned plain text: a rich table takes half a minute to lay out 10,000 rows."""
     axes = [a.name for a in space.axes]
-    header = ["id", *axes, "params", "size MiB", "GMACs", "activations", "constraints"]
+    header = ["id", *axes, "params", "size MiB", "MACs", "activations", "constraints"]
     rows = []
     for r in results:
         t = r.totals
-        metrics = ([f"{t.params:,}", f"{t.size_mib:.2f}", f"{t.macs / 1e9:.3f}",
+        metrics = ([f"{t.params:,}", f"{t.size_mib:.2f}", f"{t.macs:,}",
                     f"{t.activations:,}"] if t else ["-"] * 4)
         verdict = r.error or ("ok" if r.ok else "violates " + ", ".join(r.violated))
         rows.append([r.id, *(str(r.point[a]) for a in axes), *metrics, verdict])

@@ -47,9 +47,11 @@ def fit_space(space: DesignSpace, input_shape: tuple[int, int, int],
         if key in {a.name for a in space.axes}:
             raise StudyError(f"the dataset sets {key!r} ({value}); it cannot be an axis (resize "
                              "the images with train.image_size instead)", key=f"space.axes.{key}")
-        if key in fixed and _plain(fixed[key]) != value and not _same_input(fixed[key], value):
-            notes.append(f"the space fixes {key}={fixed[key]}; the study trains on "
-                         f"{value} from its dataset")
+        given = fixed.get(key, accepted[key])
+        if _plain(given) != value and not _same_input(given, value):
+            whose = "the space fixes" if key in fixed else f"{space.base}'s default is"
+            notes.append(f"{whose} {key}={_plain(given)}; the study trains at {value}, its "
+                         "dataset's, and measures sizes and MACs there")
         fixed[key] = value
     return replace(space, fixed=fixed), notes
 

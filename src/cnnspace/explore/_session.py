@@ -30,8 +30,10 @@ class Prepared:
         return "until the timeout" if self.total is None else f"{self.total:,} trials"
 
 
-def prepare(study: StudyFile) -> Prepared:
-    from ..data import get_dataset  # torch: only when a study is about to run
+def fitted_space(study: StudyFile):
+    """The study's dataset, its space as the study trains it (at the dataset's input size and
+    class count), and notes on what that changed."""
+    from ..data import get_dataset  # torch: only when a study's dataset is opened
 
     try:
         data = get_dataset(study.data, study.image_size)
@@ -39,6 +41,14 @@ def prepare(study: StudyFile) -> Prepared:
         raise StudyError(str(e), key="train.data", source=study.source) from None
     try:
         space, notes = fit_space(study.space, data.input_shape, data.num_classes)
+    except StudyError as e:
+        raise e.located(study.source) from None
+    return data, space, notes
+
+
+def prepare(study: StudyFile) -> Prepared:
+    data, space, notes = fitted_space(study)
+    try:
         found = check_feasible(space, study.seed or 0)
     except StudyError as e:
         raise e.located(study.source) from None

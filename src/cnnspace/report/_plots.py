@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import PercentFormatter  # noqa: E402
 
 from ..explore import pareto_mask  # noqa: E402
+from ..scale import plain_log_labels  # noqa: E402
 
 # Used as plt.rc_context(STYLE) around drawing and saving, so matplotlib's global settings stay
 # as other code set them. SVG text stays text (searchable, editable in a paper), not outlines.
@@ -51,11 +52,23 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     front = sorted((r for r, f in zip(rows, on) if f), key=lambda r: r[x])
     ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C3", ms=6,
             drawstyle="steps-post", label="Pareto front")
+    log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 30
+    place = math.log if log_x else float
+    lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
+    third = (hi - lo) / 3
     for r in front:
+        # labels up to half the axes wide stay inside them: from points in the left third they
+        # run rightwards, from the right third leftwards (above and left of a frontier point no
+        # point lies, as it would dominate it), over the middle third they are centred
+        at = place(r[x]) - lo
+        ha = "left" if at < third else "right" if at > 2 * third else "center"
         ax.annotate(point_label(r, axes), (r[x], r[y]), textcoords="offset points",
-                    xytext=(4, 4), fontsize=7)
-    if xs and min(xs) > 0 and max(xs) / min(xs) > 30:
+                    xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha,
+                    fontsize=7)
+    ax.margins(y=0.1)  # room for the label of the highest point
+    if log_x:
         ax.set_xscale("log")
+        plain_log_labels(ax.xaxis)
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     _as_percent(ax.yaxis, y)

@@ -9,6 +9,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
+from matplotlib.axis import Axis  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import LogFormatter, NullFormatter  # noqa: E402
 
 from .._atomic import write_atomic  # noqa: E402
 from ..errors import CnnspaceError  # noqa: E402
@@ -17,11 +20,36 @@ from ._model import ScalingResult  # noqa: E402
 FORMATS = ("png", "svg", "pdf")
 
 
+class PlainLogFormatter(LogFormatter):
+    """Log-axis tick labels as plain numbers (0.1, 20, 2e+06). Matplotlib's default labels are
+    mathtext (``$\\mathdefault{10^{1}}$``), printed raw where ``text.parse_math`` is off, as in
+    the report, and as hard to read as ``3×10^1`` where it is on."""
+
+    def __call__(self, x, pos=None):
+        # LogFormatter decides which ticks get a label: the decades, and on an axis spanning
+        # less than about a decade, some minor ticks too
+        return f"{x:g}" if super().__call__(x, pos) else ""
+
+
+def plain_log_labels(axis: Axis) -> None:
+    axis.set_major_formatter(PlainLogFormatter())
+    axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
+
+
 def plot_scaling(result: ScalingResult, path: str | Path) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    fig = scaling_figure(result)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=120)
+    plt.close(fig)
+    write_atomic(path, lambda f: f.write(buf.getvalue()))
+    return path
+
+
+def scaling_figure(result: ScalingResult) -> Figure:
     strategies = list(dict.fromkeys(r.strategy for r in result.rows))
     workers = list(dict.fromkeys(r.workers for r in result.rows))
     fig, (bars, speed) = plt.subplots(1, 2, figsize=(13, 5))
@@ -48,13 +76,14 @@ def plot_scaling(result: ScalingResult, path: str | Path) -> Path:
              title=f"{result.model}: time per iteration (batch {result.recipe.batch})")
     speed.set(xscale="log", yscale="log", xlabel="workers", ylabel="speedup over 1 device",
               title=f"{result.model} on {result.preset}: training speedup")
+    # the worker counts are the only labels on their axis: minor labels such as 30 would
+    # collide with a count such as 32
     speed.set_xticks(workers, [str(n) for n in workers])
+    speed.xaxis.set_minor_formatter(NullFormatter())
+    plain_log_labels(bars.yaxis)
+    plain_log_labels(speed.yaxis)
     for ax in (bars, speed):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=120)
-    plt.close(fig)
-    write_atomic(path, lambda f: f.write(buf.getvalue()))
-    return path
+    return fig

@@ -1,0 +1,93 @@
+"""What the plots show, rendered: log axes labelled with plain numbers (no raw mathtext where the
+report turns math parsing off), the Pareto labels inside the axes, the worker counts of the
+scaling plot readable."""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pytest
+
+from cnnspace.report import _plots
+from cnnspace.scale import NetworkCosts, get_preset, predict
+from cnnspace.scale._plot import scaling_figure
+from cnnspace.zoo import get_spec
+
+AXES = ["base_e", "incr_e", "pct3x3", "sr", "freq"]
+
+
+def drawn_tick_labels(axis) -> list:
+    """The tick labels with text at ticks inside the view (those matplotlib draws)."""
+    lo, hi = sorted(axis.get_view_interval())
+    at = 0 if axis.axis_name == "x" else 1
+    return [t for t in axis.get_ticklabels(which="both")
+            if t.get_text() and lo * 0.999 <= t.get_position()[at] <= hi * 1.001]
+
+
+def assert_plain(labels) -> None:
+    assert labels
+    for t in labels:
+        assert "$" not in t.get_text() and "mathdefault" not in t.get_text(), t.get_text()
+
+
+def front_rows(x: str, low: float, high: float) -> list[dict]:
+    """Eight frontier points from ``low`` to ``high`` (evenly on a log scale), accuracy rising
+    with ``x``, each with a dominated neighbour; long labels (five axes)."""
+    rows = []
+    for i in range(8):
+        value = low * (high / low) ** (i / 7)
+        point = {"base_e": 128, "incr_e": 112, "pct3x3": 0.125, "sr": 0.75, "freq": 4}
+        rows.append({"trial": 2 * i, x: value, "top1": 0.5 + 0.07 * i, **point})
+        rows.append({"trial": 2 * i + 1, x: value * 1.2, "top1": 0.45 + 0.07 * i, **point})
+    return rows
+
+
+@pytest.mark.parametrize("x, low, high, log", [("size_mib", 0.05, 20.0, True),
+                                               ("macs", 2e5, 4e8, True),
+                                               ("latency_ms", 2.0, 9.0, False)])
+def test_pareto_ticks_plain_and_labels_inside_the_axes(x, low, high, log):
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.pareto(front_rows(x, low, high), x, "top1", AXES)
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        assert (ax.get_xscale() == "log") == log
+        assert_plain(drawn_tick_labels(ax.xaxis))
+        renderer = fig.canvas.get_renderer()
+        inside = ax.get_window_extent(renderer)
+        labels = [t for t in ax.texts if t.get_text().startswith("#")]
+        assert len(labels) == 8
+        for t in labels:
+            box = t.get_window_extent(renderer)
+            assert (inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0
+                    and box.y1 <= inside.y1), t.get_text()
+    plt.close(fig)
+
+
+def test_pareto_log_ticks_read_as_numbers():
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.pareto(front_rows("size_mib", 0.05, 20.0), "size_mib", "top1", AXES)
+        fig.canvas.draw()
+        texts = {t.get_text() for t in drawn_tick_labels(fig.axes[0].xaxis)}
+    plt.close(fig)
+    assert texts == {"0.1", "1", "10"}
+
+
+@pytest.fixture(scope="module")
+def costs():
+    return NetworkCosts.of(get_spec("squeezenet1_0"))
+
+
+@pytest.mark.parametrize("workers", [[1, 2, 4, 8, 16, 32, 64, 128], [16, 24, 32], [1, 2]])
+def test_scaling_plot_labels_plain_and_workers_apart(costs, workers):
+    preset = get_preset("titan-k20x")
+    result = predict(costs, preset.device, preset.link, preset.recipe, preset.baseline, workers,
+                     preset=preset.name)
+    fig = scaling_figure(result)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    bars, speed = fig.axes
+    for axis in (bars.yaxis, speed.xaxis, speed.yaxis):
+        assert_plain(drawn_tick_labels(axis))
+    ticks = sorted(drawn_tick_labels(speed.xaxis), key=lambda t: t.get_position()[0])
+    assert [t.get_text() for t in ticks] == [str(n) for n in workers]
+    boxes = [t.get_window_extent(renderer) for t in ticks]
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
+    plt.close(fig)
