@@ -2,6 +2,10 @@
 older than the grace period is failed and queued again, a live one is left alone."""
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import time
 import warnings
 
@@ -11,7 +15,7 @@ from optuna.trial import TrialState
 
 from cnnspace.errors import CnnspaceError
 from cnnspace.explore import Heartbeat, open_storage, redact, retried_numbers, storage_url
-from cnnspace.explore._journal import HEARTBEAT_ATTR
+from cnnspace.explore._journal import HEARTBEAT_ATTR, WORKER_ATTR
 from cnnspace.explore._storage import _check_journal
 
 
@@ -165,3 +169,25 @@ def test_an_empty_journal_and_a_first_record_being_written_are_journals(tmp_path
     # Another worker is writing the study's first record.
     (tmp_path / "writing").write_text('{"op_code":0,"worker_id":"a","stu')
     _check_journal(tmp_path / "writing")
+
+
+def test_a_trial_whose_worker_process_is_gone_is_stale_at_once(tmp_path):
+    # After a kill -9 the study resumes without waiting out the grace period (here 60 s).
+    storage = open_storage(tmp_path / "study.journal", Heartbeat(1, 60, max_retry=1))
+    study = optuna.create_study(storage=storage, study_name="s")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    here = socket.gethostname()
+    owners = {running_trial(study): f"{here}:{dead}", running_trial(study): f"{here}:{os.getpid()}",
+              running_trial(study): f"another-machine:{dead}"}
+    for trial_id, worker in owners.items():
+        storage.set_trial_user_attr(trial_id, WORKER_ATTR, worker)
+        storage.record_heartbeat(trial_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    states = {t._trial_id: t.state for t in study.get_trials(deepcopy=False)}
+    first, live, remote = owners
+    assert states[first] == TrialState.FAIL
+    assert states[live] == states[remote] == TrialState.RUNNING
+    assert retried_numbers(study.get_trials(deepcopy=False)) == {0}

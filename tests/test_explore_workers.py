@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from _explore_studies import cli, write_study
 from optuna.trial import TrialState
 
 from cnnspace.explore import count, open_storage, retried_numbers
-from cnnspace.train import read_metrics
+from cnnspace.train import available_cpus, read_metrics
 
 POINTS = [0.125, 0.25, 0.375, 0.5, 0.75, 1.0]
 HEARTBEAT = ["--heartbeat", "1", "--grace", "5"]
@@ -106,3 +107,39 @@ def test_workers_option_runs_local_processes_on_one_study(tmp_path):
     # trained by the worker processes, not by the command itself
     workers = {t.user_attrs["worker"].rsplit(":", 1)[1] for t in trials}
     assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers
+
+
+def test_sigterm_to_the_command_stops_its_workers_and_requeues_their_trials(tmp_path):
+    study = write_study(tmp_path, name="term", axes={"sr": POINTS}, epochs=3)
+    out = tmp_path / "out"
+    parent = subprocess.Popen(cli("explore", str(study), "--out", str(out), "--workers", "2",
+                                  "--no-report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while not any(t.state == TrialState.RUNNING and t.user_attrs.get("run_folder")
+                      for t in trials_of(str(out), "term")):
+            assert time.monotonic() < deadline and parent.poll() is None, "no trial started"
+            time.sleep(0.2)
+        parent.send_signal(signal.SIGTERM)  # to the command alone, not its process group
+        _, err = parent.communicate(timeout=120)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    assert parent.returncode == 130 and "interrupted" in err
+    trials = trials_of(str(out), "term")
+    workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in trials
+               if "worker" in t.user_attrs}
+    for pid in workers:  # none trains on without the command
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+    assert count(trials).running == 0 and retried_numbers(trials)
+
+
+def test_more_workers_than_cpus_are_refused(tmp_path):
+    study = write_study(tmp_path, name="many", axes={"sr": POINTS[:2]})
+    done = subprocess.run(cli("explore", str(study), "--out", str(tmp_path / "out"), "--workers",
+                              str(available_cpus() + 1)), capture_output=True, text=True)
+    assert done.returncode == 2 and "each worker trains on at least one" in done.stderr
+    assert not (tmp_path / "out").exists()

@@ -11,6 +11,8 @@ from typing import Any, Iterable
 
 from optuna.trial import FrozenTrial, TrialState
 
+from ._journal import WORKER_ATTR
+
 TRAINED, PRUNED, REUSED, FAILED, INFEASIBLE = "trained", "pruned", "reused", "failed", "infeasible"
 FINAL_OUTCOMES = (TRAINED, PRUNED, REUSED, FAILED, INFEASIBLE)
 STARTED = "started"  # set when a trial begins: a finished trial still marked so was cut short
@@ -87,7 +89,7 @@ def trial_rows(trials: list[FrozenTrial], axes: list[str]) -> list[dict[str, Any
         row["reused_from"] = a.get("reused_from")
         row["error"] = a.get("error", "")
         row["started"] = t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else ""
-        row["worker"] = a.get("worker", "")
+        row["worker"] = a.get(WORKER_ATTR, "")
         rows.append(row)
     return rows
 

@@ -8,6 +8,7 @@ command with the same ``storage`` and ``study_name``.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ from pathlib import Path
 import optuna
 from rich.console import Console
 
+from .._cpus import available_cpus
 from ..errors import CnnspaceError
 from ._monitor import Monitor
 from ._points import Feasibility
@@ -49,6 +51,11 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     and prints nothing."""
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise CnnspaceError(f"--workers: expected a positive number, got {workers!r}")
+    if workers > available_cpus():
+        raise CnnspaceError(f"--workers {workers}: this process may use {available_cpus()} "
+                            "CPUs, and each worker trains on at least one (more would only "
+                            "slow each other down); to use more machines, start `cnnspace "
+                            "explore` on each with one --storage")
     started = time.monotonic()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the monitor reports the trials
     out_dir = Path(out_dir)
@@ -93,12 +100,18 @@ def _announce(console: Console, prepared: Prepared, name: str, url: str, workers
         console.print(line, markup=False, soft_wrap=True)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM to the process that started the workers: stop as for Ctrl-C."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated("terminated (SIGTERM)")
+
+
 def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: str, name: str,
                        heartbeat: Heartbeat, monitor: Monitor) -> None:
     if study.source is None:
         raise CnnspaceError("several workers need the study as a file (each worker reads it)")
-    from ..train import available_cpus
-
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers))}
     argv = [sys.executable, "-m", "cnnspace.cli", "explore", study.source, "--out", str(out_dir),
             "--storage", location, "--study-name", name,
@@ -109,14 +122,22 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
     waiter = threading.Thread(target=lambda: ([p.wait() for p in procs], finished.set()),
                               daemon=True)
     waiter.start()
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         monitor.watch(finished)
-    except KeyboardInterrupt:
-        # Ctrl-C reached the workers too (same process group): they queue their trials
-        # again and exit; wait for that before leaving.
+    except KeyboardInterrupt as stop:
+        # Ctrl-C reaches the workers too (same process group); a SIGTERM sent to this process
+        # alone must be passed on, or they would train on without it. Either way they queue
+        # their trials again and exit: wait for that before leaving.
+        if isinstance(stop, _Terminated):
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGINT)
         for p in procs:
             p.wait()
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     failed = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
     if failed:
         raise CnnspaceError("worker " + ", ".join(f"{i} exited with code {c}" for i, c in failed)

@@ -25,6 +25,7 @@ from ..errors import CnnspaceError
 from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
+from ._journal import WORKER_ATTR
 from ._points import suggest_point
 from ._records import FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, TRAINED, final_outcome
 from ._study_file import StudyFile
@@ -84,7 +85,7 @@ class TrialRunner:
         point = suggest_point(trial, space)
         analysed = analyze_points(space, [point])[0]
         pid = analysed.id
-        for key, value in (("point_id", pid), ("point", point), ("worker", self.ctx.worker),
+        for key, value in (("point_id", pid), ("point", point), (WORKER_ATTR, self.ctx.worker),
                            ("outcome", STARTED)):
             trial.set_user_attr(key, value)
         if analysed.error is not None:
