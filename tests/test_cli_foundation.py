@@ -146,3 +146,12 @@ def test_tables_in_a_file_or_pipe_keep_every_number_whole(capsys, monkeypatch, a
     assert "…" not in out
     if argv[0] == "analyze":
         assert "173,873,952" in out and "fire9/expand3x3_relu" in out
+
+
+def test_set_reads_a_comma_list_and_the_input_is_given_once(capsys):
+    assert main(["analyze", "firenet", "--set", "pool_after=conv1,fire4", "--format",
+                 "json"]) == 0
+    layers = json.loads(capsys.readouterr().out)["layers"]
+    assert [m["name"] for m in layers if m["type"] == "maxpool"] == ["pool1", "pool4"]
+    assert main(["analyze", "firenet", "--set", "input=3x64x64", "--input", "3x32x32"]) == 2
+    assert "give the input size once" in capsys.readouterr().err

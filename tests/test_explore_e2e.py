@@ -121,10 +121,12 @@ def test_rerun_resumes_without_retraining(study_run):
 
 def test_changed_recipe_is_refused_before_training(study_run, tmp_path, capsys):
     study, out, _ = study_run
-    changed = write_study(tmp_path, epochs=2, constraints={"max_params": params_at(0.5)})
+    changed = write_study(tmp_path, epochs=2, constraints={"max_params": params_at(0.5)},
+                          axes={"sr": [0.25, 0.5]})
     assert main(["explore", str(changed), "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "already holds a study 'tiny' made with another train" in err
+    err = " ".join(capsys.readouterr().err.split())
+    assert "already holds a study 'tiny' made with another space (space.axes.sr.choices: [0.25, 0.5, " \
+        "1.0] -> [0.25, 0.5]) and train (epochs: 1 -> 2)" in err, err
 
 
 def test_names_from_the_study_are_escaped_in_html(tmp_path):

@@ -107,3 +107,12 @@ def test_a_study_file_is_analysed_as_the_study_trains_it(capsys):
     assert point["totals"] == asdict(analyze(spec).totals)
     code, out, _ = run(capsys, "space", "show", str(study))
     assert code == 0 and "5 grid points" in out
+
+
+def test_a_continuous_space_needs_a_sample(capsys, tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\nbase: firenet\naxes:\n  sr: {low: 0.1, high: 1.0}\n")
+    code, _, err = run(capsys, "space", "analyze", str(path))
+    assert code == 2 and f"{path}: the axis 'sr' is continuous" in err and "--sample N" in err
+    code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "3", "--format", "json")
+    assert code == 0 and len(json.loads(out)["points"]) == 3

@@ -58,6 +58,9 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
                             "checkpoint's architecture as one)")
     if ref in list_models():
         if input_size:
+            if "input" in settings:
+                raise CnnspaceError("give the input size once: --input or --set input=..., "
+                                    "not both")
             settings["input"] = input_size
         return get_spec(ref, **settings)
     if path.suffix in (".yaml", ".yml", ".json", ".prototxt") or path.exists():

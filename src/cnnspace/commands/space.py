@@ -93,6 +93,10 @@ def run_analyze(args) -> int:
                             f"; name it {', '.join(OUT_FORMATS)} or give --format")
     space = _load(args.space)
     if args.sample is None:
+        if space.size is None:
+            continuous = next(a.name for a in space.axes if a.count is None)
+            raise CnnspaceError(f"{args.space}: the axis {continuous!r} is continuous (a float "
+                                "range without a step): give --sample N, or the axis a step")
         points = list(space.points())
     else:
         points = space.sample(args.sample, args.seed)

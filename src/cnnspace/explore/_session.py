@@ -91,11 +91,20 @@ def _changes(stored: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     how a run executes (device, loader processes, ...) may change, as on a resumed run."""
     from ..train import TrainConfig
 
-    changed = [k for k in ours if k != "train" and stored.get(k) != ours[k]]
+    changed = [f"{k} ({'; '.join(_differences(stored.get(k), ours[k], k))})" for k in ours
+               if k != "train" and stored.get(k) != ours[k]]
     before, now = TrainConfig.from_dict(stored["train"]), TrainConfig.from_dict(ours["train"])
     if before.differences(now):
         changed.append("train (" + "; ".join(before.differences(now)) + ")")
     return changed
+
+
+def _differences(before: Any, now: Any, where: str) -> list[str]:
+    """``where.key: old -> new`` for each leaf of two plain values that differs."""
+    if isinstance(before, dict) and isinstance(now, dict):
+        return [d for k in sorted(set(before) | set(now), key=str) if before.get(k) != now.get(k)
+                for d in _differences(before.get(k), now.get(k), f"{where}.{k}")]
+    return [f"{where}: {json.dumps(before)} -> {json.dumps(now)}"]
 
 
 def _plain(value: Any) -> Any:

@@ -61,8 +61,8 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
     _check("bypass", bypass in BYPASS, f"one of {', '.join(BYPASS)}", bypass)
     _check("batchnorm", isinstance(batchnorm, bool), "true or false", batchnorm)
     fires = [f"fire{i + 2}" for i in range(num_fire)]
-    if isinstance(pool_after, str):
-        pool_after = [pool_after]
+    if isinstance(pool_after, str):  # one name, or several as `--set pool_after=conv1,fire4`
+        pool_after = [p.strip() for p in pool_after.split(",")]
     _check("pool_after", isinstance(pool_after, (list, tuple))
            and all(p in ["conv1", *fires] for p in pool_after),
            f"a list of layer names among conv1, {', '.join(fires)}", pool_after)
