@@ -84,6 +84,10 @@ def make_pruner(choice: Choice, epochs: int) -> optuna.pruners.BasePruner:
     kwargs = dict(choice.options)
     if choice.name == "hyperband":
         kwargs["max_resource"] = epochs  # one resource unit = one epoch
+    if "n_warmup_steps" in kwargs:
+        # Optuna counts steps from 0 ("the first N reports are never pruned"); trials report
+        # epochs, counted from 1, so N epochs of warm-up exempt steps below N + 1.
+        kwargs["n_warmup_steps"] += 1
     return _construct(PRUNERS[choice.name], kwargs)
 
 
