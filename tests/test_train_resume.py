@@ -112,6 +112,11 @@ def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes_exactly(tmp_path, capsy
 
     assert main(["train", *args, "--resume"]) == 0
     assert "top-1" in capsys.readouterr().out
+    # Resuming a finished run says so and trains nothing more.
+    finished = load_checkpoint(out / "checkpoint.pt").step
+    assert main(["train", *[a for a in args if a != "--no-progress"], "--resume"]) == 0
+    assert f"{out} is complete (6 epochs): nothing to train" in capsys.readouterr().err
+    assert load_checkpoint(out / "checkpoint.pt").step == finished
     # The uninterrupted run, from the options the CLI recorded in config.yaml.
     recorded = yaml.safe_load((out / "config.yaml").read_text())
     options = {**recorded["train"], "out": str(tmp_path / "ref"), "resume": False}

@@ -104,7 +104,8 @@ class Trainer:
         changes = checkpoint.config.differences(self.config)
         if changes:
             raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
-                                  "resume with the same ones or start a new --out")
+                                  "resume with the same ones or start a new --out (to train "
+                                  "longer too: the learning-rate schedule spans the epochs)")
         if (self.spec and to_dict(self.spec)) != checkpoint.payload.get("spec"):
             raise CheckpointError(f"{where} holds a different model than the one given")
         if checkpoint.payload.get("data") != self.data.name:
@@ -137,7 +138,9 @@ class Trainer:
         s, cfg = self.state, self.config
         progress = TrainProgress(self.workers.is_main and cfg.progress,
                                  cfg.epochs * s.steps_per_epoch, s.step, self.workers.is_main)
-        if self.resumed:
+        if self.resumed and s.epoch >= cfg.epochs:
+            progress.note(f"{self.files.out} is complete ({cfg.epochs} epochs): nothing to train")
+        elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
                           f"(step {s.step})")
         elif cfg.resume:
