@@ -74,16 +74,24 @@ class _Table(HTMLParser):
 def test_report_compares_studies_and_splits_sub_spaces(two_studies, capsys):
     out = two_studies
     assert main(["report", str(out), "--study-name", "grid2", "--compare", "other"]) == 0
-    assert capsys.readouterr().out.strip() == f"report: {out / 'report.html'}"
-    plots = out / "plots"
+    # Two studies share the storage: each one's files carry its name, neither replaces the other.
+    assert capsys.readouterr().out.strip() == f"report: {out / 'report-grid2.html'}"
+    plots = out / "plots-grid2"
     edf = (plots / "edf.svg").read_text()
     assert "grid2 (n=4)" in edf and "other (n=2)" in edf
     for axis in ("sr", "pct3x3"):
         svg = (plots / f"edf_{axis}.svg").read_text()
         assert svg.count("(n=2)") == 2
     assert not (plots / "sweep_sr.png").exists()  # two axes: no one-knob sweep
-    html = (out / "report.html").read_text()
+    html = (out / "report-grid2.html").read_text()
     assert 'id="parallel"' in html and 'id="edf_pct3x3"' in html
+    assert "href='trials-grid2.csv'" in html
+    (plots / "pareto_flops.png").write_bytes(b"drawn by an earlier report")
+    assert main(["report", str(out), "--study-name", "other"]) == 0
+    assert (out / "report-other.html").exists() and (out / "report-grid2.html").read_text() == html
+    assert main(["report", str(out), "--study-name", "grid2"]) == 0
+    assert not (plots / "pareto_flops.png").exists()  # a plot this report does not draw
+    assert (plots / "edf.svg").exists()
 
 
 def test_table_and_csv_hold_every_trial(two_studies):
@@ -91,11 +99,11 @@ def test_table_and_csv_hold_every_trial(two_studies):
     assert main(["report", str(out), "--study-name", "grid2"]) == 0
     results = load_results(out, "grid2")
     table = _Table()
-    table.feed((out / "report.html").read_text())
+    table.feed((out / "report-grid2.html").read_text())
     assert {"trial", "outcome", "sr", "pct3x3", "top1", "size_mib", "latency_ms",
             "command"} <= set(table.headers)
     assert len([r for r in table.rows if r]) == len(results.trials) == 4
-    with (out / "trials.csv").open() as f:
+    with (out / "trials-grid2.csv").open() as f:
         rows = list(csv.DictReader(f))
     by_trial = {t.number: t for t in results.trials}
     for r in rows:

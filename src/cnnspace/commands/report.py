@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..explore import load_results, retrain_command
+from ..explore import file_name, load_results, retrain_command, study_names
 from ..report import write_report
 from ..space import DesignSpace
 from ..train import TrainConfig
@@ -39,9 +39,11 @@ def run(args) -> int:
 
 def write_study_report(location: str, study_name: str | None, out: str | Path,
                        compare: list[str] = ()) -> Path:
+    """report.html, or report-NAME.html (and so on) where the storage holds several studies."""
     results = load_results(location, study_name)
     others = tuple(load_results(location, name) for name in compare)
-    return write_report(results, out, _command_maker(results.config), others)
+    suffix = "" if len(study_names(location)) == 1 else f"-{file_name(results.name)}"
+    return write_report(results, out, _command_maker(results.config), others, suffix)
 
 
 def _command_maker(config: dict):

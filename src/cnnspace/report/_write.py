@@ -20,20 +20,22 @@ EDF_MAX_GROUPS = 8  # an axis with more distinct values is not split into EDF cu
 
 def write_report(results: StudyResults, out_dir: str | Path,
                  command_for: Callable[[dict], str] | None = None,
-                 compare: tuple[StudyResults, ...] = ()) -> Path:
+                 compare: tuple[StudyResults, ...] = (), suffix: str = "") -> Path:
     """Writes the report of ``results`` into ``out_dir`` and returns report.html's path.
     ``command_for(row)`` gives the command that re-trains a trial's point; ``compare``: other
-    studies whose error EDFs are drawn with this one's."""
+    studies whose error EDFs are drawn with this one's; ``suffix`` is added to every name
+    written (report-SUFFIX.html, ...), so that several studies' reports share a folder."""
     import matplotlib.pyplot as plt
 
     with plt.rc_context(_plots.STYLE):
-        return _write(results, Path(out_dir), command_for, compare)
+        return _write(results, Path(out_dir), command_for, compare, suffix)
 
 
-def _write(results: StudyResults, out_dir: Path, command_for, compare) -> Path:
+def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: str) -> Path:
     rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
             for r in results.rows]
-    _write_csv(out_dir / "trials.csv", rows)
+    table = f"trials{suffix}.csv"
+    _write_csv(out_dir / table, rows)
     accuracy = next((o.name for o in results.objectives if o.name.endswith("top1")), "top1")
     trained = _unique_points([r for r in rows if r["outcome"] == "trained"
                               and r.get(accuracy) is not None])
@@ -58,16 +60,16 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare) -> Path:
     if curve_map:
         figures.append(("curves", "learning curves (pruned trials stop early)",
                         _plots.learning_curves(curve_map)))
-    images = _save_figures(out_dir / "plots", figures)
+    images = _save_figures(out_dir / f"plots{suffix}", figures)
     html = H.page(f"cnnspace study {results.name}", [
         ("Study", _summary(results, len(trained))),
         ("Trade-offs", "".join(images) or "<p>No trained point yet.</p>"),
-        ("Trials", "<p>Click a column to sort. Also in <a href='trials.csv'>trials.csv</a>."
+        ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
          "</p>" + H.table(rows, _columns(axes), text_columns=("outcome", "point_id", *axes,
                                                                 "violated", "error", "worker"),
                            code_columns=("command",))),
     ])
-    path = out_dir / "report.html"
+    path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
     return path
 
@@ -117,6 +119,11 @@ def _save_figures(folder: Path, figures: list[tuple[str, str, Figure]]) -> list[
             write_atomic(folder / f"{name}.{fmt}", lambda f, b=buffers[fmt]: f.write(b))
         plt.close(fig)
         html.append(H.figure(buffers["png"], caption, name))
+    # Plots an earlier report drew and this one does not (e.g. a front without latencies).
+    written = {f"{name}.{fmt}" for name, _, _ in figures for fmt in ("png", "svg")}
+    for stale in [*folder.glob("*.png"), *folder.glob("*.svg")]:
+        if stale.name not in written:
+            stale.unlink()
     return html
 
 
