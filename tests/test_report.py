@@ -111,6 +111,10 @@ def test_table_and_csv_hold_every_trial(two_studies):
         assert float(r["top1"]) == t.values[0] and float(r["size_mib"]) == t.values[1]
         assert float(r["sr"]) == t.params["sr"] and float(r["pct3x3"]) == t.params["pct3x3"]
         assert f"--set=pct3x3={r['pct3x3']}" in r["command"]
+    # The front of the study's objectives (top-1 up, size down), marked in the CSV.
+    done = [r for r in rows if r["outcome"] == "trained"]
+    front = pareto_mask([[float(r["top1"]), float(r["size_mib"])] for r in done], [True, False])
+    assert [r["pareto"] for r in done] == [str(f) for f in front] and any(front)
 
 
 def test_front_points_are_labelled_with_their_settings(two_studies):

@@ -9,7 +9,7 @@ from typing import Callable
 from matplotlib.figure import Figure
 
 from .._atomic import write_atomic, write_text_atomic
-from ..explore import METRIC_COLUMNS, StudyResults, curves
+from ..explore import METRIC_COLUMNS, StudyResults, curves, pareto_mask
 from . import _html as H
 from . import _plots
 
@@ -34,6 +34,7 @@ def write_report(results: StudyResults, out_dir: str | Path,
 def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: str) -> Path:
     rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
             for r in results.rows]
+    _mark_front(rows, results.objectives)
     table = f"trials{suffix}.csv"
     _write_csv(out_dir / table, rows)
     accuracy = next((o.name for o in results.objectives if o.name.endswith("top1")), "top1")
@@ -72,6 +73,18 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
     return path
+
+
+def _mark_front(rows: list[dict], objectives) -> None:
+    """``pareto``: whether a finished trial's network is on the front of the study's
+    objectives (a reused trial as its twin); empty for trials without all objective values."""
+    done = [r for r in rows if all(r.get(o.name) is not None for o in objectives)
+            and r["outcome"] in ("trained", "reused")]
+    front = pareto_mask([[r[o.name] for o in objectives] for r in done],
+                        [o.maximize for o in objectives])
+    on, finished = {id(r) for r, f in zip(done, front) if f}, {id(r) for r in done}
+    for r in rows:
+        r["pareto"] = (id(r) in on) if id(r) in finished else ""
 
 
 def _unique_points(rows: list[dict]) -> list[dict]:
@@ -152,8 +165,8 @@ def _summary(results: StudyResults, trained_points: int) -> str:
 
 
 def _columns(axes: list[str]) -> list[str]:
-    return ["trial", "outcome", "point_id", *axes, *METRIC_COLUMNS, "violated", "reused_from",
-            "error", "started", "worker", "command"]
+    return ["trial", "outcome", "pareto", "point_id", *axes, *METRIC_COLUMNS, "violated",
+            "reused_from", "error", "started", "worker", "command"]
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:
