@@ -45,6 +45,8 @@ def test_names_and_caffe_pooling_rounding():
     graph = resolve(spec)
     names = [n.name for n in graph.nodes]
     assert "fire2_squeeze1x1" in names and "fire2_concat" in names  # '/' is reserved in specs
+    assert spec.meta["renamed"]["fire2_squeeze1x1"] == "fire2/squeeze1x1"
+    assert "conv1" not in spec.meta["renamed"]  # only the names that changed
     assert graph.node("conv10").attrs["padding"] == (1, 1)
     assert spec.init == "xavier" and spec.meta["imported_from"] == "caffe prototxt"
     # Caffe rounds pooling up: GoogLeNet's 112x112 conv1 output pools to 56 (floor: 55), then
@@ -188,3 +190,15 @@ def test_include_and_exclude_rules_as_caffe_filters_layers(rules, kept):
             f'layer {{ name: "relu" type: "ReLU" bottom: "conv" top: "conv" {rules} }}\n')
     names = [n.name for n in resolve(from_prototxt(text)).nodes]
     assert ("relu" in names) == kept
+
+
+def test_import_says_which_names_changed(tmp_path, capsys):
+    source = tmp_path / "twice.prototxt"
+    source.write_text('name: "twice"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                      'layer { name: "a.b" type: "ReLU" bottom: "data" top: "x" }\n'
+                      'layer { name: "a_b" type: "ReLU" bottom: "x" top: "y" }\n')
+    assert main(["import", str(source), "-o", str(tmp_path / "twice.yaml")]) == 0
+    err = capsys.readouterr().err
+    assert "2 layer name(s) changed (a.b -> a_b, a_b -> a_b_2; all in the spec's meta.renamed)" \
+        in err
+    assert load(tmp_path / "twice.yaml").meta["renamed"] == {"a_b": "a.b", "a_b_2": "a_b"}

@@ -31,6 +31,11 @@ def run(args) -> int:
     summary = (f"imported {source.name}: {len(spec.layers)} layers, input "
                f"{'x'.join(map(str, spec.input))}, {totals.params:,} parameters, "
                f"{with_prefix(totals.macs, 'MACs')}")
+    renamed = spec.meta.get("renamed", {})
+    if renamed:  # '/' and '.' are reserved in spec names, and names must be unique
+        shown = ", ".join(f"{old} -> {new}" for new, old in list(renamed.items())[:3])
+        summary += (f"; {len(renamed)} layer name(s) changed ({shown}"
+                    f"{', ...' if len(renamed) > 3 else ''}; all in the spec's meta.renamed)")
     if args.output:
         save(spec, args.output)
         print(f"{summary}; wrote {args.output}", file=sys.stderr)

@@ -223,6 +223,7 @@ class _Builder:
         self.flat: set[str] = set()           # spec layers whose output is a vector
         self.input_shape: tuple[int, int, int] | None = None
         self.input_line = 0
+        self.renamed: dict[str, str] = {}     # spec layer -> the Caffe name it could not keep
 
     def error(self, message: str, line: int, **where) -> SpecError:
         return SpecError(message, source=f"{self.source}:{line}", **where)
@@ -249,6 +250,8 @@ class _Builder:
         name, n = base, 2
         while name == INPUT or name in self.lines:
             name, n = f"{base}_{n}", n + 1
+        if name != caffe_name:
+            self.renamed[name] = caffe_name
         self.layers.append((name, kind, inputs, attrs))
         self.lines[name] = line
         if kind in _FLAT_MAKERS or (kind in _KEEPS_FLATNESS and inputs[0] in self.flat):
@@ -280,7 +283,8 @@ class _Builder:
         layers = compact_layers([Layer(*layer) for layer in self.layers])
         spec = NetSpec(name, self.input_shape, layers,
                        () if ends == (layers[-1].name,) else ends, init="xavier",
-                       meta={"imported_from": "caffe prototxt", "file": Path(self.source).name})
+                       meta={"imported_from": "caffe prototxt", "file": Path(self.source).name,
+                             **({"renamed": self.renamed} if self.renamed else {})})
         try:
             resolve(spec)
         except SpecError as e:
