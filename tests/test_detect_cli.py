@@ -75,7 +75,7 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     assert speed["fps_network"] > 0 and speed["fps_with_postprocessing"] > 0
 
 
-def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
+def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch):
     out, data_dir = tmp_path / "run", tmp_path / "shapes"
     code = main(["detect", "train", "squeezedet", "--data", "shapes:24", "--input", TINY,
                  "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "8",
@@ -88,11 +88,15 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys):
     detector = Detector.load(out / "detector.pt")
     assert detector.config.classes == SHAPE_CLASSES and len(detector.config.anchor_shapes) == 3
     assert detector.config.info["data"] == "shapes:24"
+    assert detector.config.info["data_dir"] == str(data_dir.resolve())
 
+    # From another folder, without --data-dir: the detector knows where its data is.
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
     report_path = tmp_path / "eval.json"
-    assert main(["detect", "eval", str(out / "detector.pt"), "--data-dir", str(data_dir),
-                 "--format", "json", "--iou", "0.3", "--recall-points", "11",
-                 "-o", str(report_path)]) == 0
+    assert main(["detect", "eval", str(out / "detector.pt"), "--format", "json", "--iou", "0.3",
+                 "--recall-points", "11", "-o", str(report_path)]) == 0
+    assert list((tmp_path / "elsewhere").iterdir()) == []  # no data generated again
     report = json.loads(capsys.readouterr().out)
     assert report == json.loads(report_path.read_text())
     assert report["images"] == 5 and report["recall_points"] == 11

@@ -159,7 +159,8 @@ def run_train(args) -> int:
                                       grad_clip=grad_clip, difficulty=args.difficulty,
                                       flip=not args.no_flip,
                                       run_info={"command": command, "model": args.model,
-                                                "data_dir": args.data_dir})
+                                                # where the data is, wherever eval runs from
+                                                "data_dir": str(data.root)})
     if not under_torchrun() or _rank() == 0:
         final = result.final.get("mAP")
         print(f"mAP {final:.3f} on {data.name} {args.val_split} "

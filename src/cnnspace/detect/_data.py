@@ -23,6 +23,7 @@ class DetectionData:
     val: list[Sample]
     difficulty: str             # the evaluation's default: KITTI's moderate, or all
     kitti_anchors: bool         # the official KITTI anchor shapes apply
+    root: Path                  # the folder the images and labels are in (absolute)
 
     def anchor_shapes(self, k: int, input_hw: tuple[int, int]) -> list[list[float]]:
         """K anchor shapes in input pixels: KITTI's 9 scaled to the input, or k-means on the
@@ -46,7 +47,9 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
               train_split: str = "train", val_split: str = "val", data_dir: str | None = None,
               seed: int = 0, progress: bool = True) -> DetectionData:
     """``shapes`` images are generated at ``input_hw`` under ``data_dir`` (default
-    runs/data/shapes-N-HxW-sSEED) and reused afterwards."""
+    runs/data/shapes-N-HxW-sSEED) and reused afterwards. ``data_dir``, where given, is also
+    where a ``kitti:PATH`` dataset is (as a detector records it, so that it is found from any
+    working folder)."""
     kind, sep, rest = ref.partition(":")
     if kind == "shapes":
         count = _count(rest) if sep else SHAPES_DEFAULT_COUNT
@@ -57,14 +60,14 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
     elif kind == "kitti":
         if not rest:
             raise CnnspaceError("kitti:PATH needs the dataset folder, e.g. kitti:data/KITTI")
-        root = Path(rest)
+        root = Path(data_dir or rest)
         chosen, difficulty, kitti = tuple(classes or KITTI_CLASSES), "moderate", True
     else:
         raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
     train = kitti_samples(root, train_split)
     _check_classes(chosen, train, ref)
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
-                         kitti and chosen == KITTI_CLASSES)
+                         kitti and chosen == KITTI_CLASSES, root.resolve())
 
 
 def _check_classes(chosen: tuple[str, ...], train: list[Sample], ref: str) -> None:
