@@ -7,6 +7,7 @@ import csv
 import json
 import re
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -117,6 +118,26 @@ def test_rerun_resumes_without_retraining(study_run):
     assert main(["explore", str(study), "--out", str(out), "--no-report"]) == 0
     assert len(load_results(out).trials) == trials_before
     assert {p: p.stat().st_mtime_ns for p in before} == before
+
+
+def test_a_wider_sweep_under_another_name_reuses_what_was_trained(study_run, tmp_path, capsys):
+    _, out, _ = study_run
+    copy = tmp_path / "out"
+    copy.mkdir()
+    shutil.copy(out / "study.journal", copy / "study.journal")
+    wider = write_study(tmp_path, name="wider", axes={"sr": [0.25, 0.375, 0.5]})
+    assert main(["explore", str(wider), "--out", str(copy), "--no-report"]) == 0
+    trials = {t.params["sr"]: t for t in load_results(copy, "wider").trials}
+    first = {t.params["sr"]: t for t in load_results(copy, "tiny").trials}
+    for sr in (0.25, 0.5):  # trained by the first study, with the same data and recipe
+        assert trials[sr].user_attrs["outcome"] == "reused"
+        assert trials[sr].user_attrs["reused_from"] == f"{first[sr].number} of study 'tiny'"
+        assert trials[sr].values == first[sr].values
+    assert trials[0.375].user_attrs["outcome"] == "trained"
+    # Another recipe trains differently: nothing is taken from the first study.
+    longer = write_study(tmp_path, name="longer", axes={"sr": [0.25]}, epochs=2)
+    assert main(["explore", str(longer), "--out", str(copy), "--no-report"]) == 0
+    assert load_results(copy, "longer").trials[0].user_attrs["outcome"] == "trained"
 
 
 def test_changed_recipe_is_refused_before_training(study_run, tmp_path, capsys):

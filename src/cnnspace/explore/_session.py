@@ -86,6 +86,17 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepar
     return study
 
 
+TRAINING_IDENTITY = ("data", "image_size", "train")  # what makes two studies train alike
+
+
+def trains_alike(stored: dict[str, Any], study_file: StudyFile) -> bool:
+    """Whether a stored study (its STUDY_ATTR) trains a network as ``study_file`` would, so
+    that one's trained results stand for the other's."""
+    ours = _plain(study_file.identity())
+    return not _changes({k: stored.get(k) for k in TRAINING_IDENTITY},
+                        {k: ours[k] for k in TRAINING_IDENTITY})
+
+
 def _changes(stored: dict[str, Any], ours: dict[str, Any]) -> list[str]:
     """The parts of the study's identity that differ. Training options that only say where and
     how a run executes (device, loader processes, ...) may change, as on a resumed run."""

@@ -2,7 +2,8 @@
 
 1. analytic metrics and constraints first: an infeasible point is recorded and never trained;
 2. a point another trial already trained reuses that trial's results (a point that another
-   worker is training now is waited for, so no network is trained twice);
+   worker is training now is waited for, so no network is trained twice), as does a network
+   another study in the storage trained alike;
 3. training goes through ``cnnspace.train.train`` (the code path of `cnnspace train`), in a run
    folder under ``--out`` so a retried trial resumes from its last epoch (see _training).
 A trial cut short by anything but a verdict on its point (Ctrl-C, a crash) is queued again.
@@ -27,7 +28,9 @@ from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
 from ._journal import WORKER_ATTR
 from ._points import suggest_point
-from ._records import FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, TRAINED, final_outcome
+from ._records import (FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, STUDY_ATTR, TRAINED,
+                       final_outcome)
+from ._session import trains_alike
 from ._study_file import StudyFile
 
 ANALYTIC_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations")
@@ -98,7 +101,10 @@ class TrialRunner:
             return self._finish(trial, INFEASIBLE, violated=list(analysed.violated))
         twin = self._trained_twin(trial, pid)
         if twin is not None:
-            return self._reuse(trial, twin)
+            return self._reuse(trial, twin, twin.number)
+        elsewhere = self._trained_in_another_study(trial, pid)
+        if elsewhere is not None:
+            return self._reuse(trial, *elsewhere)
         spec = space.spec_for(point)
         trial.set_user_attr("spec", to_dict(spec))
         return self._train(trial, spec, pid, metrics)
@@ -160,10 +166,30 @@ class TrialRunner:
                 optuna.storages.fail_stale_trials(trial.study)  # the twin's worker may be dead
             time.sleep(TWIN_POLL_S)
 
-    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial):
+    def _trained_in_another_study(self, trial: optuna.Trial,
+                                  pid: str) -> tuple[FrozenTrial, str] | None:
+        """A trial of another study in this storage that trained the same network the same
+        way (data, image size, recipe) and has every objective of this study: extending a
+        sweep under a new study name retrains nothing already trained. Its pruned and failed
+        points are not taken (another pruner, another budget)."""
+        storage = trial.study._storage
+        wanted = [o.name for o in self.ctx.study.objectives]
+        for other in storage.get_all_studies():
+            stored = other.user_attrs.get(STUDY_ATTR)
+            if other.study_name == self.ctx.study_name or not stored or not trains_alike(
+                    stored, self.ctx.study):
+                continue
+            for t in storage.get_all_trials(other._study_id, deepcopy=False,
+                                            states=(TrialState.COMPLETE,)):
+                if (t.user_attrs.get("point_id") == pid and final_outcome(t) == TRAINED
+                        and set(wanted) <= {*t.user_attrs["metrics"], *t.user_attrs["results"]}):
+                    return t, f"{t.number} of study {other.study_name!r}"
+        return None
+
+    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial, label: int | str):
         """The twin's results, from its attributes (they outlive a twin whose trial was failed
         after it finished training, when a worker was wrongly thought dead)."""
-        trial.set_user_attr("reused_from", twin.number)
+        trial.set_user_attr("reused_from", label)
         for key in ("spec", "results"):
             if key in twin.user_attrs:
                 trial.set_user_attr(key, twin.user_attrs[key])
