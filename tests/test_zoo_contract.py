@@ -106,3 +106,46 @@ def test_building_does_not_share_or_mutate_the_spec():
     before = spec.layers
     build(spec)
     assert spec.layers == before
+
+
+@pytest.fixture
+def scratch_registry(monkeypatch):
+    """Models registered by a test stay out of the other tests' registry."""
+    from cnnspace.zoo import _registry
+    monkeypatch.setattr(_registry, "_MODELS", dict(_registry._MODELS))
+
+
+def test_registering_refuses_name_clashes_loose_settings_and_non_specs(scratch_registry):
+    from cnnspace.zoo import register_model
+
+    def alexnet(num_classes=1000, input=(3, 224, 224)):
+        return get_spec("vgg11", num_classes=num_classes, input=input)
+
+    with pytest.raises(ValueError, match="'alexnet' is already registered .* replace_existing"):
+        register_model("a clash")(alexnet)
+    assert get_spec("alexnet").name == "alexnet"  # the built-in is kept
+
+    def extras(num_classes=10, input=(1, 8, 8), **more):
+        raise AssertionError("never built")
+
+    with pytest.raises(TypeError, match="more must be keyword parameters with defaults"):
+        register_model("loose", name="test_loose")(extras)
+
+    def not_a_spec(num_classes=10, input=(1, 8, 8)):
+        return 42
+
+    register_model("returns an int", name="test_not_a_spec")(not_a_spec)
+    with pytest.raises(SpecError, match="its builder returned int, not a NetSpec"):
+        get_spec("test_not_a_spec")
+    with pytest.raises(TypeError):
+        model_entry("alexnet").defaults["num_classes"] = 3  # the registry is read-only
+
+
+def test_hxw_input_keeps_the_models_channels(scratch_registry):
+    from cnnspace.zoo import register_model
+
+    @register_model("a 1-channel test model", name="test_gray")
+    def gray(num_classes=10, input=(1, 16, 16)):
+        return get_spec("squeezenet1_1", num_classes=num_classes, input=input)
+
+    assert get_spec("test_gray", input="32x32").input == (1, 32, 32)

@@ -4,7 +4,8 @@ from __future__ import annotations
 import fnmatch
 import inspect
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
 
 from ..spec import NetSpec, SpecError, parse_input
 
@@ -14,7 +15,7 @@ class ModelEntry:
     name: str
     build: Callable[..., NetSpec]
     description: str
-    defaults: dict[str, Any]  # every setting the builder accepts, with its default
+    defaults: Mapping[str, Any]  # every setting the builder accepts, with its default
     task: str  # "classification": outputs are class scores; others say what their outputs mean
 
     @property
@@ -25,17 +26,36 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(description: str, name: str | None = None, task: str = "classification"):
-    """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``."""
+def register_model(description: str, name: str | None = None, task: str = "classification",
+                   replace_existing: bool = False):
+    """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``. Every setting
+    is a keyword parameter with its default (settings are checked against them). A name already
+    taken by another builder is refused unless ``replace_existing``."""
     def register(fn: Callable[..., NetSpec]):
         key = name or fn.__name__
         params = inspect.signature(fn).parameters
         if "num_classes" not in params or "input" not in params:
             raise TypeError(f"model {key!r} must accept num_classes and input")
-        _MODELS[key] = ModelEntry(key, fn, description,
-                                  {p.name: p.default for p in params.values()}, task)
+        loose = [p.name for p in params.values()
+                 if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or p.default is p.empty]
+        if loose:
+            raise TypeError(f"model {key!r}: {', '.join(loose)} must be keyword parameters with "
+                            "defaults (settings are checked against them)")
+        taken = _MODELS.get(key)
+        if taken and _origin(taken.build) != _origin(fn) and not replace_existing:
+            raise ValueError(f"a model named {key!r} is already registered (by "
+                             f"{'.'.join(_origin(taken.build))}); choose another name or pass "
+                             "replace_existing=True")
+        _MODELS[key] = ModelEntry(key, fn, description, MappingProxyType(
+            {p.name: p.default for p in params.values()}), task)
         return fn
     return register
+
+
+def _origin(fn: Callable) -> tuple[str, str]:
+    """Where a builder is defined: the same function registered again (a reloaded module) is
+    no conflict."""
+    return fn.__module__, fn.__qualname__
 
 
 def list_models(pattern: str = "*") -> list[str]:
@@ -61,14 +81,19 @@ def get_spec(name: str, **settings: Any) -> NetSpec:
     if unknown:
         raise SpecError(f"model {name!r} has no setting {unknown[0]!r}; it accepts: "
                         f"{', '.join(entry.defaults)}", field=unknown[0])
-    if "input" in settings:
-        settings["input"] = parse_input(settings["input"])
+    if "input" in settings:  # HxW keeps the model's own channel count
+        default = entry.defaults["input"]
+        channels = default[0] if isinstance(default, (list, tuple)) and len(default) == 3 else 3
+        settings["input"] = parse_input(settings["input"], channels)
     if "num_classes" in settings and (not isinstance(settings["num_classes"], int)
                                       or isinstance(settings["num_classes"], bool)
                                       or settings["num_classes"] < 1):
         raise SpecError(f"expected a positive integer, got {settings['num_classes']!r}",
                         field="num_classes")
     spec = entry.build(**settings)
+    if not isinstance(spec, NetSpec):
+        raise SpecError(f"model {name!r}: its builder returned {type(spec).__name__}, not a "
+                        "NetSpec", field="model")
     meta = {"model": name, "settings": {k: list(v) if isinstance(v, tuple) else v
                                         for k, v in settings.items()}}
     return replace(spec, meta={**meta, **spec.meta})
