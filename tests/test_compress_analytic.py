@@ -5,10 +5,10 @@ import sys
 
 import pytest
 
-from cnnspace import analyze, get_spec
-from cnnspace.compress import (CompressError, Schedule, layer_bits, live_taps, live_weights,
-                               parse_bits, parse_schedule, predict, squeezenet_table1_schedule,
-                               weighted_layers)
+from cnnspace import analyze, compress, get_spec
+from cnnspace.compress import (Coding, CompressError, Schedule, layer_bits, live_taps,
+                               live_weights, parse_bits, parse_schedule, predict,
+                               squeezenet_table1_schedule, weighted_layers)
 from cnnspace.spec import loads
 
 SQ10 = get_spec("squeezenet1_0")
@@ -149,3 +149,16 @@ def test_unknown_layers_and_bits():
             parse_bits(text)
     with pytest.raises(CompressError, match="--bits: bit width for 'fc9' matches no"):
         layer_bits(spec, {"fc9": 5})
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda s: predict(s, Schedule(), {"conv": 0}), "bits conv: a bit width must be 1..8"),
+    (lambda s: predict(s, Schedule(), {"conv": 9}), "bits conv: a bit width must be 1..8"),
+    (lambda s: predict(s, Schedule(), 6), "expected a mapping such as"),
+    (lambda s: predict(s, Schedule(), index_bits=0), "index bits .* must be an integer 1..8"),
+    (lambda s: Coding(index_bits=17), "index bits .* must be an integer 1..8"),
+    (lambda s: compress.CompressOptions(bits={"fc": 33}), "bits fc: a bit width must be"),
+])
+def test_the_python_api_checks_bit_widths_as_the_command_does(call, message):
+    with pytest.raises(CompressError, match=message):
+        call(get_spec("squeezenet1_1"))

@@ -60,6 +60,15 @@ class Coding:
     index_bits: int = 4
     huffman: bool = True
 
+    def __post_init__(self):
+        check_index_bits(self.index_bits)
+
+
+def check_index_bits(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 8:
+        raise CompressError(f"index bits (--index-bits) must be an integer 1..8, got {value!r}")
+    return value
+
 
 @dataclass(frozen=True)
 class TensorBytes:

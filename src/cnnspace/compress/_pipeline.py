@@ -25,7 +25,7 @@ from ._errors import CompressError
 from ._load import decompress
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
-from ._schedule import Schedule, layer_bits, weighted_layers
+from ._schedule import Schedule, bit_widths, layer_bits, weighted_layers
 from ._share import cluster, tie, untie
 
 RETRAIN_LR_FACTOR = 0.1  # Han et al. retrain pruned networks at a tenth of the original rate
@@ -52,8 +52,7 @@ class CompressOptions:
         if not 0 < self.retrain_lr_factor <= 1:
             raise CompressError(f"--retrain-lr-factor must lie in (0, 1], got "
                                 f"{self.retrain_lr_factor!r}")
-        if not 1 <= self.coding.index_bits <= 8:
-            raise CompressError(f"--index-bits must be 1..8, got {self.coding.index_bits!r}")
+        bit_widths(self.bits)
 
 
 @dataclass(frozen=True)

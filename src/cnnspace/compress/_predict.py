@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass
 
 from ..metrics import analyze
 from ..spec import NetSpec
-from ._codec import RAW_BITS
+from ._codec import RAW_BITS, check_index_bits
 from ._dead import live_count
-from ._schedule import Schedule, kept_count, layer_bits, weighted_layers
+from ._schedule import Schedule, bit_widths, kept_count, layer_bits, weighted_layers
 from ._sparse import expected_fillers
 
 # SqueezeNet paper (arXiv 1602.07360) Table 1, the "sparsity" column, read as the fraction of
@@ -89,11 +89,12 @@ def predict(spec: NetSpec, schedule: Schedule, bits: dict[str, int] | None = Non
     """Predicted container payload of ``spec`` pruned by ``schedule`` and shared at ``bits``
     (layer name, glob or conv/fc -> width; 32 means raw float32 values). Weights that never see
     data at the spec's input size are counted as pruned, as ``compress`` prunes them."""
+    check_index_bits(index_bits)
     analysis = analyze(spec)
     by_name = {m.name: m for m in analysis.layers}
     nodes = {n.name: n for n in weighted_layers(spec)}
     targets = schedule.targets(spec)
-    widths = layer_bits(spec, {**schedule.bits, **(bits or {})})
+    widths = layer_bits(spec, {**schedule.bits, **bit_widths(bits or {})})
     layers = []
     for name, sparsity in targets.items():
         m = by_name[name]

@@ -131,6 +131,14 @@ def _bit_width(value: Any, where: str) -> int:
     return value
 
 
+def bit_widths(bits: Any, source: str = "bits") -> dict[str, int]:
+    """``bits`` checked: a mapping of conv/fc/layer name or glob -> width."""
+    if not isinstance(bits, Mapping):
+        raise CompressError(f"{source}: expected a mapping such as {{'conv': 8, 'fc': 5}}, got "
+                            f"{bits!r}")
+    return {key: _bit_width(value, f"{source} {key}") for key, value in bits.items()}
+
+
 def parse_bits(text: str) -> dict[str, int]:
     """``conv=8,fc=5`` (also layer names or globs: ``conv10=6``) to a mapping."""
     out = {}
@@ -146,6 +154,7 @@ def layer_bits(spec: NetSpec, overrides: Mapping[str, int],
                source: str = "--bits") -> dict[str, int]:
     """Layer name -> bit width: an override for the layer (name or glob) or its kind (conv, fc),
     else Deep Compression's default for its kind."""
+    overrides = bit_widths(overrides, source)
     nodes = weighted_layers(spec)
     _check_patterns(overrides, nodes, source, "bit width for")
     return {n.name: _pick(overrides, n, DEFAULT_BITS[WEIGHTED_TYPES[n.type]]) for n in nodes}
