@@ -7,7 +7,9 @@ copy: the user's module is never touched), and the spec must infer the same shap
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -275,7 +277,8 @@ def _trace(module: nn.Module, shape: tuple[int, int, int]) -> fx.GraphModule:
     gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     try:
-        with torch.no_grad():
+        # ShapeProp prints the whole traceback of a failing node itself; the error below says it
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
             ShapeProp(gm).propagate(torch.zeros(1, *shape, device=device))
     except Exception as e:
         first = str(e.__cause__ or e).strip().splitlines()[0]
