@@ -1,6 +1,7 @@
 """`cnnspace detect train | eval | predict` end to end on a tiny shapes dataset, the detector
 checkpoint, and the zoo entries held against the SqueezeDet paper."""
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -35,8 +36,11 @@ def test_zoo_settings_and_layout():
     layout = layout_for(spec, 5)
     assert (layout.anchors_per_cell, layout.grid) == (4, (3, 3))
     assert not any(layer.type == "dropout" for layer in spec.layers)
-    with pytest.raises(CnnspaceError, match="not K x \\(C \\+ 1 \\+ 4\\)"):
+    with pytest.raises(CnnspaceError, match="built for 5 classes, not 6"):
         layout_for(spec, 6)
+    unrecorded = replace(spec, meta={})  # e.g. written by hand: the channel count is checked
+    with pytest.raises(CnnspaceError, match="not K x \\(C \\+ 1 \\+ 4\\)"):
+        layout_for(unrecorded, 6)
     with pytest.raises(CnnspaceError, match="not a detector"):
         layout_for(get_spec("squeezenet1_1", input="3x32x32"), 3)
     with pytest.raises(CnnspaceError, match="anchors_per_cell"):

@@ -4,10 +4,13 @@ import math
 import pytest
 import torch
 
+from cnnspace import get_spec
 from cnnspace.detect import (ConvDetLayout, LossWeights, SqueezeDetLoss, anchor_grid, assign,
-                             batched_nms, centres_to_corners, corners_to_centres, decode,
-                             elementwise_iou, encode, encode_targets, fit_shapes, nms,
-                             pairwise_iou, postprocess, safe_exp, scale_shapes)
+                             average_precision, batched_nms, centres_to_corners,
+                             corners_to_centres, decode, elementwise_iou, encode, encode_targets,
+                             fit_shapes, layout_for, nms, pairwise_iou, postprocess, safe_exp,
+                             scale_shapes)
+from cnnspace.errors import CnnspaceError
 
 
 def test_anchor_grid_centres_every_shape_on_every_cell_row_major():
@@ -157,3 +160,18 @@ def test_fit_shapes_recovers_clusters_and_scales():
     sizes = [[10, 20]] * 30 + [[40, 40]] * 30 + [[80, 30]] * 30
     assert fit_shapes(sizes, 3) == [[10, 20], [40, 40], [80, 30]]
     assert scale_shapes([[36, 37]], (384, 1248), (192, 624)) == [[18, 18.5]]
+
+
+def test_inconsistent_inputs_are_errors_not_wrong_results():
+    boxes = torch.tensor([[0.0, 0, 2, 2], [1, 1, 3, 3], [5, 5, 6, 6]])
+    with pytest.raises(CnnspaceError, match=r"N boxes \(N, 4\) and N scores .* \[3, 4\] .* \[2\]"):
+        nms(boxes, torch.tensor([0.9, 0.8]))
+    with pytest.raises(CnnspaceError, match=r"shape \(N, 4\), got \[3\]"):
+        pairwise_iou(boxes[0, :3], boxes)
+    with pytest.raises(CnnspaceError, match="one length"):
+        average_precision([0.1, 0.5, 1.0], [1.0, 0.5])
+    # 3 classes x 9 anchors = 72 channels = 8 anchors x (4 + 5): the class count is recorded.
+    spec = get_spec("squeezedet", num_classes=3, input=(3, 64, 64))
+    assert layout_for(spec, 3).anchors_per_cell == 9
+    with pytest.raises(CnnspaceError, match="built for 3 classes, not 4"):
+        layout_for(spec, 4)

@@ -9,6 +9,8 @@ import math
 
 import torch
 
+from ..errors import CnnspaceError
+
 # exp(delta) of width/height grows linearly beyond this (the official code's EXP_THRESH), so an
 # untrained network cannot produce infinite boxes or exploding gradients.
 EXP_CLIP = 1.0
@@ -31,6 +33,9 @@ def box_area(boxes: torch.Tensor) -> torch.Tensor:
 
 def pairwise_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """IoU of every corner box in ``a`` (N, 4) with every one in ``b`` (M, 4): (N, M)."""
+    for boxes in (a, b):
+        if boxes.ndim != 2 or boxes.shape[-1] != 4:
+            raise CnnspaceError(f"expected corner boxes of shape (N, 4), got {list(boxes.shape)}")
     top_left = torch.maximum(a[:, None, :2], b[None, :, :2])
     bottom_right = torch.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = (bottom_right - top_left).clamp(min=0).prod(-1)

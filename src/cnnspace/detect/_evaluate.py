@@ -73,6 +73,9 @@ def average_precision(recall: Sequence[float], precision: Sequence[float],
     precision = np.asarray(precision, dtype=np.float64)
     if recall_points < 0 or recall_points == 1:
         raise CnnspaceError(f"recall_points must be 0 (area) or at least 2, got {recall_points}")
+    if recall.ndim != 1 or recall.shape != precision.shape:
+        raise CnnspaceError(f"recall and precision must be two curves of one length, got "
+                            f"shapes {list(recall.shape)} and {list(precision.shape)}")
     if recall_points:
         samples = [precision[recall >= r].max() if (recall >= r).any() else 0.0
                    for r in np.linspace(0, 1, recall_points)]

@@ -54,6 +54,11 @@ def layout_for(spec: NetSpec, num_classes: int, input_shape=None) -> ConvDetLayo
                             f"feature map (ConvDet), but its outputs have shapes "
                             f"{[list(s) for s in shapes]}")
     channels, rows, cols = shapes[0]
+    built_for = spec.meta.get("detector", {}).get("num_classes")
+    if built_for is not None and built_for != num_classes:
+        # K x (C + 5) channels may divide by another C too: a wrong C would go unnoticed
+        raise CnnspaceError(f"model {spec.name!r} was built for {built_for} classes, not "
+                            f"{num_classes}; build it with num_classes={num_classes}")
     per_anchor = num_classes + PER_ANCHOR_EXTRA
     if channels % per_anchor:
         raise CnnspaceError(f"model {spec.name!r} ends in {channels} channels, which is not K x "

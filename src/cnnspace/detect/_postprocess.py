@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import CnnspaceError
 from ._boxes import centres_to_corners, clip_to_image, decode, pairwise_iou
 from ._layout import ConvDetLayout
 
@@ -36,6 +37,9 @@ class Detections:
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou_threshold: float = NMS_IOU) -> torch.Tensor:
     """Greedy non-maximum suppression: indices of the kept boxes by decreasing score. A box is
     dropped when its IoU with a higher-scoring kept box exceeds ``iou_threshold``."""
+    if boxes.ndim != 2 or boxes.shape[-1] != 4 or scores.shape != boxes.shape[:1]:
+        raise CnnspaceError(f"nms needs N boxes (N, 4) and N scores (N,), got boxes "
+                            f"{list(boxes.shape)} and scores {list(scores.shape)}")
     order = torch.argsort(scores, descending=True)
     overlaps = pairwise_iou(boxes[order], boxes[order])
     suppressed = torch.zeros(len(order), dtype=torch.bool)
