@@ -67,6 +67,9 @@ def test_firecaffe_googlenet_speedups_on_titan():
     # batch 1024 and ~72 epochs against batch 32 and 64 epochs on one GPU
     result = titan("googlenet_aux")
     tree32, tree128 = result.row(32, "reduction_tree"), result.row(128, "reduction_tree")
+    with pytest.raises(CnnspaceError, match="no prediction for 64 workers with 'ring': predicted "
+                       "for workers \\[1, "):
+        result.row(64, "ring")
     assert tree32.speedup == pytest.approx(20, rel=0.15)
     assert tree128.speedup == pytest.approx(47, rel=0.15)
     assert tree32.total_time_s / 3600 == pytest.approx(23.4, rel=0.15)

@@ -156,7 +156,10 @@ class ScalingResult:
         for r in self.rows:
             if r.workers == workers and r.strategy == strategy:
                 return r
-        raise KeyError((workers, strategy))
+        predicted = sorted({r.workers for r in self.rows})
+        strategies = list(dict.fromkeys(r.strategy for r in self.rows))
+        raise CnnspaceError(f"no prediction for {workers} workers with {strategy!r}: predicted "
+                            f"for workers {predicted} and strategies {strategies}")
 
     def to_json(self) -> dict:
         return {"model": self.model, "preset": self.preset, "costs": asdict(self.costs),
