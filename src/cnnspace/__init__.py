@@ -1,10 +1,13 @@
-"""cnnspace: explore the design space of convolutional neural networks at scale."""
+"""cnnspace: explore the design space of convolutional neural networks at scale.
+
+Every error cnnspace raises on bad input is a ``CnnspaceError`` (``SpecError`` for specs)."""
+from .errors import CnnspaceError
 from .metrics import analyze
 from .spec import Layer, NetSpec, SpecError, load, save
 from .zoo import get_spec, list_models
 
 __version__ = "0.1.0"
-__all__ = ["Layer", "NetSpec", "SpecError", "analyze", "from_torch", "get_spec", "list_models",
+__all__ = ["CnnspaceError", "Layer", "NetSpec", "SpecError", "analyze", "from_torch", "get_spec", "list_models",
            "load", "save"]
 
 
