@@ -39,6 +39,15 @@ def test_recipe_options_and_custom_cluster(capsys):
     assert ring2["comm_s"] == pytest.approx(2e-5 + 1e-9 * data["costs"]["gradient_bytes"])
     assert ring2["compute_s"] == pytest.approx(64 * data["costs"]["train_flops_per_image"] / 1e11)
     assert ring2["total_time_s"] == pytest.approx(2 * 1000 / 128 * ring2["time_per_iter_s"])
+    # fp16 gradients: half the bytes on the link, the same computation
+    half = run_json(capsys, "squeezenet1_1", "--input", "3x32x32", "--workers", "2",
+                    "--strategies", "ring", "--alpha", "1e-5", "--beta", "1e-9",
+                    "--device-flops", "1e11", "--bits", "16")
+    assert half["costs"]["gradient_bytes"] == data["costs"]["gradient_bytes"] // 2
+    assert half["rows"][0]["comm_s"] == pytest.approx(2e-5 + 1e-9 * half["costs"]["gradient_bytes"])
+    assert half["parallelism_comm"]["data_parallel_bytes"] * 2 == \
+        run_json(capsys, "squeezenet1_1", "--input", "3x32x32")["parallelism_comm"][
+            "data_parallel_bytes"]
 
 
 def test_table_and_plot(capsys, tmp_path):

@@ -30,6 +30,8 @@ def register(sub) -> None:
     p.add_argument("--alpha", type=float, help="custom link latency, seconds per message")
     p.add_argument("--beta", type=float, help="custom link cost, seconds per byte")
     p.add_argument("--device-flops", type=float, help="custom sustained FLOP/s of one worker")
+    p.add_argument("--bits", type=int, default=32,
+                   help="bits per exchanged gradient value (default 32; 16 for fp16 allreduce)")
     p.add_argument("--batch", type=int, help="global batch of the parallel run")
     p.add_argument("--epochs", type=float, help="epochs of the parallel run")
     p.add_argument("--dataset-size", type=int, help="training images per epoch")
@@ -126,9 +128,9 @@ def run(args) -> int:
     strategies = _strategies(args.strategies)
     preset = _preset(args, spec)
     recipe, baseline = _recipes(args, preset)
-    result = scale.predict(scale.NetworkCosts.of(spec), preset.device, preset.link, recipe,
-                           baseline, workers, strategies, preset.name)
-    ratio = scale.parallelism_comm(spec, recipe.batch)
+    result = scale.predict(scale.NetworkCosts.of(spec, args.bits), preset.device, preset.link,
+                           recipe, baseline, workers, strategies, preset.name)
+    ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)
     if args.plot:
         scale.plot_scaling(result, args.plot)
     if args.format == "json":

@@ -113,12 +113,13 @@ def comm_time(strategy: str, workers: int, nbytes: float, link: Interconnect) ->
 class NetworkCosts:
     """What the scaling model needs from a network: analytic, from the spec alone."""
     model: str
-    gradient_bytes: int          # per worker per step (= model size at 32 bits)
+    gradient_bytes: int          # per worker per step (= model size at the gradients' bits)
     train_flops_per_image: int   # forward + backward
 
     @classmethod
-    def of(cls, spec: NetSpec) -> "NetworkCosts":
-        totals = analyze(spec).totals
+    def of(cls, spec: NetSpec, bits: int = 32) -> "NetworkCosts":
+        """``bits``: width of an exchanged gradient value (16 for fp16 allreduce)."""
+        totals = analyze(spec, bits=bits).totals
         return cls(spec.name, totals.comm_bytes_data_parallel, totals.train_flops_per_step)
 
 
