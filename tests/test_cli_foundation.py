@@ -155,3 +155,9 @@ def test_set_reads_a_comma_list_and_the_input_is_given_once(capsys):
     assert [m["name"] for m in layers if m["type"] == "maxpool"] == ["pool1", "pool4"]
     assert main(["analyze", "firenet", "--set", "input=3x64x64", "--input", "3x32x32"]) == 2
     assert "give the input size once" in capsys.readouterr().err
+
+
+def test_an_analysis_repr_is_short():
+    text = repr(analyze(get_spec("googlenet_aux")))
+    assert "layers=<" in text and "LayerMetrics>" in text and "params=" in text
+    assert len(text) < 1000

@@ -59,6 +59,11 @@ class Analysis:
     layers: tuple[LayerMetrics, ...]
     totals: Totals
 
+    def __repr__(self) -> str:  # the layers are many: their count only
+        return (f"Analysis(model={self.model!r}, input={self.input}, batch={self.batch}, "
+                f"bits={self.bits}, layers=<{len(self.layers)} LayerMetrics>, "
+                f"totals={self.totals!r})")
+
     def to_json(self) -> dict:
         return {"model": self.model, "input": list(self.input), "batch": self.batch,
                 "bits": self.bits, "totals": asdict(self.totals),
