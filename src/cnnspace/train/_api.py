@@ -19,9 +19,9 @@ from ._callbacks import Callback, TrainResult
 from ._checkpoint import Checkpoint, CheckpointError, load_model_state
 from ._config import ConfigError, TrainConfig, default_recipe
 from ._distributed import join_workers
-from ._evaluate import evaluate
+from ._evaluate import EvalResult, evaluate
 from ._model import ClassificationLoss, fit_spec, zoo_spec
-from ._trainer import StopFlag, Trainer
+from ._trainer import StopFlag, Trainer, check_monitor
 
 Model = NetSpec | nn.Module | Checkpoint | str
 
@@ -35,7 +35,11 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
 
     ``model``: a spec (fitted to the dataset's input shape; its outputs must match the class
     count), a zoo model name, a checkpoint (its weights are the starting point of a new run) or
-    any ``nn.Module``. ``data``: a dataset reference for ``get_dataset`` or ``DataSplits``.
+    any ``nn.Module``, which is trained in place: moved to the training device (and to
+    channels-last if asked) and updated; ``result.model`` is that same object, in eval mode.
+    ``data``: a dataset reference for ``get_dataset`` or ``DataSplits``.
+    The global generators of ``random``, numpy and torch are seeded from ``config.seed`` while
+    training and given back to the caller's states when ``train`` returns or raises.
     Started by torchrun, every worker calls this with the same arguments and gradients are
     averaged by DistributedDataParallel; started plainly, it trains alone.
     ``loss_fn(outputs, targets) -> scalar`` replaces cross-entropy (with auxiliary outputs
@@ -47,8 +51,11 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     if config.classifier_init == "imprint" and loss_fn is not None:
         raise ConfigError("classifier_init 'imprint' starts a classifier from its classes' "
                           "images; this run has its own loss (not classification): use 'spec'")
+    if evaluate_fn is None:
+        check_monitor(config.monitor, EvalResult(0.0, 0.0, 0.0, 0).to_dict())
     stop = StopFlag()
-    with _determinism(config.deterministic), _threads(config.threads), _stop_on_signals(stop):
+    with (_determinism(config.deterministic), _threads(config.threads), _stop_on_signals(stop),
+          _callers_generators()):
         workers = join_workers(config)
         try:
             torch.manual_seed(config.seed)  # the same initial weights on every worker
@@ -93,6 +100,27 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
+
+
+@contextlib.contextmanager
+def _callers_generators() -> Iterator[None]:
+    """Training seeds the global generators; the caller's draws afterwards (a random search
+    drawing its next configuration) continue from where they were."""
+    python, numpy, cpu = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+    # Reading CUDA's states would initialise it, even for a CPU run; not initialised, it would
+    # start from the caller's torch.manual_seed (which seeds CPU and CUDA alike).
+    cuda_seed = torch.initial_seed()
+    try:
+        yield
+    finally:
+        random.setstate(python)
+        np.random.set_state(numpy)
+        torch.set_rng_state(cpu)
+        if cuda is not None:
+            torch.cuda.set_rng_state_all(cuda)
+        else:
+            torch.cuda.manual_seed_all(cuda_seed)
 
 
 @contextlib.contextmanager

@@ -57,9 +57,23 @@ class Callback:
         """Also when a StopTraining ended the run early."""
 
 
+def lower_is_better(metric: str) -> bool:
+    return metric == "loss" or metric.endswith("_loss")
+
+
+def best_record(history: list[dict], monitor: str) -> dict:
+    """The first record with the best ``monitor`` value (a custom evaluation may report None
+    for some epochs); {} if none has one."""
+    scored = [r for r in history if r.get(monitor) is not None]
+    if not scored:
+        return {}
+    pick = min if lower_is_better(monitor) else max
+    return pick(scored, key=lambda r: r[monitor])
+
+
 @dataclass
 class TrainResult:
-    model: nn.Module                    # trained, on the training device, bare (no DDP)
+    model: nn.Module                    # trained, on the training device, bare (no DDP); eval mode
     history: list[dict]                 # the per-epoch records (metrics.jsonl)
     epochs: int                         # epochs completed
     steps: int
@@ -78,8 +92,7 @@ class TrainResult:
 
     @property
     def best(self) -> dict:
-        scored = [r for r in self.history if r.get(self.monitor) is not None]
-        return max(scored, key=lambda r: r[self.monitor]) if scored else {}
+        return best_record(self.history, self.monitor)
 
     def to_json(self) -> dict:
         pick = dict.fromkeys(("epoch", self.monitor, "top1", "top5", "test_loss"))

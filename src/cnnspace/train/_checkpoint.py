@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pickle
 import random
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,10 +102,11 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise CheckpointError(f"{path}: not a cnnspace checkpoint (refused by weights-only "
                               f"loading: {reason})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as e:
-        raise CheckpointError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: "
-                              f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})"
-                              ) from None
+    except Exception as e:  # noqa: BLE001
+        # On bytes that are no checkpoint torch's parser fails in any way (KeyError, IndexError...)
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint at "
+                              f"all ({type(e).__name__}: {first})") from None
     kind = payload.get("format") if isinstance(payload, dict) else None
     if isinstance(kind, str) and kind.startswith("cnnspace-") and kind != FORMAT:
         raise CheckpointError(f"{path}: a {kind} file, not a training checkpoint; the run folder "

@@ -26,7 +26,14 @@ class ConfigError(CnnspaceError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Options of one training run. The defaults are the ``adam-onecycle`` recipe."""
+    """Options of one training run. The defaults are the ``adam-onecycle`` recipe.
+
+    ``recipe`` names the recipe the values started from; the constructor checks the name but
+    does not apply the recipe: ``TrainConfig.from_recipe("digits", epochs=20)`` does.
+    ``overrides`` lists the options that differ from the named recipe (config.yaml records
+    them), so ``TrainConfig(recipe="digits")`` shows batch_size 128 and classifier_init 'spec'
+    as overrides of digits' 32 and 'imprint'.
+    """
     epochs: int = 40
     batch_size: int = 128               # global: split evenly over the workers
     lr: float = 1e-3                    # at lr_reference_batch when lr_scaling is linear
@@ -52,11 +59,11 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None          # CPU threads per worker; None: torch's default
     deterministic: bool = False         # torch.use_deterministic_algorithms for exact reruns
-    monitor: str = "top1"               # evaluation metric that picks best.pt (higher is better)
+    monitor: str = "top1"               # picks best.pt: the lowest loss, else the highest value
     out: str | None = None              # run folder; None writes nothing
     resume: bool = False
     progress: bool = True
-    recipe: str = "adam-onecycle"       # the recipe these values started from (recorded)
+    recipe: str = "adam-onecycle"       # the recipe these values started from (not applied)
 
     def __post_init__(self):
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
@@ -89,6 +96,9 @@ class TrainConfig:
         for key in ("channels_last", "deterministic", "resume", "progress"):
             if not isinstance(getattr(self, key), bool):
                 _fail(key, "true or false", getattr(self, key))
+        if self.recipe not in RECIPES:
+            _fail("recipe", f"one of {', '.join(RECIPES)} (TrainConfig.from_recipe applies "
+                  "one)", self.recipe)
         if self.resume and not self.out:
             _fail("resume", "an out folder to resume from (--out)", self.resume)
 
@@ -131,11 +141,15 @@ class TrainConfig:
     def with_options(self, **changes: Any) -> "TrainConfig":
         return replace(self, **changes)
 
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The options that change what is computed and differ from ``recipe``'s values."""
+        recipe = TrainConfig.from_recipe(self.recipe)
+        return {k: value for k, (_, value) in _changed(recipe, self).items()}
+
     def differences(self, other: "TrainConfig") -> list[str]:
         """Options that change what is computed (RUN_OPTIONS excluded), as 'name: a -> b'."""
-        a, b = self.to_dict(), other.to_dict()
-        return [f"{k}: {a[k]!r} -> {b[k]!r}" for k in a
-                if k not in RUN_OPTIONS and k != "recipe" and a[k] != b[k]]
+        return [f"{k}: {a!r} -> {b!r}" for k, (a, b) in _changed(self, other).items()]
 
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -172,6 +186,12 @@ DEFAULT_RECIPE = "adam-onecycle"
 def default_recipe(data_ref: str) -> str:
     """The recipe for a dataset reference such as ``digits`` or ``cifar10:PATH``."""
     return DATASET_RECIPES.get(str(data_ref).partition(":")[0], DEFAULT_RECIPE)
+
+
+def _changed(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    da, db = a.to_dict(), b.to_dict()
+    return {k: (da[k], db[k]) for k in da
+            if k not in RUN_OPTIONS and k != "recipe" and da[k] != db[k]}
 
 
 def _is_int(v) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 
 from .._atomic import write_text_atomic
+from ..errors import CnnspaceError
 from ._config import ConfigError
 
 
@@ -38,4 +39,22 @@ class RunFiles:
 
 
 def read_metrics(path: str | Path) -> list[dict]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    """The epoch records of a run folder's metrics.jsonl; ``path`` is the folder or the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = RunFiles(path).metrics
+    expected = "expected a run folder or its metrics.jsonl (one JSON record per line)"
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise CnnspaceError(f"{path}: cannot be read ({getattr(e, 'strerror', None) or e}); "
+                            f"{expected}") from None
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            raise CnnspaceError(f"{path}, line {number}: not JSON ({e.msg}); {expected}") from None
+    return records

@@ -13,10 +13,11 @@ from .. import __version__
 from ..data import DataSplits
 from ..metrics import analyze
 from ..spec import NetSpec, to_dict
-from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
+from ._callbacks import (Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState,
+                         best_record)
 from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_state,
                           restore_rng_state, rng_state, save_checkpoint)
-from ._config import TrainConfig
+from ._config import ConfigError, TrainConfig
 from ._distributed import Workers, wrap_ddp
 from ._imprint import imprint
 from ._loader import EpochLoader
@@ -31,6 +32,14 @@ ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
 class StopFlag:
     """Set from a signal handler or a callback; honoured at the next step by every worker."""
     reason: str | None = None
+
+
+def check_monitor(monitor: str, metrics) -> None:
+    """``monitor`` must name the training loss or one of the evaluation's ``metrics``."""
+    choices = ["loss", *metrics]
+    if monitor not in choices:
+        raise ConfigError(f"option 'monitor': expected a metric of the epoch records, one of "
+                          f"{', '.join(choices)}; got {monitor!r}")
 
 
 def _fresh_epoch_stats() -> dict[str, float]:
@@ -130,6 +139,7 @@ class Trainer:
         return {"cnnspace": __version__, **self.run_info, "data": self.data.name,
                 "input_shape": list(self.data.input_shape), "num_classes": self.data.num_classes,
                 "workers": self.workers.world_size, "train": self.config.to_dict(),
+                "recipe_overrides": self.config.overrides,
                 "spec": to_dict(self.spec) if self.spec else None}
 
     # -- the loop ----------------------------------------------------------------------------
@@ -156,6 +166,7 @@ class Trainer:
                 self._save()  # mid-epoch: the position the run stopped at
         finally:
             progress.close()
+        self.module.eval()  # the result is for inference: dropout off, batchnorm stats fixed
         result = self._result()
         if self.files and self.workers.is_main:
             self.files.write_result(result.to_json())
@@ -208,6 +219,7 @@ class Trainer:
         s, stats = self.state, self.epoch_stats
         eval_started = time.perf_counter()
         metrics = self.evaluate_fn(self.module, self.data.test)
+        check_monitor(self.config.monitor, metrics)
         record = {"epoch": s.epoch + 1, "step": s.step,
                   "loss": stats["loss_sum"] / max(stats["images"], 1.0),
                   "lr": self.optimizer.param_groups[0]["lr"],
@@ -219,13 +231,11 @@ class Trainer:
             record["comm_bytes_per_step"] = ((self.comm_bytes - mark_bytes)
                                              / (self.comm_steps - mark_steps))
         self.comm_epoch_mark = (self.comm_bytes, self.comm_steps)
-        previous_best = self._best_score()
         s.history.append(record)
         progress.epoch(record, self.config.epochs)
         self._run_callbacks(lambda c: c.on_epoch_end(s, record))
         s.epoch, s.batch, self.epoch_stats = s.epoch + 1, 0, _fresh_epoch_stats()
-        score = record.get(self.config.monitor)
-        self._save(best=score is not None and (previous_best is None or score > previous_best))
+        self._save(best=best_record(s.history, self.config.monitor) is record)
         if self.files and self.workers.is_main:
             self.files.write_metrics(s.history)
         if self.workers.all_sum([float(self._stop_requested())])[0]:
@@ -245,11 +255,6 @@ class Trainer:
 
     def _stop_reason(self) -> str:
         return self.stop.reason or self.requested or "stopped by another worker"
-
-    def _best_score(self) -> float | None:
-        scores = [r.get(self.config.monitor) for r in self.state.history]
-        scores = [v for v in scores if v is not None]  # a custom evaluation may report none
-        return max(scores) if scores else None
 
     def _nan_message(self, loss_sum: float) -> str:
         s = self.state
