@@ -108,7 +108,7 @@ def test_dataset_replaces_the_space_input_and_classes():
     space = load_study_file(EXAMPLES / "squeeze_ratio.yaml").space
     assert space.fixed["num_classes"] == 1000
     fitted, notes = fit_space(space, (1, 32, 32), 10)
-    assert fitted.fixed["input"] == [1, 32, 32] and fitted.fixed["num_classes"] == 10
+    assert fitted.fixed["input"] == (1, 32, 32) and fitted.fixed["num_classes"] == 10
     assert len(notes) == 2 and "the study trains at [1, 32, 32]" in notes[0] + notes[1]
     # A space that leaves them at the base's defaults is told too (sizes differ from its own).
     defaults = replace(space, fixed={})

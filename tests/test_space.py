@@ -164,9 +164,10 @@ def test_spec_for_is_the_family_point():
     family = get_spec("firenet", sr=0.25)
     assert (spec.input, spec.layers) == (family.input, family.layers)
     assert spec.meta["space"] == "squeeze_ratio" and spec.name.startswith("squeeze_ratio-")
-    with pytest.raises(SpaceError, match="rejects the point sr=2.0") as e:
-        s.spec_for({"sr": 2.0})
-    assert e.value.key == "axes.sr"
+    combined = space(axes={"num_fire": [2, 8], "pool_after": [["conv1", "fire4"], ["conv1"]]})
+    with pytest.raises(SpaceError, match="rejects the point num_fire=2, pool_after") as e:
+        combined.spec_for({"num_fire": 2, "pool_after": ["conv1", "fire4"]})
+    assert e.value.key == "axes.pool_after"
 
 
 def test_point_ids_are_stable_and_name_the_network_not_the_space():
@@ -189,7 +190,10 @@ def test_point_ids_are_stable_and_name_the_network_not_the_space():
     # Pinned: ids are stored by studies and results; changing the scheme orphans them.
     assert sr.point_id({"sr": 0.125}) == "61a95a2125"
     # A point the base rejects builds no network; it still has a stable id of its own.
-    assert sr.point_id({"sr": 2.0}) == sr.point_id({"sr": 2}) != sr.point_id({"sr": 3.0})
+    combined = space(axes={"num_fire": [2, 4], "pool_after": [["fire3"], ["fire5"]]})
+    rejected = combined.point_id({"num_fire": 2, "pool_after": ["fire5"]})
+    assert rejected == combined.point_id({"pool_after": ("fire5",), "num_fire": 2})
+    assert rejected != combined.point_id({"num_fire": 2, "pool_after": ["fire3"]})
 
 
 def test_a_networks_id_ignores_its_name_metadata_and_spelling():
@@ -199,7 +203,7 @@ def test_a_networks_id_ignores_its_name_metadata_and_spelling():
     written = to_dict(spec)
     written["layers"][0]["kernel"] = [3, 3]  # was 3
     assert network_id(from_dict(written)) == network_id(spec)
-    assert network_id(replace(spec, init="xavier_uniform")) != network_id(spec)
+    assert network_id(replace(spec, init="xavier")) != network_id(spec)
     assert network_id(spec.with_input((3, 65, 65))) != network_id(spec)
 
 
@@ -222,3 +226,71 @@ def test_analyze_points_matches_analyze():
         assert r.totals == expected and r.id == s.point_id(r.point)
         assert r.ok == (expected.params <= 700_000)
         assert r.row()["params"] == expected.params and r.to_json()["ok"] == r.ok
+
+
+# -- spaces are values; points must lie on the axes -------------------------------------------
+
+def test_spaces_pickle_copy_and_hash():
+    import copy
+    import pickle
+
+    s = space(axes={"sr": [0.25, 0.5], "pool_after": [["conv1", "fire4", "fire8"]]},
+              fixed={"input": [3, 64, 64]}, constraints={"max_params": 1e6})
+    for again in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
+        assert again == s and hash(again) == hash(s)
+        assert list(again.points()) == list(s.points())
+    assert s.fixed == {"input": (3, 64, 64)} and s.to_dict()["fixed"] == {"input": [3, 64, 64]}
+    assert s.to_dict()["axes"]["pool_after"] == {"kind": "choice",
+                                                 "choices": [["conv1", "fire4", "fire8"]]}
+
+
+@pytest.mark.parametrize("point, key, words", [
+    ({"sr": 0.25, "bypass": "none"}, "axes.base_e",
+     "no value for this axis, which takes an integer from 32 to 128 in steps of 32"),
+    ({"sr": 0.3, "base_e": 64, "bypass": "none"}, "axes.sr",
+     "0.3 is not on this axis; it takes a number from 0.125 to 1.0 in steps of 0.125"),
+    ({"sr": 1.125, "base_e": 64, "bypass": "none"}, "axes.sr", "1.125 is not on this axis"),
+    ({"sr": 0.25, "base_e": 33, "bypass": "none"}, "axes.base_e", "33 is not on this axis"),
+    ({"sr": 0.25, "base_e": 64.0, "bypass": "none"}, "axes.base_e", "64.0 is not on this axis"),
+    ({"sr": 0.25, "base_e": 64, "bypass": "none", "freq": 2}, "axes.freq",
+     "the point sets 'freq', which is not an axis of this space (axes: sr, base_e, bypass)"),
+    ({"sr": 0.25, "base_e": 64, "bypass": "complex"}, "axes.bypass",
+     "'complex' is not on this axis; it takes one of ['none', 'simple']"),
+    ({"sr": 0.25, "base_e": 64, "bypass": True}, "axes.bypass", "True is not on this axis"),
+])
+def test_points_off_the_axes_are_refused(point, key, words):
+    import re
+
+    s = space(axes={"sr": {"low": 0.125, "high": 1.0, "step": 0.125},
+                    "base_e": {"low": 32, "high": 128, "step": 32}, "bypass": ["none", "simple"]})
+    for call in (s.spec_for, s.settings_for):
+        with pytest.raises(SpaceError, match=re.escape(words)) as e:
+            call(point)
+        assert e.value.key == key and "test.yaml" in str(e.value)
+
+
+def test_points_on_the_axes_pass_within_float_rounding():
+    s = space(axes={"sr": {"low": 0.1, "high": 0.9, "step": 0.1},
+                    "base_e": {"low": 16, "high": 256, "log": True},
+                    "dropout": {"low": 0.0, "high": 0.9},
+                    "pool_after": [["conv1", "fire4", "fire8"], ["conv1", "fire3", "fire5"]]})
+    point = {"sr": 0.1 + 0.2, "base_e": 256, "dropout": 0.9,  # 0.30000000000000004
+             "pool_after": ("conv1", "fire3", "fire5")}
+    assert s.settings_for(point)["sr"] == 0.1 + 0.2
+    for p in s.sample(50, seed=1):
+        s.settings_for(p)
+
+
+def test_axes_and_spaces_check_their_fields():
+    with pytest.raises(SpaceError, match="choice, int, float") as e:
+        Axis("sr", "weird", low=0.1, high=0.5)
+    assert e.value.key == "axes.sr.kind"
+    with pytest.raises(SpaceError, match="at least one choice"):
+        Axis("sr", "choice")
+    with pytest.raises(SpaceError, match="'low' and 'high'"):
+        Axis("sr", "float", high=0.5)
+    axes = (Axis("sr", "choice", choices=(0.5,)),)
+    for key, value in (("bits", 0), ("bits", 65), ("batch", -3), ("batch", 2.0)):
+        with pytest.raises(SpaceError, match="expected an integer") as e:
+            DesignSpace("x", "firenet", axes, **{key: value})
+        assert e.value.key == key

@@ -150,3 +150,142 @@ def test_unreadable_and_malformed_files(tmp_path):
     bad.write_text(yaml.safe_dump([1, 2]))
     with pytest.raises(S.SpecError, match="mapping"):
         S.load(bad)
+
+
+# -- specs are values: immutable all the way down, hashable, picklable -----------------------
+
+def _conv(kernel, **kw):
+    return S.Layer("c", "conv2d", attrs={"out_channels": 8, "kernel": kernel, **kw})
+
+
+def test_specs_pickle_copy_and_hash_as_values():
+    import copy
+    import pickle
+
+    spec = get_spec("squeezenet1_1")
+    S.resolve(spec)  # fills the spec's process-local cache
+    for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), copy.copy(spec)):
+        assert again == spec and hash(again) == hash(spec)
+        assert "_prepared" not in again.__dict__
+        assert S.resolve(again).output_shapes() == [(1000,)]
+    assert {spec: 1}[get_spec("squeezenet1_1")] == 1
+    graph = S.resolve(spec)
+    assert pickle.loads(pickle.dumps(graph)) == graph and hash(graph.nodes[0]) is not None
+
+
+_PICKLE_ANALYSED = ("import pickle, sys; from cnnspace import analyze, get_spec; "
+                    "spec = get_spec('squeezenet1_1'); analyze(spec); "
+                    "sys.stdout.buffer.write(pickle.dumps(spec))")
+_UNPICKLE_ELSEWHERE = ("import pickle, sys; from cnnspace import analyze, get_spec; "
+                       "[analyze(get_spec(m, input=(3, 224, 224))) for m in "
+                       "('alexnet', 'squeezenet1_0', 'firenet')]; "
+                       "spec = pickle.loads(sys.stdin.buffer.read()); "
+                       "print(analyze(spec).to_json() == analyze(get_spec('squeezenet1_1'))"
+                       ".to_json())")
+
+
+def test_a_spec_analysed_in_one_process_analyses_right_in_another():
+    # Cached resolution tokens mean something in their process only: another process that
+    # analysed other networks first gives the same tokens to other layers.
+    import subprocess
+    import sys
+
+    pickled = subprocess.run([sys.executable, "-c", _PICKLE_ANALYSED], capture_output=True,
+                             check=True).stdout
+    out = subprocess.run([sys.executable, "-c", _UNPICKLE_ELSEWHERE], input=pickled,
+                         capture_output=True, check=True).stdout
+    assert out.decode().strip() == "True"
+
+
+def test_nested_values_are_frozen_when_a_spec_is_built():
+    kernel, meta = [3, 3], {"settings": {"widths": [1, 2]}}
+    spec = S.NetSpec("t", [3, 16, 16], [_conv(kernel)], meta=meta)
+    before = S.resolve(spec).node("c").out_shape
+    kernel[1], meta["settings"]["widths"][0] = 5, 9
+    assert spec.layers[0].attrs["kernel"] == (3, 3) and spec.meta["settings"]["widths"] == (1, 2)
+    assert S.resolve(spec).node("c").out_shape == before == (8, 14, 14)
+    assert spec != S.NetSpec("t", [3, 16, 16], [_conv([3, 5])], meta=meta)
+    assert spec.input == (3, 16, 16)
+    with pytest.raises(TypeError):
+        spec.meta["settings"]["x"] = 1
+    # Written out as plain lists and dicts, and read back equal.
+    d = S.to_dict(spec)
+    assert d["layers"][0]["kernel"] == [3, 3] and d["meta"] == {"settings": {"widths": [1, 2]}}
+    assert type(d["meta"]["settings"]) is dict
+    assert S.loads(S.dumps(spec, "json")) == spec == S.loads(S.dumps(spec))
+
+
+def test_frozen_map_is_a_read_only_dict():
+    import pickle
+
+    m = S.FrozenMap({"a": [1, {"b": 2}]})
+    assert m == {"a": (1, {"b": 2})} and repr(m) == "{'a': (1, {'b': 2})}"
+    assert hash(m) == hash(S.FrozenMap({"a": (1, S.FrozenMap({"b": 2}))}))
+    assert pickle.loads(pickle.dumps(m)) == m and S.thaw(m) == {"a": [1, {"b": 2}]}
+
+
+def test_a_single_name_is_one_input_or_output():
+    spec = S.NetSpec("t", (3, 8, 8), [_conv(1), S.Layer("r", "relu", inputs="c")], outputs="c")
+    assert spec.layers[1].inputs == ("c",) and spec.outputs == ("c",)
+    assert S.resolve(spec).outputs == ("c",)
+
+
+def test_input_sizes_are_parsed_everywhere():
+    from cnnspace import analyze
+
+    spec = S.NetSpec("t", (1, 16, 16), [_conv(3)])
+    assert spec.with_input("3x32x32").input == (3, 32, 32)
+    assert spec.with_input("20x24").input == (1, 20, 24)  # keeps the spec's channels
+    assert spec.with_input([2, 8, 8]).input == (2, 8, 8)
+    assert S.NetSpec("t", "3x16x16", [_conv(3)]).input == (3, 16, 16)
+    for bad in ((16, 16), "3x16x", "big", [3, 0, 16]):
+        with pytest.raises(S.SpecError) as e:
+            spec.with_input(bad)
+        assert e.value.field == "input"
+    assert analyze(spec, "3x64x64").input == (3, 64, 64)
+    assert S.resolve(spec, "64x64").node("c").out_shape == (8, 62, 62)
+    with pytest.raises(S.SpecError, match="input"):
+        S.resolve(spec, (64, 64))
+
+
+def test_numpy_integers_are_integers():
+    np = pytest.importorskip("numpy")
+    spec = S.NetSpec("t", (np.int64(3), 16, 16),
+                     [_conv(np.int32(3), stride=[np.int64(1), 1]),
+                      S.Layer("d", "dropout", attrs={"p": np.float32(0.25)})])
+    graph = S.resolve(spec, [np.int64(3), np.int64(20), 20])
+    assert graph.node("c").out_shape == (8, 18, 18) and graph.node("d").attrs["p"] == 0.25
+    assert type(graph.node("c").attrs["kernel"][0]) is int and type(spec.input[0]) is int
+    assert type(graph.input_shape[1]) is int
+    assert S.loads(S.dumps(spec)) == spec
+
+
+@pytest.mark.parametrize("kw, field", [({"name": 3}, "name"), ({"name": ""}, "name"),
+                                       ({"init": "foo"}, "init")])
+def test_name_and_init_are_checked(kw, field):
+    with pytest.raises(S.SpecError) as e:
+        S.NetSpec(**{"name": "t", "input": (3, 8, 8), "layers": [_conv(1)], **kw})
+    assert e.value.field == field
+
+
+def test_an_unknown_init_is_refused_on_loading():
+    text = S.dumps(get_spec("squeezenet1_1")).replace("init: kaiming_uniform", "init: foo")
+    with pytest.raises(S.SpecError, match="net.yaml: field 'init': unknown init scheme 'foo'"):
+        S.loads(text, "net.yaml")
+
+
+def test_init_schemes_are_the_ones_nn_builds():
+    from cnnspace.nn import INIT_SCHEMES
+    from cnnspace.spec._graph import INIT_SCHEMES as NAMES
+    assert sorted(NAMES) == sorted(INIT_SCHEMES)
+
+
+def test_unknown_output_format():
+    with pytest.raises(S.SpecError, match="'format'.*toml"):
+        S.dumps(get_spec("squeezenet1_1"), "toml")
+
+
+def test_layers_must_be_layer_objects():
+    with pytest.raises(S.SpecError, match="Layer objects, got a dict") as e:
+        S.NetSpec("t", (3, 8, 8), [{"name": "r", "type": "relu"}])
+    assert e.value.field == "layers"

@@ -11,6 +11,7 @@ from .._atomic import write_text_atomic
 from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
 from ..space import DesignSpace, PointResult, SpaceError, analyze_points
+from ..spec import thaw
 from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv, table_console
 
 SPACE_HELP = ("a design space file, or a study file: its space as the study trains it (at its "
@@ -71,8 +72,8 @@ def run_show(args) -> int:
         table.add_row(a.name, a.kind, _values(a), a.to_optuna()[0])
     console = table_console()
     console.print(table)
-    console.print(f"fixed: {dict(space.fixed) or 'none'}\n"
-                  f"constraints: {dict(space.constraints) or 'none'}  (bits {space.bits})")
+    console.print(f"fixed: {thaw(space.fixed) or 'none'}\n"
+                  f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})")
     return 0
 
 

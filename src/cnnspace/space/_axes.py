@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import random
 from dataclasses import dataclass
 from typing import Any
 
+from ..spec import freeze, thaw
 from ._errors import SpaceError
 
 AXIS_KINDS = ("choice", "int", "float")
@@ -20,7 +22,7 @@ _SCALARS = (type(None), bool, int, float, str)  # what suggest_categorical accep
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def _number(key: str, v: Any) -> int | float:
@@ -49,6 +51,45 @@ class Axis:
     high: int | float | None = None
     step: int | float | None = None   # int axes default to 1; a float axis without it is continuous
     log: bool = False
+
+    def __post_init__(self):
+        key = f"axes.{self.name}"
+        if self.kind not in AXIS_KINDS:
+            raise SpaceError(f"expected one of {', '.join(AXIS_KINDS)}, got {self.kind!r}",
+                             key=f"{key}.kind")
+        if self.kind == "choice":
+            if not self.choices:
+                raise SpaceError("a choice axis needs at least one choice", key=f"{key}.choices")
+            object.__setattr__(self, "choices", freeze(tuple(self.choices)))
+        elif self.low is None or self.high is None:
+            raise SpaceError("a range axis needs 'low' and 'high'", key=key)
+
+    def check(self, value: Any) -> None:
+        """Raises SpaceError unless ``value`` is on this axis: one of its choices, or in
+        [low, high] and on the step grid (within float rounding)."""
+        if self.kind == "choice":
+            # A list matches a tuple (YAML has only lists), but 1.0 is not 1 and True is not 1:
+            # a base model may accept one and not the other.
+            frozen = freeze(value)
+            if any(frozen == c and type(frozen) is type(c) for c in self.choices):
+                return
+        elif _is_int(value) or (self.kind == "float" and isinstance(value, numbers.Real)
+                                and not isinstance(value, bool) and math.isfinite(value)):
+            slack = 0 if self.kind == "int" else 1e-9 * max(1.0, abs(self.low), abs(self.high))
+            steps = None if self.step is None else (value - self.low) / self.step
+            if (self.low - slack <= value <= self.high + slack
+                    and (steps is None or abs(steps - round(steps)) <= 1e-9 * max(1.0, steps))):
+                return
+        raise SpaceError(f"{value!r} is not on this axis; it takes {self.describe()}",
+                         key=f"axes.{self.name}")
+
+    def describe(self) -> str:
+        """The values the axis takes, in words."""
+        if self.kind == "choice":
+            return f"one of {thaw(self.choices)}"
+        what = "an integer" if self.kind == "int" else "a number"
+        steps = f" in steps of {self.step}" if self.step not in (None, 1) else ""
+        return f"{what} from {self.low} to {self.high}{steps}"
 
     @property
     def enumerable(self) -> bool:
@@ -101,7 +142,7 @@ class Axis:
 
     def from_optuna(self, value: Any) -> Any:
         if self.kind == "choice" and not all(isinstance(c, _SCALARS) for c in self.choices):
-            return json.loads(value)
+            return freeze(json.loads(value))
         return value
 
     def _encode(self, choice: Any) -> Any:
@@ -111,7 +152,7 @@ class Axis:
 
     def to_dict(self) -> dict[str, Any]:
         if self.kind == "choice":
-            return {"kind": "choice", "choices": list(self.choices)}
+            return {"kind": "choice", "choices": thaw(self.choices)}
         d = {"kind": self.kind, "low": self.low, "high": self.high}
         if self.step is not None:
             d["step"] = self.step

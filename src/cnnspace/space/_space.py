@@ -15,12 +15,11 @@ import random
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
-from ..spec import NetSpec, SpecError, network_id, parse_input
+from ..spec import FrozenMap, NetSpec, SpecError, network_id, parse_input, thaw
 from ..zoo import get_spec, model_entry
 from ._axes import Axis, _is_int, parse_axis
 from ._constraints import parse_constraints, violated
@@ -43,9 +42,14 @@ class DesignSpace:
     source: str | None = None          # the file it was loaded from
 
     def __post_init__(self):
+        for key, value, low, high in (("bits", self.bits, 1, 64), ("batch", self.batch, 1, None)):
+            if not _is_int(value) or value < low or (high is not None and value > high):
+                raise SpaceError(f"expected an integer >= {low}"
+                                 + (f" and <= {high}" if high else "") + f", got {value!r}",
+                                 key=key, source=self.source)
         object.__setattr__(self, "axes", tuple(self.axes))
-        object.__setattr__(self, "fixed", MappingProxyType(dict(self.fixed)))
-        object.__setattr__(self, "constraints", MappingProxyType(dict(self.constraints)))
+        object.__setattr__(self, "fixed", FrozenMap(self.fixed))
+        object.__setattr__(self, "constraints", FrozenMap(self.constraints))
 
     # -- loading ---------------------------------------------------------------------------
     @classmethod
@@ -71,7 +75,7 @@ class DesignSpace:
         d = {"name": self.name, "base": self.base}
         if self.description:
             d["description"] = self.description
-        d["fixed"] = _plain(self.fixed)
+        d["fixed"] = thaw(self.fixed)
         d["axes"] = {a.name: a.to_dict() for a in self.axes}
         d["constraints"] = dict(self.constraints)
         d["bits"], d["batch"] = self.bits, self.batch
@@ -115,7 +119,25 @@ class DesignSpace:
 
     # -- one point -------------------------------------------------------------------------
     def settings_for(self, point: Mapping[str, Any]) -> dict[str, Any]:
-        """Every setting the base model receives for ``point``: fixed ones, then the point's."""
+        """Every setting the base model receives for ``point``: fixed ones, then the point's.
+        The point must give a value on every axis, and nothing else."""
+        if not isinstance(point, Mapping):
+            raise SpaceError(f"a point must be a mapping {{axis name: value}}, got {point!r}",
+                             key="axes", source=self.source)
+        names = [a.name for a in self.axes]
+        for key in point:
+            if key not in names:
+                raise SpaceError(f"the point sets {key!r}, which is not an axis of this space "
+                                 f"(axes: {', '.join(names)})", key=f"axes.{key}",
+                                 source=self.source)
+        for axis in self.axes:
+            if axis.name not in point:
+                raise SpaceError(f"the point gives no value for this axis, which takes "
+                                 f"{axis.describe()}", key=f"axes.{axis.name}", source=self.source)
+            try:
+                axis.check(point[axis.name])
+            except SpaceError as e:
+                raise e.located(self.source) from None
         return {**self.fixed, **point}
 
     def spec_for(self, point: Mapping[str, Any]) -> NetSpec:
@@ -179,7 +201,7 @@ class DesignSpace:
     def _try(self, point: dict, key: str) -> None:
         others = {a.name for a in self.axes} - set(point)
         try:
-            get_spec(self.base, **self.settings_for(point))
+            get_spec(self.base, **self.fixed, **point)
         except SpecError as e:
             if e.field not in others:
                 raise SpaceError(f"{self.base} rejects {_describe(point or self.fixed)}: {e}",
@@ -216,24 +238,9 @@ def _from_dict(d: Any, source: str | None) -> DesignSpace:
     for key in ("name", "description"):
         if key in d and not isinstance(d[key], str):
             raise SpaceError(f"expected a string, got {d[key]!r}", key=key)
-    numbers = {}
-    for key, low, high in (("bits", 1, 64), ("batch", 1, None)):
-        v = d.get(key, 32 if key == "bits" else 1)
-        if not _is_int(v) or v < low or (high is not None and v > high):
-            raise SpaceError(f"expected an integer >= {low}" + (f" and <= {high}" if high else "")
-                             + f", got {v!r}", key=key)
-        numbers[key] = v
     return DesignSpace(d.get("name") or base, base, [parse_axis(k, v) for k, v in axes_d.items()],
                        fixed, parse_constraints(d.get("constraints")), d.get("description", ""),
-                       numbers["bits"], numbers["batch"], source)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
+                       d.get("bits", 32), d.get("batch", 1), source)
 
 
 def _normal(key: str, value: Any, default: Any) -> Any:
@@ -241,10 +248,10 @@ def _normal(key: str, value: Any, default: Any) -> Any:
         try:
             return list(parse_input(value))
         except SpecError:
-            return _plain(value)
+            return thaw(value)
     if isinstance(default, float) and _is_int(value):
         return float(value)
-    return _plain(value)
+    return thaw(value)
 
 
 def _json(v: Any) -> str:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import itertools
+import math
+import numbers
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 from ._errors import SpecError
+from ._frozen import FrozenMap
 
 REQUIRED = object()
 
@@ -19,13 +21,14 @@ class Field:
 
 
 def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+    """Any integer (numpy's too), but not a bool."""
+    return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
 def _int(name: str, v: Any, low: int, what: str) -> int:
     if not _is_int(v) or v < low:
         raise SpecError(f"expected {what}, got {v!r}", field=name)
-    return v
+    return int(v)
 
 
 def positive_int(name: str, v: Any) -> int:
@@ -44,7 +47,7 @@ def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
                 or not all(_is_int(x) and x >= low for x in v)):
             raise SpecError(f"expected {what} or a pair [height, width] of them, got {v!r}",
                             field=name)
-        return (v[0], v[1])
+        return (int(v[0]), int(v[1]))
     return check
 
 
@@ -59,7 +62,7 @@ def boolean(name: str, v: Any) -> bool:
 
 
 def _number(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
         raise SpecError(f"expected a finite number, got {v!r}", field=name)
     return float(v)
 
@@ -97,7 +100,8 @@ _NORMALISED: dict[Any, tuple[int, Mapping[str, Any]]] = {}
 _TOKENS = itertools.count()
 
 
-def normalise_keyed(fields: dict[str, Field], given: dict[str, Any]) -> tuple[int, Mapping[str, Any]]:
+def normalise_keyed(fields: dict[str, Field],
+                    given: Mapping[str, Any]) -> tuple[int, Mapping[str, Any]]:
     """Checks ``given`` against ``fields``: unknown names and missing required fields are errors.
 
     Returns the read-only normalised fields and a token that is equal for equal configurations
@@ -110,15 +114,15 @@ def normalise_keyed(fields: dict[str, Field], given: dict[str, Any]) -> tuple[in
     if cached is None:
         if len(_NORMALISED) > 100_000:
             _NORMALISED.clear()
-        cached = _NORMALISED[key] = (next(_TOKENS), MappingProxyType(_normalise(fields, given)))
+        cached = _NORMALISED[key] = (next(_TOKENS), FrozenMap(_normalise(fields, given)))
     return cached
 
 
-def normalise(fields: dict[str, Field], given: dict[str, Any]) -> Mapping[str, Any]:
+def normalise(fields: dict[str, Field], given: Mapping[str, Any]) -> Mapping[str, Any]:
     return normalise_keyed(fields, given)[1]
 
 
-def _normalise(fields: dict[str, Field], given: dict[str, Any]) -> dict[str, Any]:
+def _normalise(fields: dict[str, Field], given: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(given) - set(fields))
     if unknown:
         allowed = ", ".join(fields) or "none"

@@ -2,28 +2,37 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from types import MappingProxyType
 from typing import Any, Mapping, NamedTuple
 
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
 from ._fields import _TOKENS, _is_int, normalise, normalise_keyed
+from ._frozen import FrozenMap, freeze
 from ._layers import LAYER_TYPES, Shape
 
 INPUT = "input"  # the name by which layers refer to the network's input
+# The schemes nn's initialise() accepts (spec/ cannot import nn/; a test keeps the two equal).
+INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", "convdet")
+
+
+def _names(v: Any) -> tuple:
+    """One name, or a sequence of them, as a tuple."""
+    return (v,) if isinstance(v, str) else tuple(v)
 
 
 @dataclass(frozen=True)
 class Layer:
-    """One layer or block as written: its fields are kept verbatim for a lossless round trip."""
+    """One layer or block as written: its fields are kept verbatim (frozen: lists as tuples) for
+    a lossless round trip."""
     name: str
     type: str
     inputs: tuple[str, ...] = ()  # empty: the previous layer (the network input for the first)
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        object.__setattr__(self, "inputs", tuple(self.inputs))
-        object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
+        object.__setattr__(self, "inputs", _names(self.inputs))
+        if not isinstance(self.attrs, FrozenMap):
+            object.__setattr__(self, "attrs", FrozenMap(self.attrs))
 
 
 class Node(NamedTuple):
@@ -60,7 +69,8 @@ class Graph:
 
 @dataclass(frozen=True)
 class NetSpec:
-    """A CNN architecture. ``input`` is (C, H, W); ``outputs`` defaults to the last layer."""
+    """A CNN architecture. ``input`` is (C, H, W) (or ``CxHxW``); ``outputs`` defaults to the last
+    layer."""
     name: str
     input: tuple[int, int, int]
     layers: tuple[Layer, ...]
@@ -70,15 +80,35 @@ class NetSpec:
     meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. family and settings
 
     def __post_init__(self):
-        object.__setattr__(self, "input", tuple(self.input))
+        if not isinstance(self.name, str) or not self.name:
+            raise SpecError(f"expected a non-empty string, got {self.name!r}", field="name")
+        if self.init not in INIT_SCHEMES:
+            raise SpecError(f"unknown init scheme {self.init!r}; choose one of "
+                            f"{', '.join(INIT_SCHEMES)}", field="init")
+        for layer in self.layers:
+            if not isinstance(layer, Layer):
+                raise SpecError(f"layers must be Layer objects, got a {type(layer).__name__}: "
+                                f"{layer!r}", field="layers")
+        shape = parse_input(self.input) if isinstance(self.input, str) else freeze(self.input)
+        object.__setattr__(self, "input", shape)
         object.__setattr__(self, "layers", tuple(self.layers))
-        object.__setattr__(self, "outputs", tuple(self.outputs))
-        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
+        object.__setattr__(self, "outputs", _names(self.outputs))
+        if not isinstance(self.meta, FrozenMap):
+            object.__setattr__(self, "meta", FrozenMap(self.meta))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The resolve cache holds tokens that mean something in this process only.
+        return {k: v for k, v in self.__dict__.items() if k != "_prepared"}
 
     def with_input(self, shape) -> "NetSpec":
-        return replace(self, input=tuple(shape))
+        """This network at another input size: ``[C, H, W]``, ``CxHxW`` or ``HxW`` (its own
+        channels)."""
+        return replace(self, input=parse_input(shape, self._channels()))
 
-    def resolve(self, input_shape: Shape | None = None) -> Graph:
+    def _channels(self) -> int:
+        return self.input[0] if _is_shape(self.input) else 3
+
+    def resolve(self, input_shape: Shape | str | None = None) -> Graph:
         return resolve(self, input_shape)
 
 
@@ -107,7 +137,7 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
     if not _is_shape(value):
         raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
                         field="input")
-    return tuple(value)
+    return tuple([int(x) for x in value])
 
 
 # A primitive layer ready for shape inference: name, type, inputs, fields, block, config token.
@@ -146,7 +176,7 @@ def _expand_block(layer: Layer, source: str) -> Segment:
     cached = _BLOCK_CACHE.get(key)
     if cached is None:
         block = BLOCK_TYPES[layer.type]
-        attrs = normalise(block.fields, dict(layer.attrs))
+        attrs = normalise(block.fields, layer.attrs)
         prims = []
         for name, kind, inputs, raw in block.expand(layer.name, attrs, source):
             try:
@@ -179,7 +209,7 @@ def _segments(spec: NetSpec) -> list[Segment]:
                             field="inputs")
         try:
             if layer.type in LAYER_TYPES:
-                out.append(_single(_primitive(name, layer.type, inputs, dict(layer.attrs), None)))
+                out.append(_single(_primitive(name, layer.type, inputs, layer.attrs, None)))
             elif layer.type in BLOCK_TYPES:
                 if len(inputs) != 1:
                     raise SpecError(f"a {layer.type} block takes exactly one input, got "
@@ -281,11 +311,15 @@ def _infer(prims: tuple[Primitive, ...], shapes: dict[str, Shape]) -> tuple[Node
     return tuple(nodes)
 
 
-def resolve(spec: NetSpec, input_shape: Shape | None = None) -> Graph:
-    """Expands, validates, orders and shape-infers ``spec`` (at ``input_shape`` if given)."""
+def resolve(spec: NetSpec, input_shape: Shape | str | None = None) -> Graph:
+    """Expands, validates, orders and shape-infers ``spec`` (at ``input_shape`` if given, in any
+    form ``NetSpec.with_input`` takes)."""
     if not isinstance(spec, NetSpec):
         raise SpecError(f"expected a NetSpec, got {type(spec).__name__}")
-    shape_in = _check_input_shape(spec.input if input_shape is None else input_shape)
+    if input_shape is None:
+        shape_in = _check_input_shape(spec.input)
+    else:
+        shape_in = parse_input(input_shape, spec._channels())
     shapes: dict[str, Shape] = {INPUT: shape_in}
     segments = []
     for token, sources, prims in _prepared(spec):

@@ -12,19 +12,10 @@ from .._atomic import write_text_atomic
 from .._yaml_file import yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
+from ._frozen import thaw
 from ._graph import Layer, NetSpec, _check_input_shape, resolve
 
 _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, tuple):
-        return [_plain(x) for x in v]
-    if isinstance(v, list):
-        return [_plain(x) for x in v]
-    if isinstance(v, dict) or hasattr(v, "items"):
-        return {k: _plain(x) for k, x in v.items()}
-    return v
 
 
 def to_dict(spec: NetSpec) -> dict[str, Any]:
@@ -33,13 +24,13 @@ def to_dict(spec: NetSpec) -> dict[str, Any]:
         d["description"] = spec.description
     d["init"] = spec.init
     if spec.meta:
-        d["meta"] = _plain(spec.meta)
+        d["meta"] = thaw(spec.meta)
     layers = []
     for layer in spec.layers:
         entry: dict[str, Any] = {"name": layer.name, "type": layer.type}
         if layer.inputs:
             entry["inputs"] = list(layer.inputs)
-        entry.update(_plain(layer.attrs))
+        entry.update(thaw(layer.attrs))
         layers.append(entry)
     d["layers"] = layers
     if spec.outputs:
@@ -108,6 +99,8 @@ def _from_dict(d: Any) -> NetSpec:
 
 
 def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
+    if fmt not in ("yaml", "json"):
+        raise SpecError(f"expected yaml or json, got {fmt!r}", field="format")
     d = to_dict(spec)
     if fmt == "json":
         return json.dumps(d, indent=2) + "\n"
