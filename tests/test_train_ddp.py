@@ -53,3 +53,14 @@ def test_two_workers_train_like_one_process(tmp_path, capsys):
         torch.testing.assert_close(ddp_weights[name], value, rtol=1e-4, atol=1e-5)
     ddp_top1 = [m["top1"] for m in read_metrics(out / "metrics.jsonl")]
     assert ddp_top1 == [r["top1"] for r in alone.history]
+
+
+def test_powersgd_on_two_cpu_workers_trains_and_sends_low_rank_factors(tmp_path):
+    # SqueezeNet is big enough for DDP to make several gradient buckets, whose PowerSGD
+    # all-reduces interleaved differently on each gloo worker until they shared one bucket.
+    out = tmp_path / "powersgd"
+    assert main(["train", "squeezenet1_1", "--data=digits", "--recipe=adam-onecycle",
+                 "--epochs=3", "--nproc=2", "--device=cpu", "--grad-compression=powersgd",
+                 "--no-progress", f"--out={out}"]) == 0
+    sent = [m["comm_bytes_per_step"] for m in read_metrics(out)]
+    assert len(sent) == 3 and sent[1] == sent[2] < sent[0] / 10  # an exact epoch, then factors

@@ -148,7 +148,14 @@ def wrap_ddp(module: nn.Module, workers: Workers, config: TrainConfig, steps_per
                           "machine with a GPU; train on the GPUs (--device cuda) or use fp16 "
                           "or bf16")
     ids = [workers.device.index] if workers.device.type == "cuda" else None
-    model = DistributedDataParallel(module, device_ids=ids)
+    buckets = {}
+    if config.grad_compression == "powersgd" and workers.device.type == "cpu":
+        # PowerSGD chains each bucket's all-reduces in callbacks; on gloo, callbacks of two
+        # buckets interleave differently on each worker and the collectives mismatch. One
+        # bucket keeps them in one order (the CPU gains little from overlapping them anyway).
+        size_mb = sum(p.numel() * p.element_size() for p in module.parameters()) / 2**20
+        buckets = {"bucket_cap_mb": size_mb + 1}
+    model = DistributedDataParallel(module, device_ids=ids, **buckets)
     powersgd = None
     if config.grad_compression == "powersgd":
         # One epoch of exact all-reduce first, as PowerSGD recommends, then rank-r factors
