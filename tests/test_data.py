@@ -236,6 +236,39 @@ def test_imagefolder_errors_name_the_folder_or_file(tmp_path):
         get_dataset(f"imagefolder:{tmp_path / 'nowhere'}")
 
 
+def test_imagefolder_skips_hidden_entries_and_refuses_empty_classes(tmp_path):
+    root = _image_folder(tmp_path)
+    (root / "train" / ".ipynb_checkpoints").mkdir()  # would be class 0, shifting every label
+    Image.new("RGB", (8, 8)).save(root / "train" / ".ipynb_checkpoints" / "x.png")
+    (root / "train" / "red" / "._0.png").write_bytes(b"macOS metadata, not a png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    assert data.classes == ("blue", "red") and len(data.train) == 4
+    (root / "train" / "zebra").mkdir()
+    with pytest.raises(DataError, match="zebra: a class folder without images"):
+        get_dataset(f"imagefolder:{root}", image_size=8)
+
+
+def test_16_bit_images_are_scaled_not_clipped(tmp_path):
+    root = _image_folder(tmp_path)
+    grey = np.full((12, 12), 32768, dtype=np.uint16)  # mid-grey in 16 bits
+    Image.fromarray(grey).save(root / "train" / "red" / "grey16.png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    index = next(i for i, f in enumerate(data.train.files) if f.name == "grey16.png")
+    assert data.train._images([index])[0, :, 4, 4].tolist() == [128, 128, 128]
+
+
+def test_a_bad_image_in_a_loader_process_is_one_line(tmp_path):
+    from cnnspace.train._loader import unwrapped
+
+    root = _image_folder(tmp_path)
+    (root / "train" / "red" / "0.png").write_bytes(b"not a png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    with pytest.raises(DataError) as e:
+        list(unwrapped(DataLoader(data.train, batch_size=4, num_workers=1)))
+    assert "0.png: cannot decode the image" in str(e.value)
+    assert "Traceback" not in str(e.value) and len(str(e.value).splitlines()) == 1
+
+
 # -- references ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("ref, message", [

@@ -124,3 +124,32 @@ def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes_exactly(tmp_path, capsy
                       TrainConfig.from_dict(options))
     assert _same_weights(load_checkpoint(out / "checkpoint.pt").model_state,
                          reference.model.state_dict())
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and text in (entry / "cmdline").read_bytes().decode(
+                    errors="replace"):
+                found.append(int(entry.name))
+        except OSError:  # gone meanwhile
+            pass
+    return found
+
+
+def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(SPEC)
+    out = tmp_path / "run"
+    args = [str(spec_file), "--data=digits", "--image-size=8", "--epochs=200", "--batch-size=32",
+            "--nproc=2", "--device=cpu", "--no-progress", f"--out={out}"]
+    child = subprocess.Popen([sys.executable, "-m", "cnnspace.cli", "train", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "metrics.jsonl", child)
+    child.send_signal(signal.SIGTERM)  # to the command alone, not its process group
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr
+    assert "a resumable checkpoint is in" in stderr
+    assert _processes_mentioning(str(out)) == []  # no worker trains on without it
+    assert load_checkpoint(out / "checkpoint.pt").step > 0

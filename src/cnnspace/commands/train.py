@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from ..data import dataset_names, get_dataset
+from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, uses_cuda, zoo_spec)
@@ -133,10 +133,16 @@ def run(args) -> int:
         return 0
     try:
         return _train(args, config, out)
-    except CnnspaceError:
-        if not _is_rank0():
-            return 2  # rank 0 reports it: one message, not one per worker
-        raise
+    except KeyboardInterrupt:
+        if _is_rank0():
+            raise
+        return 130  # rank 0 says it was interrupted, once
+    except CnnspaceError as e:
+        if _is_rank0():
+            raise
+        if isinstance(e, DataError):  # in this worker's shard of the data: only it knows
+            print(f"cnnspace train: error (worker {os.environ['RANK']}): {e}", file=sys.stderr)
+        return 2  # anything else every worker meets alike: rank 0 reports it, once
 
 
 def _is_rank0() -> bool:

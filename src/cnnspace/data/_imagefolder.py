@@ -25,6 +25,10 @@ def decode(path: Path, size: int) -> torch.Tensor:
     """uint8 (3, size, size): the shorter side scaled to ``size``, then the centre cropped."""
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
+                values = np.asarray(im).astype(np.int64)
+                im = Image.fromarray((values >> 8 if values.max() > 255 else values)
+                                     .clip(0, 255).astype(np.uint8))
             im = im.convert("RGB")
             w, h = im.size
             scale = size / min(w, h)
@@ -56,8 +60,10 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
     if not split.is_dir():
         raise DataError(f"{split}: missing; imagefolder expects PATH/train/<class>/<image> and "
                         "PATH/val/<class>/<image>")
-    found = sorted(d.name for d in split.iterdir() if d.is_dir())
-    if classes is None:
+    # Hidden entries (.ipynb_checkpoints/, macOS ._* files) are no classes and no images.
+    found = sorted(d.name for d in split.iterdir() if d.is_dir() and not d.name.startswith("."))
+    training = classes is None
+    if training:
         classes = found
     unknown = sorted(set(found) - set(classes))
     if unknown:
@@ -66,7 +72,12 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
     for label, name in enumerate(classes):
         folder = split / name
         if folder.is_dir():
-            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS)
+            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS
+                            and not any(part.startswith(".") for part in
+                                        p.relative_to(folder).parts))
+            if training and not images:
+                raise DataError(f"{folder}: a class folder without images "
+                                f"({', '.join(sorted(EXTENSIONS))}); remove it or add some")
             files += images
             labels += [label] * len(images)
     if not files:

@@ -98,7 +98,7 @@ def join_workers(config: TrainConfig) -> Workers:
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-        if owns:  # workers on one machine share its cores instead of oversubscribing them
+        if owns and config.threads is None:  # workers on one machine share its cores
             torch.set_num_threads(max(1, available_cpus() // local_world))
     return Workers(dist.get_rank(), dist.get_world_size(), local_world, device, True, owns)
 

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ._loader import unwrapped
 from ._model import main_output
 
 
@@ -42,7 +43,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     model.eval()
     try:
         with torch.inference_mode():
-            for inputs, targets in loader:
+            for inputs, targets in unwrapped(loader):
                 inputs = inputs.to(device, non_blocking=True)
                 if channels_last:
                     inputs = inputs.contiguous(memory_format=torch.channels_last)

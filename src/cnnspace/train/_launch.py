@@ -21,15 +21,25 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
 
     Each worker gets an equal share of the cores as its thread count (torchrun would otherwise
     set 1 and warn). Ctrl-C reaches the workers directly (same process group); this process
-    only waits for them to save their checkpoint and exit.
+    only waits for them to save their checkpoint and exit. A SIGTERM sent to this process
+    alone is passed on to torchrun, which stops the workers the same way.
     """
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // nproc))}
-    interrupted = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    interrupted, launched = [], []
+
+    def on_signal(signum, frame):
+        interrupted.append(signum)
+        if signum == signal.SIGTERM:
+            for process in launched:
+                process.send_signal(signal.SIGTERM)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        code = subprocess.call(torchrun_command(nproc, module_args), env=env)
+        launched.append(subprocess.Popen(torchrun_command(nproc, module_args), env=env))
+        code = launched[0].wait()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     if interrupted:
         raise KeyboardInterrupt
     if code:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import itertools
 import math
 import signal
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
 
-from ..data import ImageSet, TensorImages
+from ..data import DataError, ImageSet, TensorImages
 from ._config import ConfigError
 from ._distributed import Workers, available_cpus
 
@@ -99,4 +99,17 @@ class EpochLoader:
         self.sampler.set_position(epoch, start_batch * self.batch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        return iter(self.loader)
+        return unwrapped(self.loader)
+
+
+def unwrapped(batches: Iterable) -> Iterator:
+    """``batches``, with a DataError raised in a loader process as its own one-line message:
+    torch raises it again here with that process's whole traceback in the text."""
+    try:
+        yield from batches
+    except DataError as e:
+        text = str(e)
+        if "Original Traceback" not in text:
+            raise
+        last = text.strip().splitlines()[-1]  # "cnnspace.data._errors.DataError: the message"
+        raise DataError(last.partition("DataError: ")[2] or last) from None
