@@ -61,3 +61,9 @@ def test_a_symbolic_link_keeps_pointing_at_its_target(tmp_path):
     link.symlink_to(target)
     write_text_atomic(link, "new")
     assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_folder_that_cannot_be_made_is_one_clear_error():
+    with pytest.raises(CnnspaceError, match="cannot write /proc/cnnspace-test/x.json: cannot make "
+                       "its folder /proc/cnnspace-test"):
+        write_text_atomic("/proc/cnnspace-test/x.json", "x")

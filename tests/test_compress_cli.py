@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from test_data import write_random_cifar10
+
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.spec import loads
@@ -117,6 +119,8 @@ def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
         (["compress", tmp_path / "missing.pt"], "no such checkpoint file"),
         (["compress", "--predict", "squeezenet1_0", checkpoint], "--predict takes a model"),
         (["evaluate", schedule], "expected a .cnnz file or a .pt/.pth checkpoint"),
+        (["evaluate", checkpoint, "--data", f"cifar10:{write_random_cifar10(tmp_path, 4, 4)}"],
+         "was trained on 1x16x16 images; cifar10:"),
     ]
     for argv, message in cases:
         code, out, err = run(capsys, *argv)

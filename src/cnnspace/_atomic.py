@@ -30,6 +30,9 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
         path.parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
         raise CnnspaceError(f"cannot write {path}: a part of its folder path is a file") from None
+    except OSError as e:  # read-only, no permission, a system folder such as /proc
+        raise CnnspaceError(f"cannot write {path}: cannot make its folder {path.parent} "
+                            f"({e.strerror})") from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)

@@ -51,7 +51,10 @@ def run(args) -> int:
     if not ref:
         raise CnnspaceError(f"{args.model}: does not record its dataset; give --data")
     data = get_dataset(ref, image_size=spec.input[1])
-    fit_spec(spec, data)  # a clear error if the images or classes do not fit the model
+    if data.input_shape != tuple(spec.input):  # the weights are the trained input's
+        raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
+                            f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
+    fit_spec(spec, data)  # a clear error if the classes do not fit the model
     result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")
     out = {"model": args.model, "data": data.name, "bytes": size, **result.to_dict()}
     if args.format == "json":
