@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -64,3 +65,14 @@ def test_classifier_size_mismatch_names_the_layer(spec_file, capsys, tmp_path):
     assert main(["train", str(spec_file), "--image-size=8", f"--out={tmp_path}"]) == 2
     assert "layer 'logits': field 'outputs': output 'logits' has shape [1000], but digits " \
            "has 10 classes" in capsys.readouterr().err
+
+
+def test_default_run_folders_of_the_same_second_differ(tmp_path, monkeypatch):
+    from cnnspace.commands.train import _default_out
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda fmt: "20261126-010203")
+    first = _default_out("squeezenet1_1", "digits")
+    Path(first).mkdir(parents=True)
+    second = _default_out("squeezenet1_1", "digits")
+    assert first == "runs/squeezenet1_1-digits-20261126-010203" and second == first + "-2"

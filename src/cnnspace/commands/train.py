@@ -116,7 +116,11 @@ def run_options(args) -> tuple[str, TrainConfig]:
 
 def _default_out(model: str, data: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{Path(model).stem}-{data.split(':')[0]}")
-    return str(Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}")
+    base = Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 2
+    while out.exists():  # two runs started within the same second
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return str(out)
 
 
 def run(args) -> int:
