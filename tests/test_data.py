@@ -299,3 +299,11 @@ def test_write_cifar10_round_trips(tmp_path):
     assert torch.equal(data.train.images, images[:10]) and torch.equal(data.test.images,
                                                                         images[10:])
     assert torch.equal(data.train.labels, labels[:10]) and data.classes == tuple(names)
+
+
+def test_a_dataset_on_disk_is_named_by_its_absolute_folder(tmp_path, monkeypatch):
+    root = _image_folder(tmp_path / "images")
+    monkeypatch.chdir(tmp_path)
+    assert get_dataset("imagefolder:images", image_size=8).name == f"imagefolder:{root}"
+    cifar = write_random_cifar10(tmp_path, 4, 4)
+    assert get_dataset(f"cifar10:{cifar.name}/").name == f"cifar10:{cifar}"

@@ -81,7 +81,9 @@ def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
     train, test = in_memory_splits(resize(train_images, size), train_labels,
                                    resize(test_images, size), test_labels,
                                    Augmentation(pad=max(1, size // 8), flip=True))
-    return DataSplits(f"{kind}:{path}", train, test, len(names), (3, size, size), tuple(names))
+    # Named by the absolute folder: a run's record finds its data from any working folder.
+    return DataSplits(f"{kind}:{Path(path).expanduser().resolve()}", train, test, len(names),
+                      (3, size, size), tuple(names))
 
 
 def write_cifar10(root: str | Path, train_images: torch.Tensor, train_labels: torch.Tensor,

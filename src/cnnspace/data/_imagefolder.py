@@ -97,5 +97,6 @@ def imagefolder(path: str, image_size: int | None) -> DataSplits:
     train = FolderImages(train_files, train_labels, size,
                          Augmentation(pad=max(1, size // 8), flip=True))
     test = FolderImages(val_files, val_labels, size)
-    return DataSplits(f"imagefolder:{path}", train, test, len(classes), (3, size, size),
-                      tuple(classes))
+    # Named by the absolute folder: a run's record finds its data from any working folder.
+    return DataSplits(f"imagefolder:{root.resolve()}", train, test, len(classes),
+                      (3, size, size), tuple(classes))
