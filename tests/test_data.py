@@ -305,5 +305,5 @@ def test_a_dataset_on_disk_is_named_by_its_absolute_folder(tmp_path, monkeypatch
     root = _image_folder(tmp_path / "images")
     monkeypatch.chdir(tmp_path)
     assert get_dataset("imagefolder:images", image_size=8).name == f"imagefolder:{root}"
-    cifar = write_random_cifar10(tmp_path, 4, 4)
-    assert get_dataset(f"cifar10:{cifar.name}/").name == f"cifar10:{cifar}"
+    cifar = write_random_cifar10(tmp_path, 4, 4)  # the folder holding cifar-10-batches-py
+    assert get_dataset("cifar10:./").name == f"cifar10:{cifar.resolve()}"
