@@ -180,8 +180,11 @@ def _train(args, config: TrainConfig, out: str) -> int:
 
 def _print_summary(result) -> None:
     final, best = result.final, result.best
-    line = f"{result.epochs} epochs in {result.wall_seconds:.1f} s, {result.images_per_s:,.0f} " \
-           f"img/s on {result.world_size} worker{'s' if result.world_size > 1 else ''}"
+    # The epochs' own time (training and evaluation, over resumes too): start-up and
+    # checkpoint writing are not in it.
+    line = f"{result.epochs} epochs in {result.wall_seconds:.1f} s of training and " \
+           f"evaluation, {result.images_per_s:,.0f} img/s on {result.world_size} " \
+           f"worker{'s' if result.world_size > 1 else ''}"
     if "top1" in final:
         line = (f"top-1 {final['top1']:.2%}, top-5 {final['top5']:.2%} (best top-1 "
                 f"{best['top1']:.2%} at epoch {best['epoch']}); " + line)
