@@ -195,6 +195,18 @@ def test_truncated_pickle_is_a_clear_error(cifar10_dir):
         get_dataset(f"cifar10:{cifar10_dir}")
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda b: {**b, b"labels": ["cat"] * len(b[b"labels"])},
+     "'labels' must be integer class indices"),
+    (lambda b: {**b, b"data": b[b"data"][:0], b"labels": []}, "a batch without images"),
+])
+def test_malformed_cifar_batches_are_named(cifar10_dir, change, message):
+    path = cifar10_dir / "cifar-10-batches-py" / "data_batch_2"
+    _write_pickle(path, change(_cifar_batch(4, 10, b"labels", 2)))
+    with pytest.raises(DataError, match=f"data_batch_2: {message}"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
 # -- image folders ------------------------------------------------------------------------------
 
 COLORS = {"blue": (0, 0, 255), "red": (255, 0, 0)}

@@ -56,7 +56,12 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
         raise DataError(f"{path}: 'data' must be uint8 of shape (N, 3072), got "
                         f"{getattr(data, 'dtype', type(data).__name__)} "
                         f"{getattr(data, 'shape', '')}")
-    labels = np.asarray(labels, dtype=np.int64)
+    try:
+        labels = np.asarray(labels, dtype=np.int64)
+    except (TypeError, ValueError):
+        raise DataError(f"{path}: {label_key!r} must be integer class indices") from None
+    if not len(data):
+        raise DataError(f"{path}: a batch without images")
     if labels.shape != (len(data),):
         raise DataError(f"{path}: {len(labels)} labels for {len(data)} images")
     images = torch.from_numpy(data.reshape(-1, 3, SIDE, SIDE).copy())
