@@ -20,8 +20,10 @@ _SCALAR = np.float64(0).__reduce__()[0]          # numpy(._)core.multiarray.scal
 _ALLOWED = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
-    # Python 3 writes bytes this way at protocol 2.
+    # Python 3 writes bytes this way at protocol 2 (empty ones as a call of bytes itself).
     ("_codecs", "encode"): codecs.encode,
+    ("__builtin__", "bytes"): bytes,
+    ("builtins", "bytes"): bytes,
 }
 for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_core, "_reconstruct")] = _RECONSTRUCT
