@@ -319,3 +319,10 @@ def test_a_dataset_on_disk_is_named_by_its_absolute_folder(tmp_path, monkeypatch
     assert get_dataset("imagefolder:images", image_size=8).name == f"imagefolder:{root}"
     cifar = write_random_cifar10(tmp_path, 4, 4)  # the folder holding cifar-10-batches-py
     assert get_dataset("cifar10:./").name == f"cifar10:{cifar.resolve()}"
+
+
+def test_a_pickle_cannot_make_the_reader_allocate_memory(tmp_path):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x7f\x85R.")  # bytes(2**31 - ...)
+    with pytest.raises(DataError, match="refusing bytes\\(\\) of a number"):
+        load_restricted_pickle(path)

@@ -15,6 +15,13 @@ import numpy as np
 
 from ._errors import DataError
 
+def _bytes_from_text(*args) -> bytes:
+    """bytes() of nothing or of text; bytes(N) would allocate N bytes from a tiny file."""
+    if args and not isinstance(args[0], (bytes, str)):
+        raise pickle.UnpicklingError("refusing bytes() of a number: only byte strings are allowed")
+    return bytes(*args)
+
+
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]       # numpy(._)core.multiarray._reconstruct
 _SCALAR = np.float64(0).__reduce__()[0]          # numpy(._)core.multiarray.scalar
 _ALLOWED = {
@@ -22,8 +29,8 @@ _ALLOWED = {
     ("numpy", "dtype"): np.dtype,
     # Python 3 writes bytes this way at protocol 2 (empty ones as a call of bytes itself).
     ("_codecs", "encode"): codecs.encode,
-    ("__builtin__", "bytes"): bytes,
-    ("builtins", "bytes"): bytes,
+    ("__builtin__", "bytes"): _bytes_from_text,
+    ("builtins", "bytes"): _bytes_from_text,
 }
 for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_core, "_reconstruct")] = _RECONSTRUCT
