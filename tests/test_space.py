@@ -294,3 +294,9 @@ def test_axes_and_spaces_check_their_fields():
         with pytest.raises(SpaceError, match="expected an integer") as e:
             DesignSpace("x", "firenet", axes, **{key: value})
         assert e.value.key == key
+
+
+def test_a_space_equals_itself_read_back_whatever_file_it_came_from():
+    loaded = DesignSpace.load(EXAMPLES / "fire_widths.yaml")
+    again = DesignSpace.from_dict(loaded.to_dict())
+    assert again == loaded and hash(again) == hash(loaded) and again.source != loaded.source

@@ -289,3 +289,11 @@ def test_layers_must_be_layer_objects():
     with pytest.raises(S.SpecError, match="Layer objects, got a dict") as e:
         S.NetSpec("t", (3, 8, 8), [{"name": "r", "type": "relu"}])
     assert e.value.field == "layers"
+
+
+def test_loading_a_checkpoint_as_a_spec_says_where_its_network_is(tmp_path):
+    path = tmp_path / "best.pt"
+    path.write_bytes(b"PK\x03\x04\xff\xfe binary")
+    with pytest.raises(S.SpecError, match="not a text file: a training checkpoint\\? "
+                       "cnnspace.train.load_checkpoint"):
+        S.load(path)

@@ -39,7 +39,7 @@ class DesignSpace:
     description: str = ""
     bits: int = 32                     # width of a stored value, for sizes and communication
     batch: int = 1
-    source: str | None = None          # the file it was loaded from
+    source: str | None = field(default=None, compare=False)  # the file it was loaded from
 
     def __post_init__(self):
         for key, value, low, high in (("bits", self.bits, 1, 64), ("batch", self.batch, 1, None)):

@@ -122,7 +122,9 @@ def load(path: str | os.PathLike) -> NetSpec:
     except OSError as e:
         raise SpecError(f"cannot read the file: {e.strerror}", source=str(path)) from None
     except UnicodeDecodeError:
-        raise SpecError("not a text file", source=str(path)) from None
+        hint = (": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its "
+                "network" if path.suffix in (".pt", ".pth") else "")
+        raise SpecError(f"not a text file{hint}", source=str(path)) from None
     if path.suffix == ".prototxt":
         return from_prototxt(text, source=str(path))
     return loads(text, str(path))
