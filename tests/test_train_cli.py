@@ -76,3 +76,11 @@ def test_default_run_folders_of_the_same_second_differ(tmp_path, monkeypatch):
     Path(first).mkdir(parents=True)
     second = _default_out("squeezenet1_1", "digits")
     assert first == "runs/squeezenet1_1-digits-20261126-010203" and second == first + "-2"
+
+
+def test_gradient_compression_alone_is_noted(tmp_path, capsys):
+    from cnnspace.cli import main
+
+    assert main(["train", "squeezenet1_1", "--data=digits", "--epochs=1",
+                 "--grad-compression=fp16", "--no-progress", f"--out={tmp_path / 'run'}"]) == 0
+    assert "training alone, there is no exchange to compress" in capsys.readouterr().err

@@ -135,6 +135,10 @@ def run(args) -> int:
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
         launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
         return 0
+    if config.grad_compression != "none" and not under_torchrun():
+        print(f"note: --grad-compression {config.grad_compression} compresses the gradients "
+              "workers exchange; training alone, there is no exchange to compress",
+              file=sys.stderr)
     try:
         return _train(args, config, out)
     except KeyboardInterrupt:
