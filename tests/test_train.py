@@ -19,6 +19,7 @@ from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, Confi
                             evaluate, fit_spec, load_checkpoint, lr_factor, make_optimizer,
                             make_scheduler, read_metrics, save_checkpoint, train, zoo_spec)
 from _nets import tiny_yaml
+from _training import quick
 
 TINY = tiny_yaml()
 # Two auxiliary heads besides the main one, like GoogLeNet's.
@@ -35,16 +36,6 @@ layers:
 """
 
 
-@pytest.fixture(scope="module")
-def digits8():
-    return get_dataset("digits", image_size=8)
-
-
-def quick(**options) -> TrainConfig:
-    # On the CPU wherever a GPU is present too: these tests compare weights and outputs exactly
-    # (test_cuda.py covers the GPU).
-    return TrainConfig(**{"epochs": 2, "batch_size": 64, "lr": 0.01, "progress": False,
-                          "device": "cpu", **options})
 
 
 # -- options ------------------------------------------------------------------------------------

@@ -12,25 +12,19 @@ import pytest
 import torch
 import yaml
 
-from cnnspace.data import get_dataset
 from cnnspace.errors import CnnspaceError
 from cnnspace.nn import build
 from cnnspace.spec import loads
 from cnnspace.train import (Callback, CheckpointError, ConfigError, TrainConfig, load_checkpoint,
                             read_metrics, train)
 from _nets import tiny_yaml
+from _training import quick as two_epochs
 
 TINY = tiny_yaml()
 
 
-@pytest.fixture(scope="module")
-def digits8():
-    return get_dataset("digits", image_size=8)
-
-
 def quick(**options) -> TrainConfig:
-    return TrainConfig(**{"epochs": 1, "batch_size": 64, "lr": 0.01, "progress": False,
-                          "device": "cpu", **options})
+    return two_epochs(**{"epochs": 1, **options})
 
 
 def _seed_all(seed: int) -> None:
