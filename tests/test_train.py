@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 
 import pytest
 import torch
@@ -15,7 +16,8 @@ from cnnspace.data import TensorImages, get_dataset
 from cnnspace.metrics import analyze
 from cnnspace.spec import SpecError, loads
 from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, ConfigError,
-                            NonFiniteLossError, StopTraining, TrainConfig, default_recipe,
+                            NonFiniteLossError, StopTraining, TrainConfig, available_cpus,
+                            default_recipe,
                             evaluate, fit_spec, load_checkpoint, lr_factor, make_optimizer,
                             make_scheduler, read_metrics, save_checkpoint, train, zoo_spec)
 from _nets import tiny_yaml
@@ -408,3 +410,25 @@ def test_threads_apply_while_training_and_are_restored(digits8):
     other = 2 if before == 1 else 1
     train(loads(TINY), digits8, quick(epochs=1, threads=other), callbacks=[Threads()])
     assert seen == [other] and torch.get_num_threads() == before
+
+
+def test_explicit_threads_hold_in_a_torchrun_worker(tmp_path, monkeypatch, digits8):
+    # A worker torchrun started on this machine, alone in its group: without --threads it
+    # takes its share of the cores; with --threads N, N.
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", str(port.getsockname()[1]))
+    port.close()
+    for key, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1"),
+                       ("LOCAL_WORLD_SIZE", "1")):
+        monkeypatch.setenv(key, value)
+
+    class Threads(Callback):
+        def on_epoch_end(self, state, record):
+            seen.append(torch.get_num_threads())
+
+    for threads, expected in ((1, 1), (None, available_cpus())):
+        seen = []
+        train(loads(TINY), digits8, quick(epochs=1, threads=threads), callbacks=[Threads()])
+        assert seen == [expected]
