@@ -1,6 +1,7 @@
 """Specs: round trips, shape inference at any size, and errors that name the layer and field."""
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -249,7 +250,6 @@ def test_input_sizes_are_parsed_everywhere():
 
 
 def test_numpy_integers_are_integers():
-    np = pytest.importorskip("numpy")
     spec = S.NetSpec("t", (np.int64(3), 16, 16),
                      [_conv(np.int32(3), stride=[np.int64(1), 1]),
                       S.Layer("d", "dropout", attrs={"p": np.float32(0.25)})])
