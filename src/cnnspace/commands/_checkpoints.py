@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import CnnspaceError
-from ..spec import NetSpec, parse_input
+from ..spec import NetSpec
 from ._common import CHECKPOINT_SUFFIXES, load_model, parse_settings
 
 CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
@@ -52,7 +52,7 @@ def _read(ref: str, settings: list[str], input_size: str | None):
                             "benchmark or cnnspace.nn.export_onnx")
     if not input_size:
         return checkpoint, trained
-    spec = trained.with_input(parse_input(input_size, trained.input[0]))
+    spec = trained.with_input(input_size)
     if spec.input[0] != trained.input[0]:
         raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
                             f"{input_size} has {spec.input[0]}")

@@ -15,7 +15,6 @@ from rich.table import Table
 
 from .. import spec as spec_mod
 from ..errors import CnnspaceError
-from ..spec import parse_input
 from ..zoo import get_spec, list_models
 
 FORMATS = ("table", "json", "csv")
@@ -67,7 +66,7 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
         if settings:
             raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
         spec = spec_mod.load(path)
-        return spec.with_input(parse_input(input_size, spec.input[0])) if input_size else spec
+        return spec.with_input(input_size) if input_size else spec
     raise CnnspaceError(f"{ref!r} is neither a registered model (see `cnnspace zoo`) nor an "
                         "existing spec file")
 
