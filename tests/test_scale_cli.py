@@ -33,7 +33,8 @@ def test_recipe_options_and_custom_cluster(capsys):
                     "--strategies", "ring", "--alpha", "1e-5", "--beta", "1e-9",
                     "--device-flops", "1e11", "--batch", "128", "--epochs", "2",
                     "--dataset-size", "1000", "--baseline-batch", "128", "--baseline-epochs", "2")
-    assert data["preset"] == "custom" and {r["strategy"] for r in data["rows"]} == {"ring"}
+    assert data["preset"] == "titan-k20x + custom" and data["bits"] == 32
+    assert {r["strategy"] for r in data["rows"]} == {"ring"}
     ring2 = data["rows"][0]
     # ring on 2 workers: 2 alpha + beta x gradient bytes
     assert ring2["comm_s"] == pytest.approx(2e-5 + 1e-9 * data["costs"]["gradient_bytes"])
@@ -44,10 +45,28 @@ def test_recipe_options_and_custom_cluster(capsys):
                     "--strategies", "ring", "--alpha", "1e-5", "--beta", "1e-9",
                     "--device-flops", "1e11", "--bits", "16")
     assert half["costs"]["gradient_bytes"] == data["costs"]["gradient_bytes"] // 2
+    assert half["bits"] == 16
     assert half["rows"][0]["comm_s"] == pytest.approx(2e-5 + 1e-9 * half["costs"]["gradient_bytes"])
     assert half["parallelism_comm"]["data_parallel_bytes"] * 2 == \
         run_json(capsys, "squeezenet1_1", "--input", "3x32x32")["parallelism_comm"][
             "data_parallel_bytes"]
+
+
+def test_one_link_or_device_value_replaces_the_presets_own(capsys):
+    base = run_json(capsys, "googlenet_aux", "--preset", "10gbe", "--workers", "8")
+    faster = run_json(capsys, "googlenet_aux", "--preset", "10gbe", "--workers", "8",
+                      "--beta", str(base["link"]["beta_s_per_byte"] / 2))
+    assert faster["preset"] == "10gbe + custom"
+    assert faster["link"]["alpha_s"] == base["link"]["alpha_s"]
+    assert faster["device"] == base["device"] and faster["recipe"] == base["recipe"]
+    assert faster["rows"][0]["comm_s"] < base["rows"][0]["comm_s"]
+    # no bandwidth term at all: only the latency of the messages is left
+    free = run_json(capsys, "googlenet_aux", "--preset", "10gbe", "--workers", "8", "--beta", "0",
+                    "--strategies", "reduction_tree")
+    # a reduction tree over 8 workers: 2 log2(8) messages one after another
+    assert free["rows"][0]["comm_s"] == pytest.approx(6 * base["link"]["alpha_s"])
+    assert main(["scale", "googlenet_aux", "--beta", "0", "--workers", "2"]) == 0
+    assert "unlimited bandwidth" in capsys.readouterr().out
 
 
 def test_table_and_plot(capsys, tmp_path):
@@ -76,9 +95,9 @@ def test_measured_preset_from_saved_commbench(capsys, tmp_path):
     (["--workers", "0,2"], "--workers"),
     (["--workers", "two"], "--workers"),
     (["--strategies", "gossip"], "--strategies"),
-    (["--alpha", "1e-6"], "missing --beta, --device-flops"),
-    (["--preset", "10gbe", "--alpha", "1e-6", "--beta", "1e-9", "--device-flops", "1e12"],
-     "either --preset"),
+    (["--alpha=-1e-6"], "alpha must be a finite number >= 0"),
+    (["--device-flops", "0"], "device FLOP/s must be > 0"),
+    (["--dataset-size", "10"], "smaller than one batch of 1,024"),
     (["--workers", "2048"], "global batch of 1024"),
     (["--commbench", "x.json"], "--preset measured only"),
     (["--preset", "measured", "--commbench", "missing.json"], "missing.json"),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json,
 from .commbench import run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
+DEFAULT_PRESET = "titan-k20x"
 
 
 def register(sub) -> None:
@@ -25,11 +27,14 @@ def register(sub) -> None:
     p.add_argument("--strategies", default=",".join(scale.STRATEGIES), metavar="S,S,...",
                    help="communication strategies (default: all)")
     p.add_argument("--preset", choices=scale.preset_names(), default=None,
-                   help="cluster preset (default titan-k20x); `measured` runs commbench and a "
-                        "timed step here")
-    p.add_argument("--alpha", type=float, help="custom link latency, seconds per message")
-    p.add_argument("--beta", type=float, help="custom link cost, seconds per byte")
-    p.add_argument("--device-flops", type=float, help="custom sustained FLOP/s of one worker")
+                   help=f"cluster preset (default {DEFAULT_PRESET}); `measured` runs commbench "
+                        "and a timed step here")
+    p.add_argument("--alpha", type=float,
+                   help="link latency, seconds per message (replaces the preset's)")
+    p.add_argument("--beta", type=float,
+                   help="link cost, seconds per byte (replaces the preset's)")
+    p.add_argument("--device-flops", type=float,
+                   help="sustained FLOP/s of one worker (replaces the preset's)")
     p.add_argument("--bits", type=int, default=32,
                    help="bits per exchanged gradient value (default 32; 16 for fp16 allreduce)")
     p.add_argument("--batch", type=int, help="global batch of the parallel run")
@@ -65,20 +70,18 @@ def _strategies(text: str) -> tuple[str, ...]:
     return chosen
 
 
-def _custom(args) -> scale.Preset | None:
-    given = {k: getattr(args, k) for k in ("alpha", "beta", "device_flops")}
-    if all(v is None for v in given.values()):
-        return None
-    if args.preset is not None:
-        raise CnnspaceError("give either --preset or --alpha/--beta/--device-flops, not both")
-    missing = [f"--{k.replace('_', '-')}" for k, v in given.items() if v is None]
-    if missing:
-        raise CnnspaceError(f"a custom cluster needs --alpha, --beta and --device-flops; "
-                            f"missing {', '.join(missing)}")
-    return scale.Preset("custom", "custom link and device",
-                        scale.Device("custom", args.device_flops, 1.0),
-                        scale.Interconnect(args.alpha, args.beta), scale.FIRECAFFE_RECIPE,
-                        scale.FIRECAFFE_BASELINE, ())
+def _overridden(args, preset: scale.Preset) -> scale.Preset:
+    """``preset`` with the link and device values given on the command line in place of its own."""
+    alpha, beta, flops = args.alpha, args.beta, args.device_flops
+    if alpha is None and beta is None and flops is None:
+        return preset
+    link = scale.Interconnect(_given(alpha, preset.link.alpha_s),
+                              _given(beta, preset.link.beta_s_per_byte))
+    device = preset.device if flops is None else scale.Device("custom", flops, 1.0)
+    given = [f"--{k} {v:g}" for k, v in (("alpha", alpha), ("beta", beta),
+                                         ("device-flops", flops)) if v is not None]
+    return replace(preset, name=f"{preset.name} + custom", device=device, link=link,
+                   description=f"{preset.description}; {', '.join(given)}")
 
 
 def _measured(args, spec) -> scale.Preset:
@@ -99,14 +102,11 @@ def _measured(args, spec) -> scale.Preset:
 
 
 def _preset(args, spec) -> scale.Preset:
-    custom = _custom(args)
     if args.commbench and args.preset != scale.MEASURED:
         raise CnnspaceError("--commbench applies to --preset measured only")
-    if custom is not None:
-        return custom
     if args.preset == scale.MEASURED:
-        return _measured(args, spec)
-    return scale.get_preset(args.preset or "titan-k20x")
+        return _overridden(args, _measured(args, spec))
+    return _overridden(args, scale.get_preset(args.preset or DEFAULT_PRESET))
 
 
 def _given(value, default):
@@ -134,11 +134,15 @@ def run(args) -> int:
     if args.plot:
         scale.plot_scaling(result, args.plot)
     if args.format == "json":
-        print(dump_json({**result.to_json(), "sources": list(preset.sources),
+        print(dump_json({**result.to_json(), "bits": args.bits, "sources": list(preset.sources),
                          "parallelism_comm": ratio.to_json()}), end="")
     else:
         _print(result, preset, ratio)
     return 0
+
+
+def _bandwidth(beta_s_per_byte: float) -> str:
+    return "unlimited bandwidth" if beta_s_per_byte == 0 else f"{1e-9 / beta_s_per_byte:.2f} GB/s"
 
 
 def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
@@ -150,7 +154,7 @@ def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
         f"{c.train_flops_per_image / 1e9:.3g} GFLOPs per image; device {d.flops / 1e9:,.4g} "
         f"GFLOP/s sustained ({d.efficiency:.1%} of {d.peak_flops / 1e9:,.4g})\n"
         f"link: alpha {l.alpha_s * 1e6:.2f} us, beta {l.beta_s_per_byte * 1e9:.4f} ns/byte "
-        f"({1 / l.beta_s_per_byte / 1e9:.2f} GB/s)\n"
+        f"({_bandwidth(l.beta_s_per_byte)})\n"
         f"parallel run: batch {r.batch}, {r.epochs:g} epochs of {r.dataset_size:,} images; "
         f"baseline: 1 device, batch {b.batch}, {b.epochs:g} epochs = "
         f"{result.baseline_total_s / 3600:,.1f} h\n"

@@ -66,6 +66,9 @@ class Recipe:
         if not (isinstance(self.epochs, (int, float)) and math.isfinite(self.epochs)
                 and self.epochs > 0):
             raise CnnspaceError(f"epochs must be > 0, got {self.epochs!r}")
+        if self.dataset_size < self.batch:
+            raise CnnspaceError(f"a dataset of {self.dataset_size:,} images is smaller than one "
+                                f"batch of {self.batch:,}: an epoch would be a fraction of a step")
 
     @property
     def iterations(self) -> float:
