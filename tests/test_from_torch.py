@@ -196,3 +196,44 @@ def test_in_place_changes_seen_elsewhere_are_refused():
     with pytest.raises(UnsupportedModuleError, match="in place") as e:
         cnnspace.from_torch(InPlace(), (3, 8, 8))
     assert e.value.path == "act"
+
+
+class SharedConv(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem, self.body = nn.Conv2d(3, 8, 1), nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        return self.body(self.body(self.stem(x)))
+
+
+class SkippedHead(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.aux = nn.Conv2d(3, 8, 3), nn.Linear(100, 10)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_shared_weights_are_refused_rather_than_counted_once_per_call():
+    with pytest.raises(UnsupportedModuleError, match="called more than once") as e:
+        cnnspace.from_torch(SharedConv(), (3, 8, 8))
+    assert e.value.path == "body"
+    # a module without weights may be called twice: nothing is shared
+    relu = nn.ReLU()
+    spec = cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), relu, nn.Conv2d(4, 4, 3), relu),
+                               (3, 8, 8))
+    assert [layer.type for layer in spec.layers] == ["conv2d", "relu", "conv2d", "relu"]
+
+
+def test_parameters_forward_never_uses_are_reported_not_dropped_silently():
+    with pytest.warns(UserWarning, match=r"1,010 parameters .* aux \(1,010\)"):
+        spec = cnnspace.from_torch(SkippedHead(), (3, 8, 8))
+    assert dict(spec.meta["unused_parameters"]) == {"aux": 1010}
+    assert analyze(spec).totals.params == 3 * 8 * 9 + 8  # the network that runs
+
+
+def test_linear_on_an_unflattened_tensor_is_unsupported_not_a_spec_error():
+    with pytest.raises(UnsupportedModuleError, match=r"Linear on a tensor of shape \[1, 4, 6, 6\]"):
+        cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(6, 2)), (3, 8, 8))

@@ -11,7 +11,8 @@ import contextlib
 import copy
 import io
 import operator
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import torch
@@ -154,6 +155,10 @@ def _add(op: _Op):
 
 
 def _linear(op: _Op):
+    if len(op.in_shape) != 2:
+        raise op.fail(f"a Linear on a tensor of shape {list(op.in_shape)} acts on its last "
+                      "dimension alone, which no spec layer does; flatten to [batch, features] "
+                      "first")
     return "linear", {"out_features": op.module.out_features, "bias": op.module.bias is not None}
 
 
@@ -306,7 +311,7 @@ def _layer_name(node: fx.Node, taken: set[str]) -> str:
 
 
 def _layer(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
-           taken: set[str]) -> Layer | str:
+           taken: set[str], called: set[str]) -> Layer | str:
     """The spec layer of one traced operation, or the name it aliases (identity)."""
     module = gm.get_submodule(node.target) if node.op == "call_module" else None
     tensors = _tensor_inputs(node)
@@ -321,8 +326,13 @@ def _layer(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     made = rule(op)
     if made is None:
         return values[tensors[0]]
+    if module is not None and node.target in called and any(True for _ in module.parameters()):
+        raise op.fail("this module is called more than once: its weights are shared, but each "
+                      "spec layer owns its weights, so they would be counted once per call; "
+                      "give each call its own module")
     name = _layer_name(node, taken)
     taken.add(name)
+    called.add(node.target)
     return Layer(name, made[0], tuple(values[t] for t in tensors), made[1])
 
 
@@ -336,6 +346,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     gm = _trace(copied, shape)
     values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
     taken = {node.name for node in gm.graph.nodes}
+    called: set[str] = set()  # module paths already made into a layer
     layers: list[Layer] = []
     traced: dict[str, tuple[int, ...]] = {}
     outputs: tuple[str, ...] = ()
@@ -347,7 +358,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         elif node.op == "output":
             outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
         elif node.op != "get_attr" and _shape(node):
-            made = _layer(node, gm, values, taken)
+            made = _layer(node, gm, values, taken, called)
             if isinstance(made, str):
                 values[node] = made
             else:
@@ -365,4 +376,25 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         if node.out_shape != traced[node.name]:
             raise SpecError(f"the spec infers {list(node.out_shape)} but torch produced "
                             f"{list(traced[node.name])}", layer=node.name)
+    unused = _unused_parameters(copied, gm)
+    if unused:
+        # e.g. auxiliary classifiers that forward() skips in eval mode: the spec is the network
+        # that runs, but a checkpoint stores these weights and DDP would exchange them
+        total = sum(unused.values())
+        warnings.warn(f"{type(module).__name__}: {total:,} parameters in modules that forward() "
+                      f"does not call are not in the spec: "
+                      + ", ".join(f"{k} ({v:,})" for k, v in unused.items()), stacklevel=2)
+        spec = replace(spec, meta={**spec.meta, "unused_parameters": unused})
     return spec
+
+
+def _unused_parameters(module: nn.Module, gm: fx.GraphModule) -> dict[str, int]:
+    """Parameter counts of the modules whose parameters the traced forward never uses."""
+    used = {id(p) for node in gm.graph.nodes if node.op == "call_module"
+            for p in gm.get_submodule(node.target).parameters()}
+    unused: dict[str, int] = {}
+    for path, p in module.named_parameters():
+        if id(p) not in used:
+            owner = path.rpartition(".")[0] or path
+            unused[owner] = unused.get(owner, 0) + p.numel()
+    return unused
