@@ -34,9 +34,16 @@ def test_built_module_agrees_with_the_analysis(model):
     torch.manual_seed(0)
     module = build(spec).eval()
     assert sum(p.numel() for p in module.parameters()) == analysis.totals.params
+    shares_input = {}  # the layers whose output is their input's memory, as torch runs them
+    for name, layer in module.layers.items():
+        layer.register_forward_hook(lambda m, args, out, name=name: shares_input.__setitem__(
+            name, out.data_ptr() == args[0].data_ptr()))
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
         out = module(torch.randn(1, *spec.input))
+    # what the analysis counts as no new activation memory is what torch allocates none for
+    assert {m.name for m in analysis.layers if m.activations == 0} == \
+        {name for name, shared in shares_input.items() if shared}
     outs = out if isinstance(out, tuple) else (out,)
     assert [tuple(o.shape) for o in outs] == [(1, *s) for s in spec.resolve().output_shapes()]
     # FlopCounterMode counts 2 FLOPs per multiply-accumulate of conv and matmul.

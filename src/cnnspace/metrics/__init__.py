@@ -1,13 +1,13 @@
 """Metrics of a CNN. Analytic ones come from the spec alone and never import torch; measured ones
 (``benchmark``, ``gemm_peak``, ``energy_meter``) load torch only when first used."""
 from ._analyze import TRAIN_FLOPS_FACTOR, Analysis, LayerMetrics, Totals, analyze
-from ._counts import ALIASING_TYPES, COUNTERS, Counts, count
+from ._counts import COUNTERS, Counts, count
 
 _MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "gemm_peak": "._peak",
              "Peak": "._peak", "energy_meter": "._energy", "time_calls": "._timing",
              "Timing": "._timing", "make_runner": "._backends", "BACKENDS": "._backends"}
 
-__all__ = ["ALIASING_TYPES", "COUNTERS", "TRAIN_FLOPS_FACTOR", "Analysis", "Counts",
+__all__ = ["COUNTERS", "TRAIN_FLOPS_FACTOR", "Analysis", "Counts",
            "LayerMetrics", "Totals", "analyze", "count", *_MEASURED]
 
 

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 from ..spec import NetSpec, Shape, SpecError, resolve
-from ._counts import ALIASING_TYPES, Counts, count
+from ._counts import Counts, count
 
 # Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
 _COUNTED: dict[tuple, Counts] = {}
@@ -118,7 +118,7 @@ def _segment_metrics(nodes) -> tuple[tuple[LayerMetrics, ...], int, int, int, in
             if len(_COUNTED) > 200_000:
                 _COUNTED.clear()
             c = _COUNTED[key] = count(node)
-        elements = 0 if node.type in ALIASING_TYPES else math.prod(node.out_shape)
+        elements = 0 if node.aliases else math.prod(node.out_shape)
         layers.append(LayerMetrics(node.name, node.type, node.block, node.out_shape,
                                    c.weights + c.biases, c.weights, c.biases, c.macs, c.flops,
                                    elements))

@@ -112,9 +112,6 @@ def _data_movement(n: Node) -> Counts:
     return Counts(0, 0, 0, 0)
 
 
-# Layers whose output is a view of, or written over, their input: they add no activation memory.
-ALIASING_TYPES = frozenset({"relu", "relu6", "leaky_relu", "dropout", "flatten"})
-
 
 def count(node: Node) -> Counts:
     try:

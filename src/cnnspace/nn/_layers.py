@@ -116,5 +116,3 @@ def _dropout(n, inplace):
 def _softmax(n, inplace):
     return nn.Softmax(dim=1)
 
-
-IN_PLACE_CAPABLE = frozenset({"relu", "relu6", "leaky_relu"})

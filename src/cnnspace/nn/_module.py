@@ -8,7 +8,7 @@ from torch import nn
 
 from ..spec import INPUT, NetSpec, Shape, SpecError, resolve
 from ._init import initialise
-from ._layers import BUILDERS, IN_PLACE_CAPABLE
+from ._layers import BUILDERS
 
 
 class SpecModule(nn.Module):
@@ -34,11 +34,8 @@ class SpecModule(nn.Module):
             except KeyError:
                 raise SpecError(f"no torch builder for layer type {node.type!r}", layer=node.name,
                                 field="type") from None
-            # Overwriting the input is safe only when this layer is its sole reader and the
-            # input is not the caller's tensor.
-            inplace = (node.type in IN_PLACE_CAPABLE and node.inputs[0] != INPUT
-                       and consumers[node.inputs[0]] == 1 and node.inputs[0] not in self.outputs)
-            self.layers[node.name] = make(node, inplace)
+            # where the spec says it aliases its input (the analytic activations count on it)
+            self.layers[node.name] = make(node, node.aliases)
             for i in node.inputs:
                 remaining[i] -= 1
             done = tuple(i for i in dict.fromkeys(node.inputs) if remaining[i] == 0)

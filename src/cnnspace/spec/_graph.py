@@ -1,6 +1,7 @@
 """A network as data: named layers forming a DAG, expanded, ordered and shape-inferred."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, NamedTuple
 
@@ -13,6 +14,10 @@ from ._layers import LAYER_TYPES, Shape
 INPUT = "input"  # the name by which layers refer to the network's input
 # The schemes nn's initialise() accepts (spec/ cannot import nn/; a test keeps the two equal).
 INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", "convdet")
+# Layers whose output can share their input's memory: views of it (flatten; dropout, an identity
+# at inference) always, activations computed in place over it when nothing else reads it.
+VIEW_TYPES = frozenset({"flatten", "dropout"})
+IN_PLACE_TYPES = frozenset({"relu", "relu6", "leaky_relu"})
 
 
 def _names(v: Any) -> tuple:
@@ -45,6 +50,7 @@ class Node(NamedTuple):
     out_shape: Shape
     block: str | None  # the composite block this layer came from
     config: int        # equal for layers of equal type and fields (a memoisation key)
+    aliases: bool      # its output is its input's memory (a view, or computed in place)
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,9 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
     return tuple([int(x) for x in value])
 
 
-# A primitive layer ready for shape inference: name, type, inputs, fields, block, config token.
-Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", int]
+# A primitive layer ready for shape inference: name, type, inputs, fields, block, config token,
+# and whether it aliases its input.
+Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", int, bool]
 # What one written layer expands to: a token equal for equal expansions, the names it reads
 # from outside, and its primitives (a block's several, or one).
 Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...]]
@@ -157,7 +164,35 @@ def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, 
     if n < t.min_inputs or (t.max_inputs is not None and n > t.max_inputs):
         want = f"exactly {t.min_inputs}" if t.min_inputs == t.max_inputs else f"at least {t.min_inputs}"
         raise SpecError(f"{kind} takes {want} input(s), got {n}", field="inputs")
-    return (name, kind, inputs, attrs, block, config)
+    return (name, kind, inputs, attrs, block, config, False)
+
+
+def _alias_flags(prims: list[Primitive], read_outside: tuple[str, ...]) -> list[bool]:
+    """Which of ``prims`` (in order) may share their input's memory. In place is safe only where
+    no other layer reads that memory: through a chain of aliases back to the layer that made it,
+    every tensor has this one reader, and none is the caller's input or read from outside
+    (``read_outside``: the network's outputs, or a block's last layer)."""
+    readers = Counter(i for p in prims for i in p[2])
+    readers.update(read_outside)
+    aliased_input: dict[str, str] = {}  # an aliasing layer -> the tensor it shares
+    flags = []
+    for name, kind, inputs, *_ in prims:
+        alias = kind in VIEW_TYPES
+        if not alias and kind in IN_PLACE_TYPES:
+            source, alias = inputs[0], True
+            while alias:
+                alias = source != INPUT and readers[source] == 1
+                if source not in aliased_input:
+                    break
+                source = aliased_input[source]
+        if alias:
+            aliased_input[name] = inputs[0]
+        flags.append(alias)
+    return flags
+
+
+def _flagged(prims: list[Primitive], flags: list[bool]) -> list[Primitive]:
+    return [p if p[6] is f else (*p[:6], f) for p, f in zip(prims, flags)]
 
 
 def _single(p: Primitive) -> Segment:
@@ -183,6 +218,8 @@ def _expand_block(layer: Layer, source: str) -> Segment:
                 prims.append(_primitive(name, kind, inputs, raw, layer.name))
             except SpecError as e:
                 raise e.located(layer=name) from None
+        # as if read by the next layer alone; _prepared corrects the rare block read otherwise
+        prims = _flagged(prims, _alias_flags(prims, (prims[-1][0],)))
         if len(_BLOCK_CACHE) > 50_000:
             _BLOCK_CACHE.clear()
         cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), tuple(prims))
@@ -280,22 +317,40 @@ def _prepared(spec: NetSpec) -> list[Segment]:
     if cached is None:
         cached = _segments(spec)
         prims = [p for segment in cached for p in segment[2]]
-        ordered = _topological(prims)
-        if ordered is not prims:  # written out of order: resolve layer by layer
-            cached = [_single(p) for p in ordered]
         outputs = spec.outputs or (spec.layers[-1].name,)
         names = {p[0] for p in prims}
         for o in outputs:
             if o not in names:
                 raise SpecError(f"output {o!r} is not a layer of this network", field="outputs")
+        ordered = _topological(prims)
+        flagged = _flagged(ordered, _alias_flags(ordered, outputs))
+        if ordered is not prims:  # written out of order: resolve layer by layer
+            cached = [_single(p) for p in flagged]
+        else:
+            cached = _reflagged(cached, flagged)
         object.__setattr__(spec, "_prepared", cached)
     return cached
+
+
+def _reflagged(segments: list[Segment], flagged: list[Primitive]) -> list[Segment]:
+    """``segments`` with the aliasing flags the whole network decides: single layers take theirs;
+    a block keeps its memoised segment unless a layer outside it changes a flag."""
+    out, at = [], 0
+    for segment in segments:
+        prims = segment[2]
+        mine = flagged[at:at + len(prims)]
+        at += len(prims)
+        if all(a is b for a, b in zip(mine, prims)):
+            out.append(segment)
+        else:
+            out += [_single(p) for p in mine]
+    return out
 
 
 def _infer(prims: tuple[Primitive, ...], shapes: dict[str, Shape]) -> tuple[Node, ...]:
     """Nodes of ``prims``, whose inputs' shapes are in ``shapes`` (which gains their outputs)."""
     nodes = []
-    for name, kind, inputs, attrs, block, config in prims:
+    for name, kind, inputs, attrs, block, config, aliases in prims:
         in_shapes = tuple([shapes[i] for i in inputs])
         out_shape = _SHAPES.get((config, in_shapes))
         if out_shape is None:
@@ -307,7 +362,7 @@ def _infer(prims: tuple[Primitive, ...], shapes: dict[str, Shape]) -> tuple[Node
                 _SHAPES.clear()
             _SHAPES[config, in_shapes] = out_shape
         shapes[name] = out_shape
-        nodes.append(Node(name, kind, attrs, inputs, in_shapes, out_shape, block, config))
+        nodes.append(Node(name, kind, attrs, inputs, in_shapes, out_shape, block, config, aliases))
     return tuple(nodes)
 
 

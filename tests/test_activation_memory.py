@@ -1,0 +1,79 @@
+"""Which layers share their input's memory: decided once in the spec, obeyed by the builder and
+counted by the analysis (an activation computed in place adds no memory; one that cannot be,
+because another layer still reads its input, does)."""
+import torch
+import torch.nn.functional as F
+
+from cnnspace import analyze
+from cnnspace.nn import build
+from cnnspace.spec import loads
+
+# bn is read by the relu and by the add: the relu cannot overwrite it.
+TWO_READERS = loads("""
+name: two_readers
+input: [3, 8, 8]
+layers:
+  - {name: c, type: conv2d, out_channels: 4, kernel: 3, padding: 1, bias: false}
+  - {name: bn, type: batchnorm}
+  - {name: r, type: relu}
+  - {name: s, type: add, inputs: [r, bn]}
+""")
+
+# The relu's own input (a flatten) has one reader, but the flatten is a view of c, which the
+# global pool reads after the relu has run: in place, the pool would see rectified values.
+THROUGH_A_VIEW = loads("""
+name: through_a_view
+input: [2, 4, 4]
+outputs: [r, pool]
+layers:
+  - {name: c, type: conv2d, out_channels: 3, kernel: 3, padding: 1}
+  - {name: f, type: flatten}
+  - {name: r, type: relu}
+  - {name: pool, type: global_avgpool, inputs: [c]}
+""")
+
+
+def _activations(spec) -> dict[str, int]:
+    return {m.name: m.activations for m in analyze(spec).layers}
+
+
+def test_an_activation_whose_input_is_read_elsewhere_is_counted_and_not_run_in_place():
+    graph = TWO_READERS.resolve()
+    assert not graph.node("r").aliases and _activations(TWO_READERS)["r"] == 4 * 8 * 8
+    module = build(TWO_READERS).eval()
+    assert module.layers["r"].inplace is False
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        bn = module.layers["bn"](module.layers["c"](x))
+        assert torch.equal(module(x), torch.relu(bn) + bn)  # bn not rectified under the add
+
+
+def test_in_place_is_refused_through_a_view_of_a_tensor_read_later():
+    assert not THROUGH_A_VIEW.resolve().node("r").aliases
+    assert _activations(THROUGH_A_VIEW)["f"] == 0  # a view still shares memory
+    module = build(THROUGH_A_VIEW).eval()
+    x = torch.randn(1, 2, 4, 4)
+    with torch.no_grad():
+        _, pooled = module(x)
+        conv = module.layers["c"]
+        expected = F.conv2d(x, conv.weight, conv.bias, padding=1).mean((2, 3))
+    assert torch.allclose(pooled.flatten(1), expected)
+
+
+def test_an_activation_alone_on_its_input_runs_in_place_and_adds_no_memory():
+    spec = loads("""
+name: chain
+input: [3, 8, 8]
+layers:
+  - {name: c, type: conv2d, out_channels: 4, kernel: 3}
+  - {name: r1, type: relu}
+  - {name: r2, type: relu6}
+  - {name: first, type: relu, inputs: [input]}
+  - {name: out, type: concat, inputs: [r2, r2]}
+""")
+    acts = _activations(spec)
+    assert acts["r1"] == acts["r2"] == 0 and acts["c"] == 4 * 6 * 6
+    assert acts["first"] == 3 * 8 * 8  # never over the caller's input
+    module = build(spec)
+    assert module.layers["r1"].inplace and module.layers["r2"].inplace
+    assert not module.layers["first"].inplace
