@@ -96,6 +96,7 @@ BAD = [
     ({"name": "c", "type": "conv2d", "out_channels": 4, "kernel": 99}, "c", "kernel", "<= 0"),
     ({"name": "c", "type": "convolution"}, "c", "type", "unknown layer type"),
     ({"name": "c", "type": "relu", "inputs": ["nowhere"]}, "c", "inputs", "not a layer"),
+    ({"name": "c", "type": "concat", "inputs": []}, "c", "inputs", "an empty list"),
     ({"name": "d", "type": "dropout", "p": 1.5}, "d", "p", "probability"),
     ({"name": "l", "type": "linear", "out_features": 3}, "l", "inputs", "flatten"),
     ({"name": "p", "type": "maxpool", "kernel": 2, "padding": 2}, "p", "padding", "half the kernel"),

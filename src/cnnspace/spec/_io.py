@@ -90,6 +90,9 @@ def _from_dict(d: Any) -> NetSpec:
         if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
             raise SpecError(f"expected a list of layer names, got {inputs!r}", layer=name,
                             field="inputs")
+        if "inputs" in entry and not inputs:
+            raise SpecError("an empty list; name the input layers, or leave the field out to "
+                            "take the previous layer", layer=name, field="inputs")
         attrs = {k: v for k, v in entry.items() if k not in ("name", "type", "inputs")}
         if not all(isinstance(k, str) for k in attrs):
             raise SpecError("field names must be strings", layer=name)
