@@ -137,7 +137,8 @@ def test_layer_activations_add_up_to_the_total(capsys):
 
 @pytest.mark.parametrize("argv", [["analyze", "squeezenet1_0"],
                                   ["diff", "squeezenet1_0", "squeezenet1_1"],
-                                  ["space", "analyze", "examples/spaces/squeeze_ratio.yaml"]])
+                                  ["space", "analyze", "examples/spaces/squeeze_ratio.yaml"],
+                                  ["scale", "googlenet_aux", "--workers", "128"]])
 def test_tables_in_a_file_or_pipe_keep_every_number_whole(capsys, monkeypatch, argv):
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     monkeypatch.setenv("COLUMNS", "80")

@@ -17,3 +17,7 @@ def __getattr__(name: str):
         from .nn import from_torch
         return from_torch
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:  # tab completion finds the lazily loaded names too
+    return sorted({*globals(), *__all__})

@@ -99,15 +99,15 @@ def dump_json(data: Any) -> str:
 
 class _TableConsole(Console):
     """Rich fits a table to the terminal (80 characters in a file or pipe) by wrapping text and,
-    where a word or number is wider than its column, cutting it down to "…": a number cut so
-    reads as another number. A table that cannot fit without cutting is printed at its own
-    width instead: a terminal wraps its lines, a file keeps them whole."""
+    where it cannot wrap enough, cutting words and numbers down to "…": a number cut so reads as
+    another number. A table that would be cut is printed at its own width instead: a terminal
+    wraps its lines, a file keeps them whole."""
 
     def print(self, *objects, **kwargs) -> None:
+        tables = [t for t in objects if isinstance(t, Table)]
         room = self.options.update(max_width=_UNLIMITED)
-        sizes = [Measurement.get(self, room, t) for t in objects if isinstance(t, Table)]
-        needed = max((m.maximum for m in sizes if m.minimum > self.width), default=0)
-        if needed <= self.width:
+        needed = max((Measurement.get(self, room, t).maximum for t in tables), default=0)
+        if needed <= self.width or not any(self._cut(t, needed) for t in tables):
             super().print(*objects, **kwargs)
             return
         width, self.width = self.width, needed
@@ -115,6 +115,14 @@ class _TableConsole(Console):
             super().print(*objects, **kwargs)
         finally:
             self.width = width
+
+    def _cut(self, table: Table, natural: int) -> bool:
+        """Whether fitting ``table`` to this console cuts a cell (rich's own layout decides)."""
+        def ellipses(width: int) -> int:
+            console = Console(file=io.StringIO(), width=width, color_system=None)
+            console.print(table)
+            return console.file.getvalue().count("…")
+        return ellipses(self.width) > ellipses(natural)
 
 
 def table_console() -> Console:
