@@ -163,7 +163,7 @@ def test_spec_commands_read_a_checkpoints_network_and_training_refuses_one(tmp_p
     assert main(["scale", str(path), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["model"] == TINY.name
     assert main(["analyze", str(path), "--set", "sr=0.5"]) == 2
-    assert "--set applies to zoo models, not to the checkpoint" in capsys.readouterr().err
+    assert "--set applies to zoo models, not to the trained model" in capsys.readouterr().err
     assert main(["train", str(path), "--epochs", "1"]) == 2
     assert f"cnnspace spec {path} -o net.yaml" in capsys.readouterr().err
 

@@ -349,8 +349,15 @@ def test_corrupt_foreign_and_missing_checkpoints_are_clear_errors(tmp_path, digi
                        "training checkpoint; .* best.pt and checkpoint.pt"):
         load_checkpoint(tmp_path / "detector.pt")
     torch.save({"evil": Recorder()}, tmp_path / "pickled.pt")
-    with pytest.raises(CheckpointError, match="pickled.pt: not a cnnspace checkpoint .*weights"):
+    with pytest.raises(CheckpointError, match="pickled.pt: not a cnnspace checkpoint: .*weights-only loading refuses"):
         load_checkpoint(tmp_path / "pickled.pt")
+    (tmp_path / "spec.pt").write_text("name: tiny\ninput: [1, 8, 8]\n")
+    with pytest.raises(CheckpointError, match="spec.pt: not a checkpoint .*a text file") as e:
+        load_checkpoint(tmp_path / "spec.pt")
+    assert "weights_only" not in str(e.value)  # torch's advice to load unsafely is not passed on
+    (tmp_path / "model.pt").write_bytes(b"CNNZ\x01" + bytes(100))
+    with pytest.raises(CheckpointError, match=r"model.pt: not a checkpoint .*begins b'CNNZ"):
+        load_checkpoint(tmp_path / "model.pt")
     with pytest.raises(CheckpointError, match="nothing.pt: no such checkpoint"):
         load_checkpoint(tmp_path / "nothing.pt")
     save_checkpoint(tmp_path / "odd.pt", {"config": {"epochs": -1}, "spec": None})

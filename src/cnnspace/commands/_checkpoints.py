@@ -1,59 +1,84 @@
-"""MODEL_OR_SPEC_OR_CHECKPOINT: a zoo model, a spec file (.yaml/.json/.prototxt) or a training
-checkpoint (.pt/.pth from `cnnspace train`, read with weights-only loading)."""
+"""MODEL_OR_SPEC_OR_CHECKPOINT: a zoo model, a spec file (.yaml/.json/.prototxt), a training
+checkpoint (.pt/.pth from `cnnspace train`, read with weights-only loading) or a compressed model
+(.cnnz from `cnnspace compress`)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+from typing import Callable
 
+from ..compress import is_cnnz
 from ..errors import CnnspaceError
 from ..spec import NetSpec
 from ._common import CHECKPOINT_SUFFIXES, load_model, parse_settings
 
 CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
-                   "train`): its trained weights are used.")
+                   "train`) or a compressed model (.cnnz of `cnnspace compress`): its trained "
+                   "weights are used.")
+
+
+def _is_trained(ref: str) -> bool:
+    return Path(ref).suffix in CHECKPOINT_SUFFIXES or is_cnnz(ref)
 
 
 def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:
-    """The spec of a zoo model, a spec file, or the network a checkpoint was trained as."""
-    if Path(ref).suffix not in CHECKPOINT_SUFFIXES:
+    """The spec of a zoo model, a spec file, or the network a checkpoint or .cnnz holds."""
+    if not _is_trained(ref):
         return load_model(ref, settings, input_size)
-    return _read(ref, settings, input_size)[1]
+    return _at_input(ref, _read(ref, settings)[0], input_size)
 
 
 def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | None):
-    """(spec, module): the module holds a checkpoint's trained weights, or is None (build the
-    spec) for a zoo model or spec file."""
-    if Path(ref).suffix not in CHECKPOINT_SUFFIXES:
+    """(spec, module): the module holds the trained weights of a checkpoint or .cnnz, or is None
+    (build the spec) for a zoo model or spec file."""
+    if not _is_trained(ref):
         return load_model(ref, settings, input_size), None
-    checkpoint, spec = _read(ref, settings, input_size)
-    if not input_size:
-        return spec, checkpoint.build_model()
-    from ..nn import build  # torch only when a checkpoint is read
+    trained, weighted = _read(ref, settings)
+    spec = _at_input(ref, trained, input_size)
+    if spec.input == trained.input:
+        return spec, weighted()
+    from ..nn import build  # torch only when trained weights are read
 
     module = build(spec)
     try:
-        module.load_state_dict(checkpoint.model_state)
+        module.load_state_dict(weighted().state_dict())
     except RuntimeError:
         raise CnnspaceError(f"{ref}: the trained weights do not fit input {input_size} (a fully "
                             "connected layer's size depends on the input size)") from None
+    # The weights fit, but filters trained at one size are untested at another (parts of a
+    # kernel that only ever saw padding come into play): say so rather than stay silent.
+    print(f"note: {ref} was trained at {_size(trained)}; its weights are used at {_size(spec)}, "
+          "where its accuracy has not been measured", file=sys.stderr)
     return spec, module
 
 
-def _read(ref: str, settings: list[str], input_size: str | None):
-    """The checkpoint and its spec, at ``input_size`` if given."""
+def _size(spec: NetSpec) -> str:
+    return "x".join(map(str, spec.input))
+
+
+def _read(ref: str, settings: list[str]) -> tuple[NetSpec, Callable]:
+    """The trained network's spec, and a function giving its module with the trained weights."""
     if parse_settings(settings):
-        raise CnnspaceError(f"--set applies to zoo models, not to the checkpoint {ref}")
+        raise CnnspaceError(f"--set applies to zoo models, not to the trained model {ref}")
+    if is_cnnz(ref):
+        from ..compress import decompress, read_cnnz
+
+        return read_cnnz(ref).spec, lambda: decompress(ref)[0]
     from ..train import load_checkpoint  # torch only when a checkpoint is read
 
     checkpoint = load_checkpoint(ref)
-    trained: NetSpec | None = checkpoint.spec
-    if trained is None:
+    if checkpoint.spec is None:
         raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
                             "nn.Module); build that module in Python and use cnnspace.metrics."
                             "benchmark or cnnspace.nn.export_onnx")
+    return checkpoint.spec, checkpoint.build_model
+
+
+def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:
     if not input_size:
-        return checkpoint, trained
+        return trained
     spec = trained.with_input(input_size)
     if spec.input[0] != trained.input[0]:
         raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
                             f"{input_size} has {spec.input[0]}")
-    return checkpoint, spec
+    return spec

@@ -22,7 +22,7 @@ _UNLIMITED = 10_000  # characters: room to measure a table's natural width
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 MODEL_HELP = "a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json/.prototxt)"
 CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.prototxt) or a "
-                   "training checkpoint (.pt/.pth: the network it trained)")
+                   "trained model (.pt/.pth checkpoint or .cnnz: the network it holds)")
 
 
 def add_model_args(p: argparse.ArgumentParser, name: str = "model",

@@ -96,12 +96,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    _check_torch_file(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path}: not a cnnspace checkpoint (refused by weights-only "
-                              f"loading: {reason})") from None
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False: advice never to follow on a file
+        # from elsewhere, so it is not passed on
+        raise CheckpointError(f"{path}: not a cnnspace checkpoint: it holds Python objects other "
+                              "than tensors and plain data (e.g. a whole pickled nn.Module), "
+                              "which weights-only loading refuses") from None
     except Exception as e:  # noqa: BLE001
         # On bytes that are no checkpoint torch's parser fails in any way (KeyError, IndexError...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -125,6 +128,23 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     except (SpecError, CnnspaceError) as e:
         raise CheckpointError(f"{path}: damaged checkpoint: {e}") from None
     return checkpoint
+
+
+# What every file torch.save writes begins with: a zip archive, or (before torch 1.6) a pickle.
+_TORCH_SIGNATURES = (b"PK\x03\x04", b"\x80")
+
+
+def _check_torch_file(path: Path) -> None:
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(_TORCH_SIGNATURES):
+        return
+    text = head.isascii() and b"\0" not in head
+    raise CheckpointError(f"{path}: not a checkpoint of `cnnspace train` (no torch file "
+                          "signature): " + ("a text file (a spec is given as MODEL_OR_SPEC, "
+                                            "not as a checkpoint)" if text else
+                                            f"it begins {head[:8]!r} (a .cnnz, ONNX or other "
+                                            "file)"))
 
 
 def rng_state() -> dict[str, Any]:
