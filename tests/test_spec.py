@@ -29,6 +29,11 @@ def test_file_round_trip(tmp_path):
         S.save(spec, path)
         assert S.load(path) == spec
     json.loads((tmp_path / "s.json").read_text())
+    # a name load() would read as another format (Caffe) or not at all is refused, not written
+    for name in ("s.prototxt", "s"):
+        with pytest.raises(S.SpecError, match=f"{name}: a spec is written as .yaml, .yml or .json"):
+            S.save(spec, tmp_path / name)
+        assert not (tmp_path / name).exists()
 
 
 def test_yaml_is_loaded_safely(tmp_path):

@@ -136,4 +136,9 @@ def load(path: str | os.PathLike) -> NetSpec:
 def save(spec: NetSpec, path: str | os.PathLike) -> None:
     """Writes atomically: a reader never sees half a file."""
     path = Path(path)
+    if path.suffix not in (".yaml", ".yml", ".json") and (path.is_file() or not path.exists()):
+        # load() reads a file by its suffix: anything else would not read back as written
+        given = repr(path.suffix) if path.suffix else "a name without a suffix"
+        raise SpecError(f"a spec is written as .yaml, .yml or .json, not {given}",
+                        source=str(path))
     write_text_atomic(path, dumps(spec, "json" if path.suffix == ".json" else "yaml"))
