@@ -161,3 +161,37 @@ def test_evaluate_refuses_a_corrupted_container(capsys, tmp_path, checkpoint):
     path.write_bytes(bytes(data))
     code, _, err = run(capsys, "evaluate", path)
     assert code == 2 and "checksum mismatch: the file is corrupted or truncated" in err
+
+
+def test_broken_weights_are_refused_and_a_destroyed_model_is_called_so(capsys, tmp_path,
+                                                                        checkpoint):
+    import torch
+
+    from cnnspace.train import load_checkpoint, save_checkpoint
+    payload = dict(load_checkpoint(checkpoint).payload)
+    state = dict(payload["model"])
+    state["layers.conv1.bias"] = torch.full_like(state["layers.conv1.bias"], float("nan"))
+    payload["model"] = state
+    save_checkpoint(tmp_path / "nan.pt", payload)
+    code, _, err = run(capsys, "evaluate", tmp_path / "nan.pt")
+    assert code == 0 and "warning: the loss is nan" in err
+    code, _, err = run(capsys, "compress", tmp_path / "nan.pt", "--out", tmp_path / "n")
+    assert code == 2 and "its weights hold NaN or infinity (layers.conv1.bias)" in err
+    assert not (tmp_path / "n" / "model.cnnz").exists()
+    code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "1", "--out",
+                       tmp_path / "all", "--no-progress")
+    assert code == 0 and "answers at chance level" in err and "destroyed the model" in err
+
+
+def test_a_container_failing_its_check_is_not_left_behind(capsys, tmp_path, checkpoint,
+                                                          monkeypatch):
+    import cnnspace.compress._pipeline as pipeline
+
+    def fails_midway(path):
+        assert path.name.endswith(".unchecked")  # the file under check has no .cnnz name
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pipeline, "decompress", fails_midway)
+    code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.3", "--out",
+                       tmp_path / "z", "--no-progress")
+    assert code != 0 and "interrupted" in err
+    assert sorted(p.name for p in (tmp_path / "z").iterdir()) == []

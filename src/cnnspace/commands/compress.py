@@ -3,6 +3,7 @@ slide-34 comparison table (`--table`), or the analytic size of a pruning plan (`
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -109,7 +110,18 @@ def run(args) -> int:
         print(dump_json(report), end="")
     else:
         _print_report(report, out)
+    _warn_if_destroyed(report["accuracy"]["after"]["top1"], trained[0].data.num_classes,
+                       f"{out / report['file']}")
     return 0
+
+
+def _warn_if_destroyed(top1: float | None, classes: int, what: str) -> None:
+    """Says when compression left no more than chance accuracy: a small file that answers at
+    random is no result, however good its ratio looks."""
+    if top1 is not None and top1 < 1.5 / classes:
+        print(f"warning: {what} answers at chance level (top-1 {top1:.2%}, {classes} classes): "
+              "this compression destroyed the model; prune less (--sparsity) or retrain more "
+              "(--retrain-epochs)", file=sys.stderr)
 
 
 def _table(args, trained, options, out: Path, note) -> int:
@@ -131,6 +143,8 @@ def _table(args, trained, options, out: Path, note) -> int:
         table.add_row(r.model, r.approach, _size(r.bytes), f"{r.ratio:.1f}x" if r.ratio else "-",
                       _pct(r.top1), _pct(r.top5), r.note)
     table_console().print(table)
+    for r in rows:
+        _warn_if_destroyed(r.top1, trained[0].data.num_classes, f"{r.model} {r.approach}")
     return 0
 
 

@@ -2,6 +2,8 @@
 (run decompressed) on a dataset's test split."""
 from __future__ import annotations
 
+import math
+import sys
 from pathlib import Path
 
 from ..compress import is_cnnz
@@ -62,4 +64,7 @@ def run(args) -> int:
     else:
         print(f"{args.model} ({size:,} bytes) on {data.name}: top-1 {result.top1:.2%}, top-5 "
               f"{result.top5:.2%}, loss {result.loss:.4f} over {result.images:,} test images")
+    if not math.isfinite(result.loss):
+        print(f"warning: the loss is {result.loss}: {args.model} computes NaN or infinity, so "
+              "its weights or its outputs are broken", file=sys.stderr)
     return 0

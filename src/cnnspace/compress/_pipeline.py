@@ -71,10 +71,17 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
     if ckpt.spec is None:
         raise CompressError(f"{checkpoint}: was trained from a plain nn.Module; compression "
                             "needs the spec (train a zoo model or spec file)")
+    model = ckpt.build_model().eval()
+    broken = [k for k, v in model.state_dict().items()
+              if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise CompressError(f"{checkpoint}: its weights hold NaN or infinity ({broken[0]}"
+                            f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}): "
+                            "the training diverged; compress a checkpoint with finite weights")
     shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
     splits = get_dataset(data or ckpt.payload["data"], image_size=shape[1])
-    return Trained(_run_name(Path(checkpoint)), fit_spec(ckpt.spec, splits),
-                   ckpt.build_model().eval(), splits, ckpt.config)
+    return Trained(_run_name(Path(checkpoint)), fit_spec(ckpt.spec, splits), model, splits,
+                   ckpt.config)
 
 
 def _run_name(path: Path) -> str:
@@ -166,15 +173,22 @@ def write_and_check(path: Path, trained: Trained, model: nn.Module,
     """Writes the container, reads it back, checks the weights are bit-exact and evaluates the
     decompressed model (so the accuracy reported is the file's, not the in-memory model's).
     The dataset is recorded, so `cnnspace evaluate FILE` needs no --data."""
-    model = model.cpu()
+    model, path = model.cpu(), Path(path)
     meta = {"data": trained.data.name, "source": trained.name, **(meta or {})}
-    sizes = write_cnnz(path, trained.spec, container_tensors(model, codes), coding, meta)
-    restored, _ = decompress(path)
-    original = model.state_dict()
-    for key, value in restored.state_dict().items():
-        if not torch.equal(value, original[key]):
-            raise CompressError(f"{path}: tensor {key!r} did not survive the round trip")
-    return Written(Path(path), sizes, evaluate(restored, trained.data.test))
+    # Checked under another name first: a file named .cnnz has always passed the check, and a
+    # failure or Ctrl-C in between leaves none.
+    unchecked = path.with_name(f".{path.name}.unchecked")
+    try:
+        sizes = write_cnnz(unchecked, trained.spec, container_tensors(model, codes), coding, meta)
+        restored, _ = decompress(unchecked)
+        original = model.state_dict()
+        for key, value in restored.state_dict().items():
+            if not torch.equal(value, original[key]):
+                raise CompressError(f"{path}: tensor {key!r} did not survive the round trip")
+        os.replace(unchecked, path)
+    finally:
+        unchecked.unlink(missing_ok=True)
+    return Written(path, sizes, evaluate(restored, trained.data.test))
 
 
 def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
