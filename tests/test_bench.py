@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from cnnspace import analyze, get_spec
+from cnnspace import CnnspaceError, analyze, get_spec
 from cnnspace.cli import main
 from cnnspace.metrics import benchmark, energy_meter, gemm_peak, time_calls
 from cnnspace.metrics._energy import rapl_meter
@@ -188,10 +188,27 @@ def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):
     (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
     (["--batch", "0,8"], "--batch expects positive integers"),
     (["--threads", "0"], "--threads expects a positive integer"),
+    (["--min-time", "nan"], "--min-time expects a positive number of seconds"),
+    (["--min-time", "inf"], "--min-time expects a positive number of seconds"),
 ])
 def test_cli_bench_bad_options(capsys, argv, words):
     assert main(["bench", "squeezenet1_1", "--input", "3x32x32", *argv]) == 2
     assert words in capsys.readouterr().err
+
+
+def test_timing_that_did_not_settle_is_marked_in_the_table(capsys, monkeypatch):
+    import cnnspace.metrics._measured as measured
+
+    def unsettled(*args, **kwargs):
+        timing = time_calls(*args, **kwargs)
+        return type(timing)(timing.samples_s, False)
+    monkeypatch.setattr(measured, "time_calls", unsettled)
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
+                 "--min-time", "0.02", "--peak-size", "128", "--train-batch", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "torch * !" in out and "! torch: the timing did not settle" in out
+    with pytest.raises(CnnspaceError, match="finite number of seconds"):
+        time_calls(lambda: None, min_time_s=float("nan"))
 
 
 def test_auto_backends_time_what_they_can_and_say_why_not_the_rest(tmp_path, capsys):

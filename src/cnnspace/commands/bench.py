@@ -2,6 +2,8 @@
 energy per frame of a model on this machine."""
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.table import Table
 
@@ -57,8 +59,9 @@ def run(args) -> int:
         raise CnnspaceError(f"--train-batch expects 0 or more, got {args.train_batch}")
     if args.peak_size is not None and args.peak_size < 1:
         raise CnnspaceError(f"--peak-size expects a positive integer, got {args.peak_size}")
-    if args.min_time <= 0:
-        raise CnnspaceError(f"--min-time expects a positive number, got {args.min_time}")
+    if not (math.isfinite(args.min_time) and args.min_time > 0):
+        raise CnnspaceError(f"--min-time expects a positive number of seconds, got "
+                            f"{args.min_time}")
     spec, module = load_model_or_checkpoint(args.model, args.settings, args.input)
     from ..metrics import benchmark  # torch only once the model is known
 
@@ -88,7 +91,8 @@ def _print_tables(result, top: int) -> None:
     fastest = result.fastest.name
     for r in sorted(result.backends, key=lambda r: r.latency.median_s):
         lat = r.latency.to_json()
-        table.add_row(r.name + (" *" if r.name == fastest else ""), f"{lat['median']:.2f}",
+        mark = (" *" if r.name == fastest else "") + ("" if r.latency.stable else " !")
+        table.add_row(r.name + mark, f"{lat['median']:.2f}",
                       f"{lat['p90']:.2f}", *[f"{r.throughput_fps[b]:.1f}" for b in batches],
                       f"{r.achieved_flops / 1e9:.1f}", f"{r.pct_of_peak:.1f}",
                       "-" if r.energy_j_per_frame is None else f"{r.energy_j_per_frame:.4f}")
@@ -96,6 +100,11 @@ def _print_tables(result, top: int) -> None:
     console.print(f"latency, GFLOP/s, % peak and J/frame at batch 1; * fastest. Peak "
                   f"{peak.flops / 1e9:.1f} GFLOP/s ({peak.engine}, {peak.size}^3 GEMM); network "
                   f"{with_prefix(result.flops_per_frame, 'FLOPs')} per frame")
+    for r in result.backends:
+        if not r.latency.stable:
+            console.print(f"! {r.name}: the timing did not settle (p90 "
+                          f"{r.latency.p90_s / r.latency.median_s:.1f}x the median): other "
+                          "processes share this machine; rerun it idle, or with --threads 1")
     for name, reason in result.unavailable.items():
         console.print(f"backend {name} not run: {reason}")
     if result.layers:

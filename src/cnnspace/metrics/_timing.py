@@ -1,10 +1,13 @@
 """Wall-clock timing of a repeated call: warm-up, then repeats until the median is stable."""
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
+
+from ..errors import CnnspaceError
 
 
 def percentile(samples: list[float] | tuple[float, ...], q: float) -> float:
@@ -50,6 +53,11 @@ def time_calls(fn: Callable[[], Any], sync: Callable[[], None] = lambda: None, w
     at least ``min_repeats`` times and ``min_time_s`` seconds, then goes on, up to ``max_time_s``
     (default 5 x ``min_time_s``), until the two halves of the samples agree within
     ``tolerance``: a median that still drifts is not yet a measurement."""
+    if not (isinstance(min_time_s, (int, float)) and math.isfinite(min_time_s)
+            and min_time_s >= 0):
+        # nan would end timing at once and report it stable; inf would never end
+        raise CnnspaceError(f"the least time to spend timing must be a finite number of "
+                            f"seconds >= 0, got {min_time_s!r}")
     max_time_s = 5 * min_time_s if max_time_s is None else max_time_s
     for _ in range(warmup):
         fn()
