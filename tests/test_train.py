@@ -14,7 +14,7 @@ import yaml
 
 from cnnspace.data import TensorImages, get_dataset
 from cnnspace.metrics import analyze
-from cnnspace.spec import SpecError, loads
+from cnnspace.spec import Layer, SpecError, loads
 from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, ConfigError,
                             NonFiniteLossError, StopTraining, TrainConfig, available_cpus,
                             default_recipe,
@@ -289,6 +289,29 @@ def test_model_fits_the_dataset_or_says_why(digits8, tmp_path):
         fit_spec(wrong, digits8)
     with pytest.raises(SpecError, match="does not fit the images of digits \\(1x8x8\\)"):
         fit_spec(zoo_spec("squeezenet1_1", get_dataset("digits")), digits8)
+
+
+CAFFE_STYLE = """
+name: caffe_style
+input: [1, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 10, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: pool10, type: global_avgpool}
+"""
+
+
+def test_a_network_ending_in_global_pooling_trains_and_a_softmax_output_is_refused(digits8):
+    # Caffe's SqueezeNet ends in a global pool of [classes, 1, 1]: a flatten makes it scores
+    fitted = fit_spec(loads(CAFFE_STYLE), digits8)
+    assert fitted.layers[-1] == Layer("pool10_scores", "flatten", ("pool10",))
+    assert fitted.outputs == ("pool10_scores",)
+    result = train(loads(CAFFE_STYLE), digits8, quick(epochs=1))
+    assert result.final["test_images"] > 0 and math.isfinite(result.final["loss"])
+    # its deploy file adds a softmax, whose probabilities cross-entropy must not be fed
+    with_prob = loads(CAFFE_STYLE + "  - {name: prob, type: softmax}\n")
+    with pytest.raises(SpecError, match="'prob'.*the output is a softmax"):
+        fit_spec(with_prob, digits8)
 
 
 def test_training_starts_from_a_checkpoints_weights(tmp_path, digits8):

@@ -1,32 +1,59 @@
 """Models fitted to a dataset, and the default classification loss."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ..data import DataSplits
-from ..spec import NetSpec, SpecError, parse_input, resolve
+from ..spec import Layer, NetSpec, SpecError, parse_input, resolve
 from ..zoo import get_spec
 
 
 def fit_spec(spec: NetSpec, data: DataSplits, check_classes: bool = True) -> NetSpec:
-    """``spec`` with the dataset's input shape; every output must give one score per class."""
+    """``spec`` with the dataset's input shape; every output must give one score per class.
+    An output of [classes, 1, 1] (a Caffe-style network ending in global pooling) gets a flatten
+    layer, which makes its scores a vector without changing a weight."""
     fitted = spec.with_input(data.input_shape)
     try:
         graph = resolve(fitted)
     except SpecError as e:
         raise SpecError(f"does not fit the images of {data.name} "
                         f"({'x'.join(map(str, data.input_shape))}): {e}") from None
-    if check_classes:
-        for name, shape in zip(graph.outputs, graph.output_shapes()):
-            if tuple(shape) != (data.num_classes,):
-                raise SpecError(f"output {name!r} has shape {list(shape)}, but {data.name} has "
-                                f"{data.num_classes} classes: a classifier must give one score "
-                                f"per class (other models need their own loss_fn)", layer=name,
-                                field="outputs")
-    return fitted
+    if not check_classes:
+        return fitted
+    outputs, added = [], []
+    for name, shape in zip(graph.outputs, graph.output_shapes()):
+        if graph.node(name).type == "softmax":
+            raise SpecError("the output is a softmax (probabilities), but training takes the "
+                            "scores before it (cross-entropy applies its own softmax): remove "
+                            "this layer, as Caffe's train files do", layer=name, field="outputs")
+        if tuple(shape) == (data.num_classes, 1, 1):
+            flat = _free_name(f"{name}_scores", fitted)
+            added.append(Layer(flat, "flatten", (name,)))
+            outputs.append(flat)
+        elif tuple(shape) != (data.num_classes,):
+            raise SpecError(f"output {name!r} has shape {list(shape)}, but {data.name} has "
+                            f"{data.num_classes} classes: a classifier must give one score "
+                            f"per class (a spec file keeps its own class count: set the last "
+                            f"layer's out_channels or out_features to {data.num_classes}; other "
+                            f"models need their own loss_fn)", layer=name, field="outputs")
+        else:
+            outputs.append(name)
+    if not added:
+        return fitted
+    return replace(fitted, layers=(*fitted.layers, *added), outputs=tuple(outputs))
+
+
+def _free_name(name: str, spec: NetSpec) -> str:
+    taken = {layer.name for layer in spec.layers}
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}{n}"
+    return candidate
 
 
 def zoo_spec(name: str, data: DataSplits, **settings: Any) -> NetSpec:
