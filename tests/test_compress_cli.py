@@ -195,3 +195,33 @@ def test_a_container_failing_its_check_is_not_left_behind(capsys, tmp_path, chec
                        tmp_path / "z", "--no-progress")
     assert code != 0 and "interrupted" in err
     assert sorted(p.name for p in (tmp_path / "z").iterdir()) == []
+
+
+def test_how_to_prepare_an_input_travels_with_every_trained_artefact(capsys, tmp_path,
+                                                                     checkpoint):
+    import onnx
+    import onnxruntime as ort
+
+    from cnnspace.compress import read_cnnz
+    from cnnspace.train import load_checkpoint
+    data = get_dataset("digits", image_size=16)
+    recorded = load_checkpoint(checkpoint).preprocessing
+    assert recorded["input"] == [1, 16, 16] and recorded["classes"] == [str(d) for d in range(10)]
+    assert recorded["mean"] == pytest.approx(data.test.mean.tolist())
+    assert recorded["std"] == pytest.approx(data.test.std.tolist())
+    code, out, err = run(capsys, "export", checkpoint, "--onnx", tmp_path / "m.onnx")
+    assert code == 0, err
+    assert f"minus mean [{recorded['mean'][0]:.4f}]" in out
+    # read back by onnx and by onnxruntime: the appended metadata is a well-formed model field
+    props = {p.key: p.value for p in onnx.load(tmp_path / "m.onnx").metadata_props}
+    assert json.loads(props["cnnspace.preprocessing"]) == recorded
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    assert json.loads(session.get_modelmeta().custom_metadata_map[
+        "cnnspace.preprocessing"]) == recorded
+    code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.2", "--out",
+                       tmp_path / "z", "--no-progress", "--format", "json")
+    assert code == 0, err
+    assert read_cnnz(tmp_path / "z" / "model.cnnz").meta["preprocessing"] == recorded
+    code, out, err = run(capsys, "export", tmp_path / "z" / "model.cnnz", "--onnx",
+                         tmp_path / "z.onnx")
+    assert code == 0 and "minus mean" in out

@@ -29,14 +29,15 @@ def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:
 
 
 def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | None):
-    """(spec, module): the module holds the trained weights of a checkpoint or .cnnz, or is None
-    (build the spec) for a zoo model or spec file."""
+    """(spec, module, preprocessing): the module holds the trained weights of a checkpoint or
+    .cnnz, and preprocessing how its training data was prepared (each None for a zoo model or
+    spec file: build the spec)."""
     if not _is_trained(ref):
-        return load_model(ref, settings, input_size), None
-    trained, weighted = _read(ref, settings)
+        return load_model(ref, settings, input_size), None, None
+    trained, weighted, preprocessing = _read(ref, settings)
     spec = _at_input(ref, trained, input_size)
     if spec.input == trained.input:
-        return spec, weighted()
+        return spec, weighted(), preprocessing
     from ..nn import build  # torch only when trained weights are read
 
     module = build(spec)
@@ -49,21 +50,23 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     # kernel that only ever saw padding come into play): say so rather than stay silent.
     print(f"note: {ref} was trained at {_size(trained)}; its weights are used at {_size(spec)}, "
           "where its accuracy has not been measured", file=sys.stderr)
-    return spec, module
+    return spec, module, preprocessing
 
 
 def _size(spec: NetSpec) -> str:
     return "x".join(map(str, spec.input))
 
 
-def _read(ref: str, settings: list[str]) -> tuple[NetSpec, Callable]:
-    """The trained network's spec, and a function giving its module with the trained weights."""
+def _read(ref: str, settings: list[str]) -> tuple[NetSpec, Callable, dict | None]:
+    """The trained network's spec, a function giving its module with the trained weights, and
+    how its training data was prepared (where recorded)."""
     if parse_settings(settings):
         raise CnnspaceError(f"--set applies to zoo models, not to the trained model {ref}")
     if is_cnnz(ref):
         from ..compress import decompress, read_cnnz
 
-        return read_cnnz(ref).spec, lambda: decompress(ref)[0]
+        container = read_cnnz(ref)
+        return container.spec, lambda: decompress(ref)[0], container.meta.get("preprocessing")
     from ..train import load_checkpoint  # torch only when a checkpoint is read
 
     checkpoint = load_checkpoint(ref)
@@ -71,7 +74,7 @@ def _read(ref: str, settings: list[str]) -> tuple[NetSpec, Callable]:
         raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
                             "nn.Module); build that module in Python and use cnnspace.metrics."
                             "benchmark or cnnspace.nn.export_onnx")
-    return checkpoint.spec, checkpoint.build_model
+    return checkpoint.spec, checkpoint.build_model, checkpoint.preprocessing
 
 
 def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:

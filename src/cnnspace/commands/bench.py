@@ -62,7 +62,7 @@ def run(args) -> int:
     if not (math.isfinite(args.min_time) and args.min_time > 0):
         raise CnnspaceError(f"--min-time expects a positive number of seconds, got "
                             f"{args.min_time}")
-    spec, module = load_model_or_checkpoint(args.model, args.settings, args.input)
+    spec, module, _ = load_model_or_checkpoint(args.model, args.settings, args.input)
     from ..metrics import benchmark  # torch only once the model is known
 
     with Console(stderr=True).status("benchmarking") as status:

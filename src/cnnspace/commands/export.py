@@ -1,11 +1,14 @@
 """`cnnspace export`: a model as ONNX, checked against torch with onnxruntime."""
 from __future__ import annotations
 
+import json
+
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import add_model_args
 
 TOLERANCE = 1e-4  # max relative error between onnxruntime's and torch's outputs
+PREPROCESSING_KEY = "cnnspace.preprocessing"  # ONNX metadata: how to prepare an input image
 
 
 def register(sub) -> None:
@@ -23,13 +26,15 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    spec, module = load_model_or_checkpoint(args.model, args.settings, args.input)
+    spec, module, preprocessing = load_model_or_checkpoint(args.model, args.settings, args.input)
     from .._atomic import write_atomic
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
-                      onnx_bytes)
+                      onnx_bytes, with_metadata)
 
     module = module if module is not None else build(spec)
     data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)
+    if preprocessing:
+        data = with_metadata(data, {PREPROCESSING_KEY: json.dumps(preprocessing)})
     line = f"{len(data):,} bytes, opset {args.opset}"
     line += ", dynamic batch" if args.dynamic_batch else ", batch 1"
     verdict = "not checked (--no-check)"
@@ -50,4 +55,14 @@ def run(args) -> int:
                        f"{check.max_relative_error:.1e}")
     write_atomic(args.onnx, lambda f: f.write(data))
     print(f"wrote {args.onnx} ({line}); {verdict}")
+    if preprocessing:
+        print(f"its input: {_preprocessing_line(preprocessing)} (metadata "
+              f"{PREPROCESSING_KEY!r})")
     return 0
+
+
+def _preprocessing_line(p: dict) -> str:
+    mean = ", ".join(f"{m:.4f}" for m in p["mean"])
+    std = ", ".join(f"{s:.4f}" for s in p["std"])
+    return (f"{'x'.join(map(str, p['input']))} images, pixels / 255, minus mean [{mean}], "
+            f"divided by std [{std}]")

@@ -63,6 +63,7 @@ class Trained:
     model: nn.Module
     data: DataSplits
     config: TrainConfig
+    preprocessing: dict | None = None  # as training recorded it: deployment needs it
 
 
 def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trained:
@@ -81,7 +82,7 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
     shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
     splits = get_dataset(data or ckpt.payload["data"], image_size=shape[1])
     return Trained(_run_name(Path(checkpoint)), fit_spec(ckpt.spec, splits), model, splits,
-                   ckpt.config)
+                   ckpt.config, ckpt.preprocessing or splits.preprocessing())
 
 
 def _run_name(path: Path) -> str:
@@ -174,7 +175,8 @@ def write_and_check(path: Path, trained: Trained, model: nn.Module,
     decompressed model (so the accuracy reported is the file's, not the in-memory model's).
     The dataset is recorded, so `cnnspace evaluate FILE` needs no --data."""
     model, path = model.cpu(), Path(path)
-    meta = {"data": trained.data.name, "source": trained.name, **(meta or {})}
+    meta = {"data": trained.data.name, "source": trained.name,
+            "preprocessing": trained.preprocessing, **(meta or {})}
     # Checked under another name first: a file named .cnnz has always passed the check, and a
     # failure or Ctrl-C in between leaves none.
     unchecked = path.with_name(f".{path.name}.unchecked")

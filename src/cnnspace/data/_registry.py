@@ -20,6 +20,17 @@ class DataSplits:
     classes: tuple[str, ...] = ()
     collate_fn: Callable | None = None   # batches of variable-size targets (e.g. boxes)
 
+    def preprocessing(self) -> dict | None:
+        """How an image becomes the model's input, for whoever deploys the model: without the
+        training set's mean and std, a network sees other numbers than it was trained on."""
+        mean, std = getattr(self.test, "mean", None), getattr(self.test, "std", None)
+        if mean is None or std is None:
+            return None
+        return {"input": list(self.input_shape), "pixels": "uint8 0..255 divided by 255",
+                "mean": [float(m) for m in mean], "std": [float(s) for s in std],
+                "normalise": "(pixel - mean) / std per channel",
+                "classes": list(self.classes)}
+
 
 @dataclass(frozen=True)
 class _Entry:

@@ -9,6 +9,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import torch
 from torch import nn
@@ -70,6 +71,31 @@ def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = Fals
             raise CnnspaceError(f"ONNX export failed at input {list(input_shape)}: {reason}"
                                 ) from None
     return buffer.getvalue()
+
+
+def with_metadata(model: bytes, props: Mapping[str, str]) -> bytes:
+    """``model`` with ``props`` added to its metadata (ONNX's ``metadata_props``, field 14 of
+    ModelProto). Protobuf merges fields appended to a message, so the entries are written after
+    the exported bytes: no onnx package is needed for it."""
+    extra = b""
+    for key, value in props.items():
+        entry = _field(1, key.encode()) + _field(2, value.encode())  # StringStringEntryProto
+        extra += _field(14, entry)
+    return model + extra
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    """A length-delimited protobuf field (wire type 2)."""
+    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, n = n & 0x7F, n >> 7
+        out.append(low | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
 
 
 def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape | None = None,

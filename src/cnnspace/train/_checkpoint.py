@@ -67,6 +67,11 @@ class Checkpoint:
     def history(self) -> list[dict]:
         return self.payload.get("history", [])
 
+    @property
+    def preprocessing(self) -> dict | None:
+        """The input size, pixel scaling, mean, std and class names of its training data."""
+        return self.payload.get("preprocessing")
+
     def build_model(self) -> nn.Module:
         """The trained network rebuilt from its spec, with the saved weights."""
         spec = self.spec

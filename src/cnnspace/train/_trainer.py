@@ -276,6 +276,7 @@ class Trainer:
                    "spec": to_dict(self.spec) if self.spec else None,
                    "input_shape": list(self.data.input_shape),
                    "num_classes": self.data.num_classes, "world_size": self.workers.world_size,
+                   "preprocessing": self.data.preprocessing(),
                    "rng": rngs, "epoch_stats": dict(self.epoch_stats), "history": s.history}
         save_checkpoint(self.files.checkpoint, payload)
         if best:
