@@ -69,6 +69,23 @@ def test_one_link_or_device_value_replaces_the_presets_own(capsys):
     assert "unlimited bandwidth" in capsys.readouterr().out
 
 
+def test_published_speedups_stand_beside_the_predictions_they_belong_to(capsys):
+    data = run_json(capsys, "googlenet_aux", "--workers", "32,128")
+    tree = {r["workers"]: r["speedup"] for r in data["rows"] if r["strategy"] == "reduction_tree"}
+    # FireCaffe on Titan (seed slide 20): 20x on 32 GPUs, 47x on 128
+    assert [(p["workers"], p["speedup"]) for p in data["published"]] == [(32, 20.0), (128, 47.0)]
+    for p in data["published"]:
+        assert p["predicted"] == tree[p["workers"]]
+        assert p["error"] == pytest.approx(tree[p["workers"]] / p["speedup"] - 1)
+    assert [p["speedup"] for p in run_json(capsys, "nin", "--workers", "128")["published"]] == [39.0]
+    # not under other conditions than those measured, nor for another network
+    for argv in (["googlenet_aux", "--preset", "10gbe"], ["googlenet_aux", "--batch", "512"],
+                 ["googlenet_aux", "--input", "3x112x112"], ["squeezenet1_0"]):
+        assert run_json(capsys, *argv, "--workers", "32,128")["published"] == []
+    assert main(["scale", "nin", "--workers", "128"]) == 0
+    assert "measured: 128 workers 39x, predicted 47.1x (+21%)" in capsys.readouterr().out
+
+
 def test_table_and_plot(capsys, tmp_path):
     plot = tmp_path / "scale.png"
     assert main(["scale", "squeezenet1_0", "--workers", "1,8,64", "--plot", str(plot)]) == 0

@@ -131,13 +131,20 @@ def run(args) -> int:
     result = scale.predict(scale.NetworkCosts.of(spec, args.bits), preset.device, preset.link,
                            recipe, baseline, workers, strategies, preset.name)
     ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)
+    published = scale.compare_published(spec, result) if args.bits == 32 else []
     if args.plot:
-        scale.plot_scaling(result, args.plot)
+        scale.plot_scaling(result, args.plot, published)
     if args.format == "json":
         print(dump_json({**result.to_json(), "bits": args.bits, "sources": list(preset.sources),
-                         "parallelism_comm": ratio.to_json()}), end="")
+                         "parallelism_comm": ratio.to_json(),
+                         "published": [c.to_json() for c in published]}), end="")
     else:
         _print(result, preset, ratio)
+        for c in published:
+            p = c.published
+            table_console().print(f"  measured: {p.workers} workers {p.speedup:g}x, predicted "
+                                  f"{c.predicted:.1f}x ({c.error:+.0%}); {p.source}",
+                                  highlight=False)
     return 0
 
 

@@ -13,6 +13,7 @@ from ._commfit import (DEFAULT_SIZES_MB, PATTERNS, CommBench, PatternFit, fit_al
 from ._model import (STRATEGIES, Device, Interconnect, NetworkCosts, ParallelismComm, Recipe,
                      ScalingResult, ScalingRow, calibrate_efficiency, comm_coefficients,
                      comm_time, parallelism_comm, predict)
+from ._published import FIRECAFFE_SPEEDUPS, Comparison, Published, compare_published
 from ._presets import (FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, IMAGENET_TRAIN_IMAGES, MEASURED,
                        MEASURED_RECIPE, PRESETS, Preset, get_preset, k20x, measured_preset,
                        preset_names)
@@ -28,7 +29,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DEFAULT_SIZES_MB", "FIRECAFFE_BASELINE", "FIRECAFFE_RECIPE", "IMAGENET_TRAIN_IMAGES",
+__all__ = ["DEFAULT_SIZES_MB", "FIRECAFFE_BASELINE", "FIRECAFFE_RECIPE", "FIRECAFFE_SPEEDUPS",
+           "IMAGENET_TRAIN_IMAGES", "Comparison", "Published", "compare_published",
            "MEASURED", "MEASURED_RECIPE", "PATTERNS", "PRESETS", "STRATEGIES", "CommBench",
            "Device", "Interconnect", "NetworkCosts", "ParallelismComm", "PatternFit", "Preset",
            "Recipe", "ScalingResult", "ScalingRow", "calibrate_efficiency", "comm_coefficients",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -16,6 +17,7 @@ from matplotlib.ticker import LogFormatter, NullFormatter  # noqa: E402
 from .._atomic import write_atomic  # noqa: E402
 from ..errors import CnnspaceError  # noqa: E402
 from ._model import ScalingResult  # noqa: E402
+from ._published import Comparison  # noqa: E402
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -36,12 +38,13 @@ def plain_log_labels(axis: Axis) -> None:
     axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
-def plot_scaling(result: ScalingResult, path: str | Path) -> Path:
+def plot_scaling(result: ScalingResult, path: str | Path,
+                 measured: Sequence[Comparison] = ()) -> Path:
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
-    fig = scaling_figure(result)
+    fig = scaling_figure(result, measured)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=120)
     plt.close(fig)
@@ -49,7 +52,9 @@ def plot_scaling(result: ScalingResult, path: str | Path) -> Path:
     return path
 
 
-def scaling_figure(result: ScalingResult) -> Figure:
+def scaling_figure(result: ScalingResult, measured: Sequence[Comparison] = ()) -> Figure:
+    """Time per iteration by strategy, and speedups; ``measured``: published speedups (see
+    compare_published) drawn beside the predicted ones."""
     strategies = list(dict.fromkeys(r.strategy for r in result.rows))
     workers = list(dict.fromkeys(r.workers for r in result.rows))
     fig, (bars, speed) = plt.subplots(1, 2, figsize=(13, 5))
@@ -69,6 +74,9 @@ def scaling_figure(result: ScalingResult) -> Figure:
                     / (result.recipe.iterations * result.row(n, strategies[0]).compute_s)
                     for n in workers]
     speed.plot(workers, compute_only, "k--", label="communication free")
+    if measured:
+        speed.plot([c.published.workers for c in measured], [c.published.speedup for c in measured],
+                   "k*", markersize=12, label="measured (FireCaffe)")
     # log scale for the decades between 1 and 128 workers; bars start below the smallest compute
     lowest = min(r.compute_s for r in result.rows)
     bars.set(xticks=range(len(workers)), xticklabels=workers, xlabel="workers",
