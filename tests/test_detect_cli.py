@@ -12,7 +12,11 @@ from cnnspace.cli import main
 from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, layout_for, load_image,
                              measure_fps)
 from cnnspace.errors import CnnspaceError
+from cnnspace.spec import loads, to_dict
+from cnnspace.train import train
 from cnnspace.zoo import model_entry
+from _nets import tiny_yaml
+from _training import quick
 
 TINY = "3x64x64"
 
@@ -69,7 +73,9 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(CnnspaceError, match="not a cnnspace detector checkpoint"):
         Detector.load(tmp_path / "other.pt")
-    torch.save({"format": "cnnspace-checkpoint"}, tmp_path / "best.pt")  # of an unfinished run
+    # A training checkpoint of an unfinished `detect train` run: its network is a detector.
+    torch.save({"format": "cnnspace-checkpoint", "spec": to_dict(detector.spec)},
+               tmp_path / "best.pt")
     with pytest.raises(CnnspaceError, match="best.pt is a training checkpoint; `cnnspace detect "
                                             "train` writes detector.pt beside it"):
         Detector.load(tmp_path / "best.pt")
@@ -158,3 +164,13 @@ def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):
     assert "cannot read image" in capsys.readouterr().err
     assert main(["detect", "predict", str(path), str(bad), "--score-threshold", "2"]) == 2
     assert "--score-threshold must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_eval_of_a_classifier_checkpoint_says_what_it_is(tmp_path, capsys, digits8):
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(tmp_path / "run")))
+    assert main(["detect", "eval", str(tmp_path / "run" / "best.pt")]) == 2
+    err = capsys.readouterr().err
+    assert ("best.pt is a classification training checkpoint (of `cnnspace train`), not a "
+            "detector: detectors come from `cnnspace detect train`, as detector.pt in its "
+            "output folder") in err
+    assert "beside it" not in err

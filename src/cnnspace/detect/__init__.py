@@ -10,7 +10,7 @@ from ._draw import draw_detections
 from ._evaluate import DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, evaluate
 from ._kitti import (DONT_CARE, KITTI_CLASSES, KittiObject, Sample, kitti_samples, parse_line,
                      read_labels, write_labels)
-from ._layout import ConvDetLayout, layout_for
+from ._layout import ConvDetLayout, is_detector, layout_for
 from ._loss import LossWeights, SqueezeDetLoss, assign, encode_targets
 from ._measure import detect_samples, evaluate_detector, measure_fps
 from ._postprocess import Detections, batched_nms, nms, postprocess
@@ -26,7 +26,7 @@ __all__ = [
     "average_precision", "batched_nms", "box_sizes", "centres_to_corners", "check_train_options",
     "corners_to_centres", "decode", "detect_samples", "detection_splits", "draw_detections",
     "elementwise_iou", "encode", "encode_targets", "evaluate", "evaluate_detector", "fit_shapes",
-    "generate_shapes", "kitti_samples", "layout_for", "load_image", "measure_fps", "nms",
-    "open_data", "pairwise_iou", "parse_line", "postprocess", "read_labels", "safe_exp",
+    "generate_shapes", "is_detector", "kitti_samples", "layout_for", "load_image", "measure_fps",
+    "nms", "open_data", "pairwise_iou", "parse_line", "postprocess", "read_labels", "safe_exp",
     "scale_shapes", "to_input", "train_detector", "write_labels",
 ]

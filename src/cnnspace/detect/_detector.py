@@ -16,7 +16,7 @@ from ..spec import NetSpec, from_dict, to_dict
 from ..train._checkpoint import FORMAT as TRAINING_FORMAT
 from ._anchors import anchor_grid
 from ._dataset import to_input
-from ._layout import layout_for
+from ._layout import is_detector, layout_for
 from ._loss import LossWeights, SqueezeDetLoss
 from ._postprocess import NMS_IOU, SCORE_THRESHOLD, TOP_N, Detections, postprocess
 
@@ -88,9 +88,7 @@ class Detector:
         except Exception as e:  # torch raises several types for a file that is not a checkpoint
             raise CnnspaceError(f"{path} is not a readable checkpoint: {e}") from None
         if isinstance(state, dict) and state.get("format") == TRAINING_FORMAT:
-            raise CnnspaceError(f"{path} is a training checkpoint; `cnnspace detect train` "
-                                f"writes {DETECTOR_FILE} beside it when training ends (an "
-                                "interrupted run is finished with `detect train ... --resume`)")
+            raise _training_checkpoint_error(path, state.get("spec"))
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
             raise CnnspaceError(f"{path} is not a cnnspace detector checkpoint (made by "
                                 "`cnnspace detect train`)")
@@ -105,3 +103,24 @@ class Detector:
         except (KeyError, TypeError, RuntimeError) as e:
             raise CnnspaceError(f"{path}: damaged detector checkpoint: {e}") from None
         return detector
+
+
+def _training_checkpoint_error(path: Path, spec: dict | None) -> CnnspaceError:
+    """For a checkpoint of the trainer: one of a `detect train` run (best.pt, checkpoint.pt,
+    maybe of a run not finished yet) or of a classifier trained by `cnnspace train`."""
+    if _trains_a_detector(spec, path):
+        return CnnspaceError(f"{path} is a training checkpoint; `cnnspace detect train` writes "
+                             f"{DETECTOR_FILE} beside it when training ends (an interrupted run "
+                             "is finished with `detect train ... --resume`)")
+    return CnnspaceError(f"{path} is a classification training checkpoint (of `cnnspace "
+                         "train`), not a detector: detectors come from `cnnspace detect train`, "
+                         f"as {DETECTOR_FILE} in its output folder")
+
+
+def _trains_a_detector(spec: dict | None, path: Path) -> bool:
+    if spec is None:  # trained from a plain nn.Module: `detect train` always has a spec
+        return False
+    try:
+        return is_detector(from_dict(spec, source=str(path)))
+    except CnnspaceError:  # a network that does not even resolve is no detector either
+        return False

@@ -47,9 +47,8 @@ class ConvDetLayout:
 def layout_for(spec: NetSpec, num_classes: int, input_shape=None) -> ConvDetLayout:
     """The layout of a detector spec's output for ``num_classes`` classes; K follows from the
     output channels, so any spec ending in a K x (C + 5)-channel feature map is a detector."""
-    graph = resolve(spec, input_shape)
-    shapes = graph.output_shapes()
-    if len(shapes) != 1 or len(shapes[0]) != 3:
+    shapes = resolve(spec, input_shape).output_shapes()
+    if not _one_feature_map(shapes):
         raise CnnspaceError(f"model {spec.name!r} is not a detector: it must end in one (C, H, W) "
                             f"feature map (ConvDet), but its outputs have shapes "
                             f"{[list(s) for s in shapes]}")
@@ -65,3 +64,13 @@ def layout_for(spec: NetSpec, num_classes: int, input_shape=None) -> ConvDetLayo
                             f"(C + 1 + 4) for C = {num_classes} classes (a multiple of "
                             f"{per_anchor}); build it with num_classes={num_classes}")
     return ConvDetLayout(num_classes, channels // per_anchor, (rows, cols))
+
+
+def is_detector(spec: NetSpec) -> bool:
+    """Whether ``spec`` ends in one (C, H, W) feature map, as every detector does (a classifier
+    ends in a vector of class scores)."""
+    return _one_feature_map(resolve(spec).output_shapes())
+
+
+def _one_feature_map(shapes: list) -> bool:
+    return len(shapes) == 1 and len(shapes[0]) == 3
