@@ -9,8 +9,8 @@ from PIL import Image
 
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
-from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, layout_for, load_image,
-                             measure_fps)
+from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, generate_shapes, layout_for,
+                             load_image, measure_fps)
 from cnnspace.errors import CnnspaceError
 from cnnspace.spec import loads, to_dict
 from cnnspace.train import train
@@ -164,6 +164,28 @@ def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):
     assert "cannot read image" in capsys.readouterr().err
     assert main(["detect", "predict", str(path), str(bad), "--score-threshold", "2"]) == 2
     assert "--score-threshold must be in [0, 1)" in capsys.readouterr().err
+
+
+def test_eval_refuses_a_data_dir_holding_another_dataset(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, path = _detector(tmp_path)  # trained on shapes:12 at 64x64
+    ddata = tmp_path / "ddata"
+    generate_shapes(ddata, count=12, height=64, width=64, progress=False)
+    manifest = (ddata / "shapes.json").read_text()
+    argv = ["detect", "eval", str(path), "--data-dir", str(ddata), "--no-fps", "--format", "json"]
+    assert main(argv + ["--data", "shapes:20"]) == 2
+    err = capsys.readouterr().err
+    assert (f"{ddata} holds shapes:12 at 64x64, seed 0, not the requested shapes:20 at 64x64, "
+            "seed 0: choose another --data-dir, or leave it out to use "
+            "runs/data/shapes-20-64x64-s0") in err
+    assert len(err.strip().splitlines()) == 1
+    assert (ddata / "shapes.json").read_text() == manifest  # nothing regenerated in place
+    assert len(list((ddata / "image_2").iterdir())) == 12
+    assert main(argv + ["--data", "shapes:12"]) == 0  # exactly the requested one: used
+    assert json.loads(capsys.readouterr().out)["images"] == 2  # its 20% validation split
+    # Without --data-dir: the default folder of these settings, beside the other.
+    assert main(["detect", "eval", str(path), "--data", "shapes:20", "--no-fps"]) == 0
+    assert (tmp_path / "runs" / "data" / "shapes-20-64x64-s0" / "shapes.json").is_file()
 
 
 def test_eval_of_a_classifier_checkpoint_says_what_it_is(tmp_path, capsys, digits8):

@@ -4,9 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnspace.detect import (SHAPE_CLASSES, DetectionDataset, KittiObject, anchor_grid,
-                             average_precision, box_sizes, evaluate, generate_shapes, kitti_samples,
-                             open_data, parse_line, read_labels, write_labels)
+from cnnspace.detect import (SHAPE_CLASSES, DataFolderTaken, DetectionDataset, KittiObject,
+                             anchor_grid, average_precision, box_sizes, evaluate, generate_shapes,
+                             kitti_samples, open_data, parse_line, read_labels, write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -95,6 +95,44 @@ def test_shapes_reuse_a_complete_dataset_and_check_settings(tmp_path):
     assert (root / "image_2" / "000000.png").stat().st_mtime_ns == stamp
     with pytest.raises(CnnspaceError, match="at least 2 images"):
         generate_shapes(tmp_path / "x", count=1)
+
+
+def test_shapes_never_overwrite_a_folder_holding_something_else(tmp_path):
+    small = dict(height=32, width=32, progress=False)
+    root = generate_shapes(tmp_path / "d", count=4, **small)
+    manifest = (root / "shapes.json").read_text()
+    with pytest.raises(DataFolderTaken, match=f"^{root} holds shapes:4 at 32x32, seed 0, not the "
+                                              "requested shapes:6 at 32x32, seed 0: remove it"):
+        generate_shapes(root, count=6, **small)
+    with pytest.raises(DataFolderTaken, match="holds shapes:4 at 32x32, seed 0 \\(objects per "
+                                              "image \\[1, 4\\]\\), not the requested .*"
+                                              "\\(objects per image \\[1, 2\\]\\)"):
+        generate_shapes(root, count=4, objects=(1, 2), **small)
+    assert (root / "shapes.json").read_text() == manifest
+    assert len(list((root / "image_2").iterdir())) == 4
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(DataFolderTaken, match="holds files of its own \\('notes.txt'\\), not "
+                                              "the requested shapes:4"):
+        generate_shapes(other, count=4, **small)
+    assert [p.name for p in other.iterdir()] == ["notes.txt"]
+    (tmp_path / "empty").mkdir()
+    assert (generate_shapes(tmp_path / "empty", count=4, **small) / "shapes.json").is_file()
+
+
+def test_an_interrupted_generation_is_finished_only_with_its_own_settings(tmp_path):
+    small = dict(height=32, width=32, progress=False)
+    root = generate_shapes(tmp_path, count=4, **small)
+    settings = (root / "shapes.json").read_text()
+    # As a generation stopped half-way leaves it: images, its settings pending, no manifest.
+    (root / "shapes.json").rename(root / "shapes.pending.json")
+    with pytest.raises(DataFolderTaken, match="holds an unfinished generation of shapes:4 at "
+                                              "32x32, seed 0, not the requested shapes:5"):
+        generate_shapes(root, count=5, **small)
+    generate_shapes(root, count=4, **small)
+    assert (root / "shapes.json").read_text() == settings
+    assert not (root / "shapes.pending.json").exists()
 
 
 def test_dataset_scales_boxes_to_the_input_and_flips_them(tmp_path):

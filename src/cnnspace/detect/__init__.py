@@ -14,19 +14,20 @@ from ._layout import ConvDetLayout, is_detector, layout_for
 from ._loss import LossWeights, SqueezeDetLoss, assign, encode_targets
 from ._measure import detect_samples, evaluate_detector, measure_fps
 from ._postprocess import Detections, batched_nms, nms, postprocess
-from ._shapes import SHAPE_CLASSES, generate_shapes
+from ._shapes import SHAPE_CLASSES, DataFolderTaken, generate_shapes
 from ._train import (DETECTOR_FILE, GRAD_CLIP, check_train_options, detection_splits,
                      train_detector)
 
 __all__ = [
     "DETECTOR_FILE", "DIFFICULTIES", "DONT_CARE", "GRAD_CLIP", "KITTI_ANCHOR_IMAGE",
     "KITTI_ANCHOR_SHAPES", "KITTI_CLASSES", "KITTI_IOU", "SHAPE_CLASSES", "ConvDetLayout",
-    "DetectionData", "DetectionDataset", "Detections", "Detector", "DetectorConfig", "Evaluation",
-    "KittiObject", "LossWeights", "Sample", "SqueezeDetLoss", "anchor_grid", "assign",
-    "average_precision", "batched_nms", "box_sizes", "centres_to_corners", "check_train_options",
-    "corners_to_centres", "decode", "detect_samples", "detection_splits", "draw_detections",
-    "elementwise_iou", "encode", "encode_targets", "evaluate", "evaluate_detector", "fit_shapes",
-    "generate_shapes", "is_detector", "kitti_samples", "layout_for", "load_image", "measure_fps",
-    "nms", "open_data", "pairwise_iou", "parse_line", "postprocess", "read_labels", "safe_exp",
-    "scale_shapes", "to_input", "train_detector", "write_labels",
+    "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections", "Detector",
+    "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample", "SqueezeDetLoss",
+    "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes", "centres_to_corners",
+    "check_train_options", "corners_to_centres", "decode", "detect_samples", "detection_splits",
+    "draw_detections", "elementwise_iou", "encode", "encode_targets", "evaluate",
+    "evaluate_detector", "fit_shapes", "generate_shapes", "is_detector", "kitti_samples",
+    "layout_for", "load_image", "measure_fps", "nms", "open_data", "pairwise_iou", "parse_line",
+    "postprocess", "read_labels", "safe_exp", "scale_shapes", "to_input", "train_detector",
+    "write_labels",
 ]

@@ -9,7 +9,7 @@ from ..errors import CnnspaceError
 from ._anchors import KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, fit_shapes, scale_shapes
 from ._dataset import box_sizes
 from ._kitti import KITTI_CLASSES, Sample, kitti_samples, read_labels
-from ._shapes import SHAPE_CLASSES, generate_shapes
+from ._shapes import SHAPE_CLASSES, DataFolderTaken, generate_shapes
 
 SHAPES_DEFAULT_COUNT = 1000
 SHAPES_CACHE = Path("runs") / "data"
@@ -43,19 +43,25 @@ def _count(text: str) -> int:
     return n
 
 
+def shapes_folder(count: int, input_hw: tuple[int, int], seed: int = 0) -> Path:
+    """The default folder of generated shapes data: one per setting, so that none is replaced."""
+    h, w = input_hw
+    return SHAPES_CACHE / f"shapes-{count}-{h}x{w}-s{seed}"
+
+
 def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None = None,
               train_split: str = "train", val_split: str = "val", data_dir: str | None = None,
               seed: int = 0, progress: bool = True) -> DetectionData:
     """``shapes`` images are generated at ``input_hw`` under ``data_dir`` (default
-    runs/data/shapes-N-HxW-sSEED) and reused afterwards. ``data_dir``, where given, is also
-    where a ``kitti:PATH`` dataset is (as a detector records it, so that it is found from any
+    runs/data/shapes-N-HxW-sSEED) and reused afterwards; a ``data_dir`` holding anything else
+    (e.g. shapes of other settings) is refused, never overwritten. ``data_dir``, where given, is
+    also where a ``kitti:PATH`` dataset is (as a detector records it, so that it is found from any
     working folder)."""
     kind, sep, rest = ref.partition(":")
     if kind == "shapes":
         count = _count(rest) if sep else SHAPES_DEFAULT_COUNT
-        h, w = input_hw
-        root = Path(data_dir) if data_dir else SHAPES_CACHE / f"shapes-{count}-{h}x{w}-s{seed}"
-        generate_shapes(root, count, h, w, seed=seed, progress=progress)
+        root = Path(data_dir) if data_dir else shapes_folder(count, input_hw, seed)
+        _generate(root, count, input_hw, seed, progress, data_dir_given=data_dir is not None)
         chosen, difficulty, kitti = tuple(classes or SHAPE_CLASSES), "all", False
     elif kind == "kitti":
         if not rest:
@@ -68,6 +74,18 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
     _check_classes(chosen, train, ref)
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
                          kitti and chosen == KITTI_CLASSES, root.resolve())
+
+
+def _generate(root: Path, count: int, input_hw: tuple[int, int], seed: int, progress: bool,
+              data_dir_given: bool) -> None:
+    """Shapes into ``root``; a refused --data-dir is met with the default folder as a way out."""
+    try:
+        generate_shapes(root, count, *input_hw, seed=seed, progress=progress)
+    except DataFolderTaken as e:
+        if not data_dir_given:
+            raise
+        default = shapes_folder(count, input_hw, seed)
+        raise e.advise(f"choose another --data-dir, or leave it out to use {default}") from None
 
 
 def _check_classes(chosen: tuple[str, ...], train: list[Sample], ref: str) -> None:

@@ -16,7 +16,8 @@ from ..errors import CnnspaceError
 from ._kitti import IMAGE_DIR, LABEL_DIR, KittiObject, write_labels, write_split
 
 SHAPE_CLASSES = ("Rectangle", "Ellipse", "Triangle")
-MANIFEST = "shapes.json"
+MANIFEST = "shapes.json"          # a complete dataset's settings, written last
+PENDING = "shapes.pending.json"   # the settings of a generation in progress, written first
 MAX_OVERLAP = 0.1   # IoU allowed between two objects: a little occlusion, never a hidden object
 MIN_CONTRAST = 150  # summed RGB difference between an object and the background behind it
 GENERATOR_VERSION = 3  # part of the manifest: a changed generator never reuses old images
@@ -89,7 +90,8 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
                     objects: tuple[int, int] = (1, 4), object_size: tuple[int, int] | None = None,
                     val_fraction: float = 0.2, seed: int = 0, progress: bool = True) -> Path:
     """Writes ``count`` images with labels and train/val file lists under ``root``; a dataset
-    already there with the same settings is reused. ``object_size``: side range in pixels
+    already there with the same settings is reused, and a folder holding anything else (another
+    dataset, other files) is refused, never overwritten. ``object_size``: side range in pixels
     (default a sixth to a half of the shorter image side)."""
     if count < 2:
         raise CnnspaceError(f"the shapes dataset needs at least 2 images, got {count}")
@@ -100,11 +102,12 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
     if object_size is None:
         object_size = (min(height, width) // 6, min(height, width) // 2)
     root = Path(root)
-    settings = {"version": GENERATOR_VERSION, "count": count, "height": height, "width": width, "objects": list(objects),
-                "object_size": list(object_size), "val_fraction": val_fraction, "seed": seed}
-    manifest = root / MANIFEST
-    if manifest.is_file() and json.loads(manifest.read_text()) == settings:
+    settings = {"version": GENERATOR_VERSION, "count": count, "height": height, "width": width,
+                "objects": list(objects), "object_size": list(object_size),
+                "val_fraction": val_fraction, "seed": seed}
+    if _holds_dataset(root, settings):
         return root
+    write_text_atomic(root / PENDING, json.dumps(settings, indent=2) + "\n")
     rng = np.random.default_rng(seed)
     names = [f"{i:06d}" for i in range(count)]
     for name in track(names, description="generating shapes", disable=not progress):
@@ -114,5 +117,68 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
     n_val = max(1, round(count * val_fraction))
     write_split(root, "train", names[:-n_val])
     write_split(root, "val", names[-n_val:])
-    write_text_atomic(manifest, json.dumps(settings, indent=2) + "\n")  # last: marks it complete
+    write_text_atomic(root / MANIFEST, json.dumps(settings, indent=2) + "\n")  # marks it complete
+    (root / PENDING).unlink(missing_ok=True)  # torchrun workers may generate side by side
     return root
+
+
+class DataFolderTaken(CnnspaceError):
+    """A folder asked to hold a shapes dataset holds something else: it is never overwritten."""
+
+    def __init__(self, root: Path, holds: str, wanted: str,
+                 advice: str = "remove it or choose another folder"):
+        self.root, self.holds, self.wanted = root, holds, wanted
+        super().__init__(f"{root} holds {holds}, not the requested {wanted}: {advice}")
+
+    def advise(self, advice: str) -> "DataFolderTaken":
+        return DataFolderTaken(self.root, self.holds, self.wanted, advice)
+
+
+def _holds_dataset(root: Path, settings: dict) -> bool:
+    """True where ``root`` holds the dataset of ``settings`` (reuse it); False where it may be
+    generated there: no folder, an empty one, or one whose generation of these very settings was
+    interrupted. Anything else is someone's data, which raises DataFolderTaken."""
+    if root.exists() and not root.is_dir():
+        raise DataFolderTaken(root, "a file", _describe(settings))
+    manifest = _read_settings(root / MANIFEST)
+    if manifest == settings:
+        return True
+    if manifest is not None:
+        raise DataFolderTaken(root, _describe(manifest, settings), _describe(settings, manifest))
+    if not root.exists() or not any(root.iterdir()):
+        return False
+    pending = _read_settings(root / PENDING)
+    if pending == settings:
+        return False
+    if pending is not None:
+        raise DataFolderTaken(root, "an unfinished generation of "
+                              + _describe(pending, settings), _describe(settings, pending))
+    entries = sorted(p.name for p in root.iterdir())
+    more = f" and {len(entries) - 1} more" if len(entries) > 1 else ""
+    raise DataFolderTaken(root, f"files of its own ({entries[0]!r}{more})", _describe(settings))
+
+
+def _read_settings(path: Path) -> dict | None:
+    """The settings a manifest holds; None where there is none ({} where it is unreadable)."""
+    if not path.is_file():
+        return None
+    try:
+        settings = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return settings if isinstance(settings, dict) else {}
+
+
+def _describe(settings: dict, other: dict | None = None) -> str:
+    """``shapes:N at HxW, seed S``, plus the settings in which it differs from ``other``."""
+    if not settings:
+        return f"an unreadable {MANIFEST}"
+    text = (f"shapes:{settings.get('count')} at {settings.get('height')}x"
+            f"{settings.get('width')}, seed {settings.get('seed')}")
+    differing = [f"{label} {settings.get(key)}" for key, label in _OTHER_SETTINGS.items()
+                 if other is not None and settings.get(key) != other.get(key)]
+    return text + (f" ({', '.join(differing)})" if differing else "")
+
+
+_OTHER_SETTINGS = {"version": "generator version", "objects": "objects per image",
+                   "object_size": "object size", "val_fraction": "validation fraction"}
