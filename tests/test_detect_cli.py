@@ -196,3 +196,21 @@ def test_eval_of_a_classifier_checkpoint_says_what_it_is(tmp_path, capsys, digit
             "detector: detectors come from `cnnspace detect train`, as detector.pt in its "
             "output folder") in err
     assert "beside it" not in err
+
+
+def test_train_checks_model_input_and_classes_before_generating_data(tmp_path, capsys,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    classifier = tmp_path / "classifier.yaml"
+    classifier.write_text(tiny_yaml(channels=3))
+    for argv, message in [
+        (["squeezedet", "--input", "3x16x16"], "does not fit the input of size 1"),
+        ([str(classifier), "--input", "3x32x32"], "is not a detector"),
+        (["squeezedet", "--input", TINY, "--classes", "Rectangle,Rect"],
+         "--classes: 'Rect' has no box in shapes images (their classes: Ellipse, Rectangle, "
+         "Triangle)"),
+    ]:
+        assert main(["detect", "train", *argv, "--data", "shapes:8", "--no-progress"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+        assert list(tmp_path.iterdir()) == [classifier]  # no data generated, no run folder

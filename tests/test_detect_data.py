@@ -163,10 +163,19 @@ def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):
     data = open_data("shapes:20", (32, 32), classes=["Ellipse", "Triangle"], **common)
     assert data.classes == ("Ellipse", "Triangle")
     for typo in (["rectangle"], ["Rectangle", "Rect"]):  # a case slip, a phantom class
-        with pytest.raises(CnnspaceError, match="--classes: .* has no box in the training images "
-                                                "of shapes:20 \\(their classes: Ellipse, "
-                                                "Rectangle, Triangle\\)"):
-            open_data("shapes:20", (32, 32), classes=typo, **common)
+        with pytest.raises(CnnspaceError, match="--classes: .* has no box in shapes images "
+                                                "\\(their classes: Ellipse, Rectangle, "
+                                                "Triangle\\)"):
+            open_data("shapes:20", (32, 32), classes=typo, data_dir=tmp_path / "typo",
+                      progress=False)
+        assert not (tmp_path / "typo").exists()  # refused before generating
+    # Data that lacks a class it could have: read, then refused.
+    (tmp_path / "few").mkdir()
+    _kitti_tree(tmp_path / "few", ["000000"], split=["000000"])
+    (tmp_path / "few" / "ImageSets" / "train.txt").write_text("000000\n")
+    with pytest.raises(CnnspaceError, match="--classes: 'Pedestrian' has no box in the training "
+                                            "images of kitti:.*\\(their classes: Car, DontCare"):
+        open_data(f"kitti:{tmp_path / 'few'}", (32, 32), classes=["Car", "Pedestrian"])
 
 
 def test_average_precision_by_hand():

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
-from ..spec import parse_input
 from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, dump_json, load_model, parse_settings,
                       table_console)
@@ -134,26 +133,26 @@ def _worker_argv(args, out: str) -> list[str]:
 
 
 def run_train(args) -> int:
-    from ..detect import GRAD_CLIP, check_train_options, open_data, train_detector
+    from ..detect import (GRAD_CLIP, check_data, check_train_options, layout_for, open_data,
+                          train_detector)
     from ..train import launch_local, under_torchrun
 
-    # Before any data is generated:
+    # Everything that can be checked is, before any data is generated (and any worker started):
     _check_detector(args.model)
     grad_clip = GRAD_CLIP if args.grad_clip is None else args.grad_clip
     check_train_options(args.positive_iou, grad_clip)
     out, config = run_options(args)
     config = config.with_options(classifier_init="spec")  # e.g. --recipe digits: the rest applies
+    classes = check_data(args.data, args.classes.split(",") if args.classes else None)
+    spec = _spec(args, len(classes))
+    layout_for(spec, len(classes))  # a detector for these classes, at this input size
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
         return 0
-    classes = args.classes.split(",") if args.classes else None
-    input_shape = parse_input(_input_for(args)) if _input_for(args) else None
-    hw = input_shape[1:] if input_shape else _model_input_hw(args)
-    data = open_data(args.data, hw, classes=classes, train_split=args.train_split,
-                     val_split=args.val_split, data_dir=args.data_dir,
-                     progress=not args.no_progress)
-    spec = _spec(args, len(data.classes))
+    data = open_data(args.data, tuple(spec.input[1:]), classes=list(classes),
+                     train_split=args.train_split, val_split=args.val_split,
+                     data_dir=args.data_dir, progress=not args.no_progress)
     command = shlex.join(["cnnspace", "detect", "train", *_worker_argv(args, out)])
     detector, result = train_detector(spec, data, config, positive_iou=args.positive_iou,
                                       grad_clip=grad_clip, difficulty=args.difficulty,
@@ -173,12 +172,6 @@ def run_train(args) -> int:
 
 def _rank() -> int:
     return int(os.environ.get("RANK", "0"))
-
-
-def _model_input_hw(args) -> tuple[int, int]:
-    """The input size a zoo model or spec file has by default."""
-    return tuple(load_model(args.model, {k: v for k, v in parse_settings(args.settings).items()
-                                         if k != "num_classes"}).input[1:])
 
 
 # -- eval -------------------------------------------------------------------------------------

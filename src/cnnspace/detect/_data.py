@@ -43,6 +43,30 @@ def _count(text: str) -> int:
     return n
 
 
+def _parse(ref: str) -> tuple[str, int | str]:
+    """("shapes", N) or ("kitti", PATH)."""
+    kind, sep, rest = ref.partition(":")
+    if kind == "shapes":
+        return kind, _count(rest) if sep else SHAPES_DEFAULT_COUNT
+    if kind == "kitti":
+        if not rest:
+            raise CnnspaceError("kitti:PATH needs the dataset folder, e.g. kitti:data/KITTI")
+        return kind, rest
+    raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
+
+
+def check_data(ref: str, classes: list[str] | None = None) -> tuple[str, ...]:
+    """The classes ``open_data(ref, classes=classes)`` gives, checked as far as can be before any
+    data is read or generated (the reference; for shapes, classes it never draws), so that a
+    detector for them is checked before that too."""
+    kind, _ = _parse(ref)
+    if kind == "shapes":
+        chosen = tuple(classes or SHAPE_CLASSES)
+        _check_classes(chosen, set(SHAPE_CLASSES), "shapes images")
+        return chosen
+    return tuple(classes or KITTI_CLASSES)
+
+
 def shapes_folder(count: int, input_hw: tuple[int, int], seed: int = 0) -> Path:
     """The default folder of generated shapes data: one per setting, so that none is replaced."""
     h, w = input_hw
@@ -57,21 +81,17 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
     (e.g. shapes of other settings) is refused, never overwritten. ``data_dir``, where given, is
     also where a ``kitti:PATH`` dataset is (as a detector records it, so that it is found from any
     working folder)."""
-    kind, sep, rest = ref.partition(":")
+    chosen = check_data(ref, classes)
+    kind, where = _parse(ref)
     if kind == "shapes":
-        count = _count(rest) if sep else SHAPES_DEFAULT_COUNT
-        root = Path(data_dir) if data_dir else shapes_folder(count, input_hw, seed)
-        _generate(root, count, input_hw, seed, progress, data_dir_given=data_dir is not None)
-        chosen, difficulty, kitti = tuple(classes or SHAPE_CLASSES), "all", False
-    elif kind == "kitti":
-        if not rest:
-            raise CnnspaceError("kitti:PATH needs the dataset folder, e.g. kitti:data/KITTI")
-        root = Path(data_dir or rest)
-        chosen, difficulty, kitti = tuple(classes or KITTI_CLASSES), "moderate", True
+        root = Path(data_dir) if data_dir else shapes_folder(where, input_hw, seed)
+        _generate(root, where, input_hw, seed, progress, data_dir_given=data_dir is not None)
+        difficulty, kitti = "all", False
     else:
-        raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
+        root = Path(data_dir or where)
+        difficulty, kitti = "moderate", True
     train = kitti_samples(root, train_split)
-    _check_classes(chosen, train, ref)
+    _check_classes(chosen, _classes_in(train), f"the training images of {ref}")
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
                          kitti and chosen == KITTI_CLASSES, root.resolve())
 
@@ -88,11 +108,13 @@ def _generate(root: Path, count: int, input_hw: tuple[int, int], seed: int, prog
         raise e.advise(f"choose another --data-dir, or leave it out to use {default}") from None
 
 
-def _check_classes(chosen: tuple[str, ...], train: list[Sample], ref: str) -> None:
+def _classes_in(samples: list[Sample]) -> set[str]:
+    return {o.type for s in samples if s.labels is not None for o in read_labels(s.labels)}
+
+
+def _check_classes(chosen: tuple[str, ...], present: set[str], where: str) -> None:
     """A class with no box to learn from is a typo (a detector would carry a phantom class)."""
-    present = {o.type for s in train if s.labels is not None for o in read_labels(s.labels)}
     missing = [c for c in chosen if c not in present]
     if missing:
-        raise CnnspaceError(f"--classes: {', '.join(map(repr, missing))} has no box in the "
-                            f"training images of {ref} (their classes: "
-                            f"{', '.join(sorted(present))})")
+        raise CnnspaceError(f"--classes: {', '.join(map(repr, missing))} has no box in {where} "
+                            f"(their classes: {', '.join(sorted(present))})")
