@@ -12,6 +12,7 @@ from cnnspace.cli import main
 from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, generate_shapes, layout_for,
                              load_image, measure_fps)
 from cnnspace.errors import CnnspaceError
+from cnnspace.metrics import Timing
 from cnnspace.spec import loads, to_dict
 from cnnspace.train import train
 from cnnspace.zoo import model_entry
@@ -145,6 +146,8 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--grad-clip", "nan"],
      "grad_clip must be a finite number >= 0 (0: off), got nan"),
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
+    (["detect", "eval", "/nonexistent/detector.pt", "--threads", "0"],
+     "--threads expects a positive integer, got 0"),
     (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
@@ -214,3 +217,33 @@ def test_train_checks_model_input_and_classes_before_generating_data(tmp_path, c
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err
         assert list(tmp_path.iterdir()) == [classifier]  # no data generated, no run folder
+
+
+def test_speed_reports_its_threads_and_whether_it_was_stable(tmp_path):
+    detector, _ = _detector(tmp_path)
+    before = torch.get_num_threads()
+    speed = measure_fps(detector, min_time_s=0.05, threads=2)
+    assert speed["threads"] == 2 and torch.get_num_threads() == before
+    assert isinstance(speed["stable"], bool)
+    assert speed["timing_ms"]["network"]["median"] == pytest.approx(speed["latency_ms"])
+    assert set(speed["timing_ms"]["with_postprocessing"]) >= {"median", "p90", "min", "stable"}
+
+
+@pytest.mark.parametrize("output", ["json", "table"])
+def test_eval_warns_of_an_unstable_timing(tmp_path, capsys, monkeypatch, output):
+    monkeypatch.chdir(tmp_path)
+    _, path = _detector(tmp_path)
+    # As measured on a busy machine: a median that never settled.
+    drifting = Timing((0.0055, 0.0061, 0.41, 0.53, 0.56, 0.6), stable=False)
+    monkeypatch.setattr("cnnspace.detect._measure.time_calls", lambda *a, **k: drifting)
+    assert main(["detect", "eval", str(path), "--threads", "1", "--format", output]) == 0
+    captured = capsys.readouterr()
+    warning = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "unstable" in warning[0] and "--threads 1" in warning[0]
+    assert "5.5 to 5" in warning[0] and "median 470" in warning[0]  # the spread, in ms
+    if output == "json":
+        speed = json.loads(captured.out)["speed"]
+        assert speed["stable"] is False and speed["threads"] == 1
+        assert speed["timing_ms"]["network"]["stable"] is False
+    else:
+        assert "timing UNSTABLE" in captured.out

@@ -82,6 +82,8 @@ def _register_eval(dsub) -> None:
     p.add_argument("--recall-points", type=int, default=41, metavar="N",
                    help="interpolated AP at N recalls (41 KITTI, 11 VOC2007; 0: area, VOC2010)")
     p.add_argument("--no-fps", action="store_true", help="skip the speed measurement")
+    p.add_argument("--threads", type=int, metavar="N", help="CPU threads for the speed "
+                   "measurement (default: torch's; 1 is steadier on a machine others share)")
     p.add_argument("-o", "--output", metavar="FILE.json", help="also write the results here")
     add_format_arg(p, ("table", "json"))
     p.set_defaults(run=run_eval)
@@ -205,6 +207,8 @@ def _eval_samples(args, detector):
 def run_eval(args) -> int:
     from ..detect import Detector, evaluate_detector, measure_fps
 
+    if args.threads is not None and args.threads < 1:
+        raise CnnspaceError(f"--threads expects a positive integer, got {args.threads}")
     detector = Detector.load(args.checkpoint)
     data, samples = _eval_samples(args, detector)
     difficulty = args.difficulty or data.difficulty
@@ -213,7 +217,8 @@ def run_eval(args) -> int:
     report = {"checkpoint": args.checkpoint, "data": data.name, "split": args.split,
               "images": len(samples), **result.to_json()}
     if not args.no_fps:
-        report["speed"] = measure_fps(detector, samples[0])
+        report["speed"] = measure_fps(detector, samples[0], threads=args.threads)
+        _warn_if_unstable(report["speed"])
     if args.output:
         write_text_atomic(args.output, dump_json(report))
     if args.format == "json":
@@ -242,9 +247,27 @@ def _print_eval(report: dict) -> None:
         "precision-recall curve)"))
     if "speed" in report:
         s = report["speed"]
-        console.print(f"speed at batch 1 on {s['device']} ({s['threads']} threads): "
+        timing = "timing stable" if s["stable"] else "timing UNSTABLE, see the warning"
+        console.print(f"speed at batch 1 on {s['device']} ({s['threads']} threads, {timing}): "
                       f"{s['fps_network']:.1f} FPS network, {s['fps_with_postprocessing']:.1f} "
                       "FPS with post-processing")
+
+
+TIMED = {"network": "network", "with_postprocessing": "with post-processing"}  # speed's timings
+
+
+def _warn_if_unstable(speed: dict) -> None:
+    """On stderr, in every format: an unstable timing is no figure to quote (on a busy machine
+    the same detector measured 1.9 FPS beside 181 FPS on an idle one)."""
+    if speed["stable"]:
+        return
+    spreads = "; ".join(
+        f"{TIMED[name]} {t['min']:.3g} to {t['p90']:.3g} ms (min to p90, median "
+        f"{t['median']:.3g}, {t['repeats']} repeats)"
+        for name, t in speed["timing_ms"].items() if not t["stable"])
+    print(f"warning: the speed timing was unstable (its median still drifted): {spreads}; other "
+          "work probably shares this machine: rerun on an idle one, or with --threads 1",
+          file=sys.stderr)
 
 
 # -- predict ----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import torch
 from rich.progress import track
 
 from ..metrics import time_calls
+from ..train._api import _threads as cpu_threads  # the trainer's --threads: set, then restored
 from ._dataset import load_image, to_input
 from ._detector import Detector
 from ._evaluate import RECALL_POINTS, Evaluation, check_iou, evaluate
@@ -36,11 +37,14 @@ def evaluate_detector(detector: Detector, samples: list[Sample], difficulty: str
     return evaluate(detections, truth, detector.config.classes, iou, difficulty, recall_points)
 
 
-def measure_fps(detector: Detector, image: Sample | None = None,
-                min_time_s: float = 0.5) -> dict[str, float]:
+def measure_fps(detector: Detector, image: Sample | None = None, min_time_s: float = 0.5,
+                threads: int | None = None) -> dict:
     """Frames per second at batch 1 on the detector's device: the network alone, and the network
     with post-processing (scores, threshold, NMS) on ``image`` (a real image gives NMS real work;
-    default a blank one)."""
+    default a blank one). ``threads``: CPU threads while timing (default torch's; the caller's
+    setting afterwards, as for `cnnspace bench`). ``stable`` is false where a timing's median
+    still drifted when its time was up (other work on the machine): ``timing_ms`` has each
+    timing's median, p90, min and repeats to judge it by."""
     module = detector.module.eval()
     device = next(module.parameters()).device
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -56,9 +60,11 @@ def measure_fps(detector: Detector, image: Sample | None = None,
         return postprocess(network(), detector.layout, detector.anchors, detector.input_hw,
                            c.score_threshold, c.nms_iou, c.top_n)
 
-    net = time_calls(network, sync, min_time_s=min_time_s)
-    full = time_calls(pipeline, sync, min_time_s=min_time_s)
+    with cpu_threads(threads):
+        used_threads = torch.get_num_threads()
+        net = time_calls(network, sync, min_time_s=min_time_s)
+        full = time_calls(pipeline, sync, min_time_s=min_time_s)
     return {"fps_network": 1.0 / net.median_s, "fps_with_postprocessing": 1.0 / full.median_s,
-            "latency_ms": net.median_s * 1e3, "threads": torch.get_num_threads(),
-            "device": str(device)}
-
+            "latency_ms": net.median_s * 1e3, "threads": used_threads, "device": str(device),
+            "stable": net.stable and full.stable,
+            "timing_ms": {"network": net.to_json(), "with_postprocessing": full.to_json()}}
