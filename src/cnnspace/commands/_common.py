@@ -71,6 +71,12 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
                         "existing spec file")
 
 
+def check_threads(threads: int | None) -> None:
+    """--threads: a positive count, or None for torch's default."""
+    if threads is not None and threads < 1:
+        raise CnnspaceError(f"--threads expects a positive integer, got {threads}")
+
+
 def add_format_arg(p: argparse.ArgumentParser, formats=FORMATS) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format")
 

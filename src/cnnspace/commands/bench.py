@@ -9,7 +9,8 @@ from rich.table import Table
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
-from ._common import add_format_arg, add_model_args, dump_json, table_console, with_prefix
+from ._common import (add_format_arg, add_model_args, check_threads, dump_json, table_console,
+                      with_prefix)
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
 
@@ -53,8 +54,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    if args.threads is not None and args.threads < 1:
-        raise CnnspaceError(f"--threads expects a positive integer, got {args.threads}")
+    check_threads(args.threads)
     if args.train_batch is not None and args.train_batch < 0:
         raise CnnspaceError(f"--train-batch expects 0 or more, got {args.train_batch}")
     if args.peak_size is not None and args.peak_size < 1:

@@ -7,7 +7,7 @@ from rich.table import Table
 
 from .. import scale
 from .._atomic import write_text_atomic
-from ._common import add_format_arg, dump_json, table_console
+from ._common import add_format_arg, check_threads, dump_json, table_console
 
 
 def register(sub) -> None:
@@ -41,6 +41,7 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
 
 
 def run(args) -> int:
+    check_threads(args.threads)
     sizes = [part for value in args.sizes for part in value.split(",") if part]
     bench = run_with_progress(args.nproc, sizes, args.repeats, args.warmup, args.backend,
                               args.threads)

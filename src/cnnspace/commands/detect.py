@@ -11,8 +11,8 @@ from pathlib import Path
 from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry
-from ._common import (add_format_arg, add_model_args, dump_json, load_model, parse_settings,
-                      table_console)
+from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
+                      parse_settings, table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
 from .train import option_argv, run_options
 
@@ -207,8 +207,7 @@ def _eval_samples(args, detector):
 def run_eval(args) -> int:
     from ..detect import Detector, evaluate_detector, measure_fps
 
-    if args.threads is not None and args.threads < 1:
-        raise CnnspaceError(f"--threads expects a positive integer, got {args.threads}")
+    check_threads(args.threads)
     detector = Detector.load(args.checkpoint)
     data, samples = _eval_samples(args, detector)
     difficulty = args.difficulty or data.difficulty

@@ -7,7 +7,7 @@ import torch
 from rich.progress import track
 
 from ..metrics import time_calls
-from ..train._api import _threads as cpu_threads  # the trainer's --threads: set, then restored
+from .._threads import torch_threads
 from ._dataset import load_image, to_input
 from ._detector import Detector
 from ._evaluate import RECALL_POINTS, Evaluation, check_iou, evaluate
@@ -60,8 +60,7 @@ def measure_fps(detector: Detector, image: Sample | None = None, min_time_s: flo
         return postprocess(network(), detector.layout, detector.anchors, detector.input_hw,
                            c.score_threshold, c.nms_iou, c.top_n)
 
-    with cpu_threads(threads):
-        used_threads = torch.get_num_threads()
+    with torch_threads(threads) as used_threads:
         net = time_calls(network, sync, min_time_s=min_time_s)
         full = time_calls(pipeline, sync, min_time_s=min_time_s)
     return {"fps_network": 1.0 / net.median_s, "fps_with_postprocessing": 1.0 / full.median_s,

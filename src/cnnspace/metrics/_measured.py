@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import SpecModule, build
 from ..spec import NetSpec, Shape
@@ -159,10 +160,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     flops = analysis.totals.flops
     model = module if module is not None else build(spec)
     names, unavailable = _backend_names(tuple(backends), dev)
-    previous_threads = torch.get_num_threads()
-    threads = threads or previous_threads
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads) as threads:
         progress("measuring the peak FLOP/s of GEMM")
         peak = gemm_peak(dev, threads=threads, sizes=peak_sizes)
         meter, energy_reason = energy_meter(str(dev))
@@ -198,8 +196,6 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                 train_reason = f"the training step failed: {str(e).strip().splitlines()[0]}"
         elif train_batch:
             train_reason = "training needs a torch backend"
-    finally:
-        torch.set_num_threads(previous_threads)
     return BenchResult(spec.name, tuple(spec.input), str(dev), threads, flops, peak,
                        tuple(results), unavailable, profiled.name if layers else None, layers,
                        train, train_reason, meter.name if meter else None, energy_reason)

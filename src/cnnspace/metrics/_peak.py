@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._threads import torch_threads
 from ..nn import INPUT_NAME, onnx_bytes, ort_session
 from ._backends import unavailable_reason
 from ._timing import time_calls
@@ -72,10 +73,7 @@ def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.flo
     """Runs the GEMMs with torch's thread count set to ``threads`` (restored afterwards)."""
     device = torch.device(device)
     sizes = sizes or (GPU_SIZES if device.type == "cuda" else CPU_SIZES)
-    previous = torch.get_num_threads()
-    threads = threads or previous
-    torch.set_num_threads(threads)
-    try:
+    with torch_threads(threads) as threads:
         by_engine: dict[str, tuple[float, int]] = {}
         for engine, make in _engines(device, dtype, threads):
             for n in sizes:
@@ -84,8 +82,6 @@ def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.flo
                 flops = 2 * n ** 3 / min(timing.samples_s)  # peak: the fastest run
                 if flops > by_engine.get(engine, (0.0, 0))[0]:
                     by_engine[engine] = (flops, n)
-    finally:
-        torch.set_num_threads(previous)
     engine, (flops, n) = max(by_engine.items(), key=lambda kv: kv[1][0])
     return Peak(flops, engine, n, str(device), str(dtype).removeprefix("torch."), threads,
                 {k: v[0] for k, v in by_engine.items()})

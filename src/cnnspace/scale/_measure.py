@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
@@ -66,14 +67,10 @@ def time_train_step(spec: NetSpec, batch: int, threads: int | None = None, steps
     (restored afterwards)."""
     _check("batch", batch, 1)
     _check_steps(steps, warmup)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads or previous)
-    try:
+    with torch_threads(threads):
         torch.manual_seed(0)
         model = build(spec).to(device)
         return _step_times(model, spec, batch, torch.device(device), steps, warmup)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _ddp_worker(rank: int, nproc: int, device: torch.device, channel, spec_dict: dict,

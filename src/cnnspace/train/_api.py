@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._threads import torch_threads
 from ..data import DataSplits, get_dataset
 from ..nn import build
 from ..spec import NetSpec
@@ -54,7 +55,7 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     if evaluate_fn is None:
         check_monitor(config.monitor, EvalResult(0.0, 0.0, 0.0, 0).to_dict())
     stop = StopFlag()
-    with (_determinism(config.deterministic), _threads(config.threads), _stop_on_signals(stop),
+    with (_determinism(config.deterministic), torch_threads(config.threads), _stop_on_signals(stop),
           _callers_generators()):
         workers = join_workers(config)
         try:
@@ -121,18 +122,6 @@ def _callers_generators() -> Iterator[None]:
             torch.cuda.set_rng_state_all(cuda)
         else:
             torch.cuda.manual_seed_all(cuda_seed)
-
-
-@contextlib.contextmanager
-def _threads(count: int | None) -> Iterator[None]:
-    """``count`` CPU threads while training; the caller's setting afterwards."""
-    previous = torch.get_num_threads()
-    if count:
-        torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager
