@@ -225,3 +225,10 @@ def test_how_to_prepare_an_input_travels_with_every_trained_artefact(capsys, tmp
     code, out, err = run(capsys, "export", tmp_path / "z" / "model.cnnz", "--onnx",
                          tmp_path / "z.onnx")
     assert code == 0 and "minus mean" in out
+    # exported at another size, the metadata describes the graph's input and the trained one
+    code, out, err = run(capsys, "export", checkpoint, "--input", "1x24x24", "--onnx",
+                         tmp_path / "m24.onnx")
+    assert code == 0 and "its input: 1x24x24 images" in out
+    props = {p.key: p.value for p in onnx.load(tmp_path / "m24.onnx").metadata_props}
+    assert json.loads(props["cnnspace.preprocessing"]) == {
+        **recorded, "input": [1, 24, 24], "trained_input": [1, 16, 16]}

@@ -9,10 +9,12 @@ from rich.table import Table
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
-from ._common import (add_format_arg, add_model_args, check_threads, dump_json, table_console,
-                      with_prefix)
+from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_threads, dump_json,
+                      table_console, with_prefix)
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
+ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
+              "processes shared the CPU; rerun on an idle machine")
 
 
 def _batches(text: str) -> tuple[int, ...]:
@@ -32,7 +34,7 @@ def register(sub) -> None:
         "frames/s at larger batches, a training step, the device's peak FLOP/s (best GEMM) and "
         "each backend's and layer's percent of it, and energy per frame from RAPL or NVML when "
         "readable. " + CHECKPOINT_NOTE)
-    add_model_args(p)
+    add_model_args(p, help=CHECKPOINT_HELP)
     p.add_argument("--batch", default="1,8", metavar="1,8,64",
                    help="batches to time (batch 1 is always timed; default 1,8)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
@@ -105,6 +107,8 @@ def _print_tables(result, top: int) -> None:
             console.print(f"! {r.name}: the timing did not settle (p90 "
                           f"{r.latency.p90_s / r.latency.median_s:.1f}x the median): other "
                           "processes share this machine; rerun it idle, or with --threads 1")
+    if any(r.pct_of_peak > 100 for r in result.backends):
+        console.print(ABOVE_PEAK.format(what="backends"))
     for name, reason in result.unavailable.items():
         console.print(f"backend {name} not run: {reason}")
     if result.layers:
@@ -136,5 +140,4 @@ def _print_layers(console: Console, result, top: int) -> None:
                       f"{layer.pct_of_peak:.1f}")
     console.print(table)
     if any(layer.pct_of_peak > 100 for layer in result.layers):
-        console.print("layers above 100% of peak: the GEMM peak was measured low, e.g. while "
-                      "other processes shared the CPU; rerun on an idle machine")
+        console.print(ABOVE_PEAK.format(what="layers"))

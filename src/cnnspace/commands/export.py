@@ -5,7 +5,7 @@ import json
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
-from ._common import add_model_args
+from ._common import CHECKPOINT_HELP, add_model_args
 
 TOLERANCE = 1e-4  # max relative error between onnxruntime's and torch's outputs
 PREPROCESSING_KEY = "cnnspace.preprocessing"  # ONNX metadata: how to prepare an input image
@@ -16,7 +16,7 @@ def register(sub) -> None:
                        description="Writes an ONNX model (opset >= 17) and, when onnxruntime "
                        "is installed, checks that it computes torch's outputs (relative error "
                        f"< {TOLERANCE:g}). " + CHECKPOINT_NOTE)
-    add_model_args(p)
+    add_model_args(p, help=CHECKPOINT_HELP)
     p.add_argument("--onnx", required=True, metavar="FILE", help="the .onnx file to write")
     p.add_argument("--dynamic-batch", action="store_true",
                    help="let the batch dimension vary (default: batch 1)")
@@ -33,6 +33,9 @@ def run(args) -> int:
 
     module = module if module is not None else build(spec)
     data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)
+    if preprocessing and list(spec.input) != preprocessing["input"]:  # exported at another size
+        preprocessing = {**preprocessing, "input": list(spec.input),
+                         "trained_input": preprocessing["input"]}
     if preprocessing:
         data = with_metadata(data, {PREPROCESSING_KEY: json.dumps(preprocessing)})
     line = f"{len(data):,} bytes, opset {args.opset}"
