@@ -237,3 +237,35 @@ def test_parameters_forward_never_uses_are_reported_not_dropped_silently():
 def test_linear_on_an_unflattened_tensor_is_unsupported_not_a_spec_error():
     with pytest.raises(UnsupportedModuleError, match=r"Linear on a tensor of shape \[1, 4, 6, 6\]"):
         cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(6, 2)), (3, 8, 8))
+
+
+class MeanPooled(nn.Module):
+    def __init__(self, keepdim: bool):
+        super().__init__()
+        self.conv, self.keepdim = nn.Conv2d(3, 8, 3), keepdim
+        self.fc = nn.Linear(8, 4) if not keepdim else nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).mean((2, 3), keepdim=self.keepdim))
+
+
+@pytest.mark.parametrize("keepdim, types", [
+    (False, ["conv2d", "global_avgpool", "flatten", "linear"]),
+    (True, ["conv2d", "global_avgpool", "conv2d"])])
+def test_a_spatial_mean_is_global_average_pooling(keepdim, types):
+    user = MeanPooled(keepdim)
+    spec = cnnspace.from_torch(user, (3, 10, 10))
+    assert [layer.type for layer in spec.layers] == types
+    module = build(spec)
+    module.load_state_dict(dict(zip(module.state_dict(), user.state_dict().values())))
+    x = torch.randn(2, 3, 10, 10)
+    with torch.no_grad():
+        assert torch.allclose(module(x), user(x), atol=1e-6)
+
+
+def test_a_mean_over_channels_is_unsupported():
+    class ChannelMean(nn.Module):
+        def forward(self, x):
+            return x.mean(1, keepdim=True)
+    with pytest.raises(UnsupportedModuleError, match=r"spatial dims \(2, 3\)"):
+        cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), ChannelMean()), (3, 4, 4))

@@ -54,7 +54,9 @@ class _Op:
         return self.kwargs.get(name, default)
 
 
-Rule = Callable[[_Op], "tuple[str, dict] | None"]  # None: the identity (no layer)
+# A rule gives the spec layer (type, fields) of an operation, several in a chain, or None for the
+# identity (no layer).
+Rule = Callable[[_Op], "tuple[str, dict] | list[tuple[str, dict]] | None"]
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -126,6 +128,20 @@ def _flatten_dims(op: _Op):
     return "flatten", {}
 
 
+def _spatial_mean(op: _Op):
+    """x.mean((2, 3)): global average pooling, then a flatten unless keepdim."""
+    dims = op.get("dim")
+    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+    if len(op.in_shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
+        raise op.fail(f"only a mean over the spatial dims (2, 3) of an NCHW tensor is supported, "
+                      f"got dim={op.get('dim')} on shape {list(op.in_shape)}")
+    if op.get("dtype") is not None:
+        raise op.fail("a mean with a dtype is not supported")
+    if op.get("keepdim", False):
+        return "global_avgpool", {}
+    return [("global_avgpool", {}), ("flatten", {})]
+
+
 def _reshape(op: _Op):
     if op.out_shape == op.in_shape:
         return None
@@ -194,12 +210,12 @@ FUNCTION_RULES: dict[Callable, Rule] = {
     F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
     F.dropout: _simple("dropout", p="p"), torch.flatten: _flatten_dims, torch.cat: _cat,
     operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
-    torch.softmax: _softmax,
+    torch.softmax: _softmax, torch.mean: _spatial_mean,
 }
 METHOD_RULES: dict[str, Rule] = {
     "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
     "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
-    "add": _add, "add_": _add, "contiguous": _IDENTITY,
+    "add": _add, "add_": _add, "contiguous": _IDENTITY, "mean": _spatial_mean,
 }
 # Positional arguments by name (after self for methods). fx normalises function calls itself,
 # but not always: torch 2.11 gives up on torch.cat(tensors, 1), whose dim would then read as 0.
@@ -207,7 +223,8 @@ _POSITIONAL_ARGS = {
     "softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
     "add_": ("other", "alpha"), torch.cat: ("tensors", "dim"), torch.softmax: ("input", "dim"),
     F.softmax: ("input", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
-    torch.add: ("input", "other", "alpha")}
+    torch.add: ("input", "other", "alpha"), "mean": ("dim", "keepdim", "dtype"),
+    torch.mean: ("input", "dim", "keepdim", "dtype")}
 
 
 def _describe(node: fx.Node, module: nn.Module | None) -> str:
@@ -310,9 +327,10 @@ def _layer_name(node: fx.Node, taken: set[str]) -> str:
     return node.name if name in taken else name
 
 
-def _layer(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
-           taken: set[str], called: set[str]) -> Layer | str:
-    """The spec layer of one traced operation, or the name it aliases (identity)."""
+def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
+            taken: set[str], called: set[str]) -> list[Layer] | str:
+    """The spec layers of one traced operation (the last gives its value), or the name it
+    aliases (identity)."""
     module = gm.get_submodule(node.target) if node.op == "call_module" else None
     tensors = _tensor_inputs(node)
     op = _Op(node, _arguments(node, gm), module, tuple(_shape(t) for t in tensors), _shape(node))
@@ -333,7 +351,20 @@ def _layer(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     name = _layer_name(node, taken)
     taken.add(name)
     called.add(node.target)
-    return Layer(name, made[0], tuple(values[t] for t in tensors), made[1])
+    steps = made if isinstance(made, list) else [made]
+    layers = [Layer(name, steps[0][0], tuple(values[t] for t in tensors), steps[0][1])]
+    for kind, attrs in steps[1:]:
+        layers.append(Layer(_free(f"{name}_{kind}", taken), kind, (layers[-1].name,), attrs))
+    return layers
+
+
+def _free(name: str, taken: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{name}_{n}"
+    taken.add(candidate)
+    return candidate
 
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
@@ -358,12 +389,12 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         elif node.op == "output":
             outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
         elif node.op != "get_attr" and _shape(node):
-            made = _layer(node, gm, values, taken, called)
+            made = _layers(node, gm, values, taken, called)
             if isinstance(made, str):
                 values[node] = made
             else:
-                layers.append(made)
-                values[node], traced[made.name] = made.name, _shape(node)[1:]
+                layers += made
+                values[node], traced[made[-1].name] = made[-1].name, _shape(node)[1:]
     if not layers or not outputs or INPUT in outputs:
         raise CnnspaceError(f"{type(module).__name__} computes no layer from its input that "
                             "cnnspace could import")
@@ -373,7 +404,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
                    meta={"imported_from": "torch.fx",
                          "module": f"{owner.__module__}.{owner.__qualname__}"})
     for node in resolve(spec).nodes:  # the spec must infer the very shapes torch produced
-        if node.out_shape != traced[node.name]:
+        if node.name in traced and node.out_shape != traced[node.name]:
             raise SpecError(f"the spec infers {list(node.out_shape)} but torch produced "
                             f"{list(traced[node.name])}", layer=node.name)
     unused = _unused_parameters(copied, gm)
