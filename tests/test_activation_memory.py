@@ -77,3 +77,34 @@ layers:
     module = build(spec)
     assert module.layers["r1"].inplace and module.layers["r2"].inplace
     assert not module.layers["first"].inplace
+
+
+def test_a_block_whose_inner_tensor_is_read_outside_it_does_not_overwrite_it():
+    # The Fire block alone runs its squeeze ReLU in place; a layer outside that reads the
+    # squeeze convolution's output changes that, in this network only (blocks are memoised).
+    plain = loads("""
+name: plain
+input: [3, 8, 8]
+layers:
+  - {name: fire2, type: fire, squeeze: 4, expand1x1: 4, expand3x3: 4}
+""")
+    tapped = loads("""
+name: tapped
+input: [3, 8, 8]
+outputs: [fire2, tap]
+layers:
+  - {name: fire2, type: fire, squeeze: 4, expand1x1: 4, expand3x3: 4}
+  - {name: tap, type: global_avgpool, inputs: [fire2/squeeze1x1]}
+""")
+    relu = "fire2/squeeze1x1_relu"
+    assert plain.resolve().node(relu).aliases
+    assert not tapped.resolve().node(relu).aliases
+    assert plain.resolve().node(relu).aliases  # the other network's flag is its own
+    assert _activations(tapped)[relu] == 4 * 8 * 8 and _activations(plain)[relu] == 0
+    module = build(tapped).eval()
+    x = torch.randn(1, 3, 8, 8)
+    with torch.no_grad():
+        _, tap = module(x)
+        squeeze = module.layers["fire2/squeeze1x1"]
+        expected = F.conv2d(x, squeeze.weight, squeeze.bias).mean((2, 3))
+    assert torch.allclose(tap.flatten(1), expected)  # not rectified by the ReLU

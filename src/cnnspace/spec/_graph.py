@@ -18,6 +18,7 @@ INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", 
 # at inference) always, activations computed in place over it when nothing else reads it.
 VIEW_TYPES = frozenset({"flatten", "dropout"})
 IN_PLACE_TYPES = frozenset({"relu", "relu6", "leaky_relu"})
+_ALIASING = VIEW_TYPES | IN_PLACE_TYPES
 
 
 def _names(v: Any) -> tuple:
@@ -150,10 +151,23 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
 # and whether it aliases its input.
 Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", int, bool]
 # What one written layer expands to: a token equal for equal expansions, the names it reads
-# from outside, and its primitives (a block's several, or one).
-Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...]]
+# from outside, its primitives (a block's several, or one), and a token equal for expansions of
+# equal structure (names, types and inputs: what order and aliasing depend on, not the fields).
+Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...], int]
 _BLOCK_CACHE: dict[tuple, Segment] = {}
 _SEGMENT_TOKENS: dict[tuple, int] = {}
+_STRUCTURE_TOKENS: dict[tuple, int] = {}
+# A network's structure -> what it decides: see _structure_plan.
+_PLANS: dict[tuple, "tuple[tuple[int, ...] | None, dict[int, bool]]"] = {}
+
+
+def _memo_token(cache: dict[tuple, int], key: tuple) -> int:
+    token = cache.get(key)
+    if token is None:
+        if len(cache) > 200_000:
+            cache.clear()
+        token = cache[key] = next(_TOKENS)
+    return token
 
 
 def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, Any],
@@ -164,7 +178,9 @@ def _primitive(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, 
     if n < t.min_inputs or (t.max_inputs is not None and n > t.max_inputs):
         want = f"exactly {t.min_inputs}" if t.min_inputs == t.max_inputs else f"at least {t.min_inputs}"
         raise SpecError(f"{kind} takes {want} input(s), got {n}", field="inputs")
-    return (name, kind, inputs, attrs, block, config, False)
+    # Provisionally aliasing where the type can: the network-wide pass in _prepared confirms it
+    # for almost every layer, and then keeps the memoised segments as they are.
+    return (name, kind, inputs, attrs, block, config, kind in _ALIASING)
 
 
 def _alias_flags(prims: list[Primitive], read_outside: tuple[str, ...]) -> list[bool]:
@@ -172,11 +188,12 @@ def _alias_flags(prims: list[Primitive], read_outside: tuple[str, ...]) -> list[
     no other layer reads that memory: through a chain of aliases back to the layer that made it,
     every tensor has this one reader, and none is the caller's input or read from outside
     (``read_outside``: the network's outputs, or a block's last layer)."""
-    readers = Counter(i for p in prims for i in p[2])
+    readers = Counter([i for p in prims for i in p[2]])
     readers.update(read_outside)
     aliased_input: dict[str, str] = {}  # an aliasing layer -> the tensor it shares
     flags = []
-    for name, kind, inputs, *_ in prims:
+    for p in prims:
+        name, kind, inputs = p[0], p[1], p[2]
         alias = kind in VIEW_TYPES
         if not alias and kind in IN_PLACE_TYPES:
             source, alias = inputs[0], True
@@ -196,13 +213,9 @@ def _flagged(prims: list[Primitive], flags: list[bool]) -> list[Primitive]:
 
 
 def _single(p: Primitive) -> Segment:
-    key = p[:3] + p[4:]  # all but the fields, which the config token stands for
-    token = _SEGMENT_TOKENS.get(key)
-    if token is None:
-        if len(_SEGMENT_TOKENS) > 200_000:
-            _SEGMENT_TOKENS.clear()
-        token = _SEGMENT_TOKENS[key] = next(_TOKENS)
-    return (token, p[2], (p,))
+    # all but the fields, which the config token stands for
+    return (_memo_token(_SEGMENT_TOKENS, p[:3] + p[4:]), p[2], (p,),
+            _memo_token(_STRUCTURE_TOKENS, p[:3]))
 
 
 def _expand_block(layer: Layer, source: str) -> Segment:
@@ -222,7 +235,8 @@ def _expand_block(layer: Layer, source: str) -> Segment:
         prims = _flagged(prims, _alias_flags(prims, (prims[-1][0],)))
         if len(_BLOCK_CACHE) > 50_000:
             _BLOCK_CACHE.clear()
-        cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), tuple(prims))
+        structure = _memo_token(_STRUCTURE_TOKENS, tuple([p[:3] for p in prims]))
+        cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), tuple(prims), structure)
     return cached
 
 
@@ -316,20 +330,45 @@ def _prepared(spec: NetSpec) -> list[Segment]:
     cached = spec.__dict__.get("_prepared")
     if cached is None:
         cached = _segments(spec)
-        prims = [p for segment in cached for p in segment[2]]
         outputs = spec.outputs or (spec.layers[-1].name,)
-        names = {p[0] for p in prims}
-        for o in outputs:
-            if o not in names:
-                raise SpecError(f"output {o!r} is not a layer of this network", field="outputs")
-        ordered = _topological(prims)
-        flagged = _flagged(ordered, _alias_flags(ordered, outputs))
-        if ordered is not prims:  # written out of order: resolve layer by layer
-            cached = [_single(p) for p in flagged]
-        else:
-            cached = _reflagged(cached, flagged)
+        key = (tuple([segment[3] for segment in cached]), outputs)
+        plan = _PLANS.get(key)
+        if plan is None:
+            if len(_PLANS) > 50_000:
+                _PLANS.clear()
+            plan = _PLANS[key] = _structure_plan(cached, outputs)
+        order, changes = plan
+        if order is not None or changes:
+            prims = [p for segment in cached for p in segment[2]]
+            if order is not None:
+                prims = [prims[i] for i in order]
+            flagged = [(*p[:6], changes[i]) if i in changes else p for i, p in enumerate(prims)]
+            if order is not None:  # written out of order: resolve layer by layer
+                cached = [_single(p) for p in flagged]
+            else:
+                cached = _reflagged(cached, flagged)
         object.__setattr__(spec, "_prepared", cached)
     return cached
+
+
+def _structure_plan(segments: list[Segment], outputs: tuple[str, ...]
+                    ) -> tuple[tuple[int, ...] | None, dict[int, bool]]:
+    """What a network's structure decides, the same for every spec of that structure (sweeps
+    build many): the order of its primitive layers when they are written out of order (None
+    when in order), and the aliasing flags that differ from the provisional ones, by position in
+    that order. Dangling inputs, cycles and unknown outputs raise here."""
+    prims = [p for segment in segments for p in segment[2]]
+    names = {p[0] for p in prims}
+    for o in outputs:
+        if o not in names:
+            raise SpecError(f"output {o!r} is not a layer of this network", field="outputs")
+    ordered = _topological(prims)
+    order = None
+    if ordered is not prims:
+        position = {p[0]: i for i, p in enumerate(prims)}
+        order = tuple([position[p[0]] for p in ordered])
+    flags = _alias_flags(ordered, outputs)
+    return order, {i: f for i, (p, f) in enumerate(zip(ordered, flags)) if p[6] is not f}
 
 
 def _reflagged(segments: list[Segment], flagged: list[Primitive]) -> list[Segment]:
@@ -377,7 +416,7 @@ def resolve(spec: NetSpec, input_shape: Shape | str | None = None) -> Graph:
         shape_in = parse_input(input_shape, spec._channels())
     shapes: dict[str, Shape] = {INPUT: shape_in}
     segments = []
-    for token, sources, prims in _prepared(spec):
+    for token, sources, prims, _ in _prepared(spec):
         in_shapes = tuple([shapes[s] for s in sources])
         done = _RESOLVED.get((token, in_shapes))
         if done is None:
