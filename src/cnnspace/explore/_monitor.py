@@ -81,7 +81,8 @@ class Monitor:
         outcome = trial_outcome(t, retried)
         text = f"trial {t.number} [{point}]: {outcome}"
         if outcome == "retried":
-            return text + " (cut short; queued again)  -- " + self.status(trials, counts)
+            why = f"failed: {a['error']}" if a.get("error") else "cut short"
+            return text + f" ({why}; queued again)  -- " + self.status(trials, counts)
         if outcome == INFEASIBLE:
             text += f" ({', '.join(a.get('violated', [])) or a.get('error', '')})"
         elif outcome == REUSED:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -22,16 +23,18 @@ from pathlib import Path
 
 import optuna
 import sqlalchemy
-from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages import RDBStorage
+from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from ..errors import CnnspaceError
-from ._journal import HeartbeatJournalStorage
+from ._journal import (CheckedJournalStorage, HeartbeatJournalStorage, RetryTrial,
+                       set_aside_cut_off_line)
 
 JOURNAL_FILE = "study.journal"
 DB_FILE = "study.db"
 # A worker writes a heartbeat every HEARTBEAT_S; one silent for GRACE_S is declared dead and its
-# trial is queued again (at most MAX_RETRY times, so a point that kills its worker cannot loop).
+# trial is queued again. A point whose trials fail is tried again at most MAX_RETRY times, so it
+# cannot loop; interruptions (Ctrl-C, SIGTERM, a dead worker) do not count (see RetryTrial).
 HEARTBEAT_S = 10
 GRACE_S = 60
 MAX_RETRY = 3
@@ -55,11 +58,10 @@ class Heartbeat:
             raise CnnspaceError(f"the heartbeat grace period ({self.grace_s} s) must exceed its "
                                 f"interval ({self.interval_s} s)")
 
-    def retry_callback(self) -> RetryHeartbeatStaleTrialCallback:
-        """Queues a stale trial again with its point (at most ``max_retry`` times)."""
-        with warnings.catch_warnings():  # Optuna calls it experimental on every use
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return RetryHeartbeatStaleTrialCallback(max_retry=self.max_retry)
+    def retry_callback(self) -> RetryTrial:
+        """Queues a stale, interrupted or failed trial again with its point (failed ones at most
+        ``max_retry`` times)."""
+        return RetryTrial(self.max_retry)
 
 
 def storage_url(location: str | os.PathLike) -> str:
@@ -100,16 +102,27 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         retry = heartbeat and heartbeat.retry_callback()
         if is_journal(url):
-            backend = JournalFileBackend(url)
-            if heartbeat is None:
-                return optuna.storages.JournalStorage(backend)
-            return HeartbeatJournalStorage(backend, heartbeat.interval_s, heartbeat.grace_s, retry)
+            return _open_journal(local, heartbeat, retry)
         engine = ({"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}} if local is not None
                   else {"pool_pre_ping": True})
         beat = {} if heartbeat is None else dict(
             heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
             heartbeat_stale_trial_callback=retry)
         return _open_rdb(url, engine, beat)
+
+
+def _open_journal(path: Path, heartbeat: Heartbeat | None,
+                  retry: RetryTrial | None) -> optuna.storages.BaseStorage:
+    """The one place a journal is opened: a cut-off last line set aside first, and a damaged
+    line an error naming the file and the line."""
+    lock = JournalFileSymlinkLock(str(path))
+    backend = JournalFileBackend(str(path), lock_obj=lock)
+    note = set_aside_cut_off_line(path, lock)
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    if heartbeat is None:
+        return CheckedJournalStorage(backend, path)
+    return HeartbeatJournalStorage(backend, path, heartbeat.interval_s, heartbeat.grace_s, retry)
 
 
 def _check_journal(path: Path) -> None:

@@ -6,7 +6,11 @@
    another study in the storage trained alike;
 3. training goes through ``cnnspace.train.train`` (the code path of `cnnspace train`), in a run
    folder under ``--out`` so a retried trial resumes from its last epoch (see _training).
-A trial cut short by anything but a verdict on its point (Ctrl-C, a crash) is queued again.
+A trial cut short by an interruption (Ctrl-C, SIGTERM) is queued again, however often that
+happens. A trial that fails by itself (an exception) records its error and is queued again at
+most ``max_retry`` times, then ends as failed; an error of the machine rather than of the trial
+(a file that cannot be written: a full disk, a missing permission) stops the worker at once
+(MachineError), with the trial queued again for the next run.
 """
 from __future__ import annotations
 
@@ -19,14 +23,13 @@ from typing import Any
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
-from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from ..errors import CnnspaceError
 from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
-from ._journal import WORKER_ATTR
+from ._journal import WORKER_ATTR, RetryTrial
 from ._points import suggest_point
 from ._records import (FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, STUDY_ATTR, TRAINED,
                        final_outcome)
@@ -41,6 +44,30 @@ class PointFailed(CnnspaceError):
     """Training this point failed for a reason a retry would meet again (its loss diverged)."""
 
 
+class TrialError(CnnspaceError):
+    """A trial failed by an exception of its own: recorded, retried, the worker goes on."""
+
+
+class MachineError(CnnspaceError):
+    """A trial failed by an error of the machine (an OSError: disk full, permissions, a file
+    where a folder should be), which every further trial would meet too: the worker stops."""
+
+
+def machine_error(e: BaseException) -> bool:
+    """An OSError, or cnnspace's own error about one (``cannot write PATH: ...``, raised from
+    the OSError of a full disk, a missing permission or a file where a folder should be)."""
+    return isinstance(e, OSError) or (isinstance(e, CnnspaceError) and isinstance(
+        e.__cause__ or e.__context__, OSError))
+
+
+def describe_error(e: BaseException) -> str:
+    """One line: the exception's type and message (an OSError's names its file)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, CnnspaceError) and text:
+        return text  # cnnspace's own errors say what failed
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
 @dataclass
 class TrialContext:
     study: StudyFile
@@ -49,7 +76,7 @@ class TrialContext:
     data: Any                     # cnnspace.data.DataSplits
     out_dir: Path
     worker: str                   # host:pid, recorded on each trial
-    retry: RetryHeartbeatStaleTrialCallback
+    retry: RetryTrial
 
     def run_folder(self, point_id: str) -> Path:
         return self.out_dir / "trials" / f"{file_name(self.study_name)}-{point_id}"
@@ -79,8 +106,18 @@ class TrialRunner:
             raise
         except UpdateFinishedTrialError:
             raise  # another worker declared this trial stale and already queued it again
-        except BaseException:
-            self._queue_retry(trial)
+        except Exception as e:
+            environment = machine_error(e)
+            message = describe_error(e)
+            trial.set_user_attr("error", message)
+            # The machine's fault is not the point's: the retry waits for the next run.
+            if not self._queue_retry(trial, failed=not environment):
+                trial.set_user_attr("outcome", FAILED)
+            point = ", ".join(f"{k}={v}" for k, v in trial.params.items())
+            error = MachineError if environment else TrialError
+            raise error(f"trial {trial.number} [{point}]: {message}") from e
+        except BaseException:  # Ctrl-C, SIGTERM: an interruption, not a failure
+            self._queue_retry(trial, failed=False)
             raise
 
     def _run(self, trial: optuna.Trial):
@@ -203,10 +240,9 @@ class TrialRunner:
         values = {**twin.user_attrs["metrics"], **twin.user_attrs["results"]}
         return [values[o.name] for o in self.ctx.study.objectives]
 
-    def _queue_retry(self, trial: optuna.Trial) -> None:
-        """Queues the point again (Optuna's retry callback, as for a dead worker's trial)."""
+    def _queue_retry(self, trial: optuna.Trial, failed: bool) -> bool:
+        """Queues the point again, as for a dead worker's trial; ``failed`` tries count against
+        the retry limit. Whether it was queued."""
         frozen = next(t for t in trial.study.get_trials(deepcopy=False)
                       if t.number == trial.number)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            self.ctx.retry(trial.study, frozen)
+        return self.ctx.retry(trial.study, frozen, failed=failed)

@@ -11,21 +11,24 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 import warnings
 import zlib
 from pathlib import Path
 
 import optuna
-from optuna.trial import TrialState
+from optuna.exceptions import UpdateFinishedTrialError
 
+from ..errors import CnnspaceError
 from ._points import grid_search_space
-from ._records import count, retried_numbers
+from ._records import count
 from ._samplers import make_pruner, make_sampler
 from ._session import Prepared, open_study
 from ._storage import Heartbeat, open_storage
-from ._trial import PointFailed, TrialContext, TrialRunner
+from ._trial import MachineError, PointFailed, TrialContext, TrialError, TrialRunner
 
 WAIT_POLL_S = 2.0
 
@@ -46,8 +49,29 @@ def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool
     return seed + index + host
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM: stop as for Ctrl-C (the running trial is queued again)."""
+
+
+def _terminated(signum, frame):
+    raise Terminated("terminated (SIGTERM)")
+
+
 def run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str | Path,
                heartbeat: Heartbeat, index: int = 0, shared_storage: bool = False) -> None:
+    """Runs trials until the budget is spent. SIGTERM stops it as Ctrl-C does, between trials
+    too (during training, training's own handler stops the run after its step)."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if main else None
+    try:
+        _run_worker(prepared, location, study_name, out_dir, heartbeat, index, shared_storage)
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str | Path,
+                heartbeat: Heartbeat, index: int, shared_storage: bool) -> None:
     study_file, space = prepared.study, prepared.space
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = open_storage(location, heartbeat)
@@ -77,18 +101,14 @@ def run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str 
             time.sleep(WAIT_POLL_S)
             continue
         try:
-            study.optimize(runner, n_trials=1, catch=(PointFailed,))
-        except Exception:
-            if not _taken_over(study, runner.last_number):
-                raise
+            # A trial's own error is recorded on it (the progress line shows it) and the point
+            # retried a few times; the worker goes on with the study.
+            study.optimize(runner, n_trials=1, catch=(PointFailed, TrialError))
+        except MachineError as e:  # an error of the machine, which every further trial meets
+            raise CnnspaceError(f"{e}; the trial is queued again: fix this, then run the same "
+                                "command again to continue") from None
+        except UpdateFinishedTrialError:
+            # Telling Optuna this trial's end failed: another worker had failed it as stale.
             logging.getLogger(__name__).warning(
                 f"trial {runner.last_number} was declared stale by another worker (no heartbeat "
                 "for the grace period) and queued again; its results are kept and reused")
-
-
-def _taken_over(study: optuna.Study, number: int | None) -> bool:
-    """Whether another worker failed this trial as stale and queued a retry of it: telling
-    Optuna its result then fails, but the worker itself is fine."""
-    trials = study.get_trials(deepcopy=False)
-    return number is not None and number in retried_numbers(trials) and any(
-        t.number == number and t.state == TrialState.FAIL for t in trials)

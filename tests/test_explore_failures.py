@@ -1,0 +1,123 @@
+"""A trial's own errors, interruptions and a damaged journal: a write error stops the command
+with one line (no loop through retries), a point interrupted any number of times is still
+trained, a genuine failure is retried a bounded number of times, a journal cut off mid-line is
+repaired before anything is appended, and a damaged line is one error naming the line."""
+from __future__ import annotations
+
+import json
+
+import optuna
+import pytest
+from _explore_studies import write_study
+from optuna.trial import TrialState
+
+from cnnspace.cli import main
+from cnnspace.errors import CnnspaceError
+from cnnspace.explore import Heartbeat, count, explore, load_study_file, open_storage
+from cnnspace.explore import _training
+
+
+def trials_of(out):
+    return optuna.load_study(study_name="tiny", storage=open_storage(out, None)).trials
+
+
+def test_a_write_error_stops_the_command_with_one_line_and_a_rerun_continues(tmp_path, capsys):
+    study = write_study(tmp_path, axes={"sr": [0.25, 0.5]})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "trials").write_text("x")  # a file where the run folders go
+    assert main(["explore", str(study), "--out", str(out), "--no-report"]) == 2
+    err = capsys.readouterr().err
+    assert "declared stale" not in err and "Traceback" not in err
+    line = [x for x in err.splitlines() if x.startswith("cnnspace explore: error:")]
+    assert len(line) == 1 and "cannot write" in line[0] and str(out / "trials") in line[0]
+    trials = trials_of(out)
+    assert [t.state for t in trials] == [TrialState.FAIL, TrialState.WAITING]
+    assert "cannot write" in trials[0].user_attrs["error"] and count(trials).done == 0
+    (out / "trials").unlink()
+    assert main(["explore", str(study), "--out", str(out), "--no-report"]) == 0
+    counts = count(trials_of(out))
+    assert counts.trained == counts.done == 2 and counts.lost == counts.failed == 0
+
+
+def test_a_failing_point_is_retried_a_few_times_then_failed_within_the_budget(tmp_path,
+                                                                              monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_training, "train_point", broken)
+    study = load_study_file(write_study(tmp_path, axes={"sr": [0.25, 0.5]}))
+    result = explore(study, tmp_path / "out", heartbeat=Heartbeat(max_retry=1))
+    assert result.counts.failed == result.counts.done == 2 and result.counts.lost == 0
+    trials = trials_of(tmp_path / "out")
+    assert len(trials) == 4 and all(t.state == TrialState.FAIL for t in trials)
+    assert {t.user_attrs["error"] for t in trials} == {"RuntimeError: boom"}
+
+
+def test_interruptions_do_not_use_up_the_retries(tmp_path, monkeypatch):
+    real = _training.train_point
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    study = load_study_file(write_study(tmp_path, axes={"sr": [0.5]}))
+    beat = Heartbeat(max_retry=1)
+    monkeypatch.setattr(_training, "train_point", interrupted)
+    for _ in range(4):  # more interruptions than retries
+        with pytest.raises(KeyboardInterrupt):
+            explore(study, tmp_path / "out", heartbeat=beat)
+    monkeypatch.setattr(_training, "train_point", real)
+    result = explore(study, tmp_path / "out", heartbeat=beat)
+    assert result.counts.trained == result.counts.done == 1 and result.counts.lost == 0
+
+
+def test_a_dead_workers_trial_is_retried_without_limit(tmp_path):
+    from cnnspace.explore._journal import RetryTrial
+
+    storage = open_storage(tmp_path, heartbeat=None)
+    study = optuna.create_study(storage=storage, study_name="s")
+    retry, trial = RetryTrial(max_retry=1), study.ask()
+    study.tell(trial, state=TrialState.FAIL)
+    for _ in range(3):
+        assert retry(study, study.trials[-1])
+        study.tell(study.ask(), state=TrialState.FAIL)  # pops the retry
+    assert retry(study, study.trials[-1], failed=True)
+    study.tell(study.ask(), state=TrialState.FAIL)
+    assert not retry(study, study.trials[-1], failed=True)
+
+
+def _journal(tmp_path):
+    storage = open_storage(tmp_path, heartbeat=None)
+    study = optuna.create_study(storage=storage, study_name="s")
+    for x in range(3):
+        study.tell(study.ask(), x)
+    return tmp_path / "study.journal"
+
+
+def test_a_cut_off_last_line_is_set_aside_before_anything_is_appended(tmp_path, capsys):
+    path = _journal(tmp_path)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) * 2 // 3])
+    lines = path.read_bytes().split(b"\n")
+    storage = open_storage(path, None)
+    assert "last line was cut off" in capsys.readouterr().err
+    assert (tmp_path / "study.journal.partial").read_bytes() == lines[-1]
+    study = optuna.load_study(study_name="s", storage=storage)
+    study.tell(study.ask(), 5)
+    again = optuna.load_study(study_name="s", storage=open_storage(path, None))
+    assert again.trials[-1].value == 5
+    assert all(json.loads(line) for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("bad", [b'{"op_code": 99}\n', b'{"op_code":0,"worker_id":"x"}\n',
+                                 b'\xff\xfe not json\n' * 3, b'{"op_co\n{"op_code": 0}\n'])
+def test_a_damaged_line_is_one_error_naming_the_line(tmp_path, bad, capsys):
+    path = _journal(tmp_path)
+    good = len(path.read_bytes().splitlines())
+    with path.open("ab") as f:
+        f.write(bad)
+    with pytest.raises(CnnspaceError, match=rf"study.journal: line {good + 1} is not a readable "
+                                            "journal record"):
+        open_storage(path)
+    assert main(["report", str(tmp_path)]) == 2
+    assert f"line {good + 1}" in capsys.readouterr().err
