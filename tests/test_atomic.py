@@ -67,3 +67,36 @@ def test_a_folder_that_cannot_be_made_is_one_clear_error():
     with pytest.raises(CnnspaceError, match="cannot write /proc/cnnspace-test/x.json: cannot make "
                        "its folder /proc/cnnspace-test"):
         write_text_atomic("/proc/cnnspace-test/x.json", "x")
+
+
+@pytest.mark.parametrize("where", ["mkstemp", "write"])
+def test_a_full_or_read_only_disk_is_a_write_error_naming_the_file(tmp_path, monkeypatch, where):
+    import errno
+    import tempfile
+
+    from cnnspace.errors import WriteError
+    path = tmp_path / "metrics.jsonl"
+    write_text_atomic(path, "old")
+    if where == "mkstemp":
+        def refuse(*args, **kwargs):
+            raise OSError(errno.EROFS, "Read-only file system")
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        write = lambda f: f.write(b"new")  # noqa: E731
+    else:
+        def write(f):
+            raise OSError(errno.ENOSPC, "No space left on device")
+    with pytest.raises(WriteError, match=f"cannot write {path}: ") as e:
+        write_atomic(path, write)
+    assert isinstance(e.value, OSError) and isinstance(e.value, CnnspaceError)
+    assert e.value.errno == (errno.EROFS if where == "mkstemp" else errno.ENOSPC)
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["metrics.jsonl"]
+
+
+def test_the_temporaries_a_killed_writer_left_are_removed(tmp_path):
+    from cnnspace._atomic import remove_stale_temps
+    (tmp_path / ".checkpoint.pt.x44zyugd.tmp").write_bytes(b"half")
+    (tmp_path / ".checkpoint.pt.ab12cd34.tmp").write_bytes(b"half")
+    (tmp_path / ".best.pt.x44zyugd.tmp").write_bytes(b"other file's")
+    (tmp_path / "checkpoint.pt").write_bytes(b"whole")
+    assert remove_stale_temps(tmp_path, "checkpoint.pt") == 2
+    assert sorted(os.listdir(tmp_path)) == [".best.pt.x44zyugd.tmp", "checkpoint.pt"]

@@ -381,6 +381,12 @@ def test_corrupt_foreign_and_missing_checkpoints_are_clear_errors(tmp_path, digi
     (tmp_path / "model.pt").write_bytes(b"CNNZ\x01" + bytes(100))
     with pytest.raises(CheckpointError, match=r"model.pt: not a checkpoint .*begins b'CNNZ"):
         load_checkpoint(tmp_path / "model.pt")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pt: an empty file, not a checkpoint"):
+        load_checkpoint(tmp_path / "empty.pt")
+    (tmp_path / "folder.pt").mkdir()
+    with pytest.raises(CheckpointError, match="folder.pt: a folder, not a checkpoint file"):
+        load_checkpoint(tmp_path / "folder.pt")
     with pytest.raises(CheckpointError, match="nothing.pt: no such checkpoint"):
         load_checkpoint(tmp_path / "nothing.pt")
     save_checkpoint(tmp_path / "odd.pt", {"config": {"epochs": -1}, "spec": None})

@@ -112,11 +112,16 @@ def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes_exactly(tmp_path, capsy
 
     assert main(["train", *args, "--resume"]) == 0
     assert "top-1" in capsys.readouterr().out
-    # Resuming a finished run says so and trains nothing more.
+    # Resuming a finished run says so, trains nothing more and leaves its result as it was; the
+    # temporary file of a checkpoint write a kill cut short is cleared.
     finished = load_checkpoint(out / "checkpoint.pt").step
+    result = (out / "result.json").read_text()
+    (out / ".checkpoint.pt.k1lled00.tmp").write_bytes(b"half a checkpoint")
     assert main(["train", *[a for a in args if a != "--no-progress"], "--resume"]) == 0
     assert f"{out} is complete (6 epochs): nothing to train" in capsys.readouterr().err
     assert load_checkpoint(out / "checkpoint.pt").step == finished
+    assert (out / "result.json").read_text() == result
+    assert not (out / ".checkpoint.pt.k1lled00.tmp").exists()
     # The uninterrupted run, from the options the CLI recorded in config.yaml.
     recorded = yaml.safe_load((out / "config.yaml").read_text())
     options = {**recorded["train"], "out": str(tmp_path / "ref"), "resume": False}

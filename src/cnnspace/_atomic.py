@@ -6,13 +6,16 @@ import tempfile
 from pathlib import Path
 from typing import Callable, IO
 
-from .errors import CnnspaceError
+from .errors import CnnspaceError, WriteError
 
 # mkstemp makes files only their owner can read; a written result gets the mode a plain open()
 # would give it. Read once, at import, while no other thread can change the mask.
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 _SYSTEM_FOLDERS = ("dev", "proc")
+# The temporary file of a write in progress: ".NAME.RANDOM.tmp" beside NAME. A process killed
+# while writing leaves one behind; remove_stale_temps() clears them.
+TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
@@ -33,7 +36,11 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except OSError as e:  # read-only, no permission, a system folder such as /proc
         raise CnnspaceError(f"cannot write {path}: cannot make its folder {path.parent} "
                             f"({e.strerror})") from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.",
+                                   suffix=TEMP_SUFFIX)
+    except OSError as e:  # a read-only disk, no permission
+        raise WriteError(f"cannot write {path}: {e.strerror}", e.errno) from None
     try:
         os.fchmod(fd, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
@@ -41,11 +48,26 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and not isinstance(e, CnnspaceError):  # e.g. a full disk
+            raise WriteError(f"cannot write {path}: {e.strerror}", e.errno) from None
         raise
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_atomic(path, lambda f: f.write(text.encode()))
+
+
+def remove_stale_temps(folder: str | os.PathLike, name: str) -> int:
+    """Removes the temporary files a killed writer of ``folder/name`` left; only for a folder
+    that no other process is writing ``name`` into. Returns how many were removed."""
+    removed = 0
+    for stale in Path(folder).glob(f"{TEMP_PREFIX}{name}.*{TEMP_SUFFIX}"):
+        try:
+            stale.unlink()
+            removed += 1
+        except OSError:
+            pass  # another reader's problem at worst: never a reason to stop a run
+    return removed

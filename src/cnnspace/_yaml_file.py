@@ -8,6 +8,65 @@ import yaml
 
 from .errors import CnnspaceError
 
+# Far beyond any spec, study or schedule, far below what exhausts memory or the stack: YAML's
+# aliases let a few lines stand for billions of values ("billion laughs").
+MAX_VALUES = 1_000_000
+MAX_DEPTH = 100
+
+
+class Refused(yaml.YAMLError):
+    """YAML that is valid but too large or too deep to read safely."""
+
+
+class _Loader(yaml.SafeLoader):
+    def get_single_node(self):
+        node = super().get_single_node()
+        if node is not None:
+            _check_size(node)
+        return node
+
+
+def _check_size(root: yaml.Node) -> None:
+    """Counts the values ``root`` stands for once its aliases are expanded, in time linear in
+    the text (a node met again is counted from memory), and refuses a node inside itself."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # on the path from the root: meeting one again is a cycle
+    stack = [(root, 1, False)]
+    while stack:
+        node, depth, children_counted = stack.pop()
+        children = _children(node)
+        if children_counted:
+            open_nodes.discard(id(node))
+            total = 1 + sum(sizes[id(c)] for c in children)
+            if total > MAX_VALUES:
+                raise Refused(f"stands for more than {MAX_VALUES:,} values once its aliases "
+                              "(*name) are expanded")
+            sizes[id(node)] = total
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise Refused("an alias (*name) refers to a value that contains it")
+        if depth > MAX_DEPTH:
+            raise Refused(f"nested more than {MAX_DEPTH} levels deep")
+        open_nodes.add(id(node))
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in children)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return node.value if isinstance(node, yaml.SequenceNode) else []
+
+
+def safe_load(text: str) -> Any:
+    """``yaml.safe_load``, refusing documents too large or too deep to hold."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+    except RecursionError:
+        raise Refused(f"nested too deeply to read (more than {MAX_DEPTH} levels)") from None
+
 
 def yaml_problem(e: yaml.YAMLError) -> str:
     """PyYAML's several-line message as one line: where in the text, and what is wrong."""
@@ -19,7 +78,7 @@ def yaml_problem(e: yaml.YAMLError) -> str:
 def read_yaml(path: Path, error: Callable[[str], CnnspaceError]) -> Any:
     """The file's data; ``error(message)`` makes the exception raised when it cannot be had."""
     try:
-        return yaml.safe_load(path.read_text())
+        return safe_load(path.read_text())
     except OSError as e:
         raise error(f"cannot read the file: {e.strerror}") from None
     except UnicodeDecodeError:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import re
 import sys
 
 from . import __version__, commands
 from .errors import CnnspaceError
 
 
+_OUT_OF_MEMORY = re.compile(r"can't allocate memory|out of memory", re.IGNORECASE)
 # Subcommands whose name is a Python keyword live in a module of another name.
 MODULE_OF = {"import": "importer"}
 
@@ -46,6 +48,19 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # the machine's, not the input's: a full disk, no permission
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"cnnspace {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as e:
+        # torch's allocators raise RuntimeError (CPU) and OutOfMemoryError (CUDA) for sizes
+        # the machine cannot hold: the input's size, said in one line; anything else is a bug
+        if not isinstance(e, MemoryError) and not _OUT_OF_MEMORY.search(str(e)):
+            raise
+        print(f"cnnspace {args.command}: error: not enough memory for this model, input or "
+              f"batch ({str(e).strip().splitlines()[0] if str(e).strip() else 'MemoryError'})",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

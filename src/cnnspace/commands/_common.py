@@ -14,6 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from .. import spec as spec_mod
+from .._yaml_file import safe_load
 from ..errors import CnnspaceError
 from ..zoo import get_spec, list_models
 
@@ -40,7 +41,7 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
         if not sep or not key:
             raise CnnspaceError(f"--set expects KEY=VALUE, got {pair!r}")
         try:
-            settings[key.strip()] = yaml.safe_load(value) if value.strip() else ""
+            settings[key.strip()] = safe_load(value) if value.strip() else ""
         except yaml.YAMLError:
             settings[key.strip()] = value
     return settings

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from .._yaml_file import yaml_problem
+from .._yaml_file import safe_load, yaml_problem
 from ..spec import NetSpec, Node, resolve
 from ._codec import MAX_SHARED_BITS, RAW_BITS
 from ._errors import CompressError
@@ -115,7 +115,7 @@ def load_schedule(path: str | os.PathLike) -> Schedule:
     except OSError as e:
         raise CompressError(f"{path}: cannot read the schedule: {e.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as e:
         raise CompressError(f"{path}: not valid YAML: {yaml_problem(e)}") from None
     return parse_schedule(data, str(path))

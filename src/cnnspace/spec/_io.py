@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
-from .._yaml_file import yaml_problem
+from .._yaml_file import safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
@@ -112,7 +112,7 @@ def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
 
 def loads(text: str, source: str | None = None) -> NetSpec:
     try:
-        data = yaml.safe_load(text)  # JSON is a subset of YAML
+        data = safe_load(text)  # JSON is a subset of YAML
     except yaml.YAMLError as e:
         raise SpecError(f"not valid YAML/JSON: {yaml_problem(e)}", source=source) from None
     return from_dict(data, source)

@@ -99,6 +99,9 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file (a run folder holds "
+                              "checkpoint.pt and best.pt)")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     _check_torch_file(path)
@@ -144,6 +147,9 @@ def _check_torch_file(path: Path) -> None:
         head = f.read(64)
     if head.startswith(_TORCH_SIGNATURES):
         return
+    if not head:
+        raise CheckpointError(f"{path}: an empty file, not a checkpoint (a write that never "
+                              "finished?)")
     text = head.isascii() and b"\0" not in head
     raise CheckpointError(f"{path}: not a checkpoint of `cnnspace train` (no torch file "
                           "signature): " + ("a text file (a spec is given as MODEL_OR_SPEC, "

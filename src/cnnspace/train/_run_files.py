@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from .._atomic import write_text_atomic
+from .._atomic import remove_stale_temps, write_text_atomic
 from ..errors import CnnspaceError
 from ._config import ConfigError
 
@@ -26,6 +26,12 @@ class RunFiles:
         if self.checkpoint.exists() and not resume:
             raise ConfigError(f"{self.out} already holds a run; continue it with --resume or "
                               "choose another --out")
+
+    def remove_stale_temps(self) -> None:
+        """The half-written files of a process killed while writing (its files are whole:
+        they are written under temporary names and renamed)."""
+        for path in (self.config, self.metrics, self.checkpoint, self.best, self.result):
+            remove_stale_temps(self.out, path.name)
 
     def write_config(self, info: dict) -> None:
         write_text_atomic(self.config, yaml.safe_dump(info, sort_keys=False, width=100))

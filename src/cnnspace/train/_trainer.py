@@ -103,6 +103,7 @@ class Trainer:
         payload = None
         if self.workers.is_main and self.files:
             self.files.refuse_to_overwrite(self.config.resume)
+            self.files.remove_stale_temps()  # this run owns the folder (refused otherwise)
             if self.files.checkpoint.exists():
                 payload = self._check_resumable(load_checkpoint(self.files.checkpoint)).payload
         payload = self.workers.broadcast(payload)
@@ -148,7 +149,8 @@ class Trainer:
         s, cfg = self.state, self.config
         progress = TrainProgress(self.workers.is_main and cfg.progress,
                                  cfg.epochs * s.steps_per_epoch, s.step, self.workers.is_main)
-        if self.resumed and s.epoch >= cfg.epochs:
+        complete = self.resumed and s.epoch >= cfg.epochs
+        if complete:
             progress.note(f"{self.files.out} is complete ({cfg.epochs} epochs): nothing to train")
         elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
@@ -168,7 +170,7 @@ class Trainer:
             progress.close()
         self.module.eval()  # the result is for inference: dropout off, batchnorm stats fixed
         result = self._result()
-        if self.files and self.workers.is_main:
+        if self.files and self.workers.is_main and not complete:  # its result is written
             self.files.write_result(result.to_json())
         for callback in self.callbacks:
             callback.on_train_end(s, result)
