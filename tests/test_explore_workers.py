@@ -143,3 +143,41 @@ def test_more_workers_than_cpus_are_refused(tmp_path):
                               str(available_cpus() + 1)), capture_output=True, text=True)
     assert done.returncode == 2 and "each worker trains on at least one" in done.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_workers_stop_when_the_command_is_killed(tmp_path):
+    study = write_study(tmp_path, name="orphans", axes={"sr": POINTS[:4]}, epochs=50)
+    out = tmp_path / "out"
+    parent = subprocess.Popen(cli("explore", str(study), "--out", str(out), "--workers", "2",
+                                  "--no-report"), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while not any(t.state == TrialState.RUNNING and t.user_attrs.get("run_folder")
+                      for t in trials_of(str(out), "orphans")):
+            assert time.monotonic() < deadline and parent.poll() is None, "no trial started"
+            time.sleep(0.2)
+        parent.kill()  # SIGKILL: it cannot pass anything on
+        parent.wait()
+        workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1])
+                   for t in trials_of(str(out), "orphans") if "worker" in t.user_attrs}
+        deadline = time.monotonic() + 60
+        alive = set(workers)
+        while alive and time.monotonic() < deadline:
+            alive = {pid for pid in alive if _running(pid)}
+            time.sleep(0.2)
+        assert workers and not alive, f"workers {alive} train on without their command"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+    trials = trials_of(str(out), "orphans")
+    assert count(trials).running == 0 and retried_numbers(trials)  # stopped as for SIGTERM
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

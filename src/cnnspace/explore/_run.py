@@ -68,6 +68,7 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     # Created once here, so that this command's own workers never race to create it.
     open_study(open_storage(location, heartbeat), name, prepared)
     if worker_index is not None:
+        _die_with_parent()
         run_worker(prepared, location, name, out_dir, heartbeat, worker_index, shared)
     else:
         _announce(console, prepared, name, url, workers)
@@ -100,6 +101,27 @@ def _announce(console: Console, prepared: Prepared, name: str, url: str, workers
         console.print(line, markup=False, soft_wrap=True)
 
 
+PARENT_ENV = "CNNSPACE_EXPLORE_PARENT"  # the pid of the command that started a worker
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """A worker started by ``--workers`` gets SIGTERM when that command dies, even by SIGKILL
+    (Linux: prctl PR_SET_PDEATHSIG), and stops as for SIGTERM: its trial is queued again.
+    Without it, the workers would train on, orphaned and silent."""
+    parent = os.environ.pop(PARENT_ENV, None)
+    if parent is None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != int(parent):  # the command died before prctl took effect
+        raise _Terminated("the command that started this worker is gone")
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM to the process that started the workers: stop as for Ctrl-C."""
 
@@ -112,7 +134,8 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
                        heartbeat: Heartbeat, monitor: Monitor) -> None:
     if study.source is None:
         raise CnnspaceError("several workers need the study as a file (each worker reads it)")
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers))}
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers)),
+           PARENT_ENV: str(os.getpid())}
     argv = [sys.executable, "-m", "cnnspace.cli", "explore", study.source, "--out", str(out_dir),
             "--storage", location, "--study-name", name,
             "--heartbeat", str(heartbeat.interval_s), "--grace", str(heartbeat.grace_s)]
