@@ -103,6 +103,13 @@ def test_pruner_needs_an_accuracy_objective():
                          "objectives": ["size_mib"], "pruner": "median"}, "study.yaml")
 
 
+def test_a_pruner_option_of_the_wrong_type_names_the_file_and_key():
+    with pytest.raises(StudyError, match="study.yaml: key 'pruner': ThresholdPruner: .*float"):
+        study_from_dict({"name": "x", "space": {"base": "firenet", "axes": {"sr": [0.5]}},
+                         "objectives": ["top1"], "pruner": {"name": "threshold", "lower": "abc"}},
+                        "study.yaml")
+
+
 def test_dataset_replaces_the_space_input_and_classes():
     # examples/spaces/squeeze_ratio.yaml is written for ImageNet; the study trains on digits.
     space = load_study_file(EXAMPLES / "squeeze_ratio.yaml").space

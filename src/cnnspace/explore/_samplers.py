@@ -77,7 +77,7 @@ def make_sampler(choice: Choice, search_space: Callable[[], dict[str, list]],
     if choice.name == "tpe":
         # Workers in parallel: treat running trials as bad so another worker looks elsewhere.
         kwargs.setdefault("constant_liar", True)
-    return _construct(SAMPLERS[choice.name], kwargs, seed=seed)
+    return _construct(SAMPLERS[choice.name], kwargs, "sampler", seed=seed)
 
 
 def make_pruner(choice: Choice, epochs: int) -> optuna.pruners.BasePruner:
@@ -88,13 +88,13 @@ def make_pruner(choice: Choice, epochs: int) -> optuna.pruners.BasePruner:
         # Optuna counts steps from 0 ("the first N reports are never pruned"); trials report
         # epochs, counted from 1, so N epochs of warm-up exempt steps below N + 1.
         kwargs["n_warmup_steps"] += 1
-    return _construct(PRUNERS[choice.name], kwargs)
+    return _construct(PRUNERS[choice.name], kwargs, "pruner")
 
 
-def _construct(cls: type, kwargs: dict, **managed) -> Any:
+def _construct(cls: type, kwargs: dict, key: str, **managed) -> Any:
     accepted = inspect.signature(cls).parameters
     kwargs.update({k: v for k, v in managed.items() if k in accepted})
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:  # Optuna's own check of an option's value
-        raise StudyError(f"{cls.__name__}: {e}") from None
+        raise StudyError(f"{cls.__name__}: {e}", key=key) from None

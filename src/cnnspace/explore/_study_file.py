@@ -24,7 +24,7 @@ from ..errors import CnnspaceError
 from ..space import DesignSpace, SpaceError
 from ._errors import StudyError
 from ._objectives import OBJECTIVES, Objective
-from ._samplers import PRUNERS, SAMPLERS, Choice, parse_choice
+from ._samplers import PRUNERS, SAMPLERS, Choice, make_pruner, parse_choice
 
 _TOP_KEYS = ("name", "description", "space", "train", "objectives", "sampler", "pruner",
              "budget", "seed", "keep_checkpoints")
@@ -122,6 +122,7 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
         raise StudyError(f"a pruner stops trials whose accuracy lags, so it prunes on a trained "
                          f"accuracy objective ({', '.join(PRUNABLE)}), not {objectives[0].name!r}",
                          key="pruner")
+    make_pruner(pruner, train["epochs"])  # its option values, checked while the file is named
     if sampler.name == "grid":
         continuous = [a.name for a in space.axes if not a.enumerable]
         if continuous:
