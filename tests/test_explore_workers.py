@@ -109,6 +109,14 @@ def test_workers_option_runs_local_processes_on_one_study(tmp_path):
     assert 1 <= len(workers) <= 2 and str(os.getpid()) not in workers
 
 
+def _wait_for_a_running_trial(out, name: str, parent: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 240
+    while not any(t.state == TrialState.RUNNING and t.user_attrs.get("run_folder")
+                  for t in trials_of(str(out), name)):
+        assert time.monotonic() < deadline and parent.poll() is None, "no trial started"
+        time.sleep(0.2)
+
+
 def test_sigterm_to_the_command_stops_its_workers_and_requeues_their_trials(tmp_path):
     study = write_study(tmp_path, name="term", axes={"sr": POINTS}, epochs=3)
     out = tmp_path / "out"
@@ -116,11 +124,7 @@ def test_sigterm_to_the_command_stops_its_workers_and_requeues_their_trials(tmp_
                                   "--no-report"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     try:
-        deadline = time.monotonic() + 240
-        while not any(t.state == TrialState.RUNNING and t.user_attrs.get("run_folder")
-                      for t in trials_of(str(out), "term")):
-            assert time.monotonic() < deadline and parent.poll() is None, "no trial started"
-            time.sleep(0.2)
+        _wait_for_a_running_trial(out, "term", parent)
         parent.send_signal(signal.SIGTERM)  # to the command alone, not its process group
         _, err = parent.communicate(timeout=120)
     finally:
@@ -152,11 +156,7 @@ def test_workers_stop_when_the_command_is_killed(tmp_path):
                                   "--no-report"), stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 240
-        while not any(t.state == TrialState.RUNNING and t.user_attrs.get("run_folder")
-                      for t in trials_of(str(out), "orphans")):
-            assert time.monotonic() < deadline and parent.poll() is None, "no trial started"
-            time.sleep(0.2)
+        _wait_for_a_running_trial(out, "orphans", parent)
         parent.kill()  # SIGKILL: it cannot pass anything on
         parent.wait()
         workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1])
