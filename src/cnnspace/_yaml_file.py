@@ -18,14 +18,6 @@ class Refused(yaml.YAMLError):
     """YAML that is valid but too large or too deep to read safely."""
 
 
-class _Loader(yaml.SafeLoader):
-    def get_single_node(self):
-        node = super().get_single_node()
-        if node is not None:
-            _check_size(node)
-        return node
-
-
 def _check_size(root: yaml.Node) -> None:
     """Counts the values ``root`` stands for once its aliases are expanded, in time linear in
     the text (a node met again is counted from memory), and refuses a node inside itself."""
@@ -62,10 +54,19 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
 
 def safe_load(text: str) -> Any:
     """``yaml.safe_load``, refusing documents too large or too deep to hold."""
+    # yaml.safe_load's own steps, with the size checked between reading the text into nodes
+    # and building the values (where aliases would multiply)
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506  (a SafeLoader subclass)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_size(node)
+        return loader.construct_document(node)
     except RecursionError:
         raise Refused(f"nested too deeply to read (more than {MAX_DEPTH} levels)") from None
+    finally:
+        loader.dispose()
 
 
 def yaml_problem(e: yaml.YAMLError) -> str:
