@@ -21,7 +21,8 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
 from ..errors import CnnspaceError
-from ..spec import INPUT, Layer, NetSpec, SpecError, compact_layers, parse_input, resolve
+from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name, parse_input,
+                    resolve)
 
 
 class UnsupportedModuleError(CnnspaceError, ValueError):
@@ -354,17 +355,10 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     steps = made if isinstance(made, list) else [made]
     layers = [Layer(name, steps[0][0], tuple(values[t] for t in tensors), steps[0][1])]
     for kind, attrs in steps[1:]:
-        layers.append(Layer(_free(f"{name}_{kind}", taken), kind, (layers[-1].name,), attrs))
+        step = free_name(f"{name}_{kind}", taken)
+        taken.add(step)
+        layers.append(Layer(step, kind, (layers[-1].name,), attrs))
     return layers
-
-
-def _free(name: str, taken: set[str]) -> str:
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}_{n}"
-    taken.add(candidate)
-    return candidate
 
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ._compact import compact_layers
 from ._errors import SpecError
-from ._graph import INPUT, Layer, NetSpec, resolve
+from ._graph import INPUT, Layer, NetSpec, free_name, resolve
 from ._prototxt import Ident, Message, parse
 
 V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", "LRN": "LRN",
@@ -247,9 +247,7 @@ class _Builder:
 
     def add(self, caffe_name: str, kind: str, inputs: list[str], attrs: dict, line: int) -> str:
         base = re.sub(r"[./]", "_", caffe_name)  # '/' and '.' are reserved in spec names
-        name, n = base, 2
-        while name == INPUT or name in self.lines:
-            name, n = f"{base}_{n}", n + 1
+        name = free_name(base, self.lines)
         if name != caffe_name:
             self.renamed[name] = caffe_name
         self.layers.append((name, kind, inputs, attrs))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Container, Mapping, NamedTuple
 
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
@@ -19,6 +19,15 @@ INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", 
 VIEW_TYPES = frozenset({"flatten", "dropout"})
 IN_PLACE_TYPES = frozenset({"relu", "relu6", "leaky_relu"})
 _ALIASING = VIEW_TYPES | IN_PLACE_TYPES
+
+
+def free_name(name: str, taken: Container[str]) -> str:
+    """``name``, or ``name_2``, ``name_3``, ... : the first that is not ``taken`` (nor the
+    reserved name of the network input)."""
+    candidate, n = name, 2
+    while candidate == INPUT or candidate in taken:
+        candidate, n = f"{name}_{n}", n + 1
+    return candidate
 
 
 def _names(v: Any) -> tuple:

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data import DataSplits
-from ..spec import Layer, NetSpec, SpecError, parse_input, resolve
+from ..spec import Layer, NetSpec, SpecError, free_name, parse_input, resolve
 from ..zoo import get_spec
 
 
@@ -31,7 +31,7 @@ def fit_spec(spec: NetSpec, data: DataSplits, check_classes: bool = True) -> Net
                             "scores before it (cross-entropy applies its own softmax): remove "
                             "this layer, as Caffe's train files do", layer=name, field="outputs")
         if tuple(shape) == (data.num_classes, 1, 1):
-            flat = _free_name(f"{name}_scores", fitted)
+            flat = free_name(f"{name}_scores", {layer.name for layer in fitted.layers})
             added.append(Layer(flat, "flatten", (name,)))
             outputs.append(flat)
         elif tuple(shape) != (data.num_classes,):
@@ -45,15 +45,6 @@ def fit_spec(spec: NetSpec, data: DataSplits, check_classes: bool = True) -> Net
     if not added:
         return fitted
     return replace(fitted, layers=(*fitted.layers, *added), outputs=tuple(outputs))
-
-
-def _free_name(name: str, spec: NetSpec) -> str:
-    taken = {layer.name for layer in spec.layers}
-    candidate, n = name, 1
-    while candidate in taken:
-        n += 1
-        candidate = f"{name}{n}"
-    return candidate
 
 
 def zoo_spec(name: str, data: DataSplits, **settings: Any) -> NetSpec:
