@@ -108,3 +108,25 @@ layers:
         squeeze = module.layers["fire2/squeeze1x1"]
         expected = F.conv2d(x, squeeze.weight, squeeze.bias).mean((2, 3))
     assert torch.allclose(tap.flatten(1), expected)  # not rectified by the ReLU
+
+
+def test_a_concat_of_one_input_is_a_copy_so_an_in_place_relu_after_it_spares_its_input():
+    # The analysis counts a concat's output as memory of its own; were one input passed
+    # through, the in-place ReLU after it would rectify c under the sigmoid that also reads it.
+    spec = loads("""
+name: one_input_concat
+input: [1, 4, 4]
+layers:
+  - {name: c, type: conv2d, out_channels: 2, kernel: 1}
+  - {name: cat, type: concat, inputs: [c]}
+  - {name: r, type: relu}
+  - {name: s, type: sigmoid, inputs: [c]}
+  - {name: out, type: concat, inputs: [r, s]}
+""")
+    assert spec.resolve().node("r").aliases and _activations(spec)["cat"] == 2 * 4 * 4
+    module = build(spec).eval()
+    x = torch.randn(1, 1, 4, 4)
+    with torch.no_grad():
+        conv = module.layers["c"](x)
+        out = module(x)
+    assert torch.equal(out, torch.cat([torch.relu(conv), torch.sigmoid(conv)], dim=1))

@@ -10,8 +10,10 @@ from ..spec import Node
 
 
 class Concat(nn.Module):
+    # Always a new tensor, even of one input: the spec counts a concat's output as memory of its
+    # own and may let an in-place ReLU overwrite it, which must not reach the input.
     def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return xs[0] if len(xs) == 1 else torch.cat(xs, dim=1)
+        return torch.cat(xs, dim=1)
 
 
 class Add(nn.Module):
