@@ -68,6 +68,30 @@ def test_ceil_rounding_drops_a_window_that_starts_in_the_padding():
     assert g.node("p").out_shape == (1, 3, 3)
 
 
+@pytest.mark.parametrize("kernel,stride,size,expected", [(6, 5, 5, 1), (5, 3, 4, 1), (4, 4, 3, 1)])
+def test_ceil_rounding_keeps_one_window_larger_than_the_input(kernel, stride, size, expected):
+    # torch and Caffe: ceil((size - kernel) / stride) + 1 windows; ceil(-1/5) + 1 = 1, the window
+    # starting at 0 and running past the input's end (torch.nn.MaxPool2d agrees).
+    g = net({"name": "p", "type": "maxpool", "kernel": kernel, "stride": stride, "ceil_mode": True},
+            input=(1, size, size)).resolve()
+    assert g.node("p").out_shape == (1, expected, expected)
+
+
+def test_output_sizes_are_exact_at_any_input_size():
+    # (10**20 + 1 - 2) // 2 + 1: a float quotient rounds 10**20 - 1 up and gives one too many
+    g = net({"name": "p", "type": "maxpool", "kernel": [2, 1]}, input=(1, 10**20 + 1, 5)).resolve()
+    assert g.node("p").out_shape == (1, 5 * 10**19, 5)
+
+
+@pytest.mark.parametrize("layer", [
+    {"name": "p", "type": "maxpool", "kernel": 6, "stride": 1, "ceil_mode": True},   # ceil(-1) + 1
+    {"name": "p", "type": "maxpool", "kernel": 6, "stride": 5},                      # floor
+    {"name": "p", "type": "conv2d", "out_channels": 1, "kernel": 6, "stride": 5}])
+def test_a_window_that_leaves_no_output_is_refused(layer):
+    with pytest.raises(S.SpecError, match="field .kernel.: window of 6.*output size would be <= 0"):
+        net(layer, input=(1, 5, 5)).resolve()
+
+
 def test_shape_inference_at_any_input_size():
     spec = get_spec("squeezenet1_1")
     for hw in (32, 97, 224, 513):

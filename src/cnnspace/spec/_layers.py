@@ -49,14 +49,16 @@ def _window_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ce
                 field: str) -> int:
     span = dilation * (kernel - 1) + 1
     room = size + 2 * pad - span
-    if room < 0:
-        raise SpecError(f"window of {span} (kernel {kernel}, dilation {dilation}) does not fit the "
-                        f"input of size {size} with padding {pad}; output size would be <= 0",
-                        field=field)
-    out = (math.ceil if ceil else math.floor)(room / stride) + 1
+    # Ceil rounding keeps one window larger than the input (room > -stride), as torch and Caffe.
+    # integer division: exact at any size, where a float quotient would not be
+    out = (-(-room // stride) if ceil else room // stride) + 1
     # As torch and Caffe: with ceil rounding the last window must start inside the input or left pad.
     if ceil and (out - 1) * stride >= size + pad:
         out -= 1
+    if out < 1:
+        raise SpecError(f"window of {span} (kernel {kernel}, dilation {dilation}) does not fit the "
+                        f"input of size {size} with padding {pad}; output size would be <= 0",
+                        field=field)
     return out
 
 
