@@ -146,3 +146,20 @@ def test_report_without_trained_points(tmp_path):
     assert main(["explore", str(study), "--out", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "No trained point yet." in html and "0 trained" in html
+
+
+def test_networks_reused_from_another_study_are_plotted(tmp_path):
+    # A sweep widened under a new name reuses the networks the first study trained: they are
+    # this study's results too, on its fronts and EDFs, though only one network trains here.
+    out = tmp_path / "out"
+    first = write_study(tmp_path, name="first", axes={"sr": [0.25, 0.5]})
+    wider = write_study(tmp_path, name="wider", axes={"sr": [0.25, 0.5, 1.0]})
+    for study in (first, wider):
+        assert main(["explore", str(study), "--out", str(out), "--no-report"]) == 0
+    results = load_results(out, "wider")
+    assert (results.counts.trained, results.counts.reused) == (1, 2)
+    assert main(["report", str(out), "--study-name", "wider"]) == 0
+    svg = (out / "plots-wider" / "pareto_size_mib.svg").read_text()
+    assert "of 3 points on the front" in svg
+    assert "(n=3)" in (out / "plots-wider" / "edf.svg").read_text()
+    assert "3 distinct networks with a final accuracy" in (out / "report-wider.html").read_text()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from matplotlib.figure import Figure
+from optuna.trial import TrialState
 
 from .._atomic import write_atomic, write_text_atomic
 from ..explore import METRIC_COLUMNS, StudyResults, curves, pareto_mask
@@ -34,12 +35,11 @@ def write_report(results: StudyResults, out_dir: str | Path,
 def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: str) -> Path:
     rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
             for r in results.rows]
-    _mark_front(rows, results.objectives)
+    _mark_front(_completed(results, rows), rows, results.objectives)
     table = f"trials{suffix}.csv"
     _write_csv(out_dir / table, rows)
     accuracy = next((o.name for o in results.objectives if o.name.endswith("top1")), "top1")
-    trained = _unique_points([r for r in rows if r["outcome"] == "trained"
-                              and r.get(accuracy) is not None])
+    trained = _networks(results, rows, accuracy)
     figures: list[tuple[str, str, Figure]] = []
     axes = list(results.axes)
     for x in FRONT_AXES:
@@ -75,11 +75,25 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     return path
 
 
-def _mark_front(rows: list[dict], objectives) -> None:
-    """``pareto``: whether a finished trial's network is on the front of the study's
-    objectives (a reused trial as its twin); empty for trials without all objective values."""
-    done = [r for r in rows if all(r.get(o.name) is not None for o in objectives)
-            and r["outcome"] in ("trained", "reused")]
+def _completed(results: StudyResults, rows: list[dict]) -> list[dict]:
+    """The rows of trials that completed: trained here, or reused a network trained alike by
+    a twin of this study or of another study in the storage (a widened sweep). A trial that
+    reused a pruned or failed twin carries its partial results but did not complete."""
+    complete = {t.number for t in results.trials if t.state == TrialState.COMPLETE}
+    return [r for r in rows if r["trial"] in complete]
+
+
+def _networks(results: StudyResults, rows: list[dict], accuracy: str) -> list[dict]:
+    """One completed row per network that has ``accuracy``, the trial that trained it first
+    (so plots label a network with that trial)."""
+    done = [r for r in _completed(results, rows) if r.get(accuracy) is not None]
+    return _unique_points(sorted(done, key=lambda r: r["outcome"] != "trained"))
+
+
+def _mark_front(done: list[dict], rows: list[dict], objectives) -> None:
+    """``pareto``: whether a completed trial's network is on the front of the study's
+    objectives (a reused trial as its twin); empty for the other trials."""
+    done = [r for r in done if all(r.get(o.name) is not None for o in objectives)]
     front = pareto_mask([[r[o.name] for o in objectives] for r in done],
                         [o.maximize for o in objectives])
     on, finished = {id(r) for r, f in zip(done, front) if f}, {id(r) for r in done}
@@ -102,8 +116,7 @@ def _edf_figures(results: StudyResults, trained: list[dict], accuracy: str,
 
     groups = {results.name: errors(trained)}
     for other in compare:
-        theirs = _unique_points([r for r in other.rows if r["outcome"] == "trained"
-                                 and r.get(accuracy) is not None])
+        theirs = _networks(other, other.rows, accuracy)
         if theirs:
             groups[other.name] = errors(theirs)
     out = [("edf", "error EDF: the fraction of trained models with top-1 error below e "
@@ -151,11 +164,10 @@ def _summary(results: StudyResults, trained_points: int) -> str:
               f"{train.get('batch_size')}, {train.get('optimizer')} lr {train.get('lr')}, "
               f"{train.get('schedule')}"),
              ("sampler / pruner", f"{cfg['sampler']['name']} / {cfg['pruner']['name']}"),
-             ("trials", f"{c.trained} trained ({trained_points} distinct "
-                        f"network{'s' if trained_points != 1 else ''}), "
-              f"{c.pruned} pruned, {c.reused} reused, {c.failed} failed, {c.lost} lost, "
-              f"{c.infeasible} infeasible (never trained), {c.running} running, "
-              f"{c.waiting} queued")]
+             ("trials", f"{c.trained} trained, {c.pruned} pruned, {c.reused} reused, "
+              f"{c.failed} failed, {c.lost} lost, {c.infeasible} infeasible (never trained), "
+              f"{c.running} running, {c.waiting} queued; {trained_points} distinct "
+              f"network{'s' if trained_points != 1 else ''} with a final accuracy")]
     limits, f = cfg["space"].get("constraints"), results.feasibility
     if limits and f:
         scope = "grid points" if f.get("whole_grid") else "sampled points"
