@@ -162,3 +162,22 @@ def test_an_analysis_repr_is_short():
     text = repr(analyze(get_spec("googlenet_aux")))
     assert "layers=<" in text and "LayerMetrics>" in text and "params=" in text
     assert len(text) < 1000
+
+
+@pytest.mark.parametrize("command", ["analyze", "spec"])
+def test_a_spec_file_too_small_for_the_input_given_is_named_and_never_written(capsys, tmp_path,
+                                                                               command):
+    path = tmp_path / "k5.yaml"
+    path.write_text("name: k5\ninput: [3, 8, 8]\nlayers:\n"
+                    "  - {name: c1, type: conv2d, out_channels: 2, kernel: 5}\n")
+    out_file = tmp_path / "out.yaml"
+    extra = ["-o", str(out_file)] if command == "spec" else []
+    code, _, err = run(capsys, command, str(path), "--input", "3x3x3", *extra)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "k5.yaml: layer 'c1': field 'kernel': window of 5" in err
+    assert not out_file.exists()  # `spec` writes only what every command reads back
+
+
+def test_a_zoo_model_at_an_input_too_small_is_named(capsys):
+    code, _, err = run(capsys, "analyze", "squeezenet1_1", "--input", "3x10x10")
+    assert code == 2 and err.startswith("cnnspace analyze: error: squeezenet1_1: layer 'pool5'")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from ..metrics import analyze
+from ..spec import validated
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
                       table_console, with_prefix)
@@ -23,8 +24,8 @@ def _shape(s) -> str:
 
 
 def run(args) -> int:
-    result = analyze(load_spec(args.model, args.settings, args.input), batch=args.batch,
-                     bits=args.bits)
+    spec = validated(load_spec(args.model, args.settings, args.input), args.model)
+    result = analyze(spec, batch=args.batch, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
     elif args.format == "csv":

@@ -6,10 +6,10 @@ from ._errors import SpecError
 from ._frozen import FrozenMap, freeze, thaw
 from ._graph import INPUT, Graph, Layer, NetSpec, Node, free_name, parse_input, resolve
 from ._identity import network_id
-from ._io import dumps, from_dict, load, loads, save, to_dict
+from ._io import dumps, from_dict, load, loads, save, to_dict, validated
 from ._layers import LAYER_TYPES, Shape
 
 __all__ = ["BLOCK_TYPES", "INPUT", "LAYER_TYPES", "FrozenMap", "Graph", "Layer", "NetSpec", "Node",
            "Shape", "SpecError", "compact_layers", "dumps", "free_name", "freeze", "from_dict",
            "from_prototxt", "load", "loads", "network_id", "parse_input", "resolve", "save",
-           "thaw", "to_dict"]
+           "thaw", "to_dict", "validated"]

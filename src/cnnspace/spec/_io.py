@@ -43,10 +43,19 @@ def from_dict(d: Any, source: str | None = None) -> NetSpec:
     own input size); any problem raises SpecError naming ``source``, the layer and the field."""
     try:
         spec = _from_dict(d)
-        resolve(spec)
-        return spec
     except SpecError as e:
         raise e.located(source=source) from None
+    return validated(spec, source)
+
+
+def validated(spec: NetSpec, source: str | None = None) -> NetSpec:
+    """``spec`` once it resolves at its own input size; any problem raises SpecError naming
+    ``source`` (a file, or a model at another input size, is only checked when resolved)."""
+    try:
+        resolve(spec)
+    except SpecError as e:
+        raise e.located(source=source) from None
+    return spec
 
 
 def _from_dict(d: Any) -> NetSpec:
