@@ -269,3 +269,60 @@ def test_a_mean_over_channels_is_unsupported():
             return x.mean(1, keepdim=True)
     with pytest.raises(UnsupportedModuleError, match=r"spatial dims \(2, 3\)"):
         cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 1), ChannelMean()), (3, 4, 4))
+
+
+class AugmentedAssignment(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        z = y
+        z += x  # fx records z = z + x; torch changes y too, so both halves below are y + x
+        return torch.cat([z, y], 1)
+
+
+def test_a_traced_graph_that_computes_otherwise_than_forward_is_refused():
+    with pytest.raises(CnnspaceError, match="AugmentedAssignment: forward.. computes other values "
+                                            "than its torch.fx trace"):
+        cnnspace.from_torch(AugmentedAssignment(), (3, 8, 8))
+
+
+@pytest.mark.parametrize("module,kind", [(nn.Conv2d(3, 4, 3, padding="same"), "conv2d"),
+                                         (nn.LocalResponseNorm(3), "lrn"),
+                                         (nn.MaxPool2d(2), "maxpool")])
+def test_a_single_layer_module_imports_as_that_layer(module, kind):
+    spec = cnnspace.from_torch(module, (3, 8, 8))
+    assert [layer.type for layer in spec.layers] == [kind]
+    assert analyze(spec).totals.params == sum(p.numel() for p in module.parameters())
+
+
+def test_a_layer_module_refused_alone_names_its_own_problem():
+    with pytest.raises(UnsupportedModuleError, match="padding_mode='circular'"):
+        cnnspace.from_torch(nn.Conv2d(3, 4, 3, padding=1, padding_mode="circular"), (3, 8, 8))
+
+
+class ReturnsItsInput(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        return self.conv(x), x
+
+
+def test_returning_the_input_as_an_output_is_named():
+    with pytest.raises(CnnspaceError, match="ReturnsItsInput returns its input as an output"):
+        cnnspace.from_torch(ReturnsItsInput(), (3, 8, 8))
+
+
+class AdaptiveMax(nn.Module):
+    def forward(self, x):
+        return F.adaptive_max_pool2d(x, 2)
+
+
+def test_a_refused_function_is_named_as_the_user_wrote_it():
+    with pytest.raises(UnsupportedModuleError) as e:
+        cnnspace.from_torch(AdaptiveMax(), (3, 8, 8))
+    assert e.value.op == "function torch.nn.functional.adaptive_max_pool2d"

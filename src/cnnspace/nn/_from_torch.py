@@ -12,6 +12,7 @@ import copy
 import io
 import operator
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
@@ -235,8 +236,10 @@ def _describe(node: fx.Node, module: nn.Module | None) -> str:
         return f"method Tensor.{node.target}"
     if node.op == "call_function":
         target = node.target
-        return f"function {getattr(target, '__module__', None) or 'torch'}." \
-               f"{getattr(target, '__qualname__', None) or getattr(target, '__name__', target)}"
+        name = getattr(target, "__qualname__", None) or getattr(target, "__name__", target)
+        if "<locals>" in str(name):  # torch's boolean_dispatch wrappers (F.max_pool2d) name theirs
+            name = getattr(target, "__name__", name)
+        return f"function {getattr(target, '__module__', None) or 'torch'}.{name}"
     return f"{node.op} {node.target}"
 
 
@@ -290,11 +293,11 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
                                      "elsewhere; write the out-of-place form (y = f(x))")
 
 
-def _trace(module: nn.Module, shape: tuple[int, int, int]) -> fx.GraphModule:
+def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.GraphModule:
     try:
         gm = fx.symbolic_trace(module)
     except Exception as e:  # torch.fx raises many types on dynamic control flow
-        raise CnnspaceError(f"torch.fx cannot trace {type(module).__name__}: {e}") from None
+        raise CnnspaceError(f"torch.fx cannot trace {title}: {e}") from None
     for node in gm.graph.nodes:
         _check_in_place(node, gm)
     gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
@@ -305,9 +308,46 @@ def _trace(module: nn.Module, shape: tuple[int, int, int]) -> fx.GraphModule:
             ShapeProp(gm).propagate(torch.zeros(1, *shape, device=device))
     except Exception as e:
         first = str(e.__cause__ or e).strip().splitlines()[0]
-        raise CnnspaceError(f"{type(module).__name__} fails on an input of shape "
+        raise CnnspaceError(f"{title} fails on an input of shape "
                             f"{list(shape)}: {first}") from None
+    _check_trace_computes_forward(module, gm, shape, device, title)
     return gm
+
+
+def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
+                                  shape: tuple[int, int, int], device: torch.device,
+                                  title: str) -> None:
+    """fx records ``y += x`` as ``y = y + x``: where y is read elsewhere, forward() and its trace
+    differ, and no node says so. Running both on one random input shows it."""
+    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    with torch.no_grad():
+        expected, traced = _leaves(module(x.clone())), _leaves(gm(x.clone()))
+    if len(expected) != len(traced) or not all(
+            a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
+            for a, b in zip(expected, traced)):
+        raise CnnspaceError(f"{title}: forward() computes other values than its torch.fx trace "
+                            "on a random input: an in-place operation such as `y += x` on a "
+                            "tensor used elsewhere is traced as `y = y + x`; write that "
+                            "out-of-place form")
+
+
+def _leaves(value: Any) -> list[torch.Tensor]:
+    """The tensors of a module's output, however nested in tuples, lists and dicts."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _leaves(v)]
+    return []
+
+
+def _traceable(module: nn.Module) -> nn.Module:
+    """fx traces into its root's forward(), so a layer module alone (nn.Conv2d) would come out as
+    the function it calls (F.conv2d), which has no rule: held in a container, it stays a module."""
+    if type(module) in MODULE_RULES:
+        return nn.Sequential(OrderedDict([(type(module).__name__.lower(), module)]))
+    return module
 
 
 def _rule(node: fx.Node, module: nn.Module | None) -> Rule | None:
@@ -368,7 +408,9 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         raise CnnspaceError(f"expected a torch.nn.Module, got {type(module).__name__}")
     shape = parse_input(input_shape)
     copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
-    gm = _trace(copied, shape)
+    title = type(module).__name__
+    root = _traceable(copied)
+    gm = _trace(root, shape, title)
     values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
     taken = {node.name for node in gm.graph.nodes}
     called: set[str] = set()  # module paths already made into a layer
@@ -389,9 +431,12 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
             else:
                 layers += made
                 values[node], traced[made[-1].name] = made[-1].name, _shape(node)[1:]
+    if INPUT in outputs and layers:
+        raise CnnspaceError(f"{title} returns its input as an output; a spec's outputs are "
+                            "layers (return only what the network computes)")
     if not layers or not outputs or INPUT in outputs:
-        raise CnnspaceError(f"{type(module).__name__} computes no layer from its input that "
-                            "cnnspace could import")
+        raise CnnspaceError(f"{title} computes no layer from its input that cnnspace could "
+                            "import")
     owner = type(module)
     spec = NetSpec(name or owner.__name__, shape, compact_layers(layers),
                    () if outputs == (layers[-1].name,) else outputs, init="torch_default",
@@ -401,12 +446,12 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         if node.name in traced and node.out_shape != traced[node.name]:
             raise SpecError(f"the spec infers {list(node.out_shape)} but torch produced "
                             f"{list(traced[node.name])}", layer=node.name)
-    unused = _unused_parameters(copied, gm)
+    unused = _unused_parameters(root, gm)
     if unused:
         # e.g. auxiliary classifiers that forward() skips in eval mode: the spec is the network
         # that runs, but a checkpoint stores these weights and DDP would exchange them
         total = sum(unused.values())
-        warnings.warn(f"{type(module).__name__}: {total:,} parameters in modules that forward() "
+        warnings.warn(f"{title}: {total:,} parameters in modules that forward() "
                       f"does not call are not in the spec: "
                       + ", ".join(f"{k} ({v:,})" for k, v in unused.items()), stacklevel=2)
         spec = replace(spec, meta={**spec.meta, "unused_parameters": unused})
