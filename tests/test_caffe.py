@@ -202,3 +202,23 @@ def test_import_says_which_names_changed(tmp_path, capsys):
     assert "2 layer name(s) changed (a.b -> a_b, a_b -> a_b_2; all in the spec's meta.renamed)" \
         in err
     assert load(tmp_path / "twice.yaml").meta["renamed"] == {"a_b": "a.b", "a_b_2": "a_b"}
+
+
+def _pooled(size, pool_param):
+    return (f'input: "data"\ninput_shape {{ dim: 1 dim: 1 dim: {size} dim: {size} }}\n'
+            f'layer {{ name: "p" type: "Pooling" bottom: "data" top: "p"\n'
+            f'  pooling_param {{ {pool_param} }} }}\n')
+
+
+def test_an_empty_last_window_caffe_keeps_is_refused_not_dropped_silently():
+    # Caffe's PoolingLayer drops a ceil-rounded last window that starts past the input only when
+    # it pads; a 1x1 window with stride 2 over 32 rows gives Caffe 17 windows, the last empty
+    # (torch and cnnspace: 16). Another output size would change every later count.
+    with pytest.raises(SpecError, match=r"bad.prototxt:3: layer 'p': field 'pooling_param.stride': "
+                                        r"Caffe .* 17 windows .* 16"):
+        from_prototxt(_pooled(32, "pool: MAX kernel_size: 1 stride: 2"), source="bad.prototxt")
+    for fine in ("pool: MAX kernel_size: 1 stride: 2 round_mode: FLOOR",  # floor: no empty window
+                 "pool: MAX kernel_size: 3 stride: 2"):                  # stride <= kernel
+        from_prototxt(_pooled(32, fine))
+    assert resolve(from_prototxt(_pooled(31, "pool: MAX kernel_size: 1 stride: 2"))
+                   ).node("p").out_shape == (1, 16, 16)                 # Caffe agrees: 16

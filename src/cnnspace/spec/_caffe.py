@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from ._compact import compact_layers
 from ._errors import SpecError
-from ._graph import INPUT, Layer, NetSpec, free_name, resolve
+from ._graph import INPUT, Layer, NetSpec, Node, free_name, resolve
 from ._prototxt import Ident, Message, parse
 
 V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", "LRN": "LRN",
@@ -284,11 +284,31 @@ class _Builder:
                        meta={"imported_from": "caffe prototxt", "file": Path(self.source).name,
                              **({"renamed": self.renamed} if self.renamed else {})})
         try:
-            resolve(spec)
+            graph = resolve(spec)
         except SpecError as e:
             line = self.lines.get(e.layer)
             raise e.located(source=f"{self.source}:{line}" if line else self.source) from None
+        for node in graph.nodes:
+            self.check_caffe_pooling(node)
         return spec
+
+    def check_caffe_pooling(self, node: Node) -> None:
+        """Caffe drops a ceil-rounded last window that starts past the input only where the
+        layer pads; without padding (stride > kernel) it keeps that window, empty, where torch
+        and cnnspace drop it. Refused: another output size would change every later count."""
+        a = node.attrs
+        if node.type not in ("maxpool", "avgpool") or not a["ceil_mode"] or any(a["padding"]):
+            return
+        for size, kernel, stride, out in zip(node.in_shapes[0][1:], a["kernel"],
+                                             a["stride"] or a["kernel"], node.out_shape[1:]):
+            caffe = -(-(size - kernel) // stride) + 1
+            if caffe != out:
+                raise self.error(
+                    f"Caffe pools {size} rows or columns into {caffe} windows here, the last "
+                    f"starting past the input (empty), where torch gives {out}; set round_mode: "
+                    "FLOOR or a stride no larger than the kernel",
+                    self.lines[node.name], layer=self.renamed.get(node.name, node.name),
+                    field="pooling_param.stride")
 
 
 def _declared_input(msg: Message, b: _Builder) -> None:
