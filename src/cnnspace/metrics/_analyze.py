@@ -5,7 +5,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
-from ..spec import NetSpec, Shape, SpecError, resolve
+from ..spec import MAX_SIZE, NetSpec, Shape, SpecError, resolve
 from ._counts import Counts, count
 
 # Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
@@ -74,8 +74,9 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
             bits: int = 32) -> Analysis:
     """Per-layer and total metrics. ``bits`` is the width of one stored value (weights,
     gradients and activations alike)."""
-    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise SpecError(f"expected a positive integer, got {batch!r}", field="batch")
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_SIZE:
+        raise SpecError(f"expected a positive integer at most {MAX_SIZE:,}, got {batch!r}",
+                        field="batch")
     if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64:
         raise SpecError(f"expected an integer from 1 to 64, got {bits!r}", field="bits")
     graph = resolve(spec, input_shape)
@@ -95,8 +96,8 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
         flops += f
         acts += a
     params = pw + pb
-    size = math.ceil(params * bits / 8)
-    act_bytes = math.ceil(acts * bits / 8)
+    size = _bytes(params, bits)
+    act_bytes = _bytes(acts, bits)
     totals = Totals(
         params=params, params_weight=pw, params_bias=pb, size_bytes=size, size_mb=size / 1e6,
         size_mib=size / 2**20, macs=macs, flops=flops, activations=acts,
@@ -105,6 +106,11 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
         train_flops_per_step=TRAIN_FLOPS_FACTOR * flops * batch,
         comm_bytes_data_parallel=size, comm_bytes_model_parallel=act_bytes * batch)
     return Analysis(spec.name, graph.input_shape, batch, bits, tuple(layers), totals)
+
+
+def _bytes(values: int, bits: int) -> int:
+    """Whole bytes holding ``values`` of ``bits`` each: integer arithmetic, exact at any count."""
+    return -(-values * bits // 8)
 
 
 def _segment_metrics(nodes) -> tuple[tuple[LayerMetrics, ...], int, int, int, int, int]:

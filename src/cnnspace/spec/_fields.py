@@ -11,6 +11,10 @@ from ._errors import SpecError
 from ._frozen import FrozenMap
 
 REQUIRED = object()
+# The largest size a spec may give (channels, features, kernel, stride, padding, input sides, a
+# batch): far beyond any network, and small enough that every count stays well inside a float's
+# range where it is reported in MB or GMACs.
+MAX_SIZE = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ def _is_int(v: Any) -> bool:
 def _int(name: str, v: Any, low: int, what: str) -> int:
     if not _is_int(v) or v < low:
         raise SpecError(f"expected {what}, got {v!r}", field=name)
+    if v > MAX_SIZE:
+        raise SpecError(f"expected {what} at most {MAX_SIZE:,}, got {v!r}", field=name)
     return int(v)
 
 
@@ -44,9 +50,9 @@ def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
         if _is_int(v):
             v = (v, v)
         if (not isinstance(v, (list, tuple)) or len(v) != 2
-                or not all(_is_int(x) and x >= low for x in v)):
-            raise SpecError(f"expected {what} or a pair [height, width] of them, got {v!r}",
-                            field=name)
+                or not all(_is_int(x) and low <= x <= MAX_SIZE for x in v)):
+            raise SpecError(f"expected {what} or a pair [height, width] of them, at most "
+                            f"{MAX_SIZE:,}, got {v!r}", field=name)
         return (int(v[0]), int(v[1]))
     return check
 

@@ -7,7 +7,7 @@ from typing import Any, Container, Mapping, NamedTuple
 
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
-from ._fields import _TOKENS, _is_int, normalise, normalise_keyed
+from ._fields import _TOKENS, MAX_SIZE, _is_int, normalise, normalise_keyed
 from ._frozen import FrozenMap, freeze
 from ._layers import LAYER_TYPES, Shape
 
@@ -129,13 +129,14 @@ class NetSpec:
 
 
 def _is_shape(v: Any) -> bool:
-    return isinstance(v, (list, tuple)) and len(v) == 3 and all(_is_int(x) and x > 0 for x in v)
+    return (isinstance(v, (list, tuple)) and len(v) == 3
+            and all(_is_int(x) and 0 < x <= MAX_SIZE for x in v))
 
 
 def _check_input_shape(shape: Any) -> Shape:
     if not _is_shape(shape):
-        raise SpecError(f"expected [channels, height, width] of positive integers, got {shape!r}",
-                        field="input")
+        raise SpecError(f"expected [channels, height, width] of positive integers (at most "
+                        f"{MAX_SIZE:,}), got {shape!r}", field="input")
     return tuple(shape)
 
 
@@ -151,8 +152,8 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
         if value is not None and len(value) == 2:
             value = [channels, *value]
     if not _is_shape(value):
-        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers, got {given!r}",
-                        field="input")
+        raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers (at most "
+                        f"{MAX_SIZE:,}), got {given!r}", field="input")
     return tuple([int(x) for x in value])
 
 
