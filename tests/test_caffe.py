@@ -222,3 +222,9 @@ def test_an_empty_last_window_caffe_keeps_is_refused_not_dropped_silently():
         from_prototxt(_pooled(32, fine))
     assert resolve(from_prototxt(_pooled(31, "pool: MAX kernel_size: 1 stride: 2"))
                    ).node("p").out_shape == (1, 16, 16)                 # Caffe agrees: 16
+
+
+def test_nesting_too_deep_to_be_a_network_is_refused_in_one_line():
+    text = "a " + "{ a " * 5000 + "}" * 5000
+    with pytest.raises(SpecError, match=r"deep.prototxt:1: messages nested more than 100 levels"):
+        from_prototxt(text, source="deep.prototxt")

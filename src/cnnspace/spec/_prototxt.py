@@ -57,6 +57,7 @@ _TOKEN = re.compile(r"""
 """, re.VERBOSE)
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", "'": "'", '"': '"'}
 _CLOSE = {"{": "}", "<": ">"}
+MAX_DEPTH = 100  # far deeper than any network definition; deeper would exhaust the stack
 _OPEN = {"}": "{", ">": "<"}
 
 
@@ -106,7 +107,10 @@ class _Parser:
             return True
         return False
 
-    def body(self, line: int, close: str | None) -> Message:
+    def body(self, line: int, close: str | None, depth: int = 0) -> Message:
+        if depth > MAX_DEPTH:
+            raise SpecError(f"messages nested more than {MAX_DEPTH} levels deep",
+                            source=f"{self.source}:{line}")
         msg = Message(line, source=self.source)
         while True:
             kind, text, at = self.current
@@ -122,31 +126,31 @@ class _Parser:
                 ending = f"{close!r} or a field name" if close else "a field name"
                 raise self.error(f"expected {ending}, got {text!r}")
             self.advance()
-            for value in self.values(text):
+            for value in self.values(text, depth):
                 msg.fields.append((text, value, at))
             self.accept(";") or self.accept(",")
 
-    def values(self, name: str) -> list[Any]:
+    def values(self, name: str, depth: int) -> list[Any]:
         colon = self.accept(":")
         kind, text, at = self.current
         if kind == "punct" and text in _CLOSE:
             self.advance()
-            return [self.body(at, _CLOSE[text])]
+            return [self.body(at, _CLOSE[text], depth + 1)]
         if not colon:
             raise self.error(f"expected ':' or '{{' after {name!r}, got {text!r}")
         if self.accept("["):
             items = []
             while not self.accept("]"):
-                items.extend(self.values_in_list(name))
+                items.extend(self.values_in_list(name, depth))
                 self.accept(",")
             return items
         return [self.scalar(name)]
 
-    def values_in_list(self, name: str) -> list[Any]:
+    def values_in_list(self, name: str, depth: int) -> list[Any]:
         kind, text, at = self.current
         if kind == "punct" and text in _CLOSE:
             self.advance()
-            return [self.body(at, _CLOSE[text])]
+            return [self.body(at, _CLOSE[text], depth + 1)]
         if kind == "end":
             raise self.error(f"the list of {name!r} is never closed with ']'")
         return [self.scalar(name)]
