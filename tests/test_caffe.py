@@ -228,3 +228,9 @@ def test_nesting_too_deep_to_be_a_network_is_refused_in_one_line():
     text = "a " + "{ a " * 5000 + "}" * 5000
     with pytest.raises(SpecError, match=r"deep.prototxt:1: messages nested more than 100 levels"):
         from_prototxt(text, source="deep.prototxt")
+
+
+def test_a_number_too_long_to_hold_names_its_line():
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: ' + "9" * 5000 + " }\n"
+    with pytest.raises(SpecError, match=r"long.prototxt:2: the number 9999.* is too long"):
+        from_prototxt(text, source="long.prototxt")

@@ -183,6 +183,20 @@ def test_unreadable_and_malformed_files(tmp_path):
         S.load(bad)
 
 
+@pytest.mark.parametrize("text, problem", [
+    ("name: 2024-13-45\ninput: [3, 8, 8]\nlayers: []\n", "month must be in 1..12"),
+    ("name: x\ninput: [3, 8, " + "9" * 5000 + "]\nlayers: []\n", "Exceeds the limit (4300 digits)"),
+    ('{"name": "x", "input": [3, 8, ' + "9" * 5000 + '], "layers": []}', "4300 digits"),
+])
+def test_values_yaml_reads_but_python_cannot_hold_are_one_line(tmp_path, text, problem):
+    # a date YAML recognises but the calendar lacks, an integer longer than Python converts
+    path = tmp_path / "odd.yaml"
+    path.write_text(text)
+    with pytest.raises(S.SpecError, match="odd.yaml: not valid YAML/JSON: ") as e:
+        S.load(path)
+    assert problem in str(e.value) and "set_int_max_str_digits" not in str(e.value)
+
+
 # -- specs are values: immutable all the way down, hashable, picklable -----------------------
 
 def _conv(kernel, **kw):

@@ -124,6 +124,9 @@ def loads(text: str, source: str | None = None) -> NetSpec:
         data = safe_load(text)  # JSON is a subset of YAML
     except yaml.YAMLError as e:
         raise SpecError(f"not valid YAML/JSON: {yaml_problem(e)}", source=source) from None
+    except ValueError as e:  # a value YAML reads but Python cannot hold: 2024-13-45, 5000 digits
+        problem = str(e).split("; use sys.set_int_max_str_digits")[0]
+        raise SpecError(f"not valid YAML/JSON: {problem}", source=source) from None
     return from_dict(data, source)
 
 

@@ -158,8 +158,12 @@ class _Parser:
     def scalar(self, name: str) -> Any:
         kind, text, _ = self.current
         if kind == "number":
+            try:
+                value = _number(text)
+            except ValueError:  # more digits than Python converts (4300)
+                raise self.error(f"the number {text[:12]}... is too long") from None
             self.advance()
-            return _number(text)
+            return value
         if kind == "ident":
             self.advance()
             return Ident(text)
