@@ -74,8 +74,9 @@ def model_entry(name: str) -> ModelEntry:
                         field="model") from None
 
 
-def get_spec(name: str, **settings: Any) -> NetSpec:
-    """The spec of a registered model; ``settings`` are checked against what the model accepts."""
+def get_spec(name: str, /, **settings: Any) -> NetSpec:
+    """The spec of a registered model; ``settings`` are checked against what the model accepts
+    (``name`` only positional: a family's own ``name`` setting is one of them)."""
     entry = model_entry(name)
     unknown = sorted(set(settings) - set(entry.defaults))
     if unknown:

@@ -28,9 +28,9 @@ def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
     return widths
 
 
-def _check(name: str, ok: bool, expected: str, value) -> None:
+def _check(name: str, ok: bool, expected: str, value, note: str = "") -> None:
     if not ok:
-        raise SpecError(f"expected {expected}, got {value!r}", field=name)
+        raise SpecError(f"expected {expected}, got {value!r}{note}", field=name)
 
 
 def _is_int(v) -> bool:
@@ -63,9 +63,11 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
     fires = [f"fire{i + 2}" for i in range(num_fire)]
     if isinstance(pool_after, str):  # one name, or several as `--set pool_after=conv1,fire4`
         pool_after = [p.strip() for p in pool_after.split(",")]
+    default = (f" (the default; set pool_after for num_fire={num_fire})"
+               if pool_after == V10_POOLS else "")
     _check("pool_after", isinstance(pool_after, (list, tuple))
            and all(p in ["conv1", *fires] for p in pool_after),
-           f"a list of layer names among conv1, {', '.join(fires)}", pool_after)
+           f"a list of layer names among conv1, {', '.join(fires)}", pool_after, default)
 
     w = SpecWriter()
     w.conv("conv1", conv1_filters, conv1_kernel, conv1_stride)
