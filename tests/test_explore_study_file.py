@@ -41,8 +41,10 @@ def bad(tmp_path: Path, **changes) -> Path:
 CASES = [
     ({"objectives": ["top1", "acc"]}, "key 'objectives[1]': unknown objective 'acc'"),
     ({"objectives": []}, "key 'objectives': expected a non-empty list"),
-    ({"space__axes": {}}, "key 'space': space: key 'axes': a design space needs at least one axis"),
-    ({"space__axes": {"sr": []}}, "expected a non-empty list of choices"),
+    ({"space__axes": {}}, "key 'space.axes': a design space needs at least one axis"),
+    ({"space__axes": {"sr": []}}, "key 'space.axes.sr.choices': expected a non-empty list"),
+    ({"space__axes": {"sr": [1.5]}}, "key 'space.axes.sr': firenet rejects sr=1.5"),
+    ({"space": ["sr"]}, "key 'space': a design space must be a mapping, got list"),
     ({"space__constraints": {"max_params": 10}},
      "key 'space.constraints': the constraints exclude every point: 0 of 3 grid points"),
     ({"sampler": "annealing"}, "key 'sampler.name': unknown sampler 'annealing'"),

@@ -144,13 +144,16 @@ def _space(value: Any, base_dir: Path) -> DesignSpace:
     if value is None:
         raise StudyError("a study needs a design space: a file name or an inline mapping "
                          "(see docs/design-spaces.md)", key="space")
-    try:
-        if isinstance(value, str):
-            path = Path(value) if Path(value).is_absolute() else base_dir / value
+    if isinstance(value, str):
+        path = Path(value) if Path(value).is_absolute() else base_dir / value
+        try:
             return DesignSpace.load(path)
-        return DesignSpace.from_dict(value, "space")
-    except SpaceError as e:
-        raise StudyError(str(e), key="space") from None
+        except SpaceError as e:  # names the space's file and its key
+            raise StudyError(str(e), key="space") from None
+    try:
+        return DesignSpace.from_dict(value)
+    except SpaceError as e:  # inline: its key is a key of the study file
+        raise StudyError(e.detail, key=f"space.{e.key}" if e.key else "space") from None
 
 
 def _objectives(value: Any) -> tuple[Objective, ...]:
