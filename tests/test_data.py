@@ -199,12 +199,34 @@ def test_truncated_pickle_is_a_clear_error(cifar10_dir):
     (lambda b: {**b, b"labels": ["cat"] * len(b[b"labels"])},
      "'labels' must be integer class indices"),
     (lambda b: {**b, b"data": b[b"data"][:0], b"labels": []}, "a batch without images"),
+    # cast, 2.7 would silently become class 2
+    (lambda b: {**b, b"labels": [v + 0.7 for v in b[b"labels"]]},
+     "'labels' must be integer class indices, got float64"),
 ])
 def test_malformed_cifar_batches_are_named(cifar10_dir, change, message):
     path = cifar10_dir / "cifar-10-batches-py" / "data_batch_2"
     _write_pickle(path, change(_cifar_batch(4, 10, b"labels", 2)))
     with pytest.raises(DataError, match=f"data_batch_2: {message}"):
         get_dataset(f"cifar10:{cifar10_dir}")
+
+
+def test_cifar_class_names_that_are_no_list_are_named(cifar10_dir):
+    meta = cifar10_dir / "cifar-10-batches-py" / "batches.meta"
+    _write_pickle(meta, {b"label_names": 10})
+    with pytest.raises(DataError, match="batches.meta: 'label_names' must be a list of class "
+                                        "names, got int"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
+def test_cifar_batches_resaved_at_pickle_protocol_5_are_read(cifar10_dir):
+    # Protocol 5 (Python 3.14's default) writes arrays through numpy's _frombuffer.
+    folder = cifar10_dir / "cifar-10-batches-py"
+    for path in folder.iterdir():
+        batch = pickle.loads(path.read_bytes())
+        resaved = {k.decode(): np.asarray(v) if k == b"labels" else v for k, v in batch.items()}
+        path.write_bytes(pickle.dumps(resaved, protocol=5))
+    data = get_dataset(f"cifar10:{cifar10_dir}")
+    assert (len(data.train), len(data.test)) == (20, 3) and data.num_classes == 10
 
 
 # -- image folders ------------------------------------------------------------------------------

@@ -56,16 +56,29 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
         raise DataError(f"{path}: 'data' must be uint8 of shape (N, 3072), got "
                         f"{getattr(data, 'dtype', type(data).__name__)} "
                         f"{getattr(data, 'shape', '')}")
-    try:
-        labels = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataError(f"{path}: {label_key!r} must be integer class indices") from None
     if not len(data):
         raise DataError(f"{path}: a batch without images")
+    try:
+        labels = np.asarray(labels)
+    except (TypeError, ValueError):
+        labels = np.asarray(None)
+    # Not cast: a float label 2.7 would become class 2 without a word.
+    if labels.dtype.kind not in "iu":
+        raise DataError(f"{path}: {label_key!r} must be integer class indices, got "
+                        f"{labels.dtype.name}")
+    labels = labels.astype(np.int64)
     if labels.shape != (len(data),):
         raise DataError(f"{path}: {len(labels)} labels for {len(data)} images")
     images = torch.from_numpy(data.reshape(-1, 3, SIDE, SIDE).copy())
     return images, torch.from_numpy(labels)
+
+
+def _class_names(names, key: str, source: Path) -> list[str]:
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str))
+                                                       for n in names):
+        raise DataError(f"{source}: {key!r} must be a list of class names, got "
+                        f"{type(names).__name__}")
+    return [n.decode(errors="replace") if isinstance(n, bytes) else n for n in names]
 
 
 def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
@@ -76,8 +89,8 @@ def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
     train_labels = torch.cat([p[1] for p in parts])
     test_images, test_labels = _read_batch(folder / test_file, label_key)
     meta_path = folder / meta_file
-    names = [n.decode() if isinstance(n, bytes) else str(n)
-             for n in _get(load_restricted_pickle(meta_path), names_key, meta_path)]
+    names = _class_names(_get(load_restricted_pickle(meta_path), names_key, meta_path),
+                         names_key, meta_path)
     bad = [int(v) for v in (train_labels.min(), train_labels.max(), test_labels.min(),
                             test_labels.max()) if not 0 <= v < len(names)]
     if bad:

@@ -24,6 +24,9 @@ def _bytes_from_text(*args) -> bytes:
 
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]       # numpy(._)core.multiarray._reconstruct
 _SCALAR = np.float64(0).__reduce__()[0]          # numpy(._)core.multiarray.scalar
+# Protocol 5 (Python 3.14's default) stores an array as its raw bytes: numpy(._)core.numeric.
+# _frombuffer views them, refusing object dtypes, so it allocates and runs nothing.
+_FROM_BUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _ALLOWED = {
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
@@ -35,6 +38,8 @@ _ALLOWED = {
 for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_core, "_reconstruct")] = _RECONSTRUCT
     _ALLOWED[(_core, "scalar")] = _SCALAR
+for _core in ("numpy.core.numeric", "numpy._core.numeric"):
+    _ALLOWED[(_core, "_frombuffer")] = _FROM_BUFFER
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
