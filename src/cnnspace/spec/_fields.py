@@ -129,7 +129,7 @@ def normalise(fields: dict[str, Field], given: Mapping[str, Any]) -> Mapping[str
 
 
 def _normalise(fields: dict[str, Field], given: Mapping[str, Any]) -> dict[str, Any]:
-    unknown = sorted(set(given) - set(fields))
+    unknown = sorted(map(str, set(given) - set(fields)))  # a key made in Python may be any type
     if unknown:
         allowed = ", ".join(fields) or "none"
         raise SpecError(f"unknown field (this layer type accepts: {allowed})", field=unknown[0])

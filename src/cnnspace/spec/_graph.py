@@ -31,8 +31,8 @@ def free_name(name: str, taken: Container[str]) -> str:
 
 
 def _names(v: Any) -> tuple:
-    """One name, or a sequence of them, as a tuple."""
-    return (v,) if isinstance(v, str) else tuple(v)
+    """One name, or a sequence of them, as a tuple (None: none, the default)."""
+    return () if v is None else (v,) if isinstance(v, str) else tuple(v)
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,9 @@ class Layer:
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs))
+        if not isinstance(self.attrs, Mapping):
+            raise SpecError(f"expected a mapping of field names to values, got {self.attrs!r}",
+                            layer=self.name, field="attrs")
         if not isinstance(self.attrs, FrozenMap):
             object.__setattr__(self, "attrs", FrozenMap(self.attrs))
 
@@ -101,6 +104,11 @@ class NetSpec:
         if self.init not in INIT_SCHEMES:
             raise SpecError(f"unknown init scheme {self.init!r}; choose one of "
                             f"{', '.join(INIT_SCHEMES)}", field="init")
+        if not isinstance(self.layers, (list, tuple)):
+            raise SpecError(f"expected a list of Layer objects, got {self.layers!r}",
+                            field="layers")
+        if not isinstance(self.meta, Mapping):
+            raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise SpecError(f"layers must be Layer objects, got a {type(layer).__name__}: "

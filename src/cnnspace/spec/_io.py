@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -75,9 +76,11 @@ def _from_dict(d: Any) -> NetSpec:
     for key in ("init", "description"):
         if key in d and not isinstance(d[key], str):
             raise SpecError(f"expected a string, got {d[key]!r}", field=key)
-    if "meta" in d and not isinstance(d["meta"], dict):
-        raise SpecError(f"expected a mapping, got {d['meta']!r}", field="meta")
+    if "meta" in d:
+        _check_plain(d["meta"], "meta", mapping=True)
     outputs = d.get("outputs") or []
+    if isinstance(outputs, str):  # one name, as `inputs` may be
+        outputs = [outputs]
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
         raise SpecError(f"expected a list of layer names, got {outputs!r}", field="outputs")
     shape = _check_input_shape(d["input"])
@@ -108,6 +111,25 @@ def _from_dict(d: Any) -> NetSpec:
         layers.append(Layer(name, entry["type"], tuple(inputs), attrs))
     return NetSpec(d["name"], shape, tuple(layers), tuple(outputs), d.get("init", "kaiming_uniform"),
                    d.get("description", ""), d.get("meta", {}))
+
+
+def _check_plain(value: Any, where: str, mapping: bool = False) -> None:
+    """Metadata is free-form, but only data that YAML and JSON both write and read back as it
+    was: strings, finite numbers, booleans, null, lists and mappings with string keys."""
+    if mapping and not isinstance(value, dict):
+        raise SpecError(f"expected a mapping, got {value!r}", field=where)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise SpecError(f"keys must be strings, got {key!r}", field=where)
+            _check_plain(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_plain(item, f"{where}[{i}]")
+    elif not (value is None or isinstance(value, (str, bool, int))
+              or (isinstance(value, float) and math.isfinite(value))):
+        raise SpecError(f"expected plain data (strings, finite numbers, booleans, null, lists, "
+                        f"mappings), got {value!r}", field=where)
 
 
 def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
