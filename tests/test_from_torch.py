@@ -166,7 +166,7 @@ def test_unsupported_ops_name_the_op_and_module_path(module, op, path):
 
 
 def test_wrong_input_shape_and_non_modules_are_clear_errors(capfd):
-    with pytest.raises(CnnspaceError, match=r"fails on an input of shape \[3, 16, 16\]"):
+    with pytest.raises(CnnspaceError, match=r"fails on a batch of 2 inputs of shape \[3, 16, 16\]"):
         cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(10, 2)),
                             (3, 16, 16))
     assert "Traceback" not in capfd.readouterr().err  # the one error says it all
@@ -235,7 +235,7 @@ def test_parameters_forward_never_uses_are_reported_not_dropped_silently():
 
 
 def test_linear_on_an_unflattened_tensor_is_unsupported_not_a_spec_error():
-    with pytest.raises(UnsupportedModuleError, match=r"Linear on a tensor of shape \[1, 4, 6, 6\]"):
+    with pytest.raises(UnsupportedModuleError, match=r"Linear on a tensor of shape \[2, 4, 6, 6\]"):
         cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Linear(6, 2)), (3, 8, 8))
 
 
@@ -326,3 +326,18 @@ def test_a_refused_function_is_named_as_the_user_wrote_it():
     with pytest.raises(UnsupportedModuleError) as e:
         cnnspace.from_torch(AdaptiveMax(), (3, 8, 8))
     assert e.value.op == "function torch.nn.functional.adaptive_max_pool2d"
+
+
+class BatchOfOne(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 2, 3)
+
+    def forward(self, x):
+        return self.conv(x).view(1, -1)  # a flatten for one image only
+
+
+def test_an_operation_that_holds_for_one_image_only_is_refused():
+    # traced on a batch of two: view(1, -1) then merges the images, which no flatten does
+    with pytest.raises(UnsupportedModuleError, match=r"a reshape from \[2, 2, 6, 6\] to \[1, 144\]"):
+        cnnspace.from_torch(BatchOfOne(), (3, 8, 8))

@@ -274,6 +274,9 @@ def _tensor_inputs(node: fx.Node) -> list[fx.Node]:
     return found
 
 
+# Traced on two images, not one: an operation written for one image alone (x.view(1, -1)) then
+# shows itself, where a batch of one hides it.
+TRACE_BATCH = 2
 _IN_PLACE_OPERATORS = {operator.iadd, operator.isub, operator.imul, operator.itruediv}
 
 
@@ -305,10 +308,10 @@ def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.Gra
     try:
         # ShapeProp prints the whole traceback of a failing node itself; the error below says it
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            ShapeProp(gm).propagate(torch.zeros(1, *shape, device=device))
+            ShapeProp(gm).propagate(torch.zeros(TRACE_BATCH, *shape, device=device))
     except Exception as e:
         first = str(e.__cause__ or e).strip().splitlines()[0]
-        raise CnnspaceError(f"{title} fails on an input of shape "
+        raise CnnspaceError(f"{title} fails on a batch of {TRACE_BATCH} inputs of shape "
                             f"{list(shape)}: {first}") from None
     _check_trace_computes_forward(module, gm, shape, device, title)
     return gm
@@ -319,7 +322,7 @@ def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
                                   title: str) -> None:
     """fx records ``y += x`` as ``y = y + x``: where y is read elsewhere, forward() and its trace
     differ, and no node says so. Running both on one random input shows it."""
-    x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         expected, traced = _leaves(module(x.clone())), _leaves(gm(x.clone()))
     if len(expected) != len(traced) or not all(
