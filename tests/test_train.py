@@ -394,6 +394,20 @@ def test_corrupt_foreign_and_missing_checkpoints_are_clear_errors(tmp_path, digi
         load_checkpoint(tmp_path / "odd.pt")
 
 
+def test_a_checkpoint_missing_an_entry_is_a_clear_error_on_load_and_on_resume(tmp_path, digits8):
+    out = tmp_path / "run"
+    train(loads(TINY), digits8, quick(out=str(out), epochs=1))
+    payload = torch.load(out / "checkpoint.pt", weights_only=True)
+    for entry in ("config", "model"):
+        save_checkpoint(tmp_path / "cut.pt", {k: v for k, v in payload.items() if k != entry})
+        with pytest.raises(CheckpointError, match=f"cut.pt: damaged checkpoint: no '{entry}'"):
+            load_checkpoint(tmp_path / "cut.pt")
+    save_checkpoint(out / "checkpoint.pt", {k: v for k, v in payload.items()
+                                            if k != "optimizer"})
+    with pytest.raises(CheckpointError, match="damaged checkpoint: no 'optimizer' entry"):
+        train(loads(TINY), digits8, quick(out=str(out), epochs=1, resume=True))
+
+
 # -- gradient traffic (DDP in this process, one worker) -----------------------------------------
 
 @pytest.fixture

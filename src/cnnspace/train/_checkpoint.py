@@ -129,13 +129,22 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if payload.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {payload.get('version')!r}; this "
                               f"cnnspace reads version {VERSION}")
+    checkpoint = Checkpoint(path, payload)
+    require_entries(checkpoint, ("config",))
     try:
-        checkpoint = Checkpoint(path, payload)
         checkpoint.config  # noqa: B018  (validates the stored options)
         checkpoint.spec  # noqa: B018
     except (SpecError, CnnspaceError) as e:
         raise CheckpointError(f"{path}: damaged checkpoint: {e}") from None
+    require_entries(checkpoint, ("model",))
     return checkpoint
+
+
+def require_entries(checkpoint: Checkpoint, names) -> None:
+    """A file cut down or written by hand: one line naming the missing entry, not a KeyError."""
+    missing = [n for n in names if n not in checkpoint.payload]
+    if missing:
+        raise CheckpointError(f"{checkpoint.path}: damaged checkpoint: no {missing[0]!r} entry")
 
 
 # What every file torch.save writes begins with: a zip archive, or (before torch 1.6) a pickle.

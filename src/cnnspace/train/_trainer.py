@@ -16,7 +16,7 @@ from ..spec import NetSpec, to_dict
 from ._callbacks import (Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState,
                          best_record)
 from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_state,
-                          restore_rng_state, rng_state, save_checkpoint)
+                          require_entries, restore_rng_state, rng_state, save_checkpoint)
 from ._config import ConfigError, TrainConfig
 from ._distributed import Workers, wrap_ddp
 from ._imprint import imprint
@@ -27,6 +27,11 @@ from ._schedule import make_optimizer, make_scheduler
 
 ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
                  "train_flops_per_step", "comm_bytes_data_parallel")
+
+
+# What _restore reads besides the weights: every checkpoint _save writes has them.
+RESUME_ENTRIES = ("optimizer", "scheduler", "epoch", "batch", "step", "history", "epoch_stats",
+                  "rng")
 
 
 class StopFlag:
@@ -111,6 +116,7 @@ class Trainer:
 
     def _check_resumable(self, checkpoint: Checkpoint) -> Checkpoint:
         where = f"--resume: {checkpoint.path}"
+        require_entries(checkpoint, RESUME_ENTRIES)
         changes = checkpoint.config.differences(self.config)
         if changes:
             raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
