@@ -163,3 +163,18 @@ def test_networks_reused_from_another_study_are_plotted(tmp_path):
     assert "of 3 points on the front" in svg
     assert "(n=3)" in (out / "plots-wider" / "edf.svg").read_text()
     assert "3 distinct networks with a final accuracy" in (out / "report-wider.html").read_text()
+
+
+def test_plots_show_the_study_accuracy_objective(tmp_path):
+    # The seed's sweeps (slides 30, 31) report top-5 accuracy: a study of top-5 plots top-5.
+    study = write_study(tmp_path, name="top5", axes={"sr": [0.25, 0.5]},
+                        objectives=["top5", "size_mib"])
+    out = tmp_path / "out"
+    assert main(["explore", str(study), "--out", str(out)]) == 0
+    plots = out / "plots"
+    for name in ("pareto_size_mib", "sweep_sr", "curves"):
+        svg = (plots / f"{name}.svg").read_text()
+        assert "top-5 accuracy" in svg and "top-1" not in svg, name
+    edf = (plots / "edf.svg").read_text()
+    assert "top-5 error" in edf and "top-1" not in edf
+    assert "with top-5 error below e" in (out / "report.html").read_text()

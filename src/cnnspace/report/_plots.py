@@ -26,15 +26,20 @@ STYLE = {"text.parse_math": False, "figure.dpi": 100, "savefig.dpi": 110, "axes.
 LABELS = {"top1": "top-1 accuracy", "best_top1": "best top-1 accuracy", "top5": "top-5 accuracy",
           "size_mib": "model size (MiB)", "size_mb": "model size (MB)", "params": "parameters",
           "macs": "MACs per image", "latency_ms": "latency at batch 1 (ms)",
-          "train_seconds": "training time (s)", "error": "top-1 error"}
+          "train_seconds": "training time (s)"}
 
 
 def label(metric: str) -> str:
     return LABELS.get(metric, metric)
 
 
+def error_label(accuracy: str) -> str:
+    """``top-5 error`` for ``top5``: the error an accuracy metric leaves."""
+    return label(accuracy).replace("accuracy", "error")
+
+
 def _as_percent(axis, metric: str) -> None:
-    if metric.endswith(("top1", "top5")) or metric == "error":
+    if metric.endswith(("top1", "top5")):
         axis.set_major_formatter(PercentFormatter(1.0))
 
 
@@ -103,8 +108,9 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
     return fig
 
 
-def edf(groups: dict[str, list[float]], title: str) -> Figure:
-    """Error EDFs: for each group, the fraction of its models with error below e."""
+def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> Figure:
+    """Error EDFs: for each group, the fraction of its models with error below e (the error
+    ``1 - accuracy``)."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, errors in groups.items():
         values = sorted(errors)
@@ -112,8 +118,8 @@ def edf(groups: dict[str, list[float]], title: str) -> Figure:
         # from 0 at the lowest error, up by 1/n at each model's error
         ax.step(values[:1] + values, [0.0] + [(i + 1) / n for i in range(n)], where="post",
                 label=f"{name} (n={n})")
-    ax.set_xlabel(label("error"))
-    _as_percent(ax.xaxis, "error")
+    ax.set_xlabel(error_label(accuracy))
+    _as_percent(ax.xaxis, accuracy)
     ax.set_ylabel("cumulative fraction of models")
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
