@@ -6,6 +6,8 @@ import math
 import sys
 from pathlib import Path
 
+import torch
+
 from ..compress import is_cnnz
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_SUFFIXES
@@ -26,11 +28,12 @@ def register(sub) -> None:
 
 
 def _load(path: str):
-    """(spec, module, dataset it was trained on, size on disk)."""
+    """(spec, module, dataset it was trained on, its preprocessing, size on disk)."""
     if is_cnnz(path):
         from ..compress import decompress
         model, container = decompress(path)
-        return container.spec, model, container.meta.get("data"), container.size
+        return (container.spec, model, container.meta.get("data"),
+                container.meta.get("preprocessing"), container.size)
     if Path(path).suffix in CHECKPOINT_SUFFIXES:
         from ..train import load_checkpoint
         checkpoint = load_checkpoint(path)
@@ -38,8 +41,21 @@ def _load(path: str):
             raise CnnspaceError(f"{path}: this checkpoint has no spec (trained from a plain "
                                 "nn.Module)")
         return (checkpoint.spec, checkpoint.build_model(), checkpoint.payload.get("data"),
-                Path(path).stat().st_size)
+                checkpoint.preprocessing, Path(path).stat().st_size)
     raise CnnspaceError(f"{path}: expected a .cnnz file or a .pt/.pth checkpoint")
+
+
+def _as_trained(path: str, data, preprocessing: dict) -> None:
+    """The test images normalised as the model's training images were: another dataset's own
+    statistics would shift every input. Classes in another order would score the wrong ones."""
+    classes = tuple(preprocessing.get("classes") or ())
+    if classes and data.classes and classes != tuple(data.classes):
+        raise CnnspaceError(f"{path} was trained on the classes {', '.join(classes)}; "
+                            f"{data.name} has {', '.join(data.classes)}: its labels would be "
+                            "scored against other classes")
+    if hasattr(data.test, "mean") and "mean" in preprocessing and "std" in preprocessing:
+        data.test.mean = torch.tensor(preprocessing["mean"], dtype=torch.float32)
+        data.test.std = torch.tensor(preprocessing["std"], dtype=torch.float32)
 
 
 def run(args) -> int:
@@ -48,7 +64,7 @@ def run(args) -> int:
     from ..data import get_dataset
     from ..train import evaluate, fit_spec
 
-    spec, model, trained_on, size = _load(args.model)
+    spec, model, trained_on, preprocessing, size = _load(args.model)
     ref = args.data or trained_on
     if not ref:
         raise CnnspaceError(f"{args.model}: does not record its dataset; give --data")
@@ -56,6 +72,8 @@ def run(args) -> int:
     if data.input_shape != tuple(spec.input):  # the weights are the trained input's
         raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
                             f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
+    if preprocessing:
+        _as_trained(args.model, data, preprocessing)
     fit_spec(spec, data)  # a clear error if the classes do not fit the model
     result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")
     out = {"model": args.model, "data": data.name, "bytes": size, **result.to_dict()}
