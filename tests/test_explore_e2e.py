@@ -17,6 +17,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import yaml
 from _explore_studies import TINY_FIXED, cli, write_study
 
 from cnnspace import analyze, get_spec
@@ -148,6 +149,18 @@ def test_changed_recipe_is_refused_before_training(study_run, tmp_path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "already holds a study 'tiny' made with another space (space.axes.sr.choices: [0.25, 0.5, " \
         "1.0] -> [0.25, 0.5]) and train (epochs: 1 -> 2)" in err, err
+
+
+def test_a_space_renamed_or_redescribed_still_resumes(study_run, tmp_path):
+    # The space's name and description say nothing about its networks: the study goes on.
+    study, out, _ = study_run
+    relabelled = yaml.safe_load(study.read_text())
+    relabelled["space"].update(name="fire_sr", description="squeeze ratios, typo fixed")
+    study.with_name("relabelled.yaml").write_text(yaml.safe_dump(relabelled))
+    trials_before = len(load_results(out).trials)
+    assert main(["explore", str(study.with_name("relabelled.yaml")), "--out", str(out),
+                 "--study-name", "tiny", "--no-report"]) == 0
+    assert len(load_results(out).trials) == trials_before
 
 
 def test_names_from_the_study_are_escaped_in_html(tmp_path):

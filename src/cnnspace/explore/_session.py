@@ -77,7 +77,7 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepar
         study.set_user_attr(STUDY_ATTR, _plain(study_file.to_dict()))
         study.set_user_attr(FEASIBILITY_ATTR, _plain(prepared.feasibility.__dict__))
         return study
-    changed = _changes(stored, _plain(study_file.identity()))
+    changed = _changes(_networks_only(stored), _networks_only(_plain(study_file.identity())))
     if changed:
         raise StudyError(f"the storage already holds a study {name!r} made with another "
                          f"{' and '.join(changed)}; its trials would not compare with this "
@@ -87,6 +87,14 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepar
 
 
 TRAINING_IDENTITY = ("data", "image_size", "train")  # what makes two studies train alike
+# What names or describes a space rather than its networks: free to change on a resumed run.
+SPACE_LABELS = ("name", "description")
+
+
+def _networks_only(identity: dict[str, Any]) -> dict[str, Any]:
+    """A study's identity with its space reduced to what decides the networks and points."""
+    space = {k: v for k, v in identity["space"].items() if k not in SPACE_LABELS}
+    return {**identity, "space": space}
 
 
 def trains_alike(stored: dict[str, Any], study_file: StudyFile) -> bool:
