@@ -1,6 +1,7 @@
 """Which layers share their input's memory: decided once in the spec, obeyed by the builder and
 counted by the analysis (an activation computed in place adds no memory; one that cannot be,
 because another layer still reads its input, does)."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -66,8 +67,8 @@ name: chain
 input: [3, 8, 8]
 layers:
   - {name: c, type: conv2d, out_channels: 4, kernel: 3}
-  - {name: r1, type: relu}
-  - {name: r2, type: relu6}
+  - {name: r1, type: relu6}
+  - {name: r2, type: relu}
   - {name: first, type: relu, inputs: [input]}
   - {name: out, type: concat, inputs: [r2, r2]}
 """)
@@ -130,3 +131,37 @@ layers:
         conv = module.layers["c"](x)
         out = module(x)
     assert torch.equal(out, torch.cat([torch.relu(conv), torch.sigmoid(conv)], dim=1))
+
+
+@pytest.mark.parametrize("before", ["sigmoid", "tanh", "softmax", "relu", "leaky_relu"])
+def test_an_activation_is_not_run_in_place_over_an_output_whose_gradient_needs_it(before):
+    # torch computes these layers' gradients from their own output: a ReLU overwriting it in
+    # place makes backward fail ("modified by an inplace operation"), so training would.
+    spec = loads(f"""
+name: after_{before}
+input: [2, 4, 4]
+layers:
+  - {{name: c, type: conv2d, out_channels: 3, kernel: 1}}
+  - {{name: a, type: {before}}}
+  - {{name: f, type: flatten}}
+  - {{name: r, type: relu6}}
+""")
+    assert not spec.resolve().node("r").aliases and _activations(spec)["r"] == 3 * 4 * 4
+    module = build(spec).train()
+    module(torch.randn(2, 2, 4, 4)).sum().backward()
+    assert module.layers["c"].weight.grad is not None
+
+
+def test_in_place_over_outputs_whose_gradient_does_not_need_them_is_kept():
+    spec = loads("""
+name: after_relu6
+input: [2, 4, 4]
+layers:
+  - {name: c, type: conv2d, out_channels: 3, kernel: 1}
+  - {name: b, type: batchnorm}
+  - {name: r6, type: relu6}
+  - {name: r, type: relu}
+""")
+    graph = spec.resolve()
+    assert graph.node("r6").aliases and graph.node("r").aliases
+    build(spec).train()(torch.randn(2, 2, 4, 4)).sum().backward()

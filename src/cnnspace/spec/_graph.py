@@ -18,6 +18,9 @@ INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", 
 # at inference) always, activations computed in place over it when nothing else reads it.
 VIEW_TYPES = frozenset({"flatten", "dropout"})
 IN_PLACE_TYPES = frozenset({"relu", "relu6", "leaky_relu"})
+# Layers whose gradient torch computes from their own output: a layer running in place over that
+# output would make training fail ("modified by an inplace operation").
+OUTPUT_SAVING_TYPES = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "softmax"})
 _ALIASING = VIEW_TYPES | IN_PLACE_TYPES
 
 
@@ -205,8 +208,10 @@ def _alias_flags(prims: list[Primitive], read_outside: tuple[str, ...]) -> list[
     """Which of ``prims`` (in order) may share their input's memory. In place is safe only where
     no other layer reads that memory: through a chain of aliases back to the layer that made it,
     every tensor has this one reader, and none is the caller's input or read from outside
-    (``read_outside``: the network's outputs, or a block's last layer)."""
+    (``read_outside``: the network's outputs, or a block's last layer), nor an output that its
+    layer's backward needs."""
     readers = Counter([i for p in prims for i in p[2]])
+    kinds = {p[0]: p[1] for p in prims}
     readers.update(read_outside)
     aliased_input: dict[str, str] = {}  # an aliasing layer -> the tensor it shares
     flags = []
@@ -216,7 +221,8 @@ def _alias_flags(prims: list[Primitive], read_outside: tuple[str, ...]) -> list[
         if not alias and kind in IN_PLACE_TYPES:
             source, alias = inputs[0], True
             while alias:
-                alias = source != INPUT and readers[source] == 1
+                alias = (source != INPUT and readers[source] == 1
+                         and kinds.get(source) not in OUTPUT_SAVING_TYPES)
                 if source not in aliased_input:
                     break
                 source = aliased_input[source]
