@@ -234,3 +234,9 @@ def test_a_number_too_long_to_hold_names_its_line():
     text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: ' + "9" * 5000 + " }\n"
     with pytest.raises(SpecError, match=r"long.prototxt:2: the number 9999.* is too long"):
         from_prototxt(text, source="long.prototxt")
+
+
+def test_a_file_saved_with_a_byte_order_mark_and_crlf_reads_as_any_other():
+    text = ('\ufeffinput: "data"\r\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\r\n'
+            'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\r\n')
+    assert [layer.type for layer in from_prototxt(text).layers] == ["relu"]

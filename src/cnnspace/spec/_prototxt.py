@@ -177,4 +177,5 @@ class _Parser:
 
 def parse(text: str, source: str | None = None) -> Message:
     """The top-level message of a protobuf text-format document; syntax errors name the line."""
-    return _Parser(text, source or "<prototxt>").body(1, None)
+    # Windows editors may start the file with a byte order mark; it is no token
+    return _Parser(text.removeprefix("\ufeff"), source or "<prototxt>").body(1, None)
