@@ -98,3 +98,12 @@ def test_squeeze_ratio_sweep_follows_the_formula(sr):
         cin = e1 + e3
     params += 1000 * cin + 1000
     assert analyze(get_spec("firenet", sr=sr)).totals.params == params
+
+
+def test_alexnet_is_240_mb_and_squeezenet_50x_smaller():
+    # Seed slide 34 (published-numbers.md): AlexNet 240MB (decimal MB, the BVLC Caffe model) and
+    # SqueezeNet 4.8MB, "50x" smaller: 243.9 MB to two significant figures, 48.8x to one.
+    alexnet = analyze(get_spec("alexnet_caffe")).totals
+    squeezenet = analyze(get_spec("squeezenet1_0")).totals
+    assert alexnet.params == 60_965_224 and round(alexnet.size_mb, -1) == 240
+    assert round(alexnet.params / squeezenet.params, -1) == 50
