@@ -341,3 +341,18 @@ def test_loading_a_checkpoint_as_a_spec_says_where_its_network_is(tmp_path):
     with pytest.raises(S.SpecError, match="not a text file: a training checkpoint\\? "
                        "cnnspace.train.load_checkpoint"):
         S.load(path)
+
+
+def test_suffixes_are_read_in_any_case(tmp_path, capsys):
+    # files named on Windows or by cameras' conventions: NET.PROTOTXT, SQ.YAML, SQ.JSON
+    from cnnspace.cli import main
+    spec = get_spec("squeezenet1_1", input="3x32x32")
+    for name in ("SQ.YAML", "SQ.JSON"):
+        S.save(spec, tmp_path / name)
+        assert S.load(tmp_path / name) == spec
+    assert (tmp_path / "SQ.JSON").read_text().startswith("{")
+    caffe = tmp_path / "NET.PROTOTXT"
+    caffe.write_text('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                     'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
+    assert S.load(caffe).layers[0].type == "relu"
+    assert main(["import", str(caffe)]) == 0 and "name: NET" in capsys.readouterr().out

@@ -24,7 +24,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     source = Path(args.source)
-    if source.suffix != ".prototxt":
+    if source.suffix.lower() != ".prototxt":
         raise CnnspaceError(f"{source}: expected a Caffe .prototxt file")
     spec = load(source)
     totals = analyze(spec).totals

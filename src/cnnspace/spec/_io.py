@@ -160,9 +160,9 @@ def load(path: str | os.PathLike) -> NetSpec:
         raise SpecError(f"cannot read the file: {e.strerror}", source=str(path)) from None
     except UnicodeDecodeError:
         hint = (": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its "
-                "network" if path.suffix in (".pt", ".pth") else "")
+                "network" if path.suffix.lower() in (".pt", ".pth") else "")
         raise SpecError(f"not a text file{hint}", source=str(path)) from None
-    if path.suffix == ".prototxt":
+    if path.suffix.lower() == ".prototxt":  # suffixes in any case: NET.PROTOTXT
         return from_prototxt(text, source=str(path))
     return loads(text, str(path))
 
@@ -170,9 +170,10 @@ def load(path: str | os.PathLike) -> NetSpec:
 def save(spec: NetSpec, path: str | os.PathLike) -> None:
     """Writes atomically: a reader never sees half a file."""
     path = Path(path)
-    if path.suffix not in (".yaml", ".yml", ".json") and (path.is_file() or not path.exists()):
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".json") and (path.is_file() or not path.exists()):
         # load() reads a file by its suffix: anything else would not read back as written
         given = repr(path.suffix) if path.suffix else "a name without a suffix"
         raise SpecError(f"a spec is written as .yaml, .yml or .json, not {given}",
                         source=str(path))
-    write_text_atomic(path, dumps(spec, "json" if path.suffix == ".json" else "yaml"))
+    write_text_atomic(path, dumps(spec, "json" if suffix == ".json" else "yaml"))
