@@ -25,6 +25,10 @@ def test_wildcard_listing():
     assert list_models("squeezedet") == ["squeezedet", "squeezedet_plus"]
     assert list_models("vgg1?") == ["vgg11", "vgg16", "vgg19"]
     assert list_models("nothing-like-this") == []
+    # as people write the names: VGG, AlexNet, SqueezeNet*
+    assert list_models("VGG1?") == list_models("vgg1?") and list_models("AlexNet") == [
+        "alexnet", "alexnet_caffe"]
+    assert list_models("SqueezeNet1_0*") == list_models("squeezenet1_0*")
 
 
 @pytest.mark.parametrize("model", list_models())

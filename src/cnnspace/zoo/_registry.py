@@ -59,11 +59,12 @@ def _origin(fn: Callable) -> tuple[str, str]:
 
 
 def list_models(pattern: str = "*") -> list[str]:
-    """Registered names matching the wildcard ``pattern``; a pattern without wildcards matches
-    the names that contain it."""
+    """Registered names matching the wildcard ``pattern`` in any case (VGG, AlexNet); a pattern
+    without wildcards matches the names that contain it."""
     if not any(c in pattern for c in "*?["):
         pattern = f"*{pattern}*"
-    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n, pattern))
+    pattern = pattern.lower()
+    return sorted(n for n in _MODELS if fnmatch.fnmatchcase(n.lower(), pattern))
 
 
 def model_entry(name: str) -> ModelEntry:
