@@ -2,8 +2,10 @@
 (analyze, bench, explore) works on networks written in plain PyTorch.
 
 Each traced operation maps to one spec layer named after its module path (``features.3.squeeze``
-becomes ``features_3_squeeze``). Shapes are checked twice: the module runs once on zeros (on a
-copy: the user's module is never touched), and the spec must infer the same shape for every layer.
+becomes ``features_3_squeeze``). Shapes are checked twice: the trace runs on a batch of two zeros
+(on a copy: the user's module is never touched), and the spec must infer the same shape for every
+layer. forward() and its trace must also compute the same values on one random batch: fx cannot
+see every in-place operation (``y += x`` is traced as ``y = y + x``).
 """
 from __future__ import annotations
 
