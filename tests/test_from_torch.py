@@ -341,3 +341,15 @@ def test_an_operation_that_holds_for_one_image_only_is_refused():
     # traced on a batch of two: view(1, -1) then merges the images, which no flatten does
     with pytest.raises(UnsupportedModuleError, match=r"a reshape from \[2, 2, 6, 6\] to \[1, 144\]"):
         cnnspace.from_torch(BatchOfOne(), (3, 8, 8))
+
+
+class ShapeSizedPool(nn.Module):
+    def forward(self, x):
+        return F.avg_pool2d(x, x.shape[2:])  # a global pool written with the input's size
+
+
+def test_an_argument_computed_from_a_shape_is_refused_by_name():
+    with pytest.raises(UnsupportedModuleError, match="kernel_size is computed while the network "
+                                                     "runs") as e:
+        cnnspace.from_torch(ShapeSizedPool(), (3, 8, 8))
+    assert e.value.op.endswith(".avg_pool2d")

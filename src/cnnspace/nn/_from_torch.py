@@ -55,7 +55,18 @@ class _Op:
     def get(self, name: str, default: Any = None) -> Any:
         if self.module is not None:
             return getattr(self.module, name, default)
-        return self.kwargs.get(name, default)
+        value = self.kwargs.get(name, default)
+        if _holds_node(value):
+            raise self.fail(f"{name} is computed while the network runs (e.g. from x.shape); a "
+                            "spec layer needs it as a constant")
+        return value
+
+
+def _holds_node(value: Any) -> bool:
+    """Whether an argument is (or holds) a value fx computes in the graph, not a constant."""
+    if isinstance(value, (list, tuple)):
+        return any(_holds_node(v) for v in value)
+    return isinstance(value, fx.Node)
 
 
 # A rule gives the spec layer (type, fields) of an operation, several in a chain, or None for the
