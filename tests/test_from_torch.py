@@ -353,3 +353,10 @@ def test_an_argument_computed_from_a_shape_is_refused_by_name():
                                                      "runs") as e:
         cnnspace.from_torch(ShapeSizedPool(), (3, 8, 8))
     assert e.value.op.endswith(".avg_pool2d")
+
+
+def test_a_module_on_the_meta_device_imports_without_values():
+    # counting a network too large to hold: shapes only, nothing to compare forward() against
+    with torch.device("meta"):
+        module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, 4))
+    assert analyze(cnnspace.from_torch(module, (3, 8, 8))).totals.params == 224 + 288 * 4 + 4

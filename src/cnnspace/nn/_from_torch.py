@@ -334,7 +334,10 @@ def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
                                   shape: tuple[int, int, int], device: torch.device,
                                   title: str) -> None:
     """fx records ``y += x`` as ``y = y + x``: where y is read elsewhere, forward() and its trace
-    differ, and no node says so. Running both on one random input shows it."""
+    differ, and no node says so. Running both on one random input shows it (a module on the
+    meta device holds no values: shapes are all there is to check)."""
+    if device.type == "meta":
+        return
     x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(device)
     with torch.no_grad():
         expected, traced = _leaves(module(x.clone())), _leaves(gm(x.clone()))
