@@ -360,3 +360,9 @@ def test_a_module_on_the_meta_device_imports_without_values():
     with torch.device("meta"):
         module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Flatten(), nn.Linear(288, 4))
     assert analyze(cnnspace.from_torch(module, (3, 8, 8))).totals.params == 224 + 288 * 4 + 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_a_module_in_another_precision_is_traced_in_its_own(dtype):
+    module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).to(dtype)
+    assert analyze(cnnspace.from_torch(module, (3, 8, 8))).totals.params == 224

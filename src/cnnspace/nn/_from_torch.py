@@ -317,28 +317,31 @@ def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.Gra
     for node in gm.graph.nodes:
         _check_in_place(node, gm)
     gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
-    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    # inputs on the module's device and in its precision (a float64 or half module refuses
+    # float32 inputs)
+    weight = next((p for p in module.parameters() if p.is_floating_point()), None)
+    like = {"device": weight.device, "dtype": weight.dtype} if weight is not None else {}
     try:
         # ShapeProp prints the whole traceback of a failing node itself; the error below says it
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            ShapeProp(gm).propagate(torch.zeros(TRACE_BATCH, *shape, device=device))
+            ShapeProp(gm).propagate(torch.zeros(TRACE_BATCH, *shape, **like))
     except Exception as e:
         first = str(e.__cause__ or e).strip().splitlines()[0]
         raise CnnspaceError(f"{title} fails on a batch of {TRACE_BATCH} inputs of shape "
                             f"{list(shape)}: {first}") from None
-    _check_trace_computes_forward(module, gm, shape, device, title)
+    _check_trace_computes_forward(module, gm, shape, like, title)
     return gm
 
 
 def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
-                                  shape: tuple[int, int, int], device: torch.device,
+                                  shape: tuple[int, int, int], like: dict[str, Any],
                                   title: str) -> None:
     """fx records ``y += x`` as ``y = y + x``: where y is read elsewhere, forward() and its trace
     differ, and no node says so. Running both on one random input shows it (a module on the
     meta device holds no values: shapes are all there is to check)."""
-    if device.type == "meta":
+    if torch.device(like.get("device", "cpu")).type == "meta":
         return
-    x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(device)
+    x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(**like)
     with torch.no_grad():
         expected, traced = _leaves(module(x.clone())), _leaves(gm(x.clone()))
     if len(expected) != len(traced) or not all(
