@@ -13,10 +13,14 @@ from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, uses_cuda, zoo_spec)
+from ..train._launch import WorkersFailed
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
                              SCHEDULES)
 from ..zoo import list_models
 from ._common import add_model_args, load_model, parse_settings
+
+# What gloo raises in a collective when the worker at the other end has exited.
+LOST_PEER = re.compile(r"Connection (closed|reset) by peer")
 
 # flag, TrainConfig field (None: not a training option), argparse keywords. One table drives
 # both the parser and the command line handed to torchrun's workers.
@@ -133,7 +137,12 @@ def run(args) -> int:
         config.per_worker_batch(args.nproc)
         _model_and_data(args)
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
-        launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
+        try:
+            launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
+        except WorkersFailed as e:
+            if not e.reported:
+                raise
+            return 2  # a worker said what went wrong, in one line
         return 0
     if config.grad_compression != "none" and not under_torchrun():
         print(f"note: --grad-compression {config.grad_compression} compresses the gradients "
@@ -151,6 +160,10 @@ def run(args) -> int:
         if isinstance(e, DataError):  # in this worker's shard of the data: only it knows
             print(f"cnnspace train: error (worker {os.environ['RANK']}): {e}", file=sys.stderr)
         return 2  # anything else every worker meets alike: rank 0 reports it, once
+    except RuntimeError as e:
+        if under_torchrun() and LOST_PEER.search(str(e)):
+            return 1  # another worker stopped first (its error is its to print), not a traceback
+        raise
 
 
 def _is_rank0() -> bool:

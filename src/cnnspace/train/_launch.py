@@ -1,47 +1,75 @@
 """Starting local workers with torch's own launcher (torchrun = ``python -m torch.distributed.run``)."""
 from __future__ import annotations
 
+import logging
 import os
 import signal
-import subprocess
-import sys
 
 from ..errors import CnnspaceError
 from ._distributed import available_cpus
 
+# The exit status of a worker that printed its error (cnnspace's CLI: exit 2, one line).
+REPORTED = 2
+# What torchrun installs handlers for while its workers run (and leaves installed).
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+                 if hasattr(signal, name))
 
-def torchrun_command(nproc: int, module_args: list[str]) -> list[str]:
-    """``python -m torch.distributed.run --standalone --nproc-per-node N -m MODULE ARGS``."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
-            f"--nproc-per-node={nproc}", "-m", *module_args]
+
+class WorkersFailed(CnnspaceError):
+    """A worker exited with an error; ``reported``: one printed it already (exit status 2)."""
+
+    def __init__(self, message: str, reported: bool):
+        super().__init__(message)
+        self.reported = reported
 
 
 def launch_local(nproc: int, module_args: list[str]) -> None:
     """Runs ``python -m MODULE_ARGS`` as ``nproc`` workers on this machine and waits.
 
-    Each worker gets an equal share of the cores as its thread count (torchrun would otherwise
-    set 1 and warn). Ctrl-C reaches the workers directly (same process group); this process
-    only waits for them to save their checkpoint and exit. A SIGTERM sent to this process
-    alone is passed on to torchrun, which stops the workers the same way.
+    torchrun's own code runs in this process rather than as a child: as a command it ends a
+    Ctrl-C with the traceback of its signal exception, and a failed worker with a 30-line
+    report, around the worker's one-line message. Here they become KeyboardInterrupt and
+    WorkersFailed. Each worker gets an equal share of the cores as its thread count (torchrun
+    would otherwise set 1 and warn). Ctrl-C or SIGTERM reaches torchrun's handler, which passes
+    it on to the workers (each in a session of its own) and waits for them to save their
+    checkpoint and exit.
     """
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // nproc))}
-    interrupted, launched = [], []
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.run import parse_args, run
 
-    def on_signal(signum, frame):
-        interrupted.append(signum)
-        if signum == signal.SIGTERM:
-            for process in launched:
-                process.send_signal(signal.SIGTERM)
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # torchrun's command line: python -m torch.distributed.run --standalone ... -m MODULE ARGS
+    args = parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", *module_args])
+    handlers = {s: signal.getsignal(s) for s in _SIGNALS}
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(max(1, available_cpus() // nproc))
+    logging_off = logging.root.manager.disable
+    # torchrun's log lines ("Sending process closing signal", its failure report): the workers
+    # say what happened, and this process says nothing else while they run.
+    logging.disable(logging.CRITICAL)
     try:
-        launched.append(subprocess.Popen(torchrun_command(nproc, module_args), env=env))
-        code = launched[0].wait()
+        run(args)
+    except SignalException:
+        raise KeyboardInterrupt from None
+    except ChildFailedError as e:
+        raise _failure(nproc, e.failures) from None
     finally:
-        for s, handler in previous.items():
+        logging.disable(logging_off)
+        for s, handler in handlers.items():
             signal.signal(s, handler)
-    if interrupted:
-        raise KeyboardInterrupt
-    if code:
-        raise CnnspaceError(f"the {nproc} training workers failed (torchrun exit code {code}); "
-                            "their messages are above")
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
+
+
+def _failure(nproc: int, failures: dict) -> WorkersFailed:
+    """The first failed worker, as one line (the others were stopped because of it)."""
+    rank, first = min(failures.items(), key=lambda item: (item[1].timestamp, item[0]))
+    reported = any(f.exitcode == REPORTED for f in failures.values())
+    if first.exitcode < 0:
+        how = f"was killed by {first.signal_name()}" + (
+            " (out of memory?)" if first.signal_name() == "SIGKILL" else "")
+    else:
+        how = f"failed with exit status {first.exitcode}; its messages are above"
+    return WorkersFailed(f"worker {rank} of the {nproc} training workers {how}", reported)

@@ -1,0 +1,86 @@
+"""`cnnspace train --nproc 2`: what the terminal shows when a worker fails or the run is
+interrupted: the worker's one line, not torchrun's tracebacks and failure report."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnspace.cli import main
+from cnnspace.data import get_dataset
+from cnnspace.train._distributed import Workers
+from cnnspace.train._loader import PositionedSampler
+from _nets import tiny_yaml
+
+pytestmark = pytest.mark.slow
+
+SPEC = tiny_yaml(channels=3, dropout=None, name="tiny_rgb")
+
+
+def _folder_with_a_bad_image(root: Path) -> Path:
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            (root / split / name).mkdir(parents=True)
+            for i in range(4):
+                pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+                Image.fromarray(pixels).save(root / split / name / f"{i}.png")
+    (root / "train" / "a" / "bad.png").write_bytes(b"not a png")
+    return root
+
+
+def _seed_giving_worker_1_alone(data) -> int:
+    """A seed whose first epoch gives the bad image to worker 1 and not to worker 0."""
+    bad = [f.name for f in data.train.files].index("bad.png")
+    for seed in range(100):
+        shards = []
+        for rank in (0, 1):
+            sampler = PositionedSampler(data.train, Workers(rank=rank, world_size=2), seed)
+            sampler.set_position(0, 0)
+            shards.append(list(sampler))
+        if bad in shards[1] and bad not in shards[0]:
+            return seed
+    raise AssertionError("no such seed")
+
+
+def test_a_bad_image_in_worker_1s_shard_is_its_one_line(tmp_path, capfd):
+    root = _folder_with_a_bad_image(tmp_path / "images")
+    seed = _seed_giving_worker_1_alone(get_dataset(f"imagefolder:{root}", image_size=8))
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.replace("out_channels: 10", "out_channels: 2"))  # two classes
+    assert main(["train", str(spec), f"--data=imagefolder:{root}", "--image-size=8",
+                 "--epochs=1", "--batch-size=2", f"--seed={seed}", "--loader-workers=0",
+                 "--nproc=2", "--device=cpu", "--no-progress", f"--out={tmp_path / 'run'}"]) == 2
+    err = capfd.readouterr().err
+    # Worker 0 lost its peer and says nothing; torchrun's report stays off the terminal.
+    assert err == (f"cnnspace train: error (worker 1): {root}/train/a/bad.png: cannot decode the "
+                   f"image: cannot identify image file '{root}/train/a/bad.png'\n")
+
+
+def test_ctrl_c_under_nproc_prints_no_traceback(tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC.replace("[3, 8, 8]", "[1, 8, 8]"))
+    out = tmp_path / "run"
+    # A terminal's Ctrl-C reaches the whole foreground process group: a session of its own.
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cnnspace.cli", "train", str(spec), "--data=digits",
+         "--image-size=8", "--epochs=200", "--nproc=2", "--device=cpu", "--no-progress",
+         f"--out={out}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (out / "metrics.jsonl").exists():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(child.pid, signal.SIGINT)
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130
+    assert "Traceback" not in err and "SignalException" not in err, err
+    assert err.startswith(f"interrupted (Ctrl-C): a resumable checkpoint is in {out}")
