@@ -53,3 +53,12 @@ def test_plain_meta_round_trips_through_json():
     spec = loads(text)
     assert loads(dumps(spec, "json")) == spec
     assert json.loads(dumps(spec, "json"))["meta"] == {"a": [1, 2.5, None, True, {"b": "c"}]}
+
+
+def test_numpy_booleans_and_arrays_are_plain_values():
+    import numpy as np
+    spec = _net(layers=[Layer("c", "conv2d", attrs={"kernel": np.array([3, 1]), "out_channels": 4,
+                                                    "bias": np.bool_(False)})])
+    attrs = resolve(spec).nodes[0].attrs
+    assert attrs["kernel"] == (3, 1) and attrs["bias"] is False
+    assert loads(dumps(spec)) == spec  # and YAML writes them

@@ -9,13 +9,16 @@ _ATOMS = frozenset({int, float, str, bool, type(None)})
 
 def freeze(value: Any) -> Any:
     """``value`` with lists and tuples as tuples and mappings as FrozenMaps, all the way down,
-    and other numbers (numpy's) as Python ints and floats, which YAML and JSON can write."""
+    numpy's arrays and scalars as Python values, and other numbers as Python ints and floats,
+    which YAML and JSON can write."""
     if type(value) in _ATOMS:  # the common case, first: specs hold mostly numbers and names
         return value
     if isinstance(value, (list, tuple)):
         return tuple([freeze(x) for x in value])
     if isinstance(value, Mapping) and not isinstance(value, FrozenMap):
         return FrozenMap(value)
+    if type(value).__module__ == "numpy" and hasattr(value, "tolist"):
+        return freeze(value.tolist())  # arrays and numpy's scalars, booleans included
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         return int(value)
     if isinstance(value, numbers.Real):
