@@ -27,3 +27,14 @@ def test_a_default_that_no_longer_fits_says_it_is_the_default():
         get_spec("firenet", num_fire=3)
     assert [n for n in get_spec("firenet", num_fire=3, pool_after=["conv1"]).resolve().nodes
             if n.type == "maxpool"][0].name == "pool1"
+
+
+def test_numpy_values_are_settings_like_any_other():
+    # sweeps are often written with numpy grids (np.arange, np.linspace)
+    import numpy as np
+    plain = get_spec("firenet", base_e=96, num_classes=10, sr=0.25, batchnorm=True,
+                     pool_after=["conv1", "fire4"])
+    numpy = get_spec("firenet", base_e=np.int64(96), num_classes=np.int32(10),
+                     sr=np.float32(0.25), batchnorm=np.bool_(True),
+                     pool_after=np.array(["conv1", "fire4"]))
+    assert numpy.layers == plain.layers

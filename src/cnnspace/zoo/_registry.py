@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ..spec import NetSpec, SpecError, parse_input
+from ..spec import NetSpec, SpecError, freeze, parse_input
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ def get_spec(name: str, /, **settings: Any) -> NetSpec:
     """The spec of a registered model; ``settings`` are checked against what the model accepts
     (``name`` only positional: a family's own ``name`` setting is one of them)."""
     entry = model_entry(name)
+    # numpy's scalars and arrays (sweeps are written with np.arange) as plain Python values
+    settings = {key: freeze(value) for key, value in settings.items()}
     unknown = sorted(set(settings) - set(entry.defaults))
     if unknown:
         raise SpecError(f"model {name!r} has no setting {unknown[0]!r}; it accepts: "
