@@ -9,6 +9,7 @@ from pathlib import Path
 
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
+from cnnspace.commands import space as space_command
 from cnnspace.space import DesignSpace
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "spaces"
@@ -116,3 +117,18 @@ def test_a_continuous_space_needs_a_sample(capsys, tmp_path):
     assert code == 2 and f"{path}: the axis 'sr' is continuous" in err and "--sample N" in err
     code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "3", "--format", "json")
     assert code == 0 and len(json.loads(out)["points"]) == 3
+
+
+
+def test_a_huge_grid_asks_for_a_sample(capsys, monkeypatch):
+    # 104 million points (base_e 8..1024 x incr_e 0..1024 x 100 SRs): listing them took 5 GB in
+    # 15 s, then the memory ran out, before this was refused. Here the limit is lowered instead.
+    monkeypatch.setattr(space_command, "GRID_LIMIT", 200)
+    path = EXAMPLES / "fire_widths.yaml"
+    code, out, err = run(capsys, "space", "analyze", str(path))
+    assert code == 2 and out == ""
+    assert err.strip() == (f"cnnspace space: error: {path}: 216 grid points are more than 200 "
+                           "(minutes of analysis, and memory for each): give --sample N, or "
+                           "coarser steps")
+    code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "2", "--format", "json")
+    assert code == 0 and json.loads(out)["summary"]["points"] == 2

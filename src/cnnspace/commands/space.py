@@ -18,6 +18,10 @@ SPACE_HELP = ("a design space file, or a study file: its space as the study trai
               "dataset's input size and class count)")
 # --out's suffix picks the format unless --format does.
 OUT_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
+# A larger grid is not analysed whole without being asked for by --sample: at about 3,000 points
+# per CPU second it would take over 5 minutes, and the points and their results fill the memory
+# (100 million points: tens of GB before the first one is analysed).
+GRID_LIMIT = 1_000_000
 
 
 def register(sub) -> None:
@@ -98,6 +102,10 @@ def run_analyze(args) -> int:
             continuous = next(a.name for a in space.axes if a.count is None)
             raise CnnspaceError(f"{args.space}: the axis {continuous!r} is continuous (a float "
                                 "range without a step): give --sample N, or the axis a step")
+        if space.size > GRID_LIMIT:
+            raise CnnspaceError(f"{args.space}: {space.size:,} grid points are more than "
+                                f"{GRID_LIMIT:,} (minutes of analysis, and memory for each): "
+                                "give --sample N, or coarser steps")
         points = list(space.points())
     else:
         points = space.sample(args.sample, args.seed)
