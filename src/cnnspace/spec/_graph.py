@@ -49,11 +49,13 @@ class Layer:
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs))
-        if not isinstance(self.attrs, Mapping):
-            raise SpecError(f"expected a mapping of field names to values, got {self.attrs!r}",
-                            layer=self.name, field="attrs")
-        if not isinstance(self.attrs, FrozenMap):
-            object.__setattr__(self, "attrs", FrozenMap(self.attrs))
+        attrs = self.attrs
+        if not isinstance(attrs, FrozenMap):
+            # a dict first: sweeps make many layers, and the Mapping check is slower
+            if type(attrs) is not dict and not isinstance(attrs, Mapping):
+                raise SpecError(f"expected a mapping of field names to values, got {attrs!r}",
+                                layer=self.name, field="attrs")
+            object.__setattr__(self, "attrs", FrozenMap(attrs))
 
 
 class Node(NamedTuple):
@@ -110,8 +112,6 @@ class NetSpec:
         if not isinstance(self.layers, (list, tuple)):
             raise SpecError(f"expected a list of Layer objects, got {self.layers!r}",
                             field="layers")
-        if not isinstance(self.meta, Mapping):
-            raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
         for layer in self.layers:
             if not isinstance(layer, Layer):
                 raise SpecError(f"layers must be Layer objects, got a {type(layer).__name__}: "
@@ -121,6 +121,8 @@ class NetSpec:
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "outputs", _names(self.outputs))
         if not isinstance(self.meta, FrozenMap):
+            if type(self.meta) is not dict and not isinstance(self.meta, Mapping):
+                raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
             object.__setattr__(self, "meta", FrozenMap(self.meta))
 
     def __getstate__(self) -> dict[str, Any]:
