@@ -132,3 +132,18 @@ def test_dataset_replaces_the_space_input_and_classes():
     with pytest.raises(StudyError, match="key 'space.axes.input': the dataset sets 'input'"):
         fit_space(replace(space, axes=(parse_axis("input", ["1x32x32", "1x16x16"]),)),
                   (1, 32, 32), 10)
+
+
+HUGE_AXES = {"base_e": {"low": 8, "high": 1024}, "incr_e": {"low": 0, "high": 1024},
+             "sr": {"low": 0.01, "high": 1.0, "step": 0.01}}  # 104,242,500 grid points
+
+
+def test_a_huge_grid_is_searched_not_listed():
+    # Optuna's GridSampler lists every grid point in memory (here tens of GB, in each worker):
+    # the default sampler of such a space is TPE, and asking for the grid is an error.
+    study = {"name": "x", "space": {"base": "firenet", "axes": HUGE_AXES},
+             "objectives": ["top1"], "budget": {"n_trials": 5}}
+    assert study_from_dict(study, "study.yaml").sampler.name == "tpe"
+    with pytest.raises(StudyError, match="study.yaml: key 'sampler': the grid sampler lists every "
+                       "point in memory, and this grid has 104,242,500 \\(more than 1,000,000\\)"):
+        study_from_dict({**study, "sampler": "grid"}, "study.yaml")

@@ -10,7 +10,7 @@ from rich.table import Table
 from .._atomic import write_text_atomic
 from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
-from ..space import DesignSpace, PointResult, SpaceError, analyze_points
+from ..space import GRID_LIMIT, DesignSpace, PointResult, SpaceError, analyze_points
 from ..spec import thaw
 from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv, table_console
 
@@ -18,10 +18,6 @@ SPACE_HELP = ("a design space file, or a study file: its space as the study trai
               "dataset's input size and class count)")
 # --out's suffix picks the format unless --format does.
 OUT_FORMATS = {".json": "json", ".csv": "csv", ".txt": "table"}
-# A larger grid is not analysed whole without being asked for by --sample: at about 3,000 points
-# per CPU second it would take over 5 minutes, and the points and their results fill the memory
-# (100 million points: tens of GB before the first one is analysed).
-GRID_LIMIT = 1_000_000
 
 
 def register(sub) -> None:

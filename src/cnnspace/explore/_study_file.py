@@ -21,7 +21,7 @@ from typing import Any
 
 from .._yaml_file import read_yaml
 from ..errors import CnnspaceError
-from ..space import DesignSpace, SpaceError
+from ..space import GRID_LIMIT, DesignSpace, SpaceError
 from ._errors import StudyError
 from ._objectives import OBJECTIVES, Objective
 from ._samplers import PRUNERS, SAMPLERS, Choice, make_pruner, parse_choice
@@ -111,8 +111,8 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
     space = _space(d.get("space"), base_dir)
     objectives = _objectives(d.get("objectives"))
     train, data, image_size = _train(d.get("train") or {})
-    sampler = parse_choice(d.get("sampler", "grid" if space.size is not None else "tpe"),
-                           "sampler", SAMPLERS)
+    listable = space.size is not None and space.size <= GRID_LIMIT
+    sampler = parse_choice(d.get("sampler", "grid" if listable else "tpe"), "sampler", SAMPLERS)
     pruner = parse_choice(d.get("pruner", "none"), "pruner", PRUNERS)
     if pruner.name != "none" and len(objectives) > 1:
         raise StudyError("Optuna prunes single-objective studies only (a trial reports one "
@@ -129,6 +129,10 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
             raise StudyError(f"the grid sampler needs a step on every float axis; "
                              f"'{continuous[0]}' is continuous (give it a step, or use "
                              "random/tpe/nsga2)", key="sampler")
+        if not listable:
+            raise StudyError(f"the grid sampler lists every point in memory, and this grid has "
+                             f"{space.size:,} (more than {GRID_LIMIT:,}): use random/tpe/nsga2, "
+                             "or coarser steps", key="sampler")
     n_trials, timeout = _budget(d.get("budget"), sampler.name)
     seed = d.get("seed", 0)
     if seed is not None and not _is_int(seed):

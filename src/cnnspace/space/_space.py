@@ -27,6 +27,10 @@ from ._errors import SpaceError
 
 _TOP_KEYS = ("name", "description", "base", "fixed", "axes", "constraints", "bits", "batch")
 ID_LENGTH = 10
+# Grids larger than this are sampled, never listed whole: `space analyze` would take over 5
+# minutes (about 3,000 points per CPU second), and Optuna's GridSampler lists every point in
+# memory (100 million points: tens of GB) in each worker.
+GRID_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
