@@ -408,6 +408,14 @@ def test_a_checkpoint_missing_an_entry_is_a_clear_error_on_load_and_on_resume(tm
         train(loads(TINY), digits8, quick(out=str(out), epochs=1, resume=True))
 
 
+def test_batchnorm_over_a_batch_of_one_image_is_a_config_error(digits8):
+    spec = loads(TINY.replace("  - {name: conv2,", "  - {name: pool0, type: global_avgpool}\n"
+                              "  - {name: bn, type: batchnorm}\n  - {name: conv2,"))
+    with pytest.raises(ConfigError, match="batch normalisation has one value per channel to "
+                                          "normalise in a batch of 1 image"):
+        train(spec, digits8, quick(batch_size=1, epochs=1))
+
+
 # -- gradient traffic (DDP in this process, one worker) -----------------------------------------
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def test_cli_trains_a_spec_file_with_a_recipe_and_overrides(spec_file, tmp_path,
                  "--threads=1", "--no-progress", f"--out={out}"]) == 0
     captured = capsys.readouterr()
     assert "top-1" in captured.out and "note:" not in captured.err  # written for 1x8x8 images
+    assert "; 1 epoch in " in captured.out
     config = (out / "config.yaml").read_text()
     for line in ("optimizer: sgd", "schedule: poly", "recipe: squeezenet", "batch_size: 256",
                  "lr_scaling: linear", "warmup_epochs: 0.5", "threads: 1"):

@@ -3,6 +3,7 @@ process), with exact resume, early stopping and NaN detection agreed by all work
 from __future__ import annotations
 
 import math
+import re
 import time
 from typing import Callable, Sequence
 
@@ -32,6 +33,9 @@ ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
 # What _restore reads besides the weights: every checkpoint _save writes has them.
 RESUME_ENTRIES = ("optimizer", "scheduler", "epoch", "batch", "step", "history", "epoch_stats",
                   "rng")
+
+
+BATCHNORM_OF_ONE = re.compile(r"Expected more than 1 value per channel when training")
 
 
 class StopFlag:
@@ -195,7 +199,7 @@ class Trainer:
             inputs = inputs.to(s.device, non_blocking=True)
             if cfg.channels_last:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
-            loss = self.loss_fn(self.model(inputs), _to_device(targets, s.device))
+            loss = self.loss_fn(self._forward(inputs), _to_device(targets, s.device))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # One small all-reduce per step gives every worker the same mean loss, the same
@@ -250,6 +254,17 @@ class Trainer:
             self.stopped = self._stop_reason()
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _forward(self, inputs: torch.Tensor):
+        try:
+            return self.model(inputs)
+        except ValueError as e:
+            # Batch normalisation of a 1x1 map over one image: torch's ValueError, a traceback.
+            if not BATCHNORM_OF_ONE.search(str(e)):
+                raise
+            raise ConfigError(f"batch normalisation has one value per channel to normalise in a "
+                              f"batch of {len(inputs)} image(s) per worker ({e}); choose a "
+                              "--batch-size of at least 2 per worker") from None
 
     def _run_callbacks(self, call: Callable[[Callback], None]) -> None:
         for callback in self.callbacks:
