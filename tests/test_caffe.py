@@ -182,6 +182,12 @@ def test_commands_read_prototxt_directly(tmp_path, capsys):
     ("exclude { phase: TEST }", False),
     ("exclude { phase: TRAIN }", True),
     ("exclude { }", False),                                       # no phase: holds in every phase
+    # Caffe's NetStateRule, for a deploy net's state (phase TEST, level 0, no stages):
+    ('include { stage: "train" }', False),                        # a stage the net is not in
+    ('exclude { stage: "train" }', True),
+    ('exclude { not_stage: "train" }', False),                    # holds: the net lacks the stage
+    ("include { min_level: 1 }", False), ("include { max_level: -1 }", False),
+    ("include { phase: TEST max_level: 0 }", True),
 ])
 def test_include_and_exclude_rules_as_caffe_filters_layers(rules, kept):
     text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'

@@ -329,16 +329,26 @@ def _declared_input(msg: Message, b: _Builder) -> None:
 
 
 def _in_test_phase(entry: Message) -> bool:
-    """A deploy network is Caffe's TEST phase: layers only for training are left out. As Caffe's
-    FilterNet: a layer with include rules is kept when any of them holds, one with exclude rules
-    is left out when any holds; a rule without a phase holds in every phase."""
-    def holds(rule) -> bool:
-        return not isinstance(rule, Message) or rule.one("phase", "TEST") == "TEST"
+    """A deploy network is Caffe's TEST phase, at level 0, in no stage: layers for another state
+    are left out. As Caffe's FilterNet: a layer with include rules is kept when any of them
+    holds, one with exclude rules is left out when any holds. As its StateMeetsRule: a rule holds
+    when its phase (if given) is TEST, its min_level <= 0 <= its max_level, and it names no
+    stage (a not_stage always holds)."""
+    def holds(rule: Any, line: int) -> bool:
+        if not isinstance(rule, Message):
+            raise entry.error(f"expected a rule {{ phase: ... }}, got {rule!r}", line)
+        for bound in ("min_level", "max_level"):
+            level = rule.one(bound, 0)
+            if isinstance(level, bool) or not isinstance(level, int):
+                raise rule.error(f"{bound}: expected an integer, got {level!r}",
+                                 rule.line_of(bound))
+        return (rule.one("phase", "TEST") == "TEST" and rule.one("min_level", 0) <= 0
+                <= rule.one("max_level", 0) and not rule.has("stage"))
 
-    includes = [r for r, _ in entry.all("include")]
+    includes = entry.all("include")
     if includes:
-        return any(holds(r) for r in includes)
-    return not any(holds(r) for r, _ in entry.all("exclude"))
+        return any(holds(r, line) for r, line in includes)
+    return not any(holds(r, line) for r, line in entry.all("exclude"))
 
 
 def _strings(entry: Message, field: str, layer: str) -> list[str]:
