@@ -198,6 +198,21 @@ def test_include_and_exclude_rules_as_caffe_filters_layers(rules, kept):
     assert ("relu" in names) == kept
 
 
+@pytest.mark.parametrize("state, rules, kept", [
+    ('state { stage: "deploy" }', 'include { stage: "deploy" }', True),
+    ('state { stage: "deploy" }', 'exclude { stage: "deploy" }', False),
+    ('state { stage: "deploy" }', 'include { not_stage: "deploy" }', False),
+    ('state { level: 2 }', "include { min_level: 1 }", True),
+    ('state { level: 2 }', "include { max_level: 1 }", False),
+])
+def test_rules_are_judged_in_the_state_the_file_declares(state, rules, kept):
+    text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n' + state + '\n'
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n'
+            '  convolution_param { num_output: 4 kernel_size: 3 } }\n'
+            f'layer {{ name: "relu" type: "ReLU" bottom: "conv" top: "conv" {rules} }}\n')
+    assert ("relu" in [n.name for n in resolve(from_prototxt(text)).nodes]) == kept
+
+
 def test_import_says_which_names_changed(tmp_path, capsys):
     source = tmp_path / "twice.prototxt"
     source.write_text('name: "twice"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'

@@ -328,27 +328,42 @@ def _declared_input(msg: Message, b: _Builder) -> None:
         b.set_input(blob, shape, line)
 
 
-def _in_test_phase(entry: Message) -> bool:
-    """A deploy network is Caffe's TEST phase, at level 0, in no stage: layers for another state
-    are left out. As Caffe's FilterNet: a layer with include rules is kept when any of them
-    holds, one with exclude rules is left out when any holds. As its StateMeetsRule: a rule holds
-    when its phase (if given) is TEST, its min_level <= 0 <= its max_level, and it names no
-    stage (a not_stage always holds)."""
+def _in_deploy_state(entry: Message, level: int, stages: set[str]) -> bool:
+    """A deploy network is Caffe's TEST phase, at the level and in the stages its ``state`` gives
+    (0 and none by default): layers for another state are left out. As Caffe's FilterNet: a
+    layer with include rules is kept when any of them holds, one with exclude rules is left out
+    when any holds. As its StateMeetsRule: a rule holds when its phase (if given) is TEST, the
+    level lies within its min_level and max_level, every stage it names is the net's, and no
+    not_stage it names is."""
     def holds(rule: Any, line: int) -> bool:
         if not isinstance(rule, Message):
             raise entry.error(f"expected a rule {{ phase: ... }}, got {rule!r}", line)
-        for bound in ("min_level", "max_level"):
-            level = rule.one(bound, 0)
-            if isinstance(level, bool) or not isinstance(level, int):
-                raise rule.error(f"{bound}: expected an integer, got {level!r}",
-                                 rule.line_of(bound))
-        return (rule.one("phase", "TEST") == "TEST" and rule.one("min_level", 0) <= 0
-                <= rule.one("max_level", 0) and not rule.has("stage"))
+        low, high = _level(rule, "min_level", level), _level(rule, "max_level", level)
+        return (rule.one("phase", "TEST") == "TEST" and low <= level <= high
+                and all(s in stages for s, _ in rule.all("stage"))
+                and not any(s in stages for s, _ in rule.all("not_stage")))
 
     includes = entry.all("include")
     if includes:
         return any(holds(r, line) for r, line in includes)
     return not any(holds(r, line) for r, line in entry.all("exclude"))
+
+
+def _level(msg: Message, name: str, default: int) -> int:
+    value = msg.one(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise msg.error(f"{name}: expected an integer, got {value!r}", msg.line_of(name))
+    return value
+
+
+def _net_state(msg: Message) -> tuple[int, set[str]]:
+    """The level and stages a network's ``state { ... }`` declares (its phase is TEST: deploy)."""
+    state = msg.one("state")
+    if state is None:
+        return 0, set()
+    if not isinstance(state, Message):
+        raise msg.error(f"expected state {{ ... }}, got {state!r}", msg.line_of("state"))
+    return _level(state, "level", 0), {s for s, _ in state.all("stage")}
 
 
 def _strings(entry: Message, field: str, layer: str) -> list[str]:
@@ -360,14 +375,14 @@ def _strings(entry: Message, field: str, layer: str) -> list[str]:
     return [v for v, _ in values]
 
 
-def _convert(entry: Message, index: int, b: _Builder) -> None:
+def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]]) -> None:
     name = entry.one("name", f"layer{index}")
     kind = entry.one("type")
     kind = V1_TYPES.get(kind, kind) if isinstance(kind, Ident) else kind
     if not isinstance(name, str) or not isinstance(kind, str):
         raise entry.error(f"a layer needs a string name and type, got name {name!r}, type "
                           f"{kind!r}")
-    if not _in_test_phase(entry):
+    if not _in_deploy_state(entry, *state):
         return
     if kind in DATASET_TYPES:
         raise entry.error(f"a {kind} layer reads a dataset or computes a loss; import the deploy "
@@ -418,9 +433,10 @@ def from_prototxt(text: str, source: str | None = None, name: str | None = None)
     entries = msg.all("layer") or msg.all("layers")  # current format, or Caffe's V1 format
     if msg.has("layer") and msg.has("layers"):
         raise b.error("the file mixes `layer` and V1 `layers` entries", msg.line_of("layers"))
+    state = _net_state(msg)
     for index, (entry, line) in enumerate(entries):
         if not isinstance(entry, Message):
             raise b.error("expected layer { ... }", line)
-        _convert(entry, index, b)
+        _convert(entry, index, b, state)
     net_name = name or msg.one("name") or (Path(source).stem if source != "<prototxt>" else "")
     return b.spec(net_name if isinstance(net_name, str) and net_name else "caffe_net")
