@@ -62,3 +62,11 @@ def test_numpy_booleans_and_arrays_are_plain_values():
     attrs = resolve(spec).nodes[0].attrs
     assert attrs["kernel"] == (3, 1) and attrs["bias"] is False
     assert loads(dumps(spec)) == spec  # and YAML writes them
+
+
+def test_numpy_integers_are_a_batch_and_a_width():
+    import numpy as np
+    from cnnspace import analyze
+    a = analyze(_net(), batch=np.int64(4), bits=np.int32(8))
+    assert (a.batch, a.bits) == (4, 8) and type(a.batch) is int
+    assert a.totals == analyze(_net(), batch=4, bits=8).totals

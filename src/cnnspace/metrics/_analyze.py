@@ -5,7 +5,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
-from ..spec import MAX_SIZE, NetSpec, Shape, SpecError, resolve
+from ..spec import MAX_SIZE, NetSpec, Shape, SpecError, freeze, resolve
 from ._counts import Counts, count
 
 # Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
@@ -74,6 +74,7 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
             bits: int = 32) -> Analysis:
     """Per-layer and total metrics. ``bits`` is the width of one stored value (weights,
     gradients and activations alike)."""
+    batch, bits = freeze(batch), freeze(bits)  # numpy's integers as Python's
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_SIZE:
         raise SpecError(f"expected a positive integer at most {MAX_SIZE:,}, got {batch!r}",
                         field="batch")
