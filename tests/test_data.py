@@ -291,6 +291,20 @@ def test_16_bit_images_are_scaled_not_clipped(tmp_path):
     assert data.train._images([index])[0, :, 4, 4].tolist() == [128, 128, 128]
 
 
+def test_palette_images_with_transparency_decode_without_a_warning(tmp_path):
+    import warnings
+
+    root = _image_folder(tmp_path)
+    palette = Image.new("RGB", (12, 12), (255, 0, 0)).convert("P")
+    palette.save(root / "train" / "red" / "palette.png", transparency=b"\x00" * 8)
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    index = next(i for i, f in enumerate(data.train.files) if f.name == "palette.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Pillow's UserWarning: two lines per image on stderr
+        pixel = data.train._images([index])[0, :, 4, 4]
+    assert pixel.tolist() == [255, 0, 0]
+
+
 def test_a_bad_image_in_a_loader_process_is_one_line(tmp_path):
     from cnnspace.train._loader import unwrapped
 

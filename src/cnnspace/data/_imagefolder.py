@@ -29,6 +29,10 @@ def decode(path: Path, size: int) -> torch.Tensor:
                 values = np.asarray(im).astype(np.int64)
                 im = Image.fromarray((values >> 8 if values.max() > 255 else values)
                                      .clip(0, 255).astype(np.uint8))
+            if im.mode == "P" and "transparency" in im.info:
+                # Straight to RGB, Pillow warns (two lines on stderr per image) that the
+                # transparency should go through RGBA first: it does, then alpha is dropped.
+                im = im.convert("RGBA")
             im = im.convert("RGB")
             w, h = im.size
             scale = size / min(w, h)
