@@ -152,3 +152,27 @@ def test_a_module_is_trained_in_place_and_returned_in_eval_mode(digits8):
     result = train(module, digits8, quick())
     assert result.model is module and not module.training
     assert not torch.equal(module.layers["conv1"].weight, before)
+
+
+# -- signals ------------------------------------------------------------------------------------
+
+def test_a_second_ctrl_c_stops_at_once_and_keeps_the_last_checkpoint(tmp_path):
+    import os
+    import signal
+
+    from cnnspace.data import get_dataset
+
+    class PressTwice(Callback):
+        def on_step_end(self, state):
+            if state.step == 2:
+                os.kill(os.getpid(), signal.SIGINT)  # the first: stop after this step
+                os.kill(os.getpid(), signal.SIGINT)  # the second: now
+                raise AssertionError("a second Ctrl-C did not stop training")
+
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        train(loads(TINY), get_dataset("digits", image_size=8), quick(out=str(out)),
+              callbacks=[PressTwice()])
+    # Stopped inside the step: no checkpoint of a position the first Ctrl-C would have saved.
+    assert not (out / "checkpoint.pt").exists()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -146,13 +146,17 @@ def _determinism(enabled: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def _stop_on_signals(stop: StopFlag) -> Iterator[None]:
     """Ctrl-C (SIGINT) or SIGTERM (torchrun stopping its workers) ends training after the
-    current step with a resumable checkpoint instead of killing it mid-update."""
+    current step with a resumable checkpoint instead of killing it mid-update. A second Ctrl-C
+    stops at once: whoever presses it again will not wait for a long step (or a worker that
+    hangs), and the last checkpoint stays whole."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     names = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
 
     def handle(signum, frame):
+        if signum == signal.SIGINT and stop.reason is not None:
+            raise KeyboardInterrupt
         stop.reason = stop.reason or names[signum]
 
     previous = {s: signal.signal(s, handle) for s in names}
