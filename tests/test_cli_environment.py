@@ -66,3 +66,31 @@ BILLION_LAUGHS = "name: lol\ninput: [3, 8, 8]\nlayers: [{name: r, type: relu}]\n
 def test_yaml_too_large_or_too_deep_is_refused_before_it_is_expanded(text, message):
     with pytest.raises(SpecError, match=message):
         loads(text, source="evil.yaml")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: twice\ninput: [3, 8, 8]\nlayers: [{name: c, type: conv2d, out_channels: 4, "
+     "kernel: 3, kernel: 5}]\n", "line 3: key 'kernel' is given twice \\(first on line 3\\)"),
+    ("name: twice\ninput: [3, 8, 8]\nlayers: [{name: r, type: relu}]\nlayers: []\n",
+     "line 4: key 'layers' is given twice \\(first on line 3\\)"),
+    ("name: big\ninput: [3, 8, " + "9" * 5000 + "]\nlayers: []\n", "Exceeds the limit"),
+    ("name: when\ninput: [3, 8, 8]\nlayers: []\nmeta: {made: 2024-13-45}\n", "month must be"),
+])
+def test_yaml_that_python_would_read_differently_or_not_at_all_is_one_error(text, message):
+    with pytest.raises(SpecError, match=message):
+        loads(text, source="odd.yaml")
+
+
+def test_keys_of_different_types_are_different_keys():
+    from cnnspace._yaml_file import safe_load
+    assert safe_load("{3: int, '3': str, <<: {m: 1}}") == {3: "int", "3": "str", "m": 1}
+
+
+def test_a_setting_python_cannot_hold_as_a_value_is_taken_as_text(capsys):
+    import json
+    assert main(["analyze", "firenet", "--set", "name=2024-13-45", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "2024-13-45"
+    assert main(["analyze", "firenet", "--set", "sr=" + "9" * 5000]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("cnnspace analyze: error: field 'sr': expected a squeeze ratio")
+    assert err.count("\n") == 1

@@ -41,9 +41,23 @@ def _check_size(root: yaml.Node) -> None:
             raise Refused("an alias (*name) refers to a value that contains it")
         if depth > MAX_DEPTH:
             raise Refused(f"nested more than {MAX_DEPTH} levels deep")
+        if isinstance(node, yaml.MappingNode):
+            _refuse_repeated_keys(node)
         open_nodes.add(id(node))
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in children)
+
+
+def _refuse_repeated_keys(node: yaml.MappingNode) -> None:
+    """PyYAML keeps the last of two equal keys without a word (`kernel: 3, kernel: 5` is 5)."""
+    seen: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            line, known = key.start_mark.line + 1, (key.tag, key.value)
+            if known in seen:
+                raise Refused(f"line {line}: key {key.value!r} is given twice (first on line "
+                              f"{seen[known]})")
+            seen[known] = line
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -63,6 +77,8 @@ def safe_load(text: str) -> Any:
             return None
         _check_size(node)
         return loader.construct_document(node)
+    except ValueError as e:  # a value YAML reads but Python cannot hold: 2024-13-45, 5000 digits
+        raise Refused(str(e).split("; use sys.set_int_max_str_digits")[0]) from None
     except RecursionError:
         raise Refused(f"nested too deeply to read (more than {MAX_DEPTH} levels)") from None
     finally:
