@@ -164,20 +164,23 @@ def test_an_analysis_repr_is_short():
     assert len(text) < 1000
 
 
-@pytest.mark.parametrize("command", ["analyze", "spec"])
+@pytest.mark.parametrize("command", ["analyze", "spec", "scale", "bench", "export"])
 def test_a_spec_file_too_small_for_the_input_given_is_named_and_never_written(capsys, tmp_path,
                                                                                command):
     path = tmp_path / "k5.yaml"
     path.write_text("name: k5\ninput: [3, 8, 8]\nlayers:\n"
                     "  - {name: c1, type: conv2d, out_channels: 2, kernel: 5}\n")
     out_file = tmp_path / "out.yaml"
-    extra = ["-o", str(out_file)] if command == "spec" else []
+    extra = {"spec": ["-o", str(out_file)], "export": ["--onnx", str(out_file)]}.get(command, [])
     code, _, err = run(capsys, command, str(path), "--input", "3x3x3", *extra)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "k5.yaml: layer 'c1': field 'kernel': window of 5" in err
     assert not out_file.exists()  # `spec` writes only what every command reads back
 
 
-def test_a_zoo_model_at_an_input_too_small_is_named(capsys):
-    code, _, err = run(capsys, "analyze", "squeezenet1_1", "--input", "3x10x10")
-    assert code == 2 and err.startswith("cnnspace analyze: error: squeezenet1_1: layer 'pool5'")
+@pytest.mark.parametrize("command", ["analyze", "diff", "scale", "bench"])
+def test_a_zoo_model_at_an_input_too_small_is_named(capsys, command):
+    models = ["squeezenet1_1", "squeezenet1_1"] if command == "diff" else ["squeezenet1_1"]
+    code, _, err = run(capsys, command, *models, "--input", "3x10x10")
+    assert code == 2
+    assert err.startswith(f"cnnspace {command}: error: squeezenet1_1: layer 'pool5'")

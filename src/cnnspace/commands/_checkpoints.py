@@ -9,7 +9,7 @@ from typing import Callable
 
 from ..compress import is_cnnz
 from ..errors import CnnspaceError
-from ..spec import NetSpec
+from ..spec import NetSpec, validated
 from ._common import CHECKPOINT_SUFFIXES, load_model, parse_settings
 
 CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
@@ -84,4 +84,4 @@ def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:
     if spec.input[0] != trained.input[0]:
         raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
                             f"{input_size} has {spec.input[0]}")
-    return spec
+    return validated(spec, ref)

@@ -49,7 +49,8 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
 
 def load_model(ref: str, settings: list[str] | dict | None = None,
                input_size: str | None = None) -> spec_mod.NetSpec:
-    """A zoo model (with settings) or a spec file; ``input_size`` overrides the input shape."""
+    """A zoo model (with settings) or a spec file; ``input_size`` overrides the input shape.
+    The spec is checked at that input, so that an error names the model or file."""
     settings = parse_settings(settings) if isinstance(settings, list) else dict(settings or {})
     path = Path(ref)
     if path.suffix in CHECKPOINT_SUFFIXES and ref not in list_models():
@@ -62,12 +63,12 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
                 raise CnnspaceError("give the input size once: --input or --set input=..., "
                                     "not both")
             settings["input"] = input_size
-        return get_spec(ref, **settings)
+        return spec_mod.validated(get_spec(ref, **settings), ref)
     if path.suffix in (".yaml", ".yml", ".json", ".prototxt") or path.exists():
         if settings:
             raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
         spec = spec_mod.load(path)
-        return spec.with_input(input_size) if input_size else spec
+        return spec_mod.validated(spec.with_input(input_size), ref) if input_size else spec
     raise CnnspaceError(f"{ref!r} is neither a registered model (see `cnnspace zoo`) nor an "
                         "existing spec file")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from rich.table import Table
 
 from ..metrics import analyze
-from ..spec import validated
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
                       table_console, with_prefix)
@@ -24,7 +23,7 @@ def _shape(s) -> str:
 
 
 def run(args) -> int:
-    spec = validated(load_spec(args.model, args.settings, args.input), args.model)
+    spec = load_spec(args.model, args.settings, args.input)
     result = analyze(spec, batch=args.batch, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
