@@ -141,6 +141,24 @@ def test_a_wider_sweep_under_another_name_reuses_what_was_trained(study_run, tmp
     assert load_results(copy, "longer").trials[0].user_attrs["outcome"] == "trained"
 
 
+def test_a_network_reused_from_another_study_has_this_study_sizes(study_run, tmp_path):
+    # Trained alike, but this space stores 16-bit values: the same network is half the size.
+    _, out, _ = study_run
+    copy = tmp_path / "out"
+    copy.mkdir()
+    shutil.copy(out / "study.journal", copy / "study.journal")
+    study = yaml.safe_load(write_study(tmp_path, name="half", axes={"sr": [0.25]}).read_text())
+    study["space"]["bits"] = 16
+    (tmp_path / "half.yaml").write_text(yaml.safe_dump(study))
+    assert main(["explore", str(tmp_path / "half.yaml"), "--out", str(copy), "--no-report"]) == 0
+    [trial] = load_results(copy, "half").trials
+    first = next(t for t in load_results(copy, "tiny").trials if t.params["sr"] == 0.25
+                 and t.user_attrs["outcome"] == "trained")
+    assert trial.user_attrs["reused_from"] == f"{first.number} of study 'tiny'"
+    assert trial.values[0] == first.values[0]  # top-1: trained once
+    assert trial.values[1] == trial.user_attrs["metrics"]["size_mib"] == first.values[1] / 2
+
+
 def test_changed_recipe_is_refused_before_training(study_run, tmp_path, capsys):
     study, out, _ = study_run
     changed = write_study(tmp_path, epochs=2, constraints={"max_params": params_at(0.5)},

@@ -138,10 +138,10 @@ class TrialRunner:
             return self._finish(trial, INFEASIBLE, violated=list(analysed.violated))
         twin = self._trained_twin(trial, pid)
         if twin is not None:
-            return self._reuse(trial, twin, twin.number)
+            return self._reuse(trial, metrics, twin, twin.number)
         elsewhere = self._trained_in_another_study(trial, pid)
         if elsewhere is not None:
-            return self._reuse(trial, *elsewhere)
+            return self._reuse(trial, metrics, *elsewhere)
         spec = space.spec_for(point)
         trial.set_user_attr("spec", to_dict(spec))
         return self._train(trial, spec, pid, metrics)
@@ -223,9 +223,11 @@ class TrialRunner:
                     return t, f"{t.number} of study {other.study_name!r}"
         return None
 
-    def _reuse(self, trial: optuna.Trial, twin: FrozenTrial, label: int | str):
-        """The twin's results, from its attributes (they outlive a twin whose trial was failed
-        after it finished training, when a worker was wrongly thought dead)."""
+    def _reuse(self, trial: optuna.Trial, metrics: dict, twin: FrozenTrial, label: int | str):
+        """The twin's trained results, from its attributes (they outlive a twin whose trial was
+        failed after it finished training, when a worker was wrongly thought dead), with this
+        trial's own analytic ``metrics``: another study's space may store values in other bits,
+        so the same network has another size there."""
         trial.set_user_attr("reused_from", label)
         for key in ("spec", "results"):
             if key in twin.user_attrs:
@@ -237,7 +239,7 @@ class TrialRunner:
         if verdict == FAILED:
             raise PointFailed(f"the same point as trial {twin.number}, which failed: "
                               f"{twin.user_attrs.get('error', '')}")
-        values = {**twin.user_attrs["metrics"], **twin.user_attrs["results"]}
+        values = {**metrics, **twin.user_attrs["results"]}
         return [values[o.name] for o in self.ctx.study.objectives]
 
     def _queue_retry(self, trial: optuna.Trial, failed: bool) -> bool:
