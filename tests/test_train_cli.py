@@ -85,3 +85,13 @@ def test_gradient_compression_alone_is_noted(tmp_path, capsys):
     assert main(["train", "squeezenet1_1", "--data=digits", "--epochs=1",
                  "--grad-compression=fp16", "--no-progress", f"--out={tmp_path / 'run'}"]) == 0
     assert "training alone, there is no exchange to compress" in capsys.readouterr().err
+
+
+def test_a_batch_beyond_the_training_set_is_noted_with_its_scaled_lr(spec_file, tmp_path, capsys):
+    # digits: 1,437 training images; firecaffe scales 0.08 linearly from a batch of 1024
+    assert main(["train", str(spec_file), "--image-size=8", "--recipe=firecaffe", "--epochs=1",
+                 "--batch-size=2048", "--threads=1", "--no-progress",
+                 f"--out={tmp_path / 'run'}"]) == 0
+    assert ("note: the global batch of 2048 is larger than the 1,437 training images: each step "
+            "takes all of them; --lr-scaling linear sets the learning rate for 2048: 0.16 (0.112 "
+            "for 1,437)\n") in capsys.readouterr().err

@@ -187,12 +187,26 @@ def _model_and_data(args):
 
 def _train(args, config: TrainConfig, out: str) -> int:
     spec, data, settings = _model_and_data(args)
+    if _is_rank0():
+        _note_batch_beyond_data(config, len(data.train))
     command = shlex.join(["cnnspace", "train", *_worker_argv(args, out)])
     result = train(spec, data, config, run_info={"command": command, "model": args.model,
                                                  "settings": settings})
     if _is_rank0():
         _print_summary(result)
     return 0
+
+
+def _note_batch_beyond_data(config: TrainConfig, images: int) -> None:
+    """A batch larger than the training set trains on all of it every step: said, since a
+    linearly scaled learning rate is then scaled for images no step has."""
+    if config.batch_size <= images:
+        return
+    scaled = (f"; --lr-scaling linear sets the learning rate for {config.batch_size}: "
+              f"{config.effective_lr:.3g} ({config.lr * images / config.lr_reference_batch:.3g} "
+              f"for {images:,})" if config.lr_scaling == "linear" else "")
+    print(f"note: the global batch of {config.batch_size} is larger than the {images:,} "
+          f"training images: each step takes all of them{scaled}", file=sys.stderr)
 
 
 def _print_summary(result) -> None:
