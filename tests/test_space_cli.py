@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import yaml
+
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
 from cnnspace.commands import space as space_command
@@ -132,3 +134,17 @@ def test_a_huge_grid_asks_for_a_sample(capsys, monkeypatch):
                            "coarser steps")
     code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "2", "--format", "json")
     assert code == 0 and json.loads(out)["summary"]["points"] == 2
+
+
+def test_list_choices_are_written_as_yaml_reads_them(capsys, tmp_path):
+    # Not as Python tuples, ('conv1', 'fire4', 'fire8'), which YAML and --set cannot read.
+    path = tmp_path / "pools.yaml"
+    path.write_text("base: firenet\naxes:\n  pool_after: [[conv1, fire4, fire8], "
+                    "[conv1, fire3, fire5]]\n")
+    pools = [["conv1", "fire4", "fire8"], ["conv1", "fire3", "fire5"]]
+    code, out, _ = run(capsys, "space", "analyze", str(path), "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [yaml.safe_load(r["pool_after"]) for r in rows] == pools
+    for command in ("show", "analyze"):
+        code, out, _ = run(capsys, "space", command, str(path))
+        assert code == 0 and "['conv1', 'fire3', 'fire5']" in out and "('conv1'" not in out

@@ -79,7 +79,7 @@ def run_show(args) -> int:
 
 def _values(axis) -> str:
     if axis.kind == "choice":
-        return ", ".join(map(str, axis.choices))
+        return ", ".join(str(thaw(c)) for c in axis.choices)
     text = f"{axis.low} .. {axis.high}" + (f" step {axis.step}" if axis.step else "")
     return text + (" (log)" if axis.log else "") + (
         f" ({axis.count} values)" if axis.enumerable else " (continuous)")
@@ -143,7 +143,7 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
         metrics = ([f"{t.params:,}", f"{t.size_mib:.2f}", f"{t.macs:,}",
                     f"{t.activations:,}"] if t else ["-"] * 4)
         verdict = r.error or ("ok" if r.ok else "violates " + ", ".join(r.violated))
-        rows.append([r.id, *(str(r.point[a]) for a in axes), *metrics, verdict])
+        rows.append([r.id, *(str(thaw(r.point[a])) for a in axes), *metrics, verdict])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     numeric = range(1 + len(axes), len(header) - 1)
 

@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
+from ..spec import thaw
 from ._space import DesignSpace
 
 # The totals each row reports, in this order.
@@ -30,7 +31,8 @@ class PointResult:
     def row(self) -> dict[str, Any]:
         """One flat record: id, the point's settings, the metrics, the verdict."""
         metrics = {m: getattr(self.totals, m) if self.totals else None for m in ROW_METRICS}
-        return {"id": self.id, **self.point, **metrics, "ok": self.ok,
+        # Lists as lists, which YAML (`--set`, a space file) reads back; not Python's tuples.
+        return {"id": self.id, **thaw(self.point), **metrics, "ok": self.ok,
                 "violated": ";".join(self.violated), "error": self.error or ""}
 
     def to_json(self) -> dict[str, Any]:
