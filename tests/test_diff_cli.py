@@ -59,9 +59,12 @@ def test_spec_files(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["diff", "nonet", "firenet"], "neither a registered model"),
-    (["diff", "firenet", "firenet", "--set", "sr=7"], "squeeze ratio"),
+    (["diff", "nonet", "firenet"], "error: A (nonet): 'nonet' is neither a registered model"),
+    (["diff", "firenet", "firenet", "--set", "sr=7"],
+     "error: B (firenet --set sr=7): field 'sr': expected a squeeze ratio"),
+    (["diff", "firenet", "--set", "sr=7", "firenet"], "error: A (firenet --set sr=7): "),
     (["diff", "firenet", "firenet", "--set", "wings=2"], "no setting 'wings'"),
+    (["diff", "firenet", "firenet", "--input", "3x10x10"], "error: A (firenet): layer 'pool"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, words):
     code, out, err = run(capsys, *argv)

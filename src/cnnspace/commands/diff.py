@@ -5,6 +5,7 @@ import argparse
 
 from rich.table import Table
 
+from ..errors import CnnspaceError
 from ..space import ADDED, CHANGED, NetDiff, diff
 from ._checkpoints import load_spec
 from ._common import CHECKPOINT_HELP, add_format_arg, dump_json, table_console
@@ -50,14 +51,24 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    a = load_spec(args.a, args.settings_a or [], args.input)
-    b = load_spec(args.b, args.settings_b or [], args.input)
+    a = _load("A", args.a, args.settings_a or [], args.input)
+    b = _load("B", args.b, args.settings_b or [], args.input)
     result = diff(a, b, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
     else:
         _print(result)
     return 0
+
+
+def _load(side: str, ref: str, settings: list[str], input_size: str | None):
+    """A's or B's spec; an error says whose, as both may name the same model."""
+    try:
+        return load_spec(ref, settings, input_size)
+    except CnnspaceError as e:
+        given = " ".join([ref, *(f"--set {s}" for s in settings)])
+        detail = str(e).removeprefix(f"{ref}: ")  # named once, in `given`
+        raise CnnspaceError(f"{side} ({given}): {detail}") from None
 
 
 def _text(v, key: str = "") -> str:
