@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,10 +17,9 @@ from PIL import Image
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.train._distributed import Workers
+from cnnspace.train._launch import PEER_LOST, _failure
 from cnnspace.train._loader import PositionedSampler
 from _nets import tiny_yaml
-
-pytestmark = pytest.mark.slow
 
 SPEC = tiny_yaml(channels=3, dropout=None, name="tiny_rgb")
 
@@ -50,6 +50,7 @@ def _seed_giving_worker_1_alone(data) -> int:
     raise AssertionError("no such seed")
 
 
+@pytest.mark.slow
 def test_a_bad_image_in_worker_1s_shard_is_its_one_line(tmp_path, capfd):
     root = _folder_with_a_bad_image(tmp_path / "images")
     seed = _seed_giving_worker_1_alone(get_dataset(f"imagefolder:{root}", image_size=8))
@@ -64,6 +65,7 @@ def test_a_bad_image_in_worker_1s_shard_is_its_one_line(tmp_path, capfd):
                    f"image: cannot identify image file '{root}/train/a/bad.png'\n")
 
 
+@pytest.mark.slow
 def test_ctrl_c_under_nproc_prints_no_traceback(tmp_path):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(SPEC.replace("[3, 8, 8]", "[1, 8, 8]"))
@@ -84,3 +86,25 @@ def test_ctrl_c_under_nproc_prints_no_traceback(tmp_path):
     assert child.returncode == 130
     assert "Traceback" not in err and "SignalException" not in err, err
     assert err.startswith(f"interrupted (Ctrl-C): a resumable checkpoint is in {out}")
+
+
+def _exit(status: int, when: int = 100):
+    """A torchrun ProcessFailure as _failure reads it (times in whole seconds, as torchrun's)."""
+    name = signal.Signals(-status).name if status < 0 else "<N/A>"
+    return SimpleNamespace(exitcode=status, timestamp=when, signal_name=lambda: name)
+
+
+@pytest.mark.parametrize("failures, message, reported", [
+    # worker 1 killed (the OOM killer's SIGKILL); torchrun then stopped worker 0 with SIGTERM
+    ({0: _exit(-signal.SIGTERM), 1: _exit(-signal.SIGKILL)},
+     "worker 1 of the 2 training workers was killed by SIGKILL (out of memory?)", False),
+    # worker 1 crashed (a traceback); worker 0 lost its peer and said nothing
+    ({0: _exit(PEER_LOST), 1: _exit(1)},
+     "worker 1 of the 2 training workers failed with exit status 1; its messages are above",
+     False),
+    ({0: _exit(PEER_LOST), 1: _exit(2)}, "worker 1 of the 2 training workers failed", True),
+    ({0: _exit(1, when=99), 1: _exit(1)}, "worker 0 of the 2", False),  # the earlier one
+])
+def test_the_failure_named_is_the_cause_not_its_consequences(failures, message, reported):
+    failure = _failure(2, failures)
+    assert str(failure).startswith(message) and failure.reported == reported

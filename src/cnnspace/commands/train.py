@@ -13,7 +13,7 @@ from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, uses_cuda, zoo_spec)
-from ..train._launch import WorkersFailed
+from ..train._launch import PEER_LOST, WorkersFailed
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
                              SCHEDULES)
 from ..zoo import list_models
@@ -162,7 +162,7 @@ def run(args) -> int:
         return 2  # anything else every worker meets alike: rank 0 reports it, once
     except RuntimeError as e:
         if under_torchrun() and LOST_PEER.search(str(e)):
-            return 1  # another worker stopped first (its error is its to print), not a traceback
+            return PEER_LOST  # another worker stopped first: its error is its to print
         raise
 
 

@@ -8,8 +8,10 @@ import signal
 from ..errors import CnnspaceError
 from ._distributed import available_cpus
 
-# The exit status of a worker that printed its error (cnnspace's CLI: exit 2, one line).
+# The exit status of a worker that printed its error (cnnspace's CLI: exit 2, one line), and of
+# one that stopped because another worker had gone (gloo: "Connection closed by peer").
 REPORTED = 2
+PEER_LOST = 3
 # What torchrun installs handlers for while its workers run (and leaves installed).
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
                  if hasattr(signal, name))
@@ -64,8 +66,13 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
 
 
 def _failure(nproc: int, failures: dict) -> WorkersFailed:
-    """The first failed worker, as one line (the others were stopped because of it)."""
-    rank, first = min(failures.items(), key=lambda item: (item[1].timestamp, item[0]))
+    """The worker that failed first, as one line. The others were stopped because of it: by
+    torchrun's SIGTERM, or on losing their peer; failure times are only whole seconds."""
+    def consequence(failure) -> bool:
+        return failure.exitcode in (PEER_LOST, -signal.SIGTERM)
+
+    rank, first = min(failures.items(),
+                      key=lambda item: (consequence(item[1]), item[1].timestamp, item[0]))
     reported = any(f.exitcode == REPORTED for f in failures.values())
     if first.exitcode < 0:
         how = f"was killed by {first.signal_name()}" + (
