@@ -91,3 +91,18 @@ def test_scaling_plot_labels_plain_and_workers_apart(costs, workers):
     boxes = [t.get_window_extent(renderer) for t in ticks]
     assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:]))
     plt.close(fig)
+
+
+def test_pareto_legend_hides_no_point():
+    # A large network that trained badly sits in the lower right, where the legend used to be.
+    rows = [{"trial": i, "size_mib": size, "top1": top1, "sr": 0.5}
+            for i, (size, top1) in enumerate([(1.0, 0.90), (2.0, 0.95), (3.0, 0.97),
+                                               (9.5, 0.52), (9.0, 0.55), (1.5, 0.6)])]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.pareto(rows, "size_mib", "top1", ["sr"])
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+        points = ax.transData.transform([(r["size_mib"], r["top1"]) for r in rows])
+    plt.close(fig)
+    assert not [tuple(p) for p in points if legend.contains(*p)]

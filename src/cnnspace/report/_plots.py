@@ -78,7 +78,7 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     ax.set_ylabel(label(y))
     _as_percent(ax.yaxis, y)
     ax.set_title(f"{label(y)} vs {label(x)}: {len(front)} of {len(rows)} points on the front")
-    ax.legend(loc="lower right")
+    ax.legend(loc="best")  # lower right holds the big, inaccurate networks
     fig.tight_layout()
     return fig
 
