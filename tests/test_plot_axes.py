@@ -106,3 +106,18 @@ def test_pareto_legend_hides_no_point():
         points = ax.transData.transform([(r["size_mib"], r["top1"]) for r in rows])
     plt.close(fig)
     assert not [tuple(p) for p in points if legend.contains(*p)]
+
+
+def test_sweep_value_labels_stay_inside_the_axes():
+    rows = [{"sr": sr, "top1": top1, "size_mib": size} for sr, top1, size in
+            [(0.125, 0.847, 0.18), (0.25, 0.939, 0.352), (0.5, 0.964, 0.695), (0.75, 0.969, 1.04)]]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.sweep(rows, "sr", "top1")
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        inside = fig.axes[0].get_window_extent(renderer)
+        boxes = [(t.get_text(), t.get_window_extent(renderer)) for ax in fig.axes for t in ax.texts]
+    plt.close(fig)
+    assert len(boxes) == 8
+    for text, box in boxes:
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1, text

@@ -103,6 +103,8 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
                     xytext=(0, 6), ha="center", fontsize=7, color="C0")
         right.annotate(f"{r[size]:.3g}", (p, r[size]), textcoords="offset points",
                        xytext=(0, -12), ha="center", fontsize=7, color="C1")
+    for axis in (ax, right):  # room for the labels above the highest and below the lowest point
+        axis.margins(y=0.12)
     ax.set_title(f"{label(accuracy)} and {label(size)} against {knob}")
     fig.tight_layout()
     return fig
