@@ -147,3 +147,12 @@ def test_a_huge_grid_is_searched_not_listed():
     with pytest.raises(StudyError, match="study.yaml: key 'sampler': the grid sampler lists every "
                        "point in memory, and this grid has 104,242,500 \\(more than 1,000,000\\)"):
         study_from_dict({**study, "sampler": "grid"}, "study.yaml")
+
+
+def test_a_design_space_file_given_as_a_study_says_so(capsys):
+    space = EXAMPLES.parent / "spaces" / "bypass.yaml"
+    assert main(["explore", str(space)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"cnnspace explore: error: {space}: this is a design-space file, not a study: a study "
+        "file names it (space: PATH) with its training, objectives and budget; see "
+        "examples/studies/ and docs/exploring.md")

@@ -100,6 +100,10 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
     if not isinstance(d, dict):
         raise StudyError(f"a study must be a mapping, got {type(d).__name__}")
     unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
+    if {"base", "axes"} <= set(d) and "space" not in d:
+        raise StudyError("this is a design-space file, not a study: a study file names it "
+                         "(space: PATH) with its training, objectives and budget; see "
+                         "examples/studies/ and docs/exploring.md")
     if unknown:
         raise StudyError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})",
                          key=unknown[0])
