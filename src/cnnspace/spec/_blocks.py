@@ -1,7 +1,10 @@
 """Composite blocks that expand to primitive layers: Fire, Inception, NiN mlpconv.
 
 A block named ``fire2`` expands to layers named ``fire2/...``; its last layer is named ``fire2``
-itself, so later layers refer to the block by its name.
+itself, so later layers refer to the block by its name. An expansion reads only its source and its
+own layers, and its layer types and fields depend on the block's fields alone: the same block
+under another name or after another layer is the same expansion renamed, which resolving relies
+on (tests/test_spec_block_templates.py holds every block type to it).
 """
 from __future__ import annotations
 

@@ -50,8 +50,9 @@ class Layer:
     def __post_init__(self):
         object.__setattr__(self, "inputs", _names(self.inputs))
         attrs = self.attrs
-        if not isinstance(attrs, FrozenMap):
-            # a dict first: sweeps make many layers, and the Mapping check is slower
+        # exact types first: sweeps make many layers, and isinstance against the Mapping ABC
+        # (which FrozenMap is too) is slower
+        if type(attrs) is not FrozenMap:
             if type(attrs) is not dict and not isinstance(attrs, Mapping):
                 raise SpecError(f"expected a mapping of field names to values, got {attrs!r}",
                                 layer=self.name, field="attrs")
@@ -120,7 +121,7 @@ class NetSpec:
         object.__setattr__(self, "input", shape)
         object.__setattr__(self, "layers", tuple(self.layers))
         object.__setattr__(self, "outputs", _names(self.outputs))
-        if not isinstance(self.meta, FrozenMap):
+        if type(self.meta) is not FrozenMap:
             if type(self.meta) is not dict and not isinstance(self.meta, Mapping):
                 raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
             object.__setattr__(self, "meta", FrozenMap(self.meta))
@@ -178,6 +179,10 @@ Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", in
 # equal structure (names, types and inputs: what order and aliasing depend on, not the fields).
 Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...], int]
 _BLOCK_CACHE: dict[tuple, Segment] = {}
+# A block's expansion by type and fields: the name and source it was expanded under, and its
+# primitives (see _block_template).
+BlockTemplate = tuple[str, str, tuple[Primitive, ...]]
+_BLOCK_TEMPLATES: dict[tuple[str, str], BlockTemplate] = {}
 _SEGMENT_TOKENS: dict[tuple, int] = {}
 _STRUCTURE_TOKENS: dict[tuple, int] = {}
 # A network's structure -> what it decides: see _structure_plan.
@@ -249,6 +254,20 @@ def _expand_block(layer: Layer, source: str) -> Segment:
     key = (layer.type, layer.name, source, repr(layer.attrs))
     cached = _BLOCK_CACHE.get(key)
     if cached is None:
+        prims = _renamed(_block_template(layer, source, key[3]), layer.name, source)
+        if len(_BLOCK_CACHE) > 50_000:
+            _BLOCK_CACHE.clear()
+        structure = _memo_token(_STRUCTURE_TOKENS, tuple([p[:3] for p in prims]))
+        cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), prims, structure)
+    return cached
+
+
+def _block_template(layer: Layer, source: str, attrs_repr: str) -> BlockTemplate:
+    """The block expanded, fields checked and aliasing decided under the name and source it was
+    first met with: other names and sources only rename its layers (as _blocks.py requires)."""
+    key = (layer.type, attrs_repr)
+    template = _BLOCK_TEMPLATES.get(key)
+    if template is None:
         block = BLOCK_TYPES[layer.type]
         attrs = normalise(block.fields, layer.attrs)
         prims = []
@@ -259,11 +278,22 @@ def _expand_block(layer: Layer, source: str) -> Segment:
                 raise e.located(layer=name) from None
         # as if read by the next layer alone; _prepared corrects the rare block read otherwise
         prims = _flagged(prims, _alias_flags(prims, (prims[-1][0],)))
-        if len(_BLOCK_CACHE) > 50_000:
-            _BLOCK_CACHE.clear()
-        structure = _memo_token(_STRUCTURE_TOKENS, tuple([p[:3] for p in prims]))
-        cached = _BLOCK_CACHE[key] = (next(_TOKENS), (source,), tuple(prims), structure)
-    return cached
+        if len(_BLOCK_TEMPLATES) > 50_000:
+            _BLOCK_TEMPLATES.clear()
+        template = _BLOCK_TEMPLATES[key] = (layer.name, source, tuple(prims))
+    return template
+
+
+def _renamed(template: BlockTemplate, name: str, source: str) -> tuple[Primitive, ...]:
+    """``template``'s layers for the block ``name`` reading ``source``."""
+    template_name, template_source, prims = template
+    if template_name == name and template_source == source:
+        return prims
+    cut = len(template_name)
+    names = {p[0]: name + p[0][cut:] for p in prims}  # each is the block's name or name/...
+    names[template_source] = source
+    return tuple([(names[p[0]], p[1], tuple([names[i] for i in p[2]]), p[3], name, p[5], p[6])
+                  for p in prims])
 
 
 def _segments(spec: NetSpec) -> list[Segment]:
