@@ -6,13 +6,14 @@ training step even in the training process itself.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from typing import Sequence
 
 import torch
 from torch.utils.data import Dataset
 
-from ._augment import Augmentation, normalise, sample_bits
+from ._augment import Augmentation, chunk_size, normalise, sample_bits
 
 
 class ImageSet(Dataset, ABC):
@@ -76,10 +77,22 @@ class TensorImages(ImageSet):
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and standard deviation of uint8 images, in 0..1 units."""
-    x = images.to(torch.float64).div_(255.0).transpose(0, 1).reshape(images.shape[1], -1)
-    std = x.std(dim=1).clamp_min(1e-3)  # a constant channel must not divide by zero
-    return x.mean(dim=1).tolist(), std.tolist()
+    """Per-channel mean and (unbiased) standard deviation of uint8 images, in 0..1 units: from
+    exact integer sums over chunks, not a float64 copy of the dataset (8 times its size)."""
+    channels = images.shape[1]
+    sums = torch.zeros(channels, dtype=torch.int64)
+    squares = torch.zeros(channels, dtype=torch.int64)  # < 2**63 up to 10**14 values of 255**2
+    for part in images.split(chunk_size(math.prod(images.shape[1:]))):
+        x = part.transpose(0, 1).reshape(channels, -1).to(torch.int64)
+        sums += x.sum(dim=1)
+        squares += x.square_().sum(dim=1)
+    n = images.numel() // channels
+    means, stds = [], []
+    for total, square in zip(sums.tolist(), squares.tolist()):  # Python ints: exact
+        variance = (n * square - total * total) / (n * max(n - 1, 1)) / 255.0**2
+        means.append(total / n / 255.0)
+        stds.append(max(math.sqrt(variance), 1e-3))  # a constant channel must not divide by 0
+    return means, stds
 
 
 def in_memory_splits(train_images: torch.Tensor, train_labels, test_images: torch.Tensor,
