@@ -6,6 +6,7 @@ import csv
 from html.parser import HTMLParser
 
 import pytest
+import yaml
 from _explore_studies import write_study
 from hypothesis import given
 from hypothesis import strategies as st
@@ -178,3 +179,20 @@ def test_plots_show_the_study_accuracy_objective(tmp_path):
     edf = (plots / "edf.svg").read_text()
     assert "top-5 error" in edf and "top-1" not in edf
     assert "with top-5 error below e" in (out / "report.html").read_text()
+
+
+def test_a_network_built_by_several_points_is_in_each_of_their_sub_spaces(tmp_path):
+    # With incr_e 0 (or freq 2 here: two Fire modules), both freqs build the same network;
+    # trained once, it belongs to the sub-space freq=1 and to freq=2.
+    study = write_study(tmp_path, name="twins", axes={"incr_e": [0, 8], "freq": [1, 2],
+                                                       "sr": [0.25, 0.5]})
+    data = yaml.safe_load(study.read_text())
+    del data["space"]["fixed"]["incr_e"]
+    study.write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    assert main(["explore", str(study), "--out", str(out)]) == 0
+    results = load_results(out)
+    assert (results.counts.trained, results.counts.reused) == (4, 4)
+    svg = (out / "plots" / "edf_freq.svg").read_text()
+    assert "freq=1 (n=4)" in svg and "freq=2 (n=2)" in svg
+    assert "twins (n=4)" in (out / "plots" / "edf.svg").read_text()

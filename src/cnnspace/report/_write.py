@@ -44,7 +44,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     # The plots show the study's accuracy objective (top-5 for a study like the seed's
     # slides 30 and 31); top-1 where it has none (every trial records it).
     accuracy = next((o.name for o in results.objectives if o.name in ACCURACIES), "top1")
-    trained = _networks(results, rows, accuracy)
+    finished = _with_accuracy(results, rows, accuracy)
+    trained = _unique_points(finished)
     figures: list[tuple[str, str, Figure]] = []
     axes = list(results.axes)
     for x in FRONT_AXES:
@@ -58,7 +59,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
                         f"{axes[0]} (as the seed's slides 30 and 31)",
                         _plots.sweep(trained, axes[0], accuracy)))
     if trained:
-        figures += _edf_figures(results, trained, accuracy, compare)
+        figures += _edf_figures(results, finished, accuracy, compare)
         figures.append(("parallel", "parallel coordinates of every trained point",
                         _plots.parallel(trained, axes + ["size_mib", "macs", accuracy],
                                         accuracy)))
@@ -88,11 +89,11 @@ def _completed(results: StudyResults, rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["trial"] in complete]
 
 
-def _networks(results: StudyResults, rows: list[dict], accuracy: str) -> list[dict]:
-    """One completed row per network that has ``accuracy``, the trial that trained it first
-    (so plots label a network with that trial)."""
+def _with_accuracy(results: StudyResults, rows: list[dict], accuracy: str) -> list[dict]:
+    """The completed rows that have ``accuracy``, those of trials that trained first (so that
+    ``_unique_points`` labels a network with the trial that trained it)."""
     done = [r for r in _completed(results, rows) if r.get(accuracy) is not None]
-    return _unique_points(sorted(done, key=lambda r: r["outcome"] != "trained"))
+    return sorted(done, key=lambda r: r["outcome"] != "trained")
 
 
 def _mark_front(done: list[dict], rows: list[dict], objectives) -> None:
@@ -114,14 +115,17 @@ def _unique_points(rows: list[dict]) -> list[dict]:
     return list(seen.values())
 
 
-def _edf_figures(results: StudyResults, trained: list[dict], accuracy: str,
+def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
                  compare: tuple[StudyResults, ...]) -> list[tuple[str, str, Figure]]:
+    """Each network counts once in a study's EDF and once in each sub-space holding one of its
+    points: with incr_e 0 every freq builds the same network, which belongs to every freq."""
     def errors(rows):
-        return [1.0 - r[accuracy] for r in rows]
+        return [1.0 - r[accuracy] for r in _unique_points(rows)]
 
+    trained = _unique_points(finished)
     groups = {results.name: errors(trained)}
     for other in compare:
-        theirs = _networks(other, other.rows, accuracy)
+        theirs = _with_accuracy(other, other.rows, accuracy)
         if theirs:
             groups[other.name] = errors(theirs)
     error = _plots.error_label(accuracy)
@@ -129,9 +133,9 @@ def _edf_figures(results: StudyResults, trained: list[dict], accuracy: str,
             "(higher and further left is a better design space)",
             _plots.edf(groups, "error EDF by study", accuracy))]
     for axis in results.axes:
-        values = {_plots.short(r[axis]) for r in trained}
+        values = {_plots.short(r[axis]) for r in finished}
         if 2 <= len(values) <= EDF_MAX_GROUPS and len(trained) > len(values):
-            split = {f"{axis}={v}": errors([r for r in trained if _plots.short(r[axis]) == v])
+            split = {f"{axis}={v}": errors([r for r in finished if _plots.short(r[axis]) == v])
                      for v in sorted(values)}
             out.append((f"edf_{axis}", f"error EDF of the sub-spaces {axis} = each value",
                         _plots.edf(split, f"error EDF by {axis}", accuracy)))
