@@ -196,3 +196,15 @@ def test_a_network_built_by_several_points_is_in_each_of_their_sub_spaces(tmp_pa
     svg = (out / "plots" / "edf_freq.svg").read_text()
     assert "freq=1 (n=4)" in svg and "freq=2 (n=2)" in svg
     assert "twins (n=4)" in (out / "plots" / "edf.svg").read_text()
+
+
+def test_a_sweep_shows_every_value_of_its_knob(tmp_path, monkeypatch):
+    # 50% and 55% of 8 or 16 filters floor to the same 3x3 widths: one network, two values.
+    drawn = []
+    sweep = _plots.sweep
+    monkeypatch.setattr(_plots, "sweep", lambda rows, *a: drawn.append(rows) or sweep(rows, *a))
+    study = write_study(tmp_path, name="floors", axes={"pct3x3": [0.25, 0.5, 0.55]})
+    assert main(["explore", str(study), "--out", str(tmp_path / "out")]) == 0
+    [rows] = drawn
+    assert sorted(r["pct3x3"] for r in rows) == [0.25, 0.5, 0.55]
+    assert len({r["point_id"] for r in rows}) == 2

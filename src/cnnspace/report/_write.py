@@ -55,9 +55,11 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
                             f"{_plots.label(x)}; frontier points labelled with their settings",
                             _plots.pareto(have, x, accuracy, axes)))
     if len(axes) == 1 and trained:
+        # Every value of the knob, also one whose network another value built (widths floor).
+        knob = list({_plots.short(r[axes[0]]): r for r in reversed(finished)}.values())
         figures.append((f"sweep_{axes[0]}", f"{_plots.label(accuracy)} and model size against "
                         f"{axes[0]} (as the seed's slides 30 and 31)",
-                        _plots.sweep(trained, axes[0], accuracy)))
+                        _plots.sweep(knob, axes[0], accuracy)))
     if trained:
         figures += _edf_figures(results, finished, accuracy, compare)
         figures.append(("parallel", "parallel coordinates of every trained point",
