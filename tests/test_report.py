@@ -88,10 +88,12 @@ def test_report_compares_studies_and_splits_sub_spaces(two_studies, capsys):
     assert 'id="parallel"' in html and 'id="edf_pct3x3"' in html
     assert "href='trials-grid2.csv'" in html
     (plots / "pareto_flops.png").write_bytes(b"drawn by an earlier report")
+    (plots / "my_figure.png").write_bytes(b"the user's own")
     assert main(["report", str(out), "--study-name", "other"]) == 0
     assert (out / "report-other.html").exists() and (out / "report-grid2.html").read_text() == html
     assert main(["report", str(out), "--study-name", "grid2"]) == 0
     assert not (plots / "pareto_flops.png").exists()  # a plot this report does not draw
+    assert (plots / "my_figure.png").read_bytes() == b"the user's own"  # not a report's
     assert (plots / "edf.svg").exists()
 
 

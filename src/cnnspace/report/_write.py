@@ -17,6 +17,9 @@ from . import _plots
 # Metrics a Pareto front is drawn against (each when the trials have it).
 FRONT_AXES = ("size_mib", "macs", "latency_ms")
 EDF_MAX_GROUPS = 8  # an axis with more distinct values is not split into EDF curves
+# The names of the plots a report draws: single ones, and families (one per metric or axis).
+SINGLE_PLOTS = ("edf", "parallel", "curves")
+PLOT_FAMILIES = ("pareto_", "sweep_", "edf_")
 # The accuracy objectives, each with the per-epoch accuracy its learning curves show (curves
 # hold each epoch's top1 and top5; the best epoch's is top1's maximum).
 ACCURACIES = {"top1": "top1", "best_top1": "top1", "top5": "top5"}
@@ -157,12 +160,17 @@ def _save_figures(folder: Path, figures: list[tuple[str, str, Figure]]) -> list[
             write_atomic(folder / f"{name}.{fmt}", lambda f, b=buffers[fmt]: f.write(b))
         plt.close(fig)
         html.append(H.figure(buffers["png"], caption, name))
-    # Plots an earlier report drew and this one does not (e.g. a front without latencies).
+    # Plots an earlier report drew and this one does not (e.g. a front without latencies);
+    # only names a report draws: the folder may hold the user's own figures too.
     written = {f"{name}.{fmt}" for name, _, _ in figures for fmt in ("png", "svg")}
     for stale in [*folder.glob("*.png"), *folder.glob("*.svg")]:
-        if stale.name not in written:
+        if stale.name not in written and _drawn_by_a_report(stale.stem):
             stale.unlink()
     return html
+
+
+def _drawn_by_a_report(name: str) -> bool:
+    return name in SINGLE_PLOTS or name.startswith(PLOT_FAMILIES)
 
 
 def _summary(results: StudyResults, trained_points: int) -> str:
