@@ -27,8 +27,8 @@ def _cases():
 
 def _cold() -> None:
     for cache in (_fields._NORMALISED, _graph._BLOCK_CACHE, _graph._BLOCK_TEMPLATES,
-                  _graph._SEGMENT_TOKENS, _graph._SHAPES, _graph._RESOLVED, _analyze._COUNTED,
-                  _analyze._SEGMENTS):
+                  _graph._LAYER_CACHE, _graph._SEGMENT_TOKENS, _graph._SHAPES, _graph._RESOLVED,
+                  _analyze._COUNTED, _analyze._SEGMENTS):
         cache.clear()
 
 

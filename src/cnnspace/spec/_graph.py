@@ -179,6 +179,7 @@ Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", in
 # equal structure (names, types and inputs: what order and aliasing depend on, not the fields).
 Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...], int]
 _BLOCK_CACHE: dict[tuple, Segment] = {}
+_LAYER_CACHE: dict[tuple, Segment] = {}
 # A block's expansion by type and fields: the name and source it was expanded under, and its
 # primitives (see _block_template).
 BlockTemplate = tuple[str, str, tuple[Primitive, ...]]
@@ -249,6 +250,18 @@ def _single(p: Primitive) -> Segment:
             _memo_token(_STRUCTURE_TOKENS, p[:3]))
 
 
+def _layer_segment(name: str, kind: str, inputs: tuple[str, ...], raw: Mapping[str, Any]
+                   ) -> Segment:
+    """A primitive layer as written, memoised as blocks are: sweeps repeat most layers."""
+    key = (kind, name, inputs, repr(raw))
+    cached = _LAYER_CACHE.get(key)
+    if cached is None:
+        if len(_LAYER_CACHE) > 50_000:
+            _LAYER_CACHE.clear()
+        cached = _LAYER_CACHE[key] = _single(_primitive(name, kind, inputs, raw, None))
+    return cached
+
+
 def _expand_block(layer: Layer, source: str) -> Segment:
     """A block's primitive layers, memoised: sweeps meet the same block at the same place often."""
     key = (layer.type, layer.name, source, repr(layer.attrs))
@@ -316,7 +329,7 @@ def _segments(spec: NetSpec) -> list[Segment]:
                             field="inputs")
         try:
             if layer.type in LAYER_TYPES:
-                out.append(_single(_primitive(name, layer.type, inputs, layer.attrs, None)))
+                out.append(_layer_segment(name, layer.type, inputs, layer.attrs))
             elif layer.type in BLOCK_TYPES:
                 if len(inputs) != 1:
                     raise SpecError(f"a {layer.type} block takes exactly one input, got "
