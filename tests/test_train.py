@@ -408,6 +408,27 @@ def test_a_checkpoint_missing_an_entry_is_a_clear_error_on_load_and_on_resume(tm
         train(loads(TINY), digits8, quick(out=str(out), epochs=1, resume=True))
 
 
+def test_resuming_on_a_training_set_of_another_size_is_refused(tmp_path, digits8):
+    from dataclasses import replace
+
+    class StopAtStep2(Callback):
+        def on_step_end(self, state):
+            if state.step == 2:
+                raise StopTraining("paused")
+
+    out = str(tmp_path / "run")
+    train(loads(TINY), digits8, quick(out=out), callbacks=[StopAtStep2()])
+    # An image folder that gained images keeps its name; its epochs and schedule would not line
+    # up with the checkpoint's (torch's one-cycle raised a ValueError epochs later).
+    t = digits8.train
+    grown = replace(digits8, train=TensorImages(torch.cat([t.images, t.images[:100]]),
+                                                torch.cat([t.labels, t.labels[:100]]),
+                                                t.mean, t.std, t.augmentation))
+    with pytest.raises(CheckpointError, match="was trained on 1,437 training images; digits now "
+                                              "has 1,537, so its epochs and schedule"):
+        train(loads(TINY), grown, quick(out=out, resume=True))
+
+
 def test_batchnorm_over_a_batch_of_one_image_is_a_config_error(digits8):
     spec = loads(TINY.replace("  - {name: conv2,", "  - {name: pool0, type: global_avgpool}\n"
                               "  - {name: bn, type: batchnorm}\n  - {name: conv2,"))

@@ -16,10 +16,12 @@ from PIL import Image
 
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
+from cnnspace.train import load_checkpoint, save_checkpoint
 from cnnspace.train._distributed import Workers
 from cnnspace.train._launch import PEER_LOST, _failure
 from cnnspace.train._loader import PositionedSampler
 from _nets import tiny_yaml
+from test_data import write_random_cifar10
 
 SPEC = tiny_yaml(channels=3, dropout=None, name="tiny_rgb")
 
@@ -108,3 +110,25 @@ def _exit(status: int, when: int = 100):
 def test_the_failure_named_is_the_cause_not_its_consequences(failures, message, reported):
     failure = _failure(2, failures)
     assert str(failure).startswith(message) and failure.reported == reported
+
+
+@pytest.mark.slow
+def test_resuming_on_workers_that_split_epochs_otherwise_is_refused(tmp_path, capfd):
+    # 10 images in batches of 4: 3 steps an epoch alone; 2 workers of 5 images in batches of 2
+    # make 2 (the last image of each is dropped, a batch of one), so the schedule would overrun.
+    data = f"cifar10:{write_random_cifar10(tmp_path, per_batch=2, test=3)}"
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(SPEC)
+    out = tmp_path / "run"
+    args = ["train", str(spec), f"--data={data}", "--image-size=8", "--epochs=2",
+            "--batch-size=4", "--device=cpu", "--no-progress", f"--out={out}"]
+    assert main(args) == 0
+    checkpoint = load_checkpoint(out / "checkpoint.pt")
+    # as if it had stopped during epoch 2
+    save_checkpoint(out / "checkpoint.pt", {**checkpoint.payload, "epoch": 1, "batch": 1})
+    capfd.readouterr()
+    assert main([*args, "--resume", "--nproc=2"]) == 2
+    assert capfd.readouterr().err == (
+        f"cnnspace train: error: --resume: {out}/checkpoint.pt: its epochs were 3 steps (with 1 "
+        "worker); with 2 they are 2, and the schedule would not line up: resume with --nproc "
+        "1\n")

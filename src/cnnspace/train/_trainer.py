@@ -131,7 +131,28 @@ class Trainer:
         if checkpoint.payload.get("data") != self.data.name:
             raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
                                   f"not {self.data.name!r}")
+        self._check_same_epochs(checkpoint, where)
         return checkpoint
+
+    def _check_same_epochs(self, checkpoint: Checkpoint, where: str) -> None:
+        """The saved position (batch b of epoch e) and the schedule (its total of steps) mean
+        the same only over epochs of as many steps: a folder that gained images, or another
+        worker count splitting the last batch otherwise, would run the schedule past its end
+        (torch's one-cycle raises there, epochs later). Older checkpoints lack the keys."""
+        p = checkpoint.payload
+        if p["epoch"] >= self.config.epochs:
+            return  # a finished run: nothing left to line up
+        images, steps = len(self.data.train), self.loader.steps_per_epoch
+        if p.get("train_images", images) != images:
+            raise CheckpointError(f"{where} was trained on {p['train_images']:,} training images; "
+                                  f"{self.data.name} now has {images:,}, so its epochs and "
+                                  "schedule would not line up: start a new --out")
+        if p.get("steps_per_epoch", steps) != steps:
+            workers = p.get("world_size")
+            raise CheckpointError(f"{where}: its epochs were {p['steps_per_epoch']} steps (with "
+                                  f"{workers} worker{'s' if workers != 1 else ''}); with "
+                                  f"{self.workers.world_size} they are {steps}, and the schedule "
+                                  f"would not line up: resume with --nproc {workers}")
 
     def _restore(self, checkpoint: Checkpoint) -> None:
         p, s = checkpoint.payload, self.state
@@ -299,6 +320,7 @@ class Trainer:
                    "spec": to_dict(self.spec) if self.spec else None,
                    "input_shape": list(self.data.input_shape),
                    "num_classes": self.data.num_classes, "world_size": self.workers.world_size,
+                   "train_images": len(self.data.train), "steps_per_epoch": s.steps_per_epoch,
                    "preprocessing": self.data.preprocessing(),
                    "rng": rngs, "epoch_stats": dict(self.epoch_stats), "history": s.history}
         save_checkpoint(self.files.checkpoint, payload)
