@@ -52,6 +52,8 @@ CASES = [
     ({"sampler": {"name": "tpe", "seed": 3}},
      "key 'sampler.seed': seed is set by cnnspace: set the study's top-level `seed:` key"),
     ({"pruner": "asha"}, "key 'pruner': Optuna prunes single-objective studies only"),
+    ({"sampler": {"name": "nsga2", "population_size": 1}},
+     "key 'sampler': NSGAIISampler: `population_size` must be greater than or equal to 2"),
     ({"train__epochs": 0}, "option 'epochs': expected a positive integer, got 0"),
     ({"train__out": "x"}, "key 'train.out': set by the study"),
     ({"train__data": "mnist"}, "key 'train.data': unknown dataset 'mnist'"),

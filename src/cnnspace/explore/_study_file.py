@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import optuna
 
 from .._yaml_file import read_yaml
 from ..errors import CnnspaceError
 from ..space import GRID_LIMIT, DesignSpace, SpaceError
 from ._errors import StudyError
 from ._objectives import OBJECTIVES, Objective
-from ._samplers import PRUNERS, SAMPLERS, Choice, make_pruner, parse_choice
+from ._samplers import PRUNERS, SAMPLERS, Choice, make_pruner, make_sampler, parse_choice
 
 _TOP_KEYS = ("name", "description", "space", "train", "objectives", "sampler", "pruner",
              "budget", "seed", "keep_checkpoints")
@@ -137,6 +140,10 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
             raise StudyError(f"the grid sampler lists every point in memory, and this grid has "
                              f"{space.size:,} (more than {GRID_LIMIT:,}): use random/tpe/nsga2, "
                              "or coarser steps", key="sampler")
+    with warnings.catch_warnings():  # Optuna calls some options experimental on every use
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # Its option values, checked while the file is named (the grid: without its points).
+        make_sampler(sampler, lambda: {}, None)
     n_trials, timeout = _budget(d.get("budget"), sampler.name)
     seed = d.get("seed", 0)
     if seed is not None and not _is_int(seed):
