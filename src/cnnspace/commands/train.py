@@ -13,9 +13,9 @@ from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, uses_cuda, zoo_spec)
-from ..train._launch import PEER_LOST, WorkersFailed
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
                              SCHEDULES)
+from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._common import add_model_args, load_model, parse_settings
 
