@@ -183,4 +183,5 @@ def test_a_zoo_model_at_an_input_too_small_is_named(capsys, command):
     models = ["squeezenet1_1", "squeezenet1_1"] if command == "diff" else ["squeezenet1_1"]
     code, _, err = run(capsys, command, *models, "--input", "3x10x10")
     assert code == 2
-    assert err.startswith(f"cnnspace {command}: error: squeezenet1_1: layer 'pool5'")
+    named = "A (squeezenet1_1)" if command == "diff" else "squeezenet1_1"
+    assert err.startswith(f"cnnspace {command}: error: {named}: layer 'pool5'")
