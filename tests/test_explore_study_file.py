@@ -158,3 +158,11 @@ def test_a_design_space_file_given_as_a_study_says_so(capsys):
         f"cnnspace explore: error: {space}: this is a design-space file, not a study: a study "
         "file names it (space: PATH) with its training, objectives and budget; see "
         "examples/studies/ and docs/exploring.md")
+
+
+def test_an_inline_space_is_named_after_its_study(capsys):
+    # as a space file is named after itself: `space analyze` titles, trained specs' names
+    assert load_study_file(EXAMPLES / "demo.yaml").space.name == "demo"
+    assert load_study_file(EXAMPLES / "squeeze_ratio.yaml").space.name == "squeeze_ratio"
+    assert main(["space", "analyze", str(EXAMPLES / "demo.yaml")]) == 0
+    assert capsys.readouterr().out.startswith("demo: 5 points of firenet\n")

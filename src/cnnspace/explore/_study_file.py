@@ -115,7 +115,7 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
             raise StudyError(f"expected a string, got {d[key]!r}", key=key)
     if not d.get("name"):
         raise StudyError("a study needs a name", key="name")
-    space = _space(d.get("space"), base_dir)
+    space = _space(d.get("space"), base_dir, d["name"])
     objectives = _objectives(d.get("objectives"))
     train, data, image_size = _train(d.get("train") or {})
     listable = space.size is not None and space.size <= GRID_LIMIT
@@ -155,7 +155,7 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
                      n_trials, timeout, seed, keep, d.get("description", ""), source)
 
 
-def _space(value: Any, base_dir: Path) -> DesignSpace:
+def _space(value: Any, base_dir: Path, study_name: str) -> DesignSpace:
     if value is None:
         raise StudyError("a study needs a design space: a file name or an inline mapping "
                          "(see docs/design-spaces.md)", key="space")
@@ -165,6 +165,8 @@ def _space(value: Any, base_dir: Path) -> DesignSpace:
             return DesignSpace.load(path)
         except SpaceError as e:  # names the space's file and its key
             raise StudyError(str(e), key="space") from None
+    if isinstance(value, dict):  # an inline space is named after its study, as a file after itself
+        value = {"name": study_name, **value}
     try:
         return DesignSpace.from_dict(value)
     except SpaceError as e:  # inline: its key is a key of the study file
