@@ -247,3 +247,20 @@ def test_eval_warns_of_an_unstable_timing(tmp_path, capsys, monkeypatch, output)
         assert speed["timing_ms"]["network"]["stable"] is False
     else:
         assert "timing UNSTABLE" in captured.out
+
+
+@pytest.mark.parametrize("reported", [True, False])
+def test_train_on_workers_leaves_a_reported_failure_to_the_worker(tmp_path, capsys, monkeypatch,
+                                                                  reported):
+    import cnnspace.commands.train as train_command
+    from cnnspace.train._launch import WorkersFailed
+
+    def fail(nproc, module_args):
+        assert nproc == 2 and module_args[:3] == ["cnnspace.cli", "detect", "train"]
+        raise WorkersFailed("worker 1 of the 2 training workers was killed by SIGKILL", reported)
+    monkeypatch.setattr(train_command, "launch_local", fail)
+    code = main(["detect", "train", "squeezedet", "--data", "shapes:8", "--input", TINY,
+                 "--nproc", "2", "--no-progress", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    # a worker that printed its own line is not named again; one killed before it could, is
+    assert code == 2 and (err == "" if reported else err.count("\n") == 1 and "SIGKILL" in err)

@@ -2,7 +2,6 @@
 data or the synthetic shapes dataset."""
 from __future__ import annotations
 
-import os
 import shlex
 import sys
 from dataclasses import replace
@@ -14,7 +13,7 @@ from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
                       parse_settings, table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
-from .train import option_argv, run_options
+from .train import as_worker, is_rank0, launch_workers, option_argv, run_options
 
 SHAPES_INPUT = "3x128x128"  # the synthetic dataset's default image and network input size
 # detect-train's own options: flag, argparse keywords. The trainer's options follow
@@ -135,9 +134,8 @@ def _worker_argv(args, out: str) -> list[str]:
 
 
 def run_train(args) -> int:
-    from ..detect import (GRAD_CLIP, check_data, check_train_options, layout_for, open_data,
-                          train_detector)
-    from ..train import launch_local, under_torchrun
+    from ..detect import GRAD_CLIP, check_data, check_train_options, layout_for
+    from ..train import under_torchrun
 
     # Everything that can be checked is, before any data is generated (and any worker started):
     _check_detector(args.model)
@@ -150,8 +148,14 @@ def run_train(args) -> int:
     layout_for(spec, len(classes))  # a detector for these classes, at this input size
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
-        launch_local(args.nproc, ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
-        return 0
+        return launch_workers(args.nproc,
+                              ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
+    return as_worker("detect train", lambda: _train(args, spec, classes, config, out, grad_clip))
+
+
+def _train(args, spec, classes, config, out: str, grad_clip: float) -> int:
+    from ..detect import open_data, train_detector
+
     data = open_data(args.data, tuple(spec.input[1:]), classes=list(classes),
                      train_split=args.train_split, val_split=args.val_split,
                      data_dir=args.data_dir, progress=not args.no_progress)
@@ -162,7 +166,7 @@ def run_train(args) -> int:
                                       run_info={"command": command, "model": args.model,
                                                 # where the data is, wherever eval runs from
                                                 "data_dir": str(data.root)})
-    if not under_torchrun() or _rank() == 0:
+    if is_rank0():
         final = result.final.get("mAP")
         print(f"mAP {final:.3f} on {data.name} {args.val_split} "
               f"({detector.config.info['difficulty']}) after {result.epochs} epochs, "
@@ -170,10 +174,6 @@ def run_train(args) -> int:
               f"{result.epochs} epochs in {result.wall_seconds:.0f} s")
         print(f"detector: {Path(out) / 'detector.pt'}")
     return 0
-
-
-def _rank() -> int:
-    return int(os.environ.get("RANK", "0"))
 
 
 # -- eval -------------------------------------------------------------------------------------

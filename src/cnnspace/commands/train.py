@@ -7,7 +7,7 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError
@@ -137,28 +137,40 @@ def run(args) -> int:
         config.per_worker_batch(args.nproc)
         _model_and_data(args)
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
-        try:
-            launch_local(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
-        except WorkersFailed as e:
-            if not e.reported:
-                raise
-            return 2  # a worker said what went wrong, in one line
-        return 0
+        return launch_workers(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
     if config.grad_compression != "none" and not under_torchrun():
         print(f"note: --grad-compression {config.grad_compression} compresses the gradients "
               "workers exchange; training alone, there is no exchange to compress",
               file=sys.stderr)
+    return as_worker("train", lambda: _train(args, config, out))
+
+
+def launch_workers(nproc: int, module_args: list[str]) -> int:
+    """Runs this command as ``nproc`` local workers: 0, or 2 once a worker has said in its own
+    line what went wrong."""
     try:
-        return _train(args, config, out)
+        launch_local(nproc, module_args)
+    except WorkersFailed as e:
+        if not e.reported:
+            raise
+        return 2
+    return 0
+
+
+def as_worker(command: str, work: Callable[[], int]) -> int:
+    """``work()``; under torchrun, what every worker meets alike is reported once, by rank 0."""
+    try:
+        return work()
     except KeyboardInterrupt:
-        if _is_rank0():
+        if is_rank0():
             raise
         return 130  # rank 0 says it was interrupted, once
     except CnnspaceError as e:
-        if _is_rank0():
+        if is_rank0():
             raise
         if isinstance(e, DataError):  # in this worker's shard of the data: only it knows
-            print(f"cnnspace train: error (worker {os.environ['RANK']}): {e}", file=sys.stderr)
+            print(f"cnnspace {command}: error (worker {os.environ['RANK']}): {e}",
+                  file=sys.stderr)
         return 2  # anything else every worker meets alike: rank 0 reports it, once
     except RuntimeError as e:
         if under_torchrun() and LOST_PEER.search(str(e)):
@@ -166,7 +178,7 @@ def run(args) -> int:
         raise
 
 
-def _is_rank0() -> bool:
+def is_rank0() -> bool:
     return not under_torchrun() or os.environ["RANK"] == "0"
 
 
@@ -177,7 +189,7 @@ def _model_and_data(args):
         spec = zoo_spec(args.model, data, **settings)
     else:
         spec = load_model(args.model, settings)
-        if spec.input != data.input_shape and _is_rank0():
+        if spec.input != data.input_shape and is_rank0():
             # Layers sized by the input (linear after flatten) change with it: say so.
             print(f"note: {args.model} is written for {'x'.join(map(str, spec.input))} input; "
                   f"it trains at {'x'.join(map(str, data.input_shape))}, the size of the "
@@ -187,12 +199,12 @@ def _model_and_data(args):
 
 def _train(args, config: TrainConfig, out: str) -> int:
     spec, data, settings = _model_and_data(args)
-    if _is_rank0():
+    if is_rank0():
         _note_batch_beyond_data(config, len(data.train))
     command = shlex.join(["cnnspace", "train", *_worker_argv(args, out)])
     result = train(spec, data, config, run_info={"command": command, "model": args.model,
                                                  "settings": settings})
-    if _is_rank0():
+    if is_rank0():
         _print_summary(result)
     return 0
 
