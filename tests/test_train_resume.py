@@ -118,7 +118,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_the_cli_resumes_exactly(tmp_path, capsy
     result = (out / "result.json").read_text()
     (out / ".checkpoint.pt.k1lled00.tmp").write_bytes(b"half a checkpoint")
     assert main(["train", *[a for a in args if a != "--no-progress"], "--resume"]) == 0
-    assert f"{out} is complete (6 epochs): nothing to train" in capsys.readouterr().err
+    assert f"{out} is complete (epochs: 6): nothing to train" in capsys.readouterr().err
     assert load_checkpoint(out / "checkpoint.pt").step == finished
     assert (out / "result.json").read_text() == result
     assert not (out / ".checkpoint.pt.k1lled00.tmp").exists()

@@ -83,6 +83,11 @@ def add_format_arg(p: argparse.ArgumentParser, formats=FORMATS) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format")
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def with_prefix(value: float, unit: str) -> str:
     """Three significant digits under the fitting SI prefix (2.15 MMACs, 861 MMACs, 15.5 GMACs):
     a fixed unit prints a small network as 0.002 GMACs."""

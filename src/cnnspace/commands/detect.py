@@ -11,7 +11,7 @@ from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
-                      parse_settings, table_console)
+                      parse_settings, plural, table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
 from .train import as_worker, is_rank0, launch_workers, option_argv, run_options
 
@@ -169,9 +169,9 @@ def _train(args, spec, classes, config, out: str, grad_clip: float) -> int:
     if is_rank0():
         final = result.final.get("mAP")
         print(f"mAP {final:.3f} on {data.name} {args.val_split} "
-              f"({detector.config.info['difficulty']}) after {result.epochs} epochs, "
+              f"({detector.config.info['difficulty']}) after {plural(result.epochs, 'epoch')}, "
               f"{result.wall_seconds:.0f} s" if final is not None else
-              f"{result.epochs} epochs in {result.wall_seconds:.0f} s")
+              f"{plural(result.epochs, 'epoch')} in {result.wall_seconds:.0f} s")
         print(f"detector: {Path(out) / 'detector.pt'}")
     return 0
 

@@ -17,7 +17,7 @@ from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALING
                              SCHEDULES)
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
-from ._common import add_model_args, load_model, parse_settings
+from ._common import add_model_args, load_model, parse_settings, plural
 
 # What gloo raises in a collective when the worker at the other end has exited.
 LOST_PEER = re.compile(r"Connection (closed|reset) by peer")
@@ -225,10 +225,8 @@ def _print_summary(result) -> None:
     final, best = result.final, result.best
     # The epochs' own time (training and evaluation, over resumes too): start-up and
     # checkpoint writing are not in it.
-    line = f"{result.epochs} epoch{'s' if result.epochs != 1 else ''} in " \
-           f"{result.wall_seconds:.1f} s of training and evaluation, " \
-           f"{result.images_per_s:,.0f} img/s on {result.world_size} " \
-           f"worker{'s' if result.world_size > 1 else ''}"
+    line = f"{plural(result.epochs, 'epoch')} in {result.wall_seconds:.1f} s of training and " \
+           f"evaluation, {result.images_per_s:,.0f} img/s on {plural(result.world_size, 'worker')}"
     if "top1" in final:
         line = (f"top-1 {final['top1']:.2%}, top-5 {final['top5']:.2%} (best top-1 "
                 f"{best['top1']:.2%} at epoch {best['epoch']}); " + line)

@@ -182,7 +182,7 @@ class Trainer:
                                  cfg.epochs * s.steps_per_epoch, s.step, self.workers.is_main)
         complete = self.resumed and s.epoch >= cfg.epochs
         if complete:
-            progress.note(f"{self.files.out} is complete ({cfg.epochs} epochs): nothing to train")
+            progress.note(f"{self.files.out} is complete (epochs: {cfg.epochs}): nothing to train")
         elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
                           f"(step {s.step})")
