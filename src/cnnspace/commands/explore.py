@@ -41,9 +41,14 @@ def run(args) -> int:
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
     heartbeat = Heartbeat(args.heartbeat, args.grace)
-    result = explore(study, out, storage=args.storage, workers=args.workers,
-                     study_name=args.study_name, heartbeat=heartbeat,
-                     worker_index=args.worker_index)
+    try:
+        result = explore(study, out, storage=args.storage, workers=args.workers,
+                         study_name=args.study_name, heartbeat=heartbeat,
+                         worker_index=args.worker_index)
+    except KeyboardInterrupt:
+        if args.worker_index is None:
+            raise
+        return 130  # the command that started this worker says it was interrupted, once
     if args.worker_index is not None:
         return 0
     c = result.counts
