@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import re
 import sys
 
 from . import __version__, commands
-from .errors import CnnspaceError
+from .errors import CnnspaceError, exit_status
 
 
 _OUT_OF_MEMORY = re.compile(r"can't allocate memory|out of memory", re.IGNORECASE)
@@ -43,9 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     except CnnspaceError as e:
         print(f"cnnspace {args.command}: error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"cnnspace {args.command}: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        status = exit_status(stop)
+        print(f"cnnspace {args.command}: {'terminated' if status == 143 else 'interrupted'}",
+              file=sys.stderr)
+        return status
     except BrokenPipeError:
         return 0
     except OSError as e:  # the machine's, not the input's: a full disk, no permission
@@ -63,5 +66,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # how workers (train --nproc, explore --workers) are started
+    status = main()
+    if status:
+        # The worker has said why it stops; its exit must not wait for torch's teardown, which
+        # aborts (SIGABRT, "terminate called without an active exception") once a peer is gone
+        # and would then be blamed as the failure.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)

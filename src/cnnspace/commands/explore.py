@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..errors import exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
 from ..explore._storage import GRACE_S, HEARTBEAT_S
 from .report import write_study_report
@@ -45,10 +46,10 @@ def run(args) -> int:
         result = explore(study, out, storage=args.storage, workers=args.workers,
                          study_name=args.study_name, heartbeat=heartbeat,
                          worker_index=args.worker_index)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if args.worker_index is None:
             raise
-        return 130  # the command that started this worker says it was interrupted, once
+        return exit_status(stop)  # the command that started this worker says so, once
     if args.worker_index is not None:
         return 0
     c = result.counts

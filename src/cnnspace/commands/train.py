@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..data import DataError, dataset_names, get_dataset
-from ..errors import CnnspaceError
+from ..errors import CnnspaceError, exit_status
 from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
                      train, under_torchrun, uses_cuda, zoo_spec)
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
@@ -161,10 +161,10 @@ def as_worker(command: str, work: Callable[[], int]) -> int:
     """``work()``; under torchrun, what every worker meets alike is reported once, by rank 0."""
     try:
         return work()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         if is_rank0():
             raise
-        return 130  # rank 0 says it was interrupted, once
+        return exit_status(stop)  # rank 0 says it was interrupted, once
     except CnnspaceError as e:
         if is_rank0():
             raise

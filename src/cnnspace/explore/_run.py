@@ -20,7 +20,7 @@ import optuna
 from rich.console import Console
 
 from .._cpus import available_cpus
-from ..errors import CnnspaceError
+from ..errors import CnnspaceError, Terminated
 from ._monitor import Monitor
 from ._points import Feasibility
 from ._records import Counts, count
@@ -119,15 +119,11 @@ def _die_with_parent() -> None:
     except (OSError, AttributeError):
         return
     if os.getppid() != int(parent):  # the command died before prctl took effect
-        raise _Terminated("the command that started this worker is gone")
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM to the process that started the workers: stop as for Ctrl-C."""
+        raise Terminated("the command that started this worker is gone")
 
 
 def _terminated(signum, frame):
-    raise _Terminated("terminated (SIGTERM)")
+    raise Terminated("terminated (SIGTERM)")
 
 
 def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: str, name: str,
@@ -152,7 +148,7 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
         # Ctrl-C reaches the workers too (same process group); a SIGTERM sent to this process
         # alone must be passed on, or they would train on without it. Either way they queue
         # their trials again and exit: wait for that before leaving.
-        if isinstance(stop, _Terminated):
+        if isinstance(stop, Terminated):
             for p in procs:
                 if p.poll() is None:
                     p.send_signal(signal.SIGINT)

@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 
-from ..errors import CnnspaceError
+from ..errors import CnnspaceError, Terminated
 from ._points import grid_search_space
 from ._records import count
 from ._samplers import make_pruner, make_sampler
@@ -47,10 +47,6 @@ def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool
         return None
     host = zlib.crc32(socket.gethostname().encode()) % 1_000_000 if shared_storage else 0
     return seed + index + host
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM: stop as for Ctrl-C (the running trial is queued again)."""
 
 
 def _terminated(signum, frame):

@@ -157,7 +157,8 @@ def _stop_on_signals(stop: StopFlag) -> Iterator[None]:
     def handle(signum, frame):
         if signum == signal.SIGINT and stop.reason is not None:
             raise KeyboardInterrupt
-        stop.reason = stop.reason or names[signum]
+        if stop.reason is None:
+            stop.reason, stop.terminated = names[signum], signum == signal.SIGTERM
 
     previous = {s: signal.signal(s, handle) for s in names}
     try:

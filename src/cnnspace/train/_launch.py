@@ -5,7 +5,7 @@ import logging
 import os
 import signal
 
-from ..errors import CnnspaceError
+from ..errors import CnnspaceError, Terminated
 from ._distributed import available_cpus
 
 # The exit status of a worker that printed its error (cnnspace's CLI: exit 2, one line), and of
@@ -51,8 +51,8 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
     logging.disable(logging.CRITICAL)
     try:
         run(args)
-    except SignalException:
-        raise KeyboardInterrupt from None
+    except SignalException as e:
+        raise (Terminated if e.sigval == signal.SIGTERM else KeyboardInterrupt)() from None
     except ChildFailedError as e:
         raise _failure(nproc, e.failures) from None
     finally:

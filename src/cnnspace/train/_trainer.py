@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from .. import __version__
+from ..errors import Terminated
 from ..data import DataSplits
 from ..metrics import analyze
 from ..spec import NetSpec, to_dict
@@ -41,6 +42,7 @@ BATCHNORM_OF_ONE = re.compile(r"Expected more than 1 value per channel when trai
 class StopFlag:
     """Set from a signal handler or a callback; honoured at the next step by every worker."""
     reason: str | None = None
+    terminated: bool = False  # by SIGTERM: the command exits 143, not Ctrl-C's 130
 
 
 def check_monitor(monitor: str, metrics) -> None:
@@ -209,7 +211,7 @@ class Trainer:
             progress.note(f"{self.stopped}: " + (
                 f"a resumable checkpoint is in {self.files.checkpoint}" if self.files
                 else "no run folder, so nothing was saved"), always=True)
-            raise KeyboardInterrupt(self.stopped)
+            raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stopped)
         return result
 
     def _train_epoch(self, progress: TrainProgress) -> None:
