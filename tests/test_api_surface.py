@@ -14,3 +14,47 @@ def test_subpackages_load_on_first_use_and_torch_only_with_them():
             "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+import pytest  # noqa: E402
+
+import cnnspace  # noqa: E402
+from cnnspace import SpecError, get_spec  # noqa: E402
+
+
+@pytest.mark.parametrize("given, hint", [
+    ("squeezenet1_1", "cnnspace.get_spec('squeezenet1_1')"),
+    ("nets/my.yaml", "cnnspace.load('nets/my.yaml')"),
+    ({"name": "x"}, "cnnspace.spec.from_dict(d)"),
+    (None, "got NoneType"),
+])
+def test_something_else_where_a_spec_belongs_says_how_to_get_one(given, hint):
+    for call in (cnnspace.analyze, lambda v: cnnspace.save(v, "x.yaml")):
+        with pytest.raises(SpecError) as e:
+            call(given)
+        assert hint in str(e.value)
+
+
+@pytest.mark.parametrize("given", [None, get_spec("squeezenet1_1"), ["squeezenet1_1"]])
+def test_get_spec_of_something_not_a_name_is_a_short_spec_error(given):
+    with pytest.raises(SpecError, match="expected a model name") as e:
+        get_spec(given)
+    assert len(str(e.value)) < 200  # not the whole NetSpec repr
+
+
+def test_list_models_none_lists_all_and_a_non_string_is_a_spec_error():
+    assert cnnspace.list_models(None) == cnnspace.list_models()
+    with pytest.raises(SpecError, match="field 'pattern'"):
+        cnnspace.list_models(1)
+
+
+def test_load_and_save_refuse_wrong_kinds_of_arguments(tmp_path):
+    spec = get_spec("squeezenet1_1")
+    with pytest.raises(SpecError, match="expected the path of a spec file"):
+        cnnspace.load(spec)
+    with pytest.raises(SpecError, match=r"save\(spec, path\) takes the spec first"):
+        cnnspace.save(tmp_path / "a.yaml", spec)
+    with pytest.raises(SpecError, match=r"expected the path of the file to write"):
+        cnnspace.save(spec, None)
+    with pytest.raises(SpecError, match=r"cnnspace.get_spec\(name\)"):
+        cnnspace.load(tmp_path / "squeezenet1_1")

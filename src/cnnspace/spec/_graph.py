@@ -1,6 +1,7 @@
 """A network as data: named layers forming a DAG, expanded, ordered and shape-inferred."""
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Container, Mapping, NamedTuple
@@ -11,6 +12,7 @@ from ._fields import _TOKENS, MAX_SIZE, _is_int, normalise, normalise_keyed
 from ._frozen import FrozenMap, freeze
 from ._layers import LAYER_TYPES, Shape
 
+SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".prototxt")  # what load() reads
 INPUT = "input"  # the name by which layers refer to the network's input
 # The schemes nn's initialise() accepts (spec/ cannot import nn/; a test keeps the two equal).
 INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", "convdet")
@@ -140,6 +142,21 @@ class NetSpec:
 
     def resolve(self, input_shape: Shape | str | None = None) -> Graph:
         return resolve(self, input_shape)
+
+
+def not_a_spec(value: Any) -> SpecError:
+    """The error for ``value`` given where a NetSpec belongs, saying how to get one from it."""
+    hint = ""
+    if isinstance(value, os.PathLike) or (isinstance(value, str) and (
+            os.sep in value or os.path.splitext(value)[1].lower() in SPEC_SUFFIXES)):
+        hint = f": a spec file? cnnspace.load({os.fspath(value)!r}) reads it"
+    elif isinstance(value, str):
+        hint = f": a model name? cnnspace.get_spec({value!r}) gives its spec"
+    elif isinstance(value, Mapping):
+        hint = ": plain data? cnnspace.spec.from_dict(d) makes and checks a spec"
+    elif callable(getattr(value, "named_modules", None)):
+        hint = ": a torch module? cnnspace.from_torch(module, input_shape) gives its spec"
+    return SpecError(f"expected a NetSpec, got {type(value).__name__}{hint}")
 
 
 def _is_shape(v: Any) -> bool:
@@ -478,7 +495,7 @@ def resolve(spec: NetSpec, input_shape: Shape | str | None = None) -> Graph:
     """Expands, validates, orders and shape-infers ``spec`` (at ``input_shape`` if given, in any
     form ``NetSpec.with_input`` takes)."""
     if not isinstance(spec, NetSpec):
-        raise SpecError(f"expected a NetSpec, got {type(spec).__name__}")
+        raise not_a_spec(spec)
     if input_shape is None:
         shape_in = _check_input_shape(spec.input)
     else:

@@ -14,7 +14,7 @@ from .._yaml_file import safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
-from ._graph import Layer, NetSpec, _check_input_shape, resolve
+from ._graph import Layer, NetSpec, _check_input_shape, not_a_spec, resolve
 
 _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
 
@@ -152,12 +152,23 @@ def loads(text: str, source: str | None = None) -> NetSpec:
     return from_dict(data, source)
 
 
+def _path(value: Any, what: str) -> Path:
+    """``value`` as a Path; anything else is a SpecError saying what was expected."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise SpecError(f"expected the path of {what} (a str or pathlib.Path), got "
+                        f"{type(value).__name__}", field="path")
+    return Path(value)
+
+
 def load(path: str | os.PathLike) -> NetSpec:
-    path = Path(path)
+    """The spec in a file: YAML or JSON (``save``'s output), or a Caffe ``.prototxt``."""
+    path = _path(path, "a spec file")
     try:
         text = path.read_text()
     except OSError as e:
-        raise SpecError(f"cannot read the file: {e.strerror}", source=str(path)) from None
+        hint = ("; a registered model? cnnspace.get_spec(name) gives its spec"
+                if isinstance(e, FileNotFoundError) and not path.suffix else "")
+        raise SpecError(f"cannot read the file: {e.strerror}{hint}", source=str(path)) from None
     except UnicodeDecodeError:
         hint = (": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its "
                 "network" if path.suffix.lower() in (".pt", ".pth") else "")
@@ -168,8 +179,13 @@ def load(path: str | os.PathLike) -> NetSpec:
 
 
 def save(spec: NetSpec, path: str | os.PathLike) -> None:
-    """Writes atomically: a reader never sees half a file."""
-    path = Path(path)
+    """Writes ``spec`` to ``path`` as YAML, or JSON for ``.json``, atomically: a reader never
+    sees half a file."""
+    if isinstance(path, NetSpec) and not isinstance(spec, NetSpec):
+        raise SpecError("save(spec, path) takes the spec first, then the path")
+    if not isinstance(spec, NetSpec):
+        raise not_a_spec(spec)
+    path = _path(path, "the file to write")
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json") and (path.is_file() or not path.exists()):
         # load() reads a file by its suffix: anything else would not read back as written

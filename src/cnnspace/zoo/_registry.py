@@ -58,9 +58,14 @@ def _origin(fn: Callable) -> tuple[str, str]:
     return fn.__module__, fn.__qualname__
 
 
-def list_models(pattern: str = "*") -> list[str]:
+def list_models(pattern: str | None = "*") -> list[str]:
     """Registered names matching the wildcard ``pattern`` in any case (VGG, AlexNet); a pattern
-    without wildcards matches the names that contain it."""
+    without wildcards matches the names that contain it; None or "" lists them all."""
+    if pattern is None:
+        pattern = "*"
+    if not isinstance(pattern, str):
+        raise SpecError(f"expected a wildcard pattern (a str such as 'squeezenet*'), got "
+                        f"{type(pattern).__name__}", field="pattern")
     if not any(c in pattern for c in "*?["):
         pattern = f"*{pattern}*"
     pattern = pattern.lower()
@@ -68,6 +73,12 @@ def list_models(pattern: str = "*") -> list[str]:
 
 
 def model_entry(name: str) -> ModelEntry:
+    """The registration of model ``name``: its builder, description, settings and task."""
+    if not isinstance(name, str):
+        given = type(name).__name__
+        hint = ": a spec already, use it as it is" if isinstance(name, NetSpec) else ""
+        raise SpecError(f"expected a model name (a str such as 'squeezenet1_1'), got {given}"
+                        f"{hint}", field="model")
     try:
         return _MODELS[name]
     except KeyError:
