@@ -58,3 +58,13 @@ def test_load_and_save_refuse_wrong_kinds_of_arguments(tmp_path):
         cnnspace.save(spec, None)
     with pytest.raises(SpecError, match=r"cnnspace.get_spec\(name\)"):
         cnnspace.load(tmp_path / "squeezenet1_1")
+
+
+def test_reprs_of_networks_and_diffs_are_short():
+    from cnnspace.space import diff
+    spec = get_spec("googlenet_aux")
+    assert repr(spec).startswith("NetSpec(name='googlenet_aux', input=(3, 224, 224), layers=<")
+    assert len(repr(spec)) < 150
+    d = diff(get_spec("squeezenet1_1"), get_spec("firenet", sr=0.25))
+    assert repr(d).startswith("NetDiff(a='squeezenet1_1', b='firenet', origins=<14 Origin>")
+    assert len(repr(d)) < 300

@@ -58,6 +58,10 @@ class NetDiff:
     changes: tuple[LayerChange, ...]
     totals: DiffTotals
 
+    def __repr__(self) -> str:  # the analyses and changes are long: names and counts only
+        return (f"NetDiff(a={self.a.model!r}, b={self.b.model!r}, origins=<{len(self.origins)} "
+                f"Origin>, changes=<{len(self.changes)} LayerChange>, totals={self.totals!r})")
+
     def to_json(self) -> dict[str, Any]:
         def side(x: Analysis) -> dict[str, Any]:
             t = x.totals

@@ -128,6 +128,11 @@ class NetSpec:
                 raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
             object.__setattr__(self, "meta", FrozenMap(self.meta))
 
+    def __repr__(self) -> str:  # a network has many layers: their count only
+        outputs = f", outputs={self.outputs}" if self.outputs else ""
+        return (f"NetSpec(name={self.name!r}, input={self.input}, layers=<{len(self.layers)} "
+                f"Layer>{outputs}, init={self.init!r})")
+
     def __getstate__(self) -> dict[str, Any]:
         # The resolve cache holds tokens that mean something in this process only.
         return {k: v for k, v in self.__dict__.items() if k != "_prepared"}
