@@ -156,6 +156,11 @@ class ScalingResult:
     baseline_total_s: float
     rows: tuple[ScalingRow, ...]
 
+    def __repr__(self) -> str:  # the rows are many: what they cover only
+        workers = sorted({r.workers for r in self.rows})
+        return (f"ScalingResult(model={self.model!r}, preset={self.preset!r}, "
+                f"workers={workers}, rows=<{len(self.rows)} ScalingRow>)")
+
     def row(self, workers: int, strategy: str) -> ScalingRow:
         for r in self.rows:
             if r.workers == workers and r.strategy == strategy:
@@ -177,7 +182,18 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
             baseline: Recipe, workers: list[int], strategies=STRATEGIES,
             preset: str = "custom") -> ScalingResult:
     """Time per iteration, total training time and speedup over the single-device ``baseline``
-    run (its own batch and epochs) for every worker count and strategy."""
+    run (its own batch and epochs) for every worker count and strategy. ``workers``: a list of
+    worker counts (or one count)."""
+    for value, kind, arg in ((costs, NetworkCosts, "costs"), (device, Device, "device"),
+                             (link, Interconnect, "link"), (recipe, Recipe, "recipe"),
+                             (baseline, Recipe, "baseline")):
+        if not isinstance(value, kind):
+            raise CnnspaceError(f"predict(costs, device, link, recipe, baseline, workers): "
+                                f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
+    if isinstance(workers, int):
+        workers = [workers]
+    elif not isinstance(workers, (list, tuple, range)):
+        raise CnnspaceError(f"workers must be a list of worker counts, got {workers!r}")
     if not workers:
         raise CnnspaceError("give at least one worker count")
     per_image_s = costs.train_flops_per_image / device.flops
@@ -226,6 +242,8 @@ class ParallelismComm:
 
 
 def parallelism_comm(spec: NetSpec, batch: int, bits: int = 32) -> ParallelismComm:
+    """Bytes per step of data vs model parallelism for ``spec`` at its own input, ``batch``
+    images per step and ``bits`` per value."""
     analysis = analyze(spec, batch=batch, bits=bits)
     graph = resolve(spec)
     weighted_inputs = sum(math.prod(shape) for node, layer in zip(graph.nodes, analysis.layers)

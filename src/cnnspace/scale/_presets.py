@@ -101,6 +101,7 @@ def preset_names() -> list[str]:
 
 
 def get_preset(name: str) -> Preset:
+    """A cluster preset by name (``preset_names()``): device, link, recipe and baseline."""
     if name == MEASURED:
         raise CnnspaceError("the measured preset comes from measurements on this machine: "
                             "measure_preset(spec, commbench, batch) or `cnnspace scale --preset "
