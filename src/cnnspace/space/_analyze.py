@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable, Mapping
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
 from ..spec import thaw
+from ._errors import SpaceError
 from ._space import DesignSpace
 
 # The totals each row reports, in this order.
@@ -45,6 +46,14 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[PointResult]:
     """Analyses each point at the space's bits and batch. ``progress`` wraps the iteration
     (e.g. ``rich.progress.track``). Invalid points are reported, not raised."""
+    if not isinstance(space, DesignSpace):
+        raise SpaceError(f"expected a DesignSpace, got {type(space).__name__}: "
+                         "DesignSpace.load(path) reads one", key="space")
+    if isinstance(points, Mapping) or not isinstance(points, Iterable):
+        hint = ": one point? put it in a list" if isinstance(points, Mapping) else ""
+        raise SpaceError(f"expected an iterable of points ({{axis name: value}} mappings, e.g. "
+                         f"space.points()), got {type(points).__name__}{hint}", key="points",
+                         source=space.source)
     results = []
     for point in (progress(points) if progress else points):
         try:

@@ -58,6 +58,10 @@ class DesignSpace:
     # -- loading ---------------------------------------------------------------------------
     @classmethod
     def load(cls, path: str | os.PathLike) -> "DesignSpace":
+        """The design space in a YAML file (its name defaults to the file's stem)."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise SpaceError(f"expected the path of a design space file (a str or "
+                             f"pathlib.Path), got {type(path).__name__}", key="path")
         path = Path(path)
         data = read_yaml(path, lambda message: SpaceError(message, source=str(path)))
         if isinstance(data, dict):
@@ -183,6 +187,10 @@ class DesignSpace:
 
     def check_constraints(self, analysis: Analysis | Totals) -> list[str]:
         """Names of the constraints a point's analysis (or its totals) violates; [] if none."""
+        if not isinstance(analysis, (Analysis, Totals)):
+            raise SpaceError(f"expected an Analysis or its Totals, got {type(analysis).__name__}"
+                             ": cnnspace.analyze(spec, batch=space.batch, bits=space.bits) "
+                             "gives one", key="constraints", source=self.source)
         return violated(dict(self.constraints), getattr(analysis, "totals", analysis))
 
     # -- validation ------------------------------------------------------------------------
