@@ -110,6 +110,9 @@ class Cnnz:
 
 def read_cnnz(path: str | os.PathLike) -> Cnnz:
     """Reads and checks the framing, checksum, header and spec of a container."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CompressError(f"expected the path of a {SUFFIX} file (a str or pathlib.Path), got "
+                            f"{type(path).__name__}")
     source = str(path)
     try:
         data = Path(path).read_bytes()

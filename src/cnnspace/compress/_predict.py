@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Mapping
 
 from ..metrics import analyze
 from ..spec import NetSpec
 from ._codec import RAW_BITS, check_index_bits
 from ._dead import live_count
-from ._schedule import Schedule, bit_widths, kept_count, layer_bits, weighted_layers
+from ._errors import CompressError
+from ._schedule import (Schedule, bit_widths, kept_count, layer_bits, parse_schedule,
+                        weighted_layers)
 from ._sparse import expected_fillers
 
 # SqueezeNet paper (arXiv 1602.07360) Table 1, the "sparsity" column, read as the fraction of
@@ -69,6 +72,11 @@ class Prediction:
     other_bytes: int     # parameters outside conv/linear layers (batchnorm), float32
     dense_bytes: int     # the uncompressed float32 model
 
+    def __repr__(self) -> str:  # the layers are many: their count only
+        return (f"Prediction(model={self.model!r}, index_bits={self.index_bits}, "
+                f"layers=<{len(self.layers)} LayerPrediction>, bytes={self.bytes}, "
+                f"dense_bytes={self.dense_bytes})")
+
     @property
     def params_kept(self) -> int:
         return sum(m.kept + m.biases for m in self.layers) + self.other_bytes // 4
@@ -88,7 +96,13 @@ def predict(spec: NetSpec, schedule: Schedule, bits: dict[str, int] | None = Non
             index_bits: int = 4) -> Prediction:
     """Predicted container payload of ``spec`` pruned by ``schedule`` and shared at ``bits``
     (layer name, glob or conv/fc -> width; 32 means raw float32 values). Weights that never see
-    data at the spec's input size are counted as pruned, as ``compress`` prunes them."""
+    data at the spec's input size are counted as pruned, as ``compress`` prunes them.
+    ``schedule``: a Schedule, or plain data for ``parse_schedule``. Sizes are in bytes."""
+    if isinstance(schedule, Mapping):
+        schedule = parse_schedule(dict(schedule))
+    elif not isinstance(schedule, Schedule):
+        raise CompressError(f"expected a Schedule (or a mapping such as {{'sparsity': 0.5}}), "
+                            f"got {type(schedule).__name__}")
     check_index_bits(index_bits)
     analysis = analyze(spec)
     by_name = {m.name: m for m in analysis.layers}

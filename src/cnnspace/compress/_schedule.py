@@ -75,6 +75,22 @@ class Schedule:
     bits: Mapping[str, int] = field(default_factory=dict)
     source: str = "schedule"
 
+    def __post_init__(self):  # checked however it was made: parse_schedule or in Python
+        source, layers, bits = self.source, self.layers, self.bits
+        if not isinstance(layers, Mapping) or not all(isinstance(k, str) for k in layers):
+            raise CompressError(f"{source}: 'layers' must map layer names or globs to sparsities")
+        if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
+            raise CompressError(f"{source}: 'steps' must be a positive integer, got "
+                                f"{self.steps!r}")
+        if not isinstance(bits, Mapping):
+            raise CompressError(f"{source}: 'bits' must map conv, fc or layer names to bit "
+                                "widths")
+        object.__setattr__(self, "sparsity", _sparsity(self.sparsity, f"{source}: 'sparsity'"))
+        object.__setattr__(self, "layers", {k: _sparsity(v, f"{source}: layer {k!r}")
+                                            for k, v in layers.items()})
+        object.__setattr__(self, "bits", {k: _bit_width(v, f"{source}: bits {k!r}")
+                                          for k, v in bits.items()})
+
     def targets(self, spec: NetSpec) -> dict[str, float]:
         """Layer name -> final sparsity, for every conv2d/linear layer of ``spec``."""
         nodes = weighted_layers(spec)
@@ -87,6 +103,8 @@ class Schedule:
 
 
 def parse_schedule(data: Any, source: str = "schedule") -> Schedule:
+    """A schedule from plain data (a schedule file's contents): ``{sparsity: 0.5, layers:
+    {conv1: 0.0}, steps: 3, bits: {conv: 6}}``, every key optional."""
     if not isinstance(data, dict):
         raise CompressError(f"{source}: a schedule must be a mapping with keys "
                             f"{', '.join(_SCHEDULE_KEYS)}, got {type(data).__name__}")
@@ -94,22 +112,12 @@ def parse_schedule(data: Any, source: str = "schedule") -> Schedule:
     if unknown:
         raise CompressError(f"{source}: unknown key {unknown[0]!r} (allowed: "
                             f"{', '.join(_SCHEDULE_KEYS)})")
-    layers = data.get("layers") or {}
-    if not isinstance(layers, dict) or not all(isinstance(k, str) for k in layers):
-        raise CompressError(f"{source}: 'layers' must map layer names or globs to sparsities")
-    steps = data.get("steps", 1)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise CompressError(f"{source}: 'steps' must be a positive integer, got {steps!r}")
-    bits = data.get("bits") or {}
-    if not isinstance(bits, dict):
-        raise CompressError(f"{source}: 'bits' must map conv, fc or layer names to bit widths")
-    return Schedule(_sparsity(data.get("sparsity", 0.0), f"{source}: 'sparsity'"),
-                    {k: _sparsity(v, f"{source}: layer {k!r}") for k, v in layers.items()},
-                    steps, {k: _bit_width(v, f"{source}: bits {k!r}") for k, v in bits.items()},
-                    source)
+    return Schedule(data.get("sparsity", 0.0), data.get("layers") or {}, data.get("steps", 1),
+                    data.get("bits") or {}, source)
 
 
 def load_schedule(path: str | os.PathLike) -> Schedule:
+    """The schedule in a YAML file (see ``parse_schedule``)."""
     try:
         text = Path(path).read_text()
     except OSError as e:
@@ -141,6 +149,9 @@ def bit_widths(bits: Any, source: str = "bits") -> dict[str, int]:
 
 def parse_bits(text: str) -> dict[str, int]:
     """``conv=8,fc=5`` (also layer names or globs: ``conv10=6``) to a mapping."""
+    if not isinstance(text, str):
+        raise CompressError(f"--bits expects text such as 'conv=8,fc=5', got {text!r} (in "
+                            "Python, a mapping such as {'conv': 8, 'fc': 5} needs no parsing)")
     out = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")

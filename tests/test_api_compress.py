@@ -1,0 +1,42 @@
+"""cnnspace.compress from Python: schedules are checked however they are made, misuse is a
+CompressError, and a prediction prints short."""
+import pytest
+
+from cnnspace import get_spec
+from cnnspace.compress import (CompressError, Schedule, parse_bits, predict, read_cnnz,
+                               squeezenet_table1_schedule)
+
+SPEC = get_spec("squeezenet1_0")
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: Schedule(sparsity=2), "sparsity must be a number from 0 to 1"),
+    (lambda: Schedule(0.5, steps=0), "'steps' must be a positive integer"),
+    (lambda: Schedule(0.5, layers={"conv1": 1.5}), "layer 'conv1'"),
+    (lambda: Schedule(0.5, bits={"conv": 40}), "a bit width must be"),
+])
+def test_a_schedule_made_in_python_is_checked_as_a_file_is(make, message):
+    with pytest.raises(CompressError, match=message):
+        make()
+
+
+def test_predict_takes_a_schedule_as_plain_data_and_refuses_none():
+    assert predict(SPEC, {"sparsity": 0.5}).bytes == predict(SPEC, Schedule(0.5)).bytes
+    with pytest.raises(CompressError, match="expected a Schedule"):
+        predict(SPEC, None)
+
+
+def test_parse_bits_of_a_number_says_what_it_takes():
+    with pytest.raises(CompressError, match="expects text such as 'conv=8,fc=5', got 6"):
+        parse_bits(6)
+
+
+def test_read_cnnz_of_a_spec_is_a_compress_error():
+    with pytest.raises(CompressError, match="expected the path of a .cnnz file"):
+        read_cnnz(SPEC)
+
+
+def test_prediction_repr_is_short():
+    p = predict(SPEC, squeezenet_table1_schedule(), {"conv": 6})
+    assert repr(p) == (f"Prediction(model='squeezenet1_0', index_bits=4, layers=<26 "
+                       f"LayerPrediction>, bytes={p.bytes}, dense_bytes=4993696)")
