@@ -17,6 +17,7 @@ from torch import nn
 from .._atomic import write_atomic
 from ..errors import CnnspaceError
 from ..spec import Shape
+from ._init import expect_module
 from ._module import SpecModule
 
 OPSET = 17
@@ -51,6 +52,7 @@ def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = Fals
     """The ONNX model of ``module`` (evaluated in inference mode on a copy: the caller's module
     keeps its mode and weights) for inputs of (C, H, W) ``input_shape``, at ``batch`` unless
     the batch is dynamic."""
+    expect_module(module)
     if opset < OPSET:
         raise CnnspaceError(f"ONNX opset {opset} is too old; use {OPSET} or newer")
     model = copy.deepcopy(module).cpu().float().eval()
@@ -102,6 +104,7 @@ def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape |
                 dynamic_batch: bool = False, opset: int = OPSET) -> Path:
     """Writes the ONNX model atomically and returns its path. ``input_shape`` defaults to the
     SpecModule's own."""
+    expect_module(module)
     if input_shape is None:
         if not isinstance(module, SpecModule):
             raise CnnspaceError("give input_shape (C, H, W) to export a module that is not "

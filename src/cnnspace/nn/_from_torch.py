@@ -26,6 +26,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from ..errors import CnnspaceError
 from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name, parse_input,
                     resolve)
+from ._init import expect_module
 
 
 class UnsupportedModuleError(CnnspaceError, ValueError):
@@ -426,8 +427,7 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
     """The spec of ``module`` for inputs of ``input_shape`` (C, H, W or "CxHxW"). Unsupported
     operations raise UnsupportedModuleError naming the op and its module path."""
-    if not isinstance(module, nn.Module):
-        raise CnnspaceError(f"expected a torch.nn.Module, got {type(module).__name__}")
+    expect_module(module, "a spec already")
     shape = parse_input(input_shape)
     copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
     title = type(module).__name__

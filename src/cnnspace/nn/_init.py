@@ -9,7 +9,15 @@ from typing import Callable
 
 from torch import nn
 
-from ..spec import SpecError
+from ..errors import CnnspaceError
+from ..spec import NetSpec, SpecError
+
+
+def expect_module(value, spec_hint: str = "cnnspace.nn.build(spec) makes its module") -> None:
+    """A CnnspaceError unless ``value`` is a torch module (``spec_hint`` for a NetSpec given)."""
+    if not isinstance(value, nn.Module):
+        hint = f": {spec_hint}" if isinstance(value, NetSpec) else ""
+        raise CnnspaceError(f"expected a torch.nn.Module, got {type(value).__name__}{hint}")
 
 
 def _weighted(module: nn.Module) -> list[nn.Module]:
@@ -78,6 +86,8 @@ INIT_SCHEMES: dict[str, Callable[[nn.Module], None]] = {
 
 
 def initialise(module: nn.Module, scheme: str) -> None:
+    """Initialises ``module``'s weights in place by ``scheme`` (one of ``INIT_SCHEMES``)."""
+    expect_module(module)
     try:
         fn = INIT_SCHEMES[scheme]
     except KeyError:

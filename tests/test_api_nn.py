@@ -1,0 +1,25 @@
+"""cnnspace.nn from Python: a spec where a module belongs is a CnnspaceError saying how to build
+one, not an AttributeError or a misleading message."""
+import pytest
+
+from cnnspace import CnnspaceError, get_spec
+from cnnspace.nn import build, export_onnx, initialise, onnx_bytes
+
+SPEC = get_spec("squeezenet1_1", input="3x32x32", num_classes=10)
+BUILD_HINT = r"got NetSpec: cnnspace.nn.build\(spec\) makes its module"
+
+
+def test_initialise_a_spec_says_to_build_it():
+    initialise(build(SPEC), "xavier")
+    with pytest.raises(CnnspaceError, match=BUILD_HINT):
+        initialise(SPEC, "xavier")
+
+
+def test_exporting_a_spec_says_to_build_it(tmp_path):
+    for call in (lambda: export_onnx(SPEC, tmp_path / "m.onnx"),
+                 lambda: onnx_bytes(SPEC, (3, 32, 32))):
+        with pytest.raises(CnnspaceError, match=BUILD_HINT):
+            call()
+    with pytest.raises(CnnspaceError, match="expected a torch.nn.Module, got PosixPath"):
+        export_onnx(tmp_path / "m.onnx", build(SPEC))  # arguments swapped
+    assert not (tmp_path / "m.onnx").exists()
