@@ -68,3 +68,28 @@ def test_reprs_of_networks_and_diffs_are_short():
     d = diff(get_spec("squeezenet1_1"), get_spec("firenet", sr=0.25))
     assert repr(d).startswith("NetDiff(a='squeezenet1_1', b='firenet', origins=<14 Origin>")
     assert len(repr(d)) < 300
+
+
+DOCUMENTED = ["cnnspace", "cnnspace.spec", "cnnspace.zoo", "cnnspace.metrics", "cnnspace.nn",
+              "cnnspace.space", "cnnspace.compress", "cnnspace.scale", "cnnspace.report"]
+
+
+@pytest.mark.parametrize("package", DOCUMENTED)
+def test_every_public_class_and_function_says_what_it_is(package):
+    import importlib
+    import inspect
+    module = importlib.import_module(package)
+    bare = []
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            doc = obj.__doc__ or ""
+            if not doc or doc.startswith(f"{obj.__name__}("):  # none, or dataclass's signature
+                bare.append(name)
+    assert bare == []
+
+
+def test_totals_say_their_units():
+    from cnnspace.metrics import Totals
+    for unit in ("10^6 bytes", "2^20 bytes", "per image", "per batch", "not bytes"):
+        assert unit in Totals.__doc__

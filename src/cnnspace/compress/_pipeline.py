@@ -37,6 +37,9 @@ def silent(message: str) -> None:
 
 @dataclass(frozen=True)
 class CompressOptions:
+    """What ``compress`` does: the pruning ``schedule``, shared ``bits`` per conv/fc/layer (32:
+    raw values), the ``coding``, the retraining epochs after each round and its learning rate
+    as a fraction of the training recipe's."""
     schedule: Schedule = field(default_factory=Schedule)
     bits: Mapping[str, int] = field(default_factory=dict)  # conv/fc/layer -> width (32: raw)
     coding: Coding = field(default_factory=Coding)

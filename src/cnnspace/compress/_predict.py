@@ -48,6 +48,8 @@ def squeezenet_table1_schedule() -> Schedule:
 
 @dataclass(frozen=True)
 class LayerPrediction:
+    """One conv/linear layer's predicted storage: counts of weights, biases and kept weights;
+    ``bits`` per shared value; every ``*_bytes`` (and ``bytes``) in bytes."""
     name: str
     weights: int
     biases: int
@@ -66,6 +68,8 @@ class LayerPrediction:
 
 @dataclass(frozen=True)
 class Prediction:
+    """``predict``'s result: per-layer predictions; ``bytes`` is the predicted container
+    payload and ``dense_bytes`` the float32 model, both in bytes."""
     model: str
     index_bits: int
     layers: tuple[LayerPrediction, ...]

@@ -57,6 +57,8 @@ class Masked(nn.Module):
 
 
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
+    """Prunes ``model`` in place: each masked layer's weight is zeroed where its mask is False
+    and stays zero in training (a parametrization; ``freeze`` makes it plain again)."""
     for layer, mask in masks.items():
         module = model.layers[layer]
         mask = mask.to(module.weight.device)

@@ -33,6 +33,8 @@ CALIBRATION_BATCHES = 4
 
 @dataclass(frozen=True)
 class TableRow:
+    """One row of the compression table: ``bytes`` on disk (None where the approach does not
+    apply), top-1/top-5 as fractions in [0, 1], and ``ratio`` against the baseline's bytes."""
     model: str
     approach: str
     bytes: int | None          # size on disk; None when the approach does not apply

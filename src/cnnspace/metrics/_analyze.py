@@ -17,6 +17,10 @@ TRAIN_FLOPS_FACTOR = 3  # forward + backward (gradients for inputs and for weigh
 
 
 class LayerMetrics(NamedTuple):
+    """One primitive layer's figures, per image: ``params`` (weights + biases, counts, not
+    bytes), ``macs`` (multiply-accumulates of conv/linear only), ``flops`` (every operation: 2
+    per MAC plus biases, activations, pooling...), ``activations`` (output elements, 0 where the
+    layer aliases its input); ``out_shape`` is (C, H, W)."""
     name: str
     type: str
     block: str | None
@@ -31,6 +35,10 @@ class LayerMetrics(NamedTuple):
 
 @dataclass(frozen=True)
 class Totals:
+    """A network's totals. Counts are numbers of values, not bytes; ``*_bytes`` are bytes at the
+    analysis' ``bits``; ``size_mb`` is 10^6 bytes and ``size_mib`` 2^20 bytes. ``macs``,
+    ``flops`` and ``activations`` are per image, the ``*_per_batch`` ones per batch;
+    ``train_flops_per_step`` is per batch (3 x forward); ``comm_bytes_*`` per worker per step."""
     params: int
     params_weight: int
     params_bias: int
@@ -52,6 +60,9 @@ class Totals:
 
 @dataclass(frozen=True)
 class Analysis:
+    """``analyze``'s result: ``layers`` (LayerMetrics, per image) and ``totals`` (Totals) of
+    ``model`` at ``input`` (C, H, W), ``batch`` images and ``bits`` per stored value.
+    ``to_json()`` is plain data."""
     model: str
     input: Shape
     batch: int

@@ -88,6 +88,9 @@ def unavailable_reason(name: str, device: torch.device) -> str | None:
 
 def make_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
                 threads: int) -> Runner:
+    """A Runner of ``module`` with backend ``name`` (one of ``BACKENDS``) on ``device`` with
+    ``threads`` threads: ``make_call(batch)`` gives a call that runs one batch of (C, H, W)
+    ``input_shape`` inputs."""
     if name == "torch":
         return _torch_runner(name, module, input_shape, device, torch.contiguous_format)
     if name == "torch_channels_last":

@@ -18,6 +18,7 @@ from ..spec import LAYER_TYPES, Node, SpecError
 
 
 class Counts(NamedTuple):
+    """One layer's counts per image: weights and biases (numbers of values), MACs, FLOPs."""
     weights: int
     biases: int
     macs: int
@@ -114,6 +115,7 @@ def _data_movement(n: Node) -> Counts:
 
 
 def count(node: Node) -> Counts:
+    """The Counts of one resolved layer; a type without a counter is a SpecError."""
     try:
         return COUNTERS[node.type](node)
     except KeyError:

@@ -58,6 +58,10 @@ class TrainStep:
 
 @dataclass(frozen=True)
 class BenchResult:
+    """``benchmark``'s result: every backend's latency and throughput (frames/s), FLOP/s
+    achieved against the measured ``peak``, per-layer times, the training step and energy (J
+    per frame) or why not. ``flops_per_frame`` is per image; ``to_json()`` is plain data with
+    times in milliseconds."""
     model: str
     input: Shape
     device: str

@@ -19,6 +19,7 @@ GPU_SIZES = (4096, 8192)
 
 @dataclass(frozen=True)
 class Peak:
+    """The best measured GEMM speed: ``flops`` in FLOP/s (not a count), by ``engine``."""
     flops: float           # FLOP/s of the best GEMM
     engine: str            # which GEMM reached it, e.g. "torch.mm" or "onnxruntime MatMul"
     size: int              # n of the n x n x n GEMM (2 n^3 FLOPs)

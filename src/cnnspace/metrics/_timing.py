@@ -23,6 +23,8 @@ def percentile(samples: list[float] | tuple[float, ...], q: float) -> float:
 
 @dataclass(frozen=True)
 class Timing:
+    """Timed calls: ``samples_s`` in seconds; ``median_s``, ``p90_s`` in seconds; ``to_json()``
+    in milliseconds."""
     samples_s: tuple[float, ...]  # one per timed call, after warm-up
     stable: bool  # the median of the first and of the second half of the samples agree
 

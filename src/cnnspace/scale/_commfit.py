@@ -61,6 +61,8 @@ def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
 
 
 def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) -> PatternFit:
+    """The fit of one measured ``pattern`` (``PATTERNS``) among ``nproc`` processes: ``sizes``
+    in bytes, ``times`` in seconds; alpha and beta per message under the pattern's formula."""
     strategy = PATTERNS[pattern]
     intercept, slope = fit_alpha_beta(sizes, times)
     m, k = comm_coefficients(strategy, nproc)
@@ -70,6 +72,7 @@ def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) 
 
 @dataclass(frozen=True)
 class CommBench:
+    """``run_commbench``'s result: the fit of each pattern measured (``fit(pattern)``)."""
     nproc: int
     backend: str
     threads: int

@@ -135,6 +135,8 @@ def calibrate_efficiency(costs: NetworkCosts, run: Recipe, seconds: float,
 
 @dataclass(frozen=True)
 class ScalingRow:
+    """One worker count and strategy: times in seconds (compute and communication per
+    iteration, their sum, the whole training) and the speedup over the baseline."""
     workers: int
     strategy: str
     compute_s: float
@@ -146,6 +148,8 @@ class ScalingRow:
 
 @dataclass(frozen=True)
 class ScalingResult:
+    """``predict``'s result: ``rows`` (``row(workers, strategy)`` picks one), the inputs it came
+    from and the baseline's total training time in seconds; ``to_json()`` is plain data."""
     model: str
     preset: str
     costs: NetworkCosts

@@ -34,12 +34,15 @@ class PlainLogFormatter(LogFormatter):
 
 
 def plain_log_labels(axis: Axis) -> None:
+    """Labels a log-scaled matplotlib axis with plain numbers (1, 10, 100), not powers of ten."""
     axis.set_major_formatter(PlainLogFormatter())
     axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
 def plot_scaling(result: ScalingResult, path: str | Path,
                  measured: Sequence[Comparison] = ()) -> Path:
+    """Draws the speedups of ``result`` (and ``measured`` ones as stars) to a .png, .svg or
+    .pdf file, atomically; returns its path."""
     path = Path(path)
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:

@@ -47,6 +47,8 @@ def staged_link(network_bytes_per_s: float, latency_s: float) -> Interconnect:
 
 @dataclass(frozen=True)
 class Preset:
+    """A cluster: its ``device``, ``link`` and training ``recipe``, and the single-device
+    ``baseline`` recipe speedups are measured against."""
     name: str
     description: str
     device: Device
@@ -97,6 +99,7 @@ def measured_preset(link: Interconnect, device: Device, sources: tuple[str, ...]
 
 
 def preset_names() -> list[str]:
+    """The names ``get_preset`` takes, and ``measured`` (from ``measured_preset``)."""
     return [*PRESETS, MEASURED]
 
 

@@ -14,6 +14,7 @@ STRATEGY = "reduction_tree"  # FireCaffe's allreduce
 
 @dataclass(frozen=True)
 class Published:
+    """A published data-parallel speedup of ``model`` on ``workers`` GPUs, and its source."""
     model: str
     workers: int
     speedup: float
@@ -29,6 +30,7 @@ FIRECAFFE_SPEEDUPS = (
 
 @dataclass(frozen=True)
 class Comparison:
+    """A published speedup beside the model's prediction (``error``: relative)."""
     published: Published
     predicted: float
 

@@ -18,6 +18,8 @@ ROW_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations",
 
 @dataclass(frozen=True)
 class PointResult:
+    """One analysed point: its network id, the point, the Totals (None if the network is
+    invalid, with ``error``) and the names of the constraints it violates."""
     id: str
     point: Mapping[str, Any]
     totals: Totals | None             # None when the point is invalid

@@ -44,6 +44,8 @@ def _tidy(x: float) -> float:
 
 @dataclass(frozen=True)
 class Axis:
+    """One axis of a design space: a ``choice`` of values, or an ``int``/``float`` range from
+    ``low`` to ``high`` (in steps of ``step``; ``log`` samples log-uniformly)."""
     name: str
     kind: str                   # "choice" | "int" | "float"
     choices: tuple = ()         # choice axes only

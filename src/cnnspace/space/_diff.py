@@ -21,6 +21,7 @@ ON_PATH, PLACED = 1, 2  # states of a layer while ordering both networks togethe
 
 @dataclass(frozen=True)
 class Origin:
+    """Where a change starts: a layer whose definition differs, added or removed, or the input."""
     layer: str                          # a layer name, or "input" for the input data
     type: str                           # the layer type (B's if both), or "input"
     status: str                         # changed | added | removed
@@ -30,6 +31,8 @@ class Origin:
 
 @dataclass(frozen=True)
 class LayerChange:
+    """A layer whose dimensions or counts differ; deltas are B - A per image (counts of values,
+    MACs), attributed to ``origins``."""
     layer: str
     type: str
     status: str                         # changed | added | removed
@@ -43,6 +46,8 @@ class LayerChange:
 
 @dataclass(frozen=True)
 class DiffTotals:
+    """B - A over the whole network: parameters (count), MACs, FLOPs and activations per image,
+    and gradient bytes per worker per data-parallel step."""
     delta_params: int
     delta_macs: int
     delta_flops: int
@@ -52,6 +57,8 @@ class DiffTotals:
 
 @dataclass(frozen=True)
 class NetDiff:
+    """``diff``'s result: both analyses, the origins, the changed layers and the totals;
+    ``to_json()`` is plain data."""
     a: Analysis
     b: Analysis
     origins: tuple[Origin, ...]

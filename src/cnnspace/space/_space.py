@@ -35,6 +35,9 @@ GRID_LIMIT = 1_000_000
 
 @dataclass(frozen=True)
 class DesignSpace:
+    """Axes over the settings of the zoo model or family ``base``, ``fixed`` settings and
+    ``constraints`` on each point's totals (at ``bits`` per value, ``batch`` images). Points
+    are dicts {axis name: value}: ``points()``, ``sample(n, seed)``, ``spec_for(point)``."""
     name: str
     base: str                          # a registered zoo model or family, e.g. "firenet"
     axes: tuple[Axis, ...]

@@ -76,6 +76,8 @@ class Node(NamedTuple):
 
 @dataclass(frozen=True)
 class Graph:
+    """A resolved network (``resolve``): primitive ``nodes`` in topological order, with their
+    shapes (C, H, W); ``outputs`` are node names."""
     input_shape: Shape
     nodes: tuple[Node, ...]  # in topological order
     outputs: tuple[str, ...]

@@ -20,6 +20,7 @@ _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta"
 
 
 def to_dict(spec: NetSpec) -> dict[str, Any]:
+    """``spec`` as plain data (lists, dicts) that ``from_dict`` reads back, as YAML/JSON hold it."""
     d: dict[str, Any] = {"name": spec.name, "input": list(spec.input)}
     if spec.description:
         d["description"] = spec.description
@@ -133,6 +134,7 @@ def _check_plain(value: Any, where: str, mapping: bool = False) -> None:
 
 
 def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
+    """``spec`` as YAML or JSON text (``fmt``), which ``loads`` reads back."""
     if fmt not in ("yaml", "json"):
         raise SpecError(f"expected yaml or json, got {fmt!r}", field="format")
     d = to_dict(spec)
@@ -142,6 +144,8 @@ def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
 
 
 def loads(text: str, source: str | None = None) -> NetSpec:
+    """The spec in YAML or JSON ``text``, checked as ``from_dict`` does (``source`` names it in
+    errors)."""
     try:
         data = safe_load(text)  # JSON is a subset of YAML
     except yaml.YAMLError as e:

@@ -12,6 +12,8 @@ from ..spec import NetSpec, SpecError, freeze, parse_input
 
 @dataclass(frozen=True)
 class ModelEntry:
+    """A registered model: its builder, description, every setting with its default, and its
+    task (``is_family``: it has settings beyond num_classes and input)."""
     name: str
     build: Callable[..., NetSpec]
     description: str
