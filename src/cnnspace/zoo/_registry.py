@@ -28,11 +28,19 @@ class ModelEntry:
 _MODELS: dict[str, ModelEntry] = {}
 
 
-def register_model(description: str, name: str | None = None, task: str = "classification",
-                   replace_existing: bool = False):
+def register_model(description: str | Callable[..., NetSpec], name: str | None = None,
+                   task: str = "classification", replace_existing: bool = False):
     """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``. Every setting
     is a keyword parameter with its default (settings are checked against them). A name already
-    taken by another builder is refused unless ``replace_existing``."""
+    taken by another builder is refused unless ``replace_existing``. Used bare, as timm's
+    (``@register_model``), the description is the first line of ``fn``'s docstring."""
+    if callable(description):
+        fn = description
+        summary = (inspect.getdoc(fn) or "").split("\n")[0]
+        return register_model(summary, name, task, replace_existing)(fn)
+    if not isinstance(description, str):
+        raise TypeError(f"register_model(description, ...): expected a str description, got "
+                        f"{type(description).__name__}")
     def register(fn: Callable[..., NetSpec]):
         key = name or fn.__name__
         params = inspect.signature(fn).parameters
