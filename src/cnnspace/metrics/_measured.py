@@ -77,6 +77,13 @@ class BenchResult:
     energy_source: str | None
     energy_unavailable_reason: str | None
 
+    def __repr__(self) -> str:  # backends and layers hold many timings: the headline only
+        best = self.fastest
+        return (f"BenchResult(model={self.model!r}, input={self.input}, device={self.device!r}, "
+                f"threads={self.threads}, fastest={best.name!r} "
+                f"{best.latency.median_s * 1e3:.3g} ms, backends=<{len(self.backends)}>, "
+                f"layers=<{len(self.layers)} LayerTiming>)")
+
     @property
     def fastest(self) -> BackendResult:
         """The backend with the lowest median latency per frame at batch 1."""
