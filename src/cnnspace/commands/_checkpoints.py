@@ -17,13 +17,14 @@ CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of
                    "weights are used.")
 
 
-def _is_trained(ref: str) -> bool:
+def is_trained(ref: str) -> bool:
+    """A checkpoint or .cnnz rather than a zoo model or spec file."""
     return Path(ref).suffix in CHECKPOINT_SUFFIXES or is_cnnz(ref)
 
 
 def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:
     """The spec of a zoo model, a spec file, or the network a checkpoint or .cnnz holds."""
-    if not _is_trained(ref):
+    if not is_trained(ref):
         return load_model(ref, settings, input_size)
     return _at_input(ref, _read(ref, settings)[0], input_size)
 
@@ -32,7 +33,7 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     """(spec, module, preprocessing): the module holds the trained weights of a checkpoint or
     .cnnz, and preprocessing how its training data was prepared (each None for a zoo model or
     spec file: build the spec)."""
-    if not _is_trained(ref):
+    if not is_trained(ref):
         return load_model(ref, settings, input_size), None, None
     trained, weighted, preprocessing = _read(ref, settings)
     spec = _at_input(ref, trained, input_size)

@@ -11,12 +11,13 @@ from typing import Callable, Iterable
 
 from ..data import DataError, dataset_names, get_dataset
 from ..errors import CnnspaceError, exit_status
-from ..train import (RECIPES, RunFiles, TrainConfig, default_recipe, fit_spec, launch_local,
-                     train, under_torchrun, uses_cuda, zoo_spec)
+from ..train import (RECIPES, RunFiles, TrainConfig, check_initial_weights, default_recipe,
+                     fit_spec, launch_local, train, under_torchrun, uses_cuda, zoo_spec)
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
                              SCHEDULES)
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
+from ._checkpoints import is_trained
 from ._common import add_model_args, load_model, parse_settings, plural
 
 # What gloo raises in a collective when the worker at the other end has exited.
@@ -65,6 +66,14 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
                             "help": "continue the run in --out from its checkpoint"}),
     ("--no-progress", None, {"action": "store_true", "help": "no progress bar or epoch lines"}),
 ]
+# Options of `train` alone: `detect train` shares OPTIONS, and a detector's head is no classifier
+# to re-initialise for another class count.
+TRAIN_ONLY_OPTIONS: list[tuple[str, str | None, dict]] = [
+    ("--init-from", "init_from", {
+        "metavar": "TRAINED", "help": "fine-tune: start from the weights of a checkpoint "
+        "(.pt/.pth of cnnspace train) or a .cnnz, copied layer by layer; a classifier sized for "
+        "another class count starts afresh"}),
+]
 
 
 def register(sub) -> None:
@@ -74,7 +83,7 @@ def register(sub) -> None:
                        epilog="datasets: " + "; ".join(f"{k}: {v}"
                                                        for k, v in dataset_names().items()))
     add_model_args(p)
-    for flag, _, kwargs in OPTIONS:
+    for flag, _, kwargs in OPTIONS + TRAIN_ONLY_OPTIONS:
         p.add_argument(flag, **kwargs)
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="local worker processes, started with torchrun (default 1)")
@@ -100,8 +109,8 @@ def option_argv(args, flags: Iterable[tuple[str, dict]], out: str) -> list[str]:
 
 def _worker_argv(args, out: str) -> list[str]:
     """This command line for torchrun's workers: --nproc dropped, --out fixed."""
-    return [args.model, *[f"--set={s}" for s in args.settings],
-            *option_argv(args, [(flag, kwargs) for flag, _, kwargs in OPTIONS], out)]
+    flags = [(flag, kwargs) for flag, _, kwargs in OPTIONS + TRAIN_ONLY_OPTIONS]
+    return [args.model, *[f"--set={s}" for s in args.settings], *option_argv(args, flags, out)]
 
 
 def run_options(args) -> tuple[str, TrainConfig]:
@@ -111,7 +120,8 @@ def run_options(args) -> tuple[str, TrainConfig]:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
     out = args.out or _default_out(args.model, args.data)
     # detect train leaves some options out (getattr's None: the recipe's value)
-    options = {field: getattr(args, _dest(flag), None) for flag, field, _ in OPTIONS if field}
+    options = {field: getattr(args, _dest(flag), None)
+               for flag, field, _ in OPTIONS + TRAIN_ONLY_OPTIONS if field}
     config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
                                      **{**options, "out": out, "progress": not args.no_progress})
     uses_cuda(config.device, args.nproc)  # too few GPUs: one message here, not one per worker
@@ -135,7 +145,9 @@ def run(args) -> int:
     if args.nproc > 1 and not under_torchrun():
         # Bad input fails here with one message, not in every worker.
         config.per_worker_batch(args.nproc)
-        _model_and_data(args)
+        spec = _model_and_data(args)[0]
+        if config.init_from and not (args.resume and RunFiles(out).checkpoint.exists()):
+            check_initial_weights(spec, config.init_from)
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
         return launch_workers(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
     if config.grad_compression != "none" and not under_torchrun():
@@ -183,6 +195,11 @@ def is_rank0() -> bool:
 
 
 def _model_and_data(args):
+    if is_trained(args.model):
+        raise CnnspaceError(f"{args.model} is a trained model; to fine-tune it, name the network "
+                            f"and start from its weights: cnnspace train MODEL_OR_SPEC "
+                            f"--init-from {args.model} (`cnnspace spec {args.model} -o net.yaml` "
+                            "writes its network as a spec)")
     data = get_dataset(args.data, args.image_size)
     settings = parse_settings(args.settings)
     if args.model in list_models():

@@ -46,12 +46,17 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     ``loss_fn(outputs, targets) -> scalar`` replaces cross-entropy (with auxiliary outputs
     weighted by ``config.aux_weight``); ``evaluate_fn(model, test_dataset) -> dict`` replaces
     top-1/top-5 evaluation. ``run_info`` is recorded in config.yaml.
+    ``config.init_from`` (a checkpoint or .cnnz) fine-tunes a spec or zoo model: its weights are
+    copied layer by layer by name, a classifier sized for another class count excepted.
     """
     data = get_dataset(data) if isinstance(data, str) else data
     config = config or TrainConfig.from_recipe(default_recipe(data.name))
     if config.classifier_init == "imprint" and loss_fn is not None:
         raise ConfigError("classifier_init 'imprint' starts a classifier from its classes' "
                           "images; this run has its own loss (not classification): use 'spec'")
+    if config.init_from and not isinstance(model, (NetSpec, str)):
+        raise ConfigError(f"init_from starts a model built from a spec or zoo name from trained "
+                          f"weights; this {type(model).__name__} has its own weights already")
     if evaluate_fn is None:
         check_monitor(config.monitor, EvalResult(0.0, 0.0, 0.0, 0).to_dict())
     stop = StopFlag()

@@ -85,6 +85,7 @@ class TrainResult:
     analysis: dict | None = None        # analytic metrics of the spec (None for a bare module)
     out: Path | None = None
     monitor: str = "top1"
+    init_from: dict | None = None       # a fine-tune's source: path, sha256, model, data...
 
     @property
     def final(self) -> dict:
@@ -103,4 +104,5 @@ class TrainResult:
             "images_per_s": self.images_per_s, "workers": self.world_size,
             "comm_bytes_per_step": self.comm_bytes_per_step, "stopped": self.stopped,
             "analysis": self.analysis,
+            **({"init_from": self.init_from} if self.init_from else {}),
         }

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
@@ -49,6 +50,7 @@ class TrainConfig:
     step_gamma: float = 0.1
     aux_weight: float = 0.3             # auxiliary classifier losses (GoogLeNet's 0.3)
     classifier_init: str = "spec"       # "imprint": the output layer from class-mean features
+    init_from: str | None = None        # fine-tune: a trained model's weights (.pt/.pth, .cnnz)
     seed: int = 0
     channels_last: bool = False
     grad_compression: str = "none"      # DDP communication hook
@@ -66,6 +68,11 @@ class TrainConfig:
     recipe: str = "adam-onecycle"       # the recipe these values started from (not applied)
 
     def __post_init__(self):
+        if isinstance(self.init_from, os.PathLike):  # recorded as plain text in config.yaml
+            object.__setattr__(self, "init_from", os.fspath(self.init_from))
+        if self.init_from is not None and (not isinstance(self.init_from, str)
+                                           or not self.init_from):
+            _fail("init_from", "the path of a checkpoint or .cnnz, or null", self.init_from)
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),
                              ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS)):

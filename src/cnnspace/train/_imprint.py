@@ -27,18 +27,34 @@ _PASS_THROUGH = frozenset({"relu", "relu6", "leaky_relu", "dropout", "flatten", 
 def classifier_layer(spec: NetSpec) -> str:
     """The linear layer or 1x1 convolution that produces the (main) output's scores."""
     graph = resolve(spec)
-    name = graph.outputs[0]
+    name, stop = _scoring_layer(graph, graph.outputs[0])
+    if name is None:
+        what = "grouped 1x1 conv2d" if stop.type == "conv2d" and stop.attrs.get(
+            "kernel") == (1, 1) else stop.type
+        raise ConfigError(f"classifier_init 'imprint' needs the output to come from a linear "
+                          f"layer or an ungrouped 1x1 convolution; {spec.name}'s comes from "
+                          f"layer {stop.name!r} ({what})")
+    return name
+
+
+def classifier_layers(spec: NetSpec) -> list[str]:
+    """The layers giving each output's scores (auxiliary classifiers too), where a linear layer
+    or an ungrouped 1x1 convolution does."""
+    graph = resolve(spec)
+    found = (_scoring_layer(graph, output)[0] for output in graph.outputs)
+    return list(dict.fromkeys(name for name in found if name is not None))
+
+
+def _scoring_layer(graph, name: str):
+    """(the layer giving output ``name``'s scores, None), or (None, the node the walk back
+    stopped at)."""
     while True:
         node = graph.node(name)
         if node.type == "linear" or (node.type == "conv2d" and node.attrs["kernel"] == (1, 1)
                                      and node.attrs["groups"] == 1):
-            return name
+            return name, None
         if node.type not in _PASS_THROUGH or len(node.inputs) != 1:
-            what = "grouped 1x1 conv2d" if node.type == "conv2d" and node.attrs.get(
-                "kernel") == (1, 1) else node.type
-            raise ConfigError(f"classifier_init 'imprint' needs the output to come from a linear "
-                              f"layer or an ungrouped 1x1 convolution; {spec.name}'s comes from "
-                              f"layer {name!r} ({what})")
+            return None, node
         name = node.inputs[0]
 
 

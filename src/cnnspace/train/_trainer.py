@@ -21,7 +21,8 @@ from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_mod
                           require_entries, restore_rng_state, rng_state, save_checkpoint)
 from ._config import ConfigError, TrainConfig
 from ._distributed import Workers, wrap_ddp
-from ._imprint import imprint
+from ._imprint import classifier_layer, imprint
+from ._init_from import copy_initial_weights, read_initial_weights
 from ._loader import EpochLoader
 from ._progress import TrainProgress
 from ._run_files import RunFiles
@@ -83,12 +84,18 @@ class Trainer:
         if config.channels_last:
             self.module.to(memory_format=torch.channels_last)
         checkpoint = self._checkpoint_to_resume()
+        # Where the starting weights came from (a fine-tune's source, kept over resumes).
+        self.init_from: dict | None = checkpoint.payload.get("init_from") if checkpoint else None
+        self.reinitialised: dict[str, tuple[int, int]] = {}
         if checkpoint is not None:
+            # A resumed fine-tune continues from its own checkpoint, not from init_from again.
             load_model_state(self.module, checkpoint.model_state, checkpoint.path)
-        elif fresh_model and config.classifier_init == "imprint":
-            # Only a model built from the spec here: trained weights are never overwritten.
-            imprint(self.module, spec, data.train, data.num_classes, config.eval_batch_size,
-                    workers.device)
+        else:
+            if config.init_from:
+                self._copy_initial_weights()
+            if config.classifier_init == "imprint" and self._classifier_as_built(fresh_model):
+                imprint(self.module, spec, data.train, data.num_classes,
+                        config.eval_batch_size, workers.device)
         self.optimizer = make_optimizer(self.module.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config, steps)
         self.model, self.comm = wrap_ddp(self.module, workers, config, steps)
@@ -119,6 +126,21 @@ class Trainer:
                 payload = self._check_resumable(load_checkpoint(self.files.checkpoint)).payload
         payload = self.workers.broadcast(payload)
         return Checkpoint(self.files.checkpoint, payload) if payload is not None else None
+
+    def _copy_initial_weights(self) -> None:
+        """Rank 0 reads the trained weights and hands them to the others (as the checkpoint to
+        resume); each worker copies them before DDP and imprinting see the module."""
+        weights = self.workers.broadcast(read_initial_weights(self.config.init_from)
+                                         if self.workers.is_main else None)
+        self.reinitialised = copy_initial_weights(self.module, self.spec, weights)
+        self.init_from = {**weights.source, "reinitialised": list(self.reinitialised)}
+
+    def _classifier_as_built(self, fresh_model: bool) -> bool:
+        """Whether the output layer holds the spec's init: imprinting never overwrites trained
+        weights (a model given built, a fine-tune's copied classifier)."""
+        if not self.config.init_from:
+            return fresh_model
+        return bool(self.reinitialised) and classifier_layer(self.spec) in self.reinitialised
 
     def _check_resumable(self, checkpoint: Checkpoint) -> Checkpoint:
         where = f"--resume: {checkpoint.path}"
@@ -174,7 +196,8 @@ class Trainer:
                 "input_shape": list(self.data.input_shape), "num_classes": self.data.num_classes,
                 "workers": self.workers.world_size, "train": self.config.to_dict(),
                 "recipe_overrides": self.config.overrides,
-                "spec": to_dict(self.spec) if self.spec else None}
+                "spec": to_dict(self.spec) if self.spec else None,
+                **({"init_from": self.init_from} if self.init_from else {})}
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -190,6 +213,8 @@ class Trainer:
                           f"(step {s.step})")
         elif cfg.resume:
             progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
+        if self.reinitialised:
+            progress.note(self._reinitialised_note(), always=True)
         try:
             for callback in self.callbacks:
                 callback.on_train_start(s)
@@ -213,6 +238,14 @@ class Trainer:
                 else "no run folder, so nothing was saved"), always=True)
             raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stopped)
         return result
+
+    def _reinitialised_note(self) -> str:
+        layers = ", ".join(f"{name} ({there} -> {here} outputs)"
+                           for name, (there, here) in self.reinitialised.items())
+        return (f"note: {self.init_from['path']} has another class count: {layers} "
+                f"re-initialised (classifier_init {self.config.classifier_init}) for the "
+                f"{self.data.num_classes} classes of {self.data.name}; every other layer starts "
+                "from its weights")
 
     def _train_epoch(self, progress: TrainProgress) -> None:
         s, cfg, stats = self.state, self.config, self.epoch_stats
@@ -323,7 +356,7 @@ class Trainer:
                    "input_shape": list(self.data.input_shape),
                    "num_classes": self.data.num_classes, "world_size": self.workers.world_size,
                    "train_images": len(self.data.train), "steps_per_epoch": s.steps_per_epoch,
-                   "preprocessing": self.data.preprocessing(),
+                   "preprocessing": self.data.preprocessing(), "init_from": self.init_from,
                    "rng": rngs, "epoch_stats": dict(self.epoch_stats), "history": s.history}
         save_checkpoint(self.files.checkpoint, payload)
         if best:
@@ -342,4 +375,5 @@ class Trainer:
             sum(r["seconds"] for r in history), images / train_seconds if train_seconds else 0.0,
             self.workers.world_size,
             self.comm_bytes / self.comm_steps if self.comm_steps else None, self.stopped,
-            analysis, self.files.out if self.files else None, self.config.monitor)
+            analysis, self.files.out if self.files else None, self.config.monitor,
+            self.init_from)

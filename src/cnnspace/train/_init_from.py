@@ -1,0 +1,119 @@
+"""Fine-tuning: a new run starts from a trained model's weights (a checkpoint of `cnnspace
+train` or a .cnnz of `cnnspace compress`, decompressed), copied layer by layer by spec layer name.
+
+Only a classifier sized for another class count starts afresh; any other difference is a
+different network, and copying part of it would train something nobody asked for.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..compress import decompress, is_cnnz
+from ..nn import build
+from ..spec import NetSpec
+from ._checkpoint import CheckpointError, load_checkpoint
+from ._imprint import classifier_layers
+
+
+@dataclass(frozen=True)
+class InitialWeights:
+    layers: dict[str, dict[str, torch.Tensor]]  # spec layer name -> its parameters and buffers
+    source: dict[str, Any]  # where they came from, for config.yaml, result.json and checkpoints
+
+
+def read_initial_weights(path: str | Path) -> InitialWeights:
+    """The trained weights in ``path``, with its provenance (file hash, model, data, epoch)."""
+    path = Path(path)
+    # Building the trained network initialises it: that must not move the generators the run
+    # was seeded with (reruns of a fine-tune draw the same dropout and augmentation).
+    with torch.random.fork_rng(devices=[]):
+        if is_cnnz(path):
+            module, container = decompress(path)
+            source = {"format": "cnnz", "model": container.spec.name,
+                      "data": container.meta.get("data")}
+        else:
+            checkpoint = load_checkpoint(path)
+            module = checkpoint.build_model()
+            source = {"format": "checkpoint", "model": checkpoint.spec.name,
+                      "data": checkpoint.payload.get("data"), "epoch": checkpoint.epoch}
+    return InitialWeights(_layer_states(module),
+                          {"path": str(path), "sha256": _sha256(path), **source})
+
+
+def copy_initial_weights(module: nn.Module, spec: NetSpec,
+                         weights: InitialWeights) -> dict[str, tuple[int, int]]:
+    """Copies ``weights`` into ``module`` (built from ``spec``). Returns the classifier layers
+    left as built, since their output count is another: {name: (outputs there, here)}. Any
+    other mismatch raises CheckpointError naming the layer and the shapes, before a weight is
+    copied."""
+    where = f"{weights.source['path']}: cannot start {spec.name} from it"
+    target, source = _layer_states(module), weights.layers
+    missing = [name for name in target if name not in source]
+    if missing:
+        raise CheckpointError(f"{where}: it has no layer {missing[0]!r} with weights (a "
+                              "different architecture: weights are copied by layer name)")
+    extra = [name for name in source if name not in target]
+    if extra:
+        raise CheckpointError(f"{where}: its layer {extra[0]!r} is not in {spec.name} (a "
+                              "different architecture: weights are copied by layer name)")
+    classifiers = set(classifier_layers(spec))
+    fresh = {}
+    for name, state in target.items():
+        mismatch = _mismatch(state, source[name])
+        if mismatch is None:
+            continue
+        key, expected, found = mismatch
+        if name in classifiers and _other_outputs(state, source[name]):
+            fresh[name] = (found[0], expected[0])
+            continue
+        raise CheckpointError(f"{where}: layer {name!r} {key}: expected shape {expected}, found "
+                              f"{found} (a different architecture or channel count)")
+    with torch.no_grad():
+        for name, state in target.items():
+            if name not in fresh:
+                for key, tensor in state.items():
+                    tensor.copy_(source[name][key])
+    return fresh
+
+
+def check_initial_weights(spec: NetSpec, path: str | Path) -> None:
+    """Whatever a run of ``spec`` starting from ``path`` would meet, met now (before workers
+    start, which would each meet it)."""
+    copy_initial_weights(build(spec), spec, read_initial_weights(path))
+
+
+def _layer_states(module: nn.Module) -> dict[str, dict[str, torch.Tensor]]:
+    # keep_vars: the parameters themselves, so copy_ writes into the module.
+    states = {name: layer.state_dict(keep_vars=True) for name, layer in module.layers.items()}
+    return {name: state for name, state in states.items() if state}
+
+
+def _mismatch(expected: dict, found: dict) -> tuple[str, list, list | None] | None:
+    for key in sorted(set(expected) | set(found)):
+        want = list(expected[key].shape) if key in expected else None
+        have = list(found[key].shape) if key in found else None
+        if want != have:
+            return key, want, have
+    return None
+
+
+def _other_outputs(expected: dict, found: dict) -> bool:
+    """Every tensor differs from the trained one in its first (output) dimension alone."""
+    if set(expected) != set(found):
+        return False
+    return all(e.dim() == f.dim() >= 1 and e.shape[1:] == f.shape[1:]
+               for e, f in zip(expected.values(), (found[k] for k in expected)))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
