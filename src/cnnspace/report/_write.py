@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 from typing import Callable
 
@@ -10,7 +11,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from .._atomic import write_atomic, write_text_atomic
-from ..explore import METRIC_COLUMNS, StudyResults, curves, pareto_mask
+from ..explore import METRIC_COLUMNS, StudyError, StudyResults, curves, pareto_mask
 from . import _html as H
 from . import _plots
 
@@ -32,6 +33,11 @@ def write_report(results: StudyResults, out_dir: str | Path,
     ``command_for(row)`` gives the command that re-trains a trial's point; ``compare``: other
     studies whose error EDFs are drawn with this one's; ``suffix`` is added to every name
     written (report-SUFFIX.html, ...), so that several studies' reports share a folder."""
+    for given in (results, *compare):
+        if not isinstance(given, StudyResults):
+            hint = (f": cnnspace.explore.load_results({str(given)!r}) reads a study"
+                    if isinstance(given, (str, os.PathLike)) else "")
+            raise StudyError(f"expected a StudyResults, got {type(given).__name__}{hint}")
     import matplotlib.pyplot as plt
 
     with plt.rc_context(_plots.STYLE):
