@@ -40,3 +40,14 @@ def test_prediction_repr_is_short():
     p = predict(SPEC, squeezenet_table1_schedule(), {"conv": 6})
     assert repr(p) == (f"Prediction(model='squeezenet1_0', index_bits=4, layers=<26 "
                        f"LayerPrediction>, bytes={p.bytes}, dense_bytes=4993696)")
+
+
+def test_trained_repr_names_its_parts_without_printing_the_module():
+    from types import SimpleNamespace
+
+    from cnnspace.compress import Trained
+    from cnnspace.nn import build
+    spec = get_spec("squeezenet1_1", input="1x32x32", num_classes=10)
+    trained = Trained("sq", spec, build(spec), SimpleNamespace(name="digits"), None)
+    assert repr(trained) == (f"Trained(name='sq', spec={spec!r}, model=<SpecModule>, "
+                             "data='digits')")

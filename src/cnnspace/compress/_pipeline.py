@@ -68,6 +68,10 @@ class Trained:
     config: TrainConfig
     preprocessing: dict | None = None  # as training recorded it: deployment needs it
 
+    def __repr__(self) -> str:  # the module, datasets and recipe are long: what they are only
+        return (f"Trained(name={self.name!r}, spec={self.spec!r}, "
+                f"model=<{type(self.model).__name__}>, data={self.data.name!r})")
+
 
 def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trained:
     """A training checkpoint with its dataset (the one it was trained on unless ``data``)."""
