@@ -51,3 +51,39 @@ def test_trained_repr_names_its_parts_without_printing_the_module():
     trained = Trained("sq", spec, build(spec), SimpleNamespace(name="digits"), None)
     assert repr(trained) == (f"Trained(name='sq', spec={spec!r}, model=<SpecModule>, "
                              "data='digits')")
+
+
+def _small_trained():
+    from cnnspace import Layer, NetSpec
+    from cnnspace.compress import Trained
+    from cnnspace.data import get_dataset
+    from cnnspace.nn import build
+    from cnnspace.train import TrainConfig
+    data = get_dataset("digits", image_size=8)
+    spec = NetSpec("small", data.input_shape, [
+        Layer("conv", "conv2d", attrs={"out_channels": 8, "kernel": 3, "padding": 1}),
+        Layer("relu", "relu"), Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
+        Layer("fc", "linear", attrs={"out_features": data.num_classes})])
+    return Trained("small", spec, build(spec), data, TrainConfig(epochs=1, progress=False))
+
+
+def test_compress_leaves_the_trained_model_as_it_was(tmp_path):
+    from cnnspace.compress import CompressOptions, compress
+    trained = _small_trained()
+    before = {k: v.clone() for k, v in trained.model.state_dict().items()}
+    report = compress(trained, CompressOptions({"sparsity": 0.5}, {"conv": 4, "fc": 4}),
+                      tmp_path / "z")
+    assert report["params_kept"] < report["params"]
+    after = trained.model.state_dict()
+    assert set(after) == set(before) and all((after[k] == before[k]).all() for k in before)
+
+
+def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
+    from cnnspace.compress import CompressOptions, compress
+    with pytest.raises(CompressError, match=r"got str: cnnspace.compress.load_trained\('x.pt'\)"):
+        compress("x.pt", CompressOptions(), tmp_path / "z")
+    with pytest.raises(CompressError, match="expected CompressOptions, got dict"):
+        compress(_small_trained(), {"bits": {"conv": 6}}, tmp_path / "z")
+    with pytest.raises(CompressError, match="schedule: expected a Schedule"):
+        CompressOptions(schedule=0.5)
+    assert not (tmp_path / "z").exists()

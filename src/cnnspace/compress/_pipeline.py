@@ -6,8 +6,9 @@ parametrizations of the model, so the trainer needs no compression-specific hook
 """
 from __future__ import annotations
 
+import copy
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -25,7 +26,7 @@ from ._errors import CompressError
 from ._load import decompress
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
-from ._schedule import Schedule, bit_widths, layer_bits, weighted_layers
+from ._schedule import Schedule, bit_widths, layer_bits, parse_schedule, weighted_layers
 from ._share import cluster, tie, untie
 
 RETRAIN_LR_FACTOR = 0.1  # Han et al. retrain pruned networks at a tenth of the original rate
@@ -48,6 +49,13 @@ class CompressOptions:
     progress: bool = False
 
     def __post_init__(self):
+        if isinstance(self.schedule, Mapping):  # plain data, as a schedule file holds
+            object.__setattr__(self, "schedule", parse_schedule(dict(self.schedule)))
+        if not isinstance(self.schedule, Schedule):
+            raise CompressError(f"schedule: expected a Schedule (or a mapping such as "
+                                f"{{'sparsity': 0.5}}), got {type(self.schedule).__name__}")
+        if not isinstance(self.coding, Coding):
+            raise CompressError(f"coding: expected a Coding, got {type(self.coding).__name__}")
         if isinstance(self.retrain_epochs, bool) or not isinstance(self.retrain_epochs, int) \
                 or self.retrain_epochs < 0:
             raise CompressError(f"--retrain-epochs must be a non-negative integer, got "
@@ -104,6 +112,12 @@ def _widths(trained: Trained, options: CompressOptions) -> dict[str, int]:
 def check_plan(trained: Trained, options: CompressOptions) -> None:
     """Fails on schedule or bit-width overrides that name no layer of the model, before any
     evaluation or training time is spent."""
+    if not isinstance(trained, Trained):
+        hint = (f": cnnspace.compress.load_trained({str(trained)!r}) reads a checkpoint"
+                if isinstance(trained, (str, os.PathLike)) else "")
+        raise CompressError(f"expected a Trained model, got {type(trained).__name__}{hint}")
+    if not isinstance(options, CompressOptions):
+        raise CompressError(f"expected CompressOptions, got {type(options).__name__}")
     options.schedule.targets(trained.spec)
     _widths(trained, options)
 
@@ -203,10 +217,11 @@ def write_and_check(path: Path, trained: Trained, model: nn.Module,
 def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
              note: Callable[[str], None] = silent) -> dict:
     """The whole pipeline; writes ``out/model.cnnz`` and ``out/compression.json`` and returns
-    the report."""
+    the report. ``trained`` is left as it is: its model is compressed as a copy."""
     check_plan(trained, options)
     out = Path(out)
-    model = trained.model
+    model = copy.deepcopy(trained.model)
+    trained = replace(trained, model=model)
     before = evaluate(model, trained.data.test)
     note(f"{trained.name}: top-1 {before.top1:.2%} before compression")
     masks = prune(model, trained, options, note)
