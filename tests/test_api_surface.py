@@ -93,3 +93,14 @@ def test_totals_say_their_units():
     from cnnspace.metrics import Totals
     for unit in ("10^6 bytes", "2^20 bytes", "per image", "per batch", "not bytes"):
         assert unit in Totals.__doc__
+
+
+def test_the_types_of_returned_results_are_public():
+    import cnnspace.metrics
+    import cnnspace.nn
+    from cnnspace.metrics import _measured
+    from cnnspace.nn import _export
+    assert cnnspace.metrics.BackendResult is _measured.BackendResult  # BenchResult.fastest
+    assert cnnspace.metrics.LayerTiming is _measured.LayerTiming      # BenchResult.layers
+    assert cnnspace.metrics.TrainStep is _measured.TrainStep          # BenchResult.train
+    assert cnnspace.nn.OnnxCheck is _export.OnnxCheck                 # check_onnx(...)

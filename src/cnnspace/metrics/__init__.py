@@ -3,7 +3,9 @@
 from ._analyze import TRAIN_FLOPS_FACTOR, Analysis, LayerMetrics, Totals, analyze
 from ._counts import COUNTERS, Counts, count
 
-_MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "gemm_peak": "._peak",
+_MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "BackendResult": "._measured",
+             "LayerTiming": "._measured", "TrainStep": "._measured", "Runner": "._backends",
+             "gemm_peak": "._peak",
              "Peak": "._peak", "energy_meter": "._energy", "time_calls": "._timing",
              "Timing": "._timing", "make_runner": "._backends", "BACKENDS": "._backends"}
 

@@ -21,6 +21,7 @@ BACKENDS = ("torch", "torch_channels_last", "onnxruntime")
 
 @dataclass
 class Runner:
+    """Runs a model with one backend: ``make_call(batch)`` gives a call running one batch."""
     name: str
     device: torch.device
     make_call: Callable[[int], Callable[[], Any]]   # batch -> a call running one batch

@@ -23,6 +23,8 @@ from ._timing import Timing, time_calls
 
 @dataclass(frozen=True)
 class BackendResult:
+    """One backend's figures: latency at batch 1 (a Timing, seconds), frames/s per batch,
+    FLOP/s achieved at batch 1 and its % of the peak, energy in J per frame (or None)."""
     name: str
     latency: Timing                      # batch 1
     throughput_fps: dict[int, float]     # batch -> frames per second (median)
@@ -39,6 +41,8 @@ class BackendResult:
 
 @dataclass(frozen=True)
 class LayerTiming:
+    """One layer's median time at batch 1 in milliseconds, its analytic FLOPs per frame and the
+    FLOP/s that makes."""
     name: str
     type: str
     flops: int            # analytic, per frame
@@ -49,6 +53,7 @@ class LayerTiming:
 
 @dataclass(frozen=True)
 class TrainStep:
+    """A timed training step of ``batch`` images: its Timing (seconds), images/s and FLOP/s."""
     batch: int
     step: Timing
     images_per_s: float

@@ -145,6 +145,8 @@ def ort_session(model: bytes | str | os.PathLike, threads: int | None = None,
 
 @dataclass(frozen=True)
 class OnnxCheck:
+    """``check_onnx``'s result: the largest difference of onnxruntime from torch, relative to
+    torch's largest output, at ``batch``."""
     max_relative_error: float  # max |onnxruntime - torch| / max |torch|, over all outputs
     batch: int
 
