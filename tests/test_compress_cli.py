@@ -142,6 +142,9 @@ def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
          "s.yaml: layer override 'fire2' matches no conv2d or linear layer"),
         (["compress", tmp_path / "missing.pt"], "no such checkpoint file"),
         (["compress", "--predict", "squeezenet1_0", checkpoint], "--predict takes a model"),
+        (["compress", "--predict", "squeezenet1_0", "--sparsity", "0.5", "--huffman", "--data",
+          "digits"], "--huffman, --data: --predict sizes the plan from the spec alone (without "
+         "Huffman coding, an upper bound)"),
         (["evaluate", schedule], "expected a .cnnz file or a .pt/.pth checkpoint"),
         (["evaluate", checkpoint, "--data", f"cifar10:{write_random_cifar10(tmp_path, 4, 4)}"],
          "was trained on 1x16x16 images; cifar10:"),

@@ -82,6 +82,14 @@ def run(args) -> int:
     if args.predict:
         if args.checkpoints:
             raise CnnspaceError("--predict takes a model, not checkpoints")
+        unused = [flag for flag, given in (("--huffman", args.huffman), ("--data", args.data),
+                                           ("--retrain-epochs", args.retrain_epochs),
+                                           ("--out", args.out)) if given]
+        if unused:
+            # Huffman's gain depends on the trained weights' values: no analytic figure exists
+            raise CnnspaceError(f"{', '.join(unused)}: --predict sizes the plan from the spec "
+                                "alone (without Huffman coding, an upper bound); compress a "
+                                "trained checkpoint for these")
         return _predict(args, schedule, bits)
     if args.settings or args.input:
         raise CnnspaceError("--set and --input apply to --predict; a checkpoint brings its model")
