@@ -23,3 +23,13 @@ def test_exporting_a_spec_says_to_build_it(tmp_path):
     with pytest.raises(CnnspaceError, match="expected a torch.nn.Module, got PosixPath"):
         export_onnx(tmp_path / "m.onnx", build(SPEC))  # arguments swapped
     assert not (tmp_path / "m.onnx").exists()
+
+
+def test_from_torch_with_hxw_takes_the_first_convolutions_channels():
+    from torch import nn
+
+    from cnnspace import from_torch
+    gray = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU())
+    assert from_torch(gray, "32x32").input == (1, 32, 32)
+    assert from_torch(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)), "8x8").input == (
+        3, 8, 8)  # no convolution: 3 channels, as for every HxW

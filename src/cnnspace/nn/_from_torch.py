@@ -425,10 +425,12 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
 
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
-    """The spec of ``module`` for inputs of ``input_shape`` (C, H, W or "CxHxW"). Unsupported
-    operations raise UnsupportedModuleError naming the op and its module path."""
+    """The spec of ``module`` for inputs of ``input_shape`` (C, H, W, "CxHxW", or "HxW" with the
+    first convolution's input channels). Unsupported operations raise UnsupportedModuleError
+    naming the op and its module path."""
     expect_module(module, "a spec already")
-    shape = parse_input(input_shape)
+    first = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
+    shape = parse_input(input_shape, first.in_channels if first is not None else 3)
     copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
     title = type(module).__name__
     root = _traceable(copied)
