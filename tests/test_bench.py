@@ -204,9 +204,11 @@ def test_timing_that_did_not_settle_is_marked_in_the_table(capsys, monkeypatch):
         return type(timing)(timing.samples_s, False)
     monkeypatch.setattr(measured, "time_calls", unsettled)
     assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
-                 "--min-time", "0.02", "--peak-size", "128", "--train-batch", "0"]) == 0
+                 "--min-time", "0.02", "--peak-size", "128", "--train-batch", "0",
+                 "--threads", "2"]) == 0
     out = capsys.readouterr().out
     assert "torch * !" in out and "! torch: the timing did not settle" in out
+    assert "rerun it on an idle machine, or with --threads 1" in out
     with pytest.raises(CnnspaceError, match="finite number of seconds"):
         time_calls(lambda: None, min_time_s=float("nan"))
 

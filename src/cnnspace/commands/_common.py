@@ -83,6 +83,11 @@ def add_format_arg(p: argparse.ArgumentParser, formats=FORMATS) -> None:
     p.add_argument("--format", choices=formats, default="table", help="output format")
 
 
+def rerun_advice(threads: int) -> str:
+    """What to do about a timing that did not settle, with the threads it ran on."""
+    return "rerun it on an idle machine" + ("" if threads == 1 else ", or with --threads 1")
+
+
 def plural(count: int, noun: str) -> str:
     """'1 epoch', '3 epochs'."""
     return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -10,7 +10,7 @@ from rich.table import Table
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_threads, dump_json,
-                      table_console, with_prefix)
+                      rerun_advice, table_console, with_prefix)
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
@@ -106,7 +106,7 @@ def _print_tables(result, top: int) -> None:
         if not r.latency.stable:
             console.print(f"! {r.name}: the timing did not settle (p90 "
                           f"{r.latency.p90_s / r.latency.median_s:.1f}x the median): other "
-                          "processes share this machine; rerun it idle, or with --threads 1")
+                          f"processes share this machine; {rerun_advice(result.threads)}")
     if any(r.pct_of_peak > 100 for r in result.backends):
         console.print(ABOVE_PEAK.format(what="backends"))
     for name, reason in result.unavailable.items():

@@ -11,7 +11,7 @@ from .._atomic import write_atomic, write_text_atomic
 from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
-                      parse_settings, plural, table_console)
+                      parse_settings, plural, rerun_advice, table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
 from .train import as_worker, is_rank0, launch_workers, option_argv, run_options
 
@@ -265,8 +265,7 @@ def _warn_if_unstable(speed: dict) -> None:
         f"{t['median']:.3g}, {t['repeats']} repeats)"
         for name, t in speed["timing_ms"].items() if not t["stable"])
     print(f"warning: the speed timing was unstable (its median still drifted): {spreads}; other "
-          "work probably shares this machine: rerun on an idle one, or with --threads 1",
-          file=sys.stderr)
+          f"work probably shares this machine: {rerun_advice(speed['threads'])}", file=sys.stderr)
 
 
 # -- predict ----------------------------------------------------------------------------------
