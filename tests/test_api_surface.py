@@ -104,3 +104,12 @@ def test_the_types_of_returned_results_are_public():
     assert cnnspace.metrics.LayerTiming is _measured.LayerTiming      # BenchResult.layers
     assert cnnspace.metrics.TrainStep is _measured.TrainStep          # BenchResult.train
     assert cnnspace.nn.OnnxCheck is _export.OnnxCheck                 # check_onnx(...)
+
+
+def test_inputs_or_outputs_that_are_no_names_are_spec_errors():
+    from cnnspace import Layer, NetSpec
+    with pytest.raises(SpecError, match="layer 'a': field 'inputs': expected a layer name"):
+        Layer("a", "relu", inputs=5)
+    with pytest.raises(SpecError, match="field 'outputs': expected a layer name"):
+        NetSpec("x", (3, 8, 8), [Layer("a", "relu")], outputs=5)
+    assert Layer("a", "relu", inputs="b").inputs == ("b",)

@@ -35,9 +35,17 @@ def free_name(name: str, taken: Container[str]) -> str:
     return candidate
 
 
-def _names(v: Any) -> tuple:
+def _names(v: Any, field: str, layer: str | None = None) -> tuple:
     """One name, or a sequence of them, as a tuple (None: none, the default)."""
-    return () if v is None else (v,) if isinstance(v, str) else tuple(v)
+    if v is None:
+        return ()
+    if isinstance(v, str):
+        return (v,)
+    try:
+        return tuple(v)
+    except TypeError:
+        raise SpecError(f"expected a layer name or a list of them, got {v!r}", layer=layer,
+                        field=field) from None
 
 
 @dataclass(frozen=True)
@@ -50,7 +58,7 @@ class Layer:
     attrs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        object.__setattr__(self, "inputs", _names(self.inputs))
+        object.__setattr__(self, "inputs", _names(self.inputs, "inputs", self.name))
         attrs = self.attrs
         # exact types first: sweeps make many layers, and isinstance against the Mapping ABC
         # (which FrozenMap is too) is slower
@@ -124,7 +132,7 @@ class NetSpec:
         shape = parse_input(self.input) if isinstance(self.input, str) else freeze(self.input)
         object.__setattr__(self, "input", shape)
         object.__setattr__(self, "layers", tuple(self.layers))
-        object.__setattr__(self, "outputs", _names(self.outputs))
+        object.__setattr__(self, "outputs", _names(self.outputs, "outputs"))
         if type(self.meta) is not FrozenMap:
             if type(self.meta) is not dict and not isinstance(self.meta, Mapping):
                 raise SpecError(f"expected a mapping, got {self.meta!r}", field="meta")
