@@ -83,8 +83,10 @@ class Analysis:
 
 def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
             bits: int = 32) -> Analysis:
-    """Per-layer and total metrics. ``bits`` is the width of one stored value (weights,
-    gradients and activations alike)."""
+    """Per-layer and total metrics of ``spec`` at ``input_shape`` ((C, H, W), "CxHxW" or "HxW";
+    default its own input), per image and per ``batch`` images. ``bits`` is the width of one
+    stored value (weights, gradients and activations alike) for every ``*_bytes`` figure. Needs
+    no torch."""
     batch, bits = freeze(batch), freeze(bits)  # numpy's integers as Python's
     if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_SIZE:
         raise SpecError(f"expected a positive integer at most {MAX_SIZE:,}, got {batch!r}",

@@ -88,7 +88,8 @@ class NetDiff:
 
 def diff(a: NetSpec, b: NetSpec, input_a: Shape | None = None, input_b: Shape | None = None,
          bits: int = 32) -> NetDiff:
-    """Compares A (at ``input_a``, default its own input) with B (at ``input_b``)."""
+    """Compares A (at ``input_a``, default its own input) with B (at ``input_b``), layer by
+    layer; communication in bytes at ``bits`` per gradient value, computation per image."""
     ana, anb = analyze(a, input_a, bits=bits), analyze(b, input_b, bits=bits)
     ga, gb = resolve(a, input_a), resolve(b, input_b)
     na, nb = {n.name: n for n in ga.nodes}, {n.name: n for n in gb.nodes}
