@@ -113,3 +113,14 @@ def test_inputs_or_outputs_that_are_no_names_are_spec_errors():
     with pytest.raises(SpecError, match="field 'outputs': expected a layer name"):
         NetSpec("x", (3, 8, 8), [Layer("a", "relu")], outputs=5)
     assert Layer("a", "relu", inputs="b").inputs == ("b",)
+
+
+def test_loading_a_compressed_model_as_a_spec_says_how_to_read_it(tmp_path):
+    path = tmp_path / "m.cnnz"
+    path.write_bytes(b"CNNZ\xff\xfe\x00binary")
+    with pytest.raises(SpecError, match=r"cnnspace.compress.read_cnnz\(path\).spec"):
+        cnnspace.load(path)
+    pt = tmp_path / "m.pth"
+    pt.write_bytes(b"\x80\x02\xff\xfe")
+    with pytest.raises(SpecError, match=r"cnnspace.train.load_checkpoint\(path\).spec"):
+        cnnspace.load(pt)

@@ -174,8 +174,10 @@ def load(path: str | os.PathLike) -> NetSpec:
                 if isinstance(e, FileNotFoundError) and not path.suffix else "")
         raise SpecError(f"cannot read the file: {e.strerror}{hint}", source=str(path)) from None
     except UnicodeDecodeError:
-        hint = (": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its "
-                "network" if path.suffix.lower() in (".pt", ".pth") else "")
+        hint = {".pt": ": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is "
+                       "its network",
+                ".cnnz": ": a compressed model? cnnspace.compress.read_cnnz(path).spec is its "
+                         "network"}.get(path.suffix.lower().replace(".pth", ".pt"), "")
         raise SpecError(f"not a text file{hint}", source=str(path)) from None
     if path.suffix.lower() == ".prototxt":  # suffixes in any case: NET.PROTOTXT
         return from_prototxt(text, source=str(path))
