@@ -87,3 +87,12 @@ def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
     with pytest.raises(CompressError, match="schedule: expected a Schedule"):
         CompressOptions(schedule=0.5)
     assert not (tmp_path / "z").exists()
+
+
+def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
+    from cnnspace.compress import CompressOptions, compression_table
+    trained = _small_trained()
+    trained.model.train()
+    rows = compression_table([trained], CompressOptions(Schedule(0.5), {"conv": 4, "fc": 4}),
+                             tmp_path / "t")
+    assert len(rows) == 5 and trained.model.training

@@ -114,7 +114,8 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
                       baseline: int = 0, svd_keep: float = 0.2,
                       svd_layers: list[str] | None = None,
                       note: Callable[[str], None] = silent) -> list[TableRow]:
-    """All five rows for each model; ratios against the uncompressed ``models[baseline]``."""
+    """All five rows for each model; ratios against the uncompressed ``models[baseline]``. The
+    models are left as they were."""
     for trained in models:
         check_plan(trained, options)
     out = Path(out)
@@ -125,7 +126,8 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
         # on the command line, in the rows and in the folders alike.
         label = trained.name if names.count(trained.name) == 1 else f"{trained.name}-{i + 1}"
         folder = out / label
-        trained = replace(trained, name=label, model=trained.model.cpu().eval())
+        # a copy: the caller's model keeps its device and mode
+        trained = replace(trained, name=label, model=copy.deepcopy(trained.model).cpu().eval())
         note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
         rows.append(_baseline(trained, folder))
         rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
