@@ -33,3 +33,14 @@ def test_analyze_points_of_one_point_or_none_is_a_space_error(points, message):
 def test_analyze_points_of_a_spec_instead_of_a_space():
     with pytest.raises(SpaceError, match="expected a DesignSpace, got NetSpec"):
         analyze_points(get_spec("squeezenet1_1"), [POINT])
+
+
+def test_a_file_of_another_kind_says_which_loader_reads_it(tmp_path):
+    from cnnspace import SpecError, load, save
+    save(get_spec("squeezenet1_1"), tmp_path / "sq.yaml")
+    with pytest.raises(SpaceError, match=r"a spec file\? cnnspace.load\(path\)"):
+        DesignSpace.load(tmp_path / "sq.yaml")
+    with pytest.raises(SpaceError, match=r"a study file\? cnnspace.explore.load_study_file"):
+        DesignSpace.load("examples/studies/demo.yaml")
+    with pytest.raises(SpecError, match=r"a design-space file\? cnnspace.space.DesignSpace.load"):
+        load("examples/spaces/fire_widths.yaml")

@@ -20,6 +20,7 @@ from typing import Any, Iterator, Mapping
 from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
 from ..spec import FrozenMap, NetSpec, SpecError, network_id, parse_input, thaw
+from ..spec._io import other_file_kind
 from ..zoo import get_spec, model_entry
 from ._axes import Axis, _is_int, parse_axis
 from ._constraints import parse_constraints, violated
@@ -228,7 +229,8 @@ def _from_dict(d: Any, source: str | None) -> DesignSpace:
         raise SpaceError(f"a design space must be a mapping, got {type(d).__name__}")
     unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
     if unknown:
-        raise SpaceError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})", key=unknown[0])
+        raise SpaceError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})"
+                         f"{other_file_kind(d, 'space')}", key=unknown[0])
     base = d.get("base")
     if not isinstance(base, str):
         raise SpaceError(f"expected the name of a zoo model or family, got {base!r}", key="base")

@@ -50,6 +50,18 @@ def from_dict(d: Any, source: str | None = None) -> NetSpec:
     return validated(spec, source)
 
 
+def other_file_kind(d: dict, expected: str) -> str:
+    """Advice for a file read as ``expected`` ('spec' or 'space') that holds another kind of
+    description ('' when it looks like none)."""
+    if "objectives" in d or "space" in d:
+        return "; a study file? cnnspace.explore.load_study_file(path) reads it"
+    if expected != "space" and "axes" in d:
+        return "; a design-space file? cnnspace.space.DesignSpace.load(path) reads it"
+    if expected != "spec" and "layers" in d:
+        return "; a spec file? cnnspace.load(path) reads it"
+    return ""
+
+
 def validated(spec: NetSpec, source: str | None = None) -> NetSpec:
     """``spec`` once it resolves at its own input size; any problem raises SpecError naming
     ``source`` (a file, or a model at another input size, is only checked when resolved)."""
@@ -65,7 +77,8 @@ def _from_dict(d: Any) -> NetSpec:
         raise SpecError(f"a network description must be a mapping, got {type(d).__name__}")
     unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
     if unknown:
-        raise SpecError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})", field=unknown[0])
+        raise SpecError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})"
+                        f"{other_file_kind(d, 'spec')}", field=unknown[0])
     for key in ("name", "input", "layers"):
         if key not in d:
             raise SpecError("is required but missing", field=key)
