@@ -26,3 +26,10 @@ def test_scaling_result_repr_is_short():
     result = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1, 32, 128])
     assert repr(result) == ("ScalingResult(model='squeezenet1_1', preset='custom', "
                             "workers=[1, 32, 128], rows=<9 ScalingRow>)")
+
+
+def test_strategies_are_checked_even_for_one_worker_and_one_name_is_one_strategy():
+    one = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1, 32], "ring")
+    assert [r.strategy for r in one.rows] == ["ring", "ring"]  # not 'r', 'i', 'n', 'g'
+    with pytest.raises(CnnspaceError, match="unknown strategy 'tree'"):
+        predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1], ["tree"])

@@ -94,6 +94,8 @@ def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
       2 (N - 1) / N x |W|, almost independent of N.
     """
     _check_workers(workers)
+    if strategy not in STRATEGIES:  # checked for one worker too, which communicates nothing
+        raise CnnspaceError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if workers == 1:
         return 0.0, 0.0
     if strategy == "parameter_server":
@@ -101,9 +103,7 @@ def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
     if strategy == "reduction_tree":
         rounds = 2.0 * math.ceil(math.log2(workers))
         return rounds, rounds
-    if strategy == "ring":
-        return 2.0 * (workers - 1), 2.0 * (workers - 1) / workers
-    raise CnnspaceError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    return 2.0 * (workers - 1), 2.0 * (workers - 1) / workers  # ring
 
 
 def comm_time(strategy: str, workers: int, nbytes: float, link: Interconnect) -> float:
@@ -187,13 +187,15 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
             preset: str = "custom") -> ScalingResult:
     """Time per iteration, total training time and speedup over the single-device ``baseline``
     run (its own batch and epochs) for every worker count and strategy. ``workers``: a list of
-    worker counts (or one count)."""
+    worker counts (or one count); ``strategies``: names from ``STRATEGIES`` (or one name)."""
     for value, kind, arg in ((costs, NetworkCosts, "costs"), (device, Device, "device"),
                              (link, Interconnect, "link"), (recipe, Recipe, "recipe"),
                              (baseline, Recipe, "baseline")):
         if not isinstance(value, kind):
             raise CnnspaceError(f"predict(costs, device, link, recipe, baseline, workers): "
                                 f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
+    if isinstance(strategies, str):
+        strategies = (strategies,)
     if isinstance(workers, int):
         workers = [workers]
     elif not isinstance(workers, (list, tuple, range)):
