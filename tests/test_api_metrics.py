@@ -18,3 +18,16 @@ def test_bench_result_repr_is_its_headline():
                                "threads=2, fastest='torch' 3 ms, backends=<1>, "
                                "layers=<0 LayerTiming>)")
     json.dumps(_result().to_json())
+
+
+def test_benchmark_takes_one_batch_or_backend_and_checks_them_before_measuring():
+    import pytest
+
+    from cnnspace import CnnspaceError, get_spec
+    from cnnspace.metrics import benchmark
+    spec = get_spec("squeezenet1_1", input="3x32x32")
+    with pytest.raises(CnnspaceError, match="unknown backend 'tensorrt'"):  # not 't'
+        benchmark(spec, batches=8, backends="tensorrt")
+    for batches in (None, "8", [0]):
+        with pytest.raises(CnnspaceError, match="batches must be positive integers"):
+            benchmark(spec, batches=batches)

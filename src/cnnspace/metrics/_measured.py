@@ -167,10 +167,14 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
               peak_sizes: tuple[int, ...] | None = None,
               progress: Callable[[str], None] = lambda message: None) -> BenchResult:
     """Measures ``spec`` (run as ``module`` when given, e.g. trained weights: it is copied,
-    never changed). ``train_batch`` 0 skips the training step; None uses the largest batch."""
+    never changed). ``train_batch`` 0 skips the training step; None uses the largest batch.
+    ``batches`` and ``backends`` take one value or several."""
     dev = _device(device)
-    if any(not isinstance(b, int) or b < 1 for b in batches) or not batches:
-        raise CnnspaceError(f"batches must be positive integers, got {list(batches)!r}")
+    batches = (batches,) if isinstance(batches, int) else batches
+    backends = (backends,) if isinstance(backends, str) else backends
+    if not isinstance(batches, (list, tuple, range)) or not batches \
+            or any(not isinstance(b, int) or b < 1 for b in batches):
+        raise CnnspaceError(f"batches must be positive integers, got {batches!r}")
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops
