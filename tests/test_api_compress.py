@@ -96,3 +96,16 @@ def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
     rows = compression_table([trained], CompressOptions(Schedule(0.5), {"conv": 4, "fc": 4}),
                              tmp_path / "t")
     assert len(rows) == 5 and trained.model.training
+
+
+def test_factorise_takes_one_glob_as_one_pattern():
+    from cnnspace import Layer, NetSpec
+    from cnnspace.compress import factorise
+    from cnnspace.nn import build
+    spec = NetSpec("mlp", (3, 8, 8), [
+        Layer("flat", "flatten"), Layer("fc1", "linear", attrs={"out_features": 96}),
+        Layer("relu", "relu"), Layer("fc2", "linear", attrs={"out_features": 10})])
+    state = build(spec).state_dict()
+    one = factorise(spec, state, 0.2, "fc1")[2]
+    assert [f.name for f in one] == [f.name for f in factorise(spec, state, 0.2, ["fc1"])[2]]
+    assert [f.name for f in one] == ["fc1"]

@@ -50,11 +50,14 @@ def rank_for(in_features: int, out_features: int, keep: float) -> int:
 def factorise(spec: NetSpec, state: dict[str, torch.Tensor], keep: float = 0.2,
               patterns: list[str] | None = None
               ) -> tuple[NetSpec, dict[str, torch.Tensor], list[Factorised]]:
-    """``spec`` and its weights with the chosen layers factorised; layers where a factorisation
-    would not save weights are left alone."""
+    """``spec`` and its weights with the chosen layers factorised (``patterns``: layer names or
+    globs, one or a list; None: ``default_svd_layers``); layers where a factorisation would not
+    save weights are left alone. ``state`` is left as it is."""
     if not 0 < keep < 1:
         raise CompressError(f"--svd-keep must lie strictly between 0 and 1, got {keep!r}")
     candidates = factorisable(spec)
+    if isinstance(patterns, str):  # one glob
+        patterns = [patterns]
     if patterns is None:
         chosen = default_svd_layers(spec)
     else:
