@@ -184,3 +184,13 @@ def test_layers_that_swap_places_are_compared_not_looped_over():
     assert result.totals.delta_params == 0 and result.totals.delta_macs == 0
     relu = next(c for c in result.changes if c.layer == "conv1_relu")
     assert relu.dims["data_height"] == (55, 27)
+
+
+@pytest.mark.parametrize("kernel, padding, kind", [(5, 2, LOCAL), (6, 3, GLOBAL)])
+def test_a_larger_filter_is_local_only_where_its_padding_keeps_the_size(kernel, padding, kind):
+    # Slide 23's example, 3x3 -> 6x6 filters: no symmetric padding keeps 13x13 with an even
+    # kernel (6 with padding 3 gives 14), so that change reaches every layer downstream.
+    alexnet = get_spec("alexnet_caffe")
+    d = diff(alexnet, edited(alexnet, "conv3", kernel=kernel, padding=padding))
+    assert [(o.layer, o.kind) for o in d.origins] == [("conv3", kind)]
+    check_invariants(d)
