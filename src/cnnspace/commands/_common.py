@@ -117,30 +117,40 @@ def dump_json(data: Any) -> str:
 
 class _TableConsole(Console):
     """Rich fits a table to the terminal (80 characters in a file or pipe) by wrapping text and,
-    where it cannot wrap enough, cutting words and numbers down to "…": a number cut so reads as
-    another number. A table that would be cut is printed at its own width instead: a terminal
-    wraps its lines, a file keeps them whole."""
+    where it cannot wrap enough, cutting words and numbers down to "…" (a number cut so reads as
+    another number) or folding them mid-word ("filter_siz" / "e 3x3→6x6"). A table that would be
+    cut or folded is printed at its own width instead: a terminal wraps its lines, a file keeps
+    them whole."""
 
     def print(self, *objects, **kwargs) -> None:
         tables = [t for t in objects if isinstance(t, Table)]
         room = self.options.update(max_width=_UNLIMITED)
-        needed = max((Measurement.get(self, room, t).maximum for t in tables), default=0)
-        if needed <= self.width or not any(self._cut(t, needed) for t in tables):
+        sizes = [Measurement.get(self, room, t) for t in tables]
+        # Wide enough for every table's longest words, then for every cell if a cell is cut.
+        width = max([self.width, *(m.minimum for m in sizes)])
+        natural = max((m.maximum for m in sizes), default=0)
+        if any(self._cut(t, width, natural) for t in tables):
+            width = natural
+        if width <= self.width:
             super().print(*objects, **kwargs)
             return
-        width, self.width = self.width, needed
+        width, self.width = self.width, width
         try:
             super().print(*objects, **kwargs)
         finally:
             self.width = width
 
-    def _cut(self, table: Table, natural: int) -> bool:
-        """Whether fitting ``table`` to this console cuts a cell (rich's own layout decides)."""
+    @staticmethod
+    def _cut(table: Table, width: int, natural: int) -> bool:
+        """Whether fitting ``table`` to ``width`` cuts a cell (rich's own layout decides)."""
+        if width >= natural:
+            return False
+
         def ellipses(width: int) -> int:
             console = Console(file=io.StringIO(), width=width, color_system=None)
             console.print(table)
             return console.file.getvalue().count("…")
-        return ellipses(self.width) > ellipses(natural)
+        return ellipses(width) > ellipses(natural)
 
 
 def table_console() -> Console:
