@@ -49,6 +49,13 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     ``config.init_from`` (a checkpoint or .cnnz) fine-tunes a spec or zoo model: its weights are
     copied layer by layer by name, a classifier sized for another class count excepted.
     """
+    if not isinstance(data, (str, DataSplits)):
+        raise ConfigError(f"expected a dataset reference such as 'digits' or a DataSplits "
+                          f"(cnnspace.data.get_dataset(ref) makes one), got {type(data).__name__}")
+    if config is not None and not isinstance(config, TrainConfig):
+        hint = (": TrainConfig.from_dict(d) or TrainConfig.from_recipe(name, **options) makes one"
+                if isinstance(config, dict) else "")
+        raise ConfigError(f"expected a TrainConfig or None, got {type(config).__name__}{hint}")
     data = get_dataset(data) if isinstance(data, str) else data
     config = config or TrainConfig.from_recipe(default_recipe(data.name))
     if config.classifier_init == "imprint" and loss_fn is not None:
@@ -97,8 +104,10 @@ def _model(model: Model, data: DataSplits, classify: bool) -> tuple[NetSpec | No
     elif isinstance(model, NetSpec):
         spec = fit_spec(model, data, classify)
     else:
-        raise TypeError(f"expected a NetSpec, zoo name, Checkpoint or nn.Module, got "
-                        f"{type(model).__name__}")
+        hint = (": a checkpoint file? cnnspace.train.load_checkpoint(path) reads it"
+                if isinstance(model, os.PathLike) else "")
+        raise ConfigError(f"expected a NetSpec, zoo name, Checkpoint or nn.Module, got "
+                          f"{type(model).__name__}{hint}")
     return spec, build(spec)
 
 

@@ -6,6 +6,7 @@ random number generator states of every worker.
 """
 from __future__ import annotations
 
+import os
 import pickle
 import random
 from dataclasses import dataclass
@@ -97,7 +98,12 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     write_atomic(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
 
 
-def load_checkpoint(path: str | Path) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """The checkpoint in the .pt file ``path`` (a run's best.pt or checkpoint.pt), checked."""
+    if not isinstance(path, (str, os.PathLike)):
+        hint = ": it is loaded already" if isinstance(path, Checkpoint) else ""
+        raise CheckpointError(f"expected the path to a .pt checkpoint file (a str or "
+                              f"pathlib.Path), got {type(path).__name__}{hint}")
     path = Path(path)
     if path.is_dir():
         raise CheckpointError(f"{path}: a folder, not a checkpoint file (a run folder holds "
