@@ -16,6 +16,8 @@ from ._storage import open_storage, redact, storage_url
 
 @dataclass(frozen=True)
 class StudyResults:
+    """A study read back: its stored study file (``config``), objectives, axes, the Optuna
+    trials and one flat row per trial, the counts by outcome and the up-front feasibility check."""
     name: str
     storage: str                     # URL or journal path, password hidden
     config: dict[str, Any]           # the study file's content, as stored with the study
@@ -26,12 +28,18 @@ class StudyResults:
     counts: Counts
     feasibility: dict[str, Any]
 
+    def __repr__(self) -> str:  # the config, trials and rows are long: counts only
+        return (f"StudyResults(name={self.name!r}, storage={self.storage!r}, objectives="
+                f"{[o.name for o in self.objectives]}, axes={list(self.axes)}, "
+                f"trials=<{len(self.trials)} FrozenTrial>, counts={self.counts!r})")
+
     @property
     def description(self) -> str:
         return self.config.get("description", "")
 
 
 def study_names(location: str | os.PathLike) -> list[str]:
+    """The names of the studies in ``location`` (as ``load_results`` takes it), sorted."""
     storage = open_storage(location, heartbeat=None, must_exist=True)
     return sorted(s.study_name for s in storage.get_all_studies())
 
@@ -39,6 +47,8 @@ def study_names(location: str | os.PathLike) -> list[str]:
 def load_results(location: str | os.PathLike, study_name: str | None = None) -> StudyResults:
     """The study ``study_name`` (or the only study) in ``location``: a folder `cnnspace explore
     --out` wrote, a .journal/.db file or a storage URL."""
+    if study_name is not None and not isinstance(study_name, str):
+        raise StudyError(f"study_name: expected a str or None, got {type(study_name).__name__}")
     storage = open_storage(location, heartbeat=None, must_exist=True)
     names = sorted(s.study_name for s in storage.get_all_studies())
     if study_name is None:

@@ -13,8 +13,9 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from rich.console import Console
@@ -26,12 +27,16 @@ from ._points import Feasibility
 from ._records import Counts, count
 from ._session import Prepared, open_study, prepare
 from ._storage import Heartbeat, is_journal, open_storage, redact, storage_url
-from ._study_file import StudyFile
+from ._errors import StudyError, expect_path
+from ._study_file import StudyFile, expect_study
 from ._worker import run_worker
 
 
 @dataclass(frozen=True)
 class ExploreResult:
+    """What ``explore`` did: the trials by outcome, the up-front feasibility check, the trials
+    the budget asked for (``total``; None: until the timeout) and the wall time in seconds.
+    ``to_json()`` is plain data."""
     study_name: str
     storage: str              # the storage URL or journal path (password hidden)
     out_dir: Path
@@ -39,6 +44,25 @@ class ExploreResult:
     feasibility: Feasibility
     total: int | None
     seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"study_name": self.study_name, "storage": self.storage,
+                "out_dir": str(self.out_dir), "counts": asdict(self.counts),
+                "feasibility": asdict(self.feasibility), "total": self.total,
+                "seconds": self.seconds}
+
+
+def check_workers(workers: Any, name: str = "workers") -> None:
+    """A CnnspaceError unless ``workers`` local processes can run; ``name`` is the argument
+    as the caller gave it (``--workers`` on the command line)."""
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise CnnspaceError(f"{name}: expected a positive integer, got {workers!r}")
+    if workers > available_cpus():
+        more = ("start `cnnspace explore` on each with one --storage" if name.startswith("--")
+                else "call explore on each with one shared storage")
+        raise CnnspaceError(f"{name}={workers}: this process may use {available_cpus()} "
+                            "CPUs, and each worker trains on at least one (more would only "
+                            f"slow each other down); to use more machines, {more}")
 
 
 def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None = None,
@@ -49,13 +73,16 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     ``storage``: a URL or file shared by all workers (default: a journal file in ``out_dir``).
     ``worker_index`` marks a worker process started by another ``explore``: it runs trials
     and prints nothing."""
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-        raise CnnspaceError(f"--workers: expected a positive number, got {workers!r}")
-    if workers > available_cpus():
-        raise CnnspaceError(f"--workers {workers}: this process may use {available_cpus()} "
-                            "CPUs, and each worker trains on at least one (more would only "
-                            "slow each other down); to use more machines, start `cnnspace "
-                            "explore` on each with one --storage")
+    expect_study(study)
+    expect_path(out_dir, "the study's folder", arg="out_dir")
+    if storage is not None:
+        expect_path(storage, "a .journal or .db file or a storage URL", arg="storage")
+    if study_name is not None and not isinstance(study_name, str):
+        raise StudyError(f"study_name: expected a str or None, got {type(study_name).__name__}")
+    if not isinstance(heartbeat, Heartbeat):
+        raise StudyError(f"heartbeat: expected a Heartbeat(interval_s, grace_s), got "
+                         f"{type(heartbeat).__name__}")
+    check_workers(workers)
     started = time.monotonic()
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the monitor reports the trials
     out_dir = Path(out_dir)

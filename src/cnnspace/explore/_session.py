@@ -13,7 +13,7 @@ from ..space import DesignSpace
 from ._errors import StudyError
 from ._points import Feasibility, check_feasible, fit_space
 from ._records import FEASIBILITY_ATTR, STUDY_ATTR
-from ._study_file import StudyFile
+from ._study_file import StudyFile, expect_study
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ def fitted_space(study: StudyFile):
     class count), and notes on what that changed."""
     from ..data import get_dataset  # torch: only when a study's dataset is opened
 
+    expect_study(study)
     try:
         data = get_dataset(study.data, study.image_size)
     except CnnspaceError as e:

@@ -27,6 +27,7 @@ from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 
 from ..errors import CnnspaceError
+from ._errors import expect_path
 from ._journal import (CheckedJournalStorage, HeartbeatJournalStorage, RetryTrial,
                        set_aside_cut_off_line)
 
@@ -45,6 +46,9 @@ OPEN_ATTEMPTS = 5
 
 @dataclass(frozen=True)
 class Heartbeat:
+    """How workers prove they are alive: a heartbeat every ``interval_s`` seconds; a trial
+    silent for ``grace_s`` seconds is taken as dead and queued again; a point whose trials fail
+    is retried at most ``max_retry`` times."""
     interval_s: int = HEARTBEAT_S
     grace_s: int = GRACE_S
     max_retry: int = MAX_RETRY
@@ -67,6 +71,8 @@ class Heartbeat:
 def storage_url(location: str | os.PathLike) -> str:
     """The storage URL, or journal file path, that a folder, file or URL stands for. A folder
     means its journal, or its SQLite database if only that exists."""
+    expect_path(location, "the folder `cnnspace explore --out` wrote, a .journal or .db file or "
+                "a storage URL")
     text = str(location)
     if "://" in text:
         return text

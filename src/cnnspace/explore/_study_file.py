@@ -25,7 +25,7 @@ import optuna
 from .._yaml_file import read_yaml
 from ..errors import CnnspaceError
 from ..space import GRID_LIMIT, DesignSpace, SpaceError
-from ._errors import StudyError
+from ._errors import StudyError, expect_path
 from ._objectives import OBJECTIVES, Objective
 from ._samplers import PRUNERS, SAMPLERS, Choice, make_pruner, make_sampler, parse_choice
 
@@ -41,6 +41,9 @@ DEFAULT_RECIPE = "adam-onecycle"
 
 @dataclass(frozen=True)
 class StudyFile:
+    """A checked study: its space, objectives, sampler and pruner, the training options (recipe
+    applied), the dataset and budget (``n_trials`` trained trials, ``timeout_s`` seconds per
+    worker; None: no limit) and the file it was read from (``source``)."""
     name: str
     space: DesignSpace
     objectives: tuple[Objective, ...]
@@ -55,6 +58,12 @@ class StudyFile:
     keep_checkpoints: bool = False
     description: str = ""
     source: str | None = None
+
+    def __repr__(self) -> str:  # the space and training options are long: names only
+        return (f"StudyFile(name={self.name!r}, space={self.space.name!r}, objectives="
+                f"{[o.name for o in self.objectives]}, sampler={self.sampler.name!r}, "
+                f"pruner={self.pruner.name!r}, data={self.data!r}, n_trials={self.n_trials}, "
+                f"source={self.source!r})")
 
     @property
     def multi_objective(self) -> bool:
@@ -83,11 +92,24 @@ class StudyFile:
 
 
 def load_study_file(path: str | os.PathLike) -> StudyFile:
+    """The study in the YAML file ``path``, checked (its space file is read relative to it);
+    any problem is a StudyError naming the file and the key."""
+    expect_path(path, "the path of a study file",
+                ": it is read already" if isinstance(path, StudyFile) else "")
     path = Path(path)
     data = read_yaml(path, lambda message: StudyError(message, source=str(path)))
     if isinstance(data, dict):
         data.setdefault("name", path.stem)
     return study_from_dict(data, str(path), base_dir=path.parent)
+
+
+def expect_study(value: Any) -> None:
+    """A StudyError unless ``value`` is a StudyFile, saying how to get one from what it is."""
+    if isinstance(value, StudyFile):
+        return
+    hint = ("cnnspace.explore.study_from_dict(d) makes one" if isinstance(value, dict)
+            else "cnnspace.explore.load_study_file(path) reads it")
+    raise StudyError(f"expected a StudyFile, got {type(value).__name__}: {hint}")
 
 
 def study_from_dict(d: Any, source: str | None = None,

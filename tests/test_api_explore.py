@@ -1,0 +1,95 @@
+"""cnnspace.explore from Python: a path where a study belongs (and vice versa), None or a wrong
+kind is a StudyError saying what to pass, not an AttributeError from deep inside; results
+print short and convert to plain data."""
+import io
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from _explore_studies import EXAMPLES, write_study
+from cnnspace.errors import CnnspaceError
+from cnnspace.explore import (ExploreResult, Heartbeat, StudyError, StudyFile, StudyResults,
+                              explore, load_results, load_study_file, study_names)
+
+DEMO = EXAMPLES / "demo.yaml"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return load_study_file(DEMO)
+
+
+@pytest.mark.parametrize("study, message", [
+    (str(DEMO), "expected a StudyFile, got str: cnnspace.explore.load_study_file\\(path\\) reads"),
+    (None, "expected a StudyFile, got NoneType"),
+    ({"name": "x"}, "got dict: cnnspace.explore.study_from_dict\\(d\\) makes one"),
+])
+def test_explore_of_a_path_or_none_says_how_to_get_a_study(study, message, tmp_path):
+    with pytest.raises(StudyError, match=message):
+        explore(study, tmp_path)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"out_dir": None}, "out_dir: expected the study's folder \\(a str or pathlib.Path\\), got "
+                        "NoneType"),
+    ({"storage": 5}, "storage: expected a .journal or .db file or a storage URL"),
+    ({"study_name": 5}, "study_name: expected a str or None, got int"),
+    ({"heartbeat": 10}, "heartbeat: expected a Heartbeat"),
+])
+def test_explore_refuses_wrong_arguments_by_name(demo, tmp_path, kwargs, message):
+    kwargs = {"out_dir": tmp_path, **kwargs}
+    with pytest.raises(StudyError, match=message):
+        explore(demo, **kwargs)
+    assert not list(tmp_path.iterdir())  # refused before any storage was made
+
+
+def test_explore_names_workers_as_the_python_caller_gave_it(demo, tmp_path):
+    with pytest.raises(CnnspaceError, match="^workers: expected a positive integer, got 0$"):
+        explore(demo, tmp_path, workers=0)
+    with pytest.raises(CnnspaceError, match="^workers=1000: .* call explore on each"):
+        explore(demo, tmp_path, workers=1000)
+
+
+@pytest.mark.parametrize("location", [None, 5])
+def test_load_results_and_study_names_refuse_a_non_path(location, demo):
+    message = "expected the folder `cnnspace explore --out` wrote, .* got "
+    for read in (load_results, study_names):
+        with pytest.raises(StudyError, match=message + type(location).__name__):
+            read(location)
+    with pytest.raises(StudyError, match=message + "StudyFile"):
+        load_results(demo)
+    assert not Path("None").exists()
+
+
+def test_load_study_file_refuses_a_non_path_and_prints_short(demo):
+    with pytest.raises(StudyError, match="expected the path of a study file \\(a str or "
+                                         "pathlib.Path\\), got NoneType$"):
+        load_study_file(None)
+    with pytest.raises(StudyError, match="got StudyFile: it is read already"):
+        load_study_file(demo)
+    assert repr(demo) == ("StudyFile(name='demo', space='demo', objectives=['top1', 'size_mib'], "
+                          "sampler='grid', pruner='none', data='digits', n_trials=None, "
+                          f"source={str(DEMO)!r})")
+
+
+def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
+    # A budget spent before the first trial: quick, and the study exists.
+    study = load_study_file(write_study(tmp_path, name="empty", axes={"sr": [0.5]},
+                                        budget={"timeout": 1e-6}))
+    result = explore(study, tmp_path / "out", console=Console(file=io.StringIO()))
+    data = json.loads(json.dumps(result.to_json()))
+    assert data["out_dir"] == str(tmp_path / "out") and data["study_name"] == "empty"
+    assert data["counts"]["trained"] == 0 and data["feasibility"]["checked"] == 1
+    results = load_results(tmp_path / "out")
+    assert repr(results) == (f"StudyResults(name='empty', storage={results.storage!r}, "
+                             f"objectives=['top1', 'size_mib'], axes=['sr'], trials=<0 "
+                             f"FrozenTrial>, counts={results.counts!r})")
+
+
+@pytest.mark.parametrize("thing", [StudyError, ExploreResult, StudyResults, StudyFile,
+                                   Heartbeat, load_study_file,
+                                   study_names])
+def test_public_names_have_docstrings(thing):
+    assert thing.__doc__ and not thing.__doc__.startswith(thing.__name__ + "(")
