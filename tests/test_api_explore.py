@@ -10,8 +10,9 @@ from rich.console import Console
 
 from _explore_studies import EXAMPLES, write_study
 from cnnspace.errors import CnnspaceError
-from cnnspace.explore import (ExploreResult, Heartbeat, StudyError, StudyFile, StudyResults,
-                              explore, load_results, load_study_file, study_names)
+from cnnspace.explore import (ExploreResult, Feasibility, Heartbeat, StudyError, StudyFile,
+                              StudyResults, check_feasible, explore, fit_space, load_results,
+                              load_study_file, study_names)
 
 DEMO = EXAMPLES / "demo.yaml"
 
@@ -74,6 +75,19 @@ def test_load_study_file_refuses_a_non_path_and_prints_short(demo):
                           f"source={str(DEMO)!r})")
 
 
+@pytest.mark.parametrize("space", ["space.yaml", None])
+def test_check_feasible_and_fit_space_refuse_a_path(space):
+    with pytest.raises(StudyError, match="expected a DesignSpace, got .*DesignSpace.load"):
+        check_feasible(space)
+    with pytest.raises(StudyError, match="expected a DesignSpace"):
+        fit_space(space, (1, 8, 8), 10)
+
+
+def test_check_feasible_of_a_study_names_its_space(demo):
+    with pytest.raises(StudyError, match="got StudyFile: a study's space is its .space"):
+        check_feasible(demo)
+
+
 def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
     # A budget spent before the first trial: quick, and the study exists.
     study = load_study_file(write_study(tmp_path, name="empty", axes={"sr": [0.5]},
@@ -89,7 +103,7 @@ def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
 
 
 @pytest.mark.parametrize("thing", [StudyError, ExploreResult, StudyResults, StudyFile,
-                                   Heartbeat, load_study_file,
+                                   Feasibility, Heartbeat, load_study_file,
                                    study_names])
 def test_public_names_have_docstrings(thing):
     assert thing.__doc__ and not thing.__doc__.startswith(thing.__name__ + "(")

@@ -22,6 +22,8 @@ DATASET_SETTINGS = ("input", "num_classes")
 
 @dataclass(frozen=True)
 class Feasibility:
+    """The up-front analytic check of a space: counts of points (analysed, satisfying the
+    constraints, violating them, rejected by the family), over the whole grid or a sample."""
     checked: int          # points analysed
     feasible: int
     infeasible: int       # violate a constraint
@@ -34,10 +36,20 @@ class Feasibility:
                 f"({self.infeasible:,} violate them, {self.invalid:,} are invalid networks)")
 
 
+def expect_space(value: Any) -> None:
+    """A StudyError unless ``value`` is a DesignSpace, saying how to get one from what it is."""
+    if isinstance(value, DesignSpace):
+        return
+    hint = ("a study's space is its .space" if hasattr(value, "space")
+            else "cnnspace.space.DesignSpace.load(path) reads one")
+    raise StudyError(f"expected a DesignSpace, got {type(value).__name__}: {hint}")
+
+
 def fit_space(space: DesignSpace, input_shape: tuple[int, int, int],
               num_classes: int) -> tuple[DesignSpace, list[str]]:
     """``space`` with the dataset's input shape and class count fixed (where its base model takes
     them), and notes on any value of the space's that this replaced."""
+    expect_space(space)
     accepted = model_entry(space.base).defaults
     wanted = {"input": list(input_shape), "num_classes": num_classes}
     fixed, notes = dict(space.fixed), []
@@ -59,6 +71,7 @@ def fit_space(space: DesignSpace, input_shape: tuple[int, int, int],
 def check_feasible(space: DesignSpace, seed: int = 0) -> Feasibility:
     """Analyses the grid (or a sample of it) before any training; a space whose constraints
     exclude every point is an error."""
+    expect_space(space)
     size = space.size
     whole = size is not None and size <= FEASIBILITY_SAMPLE
     points = list(space.points()) if whole else space.sample(FEASIBILITY_SAMPLE, seed)
