@@ -12,7 +12,7 @@ from _explore_studies import EXAMPLES, write_study
 from cnnspace.errors import CnnspaceError
 from cnnspace.explore import (ExploreResult, Feasibility, Heartbeat, StudyError, StudyFile,
                               StudyResults, check_feasible, explore, fit_space, load_results,
-                              load_study_file, study_names)
+                              load_study_file, pareto_mask, study_names)
 
 DEMO = EXAMPLES / "demo.yaml"
 
@@ -86,6 +86,22 @@ def test_check_feasible_and_fit_space_refuse_a_path(space):
 def test_check_feasible_of_a_study_names_its_space(demo):
     with pytest.raises(StudyError, match="got StudyFile: a study's space is its .space"):
         check_feasible(demo)
+
+
+@pytest.mark.parametrize("values, maximize, message", [
+    ([[1, 2], [3]], [True, True], "row 1: expected one value per objective \\(2"),
+    ([[1, 2], [3, 4]], [True], "row 0: expected one value per objective \\(1"),
+    (None, [True], "expected rows of objective values"),
+])
+def test_pareto_mask_refuses_rows_of_the_wrong_length(values, maximize, message):
+    with pytest.raises(StudyError, match=message):
+        pareto_mask(values, maximize)
+
+
+def test_pareto_mask_takes_numpy_arrays():
+    np = pytest.importorskip("numpy")
+    assert pareto_mask(np.array([[1, 2], [2, 1], [0, 0]]), np.array([True, True])) == \
+        [True, True, False]
 
 
 def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
