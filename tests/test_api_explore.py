@@ -10,9 +10,9 @@ from rich.console import Console
 
 from _explore_studies import EXAMPLES, write_study
 from cnnspace.errors import CnnspaceError
-from cnnspace.explore import (ExploreResult, Feasibility, Heartbeat, StudyError, StudyFile,
-                              StudyResults, check_feasible, explore, fit_space, load_results,
-                              load_study_file, pareto_mask, study_names)
+from cnnspace.explore import (ExploreResult, Feasibility, Heartbeat, Objective, StudyError,
+                              StudyFile, StudyResults, check_feasible, explore, fit_space,
+                              load_results, load_study_file, pareto_mask, study_names)
 
 DEMO = EXAMPLES / "demo.yaml"
 
@@ -119,7 +119,7 @@ def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
 
 
 @pytest.mark.parametrize("thing", [StudyError, ExploreResult, StudyResults, StudyFile,
-                                   Feasibility, Heartbeat, load_study_file,
+                                   Feasibility, Heartbeat, Objective, load_study_file,
                                    study_names])
 def test_public_names_have_docstrings(thing):
     assert thing.__doc__ and not thing.__doc__.startswith(thing.__name__ + "(")

@@ -13,6 +13,8 @@ ANALYTIC, TRAINED, MEASURED = "analytic", "trained", "measured"
 
 @dataclass(frozen=True)
 class Objective:
+    """One thing a study optimises: its name, direction, source and plot label (which gives the
+    unit: MB or MiB, ms, s, counts per image)."""
     name: str
     direction: str      # "maximize" | "minimize"
     source: str         # analytic | trained | measured
