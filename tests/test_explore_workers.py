@@ -146,6 +146,8 @@ def test_more_workers_than_cpus_are_refused(tmp_path):
     done = subprocess.run(cli("explore", str(study), "--out", str(tmp_path / "out"), "--workers",
                               str(available_cpus() + 1)), capture_output=True, text=True)
     assert done.returncode == 2 and "each worker trains on at least one" in done.stderr
+    assert f"--workers={available_cpus() + 1}:" in done.stderr  # the flag, as given
+    assert "start `cnnspace explore` on each with one --storage" in done.stderr
     assert not (tmp_path / "out").exists()
 
 

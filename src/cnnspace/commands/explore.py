@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..errors import exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
+from ..explore._run import check_workers
 from ..explore._storage import GRACE_S, HEARTBEAT_S
 from .report import write_study_report
 
@@ -39,6 +40,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    check_workers(args.workers, "--workers")  # named as given here, not as explore()'s argument
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
     heartbeat = Heartbeat(args.heartbeat, args.grace)
