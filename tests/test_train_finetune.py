@@ -136,7 +136,8 @@ def test_the_command_says_in_one_note_which_layers_start_afresh(rgb_source, fold
     (_tiny().replace("conv1", "stem"), "digits", "cannot start tiny from it: it has no layer "
      "'stem' with weights (a different architecture: weights are copied by layer name)"),
     (_tiny(channels=3), "imagefolder", "cannot start tiny from it: layer 'conv1' weight: "
-     "expected shape [8, 3, 3, 3], found [8, 1, 3, 3]"),
+     "expected shape [8, 3, 3, 3], found [8, 1, 3, 3] (it was trained on 1x8x8 input, this "
+     "run's is 3x8x8: a layer sized by the input's channels or size cannot be copied)"),
 ])
 def test_any_other_mismatch_is_one_line_naming_the_layer_and_shapes(source, folders, tmp_path,
                                                                    capsys, model, data, message):
@@ -236,3 +237,54 @@ def test_two_workers_fine_tune_to_another_class_count(rgb_source, folders, tmp_p
     assert main([*args[:-1], f"--out={tmp_path / 'other'}"]) == 2
     err = capfd.readouterr().err
     assert err.count("\n") == 1 and "layer 'conv1' bias: expected shape [4], found [8]" in err
+
+
+def test_the_same_class_count_with_other_class_names_reinitialises_the_classifier(
+        rgb_source, folders, tmp_path, capsys):
+    # The same digits, their folders named in words: sorted, "eight" is class 0, and the
+    # trained classifier's rows would score the wrong digits.
+    words = "zero one two three four five six seven eight nine".split()
+    for split in ("train", "val"):
+        for digit, word in enumerate(words):
+            shutil.copytree(folders[10] / split / str(digit), tmp_path / "words" / split / word)
+    spec, out = tmp_path / "net.yaml", tmp_path / "run"
+    spec.write_text(_tiny(channels=3))
+    assert main(["train", str(spec), f"--data=imagefolder:{tmp_path / 'words'}",
+                 "--image-size=8", f"--init-from={rgb_source / 'best.pt'}", "--epochs=1",
+                 "--threads=1", "--no-progress", f"--out={out}"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert notes == [f"note: {rgb_source / 'best.pt'} was trained on other classes (0, 1, 2, "
+                     "...; here eight, five, four, ...): conv2 (10 -> 10 outputs) "
+                     "re-initialised (classifier_init spec) for the 10 classes of "
+                     f"imagefolder:{tmp_path / 'words'}; every other layer starts from its "
+                     "weights"]
+    assert yaml.safe_load((out / "config.yaml").read_text())["init_from"]["reinitialised"] == [
+        "conv2"]
+
+
+THREE_HEADS = """
+name: heads
+input: [3, 8, 8]
+outputs: [main, aux1, aux2]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
+  - {name: flat, type: flatten}
+  - {name: main, type: linear, out_features: 10}
+  - {name: aux1, type: linear, out_features: 10, inputs: [flat]}
+  - {name: aux2, type: linear, out_features: 10, inputs: [flat]}
+"""
+
+
+def test_the_note_says_imprinting_sets_the_main_classifier_alone(folders, tmp_path, capsys):
+    source = tmp_path / "source"
+    train(loads(THREE_HEADS), get_dataset(f"imagefolder:{folders[10]}", image_size=8),
+          quick(epochs=1, out=str(source), threads=1))
+    spec = tmp_path / "five.yaml"
+    spec.write_text(THREE_HEADS.replace("out_features: 10", "out_features: 5"))
+    assert main(["train", str(spec), f"--data=imagefolder:{folders[5]}", "--image-size=8",
+                 f"--init-from={source / 'best.pt'}", "--classifier-init=imprint", "--epochs=1",
+                 "--threads=1", "--no-progress", f"--out={tmp_path / 'run'}"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and ("main (10 -> 5 outputs), aux1 (10 -> 5 outputs), aux2 (10 -> 5 "
+                                "outputs) re-initialised (classifier_init imprint for main, the "
+                                "spec's init for the others)") in notes[0]

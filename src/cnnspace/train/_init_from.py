@@ -1,15 +1,16 @@
 """Fine-tuning: a new run starts from a trained model's weights (a checkpoint of `cnnspace
 train` or a .cnnz of `cnnspace compress`, decompressed), copied layer by layer by spec layer name.
 
-Only a classifier sized for another class count starts afresh; any other difference is a
-different network, and copying part of it would train something nobody asked for.
+Only a classifier for other classes (another count, or other class names) starts afresh; any
+other difference is a different network, and copying part of it would train something nobody
+asked for.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -25,6 +26,8 @@ from ._imprint import classifier_layers
 class InitialWeights:
     layers: dict[str, dict[str, torch.Tensor]]  # spec layer name -> its parameters and buffers
     source: dict[str, Any]  # where they came from, for config.yaml, result.json and checkpoints
+    input: tuple[int, ...]  # the input shape they were trained at
+    classes: tuple[str, ...] = ()  # the names of the classes they score, where recorded
 
 
 def read_initial_weights(path: str | Path) -> InitialWeights:
@@ -35,23 +38,26 @@ def read_initial_weights(path: str | Path) -> InitialWeights:
     with torch.random.fork_rng(devices=[]):
         if is_cnnz(path):
             module, container = decompress(path)
-            source = {"format": "cnnz", "model": container.spec.name,
-                      "data": container.meta.get("data")}
+            spec, meta = container.spec, container.meta
+            source = {"format": "cnnz", "model": spec.name, "data": meta.get("data")}
         else:
             checkpoint = load_checkpoint(path)
-            module = checkpoint.build_model()
-            source = {"format": "checkpoint", "model": checkpoint.spec.name,
-                      "data": checkpoint.payload.get("data"), "epoch": checkpoint.epoch}
+            module, spec, meta = checkpoint.build_model(), checkpoint.spec, checkpoint.payload
+            source = {"format": "checkpoint", "model": spec.name, "data": meta.get("data"),
+                      "epoch": checkpoint.epoch}
+    classes = tuple((meta.get("preprocessing") or {}).get("classes") or ())
     return InitialWeights(_layer_states(module),
-                          {"path": str(path), "sha256": _sha256(path), **source})
+                          {"path": str(path), "sha256": _sha256(path), **source},
+                          tuple(spec.input), classes)
 
 
-def copy_initial_weights(module: nn.Module, spec: NetSpec,
-                         weights: InitialWeights) -> dict[str, tuple[int, int]]:
-    """Copies ``weights`` into ``module`` (built from ``spec``). Returns the classifier layers
-    left as built, since their output count is another: {name: (outputs there, here)}. Any
-    other mismatch raises CheckpointError naming the layer and the shapes, before a weight is
-    copied."""
+def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeights,
+                         classes: Sequence[str] = ()) -> dict[str, tuple[int, int]]:
+    """Copies ``weights`` into ``module`` (built from ``spec`` for the class names
+    ``classes``, where known). Returns the classifier layers left as built, since their output
+    count is another, or their rows would score other classes: {name: (outputs there, here)}.
+    Any other mismatch raises CheckpointError naming the layer and the shapes, before a weight
+    is copied."""
     where = f"{weights.source['path']}: cannot start {spec.name} from it"
     target, source = _layer_states(module), weights.layers
     missing = [name for name in target if name not in source]
@@ -63,17 +69,25 @@ def copy_initial_weights(module: nn.Module, spec: NetSpec,
         raise CheckpointError(f"{where}: its layer {extra[0]!r} is not in {spec.name} (a "
                               "different architecture: weights are copied by layer name)")
     classifiers = set(classifier_layers(spec))
+    other_classes = bool(classes and weights.classes) and tuple(classes) != weights.classes
     fresh = {}
     for name, state in target.items():
         mismatch = _mismatch(state, source[name])
         if mismatch is None:
+            if name in classifiers and other_classes:
+                outputs = next(iter(state.values())).shape[0]
+                fresh[name] = (outputs, outputs)
             continue
         key, expected, found = mismatch
         if name in classifiers and _other_outputs(state, source[name]):
             fresh[name] = (found[0], expected[0])
             continue
+        trained, here = "x".join(map(str, weights.input)), "x".join(map(str, spec.input))
+        why = ("a different architecture or channel count" if trained == here else
+               f"it was trained on {trained} input, this run's is {here}: a layer sized by the "
+               "input's channels or size cannot be copied")
         raise CheckpointError(f"{where}: layer {name!r} {key}: expected shape {expected}, found "
-                              f"{found} (a different architecture or channel count)")
+                              f"{found} ({why})")
     with torch.no_grad():
         for name, state in target.items():
             if name not in fresh:

@@ -58,6 +58,11 @@ def _fresh_epoch_stats() -> dict[str, float]:
     return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0}
 
 
+def _names(classes) -> str:
+    """Class names for one line: the first few of a long list."""
+    return ", ".join(classes) if len(classes) <= 4 else ", ".join(classes[:3]) + ", ..."
+
+
 def _to_device(value, device: torch.device):
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True)
@@ -132,8 +137,10 @@ class Trainer:
         resume); each worker copies them before DDP and imprinting see the module."""
         weights = self.workers.broadcast(read_initial_weights(self.config.init_from)
                                          if self.workers.is_main else None)
-        self.reinitialised = copy_initial_weights(self.module, self.spec, weights)
+        self.reinitialised = copy_initial_weights(self.module, self.spec, weights,
+                                                  self.data.classes)
         self.init_from = {**weights.source, "reinitialised": list(self.reinitialised)}
+        self.initial_classes = weights.classes
 
     def _classifier_as_built(self, fresh_model: bool) -> bool:
         """Whether the output layer holds the spec's init: imprinting never overwrites trained
@@ -242,8 +249,16 @@ class Trainer:
     def _reinitialised_note(self) -> str:
         layers = ", ".join(f"{name} ({there} -> {here} outputs)"
                            for name, (there, here) in self.reinitialised.items())
-        return (f"note: {self.init_from['path']} has another class count: {layers} "
-                f"re-initialised (classifier_init {self.config.classifier_init}) for the "
+        if any(there != here for there, here in self.reinitialised.values()):
+            why = "has another class count"
+        else:
+            why = (f"was trained on other classes ({_names(self.initial_classes)}; here "
+                   f"{_names(self.data.classes)})")
+        # imprint() sets the main output's classifier alone; auxiliary ones keep the spec's init
+        how = f"classifier_init {self.config.classifier_init}"
+        if self.config.classifier_init == "imprint" and len(self.reinitialised) > 1:
+            how = f"{how} for {classifier_layer(self.spec)}, the spec's init for the others"
+        return (f"note: {self.init_from['path']} {why}: {layers} re-initialised ({how}) for the "
                 f"{self.data.num_classes} classes of {self.data.name}; every other layer starts "
                 "from its weights")
 
