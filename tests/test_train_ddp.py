@@ -35,6 +35,8 @@ def test_two_workers_train_like_one_process(tmp_path, capsys):
                  "--classifier-init=imprint", "--nproc=2", "--device=cpu", f"--out={out}"]) == 0
 
     result = json.loads((out / "result.json").read_text())
+    # the command recorded reruns it as it ran: on two workers
+    assert yaml.safe_load((out / "config.yaml").read_text())["command"].endswith(" --nproc=2")
     spec = load(spec_file)
     # The foundation's analytic figure: gradient bytes per worker per synchronous step.
     assert result["workers"] == 2

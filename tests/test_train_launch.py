@@ -88,6 +88,7 @@ def test_ctrl_c_under_nproc_prints_no_traceback(tmp_path):
     assert child.returncode == 130
     assert "Traceback" not in err and "SignalException" not in err, err
     assert err.startswith(f"interrupted (Ctrl-C): a resumable checkpoint is in {out}")
+    assert err.count("cnnspace train: interrupted") == 1, err  # the command's, not rank 0's too
 
 
 def _exit(status: int, when: int = 100):

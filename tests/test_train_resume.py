@@ -159,3 +159,21 @@ def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
     assert "a resumable checkpoint is in" in stderr
     assert _processes_mentioning(str(out)) == []  # no worker trains on without it
     assert load_checkpoint(out / "checkpoint.pt").step > 0
+
+
+def test_workers_stop_with_a_checkpoint_when_their_command_is_killed(tmp_path):
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(SPEC)
+    out = tmp_path / "run"
+    args = [str(spec_file), "--data=digits", "--image-size=8", "--epochs=200", "--batch-size=32",
+            "--nproc=2", "--device=cpu", "--no-progress", f"--out={out}"]
+    child = subprocess.Popen([sys.executable, "-m", "cnnspace.cli", "train", *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(out / "metrics.jsonl", child)
+    child.kill()  # SIGKILL, as the out-of-memory killer or a scheduler would
+    child.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    while _processes_mentioning(str(out)):  # none trains on, orphaned
+        assert time.monotonic() < deadline, "workers outlived their command"
+        time.sleep(0.2)
+    assert load_checkpoint(out / "checkpoint.pt").step > 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from ..data import DataError, dataset_names, get_dataset
+from .._parent import die_with_parent
 from ..errors import CnnspaceError, exit_status
 from ..train import (RECIPES, RunFiles, TrainConfig, check_initial_weights, default_recipe,
                      fit_spec, launch_local, train, under_torchrun, uses_cuda, zoo_spec)
@@ -170,13 +171,16 @@ def launch_workers(nproc: int, module_args: list[str]) -> int:
 
 
 def as_worker(command: str, work: Callable[[], int]) -> int:
-    """``work()``; under torchrun, what every worker meets alike is reported once, by rank 0."""
+    """``work()``. Under torchrun a worker stops with the command that started it, leaves an
+    interruption for that command to say, and what every worker meets alike is reported once,
+    by rank 0."""
+    if not under_torchrun():
+        return work()
     try:
+        die_with_parent()
         return work()
     except KeyboardInterrupt as stop:
-        if is_rank0():
-            raise
-        return exit_status(stop)  # rank 0 says it was interrupted, once
+        return exit_status(stop)  # the trainer and the launching command have said so
     except CnnspaceError as e:
         if is_rank0():
             raise
@@ -185,9 +189,16 @@ def as_worker(command: str, work: Callable[[], int]) -> int:
                   file=sys.stderr)
         return 2  # anything else every worker meets alike: rank 0 reports it, once
     except RuntimeError as e:
-        if under_torchrun() and LOST_PEER.search(str(e)):
+        if LOST_PEER.search(str(e)):
             return PEER_LOST  # another worker stopped first: its error is its to print
         raise
+
+
+def recorded_command(command: str, argv: list[str]) -> str:
+    """The command line that reruns this run: the workers' own, with --nproc as they run."""
+    workers = int(os.environ["WORLD_SIZE"]) if under_torchrun() else 1
+    return shlex.join(["cnnspace", *command.split(), *argv,
+                       *([f"--nproc={workers}"] if workers > 1 else [])])
 
 
 def is_rank0() -> bool:
@@ -218,7 +229,7 @@ def _train(args, config: TrainConfig, out: str) -> int:
     spec, data, settings = _model_and_data(args)
     if is_rank0():
         _note_batch_beyond_data(config, len(data.train))
-    command = shlex.join(["cnnspace", "train", *_worker_argv(args, out)])
+    command = recorded_command("train", _worker_argv(args, out))
     result = train(spec, data, config, run_info={"command": command, "model": args.model,
                                                  "settings": settings})
     if is_rank0():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 
+from .._weight_formats import register_weight_format
 from ._codec import RAW_BITS, Coding, TensorBytes, WeightCode
 from ._container import SUFFIX, Cnnz, ContainerBytes, is_cnnz, read_cnnz, write_cnnz
 from ._dead import live_taps, live_weights
@@ -28,6 +29,18 @@ _TORCH_API = {
     "load_trained": "._pipeline",
     "compression_table": "._table", "TableRow": "._table",
 }
+
+
+def _trained_weights(path):
+    """A .cnnz as trained weights for fine-tuning (train reads it through _weight_formats)."""
+    from ._load import decompress
+
+    module, container = decompress(path)
+    spec, meta = container.spec, container.meta
+    return module, spec, meta, {"format": "cnnz", "model": spec.name, "data": meta.get("data")}
+
+
+register_weight_format(is_cnnz, _trained_weights)
 
 
 def __getattr__(name: str):

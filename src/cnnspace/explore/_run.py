@@ -21,6 +21,7 @@ import optuna
 from rich.console import Console
 
 from .._cpus import available_cpus
+from .._parent import as_parent, die_with_parent
 from ..errors import CnnspaceError, Terminated
 from ._monitor import Monitor
 from ._points import Feasibility
@@ -95,7 +96,7 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     # Created once here, so that this command's own workers never race to create it.
     open_study(open_storage(location, heartbeat), name, prepared)
     if worker_index is not None:
-        _die_with_parent()
+        die_with_parent()
         run_worker(prepared, location, name, out_dir, heartbeat, worker_index, shared)
     else:
         _announce(console, prepared, name, url, workers)
@@ -128,27 +129,6 @@ def _announce(console: Console, prepared: Prepared, name: str, url: str, workers
         console.print(line, markup=False, soft_wrap=True)
 
 
-PARENT_ENV = "CNNSPACE_EXPLORE_PARENT"  # the pid of the command that started a worker
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """A worker started by ``--workers`` gets SIGTERM when that command dies, even by SIGKILL
-    (Linux: prctl PR_SET_PDEATHSIG), and stops as for SIGTERM: its trial is queued again.
-    Without it, the workers would train on, orphaned and silent."""
-    parent = os.environ.pop(PARENT_ENV, None)
-    if parent is None or not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != int(parent):  # the command died before prctl took effect
-        raise Terminated("the command that started this worker is gone")
-
-
 def _terminated(signum, frame):
     raise Terminated("terminated (SIGTERM)")
 
@@ -158,7 +138,7 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
     if study.source is None:
         raise CnnspaceError("several workers need the study as a file (each worker reads it)")
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers)),
-           PARENT_ENV: str(os.getpid())}
+           **as_parent()}
     argv = [sys.executable, "-m", "cnnspace.cli", "explore", study.source, "--out", str(out_dir),
             "--storage", location, "--study-name", name,
             "--heartbeat", str(heartbeat.interval_s), "--grace", str(heartbeat.grace_s)]

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from ..compress import decompress, is_cnnz
+from .._weight_formats import weight_reader
 from ..nn import build
 from ..spec import NetSpec
 from ._checkpoint import CheckpointError, load_checkpoint
@@ -35,11 +35,13 @@ def read_initial_weights(path: str | Path) -> InitialWeights:
     path = Path(path)
     # Building the trained network initialises it: that must not move the generators the run
     # was seeded with (reruns of a fine-tune draw the same dropout and augmentation).
+    read = weight_reader(path)  # a format of a package above this one (compress's .cnnz)
+    if read is None and path.suffix.lower() == ".cnnz":
+        raise CheckpointError(f"{path}: a compressed model; training reads it once "
+                              "cnnspace.compress is imported")
     with torch.random.fork_rng(devices=[]):
-        if is_cnnz(path):
-            module, container = decompress(path)
-            spec, meta = container.spec, container.meta
-            source = {"format": "cnnz", "model": spec.name, "data": meta.get("data")}
+        if read is not None:
+            module, spec, meta, source = read(path)
         else:
             checkpoint = load_checkpoint(path)
             module, spec, meta = checkpoint.build_model(), checkpoint.spec, checkpoint.payload

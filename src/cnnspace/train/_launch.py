@@ -1,10 +1,13 @@
 """Starting local workers with torch's own launcher (torchrun = ``python -m torch.distributed.run``)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
+from typing import Iterator
 
+from .._parent import as_parent
 from ..errors import CnnspaceError, Terminated
 from ._distributed import available_cpus
 
@@ -43,14 +46,13 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
     # torchrun's command line: python -m torch.distributed.run --standalone ... -m MODULE ARGS
     args = parse_args(["--standalone", f"--nproc-per-node={nproc}", "-m", *module_args])
     handlers = {s: signal.getsignal(s) for s in _SIGNALS}
-    threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(max(1, available_cpus() // nproc))
     logging_off = logging.root.manager.disable
     # torchrun's log lines ("Sending process closing signal", its failure report): the workers
     # say what happened, and this process says nothing else while they run.
     logging.disable(logging.CRITICAL)
     try:
-        run(args)
+        with _environ(OMP_NUM_THREADS=str(max(1, available_cpus() // nproc)), **as_parent()):
+            run(args)
     except SignalException as e:
         raise (Terminated if e.sigval == signal.SIGTERM else KeyboardInterrupt)() from None
     except ChildFailedError as e:
@@ -59,10 +61,21 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
         logging.disable(logging_off)
         for s, handler in handlers.items():
             signal.signal(s, handler)
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
+
+
+@contextlib.contextmanager
+def _environ(**values: str) -> Iterator[None]:
+    """``values`` in the environment the workers inherit, the previous ones restored after."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _failure(nproc: int, failures: dict) -> WorkersFailed:
