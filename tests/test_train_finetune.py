@@ -288,3 +288,24 @@ def test_the_note_says_imprinting_sets_the_main_classifier_alone(folders, tmp_pa
     assert len(notes) == 1 and ("main (10 -> 5 outputs), aux1 (10 -> 5 outputs), aux2 (10 -> 5 "
                                 "outputs) re-initialised (classifier_init imprint for main, the "
                                 "spec's init for the others)") in notes[0]
+
+
+def test_a_source_replaced_while_it_is_read_is_refused(source, tmp_path, monkeypatch):
+    # The sha256 recorded must be of the weights used: a run still writing its best.pt
+    # replaces it (an atomic rename) between reading and hashing.
+    import shutil
+
+    import cnnspace.train._init_from as init_from
+    from cnnspace.train import CheckpointError, load_checkpoint, read_initial_weights
+    path = tmp_path / "best.pt"
+    shutil.copy(source / "best.pt", path)
+
+    def read_then_replaced(p):
+        checkpoint = load_checkpoint(p)
+        replacement = tmp_path / "new.pt"
+        shutil.copy(source / "best.pt", replacement)
+        replacement.replace(path)
+        return checkpoint
+    monkeypatch.setattr(init_from, "load_checkpoint", read_then_replaced)
+    with pytest.raises(CheckpointError, match="replaced while it was read"):
+        read_initial_weights(path)

@@ -33,12 +33,13 @@ class InitialWeights:
 def read_initial_weights(path: str | Path) -> InitialWeights:
     """The trained weights in ``path``, with its provenance (file hash, model, data, epoch)."""
     path = Path(path)
-    # Building the trained network initialises it: that must not move the generators the run
-    # was seeded with (reruns of a fine-tune draw the same dropout and augmentation).
     read = weight_reader(path)  # a format of a package above this one (compress's .cnnz)
     if read is None and path.suffix.lower() == ".cnnz":
         raise CheckpointError(f"{path}: a compressed model; training reads it once "
                               "cnnspace.compress is imported")
+    stamp = _stamp(path)
+    # Building the trained network initialises it: that must not move the generators the run
+    # was seeded with (reruns of a fine-tune draw the same dropout and augmentation).
     with torch.random.fork_rng(devices=[]):
         if read is not None:
             module, spec, meta, source = read(path)
@@ -48,9 +49,22 @@ def read_initial_weights(path: str | Path) -> InitialWeights:
             source = {"format": "checkpoint", "model": spec.name, "data": meta.get("data"),
                       "epoch": checkpoint.epoch}
     classes = tuple((meta.get("preprocessing") or {}).get("classes") or ())
+    digest = _sha256(path)
+    if _stamp(path) != stamp:  # the hash recorded must be of the weights used
+        raise CheckpointError(f"{path}: replaced while it was read (a run still writing it?); "
+                              "start again once it is done")
     return InitialWeights(_layer_states(module),
-                          {"path": str(path), "sha256": _sha256(path), **source},
+                          {"path": str(path), "sha256": digest, **source},
                           tuple(spec.input), classes)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    """Changes whenever the file is rewritten or replaced (an atomic write renames a new one)."""
+    try:
+        s = path.stat()
+    except OSError:
+        return None
+    return s.st_ino, s.st_size, s.st_mtime_ns
 
 
 def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeights,
