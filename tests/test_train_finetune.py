@@ -253,8 +253,8 @@ def test_the_same_class_count_with_other_class_names_reinitialises_the_classifie
                  "--image-size=8", f"--init-from={rgb_source / 'best.pt'}", "--epochs=1",
                  "--threads=1", "--no-progress", f"--out={out}"]) == 0
     notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
-    assert notes == [f"note: {rgb_source / 'best.pt'} was trained on other classes (0, 1, 2, "
-                     "...; here eight, five, four, ...): conv2 (10 -> 10 outputs) "
+    assert notes == [f"note: {rgb_source / 'best.pt'} was trained on other classes (class 0 "
+                     "is 0 there, eight here): conv2 (10 -> 10 outputs) "
                      "re-initialised (classifier_init spec) for the 10 classes of "
                      f"imagefolder:{tmp_path / 'words'}; every other layer starts from its "
                      "weights"]

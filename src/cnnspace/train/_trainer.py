@@ -58,11 +58,6 @@ def _fresh_epoch_stats() -> dict[str, float]:
     return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0}
 
 
-def _names(classes) -> str:
-    """Class names for one line: the first few of a long list."""
-    return ", ".join(classes) if len(classes) <= 4 else ", ".join(classes[:3]) + ", ..."
-
-
 def _to_device(value, device: torch.device):
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=True)
@@ -252,8 +247,10 @@ class Trainer:
         if any(there != here for there, here in self.reinitialised.values()):
             why = "has another class count"
         else:
-            why = (f"was trained on other classes ({_names(self.initial_classes)}; here "
-                   f"{_names(self.data.classes)})")
+            there, here = self.initial_classes, self.data.classes
+            # where they part: the first few names of long lists may well be equal
+            i = next(i for i, (a, b) in enumerate(zip(there, here)) if a != b)
+            why = f"was trained on other classes (class {i} is {there[i]} there, {here[i]} here)"
         # imprint() sets the main output's classifier alone; auxiliary ones keep the spec's init
         how = f"classifier_init {self.config.classifier_init}"
         if self.config.classifier_init == "imprint" and len(self.reinitialised) > 1:
