@@ -20,24 +20,11 @@ from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, Confi
                             default_recipe,
                             evaluate, fit_spec, load_checkpoint, lr_factor, make_optimizer,
                             make_scheduler, read_metrics, save_checkpoint, train, zoo_spec)
-from _nets import tiny_yaml
+from _nets import three_heads_yaml, tiny_yaml
 from _training import quick
 
 TINY = tiny_yaml()
-# Two auxiliary heads besides the main one, like GoogLeNet's.
-THREE_HEADS = """
-name: heads
-input: [1, 8, 8]
-outputs: [main, aux1, aux2]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
-  - {name: flat, type: flatten}
-  - {name: main, type: linear, out_features: 10}
-  - {name: aux1, type: linear, out_features: 10, inputs: [flat]}
-  - {name: aux2, type: linear, out_features: 10, inputs: [flat]}
-"""
-
-
+THREE_HEADS = three_heads_yaml()
 
 
 # -- options ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from cnnspace.nn import build
 from cnnspace.spec import loads
 from cnnspace.train import (Callback, ConfigError, StopTraining, fit_spec, load_checkpoint,
                             train)
-from _nets import tiny_yaml
+from _nets import three_heads_yaml, tiny_yaml
 from _training import quick
 
 
@@ -262,17 +262,7 @@ def test_the_same_class_count_with_other_class_names_reinitialises_the_classifie
         "conv2"]
 
 
-THREE_HEADS = """
-name: heads
-input: [3, 8, 8]
-outputs: [main, aux1, aux2]
-layers:
-  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
-  - {name: flat, type: flatten}
-  - {name: main, type: linear, out_features: 10}
-  - {name: aux1, type: linear, out_features: 10, inputs: [flat]}
-  - {name: aux2, type: linear, out_features: 10, inputs: [flat]}
-"""
+THREE_HEADS = three_heads_yaml(channels=3)
 
 
 def test_the_note_says_imprinting_sets_the_main_classifier_alone(folders, tmp_path, capsys):
@@ -280,7 +270,7 @@ def test_the_note_says_imprinting_sets_the_main_classifier_alone(folders, tmp_pa
     train(loads(THREE_HEADS), get_dataset(f"imagefolder:{folders[10]}", image_size=8),
           quick(epochs=1, out=str(source), threads=1))
     spec = tmp_path / "five.yaml"
-    spec.write_text(THREE_HEADS.replace("out_features: 10", "out_features: 5"))
+    spec.write_text(three_heads_yaml(channels=3, classes=5))
     assert main(["train", str(spec), f"--data=imagefolder:{folders[5]}", "--image-size=8",
                  f"--init-from={source / 'best.pt'}", "--classifier-init=imprint", "--epochs=1",
                  "--threads=1", "--no-progress", f"--out={tmp_path / 'run'}"]) == 0

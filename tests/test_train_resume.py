@@ -143,7 +143,8 @@ def _processes_mentioning(text: str) -> list[int]:
     return found
 
 
-def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
+def _training_on_two_workers(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A long run of `cnnspace train --nproc 2`, once its first epoch is recorded."""
     spec_file = tmp_path / "tiny.yaml"
     spec_file.write_text(SPEC)
     out = tmp_path / "run"
@@ -152,6 +153,11 @@ def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
     child = subprocess.Popen([sys.executable, "-m", "cnnspace.cli", "train", *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(out / "metrics.jsonl", child)
+    return child, out
+
+
+def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
+    child, out = _training_on_two_workers(tmp_path)
     child.send_signal(signal.SIGTERM)  # to the command alone, not its process group
     _, stderr = child.communicate(timeout=120)
     assert child.returncode == 143, stderr  # 128 + SIGTERM, as a shell reports it
@@ -162,14 +168,7 @@ def test_sigterm_to_the_command_stops_its_workers_with_a_checkpoint(tmp_path):
 
 
 def test_workers_stop_with_a_checkpoint_when_their_command_is_killed(tmp_path):
-    spec_file = tmp_path / "tiny.yaml"
-    spec_file.write_text(SPEC)
-    out = tmp_path / "run"
-    args = [str(spec_file), "--data=digits", "--image-size=8", "--epochs=200", "--batch-size=32",
-            "--nproc=2", "--device=cpu", "--no-progress", f"--out={out}"]
-    child = subprocess.Popen([sys.executable, "-m", "cnnspace.cli", "train", *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _wait_for(out / "metrics.jsonl", child)
+    child, out = _training_on_two_workers(tmp_path)
     child.kill()  # SIGKILL, as the out-of-memory killer or a scheduler would
     child.communicate(timeout=60)
     deadline = time.monotonic() + 60
