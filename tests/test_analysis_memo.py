@@ -5,7 +5,7 @@ import pytest
 
 from cnnspace import analyze, get_spec
 from cnnspace.metrics import _analyze
-from cnnspace.spec import _fields, _graph, loads
+from cnnspace.spec import _fields, _resolve, loads
 
 OUT_OF_ORDER = """
 name: out_of_order
@@ -26,8 +26,9 @@ def _cases():
 
 
 def _cold() -> None:
-    for cache in (_fields._NORMALISED, _graph._BLOCK_CACHE, _graph._BLOCK_TEMPLATES,
-                  _graph._LAYER_CACHE, _graph._SEGMENT_TOKENS, _graph._SHAPES, _graph._RESOLVED,
+    for cache in (_fields._NORMALISED, _resolve._BLOCK_CACHE, _resolve._BLOCK_TEMPLATES,
+                  _resolve._LAYER_CACHE, _resolve._SEGMENT_TOKENS, _resolve._SHAPES,
+                  _resolve._RESOLVED,
                   _analyze._COUNTED, _analyze._SEGMENTS):
         cache.clear()
 

@@ -1,9 +1,9 @@
 """A block met again under another name or after another layer is its first expansion renamed
-(spec/_graph.py's block templates): every block type must expand exactly as the renaming says."""
+(spec/_resolve.py's block templates): every block type must expand exactly as the renaming says."""
 import pytest
 
 from cnnspace.spec import BLOCK_TYPES, Layer, NetSpec, resolve
-from cnnspace.spec import _graph
+from cnnspace.spec import _resolve
 
 # Fields for one block of each type, with and without batchnorm (which changes the layers).
 SAMPLES = {
@@ -19,7 +19,7 @@ def test_every_block_type_has_a_sample():
 
 
 def _cold():
-    for cache in (_graph._BLOCK_CACHE, _graph._BLOCK_TEMPLATES):
+    for cache in (_resolve._BLOCK_CACHE, _resolve._BLOCK_TEMPLATES):
         cache.clear()
 
 
@@ -29,10 +29,10 @@ def test_a_renamed_block_equals_its_own_expansion(kind, batchnorm):
     attrs = {**SAMPLES[kind], "batchnorm": batchnorm}
     first, again = Layer("first", kind, (), attrs), Layer("again", kind, ("stem",), attrs)
     _cold()
-    _graph._expand_block(first, "input")
-    renamed = _graph._expand_block(again, "stem")[2]
+    _resolve._expand_block(first, "input")
+    renamed = _resolve._expand_block(again, "stem")[2]
     _cold()
-    direct = _graph._expand_block(again, "stem")[2]
+    direct = _resolve._expand_block(again, "stem")[2]
     assert renamed == direct
     assert all(p[0] == "again" or p[0].startswith("again/") for p in direct)
 

@@ -5,10 +5,11 @@ from ._compact import compact_layers
 from ._errors import SpecError
 from ._fields import MAX_SIZE
 from ._frozen import FrozenMap, freeze, thaw
-from ._graph import INPUT, Graph, Layer, NetSpec, Node, free_name, parse_input, resolve
+from ._graph import INPUT, Graph, Layer, NetSpec, Node, free_name, parse_input
 from ._identity import network_id
 from ._io import dumps, from_dict, load, loads, save, to_dict, validated
 from ._layers import LAYER_TYPES, Shape
+from ._resolve import resolve
 
 __all__ = ["BLOCK_TYPES", "INPUT", "LAYER_TYPES", "MAX_SIZE", "FrozenMap", "Graph", "Layer", "NetSpec", "Node",
            "Shape", "SpecError", "compact_layers", "dumps", "free_name", "freeze", "from_dict",

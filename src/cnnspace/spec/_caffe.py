@@ -15,8 +15,9 @@ from typing import Any, Callable
 
 from ._compact import compact_layers
 from ._errors import SpecError
-from ._graph import INPUT, Layer, NetSpec, Node, free_name, resolve
+from ._graph import INPUT, Layer, NetSpec, Node, free_name
 from ._prototxt import Ident, Message, parse
+from ._resolve import resolve
 
 V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", "LRN": "LRN",
             "CONCAT": "Concat", "ELTWISE": "Eltwise", "DROPOUT": "Dropout", "SOFTMAX": "Softmax",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ._graph import NetSpec, resolve
+from ._graph import NetSpec
+from ._resolve import resolve
 
 
 def network_id(spec: NetSpec, length: int = 10) -> str:

@@ -14,7 +14,8 @@ from .._yaml_file import safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
-from ._graph import Layer, NetSpec, _check_input_shape, not_a_spec, resolve
+from ._graph import Layer, NetSpec, _check_input_shape, not_a_spec
+from ._resolve import resolve
 
 _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
 
