@@ -56,6 +56,7 @@ CASES = [
      "key 'sampler': NSGAIISampler: `population_size` must be greater than or equal to 2"),
     ({"train__epochs": 0}, "option 'epochs': expected a positive integer, got 0"),
     ({"train__out": "x"}, "key 'train.out': set by the study"),
+    ({"train__learning_rate": 0.1}, "key 'train.learning_rate': unknown training option; known:"),
     ({"train__data": "mnist"}, "key 'train.data': unknown dataset 'mnist'"),
     ({"budget": {"n_trial": 3}}, "key 'budget.n_trial': unknown budget key"),
     ({"sampler": "random"}, "key 'budget': the random sampler never runs out of points"),
@@ -73,6 +74,14 @@ def test_bad_study_is_refused_before_training(tmp_path, capsys, changes, message
     assert err.startswith(f"cnnspace explore: error: {study}: ") and message in err, err
     assert len(err.strip().splitlines()) == 1
     assert not out.exists()  # nothing trained, no storage created
+
+
+def test_unknown_training_option_lists_only_what_a_study_accepts(tmp_path, capsys):
+    study = bad(tmp_path, train__learning_rate=0.1)
+    assert main(["explore", str(study), "--out", str(tmp_path / "out")]) == 2
+    known = set(capsys.readouterr().err.strip().split("known: ")[1].split(", "))
+    assert {"lr", "epochs", "data", "image_size", "recipe"} <= known
+    assert not known & {"out", "resume", "progress"}  # the study sets these per trial
 
 
 def test_every_objective_has_a_direction_and_a_source():

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +230,13 @@ def _train(value: Any) -> tuple[dict[str, Any], str, int | None]:
         if managed in options:
             raise StudyError("set by the study for each trial (its folder under --out)",
                              key=f"train.{managed}")
+    # TrainConfig's own message would offer out/progress/resume, which a study refuses.
+    allowed = {f.name for f in fields(TrainConfig)} - set(_MANAGED_TRAIN) - {"recipe"}
+    unknown = sorted(set(map(str, options)) - allowed)
+    if unknown:
+        raise StudyError(f"unknown training option; known: "
+                         f"{', '.join(sorted(allowed | {'data', 'image_size', 'recipe'}))}",
+                         key=f"train.{unknown[0]}")
     try:
         config = TrainConfig.from_recipe(recipe, **options)
     except CnnspaceError as e:
