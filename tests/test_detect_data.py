@@ -189,6 +189,14 @@ def test_average_precision_by_hand():
         average_precision(recall, precision, 1)
 
 
+def test_average_precision_counts_a_recall_equal_to_a_sample_point():
+    # 3 of 10 objects found, all at precision 1: recall 0.3 reaches the samples 0, .1, .2 and .3
+    # (4 of 11; 13 of 41), although 3/10 < 0.1 * 3 in floating point.
+    assert average_precision([0.1, 0.2, 0.3], [1.0, 1.0, 1.0], 11) == pytest.approx(4 / 11)
+    assert average_precision([0.1, 0.2, 0.3], [1.0, 1.0, 1.0], 41) == pytest.approx(13 / 41)
+    assert average_precision([0.35], [1.0], 41) == pytest.approx(15 / 41)  # 0.35 = 14/40
+
+
 def _car(box, occluded=0, truncated=0.0, kind="Car"):
     return KittiObject(kind, tuple(map(float, box)), truncated, occluded)
 

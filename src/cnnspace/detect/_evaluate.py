@@ -26,6 +26,7 @@ KITTI_IOU = {"Car": 0.7, "Pedestrian": 0.5, "Cyclist": 0.5}  # KITTI's object be
 DEFAULT_IOU = 0.5
 NEIGHBOURS = {"Car": ("Van",), "Pedestrian": ("Person_sitting",)}
 RECALL_POINTS = 41
+RECALL_TOLERANCE = 1e-9  # far below 1 / (objects x recall points) of any dataset
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,10 @@ def average_precision(recall: Sequence[float], precision: Sequence[float],
         raise CnnspaceError(f"recall and precision must be two curves of one length, got "
                             f"shapes {list(recall.shape)} and {list(precision.shape)}")
     if recall_points:
-        samples = [precision[recall >= r].max() if (recall >= r).any() else 0.0
+        # A recall equal to a sample point reaches it: 3/10 is below linspace's 0.1 * 3 in
+        # floating point, and exact comparison would drop that sample's precision.
+        reached = recall + RECALL_TOLERANCE
+        samples = [precision[reached >= r].max() if (reached >= r).any() else 0.0
                    for r in np.linspace(0, 1, recall_points)]
         return float(np.mean(samples))
     r = np.concatenate(([0.0], recall, [1.0]))
