@@ -28,6 +28,10 @@ def test_kitti_line_parses_every_field_and_writes_back():
     ("Car 0 0 0 1 2 3", "15 fields"),
     ("Car 0 0 0 1 2 x 4 1 1 1 1 1 1 1", "must be numbers"),
     ("Car 0 0 0 10 2 3 4 1 1 1 1 1 1 1", "x2 >= x1"),
+    ("Car 0 0 0 nan 2 3 4 1 1 1 1 1 1 1", "field 5 \\(x1\\) must be a finite number, got nan"),
+    ("Car 0 0 0 1 2 inf 4 1 1 1 1 1 1 1", "field 7 \\(x2\\) must be a finite number, got inf"),
+    ("Car 0 inf 0 1 2 3 4 1 1 1 1 1 1 1", "field 3 \\(occluded\\) must be a finite number"),
+    ("Car 0 1.5 0 1 2 3 4 1 1 1 1 1 1 1", "field 3 \\(occluded\\) must be an integer, got 1.5"),
 ])
 def test_bad_label_lines_name_file_and_line(tmp_path, line, message):
     path = tmp_path / "000001.txt"

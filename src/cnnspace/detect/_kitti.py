@@ -7,6 +7,7 @@ line, in ``ImageSets/SPLIT.txt`` (the layout of the official SqueezeDet code).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,8 @@ DONT_CARE = "DontCare"
 KITTI_CLASSES = ("Car", "Pedestrian", "Cyclist")
 IMAGE_DIR, LABEL_DIR, SPLIT_DIR = "image_2", "label_2", "ImageSets"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+FIELDS = ("type", "truncated", "occluded", "alpha", "x1", "y1", "x2", "y2", "height", "width",
+          "length", "x", "y", "z", "rotation_y", "score")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,13 @@ def parse_line(line: str, source: str = "<labels>", lineno: int = 1) -> KittiObj
     except ValueError:
         raise CnnspaceError(f"{where}: fields after the type must be numbers: {line.strip()!r}") \
             from None
+    for number, (name, value) in enumerate(zip(FIELDS[1:], values), 2):
+        # NaN passes every comparison (x2 >= x1, the difficulty filters) and int() fails on inf
+        if not math.isfinite(value):
+            raise CnnspaceError(f"{where}: field {number} ({name}) must be a finite number, got "
+                                f"{parts[number - 1]}")
+    if not values[1].is_integer():
+        raise CnnspaceError(f"{where}: field 3 (occluded) must be an integer, got {parts[2]}")
     x1, y1, x2, y2 = values[3:7]
     if x2 < x1 or y2 < y1:
         raise CnnspaceError(f"{where}: bbox must have x2 >= x1 and y2 >= y1, got "
