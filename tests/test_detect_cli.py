@@ -148,6 +148,8 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
     (["detect", "eval", "/nonexistent/detector.pt", "--threads", "0"],
      "--threads expects a positive integer, got 0"),
+    (["detect", "eval", "/nonexistent/detector.pt", "--recall-points", "1"],
+     "--recall-points must be 0 (area) or at least 2, got 1"),
     (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):

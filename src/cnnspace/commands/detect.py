@@ -205,9 +205,10 @@ def _eval_samples(args, detector):
 
 
 def run_eval(args) -> int:
-    from ..detect import Detector, evaluate_detector, measure_fps
+    from ..detect import Detector, check_recall_points, evaluate_detector, measure_fps
 
     check_threads(args.threads)
+    check_recall_points(args.recall_points, "--recall-points")
     detector = Detector.load(args.checkpoint)
     data, samples = _eval_samples(args, detector)
     difficulty = args.difficulty or data.difficulty

@@ -7,7 +7,8 @@ from ._data import DetectionData, check_data, open_data
 from ._dataset import DetectionDataset, box_sizes, load_image, to_input
 from ._detector import Detector, DetectorConfig
 from ._draw import draw_detections
-from ._evaluate import DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, evaluate
+from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision,
+                        check_recall_points, evaluate)
 from ._kitti import (DONT_CARE, KITTI_CLASSES, KittiObject, Sample, kitti_samples, parse_line,
                      read_labels, write_labels)
 from ._layout import ConvDetLayout, is_detector, layout_for
@@ -24,8 +25,9 @@ __all__ = [
     "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections", "Detector",
     "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample", "SqueezeDetLoss",
     "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes", "centres_to_corners",
-    "check_data", "check_train_options", "corners_to_centres", "decode", "detect_samples",
-    "detection_splits", "draw_detections", "elementwise_iou", "encode", "encode_targets",
+    "check_data", "check_recall_points", "check_train_options", "corners_to_centres", "decode",
+    "detect_samples", "detection_splits", "draw_detections", "elementwise_iou", "encode",
+    "encode_targets",
     "evaluate", "evaluate_detector", "fit_shapes", "generate_shapes", "is_detector",
     "kitti_samples", "layout_for", "load_image", "measure_fps", "nms", "open_data", "pairwise_iou",
     "parse_line", "postprocess", "read_labels", "safe_exp", "scale_shapes", "to_input",

@@ -72,8 +72,7 @@ def average_precision(recall: Sequence[float], precision: Sequence[float],
     """Interpolated AP of a precision/recall curve given at each detection (by decreasing score)."""
     recall = np.asarray(recall, dtype=np.float64)
     precision = np.asarray(precision, dtype=np.float64)
-    if recall_points < 0 or recall_points == 1:
-        raise CnnspaceError(f"recall_points must be 0 (area) or at least 2, got {recall_points}")
+    check_recall_points(recall_points)
     if recall.ndim != 1 or recall.shape != precision.shape:
         raise CnnspaceError(f"recall and precision must be two curves of one length, got "
                             f"shapes {list(recall.shape)} and {list(precision.shape)}")
@@ -89,6 +88,11 @@ def average_precision(recall: Sequence[float], precision: Sequence[float],
     p = np.maximum.accumulate(p[::-1])[::-1]  # the envelope: best precision at recall >= r
     steps = np.nonzero(r[1:] != r[:-1])[0]
     return float(((r[steps + 1] - r[steps]) * p[steps + 1]).sum())
+
+
+def check_recall_points(recall_points: int, name: str = "recall_points") -> None:
+    if recall_points < 0 or recall_points == 1:
+        raise CnnspaceError(f"{name} must be 0 (area) or at least 2, got {recall_points}")
 
 
 def _height(box) -> float:
