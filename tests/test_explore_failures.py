@@ -121,3 +121,35 @@ def test_a_damaged_line_is_one_error_naming_the_line(tmp_path, bad, capsys):
         open_storage(path)
     assert main(["report", str(tmp_path)]) == 2
     assert f"line {good + 1}" in capsys.readouterr().err
+
+
+def test_a_line_damaged_while_the_storage_is_open_is_one_error_naming_the_line(tmp_path):
+    path = _journal(tmp_path)
+    study = optuna.load_study(study_name="s", storage=open_storage(path))
+    good = len(path.read_bytes().splitlines())
+    with path.open("ab") as f:
+        f.write(b'{"op_code": 99}\n')
+    with pytest.raises(CnnspaceError, match=rf"study.journal: line {good + 1} is not a readable"):
+        study.get_trials()
+
+
+# A thread's traceback goes to threading.excepthook (pytest's warning), not to the captured stderr.
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_line_damaged_by_another_process_while_the_study_runs_is_one_error(tmp_path, capsys,
+                                                                             monkeypatch):
+    real = _training.train_point
+    journal = tmp_path / "out" / "study.journal"
+
+    def damaging(*args, **kwargs):  # another process writes a bad record mid-study
+        with journal.open("ab") as f:
+            f.write(b'{"op_code": 99, "worker_id": "elsewhere"}\n')
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_training, "train_point", damaging)
+    study = write_study(tmp_path, axes={"sr": [0.25, 0.5]})
+    assert main(["explore", str(study), "--out", str(tmp_path / "out"), "--no-report"]) == 2
+    err = capsys.readouterr().err
+    bad_line = journal.read_bytes().splitlines().index(b'{"op_code": 99, "worker_id": "elsewhere"}')
+    assert "Traceback" not in err and "Exception in thread" not in err, err
+    errors = [x for x in err.splitlines() if x.startswith("cnnspace explore: error:")]
+    assert len(errors) == 1 and f"study.journal: line {bad_line + 1} is not a readable" in errors[0]

@@ -59,11 +59,17 @@ class RetryTrial:
 
 class CheckedJournalStorage(JournalStorage):
     """Optuna's JournalStorage, whose reading of a damaged journal is one error naming the file
-    and line instead of a JSONDecodeError, UnicodeDecodeError, KeyError or AssertionError."""
+    and line instead of a JSONDecodeError, UnicodeDecodeError, KeyError or AssertionError: when
+    the study is opened, and when another process writes a damaged line while it is open (every
+    read replays the lines written since the last)."""
 
     def __init__(self, backend: BaseJournalBackend, path: str | os.PathLike) -> None:
+        self._path = path
+        super().__init__(backend)
+
+    def _sync_with_backend(self) -> None:
         try:
-            super().__init__(backend)
+            super()._sync_with_backend()
         except (ValueError, KeyError, AssertionError, TypeError, IndexError, AttributeError) as e:
             read = self._replay_result.log_number_read
             # A line that cannot be decoded is met before it is counted; one that decodes but
@@ -73,9 +79,9 @@ class CheckedJournalStorage(JournalStorage):
             line = read + 1 if undecodable or read == 0 else read
             detail = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
             raise CnnspaceError(
-                f"{path}: line {line} is not a readable journal record ({detail}); the study "
-                "cannot be read. Keep a copy of the file, then remove that line (and any after "
-                "it that are damaged) to recover the rest") from None
+                f"{self._path}: line {line} is not a readable journal record ({detail}); the "
+                "study cannot be read. Keep a copy of the file, then remove that line (and any "
+                "after it that are damaged) to recover the rest") from None
 
 
 class HeartbeatJournalStorage(CheckedJournalStorage, BaseHeartbeat):

@@ -13,6 +13,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 
+from ..errors import CnnspaceError
 from ._objectives import Objective
 from ._pareto import pareto_mask
 from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
@@ -34,6 +35,7 @@ class Monitor:
         self.started = time.time()
         self._stop = threading.Event()
         self._status = None
+        self._error: CnnspaceError | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -143,13 +145,24 @@ class Monitor:
         self._status = None
 
     def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.watch, daemon=True, name="explore-monitor")
+        thread = threading.Thread(target=self._watch_beside, daemon=True, name="explore-monitor")
         thread.start()
         return thread
 
+    def _watch_beside(self) -> None:
+        # An error in a thread would print its traceback: kept for stop() to raise instead.
+        try:
+            self.watch()
+        except CnnspaceError as e:
+            self._error = e
+
     def stop(self, thread: threading.Thread) -> None:
+        """Stops the thread of ``start()``; an error it met (a journal damaged while the study
+        ran) is raised here, in the caller's thread."""
         self._stop.set()
         thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _duration(seconds: float) -> str:
