@@ -6,7 +6,8 @@ from PIL import Image
 
 from cnnspace.detect import (SHAPE_CLASSES, DataFolderTaken, DetectionDataset, KittiObject,
                              anchor_grid, average_precision, box_sizes, evaluate, generate_shapes,
-                             kitti_samples, open_data, parse_line, read_labels, write_labels)
+                             kitti_samples, labels_in_image, open_data, parse_line, read_labels,
+                             write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -160,6 +161,29 @@ def test_dataset_scales_boxes_to_the_input_and_flips_them(tmp_path):
     assert sizes.shape[1] == 2 and (sizes > 0).all()
     with pytest.raises(CnnspaceError, match="no object of the classes"):
         DetectionDataset(samples, ["Car"], hw, anchors)
+
+
+def test_boxes_beyond_the_image_are_clipped_to_it_in_training_and_evaluation(tmp_path):
+    # An 80x40 image: a car half beyond the right edge, one wholly beyond it, one inside.
+    root = tmp_path / "kitti"
+    (root / "image_2").mkdir(parents=True)
+    (root / "label_2").mkdir()
+    Image.new("RGB", (80, 40)).save(root / "image_2" / "000000.png")
+    write_labels(root / "label_2" / "000000.txt",
+                 [_car((60, 10, 100, 30)), _car((90, 0, 120, 20)), _car((0, 0, 20, 20))])
+    samples = kitti_samples(root)
+    anchors = anchor_grid((2, 4), (40, 80), [[20, 20]])
+    _, target = DetectionDataset(samples, ["Car"], (40, 80), anchors)[0]
+    # The network sees nothing beyond the image: the targets are the visible parts.
+    assert sorted(target[target[:, 0] == 1, 5:9].tolist()) == [[0, 0, 20, 20], [60, 10, 80, 30]]
+    assert sorted(box_sizes(samples, ["Car"], (40, 80)).tolist()) == [[20, 20], [20, 20]]
+    # Detections are clipped to the image too: the visible part of the first car is a hit, and
+    # the car wholly beyond the image is nothing to find.
+    truth = [labels_in_image(samples[0])]
+    assert [o.bbox for o in truth[0]] == [(60, 10, 80, 30), (0, 0, 20, 20)]
+    detections = [[((60, 10, 80, 30), 0.9, "Car"), ((0, 0, 20, 20), 0.8, "Car")]]
+    car = evaluate(detections, truth, ["Car"], difficulty="all").per_class["Car"]
+    assert car.ground_truth == 2 and car.ap == pytest.approx(1.0)
 
 
 def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):

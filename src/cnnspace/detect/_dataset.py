@@ -2,6 +2,7 @@
 paired with fixed-size anchor targets (so the default collate stacks them)."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,35 @@ def load_image(path: str | Path) -> Image.Image:
             return im.convert("RGB")
     except (OSError, ValueError) as e:
         raise CnnspaceError(f"cannot read image {path}: {e}") from None
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """(width, height) of an image, from its header."""
+    try:
+        with Image.open(path) as im:
+            return im.size
+    except (OSError, ValueError) as e:
+        raise CnnspaceError(f"cannot read image {path}: {e}") from None
+
+
+def clip_objects(objects: list[KittiObject], width: float, height: float) -> list[KittiObject]:
+    """Objects with their boxes trimmed to a ``width`` x ``height`` image, those with nothing
+    inside it left out: the network sees nothing beyond the image and its detections are
+    trimmed to it, so an unclipped box would be a target it cannot reach and a ground truth no
+    detection can match."""
+    clipped = []
+    for o in objects:
+        x1, y1, x2, y2 = o.bbox
+        box = (min(max(x1, 0.0), width), min(max(y1, 0.0), height),
+               min(max(x2, 0.0), width), min(max(y2, 0.0), height))
+        if box[2] > box[0] and box[3] > box[1]:
+            clipped.append(o if box == o.bbox else replace(o, bbox=box))
+    return clipped
+
+
+def labels_in_image(sample: Sample) -> list[KittiObject]:
+    """A sample's labelled objects, clipped to its image (see ``clip_objects``)."""
+    return clip_objects(read_labels(sample.labels), *image_size(sample.image))
 
 
 def to_input(image: Image.Image, input_hw: tuple[int, int]) -> torch.Tensor:
@@ -67,7 +97,7 @@ class DetectionDataset(torch.utils.data.Dataset):
         image = load_image(self.samples[i].image)
         width, height = image.size
         h, w = self.input_hw
-        mine = [o for o in self.labels[i] if o.type in self._index]
+        mine = [o for o in clip_objects(self.labels[i], width, height) if o.type in self._index]
         boxes = torch.tensor([o.bbox for o in mine], dtype=torch.float32).reshape(-1, 4)
         boxes = boxes * torch.tensor([w / width, h / height, w / width, h / height])
         x = to_input(image, self.input_hw)
@@ -85,8 +115,8 @@ def box_sizes(samples: list[Sample], classes: list[str], input_hw: tuple[int, in
     h, w = input_hw
     sizes = []
     for sample in samples:
-        with Image.open(sample.image) as im:
-            width, height = im.size
+        width, height = image_size(sample.image)
         sizes += [((o.bbox[2] - o.bbox[0]) * w / width, (o.bbox[3] - o.bbox[1]) * h / height)
-                  for o in read_labels(sample.labels) if o.type in classes]
+                  for o in clip_objects(read_labels(sample.labels), width, height)
+                  if o.type in classes]
     return np.asarray(sizes, dtype=np.float64).reshape(-1, 2)

@@ -8,10 +8,10 @@ from rich.progress import track
 
 from ..metrics import time_calls
 from .._threads import torch_threads
-from ._dataset import load_image, to_input
+from ._dataset import labels_in_image, load_image, to_input
 from ._detector import Detector
 from ._evaluate import RECALL_POINTS, Evaluation, check_iou, check_recall_points, evaluate
-from ._kitti import Sample, read_labels
+from ._kitti import Sample
 from ._postprocess import postprocess
 
 
@@ -34,7 +34,7 @@ def evaluate_detector(detector: Detector, samples: list[Sample], difficulty: str
     check_iou(iou, detector.config.classes)  # before the long part
     check_recall_points(recall_points)
     detections = detect_samples(detector, samples, batch_size, progress)
-    truth = [read_labels(s.labels) for s in samples]
+    truth = [labels_in_image(s) for s in samples]
     return evaluate(detections, truth, detector.config.classes, iou, difficulty, recall_points)
 
 
