@@ -6,8 +6,8 @@ from PIL import Image
 
 from cnnspace.detect import (SHAPE_CLASSES, DataFolderTaken, DetectionDataset, KittiObject,
                              anchor_grid, average_precision, box_sizes, evaluate, generate_shapes,
-                             kitti_samples, labels_in_image, open_data, parse_line, read_labels,
-                             write_labels)
+                             kitti_samples, labels_in_image, load_image, open_data, parse_line,
+                             read_labels, write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -184,6 +184,18 @@ def test_boxes_beyond_the_image_are_clipped_to_it_in_training_and_evaluation(tmp
     detections = [[((60, 10, 80, 30), 0.9, "Car"), ((0, 0, 20, 20), 0.8, "Car")]]
     car = evaluate(detections, truth, ["Car"], difficulty="all").per_class["Car"]
     assert car.ground_truth == 2 and car.ap == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("mode, pixel", [("L", 128), ("LA", (128, 255)), ("RGBA", (128,) * 4),
+                                         ("P", 0), ("I;16", 128 * 257)])
+def test_images_of_every_mode_are_read_as_rgb_of_the_same_brightness(tmp_path, mode, pixel):
+    path = tmp_path / "image.png"
+    image = Image.new(mode, (4, 2), pixel)
+    if mode == "P":
+        image.putpalette([128, 128, 128])
+    image.save(path)
+    # 16-bit grey (mid-grey is 128 x 257) saturated to white when converted as it stood.
+    assert load_image(path).getpixel((1, 1)) == (128, 128, 128)
 
 
 def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):

@@ -21,6 +21,10 @@ STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 def load_image(path: str | Path) -> Image.Image:
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I;16"):
+                # Pillow converts 16-bit grey to RGB by clipping at 255: nearly all white.
+                high_byte = (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
+                return Image.fromarray(high_byte, "L").convert("RGB")
             return im.convert("RGB")
     except (OSError, ValueError) as e:
         raise CnnspaceError(f"cannot read image {path}: {e}") from None
