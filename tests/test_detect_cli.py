@@ -9,8 +9,8 @@ from PIL import Image
 
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
-from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, generate_shapes, layout_for,
-                             load_image, measure_fps)
+from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, KittiObject, generate_shapes,
+                             layout_for, load_image, measure_fps, write_labels)
 from cnnspace.errors import CnnspaceError
 from cnnspace.metrics import Timing
 from cnnspace.spec import loads, to_dict
@@ -191,6 +191,23 @@ def test_eval_refuses_a_data_dir_holding_another_dataset(tmp_path, capsys, monke
     # Without --data-dir: the default folder of these settings, beside the other.
     assert main(["detect", "eval", str(path), "--data", "shapes:20", "--no-fps"]) == 0
     assert (tmp_path / "runs" / "data" / "shapes-20-64x64-s0" / "shapes.json").is_file()
+
+
+def test_eval_on_images_without_some_of_the_detectors_classes(tmp_path, capsys):
+    # A shapes detector on a KITTI-format folder holding rectangles only: ellipses and triangles
+    # have nothing to find (no AP), which is no reason to refuse the evaluation.
+    _, path = _detector(tmp_path)
+    root = tmp_path / "rects"
+    for folder in ("image_2", "label_2", "ImageSets"):
+        (root / folder).mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(root / "image_2" / "a.png")
+    write_labels(root / "label_2" / "a.txt", [KittiObject("Rectangle", (8, 8, 40, 40))])
+    (root / "ImageSets" / "val.txt").write_text("a\n")
+    assert main(["detect", "eval", str(path), "--data", f"kitti:{root}", "--no-fps",
+                 "--format", "json", "--difficulty", "all"]) == 0
+    classes = json.loads(capsys.readouterr().out)["classes"]
+    assert classes["Rectangle"]["ground_truth"] == 1 and classes["Rectangle"]["ap"] is not None
+    assert classes["Ellipse"]["ap"] is None and classes["Triangle"]["ap"] is None
 
 
 def test_eval_of_a_classifier_checkpoint_says_what_it_is(tmp_path, capsys, digits8):

@@ -200,7 +200,7 @@ def _eval_samples(args, detector):
     data_dir = args.data_dir or (info.get("data_dir") if ref == info.get("data") else None)
     data = open_data(ref, detector.input_hw, classes=list(detector.config.classes),
                      train_split=args.split, val_split=args.split, data_dir=data_dir,
-                     progress=False)
+                     progress=False, every_class=False)
     return data, data.val
 
 

@@ -55,14 +55,16 @@ def _parse(ref: str) -> tuple[str, int | str]:
     raise CnnspaceError(f"unknown detection data {ref!r}; use kitti:PATH or shapes[:N]")
 
 
-def check_data(ref: str, classes: list[str] | None = None) -> tuple[str, ...]:
+def check_data(ref: str, classes: list[str] | None = None,
+               every_class: bool = True) -> tuple[str, ...]:
     """The classes ``open_data(ref, classes=classes)`` gives, checked as far as can be before any
-    data is read or generated (the reference; for shapes, classes it never draws), so that a
-    detector for them is checked before that too."""
+    data is read or generated (the reference; for shapes, with ``every_class``, classes it never
+    draws), so that a detector for them is checked before that too."""
     kind, _ = _parse(ref)
     if kind == "shapes":
         chosen = tuple(classes or SHAPE_CLASSES)
-        _check_classes(chosen, set(SHAPE_CLASSES), "shapes images")
+        if every_class:
+            _check_classes(chosen, set(SHAPE_CLASSES), "shapes images")
         return chosen
     return tuple(classes or KITTI_CLASSES)
 
@@ -75,13 +77,15 @@ def shapes_folder(count: int, input_hw: tuple[int, int], seed: int = 0) -> Path:
 
 def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None = None,
               train_split: str = "train", val_split: str = "val", data_dir: str | None = None,
-              seed: int = 0, progress: bool = True) -> DetectionData:
+              seed: int = 0, progress: bool = True, every_class: bool = True) -> DetectionData:
     """``shapes`` images are generated at ``input_hw`` under ``data_dir`` (default
     runs/data/shapes-N-HxW-sSEED) and reused afterwards; a ``data_dir`` holding anything else
     (e.g. shapes of other settings) is refused, never overwritten. ``data_dir``, where given, is
     also where a ``kitti:PATH`` dataset is (as a detector records it, so that it is found from any
-    working folder)."""
-    chosen = check_data(ref, classes)
+    working folder). ``every_class``: each of ``classes`` must have a box in the training split
+    (for training, a class without one is a typo); False to evaluate a detector on images that
+    hold only some of its classes (the others get no AP)."""
+    chosen = check_data(ref, classes, every_class)
     kind, where = _parse(ref)
     if kind == "shapes":
         root = Path(data_dir) if data_dir else shapes_folder(where, input_hw, seed)
@@ -91,7 +95,8 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
         root = Path(data_dir or where)
         difficulty, kitti = "moderate", True
     train = kitti_samples(root, train_split)
-    _check_classes(chosen, _classes_in(train), f"the training images of {ref}")
+    if every_class:
+        _check_classes(chosen, _classes_in(train), f"the training images of {ref}")
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
                          kitti and chosen == KITTI_CLASSES, root.resolve())
 
