@@ -193,6 +193,18 @@ def test_eval_refuses_a_data_dir_holding_another_dataset(tmp_path, capsys, monke
     assert (tmp_path / "runs" / "data" / "shapes-20-64x64-s0" / "shapes.json").is_file()
 
 
+@pytest.mark.parametrize("iou, message", [
+    ("Rectangle=0.5,Bus=0.3", "--iou: IoU threshold for 'Bus', which is not a class here"),
+    ("1.5", "--iou: IoU threshold for every class must be a number in (0, 1], got 1.5"),
+])
+def test_eval_checks_iou_before_generating_data(tmp_path, capsys, monkeypatch, iou, message):
+    monkeypatch.chdir(tmp_path)
+    _, path = _detector(tmp_path)
+    assert main(["detect", "eval", str(path), "--data", "shapes:40", "--iou", iou]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_eval_on_images_without_some_of_the_detectors_classes(tmp_path, capsys):
     # A shapes detector on a KITTI-format folder holding rectangles only: ellipses and triangles
     # have nothing to find (no AP), which is no reason to refuse the evaluation.

@@ -205,15 +205,18 @@ def _eval_samples(args, detector):
 
 
 def run_eval(args) -> int:
-    from ..detect import Detector, check_recall_points, evaluate_detector, measure_fps
+    from ..detect import (Detector, check_iou, check_recall_points, evaluate_detector,
+                          measure_fps)
 
     check_threads(args.threads)
     check_recall_points(args.recall_points, "--recall-points")
+    iou = _parse_iou(args.iou)
     detector = Detector.load(args.checkpoint)
+    check_iou(iou, detector.config.classes, "--iou")  # before any data is read or generated
     data, samples = _eval_samples(args, detector)
     difficulty = args.difficulty or data.difficulty
-    result = evaluate_detector(detector, samples, difficulty, _parse_iou(args.iou),
-                               args.recall_points, progress=args.format == "table")
+    result = evaluate_detector(detector, samples, difficulty, iou, args.recall_points,
+                               progress=args.format == "table")
     report = {"checkpoint": args.checkpoint, "data": data.name, "split": args.split,
               "images": len(samples), **result.to_json()}
     if not args.no_fps:

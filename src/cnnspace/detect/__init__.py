@@ -8,7 +8,7 @@ from ._dataset import (DetectionDataset, box_sizes, clip_objects, labels_in_imag
                        to_input)
 from ._detector import Detector, DetectorConfig
 from ._draw import draw_detections
-from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision,
+from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, check_iou,
                         check_recall_points, evaluate)
 from ._kitti import (DONT_CARE, KITTI_CLASSES, KittiObject, Sample, kitti_samples, parse_line,
                      read_labels, write_labels)
@@ -26,7 +26,7 @@ __all__ = [
     "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections", "Detector",
     "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample", "SqueezeDetLoss",
     "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes", "centres_to_corners",
-    "check_data", "check_recall_points", "check_train_options", "clip_objects",
+    "check_data", "check_iou", "check_recall_points", "check_train_options", "clip_objects",
     "corners_to_centres", "decode", "detect_samples", "detection_splits", "draw_detections",
     "elementwise_iou", "encode", "encode_targets", "evaluate", "evaluate_detector", "fit_shapes",
     "generate_shapes", "is_detector", "kitti_samples", "labels_in_image", "layout_for",

@@ -141,19 +141,23 @@ def _match_image(dets, objects: list[KittiObject], cls: str, iou: float,
     return out, len(wanted)
 
 
-def check_iou(iou: dict[str, float] | float | None, classes: Sequence[str]) -> None:
-    """IoU thresholds must lie in (0, 1] and name classes of the data."""
+def check_iou(iou: dict[str, float] | float | None, classes: Sequence[str],
+              flag: str | None = None) -> None:
+    """IoU thresholds must lie in (0, 1] and name classes of the data; ``flag``: the option that
+    gave them, named first in the error."""
+    where = f"{flag}: " if flag else ""
     if isinstance(iou, dict):
         unknown = sorted(set(iou) - set(classes))
         if unknown:
-            raise CnnspaceError(f"IoU threshold for {unknown[0]!r}, which is not a class here; "
-                                f"classes: {', '.join(classes)}")
+            raise CnnspaceError(f"{where}IoU threshold for {unknown[0]!r}, which is not a class "
+                                f"here; classes: {', '.join(classes)}")
         thresholds = iou.items()
     else:
         thresholds = [] if iou is None else [("every class", iou)]
     for cls, t in thresholds:
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t <= 1:
-            raise CnnspaceError(f"IoU threshold for {cls} must be a number in (0, 1], got {t!r}")
+            raise CnnspaceError(f"{where}IoU threshold for {cls} must be a number in (0, 1], "
+                                f"got {t!r}")
 
 
 def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Sequence[KittiObject]],
