@@ -71,19 +71,59 @@ def test_interruptions_do_not_use_up_the_retries(tmp_path, monkeypatch):
     assert result.counts.trained == result.counts.done == 1 and result.counts.lost == 0
 
 
-def test_a_dead_workers_trial_is_retried_without_limit(tmp_path):
-    from cnnspace.explore._journal import RetryTrial
+def test_each_cause_of_a_retry_counts_against_its_own_limit(tmp_path):
+    from cnnspace.explore._journal import FAILED_TRY, INTERRUPTED, RetryTrial
 
     storage = open_storage(tmp_path, heartbeat=None)
     study = optuna.create_study(storage=storage, study_name="s")
-    retry, trial = RetryTrial(max_retry=1), study.ask()
+    retry, trial = RetryTrial(max_retry=1, max_deaths=2), study.ask()
     study.tell(trial, state=TrialState.FAIL)
-    for _ in range(3):
-        assert retry(study, study.trials[-1])
-        study.tell(study.ask(), state=TrialState.FAIL)  # pops the retry
-    assert retry(study, study.trials[-1], failed=True)
+
+    def again(cause: str) -> bool:
+        queued = retry(study, study.trials[-1], cause=cause)
+        if queued:
+            study.tell(study.ask(), state=TrialState.FAIL)  # pops the retry
+        return queued
+
+    assert all(again(INTERRUPTED) for _ in range(5))  # never the point's fault
+    assert again(FAILED_TRY) and retry(study, study.trials[-1])  # Optuna's call: a death
     study.tell(study.ask(), state=TrialState.FAIL)
-    assert not retry(study, study.trials[-1], failed=True)
+    assert again(INTERRUPTED) and again(FAILED_TRY) is False  # two failures > max_retry 1
+    assert again("died") is True and again("died") is False  # three deaths > max_deaths 2
+
+
+CRASHING_RUN = """
+import os, signal, sys
+from cnnspace.explore import Heartbeat, explore, load_study_file, _training
+real = _training.train_point
+
+def crashing(trial, *args, **kwargs):
+    if trial.params["sr"] == 0.25:  # this point kills its worker, as a segfault would
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(trial, *args, **kwargs)
+
+_training.train_point = crashing
+result = explore(load_study_file(sys.argv[1]), sys.argv[2], heartbeat=Heartbeat(max_deaths=1))
+print(result.counts)
+"""
+
+
+def test_a_point_that_kills_its_worker_is_given_up_after_max_deaths_runs(tmp_path):
+    # Without a limit every run of the study would crash on that point again.
+    import subprocess
+    import sys
+
+    from cnnspace.explore import trial_rows
+    study, out = write_study(tmp_path, axes={"sr": [0.25, 0.5]}), tmp_path / "out"
+    runs = [subprocess.run([sys.executable, "-c", CRASHING_RUN, str(study), str(out)],
+                           capture_output=True, text=True, timeout=300) for _ in range(3)]
+    assert [r.returncode for r in runs] == [-9, -9, 0], runs[-1].stderr
+    counts = count(trials_of(out))
+    assert (counts.trained, counts.lost, counts.done) == (1, 1, 2)
+    lost = [r for r in trial_rows(trials_of(out), ["sr"]) if r["outcome"] == "lost"]
+    assert [r["sr"] for r in lost] == [0.25]
+    assert "worker died while training this point (2 times in all" in lost[0]["error"]
+    assert "[sr=0.25]: lost" in runs[-1].stderr and "its worker died while" in runs[-1].stderr
 
 
 def _journal(tmp_path):
@@ -153,3 +193,9 @@ def test_a_line_damaged_by_another_process_while_the_study_runs_is_one_error(tmp
     assert "Traceback" not in err and "Exception in thread" not in err, err
     errors = [x for x in err.splitlines() if x.startswith("cnnspace explore: error:")]
     assert len(errors) == 1 and f"study.journal: line {bad_line + 1} is not a readable" in errors[0]
+
+
+def test_a_worker_killed_by_a_signal_is_named_by_it():
+    from cnnspace.explore._run import _ended
+    assert _ended(-11) == "was killed by SIGSEGV" and _ended(-9) == "was killed by SIGKILL"
+    assert _ended(2) == "exited with code 2"

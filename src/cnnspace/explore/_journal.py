@@ -28,27 +28,38 @@ from ..errors import CnnspaceError
 HEARTBEAT_ATTR = "cnnspace:heartbeat"
 WORKER_ATTR = "worker"  # user attribute: "host:pid" of the process running the trial
 FAILURES_ATTR = "cnnspace:failures"  # system attribute: how many tries of the point failed
+DEATHS_ATTR = "cnnspace:deaths"  # system attribute: how many tries' workers died before this one
+
+
+# Why a trial's point is queued again: only FAILED counts against max_retry; DIED against
+# max_deaths (Optuna's stale-trial callback passes no cause: the worker died or went silent).
+FAILED_TRY, INTERRUPTED, DIED = "failed", "interrupted", "died"
 
 
 class RetryTrial:
     """Queues a trial's point again, as Optuna's RetryHeartbeatStaleTrialCallback does (the same
-    ``failed_trial`` and ``retry_history`` system attributes), but only the trial's own failures
-    count against ``max_retry``: an interruption (Ctrl-C, SIGTERM, a worker that died or went
-    silent) is not the point's fault, and a point interrupted any number of times is retried.
-    Called by Optuna for stale trials (``failed`` False) and by the trial runner."""
+    ``failed_trial`` and ``retry_history`` system attributes). The trial's own failures count
+    against ``max_retry``. An interruption (Ctrl-C, SIGTERM, the machine's error) is not the
+    point's fault, and a point interrupted any number of times is retried. A worker that died
+    (or went silent) while training the point is retried ``max_deaths`` times: a machine lost
+    is not the point's fault, but a point whose training crashes its worker (a segfault, the
+    out-of-memory killer) would otherwise crash every run of the study; past the limit it ends
+    ``lost`` (see ``_records.lost_reason``). Called by Optuna for stale trials and by the trial
+    runner with the ``cause``."""
 
-    def __init__(self, max_retry: int) -> None:
-        self.max_retry = max_retry
+    def __init__(self, max_retry: int, max_deaths: int) -> None:
+        self.max_retry, self.max_deaths = max_retry, max_deaths
 
-    def __call__(self, study: optuna.Study, trial: FrozenTrial, failed: bool = False) -> bool:
-        failures = int(trial.system_attrs.get(FAILURES_ATTR, 0)) + bool(failed)
-        if failures > self.max_retry:
+    def __call__(self, study: optuna.Study, trial: FrozenTrial, cause: str = DIED) -> bool:
+        failures = int(trial.system_attrs.get(FAILURES_ATTR, 0)) + (cause == FAILED_TRY)
+        deaths = int(trial.system_attrs.get(DEATHS_ATTR, 0)) + (cause == DIED)
+        if failures > self.max_retry or deaths > self.max_deaths:
             return False
         system_attrs = {**trial.system_attrs,
                         "failed_trial": trial.system_attrs.get("failed_trial", trial.number),
                         "retry_history": [*trial.system_attrs.get("retry_history", ()),
                                           trial.number],
-                        FAILURES_ATTR: failures}
+                        FAILURES_ATTR: failures, DEATHS_ATTR: deaths}
         # What the try ended with is its own: the retry starts afresh.
         user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("error", "outcome")}
         study.add_trial(create_trial(state=TrialState.WAITING, params=trial.params,

@@ -18,7 +18,7 @@ from ._objectives import Objective
 from ._pareto import pareto_mask
 from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
 from ._records import outcome as trial_outcome
-from ._records import retried_numbers
+from ._records import retried_numbers, trial_error
 from ._storage import open_storage
 
 POLL_S = 2.0
@@ -96,8 +96,9 @@ class Monitor:
             text += f", {a['metrics']['size_mib']:.3g} MiB"
         if results.get("train_seconds") is not None:
             text += f", {results['train_seconds']:.1f} s"
-        if a.get("error") and outcome != INFEASIBLE:
-            text += f": {a['error']}"
+        error = trial_error(t, outcome)
+        if error and outcome != INFEASIBLE:
+            text += f": {error}"
         return text + "  -- " + self.status(trials, counts)
 
     def _best(self, trials: list[FrozenTrial]) -> str | None:

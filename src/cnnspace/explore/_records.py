@@ -11,10 +11,11 @@ from typing import Any, Iterable
 
 from optuna.trial import FrozenTrial, TrialState
 
-from ._journal import WORKER_ATTR
+from ._journal import DEATHS_ATTR, WORKER_ATTR
 
 TRAINED, PRUNED, REUSED, FAILED, INFEASIBLE = "trained", "pruned", "reused", "failed", "infeasible"
 FINAL_OUTCOMES = (TRAINED, PRUNED, REUSED, FAILED, INFEASIBLE)
+LOST = "lost"  # cut short and not queued again: its workers kept dying (RetryTrial.max_deaths)
 STARTED = "started"  # set when a trial begins: a finished trial still marked so was cut short
 STUDY_ATTR = "cnnspace_study"          # the study file's content, on the Optuna study
 FEASIBILITY_ATTR = "cnnspace_feasibility"
@@ -31,7 +32,7 @@ class Counts:
     pruned: int = 0
     reused: int = 0      # a point already trained by another trial: its results, copied
     failed: int = 0      # training failed for this point (e.g. its loss diverged)
-    lost: int = 0        # cut short and not retried (retries exhausted)
+    lost: int = 0        # cut short and not retried: its worker died too often (see error)
     infeasible: int = 0
     running: int = 0
     waiting: int = 0     # queued retries of trials whose worker died
@@ -65,7 +66,20 @@ def count(trials: list[FrozenTrial], retried: set[int] | None = None) -> Counts:
 def final_outcome(t: FrozenTrial) -> str:
     """What a finished trial came to; "lost" if it never reached an outcome."""
     found = t.user_attrs.get("outcome")
-    return found if found in FINAL_OUTCOMES and t.state.is_finished() else "lost"
+    return found if found in FINAL_OUTCOMES and t.state.is_finished() else LOST
+
+
+def trial_error(t: FrozenTrial, outcome: str) -> str:
+    """What went wrong in a trial, as its progress line and the report show it ("" if
+    nothing). A lost trial records no error of its own: its worker died without a word."""
+    if t.user_attrs.get("error"):
+        return t.user_attrs["error"]
+    if outcome != LOST:
+        return ""
+    deaths = int(t.system_attrs.get(DEATHS_ATTR, 0)) + 1
+    return (f"its worker died while training this point ({deaths} times in all: a crash, or "
+            "killed for memory?), so it is not queued again; train the point alone with "
+            "`cnnspace train` to see why")
 
 
 def outcome(t: FrozenTrial, retried: set[int]) -> str:
@@ -87,7 +101,7 @@ def trial_rows(trials: list[FrozenTrial], axes: list[str]) -> list[dict[str, Any
         row.update({m: metrics.get(m) for m in METRIC_COLUMNS})
         row["violated"] = ";".join(a.get("violated", ()))
         row["reused_from"] = a.get("reused_from")
-        row["error"] = a.get("error", "")
+        row["error"] = trial_error(t, row["outcome"])
         row["started"] = t.datetime_start.isoformat(timespec="seconds") if t.datetime_start else ""
         row["worker"] = a.get(WORKER_ATTR, "")
         rows.append(row)

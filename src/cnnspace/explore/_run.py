@@ -166,5 +166,14 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
         signal.signal(signal.SIGTERM, previous)
     failed = [(i, p.returncode) for i, p in enumerate(procs) if p.returncode]
     if failed:
-        raise CnnspaceError("worker " + ", ".join(f"{i} exited with code {c}" for i, c in failed)
+        raise CnnspaceError("worker " + ", ".join(f"{i} {_ended(c)}" for i, c in failed)
                             + "; its messages are above. Run the same command again to resume")
+
+
+def _ended(returncode: int) -> str:
+    if returncode < 0:  # Popen's way of saying a signal ended the process
+        try:
+            return f"was killed by {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"was killed by signal {-returncode}"
+    return f"exited with code {returncode}"

@@ -39,6 +39,8 @@ DB_FILE = "study.db"
 HEARTBEAT_S = 10
 GRACE_S = 60
 MAX_RETRY = 3
+# A point whose worker died this many times more is given up (lost): its training crashes it.
+MAX_DEATHS = 3
 # SQLite serialises writers; a worker waits this long for the lock instead of failing at once.
 SQLITE_BUSY_TIMEOUT_S = 120
 OPEN_ATTEMPTS = 5
@@ -48,13 +50,15 @@ OPEN_ATTEMPTS = 5
 class Heartbeat:
     """How workers prove they are alive: a heartbeat every ``interval_s`` seconds; a trial
     silent for ``grace_s`` seconds is taken as dead and queued again; a point whose trials fail
-    is retried at most ``max_retry`` times."""
+    is retried at most ``max_retry`` times; a point whose worker dies while training it is
+    retried at most ``max_deaths`` times."""
     interval_s: int = HEARTBEAT_S
     grace_s: int = GRACE_S
     max_retry: int = MAX_RETRY
+    max_deaths: int = MAX_DEATHS
 
     def __post_init__(self):
-        for name in ("interval_s", "grace_s", "max_retry"):
+        for name in ("interval_s", "grace_s", "max_retry", "max_deaths"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CnnspaceError(f"heartbeat {name} must be a positive integer, got {value!r}")
@@ -64,8 +68,8 @@ class Heartbeat:
 
     def retry_callback(self) -> RetryTrial:
         """Queues a stale, interrupted or failed trial again with its point (failed ones at most
-        ``max_retry`` times)."""
-        return RetryTrial(self.max_retry)
+        ``max_retry`` times, those whose worker died at most ``max_deaths`` times)."""
+        return RetryTrial(self.max_retry, self.max_deaths)
 
 
 def storage_url(location: str | os.PathLike) -> str:

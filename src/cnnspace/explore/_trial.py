@@ -29,7 +29,7 @@ from ..errors import CnnspaceError
 from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
-from ._journal import WORKER_ATTR, RetryTrial
+from ._journal import FAILED_TRY, INTERRUPTED, WORKER_ATTR, RetryTrial
 from ._points import suggest_point
 from ._records import (FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, STUDY_ATTR, TRAINED,
                        final_outcome)
@@ -111,13 +111,13 @@ class TrialRunner:
             message = describe_error(e)
             trial.set_user_attr("error", message)
             # The machine's fault is not the point's: the retry waits for the next run.
-            if not self._queue_retry(trial, failed=not environment):
+            if not self._queue_retry(trial, INTERRUPTED if environment else FAILED_TRY):
                 trial.set_user_attr("outcome", FAILED)
             point = ", ".join(f"{k}={v}" for k, v in trial.params.items())
             error = MachineError if environment else TrialError
             raise error(f"trial {trial.number} [{point}]: {message}") from e
         except BaseException:  # Ctrl-C, SIGTERM: an interruption, not a failure
-            self._queue_retry(trial, failed=False)
+            self._queue_retry(trial, INTERRUPTED)
             raise
 
     def _run(self, trial: optuna.Trial):
@@ -242,9 +242,9 @@ class TrialRunner:
         values = {**metrics, **twin.user_attrs["results"]}
         return [values[o.name] for o in self.ctx.study.objectives]
 
-    def _queue_retry(self, trial: optuna.Trial, failed: bool) -> bool:
-        """Queues the point again, as for a dead worker's trial; ``failed`` tries count against
-        the retry limit. Whether it was queued."""
+    def _queue_retry(self, trial: optuna.Trial, cause: str) -> bool:
+        """Queues the point again, as for a dead worker's trial; the ``cause`` says which limit
+        the try counts against. Whether it was queued."""
         frozen = next(t for t in trial.study.get_trials(deepcopy=False)
                       if t.number == trial.number)
-        return self.ctx.retry(trial.study, frozen, failed=failed)
+        return self.ctx.retry(trial.study, frozen, cause=cause)
