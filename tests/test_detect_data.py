@@ -5,9 +5,9 @@ import torch
 from PIL import Image
 
 from cnnspace.detect import (SHAPE_CLASSES, DataFolderTaken, DetectionDataset, KittiObject,
-                             anchor_grid, average_precision, box_sizes, evaluate, generate_shapes,
-                             kitti_samples, labels_in_image, load_image, open_data, parse_line,
-                             read_labels, write_labels)
+                             anchor_grid, average_precision, box_sizes, detection_splits, evaluate,
+                             generate_shapes, kitti_samples, labels_in_image, load_image, open_data,
+                             parse_line, read_labels, write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -214,8 +214,23 @@ def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):
     _kitti_tree(tmp_path / "few", ["000000"], split=["000000"])
     (tmp_path / "few" / "ImageSets" / "train.txt").write_text("000000\n")
     with pytest.raises(CnnspaceError, match="--classes: 'Pedestrian' has no box in the training "
-                                            "images of kitti:.*\\(their classes: Car, DontCare"):
+                                            "images of kitti:.*\\(their classes: Car\\)"):
         open_data(f"kitti:{tmp_path / 'few'}", (32, 32), classes=["Car", "Pedestrian"])
+    # DontCare marks regions whose objects went unlabelled: learning it as a class would teach
+    # the detector those regions, which evaluation ignores.
+    with pytest.raises(CnnspaceError, match="--classes: DontCare marks regions of unlabelled "
+                                            "objects, not a class to detect"):
+        open_data(f"kitti:{tmp_path / 'few'}", (32, 32), classes=["Car", "DontCare"])
+    # A validation split without a car: the error says which images lack them.
+    (tmp_path / "few" / "training" / "label_2" / "000000.txt").write_text("")
+    (tmp_path / "few" / "ImageSets" / "val.txt").write_text("000000\n")
+    (tmp_path / "few" / "ImageSets" / "train.txt").write_text("000001\n")
+    Image.new("RGB", (40, 20)).save(tmp_path / "few" / "training" / "image_2" / "000001.png")
+    write_labels(tmp_path / "few" / "training" / "label_2" / "000001.txt", [_car((0, 0, 9, 9))])
+    data = open_data(f"kitti:{tmp_path / 'few'}", (32, 32), classes=["Car"])
+    with pytest.raises(CnnspaceError, match="no object of the classes \\['Car'\\] in the "
+                                            "validation images of kitti:.* \\(their types: none"):
+        detection_splits(data, (3, 32, 32), anchor_grid((2, 2), (32, 32), [[8, 8]]))
 
 
 def test_average_precision_by_hand():

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import CnnspaceError
 from ._anchors import KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, fit_shapes, scale_shapes
 from ._dataset import box_sizes
-from ._kitti import KITTI_CLASSES, Sample, kitti_samples, read_labels
+from ._kitti import DONT_CARE, KITTI_CLASSES, Sample, kitti_samples, read_labels
 from ._shapes import SHAPE_CLASSES, DataFolderTaken, generate_shapes
 
 SHAPES_DEFAULT_COUNT = 1000
@@ -61,6 +61,10 @@ def check_data(ref: str, classes: list[str] | None = None,
     data is read or generated (the reference; for shapes, with ``every_class``, classes it never
     draws), so that a detector for them is checked before that too."""
     kind, _ = _parse(ref)
+    if classes and DONT_CARE in classes:
+        # learning it would teach the detector those regions, which evaluation ignores
+        raise CnnspaceError(f"--classes: {DONT_CARE} marks regions of unlabelled objects, not a "
+                            "class to detect")
     if kind == "shapes":
         chosen = tuple(classes or SHAPE_CLASSES)
         if every_class:
@@ -114,7 +118,8 @@ def _generate(root: Path, count: int, input_hw: tuple[int, int], seed: int, prog
 
 
 def _classes_in(samples: list[Sample]) -> set[str]:
-    return {o.type for s in samples if s.labels is not None for o in read_labels(s.labels)}
+    return {o.type for s in samples if s.labels is not None for o in read_labels(s.labels)
+            if o.type != DONT_CARE}
 
 
 def _check_classes(chosen: tuple[str, ...], present: set[str], where: str) -> None:

@@ -76,10 +76,11 @@ def check_positive_iou(positive_iou: float | None) -> None:
 class DetectionDataset(torch.utils.data.Dataset):
     """``(image (3, H, W), targets (A, 10))`` pairs; objects of other types than ``classes``
     (DontCare, Van, ...) are left out of the targets. ``flip``: random horizontal mirroring;
-    ``positive_iou``: see ``assign``."""
+    ``positive_iou``: see ``assign``; ``where``: what the samples are, for errors."""
 
     def __init__(self, samples: list[Sample], classes: list[str], input_hw: tuple[int, int],
-                 anchors: torch.Tensor, flip: bool = False, positive_iou: float | None = None):
+                 anchors: torch.Tensor, flip: bool = False, positive_iou: float | None = None,
+                 where: str = "the dataset"):
         self.samples, self.classes, self.input_hw = samples, list(classes), input_hw
         self.anchors, self.flip, self.positive_iou = anchors, flip, positive_iou
         check_positive_iou(positive_iou)
@@ -87,8 +88,8 @@ class DetectionDataset(torch.utils.data.Dataset):
         index = {c: i for i, c in enumerate(self.classes)}
         if not any(o.type in index for objs in self.labels for o in objs):
             found = sorted({o.type for objs in self.labels for o in objs})
-            raise CnnspaceError(f"no object of the classes {self.classes} in the dataset "
-                                f"(its types: {', '.join(found) or 'none'})")
+            raise CnnspaceError(f"no object of the classes {self.classes} in {where} "
+                                f"(their types: {', '.join(found) or 'none'})")
         self._index = index
 
     def __len__(self) -> int:

@@ -34,9 +34,11 @@ def detection_splits(data: DetectionData, input_shape, anchors, flip: bool = Tru
     """The trainer's view of detection data: (image, anchor targets) pairs, C classes."""
     hw = tuple(input_shape[1:])
     classes = list(data.classes)
-    train = DetectionDataset(data.train, classes, hw, anchors, flip, positive_iou)
-    return DataSplits(data.name, train, DetectionDataset(data.val, classes, hw, anchors),
-                      len(classes), tuple(input_shape), data.classes)
+    train = DetectionDataset(data.train, classes, hw, anchors, flip, positive_iou,
+                             f"the training images of {data.name}")
+    val = DetectionDataset(data.val, classes, hw, anchors,
+                           where=f"the validation images of {data.name}")
+    return DataSplits(data.name, train, val, len(classes), tuple(input_shape), data.classes)
 
 
 def check_train_options(positive_iou: float | None, grad_clip: float) -> None:
