@@ -4,10 +4,11 @@ import pytest
 import torch
 from PIL import Image
 
-from cnnspace.detect import (SHAPE_CLASSES, DataFolderTaken, DetectionDataset, KittiObject,
-                             anchor_grid, average_precision, box_sizes, detection_splits, evaluate,
+from cnnspace.detect import (KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, SHAPE_CLASSES,
+                             DataFolderTaken, DetectionDataset, KittiObject, anchor_grid,
+                             average_precision, box_sizes, detection_splits, evaluate,
                              generate_shapes, kitti_samples, labels_in_image, load_image, open_data,
-                             parse_line, read_labels, write_labels)
+                             parse_line, read_labels, scale_shapes, write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -233,7 +234,25 @@ def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):
         detection_splits(data, (3, 32, 32), anchor_grid((2, 2), (32, 32), [[8, 8]]))
 
 
-def test_average_precision_by_hand():
+def test_kitti_classes_in_any_order_get_the_official_anchor_shapes(tmp_path):
+    root = tmp_path / "kitti"
+    for folder in ("image_2", "label_2", "ImageSets"):
+        (root / folder).mkdir(parents=True)
+    Image.new("RGB", (124, 37)).save(root / "image_2" / "a.png")
+    write_labels(root / "label_2" / "a.txt", [_car((0, 0, 10, 10), kind=kind) for kind in
+                                              ("Car", "Pedestrian", "Cyclist", "Car")])
+    (root / "ImageSets" / "train.txt").write_text("a\n")
+    (root / "ImageSets" / "val.txt").write_text("a\n")
+    official = scale_shapes(KITTI_ANCHOR_SHAPES, KITTI_ANCHOR_IMAGE, (375, 1242))
+    for classes in (None, ["Cyclist", "Car", "Pedestrian"]):
+        data = open_data(f"kitti:{root}", (375, 1242), classes=classes)
+        assert data.anchor_shapes(9, (375, 1242)) == official
+    # Other numbers of shapes are fitted to the boxes (all 10 x 10 pixels of a 124x37 image).
+    fitted = data.anchor_shapes(2, (375, 1242))
+    assert fitted == [pytest.approx([10 * 1242 / 124, 10 * 375 / 37])] * 2
+
+
+
     # Three objects; detections by score: hit, miss, hit.
     recall, precision = [1 / 3, 1 / 3, 2 / 3], [1.0, 0.5, 2 / 3]
     # 11 points: recall 0, .1, .2, .3 -> 1; .4, .5, .6 -> 2/3; .7 .. 1 -> 0.

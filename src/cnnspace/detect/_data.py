@@ -102,7 +102,7 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
     if every_class:
         _check_classes(chosen, _classes_in(train), f"the training images of {ref}")
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
-                         kitti and chosen == KITTI_CLASSES, root.resolve())
+                         kitti and sorted(chosen) == sorted(KITTI_CLASSES), root.resolve())
 
 
 def _generate(root: Path, count: int, input_hw: tuple[int, int], seed: int, progress: bool,
