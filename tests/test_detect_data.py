@@ -250,6 +250,10 @@ def test_kitti_classes_in_any_order_get_the_official_anchor_shapes(tmp_path):
     # Other numbers of shapes are fitted to the boxes (all 10 x 10 pixels of a 124x37 image).
     fitted = data.anchor_shapes(2, (375, 1242))
     assert fitted == [pytest.approx([10 * 1242 / 124, 10 * 375 / 37])] * 2
+    with pytest.raises(CnnspaceError, match="the training images of kitti:.* hold 4 boxes of "
+                                            "their classes, too few to fit 5 anchor shapes: "
+                                            "train on more images or set anchors_per_cell"):
+        data.anchor_shapes(5, (375, 1242))
 
 
 

@@ -30,7 +30,13 @@ class DetectionData:
         training boxes."""
         if self.kitti_anchors and k == len(KITTI_ANCHOR_SHAPES):
             return scale_shapes(KITTI_ANCHOR_SHAPES, KITTI_ANCHOR_IMAGE, input_hw)
-        return fit_shapes(box_sizes(self.train, list(self.classes), input_hw), k)
+        sizes = box_sizes(self.train, list(self.classes), input_hw)
+        if len(sizes) < k:  # fit_shapes would say so too, without naming the data or the way out
+            raise CnnspaceError(f"the training images of {self.name} hold {len(sizes)} boxes of "
+                                f"their classes, too few to fit {k} anchor shapes: train on more "
+                                "images or set anchors_per_cell (--set anchors_per_cell=K) "
+                                f"to at most {len(sizes)}")
+        return fit_shapes(sizes, k)
 
 
 def _count(text: str) -> int:
