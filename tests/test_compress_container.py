@@ -132,6 +132,7 @@ def _crafted(tmp_path, edit):
     (lambda h: h["tensors"][0]["values"].update(nbits=3), "stream of 3 bits has"),
     (lambda h: h["tensors"][0].update(shape=[64, 16, 3, -3]), "non-negative integers"),
     (lambda h: h["tensors"][0].update(kind="pickle"), "unknown tensor kind"),
+    (lambda h: h["tensors"][0].update(kind="raw", dtype=["float32"]), "'dtype' must be one of"),
 ])
 def test_crafted_headers_are_refused_with_the_tensor_named(tmp_path, edit, message):
     container = read_cnnz(_crafted(tmp_path, edit))

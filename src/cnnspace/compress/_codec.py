@@ -261,7 +261,9 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
 
 def decode_raw(entry: dict, blob: Blob) -> np.ndarray:
     shape = entry_shape(entry)
-    dtype = RAW_DTYPES.get(entry.get("dtype"))
+    name = entry.get("dtype")
+    # a list or mapping from a crafted header is no dict key: refused like any unknown name
+    dtype = RAW_DTYPES.get(name) if isinstance(name, str) else None
     if dtype is None:
         raise CompressError(f"field 'dtype' must be one of {', '.join(RAW_DTYPES)}, got "
                             f"{entry.get('dtype')!r}")
