@@ -243,6 +243,10 @@ def test_train_checks_model_input_and_classes_before_generating_data(tmp_path, c
         (["squeezedet", "--input", TINY, "--classes", "Rectangle,Rect"],
          "--classes: 'Rect' has no box in shapes images (their classes: Ellipse, Rectangle, "
          "Triangle)"),
+        # Detection images are read as RGB: a grey network failed in its first step.
+        (["squeezedet", "--input", "1x64x64"],
+         "model 'squeezedet' takes 1 input channel(s), but detection images are read as RGB: "
+         "give it 3 (--input 3xHxW)"),
     ]:
         assert main(["detect", "train", *argv, "--data", "shapes:8", "--no-progress"]) == 2
         err = capsys.readouterr().err

@@ -47,7 +47,11 @@ class ConvDetLayout:
 def layout_for(spec: NetSpec, num_classes: int, input_shape=None) -> ConvDetLayout:
     """The layout of a detector spec's output for ``num_classes`` classes; K follows from the
     output channels, so any spec ending in a K x (C + 5)-channel feature map is a detector."""
-    shapes = resolve(spec, input_shape).output_shapes()
+    graph = resolve(spec, input_shape)
+    if graph.input_shape[0] != 3:  # every image is read as RGB (load_image), whatever it was
+        raise CnnspaceError(f"model {spec.name!r} takes {graph.input_shape[0]} input channel(s), "
+                            "but detection images are read as RGB: give it 3 (--input 3xHxW)")
+    shapes = graph.output_shapes()
     if not _one_feature_map(shapes):
         raise CnnspaceError(f"model {spec.name!r} is not a detector: it must end in one (C, H, W) "
                             f"feature map (ConvDet), but its outputs have shapes "
