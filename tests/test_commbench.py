@@ -30,7 +30,65 @@ def test_sizes_are_megabytes_of_float32():
     assert parse_sizes_mb(["0.5", 5, "0.5"]) == [500_000, 5_000_000]
     for bad in ("x", "0", "-1"):
         with pytest.raises(CnnspaceError, match="--sizes"):
-            parse_sizes_mb([bad])
+            parse_sizes_mb([bad, "1"])
+    # one size (or two that round to one) cannot give a line: refused before anything runs
+    with pytest.raises(CnnspaceError, match="--sizes: .* two different sizes, got 5 MB"):
+        parse_sizes_mb(["5", "5.0000001"])
+
+
+def saved(sizes_mb, times_ms, nproc=2, pattern="allreduce") -> dict:
+    return {"nproc": nproc, "backend": "gloo", "threads": 1, "repeats": 3,
+            "patterns": {pattern: {"sizes_bytes": [round(s * 1e6) for s in sizes_mb],
+                                   "times_s": [t / 1e3 for t in times_ms]}}}
+
+
+def test_a_fit_through_two_sizes_says_its_errors_prove_nothing():
+    # two timings, however noisy, are fitted exactly: the 0% errors must not pass for a good fit
+    two = CommBench.from_json(saved([0.01, 16], [0.2, 40.0]))
+    assert two.fit("allreduce").relative_errors == pytest.approx((0, 0), abs=1e-9)
+    [note] = two.notes()
+    assert note.startswith("only 2 message sizes") and "at least 3 --sizes" in note
+    assert two.to_json()["notes"] == [note]
+    linear = CommBench.from_json(saved([0.1, 1, 5, 20, 50], [0.2 + 0.8 * s for s in
+                                                             (0.1, 1, 5, 20, 50)]))
+    assert linear.notes() == ()
+    # enough sizes, but timings no line describes: the worst miss is named
+    noisy = CommBench.from_json(saved([0.1, 1, 5, 20], [0.45, 2.1, 2.6, 33.0]))
+    [note] = noisy.notes("allreduce")
+    assert note.startswith("allreduce: the fitted line is off by") and "at 20 MB" in note
+
+
+def test_commbench_prints_the_notes_beside_its_table(capsys, monkeypatch):
+    import cnnspace.scale
+    monkeypatch.setattr(cnnspace.scale, "run_commbench",
+                        lambda *args, **kwargs: CommBench.from_json(saved([0.01, 16], [0.2, 40])))
+    assert main(["commbench", "--sizes", "0.01", "16"]) == 0
+    out, err = capsys.readouterr()
+    assert "measured vs fitted" in out
+    assert err.strip().startswith("note: only 2 message sizes") and "\n" not in err.strip()
+    # more processes than cores: they take turns on a core, which the timings include
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    assert main(["commbench", "--sizes", "0.01", "16"]) == 0
+    assert "note: 2 processes share 1 CPU core: the timings" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data, message", [
+    ([1, 2], "expected a JSON object, got list"),
+    ({"nproc": 2}, "no field 'backend', 'threads', 'repeats', 'patterns'"),
+    (saved([1, 10], [1.1, 10.1], nproc=1), "field 'nproc': expected an integer >= 2, got 1"),
+    (saved([1, 10], [1.1, 10.1], nproc="2"), "field 'nproc': expected an integer >= 2, got '2'"),
+    ({**saved([1, 10], [1.1, 10.1]), "patterns": []}, "field 'patterns': expected an object"),
+    (saved([1, 10], [1.1, 10.1], pattern="gossip"), "'patterns.gossip': unknown pattern"),
+    ({**saved([1, 10], [1.1, 10.1]), "patterns": {"allreduce": None}},
+     "'patterns.allreduce': expected 'sizes_bytes' and 'times_s'"),
+    (saved([-1, 10], [1.1, 10.1]), "'sizes_bytes' must be positive integers, got -1000000"),
+    (saved([1, 10], [1.1, float("nan")]), "allreduce: measured times must be finite numbers"),
+    (saved([1, 10], [10, 1]), "allreduce: measured times do not grow with message size "
+                              "\\(1 MB 10 ms, 10 MB 1 ms\\)"),
+])
+def test_a_saved_result_that_is_no_commbench_result_is_named(data, message):
+    with pytest.raises(CnnspaceError, match=f"^x.json: .*{message}"):
+        CommBench.from_json(data, "x.json")
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +103,7 @@ def bench_json(tmp_path_factory):
 def test_commbench_measures_and_fits_both_patterns(bench_json):
     assert bench_json["nproc"] == 2 and bench_json["backend"] == "gloo"
     assert set(bench_json["patterns"]) == {"allreduce", "parameter_server"}
+    assert bench_json["notes"][0].startswith("only 2 message sizes")
     for pattern in bench_json["patterns"].values():
         small, large = pattern["times_s"]
         assert 0 < small < large  # 1600x the bytes takes longer on any machine
@@ -64,6 +123,8 @@ def test_commbench_rejects_bad_input(capsys):
     assert "--nproc" in capsys.readouterr().err
     with pytest.raises(CnnspaceError, match="not a commbench result"):
         CommBench.from_json({"nproc": 2}, "x.json")
+    assert main(["commbench", "--sizes", "5"]) == 2
+    assert "--sizes" in capsys.readouterr().err
 
 
 def test_measured_preset_and_ddp_harness(bench_json):

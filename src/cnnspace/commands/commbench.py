@@ -1,13 +1,16 @@
 """`cnnspace commbench`: time real collectives among N local processes and fit alpha/beta."""
 from __future__ import annotations
 
+import os
+import sys
+
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from .. import scale
 from .._atomic import write_text_atomic
-from ._common import add_format_arg, check_threads, dump_json, table_console
+from ._common import add_format_arg, check_threads, dump_json, plural, table_console
 
 
 def register(sub) -> None:
@@ -33,6 +36,10 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
                       warmup: int = 1, backend: str = "auto", threads: int | None = None):
     """``scale.run_commbench`` with a progress bar on stderr (one step per pattern and size)."""
     total = len(scale.parse_sizes_mb(sizes)) * len(scale.PATTERNS)
+    cores = os.cpu_count() or 1
+    if backend != "nccl" and isinstance(nproc, int) and nproc > cores:
+        print_notes([f"{nproc} processes share {plural(cores, 'CPU core')}: the timings "
+                     "measure them waiting for a core as much as the link"])
     with Progress(console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task(f"commbench, {nproc} processes", total=total)
         return scale.run_commbench(nproc, sizes, repeats, warmup, backend, threads,
@@ -52,7 +59,14 @@ def run(args) -> int:
         print(dump_json(data), end="")
     else:
         _print(bench)
+    print_notes(bench.notes())
     return 0
+
+
+def print_notes(notes) -> None:
+    """Cautions about a measurement, on stderr: what it means, beside the result."""
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _print(bench) -> None:

@@ -2,6 +2,7 @@
 (no torch: a saved result can be read back and used without measuring again)."""
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -12,6 +13,13 @@ from ._model import Interconnect, comm_coefficients
 # pattern -> the strategy whose cost formula it follows (to turn a fit into per-message alpha/beta)
 PATTERNS = {"allreduce": "ring", "parameter_server": "parameter_server"}
 DEFAULT_SIZES_MB = (0.1, 1.0, 5.0, 20.0, 50.0)
+_DEFAULT_SIZES = " ".join(f"{s:g}" for s in DEFAULT_SIZES_MB)
+# A line has two parameters: through two sizes it passes exactly, whatever the timings were, so
+# its errors (0%) cannot show how well it describes the link.
+FEW_SIZES = 3
+# Beyond this relative error at some size, the line is no description of the measured link.
+LOOSE_FIT = 0.5
+RESULT_FIELDS = ("nproc", "backend", "threads", "repeats", "patterns")
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,26 @@ class PatternFit:
     def link(self) -> Interconnect:
         return Interconnect(self.alpha_s, self.beta_s_per_byte)
 
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Why the fit may not be trusted, in words; empty when nothing stands out."""
+        notes = []
+        sizes = len(set(self.sizes_bytes))
+        if sizes < FEW_SIZES:
+            # the same for every pattern of a run: no pattern named, so it is said once
+            notes.append(f"only {sizes} message sizes: a line a + b x bytes fits {sizes} timings "
+                         "(0% error) whatever they were, so the errors cannot show how well it "
+                         f"describes the link, and alpha/beta rest on {sizes} noisy timings; "
+                         f"give at least {FEW_SIZES} --sizes spanning decades (default "
+                         f"{_DEFAULT_SIZES})")
+        error, size = max(zip(self.relative_errors, self.sizes_bytes), key=lambda e: abs(e[0]))
+        if abs(error) > LOOSE_FIT:
+            notes.append(f"{self.pattern}: the fitted line is off by {error:+.0%} at "
+                         f"{size / 1e6:g} MB: the timings were disturbed (a busy machine?) or "
+                         "the link is not linear in bytes; rerun with more --repeats on a "
+                         "quiet machine before using alpha/beta")
+        return tuple(notes)
+
 
 def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
     """Least squares ``time = a + b * bytes`` on relative residuals (sizes span decades: an
@@ -46,17 +74,21 @@ def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
     intercept is negative, the line is refitted through the origin."""
     if len(set(sizes)) < 2:
         raise CnnspaceError("fitting alpha and beta needs at least two different message sizes")
+    for t in times:
+        if not (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
+                and t > 0):
+            raise CnnspaceError(f"measured times must be finite numbers of seconds > 0, got {t!r}")
     x = np.asarray(sizes, dtype=float)
     y = np.asarray(times, dtype=float)
-    if not np.all(y > 0):
-        raise CnnspaceError(f"measured times must be > 0 seconds, got {times!r}")
     rows = np.stack([1 / y, x / y], axis=1)  # (a + b x) / y should be 1
     (intercept, slope), *_ = np.linalg.lstsq(rows, np.ones_like(y), rcond=None)
     if intercept < 0:
         intercept, slope = 0.0, float(rows[:, 1].sum() / (rows[:, 1] @ rows[:, 1]))
     if slope <= 0:
-        raise CnnspaceError("measured times do not grow with message size; use a wider range "
-                            "of --sizes")
+        measured = ", ".join(f"{n / 1e6:g} MB {t * 1e3:.3g} ms" for n, t in zip(sizes, times))
+        raise CnnspaceError(f"measured times do not grow with message size ({measured}): the "
+                            "timings were disturbed (a busy machine?) or the sizes are too "
+                            "close; rerun with more --repeats, or sizes further apart")
     return float(intercept), float(slope)
 
 
@@ -64,7 +96,10 @@ def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) 
     """The fit of one measured ``pattern`` (``PATTERNS``) among ``nproc`` processes: ``sizes``
     in bytes, ``times`` in seconds; alpha and beta per message under the pattern's formula."""
     strategy = PATTERNS[pattern]
-    intercept, slope = fit_alpha_beta(sizes, times)
+    try:
+        intercept, slope = fit_alpha_beta(sizes, times)
+    except CnnspaceError as e:
+        raise CnnspaceError(f"{pattern}: {e}") from None
     m, k = comm_coefficients(strategy, nproc)
     return PatternFit(pattern, strategy, intercept, slope, intercept / m, slope / k,
                       tuple(sizes), tuple(times))
@@ -83,25 +118,67 @@ class CommBench:
         for f in self.fits:
             if f.pattern == pattern:
                 return f
-        raise CnnspaceError(f"commbench has no pattern {pattern!r}")
+        raise CnnspaceError(f"this commbench result has no {pattern} measurement (it has "
+                            f"{', '.join(f.pattern for f in self.fits)})")
+
+    def notes(self, pattern: str | None = None) -> tuple[str, ...]:
+        """Why the fits (or the one of ``pattern``) may not be trusted, in words."""
+        fits = self.fits if pattern is None else (self.fit(pattern),)
+        return tuple(dict.fromkeys(note for f in fits for note in f.notes))
 
     def to_json(self) -> dict:
         return {"nproc": self.nproc, "backend": self.backend, "threads": self.threads,
                 "repeats": self.repeats,
                 "patterns": {f.pattern: {**asdict(f), "predicted_s": f.predicted_s,
                                          "relative_errors": f.relative_errors}
-                             for f in self.fits}}
+                             for f in self.fits},
+                "notes": list(self.notes())}
 
     @classmethod
     def from_json(cls, data: dict, source: str = "commbench JSON") -> "CommBench":
-        try:
-            nproc = data["nproc"]
-            fits = tuple(fit_pattern(p, nproc, list(v["sizes_bytes"]), list(v["times_s"]))
-                         for p, v in data["patterns"].items())
-            return cls(nproc, data["backend"], data["threads"], data["repeats"], fits)
-        except (KeyError, TypeError, ValueError) as e:
-            raise CnnspaceError(f"{source}: not a commbench result ({type(e).__name__}: {e}); "
-                                "write one with `cnnspace commbench -o FILE.json`") from None
+        """A result ``to_json`` wrote (``cnnspace commbench -o``), fitted again; ``source``
+        names it in errors."""
+        def refused(what: str) -> CnnspaceError:
+            return CnnspaceError(f"{source}: not a commbench result: {what}; write one with "
+                                 "`cnnspace commbench -o FILE.json`")
+        if not isinstance(data, dict):
+            raise refused(f"expected a JSON object, got {type(data).__name__}")
+        missing = [k for k in RESULT_FIELDS if k not in data]
+        if missing:
+            raise refused(f"no field {', '.join(repr(k) for k in missing)}")
+        for field, minimum in (("nproc", 2), ("threads", 1), ("repeats", 1)):
+            if not _is_int(data[field]) or data[field] < minimum:
+                raise refused(f"field {field!r}: expected an integer >= {minimum}, got "
+                              f"{data[field]!r}")
+        if data["backend"] not in ("gloo", "nccl"):
+            raise refused(f"field 'backend': expected gloo or nccl, got {data['backend']!r}")
+        patterns = data["patterns"]
+        if not isinstance(patterns, dict) or not patterns:
+            raise refused(f"field 'patterns': expected an object with {' and/or '.join(PATTERNS)}"
+                          f", got {patterns!r:.60}")
+        fits = []
+        for pattern, measured in patterns.items():
+            where = f"field 'patterns.{pattern}'"
+            if pattern not in PATTERNS:
+                raise refused(f"{where}: unknown pattern; expected {' or '.join(PATTERNS)}")
+            sizes, times = (measured.get(k) if isinstance(measured, dict) else None
+                            for k in ("sizes_bytes", "times_s"))
+            if not (isinstance(sizes, list) and isinstance(times, list)
+                    and len(sizes) == len(times)):
+                raise refused(f"{where}: expected 'sizes_bytes' and 'times_s', lists of equal "
+                              "length")
+            bad = [n for n in sizes if not (_is_int(n) and n > 0)]
+            if bad:
+                raise refused(f"{where}: 'sizes_bytes' must be positive integers, got {bad[0]!r}")
+            try:
+                fits.append(fit_pattern(pattern, data["nproc"], sizes, times))
+            except CnnspaceError as e:
+                raise CnnspaceError(f"{source}: {e}") from None
+        return cls(data["nproc"], data["backend"], data["threads"], data["repeats"], tuple(fits))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_sizes_mb(values) -> list[int]:
@@ -115,4 +192,9 @@ def parse_sizes_mb(values) -> list[int]:
         if not mb > 0 or mb > 4000:
             raise CnnspaceError(f"--sizes must be in (0, 4000] MB, got {v!r}")
         sizes.append(max(4, round(mb * 1e6 / 4) * 4))
-    return sorted(set(sizes))
+    sizes = sorted(set(sizes))
+    if len(sizes) < 2:  # refused before any process is started, not after the measurements
+        raise CnnspaceError(f"--sizes: fitting alpha and beta needs at least two different "
+                            f"sizes, got {' '.join(f'{n / 1e6:g}' for n in sizes)} MB "
+                            f"(default {_DEFAULT_SIZES})")
+    return sizes
