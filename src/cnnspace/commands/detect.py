@@ -97,7 +97,8 @@ def _register_predict(dsub) -> None:
     p.add_argument("--score-threshold", type=float, metavar="P",
                    help="drop detections below this score (default 0.4 for drawing)")
     p.add_argument("--nms", type=float, metavar="IOU", help="NMS threshold (default 0.4)")
-    p.add_argument("--top-n", type=int, metavar="N", help="at most N detections per image")
+    p.add_argument("--top-n", type=int, metavar="N", help="keep the N best-scoring anchors "
+                   "before NMS (default 64): at most N detections per image")
     p.set_defaults(run=run_predict)
 
 
