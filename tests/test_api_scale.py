@@ -3,7 +3,8 @@ print short."""
 import pytest
 
 from cnnspace import CnnspaceError, get_spec
-from cnnspace.scale import NetworkCosts, get_preset, predict
+from cnnspace.spec import from_dict
+from cnnspace.scale import Device, NetworkCosts, Recipe, get_preset, parallelism_comm, predict
 
 TITAN = get_preset("titan-k20x")
 COSTS = NetworkCosts.of(get_spec("squeezenet1_1"))
@@ -33,3 +34,25 @@ def test_strategies_are_checked_even_for_one_worker_and_one_name_is_one_strategy
     assert [r.strategy for r in one.rows] == ["ring", "ring"]  # not 'r', 'i', 'n', 'g'
     with pytest.raises(CnnspaceError, match="unknown strategy 'tree'"):
         predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1], ["tree"])
+
+
+def test_values_of_the_wrong_kind_are_named_not_type_errors():
+    with pytest.raises(CnnspaceError, match="device FLOP/s must be a finite number > 0, got '1e12'"):
+        Device("gpu", "1e12", 0.5)
+    with pytest.raises(CnnspaceError, match="efficiency must be in \\(0, 1\\], got '0.5'"):
+        Device("gpu", 1e12, "0.5")
+    with pytest.raises(CnnspaceError, match="at least one strategy"):
+        predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1, 32], [])
+    with pytest.raises(CnnspaceError, match="dataset_size 100 is smaller than one batch of 128"):
+        Recipe(128, 1, 100)
+
+
+def test_a_network_without_parameters_is_refused_not_divided_by():
+    with pytest.raises(CnnspaceError, match="net: the network has no parameters"):
+        NetworkCosts("net", 0, 1000)
+    with pytest.raises(CnnspaceError, match="training FLOPs per image must be > 0"):
+        NetworkCosts("net", 1000, 0)
+    pool = from_dict({"name": "pool", "input": [3, 8, 8],
+                      "layers": [{"name": "p", "type": "maxpool", "kernel": 2, "stride": 2}]})
+    with pytest.raises(CnnspaceError, match="pool: the network has no parameters"):
+        parallelism_comm(pool, 32)  # its ratios would divide by 0 bytes of gradients

@@ -99,13 +99,40 @@ def test_measured_preset_from_saved_commbench(capsys, tmp_path):
     bench.write_text(json.dumps({"nproc": 2, "backend": "gloo", "threads": 1, "repeats": 3,
                                  "patterns": {"allreduce": {"sizes_bytes": [1_000_000, 10_000_000],
                                                             "times_s": [0.0011, 0.0101]}}}))
-    data = run_json(capsys, "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
-                    "--commbench", str(bench), "--workers", "1,2", "--batch", "8")
+    assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+                 "--commbench", str(bench), "--workers", "1,2", "--batch", "8", "--format",
+                 "json"]) == 0
+    out, err = capsys.readouterr()
+    data = json.loads(out)
     assert data["preset"] == "measured"
     # 2 processes, ring: a = 2 alpha, b = beta; fit through (1 MB, 1.1 ms), (10 MB, 10.1 ms)
     assert data["link"]["alpha_s"] == pytest.approx(0.0001 / 2)
     assert data["link"]["beta_s_per_byte"] == pytest.approx(1e-9)
     assert data["device"]["flops"] > 0
+    # the two sizes of that file fit exactly: the prediction says what its link rests on
+    assert "note: only 2 message sizes" in err
+
+
+def test_a_saved_commbench_without_an_allreduce_or_with_one_process_is_named(capsys, tmp_path):
+    bench = tmp_path / "bench.json"
+    measured = {"sizes_bytes": [1_000_000, 10_000_000], "times_s": [0.0011, 0.0101]}
+    for nproc, pattern, message in ((1, "allreduce", "field 'nproc': expected an integer >= 2"),
+                                    (2, "parameter_server", "no allreduce measured")):
+        bench.write_text(json.dumps({"nproc": nproc, "backend": "gloo", "threads": 1,
+                                     "repeats": 3, "patterns": {pattern: measured}}))
+        assert main(["scale", "squeezenet1_1", "--preset", "measured", "--commbench",
+                     str(bench)]) == 2
+        err = capsys.readouterr().err
+        assert f"{bench}" in err and message in err and err.count("\n") == 1
+
+
+def test_a_network_without_parameters_has_nothing_to_scale(capsys, tmp_path):
+    spec = tmp_path / "pool.yaml"
+    spec.write_text("name: pool\ninput: [3, 8, 8]\nlayers:\n"
+                    "  - {name: p, type: maxpool, kernel: 2, stride: 2}\n")
+    assert main(["scale", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "pool: the network has no parameters" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -113,14 +140,27 @@ def test_measured_preset_from_saved_commbench(capsys, tmp_path):
     (["--workers", "two"], "--workers"),
     (["--strategies", "gossip"], "--strategies"),
     (["--alpha=-1e-6"], "alpha must be a finite number >= 0"),
-    (["--device-flops", "0"], "device FLOP/s must be > 0"),
+    (["--device-flops", "0"], "device FLOP/s must be a finite number > 0"),
     (["--dataset-size", "10"], "smaller than one batch of 1,024"),
     (["--workers", "2048"], "global batch of 1024"),
     (["--commbench", "x.json"], "--preset measured only"),
     (["--preset", "measured", "--commbench", "missing.json"], "missing.json"),
     (["--plot", "out.gif"], ".png"),
-    (["--batch", "0"], "batch must be a positive integer"),
-    (["--epochs", "0"], "epochs must be > 0"),
+    (["--batch", "0"], "--batch must be a positive integer, got 0"),
+    (["--epochs", "0"], "--epochs must be > 0"),
+    # the baseline's values are named as such, not as the parallel run's
+    (["--baseline-batch", "0"], "--baseline-batch must be a positive integer, got 0"),
+    (["--baseline-epochs", "0"], "--baseline-epochs must be > 0"),
+    (["--baseline-batch", "2000000"], "--dataset-size 1,281,167 is smaller than one batch of "
+                                      "2,000,000 (--baseline-batch)"),
+    (["--device-flops", "inf"], "device FLOP/s must be a finite number > 0"),
+    # values that overflow the times (inf, nan: no JSON, no prediction)
+    (["--beta", "1e300"], "the predicted times overflow"),
+    (["--device-flops", "1e-300"], "the predicted times overflow"),
+    (["--baseline-epochs", "1e308"], "the predicted times overflow"),
+    # --nproc is for the processes commbench starts: nothing else would read it
+    (["--nproc", "4"], "--nproc applies to --preset measured without --commbench only"),
+    (["--preset", "measured", "--commbench", "x.json", "--nproc", "4"], "--nproc applies"),
 ])
 def test_bad_input_exits_2_with_one_line(capsys, argv, message):
     assert main(["scale", "squeezenet1_1", *argv]) == 2

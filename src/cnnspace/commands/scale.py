@@ -12,10 +12,11 @@ from .. import scale
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
 from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, table_console
-from .commbench import run_with_progress
+from .commbench import print_notes, run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
 DEFAULT_PRESET = "titan-k20x"
+DEFAULT_NPROC = 2
 
 
 def register(sub) -> None:
@@ -44,8 +45,8 @@ def register(sub) -> None:
     p.add_argument("--baseline-epochs", type=float, help="epochs of the single-device baseline")
     p.add_argument("--commbench", metavar="FILE.json",
                    help="measured preset: reuse a `cnnspace commbench -o FILE.json` result")
-    p.add_argument("--nproc", type=int, default=2,
-                   help="measured preset: processes for commbench (default 2)")
+    p.add_argument("--nproc", type=int,
+                   help=f"measured preset: processes for commbench (default {DEFAULT_NPROC})")
     p.add_argument("--plot", metavar="FILE", help="write the plot (.png, .svg or .pdf)")
     add_format_arg(p, ("table", "json"))
     p.set_defaults(run=run)
@@ -85,18 +86,22 @@ def _overridden(args, preset: scale.Preset) -> scale.Preset:
 
 
 def _measured(args, spec) -> scale.Preset:
+    # checked before commbench and a timed step are spent on a recipe that cannot run
+    recipe, _ = _recipes(args, scale.MEASURED_RECIPE, scale.MEASURED_RECIPE)
     if args.commbench:
         try:
             data = json.loads(Path(args.commbench).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise CnnspaceError(f"--commbench {args.commbench}: {e}") from None
         bench = scale.CommBench.from_json(data, args.commbench)
+        if "allreduce" not in (f.pattern for f in bench.fits):
+            raise CnnspaceError(f"--commbench {args.commbench}: no allreduce measured, and the "
+                                "measured preset's link is the allreduce fit")
     else:
-        bench = run_with_progress(args.nproc)
-    batch = _given(args.batch, scale.MEASURED_RECIPE.batch)
-    if batch < 1:
-        raise CnnspaceError(f"--batch must be a positive integer, got {batch}")
-    per_worker = -(-batch // bench.nproc)
+        bench = run_with_progress(_given(args.nproc, DEFAULT_NPROC))
+    # the allreduce fit is the link of every prediction below: its cautions apply to them
+    print_notes(bench.notes("allreduce"))
+    per_worker = -(-recipe.batch // bench.nproc)
     with Console(stderr=True).status(f"timing a training step of {per_worker} images"):
         return scale.measure_preset(spec, bench, per_worker)
 
@@ -104,6 +109,9 @@ def _measured(args, spec) -> scale.Preset:
 def _preset(args, spec) -> scale.Preset:
     if args.commbench and args.preset != scale.MEASURED:
         raise CnnspaceError("--commbench applies to --preset measured only")
+    if args.nproc is not None and (args.preset != scale.MEASURED or args.commbench):
+        raise CnnspaceError("--nproc applies to --preset measured without --commbench only "
+                            "(a saved commbench result keeps the processes it measured)")
     if args.preset == scale.MEASURED:
         return _overridden(args, _measured(args, spec))
     return _overridden(args, scale.get_preset(args.preset or DEFAULT_PRESET))
@@ -113,13 +121,20 @@ def _given(value, default):
     return default if value is None else value
 
 
-def _recipes(args, preset: scale.Preset) -> tuple[scale.Recipe, scale.Recipe]:
-    dataset = _given(args.dataset_size, preset.recipe.dataset_size)
-    recipe = scale.Recipe(_given(args.batch, preset.recipe.batch),
-                          _given(args.epochs, preset.recipe.epochs), dataset)
-    baseline = scale.Recipe(_given(args.baseline_batch, preset.baseline.batch),
-                            _given(args.baseline_epochs, preset.baseline.epochs), dataset)
-    return recipe, baseline
+def _recipes(args, recipe: scale.Recipe,
+             baseline: scale.Recipe) -> tuple[scale.Recipe, scale.Recipe]:
+    """The parallel run's recipe and the baseline's: a preset's ``recipe`` and ``baseline`` with
+    the values given on the command line, each checked under its flag's name."""
+    dataset = _given(args.dataset_size, recipe.dataset_size)
+    recipes = []
+    for batch, epochs, own, prefix in ((args.batch, args.epochs, recipe, ""),
+                                       (args.baseline_batch, args.baseline_epochs, baseline,
+                                        "baseline-")):
+        batch, epochs = _given(batch, own.batch), _given(epochs, own.epochs)
+        scale.Recipe.check(batch, epochs, dataset,
+                           (f"--{prefix}batch", f"--{prefix}epochs", "--dataset-size"))
+        recipes.append(scale.Recipe(batch, epochs, dataset))
+    return recipes[0], recipes[1]
 
 
 def run(args) -> int:
@@ -127,7 +142,7 @@ def run(args) -> int:
     workers = _int_list(args.workers, "workers")
     strategies = _strategies(args.strategies)
     preset = _preset(args, spec)
-    recipe, baseline = _recipes(args, preset)
+    recipe, baseline = _recipes(args, preset.recipe, preset.baseline)
     result = scale.predict(scale.NetworkCosts.of(spec, args.bits), preset.device, preset.link,
                            recipe, baseline, workers, strategies, preset.name)
     ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)

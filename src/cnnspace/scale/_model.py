@@ -37,9 +37,11 @@ class Device:
     efficiency: float
 
     def __post_init__(self):
-        if not (math.isfinite(self.peak_flops) and self.peak_flops > 0):
-            raise CnnspaceError(f"device FLOP/s must be > 0, got {self.peak_flops!r}")
-        if not 0 < self.efficiency <= 1:
+        if not (_is_number(self.peak_flops) and math.isfinite(self.peak_flops)
+                and self.peak_flops > 0):
+            raise CnnspaceError(f"device FLOP/s must be a finite number > 0, got "
+                                f"{self.peak_flops!r}")
+        if not (_is_number(self.efficiency) and 0 < self.efficiency <= 1):
             raise CnnspaceError(f"device efficiency must be in (0, 1], got {self.efficiency!r}")
 
     @property
@@ -52,6 +54,10 @@ class Device:
         return cls(name, costs.train_flops_per_image * images / seconds, 1.0)
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How much training: ``epochs`` passes over ``dataset_size`` images in steps of ``batch``."""
@@ -60,15 +66,19 @@ class Recipe:
     dataset_size: int
 
     def __post_init__(self):
-        for field, value in (("batch", self.batch), ("dataset size", self.dataset_size)):
+        self.check(self.batch, self.epochs, self.dataset_size)
+
+    @staticmethod
+    def check(batch, epochs, dataset_size, names=("batch", "epochs", "dataset_size")) -> None:
+        """Refuses values no recipe can have, naming each by ``names`` (command-line flags, say)."""
+        for name, value in ((names[0], batch), (names[2], dataset_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise CnnspaceError(f"{field} must be a positive integer, got {value!r}")
-        if not (isinstance(self.epochs, (int, float)) and math.isfinite(self.epochs)
-                and self.epochs > 0):
-            raise CnnspaceError(f"epochs must be > 0, got {self.epochs!r}")
-        if self.dataset_size < self.batch:
-            raise CnnspaceError(f"a dataset of {self.dataset_size:,} images is smaller than one "
-                                f"batch of {self.batch:,}: an epoch would be a fraction of a step")
+                raise CnnspaceError(f"{name} must be a positive integer, got {value!r}")
+        if not (_is_number(epochs) and math.isfinite(epochs) and epochs > 0):
+            raise CnnspaceError(f"{names[1]} must be > 0, got {epochs!r}")
+        if dataset_size < batch:
+            raise CnnspaceError(f"{names[2]} {dataset_size:,} is smaller than one batch of "
+                                f"{batch:,} ({names[0]}): an epoch would be a fraction of a step")
 
     @property
     def iterations(self) -> float:
@@ -119,11 +129,23 @@ class NetworkCosts:
     gradient_bytes: int          # per worker per step (= model size at the gradients' bits)
     train_flops_per_image: int   # forward + backward
 
+    def __post_init__(self):
+        if not (_is_number(self.gradient_bytes) and self.gradient_bytes > 0):
+            raise _no_weights(self.model)
+        if not (_is_number(self.train_flops_per_image) and self.train_flops_per_image > 0):
+            raise CnnspaceError(f"{self.model}: training FLOPs per image must be > 0, got "
+                                f"{self.train_flops_per_image!r}")
+
     @classmethod
     def of(cls, spec: NetSpec, bits: int = 32) -> "NetworkCosts":
         """``bits``: width of an exchanged gradient value (16 for fp16 allreduce)."""
         totals = analyze(spec, bits=bits).totals
         return cls(spec.name, totals.comm_bytes_data_parallel, totals.train_flops_per_step)
+
+
+def _no_weights(model: str) -> CnnspaceError:
+    return CnnspaceError(f"{model}: the network has no parameters, so data-parallel training has "
+                         "no gradients to exchange (and nothing to learn)")
 
 
 def calibrate_efficiency(costs: NetworkCosts, run: Recipe, seconds: float,
@@ -196,6 +218,8 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
                                 f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
     if isinstance(strategies, str):
         strategies = (strategies,)
+    if not strategies:
+        raise CnnspaceError(f"give at least one strategy: {', '.join(STRATEGIES)}")
     if isinstance(workers, int):
         workers = [workers]
     elif not isinstance(workers, (list, tuple, range)):
@@ -215,8 +239,15 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
             compute = math.ceil(recipe.batch / n) * per_image_s
             per_iter = compute + comm
             total = recipe.iterations * per_iter
-            rows.append(ScalingRow(n, strategy, compute, comm, per_iter, total,
-                                   baseline_total / total))
+            speedup = baseline_total / total if total else math.inf
+            if not (math.isfinite(total) and math.isfinite(speedup)):
+                # inf or nan would print as Infinity/NaN, which is no JSON and no prediction
+                raise CnnspaceError(
+                    f"the predicted times overflow ({n} worker{'s' if n > 1 else ''}, "
+                    f"{strategy}): alpha {link.alpha_s:g} s, beta {link.beta_s_per_byte:g} "
+                    f"s/byte, {device.flops:g} FLOP/s and {recipe.epochs:g} epochs (baseline "
+                    f"{baseline.epochs:g}) are beyond any real cluster")
+            rows.append(ScalingRow(n, strategy, compute, comm, per_iter, total, speedup))
     return ScalingResult(costs.model, preset, costs, device, link, recipe, baseline,
                          baseline_total, tuple(rows))
 
@@ -251,6 +282,8 @@ def parallelism_comm(spec: NetSpec, batch: int, bits: int = 32) -> ParallelismCo
     """Bytes per step of data vs model parallelism for ``spec`` at its own input, ``batch``
     images per step and ``bits`` per value."""
     analysis = analyze(spec, batch=batch, bits=bits)
+    if not analysis.totals.comm_bytes_data_parallel:
+        raise _no_weights(spec.name)
     graph = resolve(spec)
     weighted_inputs = sum(math.prod(shape) for node, layer in zip(graph.nodes, analysis.layers)
                           if layer.params for shape in node.in_shapes)
