@@ -98,6 +98,19 @@ def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
     assert len(rows) == 5 and trained.model.training
 
 
+@pytest.mark.parametrize("kwargs,message", [
+    ({"baseline": 1}, r"baseline must index one of the 1 models \(0..0\), got 1"),
+    ({"baseline": -1}, "got -1"),
+    ({"svd_keep": 1.5}, "--svd-keep must lie strictly between 0 and 1"),
+    ({"svd_layers": ["fc9"]}, "--svd-layers 'fc9' matches no top-level"),
+])
+def test_compression_table_checks_its_arguments_before_writing(tmp_path, kwargs, message):
+    from cnnspace.compress import CompressOptions, compression_table
+    with pytest.raises(CompressError, match=message):
+        compression_table([_small_trained()], CompressOptions(), tmp_path / "t", **kwargs)
+    assert not (tmp_path / "t").exists()
+
+
 def test_factorise_takes_one_glob_as_one_pattern():
     from cnnspace import Layer, NetSpec
     from cnnspace.compress import factorise

@@ -145,6 +145,13 @@ def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
         (["compress", "--predict", "squeezenet1_0", "--sparsity", "0.5", "--huffman", "--data",
           "digits"], "--huffman, --data: --predict sizes the plan from the spec alone (without "
          "Huffman coding, an upper bound)"),
+        # a flag that does not apply is refused, not silently ignored
+        (["compress", checkpoint, "--svd-keep", "0.5", "--baseline", "0"],
+         "--baseline, --svd-keep: only --table makes SVD rows"),
+        (["compress", "--predict", "squeezenet1_0", "--retrain-lr-factor", "0.5"],
+         "--retrain-lr-factor: --predict sizes the plan"),
+        (["compress", "--predict", "squeezenet1_0", "--svd-layers", "conv10"],
+         "--svd-layers: only --table"),
         (["evaluate", schedule], "expected a .cnnz file or a .pt/.pth checkpoint"),
         (["evaluate", checkpoint, "--data", f"cifar10:{write_random_cifar10(tmp_path, 4, 4)}"],
          "was trained on 1x16x16 images; cifar10:"),
@@ -152,6 +159,18 @@ def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
     for argv, message in cases:
         code, out, err = run(capsys, *argv)
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--svd-keep", "2"], "--svd-keep must lie strictly between 0 and 1, got 2.0"),
+    (["--svd-layers", "nosuch"], "--svd-layers 'nosuch' matches no top-level linear"),
+])
+def test_table_checks_its_svd_plan_before_writing_anything(capsys, tmp_path, checkpoint, flags,
+                                                           message):
+    code, _, err = run(capsys, "compress", "--table", checkpoint, "--sparsity", "0.5", *flags,
+                       "--out", tmp_path / "t", "--no-progress")
+    assert code == 2 and message in err
+    assert not (tmp_path / "t").exists()  # not even the baseline row's file
 
 
 def test_evaluate_refuses_a_corrupted_container(capsys, tmp_path, checkpoint):

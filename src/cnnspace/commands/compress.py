@@ -40,9 +40,9 @@ def register(sub) -> None:
                    help="bits per relative index of pruned layers (default 4)")
     p.add_argument("--huffman", action="store_true",
                    help="Huffman-code the cluster indices and relative indices")
-    p.add_argument("--retrain-epochs", type=int, default=0, metavar="N",
+    p.add_argument("--retrain-epochs", type=int, metavar="N",
                    help="epochs of retraining after each pruning round and for the centroids")
-    p.add_argument("--retrain-lr-factor", type=float, default=0.1, metavar="F",
+    p.add_argument("--retrain-lr-factor", type=float, metavar="F",
                    help="retraining learning rate as a fraction of the recipe's (default 0.1)")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/compress-NAME-TIME)")
     mode = p.add_mutually_exclusive_group()
@@ -53,9 +53,9 @@ def register(sub) -> None:
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="--predict: a model or family setting, e.g. --set num_classes=10")
     p.add_argument("--input", metavar="CxHxW", help="--predict: input size, e.g. 1x32x32")
-    p.add_argument("--baseline", type=int, default=1, metavar="K",
+    p.add_argument("--baseline", type=int, metavar="K",
                    help="--table: ratios against the uncompressed K-th checkpoint (default 1)")
-    p.add_argument("--svd-keep", type=float, default=0.2, metavar="F",
+    p.add_argument("--svd-keep", type=float, metavar="F",
                    help="--table: fraction of a layer's weights its SVD factors keep (default 0.2)")
     p.add_argument("--svd-layers", action="append", metavar="GLOB",
                    help="--table: layers to factorise (default: linear and top-level 1x1 conv "
@@ -77,14 +77,30 @@ def _schedule(args) -> Schedule:
     return Schedule(source="no pruning")
 
 
+def _given(args, *flags: str) -> list[str]:
+    """Those of ``flags`` the command line set: their defaults are None (False for a switch),
+    so that an explicit 0 counts as given."""
+    values = {flag: getattr(args, flag[2:].replace("-", "_")) for flag in flags}
+    return [flag for flag, value in values.items() if value is not None and value is not False]
+
+
+def _set(**values) -> dict:
+    """The keyword arguments given on the command line: the API's defaults hold for the rest."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
 def run(args) -> int:
     schedule, bits = _schedule(args), parse_bits(args.bits)
+    # A flag that does not apply is refused rather than ignored: the user meant something by it.
+    table_only = _given(args, "--baseline", "--svd-keep", "--svd-layers")
+    if table_only and not args.table:
+        raise CnnspaceError(f"{', '.join(table_only)}: only --table makes SVD rows and ratios "
+                            "against a baseline")
     if args.predict:
         if args.checkpoints:
             raise CnnspaceError("--predict takes a model, not checkpoints")
-        unused = [flag for flag, given in (("--huffman", args.huffman), ("--data", args.data),
-                                           ("--retrain-epochs", args.retrain_epochs),
-                                           ("--out", args.out)) if given]
+        unused = _given(args, "--huffman", "--data", "--retrain-epochs", "--retrain-lr-factor",
+                        "--out")
         if unused:
             # Huffman's gain depends on the trained weights' values: no analytic figure exists
             raise CnnspaceError(f"{', '.join(unused)}: --predict sizes the plan from the spec "
@@ -102,7 +118,9 @@ def run(args) -> int:
     from ..compress import CompressOptions, compress, load_trained
 
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
-                              args.retrain_epochs, args.retrain_lr_factor, not args.no_progress)
+                              progress=not args.no_progress,
+                              **_set(retrain_epochs=args.retrain_epochs,
+                                     retrain_lr_factor=args.retrain_lr_factor))
     note = Console(stderr=True).print if not args.no_progress else (lambda message: None)
     for earlier in ("compression.json", "table.json"):  # what compress and --table write last
         if args.out and (Path(args.out) / earlier).exists():
@@ -134,16 +152,17 @@ def _warn_if_destroyed(top1: float | None, classes: int, what: str) -> None:
 
 def _table(args, trained, options, out: Path, note) -> int:
     from ..compress import compression_table
-    if not 1 <= args.baseline <= len(trained):
-        raise CnnspaceError(f"--baseline must be 1..{len(trained)}, got {args.baseline}")
-    rows = compression_table(trained, options, out, args.baseline - 1, args.svd_keep,
-                             args.svd_layers, note)
+    baseline = 1 if args.baseline is None else args.baseline
+    if not 1 <= baseline <= len(trained):
+        raise CnnspaceError(f"--baseline must be 1..{len(trained)}, got {baseline}")
+    rows = compression_table(trained, options, out, baseline - 1, note=note,
+                             **_set(svd_keep=args.svd_keep, svd_layers=args.svd_layers))
     data = [r.to_json() for r in rows]
     write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
     if args.format == "json":
         print(dump_json(data), end="")
         return 0
-    table = Table(title=f"compression (ratios against {trained[args.baseline - 1].name}'s "
+    table = Table(title=f"compression (ratios against {trained[baseline - 1].name}'s "
                         f"baseline); files in {out}")
     for col in ("model", "approach", "size", "ratio", "top-1", "top-5", "how"):
         table.add_column(col, justify="left" if col in ("model", "approach", "how") else "right")

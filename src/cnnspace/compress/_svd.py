@@ -47,25 +47,31 @@ def rank_for(in_features: int, out_features: int, keep: float) -> int:
     return max(1, int(keep * in_features * out_features / (in_features + out_features)))
 
 
-def factorise(spec: NetSpec, state: dict[str, torch.Tensor], keep: float = 0.2,
-              patterns: list[str] | None = None
-              ) -> tuple[NetSpec, dict[str, torch.Tensor], list[Factorised]]:
-    """``spec`` and its weights with the chosen layers factorised (``patterns``: layer names or
-    globs, one or a list; None: ``default_svd_layers``); layers where a factorisation would not
-    save weights are left alone. ``state`` is left as it is."""
-    if not 0 < keep < 1:
+def layers_to_factorise(spec: NetSpec, keep: float = 0.2,
+                        patterns: list[str] | None = None) -> list[str]:
+    """The layers ``factorise`` would choose (``patterns``: layer names or globs, one or a list;
+    None: ``default_svd_layers``), after checking ``keep`` and that every pattern matches."""
+    if isinstance(keep, bool) or not isinstance(keep, (int, float)) or not 0 < keep < 1:
         raise CompressError(f"--svd-keep must lie strictly between 0 and 1, got {keep!r}")
     candidates = factorisable(spec)
     if isinstance(patterns, str):  # one glob
         patterns = [patterns]
     if patterns is None:
-        chosen = default_svd_layers(spec)
-    else:
-        chosen = [n for n in candidates if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
-        for p in patterns:
-            if not any(fnmatch.fnmatchcase(n, p) for n in candidates):
-                raise CompressError(f"--svd-layers {p!r} matches no top-level linear or 1x1 "
-                                    f"conv layer (candidates: {', '.join(candidates) or 'none'})")
+        return default_svd_layers(spec)
+    for p in patterns:
+        if not any(fnmatch.fnmatchcase(n, p) for n in candidates):
+            raise CompressError(f"--svd-layers {p!r} matches no top-level linear or 1x1 "
+                                f"conv layer (candidates: {', '.join(candidates) or 'none'})")
+    return [n for n in candidates if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+
+
+def factorise(spec: NetSpec, state: dict[str, torch.Tensor], keep: float = 0.2,
+              patterns: list[str] | None = None
+              ) -> tuple[NetSpec, dict[str, torch.Tensor], list[Factorised]]:
+    """``spec`` and its weights with the chosen layers factorised (see
+    ``layers_to_factorise``); layers where a factorisation would not save weights are left
+    alone. ``state`` is left as it is."""
+    chosen = layers_to_factorise(spec, keep, patterns)
     nodes = {n.name: n for n in resolve(spec).nodes}
     layers, new_state, done = [], dict(state), []
     for layer in spec.layers:

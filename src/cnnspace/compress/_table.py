@@ -21,11 +21,12 @@ from .._atomic import write_atomic
 from ..nn import build
 from ..train import evaluate
 from ._codec import RAW_BITS, Coding
+from ._errors import CompressError
 from ._int8 import quantize_int8
 from ._pipeline import (CompressOptions, Trained, check_plan, dense_codes, prune, retrain,
                         share, silent, write_and_check)
 from ._share import cluster
-from ._svd import factorise
+from ._svd import factorise, layers_to_factorise
 
 APPROACHES = ("baseline", "SVD", "pruning", "pruning + sharing + Huffman", "int8 (PyTorch)")
 CALIBRATION_BATCHES = 4
@@ -115,9 +116,16 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
                       svd_layers: list[str] | None = None,
                       note: Callable[[str], None] = silent) -> list[TableRow]:
     """All five rows for each model; ratios against the uncompressed ``models[baseline]``. The
-    models are left as they were."""
+    models are left as they were. Every model's plan is checked before any file is written."""
+    if not models:
+        raise CompressError("the compression table needs at least one trained model")
+    if isinstance(baseline, bool) or not isinstance(baseline, int) \
+            or not 0 <= baseline < len(models):
+        raise CompressError(f"baseline must index one of the {len(models)} models (0.."
+                            f"{len(models) - 1}), got {baseline!r}")
     for trained in models:
         check_plan(trained, options)
+        layers_to_factorise(trained.spec, svd_keep, svd_layers)
     out = Path(out)
     rows: list[TableRow] = []
     names = [m.name for m in models]
