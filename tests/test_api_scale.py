@@ -56,3 +56,9 @@ def test_a_network_without_parameters_is_refused_not_divided_by():
                       "layers": [{"name": "p", "type": "maxpool", "kernel": 2, "stride": 2}]})
     with pytest.raises(CnnspaceError, match="pool: the network has no parameters"):
         parallelism_comm(pool, 32)  # its ratios would divide by 0 bytes of gradients
+
+
+def test_a_worker_count_or_strategy_given_twice_is_predicted_once():
+    result = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [32, 8, 32],
+                     ["ring", "ring"])
+    assert [(r.workers, r.strategy) for r in result.rows] == [(32, "ring"), (8, "ring")]

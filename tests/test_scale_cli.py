@@ -138,7 +138,7 @@ def test_a_network_without_parameters_has_nothing_to_scale(capsys, tmp_path):
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0,2"], "--workers"),
     (["--workers", "two"], "--workers"),
-    (["--strategies", "gossip"], "--strategies"),
+    (["--strategies", "gossip"], "--strategies: unknown 'gossip'; choose from"),
     (["--alpha=-1e-6"], "alpha must be a finite number >= 0"),
     (["--device-flops", "0"], "device FLOP/s must be a finite number > 0"),
     (["--dataset-size", "10"], "smaller than one batch of 1,024"),

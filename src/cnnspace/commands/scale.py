@@ -66,8 +66,8 @@ def _strategies(text: str) -> tuple[str, ...]:
     chosen = tuple(s.strip() for s in text.split(",") if s.strip())
     unknown = [s for s in chosen if s not in scale.STRATEGIES]
     if unknown or not chosen:
-        raise CnnspaceError(f"--strategies: unknown {unknown or text!r}; choose from "
-                            f"{', '.join(scale.STRATEGIES)}")
+        raise CnnspaceError(f"--strategies: unknown {', '.join(map(repr, unknown or [text]))}; "
+                            f"choose from {', '.join(scale.STRATEGIES)}")
     return chosen
 
 

@@ -226,6 +226,8 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
         raise CnnspaceError(f"workers must be a list of worker counts, got {workers!r}")
     if not workers:
         raise CnnspaceError("give at least one worker count")
+    # a count or strategy given twice is one prediction, not two rows that row() cannot tell apart
+    workers, strategies = list(dict.fromkeys(workers)), tuple(dict.fromkeys(strategies))
     per_image_s = costs.train_flops_per_image / device.flops
     baseline_total = baseline.epochs * baseline.dataset_size * per_image_s
     rows = []
