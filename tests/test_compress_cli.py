@@ -254,3 +254,35 @@ def test_how_to_prepare_an_input_travels_with_every_trained_artefact(capsys, tmp
     props = {p.key: p.value for p in onnx.load(tmp_path / "m24.onnx").metadata_props}
     assert json.loads(props["cnnspace.preprocessing"]) == {
         **recorded, "input": [1, 24, 24], "trained_input": [1, 16, 16]}
+
+
+def test_the_int8_row_scores_the_file_it_wrote(tmp_path, monkeypatch, checkpoint):
+    import copy
+    import itertools
+
+    import torch
+    from torch.utils.data import DataLoader
+
+    from cnnspace.compress import CompressOptions, compression_table, load_trained
+    from cnnspace.compress import _table
+    from cnnspace.compress._int8 import quantize_int8
+    from cnnspace.train import evaluate
+    trained = load_trained(checkpoint)
+    flipped = copy.deepcopy(trained.model)
+    with torch.no_grad():  # scores turned upside down: the least likely class wins
+        flipped.layers["fc"].weight.neg_()
+        flipped.layers["fc"].bias.neg_()
+    batches = itertools.islice(DataLoader(trained.data.train, batch_size=64), 4)
+    other = quantize_int8(flipped, [x for x, _ in batches])
+    write = _table.write_atomic
+
+    def another_int8_file(path, writer):  # what lands on disk differs from the model in memory
+        if Path(path).name == "int8.pt":
+            writer = lambda f: torch.save(other.state_dict(), f)  # noqa: E731
+        write(path, writer)
+
+    monkeypatch.setattr(_table, "write_atomic", another_int8_file)
+    rows = compression_table([trained], CompressOptions(), tmp_path)
+    expected = evaluate(other, trained.data.test, device="cpu").top1
+    assert rows[-1].approach == "int8 (PyTorch)" and rows[-1].top1 == expected
+    assert expected < rows[0].top1 / 2

@@ -8,9 +8,11 @@ softmax...) run in float between dequantize/quantize steps. Inference runs on th
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import os
 import warnings
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 from torch import nn
@@ -34,13 +36,31 @@ def quantize_int8(model: nn.Module, calibration: Iterable[torch.Tensor]) -> nn.M
     first = next(batches, None)
     if first is None:
         raise CompressError("int8 calibration needs at least one batch of images")
-    with warnings.catch_warnings():
-        # torch.ao announces its move to torchao on every call; the API still works in 2.13.
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.ao")
+    with _quiet():
         prepared = prepare_fx(float_model, get_default_qconfig_mapping(BACKEND), (first,))
         with torch.no_grad():
             for x in [first, *batches]:
                 prepared(x)
         return convert_fx(prepared)
 
+
+
+def load_int8(like: nn.Module, path: str | os.PathLike) -> nn.Module:
+    """The int8 model whose state dict ``torch.save`` wrote to ``path``, in the structure of
+    ``like`` (a model of ``quantize_int8``; left unchanged): every weight, scale and zero point
+    comes from the file."""
+    model = copy.deepcopy(like)
+    with _quiet():
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """torch.ao announces its move to torchao on every call, and rebuilding quantized tensors
+    warns they are deprecated; the API still works in 2.13."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.(ao|_utils)")
+        yield

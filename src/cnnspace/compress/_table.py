@@ -22,7 +22,7 @@ from ..nn import build
 from ..train import evaluate
 from ._codec import RAW_BITS, Coding
 from ._errors import CompressError
-from ._int8 import quantize_int8
+from ._int8 import load_int8, quantize_int8
 from ._pipeline import (CompressOptions, Trained, check_plan, dense_codes, prune, retrain,
                         share, silent, write_and_check)
 from ._share import cluster
@@ -106,7 +106,7 @@ def _int8(trained: Trained, out: Path) -> TableRow:
     quantized = quantize_int8(trained.model, calibration)
     path = out / "int8.pt"
     write_atomic(path, lambda f: torch.save(quantized.state_dict(), f))
-    result = evaluate(quantized, trained.data.test, device="cpu")
+    result = evaluate(load_int8(quantized, path), trained.data.test, device="cpu")
     return TableRow(trained.name, APPROACHES[4], path.stat().st_size, result.top1, result.top5,
                     str(path), "static post-training quantization, FX graph mode, x86 backend")
 
