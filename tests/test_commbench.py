@@ -125,6 +125,11 @@ def test_commbench_rejects_bad_input(capsys):
         CommBench.from_json({"nproc": 2}, "x.json")
     assert main(["commbench", "--sizes", "5"]) == 2
     assert "--sizes" in capsys.readouterr().err
+    # each count named alone, not 'repeats must be >= 1 and warmup >= 0, got 0, 1'
+    assert main(["commbench", "--repeats", "0"]) == 2
+    assert "repeats must be an integer >= 1, got 0" in capsys.readouterr().err
+    assert main(["commbench", "--warmup", "-1"]) == 2
+    assert "warmup must be an integer >= 0, got -1" in capsys.readouterr().err
 
 
 def test_measured_preset_and_ddp_harness(bench_json):

@@ -7,7 +7,6 @@ import time
 import torch
 import torch.distributed as dist
 
-from ..errors import CnnspaceError
 from . import _spawn
 from ._commfit import DEFAULT_SIZES_MB, PATTERNS, CommBench, fit_pattern, parse_sizes_mb
 
@@ -64,8 +63,8 @@ def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, w
                   on_progress=None) -> CommBench:
     """Times both patterns at every size on ``nproc`` fresh local processes; fits each."""
     _spawn.check_nproc(nproc)
-    if not isinstance(repeats, int) or repeats < 1 or not isinstance(warmup, int) or warmup < 0:
-        raise CnnspaceError(f"repeats must be >= 1 and warmup >= 0, got {repeats}, {warmup}")
+    _spawn.check_count("repeats", repeats, 1)
+    _spawn.check_count("warmup", warmup, 0)
     sizes = parse_sizes_mb(sizes_mb)
     backend = _spawn.choose_backend(backend, nproc)
     threads = threads or _spawn.default_threads(nproc)

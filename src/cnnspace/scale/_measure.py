@@ -12,18 +12,12 @@ import torch
 from torch import nn
 
 from .._threads import torch_threads
-from ..errors import CnnspaceError
 from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
 from . import _spawn
 from ._commfit import CommBench
 from ._model import Device, NetworkCosts
 from ._presets import Preset, measured_preset
-
-
-def _check(name: str, value, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise CnnspaceError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -57,15 +51,15 @@ def _step_times(model: nn.Module, spec: NetSpec, batch: int, device: torch.devic
 
 
 def _check_steps(steps, warmup) -> None:
-    _check("steps", steps, 1)
-    _check("warmup", warmup, 0)
+    _spawn.check_count("steps", steps, 1)
+    _spawn.check_count("warmup", warmup, 0)
 
 
 def time_train_step(spec: NetSpec, batch: int, threads: int | None = None, steps: int = 5,
                     warmup: int = 2, device: str = "cpu") -> StepTime:
     """One training step of ``batch`` images in this process, run with ``threads`` CPU threads
     (restored afterwards)."""
-    _check("batch", batch, 1)
+    _spawn.check_count("batch", batch, 1)
     _check_steps(steps, warmup)
     with torch_threads(threads):
         torch.manual_seed(0)
@@ -92,7 +86,7 @@ def time_ddp_step(spec: NetSpec, batch_per_worker: int, nproc: int = 2,
     """One DistributedDataParallel step (``batch_per_worker`` images on each of ``nproc`` local
     processes, gradients allreduced in buckets overlapping the backward pass), as seen by the
     slowest process."""
-    _check("batch_per_worker", batch_per_worker, 1)
+    _spawn.check_count("batch_per_worker", batch_per_worker, 1)
     _check_steps(steps, warmup)
     backend = _spawn.choose_backend(backend, nproc)
     return _spawn.run(_ddp_worker, nproc, backend, threads or _spawn.default_threads(nproc),

@@ -39,6 +39,11 @@ def default_threads(nproc: int) -> int:
     return max(1, (os.cpu_count() or 1) // nproc)
 
 
+def check_count(name: str, value, minimum: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise CnnspaceError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
 def check_nproc(nproc) -> None:
     if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 2:
         raise CnnspaceError(f"--nproc must be an integer >= 2, got {nproc!r}")
