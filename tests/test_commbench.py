@@ -118,13 +118,16 @@ def test_commbench_measures_and_fits_both_patterns(bench_json):
     assert server.beta_s_per_byte == pytest.approx(server.slope_s_per_byte / 2)
 
 
-def test_commbench_rejects_bad_input(capsys):
+def test_commbench_rejects_bad_input(capsys, tmp_path):
     assert main(["commbench", "--nproc", "1"]) == 2
     assert "--nproc" in capsys.readouterr().err
     with pytest.raises(CnnspaceError, match="not a commbench result"):
         CommBench.from_json({"nproc": 2}, "x.json")
     assert main(["commbench", "--sizes", "5"]) == 2
     assert "--sizes" in capsys.readouterr().err
+    # an output that cannot be written is refused before the measurements, not after
+    assert main(["commbench", "-o", str(tmp_path)]) == 2
+    assert f"-o {tmp_path} is a folder" in capsys.readouterr().err
     # each count named alone, not 'repeats must be >= 1 and warmup >= 0, got 0, 1'
     assert main(["commbench", "--repeats", "0"]) == 2
     assert "repeats must be an integer >= 1, got 0" in capsys.readouterr().err

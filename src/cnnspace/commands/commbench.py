@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
@@ -10,6 +11,7 @@ from rich.table import Table
 
 from .. import scale
 from .._atomic import write_text_atomic
+from ..errors import CnnspaceError
 from ._common import add_format_arg, check_threads, dump_json, plural, table_console
 
 
@@ -18,8 +20,10 @@ def register(sub) -> None:
                                          "with torch.distributed and fit alpha/beta")
     p.add_argument("--nproc", type=int, default=2, help="local processes (default 2)")
     p.add_argument("--sizes", nargs="+", metavar="MB",
-                   default=[f"{s:g}" for s in scale.DEFAULT_SIZES_MB],
-                   help="message sizes in MB (10^6 bytes), default: %(default)s")
+                   default=list(scale.DEFAULT_SIZES_MB),
+                   help="message sizes in MB (10^6 bytes): two at least, three or more for "
+                        "the errors to show how well the line fits (default: "
+                        f"{' '.join(f'{s:g}' for s in scale.DEFAULT_SIZES_MB)})")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed repetitions per size (the fastest counts)")
     p.add_argument("--warmup", type=int, default=1, help="untimed repetitions per size")
@@ -49,7 +53,9 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
 
 def run(args) -> int:
     check_threads(args.threads)
-    sizes = [part for value in args.sizes for part in value.split(",") if part]
+    sizes = [part for value in args.sizes for part in str(value).split(",") if part]
+    if args.output and Path(args.output).is_dir():  # found out now, not after the measurements
+        raise CnnspaceError(f"-o {args.output} is a folder: give the name of the file to write")
     bench = run_with_progress(args.nproc, sizes, args.repeats, args.warmup, args.backend,
                               args.threads)
     data = bench.to_json()
