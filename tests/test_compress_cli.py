@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from test_data import write_random_cifar10
+from test_data import _cifar_batch, _write_pickle, write_random_cifar10
 
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
@@ -286,3 +286,48 @@ def test_the_int8_row_scores_the_file_it_wrote(tmp_path, monkeypatch, checkpoint
     expected = evaluate(other, trained.data.test, device="cpu").top1
     assert rows[-1].approach == "int8 (PyTorch)" and rows[-1].top1 == expected
     assert expected < rows[0].top1 / 2
+
+
+def _dim_cifar10(root: Path) -> Path:
+    """write_random_cifar10's images at a quarter of their brightness: other statistics."""
+    root.mkdir()
+    write_random_cifar10(root, per_batch=8, test=40)
+    for name, seed, n in [*((f"data_batch_{i}", i, 8) for i in range(1, 6)), ("test_batch", 9, 40)]:
+        batch = _cifar_batch(n, 10, b"labels", seed)
+        batch[b"data"] //= 4
+        _write_pickle(root / "cifar-10-batches-py" / name, batch)
+    return root
+
+
+def test_compress_on_other_data_sees_it_as_training_did(capsys, tmp_path):
+    from cnnspace.compress import load_trained
+    from cnnspace.train import load_checkpoint
+    (tmp_path / "a").mkdir()
+    bright = write_random_cifar10(tmp_path / "a", per_batch=8, test=40)
+    dim = _dim_cifar10(tmp_path / "b")
+    spec = tmp_path / "rgb.yaml"
+    spec.write_text("name: rgb\ninput: [3, 16, 16]\nlayers:\n"
+                    "  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}\n"
+                    "  - {name: relu1, type: relu}\n  - {name: pool, type: global_avgpool}\n"
+                    "  - {name: flat, type: flatten}\n  - {name: fc, type: linear, out_features: 10}\n")
+    code, _, err = run(capsys, "train", spec, "--data", f"cifar10:{bright}", "--image-size", "16",
+                       "--epochs", "1", "--out", tmp_path / "run", "--no-progress")
+    assert code == 0, err
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    recorded = load_checkpoint(checkpoint).preprocessing
+    trained = load_trained(checkpoint, f"cifar10:{dim}")
+    for split in (trained.data.train, trained.data.test):  # not the dim images' own statistics
+        assert split.mean.tolist() == pytest.approx(recorded["mean"])
+        assert split.std.tolist() == pytest.approx(recorded["std"])
+    code, out, err = run(capsys, "compress", checkpoint, "--data", f"cifar10:{dim}", "--bits",
+                         "conv=32,fc=32", "--out", tmp_path / "z", "--format", "json",
+                         "--no-progress")
+    assert code == 0, err
+    accuracy = json.loads(out)["accuracy"]
+    code, out, err = run(capsys, "evaluate", checkpoint, "--data", f"cifar10:{dim}", "--format",
+                         "json")
+    assert code == 0, err
+    assert json.loads(out)["top5"] == pytest.approx(accuracy["before"]["top5"])
+    code, out, err = run(capsys, "evaluate", tmp_path / "z" / "model.cnnz", "--format", "json")
+    assert code == 0, err
+    assert json.loads(out)["top5"] == pytest.approx(accuracy["after"]["top5"])

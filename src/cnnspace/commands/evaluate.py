@@ -6,9 +6,9 @@ import math
 import sys
 from pathlib import Path
 
-import torch
 
 from ..compress import is_cnnz
+from ..compress._preprocess import as_trained
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_SUFFIXES
 from ._common import dump_json
@@ -45,19 +45,6 @@ def _load(path: str):
     raise CnnspaceError(f"{path}: expected a .cnnz file or a .pt/.pth checkpoint")
 
 
-def _as_trained(path: str, data, preprocessing: dict) -> None:
-    """The test images normalised as the model's training images were: another dataset's own
-    statistics would shift every input. Classes in another order would score the wrong ones."""
-    classes = tuple(preprocessing.get("classes") or ())
-    if classes and data.classes and classes != tuple(data.classes):
-        raise CnnspaceError(f"{path} was trained on the classes {', '.join(classes)}; "
-                            f"{data.name} has {', '.join(data.classes)}: its labels would be "
-                            "scored against other classes")
-    if hasattr(data.test, "mean") and "mean" in preprocessing and "std" in preprocessing:
-        data.test.mean = torch.tensor(preprocessing["mean"], dtype=torch.float32)
-        data.test.std = torch.tensor(preprocessing["std"], dtype=torch.float32)
-
-
 def run(args) -> int:
     if args.batch_size < 1:
         raise CnnspaceError(f"--batch-size must be positive, got {args.batch_size}")
@@ -72,8 +59,7 @@ def run(args) -> int:
     if data.input_shape != tuple(spec.input):  # the weights are the trained input's
         raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
                             f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
-    if preprocessing:
-        _as_trained(args.model, data, preprocessing)
+    as_trained(args.model, data, preprocessing)
     fit_spec(spec, data)  # a clear error if the classes do not fit the model
     result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")
     out = {"model": args.model, "data": data.name, "bytes": size, **result.to_dict()}

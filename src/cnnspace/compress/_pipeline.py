@@ -24,6 +24,7 @@ from ._container import ContainerBytes, write_cnnz
 from ._dead import live_weights
 from ._errors import CompressError
 from ._load import decompress
+from ._preprocess import as_trained
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
 from ._schedule import Schedule, bit_widths, layer_bits, parse_schedule, weighted_layers
@@ -96,6 +97,9 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
                             "the training diverged; compress a checkpoint with finite weights")
     shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
     splits = get_dataset(data or ckpt.payload["data"], image_size=shape[1])
+    # Retraining, the accuracies reported and the file's recorded preprocessing must all see
+    # the images as training did, which `cnnspace evaluate` of the written file does too.
+    as_trained(str(checkpoint), splits, ckpt.preprocessing)
     return Trained(_run_name(Path(checkpoint)), fit_spec(ckpt.spec, splits), model, splits,
                    ckpt.config, ckpt.preprocessing or splits.preprocessing())
 

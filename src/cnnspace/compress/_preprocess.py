@@ -1,0 +1,25 @@
+"""A dataset prepared as a trained model's own training images were."""
+from __future__ import annotations
+
+import torch
+
+from ._errors import CompressError
+
+
+def as_trained(where: str, data, preprocessing: dict | None) -> None:
+    """Normalises ``data``'s splits with the statistics ``preprocessing`` recorded at training
+    (another dataset's own statistics would shift every input the model sees) and refuses
+    classes in another order (its outputs would be scored against other classes)."""
+    if not preprocessing:
+        return
+    classes = tuple(preprocessing.get("classes") or ())
+    if classes and data.classes and classes != tuple(data.classes):
+        raise CompressError(f"{where} was trained on the classes {', '.join(classes)}; "
+                            f"{data.name} has {', '.join(data.classes)}: its labels would be "
+                            "scored against other classes")
+    if "mean" not in preprocessing or "std" not in preprocessing:
+        return
+    for split in (data.train, data.test):
+        if hasattr(split, "mean"):
+            split.mean = torch.tensor(preprocessing["mean"], dtype=torch.float32)
+            split.std = torch.tensor(preprocessing["std"], dtype=torch.float32)
