@@ -84,6 +84,9 @@ def test_a_compressed_model_is_read_wherever_a_trained_one_is(capsys, tmp_path, 
         code, from_cnnz, err = run(capsys, command[0], cnnz, *command[1:])
         assert code == 0, err
         assert from_cnnz == run(capsys, command[0], checkpoint, *command[1:])[1]
+    code, _, err = run(capsys, "compress", cnnz, "--out", tmp_path / "again")
+    assert code == 2 and "model.cnnz: already a compressed model (.cnnz); compress the training " \
+        "checkpoint it was made from" in err
     code, _, err = run(capsys, "export", cnnz, "--onnx", tmp_path / "z.onnx")
     assert code == 0, err
     # its decompressed weights run: the ONNX file agrees with them (export checks it)

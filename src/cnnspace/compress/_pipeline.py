@@ -20,7 +20,7 @@ from ..data import DataSplits, get_dataset
 from ..spec import NetSpec
 from ..train import EvalResult, TrainConfig, evaluate, fit_spec, load_checkpoint, train
 from ._codec import RAW_BITS, Coding, WeightCode
-from ._container import ContainerBytes, write_cnnz
+from ._container import ContainerBytes, is_cnnz, write_cnnz
 from ._dead import live_weights
 from ._errors import CompressError
 from ._load import decompress
@@ -84,6 +84,11 @@ class Trained:
 
 def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trained:
     """A training checkpoint with its dataset (the one it was trained on unless ``data``)."""
+    if isinstance(checkpoint, (str, os.PathLike)) and is_cnnz(checkpoint) \
+            and Path(checkpoint).is_file():
+        # Its training recipe, which retraining needs, is not in it; nor is its dense model.
+        raise CompressError(f"{checkpoint}: already a compressed model (.cnnz); compress the "
+                            "training checkpoint it was made from (best.pt / checkpoint.pt)")
     ckpt = load_checkpoint(checkpoint)
     if ckpt.spec is None:
         raise CompressError(f"{checkpoint}: was trained from a plain nn.Module; compression "
