@@ -37,7 +37,7 @@ def test_strategies_are_checked_even_for_one_worker_and_one_name_is_one_strategy
 
 
 def test_values_of_the_wrong_kind_are_named_not_type_errors():
-    with pytest.raises(CnnspaceError, match="device FLOP/s must be a finite number > 0, got '1e12'"):
+    with pytest.raises(CnnspaceError, match="FLOP/s must be a finite number > 0, got '1e12'"):
         Device("gpu", "1e12", 0.5)
     with pytest.raises(CnnspaceError, match="efficiency must be in \\(0, 1\\], got '0.5'"):
         Device("gpu", 1e12, "0.5")

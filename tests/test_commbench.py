@@ -66,6 +66,11 @@ def test_commbench_prints_the_notes_beside_its_table(capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert "measured vs fitted" in out
     assert err.strip().startswith("note: only 2 message sizes") and "\n" not in err.strip()
+    assert main(["commbench", "--sizes", "0.01", "16", "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == ("pattern,nproc,size_bytes,time_s,fitted_s,relative_error,alpha_s,"
+                        "beta_s_per_byte")
+    assert lines[1].startswith("allreduce,2,10000,0.0002,") and len(lines) == 3
     # more processes than cores: they take turns on a core, which the timings include
     monkeypatch.setattr("os.cpu_count", lambda: 1)
     assert main(["commbench", "--sizes", "0.01", "16"]) == 0

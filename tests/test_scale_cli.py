@@ -86,6 +86,20 @@ def test_published_speedups_stand_beside_the_predictions_they_belong_to(capsys):
     assert "measured: 128 workers 39x, predicted 47.1x (+21%)" in capsys.readouterr().out
 
 
+def test_csv_has_a_row_per_worker_count_and_strategy(capsys):
+    import csv
+    import io
+    data = run_json(capsys, "googlenet_aux", "--workers", "1,128")
+    assert main(["scale", "googlenet_aux", "--workers", "1,128", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == len(data["rows"]) == 6
+    for row, expected in zip(rows, data["rows"]):
+        assert row["model"] == "googlenet_aux" and row["preset"] == "titan-k20x"
+        assert row["strategy"] == expected["strategy"]
+        assert int(row["workers"]) == expected["workers"]
+        assert float(row["speedup"]) == pytest.approx(expected["speedup"])
+
+
 def test_table_and_plot(capsys, tmp_path):
     plot = tmp_path / "scale.png"
     assert main(["scale", "squeezenet1_0", "--workers", "1,8,64", "--plot", str(plot)]) == 0

@@ -12,7 +12,8 @@ from rich.table import Table
 from .. import scale
 from .._atomic import write_text_atomic
 from ..errors import CnnspaceError
-from ._common import add_format_arg, check_threads, dump_json, plural, table_console
+from ._common import (add_format_arg, check_threads, dump_json, plural, rows_to_csv,
+                      table_console)
 
 
 def register(sub) -> None:
@@ -32,7 +33,7 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, help="torch threads per process (default: cores / N)")
     p.add_argument("-o", "--output", metavar="FILE.json",
                    help="also save the result as JSON (for `cnnspace scale --commbench`)")
-    add_format_arg(p, ("table", "json"))
+    add_format_arg(p)
     p.set_defaults(run=run)
 
 
@@ -63,6 +64,13 @@ def run(args) -> int:
         write_text_atomic(args.output, dump_json(data))
     if args.format == "json":
         print(dump_json(data), end="")
+    elif args.format == "csv":  # a row per pattern and size, with the fit it belongs to
+        print(rows_to_csv([{"pattern": f.pattern, "nproc": bench.nproc, "size_bytes": n,
+                            "time_s": t, "fitted_s": fitted, "relative_error": e,
+                            "alpha_s": f.alpha_s, "beta_s_per_byte": f.beta_s_per_byte}
+                           for f in bench.fits
+                           for n, t, fitted, e in zip(f.sizes_bytes, f.times_s, f.predicted_s,
+                                                      f.relative_errors)]), end="")
     else:
         _print(bench)
     print_notes(bench.notes())

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +11,8 @@ from rich.table import Table
 from .. import scale
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, table_console
+from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
+                      table_console)
 from .commbench import print_notes, run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
@@ -48,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("--nproc", type=int,
                    help=f"measured preset: processes for commbench (default {DEFAULT_NPROC})")
     p.add_argument("--plot", metavar="FILE", help="write the plot (.png, .svg or .pdf)")
-    add_format_arg(p, ("table", "json"))
+    add_format_arg(p)
     p.set_defaults(run=run)
 
 
@@ -153,6 +154,9 @@ def run(args) -> int:
         print(dump_json({**result.to_json(), "bits": args.bits, "sources": list(preset.sources),
                          "parallelism_comm": ratio.to_json(),
                          "published": [c.to_json() for c in published]}), end="")
+    elif args.format == "csv":  # one row per worker count and strategy, for a plotting tool
+        print(rows_to_csv([{"model": result.model, "preset": result.preset, **asdict(row)}
+                           for row in result.rows]), end="")
     else:
         _print(result, preset, ratio)
         for c in published:
