@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from test_data import _cifar_batch, _write_pickle, write_random_cifar10
+from test_data import _cifar_batch, _image_folder, _write_pickle, write_random_cifar10
 
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
@@ -334,3 +334,22 @@ def test_compress_on_other_data_sees_it_as_training_did(capsys, tmp_path):
     code, out, err = run(capsys, "evaluate", tmp_path / "z" / "model.cnnz", "--format", "json")
     assert code == 0, err
     assert json.loads(out)["top5"] == pytest.approx(accuracy["after"]["top5"])
+
+
+def test_table_says_which_rows_answer_at_chance_against_each_models_classes(capsys, tmp_path,
+                                                                          checkpoint):
+    folder = _image_folder(tmp_path / "two")  # two classes: chance is 50%, not digits' 10%
+    data = get_dataset(f"imagefolder:{folder}", image_size=8)
+    two = loads("name: two\ninput: [3, 8, 8]\nlayers:\n"
+                "  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}\n"
+                "  - {name: pool, type: global_avgpool}\n  - {name: flat, type: flatten}\n"
+                "  - {name: fc, type: linear, out_features: 2}\n")
+    train(two, data, TrainConfig(epochs=1, lr=3e-3, out=str(tmp_path / "run2"), progress=False))
+    code, out, err = run(capsys, "compress", "--table", checkpoint, tmp_path / "run2" / "best.pt",
+                         "--sparsity", "1", "--out", tmp_path / "t", "--format", "json",
+                         "--no-progress")
+    assert code == 0, err
+    rows = json.loads(out)
+    pruned = next(r for r in rows if r["model"] == "run2" and r["approach"] == "pruning")
+    assert pruned["top1"] == 0.5  # all weights gone: one class for every image
+    assert "run2 pruning answers at chance level (top-1 50.00%, 2 classes)" in err

@@ -161,18 +161,22 @@ def _table(args, trained, options, out: Path, note) -> int:
     write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
     if args.format == "json":
         print(dump_json(data), end="")
-        return 0
-    table = Table(title=f"compression (ratios against {trained[baseline - 1].name}'s "
-                        f"baseline); files in {out}")
+    else:
+        _print_table(rows, rows[(baseline - 1) * len(rows) // len(trained)].model, out)
+    for i, r in enumerate(rows):  # each checkpoint's rows in turn, each against its own classes
+        _warn_if_destroyed(r.top1, trained[i * len(trained) // len(rows)].data.num_classes,
+                           f"{r.model} {r.approach}")
+    return 0
+
+
+def _print_table(rows, baseline: str, out: Path) -> None:
+    table = Table(title=f"compression (ratios against {baseline}'s baseline); files in {out}")
     for col in ("model", "approach", "size", "ratio", "top-1", "top-5", "how"):
         table.add_column(col, justify="left" if col in ("model", "approach", "how") else "right")
     for r in rows:
         table.add_row(r.model, r.approach, _size(r.bytes), f"{r.ratio:.1f}x" if r.ratio else "-",
                       _pct(r.top1), _pct(r.top5), r.note)
     table_console().print(table)
-    for r in rows:
-        _warn_if_destroyed(r.top1, trained[0].data.num_classes, f"{r.model} {r.approach}")
-    return 0
 
 
 def _predict(args, schedule: Schedule, bits: dict) -> int:
