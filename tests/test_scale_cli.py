@@ -1,5 +1,6 @@
 """`cnnspace scale`: JSON schema, table, plot, presets, custom clusters and bad input."""
 import json
+import re
 
 import pytest
 
@@ -67,6 +68,10 @@ def test_one_link_or_device_value_replaces_the_presets_own(capsys):
     assert free["rows"][0]["comm_s"] == pytest.approx(6 * base["link"]["alpha_s"])
     assert main(["scale", "googlenet_aux", "--beta", "0", "--workers", "2"]) == 0
     assert "unlimited bandwidth" in capsys.readouterr().out
+    # at a small batch model parallelism sends less than data parallelism: 0.22x, not "0x"
+    assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--batch", "12",
+                 "--workers", "2"]) == 0
+    assert re.search(r"weighted\s+layers,\s+0\.22x\)", capsys.readouterr().out)
 
 
 def test_published_speedups_stand_beside_the_predictions_they_belong_to(capsys):
@@ -114,11 +119,17 @@ def test_measured_preset_from_saved_commbench(capsys, tmp_path):
                                  "patterns": {"allreduce": {"sizes_bytes": [1_000_000, 10_000_000],
                                                             "times_s": [0.0011, 0.0101]}}}))
     assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
-                 "--commbench", str(bench), "--workers", "1,2", "--batch", "8", "--format",
-                 "json"]) == 0
+                 "--commbench", str(bench), "--workers", "1,2", "--batch", "8", "--epochs", "2",
+                 "--format", "json"]) == 0
     out, err = capsys.readouterr()
     data = json.loads(out)
     assert data["preset"] == "measured"
+    # a throughput comparison: the baseline runs the recipe given (it stayed at batch 128 for 1
+    # epoch, so 2 epochs on one worker read as a 0.5x speedup)
+    assert data["baseline"] == data["recipe"] == {"batch": 8, "epochs": 2,
+                                                  "dataset_size": 1_281_167}
+    one = next(r for r in data["rows"] if r["workers"] == 1)
+    assert one["speedup"] == pytest.approx(1.0)
     # 2 processes, ring: a = 2 alpha, b = beta; fit through (1 MB, 1.1 ms), (10 MB, 10.1 ms)
     assert data["link"]["alpha_s"] == pytest.approx(0.0001 / 2)
     assert data["link"]["beta_s_per_byte"] == pytest.approx(1e-9)
