@@ -68,6 +68,9 @@ def main() -> None:
                    help="start a round once others use fewer cores than this")
     p.add_argument("--wait", type=float, default=300, help="seconds to wait for that per round")
     args = p.parse_args()
+    if args.batch < NPROC or args.batch % NPROC:
+        # the DDP step runs batch / NPROC images per process: the prediction must get that batch
+        p.error(f"--batch must be a positive multiple of {NPROC}, got {args.batch}")
     spec = get_spec(args.model, input=args.input)
     per_worker = args.batch // NPROC
     costs = NetworkCosts.of(spec)
