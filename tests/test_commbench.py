@@ -31,6 +31,10 @@ def test_sizes_are_megabytes_of_float32():
     for bad in ("x", "0", "-1"):
         with pytest.raises(CnnspaceError, match="--sizes"):
             parse_sizes_mb([bad, "1"])
+    # from Python, a string or one number is sizes, not characters or an iteration error
+    assert parse_sizes_mb("0.1 1,5") == [100_000, 1_000_000, 5_000_000]
+    with pytest.raises(CnnspaceError, match="two different sizes, got 5 MB"):
+        parse_sizes_mb(5)
     # one size (or two that round to one) cannot give a line: refused before anything runs
     with pytest.raises(CnnspaceError, match="--sizes: .* two different sizes, got 5 MB"):
         parse_sizes_mb(["5", "5.0000001"])
@@ -148,5 +152,7 @@ def test_measured_preset_and_ddp_harness(bench_json):
     assert preset.name == "measured" and preset.device.flops > 0
     allreduce = CommBench.from_json(bench_json).fit("allreduce")
     assert preset.link.beta_s_per_byte == allreduce.beta_s_per_byte
+    with pytest.raises(CnnspaceError, match="bench must be a CommBench .* got dict"):
+        measure_preset(TINY, bench_json, batch_per_worker=4)
     ddp = time_ddp_step(TINY, batch_per_worker=4, nproc=2, threads=1, steps=1, warmup=1)
     assert ddp.wall_s > 0 and ddp.cpu_s > 0

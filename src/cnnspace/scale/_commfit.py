@@ -182,7 +182,12 @@ def _is_int(value) -> bool:
 
 
 def parse_sizes_mb(values) -> list[int]:
-    """Message sizes given in MB (10^6 bytes) as bytes, rounded to whole float32 values."""
+    """Message sizes given in MB (10^6 bytes) as bytes, rounded to whole float32 values:
+    ``values`` a list, one number, or a string of numbers ("0.1 1 5" or "0.1,1,5")."""
+    if isinstance(values, str):  # iterated, it would be read digit by digit
+        values = values.replace(",", " ").split()
+    elif isinstance(values, (int, float)):
+        values = [values]
     sizes = []
     for v in values:
         try:

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from .._threads import torch_threads
+from ..errors import CnnspaceError
 from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
 from . import _spawn
@@ -98,6 +99,10 @@ def measure_preset(spec: NetSpec, bench: CommBench, batch_per_worker: int,
     """The ``measured`` preset: alpha/beta from ``bench``'s allreduce (what DDP runs) and compute
     at the FLOP/s of a timed single-process step (wall clock) with the thread count of one
     benchmark process."""
+    if not isinstance(bench, CommBench):
+        raise CnnspaceError(f"measure_preset(spec, bench, batch_per_worker): bench must be a "
+                            f"CommBench (run_commbench(...), or CommBench.from_json(data) for a "
+                            f"saved one), got {type(bench).__name__}")
     threads = threads or bench.threads
     step = time_train_step(spec, batch_per_worker, threads, steps, warmup)
     device = Device.timed("this machine (timed step)", NetworkCosts.of(spec), batch_per_worker,
