@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from cnnspace import analyze, get_spec
-from cnnspace.compress import (Coding, CompressError, apply_masks, cluster, decompress,
-                               factorise, freeze, live_weights, magnitude_masks, predict,
-                               quantize_int8, squeezenet_table1_schedule, tie, untie,
+from cnnspace.compress import (Coding, CompressError, Schedule, apply_masks, cluster,
+                               decompress, factorise, freeze, live_weights, magnitude_masks,
+                               predict, quantize_int8, squeezenet_table1_schedule, tie, untie,
                                weighted_layers, write_cnnz)
 from cnnspace.nn import build
 from cnnspace.spec import loads
@@ -254,3 +254,27 @@ def test_real_container_matches_the_analytic_prediction(tmp_path):
     assert sizes.header < 4000
     huffman = write_cnnz(tmp_path / "sqh.cnnz", spec, tensors, Coding(4, huffman=True))
     assert huffman.file < sizes.file
+
+
+@pytest.mark.parametrize("sparsity,tolerance", [(0.0, 0.0), (0.95, 0.02), (0.99, 0.02)])
+def test_prediction_of_layers_with_dead_taps_matches_a_real_container(tmp_path, sparsity,
+                                                                     tolerance):
+    # squeezenet1_1 at 32x32: fire6-fire9's expand3x3 keep only their centre taps, one weight in
+    # nine, regularly spaced: no gap reaches 16 positions, so no filler entries, unlike survivors
+    # placed at random. Pruned further, the survivors are random among those centre taps.
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    model = _model(spec)
+    schedule = Schedule(sparsity)
+    masks = magnitude_masks(model, schedule.targets(spec), None, live_weights(spec))
+    apply_masks(model, masks)
+    freeze(model, masks)
+    codes = cluster(model, masks, {n: 6 for n in masks})
+    tensors = {k: codes[k[len("layers."):-len(".weight")]] if k.endswith(".weight") else v.numpy()
+               for k, v in model.state_dict().items()}
+    sizes = write_cnnz(tmp_path / "sq.cnnz", spec, tensors, Coding(4, huffman=False))
+    predicted = {m.name: m for m in predict(spec, schedule, {"conv": 6}, index_bits=4).layers}
+    for layer in ("fire6/expand3x3", "fire9/expand3x3"):
+        real = sizes.tensors[f"layers.{layer}.weight"]
+        assert predicted[layer].kept == int(masks[layer].sum())
+        assert real.values + real.index == pytest.approx(
+            predicted[layer].value_bytes + predicted[layer].index_bytes, rel=tolerance, abs=1)

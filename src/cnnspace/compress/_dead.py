@@ -46,9 +46,10 @@ def live_weights(spec: NetSpec) -> dict[str, np.ndarray]:
     return out
 
 
-def live_count(node: Node, weights: int) -> int:
-    """Weights of a layer that can matter (all of them for a linear layer)."""
+def live_mask(node: Node, weights: int) -> np.ndarray | None:
+    """Flat bool mask of a layer's ``weights`` that can matter, in storage order (each kernel's
+    taps in turn); None when all can (a linear layer, or a conv2d without dead taps)."""
     if node.type != "conv2d":
-        return weights
+        return None
     taps = live_taps(node)
-    return weights // taps.size * int(taps.sum())
+    return None if taps.all() else np.tile(taps.ravel(), weights // taps.size)

@@ -3,7 +3,8 @@
 The prediction follows the ``.cnnz`` layout without Huffman coding: per layer a float32
 codebook of at most 2**bits entries (one fewer when pruned: index 0 stands for zero), ``bits``
 per stored entry, ``index_bits`` per entry of a pruned layer, filler entries as many as randomly
-placed survivors would need, and biases and other parameters as float32. The container header
+placed survivors would need (exactly as many as a layer needs that keeps just the weights that
+see data, whose places the spec gives), and biases and other parameters as float32. The container header
 is not included (it depends on the spec's text; ``compress`` reports it apart).
 """
 from __future__ import annotations
@@ -12,14 +13,16 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Mapping
 
+import numpy as np
+
 from ..metrics import analyze
 from ..spec import NetSpec
 from ._codec import RAW_BITS, check_index_bits
-from ._dead import live_count
+from ._dead import live_mask
 from ._errors import CompressError
 from ._schedule import (Schedule, bit_widths, kept_count, layer_bits, parse_schedule,
                         weighted_layers)
-from ._sparse import expected_fillers
+from ._sparse import expected_fillers, relative_index
 
 # SqueezeNet paper (arXiv 1602.07360) Table 1, the "sparsity" column, read as the fraction of
 # weights kept per layer of squeezenet1_0: fire modules list squeeze1x1, expand1x1, expand3x3.
@@ -116,10 +119,17 @@ def predict(spec: NetSpec, schedule: Schedule, bits: dict[str, int] | None = Non
     layers = []
     for name, sparsity in targets.items():
         m = by_name[name]
-        kept = min(kept_count(m.params_weight, sparsity), live_count(nodes[name], m.params_weight))
+        live = live_mask(nodes[name], m.params_weight)
+        kept = kept_count(m.params_weight, sparsity)
+        if live is not None and kept >= int(live.sum()):
+            # Exactly the live weights, whose places are regular (one tap in nine, say): the
+            # random-placement estimate would count fillers for gaps that never occur.
+            kept = int(live.sum())
+            entries = len(relative_index(np.flatnonzero(live), index_bits)[0])
+        else:  # pruned further, survivors fall about as randomly as the estimate has them
+            entries = kept + expected_fillers(kept, m.params_weight, index_bits)
         b = widths[name]
         sparse = kept < m.params_weight
-        entries = kept + expected_fillers(kept, m.params_weight, index_bits)
         shared = b != RAW_BITS
         layers.append(LayerPrediction(
             name, m.params_weight, m.params_bias, kept, b, entries,
