@@ -89,6 +89,17 @@ def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
     assert not (tmp_path / "z").exists()
 
 
+def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path):
+    from cnnspace.compress import CompressOptions, compress, compression_table
+    (tmp_path / "f").write_text("")
+    for out in (tmp_path / "f", tmp_path / "f" / "z"):
+        with pytest.raises(CompressError, match=f"{out}: cannot be the output folder: .*f is a "
+                                                "file"):
+            compress(_small_trained(), CompressOptions(), out)
+        with pytest.raises(CompressError, match="cannot be the output folder"):
+            compression_table([_small_trained()], CompressOptions(), out)
+
+
 def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
     from cnnspace.compress import CompressOptions, compression_table
     trained = _small_trained()

@@ -131,6 +131,16 @@ def check_plan(trained: Trained, options: CompressOptions) -> None:
     _widths(trained, options)
 
 
+def check_out(out: Path) -> None:
+    """Fails at once, not after the evaluation and retraining before the first write, where
+    the output folder cannot be made: it, or a folder above it, is a file."""
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise CompressError(f"{out}: cannot be the output folder: {folder} is a file")
+            return
+
+
 def retrain(model: nn.Module, trained: Trained, epochs: int, options: CompressOptions,
             note: Callable[[str], None], what: str) -> nn.Module:
     """``epochs`` of the model's own training recipe at a lower learning rate, in memory."""
@@ -229,6 +239,7 @@ def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
     the report. ``trained`` is left as it is: its model is compressed as a copy."""
     check_plan(trained, options)
     out = Path(out)
+    check_out(out)
     model = copy.deepcopy(trained.model)
     trained = replace(trained, model=model)
     before = evaluate(model, trained.data.test)

@@ -23,8 +23,8 @@ from ..train import evaluate
 from ._codec import RAW_BITS, Coding
 from ._errors import CompressError
 from ._int8 import load_int8, quantize_int8
-from ._pipeline import (CompressOptions, Trained, check_plan, dense_codes, prune, retrain,
-                        share, silent, write_and_check)
+from ._pipeline import (CompressOptions, Trained, check_out, check_plan, dense_codes, prune,
+                        retrain, share, silent, write_and_check)
 from ._share import cluster
 from ._svd import factorise, layers_to_factorise
 
@@ -127,6 +127,7 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
         check_plan(trained, options)
         layers_to_factorise(trained.spec, svd_keep, svd_layers)
     out = Path(out)
+    check_out(out)
     rows: list[TableRow] = []
     names = [m.name for m in models]
     for i, trained in enumerate(models):
