@@ -8,7 +8,7 @@ from cnnspace import get_spec
 from cnnspace.cli import main
 from cnnspace.errors import CnnspaceError
 from cnnspace.scale import (CommBench, comm_coefficients, fit_alpha_beta, measure_preset,
-                            parse_sizes_mb, time_ddp_step, time_train_step)
+                            parse_sizes_mb, run_commbench, time_ddp_step, time_train_step)
 
 TINY = get_spec("squeezenet1_1", input="3x32x32", num_classes=10)
 
@@ -98,6 +98,20 @@ def test_commbench_prints_the_notes_beside_its_table(capsys, monkeypatch):
 def test_a_saved_result_that_is_no_commbench_result_is_named(data, message):
     with pytest.raises(CnnspaceError, match=f"^x.json: .*{message}"):
         CommBench.from_json(data, "x.json")
+
+
+def test_a_size_the_processes_cannot_hold_is_refused_before_they_start(monkeypatch):
+    from cnnspace.scale import _commbench
+    monkeypatch.setattr(_commbench, "available_memory", lambda: 1_000_000_000)
+
+    def spawn(*args, **kwargs):
+        raise AssertionError("no process may start")
+    monkeypatch.setattr(_commbench._spawn, "run", spawn)
+    # 2 processes: 5 x 400 MB = 2 GB against 1 GB available
+    with pytest.raises(CnnspaceError, match="--sizes 400 MB: 2 processes would hold about 2.0 GB"
+                                            " for it, and this machine has 1.0 GB available"):
+        run_commbench(2, [0.1, 400], backend="gloo")
+    assert _commbench.available_memory() is None or _commbench.available_memory() > 0
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import time
 import torch
 import torch.distributed as dist
 
+from ..errors import CnnspaceError
 from . import _spawn
 from ._commfit import DEFAULT_SIZES_MB, PATTERNS, CommBench, fit_pattern, parse_sizes_mb
 
@@ -58,6 +59,30 @@ def _bench_worker(rank: int, nproc: int, device: torch.device, channel, sizes: l
         channel.put(("result", times))
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the kernel says new allocations can have (Linux), or None."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _check_memory(nproc: int, largest: int) -> None:
+    """Refuses a size the processes cannot hold: on a shared machine the kernel would otherwise
+    kill one of them, or someone else's job, partway through."""
+    # each process holds the message and about as much again in gloo's buffers; the server one more
+    need = (2 * nproc + 1) * largest
+    available = available_memory()
+    if available is not None and need > available:
+        raise CnnspaceError(f"--sizes {largest / 1e6:g} MB: {nproc} processes would hold about "
+                            f"{need / 1e9:.1f} GB for it, and this machine has "
+                            f"{available / 1e9:.1f} GB available; give smaller sizes")
+
+
 def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, warmup: int = 1,
                   backend: str = "auto", threads: int | None = None,
                   on_progress=None) -> CommBench:
@@ -67,6 +92,8 @@ def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, w
     _spawn.check_count("warmup", warmup, 0)
     sizes = parse_sizes_mb(sizes_mb)
     backend = _spawn.choose_backend(backend, nproc)
+    if backend == "gloo":
+        _check_memory(nproc, max(sizes))
     threads = threads or _spawn.default_threads(nproc)
     times = _spawn.run(_bench_worker, nproc, backend, threads, (sizes, repeats, warmup),
                        on_progress)

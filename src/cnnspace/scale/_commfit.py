@@ -54,8 +54,8 @@ class PatternFit:
         sizes = len(set(self.sizes_bytes))
         if sizes < FEW_SIZES:
             # the same for every pattern of a run: no pattern named, so it is said once
-            notes.append(f"only {sizes} message sizes: a line a + b x bytes fits {sizes} timings "
-                         "(0% error) whatever they were, so the errors cannot show how well it "
+            notes.append(f"only {sizes} message sizes: {sizes} timings set a line a + b x "
+                         "bytes whatever they were, so the errors cannot show how well it "
                          f"describes the link, and alpha/beta rest on {sizes} noisy timings; "
                          f"give at least {FEW_SIZES} --sizes spanning decades (default "
                          f"{_DEFAULT_SIZES})")
