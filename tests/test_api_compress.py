@@ -3,8 +3,8 @@ CompressError, and a prediction prints short."""
 import pytest
 
 from cnnspace import get_spec
-from cnnspace.compress import (CompressError, Schedule, parse_bits, predict, read_cnnz,
-                               squeezenet_table1_schedule)
+from cnnspace.compress import (Coding, CompressError, Schedule, parse_bits, predict,
+                               read_cnnz, squeezenet_table1_schedule)
 
 SPEC = get_spec("squeezenet1_0")
 
@@ -87,6 +87,26 @@ def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
     with pytest.raises(CompressError, match="schedule: expected a Schedule"):
         CompressOptions(schedule=0.5)
     assert not (tmp_path / "z").exists()
+
+
+def _options(**kwargs):
+    from cnnspace.compress import CompressOptions
+    return CompressOptions(**kwargs)
+
+
+@pytest.mark.parametrize("make,message", [
+    (lambda: _options(retrain_lr_factor="0.1"),
+     "--retrain-lr-factor must lie in \\(0, 1\\], got '0.1'"),
+    (lambda: _options(retrain_lr_factor=None),
+     "got None"),
+    (lambda: _options(retrain_lr_factor=True),
+     "got True"),
+    (lambda: Coding(huffman=None), "huffman \\(--huffman\\) must be True or False, got None"),
+    (lambda: Coding(huffman="no"), "got 'no'"),
+])
+def test_options_of_a_wrong_type_are_named(make, message):
+    with pytest.raises(CompressError, match=message):
+        make()
 
 
 def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path):

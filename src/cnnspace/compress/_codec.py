@@ -62,6 +62,9 @@ class Coding:
 
     def __post_init__(self):
         check_index_bits(self.index_bits)
+        if not isinstance(self.huffman, bool):  # None or "no" would pick a coding silently
+            raise CompressError(f"huffman (--huffman) must be True or False, got "
+                                f"{self.huffman!r}")
 
 
 def check_index_bits(value: Any) -> int:

@@ -61,7 +61,9 @@ class CompressOptions:
                 or self.retrain_epochs < 0:
             raise CompressError(f"--retrain-epochs must be a non-negative integer, got "
                                 f"{self.retrain_epochs!r}")
-        if not 0 < self.retrain_lr_factor <= 1:
+        if isinstance(self.retrain_lr_factor, bool) \
+                or not isinstance(self.retrain_lr_factor, (int, float)) \
+                or not 0 < self.retrain_lr_factor <= 1:
             raise CompressError(f"--retrain-lr-factor must lie in (0, 1], got "
                                 f"{self.retrain_lr_factor!r}")
         bit_widths(self.bits)
