@@ -5,12 +5,13 @@ from dataclasses import replace
 
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
-from cnnspace.detect import (SHAPE_CLASSES, Detector, DetectorConfig, KittiObject, generate_shapes,
-                             layout_for, load_image, measure_fps, write_labels)
+from cnnspace.detect import (SHAPE_CLASSES, Detections, Detector, DetectorConfig, KittiObject,
+                             draw_detections, generate_shapes, layout_for, load_image, measure_fps,
+                             write_labels)
 from cnnspace.errors import CnnspaceError
 from cnnspace.metrics import Timing
 from cnnspace.spec import loads, to_dict
@@ -159,6 +160,19 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, m
     assert message in err and "Traceback" not in err
     if argv[1] == "train":
         assert not list(tmp_path.rglob("*.png"))  # refused before generating any data
+
+
+def test_drawn_labels_stay_inside_the_image():
+    # A box at the right edge: its label ("Rectangle 0.90", wider than the box) is moved left
+    # rather than cut off by the edge.
+    found = Detections(torch.tensor([[80.0, 20.0, 100.0, 40.0]]), torch.tensor([0.9]),
+                       torch.tensor([0]))
+    drawn = draw_detections(Image.new("RGB", (100, 60)), found, list(SHAPE_CLASSES))
+    # The label is drawn above the box: the columns it covers there.
+    covered = [x for x in range(100) if any(drawn.getpixel((x, y)) != (0, 0, 0)
+                                            for y in range(20))]
+    text = ImageDraw.Draw(drawn).textbbox((0, 0), "Rectangle 0.90")
+    assert covered == list(range(covered[0], 100)) and 100 - covered[0] >= text[2] - text[0]
 
 
 def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):

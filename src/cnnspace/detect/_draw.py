@@ -22,6 +22,8 @@ def draw_detections(image: Image.Image, detections: Detections, classes: list[st
         text = f"{classes[label]} {score:.2f}"
         left, top, right, bottom = draw.textbbox((box[0], box[1]), text)
         y = box[1] - (bottom - top) - 2 if box[1] >= bottom - top + 2 else box[1]
-        draw.rectangle((box[0], y, box[0] + right - left + 2, y + bottom - top + 2), fill=colour)
-        draw.text((box[0] + 1, y), text, fill=(255, 255, 255))
+        # moved left where the image's right edge would cut it (boxes there are common)
+        x = max(0, min(box[0], out.size[0] - 1 - (right - left + 2)))
+        draw.rectangle((x, y, x + right - left + 2, y + bottom - top + 2), fill=colour)
+        draw.text((x + 1, y), text, fill=(255, 255, 255))
     return out
