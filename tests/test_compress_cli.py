@@ -295,7 +295,8 @@ def _dim_cifar10(root: Path) -> Path:
     """write_random_cifar10's images at a quarter of their brightness: other statistics."""
     root.mkdir()
     write_random_cifar10(root, per_batch=8, test=40)
-    for name, seed, n in [*((f"data_batch_{i}", i, 8) for i in range(1, 6)), ("test_batch", 9, 40)]:
+    batches = [*((f"data_batch_{i}", i, 8) for i in range(1, 6)), ("test_batch", 9, 40)]
+    for name, seed, n in batches:
         batch = _cifar_batch(n, 10, b"labels", seed)
         batch[b"data"] //= 4
         _write_pickle(root / "cifar-10-batches-py" / name, batch)
@@ -312,7 +313,8 @@ def test_compress_on_other_data_sees_it_as_training_did(capsys, tmp_path):
     spec.write_text("name: rgb\ninput: [3, 16, 16]\nlayers:\n"
                     "  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}\n"
                     "  - {name: relu1, type: relu}\n  - {name: pool, type: global_avgpool}\n"
-                    "  - {name: flat, type: flatten}\n  - {name: fc, type: linear, out_features: 10}\n")
+                    "  - {name: flat, type: flatten}\n"
+                    "  - {name: fc, type: linear, out_features: 10}\n")
     code, _, err = run(capsys, "train", spec, "--data", f"cifar10:{bright}", "--image-size", "16",
                        "--epochs", "1", "--out", tmp_path / "run", "--no-progress")
     assert code == 0, err

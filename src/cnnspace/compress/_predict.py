@@ -2,10 +2,11 @@
 
 The prediction follows the ``.cnnz`` layout without Huffman coding: per layer a float32
 codebook of at most 2**bits entries (one fewer when pruned: index 0 stands for zero), ``bits``
-per stored entry, ``index_bits`` per entry of a pruned layer, filler entries as many as randomly
-placed survivors would need (exactly as many as a layer needs that keeps just the weights that
-see data, whose places the spec gives), and biases and other parameters as float32. The container header
-is not included (it depends on the spec's text; ``compress`` reports it apart).
+per stored entry, ``index_bits`` per entry of a pruned layer, filler entries as many as
+randomly placed survivors would need (exactly as many as a layer needs that keeps just the
+weights that see data, whose places the spec gives), and biases and other parameters as
+float32. The container header is not included (it depends on the spec's text; ``compress``
+reports it apart).
 """
 from __future__ import annotations
 
