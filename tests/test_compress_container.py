@@ -62,6 +62,36 @@ def test_round_trip_is_bit_exact_and_size_is_exact(tmp_path, huffman):
     assert sizes.tensors["one value"].total == 4 + (8 + 1 if huffman else 40)
 
 
+@pytest.mark.parametrize("code,message", [
+    (WeightCode((4,), np.ones(4, bool), 4, codebook=np.zeros(17, np.float32),
+                labels=np.zeros(4, np.int64)), "a codebook of 17 values does not fit 4-bit"),
+    (WeightCode((4,), np.array([1, 1, 1, 0], bool), 2, codebook=np.zeros(4, np.float32),
+                labels=np.zeros(3, np.int64)), "2-bit indices of a pruned weight \\(at most 3\\)"),
+    (WeightCode((4,), np.ones(4, bool), 4, codebook=np.zeros(2, np.float32),
+                labels=np.arange(4)), "labels must lie in 0..1"),
+    (WeightCode((4,), np.ones(4, bool), 4, codebook=np.zeros(2, np.float32),
+                labels=np.zeros(3, np.int64)), "3 labels for 4 surviving weights"),
+    (WeightCode((2, 2), np.ones(5, bool), 32, values=np.zeros(5, np.float32)),
+     "a flat bool array of 4 elements"),
+    (WeightCode((4,), np.ones(4, bool), 9), "bits must be 1..8 or 32, got 9"),
+])
+def test_a_code_the_reader_would_refuse_is_not_written(tmp_path, code, message):
+    with pytest.raises(CompressError, match=f"tensor 'w': .*({message})"):
+        write_cnnz(tmp_path / "m.cnnz", SPEC, {"w": code}, Coding())
+    assert not (tmp_path / "m.cnnz").exists()
+
+
+def test_wrong_spec_coding_or_meta_is_refused_by_name(tmp_path):
+    with pytest.raises(CompressError, match="expected the model's NetSpec, got str"):
+        write_cnnz(tmp_path / "m.cnnz", "squeezenet1_1", {}, Coding())
+    with pytest.raises(CompressError, match="coding: expected a Coding, got NoneType"):
+        write_cnnz(tmp_path / "m.cnnz", SPEC, {}, None)
+    for meta in ({"when": object()}, {"loss": float("nan")}):
+        with pytest.raises(CompressError, match="meta must be plain JSON data"):
+            write_cnnz(tmp_path / "m.cnnz", SPEC, {}, Coding(), meta)
+    assert not (tmp_path / "m.cnnz").exists()
+
+
 def test_huffman_saves_bytes_and_reports_them(tmp_path):
     code = WeightCode((200, 100), RNG.random(20_000) < 0.3, 8,
                       codebook=np.linspace(-1, 1, 255).astype(np.float32),

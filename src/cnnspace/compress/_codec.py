@@ -129,8 +129,37 @@ def _unpack_nibbles(data: bytes, count: int) -> np.ndarray:
     return np.stack([raw >> 4, raw & 15], axis=1).ravel()[:count].astype(np.int64)
 
 
+def check_code(code: WeightCode) -> None:
+    """Refuses a code the reader would refuse, so that no file is written that cannot be read:
+    its mask, bit width, codebook size, labels or values not fitting one another."""
+    numel = math.prod(code.shape)
+    mask = np.asarray(code.mask)
+    if mask.dtype != bool or mask.shape != (numel,):
+        raise CompressError(f"the mask must be a flat bool array of {numel} elements (shape "
+                            f"{list(code.shape)}), got {mask.dtype} of shape {list(mask.shape)}")
+    bits = code.bits
+    if isinstance(bits, bool) or not isinstance(bits, int) \
+            or not (bits == RAW_BITS or 1 <= bits <= MAX_SHARED_BITS):
+        raise CompressError(f"bits must be 1..{MAX_SHARED_BITS} or {RAW_BITS}, got {code.bits!r}")
+    kept = int(mask.sum())
+    stored = code.labels if code.shared else code.values
+    if len(stored) != kept:
+        raise CompressError(f"{len(stored)} {'labels' if code.shared else 'values'} for {kept} "
+                            "surviving weights")
+    if code.shared:
+        room = (1 << code.bits) - code.sparse  # a pruned weight's index 0 stands for zero
+        if len(code.codebook) > room:
+            raise CompressError(f"a codebook of {len(code.codebook)} values does not fit "
+                                f"{code.bits}-bit indices{' of a pruned weight' * code.sparse} "
+                                f"(at most {room})")
+        labels = np.asarray(code.labels)
+        if kept and (labels.min() < 0 or labels.max() >= len(code.codebook)):
+            raise CompressError(f"labels must lie in 0..{len(code.codebook) - 1} (the codebook)")
+
+
 def encode_weight(code: WeightCode, coding: Coding, blobs: BlobWriter) -> tuple[dict, TensorBytes]:
     """Header entry (without its key) and byte accounting of one weight tensor."""
+    check_code(code)
     entry: dict[str, Any] = {"kind": "weight", "shape": list(code.shape), "bits": code.bits,
                              "sparse": code.sparse}
     positions = np.flatnonzero(code.mask)

@@ -54,15 +54,26 @@ def write_cnnz(path: str | os.PathLike, spec: NetSpec,
                tensors: Mapping[str, WeightCode | np.ndarray], coding: Coding,
                meta: Mapping[str, Any] | None = None) -> ContainerBytes:
     """Writes ``tensors`` (state-dict keys to a WeightCode, or an array stored raw) atomically."""
+    if not isinstance(spec, NetSpec):
+        raise CompressError(f"expected the model's NetSpec, got {type(spec).__name__}")
+    if not isinstance(coding, Coding):
+        raise CompressError(f"coding: expected a Coding, got {type(coding).__name__}")
     blobs, entries, sizes = BlobWriter(), [], {}
     for key, value in tensors.items():
-        if isinstance(value, WeightCode):
-            entry, sizes[key] = encode_weight(value, coding, blobs)
-        else:
-            entry, sizes[key] = encode_raw(np.asarray(value), blobs)
+        try:
+            if isinstance(value, WeightCode):
+                entry, sizes[key] = encode_weight(value, coding, blobs)
+            else:
+                entry, sizes[key] = encode_raw(np.asarray(value), blobs)
+        except CompressError as e:
+            raise CompressError(f"tensor {key!r}: {e}") from None
         entries.append({"key": key, **entry})
-    header = zlib.compress(json.dumps({"spec": to_dict(spec), "meta": dict(meta or {}),
-                                       "tensors": entries}, separators=(",", ":")).encode(), 9)
+    try:
+        text = json.dumps({"spec": to_dict(spec), "meta": dict(meta or {}), "tensors": entries},
+                          separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError) as e:  # the reader takes plain JSON only
+        raise CompressError(f"meta must be plain JSON data (finite numbers): {e}") from None
+    header = zlib.compress(text.encode(), 9)
     body = b"".join([_PREFIX.pack(MAGIC, VERSION, len(header)), header, *blobs.parts])
     data = body + _CRC.pack(zlib.crc32(body))
     write_atomic(path, lambda f: f.write(data))
