@@ -62,3 +62,16 @@ def test_a_worker_count_or_strategy_given_twice_is_predicted_once():
     result = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [32, 8, 32],
                      ["ring", "ring"])
     assert [(r.workers, r.strategy) for r in result.rows] == [(32, "ring"), (8, "ring")]
+
+
+def test_the_plot_draws_worker_counts_in_order_whatever_order_they_came_in():
+    import matplotlib.pyplot as plt
+    from cnnspace.scale._plot import scaling_figure
+    result = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [128, 1, 32])
+    fig = scaling_figure(result)
+    try:
+        speed = fig.axes[1]
+        for line in speed.get_lines():  # a zigzag 128 -> 1 -> 32 otherwise
+            assert list(line.get_xdata()) == [1, 32, 128]
+    finally:
+        plt.close(fig)

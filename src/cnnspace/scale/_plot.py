@@ -59,7 +59,7 @@ def scaling_figure(result: ScalingResult, measured: Sequence[Comparison] = ()) -
     """Time per iteration by strategy, and speedups; ``measured``: published speedups (see
     compare_published) drawn beside the predicted ones."""
     strategies = list(dict.fromkeys(r.strategy for r in result.rows))
-    workers = list(dict.fromkeys(r.workers for r in result.rows))
+    workers = sorted({r.workers for r in result.rows})  # predict keeps the caller's order
     fig, (bars, speed) = plt.subplots(1, 2, figsize=(13, 5))
     width = 0.8 / len(strategies)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
