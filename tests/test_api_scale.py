@@ -4,7 +4,8 @@ import pytest
 
 from cnnspace import CnnspaceError, get_spec
 from cnnspace.spec import from_dict
-from cnnspace.scale import Device, NetworkCosts, Recipe, get_preset, parallelism_comm, predict
+from cnnspace.scale import (Device, Interconnect, NetworkCosts, Recipe, compare_published,
+                            get_preset, parallelism_comm, predict)
 
 TITAN = get_preset("titan-k20x")
 COSTS = NetworkCosts.of(get_spec("squeezenet1_1"))
@@ -75,3 +76,15 @@ def test_the_plot_draws_worker_counts_in_order_whatever_order_they_came_in():
             assert list(line.get_xdata()) == [1, 32, 128]
     finally:
         plt.close(fig)
+
+
+def test_published_speedups_need_titans_conditions_not_its_name():
+    spec = get_spec("googlenet_aux")
+
+    def titan(link=TITAN.link, bits=32):
+        return predict(NetworkCosts.of(spec, bits), TITAN.device, link, TITAN.recipe,
+                       TITAN.baseline, [32, 128], preset="titan-k20x")
+    assert [c.published.workers for c in compare_published(spec, titan())] == [32, 128]
+    # a faster link or fp16 gradients under the same name are not what FireCaffe measured
+    assert compare_published(spec, titan(link=Interconnect(1e-6, 1e-11))) == []
+    assert compare_published(spec, titan(bits=16)) == []

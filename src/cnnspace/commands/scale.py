@@ -150,7 +150,7 @@ def run(args) -> int:
     result = scale.predict(scale.NetworkCosts.of(spec, args.bits), preset.device, preset.link,
                            recipe, baseline, workers, strategies, preset.name)
     ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)
-    published = scale.compare_published(spec, result) if args.bits == 32 else []
+    published = scale.compare_published(spec, result)
     if args.plot:
         scale.plot_scaling(result, args.plot, published)
     if args.format == "json":

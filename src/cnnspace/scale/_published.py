@@ -5,8 +5,8 @@ from dataclasses import asdict, dataclass
 
 from ..spec import NetSpec, network_id
 from ..zoo import get_spec
-from ._model import ScalingResult
-from ._presets import FIRECAFFE_BASELINE, FIRECAFFE_RECIPE
+from ._model import NetworkCosts, ScalingResult
+from ._presets import FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, get_preset
 
 TITAN = "titan-k20x"
 STRATEGY = "reduction_tree"  # FireCaffe's allreduce
@@ -45,9 +45,13 @@ class Comparison:
 
 def compare_published(spec: NetSpec, result: ScalingResult) -> list[Comparison]:
     """The published speedups of ``spec``'s network that ``result`` predicts under the very
-    conditions they were measured in (Titan, FireCaffe's recipe and baseline, reduction tree)."""
-    if (result.preset != TITAN or result.recipe != FIRECAFFE_RECIPE
-            or result.baseline != FIRECAFFE_BASELINE):
+    conditions they were measured in (Titan's device and link, FireCaffe's recipe and baseline,
+    32-bit gradients, reduction tree)."""
+    titan = get_preset(TITAN)
+    # the name alone is not the conditions: predict(..., preset="titan-k20x") takes any link
+    if (result.preset != TITAN or result.device != titan.device or result.link != titan.link
+            or result.recipe != FIRECAFFE_RECIPE or result.baseline != FIRECAFFE_BASELINE
+            or result.costs != NetworkCosts.of(spec)):
         return []
     predicted = {r.workers: r.speedup for r in result.rows if r.strategy == STRATEGY}
     ours = network_id(spec)
