@@ -261,3 +261,52 @@ def test_a_file_saved_with_a_byte_order_mark_and_crlf_reads_as_any_other():
     text = ('\ufeffinput: "data"\r\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\r\n'
             'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\r\n')
     assert [layer.type for layer in from_prototxt(text).layers] == ["relu"]
+
+
+def _relu_after_conv(relu):
+    return ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n'
+            '  convolution_param { num_output: 4 kernel_size: 3 } }\n'
+            f'layer {{ {relu} }}\n')
+
+
+def test_a_phase_written_as_its_number_is_judged_and_any_other_refused():
+    # caffe.proto: TRAIN = 0, TEST = 1; text format may give an enum by number. A TEST layer
+    # once read as "not TEST" and was left out without a word.
+    kept = _relu_after_conv('name: "relu" type: "ReLU" bottom: "conv" top: "conv" '
+                            'include { phase: 1 }')
+    assert "relu" in [n.name for n in resolve(from_prototxt(kept)).nodes]
+    left_out = kept.replace("phase: 1", "phase: 0")
+    assert "relu" not in [n.name for n in resolve(from_prototxt(left_out)).nodes]
+    with pytest.raises(SpecError, match=r"bad.prototxt:4: layer 'relu': field 'include.phase': "
+                                        r"expected TRAIN or TEST, got 2"):
+        from_prototxt(kept.replace("phase: 1", "phase: 2"), source="bad.prototxt")
+
+
+def test_a_top_written_by_two_layers_is_refused_as_caffe_does():
+    # Not in place (bottom != top): Caffe stops with "produced by multiple sources"; imported,
+    # the first writer became a second network output.
+    text = _relu_after_conv('name: "conv2" type: "Convolution" bottom: "data" top: "conv"\n'
+                            '  convolution_param { num_output: 4 kernel_size: 3 }')
+    with pytest.raises(SpecError, match=r"bad.prototxt:4: layer 'conv2': field 'top': top "
+                                        r"'conv' is already produced by an earlier layer"):
+        from_prototxt(text, source="bad.prototxt")
+    in_place = _relu_after_conv('name: "relu" type: "ReLU" bottom: "conv" top: "conv"')
+    assert from_prototxt(in_place).outputs == ()
+
+
+def test_an_unnamed_or_empty_named_layer_imports_with_a_generated_name():
+    # An empty name once failed without a line number, from the spec's own name check.
+    spec = from_prototxt(_relu_after_conv('name: "" type: "ReLU" bottom: "conv" top: "conv"'))
+    assert [layer.name for layer in spec.layers] == ["conv", "layer1"]
+
+
+@pytest.mark.parametrize("param, field", [("stride: 2", "stride"), ("pad: 1", "pad"),
+                                          ("stride_h: 2 stride_w: 2", "stride_h")])
+def test_global_pooling_with_a_stride_or_padding_is_refused_as_caffe_does(param, field):
+    text = _pooled(8, f"pool: MAX global_pooling: true {param}")
+    with pytest.raises(SpecError, match=rf"bad.prototxt:4: layer 'p': field "
+                                        rf"'pooling_param.{field}': a global pooling layer"):
+        from_prototxt(text, source="bad.prototxt")
+    fine = _pooled(8, "pool: AVE global_pooling: true stride: 1 pad: 0")
+    assert resolve(from_prototxt(fine)).node("p").out_shape == (1, 1, 1)

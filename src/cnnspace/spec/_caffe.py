@@ -31,6 +31,8 @@ _NET_FIELDS = {"name", "input", "input_shape", "input_dim", "layer", "layers", "
                "state", "debug_info"}
 _IGNORED = {"weight_filler", "bias_filler", "filler", "engine"}  # training or backend choices
 _TRUE, _FALSE = {"true", "True", "t", "1"}, {"false", "False", "f", "0"}
+# protobuf text format writes an enum by name or by number (caffe.proto: TRAIN = 0, TEST = 1)
+_PHASES = {"TRAIN": "TRAIN", "TEST": "TEST", 0: "TRAIN", 1: "TEST"}
 
 
 class _Params:
@@ -130,6 +132,11 @@ def _pooling(p: _Params):
         for field in ("kernel_size", "kernel_h", "kernel_w"):
             if p.msg.has(field):
                 raise p.error(field, "a global pooling layer takes no kernel size")
+        # Caffe refuses these too: the window is the whole map, so they would mean nothing
+        for what, default in (("stride", (1, 1)), ("pad", (0, 0))):
+            if p.pair(what, default) != default:
+                raise p.error(what if p.msg.has(what) else f"{what}_h",
+                              f"a global pooling layer takes only {what} {default[0]}")
         return ("global_maxpool" if kind == "MAX" else "global_avgpool"), {}
     attrs = {"kernel": p.pair("kernel", None, 1), "stride": p.pair("stride", (1, 1), 1),
              "padding": p.pair("pad", (0, 0)),
@@ -329,25 +336,30 @@ def _declared_input(msg: Message, b: _Builder) -> None:
         b.set_input(blob, shape, line)
 
 
-def _in_deploy_state(entry: Message, level: int, stages: set[str]) -> bool:
+def _in_deploy_state(entry: Message, layer: str, level: int, stages: set[str]) -> bool:
     """A deploy network is Caffe's TEST phase, at the level and in the stages its ``state`` gives
     (0 and none by default): layers for another state are left out. As Caffe's FilterNet: a
     layer with include rules is kept when any of them holds, one with exclude rules is left out
     when any holds. As its StateMeetsRule: a rule holds when its phase (if given) is TEST, the
     level lies within its min_level and max_level, every stage it names is the net's, and no
     not_stage it names is."""
-    def holds(rule: Any, line: int) -> bool:
+    def holds(rule: Any, line: int, kind: str) -> bool:
         if not isinstance(rule, Message):
             raise entry.error(f"expected a rule {{ phase: ... }}, got {rule!r}", line)
         low, high = _level(rule, "min_level", level), _level(rule, "max_level", level)
-        return (rule.one("phase", "TEST") == "TEST" and low <= level <= high
+        phase = rule.one("phase", "TEST")
+        phase = _PHASES.get(phase) if isinstance(phase, (str, int)) else None
+        if phase is None:  # never guessed: a layer left out by mistake changes every count
+            raise rule.error(f"expected TRAIN or TEST, got {rule.one('phase')!r}",
+                             rule.line_of("phase"), layer=layer, field=f"{kind}.phase")
+        return (phase == "TEST" and low <= level <= high
                 and all(s in stages for s, _ in rule.all("stage"))
                 and not any(s in stages for s, _ in rule.all("not_stage")))
 
     includes = entry.all("include")
     if includes:
-        return any(holds(r, line) for r, line in includes)
-    return not any(holds(r, line) for r, line in entry.all("exclude"))
+        return any(holds(r, line, "include") for r, line in includes)
+    return not any(holds(r, line, "exclude") for r, line in entry.all("exclude"))
 
 
 def _level(msg: Message, name: str, default: int) -> int:
@@ -377,13 +389,14 @@ def _strings(entry: Message, field: str, layer: str) -> list[str]:
 
 
 def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]]) -> None:
-    name = entry.one("name", f"layer{index}")
+    name = entry.one("name", "")
     kind = entry.one("type")
     kind = V1_TYPES.get(kind, kind) if isinstance(kind, Ident) else kind
     if not isinstance(name, str) or not isinstance(kind, str):
         raise entry.error(f"a layer needs a string name and type, got name {name!r}, type "
                           f"{kind!r}")
-    if not _in_deploy_state(entry, *state):
+    name = name or f"layer{index}"  # Caffe accepts an empty or missing name; a spec needs one
+    if not _in_deploy_state(entry, name, *state):
         return
     if kind in DATASET_TYPES:
         raise entry.error(f"a {kind} layer reads a dataset or computes a loss; import the deploy "
@@ -412,6 +425,12 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
         raise entry.error(f"a {kind} layer takes {'one or more bottoms' if many else 'one bottom'} "
                           f"and one top, got {len(bottoms)} and {len(tops)}", layer=name)
     inputs = [b.source_of(bottom, name, entry.line) for bottom in bottoms]
+    if tops[0] in b.blobs and tops[0] != bottoms[0]:
+        # Caffe's Net refuses this too ("produced by multiple sources"); kept, the first
+        # writer's output would become an extra network output instead of an error
+        raise entry.error(f"top {tops[0]!r} is already produced by an earlier layer; only a "
+                          "layer computing in place (its first bottom the same blob) may "
+                          "write it again", entry.line_of("top"), layer=name, field="top")
     if kind == "Scale":
         b.blobs[tops[0]] = b.scale(params, inputs[0], entry.line)
         return
