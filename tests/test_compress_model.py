@@ -171,6 +171,13 @@ def test_decompress_refuses_tensors_that_do_not_fit_the_spec(tmp_path):
     with pytest.raises(CompressError, match="'layers.fc2.weight' has shape \\[10, 3\\], its spec "
                                             "needs \\[10, 64\\]"):
         decompress(tmp_path / "s.cnnz")
+    # A spec (hand-made, or a crafted header) can ask for more than any address space holds.
+    huge = loads("name: huge\ninput: [3, 1000, 1000]\nlayers:\n  - {name: flat, type: flatten}\n"
+                 "  - {name: fc, type: linear, out_features: 2000000000}\n")
+    write_cnnz(tmp_path / "h.cnnz", huge, {}, Coding())
+    with pytest.raises(CompressError, match=r"h\.cnnz: its spec's model does not fit in memory "
+                                            r"\(6,000,002,000,000,000 parameters\)"):
+        decompress(tmp_path / "h.cnnz")
 
 
 def test_svd_factorises_wide_layers_exactly_when_the_rank_allows():

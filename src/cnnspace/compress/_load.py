@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..metrics import analyze
 from ..nn import build
 from ._container import Cnnz, read_cnnz
 from ._errors import CompressError
@@ -17,7 +18,14 @@ def decompress(path: str | os.PathLike) -> tuple[nn.Module, Cnnz]:
     container itself (spec, meta, sizes). Tensors are checked against the spec's model (names
     and shapes) before any is decoded."""
     container = read_cnnz(path)
-    model = build(container.spec, init="torch_default")
+    try:
+        model = build(container.spec, init="torch_default")
+    except (MemoryError, RuntimeError) as e:
+        # A crafted spec can ask for any size; torch's allocator says so in a RuntimeError.
+        if isinstance(e, RuntimeError) and "allocate" not in str(e):
+            raise
+        raise CompressError(f"{container.source}: its spec's model does not fit in memory "
+                            f"({analyze(container.spec).totals.params:,} parameters)") from None
     expected = model.state_dict()
     missing = sorted(set(expected) - set(container.entries))
     extra = sorted(set(container.entries) - set(expected))
