@@ -217,6 +217,12 @@ def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):
     with pytest.raises(CnnspaceError, match="--classes: 'Pedestrian' has no box in the training "
                                             "images of kitti:.*\\(their classes: Car\\)"):
         open_data(f"kitti:{tmp_path / 'few'}", (32, 32), classes=["Car", "Pedestrian"])
+    # Without --classes, KITTI's three are asked for: the error says so and how to choose.
+    with pytest.raises(CnnspaceError, match="KITTI's classes \\(the default; choose with "
+                                            "--classes\\): 'Pedestrian', 'Cyclist' have no box "
+                                            "in the training images of kitti:.*\\(their classes: "
+                                            "Car\\)"):
+        open_data(f"kitti:{tmp_path / 'few'}", (32, 32))
     # DontCare marks regions whose objects went unlabelled: learning it as a class would teach
     # the detector those regions, which evaluation ignores.
     with pytest.raises(CnnspaceError, match="--classes: DontCare marks regions of unlabelled "

@@ -13,6 +13,7 @@ from ._shapes import SHAPE_CLASSES, DataFolderTaken, generate_shapes
 
 SHAPES_DEFAULT_COUNT = 1000
 SHAPES_CACHE = Path("runs") / "data"
+DEFAULT_CLASSES = {"kitti": "KITTI's classes", "shapes": "the shapes classes"}  # for errors
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def open_data(ref: str, input_hw: tuple[int, int], *, classes: list[str] | None 
         difficulty, kitti = "moderate", True
     train = kitti_samples(root, train_split)
     if every_class:
-        _check_classes(chosen, _classes_in(train), f"the training images of {ref}")
+        _check_classes(chosen, _classes_in(train), f"the training images of {ref}",
+                       None if classes else DEFAULT_CLASSES[kind])
     return DetectionData(ref, chosen, train, kitti_samples(root, val_split), difficulty,
                          kitti and sorted(chosen) == sorted(KITTI_CLASSES), root.resolve())
 
@@ -128,9 +130,13 @@ def _classes_in(samples: list[Sample]) -> set[str]:
             if o.type != DONT_CARE}
 
 
-def _check_classes(chosen: tuple[str, ...], present: set[str], where: str) -> None:
-    """A class with no box to learn from is a typo (a detector would carry a phantom class)."""
+def _check_classes(chosen: tuple[str, ...], present: set[str], where: str,
+                   default: str | None = None) -> None:
+    """A class with no box to learn from is a typo (a detector would carry a phantom class).
+    ``default``: what the classes are where they are the data's defaults, not --classes."""
     missing = [c for c in chosen if c not in present]
     if missing:
-        raise CnnspaceError(f"--classes: {', '.join(map(repr, missing))} has no box in {where} "
+        asked = f"{default} (the default; choose with --classes)" if default else "--classes"
+        verb = "has" if len(missing) == 1 else "have"
+        raise CnnspaceError(f"{asked}: {', '.join(map(repr, missing))} {verb} no box in {where} "
                             f"(their classes: {', '.join(sorted(present))})")
