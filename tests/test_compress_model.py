@@ -285,3 +285,25 @@ def test_prediction_of_layers_with_dead_taps_matches_a_real_container(tmp_path, 
         assert predicted[layer].kept == int(masks[layer].sum())
         assert real.values + real.index == pytest.approx(
             predicted[layer].value_bytes + predicted[layer].index_bytes, rel=tolerance, abs=1)
+
+
+def test_prediction_counts_batchnorm_statistics_as_the_container_stores_them(tmp_path):
+    from cnnspace.compress._pipeline import container_tensors, dense_codes
+    spec = loads("""
+name: bn
+input: [3, 16, 16]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 64, kernel: 3, padding: 1, bias: false}
+  - {name: bn1, type: batchnorm}
+  - {name: relu1, type: relu}
+  - {name: pool, type: global_avgpool}
+  - {name: flat, type: flatten}
+  - {name: fc, type: linear, out_features: 10}
+""")
+    model = _model(spec)
+    tensors = container_tensors(model, dense_codes(model, spec))
+    sizes = write_cnnz(tmp_path / "bn.cnnz", spec, tensors, Coding(huffman=False))
+    prediction = predict(spec, Schedule(), {"conv": 32, "fc": 32})
+    assert prediction.buffer_bytes == 2 * 64 * 4 + 8   # running mean, variance; step count
+    assert prediction.bytes == sum(t.total for t in sizes.tensors.values())
+    assert prediction.params_kept == analyze(spec).totals.params

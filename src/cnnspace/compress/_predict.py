@@ -17,7 +17,7 @@ from typing import Mapping
 import numpy as np
 
 from ..metrics import analyze
-from ..spec import NetSpec
+from ..spec import NetSpec, resolve
 from ._codec import RAW_BITS, check_index_bits
 from ._dead import live_mask
 from ._errors import CompressError
@@ -79,6 +79,7 @@ class Prediction:
     layers: tuple[LayerPrediction, ...]
     other_bytes: int     # parameters outside conv/linear layers (batchnorm), float32
     dense_bytes: int     # the uncompressed float32 model
+    buffer_bytes: int = 0  # batchnorm's running statistics and step count, stored raw
 
     def __repr__(self) -> str:  # the layers are many: their count only
         return (f"Prediction(model={self.model!r}, index_bits={self.index_bits}, "
@@ -91,12 +92,13 @@ class Prediction:
 
     @property
     def bytes(self) -> int:
-        return sum(m.bytes for m in self.layers) + self.other_bytes
+        return sum(m.bytes for m in self.layers) + self.other_bytes + self.buffer_bytes
 
     def to_json(self) -> dict:
         return {"model": self.model, "index_bits": self.index_bits, "bytes": self.bytes,
                 "mb": self.bytes / 1e6, "mib": self.bytes / 2**20, "params_kept": self.params_kept,
-                "dense_bytes": self.dense_bytes, "ratio": self.dense_bytes / max(self.bytes, 1),
+                "dense_bytes": self.dense_bytes, "buffer_bytes": self.buffer_bytes,
+                "ratio": self.dense_bytes / max(self.bytes, 1),
                 "layers": [{**asdict(m), "bytes": m.bytes} for m in self.layers]}
 
 
@@ -139,4 +141,8 @@ def predict(spec: NetSpec, schedule: Schedule, bits: dict[str, int] | None = Non
             math.ceil(entries * index_bits / 8) if sparse else 0,
             4 * m.params_bias))
     other = 4 * sum(m.params for m in analysis.layers if m.name not in targets)
-    return Prediction(spec.name, index_bits, tuple(layers), other, analysis.totals.params * 4)
+    # The container holds the whole state dict: a batchnorm's running mean and variance
+    # (float32 per channel) and its step count (int64) too, though they are no parameters.
+    buffers = sum(8 * n.in_shapes[0][0] + 8 for n in resolve(spec).nodes if n.type == "batchnorm")
+    return Prediction(spec.name, index_bits, tuple(layers), other, analysis.totals.params * 4,
+                      buffers)
