@@ -45,7 +45,9 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
     if backend != "nccl" and isinstance(nproc, int) and nproc > cores:
         print_notes([f"{nproc} processes share {plural(cores, 'CPU core')}: the timings "
                      "measure them waiting for a core as much as the link"])
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    console = Console(stderr=True)
+    # off a terminal the bar is not drawn, but stopping it printed an empty line before any error
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"commbench, {nproc} processes", total=total)
         return scale.run_commbench(nproc, sizes, repeats, warmup, backend, threads,
                                    on_progress=lambda text: progress.update(
