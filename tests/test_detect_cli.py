@@ -146,6 +146,12 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
      "grad_clip must be a finite number >= 0 (0: off), got -1.0"),
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--grad-clip", "nan"],
      "grad_clip must be a finite number >= 0 (0: off), got nan"),
+    (["detect", "train", "squeezedet", "--data", "shapes:8", "--classes", "Ellipse,Ellipse"],
+     "--classes: 'Ellipse' is given twice"),
+    (["detect", "train", "squeezedet", "--data", "shapes:8", "--classes", ",Ellipse"],
+     "--classes: an empty class name in ',Ellipse'"),
+    (["detect", "train", "squeezedet", "--data", "shapes:8", "--classes", ""],
+     "--classes: an empty class name in ''"),
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
     (["detect", "eval", "/nonexistent/detector.pt", "--threads", "0"],
      "--threads expects a positive integer, got 0"),
@@ -217,6 +223,19 @@ def test_eval_checks_iou_before_generating_data(tmp_path, capsys, monkeypatch, i
     assert main(["detect", "eval", str(path), "--data", "shapes:40", "--iou", iou]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_train_without_classes_names_the_default_classes_that_lack_boxes(tmp_path, capsys):
+    root = tmp_path / "cars"
+    for folder in ("image_2", "label_2", "ImageSets"):
+        (root / folder).mkdir(parents=True)
+    Image.new("RGB", (64, 64)).save(root / "image_2" / "a.png")
+    write_labels(root / "label_2" / "a.txt", [KittiObject("Car", (8, 8, 40, 40))])
+    (root / "ImageSets" / "train.txt").write_text("a\n")
+    assert main(["detect", "train", "squeezedet", "--data", f"kitti:{root}", "--input", TINY,
+                 "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    assert ("KITTI's classes (the default; choose with --classes): 'Pedestrian', 'Cyclist' have "
+            "no box in the training images") in capsys.readouterr().err
 
 
 def test_eval_on_images_without_some_of_the_detectors_classes(tmp_path, capsys):

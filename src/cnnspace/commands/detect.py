@@ -117,6 +117,11 @@ def _check_detector(model: str) -> None:
                                         if model_entry(n).task == "detection"))
 
 
+def _requested_classes(args) -> list[str] | None:
+    """--classes as a list (None: the data's own), so that errors tell given from default."""
+    return None if args.classes is None else [c.strip() for c in args.classes.split(",")]
+
+
 def _spec(args, num_classes: int):
     settings = parse_settings(args.settings)
     if args.model in list_models():
@@ -144,20 +149,20 @@ def run_train(args) -> int:
     check_train_options(args.positive_iou, grad_clip)
     out, config = run_options(args)
     config = config.with_options(classifier_init="spec")  # e.g. --recipe digits: the rest applies
-    classes = check_data(args.data, args.classes.split(",") if args.classes else None)
+    classes = check_data(args.data, _requested_classes(args))
     spec = _spec(args, len(classes))
     layout_for(spec, len(classes))  # a detector for these classes, at this input size
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         return launch_workers(args.nproc,
                               ["cnnspace.cli", "detect", "train", *_worker_argv(args, out)])
-    return as_worker("detect train", lambda: _train(args, spec, classes, config, out, grad_clip))
+    return as_worker("detect train", lambda: _train(args, spec, config, out, grad_clip))
 
 
-def _train(args, spec, classes, config, out: str, grad_clip: float) -> int:
+def _train(args, spec, config, out: str, grad_clip: float) -> int:
     from ..detect import open_data, train_detector
 
-    data = open_data(args.data, tuple(spec.input[1:]), classes=list(classes),
+    data = open_data(args.data, tuple(spec.input[1:]), classes=_requested_classes(args),
                      train_split=args.train_split, val_split=args.val_split,
                      data_dir=args.data_dir, progress=not args.no_progress)
     command = recorded_command("detect train", _worker_argv(args, out))

@@ -68,6 +68,7 @@ def check_data(ref: str, classes: list[str] | None = None,
     data is read or generated (the reference; for shapes, with ``every_class``, classes it never
     draws), so that a detector for them is checked before that too."""
     kind, _ = _parse(ref)
+    _check_names(classes)
     if classes and DONT_CARE in classes:
         # learning it would teach the detector those regions, which evaluation ignores
         raise CnnspaceError(f"--classes: {DONT_CARE} marks regions of unlabelled objects, not a "
@@ -78,6 +79,18 @@ def check_data(ref: str, classes: list[str] | None = None,
             _check_classes(chosen, set(SHAPE_CLASSES), "shapes images")
         return chosen
     return tuple(classes or KITTI_CLASSES)
+
+
+def _check_names(classes: list[str] | None) -> None:
+    """Class names as --classes gives them: each once (a repeated one would be a second output
+    that nothing trains), none empty."""
+    if classes is None:
+        return
+    if not classes or "" in classes:
+        raise CnnspaceError(f"--classes: an empty class name in {','.join(classes)!r}")
+    repeated = next((c for i, c in enumerate(classes) if c in classes[:i]), None)
+    if repeated is not None:
+        raise CnnspaceError(f"--classes: {repeated!r} is given twice")
 
 
 def shapes_folder(count: int, input_hw: tuple[int, int], seed: int = 0) -> Path:
