@@ -355,3 +355,14 @@ def test_table_says_which_rows_answer_at_chance_against_each_models_classes(caps
     pruned = next(r for r in rows if r["model"] == "run2" and r["approach"] == "pruning")
     assert pruned["top1"] == 0.5  # all weights gone: one class for every image
     assert "run2 pruning answers at chance level (top-1 50.00%, 2 classes)" in err
+
+
+def test_a_file_larger_than_float32_is_not_called_smaller(capsys, tmp_path, checkpoint):
+    # float32 kept, nothing pruned: the header makes the file a little larger than the weights
+    code, out, err = run(capsys, "compress", checkpoint, "--bits", "conv=32,fc=32", "--out",
+                         tmp_path / "z", "--no-progress")
+    assert code == 0, err
+    assert "x the size of the float32 model" in out and "smaller" not in out
+    code, out, _ = run(capsys, "compress", "--predict", "squeezenet1_0", "--bits", "conv=32",
+                       "--sparsity", "0.1")
+    assert code == 0 and "x the size of float32" in out and "smaller" not in out

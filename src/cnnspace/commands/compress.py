@@ -199,10 +199,17 @@ def _predict(args, schedule: Schedule, bits: dict) -> int:
     console.print(f"parameters kept {prediction.params_kept:,} (biases included); "
                   f"{prediction.bytes:,} bytes = {prediction.bytes / 1e6:.3f} MB = "
                   f"{prediction.bytes / 2**20:.3f} MiB; "
-                  f"{prediction.dense_bytes / prediction.bytes:.1f}x smaller than float32 "
+                  f"{_versus(prediction.dense_bytes / prediction.bytes, 'float32')} "
                   f"({prediction.dense_bytes:,} bytes). Codebooks are counted "
                   "full; the container header is not included.")
     return 0
+
+
+def _versus(ratio: float, what: str) -> str:
+    """The ratio of ``what``'s bytes to the compressed ones, in words that stay true below 1:
+    raw values plus their indices, or a dense file's header, can outweigh what was removed."""
+    return f"{ratio:.1f}x smaller than {what}" if ratio >= 1.05 else \
+        f"{1 / ratio:.3f}x the size of {what}"
 
 
 def _size(n: int | None) -> str:
@@ -238,8 +245,8 @@ def _print_report(report: dict, out: Path) -> None:
     console.print(
         f"file {report['file_bytes']:,} bytes on disk (layers + other tensors "
         f"{report['other_tensors_bytes']:,} + header {report['header_bytes']:,} + framing "
-        f"{report['framing_bytes']}); float32 model {report['float32_bytes']:,} bytes: "
-        f"{report['ratio']:.1f}x smaller\n"
+        f"{report['framing_bytes']}), "
+        f"{_versus(report['ratio'], 'the float32 model')} ({report['float32_bytes']:,} bytes)\n"
         f"top-1 {acc['before']['top1']:.2%} -> {acc['after']['top1']:.2%}, top-5 "
         f"{acc['before']['top5']:.2%} -> {acc['after']['top5']:.2%} (after: the model "
         f"decompressed from the file)")
