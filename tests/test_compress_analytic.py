@@ -144,7 +144,8 @@ def test_unknown_layers_and_bits():
     assert widths["conv10"] == 4 and widths["fire2/expand1x1"] == 6
     # A kind with no layers (SqueezeNet has no fc) is no typo: --bits conv=6,fc=5 works.
     assert layer_bits(spec, {"conv": 6, "fc": 5}) == layer_bits(spec, {"conv": 6})
-    for text, message in (("conv8", "KEY=BITS"), ("conv=0", "1..8"), ("fc=x", "1..8")):
+    for text, message in (("conv8", "KEY=BITS"), ("conv=0", "1..8"), ("fc=x", "1..8"),
+                          ("conv=8,fc=5,conv=6", "--bits conv given twice \\(8 and 6\\)")):
         with pytest.raises(CompressError, match=message):
             parse_bits(text)
     with pytest.raises(CompressError, match="--bits: bit width for 'fc9' matches no"):

@@ -157,7 +157,10 @@ def parse_bits(text: str) -> dict[str, int]:
         key, sep, value = part.partition("=")
         if not sep or not key.strip():
             raise CompressError(f"--bits expects KEY=BITS pairs such as conv=8,fc=5; got {part!r}")
-        out[key.strip()] = _bit_width(value.strip(), f"--bits {key.strip()}")
+        key, width = key.strip(), _bit_width(value.strip(), f"--bits {key.strip()}")
+        if key in out:  # which one was meant? (a mapping in YAML refuses a key twice too)
+            raise CompressError(f"--bits {key} given twice ({out[key]} and {width})")
+        out[key] = width
     return out
 
 
