@@ -181,6 +181,17 @@ def test_drawn_labels_stay_inside_the_image():
     assert covered == list(range(covered[0], 100)) and 100 - covered[0] >= text[2] - text[0]
 
 
+def test_predict_never_draws_over_an_input_image(tmp_path, capsys):
+    _, path = _detector(tmp_path)
+    image = tmp_path / "street.png"
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(image)
+    before = image.read_bytes()
+    assert main(["detect", "predict", str(path), str(image), "--out", str(tmp_path)]) == 2
+    assert (f"--out {tmp_path}: drawing {image} there would replace the input image {image}; "
+            "choose another --out") in capsys.readouterr().err
+    assert image.read_bytes() == before and not (tmp_path / "detections.json").exists()
+
+
 def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):
     _, path = _detector(tmp_path)
     bad = tmp_path / "bad.png"

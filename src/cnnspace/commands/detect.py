@@ -283,6 +283,24 @@ def _warn_if_unstable(speed: dict) -> None:
 PREDICT_SCORE = 0.4  # the official code's PLOT_PROB_THRESH: what is worth drawing
 
 
+def _drawing_paths(images: list[str], out: Path) -> list[Path]:
+    """``out/NAME.png`` for each image, one name each (images of one name from other folders get
+    a number), never an input image's own path: a drawing must not destroy what it was made
+    from."""
+    drawings, used = [], set()
+    for path in images:
+        stem = Path(path).stem
+        name = stem if stem not in used else f"{stem}-{len(drawings)}"
+        used.add(name)
+        drawings.append(out / f"{name}.png")
+    inputs = {Path(p).resolve(): p for p in images}
+    for path, drawn in zip(images, drawings):
+        if drawn.resolve() in inputs:
+            raise CnnspaceError(f"--out {out}: drawing {path} there would replace the input image "
+                                f"{inputs[drawn.resolve()]}; choose another --out")
+    return drawings
+
+
 def run_predict(args) -> int:
     from ..detect import Detector, draw_detections, load_image
 
@@ -300,16 +318,13 @@ def run_predict(args) -> int:
     detector.config = replace(detector.config, **changes)
     out = Path(args.out)
     classes = list(detector.config.classes)
-    results, used = [], set()
-    # Every image is read before any output is written: a bad one later in the list must not
-    # leave drawings without their detections.json.
+    # Every image is read and every output named before anything is written: a bad image later
+    # in the list must not leave drawings without their detections.json.
     images = [load_image(path) for path in args.images]
-    for path, image in zip(args.images, images):
+    drawings = _drawing_paths(args.images, out)
+    results = []
+    for path, image, drawn in zip(args.images, images, drawings):
         found = detector.detect_images([image])[0]
-        stem = Path(path).stem
-        name = stem if stem not in used else f"{stem}-{len(results)}"  # same name, other folder
-        used.add(name)
-        drawn = out / f"{name}.png"
         drawn_image = draw_detections(image, found, classes)
         write_atomic(drawn, lambda f, im=drawn_image: im.save(f, "PNG"))
         results.append({"image": str(path), "drawn": str(drawn), "width": image.size[0],
