@@ -150,6 +150,11 @@ def test_unknown_layers_and_bits():
             parse_bits(text)
     with pytest.raises(CompressError, match="--bits: bit width for 'fc9' matches no"):
         layer_bits(spec, {"fc9": 5})
+    # a schedule file's own bits are named with the file, not as --bits
+    with pytest.raises(CompressError, match="plan.yaml: bit width for 'conv99' matches no"):
+        predict(spec, parse_schedule({"bits": {"conv99": 4}}, "plan.yaml"))
+    with pytest.raises(CompressError, match="--bits: bit width for 'conv99' matches no"):
+        predict(spec, parse_schedule({"bits": {"conv": 4}}, "plan.yaml"), {"conv99": 4})
 
 
 @pytest.mark.parametrize("call, message", [

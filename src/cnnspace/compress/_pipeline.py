@@ -27,7 +27,7 @@ from ._load import decompress
 from ._preprocess import as_trained
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
-from ._schedule import Schedule, bit_widths, layer_bits, parse_schedule, weighted_layers
+from ._schedule import Schedule, bit_widths, parse_schedule, plan_bits, weighted_layers
 from ._share import cluster, tie, untie
 
 RETRAIN_LR_FACTOR = 0.1  # Han et al. retrain pruned networks at a tenth of the original rate
@@ -117,7 +117,7 @@ def _run_name(path: Path) -> str:
 
 
 def _widths(trained: Trained, options: CompressOptions) -> dict[str, int]:
-    return layer_bits(trained.spec, {**options.schedule.bits, **options.bits})
+    return plan_bits(trained.spec, options.schedule, options.bits)
 
 
 def check_plan(trained: Trained, options: CompressOptions) -> None:

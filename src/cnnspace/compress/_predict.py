@@ -21,8 +21,7 @@ from ..spec import NetSpec, resolve
 from ._codec import RAW_BITS, check_index_bits
 from ._dead import live_mask
 from ._errors import CompressError
-from ._schedule import (Schedule, bit_widths, kept_count, layer_bits, parse_schedule,
-                        weighted_layers)
+from ._schedule import Schedule, kept_count, parse_schedule, plan_bits, weighted_layers
 from ._sparse import expected_fillers, relative_index
 
 # SqueezeNet paper (arXiv 1602.07360) Table 1, the "sparsity" column, read as the fraction of
@@ -118,7 +117,7 @@ def predict(spec: NetSpec, schedule: Schedule, bits: dict[str, int] | None = Non
     by_name = {m.name: m for m in analysis.layers}
     nodes = {n.name: n for n in weighted_layers(spec)}
     targets = schedule.targets(spec)
-    widths = layer_bits(spec, {**schedule.bits, **bit_widths(bits or {})})
+    widths = plan_bits(spec, schedule, bits or {})
     layers = []
     for name, sparsity in targets.items():
         m = by_name[name]

@@ -172,3 +172,10 @@ def layer_bits(spec: NetSpec, overrides: Mapping[str, int],
     nodes = weighted_layers(spec)
     _check_patterns(overrides, nodes, source, "bit width for")
     return {n.name: _pick(overrides, n, DEFAULT_BITS[WEIGHTED_TYPES[n.type]]) for n in nodes}
+
+
+def plan_bits(spec: NetSpec, schedule: Schedule, overrides: Mapping[str, int]) -> dict[str, int]:
+    """Layer name -> bit width under ``schedule``'s bits and the ``overrides`` (--bits) over them;
+    a pattern that matches no layer is named with the schedule or flag it came from."""
+    _check_patterns(schedule.bits, weighted_layers(spec), schedule.source, "bit width for")
+    return layer_bits(spec, {**schedule.bits, **bit_widths(overrides)})
