@@ -7,8 +7,9 @@ from PIL import Image
 from cnnspace.detect import (KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, SHAPE_CLASSES,
                              DataFolderTaken, DetectionDataset, KittiObject, anchor_grid,
                              average_precision, box_sizes, detection_splits, evaluate,
-                             generate_shapes, kitti_samples, labels_in_image, load_image, open_data,
-                             parse_line, read_labels, scale_shapes, write_labels)
+                             generate_shapes, image_size, kitti_samples, labels_in_image,
+                             load_image, open_data, parse_line, read_labels, scale_shapes,
+                             write_labels)
 from cnnspace.errors import CnnspaceError
 
 KITTI_LINE = "Car 0.12 1 -1.57 599.41 156.40 629.75 189.25 2.85 2.63 12.34 0.47 1.49 69.44 -1.56"
@@ -197,6 +198,15 @@ def test_images_of_every_mode_are_read_as_rgb_of_the_same_brightness(tmp_path, m
     image.save(path)
     # 16-bit grey (mid-grey is 128 x 257) saturated to white when converted as it stood.
     assert load_image(path).getpixel((1, 1)) == (128, 128, 128)
+
+
+def test_an_image_too_large_to_decode_safely_is_one_error(tmp_path):
+    path = tmp_path / "huge.png"
+    Image.new("1", (15000, 15000)).save(path)  # 225 megapixels in a 27 kB file
+    for read in (load_image, image_size):
+        with pytest.raises(CnnspaceError, match="cannot read image .*huge.png: Image size "
+                                                "\\(225000000 pixels\\) exceeds limit"):
+            read(path)
 
 
 def test_chosen_classes_must_have_boxes_to_learn_from(tmp_path):

@@ -4,8 +4,8 @@ from ._anchors import KITTI_ANCHOR_IMAGE, KITTI_ANCHOR_SHAPES, anchor_grid, fit_
 from ._boxes import (centres_to_corners, corners_to_centres, decode, elementwise_iou, encode,
                      pairwise_iou, safe_exp)
 from ._data import DetectionData, check_data, open_data
-from ._dataset import (DetectionDataset, box_sizes, clip_objects, labels_in_image, load_image,
-                       to_input)
+from ._dataset import (DetectionDataset, box_sizes, clip_objects, image_size, labels_in_image,
+                       load_image, to_input)
 from ._detector import Detector, DetectorConfig
 from ._draw import draw_detections
 from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, check_iou,
@@ -29,7 +29,8 @@ __all__ = [
     "check_data", "check_iou", "check_recall_points", "check_train_options", "clip_objects",
     "corners_to_centres", "decode", "detect_samples", "detection_splits", "draw_detections",
     "elementwise_iou", "encode", "encode_targets", "evaluate", "evaluate_detector", "fit_shapes",
-    "generate_shapes", "is_detector", "kitti_samples", "labels_in_image", "layout_for",
-    "load_image", "measure_fps", "nms", "open_data", "pairwise_iou", "parse_line", "postprocess",
-    "read_labels", "safe_exp", "scale_shapes", "to_input", "train_detector", "write_labels",
+    "generate_shapes", "image_size", "is_detector", "kitti_samples", "labels_in_image",
+    "layout_for", "load_image", "measure_fps", "nms", "open_data", "pairwise_iou", "parse_line",
+    "postprocess", "read_labels", "safe_exp", "scale_shapes", "to_input", "train_detector",
+    "write_labels",
 ]

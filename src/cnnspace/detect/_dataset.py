@@ -2,6 +2,7 @@
 paired with fixed-size anchor targets (so the default collate stacks them)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,25 +19,34 @@ MEAN = torch.tensor([0.485, 0.456, 0.406]).view(3, 1, 1)
 STD = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
 
 
-def load_image(path: str | Path) -> Image.Image:
+# What Pillow raises for a file it cannot decode; DecompressionBombError (an image so large that
+# decoding it could exhaust memory) derives from neither of the others.
+UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
+
+
+@contextmanager
+def _opened(path: str | Path):
+    """The image at ``path``, open; any failure to read it is one error naming the file."""
     try:
         with Image.open(path) as im:
-            if im.mode.startswith("I;16"):
-                # Pillow converts 16-bit grey to RGB by clipping at 255: nearly all white.
-                high_byte = (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
-                return Image.fromarray(high_byte, "L").convert("RGB")
-            return im.convert("RGB")
-    except (OSError, ValueError) as e:
+            yield im
+    except UNREADABLE as e:
         raise CnnspaceError(f"cannot read image {path}: {e}") from None
+
+
+def load_image(path: str | Path) -> Image.Image:
+    with _opened(path) as im:
+        if im.mode.startswith("I;16"):
+            # Pillow converts 16-bit grey to RGB by clipping at 255: nearly all white.
+            high_byte = (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
+            return Image.fromarray(high_byte, "L").convert("RGB")
+        return im.convert("RGB")
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
     """(width, height) of an image, from its header."""
-    try:
-        with Image.open(path) as im:
-            return im.size
-    except (OSError, ValueError) as e:
-        raise CnnspaceError(f"cannot read image {path}: {e}") from None
+    with _opened(path) as im:
+        return im.size
 
 
 def clip_objects(objects: list[KittiObject], width: float, height: float) -> list[KittiObject]:
