@@ -43,6 +43,19 @@ def test_bad_label_lines_name_file_and_line(tmp_path, line, message):
         read_labels(path)
 
 
+def test_label_files_and_file_lists_that_are_not_text_are_one_error(tmp_path):
+    labels = tmp_path / "000001.txt"
+    labels.write_bytes(KITTI_LINE.encode() + b"\n\xff\xfe\n")
+    with pytest.raises(CnnspaceError, match="cannot read labels .*000001.txt: it is not UTF-8 "
+                                            "text \\(byte 0xff at offset 83\\)"):
+        read_labels(labels)
+    _kitti_tree(tmp_path / "k", ["000000"], split=["000000"])
+    (tmp_path / "k" / "ImageSets" / "val.txt").write_bytes(b"000000\n\xff\n")
+    with pytest.raises(CnnspaceError, match="cannot read file list .*val.txt: it is not UTF-8 "
+                                            "text \\(byte 0xff at offset 7\\)"):
+        kitti_samples(tmp_path / "k", "val")
+
+
 def _kitti_tree(root, names, split=None):
     (root / "training" / "image_2").mkdir(parents=True)
     (root / "training" / "label_2").mkdir()

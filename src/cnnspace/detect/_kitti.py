@@ -70,12 +70,19 @@ def parse_line(line: str, source: str = "<labels>", lineno: int = 1) -> KittiObj
                        values[14] if len(values) == 15 else None)
 
 
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise CnnspaceError(f"cannot read {what} {path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise CnnspaceError(f"cannot read {what} {path}: it is not UTF-8 text (byte "
+                            f"0x{e.object[e.start]:02x} at offset {e.start})") from None
+
+
 def read_labels(path: str | os.PathLike) -> list[KittiObject]:
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise CnnspaceError(f"cannot read labels {path}: {e.strerror}") from None
+    text = _read_text(path, "labels")
     return [parse_line(line, str(path), i) for i, line in enumerate(text.splitlines(), 1)
             if line.strip()]
 
@@ -114,7 +121,7 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
             listing = base.parent / SPLIT_DIR / f"{split}.txt"
         if not listing.is_file():
             raise CnnspaceError(f"no file list for split {split!r}: {listing} does not exist")
-        names = [n.strip() for n in listing.read_text().splitlines() if n.strip()]
+        names = [n.strip() for n in _read_text(listing, "file list").splitlines() if n.strip()]
     missing = [n for n in names if n not in images]
     if missing:
         raise CnnspaceError(f"{len(missing)} image(s) of the split are missing from "
