@@ -171,6 +171,22 @@ def test_crafted_headers_are_refused_with_the_tensor_named(tmp_path, edit, messa
         container.tensor("w")
 
 
+@pytest.mark.parametrize("meta,message", [
+    ({"data": 5}, "'data' must be a dataset name, got 5"),
+    ({"preprocessing": [1]}, "'preprocessing' must be a mapping"),
+    ({"preprocessing": {"mean": [0.1, 0.2]}},
+     r"'preprocessing.mean' must be a list of one finite number per input channel \(1\), got"),
+    ({"preprocessing": {"std": [0.0]}}, r"'preprocessing.std' .* each above 0, got \[0.0\]"),
+    ({"preprocessing": {"input": [1, 32]}}, r"'preprocessing.input' must be \[channels"),
+    ({"preprocessing": {"classes": "0123"}}, "'preprocessing.classes' must be a list of class"),
+])
+def test_crafted_meta_that_commands_use_is_refused(tmp_path, meta, message):
+    # evaluate normalises inputs with these, export writes them out: a crafted value would
+    # fail deep inside torch instead
+    with pytest.raises(CompressError, match=f"crafted.cnnz: meta field {message}"):
+        read_cnnz(_crafted(tmp_path, lambda h: h["meta"].update(meta)))
+
+
 def test_crafted_spec_and_structure_are_refused(tmp_path):
     def bad_spec(h):
         h["spec"]["layers"][0]["kernel"] = 0

@@ -15,6 +15,7 @@ header gives, and every length, range and count is checked before use.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import zlib
@@ -167,6 +168,7 @@ def _parse_header(source: str, raw: bytes) -> dict:
     if not isinstance(header["meta"], dict) or not isinstance(header["tensors"], list):
         raise CompressError(f"{source}: header fields meta and tensors must be a mapping and "
                             "a list")
+    _check_meta(source, header["meta"], spec)
     entries = {}
     for entry in header["tensors"]:
         key = entry.get("key") if isinstance(entry, dict) else None
@@ -175,6 +177,38 @@ def _parse_header(source: str, raw: bytes) -> dict:
                                 f"{key!r}")
         entries[key] = entry
     return {"spec": spec, "meta": header["meta"], "tensors": entries}
+
+
+def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
+    """The meta fields commands act on (the dataset, how to prepare an input) have the types
+    and sizes they need: a crafted value would otherwise fail deep inside evaluation."""
+    def bad(field: str, what: str, value: Any) -> CompressError:
+        return CompressError(f"{source}: meta field {field!r} must be {what}, got {value!r}")
+
+    if "data" in meta and not isinstance(meta["data"], (str, type(None))):
+        raise bad("data", "a dataset name", meta["data"])
+    prep = meta.get("preprocessing")
+    if prep is None:
+        return
+    if not isinstance(prep, dict):
+        raise bad("preprocessing", "a mapping", prep)
+    channels = spec.input[0]
+    for key, low in (("mean", -math.inf), ("std", 0.0)):
+        if key in prep and not _numbers(prep[key], channels, low):
+            raise bad(f"preprocessing.{key}", f"a list of one finite number per input channel "
+                      f"({channels}){', each above 0' if low == 0 else ''}", prep[key])
+    if "input" in prep and not (_numbers(prep["input"], 3, 0.0)
+                                and all(isinstance(v, int) for v in prep["input"])):
+        raise bad("preprocessing.input", "[channels, height, width]", prep["input"])
+    if "classes" in prep and not (isinstance(prep["classes"], list)
+                                  and all(isinstance(c, str) for c in prep["classes"])):
+        raise bad("preprocessing.classes", "a list of class names", prep["classes"])
+
+
+def _numbers(value: Any, count: int, above: float) -> bool:
+    return (isinstance(value, list) and len(value) == count
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    and v > above for v in value))
 
 
 def is_cnnz(path: str | os.PathLike) -> bool:
