@@ -1,6 +1,6 @@
 """A synthetic detection dataset: rectangles, ellipses and triangles of varied size and colour on
-textured (smooth colour blotches), noisy backgrounds, several per image, written to disk in KITTI format so that every
-command and test runs offline. Deterministic in its seed."""
+textured (smooth colour blotches), noisy backgrounds, several per image, written to disk in KITTI
+format so that every command and test runs offline. Deterministic in its seed."""
 from __future__ import annotations
 
 import json
