@@ -62,6 +62,17 @@ def test_predicted_container_size_next_to_the_published_one(bits, published_mib,
     assert prediction.dense_bytes / prediction.bytes > (7.5 if bits == 8 else 10)
 
 
+def test_510x_smaller_than_alexnet_from_the_slides_rounded_figures():
+    # Seed slide 34: SqueezeNet + Deep Compression 0.47MB, "510x" AlexNet's 240MB: the slide
+    # divides its rounded figures (240 / 0.47 = 510.6). Ours round to the same two figures; the
+    # exact bytes give 490.8x (AlexNet's 243,860,896 decimal bytes over 496,836).
+    alexnet = analyze(get_spec("alexnet_caffe")).totals
+    squeezed = predict(SQ10, squeezenet_table1_schedule(), {"conv": 6}, index_bits=4).bytes
+    assert round(alexnet.size_mb, -1) == 240 and round(squeezed / 2**20, 2) == 0.47
+    assert round(round(alexnet.size_mb, -1) / round(squeezed / 2**20, 2)) == 511
+    assert alexnet.size_bytes / squeezed == pytest.approx(510, rel=0.04)
+
+
 def test_prediction_accounts_every_part():
     prediction = predict(SQ10, squeezenet_table1_schedule(), {"conv": 8})
     conv10 = next(m for m in prediction.layers if m.name == "conv10")
