@@ -78,6 +78,19 @@ def test_compress_leaves_the_trained_model_as_it_was(tmp_path):
     assert set(after) == set(before) and all((after[k] == before[k]).all() for k in before)
 
 
+def test_retraining_takes_the_recipe_not_the_runs_source_or_device(tmp_path):
+    from dataclasses import replace
+
+    from cnnspace.compress import CompressOptions, compress
+    trained = _small_trained()
+    # a fine-tune on a GPU machine: its source is elsewhere, its device is not here
+    finetuned = replace(trained, config=trained.config.with_options(
+        init_from=str(tmp_path / "source.pt"), device="cuda"))
+    report = compress(finetuned, CompressOptions({"sparsity": 0.5}, retrain_epochs=1),
+                      tmp_path / "z")
+    assert report["settings"]["retrain_epochs"] == 1 and (tmp_path / "z" / "model.cnnz").exists()
+
+
 def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
     from cnnspace.compress import CompressOptions, compress
     with pytest.raises(CompressError, match=r"got str: cnnspace.compress.load_trained\('x.pt'\)"):

@@ -149,9 +149,13 @@ def retrain(model: nn.Module, trained: Trained, epochs: int, options: CompressOp
     if epochs == 0:
         return model
     note(f"{what}: retraining {epochs} epoch{'s' if epochs > 1 else ''}")
+    # What belonged to the training run is not the recipe: a fine-tune's source would be
+    # loaded again (the trainer refuses it for a built model) and a GPU run's device may not
+    # be here.
     config = trained.config.with_options(
         epochs=epochs, lr=trained.config.lr * options.retrain_lr_factor, warmup_epochs=0.0,
-        out=None, resume=False, progress=options.progress, checkpoint_every=0)
+        out=None, resume=False, progress=options.progress, checkpoint_every=0, init_from=None,
+        device="auto")
     result = train(model, trained.data, config)
     if "top1" in result.final:
         note(f"{what}: top-1 {result.final['top1']:.2%} after retraining")
