@@ -224,3 +224,39 @@ def test_auto_backends_time_what_they_can_and_say_why_not_the_rest(tmp_path, cap
     data = json.loads(capsys.readouterr().out)
     assert [b["name"] for b in data["backends"]] == ["torch", "torch_channels_last"]
     assert "ONNX export failed" in data["unavailable_backends"]["onnxruntime"]
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"threads": 0}, "threads must be a positive integer"),     # was torch's default, silently
+    ({"threads": -1}, "threads must be a positive integer"),    # was torch's RuntimeError
+    ({"train_batch": -2}, "train_batch must be 0"),             # was a 'failed' training step
+    ({"peak_sizes": (0,)}, "peak GEMM sizes must be positive"),  # was max() of nothing
+])
+def test_benchmark_refuses_bad_arguments_by_name(kwargs, words):
+    with pytest.raises(CnnspaceError, match=words):
+        benchmark(TINY, backends="torch", **{**FAST, **kwargs})
+
+
+def test_a_peak_gemm_too_large_for_memory_names_the_peak_size_not_the_model(capsys):
+    with pytest.raises(CnnspaceError, match=r"peak size 1000000: cannot set up the 1000000 x "
+                                            r"1000000 GEMM .* \(three matrices, 1.2e\+04 GB\)"):
+        gemm_peak(sizes=(10 ** 6,))
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--peak-size", "1000000",
+                 "--backend", "torch"]) == 2
+    err = capsys.readouterr().err
+    assert "peak size 1000000" in err and "model, input or batch" not in err
+
+
+def test_onnxruntime_gemm_is_left_out_where_its_matrix_exceeds_an_onnx_file():
+    # A 23,200^2 float32 operand is over protobuf's 2 GiB: the export failed and took bench
+    # down with it, after minutes of torch.mm at that size.
+    from cnnspace.metrics._peak import _ort_gemm
+
+    assert _ort_gemm(23_200, threads=1) is None
+    assert _ort_gemm(64, threads=1) is not None
+
+
+def test_top_below_zero_is_refused(capsys):
+    # --top -1 sliced from the end: every layer but the slowest-last one, under the title "65 of 66"
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--top", "-1"]) == 2
+    assert "--top expects 0 (every layer) or more, got -1" in capsys.readouterr().err

@@ -59,6 +59,8 @@ def run(args) -> int:
     check_threads(args.threads)
     if args.train_batch is not None and args.train_batch < 0:
         raise CnnspaceError(f"--train-batch expects 0 or more, got {args.train_batch}")
+    if args.top < 0:  # a slice would read it from the end: all rows but the last few
+        raise CnnspaceError(f"--top expects 0 (every layer) or more, got {args.top}")
     if args.peak_size is not None and args.peak_size < 1:
         raise CnnspaceError(f"--peak-size expects a positive integer, got {args.peak_size}")
     if not (math.isfinite(args.min_time) and args.min_time > 0):

@@ -175,6 +175,15 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     if not isinstance(batches, (list, tuple, range)) or not batches \
             or any(not isinstance(b, int) or b < 1 for b in batches):
         raise CnnspaceError(f"batches must be positive integers, got {batches!r}")
+    # torch would take 0 threads as its default and fail on -1 with its own traceback; a
+    # negative training batch would fail inside the timing and be reported as a failed step
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
+                                or threads < 1):
+        raise CnnspaceError(f"threads must be a positive integer or None, got {threads!r}")
+    if train_batch is not None and (isinstance(train_batch, bool)
+                                    or not isinstance(train_batch, int) or train_batch < 0):
+        raise CnnspaceError(f"train_batch must be 0 (no training step), a positive integer or "
+                            f"None, got {train_batch!r}")
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from .._threads import torch_threads
+from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, onnx_bytes, ort_session
 from ._backends import unavailable_reason
 from ._timing import time_calls
@@ -50,8 +51,14 @@ class _MatMul(torch.nn.Module):
         return a @ self.b
 
 
+ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less headroom
+
+
 def _ort_gemm(n: int, threads: int):
-    """onnxruntime's MatMul with a constant right operand, as an exported network has."""
+    """onnxruntime's MatMul with a constant right operand, as an exported network has; None
+    where that operand is too large for an ONNX file."""
+    if 4 * n * n > ONNX_MAX_BYTES:
+        return None
     session = ort_session(onnx_bytes(_MatMul(n), (n, n)), threads)
     a = torch.randn(1, n, n).numpy()
     return lambda: session.run(None, {INPUT_NAME: a})
@@ -68,17 +75,35 @@ def _sync(device: torch.device):
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
+def _gemm(make, n: int, device: torch.device, dtype: torch.dtype):
+    """``make(n)``; a failure (its matrices not fitting in memory) names the GEMM's size, since
+    the network is not what ran out of memory."""
+    try:
+        return make(n)
+    except (MemoryError, RuntimeError) as e:
+        size = 3 * n * n * torch.empty((), dtype=dtype).element_size()
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CnnspaceError(f"peak size {n}: cannot set up the {n} x {n} GEMM measuring peak "
+                            f"FLOP/s on {device} (three matrices, {size / 1e9:.3g} GB): {reason}"
+                            ) from None
+
+
 def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,
               threads: int | None = None, sizes: tuple[int, ...] | None = None,
               min_time_s: float = 0.3) -> Peak:
     """Runs the GEMMs with torch's thread count set to ``threads`` (restored afterwards)."""
     device = torch.device(device)
     sizes = sizes or (GPU_SIZES if device.type == "cuda" else CPU_SIZES)
+    if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
+        raise CnnspaceError(f"peak GEMM sizes must be positive integers, got {sizes!r}")
     with torch_threads(threads) as threads:
         by_engine: dict[str, tuple[float, int]] = {}
         for engine, make in _engines(device, dtype, threads):
             for n in sizes:
-                timing = time_calls(make(n), _sync(device), warmup=2, min_repeats=3,
+                gemm = _gemm(make, n, device, dtype)
+                if gemm is None:  # this engine cannot run a GEMM this large
+                    continue
+                timing = time_calls(gemm, _sync(device), warmup=2, min_repeats=3,
                                     min_time_s=min_time_s, max_time_s=min_time_s)
                 flops = 2 * n ** 3 / min(timing.samples_s)  # peak: the fastest run
                 if flops > by_engine.get(engine, (0.0, 0))[0]:
