@@ -260,3 +260,43 @@ def test_top_below_zero_is_refused(capsys):
     # --top -1 sliced from the end: every layer but the slowest-last one, under the title "65 of 66"
     assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--top", "-1"]) == 2
     assert "--top expects 0 (every layer) or more, got -1" in capsys.readouterr().err
+
+
+def test_a_counter_that_never_advances_gives_no_energy_and_says_so(tmp_path, monkeypatch):
+    # Some virtual machines expose a readable RAPL file that never moves: 0 J per frame was
+    # reported as a reading.
+    import cnnspace.metrics._measured as measured
+
+    (tmp_path / "intel-rapl:0").mkdir()
+    (tmp_path / "intel-rapl:0" / "energy_uj").write_text("123456\n")
+    monkeypatch.setattr(measured, "energy_meter", lambda device: rapl_meter(tmp_path))
+    data = benchmark(TINY, backends="torch", train_batch=0, **FAST).to_json()
+    assert data["energy_j_per_frame"] is None and data["energy_source"] is None
+    assert data["backends"][0]["energy_j_per_frame"] is None
+    assert "RAPL energy counter did not advance" in data["energy_unavailable_reason"]
+
+
+def test_a_counter_that_advances_gives_joules_per_frame(monkeypatch):
+    import time
+
+    import cnnspace.metrics._measured as measured
+
+    class Clock:  # 10 W: joules grow with the time spent
+        name = "fake"
+        joules = staticmethod(lambda: 10 * time.perf_counter())
+    monkeypatch.setattr(measured, "energy_meter", lambda device: (Clock(), None))
+    data = benchmark(TINY, backends="torch", train_batch=0, **FAST).to_json()
+    assert data["energy_source"] == "fake" and data["energy_unavailable_reason"] is None
+    # 10 J/s x seconds per frame, and a frame takes about its median latency
+    assert 0 < data["energy_j_per_frame"] < 10 * 100 * data["latency_ms"]["median"] / 1e3
+
+
+def test_the_training_step_names_its_backend_in_json_and_table(capsys):
+    result = benchmark(TINY, backends="torch_channels_last", per_layer=False, train_batch=2,
+                       **FAST)
+    assert result.layers_backend is None  # no layers timed, yet the step ran on a backend
+    assert result.to_json()["train_step"]["backend"] == "torch_channels_last"
+    from cnnspace.commands.bench import _print_tables
+
+    _print_tables(result, top=0)
+    assert "training step at batch 2 (torch_channels_last)" in capsys.readouterr().out

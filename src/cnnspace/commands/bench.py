@@ -117,12 +117,12 @@ def _print_tables(result, top: int) -> None:
         _print_layers(console, result, top)
     if result.train is not None:
         t = result.train
-        console.print(f"training step at batch {t.batch} ({result.layers_backend}): "
+        console.print(f"training step at batch {t.batch} ({t.backend}): "
                       f"{t.step.median_s * 1e3:.1f} ms, {t.images_per_s:.1f} images/s, "
                       f"{t.achieved_flops / 1e9:.1f} GFLOP/s = {t.pct_of_peak:.1f}% of peak")
     else:
         console.print(f"training step: {result.train_unavailable_reason}")
-    if result.energy_source is None:
+    if result.energy_unavailable_reason:
         console.print(f"energy per frame: unavailable ({result.energy_unavailable_reason})")
 
 

@@ -90,8 +90,10 @@ def energy_meter(device: str) -> tuple[RaplMeter | NvmlMeter | None, str | None]
 
 
 def energy_per_call(fn: Callable[[], Any], meter, sync: Callable[[], None] = lambda: None,
-                    min_time_s: float = 1.0) -> float:
-    """Joules per call of ``fn``, over at least ``min_time_s`` (counters update every ~1 ms)."""
+                    min_time_s: float = 1.0) -> float | None:
+    """Joules per call of ``fn``, over at least ``min_time_s`` (counters update every ~1 ms);
+    None when the counter did not advance (some virtual machines expose a RAPL file that never
+    moves: 0 J per frame would be a reading nothing took)."""
     fn()
     sync()
     start, calls, t0 = meter.joules(), 0, time.perf_counter()
@@ -99,4 +101,5 @@ def energy_per_call(fn: Callable[[], Any], meter, sync: Callable[[], None] = lam
         fn()
         calls += 1
     sync()
-    return (meter.joules() - start) / calls
+    used = meter.joules() - start
+    return used / calls if used > 0 else None

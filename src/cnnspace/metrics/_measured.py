@@ -53,7 +53,9 @@ class LayerTiming:
 
 @dataclass(frozen=True)
 class TrainStep:
-    """A timed training step of ``batch`` images: its Timing (seconds), images/s and FLOP/s."""
+    """A timed training step of ``batch`` images on ``backend``: its Timing (seconds), images/s
+    and FLOP/s."""
+    backend: str
     batch: int
     step: Timing
     images_per_s: float
@@ -100,7 +102,7 @@ class BenchResult:
                                             for batch, fps in b.throughput_fps.items()),
                                            key=lambda t: t[2])
         train = None if self.train is None else {
-            "batch": self.train.batch, "step_ms": self.train.step.to_json(),
+            "backend": self.train.backend, "batch": self.train.batch, "step_ms": self.train.step.to_json(),
             "images_per_s": self.train.images_per_s, "achieved_flops": self.train.achieved_flops,
             "pct_of_peak": self.train.pct_of_peak}
         return {
@@ -207,6 +209,9 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         if not results:
             raise CnnspaceError("no backend could run: " + "; ".join(
                 f"{name}: {reason}" for name, reason in unavailable.items()))
+        if meter is not None and all(r.energy_j_per_frame is None for r in results):
+            meter, energy_reason = None, (f"the {meter.name} energy counter did not advance "
+                                          "while the network ran (a frozen or emulated counter)")
         torch_runners = [r for r in results if runners[r.name].module is not None]
         profiled = min(torch_runners, key=lambda r: r.latency.median_s) if torch_runners else None
         layers = ()
@@ -248,4 +253,5 @@ def _train(runner: Runner, spec: NetSpec, batch: int, flops: int, peak: Peak,
     step = train_step_timing(runner.module, spec.input, batch, runner.device,
                              runner.memory_format, runner.sync, min_time_s)
     achieved = TRAIN_FLOPS_FACTOR * flops * batch / step.median_s
-    return TrainStep(batch, step, batch / step.median_s, achieved, 100 * achieved / peak.flops)
+    return TrainStep(runner.name, batch, step, batch / step.median_s, achieved,
+                     100 * achieved / peak.flops)
