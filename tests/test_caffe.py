@@ -310,3 +310,18 @@ def test_global_pooling_with_a_stride_or_padding_is_refused_as_caffe_does(param,
         from_prototxt(text, source="bad.prototxt")
     fine = _pooled(8, "pool: AVE global_pooling: true stride: 1 pad: 0")
     assert resolve(from_prototxt(fine)).node("p").out_shape == (1, 1, 1)
+
+
+def test_a_batchnorm_output_read_apart_from_its_scale_is_refused():
+    # BatchNorm + Scale become one affine batchnorm: a layer reading the unscaled blob got the
+    # scaled values without a word.
+    text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+            'layer { name: "bn" type: "BatchNorm" bottom: "data" top: "bn" }\n'
+            'layer { name: "sc" type: "Scale" bottom: "bn" top: "sc" '
+            'scale_param { bias_term: true } }\n'
+            'layer { name: "raw" type: "ReLU" bottom: "bn" top: "raw" }\n')
+    with pytest.raises(SpecError, match=r"bad.prototxt:4: layer 'raw': field 'bottom': bottom "
+                                        r"'bn' is a BatchNorm output before Scale layer 'sc'"):
+        from_prototxt(text, source="bad.prototxt")
+    scaled = text.replace('bottom: "bn" top: "raw"', 'bottom: "sc" top: "raw"')
+    assert resolve(from_prototxt(scaled)).node("raw").inputs == ("bn",)

@@ -232,6 +232,7 @@ class _Builder:
         self.input_shape: tuple[int, int, int] | None = None
         self.input_line = 0
         self.renamed: dict[str, str] = {}     # spec layer -> the Caffe name it could not keep
+        self.unscaled: dict[str, str] = {}    # BatchNorm blob -> the Scale merged into it
 
     def error(self, message: str, line: int, **where) -> SpecError:
         return SpecError(message, source=f"{self.source}:{line}", **where)
@@ -251,6 +252,11 @@ class _Builder:
         if blob not in self.blobs:
             raise self.error(f"bottom {blob!r} is not produced by any earlier layer", line,
                              layer=layer, field="bottom")
+        if blob in self.unscaled:
+            raise self.error(f"bottom {blob!r} is a BatchNorm output before Scale layer "
+                             f"{self.unscaled[blob]!r}, which the import merges into one affine "
+                             "batchnorm: only the scaled output exists", line, layer=layer,
+                             field="bottom")
         return self.blobs[blob]
 
     def add(self, caffe_name: str, kind: str, inputs: list[str], attrs: dict, line: int) -> str:
@@ -433,6 +439,8 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
                           "write it again", entry.line_of("top"), layer=name, field="top")
     if kind == "Scale":
         b.blobs[tops[0]] = b.scale(params, inputs[0], entry.line)
+        if tops[0] != bottoms[0]:  # the unscaled blob would silently read the scaled output
+            b.unscaled[bottoms[0]] = name
         return
     spec_type, attrs = CONVERTERS[kind][1](params)
     if spec_type == "linear" and inputs[0] not in b.flat:  # Caffe flattens implicitly
