@@ -208,6 +208,22 @@ def test_broken_weights_are_refused_and_a_destroyed_model_is_called_so(capsys, t
     assert code == 0 and "answers at chance level" in err and "destroyed the model" in err
 
 
+def test_a_model_at_chance_before_compression_is_not_said_to_be_destroyed_by_it(capsys,
+                                                                               tmp_path,
+                                                                               checkpoint):
+    import torch
+
+    from cnnspace.train import load_checkpoint, save_checkpoint
+    payload = dict(load_checkpoint(checkpoint).payload)
+    # every weight zero: one constant answer for every image, before and after compression
+    payload["model"] = {k: torch.zeros_like(v) for k, v in payload["model"].items()}
+    save_checkpoint(tmp_path / "zero.pt", payload)
+    code, _, err = run(capsys, "compress", tmp_path / "zero.pt", "--sparsity", "0.5", "--out",
+                       tmp_path / "z", "--no-progress")
+    assert code == 0 and "as the model did before compression (top-1 " in err
+    assert "destroyed" not in err
+
+
 def test_a_container_failing_its_check_is_not_left_behind(capsys, tmp_path, checkpoint,
                                                           monkeypatch):
     import cnnspace.compress._pipeline as pipeline

@@ -136,15 +136,24 @@ def run(args) -> int:
         print(dump_json(report), end="")
     else:
         _print_report(report, out)
-    _warn_if_destroyed(report["accuracy"]["after"]["top1"], trained[0].data.num_classes,
-                       f"{out / report['file']}")
+    accuracy = report["accuracy"]
+    _warn_if_destroyed(accuracy["after"]["top1"], accuracy["before"]["top1"],
+                       trained[0].data.num_classes, f"{out / report['file']}")
     return 0
 
 
-def _warn_if_destroyed(top1: float | None, classes: int, what: str) -> None:
+def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: str) -> None:
     """Says when compression left no more than chance accuracy: a small file that answers at
-    random is no result, however good its ratio looks."""
-    if top1 is not None and top1 < 1.5 / classes:
+    random is no result, however good its ratio looks. Where the model answered at chance
+    before compression too, the fault is the training's, and the warning says so."""
+    chance = 1.5 / classes
+    if top1 is None or top1 >= chance:
+        return
+    if before < chance:
+        print(f"warning: {what} answers at chance level (top-1 {top1:.2%}, {classes} classes), "
+              f"as the model did before compression (top-1 {before:.2%}): train it further "
+              "before judging its compression", file=sys.stderr)
+    else:
         print(f"warning: {what} answers at chance level (top-1 {top1:.2%}, {classes} classes): "
               "this compression destroyed the model; prune less (--sparsity) or retrain more "
               "(--retrain-epochs)", file=sys.stderr)
@@ -163,9 +172,12 @@ def _table(args, trained, options, out: Path, note) -> int:
         print(dump_json(data), end="")
     else:
         _print_table(rows, rows[(baseline - 1) * len(rows) // len(trained)].model, out)
+    per_model = len(rows) // len(trained)
     for i, r in enumerate(rows):  # each checkpoint's rows in turn, each against its own classes
-        _warn_if_destroyed(r.top1, trained[i * len(trained) // len(rows)].data.num_classes,
-                           f"{r.model} {r.approach}")
+        if i % per_model:  # the first row of each model is its uncompressed baseline
+            _warn_if_destroyed(r.top1, rows[i - i % per_model].top1,
+                               trained[i // per_model].data.num_classes,
+                               f"{r.model} {r.approach}")
     return 0
 
 
