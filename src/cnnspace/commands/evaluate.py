@@ -6,7 +6,6 @@ import math
 import sys
 from pathlib import Path
 
-
 from ..compress import is_cnnz
 from ..compress._preprocess import as_trained
 from ..errors import CnnspaceError
