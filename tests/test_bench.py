@@ -300,3 +300,19 @@ def test_the_training_step_names_its_backend_in_json_and_table(capsys):
 
     _print_tables(result, top=0)
     assert "training step at batch 2 (torch_channels_last)" in capsys.readouterr().out
+
+
+def test_an_empty_layer_table_says_why(capsys):
+    # onnxruntime alone: no torch module to hook, and the layer table was left out unexplained
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "onnxruntime",
+                 "--min-time", "0.02", "--peak-size", "128", "--threads", "1"]) == 0
+    assert "layers: not timed (per-layer timing needs a torch backend)" in \
+        capsys.readouterr().out
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())
+    from cnnspace import from_torch
+
+    data = benchmark(from_torch(plain, (3, 8, 8)), plain, backends="torch", train_batch=0,
+                     **FAST).to_json()
+    assert data["layers"] == [] and "cnnspace.nn.build" in data["layers_unavailable_reason"]
+    timed = benchmark(TINY, backends="torch", train_batch=0, **FAST)
+    assert timed.layers and timed.layers_unavailable_reason is None

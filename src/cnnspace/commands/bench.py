@@ -115,6 +115,8 @@ def _print_tables(result, top: int) -> None:
         console.print(f"backend {name} not run: {reason}")
     if result.layers:
         _print_layers(console, result, top)
+    else:
+        console.print(f"layers: not timed ({result.layers_unavailable_reason})")
     if result.train is not None:
         t = result.train
         console.print(f"training step at batch {t.batch} ({t.backend}): "

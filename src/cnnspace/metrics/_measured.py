@@ -83,6 +83,7 @@ class BenchResult:
     train_unavailable_reason: str | None
     energy_source: str | None
     energy_unavailable_reason: str | None
+    layers_unavailable_reason: str | None = None   # why ``layers`` is empty
 
     def __repr__(self) -> str:  # backends and layers hold many timings: the headline only
         best = self.fastest
@@ -119,6 +120,7 @@ class BenchResult:
             "unavailable_backends": self.unavailable,
             "layers_backend": self.layers_backend,
             "layers": [vars(layer) for layer in self.layers],
+            "layers_unavailable_reason": self.layers_unavailable_reason,
             "train_step": train, "train_unavailable_reason": self.train_unavailable_reason,
         }
 
@@ -214,9 +216,15 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                                           "while the network ran (a frozen or emulated counter)")
         torch_runners = [r for r in results if runners[r.name].module is not None]
         profiled = min(torch_runners, key=lambda r: r.latency.median_s) if torch_runners else None
-        layers = ()
-        if per_layer and profiled is not None and isinstance(runners[profiled.name].module,
-                                                             SpecModule):
+        layers, layers_reason = (), None
+        if not per_layer:
+            layers_reason = "not requested"
+        elif profiled is None:
+            layers_reason = "per-layer timing needs a torch backend"
+        elif not isinstance(runners[profiled.name].module, SpecModule):
+            layers_reason = ("per-layer timing needs the module of cnnspace.nn.build(spec), "
+                             "whose layers are the spec's")
+        else:
             progress(f"timing each layer ({profiled.name})")
             layers = _per_layer(runners[profiled.name], analysis, peak, dev)
         train, train_reason = None, "not requested (train batch 0)"
@@ -232,7 +240,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
             train_reason = "training needs a torch backend"
     return BenchResult(spec.name, tuple(spec.input), str(dev), threads, flops, peak,
                        tuple(results), unavailable, profiled.name if layers else None, layers,
-                       train, train_reason, meter.name if meter else None, energy_reason)
+                       train, train_reason, meter.name if meter else None, energy_reason,
+                       layers_reason)
 
 
 def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple[LayerTiming, ...]:
