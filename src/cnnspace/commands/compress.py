@@ -41,7 +41,8 @@ def register(sub) -> None:
     p.add_argument("--huffman", action="store_true",
                    help="Huffman-code the cluster indices and relative indices")
     p.add_argument("--retrain-epochs", type=int, metavar="N",
-                   help="epochs of retraining after each pruning round and for the centroids")
+                   help="epochs of retraining after each pruning round and for the centroids "
+                   "(default 0)")
     p.add_argument("--retrain-lr-factor", type=float, metavar="F",
                    help="retraining learning rate as a fraction of the recipe's (default 0.1)")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/compress-NAME-TIME)")
