@@ -45,6 +45,22 @@ def test_rapl_reader_sums_packages_and_unwraps(tmp_path):
     assert meter.joules() == pytest.approx(500e-6)
 
 
+def test_rapl_platform_zone_is_not_added_to_the_packages(tmp_path):
+    # Laptops expose "psys" (the whole platform, packages included) as intel-rapl:1: summed
+    # with package-0, the package's energy was counted twice.
+    for zone, name in (("intel-rapl:0", "package-0"), ("intel-rapl:1", "psys"),
+                       ("intel-rapl:2", "package-1")):
+        (tmp_path / zone).mkdir()
+        (tmp_path / zone / "name").write_text(f"{name}\n")
+        (tmp_path / zone / "energy_uj").write_text("1000\n")
+    meter, reason = rapl_meter(tmp_path)
+    assert reason is None
+    assert [path.parent.name for path, _ in meter.zones] == ["intel-rapl:0", "intel-rapl:2"]
+    for zone in ("intel-rapl:0", "intel-rapl:1", "intel-rapl:2"):
+        (tmp_path / zone / "energy_uj").write_text("3000\n")
+    assert meter.joules() == pytest.approx(4000e-6)
+
+
 def test_unreadable_energy_gives_a_reason(tmp_path):
     meter, reason = rapl_meter(tmp_path / "absent")
     assert meter is None and "no " in reason

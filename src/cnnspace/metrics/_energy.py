@@ -50,10 +50,20 @@ class NvmlMeter:
         return (self.nvml.nvmlDeviceGetTotalEnergyConsumption(self.handle) - self._start) / 1e3
 
 
+def _is_package(zone: Path) -> bool:
+    """A top-level zone is a CPU package ("package-0") or, on many laptops, "psys": the whole
+    platform, packages included, which summed with them would count their energy twice."""
+    try:
+        return not (zone / "name").read_text().strip().startswith("psys")
+    except OSError:  # no name to go by: counted, as the packages it most likely is
+        return True
+
+
 def rapl_meter(root: Path = POWERCAP) -> tuple[RaplMeter | None, str | None]:
     if not root.is_dir():
         return None, (f"no {root}: this kernel or container exposes no RAPL energy counters")
-    packages = sorted(p for p in root.glob("intel-rapl:*") if p.name.count(":") == 1)
+    packages = sorted(p for p in root.glob("intel-rapl:*")
+                      if p.name.count(":") == 1 and _is_package(p))
     if not packages:
         return None, f"no RAPL package domain (intel-rapl:N) under {root}"
     zones = []
