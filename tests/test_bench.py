@@ -332,3 +332,23 @@ def test_an_empty_layer_table_says_why(capsys):
     assert data["layers"] == [] and "cnnspace.nn.build" in data["layers_unavailable_reason"]
     timed = benchmark(TINY, backends="torch", train_batch=0, **FAST)
     assert timed.layers and timed.layers_unavailable_reason is None
+
+
+def test_nvml_reads_the_gpu_cuda_sees_not_the_machines_first(monkeypatch):
+    # With CUDA_VISIBLE_DEVICES=2,3, cuda:0 is the machine's GPU 2: NVML's index 0 read
+    # another GPU's energy.
+    import sys
+    import types
+
+    from cnnspace.metrics._energy import nvml_meter
+
+    asked = []
+    fake = types.SimpleNamespace(
+        nvmlInit=lambda: None,
+        nvmlDeviceGetHandleByIndex=lambda i: asked.append(i) or f"gpu{i}",
+        nvmlDeviceGetTotalEnergyConsumption=lambda handle: 5000)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    meter, reason = nvml_meter(0)
+    assert reason is None and asked == [2] and meter.handle == "gpu2"
+    assert nvml_meter(1)[0].handle == "gpu3" and meter.joules() == 0.0

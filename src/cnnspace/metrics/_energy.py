@@ -80,6 +80,15 @@ def rapl_meter(root: Path = POWERCAP) -> tuple[RaplMeter | None, str | None]:
     return RaplMeter(zones), None
 
 
+def _nvml_index(cuda_index: int) -> int:
+    """NVML numbers every GPU of the machine, CUDA only those CUDA_VISIBLE_DEVICES lets it see
+    (with 2,3 there, cuda:0 is NVML's GPU 2): read as NVML's index, another GPU's energy would
+    be reported. torch's own NVML readings (torch.cuda.power_draw) translate the same way."""
+    import torch
+
+    return torch.cuda._get_nvml_device_index(cuda_index)
+
+
 def nvml_meter(index: int) -> tuple[NvmlMeter | None, str | None]:
     try:
         import pynvml
@@ -87,7 +96,7 @@ def nvml_meter(index: int) -> tuple[NvmlMeter | None, str | None]:
         return None, "NVML needs the nvidia-ml-py package (import pynvml failed)"
     try:
         pynvml.nvmlInit()
-        return NvmlMeter(pynvml.nvmlDeviceGetHandleByIndex(index), pynvml), None
+        return NvmlMeter(pynvml.nvmlDeviceGetHandleByIndex(_nvml_index(index)), pynvml), None
     except Exception as e:  # pynvml raises NVMLError subclasses, e.g. NotSupported before Volta
         return None, f"NVML cannot read the GPU's energy counter: {e}"
 
