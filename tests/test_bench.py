@@ -229,6 +229,32 @@ def test_timing_that_did_not_settle_is_marked_in_the_table(capsys, monkeypatch):
         time_calls(lambda: None, min_time_s=float("nan"))
 
 
+def test_unsettled_throughput_and_training_timings_are_marked_too(capsys, monkeypatch):
+    # Only batch 1's latency was marked: frames/s at larger batches and the training step were
+    # printed as settled figures whatever their timing did.
+    import cnnspace.metrics._measured as measured
+    import cnnspace.metrics._profile as profile
+
+    def unsettled_above_batch_1(fn, *args, **kwargs):
+        timing = time_calls(fn, *args, **kwargs)
+        settled = kwargs.get("warmup", 3) == 3   # batch 1 keeps the default warm-up
+        return type(timing)(timing.samples_s, settled)
+    monkeypatch.setattr(measured, "time_calls", unsettled_above_batch_1)
+    monkeypatch.setattr(profile, "time_calls", unsettled_above_batch_1)
+    argv = ["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch", "--batch",
+            "1,4", "--min-time", "0.02", "--peak-size", "128", "--train-batch", "2",
+            "--threads", "1"]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as wrapped to any console width
+    assert "torch *" in out and "torch * !" not in out   # batch 1 settled
+    assert "! torch: frames/s at batch 4 did not settle: rerun it on an idle machine" in out
+    assert "of peak (! did not settle: rerun it on an idle machine)" in out
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["backends"][0]["unsettled_batches"] == [4]
+    assert data["train_step"]["step_ms"]["stable"] is False
+
+
 def test_auto_backends_time_what_they_can_and_say_why_not_the_rest(tmp_path, capsys):
     # Adaptive pooling from 12x12 to 5x5 has no ONNX form: torch is timed, onnxruntime is not.
     spec = tmp_path / "adaptive.yaml"

@@ -97,7 +97,9 @@ def _print_tables(result, top: int) -> None:
         lat = r.latency.to_json()
         mark = (" *" if r.name == fastest else "") + ("" if r.latency.stable else " !")
         table.add_row(r.name + mark, f"{lat['median']:.2f}",
-                      f"{lat['p90']:.2f}", *[f"{r.throughput_fps[b]:.1f}" for b in batches],
+                      f"{lat['p90']:.2f}",
+                      *[f"{r.throughput_fps[b]:.1f}" + (" !" if b in r.unsettled_batches else "")
+                        for b in batches],
                       f"{r.achieved_flops / 1e9:.1f}", f"{r.pct_of_peak:.1f}",
                       "-" if r.energy_j_per_frame is None else f"{r.energy_j_per_frame:.4f}")
     console.print(table)
@@ -109,6 +111,10 @@ def _print_tables(result, top: int) -> None:
             console.print(f"! {r.name}: the timing did not settle (p90 "
                           f"{r.latency.p90_s / r.latency.median_s:.1f}x the median): other "
                           f"processes share this machine; {rerun_advice(result.threads)}")
+        if r.unsettled_batches:
+            console.print(f"! {r.name}: frames/s at batch "
+                          f"{', '.join(map(str, r.unsettled_batches))} did not settle: "
+                          f"{rerun_advice(result.threads)}")
     if any(r.pct_of_peak > 100 for r in result.backends):
         console.print(ABOVE_PEAK.format(what="backends"))
     for name, reason in result.unavailable.items():
@@ -121,7 +127,9 @@ def _print_tables(result, top: int) -> None:
         t = result.train
         console.print(f"training step at batch {t.batch} ({t.backend}): "
                       f"{t.step.median_s * 1e3:.1f} ms, {t.images_per_s:.1f} images/s, "
-                      f"{t.achieved_flops / 1e9:.1f} GFLOP/s = {t.pct_of_peak:.1f}% of peak")
+                      f"{t.achieved_flops / 1e9:.1f} GFLOP/s = {t.pct_of_peak:.1f}% of peak"
+                      + ("" if t.step.stable else f" (! did not settle: "
+                                                   f"{rerun_advice(result.threads)})"))
     else:
         console.print(f"training step: {result.train_unavailable_reason}")
     if result.energy_unavailable_reason:

@@ -31,10 +31,12 @@ class BackendResult:
     achieved_flops: float                # at batch 1
     pct_of_peak: float
     energy_j_per_frame: float | None     # at batch 1
+    unsettled_batches: tuple[int, ...] = ()  # batches > 1 whose timing never settled
 
     def to_json(self) -> dict:
         return {"name": self.name, "latency_ms": self.latency.to_json(),
                 "throughput_fps_by_batch": {str(b): f for b, f in self.throughput_fps.items()},
+                "unsettled_batches": list(self.unsettled_batches),
                 "achieved_flops": self.achieved_flops, "pct_of_peak": self.pct_of_peak,
                 "energy_j_per_frame": self.energy_j_per_frame}
 
@@ -153,16 +155,19 @@ def _device(device: str) -> torch.device:
 def _measure_backend(runner: Runner, batches: tuple[int, ...], flops: int, peak: Peak, meter,
                      min_time_s: float) -> BackendResult:
     latency = time_calls(runner.call(1), runner.sync, min_time_s=min_time_s)
-    fps = {1: 1.0 / latency.median_s}
+    fps, unsettled = {1: 1.0 / latency.median_s}, []
     for batch in batches:
         if batch != 1:
             timing = time_calls(runner.call(batch), runner.sync, warmup=2, min_repeats=3,
                                 min_time_s=min_time_s)
             fps[batch] = batch / timing.median_s
+            if not timing.stable:
+                unsettled.append(batch)
     energy = (energy_per_call(runner.call(1), meter, runner.sync, min_time_s)
               if meter is not None else None)
     achieved = flops / latency.median_s
-    return BackendResult(runner.name, latency, fps, achieved, 100 * achieved / peak.flops, energy)
+    return BackendResult(runner.name, latency, fps, achieved, 100 * achieved / peak.flops, energy,
+                         tuple(unsettled))
 
 
 def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
