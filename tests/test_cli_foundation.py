@@ -188,3 +188,17 @@ def test_a_zoo_model_at_an_input_too_small_is_named(capsys, command):
     assert code == 2
     named = "A (squeezenet1_1)" if command == "diff" else "squeezenet1_1"
     assert err.startswith(f"cnnspace {command}: error: {named}: layer 'pool5'")
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["analyze", "squeezenet1_0", "--batch", "x"], "cnnspace analyze: error: argument --batch: "
+                                                   "invalid int value: 'x'"),
+    (["analyse", "squeezenet1_0"], "cnnspace: error: argument COMMAND: invalid choice: 'analyse'"),
+    (["spec"], "cnnspace spec: error: the following arguments are required"),
+])
+def test_a_usage_error_is_one_line_naming_the_help(capsys, argv, words):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith(words) and len(err.strip().splitlines()) == 1, err
+    assert err.strip().endswith("--help`)")

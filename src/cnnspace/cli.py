@@ -22,10 +22,18 @@ def _modules() -> list[str]:
     return sorted(m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_"))
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in one line, as every other error is; the usage block is what --help is
+    for. Subcommands' parsers are of this class too (add_subparsers uses the parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def make_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; given the subcommand about to run, only that module is imported, so a command
     never pays to import what another one needs (torch, matplotlib, optuna)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cnnspace", description="Explore the design space of convolutional neural networks.")
     parser.add_argument("--version", action="version", version=f"cnnspace {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
