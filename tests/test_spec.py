@@ -43,6 +43,19 @@ def test_yaml_is_loaded_safely(tmp_path):
         S.load(path)
 
 
+def test_exponents_without_a_dot_are_numbers_as_in_json(tmp_path):
+    # PyYAML (YAML 1.1) reads 1e-5 as the text '1e-5'; users write it so, as JSON does.
+    path = tmp_path / "bn.yaml"
+    path.write_text("name: bn\ninput: [3, 8, 8]\nlayers:\n"
+                    "  - {name: c, type: conv2d, out_channels: 4, kernel: 3}\n"
+                    "  - {name: n, type: batchnorm, eps: 1e-3, momentum: 5E-2}\n")
+    attrs = S.load(path).resolve().node("n").attrs
+    assert attrs["eps"] == 0.001 and attrs["momentum"] == 0.05
+    path.write_text(path.read_text().replace("eps: 1e-3", "eps: '1e-3'"))  # quoted: text
+    with pytest.raises(S.SpecError, match="field 'eps'"):
+        S.load(path)
+
+
 def test_non_square_kernel_stride_padding_dilation_groups():
     g = net({"name": "c", "type": "conv2d", "out_channels": 8, "kernel": [3, 5], "stride": [1, 2],
              "padding": [1, 0], "dilation": [2, 1], "groups": 1},

@@ -1,6 +1,7 @@
 """Reading YAML a user wrote: safe loading only, and every problem as one clear line."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -12,6 +13,17 @@ from .errors import CnnspaceError
 # aliases let a few lines stand for billions of values ("billion laughs").
 MAX_VALUES = 1_000_000
 MAX_DEPTH = 100
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader reading ``1e-3`` as the number YAML 1.2 and JSON read it: PyYAML follows YAML
+    1.1, whose floats need a dot, and makes it the text '1e-3' (``lr: 1e-3`` refused as "not a
+    number")."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 
 
 class Refused(yaml.YAMLError):
@@ -70,7 +82,7 @@ def safe_load(text: str) -> Any:
     """``yaml.safe_load``, refusing documents too large or too deep to hold."""
     # yaml.safe_load's own steps, with the size checked between reading the text into nodes
     # and building the values (where aliases would multiply)
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
