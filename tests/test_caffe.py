@@ -325,3 +325,21 @@ def test_a_batchnorm_output_read_apart_from_its_scale_is_refused():
         from_prototxt(text, source="bad.prototxt")
     scaled = text.replace('bottom: "bn" top: "raw"', 'bottom: "sc" top: "raw"')
     assert resolve(from_prototxt(scaled)).node("raw").inputs == ("bn",)
+
+
+@pytest.mark.parametrize("layer, words", [
+    # a missing type read "got name '', type None"
+    ('layer { name: "c" bottom: "data" top: "c" }', "bad.prototxt:3: layer 'c': field 'type': "
+                                                    "a layer needs a type"),
+    ('layer { name: "c" type: 7 bottom: "data" top: "c" }', "field 'type': a layer needs a type, "
+                                                            "got 7"),
+    ('layer { name: 7 type: "ReLU" bottom: "data" top: "c" }', "bad.prototxt:3: field 'name': "
+                                                               "expected a quoted layer name"),
+    ('layers { layer { name: "conv1" type: "conv" num_output: 96 } bottom: "data" top: "c" }',
+     "bad.prototxt:3: this is Caffe's V0 format"),
+])
+def test_a_layer_without_a_type_or_in_the_v0_format_is_named(layer, words):
+    text = 'input: "data"\ninput_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n' + layer + "\n"
+    with pytest.raises(SpecError) as e:
+        from_prototxt(text, source="bad.prototxt")
+    assert words in str(e.value)

@@ -395,13 +395,19 @@ def _strings(entry: Message, field: str, layer: str) -> list[str]:
 
 
 def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]]) -> None:
+    if entry.has("layer"):  # the V0 format nests each layer's fields in layers { layer { } }
+        raise entry.error("this is Caffe's V0 format (layers { layer { ... } }); convert it with "
+                          "Caffe's upgrade_net_proto_text tool first")
     name = entry.one("name", "")
     kind = entry.one("type")
     kind = V1_TYPES.get(kind, kind) if isinstance(kind, Ident) else kind
-    if not isinstance(name, str) or not isinstance(kind, str):
-        raise entry.error(f"a layer needs a string name and type, got name {name!r}, type "
-                          f"{kind!r}")
+    if not isinstance(name, str):
+        raise entry.error(f"expected a quoted layer name, got {name!r}", entry.line_of("name"),
+                          field="name")
     name = name or f"layer{index}"  # Caffe accepts an empty or missing name; a spec needs one
+    if not isinstance(kind, str):
+        raise entry.error("a layer needs a type" + ("" if kind is None else f", got {kind!r}"),
+                          entry.line_of("type"), layer=name, field="type")
     if not _in_deploy_state(entry, name, *state):
         return
     if kind in DATASET_TYPES:
