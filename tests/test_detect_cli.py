@@ -135,6 +135,26 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
     assert "missing.png" in capsys.readouterr().err and not (tmp_path / "pred2").exists()
 
 
+def test_resume_keeps_the_detection_options_the_run_began_with(tmp_path, capsys):
+    run = ["detect", "train", "squeezedet", "--data", "shapes:12", "--input", TINY, "--data-dir",
+           str(tmp_path / "shapes"), "--epochs", "1", "--batch-size", "8", "--loader-workers",
+           "0", "--out", str(tmp_path / "run"), "--no-progress", "--set", "anchors_per_cell=2"]
+    assert main(run) == 0
+    assert main(run + ["--resume"]) == 0  # the same options: continued (here: already complete)
+    capsys.readouterr()
+    # A different loss, or the same three classes in another order (the class outputs would
+    # swap meaning), would silently change the run halfway; the detector would record only the
+    # last options.
+    for extra, change in [(["--positive-iou", "0.5"], "positive_iou: None -> 0.5"),
+                          (["--classes", "Triangle,Ellipse,Rectangle"],
+                           "classes: Rectangle, Ellipse, Triangle -> Triangle, Ellipse, "
+                           "Rectangle")]:
+        assert main(run + ["--resume", *extra]) == 2
+        assert (f"--resume: {tmp_path / 'run'} was trained with other detection options "
+                f"({change}); resume with the same ones or start a new --out"
+                ) in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("argv, message", [
     (["detect", "train", "squeezenet1_1", "--data", "shapes:8"], "is a classification model"),
     (["detect", "train", "squeezedet", "--data", "voc:/x"], "unknown detection data 'voc:/x'"),

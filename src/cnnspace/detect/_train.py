@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Sequence
 
 import torch
+import yaml
 
 from ..data import DataSplits
 from ..errors import CnnspaceError
 from ..spec import NetSpec
-from ..train import Callback, TrainConfig, TrainResult, train
+from ..train import Callback, RunFiles, TrainConfig, TrainResult, train
 from ._anchors import anchor_grid
 from ._data import DetectionData
 from ._dataset import DetectionDataset, check_positive_iou
@@ -81,6 +82,34 @@ def _is_rank0() -> bool:
     return os.environ.get("RANK", "0") == "0"
 
 
+# What a resumed run must share with the run it continues, beyond the trainer's own options
+# (which it checks): what the outputs mean, the loss and the evaluation. Not the data reference:
+# a KITTI folder may have moved since.
+RESUMED_OPTIONS = ("classes", "anchor_shapes", "difficulty", "positive_iou", "grad_clip", "flip")
+
+
+def _check_resume(out: Path, info: dict) -> None:
+    """Options changed on --resume would change a run halfway, silently (the trainer checks
+    only its own), and the detector would record only the last ones."""
+    files = RunFiles(out)
+    if not (files.checkpoint.is_file() and files.config.is_file()):
+        return  # nothing to continue: the trainer starts the run afresh
+    try:
+        recorded = yaml.safe_load(files.config.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return  # the trainer's own checks report a damaged run folder
+    changes = [f"{key}: {_shown(recorded[key])} -> {_shown(info[key])}"
+               for key in RESUMED_OPTIONS if key in recorded and recorded[key] != info[key]]
+    if changes:
+        raise CnnspaceError(f"--resume: {out} was trained with other detection options "
+                            f"({'; '.join(changes)}); resume with the same ones or start a new "
+                            "--out")
+
+
+def _shown(value) -> str:
+    return ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+
 def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
                    weights: LossWeights = LossWeights(), positive_iou: float | None = None,
                    grad_clip: float = GRAD_CLIP, difficulty: str | None = None, iou=None,
@@ -99,8 +128,11 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
     shapes = data.anchor_shapes(layout.anchors_per_cell, hw)
     anchors = anchor_grid(layout.grid, hw, shapes)
     difficulty = difficulty or data.difficulty
-    info = {"data": data.name, "difficulty": difficulty, "positive_iou": positive_iou,
-            "grad_clip": grad_clip, **(run_info or {})}
+    info = {"data": data.name, "classes": list(data.classes), "difficulty": difficulty,
+            "positive_iou": positive_iou, "grad_clip": grad_clip, "flip": flip,
+            **(run_info or {})}
+    if config.resume and config.out:
+        _check_resume(Path(config.out), {"anchor_shapes": shapes, **info})
     detector_config = DetectorConfig(data.classes, shapes, info=info)
     splits = detection_splits(data, spec.input, anchors, flip, positive_iou)
 
