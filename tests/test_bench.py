@@ -378,3 +378,16 @@ def test_nvml_reads_the_gpu_cuda_sees_not_the_machines_first(monkeypatch):
     meter, reason = nvml_meter(0)
     assert reason is None and asked == [2] and meter.handle == "gpu2"
     assert nvml_meter(1)[0].handle == "gpu3" and meter.joules() == 0.0
+
+
+def test_a_network_without_parameters_has_no_training_step_and_no_traceback(tmp_path, capsys):
+    # A ReLU alone: SGD's "empty parameter list" ValueError ended bench in a traceback.
+    source = tmp_path / "relu.prototxt"
+    source.write_text('input: "data"\ninput_dim: 1 input_dim: 1 input_dim: 4 input_dim: 4\n'
+                      'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
+    assert main(["bench", str(source), "--backend", "torch", "--min-time", "0.02",
+                 "--peak-size", "128", "--threads", "1", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["train_step"] is None
+    assert data["train_unavailable_reason"] == "the network has no trainable parameters"
+    assert data["flops_per_frame"] == 16 and data["backends"][0]["pct_of_peak"] > 0

@@ -234,7 +234,11 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
             layers = _per_layer(runners[profiled.name], analysis, peak, dev)
         train, train_reason = None, "not requested (train batch 0)"
         train_batch = max(batches) if train_batch is None else train_batch
-        if train_batch and profiled is not None:
+        if train_batch and profiled is not None and not any(
+                p.requires_grad for p in runners[profiled.name].module.parameters()):
+            # pooling and activations alone: nothing for a step to update (SGD refuses it)
+            train_reason = "the network has no trainable parameters"
+        elif train_batch and profiled is not None:
             progress(f"timing a training step at batch {train_batch}")
             try:
                 train, train_reason = _train(runners[profiled.name], spec, train_batch, flops,
