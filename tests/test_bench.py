@@ -273,10 +273,21 @@ def test_auto_backends_time_what_they_can_and_say_why_not_the_rest(tmp_path, cap
     ({"threads": -1}, "threads must be a positive integer"),    # was torch's RuntimeError
     ({"train_batch": -2}, "train_batch must be 0"),             # was a 'failed' training step
     ({"peak_sizes": (0,)}, "peak GEMM sizes must be positive"),  # was max() of nothing
+    ({"batches": (True,)}, "batches must be positive integers"),  # was timed as batch 1
 ])
 def test_benchmark_refuses_bad_arguments_by_name(kwargs, words):
     with pytest.raises(CnnspaceError, match=words):
         benchmark(TINY, backends="torch", **{**FAST, **kwargs})
+
+
+def test_benchmark_takes_numpy_integers_as_analyze_does():
+    # np.int64(4) was refused: "batches must be positive integers, got 4"
+    result = benchmark(TINY, batches=np.int64(4), threads=np.int64(1), train_batch=np.int64(0),
+                       backends="torch", per_layer=False, **FAST)
+    assert set(result.backends[0].throughput_fps) == {1, 4} and result.threads == 1
+    result = benchmark(TINY, batches=np.array([2, 3]), backends="torch", per_layer=False,
+                       train_batch=0, **FAST)
+    assert set(result.backends[0].throughput_fps) == {1, 2, 3}
 
 
 def test_a_peak_gemm_too_large_for_memory_names_the_peak_size_not_the_model(capsys):

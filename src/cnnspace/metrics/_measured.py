@@ -12,7 +12,7 @@ from torch import nn
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import SpecModule, build
-from ..spec import NetSpec, Shape
+from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
 from ._backends import BACKENDS, Runner, make_runner, unavailable_reason
 from ._energy import energy_meter, energy_per_call
@@ -179,10 +179,12 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     never changed). ``train_batch`` 0 skips the training step; None uses the largest batch.
     ``batches`` and ``backends`` take one value or several."""
     dev = _device(device)
+    # numpy's integers as Python's, as analyze takes them
+    batches, threads, train_batch = freeze(batches), freeze(threads), freeze(train_batch)
     batches = (batches,) if isinstance(batches, int) else batches
     backends = (backends,) if isinstance(backends, str) else backends
-    if not isinstance(batches, (list, tuple, range)) or not batches \
-            or any(not isinstance(b, int) or b < 1 for b in batches):
+    if not isinstance(batches, (tuple, range)) or not batches \
+            or any(isinstance(b, bool) or not isinstance(b, int) or b < 1 for b in batches):
         raise CnnspaceError(f"batches must be positive integers, got {batches!r}")
     # torch would take 0 threads as its default and fail on -1 with its own traceback; a
     # negative training batch would fail inside the timing and be reported as a failed step
