@@ -123,3 +123,23 @@ def test_onnx_outputs_with_nan_are_no_agreement(tmp_path):
     with torch.no_grad():
         module.layers["conv10"].bias[3] = 0.0  # torch finite, onnxruntime NaN
     assert check_onnx(data, module, spec.input).max_relative_error == float("inf")
+
+
+def test_weights_beyond_what_an_onnx_file_holds_are_refused_before_exporting(tmp_path, capsys,
+                                                                              monkeypatch):
+    # torch's own refusal ended in "Please specify the output file name", given as --onnx, after
+    # the whole export had run. The limit is lowered here so as not to build 2 GiB of weights.
+    import cnnspace.metrics._backends as backends
+
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
+    weights = sum(t.numel() * t.element_size() for t in build(spec).state_dict().values())
+    monkeypatch.setattr(backends, "ONNX_MAX_BYTES", weights - 1)
+    out = tmp_path / "sq.onnx"
+    assert main(["export", "squeezenet1_1", "--set", "num_classes=10", "--input", "3x32x32",
+                 "--onnx", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "sq.onnx not written: squeezenet1_1's weights take 0.00 GiB, and an ONNX file holds " \
+           "at most 2 GiB" in err and not out.exists()
+    monkeypatch.setattr(backends, "ONNX_MAX_BYTES", weights)
+    assert main(["export", "squeezenet1_1", "--set", "num_classes=10", "--input", "3x32x32",
+                 "--onnx", str(out), "--no-check"]) == 0 and out.exists()

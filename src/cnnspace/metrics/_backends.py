@@ -17,6 +17,7 @@ from ..nn import INPUT_NAME, onnx_bytes, ort_session
 from ..spec import Shape
 
 BACKENDS = ("torch", "torch_channels_last", "onnxruntime")
+ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
 @dataclass

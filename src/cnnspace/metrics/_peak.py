@@ -11,7 +11,7 @@ import torch
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, onnx_bytes, ort_session
-from ._backends import unavailable_reason
+from ._backends import ONNX_MAX_BYTES, unavailable_reason
 from ._timing import time_calls
 
 CPU_SIZES = (1024, 2048)
@@ -49,9 +49,6 @@ class _MatMul(torch.nn.Module):
 
     def forward(self, a):
         return a @ self.b
-
-
-ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less headroom
 
 
 def _ort_gemm(n: int, threads: int):
