@@ -402,3 +402,13 @@ def test_a_network_without_parameters_has_no_training_step_and_no_traceback(tmp_
     assert data["train_step"] is None
     assert data["train_unavailable_reason"] == "the network has no trainable parameters"
     assert data["flops_per_frame"] == 16 and data["backends"][0]["pct_of_peak"] > 0
+
+
+def test_onnxruntime_backend_says_when_the_weights_exceed_an_onnx_file(monkeypatch):
+    import cnnspace.metrics._backends as backends
+
+    monkeypatch.setattr(backends, "ONNX_MAX_BYTES", 1000)  # not to build 2 GiB of weights
+    result = benchmark(TINY, train_batch=0, per_layer=False, **FAST)
+    assert [b.name for b in result.backends] == ["torch", "torch_channels_last"]
+    assert result.unavailable["onnxruntime"].startswith("the model's weights take 0.00 GiB, and "
+                                                        "an ONNX file holds at most 2 GiB")

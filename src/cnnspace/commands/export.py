@@ -28,16 +28,13 @@ def register(sub) -> None:
 def run(args) -> int:
     spec, module, preprocessing = load_model_or_checkpoint(args.model, args.settings, args.input)
     from .._atomic import write_atomic
-    from ..metrics._backends import ONNX_MAX_BYTES
+    from ..metrics._backends import too_large_for_onnx
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
                       onnx_bytes, with_metadata)
 
     module = module if module is not None else build(spec)
-    weights = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
-    if weights > ONNX_MAX_BYTES:  # torch's own error asks for a file name, which was given
-        raise CnnspaceError(f"{args.onnx} not written: {spec.name}'s weights take "
-                            f"{weights / 2 ** 30:.2f} GiB, and an ONNX file holds at most 2 GiB "
-                            "(protobuf's limit; weights in separate files are not written)")
+    if reason := too_large_for_onnx(module):
+        raise CnnspaceError(f"{args.onnx} not written: {spec.name}'s {reason}")
     data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)
     if preprocessing and list(spec.input) != preprocessing["input"]:  # exported at another size
         preprocessing = {**preprocessing, "input": list(spec.input),

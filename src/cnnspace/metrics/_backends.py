@@ -55,12 +55,25 @@ def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torc
     return Runner(name, device, make_call, model, memory_format)
 
 
+def too_large_for_onnx(module: nn.Module) -> str | None:
+    """Why ``module``'s weights cannot go into one ONNX file, or None. Checked before
+    exporting: torch's own error comes after the whole export and asks for a file name."""
+    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    if size <= ONNX_MAX_BYTES:
+        return None
+    return (f"weights take {size / 2 ** 30:.2f} GiB, and an ONNX file holds at most 2 GiB "
+            "(protobuf's limit; weights in separate files are not written)")
+
+
 def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
                 threads: int) -> Runner:
     """One session per batch on a model exported at that batch: fixed shapes let onnxruntime
     plan memory and layouts ahead, and bound input and output buffers spare an allocation per
     call."""
     import onnxruntime as ort  # an optional dependency
+
+    if reason := too_large_for_onnx(module):
+        raise CnnspaceError(f"the model's {reason}")
 
     place = ("cuda", device.index or 0) if device.type == "cuda" else ("cpu", 0)
 
