@@ -105,7 +105,8 @@ class BenchResult:
                                             for batch, fps in b.throughput_fps.items()),
                                            key=lambda t: t[2])
         train = None if self.train is None else {
-            "backend": self.train.backend, "batch": self.train.batch, "step_ms": self.train.step.to_json(),
+            "backend": self.train.backend, "batch": self.train.batch,
+            "step_ms": self.train.step.to_json(),
             "images_per_s": self.train.images_per_s, "achieved_flops": self.train.achieved_flops,
             "pct_of_peak": self.train.pct_of_peak}
         return {
