@@ -412,3 +412,15 @@ def test_onnxruntime_backend_says_when_the_weights_exceed_an_onnx_file(monkeypat
     assert [b.name for b in result.backends] == ["torch", "torch_channels_last"]
     assert result.unavailable["onnxruntime"].startswith("the model's weights take 0.00 GiB, and "
                                                         "an ONNX file holds at most 2 GiB")
+
+
+def test_above_peak_with_a_small_peak_size_names_the_flag(capsys):
+    # An 8^3 GEMM gave a peak of about 1 GFLOP/s and onnxruntime "3284% of peak", blamed on
+    # other processes only.
+    argv = ["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch", "--min-time",
+            "0.02", "--threads", "1", "--train-batch", "0", "--peak-size", "4"]
+    assert main(argv) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "backends above 100% of peak" in out
+    assert "(or --peak-size 4 is too small a GEMM to reach the device's speed: leave it out)" \
+        in out

@@ -15,6 +15,8 @@ from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_thr
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
               "processes shared the CPU; rerun on an idle machine")
+SMALL_PEAK = (" (or --peak-size {size} is too small a GEMM to reach the device's speed: leave it "
+              "out)")
 
 
 def _batches(text: str) -> tuple[int, ...]:
@@ -78,11 +80,11 @@ def run(args) -> int:
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
     else:
-        _print_tables(result, args.top)
+        _print_tables(result, args.top, args.peak_size)
     return 0
 
 
-def _print_tables(result, top: int) -> None:
+def _print_tables(result, top: int, peak_size: int | None = None) -> None:
     console = table_console()
     peak = result.peak
     batches = sorted({b for r in result.backends for b in r.throughput_fps})
@@ -115,12 +117,13 @@ def _print_tables(result, top: int) -> None:
             console.print(f"! {r.name}: frames/s at batch "
                           f"{', '.join(map(str, r.unsettled_batches))} did not settle: "
                           f"{rerun_advice(result.threads)}")
+    above = ABOVE_PEAK + ("" if peak_size is None else SMALL_PEAK.format(size=peak_size))
     if any(r.pct_of_peak > 100 for r in result.backends):
-        console.print(ABOVE_PEAK.format(what="backends"))
+        console.print(above.format(what="backends"))
     for name, reason in result.unavailable.items():
         console.print(f"backend {name} not run: {reason}")
     if result.layers:
-        _print_layers(console, result, top)
+        _print_layers(console, result, top, above)
     else:
         console.print(f"layers: not timed ({result.layers_unavailable_reason})")
     if result.train is not None:
@@ -136,7 +139,7 @@ def _print_tables(result, top: int) -> None:
         console.print(f"energy per frame: unavailable ({result.energy_unavailable_reason})")
 
 
-def _print_layers(console: Console, result, top: int) -> None:
+def _print_layers(console: Console, result, top: int, above: str) -> None:
     total = sum(layer.time_ms for layer in result.layers)
     rows = sorted(result.layers, key=lambda layer: -layer.time_ms)
     shown = rows if top == 0 else rows[:top]
@@ -152,4 +155,4 @@ def _print_layers(console: Console, result, top: int) -> None:
                       f"{layer.pct_of_peak:.1f}")
     console.print(table)
     if any(layer.pct_of_peak > 100 for layer in result.layers):
-        console.print(ABOVE_PEAK.format(what="layers"))
+        console.print(above.format(what="layers"))
