@@ -143,3 +143,19 @@ def test_weights_beyond_what_an_onnx_file_holds_are_refused_before_exporting(tmp
     monkeypatch.setattr(backends, "ONNX_MAX_BYTES", weights)
     assert main(["export", "squeezenet1_1", "--set", "num_classes=10", "--input", "3x32x32",
                  "--onnx", str(out), "--no-check"]) == 0 and out.exists()
+
+
+def test_an_onnx_path_that_is_the_checkpoint_itself_is_refused(tmp_path, capsys):
+    # export best.pt --onnx best.pt replaced the trained weights with the ONNX file
+    from cnnspace.train import TrainConfig, save_checkpoint
+
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
+    path = tmp_path / "best.pt"
+    save_checkpoint(path, {"model": build(spec).state_dict(), "spec": to_dict(spec), "epoch": 1,
+                           "batch": 0, "step": 1, "config": TrainConfig().to_dict()})
+    before = path.read_bytes()
+    (tmp_path / "link.pt").symlink_to(path)
+    for target in (path, tmp_path / "link.pt"):
+        assert main(["export", str(path), "--onnx", str(target)]) == 2
+        assert "is the model file itself" in capsys.readouterr().err
+    assert path.read_bytes() == before

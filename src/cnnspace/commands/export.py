@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
@@ -26,6 +27,11 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
+    if os.path.isfile(args.model) and os.path.exists(args.onnx) \
+            and os.path.samefile(args.model, args.onnx):
+        # a slip of the shell (export best.pt --onnx best.pt) would replace the trained weights
+        raise CnnspaceError(f"--onnx {args.onnx} is the model file itself, which writing would "
+                            "replace; give the .onnx file another name")
     spec, module, preprocessing = load_model_or_checkpoint(args.model, args.settings, args.input)
     from .._atomic import write_atomic
     from ..metrics._backends import too_large_for_onnx
