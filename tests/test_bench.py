@@ -424,3 +424,12 @@ def test_above_peak_with_a_small_peak_size_names_the_flag(capsys):
     assert "backends above 100% of peak" in out
     assert "(or --peak-size 4 is too small a GEMM to reach the device's speed: leave it out)" \
         in out
+
+
+def test_a_module_of_another_network_is_refused_naming_the_first_difference():
+    # Its FLOPs would be the spec's, and the per-layer lookup ended in a KeyError.
+    other = get_spec("firenet", num_classes=5, input=(3, 24, 24), base_e=16, incr_e=16,
+                     num_fire=3, conv1_filters=16, pool_after=["conv1"], batchnorm=True)
+    with pytest.raises(CnnspaceError, match=r"the module is not built from spec 'firenet': its "
+                                            r"layers differ, first 'fire4/squeeze1x1' where"):
+        benchmark(TINY, build(other), backends="torch", train_batch=0, **FAST)

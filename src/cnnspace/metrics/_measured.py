@@ -200,6 +200,14 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     analysis = analyze(spec)
     flops = analysis.totals.flops
     model = module if module is not None else build(spec)
+    if isinstance(model, SpecModule):
+        # another network's module would be timed against this spec's FLOPs, and its per-layer
+        # times looked up under names it does not have
+        theirs, ours = list(model.layers), [m.name for m in analysis.layers]
+        if theirs != ours:
+            first = next((a, b) for a, b in zip([*theirs, None], [*ours, None]) if a != b)
+            raise CnnspaceError(f"the module is not built from spec {spec.name!r}: its layers "
+                                f"differ, first {first[0]!r} where the spec has {first[1]!r}")
     names, unavailable = _backend_names(tuple(backends), dev)
     with torch_threads(threads) as threads:
         progress("measuring the peak FLOP/s of GEMM")
