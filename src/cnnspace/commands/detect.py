@@ -146,7 +146,7 @@ def run_train(args) -> int:
     # Everything that can be checked is, before any data is generated (and any worker started):
     _check_detector(args.model)
     grad_clip = GRAD_CLIP if args.grad_clip is None else args.grad_clip
-    check_train_options(args.positive_iou, grad_clip)
+    check_train_options(args.positive_iou, grad_clip, flags=True)
     out, config = run_options(args)
     config = config.with_options(classifier_init="spec")  # e.g. --recipe digits: the rest applies
     classes = check_data(args.data, _requested_classes(args))

@@ -78,9 +78,9 @@ def to_input(image: Image.Image, input_hw: tuple[int, int]) -> torch.Tensor:
     return (x - MEAN) / STD
 
 
-def check_positive_iou(positive_iou: float | None) -> None:
+def check_positive_iou(positive_iou: float | None, name: str = "positive_iou") -> None:
     if positive_iou is not None and not 0 < positive_iou <= 1:  # NaN fails too
-        raise CnnspaceError(f"positive_iou must be in (0, 1], got {positive_iou}")
+        raise CnnspaceError(f"{name} must be in (0, 1], got {positive_iou}")
 
 
 class DetectionDataset(torch.utils.data.Dataset):

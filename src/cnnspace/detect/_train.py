@@ -42,11 +42,14 @@ def detection_splits(data: DetectionData, input_shape, anchors, flip: bool = Tru
     return DataSplits(data.name, train, val, len(classes), tuple(input_shape), data.classes)
 
 
-def check_train_options(positive_iou: float | None, grad_clip: float) -> None:
-    """Detection's own training options, checked before any data is read or generated."""
-    check_positive_iou(positive_iou)
+def check_train_options(positive_iou: float | None, grad_clip: float,
+                        flags: bool = False) -> None:
+    """Detection's own training options, checked before any data is read or generated;
+    ``flags``: errors name them as command-line options."""
+    check_positive_iou(positive_iou, "--positive-iou" if flags else "positive_iou")
     if not 0 <= grad_clip < math.inf:  # NaN too: it would clip every gradient to NaN
-        raise CnnspaceError(f"grad_clip must be a finite number >= 0 (0: off), got {grad_clip}")
+        raise CnnspaceError(f"{'--grad-clip' if flags else 'grad_clip'} must be a finite number "
+                            f">= 0 (0: off), got {grad_clip}")
 
 
 class ClipGradients(Callback):
