@@ -343,3 +343,20 @@ def test_a_layer_without_a_type_or_in_the_v0_format_is_named(layer, words):
     with pytest.raises(SpecError) as e:
         from_prototxt(text, source="bad.prototxt")
     assert words in str(e.value)
+
+
+@pytest.mark.parametrize("state, rules, words", [
+    # 'stag' held no condition: the layer was kept for every stage
+    ("", 'include { stag: "train" }', "bad.prototxt:5: layer 'relu': unknown field 'stag' in "
+                                      "an include rule"),
+    ('state { levle: 2 }', "include { min_level: 1 }", "bad.prototxt:2: unknown field 'levle' "
+                                                       "in the state"),
+])
+def test_a_misspelt_rule_or_state_field_is_refused(state, rules, words):
+    text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n' + state + '\n'
+            'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n'
+            '  convolution_param { num_output: 4 kernel_size: 3 } }\n'
+            f'layer {{ name: "relu" type: "ReLU" bottom: "conv" top: "conv" {rules} }}\n')
+    with pytest.raises(SpecError) as e:
+        from_prototxt(text, source="bad.prototxt")
+    assert words in str(e.value)

@@ -33,6 +33,8 @@ _IGNORED = {"weight_filler", "bias_filler", "filler", "engine"}  # training or b
 _TRUE, _FALSE = {"true", "True", "t", "1"}, {"false", "False", "f", "0"}
 # protobuf text format writes an enum by name or by number (caffe.proto: TRAIN = 0, TEST = 1)
 _PHASES = {"TRAIN": "TRAIN", "TEST": "TEST", 0: "TRAIN", 1: "TEST"}
+_RULE_FIELDS = {"phase", "min_level", "max_level", "stage", "not_stage"}   # NetStateRule
+_STATE_FIELDS = {"phase", "level", "stage"}                                # NetState
 
 
 class _Params:
@@ -352,6 +354,7 @@ def _in_deploy_state(entry: Message, layer: str, level: int, stages: set[str]) -
     def holds(rule: Any, line: int, kind: str) -> bool:
         if not isinstance(rule, Message):
             raise entry.error(f"expected a rule {{ phase: ... }}, got {rule!r}", line)
+        _known_fields(rule, _RULE_FIELDS, f"an {kind} rule", layer)
         low, high = _level(rule, "min_level", level), _level(rule, "max_level", level)
         phase = rule.one("phase", "TEST")
         phase = _PHASES.get(phase) if isinstance(phase, (str, int)) else None
@@ -368,6 +371,15 @@ def _in_deploy_state(entry: Message, layer: str, level: int, stages: set[str]) -
     return not any(holds(r, line, "exclude") for r, line in entry.all("exclude"))
 
 
+def _known_fields(msg: Message, known: set[str], what: str, layer: str | None = None) -> None:
+    """A misspelt field (stag for stage) would otherwise hold no condition, and the layer would
+    be kept or left out on a rule the file does not state."""
+    for name in msg.names():
+        if name not in known:
+            raise msg.error(f"unknown field {name!r} in {what} (it has: "
+                            f"{', '.join(sorted(known))})", msg.line_of(name), layer=layer)
+
+
 def _level(msg: Message, name: str, default: int) -> int:
     value = msg.one(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -382,6 +394,7 @@ def _net_state(msg: Message) -> tuple[int, set[str]]:
         return 0, set()
     if not isinstance(state, Message):
         raise msg.error(f"expected state {{ ... }}, got {state!r}", msg.line_of("state"))
+    _known_fields(state, _STATE_FIELDS, "the state")
     return _level(state, "level", 0), {s for s, _ in state.all("stage")}
 
 
