@@ -33,3 +33,13 @@ def test_from_torch_with_hxw_takes_the_first_convolutions_channels():
     assert from_torch(gray, "32x32").input == (1, 32, 32)
     assert from_torch(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 2)), "8x8").input == (
         3, 8, 8)  # no convolution: 3 channels, as for every HxW
+
+
+@pytest.mark.parametrize("name", ["train", "to", "update", "forward", "training"])
+def test_a_layer_named_as_a_torch_attribute_is_refused_by_name(name):
+    from cnnspace.spec import SpecError, loads
+    spec = loads(f"name: t\ninput: [1, 8, 8]\nlayers:\n"
+                 f"  - {{name: {name}, type: conv2d, out_channels: 4, kernel: 3}}\n"
+                 "  - {name: flat, type: flatten}\n")
+    with pytest.raises(SpecError, match=f"layer '{name}': field 'name': .*rename the layer"):
+        build(spec)

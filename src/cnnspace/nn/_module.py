@@ -34,6 +34,12 @@ class SpecModule(nn.Module):
             except KeyError:
                 raise SpecError(f"no torch builder for layer type {node.type!r}", layer=node.name,
                                 field="type") from None
+            if hasattr(self.layers, node.name):
+                # torch reads children by attribute too (torch.fx, get_submodule): a layer
+                # named as a method would be the method there
+                raise SpecError(f"{node.name!r} is the name of an attribute of torch's "
+                                "nn.ModuleDict, which torch cannot tell from a layer so named; "
+                                "rename the layer", layer=node.name, field="name")
             # where the spec says it aliases its input (the analytic activations count on it)
             self.layers[node.name] = make(node, node.aliases)
             for i in node.inputs:
