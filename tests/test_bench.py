@@ -204,6 +204,7 @@ def test_cli_export_uses_a_checkpoints_weights(tmp_path, capsys):
     (["--backend", "tensorrt"], "unknown backend 'tensorrt'"),
     (["--batch", "0,8"], "--batch expects positive integers"),
     (["--threads", "0"], "--threads expects a positive integer"),
+    (["--threads", "100000"], "--threads expects a positive integer at most"),  # was a segfault
     (["--min-time", "nan"], "--min-time expects a positive number of seconds"),
     (["--min-time", "inf"], "--min-time expects a positive number of seconds"),
 ])

@@ -174,7 +174,7 @@ def test_resume_keeps_the_detection_options_the_run_began_with(tmp_path, capsys)
      "--classes: an empty class name in ''"),
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
     (["detect", "eval", "/nonexistent/detector.pt", "--threads", "0"],
-     "--threads expects a positive integer, got 0"),
+     "--threads expects a positive integer at most"),
     (["detect", "eval", "/nonexistent/detector.pt", "--recall-points", "1"],
      "--recall-points must be 0 (area) or at least 2, got 1"),
     (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),

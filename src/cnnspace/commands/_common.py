@@ -14,6 +14,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from .. import spec as spec_mod
+from .._threads import is_thread_count, thread_count_expected
 from .._yaml_file import safe_load
 from ..errors import CnnspaceError
 from ..zoo import get_spec, list_models
@@ -74,9 +75,9 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
 
 
 def check_threads(threads: int | None) -> None:
-    """--threads: a positive count, or None for torch's default."""
-    if threads is not None and threads < 1:
-        raise CnnspaceError(f"--threads expects a positive integer, got {threads}")
+    """--threads: a count of CPU threads, or None for torch's default."""
+    if threads is not None and not is_thread_count(threads):
+        raise CnnspaceError(f"--threads expects {thread_count_expected()}, got {threads}")
 
 
 def add_format_arg(p: argparse.ArgumentParser, formats=FORMATS) -> None:

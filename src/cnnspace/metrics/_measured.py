@@ -9,7 +9,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .._threads import torch_threads
+from .._threads import is_thread_count, thread_count_expected, torch_threads
 from ..errors import CnnspaceError
 from ..nn import SpecModule, build
 from ..spec import NetSpec, Shape, freeze
@@ -189,9 +189,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         raise CnnspaceError(f"batches must be positive integers, got {batches!r}")
     # torch would take 0 threads as its default and fail on -1 with its own traceback; a
     # negative training batch would fail inside the timing and be reported as a failed step
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
-        raise CnnspaceError(f"threads must be a positive integer or None, got {threads!r}")
+    if threads is not None and not is_thread_count(threads):
+        raise CnnspaceError(f"threads must be {thread_count_expected()} or None, got {threads!r}")
     if train_batch is not None and (isinstance(train_batch, bool)
                                     or not isinstance(train_batch, int) or train_batch < 0):
         raise CnnspaceError(f"train_batch must be 0 (no training step), a positive integer or "
