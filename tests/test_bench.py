@@ -406,9 +406,10 @@ def test_a_network_without_parameters_has_no_training_step_and_no_traceback(tmp_
 
 
 def test_onnxruntime_backend_says_when_the_weights_exceed_an_onnx_file(monkeypatch):
-    import cnnspace.metrics._backends as backends
+    import cnnspace.nn._export as backends
 
     monkeypatch.setattr(backends, "ONNX_MAX_BYTES", 1000)  # not to build 2 GiB of weights
+    monkeypatch.setattr("cnnspace.metrics._peak.ONNX_MAX_BYTES", 1000)  # its GEMM, alike
     result = benchmark(TINY, train_batch=0, per_layer=False, **FAST)
     assert [b.name for b in result.backends] == ["torch", "torch_channels_last"]
     assert result.unavailable["onnxruntime"].startswith("the model's weights take 0.00 GiB, and "

@@ -129,7 +129,7 @@ def test_weights_beyond_what_an_onnx_file_holds_are_refused_before_exporting(tmp
                                                                               monkeypatch):
     # torch's own refusal ended in "Please specify the output file name", given as --onnx, after
     # the whole export had run. The limit is lowered here so as not to build 2 GiB of weights.
-    import cnnspace.metrics._backends as backends
+    import cnnspace.nn._export as backends
 
     spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
     weights = sum(t.numel() * t.element_size() for t in build(spec).state_dict().values())
@@ -159,3 +159,14 @@ def test_an_onnx_path_that_is_the_checkpoint_itself_is_refused(tmp_path, capsys)
         assert main(["export", str(path), "--onnx", str(target)]) == 2
         assert "is the model file itself" in capsys.readouterr().err
     assert path.read_bytes() == before
+
+
+def test_onnx_bytes_itself_refuses_weights_beyond_an_onnx_file(monkeypatch):
+    # Its callers need not check first: torch's error asked for a file name none of them has.
+    import cnnspace.nn._export as export
+
+    module = build(get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32)))
+    monkeypatch.setattr(export, "ONNX_MAX_BYTES", 1000)
+    with pytest.raises(CnnspaceError, match="the model's weights take 0.00 GiB, and an ONNX file "
+                                             "holds at most 2 GiB"):
+        onnx_bytes(module, (3, 32, 32))

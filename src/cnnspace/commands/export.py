@@ -34,9 +34,8 @@ def run(args) -> int:
                             "replace; give the .onnx file another name")
     spec, module, preprocessing = load_model_or_checkpoint(args.model, args.settings, args.input)
     from .._atomic import write_atomic
-    from ..metrics._backends import too_large_for_onnx
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
-                      onnx_bytes, with_metadata)
+                      onnx_bytes, too_large_for_onnx, with_metadata)
 
     module = module if module is not None else build(spec)
     if reason := too_large_for_onnx(module):

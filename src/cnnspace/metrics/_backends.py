@@ -13,11 +13,10 @@ import torch
 from torch import nn
 
 from ..errors import CnnspaceError
-from ..nn import INPUT_NAME, onnx_bytes, ort_session
+from ..nn import INPUT_NAME, onnx_bytes, ort_session, too_large_for_onnx
 from ..spec import Shape
 
 BACKENDS = ("torch", "torch_channels_last", "onnxruntime")
-ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
 @dataclass
@@ -53,16 +52,6 @@ def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torc
                 return model(x)
         return call
     return Runner(name, device, make_call, model, memory_format)
-
-
-def too_large_for_onnx(module: nn.Module) -> str | None:
-    """Why ``module``'s weights cannot go into one ONNX file, or None. Checked before
-    exporting: torch's own error comes after the whole export and asks for a file name."""
-    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
-    if size <= ONNX_MAX_BYTES:
-        return None
-    return (f"weights take {size / 2 ** 30:.2f} GiB, and an ONNX file holds at most 2 GiB "
-            "(protobuf's limit; weights in separate files are not written)")
 
 
 def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,

@@ -10,8 +10,8 @@ import torch
 
 from .._threads import torch_threads
 from ..errors import CnnspaceError
-from ..nn import INPUT_NAME, onnx_bytes, ort_session
-from ._backends import ONNX_MAX_BYTES, unavailable_reason
+from ..nn import INPUT_NAME, ONNX_MAX_BYTES, onnx_bytes, ort_session
+from ._backends import unavailable_reason
 from ._timing import time_calls
 
 CPU_SIZES = (1024, 2048)

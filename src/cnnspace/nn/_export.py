@@ -22,6 +22,7 @@ from ._module import SpecModule
 
 OPSET = 17
 INPUT_NAME = "input"
+ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
 def output_names(module: nn.Module) -> list[str]:
@@ -47,12 +48,24 @@ def _native_output_silenced():
             os.close(copy_)
 
 
+def too_large_for_onnx(module: nn.Module) -> str | None:
+    """Why ``module``'s weights cannot go into one ONNX file, or None. Checked before
+    exporting: torch's own error comes after the whole export and asks for a file name."""
+    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    if size <= ONNX_MAX_BYTES:
+        return None
+    return (f"weights take {size / 2 ** 30:.2f} GiB, and an ONNX file holds at most 2 GiB "
+            "(protobuf's limit; weights in separate files are not written)")
+
+
 def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = False,
                opset: int = OPSET, batch: int = 1) -> bytes:
     """The ONNX model of ``module`` (evaluated in inference mode on a copy: the caller's module
     keeps its mode and weights) for inputs of (C, H, W) ``input_shape``, at ``batch`` unless
     the batch is dynamic."""
     expect_module(module)
+    if reason := too_large_for_onnx(module):
+        raise CnnspaceError(f"the model's {reason}")
     if opset < OPSET:
         raise CnnspaceError(f"ONNX opset {opset} is too old; use {OPSET} or newer")
     model = copy.deepcopy(module).cpu().float().eval()
