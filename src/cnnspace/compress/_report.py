@@ -46,7 +46,8 @@ def compression_report(trained, codes: Mapping[str, WeightCode], written, before
     rows = layer_rows(trained.spec, codes, sizes)
     in_rows = {f"layers.{r['layer']}.{part}" for r in rows for part in ("weight", "bias")}
     other = sum(t.total for key, t in sizes.tensors.items() if key not in in_rows)
-    float32 = 4 * analyze(trained.spec).totals.params  # the metrics' "size": params x 4 bytes
+    params = analyze(trained.spec).totals.params
+    float32 = 4 * params  # the metrics' "size": params x 4 bytes
     return {
         "model": trained.name, "spec": trained.spec.name, "data": trained.data.name,
         "file": written.path.name, "file_bytes": sizes.file,
@@ -56,8 +57,9 @@ def compression_report(trained, codes: Mapping[str, WeightCode], written, before
                      "retrain_epochs": options.retrain_epochs,
                      "retrain_lr_factor": options.retrain_lr_factor,
                      "pruning_rounds": options.schedule.steps},
-        "params": sum(r["params"] + r["biases"] for r in rows),
-        "params_kept": sum(r["kept"] + r["biases"] for r in rows),
+        # Every parameter, as analyze and --predict count them: batchnorm's are kept whole.
+        "params": params,
+        "params_kept": params - sum(r["params"] - r["kept"] for r in rows),
         "huffman_saved_bytes": sum(r["huffman_saved_bytes"] for r in rows),
         "layers": rows,
         "other_tensors_bytes": other, "header_bytes": sizes.header,

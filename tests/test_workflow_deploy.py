@@ -1,0 +1,83 @@
+"""One deployment workflow across commands: train -> evaluate -> compress -> evaluate the .cnnz
+-> export -> analyze, on a tiny image folder; each command must agree with the others about the
+same model and the same images."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from cnnspace.cli import main
+from cnnspace.compress import predict
+from cnnspace.metrics import analyze
+from cnnspace.spec import load
+
+# A batchnorm layer: its parameters are neither a conv2d's nor a linear's, which every size and
+# count must still include.
+NET = """\
+name: wf
+input: [3, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
+  - {name: bn1, type: batchnorm}
+  - {name: relu1, type: relu}
+  - {name: pool1, type: maxpool, kernel: 2}
+  - {name: flatten, type: flatten}
+  - {name: fc, type: linear, out_features: 2}
+"""
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _shapes(root: Path) -> Path:
+    """Discs and squares of mixed sizes and aspect ratios, saved as RGB, greyscale and palette
+    PNGs and as JPEG: what a real folder of photographs mixes."""
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 12), ("val", 6)):
+        for shape in ("disc", "square"):
+            (root / split / shape).mkdir(parents=True)
+            for i in range(count):
+                w, h = [(12, 12), (20, 12), (10, 18)][i % 3]
+                im = Image.new("RGB", (w, h), tuple(int(v) for v in rng.integers(0, 60, 3)))
+                r, cx, cy = min(w, h) * 0.35, w / 2, h / 2
+                box = [cx - r, cy - r, cx + r, cy + r]
+                colour = tuple(int(v) for v in rng.integers(150, 256, 3))
+                draw = ImageDraw.Draw(im)
+                (draw.ellipse if shape == "disc" else draw.rectangle)(box, fill=colour)
+                name = root / split / shape / f"{i}"
+                [lambda: im.save(f"{name}.png"), lambda: im.convert("L").save(f"{name}.png"),
+                 lambda: im.convert("P").save(f"{name}.png"),
+                 lambda: im.save(f"{name}.jpg", quality=95)][i % 4]()
+    return root
+
+
+@pytest.fixture(scope="module")
+def workflow(tmp_path_factory):
+    """The trained checkpoint and its compressed .cnnz, made by the commands themselves."""
+    root = tmp_path_factory.mktemp("wf")
+    folder = _shapes(root / "shapes")
+    (root / "net.yaml").write_text(NET)
+    code = main(["train", str(root / "net.yaml"), "--data", f"imagefolder:{folder}",
+                 "--image-size", "8", "--epochs", "3", "--batch-size", "8", "--threads", "1",
+                 "--no-progress", "--out", str(root / "run")])
+    assert code == 0
+    code = main(["compress", str(root / "run" / "checkpoint.pt"), "--sparsity", "0.5",
+                 "--bits", "conv=6,fc=5", "--huffman", "--out", str(root / "z"),
+                 "--no-progress", "--format", "json"])
+    assert code == 0
+    return root
+
+
+def test_compression_json_counts_every_parameter_as_analyze_and_predict_do(workflow, capsys):
+    capsys.readouterr()
+    report = json.loads((workflow / "z" / "compression.json").read_text())
+    spec = load(workflow / "net.yaml")
+    params = analyze(spec).totals.params
+    assert report["params"] == params and report["float32_bytes"] == 4 * params
+    expected = predict(spec, {"sparsity": 0.5}, {"conv": 6, "fc": 5})
+    assert report["params_kept"] == expected.params_kept
