@@ -81,3 +81,19 @@ def test_compression_json_counts_every_parameter_as_analyze_and_predict_do(workf
     assert report["params"] == params and report["float32_bytes"] == 4 * params
     expected = predict(spec, {"sparsity": 0.5}, {"conv": 6, "fc": 5})
     assert report["params_kept"] == expected.params_kept
+
+
+@pytest.mark.parametrize("command", ["analyze", "spec", "bench", "export"])
+@pytest.mark.parametrize("trained", ["run/checkpoint.pt", "z/model.cnnz"])
+def test_an_input_the_trained_weights_do_not_fit_is_refused_by_every_command(
+        workflow, capsys, tmp_path, command, trained):
+    # fc's inputs grow with the image: analyze would size a network the file does not hold,
+    # where bench and export refuse to run it.
+    extra = {"bench": ["--min-time", "0.01"], "export": ["--onnx", tmp_path / "x.onnx"]}
+    code, out, err = run(capsys, command, workflow / trained, "--input", "3x16x16",
+                         *extra.get(command, []))
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"cnnspace {command}: error: {workflow / trained}: the trained weights do not fit input "
+        "3x16x16: layer 'fc' takes 512 inputs there, 128 in the file (a fully connected "
+        "layer's size depends on the input size)"]

@@ -3,6 +3,7 @@ checkpoint (.pt/.pth from `cnnspace train`, read with weights-only loading) or a
 (.cnnz from `cnnspace compress`)."""
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Callable
@@ -42,11 +43,7 @@ def load_model_or_checkpoint(ref: str, settings: list[str], input_size: str | No
     from ..nn import build  # torch only when trained weights are read
 
     module = build(spec)
-    try:
-        module.load_state_dict(weighted().state_dict())
-    except RuntimeError:
-        raise CnnspaceError(f"{ref}: the trained weights do not fit input {input_size} (a fully "
-                            "connected layer's size depends on the input size)") from None
+    module.load_state_dict(weighted().state_dict())  # _at_input checked that every shape fits
     # The weights fit, but filters trained at one size are untested at another (parts of a
     # kernel that only ever saw padding come into play): say so rather than stay silent.
     print(f"note: {ref} was trained at {_size(trained)}; its weights are used at {_size(spec)}, "
@@ -85,4 +82,16 @@ def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:
     if spec.input[0] != trained.input[0]:
         raise CnnspaceError(f"{ref}: trained on {trained.input[0]}-channel images; --input "
                             f"{input_size} has {spec.input[0]}")
-    return validated(spec, ref)
+    spec = validated(spec, ref)
+    # Checked on the specs, without torch, so that every command refuses alike: analyze and
+    # spec would otherwise describe a network the file does not hold, which bench and export
+    # cannot run.
+    held = {n.name: n for n in trained.resolve().nodes}
+    for node in spec.resolve().nodes:
+        if node.type == "linear" and node.in_shapes != held[node.name].in_shapes:
+            raise CnnspaceError(
+                f"{ref}: the trained weights do not fit input {input_size}: layer '{node.name}' "
+                f"takes {math.prod(node.in_shapes[0]):,} inputs there, "
+                f"{math.prod(held[node.name].in_shapes[0]):,} in the file (a fully connected "
+                "layer's size depends on the input size)")
+    return spec
