@@ -248,6 +248,7 @@ def test_how_to_prepare_an_input_travels_with_every_trained_artefact(capsys, tmp
     data = get_dataset("digits", image_size=16)
     recorded = load_checkpoint(checkpoint).preprocessing
     assert recorded["input"] == [1, 16, 16] and recorded["classes"] == [str(d) for d in range(10)]
+    assert recorded["channels"].startswith("grey") and "8x8" in recorded["resize"]
     assert recorded["mean"] == pytest.approx(data.test.mean.tolist())
     assert recorded["std"] == pytest.approx(data.test.std.tolist())
     code, out, err = run(capsys, "export", checkpoint, "--onnx", tmp_path / "m.onnx")

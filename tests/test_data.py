@@ -178,6 +178,9 @@ def test_cifar10_reads_the_python_batches(cifar10_dir):
     assert image[2, 31, 31] == raw[b"data"][1, 3071] and image[0, 1, 0] == raw[b"data"][1, 32]
     assert data.test.labels.tolist() == raw[b"labels"]
     assert get_dataset(f"cifar10:{cifar10_dir}", image_size=16).input_shape == (3, 16, 16)
+    # whoever deploys the model learns the channel order and that the whole image is scaled
+    prep = data.preprocessing()
+    assert prep["channels"] == "RGB" and prep["resize"].startswith("the whole image scaled")
 
 
 def test_cifar100_layout(tmp_path):

@@ -97,3 +97,40 @@ def test_an_input_the_trained_weights_do_not_fit_is_refused_by_every_command(
         f"cnnspace {command}: error: {workflow / trained}: the trained weights do not fit input "
         "3x16x16: layer 'fc' takes 512 inputs there, 128 in the file (a fully connected "
         "layer's size depends on the input size)"]
+
+
+def _prepared(path: Path, prep: dict) -> np.ndarray:
+    """An image file as deployment.md says to prepare it, from the ONNX file's metadata."""
+    assert prep["channels"].startswith("RGB") and "shorter side" in prep["resize"] \
+        and "centre" in prep["resize"]
+    _, h, w = prep["input"]
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        scale = h / min(im.size)
+        rw, rh = max(w, round(im.size[0] * scale)), max(h, round(im.size[1] * scale))
+        im = im.resize((rw, rh), Image.Resampling.BILINEAR)
+        left, top = (rw - w) // 2, (rh - h) // 2
+        x = np.asarray(im.crop((left, top, left + w, top + h)), np.float32) / 255
+    mean, std = np.array(prep["mean"], np.float32), np.array(prep["std"], np.float32)
+    return ((x - mean) / std).transpose(2, 0, 1)
+
+
+@pytest.mark.parametrize("trained", ["run/checkpoint.pt", "z/model.cnnz"])
+def test_the_exported_model_fed_as_its_metadata_says_scores_what_evaluate_does(
+        workflow, capsys, tmp_path, trained):
+    import onnxruntime
+
+    code, out, err = run(capsys, "evaluate", workflow / trained, "--format", "json")
+    assert code == 0, err
+    evaluated = json.loads(out)
+    code, out, err = run(capsys, "export", workflow / trained, "--onnx", tmp_path / "m.onnx",
+                         "--dynamic-batch")
+    assert code == 0, err
+    assert "shorter side" in out  # the resize rule is printed with the statistics
+    session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
+    prep = json.loads(session.get_modelmeta().custom_metadata_map["cnnspace.preprocessing"])
+    files = [(p, label) for label, name in enumerate(prep["classes"])
+             for p in sorted((workflow / "shapes" / "val" / name).iterdir())]
+    scores = session.run(None, {"input": np.stack([_prepared(p, prep) for p, _ in files])})[0]
+    top1 = np.mean(scores.argmax(1) == np.array([label for _, label in files]))
+    assert len(files) == evaluated["test_images"] and top1 == pytest.approx(evaluated["top1"])

@@ -69,6 +69,9 @@ def run(args) -> int:
     if preprocessing:
         print(f"its input: {_preprocessing_line(preprocessing)} (metadata "
               f"{PREPROCESSING_KEY!r})")
+        for key in ("channels", "resize"):
+            if key in preprocessing:
+                print(f"  {key}: {preprocessing[key]}")
     return 0
 
 

@@ -78,6 +78,12 @@ def chunk_size(*values_per_image: int) -> int:
     return max(1, CHUNK_VALUES // max(1, *values_per_image))
 
 
+# resize() in words, for the preprocessing a trained model records
+RESIZE_RULE = ("the whole image scaled to the input's height and width: bilinear, as torch's "
+               "interpolate with align_corners=False (antialiased when shrinking), rounded to "
+               "uint8")
+
+
 def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     """uint8 (N, C, H, W) -> uint8 (N, C, size, size), bilinear (antialiased when shrinking);
     a chunk of images at a time (each image's result is the same as alone)."""

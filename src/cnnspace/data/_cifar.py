@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from .._atomic import write_atomic
-from ._augment import Augmentation, resize
+from ._augment import RESIZE_RULE, Augmentation, resize
 from ._errors import DataError
 from ._images import in_memory_splits
 from ._registry import DataSplits, register_dataset
@@ -101,7 +101,8 @@ def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
                                    Augmentation(pad=max(1, size // 8), flip=True))
     # Named by the absolute folder: a run's record finds its data from any working folder.
     return DataSplits(f"{kind}:{Path(path).expanduser().resolve()}", train, test, len(names),
-                      (3, size, size), tuple(names))
+                      (3, size, size), tuple(names),
+                      decoding={"channels": "RGB", "resize": RESIZE_RULE})
 
 
 def write_cifar10(root: str | Path, train_images: torch.Tensor, train_labels: torch.Tensor,

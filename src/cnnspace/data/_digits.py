@@ -6,7 +6,7 @@ import functools
 import numpy as np
 import torch
 
-from ._augment import Augmentation, resize
+from ._augment import RESIZE_RULE, Augmentation, resize
 from ._images import in_memory_splits
 from ._registry import DataSplits, register_dataset
 
@@ -40,4 +40,7 @@ def digits(path: str | None, image_size: int | None) -> DataSplits:
     augmentation = Augmentation(pad=max(1, round(size / 16)), flip=False)
     train, test = in_memory_splits(images[train_idx], labels[train_idx], images[test_idx],
                                    labels[test_idx], augmentation)
-    return DataSplits("digits", train, test, 10, (1, size, size), tuple(map(str, range(10))))
+    return DataSplits("digits", train, test, 10, (1, size, size), tuple(map(str, range(10))),
+                      decoding={"channels": "grey (one channel)",
+                                "resize": "scikit-learn's 8x8 digit, its values 0..16 times "
+                                f"255/16 rounded to uint8; then {RESIZE_RULE}"})

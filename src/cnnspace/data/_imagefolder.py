@@ -19,6 +19,11 @@ DEFAULT_SIZE = 224
 # statistics over a folder would mean decoding all of it first.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# decode() in words, for the preprocessing a trained model records
+DECODING = {"channels": "RGB, as Pillow's convert('RGB') gives it (a greyscale image in every "
+                        "channel, alpha dropped)",
+            "resize": "the shorter side scaled to the input's side (Pillow bilinear, the longer "
+                      "side rounded), then the centre cut out (offsets rounded down)"}
 
 
 def decode(path: Path, size: int) -> torch.Tensor:
@@ -103,4 +108,4 @@ def imagefolder(path: str, image_size: int | None) -> DataSplits:
     test = FolderImages(val_files, val_labels, size)
     # Named by the absolute folder: a run's record finds its data from any working folder.
     return DataSplits(f"imagefolder:{root.resolve()}", train, test, len(classes),
-                      (3, size, size), tuple(classes))
+                      (3, size, size), tuple(classes), decoding=DECODING)

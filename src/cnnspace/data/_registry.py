@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Mapping
 
 from torch.utils.data import Dataset
 
@@ -19,6 +19,10 @@ class DataSplits:
     input_shape: tuple[int, int, int]  # (C, H, W) of one image as the model receives it
     classes: tuple[str, ...] = ()
     collate_fn: Callable | None = None   # batches of variable-size targets (e.g. boxes)
+    # How an image of the source becomes input_shape: its "channels" and its "resize", in words
+    # that name the library and the rule (shorter side and centre crop, or the whole image),
+    # since another resize rule gives the model other inputs than it was trained on.
+    decoding: Mapping[str, str] | None = None
 
     def preprocessing(self) -> dict | None:
         """How an image becomes the model's input, for whoever deploys the model: without the
@@ -26,7 +30,8 @@ class DataSplits:
         mean, std = getattr(self.test, "mean", None), getattr(self.test, "std", None)
         if mean is None or std is None:
             return None
-        return {"input": list(self.input_shape), "pixels": "uint8 0..255 divided by 255",
+        return {"input": list(self.input_shape), **(self.decoding or {}),
+                "pixels": "uint8 0..255 divided by 255",
                 "mean": [float(m) for m in mean], "std": [float(s) for s in std],
                 "normalise": "(pixel - mean) / std per channel",
                 "classes": list(self.classes)}
