@@ -112,6 +112,22 @@ def test_onecycle_peaks_at_the_lr_after_30_percent_of_the_steps():
     assert lrs[0] == pytest.approx(0.1 / 25) and lrs[-1] < 1e-5
 
 
+def test_an_epochs_lr_is_the_one_its_last_step_used(digits8):
+    # One step per epoch: the LR after the last step would be one-cycle's cosine taken past
+    # its end, climbing back up (the last epoch showed 4.6e-4 after one of 4e-8).
+    config = quick(epochs=3, batch_size=len(digits8.train), lr=1e-3)
+    result = train(loads(TINY), digits8, config)
+    optimizer = make_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch=1)
+    used = []
+    for _ in range(3):
+        used.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert [m["lr"] for m in result.history] == pytest.approx(used)
+    assert used[2] < 1e-7  # the schedule's end, not past it
+
+
 # -- a run and its files ------------------------------------------------------------------------
 
 def test_run_folder_holds_config_metrics_checkpoints_and_result(tmp_path, digits8):

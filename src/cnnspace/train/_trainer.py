@@ -278,6 +278,9 @@ class Trainer:
             if not math.isfinite(loss_sum):
                 raise NonFiniteLossError(self._nan_message(loss_sum))
             self.optimizer.step()
+            # The epoch's record shows the LR its steps used: the one after the last step is
+            # the next epoch's, or past the schedule's end (one-cycle's cosine rises again).
+            stats["lr"] = self.optimizer.param_groups[0]["lr"]
             self.scheduler.step()
             s.step, s.batch, s.last_loss = s.step + 1, s.batch + 1, loss_sum / images
             stats["loss_sum"] += loss_sum
@@ -302,7 +305,7 @@ class Trainer:
         check_monitor(self.config.monitor, metrics)
         record = {"epoch": s.epoch + 1, "step": s.step,
                   "loss": stats["loss_sum"] / max(stats["images"], 1.0),
-                  "lr": self.optimizer.param_groups[0]["lr"],
+                  "lr": stats.get("lr", self.optimizer.param_groups[0]["lr"]),
                   "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
                   "train_seconds": stats["seconds"],
                   "seconds": stats["seconds"] + time.perf_counter() - eval_started, **metrics}
