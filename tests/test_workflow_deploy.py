@@ -134,3 +134,21 @@ def test_the_exported_model_fed_as_its_metadata_says_scores_what_evaluate_does(
     scores = session.run(None, {"input": np.stack([_prepared(p, prep) for p, _ in files])})[0]
     top1 = np.mean(scores.argmax(1) == np.array([label for _, label in files]))
     assert len(files) == evaluated["test_images"] and top1 == pytest.approx(evaluated["top1"])
+
+
+@pytest.mark.parametrize("argv", [["evaluate", "z/model.cnnz"], ["evaluate", "run/best.pt"],
+                                  ["compress", "run/best.pt", "--out", "z2"]])
+def test_a_recorded_dataset_that_is_gone_is_named_with_the_model_and_the_flag(
+        workflow, capsys, argv):
+    folder = workflow / "shapes"
+    folder.rename(workflow / "moved")
+    try:
+        code, out, err = run(capsys, *[workflow / a if "/" in a or a == "z2" else a
+                                       for a in argv])
+    finally:
+        (workflow / "moved").rename(folder)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"cnnspace {argv[0]}: error: {workflow / argv[1]} was trained on imagefolder:{folder}, "
+        f"which cannot be read here ({folder / 'train'}: missing; imagefolder expects "
+        "PATH/train/<class>/<image> and PATH/val/<class>/<image>): give --data DATASET"]

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..compress import is_cnnz
-from ..compress._preprocess import as_trained
+from ..compress._preprocess import as_trained, trained_data
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_SUFFIXES
 from ._common import dump_json
@@ -47,14 +47,10 @@ def _load(path: str):
 def run(args) -> int:
     if args.batch_size < 1:
         raise CnnspaceError(f"--batch-size must be positive, got {args.batch_size}")
-    from ..data import get_dataset
     from ..train import evaluate, fit_spec
 
     spec, model, trained_on, preprocessing, size = _load(args.model)
-    ref = args.data or trained_on
-    if not ref:
-        raise CnnspaceError(f"{args.model}: does not record its dataset; give --data")
-    data = get_dataset(ref, image_size=spec.input[1])
+    data = trained_data(args.model, trained_on, args.data, spec.input[1])
     if data.input_shape != tuple(spec.input):  # the weights are the trained input's
         raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
                             f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")

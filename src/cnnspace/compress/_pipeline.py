@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..data import DataSplits, get_dataset
+from ..data import DataSplits
 from ..spec import NetSpec
 from ..train import EvalResult, TrainConfig, evaluate, fit_spec, load_checkpoint, train
 from ._codec import RAW_BITS, Coding, WeightCode
@@ -24,7 +24,7 @@ from ._container import ContainerBytes, is_cnnz, write_cnnz
 from ._dead import live_weights
 from ._errors import CompressError
 from ._load import decompress
-from ._preprocess import as_trained
+from ._preprocess import as_trained, trained_data
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
 from ._schedule import Schedule, bit_widths, parse_schedule, plan_bits, weighted_layers
@@ -103,7 +103,7 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
                             f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}): "
                             "the training diverged; compress a checkpoint with finite weights")
     shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
-    splits = get_dataset(data or ckpt.payload["data"], image_size=shape[1])
+    splits = trained_data(str(checkpoint), ckpt.payload.get("data"), data, shape[1])
     # Retraining, the accuracies reported and the file's recorded preprocessing must all see
     # the images as training did, which `cnnspace evaluate` of the written file does too.
     as_trained(str(checkpoint), splits, ckpt.preprocessing)

@@ -3,7 +3,24 @@ from __future__ import annotations
 
 import torch
 
+from ..data import DataError, DataSplits, get_dataset
 from ._errors import CompressError
+
+
+def trained_data(where: str, recorded: str | None, given: str | None,
+                 image_size: int) -> DataSplits:
+    """``given`` (--data), else the dataset the model records. A recorded one that cannot be
+    read (a folder moved, another machine) says that the model named it and how to give another:
+    the user typed no dataset, so the data error alone would not say where it came from."""
+    if given:
+        return get_dataset(given, image_size=image_size)
+    if not recorded:
+        raise CompressError(f"{where}: does not record its dataset; give --data DATASET")
+    try:
+        return get_dataset(recorded, image_size=image_size)
+    except DataError as e:
+        raise DataError(f"{where} was trained on {recorded}, which cannot be read here ({e}): "
+                        "give --data DATASET") from None
 
 
 def as_trained(where: str, data, preprocessing: dict | None) -> None:
