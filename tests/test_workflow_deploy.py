@@ -2,6 +2,7 @@
 -> export -> analyze, on a tiny image folder; each command must agree with the others about the
 same model and the same images."""
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -152,3 +153,27 @@ def test_a_recorded_dataset_that_is_gone_is_named_with_the_model_and_the_flag(
         f"cnnspace {argv[0]}: error: {workflow / argv[1]} was trained on imagefolder:{folder}, "
         f"which cannot be read here ({folder / 'train'}: missing; imagefolder expects "
         "PATH/train/<class>/<image> and PATH/val/<class>/<image>): give --data DATASET"]
+
+
+@pytest.mark.filterwarnings("ignore:torch.quantize_per_tensor:UserWarning")
+@pytest.mark.parametrize("command", ["evaluate", "export", "analyze"])
+def test_the_int8_file_of_the_compression_table_is_named_for_what_it_is(
+        capsys, tmp_path, command):
+    import torch
+
+    # What `compress --table` writes as int8.pt: torch.save of a quantized model's state dict.
+    weight = torch.quantize_per_channel(torch.randn(4, 3), torch.full((4,), 0.1),
+                                        torch.zeros(4, dtype=torch.int64), 0, torch.qint8)
+    torch.save({"fc._packed_params._packed_params": (weight, torch.zeros(4))},
+               tmp_path / "int8.pt")
+    extra = ["--onnx", tmp_path / "x.onnx"] if command == "export" else []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = run(capsys, command, tmp_path / "int8.pt", *extra)
+    # torch's deprecation notes on rebuilding quantized tensors would be lines of their own
+    assert [str(w.message) for w in caught] == []
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [
+        f"cnnspace {command}: error: {tmp_path / 'int8.pt'}: an int8 model's state dict (the "
+        "int8 row of `cnnspace compress --table`), not a training checkpoint: the table measured "
+        "it; other commands read the training checkpoint or a .cnnz"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,16 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     write_atomic(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
 
 
+def _quantized(value: Any) -> bool:
+    """Whether a loaded file holds a quantized tensor anywhere (quantized modules keep theirs
+    in nested tuples)."""
+    if isinstance(value, torch.Tensor):
+        return value.is_quantized
+    if isinstance(value, dict):
+        return any(_quantized(v) for v in value.values())
+    return isinstance(value, (list, tuple)) and any(_quantized(v) for v in value)
+
+
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     """The checkpoint in the .pt file ``path`` (a run's best.pt or checkpoint.pt), checked."""
     if not isinstance(path, (str, os.PathLike)):
@@ -112,7 +123,11 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: no such checkpoint file")
     _check_torch_file(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # Rebuilding quantized tensors (compress --table's int8.pt) warns that they are
+            # deprecated, lines of torch's own before the one error that says what the file is.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\._utils")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         # torch's own message suggests weights_only=False: advice never to follow on a file
         # from elsewhere, so it is not passed on
@@ -129,6 +144,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"{path}: a {kind} file, not a training checkpoint; the run folder "
                               "it was written to holds the training checkpoints best.pt and "
                               "checkpoint.pt")
+    if kind is None and _quantized(payload):
+        raise CheckpointError(f"{path}: an int8 model's state dict (the int8 row of `cnnspace "
+                              "compress --table`), not a training checkpoint: the table measured "
+                              "it; other commands read the training checkpoint or a .cnnz")
     if kind != FORMAT:
         raise CheckpointError(f"{path}: not a cnnspace checkpoint (a foreign file: it has no "
                               f"'format: {FORMAT}' entry)")
