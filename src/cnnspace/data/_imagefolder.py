@@ -21,7 +21,8 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # decode() in words, for the preprocessing a trained model records
 DECODING = {"channels": "RGB, as Pillow's convert('RGB') gives it (a greyscale image in every "
-                        "channel, alpha dropped)",
+                        "channel, alpha dropped; 16-bit greyscale first shifted right 8 bits "
+                        "where any value exceeds 255)",
             "resize": "the shorter side scaled to the input's side (Pillow bilinear, the longer "
                       "side rounded), then the centre cut out (offsets rounded down)"}
 
