@@ -9,6 +9,7 @@ trial is queued again and this worker takes it.
 """
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -28,7 +29,8 @@ from ._records import count
 from ._samplers import make_pruner, make_sampler
 from ._session import Prepared, open_study
 from ._storage import Heartbeat, open_storage
-from ._trial import MachineError, PointFailed, TrialContext, TrialError, TrialRunner
+from ._trial import (MachineError, PointFailed, TrialContext, TrialError, TrialRunner,
+                     file_name)
 
 WAIT_POLL_S = 2.0
 
@@ -51,6 +53,37 @@ def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool
 
 def _terminated(signum, frame):
     raise Terminated("terminated (SIGTERM)")
+
+
+class BudgetLock:
+    """Held by a worker from reading how much of the budget is left until its new trial is in
+    the storage (as running). Without it two workers could both see the last trial of the
+    budget free and both start one: a study of 8 trials finished 9. It is a lock file in the
+    study's folder, so it covers the workers that share that folder (one command's --workers,
+    or several commands given one --out); machines sharing only a database may still start one
+    trial each beyond the budget."""
+
+    def __init__(self, out_dir: Path, study_name: str):
+        self.path = Path(out_dir) / f".{file_name(study_name)}.budget.lock"
+        self._file = None
+
+    def acquire(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a")
+            fcntl.flock(self._file, fcntl.LOCK_EX)
+        except (FileExistsError, NotADirectoryError):
+            self.release()
+            raise CnnspaceError(f"cannot write {self.path}: a part of its folder path is a "
+                                "file") from None
+        except OSError as e:
+            self.release()
+            raise CnnspaceError(f"cannot write {self.path}: {e.strerror}") from None
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the file releases its lock
+            self._file = None
 
 
 def run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str | Path,
@@ -81,25 +114,33 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
                                       Path(out_dir), worker_id(), heartbeat.retry_callback()))
     started = time.monotonic()
     timeout, total = study_file.timeout_s, prepared.total
+    lock = BudgetLock(Path(out_dir), study_name)
+
+    def objective(trial: optuna.Trial):
+        lock.release()  # the trial is in the storage now: the other workers count it
+        return runner(trial)
+
     while True:
-        counts = count(study.get_trials(deepcopy=False))
-        # A whole grid also records its infeasible points, which cost nothing.
-        rest_infeasible = counts.infeasible < prepared.infeasible
-        if total is not None and counts.done >= total and not rest_infeasible:
-            return
-        if timeout is not None and time.monotonic() - started >= timeout:
-            return
-        if (total is not None and not counts.waiting and not rest_infeasible
-                and counts.done + counts.running >= total):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                optuna.storages.fail_stale_trials(study)
-            time.sleep(WAIT_POLL_S)
-            continue
+        lock.acquire()
         try:
+            counts = count(study.get_trials(deepcopy=False))
+            # A whole grid also records its infeasible points, which cost nothing.
+            rest_infeasible = counts.infeasible < prepared.infeasible
+            if total is not None and counts.done >= total and not rest_infeasible:
+                return
+            if timeout is not None and time.monotonic() - started >= timeout:
+                return
+            if (total is not None and not counts.waiting and not rest_infeasible
+                    and counts.done + counts.running >= total):
+                lock.release()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(study)
+                time.sleep(WAIT_POLL_S)
+                continue
             # A trial's own error is recorded on it (the progress line shows it) and the point
             # retried a few times; the worker goes on with the study.
-            study.optimize(runner, n_trials=1, catch=(PointFailed, TrialError))
+            study.optimize(objective, n_trials=1, catch=(PointFailed, TrialError))
         except MachineError as e:  # an error of the machine, which every further trial meets
             raise CnnspaceError(f"{e}; the trial is queued again: fix this, then run the same "
                                 "command again to continue") from None
@@ -108,3 +149,5 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
             logging.getLogger(__name__).warning(
                 f"trial {runner.last_number} was declared stale by another worker (no heartbeat "
                 "for the grace period) and queued again; its results are kept and reused")
+        finally:
+            lock.release()

@@ -1,0 +1,65 @@
+"""A researcher's workflow across commands: space, explore with several workers, report. Each
+test checks that what one command did agrees with what another says about it."""
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+import optuna
+from _explore_studies import cli, write_study
+
+from cnnspace.explore import Heartbeat, count, load_study_file, open_storage
+from cnnspace.explore._session import open_study, prepare
+from cnnspace.explore._worker import run_worker
+
+
+def test_two_workers_never_start_more_trials_than_the_budget(tmp_path, monkeypatch):
+    """Seen with `explore --workers 2` on SQLite: "trials 9/8 done". A worker read the budget
+    (7 done, none running) and started a trial while the other worker, which had read it just
+    before, was still creating its own. Optuna's ask is slowed here so that both workers read
+    the budget before either trial exists: the study must still end with one trial."""
+    path = write_study(tmp_path, name="budget", axes={"sr": [0.25, 0.5, 1.0]},
+                       sampler="random", budget={"n_trials": 1}, seed=0)
+    prepared = prepare(load_study_file(path))
+    location, heartbeat = str(tmp_path / "out"), Heartbeat()
+    open_study(open_storage(location, heartbeat), "budget", prepared)
+    ask = optuna.Study.ask
+
+    def slow_ask(study, *args, **kwargs):
+        time.sleep(1.0)
+        return ask(study, *args, **kwargs)
+
+    monkeypatch.setattr(optuna.Study, "ask", slow_ask)
+    errors = []
+
+    def work(index: int):
+        try:
+            run_worker(prepared, location, "budget", location, heartbeat, index)
+        except BaseException as e:  # noqa: BLE001 - reported by the assertion below
+            errors.append(e)
+
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not errors
+    trials = optuna.load_study(study_name="budget",
+                               storage=open_storage(location, None)).get_trials()
+    assert len(trials) == 1 and count(trials).done == 1, [
+        (t.number, t.state.name, t.user_attrs.get("outcome")) for t in trials]
+
+
+def test_a_study_folder_that_is_a_file_is_one_error_naming_it(tmp_path):
+    """With a database storage the folder is first written by the budget's lock file: a file
+    in its place is the same one-line error as for a run folder, not errno's 'File exists'."""
+    study = write_study(tmp_path, name="blocked")
+    (tmp_path / "out").write_text("")
+    run = subprocess.run(cli("explore", str(study), "--out", str(tmp_path / "out"), "--storage",
+                             f"sqlite:///{tmp_path / 'x.db'}", "--no-report"),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last == (f"cnnspace explore: error: cannot write {tmp_path / 'out'}/.blocked.budget"
+                    ".lock: a part of its folder path is a file"), run.stderr
