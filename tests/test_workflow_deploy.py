@@ -177,3 +177,22 @@ def test_the_int8_file_of_the_compression_table_is_named_for_what_it_is(
         f"cnnspace {command}: error: {tmp_path / 'int8.pt'}: an int8 model's state dict (the "
         "int8 row of `cnnspace compress --table`), not a training checkpoint: the table measured "
         "it; other commands read the training checkpoint or a .cnnz"]
+
+
+@pytest.mark.slow
+def test_two_workers_report_the_accuracy_of_the_checkpoint_they_write(capsys, tmp_path):
+    # Each worker's batchnorm statistics move with its own last batch; the checkpoint holds
+    # rank 0's, so evaluating with each worker's own would score a model nobody saved.
+    (tmp_path / "net.yaml").write_text(NET.replace("[3, 8, 8]", "[1, 8, 8]")
+                                       .replace("out_features: 2", "out_features: 10"))
+    code, _, err = run(capsys, "train", tmp_path / "net.yaml", "--data", "digits",
+                       "--image-size", "8", "--epochs", "1", "--batch-size", "32", "--nproc", "2",
+                       "--threads", "1", "--no-progress", "--out", tmp_path / "run")
+    assert code == 0, err
+    final = json.loads((tmp_path / "run" / "result.json").read_text())["final"]
+    code, out, err = run(capsys, "evaluate", tmp_path / "run" / "checkpoint.pt", "--format",
+                         "json")
+    assert code == 0, err
+    evaluated = json.loads(out)
+    assert evaluated["test_loss"] == pytest.approx(final["test_loss"], rel=1e-6)
+    assert evaluated["top1"] == final["top1"]

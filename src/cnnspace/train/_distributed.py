@@ -60,6 +60,14 @@ class Workers:
         dist.broadcast_object_list(box, src=0, device=self.device)
         return box[0]
 
+    def share_buffers(self, module: nn.Module) -> None:
+        """Rank 0's buffers (batchnorm running statistics) in every worker's ``module``. DDP
+        sends them before each training forward, but that forward then moves each worker's own
+        by its own batch: after the last step of an epoch they differ from the checkpoint's."""
+        if self.active:
+            for buffer in module.buffers():
+                dist.broadcast(buffer, src=0)
+
     def close(self) -> None:
         if self.owns_group and dist.is_initialized():
             dist.destroy_process_group()

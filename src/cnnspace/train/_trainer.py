@@ -301,6 +301,7 @@ class Trainer:
     def _finish_epoch(self, progress: TrainProgress) -> None:
         s, stats = self.state, self.epoch_stats
         eval_started = time.perf_counter()
+        self.workers.share_buffers(self.module)  # every worker scores the model rank 0 saves
         metrics = self.evaluate_fn(self.module, self.data.test)
         check_monitor(self.config.monitor, metrics)
         record = {"epoch": s.epoch + 1, "step": s.step,
