@@ -179,6 +179,8 @@ def test_crafted_headers_are_refused_with_the_tensor_named(tmp_path, edit, messa
     ({"preprocessing": {"std": [0.0]}}, r"'preprocessing.std' .* each above 0, got \[0.0\]"),
     ({"preprocessing": {"input": [1, 32]}}, r"'preprocessing.input' must be \[channels"),
     ({"preprocessing": {"classes": "0123"}}, "'preprocessing.classes' must be a list of class"),
+    ({"preprocessing": {"resize": {"to": 32}}}, "'preprocessing.resize' must be text, got"),
+    ({"preprocessing": {"channels": 3}}, "'preprocessing.channels' must be text, got 3"),
 ])
 def test_crafted_meta_that_commands_use_is_refused(tmp_path, meta, message):
     # evaluate normalises inputs with these, export writes them out: a crafted value would

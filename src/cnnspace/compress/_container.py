@@ -203,6 +203,9 @@ def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
     if "classes" in prep and not (isinstance(prep["classes"], list)
                                   and all(isinstance(c, str) for c in prep["classes"])):
         raise bad("preprocessing.classes", "a list of class names", prep["classes"])
+    for key in ("channels", "resize"):  # export prints them
+        if key in prep and not isinstance(prep[key], str):
+            raise bad(f"preprocessing.{key}", "text", prep[key])
 
 
 def _numbers(value: Any, count: int, above: float) -> bool:
