@@ -145,6 +145,18 @@ def test_dataset_replaces_the_space_input_and_classes():
                   (1, 32, 32), 10)
 
 
+def test_a_class_count_axis_is_refused_without_the_image_size_hint():
+    """Resizing the images is the way out for an input axis only: for the class count it was
+    advice that could not help."""
+    space = load_study_file(EXAMPLES / "squeeze_ratio.yaml").space
+    fixed = {k: v for k, v in space.fixed.items() if k != "num_classes"}
+    with pytest.raises(StudyError) as refused:
+        fit_space(replace(space, fixed=fixed, axes=(parse_axis("num_classes", [10, 100]),)),
+                  (1, 32, 32), 10)
+    assert str(refused.value).endswith("key 'space.axes.num_classes': the dataset sets "
+                                       "'num_classes' (10); it cannot be an axis"), refused.value
+
+
 HUGE_AXES = {"base_e": {"low": 8, "high": 1024}, "incr_e": {"low": 0, "high": 1024},
              "sr": {"low": 0.01, "high": 1.0, "step": 0.01}}  # 104,242,500 grid points
 

@@ -57,8 +57,10 @@ def fit_space(space: DesignSpace, input_shape: tuple[int, int, int],
         if key not in accepted:
             continue
         if key in {a.name for a in space.axes}:
-            raise StudyError(f"the dataset sets {key!r} ({value}); it cannot be an axis (resize "
-                             "the images with train.image_size instead)", key=f"space.axes.{key}")
+            # Only the input has a study option of its own; the classes are the dataset's.
+            hint = " (resize the images with train.image_size instead)" if key == "input" else ""
+            raise StudyError(f"the dataset sets {key!r} ({value}); it cannot be an axis{hint}",
+                             key=f"space.axes.{key}")
         given = fixed.get(key, accepted[key])
         if _plain(given) != value and not _same_input(given, value):
             whose = "the space fixes" if key in fixed else f"{space.base}'s default is"
