@@ -134,6 +134,11 @@ def test_front_points_are_labelled_with_their_settings(two_studies):
     (["nowhere"], "no study at"),
     ([None], "holds the studies grid2, other: choose one with --study-name"),
     ([None, "--study-name", "third"], "no study 'third'"),
+    # The study's own EDF drawn a second time, under its own name, compares nothing.
+    ([None, "--study-name", "grid2", "--compare", "grid2"],
+     "cnnspace report: error: --compare grid2: that is the study of this report\n"),
+    ([None, "--study-name", "grid2", "--compare", "other", "--compare", "other"],
+     "cnnspace report: error: --compare other: given twice\n"),
 ])
 def test_report_errors_name_the_problem(two_studies, capsys, args, message):
     argv = [str(two_studies) if a is None else str(two_studies.parent / a) if a == "nowhere"

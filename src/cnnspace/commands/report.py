@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import CnnspaceError
 from ..explore import file_name, load_results, retrain_command, study_names
 from ..report import write_report
 from ..space import DesignSpace
@@ -41,6 +42,11 @@ def write_study_report(location: str, study_name: str | None, out: str | Path,
                        compare: list[str] = ()) -> Path:
     """report.html, or report-NAME.html (and so on) where the storage holds several studies."""
     results = load_results(location, study_name)
+    for i, name in enumerate(compare):
+        if name == results.name:
+            raise CnnspaceError(f"--compare {name}: that is the study of this report")
+        if name in compare[:i]:
+            raise CnnspaceError(f"--compare {name}: given twice")
     others = tuple(load_results(location, name) for name in compare)
     suffix = "" if len(study_names(location)) == 1 else f"-{file_name(results.name)}"
     return write_report(results, out, _command_maker(results.config), others, suffix)
