@@ -215,3 +215,21 @@ def test_a_sweep_shows_every_value_of_its_knob(tmp_path, monkeypatch):
     [rows] = drawn
     assert sorted(r["pct3x3"] for r in rows) == [0.25, 0.5, 0.55]
     assert len({r["point_id"] for r in rows}) == 2
+
+
+def test_a_second_study_retires_the_first_studys_unnamed_report(tmp_path):
+    """Seen in a workflow: once a second study shared the folder, the first one's reports went
+    to report-first.html, and report.html and trials.csv stayed at its older state beside them.
+    Another study's report.html, and the user's own figures, stay."""
+    out = tmp_path / "out"
+    first = write_study(tmp_path, name="first", axes={"sr": [0.25, 0.5]})
+    second = write_study(tmp_path, name="second", axes={"sr": [1.0]})
+    assert main(["explore", str(first), "--out", str(out)]) == 0
+    (out / "plots" / "mine.png").write_bytes(b"")
+    assert main(["explore", str(second), "--out", str(out)]) == 0
+    assert "<title>cnnspace study first</title>" in (out / "report.html").read_text()
+    assert (out / "report-second.html").is_file() and (out / "trials.csv").is_file()
+    assert main(["report", str(out), "--study-name", "first"]) == 0
+    assert not (out / "report.html").exists() and not (out / "trials.csv").exists()
+    assert [p.name for p in (out / "plots").iterdir()] == ["mine.png"]
+    assert (out / "report-first.html").is_file() and (out / "trials-first.csv").is_file()

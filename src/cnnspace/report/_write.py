@@ -79,7 +79,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         figures.append(("curves", "learning curves (pruned trials stop early)",
                         _plots.learning_curves(curve_map, ACCURACIES[accuracy])))
     images = _save_figures(out_dir / f"plots{suffix}", figures)
-    html = H.page(f"cnnspace study {results.name}", [
+    title = f"cnnspace study {results.name}"
+    html = H.page(title, [
         ("Study", _summary(results, len(trained))),
         ("Trade-offs", "".join(images) or "<p>No trained point yet.</p>"),
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
@@ -89,7 +90,31 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     ])
     path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
+    if suffix:
+        _remove_superseded(out_dir, title)
     return path
+
+
+def _remove_superseded(out_dir: Path, title: str) -> None:
+    """This study's report from when the storage held it alone (report.html, trials.csv,
+    plots/), which a second study turned into report-NAME.html and so on: left there it would
+    stay at that old state beside the new one. Another study's report.html stays."""
+    plain = out_dir / "report.html"
+    try:
+        with open(plain, encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)  # the title comes first, before the style sheet
+    except OSError:
+        return
+    if f"<title>{H.esc(title)}</title>" not in head:
+        return
+    plain.unlink()
+    (out_dir / "trials.csv").unlink(missing_ok=True)
+    plots = out_dir / "plots"
+    for drawn in [*plots.glob("*.png"), *plots.glob("*.svg")]:
+        if _drawn_by_a_report(drawn.stem):
+            drawn.unlink()
+    if plots.is_dir() and not any(plots.iterdir()):
+        plots.rmdir()
 
 
 def _completed(results: StudyResults, rows: list[dict]) -> list[dict]:
