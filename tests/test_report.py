@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from cnnspace.cli import main
-from cnnspace.explore import load_results, pareto_mask
+from cnnspace.explore import curves, load_results, pareto_mask
 from cnnspace.report import _plots
 
 
@@ -171,6 +171,10 @@ def test_networks_reused_from_another_study_are_plotted(tmp_path):
     assert "of 3 points on the front" in svg
     assert "(n=3)" in (out / "plots-wider" / "edf.svg").read_text()
     assert "3 distinct networks with a final accuracy" in (out / "report-wider.html").read_text()
+    # Their learning curves too (the two reused networks had none in this study's report).
+    drawn = curves(results.trials)
+    assert sorted(drawn) == [t.number for t in results.trials if t.state.is_finished()]
+    assert all(len(curve) == 1 for curve in drawn.values())
 
 
 def test_plots_show_the_study_accuracy_objective(tmp_path):

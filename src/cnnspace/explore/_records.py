@@ -109,6 +109,8 @@ def trial_rows(trials: list[FrozenTrial], axes: list[str]) -> list[dict[str, Any
 
 
 def curves(trials: list[FrozenTrial]) -> dict[int, list[dict]]:
-    """Per-epoch records of every trial that trained (trial number -> curve)."""
-    return {t.number: t.user_attrs["curve"] for t in trials
-            if t.user_attrs.get("curve") and t.user_attrs.get("outcome") in (TRAINED, PRUNED)}
+    """Per-epoch records of every trial that trained (trial number -> curve), and of those that
+    reused a network another study trained (they carry its curve; a twin of this study's does
+    not, its own trial has it)."""
+    return {t.number: t.user_attrs["curve"] for t in trials if t.user_attrs.get("curve")
+            and t.user_attrs.get("outcome") in (TRAINED, PRUNED, REUSED)}

@@ -229,7 +229,9 @@ class TrialRunner:
         trial's own analytic ``metrics``: another study's space may store values in other bits,
         so the same network has another size there."""
         trial.set_user_attr("reused_from", label)
-        for key in ("spec", "results"):
+        # A network trained by another study has no trial of this one that trained it: its
+        # learning curve comes along, so that the report draws it with the study's others.
+        for key in ("spec", "results", *(("curve",) if isinstance(label, str) else ())):
             if key in twin.user_attrs:
                 trial.set_user_attr(key, twin.user_attrs[key])
         trial.set_user_attr("outcome", REUSED)
