@@ -383,3 +383,15 @@ def test_a_file_larger_than_float32_is_not_called_smaller(capsys, tmp_path, chec
     code, out, _ = run(capsys, "compress", "--predict", "squeezenet1_0", "--bits", "conv=32",
                        "--sparsity", "0.1")
     assert code == 0 and "x the size of float32" in out and "smaller" not in out
+
+
+@pytest.mark.parametrize("top1, classes, warned", [
+    (0.4667, 3, False), (0.35, 3, True),     # chance 33%: 1.5/classes flagged 46.7% too
+    (0.70, 2, False), (0.52, 2, True),       # chance 50%: 1.5/classes flagged up to 75%
+    (0.149, 10, True), (0.151, 10, False),   # chance 10%: the line stays at 15%
+    (0.0014, 1000, True), (0.002, 1000, False),
+])
+def test_chance_level_is_judged_near_chance_for_any_class_count(capsys, top1, classes, warned):
+    from cnnspace.commands.compress import _warn_if_destroyed
+    _warn_if_destroyed(top1, 0.9, classes, "model.cnnz")
+    assert ("answers at chance level" in capsys.readouterr().err) == warned
