@@ -7,7 +7,10 @@ import threading
 import time
 
 import optuna
+import pytest
 from _explore_studies import cli, write_study
+
+from cnnspace.cli import main
 
 from cnnspace.explore import Heartbeat, count, load_study_file, open_storage
 from cnnspace.explore._session import open_study, prepare
@@ -63,3 +66,17 @@ def test_a_study_folder_that_is_a_file_is_one_error_naming_it(tmp_path):
     last = run.stderr.strip().splitlines()[-1]
     assert last == (f"cnnspace explore: error: cannot write {tmp_path / 'out'}/.blocked.budget"
                     ".lock: a part of its folder path is a file"), run.stderr
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--heartbeat", "0"], "--heartbeat must be a positive integer, got 0"),
+    (["--grace", "-1"], "--grace must be a positive integer, got -1"),
+    (["--heartbeat", "10", "--grace", "5"], "--grace (5 s) must exceed --heartbeat (10 s)"),
+])
+def test_heartbeat_flags_are_named_in_their_errors(tmp_path, capsys, flags, message):
+    """They named explore()'s Heartbeat fields (interval_s, 'grace period'), not the flags."""
+    study = write_study(tmp_path, name="flags")
+    assert main(["explore", str(study), "--out", str(tmp_path / "out"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"cnnspace explore: error: {message}") and err.count("\n") == 1, err
+    assert not (tmp_path / "out").exists()

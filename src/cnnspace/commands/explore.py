@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
 from ..explore._run import check_workers
-from ..explore._storage import GRACE_S, HEARTBEAT_S
+from ..explore._storage import GRACE_S, HEARTBEAT_S, check_heartbeat
 from .report import write_study_report
 
 
@@ -43,6 +43,7 @@ def run(args) -> int:
     check_workers(args.workers, "--workers")  # named as given here, not as explore()'s argument
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
+    check_heartbeat(args.heartbeat, args.grace, ("--heartbeat", "--grace"))  # named as given
     heartbeat = Heartbeat(args.heartbeat, args.grace)
     try:
         result = explore(study, out, storage=args.storage, workers=args.workers,

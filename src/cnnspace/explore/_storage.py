@@ -46,6 +46,21 @@ SQLITE_BUSY_TIMEOUT_S = 120
 OPEN_ATTEMPTS = 5
 
 
+def _check_positive(name: str, value) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise CnnspaceError(f"{name} must be a positive integer, got {value!r}")
+
+
+def check_heartbeat(interval_s, grace_s,
+                    names: tuple[str, str] = ("heartbeat interval_s", "heartbeat grace_s")):
+    """``names``: what the caller calls the two values (the command: its flags)."""
+    _check_positive(names[0], interval_s)
+    _check_positive(names[1], grace_s)
+    if grace_s <= interval_s:
+        raise CnnspaceError(f"{names[1]} ({grace_s} s) must exceed {names[0]} ({interval_s} s): "
+                            "a live trial would be taken as dead between two heartbeats")
+
+
 @dataclass(frozen=True)
 class Heartbeat:
     """How workers prove they are alive: a heartbeat every ``interval_s`` seconds; a trial
@@ -58,13 +73,9 @@ class Heartbeat:
     max_deaths: int = MAX_DEATHS
 
     def __post_init__(self):
-        for name in ("interval_s", "grace_s", "max_retry", "max_deaths"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise CnnspaceError(f"heartbeat {name} must be a positive integer, got {value!r}")
-        if self.grace_s <= self.interval_s:
-            raise CnnspaceError(f"the heartbeat grace period ({self.grace_s} s) must exceed its "
-                                f"interval ({self.interval_s} s)")
+        for name in ("max_retry", "max_deaths"):
+            _check_positive(f"heartbeat {name}", getattr(self, name))
+        check_heartbeat(self.interval_s, self.grace_s)
 
     def retry_callback(self) -> RetryTrial:
         """Queues a stale, interrupted or failed trial again with its point (failed ones at most
