@@ -72,8 +72,10 @@ def test_a_study_folder_that_is_a_file_is_one_error_naming_it(tmp_path):
     (["--heartbeat", "0"], "--heartbeat must be a positive integer, got 0"),
     (["--grace", "-1"], "--grace must be a positive integer, got -1"),
     (["--heartbeat", "10", "--grace", "5"], "--grace (5 s) must exceed --heartbeat (10 s)"),
+    # It ran the study under the file's name, while `report --study-name ''` finds no study.
+    (["--study-name", ""], "--study-name: expected a name, got ''"),
 ])
-def test_heartbeat_flags_are_named_in_their_errors(tmp_path, capsys, flags, message):
+def test_explore_flag_errors_name_the_flag(tmp_path, capsys, flags, message):
     """They named explore()'s Heartbeat fields (interval_s, 'grace period'), not the flags."""
     study = write_study(tmp_path, name="flags")
     assert main(["explore", str(study), "--out", str(tmp_path / "out"), *flags]) == 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import exit_status
+from ..errors import CnnspaceError, exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
 from ..explore._run import check_workers
 from ..explore._storage import GRACE_S, HEARTBEAT_S, check_heartbeat
@@ -41,6 +41,8 @@ def register(sub) -> None:
 
 def run(args) -> int:
     check_workers(args.workers, "--workers")  # named as given here, not as explore()'s argument
+    if args.study_name == "":
+        raise CnnspaceError("--study-name: expected a name, got ''")
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
     check_heartbeat(args.heartbeat, args.grace, ("--heartbeat", "--grace"))  # named as given

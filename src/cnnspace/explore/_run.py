@@ -80,6 +80,8 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
         expect_path(storage, "a .journal or .db file or a storage URL", arg="storage")
     if study_name is not None and not isinstance(study_name, str):
         raise StudyError(f"study_name: expected a str or None, got {type(study_name).__name__}")
+    if study_name == "":  # would fall back to the file's name, while `report` finds no study ''
+        raise StudyError("study_name: expected a name, got ''")
     if not isinstance(heartbeat, Heartbeat):
         raise StudyError(f"heartbeat: expected a Heartbeat(interval_s, grace_s), got "
                          f"{type(heartbeat).__name__}")
