@@ -176,3 +176,22 @@ def test_workers_stop_with_a_checkpoint_when_their_command_is_killed(tmp_path):
         assert time.monotonic() < deadline, "workers outlived their command"
         time.sleep(0.2)
     assert load_checkpoint(out / "checkpoint.pt").step > 0
+
+
+def test_sigterm_to_the_process_group_stops_with_a_checkpoint_despite_loader_processes(tmp_path):
+    # timeout, `kill -- -PGID` and schedulers signal the whole group: the loader processes died
+    # of it, and the next batch was a DataLoader RuntimeError (exit 1) instead of a clean stop.
+    spec_file = tmp_path / "tiny.yaml"
+    spec_file.write_text(SPEC)
+    out = tmp_path / "run"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "cnnspace.cli", "train", str(spec_file), "--data=digits",
+         "--image-size=8", "--epochs=500", "--batch-size=8", "--loader-workers=2",
+         "--no-progress", f"--out={out}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    _wait_for(out / "metrics.jsonl", child)
+    time.sleep(0.5)  # inside the next epoch, with batches in flight
+    os.killpg(child.pid, signal.SIGTERM)
+    _, stderr = child.communicate(timeout=120)
+    assert child.returncode == 143 and "cnnspace train: terminated" in stderr, stderr
+    assert "Traceback" not in stderr and load_checkpoint(out / "checkpoint.pt").step > 0

@@ -53,9 +53,12 @@ class _WholeBatches(Dataset):
 
 
 def _quiet_loader_process(worker_id: int) -> None:
-    # Ctrl-C is the training process's to handle (it saves a checkpoint); a loader process
-    # killed by it would only turn that into a crash. One thread each: they share the cores.
+    # Ctrl-C and a SIGTERM to the process group (timeout, kill -- -PGID, a scheduler) are the
+    # training process's to handle (it saves a checkpoint); a loader process killed by them
+    # would only turn that into a crash. The training process still ends them (DataLoader's
+    # shutdown, or their watchdog once it is gone). One thread each: they share the cores.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     torch.set_num_threads(1)
 
 
