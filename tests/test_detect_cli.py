@@ -178,6 +178,8 @@ def test_resume_keeps_the_detection_options_the_run_began_with(tmp_path, capsys)
     (["detect", "eval", "/nonexistent/detector.pt", "--recall-points", "1"],
      "--recall-points must be 0 (area) or at least 2, got 1"),
     (["detect", "predict", "/nonexistent/detector.pt", "x.png"], "no checkpoint at"),
+    (["detect", "train", "squeezedet", "--data", "shapes:8", "--threads", "100000"],
+     "--threads expects a positive integer at most"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.chdir(tmp_path)  # generated data and runs stay in the test's folder

@@ -19,7 +19,7 @@ from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALING
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._checkpoints import is_trained
-from ._common import add_model_args, load_model, parse_settings, plural
+from ._common import add_model_args, check_threads, load_model, parse_settings, plural
 
 # What gloo raises in a collective when the worker at the other end has exited.
 LOST_PEER = re.compile(r"Connection (closed|reset) by peer")
@@ -119,6 +119,7 @@ def run_options(args) -> tuple[str, TrainConfig]:
     for (--nproc checked)."""
     if args.nproc < 1:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
+    check_threads(args.threads)  # torch takes them only once the data is read or generated
     out = args.out or _default_out(args.model, args.data)
     # detect train leaves some options out (getattr's None: the recipe's value)
     options = {field: getattr(args, _dest(flag), None)
