@@ -115,6 +115,28 @@ def test_a_size_the_processes_cannot_hold_is_refused_before_they_start(monkeypat
         run_commbench(2, [0.1, 400], backend="gloo")
 
 
+def test_a_pattern_whose_timings_do_not_grow_is_left_out_and_the_rest_kept(monkeypatch, capsys,
+                                                                          tmp_path):
+    # A disturbed parameter-server run stopped the whole command: the allreduce fit and the
+    # -o file were lost with it.
+    from cnnspace.scale import _commbench
+    timings = {"allreduce": [1e-3, 2e-3, 11e-3], "parameter_server": [4e-3, 0.6e-3, 0.5e-3]}
+    monkeypatch.setattr(_commbench._spawn, "run", lambda *args, **kwargs: timings)
+    out = tmp_path / "bench.json"
+    assert main(["commbench", "--sizes", "0.1", "1", "10", "--format", "json", "-o",
+                 str(out)]) == 0
+    saved = json.loads(out.read_text())
+    assert list(saved["patterns"]) == ["allreduce"]
+    assert any(n.startswith("no fit: parameter_server: measured times do not grow")
+               for n in saved["notes"])
+    assert "note: no fit: parameter_server" in capsys.readouterr().err
+    assert CommBench.from_json(saved, str(out)).fit("allreduce").beta_s_per_byte > 0
+    timings["allreduce"] = [5e-3, 1e-3, 0.9e-3]  # neither grows: nothing to keep
+    with pytest.raises(CnnspaceError, match="allreduce: measured times do not grow.*; "
+                                            "parameter_server: measured times do not grow"):
+        run_commbench(2, [0.1, 1, 10], backend="gloo")
+
+
 @pytest.fixture(scope="module")
 def bench_json(tmp_path_factory):
     """One real run through the CLI: 2 gloo processes, a small and a 16 MB message."""

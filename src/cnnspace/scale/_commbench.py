@@ -97,5 +97,13 @@ def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, w
     threads = threads or _spawn.default_threads(nproc)
     times = _spawn.run(_bench_worker, nproc, backend, threads, (sizes, repeats, warmup),
                        on_progress)
-    fits = tuple(fit_pattern(p, nproc, sizes, times[p]) for p in PATTERNS)
-    return CommBench(nproc, backend, threads, repeats, fits)
+    # One pattern's disturbed timings must not cost the other's fit (nor the -o file).
+    fits, unfitted = [], []
+    for pattern in PATTERNS:
+        try:
+            fits.append(fit_pattern(pattern, nproc, sizes, times[pattern]))
+        except CnnspaceError as e:
+            unfitted.append(str(e))
+    if not fits:
+        raise CnnspaceError("; ".join(unfitted))
+    return CommBench(nproc, backend, threads, repeats, tuple(fits), tuple(unfitted))

@@ -107,12 +107,14 @@ def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) 
 
 @dataclass(frozen=True)
 class CommBench:
-    """``run_commbench``'s result: the fit of each pattern measured (``fit(pattern)``)."""
+    """``run_commbench``'s result: the fit of each pattern measured (``fit(pattern)``);
+    ``unfitted``: why a measured pattern has no fit (its timings did not grow with size)."""
     nproc: int
     backend: str
     threads: int
     repeats: int
     fits: tuple[PatternFit, ...]
+    unfitted: tuple[str, ...] = ()
 
     def fit(self, pattern: str) -> PatternFit:
         for f in self.fits:
@@ -124,7 +126,9 @@ class CommBench:
     def notes(self, pattern: str | None = None) -> tuple[str, ...]:
         """Why the fits (or the one of ``pattern``) may not be trusted, in words."""
         fits = self.fits if pattern is None else (self.fit(pattern),)
-        return tuple(dict.fromkeys(note for f in fits for note in f.notes))
+        unfitted = self.unfitted if pattern is None else ()
+        return tuple(dict.fromkeys([*(note for f in fits for note in f.notes),
+                                    *(f"no fit: {why}" for why in unfitted)]))
 
     def to_json(self) -> dict:
         return {"nproc": self.nproc, "backend": self.backend, "threads": self.threads,
