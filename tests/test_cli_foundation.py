@@ -8,12 +8,8 @@ import pytest
 
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
+from _cli import run
 
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_analyze_json_schema(capsys):

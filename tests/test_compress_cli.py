@@ -6,10 +6,10 @@ import pytest
 
 from test_data import _cifar_batch, _image_folder, _write_pickle, write_random_cifar10
 
-from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.spec import loads
 from cnnspace.train import TrainConfig, train
+from _cli import run
 
 TINY = loads("""
 name: tiny
@@ -25,11 +25,6 @@ layers:
   - {name: fc, type: linear, out_features: 10}
 """)
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

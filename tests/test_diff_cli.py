@@ -8,12 +8,8 @@ import pytest
 from cnnspace import get_spec
 from cnnspace.cli import main
 from cnnspace.spec import save
+from _cli import run
 
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_each_set_belongs_to_the_model_before_it(capsys):

@@ -10,17 +10,12 @@ from pathlib import Path
 import yaml
 
 from cnnspace import analyze, get_spec
-from cnnspace.cli import main
 from cnnspace.commands import space as space_command
 from cnnspace.space import DesignSpace
+from _cli import run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "spaces"
 
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_analyze_json_has_every_point_with_its_verdict(capsys):

@@ -13,6 +13,7 @@ from cnnspace.cli import main
 from cnnspace.compress import predict
 from cnnspace.metrics import analyze
 from cnnspace.spec import load
+from _cli import run
 
 # A batchnorm layer: its parameters are neither a conv2d's nor a linear's, which every size and
 # count must still include.
@@ -28,11 +29,6 @@ layers:
   - {name: fc, type: linear, out_features: 2}
 """
 
-
-def run(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _shapes(root: Path) -> Path:
