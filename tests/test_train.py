@@ -99,15 +99,20 @@ def test_cosine_and_step_schedules():
     assert [step(s) for s in (5, 6, 12, 17)] == [1.0, 0.5, 0.25, 0.25]
 
 
-def test_onecycle_peaks_at_the_lr_after_30_percent_of_the_steps():
-    config = TrainConfig(epochs=10, lr=0.1)
+def _lrs(config: TrainConfig, steps_per_epoch: int) -> list[float]:
+    """The learning rate each step of ``config``'s schedule uses."""
     optimizer = make_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
-    scheduler = make_scheduler(optimizer, config, steps_per_epoch=10)
+    scheduler = make_scheduler(optimizer, config, steps_per_epoch=steps_per_epoch)
     lrs = []
-    for _ in range(100):
+    for _ in range(config.epochs * steps_per_epoch):
         lrs.append(optimizer.param_groups[0]["lr"])
         optimizer.step()
         scheduler.step()
+    return lrs
+
+
+def test_onecycle_peaks_at_the_lr_after_30_percent_of_the_steps():
+    lrs = _lrs(TrainConfig(epochs=10, lr=0.1), steps_per_epoch=10)
     assert max(lrs) == pytest.approx(0.1) and lrs.index(max(lrs)) in (29, 30)
     assert lrs[0] == pytest.approx(0.1 / 25) and lrs[-1] < 1e-5
 
@@ -117,13 +122,7 @@ def test_an_epochs_lr_is_the_one_its_last_step_used(digits8):
     # its end, climbing back up (the last epoch showed 4.6e-4 after one of 4e-8).
     config = quick(epochs=3, batch_size=len(digits8.train), lr=1e-3)
     result = train(loads(TINY), digits8, config)
-    optimizer = make_optimizer([torch.nn.Parameter(torch.zeros(1))], config)
-    scheduler = make_scheduler(optimizer, config, steps_per_epoch=1)
-    used = []
-    for _ in range(3):
-        used.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+    used = _lrs(config, steps_per_epoch=1)
     assert [m["lr"] for m in result.history] == pytest.approx(used)
     assert used[2] < 1e-7  # the schedule's end, not past it
 
