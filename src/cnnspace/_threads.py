@@ -5,13 +5,14 @@ import contextlib
 from typing import Any, Iterator
 
 from ._cpus import available_cpus
+from ._values import is_int
 from .errors import CnnspaceError
 
 
 def is_thread_count(count: Any) -> bool:
     """A thread count torch can take: more threads than CPUs only wait for each other, and
     thousands hang torch or crash it (100,000: a segfault)."""
-    return isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= available_cpus()
+    return is_int(count) and 1 <= count <= available_cpus()
 
 
 def thread_count_expected() -> str:

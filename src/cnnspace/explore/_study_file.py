@@ -22,6 +22,7 @@ from typing import Any
 
 import optuna
 
+from .._values import is_int
 from .._yaml_file import read_yaml
 from ..errors import CnnspaceError
 from ..space import GRID_LIMIT, DesignSpace, SpaceError
@@ -168,7 +169,7 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
         make_sampler(sampler, lambda: {}, None)
     n_trials, timeout = _budget(d.get("budget"), sampler.name)
     seed = d.get("seed", 0)
-    if seed is not None and not _is_int(seed):
+    if seed is not None and not is_int(seed):
         raise StudyError(f"expected an integer or null, got {seed!r}", key="seed")
     keep = d.get("keep_checkpoints", False)
     if not isinstance(keep, bool):
@@ -224,7 +225,7 @@ def _train(value: Any) -> tuple[dict[str, Any], str, int | None]:
     if not isinstance(data, str) or not data:
         raise StudyError(f"expected a dataset reference such as digits or cifar10:PATH, "
                          f"got {data!r}", key="train.data")
-    if image_size is not None and (not _is_int(image_size) or image_size < 1):
+    if image_size is not None and (not is_int(image_size) or image_size < 1):
         raise StudyError(f"expected a positive integer, got {image_size!r}", key="train.image_size")
     for managed in _MANAGED_TRAIN:
         if managed in options:
@@ -255,7 +256,7 @@ def _budget(value: Any, sampler: str) -> tuple[int | None, float | None]:
         raise StudyError(f"unknown budget key (allowed: {', '.join(_BUDGET_KEYS)})",
                          key=f"budget.{unknown[0]}")
     n_trials, timeout = value.get("n_trials"), value.get("timeout")
-    if n_trials is not None and (not _is_int(n_trials) or n_trials < 1):
+    if n_trials is not None and (not is_int(n_trials) or n_trials < 1):
         raise StudyError(f"expected a positive integer, got {n_trials!r}", key="budget.n_trials")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
                                 or not math.isfinite(timeout) or timeout <= 0):
@@ -266,6 +267,3 @@ def _budget(value: Any, sampler: str) -> tuple[int | None, float | None]:
                          "budget.n_trials or budget.timeout", key="budget")
     return n_trials, None if timeout is None else float(timeout)
 
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)

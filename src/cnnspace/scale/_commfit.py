@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .._values import is_int
 from ..errors import CnnspaceError
 from ._model import Interconnect, comm_coefficients
 
@@ -151,7 +152,7 @@ class CommBench:
         if missing:
             raise refused(f"no field {', '.join(repr(k) for k in missing)}")
         for field, minimum in (("nproc", 2), ("threads", 1), ("repeats", 1)):
-            if not _is_int(data[field]) or data[field] < minimum:
+            if not is_int(data[field]) or data[field] < minimum:
                 raise refused(f"field {field!r}: expected an integer >= {minimum}, got "
                               f"{data[field]!r}")
         if data["backend"] not in ("gloo", "nccl"):
@@ -171,7 +172,7 @@ class CommBench:
                     and len(sizes) == len(times)):
                 raise refused(f"{where}: expected 'sizes_bytes' and 'times_s', lists of equal "
                               "length")
-            bad = [n for n in sizes if not (_is_int(n) and n > 0)]
+            bad = [n for n in sizes if not (is_int(n) and n > 0)]
             if bad:
                 raise refused(f"{where}: 'sizes_bytes' must be positive integers, got {bad[0]!r}")
             try:
@@ -180,9 +181,6 @@ class CommBench:
                 raise CnnspaceError(f"{source}: {e}") from None
         return cls(data["nproc"], data["backend"], data["threads"], data["repeats"], tuple(fits))
 
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def parse_sizes_mb(values) -> list[int]:

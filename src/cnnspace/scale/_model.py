@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from .._values import is_number
 from ..errors import CnnspaceError
 from ..metrics import analyze
 from ..spec import NetSpec, resolve
@@ -37,11 +38,11 @@ class Device:
     efficiency: float
 
     def __post_init__(self):
-        if not (_is_number(self.peak_flops) and math.isfinite(self.peak_flops)
+        if not (is_number(self.peak_flops) and math.isfinite(self.peak_flops)
                 and self.peak_flops > 0):
             raise CnnspaceError(f"device FLOP/s must be a finite number > 0, got "
                                 f"{self.peak_flops!r}")
-        if not (_is_number(self.efficiency) and 0 < self.efficiency <= 1):
+        if not (is_number(self.efficiency) and 0 < self.efficiency <= 1):
             raise CnnspaceError(f"device efficiency must be in (0, 1], got {self.efficiency!r}")
 
     @property
@@ -53,9 +54,6 @@ class Device:
         """A device running at the FLOP/s of a measured training step of ``images`` images."""
         return cls(name, costs.train_flops_per_image * images / seconds, 1.0)
 
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -74,7 +72,7 @@ class Recipe:
         for name, value in ((names[0], batch), (names[2], dataset_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CnnspaceError(f"{name} must be a positive integer, got {value!r}")
-        if not (_is_number(epochs) and math.isfinite(epochs) and epochs > 0):
+        if not (is_number(epochs) and math.isfinite(epochs) and epochs > 0):
             raise CnnspaceError(f"{names[1]} must be > 0, got {epochs!r}")
         if dataset_size < batch:
             raise CnnspaceError(f"{names[2]} {dataset_size:,} is smaller than one batch of "
@@ -130,9 +128,9 @@ class NetworkCosts:
     train_flops_per_image: int   # forward + backward
 
     def __post_init__(self):
-        if not (_is_number(self.gradient_bytes) and self.gradient_bytes > 0):
+        if not (is_number(self.gradient_bytes) and self.gradient_bytes > 0):
             raise _no_weights(self.model)
-        if not (_is_number(self.train_flops_per_image) and self.train_flops_per_image > 0):
+        if not (is_number(self.train_flops_per_image) and self.train_flops_per_image > 0):
             raise CnnspaceError(f"{self.model}: training FLOPs per image must be > 0, got "
                                 f"{self.train_flops_per_image!r}")
 

@@ -6,6 +6,7 @@ import os
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from .._values import is_int
 from ..errors import CnnspaceError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -80,15 +81,15 @@ class TrainConfig:
                 _fail(key, f"one of {', '.join(choices)}", getattr(self, key))
         for key in ("epochs", "batch_size", "lr_reference_batch", "step_epochs", "powersgd_rank",
                     "eval_batch_size"):
-            if not _is_int(getattr(self, key)) or getattr(self, key) < 1:
+            if not is_int(getattr(self, key)) or getattr(self, key) < 1:
                 _fail(key, "a positive integer", getattr(self, key))
         for key in ("seed", "checkpoint_every"):
-            if not _is_int(getattr(self, key)) or getattr(self, key) < 0:
+            if not is_int(getattr(self, key)) or getattr(self, key) < 0:
                 _fail(key, "a non-negative integer", getattr(self, key))
-        if self.num_workers is not None and (not _is_int(self.num_workers)
+        if self.num_workers is not None and (not is_int(self.num_workers)
                                              or self.num_workers < 0):
             _fail("num_workers", "a non-negative integer or null (automatic)", self.num_workers)
-        if self.threads is not None and (not _is_int(self.threads) or self.threads < 1):
+        if self.threads is not None and (not is_int(self.threads) or self.threads < 1):
             _fail("threads", "a positive integer or null (torch's default)", self.threads)
         for key in ("lr", "poly_power", "step_gamma"):
             if not _is_number(getattr(self, key)) or getattr(self, key) <= 0:
@@ -200,9 +201,6 @@ def _changed(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:
     return {k: (da[k], db[k]) for k in da
             if k not in RUN_OPTIONS and k != "recipe" and da[k] != db[k]}
 
-
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_number(v) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+from .._values import is_int, is_number
 from ..spec import NetSpec, SpecError
 from ._build import SpecWriter
 from ._registry import register_model
@@ -33,12 +34,6 @@ def _check(name: str, ok: bool, expected: str, value, note: str = "") -> None:
         raise SpecError(f"expected {expected}, got {value!r}{note}", field=name)
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 @register_model("FireNet family: SqueezeNet-style CNNs from metaparameters (defaults = SqueezeNet v1.0)")
@@ -51,13 +46,13 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
     for key, value in (("base_e", base_e), ("freq", freq), ("num_fire", num_fire),
                        ("conv1_filters", conv1_filters), ("conv1_kernel", conv1_kernel),
                        ("conv1_stride", conv1_stride)):
-        _check(key, _is_int(value) and value >= 1, "a positive integer", value)
-    _check("incr_e", _is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
-    _check("conv10_pad", _is_int(conv10_pad) and conv10_pad >= 0, "a non-negative integer",
+        _check(key, is_int(value) and value >= 1, "a positive integer", value)
+    _check("incr_e", is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
+    _check("conv10_pad", is_int(conv10_pad) and conv10_pad >= 0, "a non-negative integer",
            conv10_pad)
-    _check("pct3x3", _number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
-    _check("sr", _number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
-    _check("dropout", _number(dropout) and 0 <= dropout < 1, "a probability in [0, 1)", dropout)
+    _check("pct3x3", is_number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
+    _check("sr", is_number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
+    _check("dropout", is_number(dropout) and 0 <= dropout < 1, "a probability in [0, 1)", dropout)
     _check("bypass", bypass in BYPASS, f"one of {', '.join(BYPASS)}", bypass)
     _check("batchnorm", isinstance(batchnorm, bool), "true or false", batchnorm)
     fires = [f"fire{i + 2}" for i in range(num_fire)]
