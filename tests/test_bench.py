@@ -301,6 +301,18 @@ def test_a_peak_gemm_too_large_for_memory_names_the_peak_size_not_the_model(caps
     assert "peak size 1000000" in err and "model, input or batch" not in err
 
 
+def test_a_peak_gemm_larger_than_free_memory_is_refused_before_allocating(monkeypatch):
+    # On the GPU machine (2026-11-26) the kernel overcommits: the 4 TB matrices of peak size 10^6
+    # were allocated, and the out-of-memory killer ended the process when randn touched them.
+    from cnnspace.metrics import _peak
+
+    monkeypatch.setattr(_peak, "available_memory", lambda: 10 ** 6)
+    monkeypatch.setattr(_peak, "_torch_gemm", lambda *a: pytest.fail("allocated anyway"))
+    with pytest.raises(CnnspaceError, match=r"peak size 1024: .*\(three matrices, 0.0126 GB\): "
+                                            r"cpu has 0.001 GB free"):
+        gemm_peak(sizes=(1024,))
+
+
 def test_onnxruntime_gemm_is_left_out_where_its_matrix_exceeds_an_onnx_file():
     # A 23,200^2 float32 operand is over protobuf's 2 GiB: the export failed and took bench
     # down with it, after minutes of torch.mm at that size.

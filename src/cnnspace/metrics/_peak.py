@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._memory import available_memory
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, ONNX_MAX_BYTES, onnx_bytes, ort_session
@@ -72,17 +73,29 @@ def _sync(device: torch.device):
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
+def _free_memory(device: torch.device) -> int | None:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return available_memory() if device.type == "cpu" else None
+
+
 def _gemm(make, n: int, device: torch.device, dtype: torch.dtype):
     """``make(n)``; a failure (its matrices not fitting in memory) names the GEMM's size, since
     the network is not what ran out of memory."""
+    size = 3 * n * n * torch.empty((), dtype=dtype).element_size()
+
+    def refuse(reason: str) -> CnnspaceError:
+        return CnnspaceError(f"peak size {n}: cannot set up the {n} x {n} GEMM measuring peak "
+                             f"FLOP/s on {device} (three matrices, {size / 1e9:.3g} GB): {reason}")
+
+    free = _free_memory(device)
+    if free is not None and size > free:  # asked first: an overcommitting kernel would kill us
+        raise refuse(f"{device} has {free / 1e9:.3g} GB free")
     try:
         return make(n)
     except (MemoryError, RuntimeError) as e:
-        size = 3 * n * n * torch.empty((), dtype=dtype).element_size()
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CnnspaceError(f"peak size {n}: cannot set up the {n} x {n} GEMM measuring peak "
-                            f"FLOP/s on {device} (three matrices, {size / 1e9:.3g} GB): {reason}"
-                            ) from None
+        raise refuse(str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                     ) from None
 
 
 def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32,

@@ -7,6 +7,7 @@ import time
 import torch
 import torch.distributed as dist
 
+from .._memory import available_memory
 from ..errors import CnnspaceError
 from . import _spawn
 from ._commfit import DEFAULT_SIZES_MB, PATTERNS, CommBench, fit_pattern, parse_sizes_mb
@@ -57,18 +58,6 @@ def _bench_worker(rank: int, nproc: int, device: torch.device, channel, sizes: l
                 channel.put(("progress", f"{pattern} {nbytes / 1e6:g} MB"))
     if rank == 0:
         channel.put(("result", times))
-
-
-def available_memory() -> int | None:
-    """Bytes of memory the kernel says new allocations can have (Linux), or None."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def _check_memory(nproc: int, largest: int) -> None:
