@@ -306,7 +306,7 @@ def test_a_peak_gemm_larger_than_free_memory_is_refused_before_allocating(monkey
     # were allocated, and the out-of-memory killer ended the process when randn touched them.
     from cnnspace.metrics import _peak
 
-    monkeypatch.setattr(_peak, "available_memory", lambda: 10 ** 6)
+    monkeypatch.setattr("cnnspace.metrics._memory_need.available_memory", lambda: 10 ** 6)
     monkeypatch.setattr(_peak, "_torch_gemm", lambda *a: pytest.fail("allocated anyway"))
     with pytest.raises(CnnspaceError, match=r"peak size 1024: .*\(three matrices, 0.0126 GB\): "
                                             r"cpu has 0.001 GB free"):

@@ -12,10 +12,10 @@ import sys
 import pytest
 import torch
 
-from cnnspace import analyze, get_spec
+from cnnspace import CnnspaceError, analyze, get_spec
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
-from cnnspace.metrics import benchmark
+from cnnspace.metrics import benchmark, gemm_peak
 from cnnspace.nn import build
 from cnnspace.spec import loads
 from cnnspace.train import TrainConfig, load_checkpoint, train
@@ -110,3 +110,18 @@ def test_bench_on_the_gpu_measures_latency_peak_and_energy():
     energy, reason = result["energy_j_per_frame"], result["energy_unavailable_reason"]
     assert (energy is not None and energy > 0 and result["energy_source"]) or reason, result
     assert 0 < result["train_step"]["pct_of_peak"] < 100
+
+
+def test_a_batch_beyond_the_gpus_free_memory_is_refused_before_it_runs():
+    # The GPU's own free bytes, not the machine's: CUDA_VISIBLE_DEVICES's first GPU.
+    from cnnspace.metrics._memory_need import batch_memory, free_memory
+
+    spec = get_spec("squeezenet1_1", input=(3, 224, 224))
+    free = free_memory(torch.device("cuda"))
+    assert 0 < free <= torch.cuda.get_device_properties(0).total_memory
+    batch = free // batch_memory(analyze(spec), 1, training=False) + 1
+    with pytest.raises(CnnspaceError, match=rf"a forward pass of {batch} images .* cuda(:0)? has "):
+        benchmark(spec, batches=(1, batch), device="cuda", backends="torch",
+                  min_time_s=0.02, peak_sizes=(256,))
+    with pytest.raises(CnnspaceError, match=r"peak size 1000000: .* cuda(:0)? has .* GB free"):
+        gemm_peak("cuda", sizes=(10 ** 6,))

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .._memory import available_memory
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, ONNX_MAX_BYTES, onnx_bytes, ort_session
 from ._backends import unavailable_reason
+from ._memory_need import free_memory
 from ._timing import time_calls
 
 CPU_SIZES = (1024, 2048)
@@ -73,12 +73,6 @@ def _sync(device: torch.device):
     return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
 
 
-def _free_memory(device: torch.device) -> int | None:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    return available_memory() if device.type == "cpu" else None
-
-
 def _gemm(make, n: int, device: torch.device, dtype: torch.dtype):
     """``make(n)``; a failure (its matrices not fitting in memory) names the GEMM's size, since
     the network is not what ran out of memory."""
@@ -88,7 +82,7 @@ def _gemm(make, n: int, device: torch.device, dtype: torch.dtype):
         return CnnspaceError(f"peak size {n}: cannot set up the {n} x {n} GEMM measuring peak "
                              f"FLOP/s on {device} (three matrices, {size / 1e9:.3g} GB): {reason}")
 
-    free = _free_memory(device)
+    free = free_memory(device)
     if free is not None and size > free:  # asked first: an overcommitting kernel would kill us
         raise refuse(f"{device} has {free / 1e9:.3g} GB free")
     try:

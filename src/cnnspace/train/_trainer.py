@@ -13,7 +13,7 @@ from torch import nn
 from .. import __version__
 from ..errors import Terminated
 from ..data import DataSplits
-from ..metrics import analyze
+from ..metrics import analyze, batch_memory_shortfall
 from ..spec import NetSpec, to_dict
 from ._callbacks import (Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState,
                          best_record)
@@ -77,6 +77,8 @@ class Trainer:
         self.loss_fn, self.evaluate_fn, self.callbacks = loss_fn, evaluate_fn, list(callbacks)
         self.stop, self.run_info = stop, run_info
         self.files = RunFiles(config.out) if config.out else None
+        if spec is not None:
+            self._check_memory()
         self.loader = EpochLoader(data.train, config.per_worker_batch(workers.world_size),
                                   workers, config.seed, config.num_workers, data.collate_fn)
         steps = self.loader.steps_per_epoch
@@ -114,6 +116,22 @@ class Trainer:
             self.files.write_config(self._config_record())
 
     # -- setup -----------------------------------------------------------------------------
+
+    def _check_memory(self) -> None:
+        """Refuses batches that cannot fit before the first one runs: where the kernel
+        overcommits, the out-of-memory killer would end the run with no message."""
+        cfg, workers = self.config, self.workers
+        # workers on the CPU share this machine's memory; on GPUs each has its own
+        sharing = workers.local_world_size if workers.device.type == "cpu" else 1
+        analysis = analyze(self.spec)
+        # a training batch is split over the workers; each evaluates whole eval batches
+        for field, batch, per_worker, training in (
+                ("batch_size", cfg.batch_size, cfg.per_worker_batch(workers.world_size), True),
+                ("eval_batch_size", cfg.eval_batch_size, cfg.eval_batch_size, False)):
+            too_large = batch_memory_shortfall(analysis, per_worker * sharing, workers.device,
+                                               training=training)
+            if too_large:
+                raise ConfigError(f"{field} {batch}: {too_large}")
 
     def _checkpoint_to_resume(self) -> Checkpoint | None:
         """Rank 0 reads the checkpoint (weights-only) and hands it to the others, so the run
