@@ -12,6 +12,7 @@ import pytest
 
 from cnnspace import CnnspaceError, analyze, get_spec
 from cnnspace.cli import main
+from cnnspace.data import get_dataset
 from cnnspace.metrics import _memory_need, benchmark
 from cnnspace.metrics._memory_need import batch_memory
 from cnnspace.spec import save
@@ -70,6 +71,12 @@ def test_training_refuses_a_batch_its_workers_cannot_hold(monkeypatch, tmp_path)
     with pytest.raises(ConfigError, match=r"batch_size 32: a training step of 32 images"):
         train(spec, "digits", config)
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
+    # a batch larger than the training split holds the split, no more: not refused
+    data = get_dataset("digits")
+    _free(monkeypatch, batch_memory(a, len(data.train), training=True))
+    result = train(spec, data, TrainConfig.from_recipe("digits", batch_size=4096, epochs=1,
+                                                       device="cpu", progress=False))
+    assert result.steps == 1
     # the evaluation batch too, as a forward pass
     _free(monkeypatch, batch_memory(a, 64, training=False) - 1)
     with pytest.raises(ConfigError, match=r"eval_batch_size 64: a forward pass of 64 images"):
