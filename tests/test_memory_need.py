@@ -41,8 +41,8 @@ def test_a_forward_batch_beyond_free_memory_is_refused_before_anything_runs(monk
     monkeypatch.setattr("cnnspace.metrics._measured.gemm_peak",
                         lambda *a, **k: pytest.fail("measured before refusing"))
     with pytest.raises(CnnspaceError, match=r"a forward pass of 64 images of squeezenet1_1 at "
-                                            r"3x32x32 holds at least .* GB of activations .* and "
-                                            r"cpu has .* GB free; give a smaller batch"):
+                                            r"3x32x32 holds at least .* [GM]B of activations .* and "
+                                            r"cpu has .* [GM]B free; give a smaller batch"):
         benchmark(NET, batches=(1, 64), backends="torch", **FAST)
 
 

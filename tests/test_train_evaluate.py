@@ -60,3 +60,21 @@ def test_a_dataset_with_other_classes_is_refused(trained, capsys):
     err = capsys.readouterr().err
     assert "was trained on the classes airplane, automobile" in err and "k0, k1" in err
     assert err.count("\n") == 1
+
+
+def test_a_batch_beyond_free_memory_is_refused_naming_the_option(trained, capsys, monkeypatch):
+    # 7 test images: --batch-size 1000 holds those 7, no more
+    from cnnspace import analyze
+    from cnnspace.metrics import _memory_need
+    from cnnspace.train import load_checkpoint
+
+    checkpoint, first, _ = trained
+    spec = load_checkpoint(checkpoint).spec
+    need = _memory_need.batch_memory(analyze(spec), 7, training=False)
+    monkeypatch.setattr(_memory_need, "available_memory", lambda: need - 1)
+    assert main(["evaluate", str(checkpoint), "--batch-size", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert "--batch-size 1000: a forward pass of 7 images of tiny_rgb at 3x8x8 holds at least " \
+           "0.0" in err and " MB of activations" in err
+    monkeypatch.setattr(_memory_need, "available_memory", lambda: need)
+    assert _evaluate(capsys, checkpoint, "--batch-size", "1000")["test_images"] == 7

@@ -36,6 +36,9 @@ def batch_memory_shortfall(analysis: Analysis, batch: int, device: torch.device,
         return None
     step = "a training step" if training else "a forward pass"
     return (f"{step} of {batch} images of {analysis.model} at "
-            f"{'x'.join(map(str, analysis.input))} holds at least {need / 1e9:.3g} GB of "
-            f"activations (counted from the spec) and {device} has {free / 1e9:.3g} GB free; "
-            f"give a smaller batch")
+            f"{'x'.join(map(str, analysis.input))} holds at least {_size(need)} of activations "
+            f"(counted from the spec) and {device} has {_size(free)} free; give a smaller batch")
+
+
+def _size(nbytes: int) -> str:
+    return f"{nbytes / 1e9:.3g} GB" if nbytes >= 1e8 else f"{nbytes / 1e6:.3g} MB"
