@@ -35,7 +35,7 @@ def batch_memory_shortfall(analysis: Analysis, batch: int, device: torch.device,
     if free is None or need <= free:
         return None
     step = "a training step" if training else "a forward pass"
-    return (f"{step} of {batch} images of {analysis.model} at "
+    return (f"{step} of {batch} image{'s' if batch != 1 else ''} of {analysis.model} at "
             f"{'x'.join(map(str, analysis.input))} holds at least {_size(need)} of activations "
             f"(counted from the spec) and {device} has {_size(free)} free; give a smaller batch")
 
