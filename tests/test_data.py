@@ -327,6 +327,19 @@ def test_16_bit_images_are_scaled_not_clipped(tmp_path):
     assert data.train._images([index])[0, :, 4, 4].tolist() == [128, 128, 128]
 
 
+def test_a_dark_16_bit_image_stays_dark(tmp_path):
+    # Whether a 16-bit image is shifted must not depend on its brightest pixel: 200 of 65535
+    # is black, and 255 and 256 are neighbours, not full white and black.
+    root = _image_folder(tmp_path)
+    for value in (200, 255, 256):
+        Image.fromarray(np.full((12, 12), value, dtype=np.uint16)).save(
+            root / "train" / "red" / f"dark{value}.png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    decoded = {f.name: data.train._images([i])[0, 0, 4, 4].item()
+               for i, f in enumerate(data.train.files) if f.name.startswith("dark")}
+    assert decoded == {"dark200.png": 0, "dark255.png": 0, "dark256.png": 1}
+
+
 def test_palette_images_with_transparency_decode_without_a_warning(tmp_path):
     import warnings
 

@@ -21,8 +21,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 # decode() in words, for the preprocessing a trained model records
 DECODING = {"channels": "RGB, as Pillow's convert('RGB') gives it (a greyscale image in every "
-                        "channel, alpha dropped; 16-bit greyscale first shifted right 8 bits "
-                        "where any value exceeds 255)",
+                        "channel, alpha dropped; 16-bit greyscale first shifted right 8 bits)",
             "resize": "the shorter side scaled to the input's side (Pillow bilinear, the longer "
                       "side rounded), then the centre cut out (offsets rounded down)"}
 
@@ -32,9 +31,9 @@ def decode(path: Path, size: int) -> torch.Tensor:
     try:
         with Image.open(path) as im:
             if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
-                values = np.asarray(im).astype(np.int64)
-                im = Image.fromarray((values >> 8 if values.max() > 255 else values)
-                                     .clip(0, 255).astype(np.uint8))
+                # Every image shifted alike: a dark one (all values <= 255) is dark, not white.
+                values = np.asarray(im).astype(np.int64) >> 8
+                im = Image.fromarray(values.clip(0, 255).astype(np.uint8))
             if im.mode == "P" and "transparency" in im.info:
                 # Straight to RGB, Pillow warns (two lines on stderr per image) that the
                 # transparency should go through RGBA first: it does, then alpha is dropped.
