@@ -254,6 +254,17 @@ def test_cifar_class_names_that_are_no_list_are_named(cifar10_dir):
         get_dataset(f"cifar10:{cifar10_dir}")
 
 
+def test_cifar_with_one_class_is_refused_as_an_image_folder_is(cifar10_dir):
+    # one class scores 100% top-1 and top-5 whatever the network learns
+    folder = cifar10_dir / "cifar-10-batches-py"
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        _write_pickle(folder / name, _cifar_batch(4, 1, b"labels", 1))
+    _write_pickle(folder / "batches.meta", {b"label_names": [b"only"]})
+    with pytest.raises(DataError, match="batches.meta: needs at least two classes, found "
+                                        r"\['only'\]"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
 def test_cifar_batches_resaved_at_pickle_protocol_5_are_read(cifar10_dir):
     # Protocol 5 (Python 3.14's default) writes arrays through numpy's _frombuffer.
     folder = cifar10_dir / "cifar-10-batches-py"

@@ -91,6 +91,8 @@ def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
     meta_path = folder / meta_file
     names = _class_names(_get(load_restricted_pickle(meta_path), names_key, meta_path),
                          names_key, meta_path)
+    if len(names) < 2:  # one class scores 100% whatever the network learns
+        raise DataError(f"{meta_path}: needs at least two classes, found {names}")
     bad = [int(v) for v in (train_labels.min(), train_labels.max(), test_labels.min(),
                             test_labels.max()) if not 0 <= v < len(names)]
     if bad:
