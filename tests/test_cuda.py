@@ -119,7 +119,7 @@ def test_a_batch_beyond_the_gpus_free_memory_is_refused_before_it_runs():
     spec = get_spec("squeezenet1_1", input=(3, 224, 224))
     free = free_memory(torch.device("cuda"))
     assert 0 < free <= torch.cuda.get_device_properties(0).total_memory
-    batch = free // batch_memory(analyze(spec), 1, training=False) + 1
+    batch = free // batch_memory(spec, 1, training=False) + 1
     with pytest.raises(CnnspaceError, match=rf"a forward pass of {batch} images .* cuda(:0)? has "):
         benchmark(spec, batches=(1, batch), device="cuda", backends="torch",
                   min_time_s=0.02, peak_sizes=(256,))

@@ -176,11 +176,10 @@ def test_an_input_whose_forward_pass_cannot_fit_is_refused_before_exporting(tmp_
                                                                               monkeypatch):
     # Exporting runs the network: at 3x15000x15000 squeezenet1_1's conv1 output alone is 14 GB,
     # which an overcommitting kernel grants and then kills the process for.
-    from cnnspace import analyze
     from cnnspace.metrics import _memory_need
 
     spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
-    need = _memory_need.batch_memory(analyze(spec), 2, training=False)
+    need = _memory_need.batch_memory(spec, 2, training=False)
     monkeypatch.setattr(_memory_need, "available_memory", lambda: need - 1)
     out = tmp_path / "sq.onnx"
     argv = ["export", "squeezenet1_1", "--set", "num_classes=10", "--input", "3x32x32",

@@ -64,13 +64,12 @@ def test_a_dataset_with_other_classes_is_refused(trained, capsys):
 
 def test_a_batch_beyond_free_memory_is_refused_naming_the_option(trained, capsys, monkeypatch):
     # 7 test images: --batch-size 1000 holds those 7, no more
-    from cnnspace import analyze
     from cnnspace.metrics import _memory_need
     from cnnspace.train import load_checkpoint
 
     checkpoint, first, _ = trained
     spec = load_checkpoint(checkpoint).spec
-    need = _memory_need.batch_memory(analyze(spec), 7, training=False)
+    need = _memory_need.batch_memory(spec, 7, training=False)
     monkeypatch.setattr(_memory_need, "available_memory", lambda: need - 1)
     assert main(["evaluate", str(checkpoint), "--batch-size", "1000"]) == 2
     err = capsys.readouterr().err

@@ -36,7 +36,7 @@ def run(args) -> int:
     import torch
 
     from .._atomic import write_atomic
-    from ..metrics import analyze, batch_memory_shortfall
+    from ..metrics import batch_memory_shortfall
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
                       onnx_bytes, too_large_for_onnx, with_metadata)
 
@@ -44,7 +44,7 @@ def run(args) -> int:
     if reason := too_large_for_onnx(module):
         raise CnnspaceError(f"{args.onnx} not written: {spec.name}'s {reason}")
     # exporting and checking run the network, on one image or two (a dynamic batch)
-    if reason := batch_memory_shortfall(analyze(spec), 2 if args.dynamic_batch else 1,
+    if reason := batch_memory_shortfall(spec, 2 if args.dynamic_batch else 1,
                                         torch.device("cpu"), training=False):
         raise CnnspaceError(f"{args.onnx} not written: {reason}")
     data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)

@@ -199,7 +199,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops
-    too_large = batch_memory_shortfall(analysis, max(batches), dev, training=False)
+    too_large = batch_memory_shortfall(spec, max(batches), dev, training=False)
     if too_large:
         raise CnnspaceError(too_large)
     model = module if module is not None else build(spec)
@@ -252,7 +252,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                 p.requires_grad for p in runners[profiled.name].module.parameters()):
             # pooling and activations alone: nothing for a step to update (SGD refuses it)
             train_reason = "the network has no trainable parameters"
-        elif too_large := train_batch and batch_memory_shortfall(analysis, train_batch, dev,
+        elif too_large := train_batch and batch_memory_shortfall(spec, train_batch, dev,
                                                                  training=True):
             train_reason = too_large
         elif train_batch and profiled is not None:

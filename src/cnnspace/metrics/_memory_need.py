@@ -1,6 +1,6 @@
-"""The least memory a batch needs, from the analytic activation counts, asked before running:
-where the kernel overcommits, the allocations succeed and the out-of-memory killer then ends
-the process with no message (seen: `bench squeezenet1_1 --batch 2000` on a 24 GiB machine)."""
+"""The least memory a batch needs, counted from the spec, asked before running: where the kernel
+overcommits, the allocations succeed and the out-of-memory killer then ends the process with no
+message (seen: `bench squeezenet1_1 --batch 2000` on a 24 GiB machine)."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,15 @@ import math
 import torch
 
 from .._memory import available_memory
-from ._analyze import Analysis
+from ..spec import INPUT, Graph, NetSpec, resolve
+
+# Layers whose backward pass reads their input, so that its memory stays until then. Activations
+# computed in place read their output, which is that same memory. A type missing here only makes
+# the count smaller: it stays a lower bound.
+INPUT_KEEPING_TYPES = frozenset({"conv2d", "linear", "batchnorm", "lrn", "maxpool",
+                                 "global_maxpool", "gelu", "silu", "relu6", "leaky_relu"})
+# Layers whose backward pass reads their own output (relu, when it has memory of its own).
+OUTPUT_KEEPING_TYPES = frozenset({"relu", "sigmoid", "tanh", "softmax"})
 
 
 def free_memory(device: torch.device) -> int | None:
@@ -18,25 +26,42 @@ def free_memory(device: torch.device) -> int | None:
     return available_memory() if device.type == "cpu" else None
 
 
-def batch_memory(analysis: Analysis, batch: int, training: bool, bytes_per_value: int = 4) -> int:
-    """A lower bound of the bytes a batch holds beside the weights: the input, and every layer's
-    output for a training step (each is kept for the backward pass; in-place layers count 0),
-    or the largest layer's output for a forward pass. Measured peaks were 1.1-1.8x it."""
-    kept = (analysis.totals.activations if training
-            else max((m.activations for m in analysis.layers), default=0))
-    return (math.prod(analysis.input) + kept) * batch * bytes_per_value
+def _kept_for_backward(graph: Graph) -> int:
+    """Values per image that a training step holds until its backward pass."""
+    owner: dict[str, str] = {}  # a layer's output -> the layer whose memory it is
+    for node in graph.nodes:
+        owner[node.name] = owner.get(node.inputs[0], node.inputs[0]) if node.aliases else node.name
+    kept = {owner.get(name, name) for name in graph.outputs}
+    for node in graph.nodes:
+        if node.type in INPUT_KEEPING_TYPES or (node.type == "relu" and node.aliases):
+            kept.update(owner.get(name, name) for name in node.inputs)
+        elif node.type in OUTPUT_KEEPING_TYPES:
+            kept.add(owner[node.name])
+    kept.discard(INPUT)  # counted apart, as the caller holds it throughout
+    return sum(math.prod(node.out_shape) for node in graph.nodes if node.name in kept)
 
 
-def batch_memory_shortfall(analysis: Analysis, batch: int, device: torch.device, *,
+def batch_memory(spec: NetSpec, batch: int, training: bool, bytes_per_value: int = 4) -> int:
+    """A lower bound of the bytes a batch holds beside the weights: the input, and for a
+    training step every layer output its backward pass reads, or for a forward pass the largest
+    layer output. Measured peaks were 1.3-5.2x it for training steps and 2.1-4.2x for forward
+    passes (tests/test_memory_need.py)."""
+    graph = resolve(spec)
+    kept = (_kept_for_backward(graph) if training else
+            max((math.prod(n.out_shape) for n in graph.nodes if not n.aliases), default=0))
+    return (math.prod(graph.input_shape) + kept) * batch * bytes_per_value
+
+
+def batch_memory_shortfall(spec: NetSpec, batch: int, device: torch.device, *,
                            training: bool) -> str | None:
     """Why ``batch`` images at once cannot fit on ``device``, or None."""
     free = free_memory(device)
-    need = batch_memory(analysis, batch, training)
+    need = batch_memory(spec, batch, training)
     if free is None or need <= free:
         return None
     step = "a training step" if training else "a forward pass"
-    return (f"{step} of {batch} image{'s' if batch != 1 else ''} of {analysis.model} at "
-            f"{'x'.join(map(str, analysis.input))} holds at least {_size(need)} of activations "
+    return (f"{step} of {batch} image{'s' if batch != 1 else ''} of {spec.name} at "
+            f"{'x'.join(map(str, spec.input))} holds at least {_size(need)} of activations "
             f"(counted from the spec) and {device} has {_size(free)} free; give a smaller batch")
 
 

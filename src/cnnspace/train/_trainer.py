@@ -123,7 +123,6 @@ class Trainer:
         cfg, workers = self.config, self.workers
         # workers on the CPU share this machine's memory; on GPUs each has its own
         sharing = workers.local_world_size if workers.device.type == "cpu" else 1
-        analysis = analyze(self.spec)
         # a training batch is split over the workers; each evaluates whole eval batches of its
         # shard; neither holds more images than its split has
         for field, batch, per_worker, split, training in (
@@ -132,7 +131,7 @@ class Trainer:
                 ("eval_batch_size", cfg.eval_batch_size, cfg.eval_batch_size, self.data.test,
                  False)):
             held = min(per_worker, -(-len(split) // workers.world_size))
-            too_large = batch_memory_shortfall(analysis, held * sharing, workers.device,
+            too_large = batch_memory_shortfall(self.spec, held * sharing, workers.device,
                                                training=training)
             if too_large:
                 raise ConfigError(f"{field} {batch}: {too_large}")
