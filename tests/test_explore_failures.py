@@ -199,3 +199,20 @@ def test_a_worker_killed_by_a_signal_is_named_by_it():
     from cnnspace.explore._run import _ended
     assert _ended(-11) == "was killed by SIGSEGV" and _ended(-9) == "was killed by SIGKILL"
     assert _ended(2) == "exited with code 2"
+
+
+def test_a_trial_that_reuses_a_failed_twin_says_so(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(_training, "train_point", broken)
+    # 3x3 shares 0.5 and 0.6 of 8 filters both floor to 4: one network, trained (and failed) once
+    study = load_study_file(write_study(tmp_path, axes={"pct3x3": [0.5, 0.6]}))
+    result = explore(study, tmp_path / "out", heartbeat=Heartbeat(max_retry=1))
+    assert result.counts.failed == result.counts.reused == 1
+    trials = trials_of(tmp_path / "out")
+    failed = next(t for t in trials if t.user_attrs["outcome"] == "failed")
+    reused = next(t for t in trials if t.user_attrs["outcome"] == "reused")
+    assert reused.state == TrialState.FAIL
+    assert reused.user_attrs["error"] == (f"the same point as trial {failed.number}, which "
+                                          "failed: RuntimeError: boom")

@@ -234,13 +234,16 @@ class TrialRunner:
         for key in ("spec", "results", *(("curve",) if isinstance(label, str) else ())):
             if key in twin.user_attrs:
                 trial.set_user_attr(key, twin.user_attrs[key])
-        trial.set_user_attr("outcome", REUSED)
         verdict = final_outcome(twin)
+        failure = (f"the same point as trial {twin.number}, which failed: "
+                   f"{twin.user_attrs.get('error', '')}")
+        if verdict == FAILED:  # recorded, or its row and progress line show no reason
+            trial.set_user_attr("error", failure)
+        trial.set_user_attr("outcome", REUSED)
         if verdict == PRUNED:
             raise optuna.TrialPruned(f"the same point as trial {twin.number}, which was pruned")
         if verdict == FAILED:
-            raise PointFailed(f"the same point as trial {twin.number}, which failed: "
-                              f"{twin.user_attrs.get('error', '')}")
+            raise PointFailed(failure)
         values = {**metrics, **twin.user_attrs["results"]}
         return [values[o.name] for o in self.ctx.study.objectives]
 
