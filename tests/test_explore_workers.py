@@ -132,6 +132,7 @@ def test_sigterm_to_the_command_stops_its_workers_and_requeues_their_trials(tmp_
             parent.kill()
             parent.wait()
     assert parent.returncode == 143 and err.count("cnnspace explore: terminated") == 1, err
+    assert "(cut short; queued again)" in err  # the last look at the study, once they stopped
     trials = trials_of(str(out), "term")
     workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in trials
                if "worker" in t.user_attrs}

@@ -163,6 +163,7 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
                     p.send_signal(signal.SIGINT)
         for p in procs:
             p.wait()
+        monitor.poll()  # the trials that ended since its last look, and those queued again
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
