@@ -447,3 +447,17 @@ def test_a_module_of_another_network_is_refused_naming_the_first_difference():
     with pytest.raises(CnnspaceError, match=r"the module is not built from spec 'firenet': its "
                                             r"layers differ, first 'fire4/squeeze1x1' where"):
         benchmark(TINY, build(other), backends="torch", train_batch=0, **FAST)
+
+
+def test_cuda_graphs_need_a_gpu_and_the_commands_choices_are_the_backends(capsys):
+    from cnnspace.commands.bench import BACKEND_CHOICES
+    from cnnspace.metrics import BACKENDS
+
+    assert BACKEND_CHOICES == ("auto", *BACKENDS)
+    if not torch.cuda.is_available():
+        assert main(["bench", "squeezenet1_1", "--backend", "torch_cuda_graph"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            "cnnspace bench: error: backend torch_cuda_graph: CUDA graphs need --device cuda")
+        data = benchmark(TINY, train_batch=0, per_layer=False, **FAST).to_json()
+        assert data["unavailable_backends"]["torch_cuda_graph"] == "CUDA graphs need --device cuda"
+

@@ -12,7 +12,7 @@ from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_threads, dump_json,
                       rerun_advice, table_console, with_prefix)
 
-BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "onnxruntime")
+BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
               "processes shared the CPU; rerun on an idle machine")
 SMALL_PEAK = (" (or --peak-size {size} is too small a GEMM to reach the device's speed: leave it "

@@ -1,4 +1,5 @@
-"""Ways to run a network for timing: torch eager (NCHW or channels_last) and onnxruntime.
+"""Ways to run a network for timing: torch eager (NCHW or channels_last), torch replaying a
+CUDA graph, and onnxruntime.
 
 Each backend works on its own copy of the module: measuring never changes the caller's model.
 """
@@ -16,7 +17,7 @@ from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, onnx_bytes, ort_session, too_large_for_onnx
 from ..spec import Shape
 
-BACKENDS = ("torch", "torch_channels_last", "onnxruntime")
+BACKENDS = ("torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
 
 
 @dataclass
@@ -54,6 +55,36 @@ def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torc
     return Runner(name, device, make_call, model, memory_format)
 
 
+def _cuda_graph_runner(module: nn.Module, input_shape: Shape, device: torch.device) -> Runner:
+    """The forward pass captured once per batch as a CUDA graph and replayed: one launch instead
+    of one per kernel, which at small batches is most of eager PyTorch's time on a GPU. Its
+    layers cannot be timed apart, nor can it train: it lends no module to those."""
+    model = copy.deepcopy(module).to(device).eval()
+
+    def make_call(batch: int):
+        x = torch.randn(batch, *input_shape, device=device)
+        try:
+            with torch.inference_mode():
+                side = torch.cuda.Stream(device)  # capture wants its warm-up off the main stream
+                side.wait_stream(torch.cuda.current_stream(device))
+                with torch.cuda.stream(side):
+                    for _ in range(3):
+                        model(x)
+                torch.cuda.current_stream(device).wait_stream(side)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph):
+                    out = model(x)
+        except RuntimeError as e:
+            raise CnnspaceError(f"CUDA graph capture failed: {str(e).strip().splitlines()[0]}"
+                                ) from None
+
+        def call():
+            graph.replay()
+            return out
+        return call
+    return Runner("torch_cuda_graph", device, make_call)
+
+
 def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
                 threads: int) -> Runner:
     """One session per batch on a model exported at that batch: fixed shapes let onnxruntime
@@ -80,6 +111,8 @@ def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
 
 def unavailable_reason(name: str, device: torch.device) -> str | None:
     """Why ``name`` cannot run on ``device`` here, or None when it can."""
+    if name == "torch_cuda_graph" and device.type != "cuda":
+        return "CUDA graphs need --device cuda"
     if name == "onnxruntime":
         try:
             import onnxruntime as ort
@@ -99,6 +132,8 @@ def make_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.
         return _torch_runner(name, module, input_shape, device, torch.contiguous_format)
     if name == "torch_channels_last":
         return _torch_runner(name, module, input_shape, device, torch.channels_last)
+    if name == "torch_cuda_graph":
+        return _cuda_graph_runner(module, input_shape, device)
     if name == "onnxruntime":
         return _ort_runner(module, input_shape, device, threads)
     raise CnnspaceError(f"unknown backend {name!r}; choose from auto, {', '.join(BACKENDS)}")
