@@ -9,13 +9,15 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
 from _explore_studies import cli, write_study
 from optuna.trial import TrialState
 
-from cnnspace.explore import count, open_storage, retried_numbers
+from cnnspace.explore import _trial, count, open_storage, retried_numbers
+from cnnspace.explore._trial import TrialRunner
 from cnnspace.train import available_cpus, read_metrics
 
 POINTS = [0.125, 0.25, 0.375, 0.5, 0.75, 1.0]
@@ -184,3 +186,23 @@ def _running(pid: int) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except FileNotFoundError:
         return False
+
+
+
+def test_a_trial_waits_for_an_earlier_one_still_choosing_its_point(monkeypatch):
+    # Two workers start at once: when trial 1 looks for a twin, trial 0 is running but has not
+    # yet recorded its point id. It may be training the same network (measured: 2 of 5 runs of
+    # a twin-holding grid on 2 workers trained one network twice).
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    first, second = study.ask(), study.ask()
+    second.set_user_attr("point_id", "net")
+
+    def first_trains_meanwhile(seconds):
+        first.set_user_attr("point_id", "net")
+        first.set_user_attr("outcome", "trained")
+        study.tell(first, [0.9, 1.0])
+
+    monkeypatch.setattr(_trial.time, "sleep", first_trains_meanwhile)
+    runner = TrialRunner(SimpleNamespace(study=SimpleNamespace(pruner=SimpleNamespace(
+        name="none"), objectives=())))
+    assert runner._trained_twin(second, "net").number == 0

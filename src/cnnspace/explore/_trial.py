@@ -191,12 +191,16 @@ class TrialRunner:
     def _trained_twin(self, trial: optuna.Trial, pid: str) -> FrozenTrial | None:
         """A finished trial of the same point, waiting while an earlier-numbered one runs it."""
         while True:
-            twins = [t for t in trial.study.get_trials(deepcopy=False)
+            trials = trial.study.get_trials(deepcopy=False)
+            twins = [t for t in trials
                      if t.user_attrs.get("point_id") == pid and t.number != trial.number]
             done = [t for t in twins if final_outcome(t) in (TRAINED, PRUNED, FAILED)]
             if done:
                 return min(done, key=lambda t: (final_outcome(t) != TRAINED, t.number))
-            if not any(t.state == TrialState.RUNNING and t.number < trial.number for t in twins):
+            # An earlier trial without a point id is still choosing its point (a worker that
+            # started with this one): it may be a twin, and then it trains, not this one.
+            if not any(t.state == TrialState.RUNNING and t.number < trial.number
+                       and (t in twins or "point_id" not in t.user_attrs) for t in trials):
                 return None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
