@@ -118,23 +118,18 @@ class Trainer:
     # -- setup -----------------------------------------------------------------------------
 
     def _check_memory(self) -> None:
-        """Refuses batches that cannot fit before the first one runs: where the kernel
+        """Refuses a training batch that cannot fit before the first one runs: where the kernel
         overcommits, the out-of-memory killer would end the run with no message."""
         cfg, workers = self.config, self.workers
-        # workers on the CPU share this machine's memory; on GPUs each has its own
+        # workers on the CPU share this machine's memory; on GPUs each has its own. A batch is
+        # split over the workers, and holds no more images than the training split has.
         sharing = workers.local_world_size if workers.device.type == "cpu" else 1
-        # a training batch is split over the workers; each evaluates whole eval batches of its
-        # shard; neither holds more images than its split has
-        for field, batch, per_worker, split, training in (
-                ("batch_size", cfg.batch_size, cfg.per_worker_batch(workers.world_size),
-                 self.data.train, True),
-                ("eval_batch_size", cfg.eval_batch_size, cfg.eval_batch_size, self.data.test,
-                 False)):
-            held = min(per_worker, -(-len(split) // workers.world_size))
-            too_large = batch_memory_shortfall(self.spec, held * sharing, workers.device,
-                                               training=training)
-            if too_large:
-                raise ConfigError(f"{field} {batch}: {too_large}")
+        held = min(cfg.per_worker_batch(workers.world_size),
+                   -(-len(self.data.train) // workers.world_size))
+        too_large = batch_memory_shortfall(self.spec, held * sharing, workers.device,
+                                           training=True)
+        if too_large:
+            raise ConfigError(f"batch_size {cfg.batch_size}: {too_large}")
 
     def _checkpoint_to_resume(self) -> Checkpoint | None:
         """Rank 0 reads the checkpoint (weights-only) and hands it to the others, so the run
