@@ -187,3 +187,14 @@ def test_an_inline_space_is_named_after_its_study(capsys):
     assert load_study_file(EXAMPLES / "squeeze_ratio.yaml").space.name == "squeeze_ratio"
     assert main(["space", "analyze", str(EXAMPLES / "demo.yaml")]) == 0
     assert capsys.readouterr().out.startswith("demo: 5 points of firenet\n")
+
+
+@pytest.mark.parametrize("budget, said", [({"timeout": 5}, "5 s per worker"),
+                                          ({"n_trials": 2, "timeout": 5},
+                                           "2 trials or 5 s per worker"),
+                                          ({"n_trials": 2}, "2 trials")])
+def test_the_budget_is_said_in_words(tmp_path, budget, said):
+    from cnnspace.explore._session import prepare
+
+    study = load_study_file(write_study(tmp_path, sampler="random", budget=budget))
+    assert prepare(study).describe_budget() == said

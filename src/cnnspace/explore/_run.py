@@ -123,9 +123,8 @@ def _announce(console: Console, prepared: Prepared, name: str, url: str, workers
     lines = [f"note: {note}" for note in prepared.notes]
     lines.append(f"study {name!r}: {prepared.feasibility.describe()}; infeasible points are "
                  "recorded, never trained")
-    lines.append(f"budget: {prepared.describe_total()}"
-                 + (f" or {study.timeout_s:g} s" if study.timeout_s else "")
-                 + f"; {study.sampler.name} sampler, pruner {study.pruner.name}, "
+    lines.append(f"budget: {prepared.describe_budget()}; {study.sampler.name} sampler, "
+                 f"pruner {study.pruner.name}, "
                  f"{workers} worker{'s' if workers > 1 else ''}; storage {redact(url)}")
     for line in lines:
         console.print(line, markup=False, soft_wrap=True)

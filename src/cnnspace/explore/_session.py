@@ -26,8 +26,13 @@ class Prepared:
     total: int | None         # trials to finish (infeasible ones aside); None: until the timeout
     infeasible: int = 0       # infeasible grid points to record too (a whole grid is run)
 
-    def describe_total(self) -> str:
-        return "until the timeout" if self.total is None else f"{self.total:,} trials"
+    def describe_budget(self) -> str:
+        """``8 trials``, ``60 s per worker`` or ``8 trials or 60 s per worker``."""
+        timeout = self.study.timeout_s
+        per_worker = f"{timeout:g} s per worker" if timeout else ""
+        if self.total is None:  # then the study file has a timeout
+            return per_worker
+        return f"{self.total:,} trials" + (f" or {per_worker}" if timeout else "")
 
 
 def fitted_space(study: StudyFile):
