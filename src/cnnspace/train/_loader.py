@@ -2,9 +2,11 @@
 that does not touch the global random number generator (so a resume replays it exactly)."""
 from __future__ import annotations
 
+import atexit
 import itertools
 import math
 import signal
+import weakref
 from typing import Callable, Iterable, Iterator
 
 import torch
@@ -62,6 +64,19 @@ def _quiet_loader_process(worker_id: int) -> None:
     torch.set_num_threads(1)
 
 
+# The epochs' batch iterators that run loader processes. At exit, multiprocessing ends its
+# daemonic children with SIGTERM, which loader processes ignore, and then waits for them: an
+# iterator still referenced there (by a loader's error and its traceback, say) hung the command
+# after its error line. DataLoader's own shutdown (as when an iterator is collected) ends them.
+_RUNNING_LOADERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register  # after multiprocessing's exit handler (torch imports it first): runs before it
+def _end_loader_processes() -> None:
+    for batches in list(_RUNNING_LOADERS):
+        batches._shutdown_workers()
+
+
 def auto_loader_processes(dataset: Dataset, workers: Workers) -> int:
     """In-memory images on CPU: none. A batch costs 2-3% of a training step to augment, and a
     loader process would compete with training for the same cores. Files to decode, or a GPU
@@ -102,7 +117,10 @@ class EpochLoader:
         self.sampler.set_position(epoch, start_batch * self.batch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        return unwrapped(self.loader)
+        batches = iter(self.loader)
+        if self.loader.num_workers:
+            _RUNNING_LOADERS.add(batches)
+        return unwrapped(batches)
 
 
 def unwrapped(batches: Iterable) -> Iterator:
