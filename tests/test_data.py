@@ -329,6 +329,16 @@ def test_imagefolder_skips_hidden_entries_and_refuses_empty_classes(tmp_path):
         get_dataset(f"imagefolder:{root}", image_size=8)
 
 
+def test_a_folder_named_like_an_image_is_no_image(tmp_path):
+    root = _image_folder(tmp_path)
+    (root / "train" / "red" / "more.png").mkdir()  # its images count, the folder does not
+    Image.new("RGB", (8, 8), COLORS["red"]).save(root / "train" / "red" / "more.png" / "x.png")
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    assert [f.relative_to(root).as_posix() for f in data.train.files if "more" in str(f)] == \
+        ["train/red/more.png/x.png"]
+    assert len(data.train) == 5 and data.train.batch(range(5))[0].shape == (5, 3, 8, 8)
+
+
 def test_16_bit_images_are_scaled_not_clipped(tmp_path):
     root = _image_folder(tmp_path)
     grey = np.full((12, 12), 32768, dtype=np.uint16)  # mid-grey in 16 bits

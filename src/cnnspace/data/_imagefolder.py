@@ -83,7 +83,8 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
         if folder.is_dir():
             images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS
                             and not any(part.startswith(".") for part in
-                                        p.relative_to(folder).parts))
+                                        p.relative_to(folder).parts)
+                            and p.is_file())  # a folder may be named x.png too
             if training and not images:
                 raise DataError(f"{folder}: a class folder without images "
                                 f"({', '.join(sorted(EXTENSIONS))}); remove it or add some")
