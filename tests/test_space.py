@@ -113,6 +113,15 @@ def test_sample_is_seeded_distinct_and_on_the_grid():
     assert s.sample(10_000, seed=1) == list(s.points())  # asking for more gives the whole grid
 
 
+def test_a_grid_too_large_for_a_machine_integer_is_sampled():
+    # 1e5 ** 4 points: more than random.sample can count (a C ssize_t)
+    wide = {"low": 1, "high": 100_000}
+    s = space(axes={"base_e": wide, "freq": wide, "conv1_filters": wide, "incr_e": wide})
+    a = s.sample(50, seed=2)
+    assert a == s.sample(50, seed=2) and len({tuple(p.values()) for p in a}) == 50
+    for p in a:
+        s.settings_for(p)  # on the grid
+
 def test_continuous_axes_sample_but_do_not_enumerate():
     s = space(axes={"sr": {"low": 0.05, "high": 0.8, "log": True}, "base_e": [64, 128],
                     "incr_e": {"low": 0, "high": 128, "step": 32},

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import random
+import sys
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -118,8 +119,15 @@ class DesignSpace:
             return [{a.name: a.draw(rng) for a in self.axes} for _ in range(n)]
         if n >= size:
             return list(self.points())
+        if size <= sys.maxsize:
+            indices = rng.sample(range(size), n)
+        else:  # random.sample takes len(range(size)), a C integer; n is far below size here
+            drawn: dict[int, None] = {}
+            while len(drawn) < n:
+                drawn[rng.randrange(size)] = None
+            indices = list(drawn)
         grids = [a.grid() for a in self.axes]
-        return [self._grid_point(grids, i) for i in rng.sample(range(size), n)]
+        return [self._grid_point(grids, i) for i in indices]
 
     def _grid_point(self, grids: list[tuple], index: int) -> dict[str, Any]:
         """The ``index``-th point of ``points()`` without enumerating the ones before it."""
