@@ -200,7 +200,7 @@ class TrialRunner:
             # An earlier trial without a point id is still choosing its point (a worker that
             # started with this one): it may be a twin, and then it trains, not this one.
             if not any(t.state == TrialState.RUNNING and t.number < trial.number
-                       and (t in twins or "point_id" not in t.user_attrs) for t in trials):
+                       and t.user_attrs.get("point_id", pid) == pid for t in trials):
                 return None
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
