@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import socket
+from dataclasses import replace
 
 import pytest
 import torch
@@ -513,3 +514,35 @@ def test_explicit_threads_hold_in_a_torchrun_worker(tmp_path, monkeypatch, digit
         seen = []
         train(loads(TINY), digits8, quick(epochs=1, threads=threads), callbacks=[Threads()])
         assert seen == [expected]
+
+
+def test_a_run_stopped_in_its_first_epoch_reports_what_it_did(tmp_path, digits8):
+    # result.json said 0 images/s and 0 seconds after 45 steps when a run stopped in epoch 1
+    class StopAtStep(Callback):
+        def on_step_end(self, state):
+            if state.step == 3:
+                raise StopTraining("enough")
+
+    result = train(loads(TINY), digits8, quick(epochs=2, batch_size=16, out=str(tmp_path)),
+                   callbacks=[StopAtStep()])
+    assert result.stopped == "enough" and result.epochs == 0 and result.steps == 3
+    assert result.images_per_s > 0 and result.wall_seconds > 0
+    written = json.loads((tmp_path / "result.json").read_text())
+    assert written["images_per_s"] == result.images_per_s > 0
+
+
+def test_gradient_bytes_of_an_epoch_survive_a_resume_inside_it(one_worker_group, digits8,
+                                                                tmp_path):
+    # The count lived in the process: an epoch resumed at its last batch had no figure
+    class StopAtStep(Callback):
+        def on_step_end(self, state):
+            if state.step == 2:
+                raise StopTraining("cut")
+
+    spec, out = loads(TINY), str(tmp_path / "run")
+    expected = analyze(spec).totals.comm_bytes_data_parallel
+    config = quick(epochs=1, batch_size=len(digits8.train) // 3, out=out)
+    assert train(spec, digits8, config, callbacks=[StopAtStep()]).stopped == "cut"
+    resumed = train(spec, digits8, replace(config, resume=True))
+    assert resumed.history[0]["comm_bytes_per_step"] == expected
+    assert resumed.comm_bytes_per_step == expected

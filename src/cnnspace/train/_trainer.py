@@ -55,7 +55,8 @@ def check_monitor(monitor: str, metrics) -> None:
 
 
 def _fresh_epoch_stats() -> dict[str, float]:
-    return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0}
+    # Gradient bytes are counted here, not in the process: a resumed epoch keeps its share.
+    return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0, "comm_bytes": 0.0, "comm_steps": 0.0}
 
 
 def _to_device(value, device: torch.device):
@@ -104,9 +105,7 @@ class Trainer:
         self.state = TrainState(self.module, self.optimizer, self.scheduler, config,
                                 workers.rank, workers.world_size, workers.device, steps)
         self.epoch_stats = _fresh_epoch_stats()
-        # Gradient bytes and steps completed in this process, in all and since the epoch began.
-        self.comm_bytes = self.comm_steps = 0
-        self.comm_epoch_mark = (0, 0)
+        self.comm_bytes_seen = 0  # the hook's running count in this process
         self.requested: str | None = None  # a callback's StopTraining message
         self.stopped: str | None = None
         self.resumed = checkpoint is not None
@@ -201,7 +200,7 @@ class Trainer:
         self.optimizer.load_state_dict(p["optimizer"])
         self.scheduler.load_state_dict(p["scheduler"])
         s.epoch, s.batch, s.step, s.history = p["epoch"], p["batch"], p["step"], list(p["history"])
-        self.epoch_stats = dict(p["epoch_stats"])
+        self.epoch_stats = {**_fresh_epoch_stats(), **p["epoch_stats"]}
         if len(p["rng"]) == self.workers.world_size:
             restore_rng_state(p["rng"][self.workers.rank])
         else:  # another worker count: the data stream is the same, dropout draws are not
@@ -302,7 +301,9 @@ class Trainer:
             stats["loss_sum"] += loss_sum
             stats["images"] += images
             if self.comm:
-                self.comm_bytes, self.comm_steps = self.comm.bytes, self.comm_steps + 1
+                stats["comm_bytes"] += self.comm.bytes - self.comm_bytes_seen
+                stats["comm_steps"] += 1
+                self.comm_bytes_seen = self.comm.bytes
             self._run_callbacks(lambda c: c.on_step_end(s))
             stats["seconds"] = seconds_before + time.perf_counter() - started
             progress.step(s.epoch, s.last_loss, stats["images"] / stats["seconds"])
@@ -326,11 +327,8 @@ class Trainer:
                   "images_per_s": stats["images"] / max(stats["seconds"], 1e-9),
                   "train_seconds": stats["seconds"],
                   "seconds": stats["seconds"] + time.perf_counter() - eval_started, **metrics}
-        mark_bytes, mark_steps = self.comm_epoch_mark
-        if self.comm_steps > mark_steps:
-            record["comm_bytes_per_step"] = ((self.comm_bytes - mark_bytes)
-                                             / (self.comm_steps - mark_steps))
-        self.comm_epoch_mark = (self.comm_bytes, self.comm_steps)
+        if stats["comm_steps"]:
+            record["comm_bytes_per_step"] = stats["comm_bytes"] / stats["comm_steps"]
         s.history.append(record)
         progress.epoch(record, self.config.epochs)
         self._run_callbacks(lambda c: c.on_epoch_end(s, record))
@@ -395,17 +393,23 @@ class Trainer:
             save_checkpoint(self.files.best, payload)
 
     def _result(self) -> TrainResult:
-        history = self.state.history
-        train_seconds = sum(r["train_seconds"] for r in history)
-        images = sum(r["images_per_s"] * r["train_seconds"] for r in history)
+        history, unfinished = self.state.history, self.epoch_stats  # a run stopped mid-epoch
+        train_seconds = sum(r["train_seconds"] for r in history) + unfinished["seconds"]
+        images = sum(r["images_per_s"] * r["train_seconds"] for r in history) + unfinished["images"]
+        wall_seconds = sum(r["seconds"] for r in history) + unfinished["seconds"]
+        # every epoch's gradient bytes, whichever process (before a resume) counted them
+        steps = [b["step"] - a["step"] for a, b in zip([{"step": 0}, *history], history)]
+        comm = [(r["comm_bytes_per_step"] * n, n) for r, n in zip(history, steps)
+                if "comm_bytes_per_step" in r]
+        comm_bytes = sum(b for b, _ in comm) + unfinished["comm_bytes"]
+        comm_steps = sum(n for _, n in comm) + unfinished["comm_steps"]
         analysis = None
         if self.spec is not None:
             a = analyze(self.spec, batch=self.config.batch_size)
             analysis = {"input": list(a.input), **{k: getattr(a.totals, k) for k in ANALYSIS_KEYS}}
         return TrainResult(
-            self.module, history, len(history), self.state.step,
-            sum(r["seconds"] for r in history), images / train_seconds if train_seconds else 0.0,
-            self.workers.world_size,
-            self.comm_bytes / self.comm_steps if self.comm_steps else None, self.stopped,
+            self.module, history, len(history), self.state.step, wall_seconds,
+            images / train_seconds if train_seconds else 0.0, self.workers.world_size,
+            comm_bytes / comm_steps if comm_steps else None, self.stopped,
             analysis, self.files.out if self.files else None, self.config.monitor,
             self.init_from)
