@@ -179,7 +179,8 @@ def test_an_input_whose_forward_pass_cannot_fit_is_refused_before_exporting(tmp_
     from cnnspace.metrics import _memory_need
 
     spec = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
-    need = _memory_need.batch_memory(spec, 2, training=False)
+    weights = sum(t.numel() * 4 for t in build(spec).parameters())  # built by the command
+    need = _memory_need.batch_memory(spec, 2, training=False) + weights
     monkeypatch.setattr(_memory_need, "available_memory", lambda: need - 1)
     out = tmp_path / "sq.onnx"
     argv = ["export", "squeezenet1_1", "--set", "num_classes=10", "--input", "3x32x32",

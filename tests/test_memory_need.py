@@ -10,6 +10,7 @@ import sys
 from dataclasses import replace
 
 import pytest
+import torch
 
 from cnnspace import CnnspaceError, analyze, get_spec
 from cnnspace.cli import main
@@ -80,7 +81,7 @@ def test_bench_leaves_out_a_training_step_that_cannot_fit_and_says_why(monkeypat
 
 
 def test_the_bench_command_refuses_in_one_line(monkeypatch, capsys, tmp_path):
-    _free(monkeypatch, 10 ** 6)
+    _free(monkeypatch, analyze(NET).totals.params * 4 + 10 ** 5)  # the weights fit
     save(NET, tmp_path / "net.yaml")
     assert main(["bench", str(tmp_path / "net.yaml"), "--batch", "1,64", "--backend", "torch"]) == 2
     err = capsys.readouterr().err.strip()
@@ -97,7 +98,8 @@ def test_training_refuses_a_batch_its_workers_cannot_hold(monkeypatch, tmp_path)
     assert not (tmp_path / "run" / "checkpoint.pt").exists()
     # a batch larger than the training split holds the split, no more: not refused
     data = get_dataset("digits")
-    _free(monkeypatch, batch_memory(spec, len(data.train), training=True))
+    gradients = analyze(spec).totals.params * 4
+    _free(monkeypatch, batch_memory(spec, len(data.train), training=True) + gradients)
     result = train(spec, data, TrainConfig.from_recipe("digits", batch_size=4096, epochs=1,
                                                        device="cpu", progress=False))
     assert result.steps == 1
@@ -141,3 +143,25 @@ def test_the_need_is_below_what_torch_really_holds(name, mode, tmp_path):
     need = batch_memory(spec, batch, mode == "train") - math.prod(spec.input) * batch * 4
     assert need > 20e6  # large enough to stand out of the allocator's noise
     assert need <= int(out.strip().splitlines()[-1])
+
+
+def test_a_network_whose_weights_cannot_fit_is_refused_before_it_is_built(monkeypatch):
+    # A study sampled a point of 140 billion parameters: building it got explore killed
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    params = analyze(spec).totals.params
+    _free(monkeypatch, params * 4 - 1)
+    monkeypatch.setattr("cnnspace.train._api.build", lambda spec: pytest.fail("built anyway"))
+    with pytest.raises(ConfigError, match=rf"squeezenet1_1's {params:,} parameters need 2.9\d* MB "
+                                          r"for their weights and cpu has 2.9\d* MB free"):
+        train(spec, "digits", TrainConfig.from_recipe("digits", epochs=1, device="cpu",
+                                                      progress=False))
+
+
+def test_a_training_step_counts_the_gradients_beside_the_activations(monkeypatch):
+    gradients = analyze(NET).totals.params * 4
+    _free(monkeypatch, batch_memory(NET, 64, training=True) + gradients - 1)
+    reason = _memory_need.memory_shortfall(NET, torch.device("cpu"), batch=64, training=True)
+    assert reason.startswith("a training step of 64 images") and "for its gradients" in reason
+    _free(monkeypatch, batch_memory(NET, 64, training=True) + gradients)
+    assert _memory_need.memory_shortfall(NET, torch.device("cpu"), batch=64, training=True) is None
+

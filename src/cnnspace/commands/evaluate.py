@@ -49,7 +49,7 @@ def run(args) -> int:
         raise CnnspaceError(f"--batch-size must be positive, got {args.batch_size}")
     import torch
 
-    from ..metrics import batch_memory_shortfall
+    from ..metrics import memory_shortfall
     from ..train import evaluate, fit_spec
 
     spec, model, trained_on, preprocessing, size = _load(args.model)
@@ -59,8 +59,8 @@ def run(args) -> int:
                             f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
     as_trained(args.model, data, preprocessing)
     fit_spec(spec, data)  # a clear error if the classes do not fit the model
-    too_large = batch_memory_shortfall(spec, min(args.batch_size, len(data.test)),
-                                       torch.device("cpu"), training=False)
+    too_large = memory_shortfall(spec, torch.device("cpu"),
+                                 batch=min(args.batch_size, len(data.test)))
     if too_large:
         raise CnnspaceError(f"--batch-size {args.batch_size}: {too_large}")
     result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")

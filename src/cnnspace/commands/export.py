@@ -36,17 +36,17 @@ def run(args) -> int:
     import torch
 
     from .._atomic import write_atomic
-    from ..metrics import batch_memory_shortfall
+    from ..metrics import memory_shortfall
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
                       onnx_bytes, too_large_for_onnx, with_metadata)
 
+    # exporting and checking run the network, on one image or two (a dynamic batch)
+    if reason := memory_shortfall(spec, torch.device("cpu"), batch=2 if args.dynamic_batch else 1,
+                                  built=module is not None):
+        raise CnnspaceError(f"{args.onnx} not written: {reason}")
     module = module if module is not None else build(spec)
     if reason := too_large_for_onnx(module):
         raise CnnspaceError(f"{args.onnx} not written: {spec.name}'s {reason}")
-    # exporting and checking run the network, on one image or two (a dynamic batch)
-    if reason := batch_memory_shortfall(spec, 2 if args.dynamic_batch else 1,
-                                        torch.device("cpu"), training=False):
-        raise CnnspaceError(f"{args.onnx} not written: {reason}")
     data = onnx_bytes(module, spec.input, args.dynamic_batch, args.opset)
     if preprocessing and list(spec.input) != preprocessing["input"]:  # exported at another size
         preprocessing = {**preprocessing, "input": list(spec.input),

@@ -5,7 +5,7 @@ from ._counts import COUNTERS, Counts, count
 
 _MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "BackendResult": "._measured",
              "LayerTiming": "._measured", "TrainStep": "._measured", "Runner": "._backends",
-             "gemm_peak": "._peak", "batch_memory_shortfall": "._memory_need",
+             "gemm_peak": "._peak", "memory_shortfall": "._memory_need",
              "Peak": "._peak", "energy_meter": "._energy", "time_calls": "._timing",
              "Timing": "._timing", "make_runner": "._backends", "BACKENDS": "._backends"}
 

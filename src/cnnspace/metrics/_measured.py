@@ -16,7 +16,7 @@ from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
 from ._backends import BACKENDS, Runner, make_runner, unavailable_reason
 from ._energy import energy_meter, energy_per_call
-from ._memory_need import batch_memory_shortfall
+from ._memory_need import memory_shortfall
 from ._peak import Peak, gemm_peak
 from ._profile import layer_times, train_step_timing
 from ._timing import Timing, time_calls
@@ -199,7 +199,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops
-    too_large = batch_memory_shortfall(spec, max(batches), dev, training=False)
+    too_large = memory_shortfall(spec, dev, batch=max(batches), built=module is not None)
     if too_large:
         raise CnnspaceError(too_large)
     model = module if module is not None else build(spec)
@@ -252,8 +252,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                 p.requires_grad for p in runners[profiled.name].module.parameters()):
             # pooling and activations alone: nothing for a step to update (SGD refuses it)
             train_reason = "the network has no trainable parameters"
-        elif too_large := train_batch and batch_memory_shortfall(spec, train_batch, dev,
-                                                                 training=True):
+        elif too_large := train_batch and memory_shortfall(spec, dev, batch=train_batch,
+                                                           training=True):
             train_reason = too_large
         elif train_batch and profiled is not None:
             progress(f"timing a training step at batch {train_batch}")

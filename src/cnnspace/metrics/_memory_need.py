@@ -1,4 +1,4 @@
-"""The least memory a batch needs, counted from the spec, asked before running: where the kernel
+"""The least memory a network and a batch need, counted from the spec, asked before running: where the kernel
 overcommits, the allocations succeed and the out-of-memory killer then ends the process with no
 message (seen: `bench squeezenet1_1 --batch 2000` on a 24 GiB machine)."""
 from __future__ import annotations
@@ -9,6 +9,7 @@ import torch
 
 from .._memory import available_memory
 from ..spec import INPUT, Graph, NetSpec, resolve
+from ._analyze import analyze
 
 # Layers whose backward pass reads their input, so that its memory stays until then. Activations
 # computed in place read their output, which is that same memory. A type missing here only makes
@@ -52,17 +53,30 @@ def batch_memory(spec: NetSpec, batch: int, training: bool, bytes_per_value: int
     return (math.prod(graph.input_shape) + kept) * batch * bytes_per_value
 
 
-def batch_memory_shortfall(spec: NetSpec, batch: int, device: torch.device, *,
-                           training: bool) -> str | None:
-    """Why ``batch`` images at once cannot fit on ``device``, or None."""
+def memory_shortfall(spec: NetSpec, device: torch.device, *, batch: int = 0,
+                     training: bool = False, built: bool = True) -> str | None:
+    """Why running ``batch`` images of ``spec`` (0: only building it) cannot fit in the memory
+    free on ``device``, or None. Beside the activations, the weights count unless ``built``
+    (they are in memory already), and a training step's gradients count."""
     free = free_memory(device)
-    need = batch_memory(spec, batch, training)
-    if free is None or need <= free:
+    if free is None:
         return None
+    params = analyze(spec).totals.params
+    weights = params * 4 * ((0 if built else 1) + (1 if training else 0))
+    activations = batch_memory(spec, batch, training) if batch else 0
+    if weights + activations <= free:
+        return None
+    what = {(False, False): "weights", (False, True): "weights and their gradients",
+            (True, True): "gradients"}[built, training] if weights else ""
+    if weights > free:
+        return (f"{spec.name}'s {params:,} parameters need {_size(weights)} for their {what} and "
+                f"{device} has {_size(free)} free")
     step = "a training step" if training else "a forward pass"
+    beside = f" beside {_size(weights)} for its {what}" if weights else ""
     return (f"{step} of {batch} image{'s' if batch != 1 else ''} of {spec.name} at "
-            f"{'x'.join(map(str, spec.input))} holds at least {_size(need)} of activations "
-            f"(counted from the spec) and {device} has {_size(free)} free; give a smaller batch")
+            f"{'x'.join(map(str, spec.input))} holds at least {_size(activations)} of "
+            f"activations{beside} (counted from the spec) and {device} has {_size(free)} free; "
+            f"give a smaller batch")
 
 
 def _size(nbytes: int) -> str:

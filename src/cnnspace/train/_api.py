@@ -14,6 +14,7 @@ from torch import nn
 
 from .._threads import torch_threads
 from ..data import DataSplits, get_dataset
+from ..metrics import memory_shortfall
 from ..nn import build
 from ..spec import NetSpec
 from ._callbacks import Callback, TrainResult
@@ -96,7 +97,7 @@ def _model(model: Model, data: DataSplits, classify: bool) -> tuple[NetSpec | No
             raise CheckpointError(f"{model.path}: trained from a plain nn.Module; build that "
                                   "module, load the checkpoint's model_state and pass it")
         spec = fit_spec(model.spec, data, classify)
-        module = build(spec)
+        module = _build(spec)
         load_model_state(module, model.model_state, model.path)
         return spec, module
     if isinstance(model, str):
@@ -108,7 +109,15 @@ def _model(model: Model, data: DataSplits, classify: bool) -> tuple[NetSpec | No
                 if isinstance(model, os.PathLike) else "")
         raise ConfigError(f"expected a NetSpec, zoo name, Checkpoint or nn.Module, got "
                           f"{type(model).__name__}{hint}")
-    return spec, build(spec)
+    return spec, _build(spec)
+
+
+def _build(spec: NetSpec) -> nn.Module:
+    """The module, if its weights fit: asked first, as the out-of-memory killer ends a process
+    (here a sampled study point of 140 billion parameters) rather than failing an allocation."""
+    if reason := memory_shortfall(spec, torch.device("cpu"), built=False):
+        raise ConfigError(reason)
+    return build(spec)
 
 
 def _seed_everything(seed: int) -> None:
