@@ -206,3 +206,23 @@ def test_a_trial_waits_for_an_earlier_one_still_choosing_its_point(monkeypatch):
     runner = TrialRunner(SimpleNamespace(study=SimpleNamespace(pruner=SimpleNamespace(
         name="none"), objectives=())))
     assert runner._trained_twin(second, "net").number == 0
+
+
+def test_local_workers_get_a_gpu_each_where_the_machine_has_them(monkeypatch):
+    # A plain process trains on the first GPU it sees: `--workers 8` on an 8-GPU machine put all
+    # eight trainings on GPU 0.
+    import torch
+
+    from cnnspace.explore import _run
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert _run.visible_gpus() == ["0", "1"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5, 7")  # the GPUs this command was given
+    assert _run.visible_gpus() == ["5", "7"]
+    envs = _run.worker_environments(3, _run.visible_gpus())
+    assert [e["CUDA_VISIBLE_DEVICES"] for e in envs] == ["5", "7", "5"]
+    assert all(e["OMP_NUM_THREADS"] == str(max(1, available_cpus() // 3)) for e in envs)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _run.worker_environments(2, _run.visible_gpus())[0]["CUDA_VISIBLE_DEVICES"] == "5, 7"

@@ -134,17 +134,36 @@ def _terminated(signum, frame):
     raise Terminated("terminated (SIGTERM)")
 
 
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, named as CUDA_VISIBLE_DEVICES names them (indices,
+    or UUIDs), in CUDA's order."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = [g.strip() for g in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+              if g.strip()]
+    return (listed or [str(i) for i in range(count)])[:count]
+
+
+def worker_environments(workers: int, gpus: list[str]) -> list[dict[str, str]]:
+    """Each local worker's environment: its share of the cores, and a GPU of its own where there
+    are enough (round robin where there are fewer): a plain process trains on the first GPU it
+    sees, so without this every worker would train on the same one."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers)),
+           **as_parent()}
+    return [{**env, "CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else env
+            for i in range(workers)]
+
+
 def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: str, name: str,
                        heartbeat: Heartbeat, monitor: Monitor) -> None:
     if study.source is None:
         raise CnnspaceError("several workers need the study as a file (each worker reads it)")
-    env = {**os.environ, "OMP_NUM_THREADS": str(max(1, available_cpus() // workers)),
-           **as_parent()}
     argv = [sys.executable, "-m", "cnnspace.cli", "explore", study.source, "--out", str(out_dir),
             "--storage", location, "--study-name", name,
             "--heartbeat", str(heartbeat.interval_s), "--grace", str(heartbeat.grace_s)]
     procs = [subprocess.Popen([*argv, "--worker-index", str(i)], env=env)
-             for i in range(workers)]
+             for i, env in enumerate(worker_environments(workers, visible_gpus()))]
     finished = threading.Event()
     waiter = threading.Thread(target=lambda: ([p.wait() for p in procs], finished.set()),
                               daemon=True)
