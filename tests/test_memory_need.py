@@ -103,6 +103,11 @@ def test_training_refuses_a_batch_its_workers_cannot_hold(monkeypatch, tmp_path)
     result = train(spec, data, TrainConfig.from_recipe("digits", batch_size=4096, epochs=1,
                                                        device="cpu", progress=False))
     assert result.steps == 1
+    # the evaluation batch too, as a forward pass (the default evaluation's)
+    _free(monkeypatch, batch_memory(spec, 256, training=False) - 1)  # a step of 8 fits
+    with pytest.raises(ConfigError, match=r"eval_batch_size 256: a forward pass of 256 images"):
+        train(spec, "digits", TrainConfig.from_recipe("digits", batch_size=8, eval_batch_size=256,
+                                                      epochs=1, device="cpu", progress=False))
 
 
 PEAK = """

@@ -20,7 +20,7 @@ from ..spec import NetSpec
 from ._callbacks import Callback, TrainResult
 from ._checkpoint import Checkpoint, CheckpointError, load_model_state
 from ._config import ConfigError, TrainConfig, default_recipe
-from ._distributed import join_workers
+from ._distributed import Workers, join_workers
 from ._evaluate import EvalResult, evaluate
 from ._model import ClassificationLoss, fit_spec, zoo_spec
 from ._trainer import StopFlag, Trainer, check_monitor
@@ -77,6 +77,8 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
             fresh = isinstance(model, (NetSpec, str))  # built here: its init is ours to choose
             # Dropout differs between workers, as their data does.
             _seed_everything(config.seed + workers.rank)
+            if spec is not None:
+                _check_memory(spec, data, config, workers, evaluate_fn is None)
             if evaluate_fn is None:
                 def evaluate_fn(m, dataset):
                     return evaluate(m, dataset, batch_size=config.eval_batch_size,
@@ -118,6 +120,28 @@ def _build(spec: NetSpec) -> nn.Module:
     if reason := memory_shortfall(spec, torch.device("cpu"), built=False):
         raise ConfigError(reason)
     return build(spec)
+
+
+def _check_memory(spec: NetSpec, data: DataSplits, config: TrainConfig, workers: Workers,
+                  default_evaluation: bool) -> None:
+    """Refuses batches that cannot fit before the first one runs: where the kernel overcommits,
+    the out-of-memory killer would end the run with no message. The weights are in memory
+    already on the CPU; a GPU has yet to receive them."""
+    on_cpu = workers.device.type == "cpu"
+    sharing = workers.local_world_size if on_cpu else 1  # workers on the CPU share its memory
+    # A training batch is split over the workers, each of which evaluates whole batches of its
+    # shard (with the default evaluation: detection has its own); neither holds more images
+    # than its split has.
+    checks = [("batch_size", config.batch_size, config.per_worker_batch(workers.world_size),
+               data.train, True)]
+    if default_evaluation:
+        checks.append(("eval_batch_size", config.eval_batch_size, config.eval_batch_size,
+                       data.test, False))
+    for field, batch, per_worker, split, training in checks:
+        held = min(per_worker, -(-len(split) // workers.world_size)) * sharing
+        if reason := memory_shortfall(spec, workers.device, batch=held, training=training,
+                                      built=on_cpu):
+            raise ConfigError(f"{field} {batch}: {reason}")
 
 
 def _seed_everything(seed: int) -> None:

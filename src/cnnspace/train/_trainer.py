@@ -13,7 +13,7 @@ from torch import nn
 from .. import __version__
 from ..errors import Terminated
 from ..data import DataSplits
-from ..metrics import analyze, memory_shortfall
+from ..metrics import analyze
 from ..spec import NetSpec, to_dict
 from ._callbacks import (Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState,
                          best_record)
@@ -78,8 +78,6 @@ class Trainer:
         self.loss_fn, self.evaluate_fn, self.callbacks = loss_fn, evaluate_fn, list(callbacks)
         self.stop, self.run_info = stop, run_info
         self.files = RunFiles(config.out) if config.out else None
-        if spec is not None:
-            self._check_memory()
         self.loader = EpochLoader(data.train, config.per_worker_batch(workers.world_size),
                                   workers, config.seed, config.num_workers, data.collate_fn)
         steps = self.loader.steps_per_epoch
@@ -115,21 +113,6 @@ class Trainer:
             self.files.write_config(self._config_record())
 
     # -- setup -----------------------------------------------------------------------------
-
-    def _check_memory(self) -> None:
-        """Refuses a training batch that cannot fit before the first one runs: where the kernel
-        overcommits, the out-of-memory killer would end the run with no message. The weights
-        are in memory already on the CPU; a GPU has yet to receive them."""
-        cfg, workers = self.config, self.workers
-        # workers on the CPU share this machine's memory; on GPUs each has its own. A batch is
-        # split over the workers, and holds no more images than the training split has.
-        sharing = workers.local_world_size if workers.device.type == "cpu" else 1
-        held = min(cfg.per_worker_batch(workers.world_size),
-                   -(-len(self.data.train) // workers.world_size))
-        too_large = memory_shortfall(self.spec, workers.device, batch=held * sharing,
-                                     training=True, built=workers.device.type == "cpu")
-        if too_large:
-            raise ConfigError(f"batch_size {cfg.batch_size}: {too_large}")
 
     def _checkpoint_to_resume(self) -> Checkpoint | None:
         """Rank 0 reads the checkpoint (weights-only) and hands it to the others, so the run
