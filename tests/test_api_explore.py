@@ -123,3 +123,18 @@ def test_explore_result_is_plain_data_and_results_print_short(tmp_path):
                                    study_names])
 def test_public_names_have_docstrings(thing):
     assert thing.__doc__ and not thing.__doc__.startswith(thing.__name__ + "(")
+
+
+def test_a_sample_that_no_point_of_satisfies_says_it_was_a_sample(demo, monkeypatch):
+    # Above FEASIBILITY_SAMPLE points only a sample is analysed: "every point" overstated it
+    from dataclasses import replace
+
+    from cnnspace.explore import _points
+
+    strict = replace(demo.space, constraints={"max_params": 10})
+    with pytest.raises(StudyError, match="the constraints exclude every point: 0 of 5 grid"):
+        check_feasible(strict)
+    monkeypatch.setattr(_points, "FEASIBILITY_SAMPLE", 3)
+    with pytest.raises(StudyError, match="the constraints exclude every sampled point: 0 of 3 "
+                                         "sampled points satisfy"):
+        check_feasible(strict)

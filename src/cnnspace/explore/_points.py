@@ -82,13 +82,15 @@ def check_feasible(space: DesignSpace, seed: int = 0) -> Feasibility:
     invalid = sum(r.error is not None for r in results)
     found = Feasibility(len(results), feasible, len(results) - feasible - invalid, invalid, whole)
     if not feasible:
+        # of a sample, only the sampled points are known to be excluded
+        every = "every point" if whole else "every sampled point"
         valid = [r for r in results if r.error is None]
         if valid:
-            raise StudyError(f"the constraints exclude every point: {found.describe()}; e.g. "
+            raise StudyError(f"the constraints exclude {every}: {found.describe()}; e.g. "
                              f"{_describe(valid[0].point)} violates "
                              f"{', '.join(valid[0].violated)}. Loosen them or change the axes",
                              key="space.constraints")
-        raise StudyError(f"{space.base} rejects every point of the space ({found.describe()}); "
+        raise StudyError(f"{space.base} rejects {every} of the space ({found.describe()}); "
                          f"e.g. {results[0].error}", key="space")
     return found
 
