@@ -25,9 +25,10 @@ class Interconnect:
     beta_s_per_byte: float
 
     def __post_init__(self):
-        for field, value in (("alpha", self.alpha_s), ("beta", self.beta_s_per_byte)):
+        for field, value, unit in (("alpha", self.alpha_s, "seconds"),
+                                   ("beta", self.beta_s_per_byte, "seconds per byte")):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
-                raise CnnspaceError(f"{field} must be a finite number >= 0 seconds, got {value!r}")
+                raise CnnspaceError(f"{field} must be a finite number >= 0 {unit}, got {value!r}")
 
 
 @dataclass(frozen=True)
