@@ -130,6 +130,12 @@ def test_front_points_are_labelled_with_their_settings(two_studies):
     assert all(label.startswith("#") and "sr=" in label for label in labels)
 
 
+def test_a_label_of_many_settings_is_broken_into_lines():
+    row = {"trial": 7, **{f"axis{i}": i for i in range(8)}}
+    assert _plots.point_label(row, [f"axis{i}" for i in range(8)]) == (
+        "#7 axis0=0 axis1=1 axis2=2\naxis3=3 axis4=4 axis5=5\naxis6=6 axis7=7")
+
+
 @pytest.mark.parametrize("args, message", [
     (["nowhere"], "no study at"),
     ([None], "holds the studies grid2, other: choose one with --study-name"),

@@ -41,10 +41,16 @@ def error_label(accuracy: str) -> str:
 def _as_percent(axis, metric: str) -> None:
     if metric.endswith(("top1", "top5")):
         axis.set_major_formatter(PercentFormatter(1.0))
+        # the margins left for labels may reach past 100%, where no accuracy lies
+        axis.set_ticks([t for t in axis.get_ticklocs() if 0 <= t <= 1])
 
 
-def point_label(row: dict, axes: Sequence[str]) -> str:
-    return f"#{row['trial']} " + " ".join(f"{a}={short(row.get(a))}" for a in axes)
+def point_label(row: dict, axes: Sequence[str], per_line: int = 3) -> str:
+    """The trial and its settings, ``per_line`` to a line: a study of many axes would write
+    labels wider than the plot, whose edge cuts them."""
+    settings = [f"{a}={short(row.get(a))}" for a in axes]
+    lines = [" ".join(settings[i:i + per_line]) for i in range(0, len(settings), per_line)]
+    return f"#{row['trial']} " + "\n".join(lines)
 
 
 def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
@@ -61,16 +67,19 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     place = math.log if log_x else float
     lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
     third = (hi - lo) / 3
+    lines = 1
     for r in front:
         # labels up to half the axes wide stay inside them: from points in the left third they
         # run rightwards, from the right third leftwards (above and left of a frontier point no
         # point lies, as it would dominate it), over the middle third they are centred
         at = place(r[x]) - lo
         ha = "left" if at < third else "right" if at > 2 * third else "center"
-        ax.annotate(point_label(r, axes), (r[x], r[y]), textcoords="offset points",
+        text = point_label(r, axes)
+        lines = max(lines, text.count("\n") + 1)
+        ax.annotate(text, (r[x], r[y]), textcoords="offset points",
                     xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha,
                     fontsize=7)
-    ax.margins(y=0.1)  # room for the label of the highest point
+    ax.margins(y=0.1 * lines)  # room for the label of the highest point
     if log_x:
         ax.set_xscale("log")
         plain_log_labels(ax.xaxis)
