@@ -47,3 +47,33 @@ def test_a_bad_image_read_by_a_loader_process_ends_the_command(tmp_path):
     assert done.returncode == 2, done.stderr
     assert "red/0.png: cannot decode the image" in done.stderr
 
+
+
+def test_a_sigterm_while_loader_processes_start_does_not_kill_them(monkeypatch):
+    # Under load, a SIGTERM to the process group met the start of an epoch: a loader process
+    # that had not yet set its signals to ignore died of it, and training ended in DataLoader's
+    # "worker exited unexpectedly" instead of a checkpoint. Starting slowly widens that moment.
+    import os
+    import signal
+    import time
+
+    import torch
+
+    from cnnspace.data import TensorImages
+    from cnnspace.train import _loader
+    from cnnspace.train._distributed import Workers
+
+    quiet = _loader._quiet_loader_process
+
+    def slow_start(worker_id):
+        time.sleep(1.0)
+        quiet(worker_id)
+
+    monkeypatch.setattr(_loader, "_quiet_loader_process", slow_start)
+    images = TensorImages(torch.zeros(8, 1, 4, 4, dtype=torch.uint8),
+                          torch.zeros(8, dtype=torch.long), mean=[0.5], std=[0.5])
+    loader = _loader.EpochLoader(images, 4, Workers(), seed=0, num_workers=1)
+    batches = loader.epoch(0)
+    [started] = [w for it in _loader._RUNNING_LOADERS for w in it._workers]
+    os.kill(started.pid, signal.SIGTERM)
+    assert len(list(batches)) == 2 and started.exitcode in (None, 0)
