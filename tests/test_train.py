@@ -546,3 +546,21 @@ def test_gradient_bytes_of_an_epoch_survive_a_resume_inside_it(one_worker_group,
     resumed = train(spec, digits8, replace(config, resume=True))
     assert resumed.history[0]["comm_bytes_per_step"] == expected
     assert resumed.comm_bytes_per_step == expected
+
+
+def test_config_yaml_lists_each_resume_with_its_workers_and_threads(tmp_path, digits8):
+    # It described the first session only: a resume on other threads or workers was unrecorded
+    class StopAtStep(Callback):
+        def on_step_end(self, state):
+            if state.step == 2:
+                raise StopTraining("cut")
+
+    spec, out = loads(TINY), str(tmp_path / "run")
+    config = quick(epochs=1, out=out, threads=1)
+    train(spec, digits8, config, callbacks=[StopAtStep()], run_info={"command": "first"})
+    more = min(2, available_cpus())
+    train(spec, digits8, replace(config, resume=True, threads=more), run_info={"command": "again"})
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert written["command"] == "first" and written["train"]["threads"] == 1
+    assert written["resumes"] == [{"step": 2, "workers": 1, "device": "cpu", "threads": more,
+                                   "command": "again"}]

@@ -36,6 +36,17 @@ class RunFiles:
     def write_config(self, info: dict) -> None:
         write_text_atomic(self.config, yaml.safe_dump(info, sort_keys=False, width=100))
 
+    def add_resume(self, entry: dict) -> None:
+        """config.yaml describes the run as it started; each resume is listed under
+        ``resumes`` (its step, workers, device, threads, command), as these may differ."""
+        try:
+            info = yaml.safe_load(self.config.read_text())
+        except (OSError, yaml.YAMLError):
+            info = None
+        info = info if isinstance(info, dict) else {}
+        resumes = info.get("resumes") if isinstance(info.get("resumes"), list) else []
+        self.write_config({**info, "resumes": [*resumes, entry]})
+
     def write_metrics(self, history: list[dict]) -> None:
         """The whole history each time: after a resume the file matches the checkpoint's."""
         write_text_atomic(self.metrics, "".join(json.dumps(r) + "\n" for r in history))

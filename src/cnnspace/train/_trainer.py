@@ -109,6 +109,11 @@ class Trainer:
         self.resumed = checkpoint is not None
         if checkpoint is not None:
             self._restore(checkpoint)
+            if self.files and workers.is_main:
+                self.files.add_resume(
+                    {"step": self.state.step, "workers": workers.world_size,
+                     "device": str(workers.device), "threads": torch.get_num_threads(),
+                     **({"command": run_info["command"]} if "command" in run_info else {})})
         elif self.files and workers.is_main:
             self.files.write_config(self._config_record())
 
