@@ -8,6 +8,7 @@ from typing import Any, Callable
 import optuna
 
 from ._errors import StudyError
+from ._grid import GridSampler
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Choice:
 
 
 SAMPLERS: dict[str, type] = {
-    "grid": optuna.samplers.GridSampler,
+    "grid": GridSampler,  # Optuna's, its bookkeeping linear in the trials (see _grid)
     "random": optuna.samplers.RandomSampler,
     "tpe": optuna.samplers.TPESampler,
     "nsga2": optuna.samplers.NSGAIISampler,
