@@ -130,6 +130,22 @@ def test_front_points_are_labelled_with_their_settings(two_studies):
     assert all(label.startswith("#") and "sr=" in label for label in labels)
 
 
+def test_a_long_front_labels_a_dozen_points_spread_along_it():
+    # 70 labelled points of a 1,000-trial study overlapped into one unreadable blot.
+    rows = [{"trial": i, "size_mib": 0.01 * (i + 1), "top1": 0.5 + 0.004 * i, "sr": i}
+            for i in range(100)]  # every point on the front
+    fig = _plots.pareto(rows, "size_mib", "top1", ["sr"])
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert 2 <= len(labels) <= _plots.MAX_FRONT_LABELS == 12
+    assert labels[0] == "#0 sr=0" and labels[-1] == "#99 sr=99"  # both ends of the front
+    assert "100 of 100 points on the front" in fig.axes[0].get_title()
+    assert f"({len(labels)} labelled" in fig.axes[0].get_title()
+    # Spread over the axis: a front dense at one end still gets labels at the other.
+    dense = [{"x": v} for v in [1, *range(90, 101)]]
+    assert [r["x"] for r in _plots.labelled(dense, lambda r: r["x"], 3)] == [1, 90, 100]
+    assert _plots.labelled(dense[:5], lambda r: r["x"], 12) == dense[:5]
+
+
 def test_a_label_of_many_settings_is_broken_into_lines():
     row = {"trial": 7, **{f"axis{i}": i for i in range(8)}}
     assert _plots.point_label(row, [f"axis{i}" for i in range(8)]) == (

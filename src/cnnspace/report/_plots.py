@@ -53,6 +53,25 @@ def point_label(row: dict, axes: Sequence[str], per_line: int = 3) -> str:
     return f"#{row['trial']} " + "\n".join(lines)
 
 
+# Labels beyond this many overlap into one blot (70 front points of a 1,000-trial study did):
+# only this many, spread along the front, are labelled; the table marks every front point.
+MAX_FRONT_LABELS = 12
+
+
+def labelled(front: list[dict], at, most: int = MAX_FRONT_LABELS) -> list[dict]:
+    """At most ``most`` points of ``front``, spread evenly over the plot's x axis (``at``: a
+    point's position there; a dense end of the front would otherwise take most labels), both
+    ends kept, in the front's order."""
+    if len(front) <= most:
+        return front
+    positions = [at(r) for r in front]
+    lo, hi = min(positions), max(positions)
+    steps = max(1, most - 1)
+    picked = {min(range(len(front)), key=lambda i: abs(positions[i] - (lo + k * (hi - lo) / steps)))
+              for k in range(most)}
+    return [front[i] for i in sorted(picked)]
+
+
 def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     """``y`` (maximised) against ``x`` (minimised); the frontier joined and labelled."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -68,7 +87,8 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
     third = (hi - lo) / 3
     lines = 1
-    for r in front:
+    shown = labelled(front, lambda r: place(r[x]))
+    for r in shown:
         # labels up to half the axes wide stay inside them: from points in the left third they
         # run rightwards, from the right third leftwards (above and left of a frontier point no
         # point lies, as it would dominate it), over the middle third they are centred
@@ -86,7 +106,10 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     _as_percent(ax.yaxis, y)
-    ax.set_title(f"{label(y)} vs {label(x)}: {len(front)} of {len(rows)} points on the front")
+    title = f"{label(y)} vs {label(x)}: {len(front)} of {len(rows)} points on the front"
+    if len(shown) < len(front):
+        title += f"\n({len(shown)} labelled; the table marks them all)"
+    ax.set_title(title)
     ax.legend(loc="best")  # lower right holds the big, inaccurate networks
     fig.tight_layout()
     return fig
