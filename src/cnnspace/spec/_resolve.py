@@ -270,9 +270,11 @@ def _structure_plan(segments: list[Segment], outputs: tuple[str, ...]
     that order. Dangling inputs, cycles and unknown outputs raise here."""
     prims = [p for segment in segments for p in segment[2]]
     names = {p[0] for p in prims}
-    for o in outputs:
+    for at, o in enumerate(outputs):
         if o not in names:
             raise SpecError(f"output {o!r} is not a layer of this network", field="outputs")
+        if o in outputs[:at]:  # exported outputs need distinct names
+            raise SpecError(f"output {o!r} is listed twice", field="outputs")
     ordered = _topological(prims)
     order = None
     if ordered is not prims:
