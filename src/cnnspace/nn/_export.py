@@ -25,9 +25,16 @@ INPUT_NAME = "input"
 ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
-def output_names(module: nn.Module) -> list[str]:
+def output_names(module: nn.Module, example: torch.Tensor) -> list[str]:
     outputs = getattr(module, "outputs", None)  # a SpecModule names its outputs after layers
-    return [str(o) for o in outputs] if outputs else ["output"]
+    if outputs:
+        return [str(o) for o in outputs]
+    # Any other module is run once to count its outputs: the exporter names those past the
+    # names given after graph values ('7'), and gives them no declared dynamic batch axis.
+    with torch.inference_mode():
+        result = module(example)
+    count = len(result) if isinstance(result, (tuple, list)) else 1
+    return ["output"] + [f"output_{i}" for i in range(1, count)]
 
 
 @contextlib.contextmanager
@@ -69,15 +76,16 @@ def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = Fals
     if opset < OPSET:
         raise CnnspaceError(f"ONNX opset {opset} is too old; use {OPSET} or newer")
     model = copy.deepcopy(module).cpu().float().eval()
-    names = output_names(module)
-    axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
+    example = torch.zeros(batch, *input_shape)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), _native_output_silenced():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         # dynamo=False: the TorchScript-based exporter needs no onnxscript and handles every
         # layer type cnnspace builds.
         try:
-            torch.onnx.export(model, (torch.zeros(batch, *input_shape),), buffer, dynamo=False,
+            names = output_names(model, example)
+            axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
+            torch.onnx.export(model, (example,), buffer, dynamo=False,
                               opset_version=opset, input_names=[INPUT_NAME],
                               output_names=names, dynamic_axes=axes, do_constant_folding=True)
         except (torch.onnx.errors.OnnxExporterError, RuntimeError) as e:

@@ -1,0 +1,32 @@
+"""ONNX export of a torch module not built from a spec: its outputs get names of their own."""
+import onnx
+import torch
+from torch import nn
+
+from cnnspace.nn import export_onnx
+
+
+class TwoHeads(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.head = nn.Conv2d(3, 4, 3), nn.Conv2d(4, 2, 1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y, self.head(y).flatten(1)
+
+
+def _outputs(path):
+    return [(o.name, [d.dim_param or d.dim_value for d in o.type.tensor_type.shape.dim])
+            for o in onnx.load(path).graph.output]
+
+
+def test_every_output_of_a_plain_module_is_named_and_has_a_dynamic_batch(tmp_path):
+    # The exporter named the second output after a graph value ('7') before.
+    path = export_onnx(TwoHeads().eval(), tmp_path / "m.onnx", (3, 8, 8), dynamic_batch=True)
+    assert _outputs(path) == [("output", ["batch", 4, 6, 6]), ("output_1", ["batch", 72])]
+
+
+def test_a_plain_module_with_one_output_names_it_output(tmp_path):
+    path = export_onnx(nn.Conv2d(3, 4, 3), tmp_path / "m.onnx", (3, 8, 8))
+    assert _outputs(path) == [("output", [1, 4, 6, 6])]
