@@ -191,7 +191,9 @@ def load(path: str | os.PathLike) -> NetSpec:
         hint = {".pt": ": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is "
                        "its network",
                 ".cnnz": ": a compressed model? cnnspace.compress.read_cnnz(path).spec is its "
-                         "network"}.get(path.suffix.lower().replace(".pth", ".pt"), "")
+                         "network",
+                ".onnx": ": an ONNX model, which cnnspace writes but does not read; give the "
+                         "spec, checkpoint or .cnnz it was exported from"}.get(path.suffix.lower().replace(".pth", ".pt"), "")
         raise SpecError(f"not a text file{hint}", source=str(path)) from None
     if path.suffix.lower() == ".prototxt":  # suffixes in any case: NET.PROTOTXT
         return from_prototxt(text, source=str(path))
