@@ -71,6 +71,7 @@ layers:
   - {name: r2, type: relu}
   - {name: first, type: relu, inputs: [input]}
   - {name: out, type: concat, inputs: [r2, r2]}
+outputs: [out, first]
 """)
     acts = _activations(spec)
     assert acts["r1"] == acts["r2"] == 0 and acts["c"] == 4 * 6 * 6

@@ -283,9 +283,9 @@ def test_frozen_map_is_a_read_only_dict():
 
 
 def test_a_single_name_is_one_input_or_output():
-    spec = S.NetSpec("t", (3, 8, 8), [_conv(1), S.Layer("r", "relu", inputs="c")], outputs="c")
-    assert spec.layers[1].inputs == ("c",) and spec.outputs == ("c",)
-    assert S.resolve(spec).outputs == ("c",)
+    spec = S.NetSpec("t", (3, 8, 8), [_conv(1), S.Layer("r", "relu", inputs="c")], outputs="r")
+    assert spec.layers[1].inputs == ("c",) and spec.outputs == ("r",)
+    assert S.resolve(spec).outputs == ("r",)
 
 
 def test_input_sizes_are_parsed_everywhere():

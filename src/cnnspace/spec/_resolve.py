@@ -276,6 +276,15 @@ def _structure_plan(segments: list[Segment], outputs: tuple[str, ...]
         if o in outputs[:at]:  # exported outputs need distinct names
             raise SpecError(f"output {o!r} is listed twice", field="outputs")
     ordered = _topological(prims)
+    # A layer read by none and not an output computes nothing the network returns: export drops
+    # it, while analyze would count it (a forgotten `outputs` entry, mostly).
+    read = {i for p in prims for i in p[2]}.union(outputs)
+    unread = [p[0] for p in ordered if p[0] not in read]
+    if unread:
+        also = f" (nor are {', '.join(map(repr, unread[1:]))})" if unread[1:] else ""
+        raise SpecError(f"no layer reads it and it is not one of the network's outputs "
+                        f"({', '.join(map(repr, outputs))}){also}: list it in 'outputs' or "
+                        "remove it", layer=unread[0], field="outputs")
     order = None
     if ordered is not prims:
         position = {p[0]: i for i, p in enumerate(prims)}
