@@ -42,7 +42,7 @@ def run(args) -> int:
 
     # exporting and checking run the network, on one image or two (a dynamic batch)
     if reason := memory_shortfall(spec, torch.device("cpu"), batch=2 if args.dynamic_batch else 1,
-                                  built=module is not None):
+                                  built=module is not None, smaller="--input"):
         raise CnnspaceError(f"{args.onnx} not written: {reason}")
     module = module if module is not None else build(spec)
     if reason := too_large_for_onnx(module):

@@ -54,10 +54,12 @@ def batch_memory(spec: NetSpec, batch: int, training: bool, bytes_per_value: int
 
 
 def memory_shortfall(spec: NetSpec, device: torch.device, *, batch: int = 0,
-                     training: bool = False, built: bool = True) -> str | None:
+                     training: bool = False, built: bool = True,
+                     smaller: str = "batch") -> str | None:
     """Why running ``batch`` images of ``spec`` (0: only building it) cannot fit in the memory
     free on ``device``, or None. Beside the activations, the weights count unless ``built``
-    (they are in memory already), and a training step's gradients count."""
+    (they are in memory already), and a training step's gradients count. ``smaller`` names
+    what the caller may make smaller to fit (the batch; export's input)."""
     free = free_memory(device)
     if free is None:
         return None
@@ -76,7 +78,7 @@ def memory_shortfall(spec: NetSpec, device: torch.device, *, batch: int = 0,
     return (f"{step} of {batch} image{'s' if batch != 1 else ''} of {spec.name} at "
             f"{'x'.join(map(str, spec.input))} holds at least {_size(activations)} of "
             f"activations{beside} (counted from the spec) and {device} has {_size(free)} free; "
-            f"give a smaller batch")
+            f"give a smaller {smaller}")
 
 
 def _size(nbytes: int) -> str:
