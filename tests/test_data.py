@@ -432,3 +432,30 @@ def test_a_pickle_cannot_make_the_reader_allocate_memory(tmp_path):
     path.write_bytes(b"\x80\x02c__builtin__\nbytes\nJ\x00\x00\x00\x7f\x85R.")  # bytes(2**31 - ...)
     with pytest.raises(DataError, match="refusing bytes\\(\\) of a number"):
         load_restricted_pickle(path)
+
+
+@pytest.mark.parametrize("call", [
+    b"cnumpy\nndarray\n(J\x00\xe1\xf5\x05\x85U\x02u1tR.",  # ndarray((10**8,), 'u1')
+    # _reconstruct(ndarray, (10**8,), 'O'): 800 MB of pointers, each set to None
+    b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n(J\x00\xe1\xf5\x05\x85U\x01OtR.",
+    # scalar(dtype('V100000000')): 100 MB zeroed for one value
+    b"cnumpy.core.multiarray\nscalar\ncnumpy\ndtype\n(U\nV100000000\x89\x88tR\x85R.",
+])
+def test_a_pickle_cannot_make_numpy_allocate_memory(tmp_path, call):
+    # numpy's own pickles make empty arrays and fill them from the file's bytes: a tiny file
+    # that asks numpy for a large array or scalar directly is refused before it allocates
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x02" + call)
+    with pytest.raises(DataError, match="not a (safe data|readable) pickle"):
+        load_restricted_pickle(path)
+
+
+def test_numpy_arrays_and_scalars_of_every_protocol_are_read(tmp_path):
+    path = tmp_path / "batch"
+    value = {"a": np.arange(6, dtype=np.uint8).reshape(2, 3), "o": np.array(["x", 1], object),
+             "s": np.float64(2.5), "e": np.zeros((0, 3072), np.uint8)}
+    for protocol in (2, 4, 5):
+        path.write_bytes(pickle.dumps(value, protocol=protocol))
+        back = load_restricted_pickle(path)
+        assert back["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["o"].tolist() == ["x", 1]
+        assert back["s"] == 2.5 and back["e"].shape == (0, 3072)

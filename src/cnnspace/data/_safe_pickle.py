@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import math
 import pickle
 from pathlib import Path
 
@@ -24,11 +25,33 @@ def _bytes_from_text(*args) -> bytes:
 
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]       # numpy(._)core.multiarray._reconstruct
 _SCALAR = np.float64(0).__reduce__()[0]          # numpy(._)core.multiarray.scalar
+
+
+class _NdarrayType:
+    """What the global numpy.ndarray resolves to: an argument of _reconstruct, and nothing a
+    pickle can call (ndarray(shape) would allocate any size from a tiny file)."""
+
+
+def _empty_array(subtype, shape, dtype) -> np.ndarray:
+    """_reconstruct as numpy pickles call it: an empty ndarray, whose contents the pickle then
+    sets from its own bytes; a large shape would allocate (and, for objects, fill) memory."""
+    if not isinstance(subtype, _NdarrayType) or not isinstance(shape, tuple) \
+            or math.prod(shape) != 0:
+        raise pickle.UnpicklingError("refusing numpy _reconstruct of anything but an empty "
+                                     "ndarray: its data must come from the file")
+    return _RECONSTRUCT(np.ndarray, shape, dtype)
+
+
+def _scalar_from_bytes(dtype, data) -> np.generic:
+    """numpy's scalar() with its data given; without, it allocates and zeroes dtype's size."""
+    return _SCALAR(dtype, data)
+
+
 # Protocol 5 (Python 3.14's default) stores an array as its raw bytes: numpy(._)core.numeric.
 # _frombuffer views them, refusing object dtypes, so it allocates and runs nothing.
 _FROM_BUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _ALLOWED = {
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NdarrayType(),
     ("numpy", "dtype"): np.dtype,
     # Python 3 writes bytes this way at protocol 2 (empty ones as a call of bytes itself).
     ("_codecs", "encode"): codecs.encode,
@@ -36,8 +59,8 @@ _ALLOWED = {
     ("builtins", "bytes"): _bytes_from_text,
 }
 for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
-    _ALLOWED[(_core, "_reconstruct")] = _RECONSTRUCT
-    _ALLOWED[(_core, "scalar")] = _SCALAR
+    _ALLOWED[(_core, "_reconstruct")] = _empty_array
+    _ALLOWED[(_core, "scalar")] = _scalar_from_bytes
 for _core in ("numpy.core.numeric", "numpy._core.numeric"):
     _ALLOWED[(_core, "_frombuffer")] = _FROM_BUFFER
 
