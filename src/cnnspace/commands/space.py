@@ -36,7 +36,8 @@ def register(sub) -> None:
                              "whether it satisfies the constraints")
     an.add_argument("space", metavar="SPACE_OR_STUDY.yaml", help=SPACE_HELP)
     an.add_argument("--sample", type=int, metavar="N",
-                    help="N random distinct points instead of the full grid")
+                    help="N random distinct points instead of the full grid (log axes "
+                    "log-uniformly, as a study draws them)")
     an.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     an.add_argument("--format", choices=FORMATS,
                     help="output format (default: from --out's suffix, else table)")

@@ -102,8 +102,8 @@ class Axis:
         """How many values ``grid()`` has (None for a continuous axis), without listing them."""
         if self.kind == "choice":
             return len(self.choices)
-        if self.kind == "int":
-            return len(range(self.low, self.high + 1, self.step))
+        if self.kind == "int":  # arithmetic: len(range(...)) overflows past 2**63 values
+            return (self.high - self.low) // self.step + 1
         return None if self.step is None else round((self.high - self.low) / self.step) + 1
 
     def grid(self) -> tuple:
@@ -116,14 +116,24 @@ class Axis:
             raise SpaceError("a float axis without a step is continuous: it can be sampled but "
                              "not enumerated (give it a step, or use sample())",
                              key=f"axes.{self.name}")
-        return tuple(_tidy(self.low + k * self.step) for k in range(self.count))
+        return tuple(self.value(k) for k in range(self.count))
+
+    def value(self, index: int) -> Any:
+        """The ``index``-th value of ``grid()``, without listing the grid."""
+        if self.kind == "choice":
+            return self.choices[index]
+        if self.kind == "int":
+            return self.low + index * self.step
+        return _tidy(self.low + index * self.step)
 
     def draw(self, rng: random.Random) -> Any:
-        """One random value: uniform over the grid, or over [low, high] (log-uniform if ``log``)."""
+        """One random value as Optuna's random sampler draws it: uniform over the grid, or over
+        [low, high]; log-uniform if ``log`` (ints: over [low - 0.5, high + 0.5], rounded)."""
         if self.kind == "choice":
             return rng.choice(self.choices)
         if self.log:
-            x = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
+            half = 0.5 if self.kind == "int" else 0.0
+            x = math.exp(rng.uniform(math.log(self.low - half), math.log(self.high + half)))
             return min(max(round(x), self.low), self.high) if self.kind == "int" else x
         if self.kind == "int":
             return rng.randrange(self.low, self.high + 1, self.step)

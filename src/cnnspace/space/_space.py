@@ -33,6 +33,9 @@ ID_LENGTH = 10
 # minutes (about 3,000 points per CPU second), and Optuna's GridSampler lists every point in
 # memory (100 million points: tens of GB) in each worker.
 GRID_LIMIT = 1_000_000
+# Log-uniform draws per point asked for before the points still missing are drawn uniformly
+# (the top of a long log axis is rarely drawn, so n near the grid's size needs many draws).
+LOG_DRAWS_PER_POINT = 20
 
 
 @dataclass(frozen=True)
@@ -108,33 +111,43 @@ class DesignSpace:
             yield dict(zip(names, values))
 
     def sample(self, n: int, seed: int = 0) -> list[dict[str, Any]]:
-        """``n`` random points, the same for the same seed. On an enumerable space they are
-        distinct grid points (the whole grid when ``n`` >= its size); otherwise every axis is
-        drawn independently (uniform, or log-uniform for log axes)."""
+        """``n`` random points, the same for the same seed, each axis drawn as a study's random
+        sampler draws it: uniform, or log-uniform for log axes. On an enumerable space they are
+        distinct grid points (the whole grid when ``n`` >= its size): if distinct log-uniform
+        draws run short (``n`` near the size), the rest are drawn uniformly from the grid."""
         if not _is_int(n) or n < 0:
             raise SpaceError(f"expected a non-negative number of points, got {n!r}", key="sample")
         rng = random.Random(seed)
         size = self.size
         if size is None:
-            return [{a.name: a.draw(rng) for a in self.axes} for _ in range(n)]
+            return [self._draw(rng) for _ in range(n)]
         if n >= size:
             return list(self.points())
-        if size <= sys.maxsize:
-            indices = rng.sample(range(size), n)
-        else:  # random.sample takes len(range(size)), a C integer; n is far below size here
-            drawn: dict[int, None] = {}
-            while len(drawn) < n:
-                drawn[rng.randrange(size)] = None
-            indices = list(drawn)
-        grids = [a.grid() for a in self.axes]
-        return [self._grid_point(grids, i) for i in indices]
+        drawn: dict[tuple, dict[str, Any]] = {}
+        if any(a.log for a in self.axes):
+            for _ in range(LOG_DRAWS_PER_POINT * n):
+                point = self._draw(rng)
+                drawn.setdefault(tuple(point.values()), point)
+                if len(drawn) == n:
+                    return list(drawn.values())
+        elif size <= sys.maxsize:
+            return [self._grid_point(i) for i in rng.sample(range(size), n)]
+        # random.sample takes len(range(size)), a C integer; here n is far below size, or
+        # a few points are left after the log-uniform draws
+        while len(drawn) < n:
+            point = self._grid_point(rng.randrange(size))
+            drawn.setdefault(tuple(point.values()), point)
+        return list(drawn.values())
 
-    def _grid_point(self, grids: list[tuple], index: int) -> dict[str, Any]:
+    def _draw(self, rng: random.Random) -> dict[str, Any]:
+        return {a.name: a.draw(rng) for a in self.axes}
+
+    def _grid_point(self, index: int) -> dict[str, Any]:
         """The ``index``-th point of ``points()`` without enumerating the ones before it."""
         values = []
-        for grid in reversed(grids):
-            index, digit = divmod(index, len(grid))
-            values.append(grid[digit])
+        for axis in reversed(self.axes):
+            index, digit = divmod(index, axis.count)
+            values.append(axis.value(digit))
         return {a.name: v for a, v in zip(self.axes, reversed(values))}
 
     # -- one point -------------------------------------------------------------------------
