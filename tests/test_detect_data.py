@@ -29,7 +29,7 @@ def test_kitti_line_parses_every_field_and_writes_back():
 
 @pytest.mark.parametrize("line, message", [
     ("Car 0 0 0 1 2 3", "15 fields"),
-    ("Car 0 0 0 1 2 x 4 1 1 1 1 1 1 1", "must be numbers"),
+    ("Car 0 0 0 1 2 x 4 1 1 1 1 1 1 1", "field 7 \\(x2\\) must be a number, got 'x'"),
     ("Car 0 0 0 10 2 3 4 1 1 1 1 1 1 1", "x2 >= x1"),
     ("Car 0 0 0 nan 2 3 4 1 1 1 1 1 1 1", "field 5 \\(x1\\) must be a finite number, got nan"),
     ("Car 0 0 0 1 2 inf 4 1 1 1 1 1 1 1", "field 7 \\(x2\\) must be a finite number, got inf"),

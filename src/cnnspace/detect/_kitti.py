@@ -49,11 +49,13 @@ def parse_line(line: str, source: str = "<labels>", lineno: int = 1) -> KittiObj
     if len(parts) not in (15, 16):
         raise CnnspaceError(f"{where}: a KITTI label line has 15 fields (16 with a score), got "
                             f"{len(parts)}: {line.strip()!r}")
-    try:
-        values = [float(v) for v in parts[1:]]
-    except ValueError:
-        raise CnnspaceError(f"{where}: fields after the type must be numbers: {line.strip()!r}") \
-            from None
+    values = []
+    for number, (name, text) in enumerate(zip(FIELDS[1:], parts[1:]), 2):
+        try:
+            values.append(float(text))
+        except ValueError:
+            raise CnnspaceError(f"{where}: field {number} ({name}) must be a number, got "
+                                f"{text!r}: {line.strip()!r}") from None
     for number, (name, value) in enumerate(zip(FIELDS[1:], values), 2):
         # NaN passes every comparison (x2 >= x1, the difficulty filters) and int() fails on inf
         if not math.isfinite(value):
