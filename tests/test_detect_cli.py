@@ -70,8 +70,14 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     x = torch.randn(2, 3, 64, 64)
     assert torch.equal(loaded.module.eval()(x), detector.module.eval()(x))
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(CnnspaceError, match="not a readable checkpoint"):
-        Detector.load(tmp_path / "junk.pt")
+    # What weights-only loading refuses: one line, without torch's advice to load it unsafely.
+    (tmp_path / "metrics.jsonl").write_text('{"epoch": 1, "loss": 2.0}\n')
+    torch.save({"module": torch.nn.ReLU()}, tmp_path / "pickled.pt")
+    for refused in ("junk.pt", "metrics.jsonl", "pickled.pt"):
+        with pytest.raises(CnnspaceError) as error:
+            Detector.load(tmp_path / refused)
+        assert "weights-only loading refuses it" in str(error.value)
+        assert "\n" not in str(error.value) and "weights_only" not in str(error.value)
     torch.save({"format": "something else"}, tmp_path / "other.pt")
     with pytest.raises(CnnspaceError, match="not a cnnspace detector checkpoint"):
         Detector.load(tmp_path / "other.pt")

@@ -3,6 +3,7 @@ shapes, post-processing settings); saved and loaded as one checkpoint file."""
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -85,8 +86,15 @@ class Detector:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise CnnspaceError(f"no checkpoint at {path}") from None
+        except pickle.UnpicklingError:
+            # torch's own message suggests weights_only=False: advice never to follow on a file
+            # from elsewhere, so it is not passed on
+            raise CnnspaceError(f"{path} is not a detector checkpoint: weights-only loading "
+                                "refuses it (it is no torch file, or it holds Python objects "
+                                "other than tensors and plain data)") from None
         except Exception as e:  # torch raises several types for a file that is not a checkpoint
-            raise CnnspaceError(f"{path} is not a readable checkpoint: {e}") from None
+            first_line = str(e).strip().partition("\n")[0]
+            raise CnnspaceError(f"{path} is not a readable checkpoint: {first_line}") from None
         if isinstance(state, dict) and state.get("format") == TRAINING_FORMAT:
             raise _training_checkpoint_error(path, state.get("spec"))
         if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
