@@ -131,6 +131,20 @@ def test_a_huge_grid_asks_for_a_sample(capsys, monkeypatch):
     assert code == 0 and json.loads(out)["summary"]["points"] == 2
 
 
+def test_a_sample_larger_than_the_grid_limit_is_refused(capsys, monkeypatch):
+    # --sample 200000000 on a 98-million-point grid listed the whole grid (tens of GB), and
+    # --sample 5000000 analysed for half an hour holding 5 GB. Here the limit is lowered.
+    monkeypatch.setattr(space_command, "GRID_LIMIT", 200)
+    path = EXAMPLES / "fire_widths.yaml"
+    code, out, err = run(capsys, "space", "analyze", str(path), "--sample", "201")
+    assert code == 2 and out == ""
+    assert err.strip() == ("cnnspace space: error: --sample 201: more than 200 points (minutes "
+                           "of analysis, and memory for each): give a smaller N")
+    code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "200", "--format",
+                       "json")
+    assert code == 0 and json.loads(out)["summary"]["points"] == 200
+
+
 def test_list_choices_are_written_as_yaml_reads_them(capsys, tmp_path):
     # Not as Python tuples, ('conv1', 'fire4', 'fire8'), which YAML and --set cannot read.
     path = tmp_path / "pools.yaml"

@@ -89,6 +89,9 @@ def _values(axis) -> str:
 def run_analyze(args) -> int:
     if args.sample is not None and args.sample < 1:
         raise CnnspaceError(f"--sample: expected a positive number of points, got {args.sample}")
+    if args.sample is not None and args.sample > GRID_LIMIT:
+        raise CnnspaceError(f"--sample {args.sample}: more than {GRID_LIMIT:,} points (minutes "
+                            "of analysis, and memory for each): give a smaller N")
     suffix = Path(args.out or "").suffix
     if args.out and not args.format and suffix not in OUT_FORMATS:
         raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
