@@ -37,7 +37,7 @@ def register(sub) -> None:
     an.add_argument("space", metavar="SPACE_OR_STUDY.yaml", help=SPACE_HELP)
     an.add_argument("--sample", type=int, metavar="N",
                     help="N random distinct points instead of the full grid (log axes "
-                    "log-uniformly, as a study draws them)")
+                    "log-uniformly, as Optuna's random sampler draws them)")
     an.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
     an.add_argument("--format", choices=FORMATS,
                     help="output format (default: from --out's suffix, else table)")
