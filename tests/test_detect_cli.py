@@ -10,7 +10,8 @@ from PIL import Image, ImageDraw
 from cnnspace import analyze, get_spec
 from cnnspace.cli import main
 from cnnspace.detect import (SHAPE_CLASSES, Detections, Detector, DetectorConfig, KittiObject,
-                             draw_detections, generate_shapes, layout_for, load_image, measure_fps,
+                             draw_detections, evaluate_detector, generate_shapes,
+                             kitti_samples, layout_for, load_image, measure_fps,
                              write_labels)
 from cnnspace.errors import CnnspaceError
 from cnnspace.metrics import Timing
@@ -275,6 +276,21 @@ def test_train_without_classes_names_the_default_classes_that_lack_boxes(tmp_pat
                  "--out", str(tmp_path / "run"), "--no-progress"]) == 2
     assert ("KITTI's classes (the default; choose with --classes): 'Pedestrian', 'Cyclist' have "
             "no box in the training images") in capsys.readouterr().err
+
+
+def test_eval_reads_every_label_file_before_the_long_detection(tmp_path, monkeypatch):
+    # On KITTI's 3,741 validation images detection takes minutes on a CPU: a bad label line
+    # must be reported before it, not after.
+    detector, _ = _detector(tmp_path)
+    (tmp_path / "image_2").mkdir()
+    (tmp_path / "label_2").mkdir()
+    for name, line in (("000000", "Car 0 0 0 1 2 30 40 1 1 1 1 1 1 1"), ("000001", "Car 0 0")):
+        Image.new("RGB", (64, 64)).save(tmp_path / "image_2" / f"{name}.png")
+        (tmp_path / "label_2" / f"{name}.txt").write_text(line + "\n")
+    monkeypatch.setattr(Detector, "detect_images",
+                        lambda self, images: pytest.fail("detected before reading the labels"))
+    with pytest.raises(CnnspaceError, match="000001.txt:1: a KITTI label line has 15 fields"):
+        evaluate_detector(detector, kitti_samples(tmp_path))
 
 
 def test_eval_on_images_without_some_of_the_detectors_classes(tmp_path, capsys):

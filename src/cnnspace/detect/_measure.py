@@ -33,8 +33,8 @@ def evaluate_detector(detector: Detector, samples: list[Sample], difficulty: str
     """AP per class and mAP of ``detector`` on labelled ``samples``."""
     check_iou(iou, detector.config.classes)  # before the long part
     check_recall_points(recall_points)
+    truth = [labels_in_image(s) for s in samples]  # a bad label line is reported before it too
     detections = detect_samples(detector, samples, batch_size, progress)
-    truth = [labels_in_image(s) for s in samples]
     return evaluate(detections, truth, detector.config.classes, iou, difficulty, recall_points)
 
 
