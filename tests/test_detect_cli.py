@@ -221,6 +221,18 @@ def test_predict_never_draws_over_an_input_image(tmp_path, capsys):
     assert image.read_bytes() == before and not (tmp_path / "detections.json").exists()
 
 
+def test_predict_gives_every_image_its_own_drawing(tmp_path, capsys):
+    _, path = _detector(tmp_path)
+    images = [tmp_path / "a-2.png", tmp_path / "x" / "a.png", tmp_path / "y" / "a.png"]
+    for image in images:
+        image.parent.mkdir(exist_ok=True)
+        Image.new("RGB", (64, 64)).save(image)
+    out = tmp_path / "out"
+    assert main(["detect", "predict", str(path), *map(str, images), "--out", str(out)]) == 0
+    drawn = [r["drawn"] for r in json.loads((out / "detections.json").read_text())]
+    assert len(set(drawn)) == 3 and len(list(out.glob("*.png"))) == 3
+
+
 def test_predict_rejects_a_bad_image_and_threshold(tmp_path, capsys):
     _, path = _detector(tmp_path)
     bad = tmp_path / "bad.png"

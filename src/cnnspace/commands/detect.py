@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import replace
+from itertools import chain, count
 from pathlib import Path
 
 from .._atomic import write_atomic, write_text_atomic
@@ -290,7 +291,8 @@ def _drawing_paths(images: list[str], out: Path) -> list[Path]:
     drawings, used = [], set()
     for path in images:
         stem = Path(path).stem
-        name = stem if stem not in used else f"{stem}-{len(drawings)}"
+        candidates = chain([stem], (f"{stem}-{i}" for i in count(len(drawings))))
+        name = next(n for n in candidates if n not in used)
         used.add(name)
         drawings.append(out / f"{name}.png")
     inputs = {Path(p).resolve(): p for p in images}
