@@ -145,6 +145,15 @@ def test_a_sample_larger_than_the_grid_limit_is_refused(capsys, monkeypatch):
     assert code == 0 and json.loads(out)["summary"]["points"] == 200
 
 
+def test_the_table_says_when_sizes_are_not_at_32_bits(capsys, tmp_path):
+    # at 8 bits SqueezeNet's 1.19 "size MiB" read as if it were the paper's 4.8 MB model
+    path = tmp_path / "int8.yaml"
+    path.write_text("base: firenet\nbits: 8\naxes:\n  sr: [0.125]\n")
+    code, out, _ = run(capsys, "space", "analyze", str(path))
+    assert code == 0 and out.startswith("int8: 1 points of firenet, sizes at 8 bits per value\n")
+    assert "1.19" in out
+
+
 def test_list_choices_are_written_as_yaml_reads_them(capsys, tmp_path):
     # Not as Python tuples, ('conv1', 'fire4', 'fire8'), which YAML and --set cannot read.
     path = tmp_path / "pools.yaml"

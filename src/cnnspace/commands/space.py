@@ -157,7 +157,8 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
 
     s = _summary(results)
     limits = ", ".join(f"{k} {v:,g}" for k, v in space.constraints.items())
-    return "\n".join([f"{space.name}: {len(results):,} points of {space.base}", line(header),
+    bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
+    return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
                       f"{s['points']:,} points, {s['invalid']:,} invalid, "
                       f"{s['satisfy_constraints']:,} satisfy the constraints "
