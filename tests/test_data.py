@@ -238,6 +238,12 @@ def test_truncated_pickle_is_a_clear_error(cifar10_dir):
     # cast, 2.7 would silently become class 2
     (lambda b: {**b, b"labels": [v + 0.7 for v in b[b"labels"]]},
      "'labels' must be integer class indices, got float64"),
+    (lambda b: {**b, b"labels": b[b"labels"][:3]},
+     r"'labels' must list one class index per image: 4 images, labels of shape \(3,\)"),
+    # a single number was a TypeError (len() of unsized object); a column said '4 labels for 4'
+    (lambda b: {**b, b"labels": 5}, r"'labels' must list .*: 4 images, labels of shape \(\)"),
+    (lambda b: {**b, b"labels": np.array(b[b"labels"])[:, None]},
+     r"'labels' must list .*: 4 images, labels of shape \(4, 1\)"),
 ])
 def test_malformed_cifar_batches_are_named(cifar10_dir, change, message):
     path = cifar10_dir / "cifar-10-batches-py" / "data_batch_2"

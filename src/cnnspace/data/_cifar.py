@@ -67,8 +67,9 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
         raise DataError(f"{path}: {label_key!r} must be integer class indices, got "
                         f"{labels.dtype.name}")
     labels = labels.astype(np.int64)
-    if labels.shape != (len(data),):
-        raise DataError(f"{path}: {len(labels)} labels for {len(data)} images")
+    if labels.shape != (len(data),):  # a single number, or a column, is no list of labels
+        raise DataError(f"{path}: {label_key!r} must list one class index per image: "
+                        f"{len(data)} images, labels of shape {labels.shape}")
     images = torch.from_numpy(data.reshape(-1, 3, SIDE, SIDE).copy())
     return images, torch.from_numpy(labels)
 
