@@ -309,3 +309,10 @@ def test_a_space_equals_itself_read_back_whatever_file_it_came_from():
     loaded = DesignSpace.load(EXAMPLES / "fire_widths.yaml")
     again = DesignSpace.from_dict(loaded.to_dict())
     assert again == loaded and hash(again) == hash(loaded) and again.source != loaded.source
+
+
+def test_a_rejected_point_is_described_with_lists_as_the_space_file_writes_them():
+    s = space(axes={"num_fire": [4, 8], "pool_after": [["conv1", "fire4", "fire8"]]})
+    with pytest.raises(SpaceError) as e:
+        s.spec_for(next(s.points()))  # a grid point: its list choice is stored frozen
+    assert "the point num_fire=4, pool_after=['conv1', 'fire4', 'fire8']:" in str(e.value)

@@ -297,4 +297,4 @@ def _json(v: Any) -> str:
 
 
 def _describe(point: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in point.items()) or "(defaults)"
+    return ", ".join(f"{k}={thaw(v)!r}" for k, v in point.items()) or "(defaults)"
