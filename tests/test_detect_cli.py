@@ -290,6 +290,14 @@ def test_train_without_classes_names_the_default_classes_that_lack_boxes(tmp_pat
             "no box in the training images") in capsys.readouterr().err
 
 
+def test_eval_refuses_a_folder_as_its_output_file_before_any_work(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, path = _detector(tmp_path)
+    assert main(["detect", "eval", str(path), "--no-fps", "-o", str(tmp_path)]) == 2
+    assert f"-o {tmp_path} is a folder: give the name of the file to write" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()  # no shapes generated, nothing detected
+
+
 def test_eval_reads_every_label_file_before_the_long_detection(tmp_path, monkeypatch):
     # On KITTI's 3,741 validation images detection takes minutes on a CPU: a bad label line
     # must be reported before it, not after.

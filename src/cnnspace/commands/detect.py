@@ -216,6 +216,8 @@ def run_eval(args) -> int:
                           measure_fps)
 
     check_threads(args.threads)
+    if args.output and Path(args.output).is_dir():  # found out now, not after the evaluation
+        raise CnnspaceError(f"-o {args.output} is a folder: give the name of the file to write")
     check_recall_points(args.recall_points, "--recall-points")
     iou = _parse_iou(args.iou)
     detector = Detector.load(args.checkpoint)
