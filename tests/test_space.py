@@ -39,6 +39,8 @@ def test_examples_load_and_round_trip(name):
      "unknown axis key"),
     ({"axes": {"sr": {"low": 0.1, "high": 1.0, "step": 0.25}}}, "axes.sr.step", "multiple of step"),
     ({"axes": {"sr": {"low": 0.9, "high": 0.1}}}, "axes.sr.low", "must not exceed"),
+    ({"axes": {"dropout": {"low": 0.0, "high": 1e300, "step": 1e-300}}}, "axes.dropout.step",
+     "too many steps"),
     ({"axes": {"sr": {"high": 0.5}}}, "axes.sr.low", "needs 'low' and 'high'"),
     ({"axes": {"sr": 0.5}}, "axes.sr", "use 'fixed'"),
     ({"axes": {"sr": []}}, "axes.sr.choices", "non-empty"),

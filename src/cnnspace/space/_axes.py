@@ -240,6 +240,9 @@ def _range_axis(name: str, d: dict, key: str, kind: str | None) -> Axis:
                              key=f"{key}.step")
     if step is not None:
         n = (high - low) / step
+        if not math.isfinite(n):
+            raise SpaceError(f"too many steps of {step} from {low} to {high} to count",
+                             key=f"{key}.step")
         if abs(n - round(n)) > 1e-9 * max(1.0, n):
             raise SpaceError(f"high - low ({high} - {low}) must be a multiple of step ({step})",
                              key=f"{key}.step")
