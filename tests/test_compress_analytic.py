@@ -179,3 +179,34 @@ def test_unknown_layers_and_bits():
 def test_the_python_api_checks_bit_widths_as_the_command_does(call, message):
     with pytest.raises(CompressError, match=message):
         call(get_spec("squeezenet1_1"))
+
+
+def test_an_override_that_an_earlier_one_shadows_is_refused():
+    # The first matching override wins, so an entry whose every layer an earlier glob already
+    # claims would never apply: fire9/expand3x3 was silently pruned at 0.5, not 0.9.
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    shadowed = parse_schedule({"layers": {"fire*": 0.5, "fire9/expand3x3": 0.9}}, "plan.yaml")
+    with pytest.raises(CompressError, match="plan.yaml: layer override 'fire9/expand3x3' never "
+                                            "applies: every layer it matches is taken by an earlier "
+                                            "entry \\('fire\\*'\\)"):
+        shadowed.targets(spec)
+    with pytest.raises(CompressError, match="--bits: bit width for 'fire2/\\*' never applies"):
+        layer_bits(spec, {"fire*": 6, "fire2/*": 4})
+    # the specific entry first is what was meant, and partly overlapping globs are fine
+    targets = parse_schedule({"layers": {"fire9/expand3x3": 0.9, "fire*/expand*": 0.5,
+                                         "fire*": 0.2}}).targets(spec)
+    assert targets["fire9/expand3x3"] == 0.9 and targets["fire2/expand1x1"] == 0.5
+    assert targets["fire2/squeeze1x1"] == 0.2
+
+
+def test_bits_given_on_the_command_line_beat_the_schedule_files():
+    # --bits fire2/expand3x3=4 under a schedule's {fire*: 6} was silently 6
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    plan = parse_schedule({"bits": {"fire*": 6, "conv10": 5}}, "plan.yaml")
+    widths = {m.name: m.bits for m in predict(spec, plan, {"fire2/expand3x3": 4}).layers}
+    assert widths["fire2/expand3x3"] == 4 and widths["fire2/expand1x1"] == 6
+    assert widths["conv10"] == 5 and widths["conv1"] == 8
+    # a schedule entry the flag overrides for all its layers is no error: the flag meant it
+    widths = {m.name: m.bits for m in predict(spec, parse_schedule({"bits": {"conv10": 5}}),
+                                              {"conv*": 3}).layers}
+    assert widths["conv10"] == 3

@@ -42,13 +42,23 @@ def _pick(patterns: Mapping[str, Any], node: Node, default: Any) -> Any:
 
 
 def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str, what: str) -> None:
+    """Every name or glob matches a layer that no earlier one matches: the first match wins,
+    so an entry after a glob covering all its layers would silently never apply."""
+    claimed: dict[str, str] = {}  # layer -> the pattern that takes it
     for pattern in patterns:
         if pattern in DEFAULT_BITS:
             continue
-        if not any(fnmatch.fnmatchcase(n.name, pattern) for n in nodes):
+        matched = [n.name for n in nodes if fnmatch.fnmatchcase(n.name, pattern)]
+        if not matched:
             names = ", ".join(n.name for n in nodes)
             raise CompressError(f"{source}: {what} {pattern!r} matches no conv2d or linear layer "
                                 f"(layers: {names})")
+        if all(name in claimed for name in matched):
+            earlier = ", ".join(repr(p) for p in dict.fromkeys(claimed[n] for n in matched))
+            raise CompressError(f"{source}: {what} {pattern!r} never applies: every layer it "
+                                f"matches is taken by an earlier entry ({earlier}); the first "
+                                "match wins, so write the more specific entry first")
+        claimed.update({name: pattern for name in matched if name not in claimed})
 
 
 def _sparsity(value: Any, where: str) -> float:
@@ -171,11 +181,21 @@ def layer_bits(spec: NetSpec, overrides: Mapping[str, int],
     overrides = bit_widths(overrides, source)
     nodes = weighted_layers(spec)
     _check_patterns(overrides, nodes, source, "bit width for")
-    return {n.name: _pick(overrides, n, DEFAULT_BITS[WEIGHTED_TYPES[n.type]]) for n in nodes}
+    return _layer_widths(nodes, overrides)
+
+
+def _layer_widths(nodes: list[Node], patterns: Mapping[str, int]) -> dict[str, int]:
+    return {n.name: _pick(patterns, n, DEFAULT_BITS[WEIGHTED_TYPES[n.type]]) for n in nodes}
 
 
 def plan_bits(spec: NetSpec, schedule: Schedule, overrides: Mapping[str, int]) -> dict[str, int]:
-    """Layer name -> bit width under ``schedule``'s bits and the ``overrides`` (--bits) over them;
-    a pattern that matches no layer is named with the schedule or flag it came from."""
-    _check_patterns(schedule.bits, weighted_layers(spec), schedule.source, "bit width for")
-    return layer_bits(spec, {**schedule.bits, **bit_widths(overrides)})
+    """Layer name -> bit width under ``schedule``'s bits and the ``overrides`` (--bits) over them:
+    an override beats the schedule for every layer it matches. A pattern that matches no layer,
+    or only layers an earlier one of its source takes, is named with the schedule or flag it
+    came from."""
+    nodes, overrides = weighted_layers(spec), bit_widths(overrides)
+    _check_patterns(schedule.bits, nodes, schedule.source, "bit width for")
+    _check_patterns(overrides, nodes, "--bits", "bit width for")
+    # the overrides first, so that the first match is theirs
+    return _layer_widths(nodes, {**overrides, **{k: v for k, v in schedule.bits.items()
+                                                 if k not in overrides}})
