@@ -41,6 +41,8 @@ def test_examples_load_and_round_trip(name):
     ({"axes": {"sr": {"low": 0.9, "high": 0.1}}}, "axes.sr.low", "must not exceed"),
     ({"axes": {"dropout": {"low": 0.0, "high": 1e300, "step": 1e-300}}}, "axes.dropout.step",
      "too many steps"),
+    ({"axes": {"conv1_filters": {"low": 1, "high": 10**400}}}, "axes.conv1_filters.high",
+     "finite number"),
     ({"axes": {"sr": {"high": 0.5}}}, "axes.sr.low", "needs 'low' and 'high'"),
     ({"axes": {"sr": 0.5}}, "axes.sr", "use 'fixed'"),
     ({"axes": {"sr": []}}, "axes.sr.choices", "non-empty"),

@@ -32,9 +32,16 @@ def _number(key: str, v: Any) -> int | float:
             v = float(v.replace("_", ""))
         except ValueError:
             pass
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v):
         raise SpaceError(f"expected a finite number, got {v!r}", key=key)
     return v
+
+
+def _finite(v: int | float) -> bool:
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond the largest float
+        return False
 
 
 def _tidy(x: float) -> float:
