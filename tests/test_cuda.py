@@ -43,10 +43,12 @@ def test_a_built_module_computes_on_the_gpu_what_it_computes_on_the_cpu(name, sh
         torch.testing.assert_close(g.cpu(), e, rtol=1e-2, atol=1e-3 * e.abs().max().item())
 
 
-def test_squeezenet_trains_on_the_gpu_to_97_percent_and_its_checkpoint_loads_anywhere(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_squeezenet_trains_on_the_gpu_to_97_percent_and_its_checkpoint_loads_anywhere(tmp_path,
+                                                                                     precision):
     result = train("squeezenet1_1", "digits",
                    TrainConfig.from_recipe("digits", device="cuda", out=str(tmp_path),
-                                           progress=False))
+                                           progress=False, precision=precision))
     assert next(result.model.parameters()).device.type == "cuda"
     assert result.final["top1"] >= 0.97
     checkpoint = load_checkpoint(tmp_path / "checkpoint.pt")  # mapped to the CPU

@@ -15,7 +15,7 @@ from ..errors import CnnspaceError, exit_status
 from ..train import (RECIPES, RunFiles, TrainConfig, check_initial_weights, default_recipe,
                      fit_spec, launch_local, train, under_torchrun, uses_cuda, zoo_spec)
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
-                             SCHEDULES)
+                             PRECISIONS, SCHEDULES)
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._checkpoints import is_trained
@@ -51,6 +51,10 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
         "help": "imprint: start the output layer from class-mean features (Qi et al. 2018)"}),
     ("--seed", "seed", {"type": int}),
     ("--channels-last", "channels_last", {"action": "store_true", "default": None}),
+    ("--precision", "precision", {"choices": PRECISIONS,
+                                  "help": "bf16: the forward pass under bfloat16 autocast "
+                                          "(weights, gradients, loss and evaluation stay fp32); "
+                                          "default fp32"}),
     ("--grad-compression", "grad_compression", {"choices": COMPRESSIONS}),
     ("--powersgd-rank", "powersgd_rank", {"type": int, "metavar": "R"}),
     ("--checkpoint-every", "checkpoint_every", {"type": int, "metavar": "STEPS"}),

@@ -15,6 +15,9 @@ LR_SCALINGS = ("none", "linear")
 COMPRESSIONS = ("none", "fp16", "bf16", "powersgd")
 DEVICES = ("auto", "cpu", "cuda")
 CLASSIFIER_INITS = ("spec", "imprint")
+# fp32, or the forward pass under bfloat16 autocast (weights, gradients, the optimizer and the
+# loss stay fp32). No fp16: it would need loss scaling, whose state a resume would have to keep.
+PRECISIONS = ("fp32", "bf16")
 
 # Options about where and how a run executes rather than what it computes: a resumed run may
 # change them without breaking exact continuation.
@@ -54,6 +57,7 @@ class TrainConfig:
     init_from: str | None = None        # fine-tune: a trained model's weights (.pt/.pth, .cnnz)
     seed: int = 0
     channels_last: bool = False
+    precision: str = "fp32"             # "bf16": the forward pass under bfloat16 autocast
     grad_compression: str = "none"      # DDP communication hook
     powersgd_rank: int = 1
     checkpoint_every: int = 0           # also every N optimizer steps (0: at epoch ends only)
@@ -76,7 +80,8 @@ class TrainConfig:
             _fail("init_from", "the path of a checkpoint or .cnnz, or null", self.init_from)
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),
-                             ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS)):
+                             ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS),
+                             ("precision", PRECISIONS)):
             if getattr(self, key) not in choices:
                 _fail(key, f"one of {', '.join(choices)}", getattr(self, key))
         for key in ("epochs", "batch_size", "lr_reference_batch", "step_epochs", "powersgd_rank",

@@ -59,14 +59,19 @@ def _fresh_epoch_stats() -> dict[str, float]:
     return {"loss_sum": 0.0, "images": 0.0, "seconds": 0.0, "comm_bytes": 0.0, "comm_steps": 0.0}
 
 
-def _to_device(value, device: torch.device):
+def _each_tensor(value, fn: Callable[[torch.Tensor], torch.Tensor]):
+    """``value`` with ``fn`` applied to every tensor in it (in lists, tuples and dicts)."""
     if isinstance(value, torch.Tensor):
-        return value.to(device, non_blocking=True)
+        return fn(value)
     if isinstance(value, (list, tuple)):
-        return type(value)(_to_device(v, device) for v in value)
+        return type(value)(_each_tensor(v, fn) for v in value)
     if isinstance(value, dict):
-        return {k: _to_device(v, device) for k, v in value.items()}
+        return {k: _each_tensor(v, fn) for k, v in value.items()}
     return value
+
+
+def _float32(t: torch.Tensor) -> torch.Tensor:
+    return t.float() if t.is_floating_point() else t
 
 
 class Trainer:
@@ -100,6 +105,9 @@ class Trainer:
         self.optimizer = make_optimizer(self.module.parameters(), config)
         self.scheduler = make_scheduler(self.optimizer, config, steps)
         self.model, self.comm = wrap_ddp(self.module, workers, config, steps)
+        # Re-entered at every step; a disabled autocast changes nothing.
+        self.autocast = torch.autocast(workers.device.type, dtype=torch.bfloat16,
+                                       enabled=config.precision == "bf16")
         self.state = TrainState(self.module, self.optimizer, self.scheduler, config,
                                 workers.rank, workers.world_size, workers.device, steps)
         self.epoch_stats = _fresh_epoch_stats()
@@ -271,7 +279,11 @@ class Trainer:
             inputs = inputs.to(s.device, non_blocking=True)
             if cfg.channels_last:
                 inputs = inputs.contiguous(memory_format=torch.channels_last)
-            loss = self.loss_fn(self._forward(inputs), _to_device(targets, s.device))
+            targets = _each_tensor(targets, lambda t: t.to(s.device, non_blocking=True))
+            with self.autocast:
+                outputs = self._forward(inputs)
+            # The loss in fp32 whatever the forward pass ran in (its sums and logs need the range).
+            loss = self.loss_fn(_each_tensor(outputs, _float32), targets)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             # One small all-reduce per step gives every worker the same mean loss, the same
