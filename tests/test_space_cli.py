@@ -154,6 +154,18 @@ def test_the_table_says_when_sizes_are_not_at_32_bits(capsys, tmp_path):
     assert "1.19" in out
 
 
+def test_out_naming_a_folder_is_refused_before_the_analysis(capsys, tmp_path, monkeypatch):
+    # was refused only after analysing every point (up to a million: minutes of work lost)
+    def analyze_points(*args, **kwargs):
+        raise AssertionError("analysed before checking --out")
+    monkeypatch.setattr(space_command, "analyze_points", analyze_points)
+    code, out, err = run(capsys, "space", "analyze", str(EXAMPLES / "bypass.yaml"), "--out",
+                         str(tmp_path), "--format", "csv")
+    assert code == 2 and out == ""
+    assert err.strip() == (f"cnnspace space: error: --out {tmp_path} is a folder: give the name "
+                           "of the file to write")
+
+
 def test_list_choices_are_written_as_yaml_reads_them(capsys, tmp_path):
     # Not as Python tuples, ('conv1', 'fire4', 'fire8'), which YAML and --set cannot read.
     path = tmp_path / "pools.yaml"
