@@ -121,3 +121,39 @@ def test_sweep_value_labels_stay_inside_the_axes():
     assert len(boxes) == 8
     for text, box in boxes:
         assert inside.y0 <= box.y0 and box.y1 <= inside.y1, text
+
+
+def test_learning_curves_mark_whole_epochs_only():
+    # a one-epoch study showed epochs 0.96 .. 1.04, a two-epoch one 1.2, 1.4, ...
+    for epochs in (1, 2, 5):
+        curves = {0: [{"epoch": e, "top1": 0.1 * e} for e in range(1, epochs + 1)]}
+        with plt.rc_context(_plots.STYLE):
+            fig = _plots.learning_curves(curves)
+            fig.canvas.draw()
+            shown = [t.get_position()[0] for t in drawn_tick_labels(fig.axes[0].xaxis)]
+        plt.close(fig)
+        assert shown and all(float(x).is_integer() for x in shown), (epochs, shown)
+
+
+def test_parallel_coordinates_column_labels_do_not_overlap():
+    # a list-valued axis (pool_after) wrote its two values on one line, through the next
+    # column's label; its values read as the study wrote them (lists, not tuples)
+    rows = [{"sr": sr, "pool_after": pools, "size_mib": size, "macs": macs, "top1": top1}
+            for sr, pools, size, macs, top1 in
+            [(0.1784, ["conv1", "fire4", "fire8"], 0.0816, 1.78e5, 0.278),
+             (0.6112, ["conv1", "fire3", "fire5"], 0.2121, 5.82e5, 0.297),
+             (0.4451, ["conv1", "fire3", "fire5"], 0.155, 3.1e5, 0.108)]]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.parallel(rows, ["sr", "pool_after", "size_mib", "macs", "top1"], "top1")
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        labels = fig.axes[0].xaxis.get_ticklabels()
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        texts = [t.get_text() for t in labels]
+        colorbar = [t.get_text() for t in fig.axes[1].yaxis.get_ticklabels() if t.get_text()]
+    plt.close(fig)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0
+    assert "['conv1', 'fire3', 'fire5']" in texts[1] and "(" not in texts[1]
+    # accuracy reads as in every other plot: percent
+    assert "10.8%" in texts[4] and "29.7%" in texts[4] and colorbar[0].endswith("%")

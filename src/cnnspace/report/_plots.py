@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import PercentFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from ..explore import pareto_mask  # noqa: E402
 from ..scale import plain_log_labels  # noqa: E402
@@ -38,8 +38,12 @@ def error_label(accuracy: str) -> str:
     return label(accuracy).replace("accuracy", "error")
 
 
+def _is_accuracy(metric: str) -> bool:
+    return metric.endswith(("top1", "top5"))
+
+
 def _as_percent(axis, metric: str) -> None:
-    if metric.endswith(("top1", "top5")):
+    if _is_accuracy(metric):
         axis.set_major_formatter(PercentFormatter(1.0))
         # the margins left for labels may reach past 100%, where no accuracy lies
         axis.set_ticks([t for t in axis.get_ticklocs() if 0 <= t <= 1])
@@ -162,10 +166,13 @@ def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> F
     return fig
 
 
+# Inches a column of the parallel coordinates takes at least, and per character of its label
+PARALLEL_COLUMN_WIDTH, CHAR_WIDTH = 1.6, 0.065
+
+
 def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     """One line per trial across the columns, each scaled to its own range; categorical
     columns are spaced evenly. Colour: ``color_by``."""
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(columns)), 4.2))
     scaled, tick_text = [], []
     for c in columns:
         values = [r[c] for r in rows]
@@ -173,20 +180,26 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
         lo, hi = min(positions), max(positions)
         span = (hi - lo) or 1.0
         scaled.append([(p - lo) / span for p in positions])
-        tick_text.append((short(ticks[0]), short(ticks[-1])) if ticks is not None
-                         else (short(lo), short(hi)))
+        ends = (ticks[0], ticks[-1]) if ticks is not None else (lo, hi)
+        # the column's name, its lowest and its highest value, a line each: on one line, long
+        # values (a list of layers) ran through the next column's label
+        tick_text.append("\n".join([c, _value_text(c, ends[0]), "..", _value_text(c, ends[1])]))
+    widths = [max(PARALLEL_COLUMN_WIDTH, CHAR_WIDTH * max(map(len, t.splitlines())))
+              for t in tick_text]
+    fig, ax = plt.subplots(figsize=(max(6.0, sum(widths) + 1.5), 4.2))
     colors = [r[color_by] for r in rows]
     cmap = plt.get_cmap("viridis")
     cmin, cmax = min(colors), max(colors)
     for i in range(len(rows)):
         t = (colors[i] - cmin) / ((cmax - cmin) or 1.0)
         ax.plot(range(len(columns)), [s[i] for s in scaled], color=cmap(t), alpha=0.8, lw=1.2)
-    ax.set_xticks(range(len(columns)), [f"{c}\n{lo} .. {hi}" for c, (lo, hi)
-                                        in zip(columns, tick_text)], fontsize=7)
+    ax.set_xticks(range(len(columns)), tick_text, fontsize=7)
     ax.set_yticks([])
     ax.set_xlim(-0.1, len(columns) - 0.9)
     sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(cmin, cmax))
-    fig.colorbar(sm, ax=ax, label=label(color_by))
+    bar = fig.colorbar(sm, ax=ax, label=label(color_by))
+    if _is_accuracy(color_by):
+        bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_title("parallel coordinates (each column scaled to its range)")
     fig.tight_layout()
     return fig
@@ -199,6 +212,7 @@ def learning_curves(curves: dict[int, list[dict]], metric: str = "top1") -> Figu
         if points:
             ax.plot(*zip(*points), marker=".", lw=1, label=f"#{number}")
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
     ax.set_ylabel(label(metric))
     _as_percent(ax.yaxis, metric)
     ax.set_title(f"{label(metric)} per epoch, each trial")
@@ -230,4 +244,10 @@ def _sort_key(v: Any) -> tuple:
 def short(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
+    if isinstance(v, tuple):  # a list value, made hashable by _positions: shown as the study wrote it
+        return str(list(v))
     return str(v)
+
+
+def _value_text(metric: str, v: Any) -> str:
+    return f"{v:.1%}" if _is_accuracy(metric) and isinstance(v, float) else short(v)
