@@ -244,7 +244,7 @@ def _sort_key(v: Any) -> tuple:
 def short(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
-    if isinstance(v, tuple):  # a list value, made hashable by _positions: shown as the study wrote it
+    if isinstance(v, tuple):  # a list made hashable by _positions: shown as written
         return str(list(v))
     return str(v)
 
