@@ -56,6 +56,18 @@ def test_label_files_and_file_lists_that_are_not_text_are_one_error(tmp_path):
         kitti_samples(tmp_path / "k", "val")
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_type_or_name(tmp_path):
+    # Windows editors and some labelling tools begin UTF-8 files with one: read as text, it made
+    # the first object of every file a '\ufeffCar', silently no Car (half the ground truth lost).
+    _kitti_tree(tmp_path, ["000000"], split=["000000"])
+    labels = tmp_path / "training" / "label_2" / "000000.txt"
+    labels.write_bytes(b"\xef\xbb\xbf" + labels.read_bytes())
+    split = tmp_path / "ImageSets" / "val.txt"
+    split.write_bytes(b"\xef\xbb\xbf" + split.read_bytes())
+    [sample] = kitti_samples(tmp_path, "val")
+    assert [o.type for o in read_labels(sample.labels)] == ["Car", "DontCare"]
+
+
 def _kitti_tree(root, names, split=None):
     (root / "training" / "image_2").mkdir(parents=True)
     (root / "training" / "label_2").mkdir()

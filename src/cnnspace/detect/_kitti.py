@@ -74,7 +74,9 @@ def parse_line(line: str, source: str = "<labels>", lineno: int = 1) -> KittiObj
 
 def _read_text(path: Path, what: str) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (Windows editors write one) would be part of the first
+        # object's type, which would then match no class
+        return path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise CnnspaceError(f"cannot read {what} {path}: {e.strerror}") from None
     except UnicodeDecodeError as e:
