@@ -465,3 +465,36 @@ def test_numpy_arrays_and_scalars_of_every_protocol_are_read(tmp_path):
         back = load_restricted_pickle(path)
         assert back["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["o"].tolist() == ["x", 1]
         assert back["s"] == 2.5 and back["e"].shape == (0, 3072)
+
+
+@pytest.mark.parametrize("train", [5, 6, 11, 16])
+def test_write_cifar10_writes_five_readable_batches_of_any_size(tmp_path, train):
+    # torch's chunk(5) of 6, 11 or 16 images made 3 or 4 batches: data_batch_4/5 were missing
+    images = torch.zeros((train + 2, 3, 32, 32), dtype=torch.uint8)
+    labels = torch.arange(train + 2) % 10
+    write_cifar10(tmp_path, images[:train], labels[:train], images[train:], labels[train:],
+                  [f"c{i}" for i in range(10)])
+    data = get_dataset(f"cifar10:{tmp_path}")
+    assert (len(data.train), len(data.test)) == (train, 2)
+    assert torch.equal(data.train.labels, labels[:train])
+
+
+@pytest.mark.parametrize("change, message", [
+    # torchvision's CIFAR arrays are (N, 32, 32, 3): written as they were, every image scrambled
+    (lambda t: {**t, "train_images": t["train_images"].permute(0, 2, 3, 1)},
+     r"train_images must be uint8 \(N, 3, 32, 32\), got torch.uint8 \(8, 32, 32, 3\)"),
+    (lambda t: {**t, "test_images": t["test_images"].float()},
+     r"test_images must be uint8 \(N, 3, 32, 32\), got torch.float32"),
+    (lambda t: {**t, "train_labels": t["train_labels"][:7]},  # was an IndexError
+     "7 train_labels for 8 train_images"),
+    (lambda t: {**t, "train_images": t["train_images"][:4], "train_labels": t["train_labels"][:4]},
+     "at least 5 training images, one per batch, got 4"),
+])
+def test_write_cifar10_refuses_what_it_cannot_store(tmp_path, change, message):
+    given = {"train_images": torch.zeros((8, 3, 32, 32), dtype=torch.uint8),
+             "train_labels": torch.arange(8) % 10,
+             "test_images": torch.zeros((2, 3, 32, 32), dtype=torch.uint8),
+             "test_labels": torch.arange(2), "names": [f"c{i}" for i in range(10)]}
+    with pytest.raises(DataError, match=message):
+        write_cifar10(tmp_path, **change(given))
+    assert not (tmp_path / "cifar-10-batches-py").exists()

@@ -114,6 +114,18 @@ def write_cifar10(root: str | Path, train_images: torch.Tensor, train_labels: to
     """Writes uint8 (N, 3, 32, 32) images as ``root/cifar-10-batches-py`` in the official layout
     (five training batches, test_batch, batches.meta; byte-string keys as Python 2 wrote them),
     so that ``cifar10:root`` reads them back."""
+    batches = len(_LAYOUTS["cifar10"][1])
+    for name, images, labels in (("train", train_images, train_labels),
+                                 ("test", test_images, test_labels)):
+        if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (3, SIDE, SIDE):
+            raise DataError(f"write_cifar10: {name}_images must be uint8 (N, 3, {SIDE}, {SIDE}), "
+                            f"got {images.dtype} {tuple(images.shape)}")
+        if len(labels) != len(images):
+            raise DataError(f"write_cifar10: {len(labels)} {name}_labels for {len(images)} "
+                            f"{name}_images")
+    if len(train_images) < batches:  # the reader refuses a batch without images
+        raise DataError(f"write_cifar10: needs at least {batches} training images, one per "
+                        f"batch, got {len(train_images)}")
     folder = Path(root) / _LAYOUTS["cifar10"][0]
     folder.mkdir(parents=True, exist_ok=True)
 
@@ -124,9 +136,10 @@ def write_cifar10(root: str | Path, train_images: torch.Tensor, train_labels: to
     def dump(name: str, obj: dict) -> None:
         write_atomic(folder / name, lambda f: pickle.dump(obj, f, protocol=2))
 
-    for i, part in enumerate(torch.arange(len(train_images)).chunk(5), 1):
+    # tensor_split: always that many parts (chunk(5) of 6 images made 3)
+    for i, part in enumerate(torch.arange(len(train_images)).tensor_split(batches), 1):
         dump(f"data_batch_{i}", batch(train_images[part], train_labels[part],
-                                      f"training batch {i} of 5"))
+                                      f"training batch {i} of {batches}"))
     dump("test_batch", batch(test_images, test_labels, "testing batch 1 of 1"))
     dump("batches.meta", {b"label_names": [n.encode() for n in names]})
     return folder
