@@ -159,6 +159,10 @@ def test_postprocess_scores_are_class_probability_times_confidence():
 def test_fit_shapes_recovers_clusters_and_scales():
     sizes = [[10, 20]] * 30 + [[40, 40]] * 30 + [[80, 30]] * 30
     assert fit_shapes(sizes, 3) == [[10, 20], [40, 40], [80, 30]]
+    # Most boxes of one size (whole pixels repeat): drawing it twice as a starting centre left
+    # two equal shapes, [[10, 20], [10, 20], [60, 35]], one of them never used.
+    assert fit_shapes([[10, 20]] * 80 + [[40, 40]] * 10 + [[80, 30]] * 10, 3) == \
+        [[10, 20], [40, 40], [80, 30]]
     assert scale_shapes([[36, 37]], (384, 1248), (192, 624)) == [[18, 18.5]]
 
 

@@ -55,6 +55,11 @@ def fit_shapes(wh, k: int, seed: int = 0, iterations: int = 100) -> list[list[fl
         raise CnnspaceError(f"need at least {k} boxes to fit {k} anchor shapes, got {len(wh)}")
     rng = np.random.default_rng(seed)
     centres = wh[rng.choice(len(wh), k, replace=False)]
+    distinct = np.unique(wh, axis=0)
+    if len(np.unique(centres, axis=0)) < k <= len(distinct):
+        # A size drawn twice (boxes in whole pixels repeat) makes two centres one: the second
+        # never gets a box, never moves, and two of the k shapes stay the same.
+        centres = distinct[rng.choice(len(distinct), k, replace=False)]
     for _ in range(iterations):
         nearest = _shape_iou(wh, centres).argmax(1)
         moved = np.array([np.median(wh[nearest == j], 0) if (nearest == j).any() else centres[j]
