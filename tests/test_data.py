@@ -345,6 +345,20 @@ def test_a_folder_named_like_an_image_is_no_image(tmp_path):
     assert len(data.train) == 5 and data.train.batch(range(5))[0].shape == (5, 3, 8, 8)
 
 
+def test_images_in_linked_folders_count_and_a_link_loop_ends(tmp_path):
+    # a class gathered from elsewhere by links: the images under a linked sub-folder were
+    # skipped without a word (as torchvision's ImageFolder, os.walk follows links)
+    root = _image_folder(tmp_path / "images")
+    elsewhere = tmp_path / "more_red"
+    elsewhere.mkdir()
+    for i in range(3):
+        Image.new("RGB", (8, 8), COLORS["red"]).save(elsewhere / f"{i}.png")
+    (root / "train" / "red" / "more").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "loop").symlink_to(root / "train" / "red", target_is_directory=True)
+    data = get_dataset(f"imagefolder:{root}", image_size=8)
+    assert len(data.train) == 7 and data.train.labels.tolist() == [0, 0] + [1] * 5
+
+
 def test_16_bit_images_are_scaled_not_clipped(tmp_path):
     root = _image_folder(tmp_path)
     grey = np.full((12, 12), 32768, dtype=np.uint16)  # mid-grey in 16 bits

@@ -1,6 +1,7 @@
 """Class-per-folder images (``PATH/train/<class>/*``, ``PATH/val/<class>/*``) decoded with Pillow."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,24 @@ class FolderImages(ImageSet):
         return torch.stack([decode(self.files[i], self.size) for i in indices])
 
 
+def _image_files(folder: Path) -> list[Path]:
+    """The image files under ``folder``, also in linked folders (as torchvision's ImageFolder:
+    rglob skipped them), each real folder once (a link to a folder above would loop); hidden
+    folders and files (.ipynb_checkpoints/, macOS ._* files) are none."""
+    files, seen = [], set()
+    for top, folders, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = [d for d in folders if not d.startswith(".")]
+        files += [Path(top, n) for n in names if not n.startswith(".")
+                  and Path(n).suffix.lower() in EXTENSIONS
+                  and os.path.isfile(os.path.join(top, n))]  # not a broken link
+    return sorted(files)
+
+
 def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path], list[int]]:
     if not split.is_dir():
         raise DataError(f"{split}: missing; imagefolder expects PATH/train/<class>/<image> and "
@@ -81,10 +100,7 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
     for label, name in enumerate(classes):
         folder = split / name
         if folder.is_dir():
-            images = sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS
-                            and not any(part.startswith(".") for part in
-                                        p.relative_to(folder).parts)
-                            and p.is_file())  # a folder may be named x.png too
+            images = _image_files(folder)
             if training and not images:
                 raise DataError(f"{folder}: a class folder without images "
                                 f"({', '.join(sorted(EXTENSIONS))}); remove it or add some")
