@@ -13,3 +13,21 @@ def test_an_onnx_file_given_as_a_spec_says_cnnspace_only_writes_onnx(tmp_path, c
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
     assert "net.onnx: not a text file: an ONNX model" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("command, text, advice", [
+    (["analyze"], "name: s\naxes: {sr: [0.125, 0.25]}\n",
+     "a design-space file? `cnnspace space analyze FILE` reads it "
+     "(cnnspace.space.DesignSpace.load in Python)"),
+    (["analyze"], "name: s\nobjectives: [top1]\n",
+     "a study file? `cnnspace explore FILE` runs it (cnnspace.explore.load_study_file in Python)"),
+    (["space", "analyze"], "name: n\ninput: [3, 8, 8]\nlayers: []\n",
+     "a spec file? `cnnspace analyze FILE` reads it (cnnspace.load in Python)"),
+])
+def test_a_file_of_another_kind_names_the_command_that_reads_it(tmp_path, capsys, command, text,
+                                                                advice):
+    path = tmp_path / "other.yaml"
+    path.write_text(text)
+    assert main([*command, str(path)]) == 2
+    err = capsys.readouterr().err
+    assert advice in err and len(err.splitlines()) == 1

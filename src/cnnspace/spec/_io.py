@@ -54,12 +54,15 @@ def from_dict(d: Any, source: str | None = None) -> NetSpec:
 def other_file_kind(d: dict, expected: str) -> str:
     """Advice for a file read as ``expected`` ('spec' or 'space') that holds another kind of
     description ('' when it looks like none)."""
+    # Read from the command line and from Python alike: the advice names both ways.
     if "objectives" in d or "space" in d:
-        return "; a study file? cnnspace.explore.load_study_file(path) reads it"
+        return ("; a study file? `cnnspace explore FILE` runs it "
+                "(cnnspace.explore.load_study_file in Python)")
     if expected != "space" and "axes" in d:
-        return "; a design-space file? cnnspace.space.DesignSpace.load(path) reads it"
+        return ("; a design-space file? `cnnspace space analyze FILE` reads it "
+                "(cnnspace.space.DesignSpace.load in Python)")
     if expected != "spec" and "layers" in d:
-        return "; a spec file? cnnspace.load(path) reads it"
+        return "; a spec file? `cnnspace analyze FILE` reads it (cnnspace.load in Python)"
     return ""
 
 
