@@ -29,6 +29,15 @@ def test_a_default_that_no_longer_fits_says_it_is_the_default():
             if n.type == "maxpool"][0].name == "pool1"
 
 
+def test_an_unknown_pool_layer_is_named_and_the_list_written_as_a_list(capsys):
+    assert main(["analyze", "firenet", "--set", "pool_after=conv1,fire4,fire10"]) == 2
+    err = capsys.readouterr().err
+    assert "got ['conv1', 'fire4', 'fire10']: no layer 'fire10'" in err
+    with pytest.raises(SpecError, match=r"got \['conv1', 'fire4', 'fire8'\]: no layer 'fire8' "
+                                        r"\(the default"):
+        get_spec("firenet", num_fire=4)
+
+
 def test_numpy_values_are_settings_like_any_other():
     # sweeps are often written with numpy grids (np.arange, np.linspace)
     import numpy as np

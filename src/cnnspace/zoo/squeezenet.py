@@ -60,9 +60,12 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
         pool_after = [p.strip() for p in pool_after.split(",")]
     default = (f" (the default; set pool_after for num_fire={num_fire})"
                if pool_after == V10_POOLS else "")
-    _check("pool_after", isinstance(pool_after, (list, tuple))
-           and all(p in ["conv1", *fires] for p in pool_after),
-           f"a list of layer names among conv1, {', '.join(fires)}", pool_after, default)
+    listed = isinstance(pool_after, (list, tuple))
+    unknown = [p for p in pool_after if p not in ["conv1", *fires]] if listed else []
+    note = f": no layer {', '.join(map(repr, unknown))}" if unknown else ""
+    _check("pool_after", listed and not unknown,
+           f"a list of layer names among conv1, {', '.join(fires)}",
+           list(pool_after) if listed else pool_after, note + default)
 
     w = SpecWriter()
     w.conv("conv1", conv1_filters, conv1_kernel, conv1_stride)
