@@ -7,6 +7,7 @@ import torch
 from cnnspace import get_spec
 from cnnspace.detect import DETECTOR_FILE, Detector, evaluate_detector, open_data, train_detector
 from cnnspace.detect._train import ClipGradients
+from cnnspace.errors import CnnspaceError
 from cnnspace.train import TrainConfig
 
 MAP_BAR = 0.5  # mAP@0.5 over rectangles, ellipses and triangles; chance is ~0
@@ -47,3 +48,18 @@ def test_squeezedet_learns_to_detect_shapes_in_minutes(tmp_path):
     assert final.map == pytest.approx(result.final["mAP"], abs=1e-3)
     assert final.map >= MAP_BAR, final.to_json()
     assert all(r.ap >= 0.3 for r in final.per_class.values()), final.to_json()
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"difficulty": "medium"}, "unknown difficulty 'medium'"),
+    ({"iou": {"Truck": 0.5}}, "IoU threshold for 'Truck', which is not a class here"),
+    ({"iou": 1.5}, "must be a number in \\(0, 1\\], got 1.5"),
+])
+def test_evaluation_options_are_checked_before_training(tmp_path, monkeypatch, options, message):
+    # They are first used by the evaluation after the first epoch: a typo must not cost it.
+    data = open_data("shapes:12", (64, 64), data_dir=str(tmp_path / "shapes"), progress=False)
+    spec = get_spec("squeezedet", num_classes=3, input="3x64x64", anchors_per_cell=2)
+    monkeypatch.setattr("cnnspace.detect._train.train",
+                        lambda *args, **kwargs: pytest.fail("trained with a bad option"))
+    with pytest.raises(CnnspaceError, match=message):
+        train_detector(spec, data, TrainConfig(epochs=1, progress=False), **options)

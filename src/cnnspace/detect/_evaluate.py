@@ -160,6 +160,12 @@ def check_iou(iou: dict[str, float] | float | None, classes: Sequence[str],
                                 f"got {t!r}")
 
 
+def check_difficulty(difficulty: str) -> None:
+    if difficulty != "all" and difficulty not in DIFFICULTIES:
+        raise CnnspaceError(f"unknown difficulty {difficulty!r}; choose all, "
+                            f"{', '.join(DIFFICULTIES)}")
+
+
 def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Sequence[KittiObject]],
              classes: Sequence[str], iou: dict[str, float] | float | None = None,
              difficulty: str = "all", recall_points: int = RECALL_POINTS) -> Evaluation:
@@ -169,9 +175,7 @@ def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Seque
     if len(detections) != len(ground_truth):
         raise CnnspaceError(f"{len(detections)} images with detections but {len(ground_truth)} "
                             "with ground truth")
-    if difficulty != "all" and difficulty not in DIFFICULTIES:
-        raise CnnspaceError(f"unknown difficulty {difficulty!r}; choose all, "
-                            f"{', '.join(DIFFICULTIES)}")
+    check_difficulty(difficulty)
     level = DIFFICULTIES.get(difficulty)
     check_iou(iou, classes)
     per_class = {}

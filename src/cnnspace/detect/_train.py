@@ -19,6 +19,7 @@ from ._anchors import anchor_grid
 from ._data import DetectionData
 from ._dataset import DetectionDataset, check_positive_iou
 from ._detector import DETECTOR_FILE, Detector, DetectorConfig
+from ._evaluate import check_difficulty, check_iou
 from ._layout import layout_for
 from ._loss import LossWeights, SqueezeDetLoss
 from ._measure import evaluate_detector
@@ -131,6 +132,8 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
     shapes = data.anchor_shapes(layout.anchors_per_cell, hw)
     anchors = anchor_grid(layout.grid, hw, shapes)
     difficulty = difficulty or data.difficulty
+    check_difficulty(difficulty)  # the evaluation after the first epoch is their first use
+    check_iou(iou, data.classes)
     info = {"data": data.name, "classes": list(data.classes), "difficulty": difficulty,
             "positive_iou": positive_iou, "grad_clip": grad_clip, "flip": flip,
             **(run_info or {})}
