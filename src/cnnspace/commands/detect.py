@@ -323,11 +323,14 @@ def run_predict(args) -> int:
     out = Path(args.out)
     classes = list(detector.config.classes)
     # Every image is read and every output named before anything is written: a bad image later
-    # in the list must not leave drawings without their detections.json.
-    images = [load_image(path) for path in args.images]
+    # in the list must not leave drawings without their detections.json. Each is read again
+    # when its turn comes rather than kept: thousands of images would not fit in memory.
+    for path in args.images:
+        load_image(path)
     drawings = _drawing_paths(args.images, out)
     results = []
-    for path, image, drawn in zip(args.images, images, drawings):
+    for path, drawn in zip(args.images, drawings):
+        image = load_image(path)
         found = detector.detect_images([image])[0]
         drawn_image = draw_detections(image, found, classes)
         write_atomic(drawn, lambda f, im=drawn_image: im.save(f, "PNG"))
