@@ -44,6 +44,10 @@ def register(sub) -> None:
                    help=f"{', '.join(BACKEND_CHOICES)} (default auto: every backend available, "
                    "the fastest reported first)")
     p.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: torch's)")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: weights and inputs in bfloat16, the training step under bfloat16 "
+                   "autocast (as train --precision bf16), the peak from bfloat16 GEMMs; "
+                   "onnxruntime runs fp32 only (default fp32)")
     p.add_argument("--train-batch", type=int, metavar="N",
                    help="batch of the timed training step (default the largest --batch; 0: none)")
     p.add_argument("--min-time", type=float, default=0.5, metavar="SECONDS",
@@ -76,6 +80,7 @@ def run(args) -> int:
                            backends=tuple(args.backend.split(",")), threads=args.threads,
                            train_batch=args.train_batch, min_time_s=args.min_time,
                            peak_sizes=(args.peak_size,) if args.peak_size else None,
+                           precision=args.precision,
                            progress=lambda message: status.update(message))
     if args.format == "json":
         print(dump_json(result.to_json()), end="")

@@ -18,6 +18,8 @@ from ..nn import INPUT_NAME, onnx_bytes, ort_session, too_large_for_onnx
 from ..spec import Shape
 
 BACKENDS = ("torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
+# What a network can be timed in: its weights and inputs in that type.
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
 @dataclass
@@ -28,6 +30,7 @@ class Runner:
     make_call: Callable[[int], Callable[[], Any]]   # batch -> a call running one batch
     module: nn.Module | None = None                 # the torch module it runs, if any
     memory_format: torch.memory_format = torch.contiguous_format
+    dtype: torch.dtype = torch.float32              # of its weights and inputs
     _calls: dict[int, Callable[[], Any]] = field(default_factory=dict)
 
     def call(self, batch: int) -> Callable[[], Any]:
@@ -41,28 +44,29 @@ class Runner:
 
 
 def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
-                  memory_format: torch.memory_format) -> Runner:
-    model = copy.deepcopy(module).to(device).eval().to(memory_format=memory_format)
+                  memory_format: torch.memory_format, dtype: torch.dtype) -> Runner:
+    model = copy.deepcopy(module).to(device, dtype).eval().to(memory_format=memory_format)
 
     def make_call(batch: int):
-        x = torch.randn(batch, *input_shape, device=device).contiguous(
+        x = torch.randn(batch, *input_shape, device=device, dtype=dtype).contiguous(
             memory_format=memory_format)
 
         def call():
             with torch.inference_mode():
                 return model(x)
         return call
-    return Runner(name, device, make_call, model, memory_format)
+    return Runner(name, device, make_call, model, memory_format, dtype)
 
 
-def _cuda_graph_runner(module: nn.Module, input_shape: Shape, device: torch.device) -> Runner:
+def _cuda_graph_runner(module: nn.Module, input_shape: Shape, device: torch.device,
+                       dtype: torch.dtype) -> Runner:
     """The forward pass captured once per batch as a CUDA graph and replayed: one launch instead
     of one per kernel, which at small batches is most of eager PyTorch's time on a GPU. Its
     layers cannot be timed apart, nor can it train: it lends no module to those."""
-    model = copy.deepcopy(module).to(device).eval()
+    model = copy.deepcopy(module).to(device, dtype).eval()
 
     def make_call(batch: int):
-        x = torch.randn(batch, *input_shape, device=device)
+        x = torch.randn(batch, *input_shape, device=device, dtype=dtype)
         try:
             with torch.inference_mode():
                 side = torch.cuda.Stream(device)  # capture wants its warm-up off the main stream
@@ -82,7 +86,7 @@ def _cuda_graph_runner(module: nn.Module, input_shape: Shape, device: torch.devi
             graph.replay()
             return out
         return call
-    return Runner("torch_cuda_graph", device, make_call)
+    return Runner("torch_cuda_graph", device, make_call, dtype=dtype)
 
 
 def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
@@ -109,11 +113,14 @@ def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
     return Runner("onnxruntime", device, make_call)
 
 
-def unavailable_reason(name: str, device: torch.device) -> str | None:
-    """Why ``name`` cannot run on ``device`` here, or None when it can."""
+def unavailable_reason(name: str, device: torch.device,
+                       dtype: torch.dtype = torch.float32) -> str | None:
+    """Why ``name`` cannot run on ``device`` in ``dtype`` here, or None when it can."""
     if name == "torch_cuda_graph" and device.type != "cuda":
         return "CUDA graphs need --device cuda"
     if name == "onnxruntime":
+        if dtype != torch.float32:
+            return "onnxruntime runs the fp32 export only"
         try:
             import onnxruntime as ort
         except ImportError:
@@ -124,16 +131,16 @@ def unavailable_reason(name: str, device: torch.device) -> str | None:
 
 
 def make_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
-                threads: int) -> Runner:
+                threads: int, dtype: torch.dtype = torch.float32) -> Runner:
     """A Runner of ``module`` with backend ``name`` (one of ``BACKENDS``) on ``device`` with
-    ``threads`` threads: ``make_call(batch)`` gives a call that runs one batch of (C, H, W)
-    ``input_shape`` inputs."""
+    ``threads`` threads, weights and inputs in ``dtype`` (torch's backends): ``make_call(batch)``
+    gives a call that runs one batch of (C, H, W) ``input_shape`` inputs."""
     if name == "torch":
-        return _torch_runner(name, module, input_shape, device, torch.contiguous_format)
+        return _torch_runner(name, module, input_shape, device, torch.contiguous_format, dtype)
     if name == "torch_channels_last":
-        return _torch_runner(name, module, input_shape, device, torch.channels_last)
+        return _torch_runner(name, module, input_shape, device, torch.channels_last, dtype)
     if name == "torch_cuda_graph":
-        return _cuda_graph_runner(module, input_shape, device)
+        return _cuda_graph_runner(module, input_shape, device, dtype)
     if name == "onnxruntime":
         return _ort_runner(module, input_shape, device, threads)
     raise CnnspaceError(f"unknown backend {name!r}; choose from auto, {', '.join(BACKENDS)}")

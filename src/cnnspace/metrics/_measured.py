@@ -14,7 +14,7 @@ from ..errors import CnnspaceError
 from ..nn import SpecModule, build
 from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
-from ._backends import BACKENDS, Runner, make_runner, unavailable_reason
+from ._backends import BACKENDS, PRECISIONS, Runner, make_runner, unavailable_reason
 from ._energy import energy_meter, energy_per_call
 from ._memory_need import memory_shortfall
 from ._peak import Peak, gemm_peak
@@ -129,13 +129,14 @@ class BenchResult:
         }
 
 
-def _backend_names(requested: tuple[str, ...], device: torch.device) -> tuple[list[str], dict]:
+def _backend_names(requested: tuple[str, ...], device: torch.device,
+                   dtype: torch.dtype) -> tuple[list[str], dict]:
     names = list(BACKENDS) if "auto" in requested else list(dict.fromkeys(requested))
     unknown = [n for n in names if n not in BACKENDS]
     if unknown:
         raise CnnspaceError(f"unknown backend {unknown[0]!r}; choose from auto, "
                             f"{', '.join(BACKENDS)}")
-    skipped = {n: r for n in names if (r := unavailable_reason(n, device))}
+    skipped = {n: r for n in names if (r := unavailable_reason(n, device, dtype))}
     if skipped and "auto" not in requested:
         name, reason = next(iter(skipped.items()))
         raise CnnspaceError(f"backend {name}: {reason}")
@@ -175,11 +176,13 @@ def _measure_backend(runner: Runner, batches: tuple[int, ...], flops: int, peak:
 def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
               device: str = "cpu", backends=("auto",), threads: int | None = None,
               train_batch: int | None = None, per_layer: bool = True, min_time_s: float = 0.5,
-              peak_sizes: tuple[int, ...] | None = None,
+              peak_sizes: tuple[int, ...] | None = None, precision: str = "fp32",
               progress: Callable[[str], None] = lambda message: None) -> BenchResult:
     """Measures ``spec`` (run as ``module`` when given, e.g. trained weights: it is copied,
     never changed). ``train_batch`` 0 skips the training step; None uses the largest batch.
-    ``batches`` and ``backends`` take one value or several."""
+    ``batches`` and ``backends`` take one value or several. ``precision`` "bf16" runs the
+    forward passes with weights and inputs in bfloat16, the training step under bfloat16
+    autocast (as ``train`` does), against the peak of bfloat16 GEMMs."""
     dev = _device(device)
     # numpy's integers as Python's, as analyze takes them
     batches, threads, train_batch = freeze(batches), freeze(threads), freeze(train_batch)
@@ -196,10 +199,16 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                                     or not isinstance(train_batch, int) or train_batch < 0):
         raise CnnspaceError(f"train_batch must be 0 (no training step), a positive integer or "
                             f"None, got {train_batch!r}")
+    if precision not in PRECISIONS:
+        raise CnnspaceError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                            f"{precision!r}")
+    dtype = PRECISIONS[precision]
+    value_bytes = torch.empty((), dtype=dtype).element_size()
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops
-    too_large = memory_shortfall(spec, dev, batch=max(batches), built=module is not None)
+    too_large = memory_shortfall(spec, dev, batch=max(batches), built=module is not None,
+                                 activation_bytes=value_bytes)
     if too_large:
         raise CnnspaceError(too_large)
     model = module if module is not None else build(spec)
@@ -211,16 +220,16 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
             first = next((a, b) for a, b in zip([*theirs, None], [*ours, None]) if a != b)
             raise CnnspaceError(f"the module is not built from spec {spec.name!r}: its layers "
                                 f"differ, first {first[0]!r} where the spec has {first[1]!r}")
-    names, unavailable = _backend_names(tuple(backends), dev)
+    names, unavailable = _backend_names(tuple(backends), dev, dtype)
     with torch_threads(threads) as threads:
         progress("measuring the peak FLOP/s of GEMM")
-        peak = gemm_peak(dev, threads=threads, sizes=peak_sizes)
+        peak = gemm_peak(dev, dtype, threads=threads, sizes=peak_sizes)
         meter, energy_reason = energy_meter(str(dev))
         runners, results = {}, []
         for name in names:
             progress(f"timing backend {name}")
             try:  # onnxruntime exports the model on its first call: measuring may fail too
-                runners[name] = make_runner(name, model, spec.input, dev, threads)
+                runners[name] = make_runner(name, model, spec.input, dev, threads, dtype)
                 results.append(_measure_backend(runners[name], batches, flops, peak, meter,
                                                 min_time_s))
             except CnnspaceError as e:  # e.g. a layer ONNX cannot express
@@ -253,7 +262,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
             # pooling and activations alone: nothing for a step to update (SGD refuses it)
             train_reason = "the network has no trainable parameters"
         elif too_large := train_batch and memory_shortfall(spec, dev, batch=train_batch,
-                                                           training=True):
+                                                           training=True,
+                                                           activation_bytes=value_bytes):
             train_reason = too_large
         elif train_batch and profiled is not None:
             progress(f"timing a training step at batch {train_batch}")
@@ -272,7 +282,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
 
 def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple[LayerTiming, ...]:
     module = runner.module
-    x = torch.randn(1, *analysis.input, device=dev).contiguous(memory_format=runner.memory_format)
+    x = torch.randn(1, *analysis.input, device=dev, dtype=runner.dtype).contiguous(
+        memory_format=runner.memory_format)
     times = layer_times(module, module.layers, x, runner.sync)
     rows = []
     for m in analysis.layers:
@@ -286,7 +297,7 @@ def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple
 def _train(runner: Runner, spec: NetSpec, batch: int, flops: int, peak: Peak,
            min_time_s: float) -> TrainStep:
     step = train_step_timing(runner.module, spec.input, batch, runner.device,
-                             runner.memory_format, runner.sync, min_time_s)
+                             runner.memory_format, runner.sync, min_time_s, runner.dtype)
     achieved = TRAIN_FLOPS_FACTOR * flops * batch / step.median_s
     return TrainStep(runner.name, batch, step, batch / step.median_s, achieved,
                      100 * achieved / peak.flops)

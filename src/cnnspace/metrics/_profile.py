@@ -51,16 +51,21 @@ def layer_times(module: nn.Module, layers: nn.ModuleDict, x: torch.Tensor,
 
 def train_step_timing(module: nn.Module, input_shape: Shape, batch: int, device: torch.device,
                       memory_format: torch.memory_format, sync: Callable[[], None],
-                      min_time_s: float) -> Timing:
-    """Forward, backward and an SGD update on random data, on a copy of ``module``. The loss is
-    the mean square of the outputs: its cost is that of any loss, and it assumes no task."""
-    model = copy.deepcopy(module).to(device).train().to(memory_format=memory_format)
+                      min_time_s: float, dtype: torch.dtype = torch.float32) -> Timing:
+    """Forward, backward and an SGD update on random data, on an fp32 copy of ``module``, the
+    forward pass under ``dtype`` autocast unless that is fp32 (as ``train --precision`` runs
+    it). The loss is the mean square of the outputs: its cost is that of any loss, and it
+    assumes no task."""
+    model = copy.deepcopy(module).to(device, torch.float32).train().to(
+        memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
     x = torch.randn(batch, *input_shape, device=device).contiguous(memory_format=memory_format)
+    autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
+        with autocast:
+            out = model(x)
         loss = sum(o.float().square().mean() for o in (out if isinstance(out, tuple) else (out,)))
         loss.backward()
         optimizer.step()
