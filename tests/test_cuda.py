@@ -147,3 +147,15 @@ def test_a_cuda_graph_replays_the_forward_pass_faster_than_eager_launches():
                     for name in ("torch", "torch_cuda_graph"))
     # SqueezeNet at batch 1 is launch-bound on a GPU (about 1% of peak eager)
     assert graph.latency.median_s < eager.latency.median_s
+
+
+def test_bf16_bench_on_the_gpu_uses_the_tensor_cores_peak_and_graphs():
+    spec = get_spec("squeezenet1_1", input=(3, 224, 224))
+    fp32, bf16 = (benchmark(spec, device="cuda", batches=(1, 64),
+                            backends=("torch_channels_last", "torch_cuda_graph"),
+                            per_layer=False, train_batch=64, min_time_s=0.2, peak_sizes=(8192,),
+                            precision=precision) for precision in ("fp32", "bf16"))
+    assert bf16.peak.dtype == "bfloat16" and bf16.peak.flops > fp32.peak.flops
+    assert {b.name for b in bf16.backends} == {"torch_channels_last", "torch_cuda_graph"}
+    assert all(0 < b.pct_of_peak < 100 for b in bf16.backends)
+    assert bf16.train is not None and 0 < bf16.train.pct_of_peak < 100
