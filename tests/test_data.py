@@ -472,13 +472,54 @@ def test_a_pickle_cannot_make_numpy_allocate_memory(tmp_path, call):
 
 def test_numpy_arrays_and_scalars_of_every_protocol_are_read(tmp_path):
     path = tmp_path / "batch"
-    value = {"a": np.arange(6, dtype=np.uint8).reshape(2, 3), "o": np.array(["x", 1], object),
+    value = {"a": np.arange(6, dtype=np.uint8).reshape(2, 3), "u": np.array(["x", "yz"]),
              "s": np.float64(2.5), "e": np.zeros((0, 3072), np.uint8)}
     for protocol in (2, 4, 5):
         path.write_bytes(pickle.dumps(value, protocol=protocol))
         back = load_restricted_pickle(path)
-        assert back["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["o"].tolist() == ["x", 1]
+        assert back["a"].tolist() == [[0, 1, 2], [3, 4, 5]] and back["u"].tolist() == ["x", "yz"]
         assert back["s"] == 2.5 and back["e"].shape == (0, 3072)
+        assert back["a"].dtype == np.uint8 and back["a"].flags.c_contiguous
+
+
+class _Dtype:
+    """numpy.dtype(code) with a state that sets its flags to those of Python objects."""
+    def __init__(self, code: str, size: int):
+        self.code, self.size = code, size
+
+    def __reduce__(self):
+        return np.dtype, (self.code, False, True), (3, "|", None, None, None, self.size, 1, 63)
+
+
+class _ObjectArray:
+    """An array of 1,000 items whose state holds none: numpy reads them past the list's end."""
+    def __init__(self, dtype: _Dtype):
+        self.dtype = dtype
+
+    def __reduce__(self):
+        return (np.zeros(1).__reduce__()[0], (np.ndarray, (0,), b"b"),
+                (1, (1000,), self.dtype, False, []))
+
+
+@pytest.mark.parametrize("exploit", [_ObjectArray(_Dtype("O8", -1)),
+                                     _ObjectArray(_Dtype("V8", 8))],
+                         ids=["object array", "void made object"])
+def test_a_pickle_cannot_make_numpy_read_past_its_data(tmp_path, exploit):
+    # numpy takes an object array's items from a list without checking its length, and a
+    # dtype's pickled state may give any dtype the flags of objects: the reader crashed
+    # (segmentation fault), reading memory past the list as Python objects
+    import subprocess
+    import sys
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps({b"data": exploit}, protocol=2))
+    code = ("import sys; from cnnspace.data import DataError, load_restricted_pickle\n"
+            "try:\n    load_restricted_pickle(sys.argv[1])\n"
+            "except DataError as e:\n    print(e)")
+    run = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "data_batch_1: not a safe data pickle: refusing numpy dtype object" in run.stdout \
+        or "data_batch_1: not a readable pickle (TypeError: pickle not returning" in run.stdout
 
 
 @pytest.mark.parametrize("train", [5, 6, 11, 16])

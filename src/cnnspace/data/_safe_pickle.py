@@ -1,4 +1,4 @@
-"""Reads pickles that may hold only plain containers and numpy arrays.
+"""Reads pickles that may hold only plain containers and numpy arrays of numbers, bytes or text.
 
 ``pickle.load`` on a file from elsewhere runs any function the file names. The unpickler here
 resolves only the handful of globals that numpy arrays need to be rebuilt, whatever numpy version
@@ -32,6 +32,32 @@ class _NdarrayType:
     pickle can call (ndarray(shape) would allocate any size from a tiny file)."""
 
 
+def _plain_dtype(dtype) -> np.dtype:
+    """``dtype`` built afresh from its type code, so that no state a pickle set on it counts
+    (the flags of Python objects, with which numpy reads items from a list without checking
+    its length: past its end); a dtype of Python objects, fields or sub-arrays is refused."""
+    try:
+        given = np.dtype(dtype)
+    except (TypeError, ValueError) as e:
+        raise pickle.UnpicklingError(f"refusing numpy dtype {dtype!r}: {e}") from None
+    plain = np.dtype(given.str)
+    if plain.hasobject or given.names is not None or given.subdtype is not None:
+        raise pickle.UnpicklingError(f"refusing numpy dtype {given}: only arrays of numbers, "
+                                     "bytes or text are data")
+    return plain
+
+
+class _CheckedArray(np.ndarray):
+    """An ndarray whose unpickled state gets a plain dtype and so must hold its items as
+    bytes of the array's size (numpy checks that)."""
+
+    def __setstate__(self, state) -> None:
+        if not isinstance(state, tuple) or len(state) not in (4, 5):
+            raise pickle.UnpicklingError("refusing a numpy array state that numpy did not write")
+        *version, shape, dtype, fortran, data = state
+        super().__setstate__((*version, shape, _plain_dtype(dtype), fortran, data))
+
+
 def _empty_array(subtype, shape, dtype) -> np.ndarray:
     """_reconstruct as numpy pickles call it: an empty ndarray, whose contents the pickle then
     sets from its own bytes; a large shape would allocate (and, for objects, fill) memory."""
@@ -39,7 +65,7 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
             or math.prod(shape) != 0:
         raise pickle.UnpicklingError("refusing numpy _reconstruct of anything but an empty "
                                      "ndarray: its data must come from the file")
-    return _RECONSTRUCT(np.ndarray, shape, dtype)
+    return _RECONSTRUCT(_CheckedArray, shape, _plain_dtype(dtype))
 
 
 def _scalar_from_bytes(dtype, data) -> np.generic:
@@ -50,6 +76,12 @@ def _scalar_from_bytes(dtype, data) -> np.generic:
 # Protocol 5 (Python 3.14's default) stores an array as its raw bytes: numpy(._)core.numeric.
 # _frombuffer views them, refusing object dtypes, so it allocates and runs nothing.
 _FROM_BUFFER = np.zeros(1).__reduce_ex__(5)[0]
+
+
+def _view_bytes(buffer, dtype, shape, order) -> np.ndarray:
+    return _FROM_BUFFER(buffer, _plain_dtype(dtype), shape, order)
+
+
 _ALLOWED = {
     ("numpy", "ndarray"): _NdarrayType(),
     ("numpy", "dtype"): np.dtype,
@@ -62,7 +94,7 @@ for _core in ("numpy.core.multiarray", "numpy._core.multiarray"):
     _ALLOWED[(_core, "_reconstruct")] = _empty_array
     _ALLOWED[(_core, "scalar")] = _scalar_from_bytes
 for _core in ("numpy.core.numeric", "numpy._core.numeric"):
-    _ALLOWED[(_core, "_frombuffer")] = _FROM_BUFFER
+    _ALLOWED[(_core, "_frombuffer")] = _view_bytes
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -75,7 +107,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
 
 def load_restricted_pickle(path: str | Path):
-    """The object in ``path``; byte strings from Python 2 pickles stay ``bytes``."""
+    """The object in ``path``; byte strings from Python 2 pickles stay ``bytes``, arrays of
+    numbers, bytes or text are ndarrays (protocol < 5: of a subclass that checked their state)."""
     path = Path(path)
     try:
         data = path.read_bytes()
