@@ -69,8 +69,9 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
 
 
 def _scalar_from_bytes(dtype, data) -> np.generic:
-    """numpy's scalar() with its data given; without, it allocates and zeroes dtype's size."""
-    return _SCALAR(dtype, data)
+    """numpy's scalar() with its data given (without, it allocates and zeroes dtype's size) and
+    a plain dtype (a field of objects would make its bytes a pointer)."""
+    return _SCALAR(_plain_dtype(dtype), data)
 
 
 # Protocol 5 (Python 3.14's default) stores an array as its raw bytes: numpy(._)core.numeric.
