@@ -182,11 +182,16 @@ def prune(model: nn.Module, trained: Trained, options: CompressOptions,
 
 def share(model: nn.Module, trained: Trained, masks: dict[str, torch.Tensor],
           options: CompressOptions, note: Callable[[str], None] = silent) -> dict[str, WeightCode]:
-    """k-means weight sharing of the surviving weights, then centroid fine-tuning."""
+    """k-means weight sharing of the surviving weights, then centroid fine-tuning. Layers kept
+    at raw float32 values (32 bits) train on with their masks and are stored as trained."""
     codes = cluster(model, masks, _widths(trained, options))
     if any(c.shared for c in codes.values()):
+        raw = {layer: masks[layer] for layer, code in codes.items() if not code.shared}
         tie(model, codes)
+        apply_masks(model, raw)
         retrain(model, trained, options.retrain_epochs, options, note, "centroid fine-tuning")
+        freeze(model, raw)
+        codes.update(cluster(model, raw, {layer: RAW_BITS for layer in raw}))
     return untie(model, codes)
 
 

@@ -1,0 +1,48 @@
+"""Centroid fine-tuning when some layers are shared and others keep raw float32 values."""
+import torch
+
+from cnnspace import Layer, NetSpec
+from cnnspace.compress import CompressOptions, Trained
+from cnnspace.compress import _pipeline as pipeline
+from cnnspace.data import get_dataset
+from cnnspace.nn import build
+from cnnspace.train import TrainConfig
+
+
+def _small_trained() -> Trained:
+    data = get_dataset("digits", image_size=8)
+    spec = NetSpec("small", data.input_shape, [
+        Layer("conv", "conv2d", attrs={"out_channels": 8, "kernel": 3, "padding": 1}),
+        Layer("relu", "relu"), Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
+        Layer("fc", "linear", attrs={"out_features": data.num_classes})])
+    torch.manual_seed(0)
+    return Trained("small", spec, build(spec), data,
+                   TrainConfig(epochs=1, progress=False, device="cpu"))
+
+
+def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
+    # --bits conv=32 with retraining: during the fc's centroid fine-tuning the raw conv's
+    # pruned weights grew back, and the conv was then stored as it was before fine-tuning,
+    # so the stored fc centroids had been tuned to other conv weights than the file holds.
+    trained = _small_trained()
+    model = trained.model
+    options = CompressOptions({"sparsity": 0.5}, {"conv": 32, "fc": 4}, retrain_epochs=1)
+    tuned = {}
+    retrain = pipeline.retrain
+
+    def remembering(model, *args):
+        result = retrain(model, *args)
+        tuned[args[-1]] = model.layers["conv"].weight.detach().clone()
+        return result
+
+    monkeypatch.setattr(pipeline, "retrain", remembering)
+    masks = pipeline.prune(model, trained, options)
+    pruned = model.layers["conv"].weight.detach().clone()
+    codes = pipeline.share(model, trained, masks, options)
+    during = tuned["centroid fine-tuning"]
+    assert not during[~masks["conv"]].any()                       # the mask held
+    assert not torch.equal(during, pruned)                        # the conv was fine-tuned
+    stored = model.layers["conv"].weight.detach()
+    assert torch.equal(stored, during)                            # and kept as fine-tuned
+    assert torch.equal(torch.from_numpy(codes["conv"].dense()), stored)
+    assert codes["conv"].bits == 32 and codes["fc"].bits == 4
