@@ -151,6 +151,11 @@ def test_user_errors_are_one_line(capsys, tmp_path, checkpoint):
         (["compress", "--predict", "squeezenet1_0", "--svd-layers", "conv10"],
          "--svd-layers: only --table"),
         (["evaluate", schedule], "expected a .cnnz file or a .pt/.pth checkpoint"),
+        # a checkpoint given where the schedule belongs was a UnicodeDecodeError traceback
+        (["compress", checkpoint, "--schedule", checkpoint, "--out", tmp_path / "o"],
+         f"{checkpoint}: not a text file"),
+        (["compress", "--predict", "squeezenet1_0", "--schedule", checkpoint],
+         f"{checkpoint}: not a text file"),
         (["evaluate", checkpoint, "--data", f"cifar10:{write_random_cifar10(tmp_path, 4, 4)}"],
          "was trained on 1x16x16 images; cifar10:"),
     ]

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
-from .._yaml_file import safe_load, yaml_problem
+from .._yaml_file import read_yaml
 from ..spec import NetSpec, Node, resolve
 from ._codec import MAX_SHARED_BITS, RAW_BITS
 from ._errors import CompressError
@@ -128,14 +126,7 @@ def parse_schedule(data: Any, source: str = "schedule") -> Schedule:
 
 def load_schedule(path: str | os.PathLike) -> Schedule:
     """The schedule in a YAML file (see ``parse_schedule``)."""
-    try:
-        text = Path(path).read_text()
-    except OSError as e:
-        raise CompressError(f"{path}: cannot read the schedule: {e.strerror}") from None
-    try:
-        data = safe_load(text)
-    except yaml.YAMLError as e:
-        raise CompressError(f"{path}: not valid YAML: {yaml_problem(e)}") from None
+    data = read_yaml(Path(path), lambda problem: CompressError(f"{path}: {problem}"))
     return parse_schedule(data, str(path))
 
 
