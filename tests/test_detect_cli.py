@@ -86,7 +86,9 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     torch.save({"format": "cnnspace-checkpoint", "spec": to_dict(detector.spec)},
                tmp_path / "best.pt")
     with pytest.raises(CnnspaceError, match="best.pt is a training checkpoint; `cnnspace detect "
-                                            "train` writes detector.pt beside it"):
+                                            "train` writes detector.pt \\(the final epoch\\) "
+                                            "and detector-best.pt \\(the best.pt epoch\\) "
+                                            "beside it"):
         Detector.load(tmp_path / "best.pt")
     with pytest.raises(CnnspaceError, match="predicts 2 anchors per cell but 3"):
         Detector(detector.spec, DetectorConfig(SHAPE_CLASSES, [[1, 1]] * 3))
@@ -101,7 +103,9 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
                  "--loader-workers", "0", "--out", str(out), "--no-progress",
                  "--set", "anchors_per_cell=3"])
     assert code == 0
-    assert "mAP" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "mAP" in printed and f"best epoch 1 (mAP " in printed
+    assert f"): {out / 'detector-best.pt'}" in printed
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert "mAP" in metrics[-1] and {f"AP_{c}" for c in SHAPE_CLASSES} <= set(metrics[-1])
     detector = Detector.load(out / "detector.pt")
@@ -319,7 +323,8 @@ def test_eval_refuses_a_folder_as_its_output_file_before_any_work(tmp_path, caps
     monkeypatch.chdir(tmp_path)
     _, path = _detector(tmp_path)
     assert main(["detect", "eval", str(path), "--no-fps", "-o", str(tmp_path)]) == 2
-    assert f"-o {tmp_path} is a folder: give the name of the file to write" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"-o {tmp_path} is a folder: give the name of the file to write" in err
     assert not (tmp_path / "runs").exists()  # no shapes generated, nothing detected
 
 

@@ -5,10 +5,11 @@ import pytest
 import torch
 
 from cnnspace import get_spec
-from cnnspace.detect import DETECTOR_FILE, Detector, evaluate_detector, open_data, train_detector
+from cnnspace.detect import (BEST_DETECTOR_FILE, DETECTOR_FILE, Detector, evaluate_detector,
+                             open_data, train_detector)
 from cnnspace.detect._train import ClipGradients
 from cnnspace.errors import CnnspaceError
-from cnnspace.train import TrainConfig
+from cnnspace.train import TrainConfig, load_checkpoint
 
 MAP_BAR = 0.5  # mAP@0.5 over rectangles, ellipses and triangles; chance is ~0
 
@@ -63,3 +64,19 @@ def test_evaluation_options_are_checked_before_training(tmp_path, monkeypatch, o
                         lambda *args, **kwargs: pytest.fail("trained with a bad option"))
     with pytest.raises(CnnspaceError, match=message):
         train_detector(spec, data, TrainConfig(epochs=1, progress=False), **options)
+
+
+def test_the_best_epoch_is_a_detector_too(tmp_path):
+    # best.pt (the epoch of the best mAP) is a training checkpoint, which detect eval / predict
+    # refuse: without detector-best.pt the best detector of a run was out of their reach.
+    data = open_data("shapes:24", (64, 64), data_dir=str(tmp_path / "shapes"), progress=False)
+    spec = get_spec("squeezedet", num_classes=3, input="3x64x64", anchors_per_cell=3, dropout=0)
+    out = tmp_path / "run"
+    _, result = train_detector(spec, data, TrainConfig(epochs=3, batch_size=8, progress=False,
+                                                       out=str(out)), positive_iou=0.5)
+    best = Detector.load(out / BEST_DETECTOR_FILE)
+    assert best.config.info["epoch"] == result.best["epoch"]
+    assert best.config.info["mAP"] == result.best["mAP"]
+    for name, weights in load_checkpoint(out / "best.pt").model_state.items():
+        assert torch.equal(best.module.state_dict()[name], weights)
+    assert evaluate_detector(best, data.val).map == pytest.approx(result.best["mAP"])

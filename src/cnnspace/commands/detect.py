@@ -161,7 +161,7 @@ def run_train(args) -> int:
 
 
 def _train(args, spec, config, out: str, grad_clip: float) -> int:
-    from ..detect import open_data, train_detector
+    from ..detect import BEST_DETECTOR_FILE, DETECTOR_FILE, open_data, train_detector
 
     data = open_data(args.data, tuple(spec.input[1:]), classes=_requested_classes(args),
                      train_split=args.train_split, val_split=args.val_split,
@@ -179,7 +179,11 @@ def _train(args, spec, config, out: str, grad_clip: float) -> int:
               f"({detector.config.info['difficulty']}) after {plural(result.epochs, 'epoch')}, "
               f"{result.wall_seconds:.0f} s" if final is not None else
               f"{plural(result.epochs, 'epoch')} in {result.wall_seconds:.0f} s")
-        print(f"detector: {Path(out) / 'detector.pt'}")
+        print(f"detector: {Path(out) / DETECTOR_FILE}")
+        best_file = Path(out) / BEST_DETECTOR_FILE
+        best = result.best
+        if best_file.is_file() and best.get("mAP") is not None:
+            print(f"best epoch {best['epoch']} (mAP {best['mAP']:.3f}): {best_file}")
     return 0
 
 

@@ -6,7 +6,7 @@ from ._boxes import (centres_to_corners, corners_to_centres, decode, elementwise
 from ._data import DetectionData, check_data, open_data
 from ._dataset import (DetectionDataset, box_sizes, clip_objects, image_size, labels_in_image,
                        load_image, to_input)
-from ._detector import Detector, DetectorConfig
+from ._detector import BEST_DETECTOR_FILE, Detector, DetectorConfig
 from ._draw import draw_detections
 from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, check_iou,
                         check_recall_points, evaluate)
@@ -21,16 +21,16 @@ from ._train import (DETECTOR_FILE, GRAD_CLIP, check_train_options, detection_sp
                      train_detector)
 
 __all__ = [
-    "DETECTOR_FILE", "DIFFICULTIES", "DONT_CARE", "GRAD_CLIP", "KITTI_ANCHOR_IMAGE",
-    "KITTI_ANCHOR_SHAPES", "KITTI_CLASSES", "KITTI_IOU", "SHAPE_CLASSES", "ConvDetLayout",
-    "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections", "Detector",
-    "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample", "SqueezeDetLoss",
-    "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes", "centres_to_corners",
-    "check_data", "check_iou", "check_recall_points", "check_train_options", "clip_objects",
-    "corners_to_centres", "decode", "detect_samples", "detection_splits", "draw_detections",
-    "elementwise_iou", "encode", "encode_targets", "evaluate", "evaluate_detector", "fit_shapes",
-    "generate_shapes", "image_size", "is_detector", "kitti_samples", "labels_in_image",
-    "layout_for", "load_image", "measure_fps", "nms", "open_data", "pairwise_iou", "parse_line",
-    "postprocess", "read_labels", "safe_exp", "scale_shapes", "to_input", "train_detector",
-    "write_labels",
+    "BEST_DETECTOR_FILE", "DETECTOR_FILE", "DIFFICULTIES", "DONT_CARE", "GRAD_CLIP",
+    "KITTI_ANCHOR_IMAGE", "KITTI_ANCHOR_SHAPES", "KITTI_CLASSES", "KITTI_IOU", "SHAPE_CLASSES",
+    "ConvDetLayout", "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections",
+    "Detector", "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample",
+    "SqueezeDetLoss", "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes",
+    "centres_to_corners", "check_data", "check_iou", "check_recall_points", "check_train_options",
+    "clip_objects", "corners_to_centres", "decode", "detect_samples", "detection_splits",
+    "draw_detections", "elementwise_iou", "encode", "encode_targets", "evaluate",
+    "evaluate_detector", "fit_shapes", "generate_shapes", "image_size", "is_detector",
+    "kitti_samples", "labels_in_image", "layout_for", "load_image", "measure_fps", "nms",
+    "open_data", "pairwise_iou", "parse_line", "postprocess", "read_labels", "safe_exp",
+    "scale_shapes", "to_input", "train_detector", "write_labels",
 ]

@@ -24,7 +24,8 @@ from ._postprocess import NMS_IOU, SCORE_THRESHOLD, TOP_N, Detections, postproce
 CHECKPOINT_FORMAT = "cnnspace-detector"
 CHECKPOINT_VERSION = 1
 
-DETECTOR_FILE = "detector.pt"  # in a `detect train` run folder
+DETECTOR_FILE = "detector.pt"  # in a `detect train` run folder: the final epoch
+BEST_DETECTOR_FILE = "detector-best.pt"  # beside it: the epoch of the best mAP (best.pt's)
 
 
 @dataclass(frozen=True)
@@ -118,8 +119,9 @@ def _training_checkpoint_error(path: Path, spec: dict | None) -> CnnspaceError:
     maybe of a run not finished yet) or of a classifier trained by `cnnspace train`."""
     if _trains_a_detector(spec, path):
         return CnnspaceError(f"{path} is a training checkpoint; `cnnspace detect train` writes "
-                             f"{DETECTOR_FILE} beside it when training ends (an interrupted run "
-                             "is finished with `detect train ... --resume`)")
+                             f"{DETECTOR_FILE} (the final epoch) and {BEST_DETECTOR_FILE} (the "
+                             "best.pt epoch) beside it when training ends (an interrupted run is "
+                             "finished with `detect train ... --resume`)")
     return CnnspaceError(f"{path} is a classification training checkpoint (of `cnnspace "
                          "train`), not a detector: detectors come from `cnnspace detect train`, "
                          f"as {DETECTOR_FILE} in its output folder")

@@ -14,11 +14,11 @@ import yaml
 from ..data import DataSplits
 from ..errors import CnnspaceError
 from ..spec import NetSpec
-from ..train import Callback, RunFiles, TrainConfig, TrainResult, train
+from ..train import Callback, RunFiles, TrainConfig, TrainResult, load_checkpoint, train
 from ._anchors import anchor_grid
 from ._data import DetectionData
 from ._dataset import DetectionDataset, check_positive_iou
-from ._detector import DETECTOR_FILE, Detector, DetectorConfig
+from ._detector import BEST_DETECTOR_FILE, DETECTOR_FILE, Detector, DetectorConfig
 from ._evaluate import check_difficulty, check_iou
 from ._layout import layout_for
 from ._loss import LossWeights, SqueezeDetLoss
@@ -157,4 +157,11 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
     detector = Detector(spec, replace(detector_config, info=info), result.model.cpu())
     if config.out and _is_rank0():
         detector.save(Path(config.out) / DETECTOR_FILE)
+        best_checkpoint = RunFiles(config.out).best
+        if best_checkpoint.is_file():  # not where a run was stopped within its first epoch
+            best = result.best
+            best_detector = Detector(spec, replace(detector_config, info={
+                **info, "epoch": best.get("epoch"), MONITOR: best.get(MONITOR)}))
+            best_detector.module.load_state_dict(load_checkpoint(best_checkpoint).model_state)
+            best_detector.save(Path(config.out) / BEST_DETECTOR_FILE)
     return detector, result
