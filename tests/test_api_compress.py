@@ -1,5 +1,7 @@
 """cnnspace.compress from Python: schedules are checked however they are made, misuse is a
 CompressError, and a prediction prints short."""
+from pathlib import Path
+
 import pytest
 
 from cnnspace import get_spec
@@ -166,3 +168,20 @@ def test_factorise_takes_one_glob_as_one_pattern():
     one = factorise(spec, state, 0.2, "fc1")[2]
     assert [f.name for f in one] == [f.name for f in factorise(spec, state, 0.2, ["fc1"])[2]]
     assert [f.name for f in one] == ["fc1"]
+
+
+def test_compression_table_gives_every_model_its_own_folder(tmp_path):
+    # runs/sq/best.pt, runs/sq/checkpoint.pt and runs/sq-2/best.pt (train names a second run
+    # of the same second sq-2): the second checkpoint was labelled sq-2 too, and the third
+    # model's files replaced its files while its rows still named them.
+    from dataclasses import replace
+
+    from cnnspace.compress import CompressOptions, compression_table
+    first = _small_trained()
+    models = [replace(first, name="sq"), replace(first, name="sq"),
+              replace(_small_trained(), name="sq-2")]
+    rows = compression_table(models, CompressOptions(), tmp_path / "t")
+    labels = [r.model for r in rows if r.approach == "baseline"]
+    assert len(set(labels)) == 3 and labels[2] == "sq-2"
+    files = [Path(r.file) for r in rows if r.file]
+    assert len(set(files)) == len(files) and all(f.exists() for f in files)

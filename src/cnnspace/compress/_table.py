@@ -111,6 +111,20 @@ def _int8(trained: Trained, out: Path) -> TableRow:
                     str(path), "static post-training quantization, FX graph mode, x86 backend")
 
 
+def _labels(names: list[str]) -> list[str]:
+    """One distinct name per model, for its rows and its folder: two checkpoints of one run
+    (best.pt, checkpoint.pt) are told apart by their place on the command line, ``sq-2``,
+    and a number another model's name already has is passed over."""
+    labels = [name if names.count(name) == 1 else None for name in names]
+    for i, name in enumerate(names):
+        place = i + 1
+        while labels[i] is None:
+            if f"{name}-{place}" not in labels:
+                labels[i] = f"{name}-{place}"
+            place += 1
+    return labels
+
+
 def compression_table(models: Sequence[Trained], options: CompressOptions, out: str | Path,
                       baseline: int = 0, svd_keep: float = 0.2,
                       svd_layers: list[str] | None = None,
@@ -129,11 +143,7 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
     out = Path(out)
     check_out(out)
     rows: list[TableRow] = []
-    names = [m.name for m in models]
-    for i, trained in enumerate(models):
-        # Two checkpoints of one network (say two runs' best.pt) are told apart by their place
-        # on the command line, in the rows and in the folders alike.
-        label = trained.name if names.count(trained.name) == 1 else f"{trained.name}-{i + 1}"
+    for label, trained in zip(_labels([m.name for m in models]), models):
         folder = out / label
         # a copy: the caller's model keeps its device and mode
         trained = replace(trained, name=label, model=copy.deepcopy(trained.model).cpu().eval())
