@@ -2,6 +2,7 @@
 folders. Small datasets are written in the real on-disk formats."""
 from __future__ import annotations
 
+import gzip
 import os
 import pickle
 from pathlib import Path
@@ -226,9 +227,18 @@ def test_malicious_pickle_is_refused_without_running_it(tmp_path):
 
 def test_truncated_pickle_is_a_clear_error(cifar10_dir):
     path = cifar10_dir / "cifar-10-batches-py" / "data_batch_1"
-    path.write_bytes(path.read_bytes()[:100])
+    whole = path.read_bytes()
+    path.write_bytes(whole[:100])
     with pytest.raises(DataError, match="data_batch_1: not a readable pickle"):
         get_dataset(f"cifar10:{cifar10_dir}")
+    # cut inside the images (pickle's own UnpicklingError), or still compressed: damaged or
+    # unextracted files, not unsafe ones (they were called 'not a safe data pickle')
+    for damaged in (whole[:-20], gzip.compress(whole)):
+        path.write_bytes(damaged)
+        with pytest.raises(DataError, match=r"data_batch_1: not a readable pickle \("
+                                            "UnpicklingError: (pickle data was truncated|"
+                                            "invalid load key)"):
+            get_dataset(f"cifar10:{cifar10_dir}")
 
 
 @pytest.mark.parametrize("change, message", [

@@ -16,10 +16,15 @@ import numpy as np
 
 from ._errors import DataError
 
+
+class _Refused(pickle.UnpicklingError):
+    """What the file asks for is not allowed (pickle's own UnpicklingError: a damaged file)."""
+
+
 def _bytes_from_text(*args) -> bytes:
     """bytes() of nothing or of text; bytes(N) would allocate N bytes from a tiny file."""
     if args and not isinstance(args[0], (bytes, str)):
-        raise pickle.UnpicklingError("refusing bytes() of a number: only byte strings are allowed")
+        raise _Refused("refusing bytes() of a number: only byte strings are allowed")
     return bytes(*args)
 
 
@@ -39,10 +44,10 @@ def _plain_dtype(dtype) -> np.dtype:
     try:
         given = np.dtype(dtype)
     except (TypeError, ValueError) as e:
-        raise pickle.UnpicklingError(f"refusing numpy dtype {dtype!r}: {e}") from None
+        raise _Refused(f"refusing numpy dtype {dtype!r}: {e}") from None
     plain = np.dtype(given.str)
     if plain.hasobject or given.names is not None or given.subdtype is not None:
-        raise pickle.UnpicklingError(f"refusing numpy dtype {given}: only arrays of numbers, "
+        raise _Refused(f"refusing numpy dtype {given}: only arrays of numbers, "
                                      "bytes or text are data")
     return plain
 
@@ -53,7 +58,7 @@ class _CheckedArray(np.ndarray):
 
     def __setstate__(self, state) -> None:
         if not isinstance(state, tuple) or len(state) not in (4, 5):
-            raise pickle.UnpicklingError("refusing a numpy array state that numpy did not write")
+            raise _Refused("refusing a numpy array state that numpy did not write")
         *version, shape, dtype, fortran, data = state
         super().__setstate__((*version, shape, _plain_dtype(dtype), fortran, data))
 
@@ -63,7 +68,7 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
     sets from its own bytes; a large shape would allocate (and, for objects, fill) memory."""
     if not isinstance(subtype, _NdarrayType) or not isinstance(shape, tuple) \
             or math.prod(shape) != 0:
-        raise pickle.UnpicklingError("refusing numpy _reconstruct of anything but an empty "
+        raise _Refused("refusing numpy _reconstruct of anything but an empty "
                                      "ndarray: its data must come from the file")
     return _RECONSTRUCT(_CheckedArray, shape, _plain_dtype(dtype))
 
@@ -103,7 +108,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise pickle.UnpicklingError(f"refusing to load the global {module}.{name}: only "
+            raise _Refused(f"refusing to load the global {module}.{name}: only "
                                          "containers and numpy arrays are allowed") from None
 
 
@@ -117,7 +122,7 @@ def load_restricted_pickle(path: str | Path):
         raise DataError(f"{path}: cannot read: {e.strerror}") from None
     try:
         return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
-    except pickle.UnpicklingError as e:
+    except _Refused as e:
         raise DataError(f"{path}: not a safe data pickle: {e}") from None
     except Exception as e:  # truncated or garbage files fail in many ways inside pickle
         raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
