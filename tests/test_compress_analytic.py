@@ -187,8 +187,8 @@ def test_an_override_that_an_earlier_one_shadows_is_refused():
     spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
     shadowed = parse_schedule({"layers": {"fire*": 0.5, "fire9/expand3x3": 0.9}}, "plan.yaml")
     with pytest.raises(CompressError, match="plan.yaml: layer override 'fire9/expand3x3' never "
-                                            "applies: every layer it matches is taken by an earlier "
-                                            "entry \\('fire\\*'\\)"):
+                                            "applies: every layer it matches is taken by an "
+                                            "earlier entry \\('fire\\*'\\)"):
         shadowed.targets(spec)
     with pytest.raises(CompressError, match="--bits: bit width for 'fire2/\\*' never applies"):
         layer_bits(spec, {"fire*": 6, "fire2/*": 4})
