@@ -395,3 +395,21 @@ def test_chance_level_is_judged_near_chance_for_any_class_count(capsys, top1, cl
     from cnnspace.commands.compress import _warn_if_destroyed
     _warn_if_destroyed(top1, 0.9, classes, "model.cnnz")
     assert ("answers at chance level" in capsys.readouterr().err) == warned
+
+
+def test_names_and_paths_in_square_brackets_are_printed_as_they_are(capsys, tmp_path,
+                                                                    checkpoint):
+    # rich read "[sr=0.25]" as markup: the run "sq[sr=0.25]" was printed as "sq" and the file
+    # written to z[a]/model.cnnz was said to be in z/; "[/x]" stopped the command.
+    import shutil
+    run_dir = tmp_path / "sq[sr=0.25]"
+    run_dir.mkdir()
+    shutil.copy(checkpoint, run_dir / "best.pt")
+    code, out, err = run(capsys, "compress", run_dir / "best.pt", "--sparsity", "0.5",
+                         "--out", tmp_path / "z[a]")
+    assert code == 0, err
+    assert "sq[sr=0.25]: top-1" in err and "sq[sr=0.25] ->" in out and "z[a]" in out
+    code, out, err = run(capsys, "compress", "--table", run_dir / "best.pt", "--sparsity",
+                         "0.5", "--out", tmp_path / "t[/x]")
+    assert code == 0, err
+    assert "sq[sr=0.25]" in out and "t[/x]" in out
