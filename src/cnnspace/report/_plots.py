@@ -186,7 +186,7 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
         tick_text.append("\n".join([c, _value_text(c, ends[0]), "..", _value_text(c, ends[1])]))
     widths = [max(PARALLEL_COLUMN_WIDTH, CHAR_WIDTH * max(map(len, t.splitlines())))
               for t in tick_text]
-    fig, ax = plt.subplots(figsize=(max(6.0, sum(widths) + 1.5), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.0, sum(widths)), 4.2))
     colors = [r[color_by] for r in rows]
     cmap = plt.get_cmap("viridis")
     cmin, cmax = min(colors), max(colors)
