@@ -221,6 +221,26 @@ def test_svd_of_a_padded_1x1_conv_keeps_the_border():
     assert a.shape == (2, 16, 10, 10) and torch.all(a[:, :, 0, :] == 0.5)
 
 
+def test_svd_leaves_every_classifier_alone_auxiliary_ones_too():
+    # googlenet_aux's last layer in graph order is aux2_fc2: the main classifier and aux1_fc2
+    # were factorised as if they were wide hidden layers.
+    from cnnspace.compress import default_svd_layers
+    layers = default_svd_layers(get_spec("googlenet_aux", num_classes=10))
+    assert not {"classifier", "aux1_fc2", "aux2_fc2"} & set(layers)
+    assert {"aux1_fc1", "aux2_fc1"} <= set(layers)
+    # an output past the scores (a deploy file's softmax): the last weighted layer scores
+    deploy = loads("""
+name: deploy
+input: [1, 8, 8]
+layers:
+  - {name: flat, type: flatten}
+  - {name: fc1, type: linear, out_features: 32}
+  - {name: fc2, type: linear, out_features: 10}
+  - {name: prob, type: softmax}
+""")
+    assert default_svd_layers(deploy) == ["fc1"]
+
+
 def test_int8_quantization_runs_close_to_float():
     model = _model(get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))).eval()
     batches = [torch.rand(16, 1, 32, 32) for _ in range(2)]

@@ -62,7 +62,7 @@ def register(sub) -> None:
                    help="--table: fraction of a layer's weights its SVD factors keep (default 0.2)")
     p.add_argument("--svd-layers", action="append", metavar="GLOB",
                    help="--table: layers to factorise (default: linear and top-level 1x1 conv "
-                   "layers except the classifier)")
+                   "layers except the classifiers)")
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format")
     p.add_argument("--no-progress", action="store_true", help="no progress lines")
     p.set_defaults(run=run)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from ..spec import Layer, NetSpec, resolve
+from ..train._imprint import classifier_layers
 from ._errors import CompressError
 from ._schedule import weighted_layers
 
@@ -36,10 +37,11 @@ def factorisable(spec: NetSpec) -> list[str]:
 
 
 def default_svd_layers(spec: NetSpec) -> list[str]:
-    """What Denton et al. factorise: the wide layers, not the final classifier (the last
-    weighted layer), whose few outputs leave little to gain and much to lose."""
-    last = weighted_layers(spec)[-1].name
-    return [name for name in factorisable(spec) if name != last]
+    """What Denton et al. factorise: the wide layers, not the classifiers (the layers giving
+    each output's scores, auxiliary ones too; else the last weighted layer), whose few outputs
+    leave little to gain and much to lose."""
+    classifiers = set(classifier_layers(spec)) or {weighted_layers(spec)[-1].name}
+    return [name for name in factorisable(spec) if name not in classifiers]
 
 
 def rank_for(in_features: int, out_features: int, keep: float) -> int:
