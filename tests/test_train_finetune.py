@@ -19,8 +19,8 @@ from cnnspace.compress import decompress
 from cnnspace.data import get_dataset
 from cnnspace.nn import build
 from cnnspace.spec import loads
-from cnnspace.train import (Callback, ConfigError, StopTraining, fit_spec, load_checkpoint,
-                            train)
+from cnnspace.train import (Callback, CheckpointError, ConfigError, StopTraining, fit_spec,
+                            load_checkpoint, train)
 from _nets import three_heads_yaml, tiny_yaml
 from _training import quick
 
@@ -134,7 +134,8 @@ def test_the_command_says_in_one_note_which_layers_start_afresh(rgb_source, fold
     (_tiny(hidden=4), "digits", "cannot start tiny from it: layer 'conv1' bias: expected shape "
      "[4], found [8] (a different architecture or channel count)"),
     (_tiny().replace("conv1", "stem"), "digits", "cannot start tiny from it: it has no layer "
-     "'stem' with weights (a different architecture: weights are copied by layer name)"),
+     "'stem' with weights (a different architecture: weights are copied by layer name; "
+     "--init-layers shared copies the layers both have)"),
     (_tiny(channels=3), "imagefolder", "cannot start tiny from it: layer 'conv1' weight: "
      "expected shape [8, 3, 3, 3], found [8, 1, 3, 3] (it was trained on 1x8x8 input, this "
      "run's is 3x8x8: a layer sized by the input's channels or size cannot be copied)"),
@@ -299,3 +300,96 @@ def test_a_source_replaced_while_it_is_read_is_refused(source, tmp_path, monkeyp
     monkeypatch.setattr(init_from, "load_checkpoint", read_then_replaced)
     with pytest.raises(CheckpointError, match="replaced while it was read"):
         read_initial_weights(path)
+
+
+# -- a backbone: --init-layers shared --------------------------------------------------------
+
+def _backbone_and_new_head() -> str:
+    """The tiny network's conv1, then a head the trained model does not have."""
+    return _tiny().replace("name: conv2", "name: head")
+
+
+def test_shared_layers_start_from_the_trained_model_and_the_rest_from_the_spec(source, tmp_path,
+                                                                              capsys):
+    starting = StartingWeights()
+    net = loads(_backbone_and_new_head())
+    result = train(net, get_dataset("digits", image_size=8),
+                   quick(epochs=1, threads=1, init_from=str(source / "best.pt"),
+                         init_layers="shared", progress=True),
+                   callbacks=[starting])
+    trained = load_checkpoint(source / "best.pt").model_state
+    assert torch.equal(starting.state["layers.conv1.weight"], trained["layers.conv1.weight"])
+    torch.manual_seed(0)  # the run's seed: the head as the spec builds it, not conv2's weights
+    built = build(fit_spec(net, get_dataset("digits", image_size=8)))
+    assert torch.equal(starting.state["layers.head.weight"], built.layers["head"].weight)
+    assert not torch.equal(starting.state["layers.head.weight"], trained["layers.conv2.weight"])
+    assert (result.init_from["fresh"], result.init_from["unused"]) == (["head"], ["conv2"])
+    assert (f"note: {source / 'best.pt'}: its weights start the layers both networks have; "
+            "from the spec's init: head; not used: its conv2") in capsys.readouterr().err
+
+
+def test_a_squeezedet_backbone_comes_from_a_squeezenet(tmp_path):
+    # The SqueezeDet paper starts its detector from an ImageNet-trained SqueezeNet.
+    from cnnspace import get_spec
+    from cnnspace.spec import to_dict
+    from cnnspace.train import TrainConfig, copy_initial_weights, read_initial_weights
+    from cnnspace.train import save_checkpoint
+
+    squeezenet = get_spec("squeezenet1_1")  # SqueezeDet's layers (SqueezeDet+ has sr 0.75's)
+    trained = build(squeezenet)
+    save_checkpoint(tmp_path / "sq.pt", {"model": trained.state_dict(),
+                                         "spec": to_dict(squeezenet), "epoch": 1, "batch": 0,
+                                         "step": 1, "config": TrainConfig().to_dict()})
+    detector_spec = get_spec("squeezedet", num_classes=3)
+    detector = build(detector_spec)
+    copied = copy_initial_weights(detector, detector_spec, read_initial_weights(tmp_path / "sq.pt"),
+                                  shared=True)
+    assert copied.unused == ("conv10",) and copied.reinitialised == {}
+    assert copied.fresh == tuple(f"fire{i}/{part}" for i in (10, 11)
+                                 for part in ("squeeze1x1", "expand1x1", "expand3x3")) + ("convdet",)
+    for name in ("conv1", "fire5/expand3x3", "fire9/squeeze1x1"):
+        assert torch.equal(detector.layers[name].weight, trained.layers[name].weight), name
+    with pytest.raises(CheckpointError, match=r"layer 'conv1' bias: expected shape \[96\], "
+                                              r"found \[64\] \(a different architecture or "
+                                              r"channel count\)"):
+        plus = get_spec("squeezedet_plus", num_classes=3)
+        copy_initial_weights(build(plus), plus, read_initial_weights(tmp_path / "sq.pt"),
+                             shared=True)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--init-layers=shared"], "option 'init_layers': expected 'all' unless init_from names"),
+    (["--init-layers=shared", "--init-from={source}"], "no layer with weights has a name both "
+     "networks share"),
+])
+def test_shared_layers_need_weights_and_a_layer_in_common(source, tmp_path, capsys, args,
+                                                          message):
+    spec = tmp_path / "net.yaml"
+    spec.write_text(_tiny().replace("name: conv1", "name: stem").replace("name: conv2",
+                                                                         "name: head"))
+    argv = ["train", str(spec), "--data=digits", "--image-size=8", "--no-progress",
+            f"--out={tmp_path / 'run'}", *[a.format(source=source / "best.pt") for a in args]]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_detect_train_starts_squeezedet_from_a_squeezenet_checkpoint(tmp_path, capsys):
+    from cnnspace import get_spec
+    from cnnspace.spec import to_dict
+    from cnnspace.train import TrainConfig, save_checkpoint
+
+    squeezenet = get_spec("squeezenet1_1")
+    save_checkpoint(tmp_path / "sq.pt", {"model": build(squeezenet).state_dict(),
+                                         "spec": to_dict(squeezenet), "epoch": 1, "batch": 0,
+                                         "step": 1, "config": TrainConfig().to_dict()})
+    common = ["detect", "train", "squeezedet", "--data", "shapes:16", "--input", "3x64x64",
+              "--data-dir", str(tmp_path / "shapes"), "--epochs", "1", "--batch-size", "8",
+              "--loader-workers", "0", "--no-progress", "--init-from", str(tmp_path / "sq.pt")]
+    assert main([*common, "--out", str(tmp_path / "strict")]) == 2  # before any image is drawn
+    assert "--init-layers shared copies the layers both have" in capsys.readouterr().err
+    assert not (tmp_path / "shapes").exists()
+    assert main([*common, "--init-layers", "shared", "--out", str(tmp_path / "run")]) == 0
+    assert "from the spec's init: fire10/squeeze1x1" in capsys.readouterr().err
+    recorded = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["init_from"]
+    assert recorded["unused"] == ["conv10"] and recorded["fresh"][-1] == "convdet"

@@ -142,7 +142,7 @@ def _worker_argv(args, out: str) -> list[str]:
 
 def run_train(args) -> int:
     from ..detect import GRAD_CLIP, check_data, check_train_options, layout_for
-    from ..train import under_torchrun
+    from ..train import RunFiles, check_initial_weights, under_torchrun
 
     # Everything that can be checked is, before any data is generated (and any worker started):
     _check_detector(args.model)
@@ -153,6 +153,8 @@ def run_train(args) -> int:
     classes = check_data(args.data, _requested_classes(args))
     spec = _spec(args, len(classes))
     layout_for(spec, len(classes))  # a detector for these classes, at this input size
+    if config.init_from and not (args.resume and RunFiles(out).checkpoint.exists()):
+        check_initial_weights(spec, config.init_from, config.init_layers == "shared")
     if args.nproc > 1 and not under_torchrun():
         config.per_worker_batch(args.nproc)
         return launch_workers(args.nproc,

@@ -14,8 +14,8 @@ from .._parent import die_with_parent
 from ..errors import CnnspaceError, exit_status
 from ..train import (RECIPES, RunFiles, TrainConfig, check_initial_weights, default_recipe,
                      fit_spec, launch_local, train, under_torchrun, uses_cuda, zoo_spec)
-from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, LR_SCALINGS, OPTIMIZERS,
-                             PRECISIONS, SCHEDULES)
+from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, INIT_LAYERS, LR_SCALINGS,
+                             OPTIMIZERS, PRECISIONS, SCHEDULES)
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._checkpoints import is_trained
@@ -69,15 +69,15 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--out", "out", {"metavar": "DIR", "help": "run folder (default runs/MODEL-DATA-TIME)"}),
     ("--resume", "resume", {"action": "store_true", "default": None,
                             "help": "continue the run in --out from its checkpoint"}),
-    ("--no-progress", None, {"action": "store_true", "help": "no progress bar or epoch lines"}),
-]
-# Options of `train` alone: `detect train` shares OPTIONS, and a detector's head is no classifier
-# to re-initialise for another class count.
-TRAIN_ONLY_OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--init-from", "init_from", {
         "metavar": "TRAINED", "help": "fine-tune: start from the weights of a checkpoint "
         "(.pt/.pth of cnnspace train) or a .cnnz, copied layer by layer; a classifier sized for "
         "another class count starts afresh"}),
+    ("--init-layers", "init_layers", {
+        "choices": INIT_LAYERS, "help": "all (default): --init-from must have every layer; "
+        "shared: copy the layers it has too (a backbone), the others start from the spec's "
+        "init"}),
+    ("--no-progress", None, {"action": "store_true", "help": "no progress bar or epoch lines"}),
 ]
 
 
@@ -88,7 +88,7 @@ def register(sub) -> None:
                        epilog="datasets: " + "; ".join(f"{k}: {v}"
                                                        for k, v in dataset_names().items()))
     add_model_args(p)
-    for flag, _, kwargs in OPTIONS + TRAIN_ONLY_OPTIONS:
+    for flag, _, kwargs in OPTIONS:
         p.add_argument(flag, **kwargs)
     p.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="local worker processes, started with torchrun (default 1)")
@@ -114,7 +114,7 @@ def option_argv(args, flags: Iterable[tuple[str, dict]], out: str) -> list[str]:
 
 def _worker_argv(args, out: str) -> list[str]:
     """This command line for torchrun's workers: --nproc dropped, --out fixed."""
-    flags = [(flag, kwargs) for flag, _, kwargs in OPTIONS + TRAIN_ONLY_OPTIONS]
+    flags = [(flag, kwargs) for flag, _, kwargs in OPTIONS]
     return [args.model, *[f"--set={s}" for s in args.settings], *option_argv(args, flags, out)]
 
 
@@ -127,7 +127,7 @@ def run_options(args) -> tuple[str, TrainConfig]:
     out = args.out or _default_out(args.model, args.data)
     # detect train leaves some options out (getattr's None: the recipe's value)
     options = {field: getattr(args, _dest(flag), None)
-               for flag, field, _ in OPTIONS + TRAIN_ONLY_OPTIONS if field}
+               for flag, field, _ in OPTIONS if field}
     config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
                                      **{**options, "out": out, "progress": not args.no_progress})
     uses_cuda(config.device, args.nproc)  # too few GPUs: one message here, not one per worker
@@ -153,7 +153,7 @@ def run(args) -> int:
         config.per_worker_batch(args.nproc)
         spec = _model_and_data(args)[0]
         if config.init_from and not (args.resume and RunFiles(out).checkpoint.exists()):
-            check_initial_weights(spec, config.init_from)
+            check_initial_weights(spec, config.init_from, config.init_layers == "shared")
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
         return launch_workers(args.nproc, ["cnnspace.cli", "train", *_worker_argv(args, out)])
     if config.grad_compression != "none" and not under_torchrun():

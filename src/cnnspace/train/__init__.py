@@ -11,8 +11,8 @@ from ._checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_chec
 from ._config import RECIPES, ConfigError, TrainConfig, default_recipe
 from ._distributed import CommCounter, available_cpus, under_torchrun, uses_cuda
 from ._evaluate import EvalResult, evaluate
-from ._init_from import (InitialWeights, check_initial_weights, copy_initial_weights,
-                         read_initial_weights)
+from ._init_from import (CopiedWeights, InitialWeights, check_initial_weights,
+                         copy_initial_weights, read_initial_weights)
 from ._launch import launch_local
 from ._model import ClassificationLoss, fit_spec, zoo_spec
 from ._run_files import RunFiles, read_metrics
@@ -21,7 +21,7 @@ from ._schedule import lr_factor, make_optimizer, make_scheduler
 __all__ = ["RECIPES", "Callback", "Checkpoint", "CheckpointError", "ClassificationLoss",
            "CommCounter", "ConfigError", "EvalResult", "default_recipe", "NonFiniteLossError", "RunFiles",
            "StopTraining", "TrainConfig", "TrainResult", "TrainState", "available_cpus",
-           "evaluate", "fit_spec", "InitialWeights", "check_initial_weights",
+           "evaluate", "fit_spec", "CopiedWeights", "InitialWeights", "check_initial_weights",
            "copy_initial_weights", "read_initial_weights", "launch_local", "load_checkpoint",
            "lr_factor",
            "make_optimizer", "make_scheduler", "read_metrics", "save_checkpoint", "train",

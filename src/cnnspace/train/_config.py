@@ -18,6 +18,9 @@ CLASSIFIER_INITS = ("spec", "imprint")
 # fp32, or the forward pass under bfloat16 autocast (weights, gradients, the optimizer and the
 # loss stay fp32). No fp16: it would need loss scaling, whose state a resume would have to keep.
 PRECISIONS = ("fp32", "bf16")
+# What init_from copies: every layer (a fine-tune of the same network), or the layers the trained
+# model has too (a backbone: SqueezeDet from a SqueezeNet), the others keeping the spec's init.
+INIT_LAYERS = ("all", "shared")
 
 # Options about where and how a run executes rather than what it computes: a resumed run may
 # change them without breaking exact continuation.
@@ -55,6 +58,7 @@ class TrainConfig:
     aux_weight: float = 0.3             # auxiliary classifier losses (GoogLeNet's 0.3)
     classifier_init: str = "spec"       # "imprint": the output layer from class-mean features
     init_from: str | None = None        # fine-tune: a trained model's weights (.pt/.pth, .cnnz)
+    init_layers: str = "all"            # "shared": only the layers init_from has too
     seed: int = 0
     channels_last: bool = False
     precision: str = "fp32"             # "bf16": the forward pass under bfloat16 autocast
@@ -81,7 +85,7 @@ class TrainConfig:
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),
                              ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS),
-                             ("precision", PRECISIONS)):
+                             ("precision", PRECISIONS), ("init_layers", INIT_LAYERS)):
             if getattr(self, key) not in choices:
                 _fail(key, f"one of {', '.join(choices)}", getattr(self, key))
         for key in ("epochs", "batch_size", "lr_reference_batch", "step_epochs", "powersgd_rank",
@@ -112,6 +116,9 @@ class TrainConfig:
         if self.recipe not in RECIPES:
             _fail("recipe", f"one of {', '.join(RECIPES)} (TrainConfig.from_recipe applies "
                   "one)", self.recipe)
+        if self.init_layers != "all" and not self.init_from:
+            _fail("init_layers", "'all' unless init_from names the weights to copy",
+                  self.init_layers)
         if self.resume and not self.out:
             _fail("resume", "an out folder to resume from (--out)", self.resume)
 

@@ -3,14 +3,15 @@ train` or a .cnnz of `cnnspace compress`, decompressed), copied layer by layer b
 
 Only a classifier for other classes (another count, or other class names) starts afresh; any
 other difference is a different network, and copying part of it would train something nobody
-asked for.
+asked for, unless asked: ``shared`` copies the layers both networks have (a backbone, such as
+SqueezeNet's for SqueezeDet) and leaves the others as built.
 """
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 import torch
 from torch import nn
@@ -67,23 +68,38 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
     return s.st_ino, s.st_size, s.st_mtime_ns
 
 
+class CopiedWeights(NamedTuple):
+    """What ``copy_initial_weights`` left as built: classifiers for other classes, {name:
+    (outputs there, here)}; and with ``shared``, the layers the trained model lacks (``fresh``)
+    and its layers this network lacks (``unused``)."""
+    reinitialised: dict[str, tuple[int, int]]
+    fresh: tuple[str, ...] = ()
+    unused: tuple[str, ...] = ()
+
+
 def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeights,
-                         classes: Sequence[str] = ()) -> dict[str, tuple[int, int]]:
+                         classes: Sequence[str] = (), shared: bool = False) -> CopiedWeights:
     """Copies ``weights`` into ``module`` (built from ``spec`` for the class names
-    ``classes``, where known). Returns the classifier layers left as built, since their output
-    count is another, or their rows would score other classes: {name: (outputs there, here)}.
-    Any other mismatch raises CheckpointError naming the layer and the shapes, before a weight
-    is copied."""
+    ``classes``, where known): every layer, or with ``shared`` the layers both have (at least
+    one). A classifier whose output count is another, or whose rows would score other classes,
+    is left as built. Any other mismatch raises CheckpointError naming the layer and the
+    shapes, before a weight is copied."""
     where = f"{weights.source['path']}: cannot start {spec.name} from it"
+    by_name = "weights are copied by layer name; --init-layers shared copies the layers both have"
     target, source = _layer_states(module), weights.layers
-    missing = [name for name in target if name not in source]
-    if missing:
+    missing = tuple(name for name in target if name not in source)
+    extra = tuple(name for name in source if name not in target)
+    if shared:
+        if len(missing) == len(target):
+            raise CheckpointError(f"{where}: no layer with weights has a name both networks "
+                                  "share (weights are copied by layer name)")
+    elif missing:
         raise CheckpointError(f"{where}: it has no layer {missing[0]!r} with weights (a "
-                              "different architecture: weights are copied by layer name)")
-    extra = [name for name in source if name not in target]
-    if extra:
+                              f"different architecture: {by_name})")
+    elif extra:
         raise CheckpointError(f"{where}: its layer {extra[0]!r} is not in {spec.name} (a "
-                              "different architecture: weights are copied by layer name)")
+                              f"different architecture: {by_name})")
+    target = {name: state for name, state in target.items() if name in source}
     classifiers = set(classifier_layers(spec))
     other_classes = bool(classes and weights.classes) and tuple(classes) != weights.classes
     fresh = {}
@@ -99,7 +115,10 @@ def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeigh
             fresh[name] = (found[0], expected[0])
             continue
         trained, here = "x".join(map(str, weights.input)), "x".join(map(str, spec.input))
-        why = ("a different architecture or channel count" if trained == here else
+        # Output counts never follow the input; input channels and flattened sizes may.
+        other_outputs = expected and found and expected[0] != found[0]
+        why = ("a different architecture or channel count" if trained == here or other_outputs
+               else
                f"it was trained on {trained} input, this run's is {here}: a layer sized by the "
                "input's channels or size cannot be copied")
         raise CheckpointError(f"{where}: layer {name!r} {key}: expected shape {expected}, found "
@@ -109,13 +128,13 @@ def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeigh
             if name not in fresh:
                 for key, tensor in state.items():
                     tensor.copy_(source[name][key])
-    return fresh
+    return CopiedWeights(fresh, missing, extra)
 
 
-def check_initial_weights(spec: NetSpec, path: str | Path) -> None:
+def check_initial_weights(spec: NetSpec, path: str | Path, shared: bool = False) -> None:
     """Whatever a run of ``spec`` starting from ``path`` would meet, met now (before workers
     start, which would each meet it)."""
-    copy_initial_weights(build(spec), spec, read_initial_weights(path))
+    copy_initial_weights(build(spec), spec, read_initial_weights(path), shared=shared)
 
 
 def _layer_states(module: nn.Module) -> dict[str, dict[str, torch.Tensor]]:

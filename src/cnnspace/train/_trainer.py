@@ -93,6 +93,7 @@ class Trainer:
         # Where the starting weights came from (a fine-tune's source, kept over resumes).
         self.init_from: dict | None = checkpoint.payload.get("init_from") if checkpoint else None
         self.reinitialised: dict[str, tuple[int, int]] = {}
+        self.fresh_layers: tuple[str, ...] = ()  # not in init_from's model (init_layers shared)
         if checkpoint is not None:
             # A resumed fine-tune continues from its own checkpoint, not from init_from again.
             load_model_state(self.module, checkpoint.model_state, checkpoint.path)
@@ -144,9 +145,12 @@ class Trainer:
         resume); each worker copies them before DDP and imprinting see the module."""
         weights = self.workers.broadcast(read_initial_weights(self.config.init_from)
                                          if self.workers.is_main else None)
-        self.reinitialised = copy_initial_weights(self.module, self.spec, weights,
-                                                  self.data.classes)
-        self.init_from = {**weights.source, "reinitialised": list(self.reinitialised)}
+        copied = copy_initial_weights(self.module, self.spec, weights, self.data.classes,
+                                      shared=self.config.init_layers == "shared")
+        self.reinitialised, self.fresh_layers = copied.reinitialised, copied.fresh
+        self.init_from = {**weights.source, "reinitialised": list(self.reinitialised),
+                          **({"fresh": list(copied.fresh), "unused": list(copied.unused)}
+                             if self.config.init_layers == "shared" else {})}
         self.initial_classes = weights.classes
 
     def _classifier_as_built(self, fresh_model: bool) -> bool:
@@ -154,7 +158,7 @@ class Trainer:
         weights (a model given built, a fine-tune's copied classifier)."""
         if not self.config.init_from:
             return fresh_model
-        return bool(self.reinitialised) and classifier_layer(self.spec) in self.reinitialised
+        return classifier_layer(self.spec) in (*self.reinitialised, *self.fresh_layers)
 
     def _check_resumable(self, checkpoint: Checkpoint) -> Checkpoint:
         where = f"--resume: {checkpoint.path}"
@@ -229,6 +233,8 @@ class Trainer:
             progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
         if self.reinitialised:
             progress.note(self._reinitialised_note(), always=True)
+        if "fresh" in (self.init_from or {}) and not self.resumed:
+            progress.note(self._shared_layers_note(), always=True)
         try:
             for callback in self.callbacks:
                 callback.on_train_start(s)
@@ -252,6 +258,13 @@ class Trainer:
                 else "no run folder, so nothing was saved"), always=True)
             raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stopped)
         return result
+
+    def _shared_layers_note(self) -> str:
+        fresh, unused = self.init_from["fresh"], self.init_from["unused"]
+        return (f"note: {self.init_from['path']}: its weights start the layers both networks "
+                f"have; " + (f"from the spec's init: {', '.join(fresh)}"
+                             if fresh else "every layer has its weights")
+                + (f"; not used: its {', '.join(unused)}" if unused else ""))
 
     def _reinitialised_note(self) -> str:
         layers = ", ".join(f"{name} ({there} -> {here} outputs)"
