@@ -1,4 +1,5 @@
-"""Centroid fine-tuning when some layers are shared and others keep raw float32 values."""
+"""Centroid fine-tuning when some layers are shared and others keep raw float32 values; what
+the stages of the pipeline say as they go."""
 import torch
 
 from cnnspace import Layer, NetSpec
@@ -46,3 +47,17 @@ def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
     assert torch.equal(stored, during)                            # and kept as fine-tuned
     assert torch.equal(torch.from_numpy(codes["conv"].dense()), stored)
     assert codes["conv"].bits == 32 and codes["fc"].bits == 4
+
+
+def test_each_stage_says_what_it_does(tmp_path):
+    # Sorting VGG-16's weights by magnitude, or writing, reading back and checking its file,
+    # takes minutes on a CPU: without retraining nothing was said between "before compression"
+    # and the final table.
+    from cnnspace.compress import compress
+    notes = []
+    compress(_small_trained(), CompressOptions({"sparsity": 0.5, "steps": 2}), tmp_path / "z",
+             notes.append)
+    assert [n for n in notes if n.startswith("pruning round")] == [
+        "pruning round 1/2: 25.0% of the weights removed",
+        "pruning round 2/2: 50.0% of the weights removed"]
+    assert notes[-1].startswith(f"writing {tmp_path / 'z' / 'model.cnnz'}")

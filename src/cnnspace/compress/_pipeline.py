@@ -174,6 +174,9 @@ def prune(model: nn.Module, trained: Trained, options: CompressOptions,
     for step in range(1, steps + 1):
         masks = magnitude_masks(model, options.schedule.at_step(trained.spec, step), masks, live)
         apply_masks(model, masks)
+        kept, total = (sum(int(m.sum()) for m in masks.values()),
+                       sum(m.numel() for m in masks.values()))
+        note(f"pruning round {step}/{steps}: {1 - kept / total:.1%} of the weights removed")
         retrain(model, trained, options.retrain_epochs, options, note,
                 f"pruning round {step}/{steps}")
         freeze(model, layers)
@@ -258,6 +261,7 @@ def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
     masks = prune(model, trained, options, note)
     codes = share(model, trained, masks, options, note)
     meta = {"accuracy_before": {"top1": before.top1, "top5": before.top5}}
+    note(f"writing {out / 'model.cnnz'}, reading it back and evaluating it")
     written = write_and_check(out / "model.cnnz", trained, model, codes, options.coding, meta)
     report = compression_report(trained, codes, written, before, options)
     write_report(out / "compression.json", report)
