@@ -140,6 +140,8 @@ def test_schedule_overrides_globs_kinds_and_steps():
     ({"prune": 0.5}, "unknown key 'prune'"),
     ({"bits": {"conv": 9}}, "bit width must be 1..8"),
     ([0.5], "must be a mapping"),
+    # YAML reads `bits: {1: 8}` with a number for a key: a TypeError inside fnmatch
+    ({"bits": {1: 8}}, "'bits' must map conv, fc or layer names"),
 ])
 def test_bad_schedules_are_named(data, message):
     with pytest.raises(CompressError, match=message):
@@ -172,6 +174,7 @@ def test_unknown_layers_and_bits():
     (lambda s: predict(s, Schedule(), {"conv": 0}), "bits conv: a bit width must be 1..8"),
     (lambda s: predict(s, Schedule(), {"conv": 9}), "bits conv: a bit width must be 1..8"),
     (lambda s: predict(s, Schedule(), 6), "expected a mapping such as"),
+    (lambda s: predict(s, Schedule(), {1: 8}), "expected a mapping such as"),
     (lambda s: predict(s, Schedule(), index_bits=0), "index bits .* must be an integer 1..8"),
     (lambda s: Coding(index_bits=17), "index bits .* must be an integer 1..8"),
     (lambda s: compress.CompressOptions(bits={"fc": 33}), "bits fc: a bit width must be"),

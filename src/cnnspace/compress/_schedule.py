@@ -90,7 +90,7 @@ class Schedule:
         if isinstance(self.steps, bool) or not isinstance(self.steps, int) or self.steps < 1:
             raise CompressError(f"{source}: 'steps' must be a positive integer, got "
                                 f"{self.steps!r}")
-        if not isinstance(bits, Mapping):
+        if not isinstance(bits, Mapping) or not all(isinstance(k, str) for k in bits):
             raise CompressError(f"{source}: 'bits' must map conv, fc or layer names to bit "
                                 "widths")
         object.__setattr__(self, "sparsity", _sparsity(self.sparsity, f"{source}: 'sparsity'"))
@@ -142,7 +142,7 @@ def _bit_width(value: Any, where: str) -> int:
 
 def bit_widths(bits: Any, source: str = "bits") -> dict[str, int]:
     """``bits`` checked: a mapping of conv/fc/layer name or glob -> width."""
-    if not isinstance(bits, Mapping):
+    if not isinstance(bits, Mapping) or not all(isinstance(k, str) for k in bits):
         raise CompressError(f"{source}: expected a mapping such as {{'conv': 8, 'fc': 5}}, got "
                             f"{bits!r}")
     return {key: _bit_width(value, f"{source} {key}") for key, value in bits.items()}
