@@ -185,3 +185,18 @@ def test_compression_table_gives_every_model_its_own_folder(tmp_path):
     assert len(set(labels)) == 3 and labels[2] == "sq-2"
     files = [Path(r.file) for r in rows if r.file]
     assert len(set(files)) == len(files) and all(f.exists() for f in files)
+
+
+def test_compression_table_of_a_path_says_to_load_it(tmp_path):
+    # a str is a sequence: its first letter was taken for a model ("load_trained('r') reads a
+    # checkpoint")
+    from cnnspace.compress import CompressOptions, compression_table
+    with pytest.raises(CompressError, match=r"expected a list of Trained models, got str: "
+                                            r"cnnspace.compress.load_trained\('runs/a/best.pt'\)"):
+        compression_table("runs/a/best.pt", CompressOptions(), tmp_path / "t")
+
+
+def test_write_cnnz_of_no_tensors_mapping_is_a_compress_error(tmp_path):
+    from cnnspace.compress import write_cnnz
+    with pytest.raises(CompressError, match="tensors: expected a mapping of state-dict keys"):
+        write_cnnz(tmp_path / "m.cnnz", get_spec("squeezenet1_1"), None, Coding())

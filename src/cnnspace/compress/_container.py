@@ -59,6 +59,9 @@ def write_cnnz(path: str | os.PathLike, spec: NetSpec,
         raise CompressError(f"expected the model's NetSpec, got {type(spec).__name__}")
     if not isinstance(coding, Coding):
         raise CompressError(f"coding: expected a Coding, got {type(coding).__name__}")
+    if not isinstance(tensors, Mapping):
+        raise CompressError(f"tensors: expected a mapping of state-dict keys to WeightCode or "
+                            f"arrays, got {type(tensors).__name__}")
     blobs, entries, sizes = BlobWriter(), [], {}
     for key, value in tensors.items():
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -131,6 +132,9 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
                       note: Callable[[str], None] = silent) -> list[TableRow]:
     """All five rows for each model; ratios against the uncompressed ``models[baseline]``. The
     models are left as they were. Every model's plan is checked before any file is written."""
+    if isinstance(models, (str, os.PathLike)):
+        raise CompressError(f"expected a list of Trained models, got {type(models).__name__}: "
+                            f"cnnspace.compress.load_trained({str(models)!r}) reads a checkpoint")
     if not models:
         raise CompressError("the compression table needs at least one trained model")
     if isinstance(baseline, bool) or not isinstance(baseline, int) \
