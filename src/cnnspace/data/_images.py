@@ -42,14 +42,22 @@ class ImageSet(Dataset, ABC):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised float32 images and their labels for ``indices``."""
+    def raw_batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Augmented uint8 images (not normalised) and their labels for ``indices``."""
         indices = [int(i) for i in indices]
         images = self._images(indices)
         if not self.augmentation.is_identity:
             images = self.augmentation.apply(images, sample_bits(self.seed, self.epoch, indices))
-        labels = self.labels.index_select(0, torch.as_tensor(indices, dtype=torch.int64))
-        return normalise(images, self.mean, self.std), labels
+        return images, self.labels.index_select(0, torch.as_tensor(indices, dtype=torch.int64))
+
+    def normalised(self, images: torch.Tensor) -> torch.Tensor:
+        """``raw_batch``'s images as the model takes them, on whichever device they are."""
+        return normalise(images, self.mean.to(images.device), self.std.to(images.device))
+
+    def batch(self, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised float32 images and their labels for ``indices``."""
+        images, labels = self.raw_batch(indices)
+        return self.normalised(images), labels
 
     def __getitem__(self, index: int):
         images, labels = self.batch([index])
