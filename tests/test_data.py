@@ -493,12 +493,13 @@ def test_numpy_arrays_and_scalars_of_every_protocol_are_read(tmp_path):
 
 
 class _Dtype:
-    """numpy.dtype(code) with a state that sets its flags to those of Python objects."""
-    def __init__(self, code: str, size: int):
-        self.code, self.size = code, size
+    """numpy.dtype(code) and the state a pickle sets on it: by default the flags of Python
+    objects (numpy's own state is (3, '|', None, None, None, -1, -1, 0))."""
+    def __init__(self, code: str, size: int = -1, state: tuple | None = None):
+        self.code, self.state = code, state or (3, "|", None, None, None, size, 1, 63)
 
     def __reduce__(self):
-        return np.dtype, (self.code, False, True), (3, "|", None, None, None, self.size, 1, 63)
+        return np.dtype, (self.code, False, True), self.state
 
 
 class _ObjectArray:
@@ -514,15 +515,15 @@ class _ObjectArray:
 class _PointerScalar:
     """A scalar whose dtype's state makes its 8 bytes a field of Python objects: a pointer."""
     def __reduce__(self):
-        dtype = _Dtype("V8", 8)
-        dtype.__reduce__ = lambda: (np.dtype, ("V8", False, True), (
-            3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0))
+        dtype = _Dtype("V8", state=(3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0))
         return np.float64(0).__reduce__()[0], (dtype, b"\x41" * 8)
 
 
-@pytest.mark.parametrize("exploit", [_ObjectArray(_Dtype("O8", -1)),
-                                     _ObjectArray(_Dtype("V8", 8)), _PointerScalar()],
-                         ids=["object array", "void made object", "pointer in a scalar"])
+@pytest.mark.parametrize("exploit", [
+    _ObjectArray(_Dtype("O8")), _ObjectArray(_Dtype("V8", 8)), _PointerScalar(),
+    # numpy's dtype.__setstate__ itself crashes on a state of six items
+    _ObjectArray(_Dtype("u1", state=(3, "|", None, -1, -1, 0)))],
+    ids=["object array", "void made object", "pointer in a scalar", "short dtype state"])
 def test_a_pickle_cannot_make_numpy_read_past_its_data(tmp_path, exploit):
     # numpy takes an object array's items from a list without checking its length, and a
     # dtype's pickled state may give any dtype the flags of objects: the reader crashed

@@ -37,18 +37,44 @@ class _NdarrayType:
     pickle can call (ndarray(shape) would allocate any size from a tiny file)."""
 
 
+class _PickledDtype:
+    """What numpy.dtype(code, align, copy) in a pickle makes: the type code and the state the
+    pickle then sets, from which _plain_dtype builds a dtype. numpy's own dtype.__setstate__
+    takes any flags (those of Python objects too) and crashed on a state of six items."""
+
+    def __init__(self, code, align=False, copy=False) -> None:
+        self.code, self.state = code, None
+
+    def __setstate__(self, state) -> None:
+        self.state = state
+
+
+# Kinds of dtype a data array may have: booleans, integers, floats, complex, bytes, text, void
+_PLAIN_KINDS = "biufcSUV"
+
+
 def _plain_dtype(dtype) -> np.dtype:
-    """``dtype`` built afresh from its type code, so that no state a pickle set on it counts
-    (the flags of Python objects, with which numpy reads items from a list without checking
-    its length: past its end); a dtype of Python objects, fields or sub-arrays is refused."""
+    """A dtype built afresh from a pickled dtype's code and byte order (or from a type code),
+    nothing else of its state: numbers, bytes, text or plain void; a dtype of Python objects,
+    fields or sub-arrays is refused."""
+    code, order = dtype, "="
+    if isinstance(dtype, _PickledDtype):
+        state = dtype.state
+        # numpy writes (version, byte order, sub-array, names, fields, size, alignment, flags)
+        if not isinstance(state, tuple) or len(state) not in (8, 9) \
+                or state[2] is not None or state[3] is not None:
+            raise _Refused(f"refusing numpy dtype {dtype.code!r} with fields, a sub-array or a "
+                           "state numpy does not write: only plain numbers, bytes or text are "
+                           "data")
+        code, order = dtype.code, state[1]
     try:
-        given = np.dtype(dtype)
-    except (TypeError, ValueError) as e:
-        raise _Refused(f"refusing numpy dtype {dtype!r}: {e}") from None
-    plain = np.dtype(given.str)
-    if plain.hasobject or given.names is not None or given.subdtype is not None:
-        raise _Refused(f"refusing numpy dtype {given}: only arrays of numbers, "
-                                     "bytes or text are data")
+        code, order = (v.decode("latin-1") if isinstance(v, bytes) else v for v in (code, order))
+        plain = np.dtype(code).newbyteorder(order)
+    except (TypeError, ValueError, AttributeError) as e:
+        raise _Refused(f"refusing numpy dtype {code!r}: {e}") from None
+    if plain.kind not in _PLAIN_KINDS or plain.names is not None or plain.subdtype is not None:
+        raise _Refused(f"refusing numpy dtype {plain}: only plain numbers, bytes or text are "
+                       "data")
     return plain
 
 
@@ -68,8 +94,8 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
     sets from its own bytes; a large shape would allocate (and, for objects, fill) memory."""
     if not isinstance(subtype, _NdarrayType) or not isinstance(shape, tuple) \
             or math.prod(shape) != 0:
-        raise _Refused("refusing numpy _reconstruct of anything but an empty "
-                                     "ndarray: its data must come from the file")
+        raise _Refused("refusing numpy _reconstruct of anything but an empty ndarray: its "
+                       "data must come from the file")
     return _RECONSTRUCT(_CheckedArray, shape, _plain_dtype(dtype))
 
 
@@ -90,7 +116,7 @@ def _view_bytes(buffer, dtype, shape, order) -> np.ndarray:
 
 _ALLOWED = {
     ("numpy", "ndarray"): _NdarrayType(),
-    ("numpy", "dtype"): np.dtype,
+    ("numpy", "dtype"): _PickledDtype,
     # Python 3 writes bytes this way at protocol 2 (empty ones as a call of bytes itself).
     ("_codecs", "encode"): codecs.encode,
     ("__builtin__", "bytes"): _bytes_from_text,
@@ -108,8 +134,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
         try:
             return _ALLOWED[(module, name)]
         except KeyError:
-            raise _Refused(f"refusing to load the global {module}.{name}: only "
-                                         "containers and numpy arrays are allowed") from None
+            raise _Refused(f"refusing to load the global {module}.{name}: only containers "
+                           "and numpy arrays are allowed") from None
 
 
 def load_restricted_pickle(path: str | Path):
