@@ -259,3 +259,19 @@ def test_a_second_study_retires_the_first_studys_unnamed_report(tmp_path):
     assert not (out / "report.html").exists() and not (out / "trials.csv").exists()
     assert [p.name for p in (out / "plots").iterdir()] == ["mine.png"]
     assert (out / "report-first.html").is_file() and (out / "trials-first.csv").is_file()
+
+
+def test_a_named_report_leaves_the_report_of_another_storage_alone(tmp_path):
+    # Two storages, each with a study 'first', reported into one folder: the named report of
+    # the second storage's study deleted the first storage's report.html, trials.csv and plots.
+    alone, shared = tmp_path / "alone", tmp_path / "shared"
+    first = write_study(tmp_path, name="first", axes={"sr": [0.25]})
+    second = write_study(tmp_path, name="second", axes={"sr": [1.0]})
+    assert main(["explore", str(first), "--out", str(alone)]) == 0
+    for study in (first, second):
+        assert main(["explore", str(study), "--out", str(shared), "--no-report"]) == 0
+    assert main(["report", str(shared), "--study-name", "first", "--out", str(alone)]) == 0
+    assert (alone / "report-first.html").is_file()
+    kept = (alone / "report.html").read_text()
+    assert f"{alone / 'study.journal'}</dd>" in kept
+    assert (alone / "trials.csv").is_file() and (alone / "plots" / "edf.png").is_file()

@@ -44,8 +44,12 @@ def figure(png: bytes, caption: str, name: str) -> str:
             f'{data}"><figcaption>{esc(caption)}</figcaption></figure>')
 
 
+def definition(key: str, value: Any) -> str:
+    return f"<dt>{esc(key)}</dt><dd>{esc(value)}</dd>"
+
+
 def definitions(items: Sequence[tuple[str, Any]]) -> str:
-    return "<dl>" + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items) + "</dl>"
+    return "<dl>" + "".join(definition(k, v) for k, v in items) + "</dl>"
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str],

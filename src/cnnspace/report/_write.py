@@ -91,21 +91,22 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
     if suffix:
-        _remove_superseded(out_dir, title)
+        _remove_superseded(out_dir, title, results.storage)
     return path
 
 
-def _remove_superseded(out_dir: Path, title: str) -> None:
+def _remove_superseded(out_dir: Path, title: str, storage: str) -> None:
     """This study's report from when the storage held it alone (report.html, trials.csv,
     plots/), which a second study turned into report-NAME.html and so on: left there it would
-    stay at that old state beside the new one. Another study's report.html stays."""
+    stay at that old state beside the new one. Another study's report.html stays, also one of
+    a study of the same name in another storage."""
     plain = out_dir / "report.html"
     try:
         with open(plain, encoding="utf-8", errors="replace") as f:
-            head = f.read(4096)  # the title comes first, before the style sheet
+            head = f.read(1 << 16)  # the title and the summary come before the plots
     except OSError:
         return
-    if f"<title>{H.esc(title)}</title>" not in head:
+    if f"<title>{H.esc(title)}</title>" not in head or H.definition("storage", storage) not in head:
         return
     plain.unlink()
     (out_dir / "trials.csv").unlink(missing_ok=True)
