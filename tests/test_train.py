@@ -68,6 +68,7 @@ def test_config_round_trips_through_yaml():
     ({"resume": True}, "option 'resume': expected an out folder"),
     ({"grad_compression": "int8"}, "expected one of none, fp16, bf16, powersgd"),
     ({"threads": 0}, "option 'threads': expected a positive integer or null"),
+    ({"seed": 2**64}, r"option 'seed': expected a non-negative integer below 2\*\*63"),
 ])
 def test_bad_options_name_the_option(options, message):
     with pytest.raises(ConfigError, match=message):

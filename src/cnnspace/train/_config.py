@@ -18,6 +18,7 @@ CLASSIFIER_INITS = ("spec", "imprint")
 # fp32, or the forward pass under bfloat16 autocast (weights, gradients, the optimizer and the
 # loss stay fp32). No fp16: it would need loss scaling, whose state a resume would have to keep.
 PRECISIONS = ("fp32", "bf16")
+MAX_SEED = 2**63
 # What init_from copies: every layer (a fine-tune of the same network), or the layers the trained
 # model has too (a backbone: SqueezeDet from a SqueezeNet), the others keeping the spec's init.
 INIT_LAYERS = ("all", "shared")
@@ -95,6 +96,9 @@ class TrainConfig:
         for key in ("seed", "checkpoint_every"):
             if not is_int(getattr(self, key)) or getattr(self, key) < 0:
                 _fail(key, "a non-negative integer", getattr(self, key))
+        # torch's generators take 64 bits; workers and resumes seed with seed + rank + step
+        if self.seed >= MAX_SEED:
+            _fail("seed", "a non-negative integer below 2**63", self.seed)
         if self.num_workers is not None and (not is_int(self.num_workers)
                                              or self.num_workers < 0):
             _fail("num_workers", "a non-negative integer or null (automatic)", self.num_workers)
