@@ -51,6 +51,9 @@ CASES = [
     ({"sampler": {"name": "tpe", "n_startup": 3}}, "TPESampler has no option 'n_startup'"),
     ({"sampler": {"name": "tpe", "seed": 3}},
      "key 'sampler.seed': seed is set by cnnspace: set the study's top-level `seed:` key"),
+    ({"seed": 2**32}, "key 'seed': expected an integer from 0 to 2**32 - 1 (Optuna's samplers "
+     "take 32 bits) or null, got 4294967296"),
+    ({"seed": -1}, "key 'seed': expected an integer from 0 to 2**32 - 1"),
     ({"pruner": "asha"}, "key 'pruner': Optuna prunes single-objective studies only"),
     ({"sampler": {"name": "nsga2", "population_size": 1}},
      "key 'sampler': NSGAIISampler: `population_size` must be greater than or equal to 2"),
@@ -198,3 +201,12 @@ def test_the_budget_is_said_in_words(tmp_path, budget, said):
 
     study = load_study_file(write_study(tmp_path, sampler="random", budget=budget))
     assert prepare(study).describe_budget() == said
+
+
+def test_worker_seeds_stay_within_the_32_bits_optuna_takes():
+    from cnnspace.explore._worker import worker_seed
+
+    assert worker_seed(2**32 - 1, "tpe", 1, shared_storage=False) == 0
+    assert worker_seed(7, "tpe", 2, shared_storage=False) == 9
+    assert worker_seed(2**32 - 1, "grid", 3, shared_storage=True) == 2**32 - 1  # all alike
+    assert 0 <= worker_seed(2**32 - 1, "random", 0, shared_storage=True) < 2**32

@@ -169,8 +169,9 @@ def _from_dict(d: Any, source: str | None, base_dir: Path) -> StudyFile:
         make_sampler(sampler, lambda: {}, None)
     n_trials, timeout = _budget(d.get("budget"), sampler.name)
     seed = d.get("seed", 0)
-    if seed is not None and not is_int(seed):
-        raise StudyError(f"expected an integer or null, got {seed!r}", key="seed")
+    if seed is not None and not (is_int(seed) and 0 <= seed < 2**32):
+        raise StudyError(f"expected an integer from 0 to 2**32 - 1 (Optuna's samplers take 32 "
+                         f"bits) or null, got {seed!r}", key="seed")
     keep = d.get("keep_checkpoints", False)
     if not isinstance(keep, bool):
         raise StudyError(f"expected true or false, got {keep!r}", key="keep_checkpoints")

@@ -48,7 +48,7 @@ def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool
     if seed is None:
         return None
     host = zlib.crc32(socket.gethostname().encode()) % 1_000_000 if shared_storage else 0
-    return seed + index + host
+    return (seed + index + host) % 2**32  # Optuna's samplers take 32 bits
 
 
 def _terminated(signum, frame):
