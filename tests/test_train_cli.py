@@ -97,3 +97,26 @@ def test_a_batch_beyond_the_training_set_is_noted_with_its_scaled_lr(spec_file, 
     assert ("note: the global batch of 2048 is larger than the 1,437 training images: each step "
             "takes all of them; --lr-scaling linear sets the learning rate for 2048: 0.16 (0.112 "
             "for 1,437)\n") in capsys.readouterr().err
+
+
+def test_reading_the_dataset_shows_a_status_line_unless_told_not_to(spec_file, tmp_path,
+                                                                    monkeypatch):
+    import contextlib
+
+    from cnnspace.commands import train as train_command
+
+    shown = []
+
+    class Recording:
+        def __init__(self, **kwargs):
+            pass
+
+        def status(self, message):
+            shown.append(message)
+            return contextlib.nullcontext()
+    monkeypatch.setattr(train_command, "Console", Recording)
+    common = ["train", str(spec_file), "--data=digits", "--image-size=8", "--epochs=1"]
+    assert main([*common, "--no-progress", f"--out={tmp_path / 'quiet'}"]) == 0
+    assert shown == []
+    assert main([*common, f"--out={tmp_path / 'shown'}"]) == 0
+    assert shown == ["reading digits at 8x8"]

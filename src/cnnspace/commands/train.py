@@ -1,6 +1,7 @@
 """`cnnspace train`: train a zoo model or spec on a dataset, alone or as N torchrun workers."""
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -8,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Callable, Iterable
+
+from rich.console import Console
 
 from ..data import DataError, dataset_names, get_dataset
 from .._parent import die_with_parent
@@ -216,7 +219,12 @@ def _model_and_data(args):
                             f"and start from its weights: cnnspace train MODEL_OR_SPEC "
                             f"--init-from {args.model} (`cnnspace spec {args.model} -o net.yaml` "
                             "writes its network as a spec)")
-    data = get_dataset(args.data, args.image_size)
+    # Reading a dataset can take a while (CIFAR resized to 224x224: most of a minute).
+    size = f" at {args.image_size}x{args.image_size}" if args.image_size else ""
+    status = (Console(stderr=True).status(f"reading {args.data}{size}")
+              if is_rank0() and not args.no_progress else contextlib.nullcontext())
+    with status:
+        data = get_dataset(args.data, args.image_size)
     settings = parse_settings(args.settings)
     if args.model in list_models():
         spec = zoo_spec(args.model, data, **settings)
