@@ -328,6 +328,27 @@ def test_eval_refuses_a_folder_as_its_output_file_before_any_work(tmp_path, caps
     assert not (tmp_path / "runs").exists()  # no shapes generated, nothing detected
 
 
+def test_eval_refuses_to_write_its_results_over_the_detector(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _, path = _detector(tmp_path)
+    before = path.read_bytes()
+    assert main(["detect", "eval", str(path), "--no-fps", "-o", str(path)]) == 2
+    assert "is the detector being evaluated" in capsys.readouterr().err
+    assert path.read_bytes() == before and not (tmp_path / "runs").exists()
+
+
+def test_two_images_of_one_name_are_refused_naming_both(tmp_path):
+    from cnnspace.detect._kitti import kitti_samples
+
+    (tmp_path / "image_2").mkdir()
+    (tmp_path / "label_2").mkdir()
+    for suffix in (".png", ".jpg"):
+        Image.new("RGB", (8, 8)).save(tmp_path / "image_2" / f"000007{suffix}")
+    (tmp_path / "label_2" / "000007.txt").write_text("")
+    with pytest.raises(CnnspaceError, match=r"000007.jpg and 000007.png share the name '000007'"):
+        kitti_samples(tmp_path)
+
+
 def test_eval_reads_every_label_file_before_the_long_detection(tmp_path, monkeypatch):
     # On KITTI's 3,741 validation images detection takes minutes on a CPU: a bad label line
     # must be reported before it, not after.

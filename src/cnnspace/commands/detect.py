@@ -224,6 +224,9 @@ def run_eval(args) -> int:
     check_threads(args.threads)
     if args.output and Path(args.output).is_dir():  # found out now, not after the evaluation
         raise CnnspaceError(f"-o {args.output} is a folder: give the name of the file to write")
+    if args.output and Path(args.output).exists() and Path(args.output).samefile(args.checkpoint):
+        raise CnnspaceError(f"-o {args.output} is the detector being evaluated: writing the "
+                            "results there would replace it; give another file name")
     check_recall_points(args.recall_points, "--recall-points")
     iou = _parse_iou(args.iou)
     detector = Detector.load(args.checkpoint)

@@ -115,8 +115,13 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
     """The labelled images of a KITTI-format dataset. ``split``: a name in ``ImageSets/`` (train,
     val, trainval, ...), a path to a file list, or None for every image."""
     base = _dataset_root(Path(root))
-    images = {p.stem: p for p in sorted((base / IMAGE_DIR).iterdir())
-              if p.suffix.lower() in IMAGE_SUFFIXES}
+    images: dict[str, Path] = {}
+    for p in sorted((base / IMAGE_DIR).iterdir()):
+        if p.suffix.lower() in IMAGE_SUFFIXES:
+            if p.stem in images:  # one label file, two images: which one it describes is unknown
+                raise CnnspaceError(f"{images[p.stem]} and {p.name} share the name {p.stem!r}; "
+                                    f"KITTI names an image and its labels alike: keep one")
+            images[p.stem] = p
     if split is None:
         names = sorted(images)
     else:
