@@ -125,11 +125,14 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
     if split is None:
         names = sorted(images)
     else:
-        listing = Path(split) if Path(split).suffix == ".txt" else base / SPLIT_DIR / f"{split}.txt"
-        if not listing.is_file() and (base.parent / SPLIT_DIR / f"{split}.txt").is_file():
-            listing = base.parent / SPLIT_DIR / f"{split}.txt"
-        if not listing.is_file():
-            raise CnnspaceError(f"no file list for split {split!r}: {listing} does not exist")
+        if Path(split).suffix == ".txt":
+            places = [Path(split)]
+        else:  # beside image_2, or beside the training folder that holds it (KITTI's layout)
+            places = [base / SPLIT_DIR / f"{split}.txt", base.parent / SPLIT_DIR / f"{split}.txt"]
+        listing = next((p for p in places if p.is_file()), None)
+        if listing is None:
+            raise CnnspaceError(f"no file list for split {split!r}: "
+                                f"{' nor '.join(map(str, places))} exists")
         names = [n.strip() for n in _read_text(listing, "file list").splitlines() if n.strip()]
     missing = [n for n in names if n not in images]
     if missing:
