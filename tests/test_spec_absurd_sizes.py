@@ -32,7 +32,15 @@ def test_an_input_beyond_the_bound_is_refused():
 def test_a_batch_beyond_the_bound_is_refused_in_one_line(capsys):
     assert main(["analyze", "squeezenet1_1", "--batch", str(HUGE)]) == 2
     err = capsys.readouterr().err
-    assert "field 'batch'" in err and "at most 2,147,483,647" in err and "Traceback" not in err
+    assert "error: --batch: expected" in err and "at most 2,147,483,647" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("argv", [["analyze", "squeezenet1_1", "--bits", "0"],
+                                  ["scale", "squeezenet1_1", "--bits", "65"]])
+def test_bad_bits_name_the_option(capsys, argv):
+    assert main(argv) == 2
+    assert ": error: --bits: expected an integer from 1 to 64, got" in capsys.readouterr().err
 
 
 def test_bytes_are_exact_where_a_float_would_round():

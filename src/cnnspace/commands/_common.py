@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import yaml
 from rich.console import Console
@@ -72,6 +73,18 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
         return spec_mod.validated(spec.with_input(input_size), ref) if input_size else spec
     raise CnnspaceError(f"{ref!r} is neither a registered model (see `cnnspace zoo`) nor an "
                         "existing spec file")
+
+
+@contextlib.contextmanager
+def as_options(*names: str) -> Iterator[None]:
+    """A SpecError about one of the fields ``names`` (no layer, no file) as the command-line
+    option that gave it: `--batch 0` is "--batch: expected ...", not "field 'batch': ..."."""
+    try:
+        yield
+    except spec_mod.SpecError as e:
+        if e.field in names and e.layer is None and e.source is None:
+            raise CnnspaceError(f"--{e.field}: {e.detail}") from None
+        raise
 
 
 def check_threads(threads: int | None) -> None:

@@ -5,8 +5,8 @@ from rich.table import Table
 
 from ..metrics import analyze
 from ._checkpoints import load_spec
-from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
-                      table_console, with_prefix)
+from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
+                      rows_to_csv, table_console, with_prefix)
 
 
 def register(sub) -> None:
@@ -24,7 +24,8 @@ def _shape(s) -> str:
 
 def run(args) -> int:
     spec = load_spec(args.model, args.settings, args.input)
-    result = analyze(spec, batch=args.batch, bits=args.bits)
+    with as_options("batch", "bits"):
+        result = analyze(spec, batch=args.batch, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
     elif args.format == "csv":

@@ -11,8 +11,8 @@ from rich.table import Table
 from .. import scale
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
-from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, dump_json, rows_to_csv,
-                      table_console)
+from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
+                      rows_to_csv, table_console)
 from .commbench import print_notes, run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
@@ -143,12 +143,14 @@ def _recipe(batch, epochs, own: scale.Recipe, dataset: int, prefix: str) -> scal
 
 def run(args) -> int:
     spec = load_spec(args.model, args.settings, args.input)
+    with as_options("bits"):  # before a measured preset's minutes of measuring
+        costs = scale.NetworkCosts.of(spec, args.bits)
     workers = _int_list(args.workers, "workers")
     strategies = _strategies(args.strategies)
     preset = _preset(args, spec)
     recipe, baseline = _recipes(args, preset.recipe, preset.baseline)
-    result = scale.predict(scale.NetworkCosts.of(spec, args.bits), preset.device, preset.link,
-                           recipe, baseline, workers, strategies, preset.name)
+    result = scale.predict(costs, preset.device, preset.link, recipe, baseline, workers,
+                           strategies, preset.name)
     ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)
     published = scale.compare_published(spec, result)
     if args.plot:
