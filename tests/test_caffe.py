@@ -213,6 +213,14 @@ def test_rules_are_judged_in_the_state_the_file_declares(state, rules, kept):
     assert ("relu" in [n.name for n in resolve(from_prototxt(text)).nodes]) == kept
 
 
+def test_import_of_one_layer_says_layer(tmp_path, capsys):
+    source = tmp_path / "one.prototxt"
+    source.write_text('name: "one"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
+                      'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
+    assert main(["import", str(source), "-o", str(tmp_path / "one.yaml")]) == 0
+    assert "imported one.prototxt: 1 layer, input 3x8x8" in capsys.readouterr().err
+
+
 def test_import_says_which_names_changed(tmp_path, capsys):
     source = tmp_path / "twice.prototxt"
     source.write_text('name: "twice"\ninput: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n'
@@ -220,7 +228,8 @@ def test_import_says_which_names_changed(tmp_path, capsys):
                       'layer { name: "a_b" type: "ReLU" bottom: "x" top: "y" }\n')
     assert main(["import", str(source), "-o", str(tmp_path / "twice.yaml")]) == 0
     err = capsys.readouterr().err
-    assert "2 layer name(s) changed (a.b -> a_b, a_b -> a_b_2; all in the spec's meta.renamed)" \
+    assert "imported twice.prototxt: 2 layers, input 3x8x8" in err
+    assert "2 layer names changed (a.b -> a_b, a_b -> a_b_2; all in the spec's meta.renamed)" \
         in err
     assert load(tmp_path / "twice.yaml").meta["renamed"] == {"a_b": "a.b", "a_b_2": "a_b"}
 

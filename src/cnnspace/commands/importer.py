@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import CnnspaceError
 from ..metrics import analyze
 from ..spec import dumps, load, save
-from ._common import with_prefix
+from ._common import plural, with_prefix
 
 
 def register(sub) -> None:
@@ -28,13 +28,13 @@ def run(args) -> int:
         raise CnnspaceError(f"{source}: expected a Caffe .prototxt file")
     spec = load(source)
     totals = analyze(spec).totals
-    summary = (f"imported {source.name}: {len(spec.layers)} layers, input "
+    summary = (f"imported {source.name}: {plural(len(spec.layers), 'layer')}, input "
                f"{'x'.join(map(str, spec.input))}, {totals.params:,} parameters, "
                f"{with_prefix(totals.macs, 'MACs')}")
     renamed = spec.meta.get("renamed", {})
     if renamed:  # '/' and '.' are reserved in spec names, and names must be unique
         shown = ", ".join(f"{old} -> {new}" for new, old in list(renamed.items())[:3])
-        summary += (f"; {len(renamed)} layer name(s) changed ({shown}"
+        summary += (f"; {plural(len(renamed), 'layer name')} changed ({shown}"
                     f"{', ...' if len(renamed) > 3 else ''}; all in the spec's meta.renamed)")
     if args.output:
         save(spec, args.output)
