@@ -55,9 +55,10 @@ class PatternFit:
         sizes = len(set(self.sizes_bytes))
         if sizes < FEW_SIZES:
             # the same for every pattern of a run: no pattern named, so it is said once
-            notes.append(f"only {sizes} message sizes: {sizes} timings set a line a + b x "
-                         "bytes whatever they were, so the errors cannot show how well it "
-                         f"describes the link, and alpha/beta rest on {sizes} noisy timings; "
+            notes.append(f"only {sizes} message sizes: {sizes} timings fix a line a + b x "
+                         "bytes whatever they were (but for a negative a, held at 0), so the "
+                         "errors cannot show how well it describes the link, and alpha/beta "
+                         f"rest on {sizes} noisy timings; "
                          f"give at least {FEW_SIZES} --sizes spanning decades (default "
                          f"{_DEFAULT_SIZES})")
         error, size = max(zip(self.relative_errors, self.sizes_bytes), key=lambda e: abs(e[0]))
