@@ -42,6 +42,7 @@ def main() -> None:
     import torch
 
     from cnnspace.metrics import BACKENDS, make_runner, time_calls
+    from cnnspace.metrics._backends import unavailable_reason
     from cnnspace.nn import build, export_onnx
 
     torch.set_num_threads(args.threads)
@@ -51,8 +52,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(module, Path(tmp) / "squeezenet1_1.onnx")
         contenders[HAND] = hand_session(path, args.threads)
+    cpu = torch.device("cpu")
     for name in BACKENDS:
-        runner = make_runner(name, module, spec.input, torch.device("cpu"), args.threads)
+        if reason := unavailable_reason(name, cpu):  # CUDA graphs, here
+            print(f"{name}: not run ({reason})")
+            continue
+        runner = make_runner(name, module, spec.input, cpu, args.threads)
         contenders[f"cnnspace {name}"] = runner.call(1)
     medians: dict[str, list[float]] = {name: [] for name in contenders}
     for i in range(args.rounds):
