@@ -71,6 +71,32 @@ def test_interruptions_do_not_use_up_the_retries(tmp_path, monkeypatch):
     assert result.counts.trained == result.counts.done == 1 and result.counts.lost == 0
 
 
+def test_a_signal_while_an_interrupted_point_is_queued_again_waits_for_it(tmp_path, monkeypatch):
+    # Seen once: after a SIGKILL of `explore --workers 2`, one worker's point was never queued
+    # again, and the rerun called it lost.
+    import os
+    import signal
+
+    from cnnspace.errors import Terminated
+    from cnnspace.explore._journal import RetryTrial
+
+    def terminated(*args, **kwargs):
+        raise Terminated("terminated (SIGTERM)")
+
+    queue_again = RetryTrial.__call__
+
+    def signalled_meanwhile(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return queue_again(self, *args, **kwargs)
+    monkeypatch.setattr(_training, "train_point", terminated)
+    monkeypatch.setattr(RetryTrial, "__call__", signalled_meanwhile)
+    study = load_study_file(write_study(tmp_path, axes={"sr": [0.5]}))
+    with pytest.raises(Terminated):
+        explore(study, tmp_path / "out", heartbeat=Heartbeat())
+    assert [t.state for t in trials_of(tmp_path / "out")] == [TrialState.FAIL,
+                                                              TrialState.WAITING]
+
+
 def test_each_cause_of_a_retry_counts_against_its_own_limit(tmp_path):
     from cnnspace.explore._journal import FAILED_TRY, INTERRUPTED, RetryTrial
 

@@ -25,6 +25,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import FrozenTrial, TrialState
 
+from .._signals import stop_signals_deferred
 from ..errors import CnnspaceError
 from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
@@ -253,7 +254,10 @@ class TrialRunner:
 
     def _queue_retry(self, trial: optuna.Trial, cause: str) -> bool:
         """Queues the point again, as for a dead worker's trial; the ``cause`` says which limit
-        the try counts against. Whether it was queued."""
-        frozen = next(t for t in trial.study.get_trials(deepcopy=False)
-                      if t.number == trial.number)
-        return self.ctx.retry(trial.study, frozen, cause=cause)
+        the try counts against. Whether it was queued. A further Ctrl-C or SIGTERM waits until
+        it is (one that cut it short lost the point: seen once after a SIGKILL of the command
+        that started two workers)."""
+        with stop_signals_deferred():
+            frozen = next(t for t in trial.study.get_trials(deepcopy=False)
+                          if t.number == trial.number)
+            return self.ctx.retry(trial.study, frozen, cause=cause)

@@ -13,6 +13,7 @@ from typing import Callable, Iterable, Iterator
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, DistributedSampler
 
+from .._signals import STOP_SIGNALS, stop_signals_held
 from ..data import DataError, ImageSet, TensorImages
 from ._config import ConfigError
 from ._distributed import Workers, available_cpus
@@ -55,31 +56,16 @@ class _WholeBatches(Dataset):
         return self.images.raw_batch(indices) if self.raw else self.images.batch(indices)
 
 
-_GROUP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
-
-
 def _quiet_loader_process(worker_id: int) -> None:
     # Ctrl-C and a SIGTERM to the process group (timeout, kill -- -PGID, a scheduler) are the
     # training process's to handle (it saves a checkpoint); a loader process killed by them
     # would only turn that into a crash. The training process still ends them (DataLoader's
     # shutdown, or their watchdog once it is gone). One thread each: they share the cores.
-    # Held since the process started (_signals_held); ignoring them discards one that came.
+    # Held since the process started (EpochLoader.epoch); ignoring them discards one that came.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _GROUP_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
     torch.set_num_threads(1)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C and SIGTERM held while loader processes start, which inherit the hold: one sent
-    to the process group before a new process ignores them killed it (seen when a SIGTERM
-    met the start of an epoch). The training process gets its own once they are started."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _GROUP_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 # The epochs' batch iterators that run loader processes. At exit, multiprocessing ends its
@@ -145,7 +131,10 @@ class EpochLoader:
         self.sampler.set_position(epoch, start_batch * self.batch)
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(epoch)
-        with _signals_held() if self.loader.num_workers else contextlib.nullcontext():
+        # Ctrl-C and SIGTERM held while loader processes start, which inherit the hold: one
+        # sent to the process group before a new process ignores them killed it (seen when a
+        # SIGTERM met the start of an epoch). The training process gets its own afterwards.
+        with stop_signals_held() if self.loader.num_workers else contextlib.nullcontext():
             batches = iter(self.loader)
         if self.loader.num_workers:
             _RUNNING_LOADERS.add(batches)
