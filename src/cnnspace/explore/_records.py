@@ -77,7 +77,8 @@ def trial_error(t: FrozenTrial, outcome: str) -> str:
     if outcome != LOST:
         return ""
     deaths = int(t.system_attrs.get(DEATHS_ATTR, 0)) + 1
-    return (f"its worker died while training this point ({deaths} times in all: a crash, or "
+    times = "once" if deaths == 1 else f"{deaths} times"
+    return (f"its worker died while training this point ({times} in all: a crash, or "
             "killed for memory?), so it is not queued again; train the point alone with "
             "`cnnspace train` to see why")
 
