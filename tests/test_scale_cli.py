@@ -113,6 +113,16 @@ def test_table_and_plot(capsys, tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_sources_of_replaced_figures_are_not_cited(capsys):
+    def sources(*flags):
+        return run_json(capsys, "googlenet_aux", "--workers", "8", *flags)["sources"]
+    assert [s.split(":")[0] for s in sources()] == ["K20X", "efficiency", "Gemini"]
+    assert [s.split(":")[0] for s in sources("--alpha", "1e-6")] == ["K20X", "efficiency",
+                                                                      "Gemini"]  # beta is its
+    assert [s.split(":")[0] for s in sources("--device-flops", "2e13")] == ["Gemini"]
+    assert sources("--alpha", "5e-6", "--beta", "1e-10", "--device-flops", "2e13") == []
+
+
 def test_measured_preset_from_saved_commbench(capsys, tmp_path):
     bench = tmp_path / "bench.json"
     bench.write_text(json.dumps({"nproc": 2, "backend": "gloo", "threads": 1, "repeats": 3,

@@ -82,8 +82,12 @@ def _overridden(args, preset: scale.Preset) -> scale.Preset:
     device = preset.device if flops is None else scale.Device("custom", flops, 1.0)
     given = [f"--{k} {v:g}" for k, v in (("alpha", alpha), ("beta", beta),
                                          ("device-flops", flops)) if v is not None]
+    # a source stays while a figure it gave is still used
     return replace(preset, name=f"{preset.name} + custom", device=device, link=link,
-                   description=f"{preset.description}; {', '.join(given)}")
+                   description=f"{preset.description}; {', '.join(given)}",
+                   device_sources=preset.device_sources if flops is None else (),
+                   link_sources=() if alpha is not None and beta is not None
+                   else preset.link_sources)
 
 
 def _measured(args, spec) -> scale.Preset:

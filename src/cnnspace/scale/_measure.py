@@ -107,7 +107,8 @@ def measure_preset(spec: NetSpec, bench: CommBench, batch_per_worker: int,
     step = time_train_step(spec, batch_per_worker, threads, steps, warmup)
     device = Device.timed("this machine (timed step)", NetworkCosts.of(spec), batch_per_worker,
                           step.wall_s)
-    return measured_preset(bench.fit("allreduce").link, device, (
-        f"alpha/beta: commbench allreduce, {bench.nproc} {bench.backend} processes",
-        f"compute: {spec.name} step of {batch_per_worker} images, {threads} thread(s), "
-        f"{step.wall_s * 1e3:.1f} ms"))
+    return measured_preset(
+        bench.fit("allreduce").link, device,
+        (f"alpha/beta: commbench allreduce, {bench.nproc} {bench.backend} processes",),
+        (f"compute: {spec.name} step of {batch_per_worker} images, {threads} thread(s), "
+         f"{step.wall_s * 1e3:.1f} ms",))

@@ -55,7 +55,12 @@ class Preset:
     link: Interconnect
     recipe: Recipe
     baseline: Recipe
-    sources: tuple[str, ...]
+    device_sources: tuple[str, ...]  # where the device's figures come from
+    link_sources: tuple[str, ...]    # where the link's alpha and beta come from
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return self.device_sources + self.link_sources
 
 
 @cache
@@ -72,8 +77,8 @@ def _k20x_cluster(name: str, network: str, bandwidth: float, latency: float,
     return Preset(name, f"one K20X per node, {network}, FireCaffe recipe", k20x(),
                   staged_link(bandwidth, latency), FIRECAFFE_RECIPE, FIRECAFFE_BASELINE,
                   ("K20X: NVIDIA Tesla K20X specification (3.95 TFLOP/s fp32, PCIe 2.0 x16)",
-                   "efficiency: GoogLeNet on one GPU in 20.5 days, batch 32, 64 epochs (FireCaffe)",
-                   *sources))
+                   "efficiency: GoogLeNet on one GPU in 20.5 days, batch 32, 64 epochs (FireCaffe)"),
+                  sources)
 
 
 PRESETS = {
@@ -92,10 +97,11 @@ MEASURED = "measured"  # built from commbench and a timed step: see measured_pre
 MEASURED_RECIPE = Recipe(batch=128, epochs=1, dataset_size=IMAGENET_TRAIN_IMAGES)
 
 
-def measured_preset(link: Interconnect, device: Device, sources: tuple[str, ...] = ()) -> Preset:
+def measured_preset(link: Interconnect, device: Device, link_sources: tuple[str, ...] = (),
+                    device_sources: tuple[str, ...] = ()) -> Preset:
     """This machine: ``link`` fitted by commbench, ``device`` timed on a training step."""
     return Preset(MEASURED, "local processes on this machine, measured", device, link,
-                  MEASURED_RECIPE, MEASURED_RECIPE, sources)
+                  MEASURED_RECIPE, MEASURED_RECIPE, device_sources, link_sources)
 
 
 def preset_names() -> list[str]:
