@@ -78,6 +78,19 @@ def test_the_plot_draws_worker_counts_in_order_whatever_order_they_came_in():
         plt.close(fig)
 
 
+def test_every_bar_ends_below_the_top_of_the_plot_where_the_legend_is():
+    import matplotlib.pyplot as plt
+    from cnnspace.scale._plot import scaling_figure
+    result = predict(COSTS, TITAN.device, TITAN.link, TITAN.recipe, TITAN.baseline, [1, 8, 128])
+    fig = scaling_figure(result)
+    try:
+        bars = fig.axes[0]
+        tallest = max(r.time_per_iter_s for r in result.rows)
+        assert bars.get_ylim()[1] >= 2 * tallest  # a log axis: room of a factor above it
+    finally:
+        plt.close(fig)
+
+
 def test_published_speedups_need_titans_conditions_not_its_name():
     spec = get_spec("googlenet_aux")
 

@@ -81,9 +81,11 @@ def scaling_figure(result: ScalingResult, measured: Sequence[Comparison] = ()) -
         speed.plot([c.published.workers for c in measured], [c.published.speedup for c in measured],
                    "k*", markersize=12, label="measured (FireCaffe)")
     # log scale for the decades between 1 and 128 workers; bars start below the smallest compute
+    # and end below the top, which holds the legend
     lowest = min(r.compute_s for r in result.rows)
+    highest = max(r.time_per_iter_s for r in result.rows)
     bars.set(xticks=range(len(workers)), xticklabels=workers, xlabel="workers",
-             ylabel="seconds per iteration", yscale="log", ylim=(lowest / 2, None),
+             ylabel="seconds per iteration", yscale="log", ylim=(lowest / 2, highest * 3),
              title=f"{result.model}: time per iteration (batch {result.recipe.batch})")
     speed.set(xscale="log", yscale="log", xlabel="workers", ylabel="speedup over 1 device",
               title=f"{result.model} on {result.preset}: training speedup")
