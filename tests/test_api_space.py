@@ -38,9 +38,13 @@ def test_analyze_points_of_a_spec_instead_of_a_space():
 def test_a_file_of_another_kind_says_which_loader_reads_it(tmp_path):
     from cnnspace import SpecError, load, save
     save(get_spec("squeezenet1_1"), tmp_path / "sq.yaml")
-    with pytest.raises(SpaceError, match=r"a spec file\? cnnspace.load\(path\)"):
+    # the command that reads it, then the call in Python
+    with pytest.raises(SpaceError, match=r"a spec file\? `cnnspace analyze FILE` reads it "
+                                         r"\(cnnspace.load in Python\)"):
         DesignSpace.load(tmp_path / "sq.yaml")
-    with pytest.raises(SpaceError, match=r"a study file\? cnnspace.explore.load_study_file"):
+    with pytest.raises(SpaceError, match=r"a study file\? `cnnspace explore FILE` runs it "
+                                         r"\(cnnspace.explore.load_study_file in Python\)"):
         DesignSpace.load("examples/studies/demo.yaml")
-    with pytest.raises(SpecError, match=r"a design-space file\? cnnspace.space.DesignSpace.load"):
+    with pytest.raises(SpecError, match=r"a design-space file\? `cnnspace space analyze FILE` "
+                                        r"reads it \(cnnspace.space.DesignSpace.load in Python\)"):
         load("examples/spaces/fire_widths.yaml")
