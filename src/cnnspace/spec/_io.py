@@ -96,7 +96,9 @@ def _from_dict(d: Any) -> NetSpec:
             raise SpecError(f"expected a string, got {d[key]!r}", field=key)
     if "meta" in d:
         _check_plain(d["meta"], "meta", mapping=True)
-    outputs = d.get("outputs") or []
+    outputs = d.get("outputs")
+    if outputs is None:  # `outputs:` left empty; 0, false or {} are refused below
+        outputs = []
     if isinstance(outputs, str):  # one name, as `inputs` may be
         outputs = [outputs]
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
