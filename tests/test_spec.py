@@ -56,6 +56,24 @@ def test_exponents_without_a_dot_are_numbers_as_in_json(tmp_path):
         S.load(path)
 
 
+@pytest.mark.parametrize("written", ["010", "064", "1:0", "-07"])
+def test_yaml_1_1_octal_and_base_60_integers_are_refused_not_converted(tmp_path, written):
+    # PyYAML (YAML 1.1) read `out_channels: 010` as 8 and `1:0` as 60 without a word; YAML 1.2
+    # and JSON have neither form. They stay text, which the field refuses by name.
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ninput: [3, 8, 8]\nlayers:\n"
+                    f"  - {{name: c, type: conv2d, out_channels: {written}, kernel: 1}}\n")
+    with pytest.raises(S.SpecError, match=f"field 'out_channels'.*got '{written}'"):
+        S.load(path)
+
+
+@pytest.mark.parametrize("written, value", [("16", 16), ("+16", 16), ("1_024", 1024),
+                                            ("0x10", 16), ("0", 0), ("-3", -3)])
+def test_plain_integers_read_as_before(written, value):
+    from cnnspace._yaml_file import safe_load
+    assert safe_load(f"v: {written}") == {"v": value}
+
+
 def test_non_square_kernel_stride_padding_dilation_groups():
     g = net({"name": "c", "type": "conv2d", "out_channels": 8, "kernel": [3, 5], "stride": [1, 2],
              "padding": [1, 0], "dilation": [2, 1], "groups": 1},
