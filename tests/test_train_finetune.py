@@ -328,6 +328,19 @@ def test_shared_layers_start_from_the_trained_model_and_the_rest_from_the_spec(s
             "from the spec's init: head; not used: its conv2") in capsys.readouterr().err
 
 
+def test_an_imprinted_fresh_classifier_is_not_said_to_keep_the_spec_init(source, capsys):
+    # --classifier-init imprint overwrites a fresh classifier: the note must not say the spec's
+    # init starts it
+    net = loads(_backbone_and_new_head())
+    train(net, get_dataset("digits", image_size=8),
+          quick(epochs=1, threads=1, init_from=str(source / "best.pt"), init_layers="shared",
+                classifier_init="imprint", progress=True))
+    err = capsys.readouterr().err
+    assert "from the spec's init: head" not in err
+    assert "its weights start the layers both networks have; from classifier_init imprint: head" \
+        in err
+
+
 def test_a_squeezedet_backbone_comes_from_a_squeezenet(tmp_path):
     # The SqueezeDet paper starts its detector from an ImageNet-trained SqueezeNet.
     from cnnspace import get_spec

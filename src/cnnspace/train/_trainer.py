@@ -261,9 +261,14 @@ class Trainer:
 
     def _shared_layers_note(self) -> str:
         fresh, unused = self.init_from["fresh"], self.init_from["unused"]
+        # imprinting overwrites a fresh classifier (_classifier_as_built): not the spec's init
+        imprinted = [name for name in fresh if self.config.classifier_init == "imprint"
+                     and name == classifier_layer(self.spec)]
+        built = [name for name in fresh if name not in imprinted]
+        starts = ([f"from the spec's init: {', '.join(built)}"] if built else []) + (
+            [f"from classifier_init imprint: {', '.join(imprinted)}"] if imprinted else [])
         return (f"note: {self.init_from['path']}: its weights start the layers both networks "
-                f"have; " + (f"from the spec's init: {', '.join(fresh)}"
-                             if fresh else "every layer has its weights")
+                f"have; " + ("; ".join(starts) if starts else "every layer has its weights")
                 + (f"; not used: its {', '.join(unused)}" if unused else ""))
 
     def _reinitialised_note(self) -> str:
