@@ -65,11 +65,16 @@ def test_yaml_1_1_octal_and_base_60_integers_are_refused_not_converted(tmp_path,
                     f"  - {{name: c, type: conv2d, out_channels: {written}, kernel: 1}}\n")
     with pytest.raises(S.SpecError, match=f"field 'out_channels'.*got '{written}'"):
         S.load(path)
+    path.write_text(path.read_text().replace(f"out_channels: {written}", "out_channels: 4")
+                    + "  - {name: n, type: batchnorm, eps: 1:0.5}\n")  # YAML 1.1: 60.5
+    with pytest.raises(S.SpecError, match="field 'eps'.*got '1:0.5'"):
+        S.load(path)
 
 
 @pytest.mark.parametrize("written, value", [("16", 16), ("+16", 16), ("1_024", 1024),
-                                            ("0x10", 16), ("0", 0), ("-3", -3)])
-def test_plain_integers_read_as_before(written, value):
+                                            ("0x10", 16), ("0", 0), ("-3", -3),
+                                            ("0.5", 0.5), ("010.5", 10.5), ("1e3", 1000.0)])
+def test_plain_numbers_read_as_before(written, value):
     from cnnspace._yaml_file import safe_load
     assert safe_load(f"v: {written}") == {"v": value}
 

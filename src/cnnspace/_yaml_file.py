@@ -18,17 +18,18 @@ MAX_DEPTH = 100
 class _Loader(yaml.SafeLoader):
     """SafeLoader reading ``1e-3`` as the number YAML 1.2 and JSON read it: PyYAML follows YAML
     1.1, whose floats need a dot, and makes it the text '1e-3' (``lr: 1e-3`` refused as "not a
-    number"). Integers are YAML 1.2's too: YAML 1.1 reads `010` as 8 and `1:0` as 60, forms that
-    stay text here (a field refuses them by name)."""
+    number"). Nor does it keep YAML 1.1's octal and base-60 numbers, which YAML 1.2 and JSON
+    lack: `010` would be 8 and `1:0` 60 without a word; they stay text, which a field refuses."""
+
+    def resolve(self, kind, value, implicit):
+        tag = super().resolve(kind, value, implicit)
+        if ((tag == _INT and re.match(r"[-+]?0[0-9_]", value))
+                or (tag in (_INT, _FLOAT) and ":" in value)):
+            return "tag:yaml.org,2002:str"
+        return tag
 
 
-_INT = "tag:yaml.org,2002:int"
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != _INT]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
-_Loader.add_implicit_resolver(  # decimal without a leading zero, hexadecimal, binary
-    _INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9_]*)|0x[0-9a-fA-F_]+|0b[01_]+)$"),
-    list("-+0123456789"))
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"))
