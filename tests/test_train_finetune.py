@@ -341,6 +341,22 @@ def test_an_imprinted_fresh_classifier_is_not_said_to_keep_the_spec_init(source,
         in err
 
 
+def test_a_shared_run_with_another_class_count_does_not_claim_every_layer_copied(
+        rgb_source, folders, capsys):
+    # 'mid' is not in the trained model and the classifier has another output count: the two
+    # notes must not say that every other layer starts from the trained weights
+    net = loads(_tiny(channels=3, classes=5).replace(
+        "  - {name: conv2,", "  - {name: mid, type: conv2d, out_channels: 8, kernel: 1}\n"
+        "  - {name: conv2,"))
+    train(net, get_dataset(f"imagefolder:{folders[5]}", image_size=8),
+          quick(epochs=1, threads=1, init_from=str(rgb_source / "best.pt"),
+                init_layers="shared", progress=True))
+    err = capsys.readouterr().err
+    assert "conv2 (10 -> 5 outputs) re-initialised" in err
+    assert "every other layer starts from its weights" not in err
+    assert "from the spec's init: mid" in err
+
+
 def test_a_squeezedet_backbone_comes_from_a_squeezenet(tmp_path):
     # The SqueezeDet paper starts its detector from an ImageNet-trained SqueezeNet.
     from cnnspace import get_spec

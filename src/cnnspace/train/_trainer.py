@@ -286,8 +286,9 @@ class Trainer:
         if self.config.classifier_init == "imprint" and len(self.reinitialised) > 1:
             how = f"{how} for {classifier_layer(self.spec)}, the spec's init for the others"
         return (f"note: {self.init_from['path']} {why}: {layers} re-initialised ({how}) for the "
-                f"{self.data.num_classes} classes of {self.data.name}; every other layer starts "
-                "from its weights")
+                f"{self.data.num_classes} classes of {self.data.name}; "
+                + ("every other layer both networks have starts from its weights"
+                   if "fresh" in self.init_from else "every other layer starts from its weights"))
 
     def _train_epoch(self, progress: TrainProgress) -> None:
         s, cfg, stats = self.state, self.config, self.epoch_stats
