@@ -220,6 +220,19 @@ def test_a_networks_id_ignores_its_name_metadata_and_spelling():
     assert network_id(spec.with_input((3, 65, 65))) != network_id(spec)
 
 
+def test_a_pool_stride_left_to_its_default_and_written_out_is_one_network():
+    # A pool's stride defaults to its kernel: `kernel: 2` and `kernel: 2, stride: 2` build the
+    # same network, which had two ids (a study would train it twice).
+    def pooled(**stride):
+        return from_dict({"name": "p", "input": [3, 8, 8], "layers": [
+            {"name": "p", "type": "maxpool", "kernel": 2, **stride},
+            {"name": "q", "type": "avgpool", "kernel": [2, 1], **stride}]})
+    assert network_id(pooled()) == network_id(pooled(stride=None))
+    assert network_id(pooled()) != network_id(pooled(stride=1))
+    two = pooled(stride=2)
+    assert network_id(replace(two, layers=(two.layers[0], pooled().layers[1]))) == network_id(pooled())
+
+
 def test_constraints_are_checked_against_the_analysis():
     s = DesignSpace.load(EXAMPLES / "fire_widths.yaml")  # max 10 MiB, max 2 GMACs
     small = analyze(s.spec_for({"base_e": 32, "incr_e": 0, "freq": 1}))
