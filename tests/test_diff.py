@@ -159,6 +159,17 @@ def test_identical_networks_have_no_changes():
     assert d.origins == () and d.changes == () and not any(vars(d.totals).values())
 
 
+def test_a_pool_stride_written_out_as_its_default_is_no_change():
+    # `kernel: 2` and `kernel: 2, stride: 2` are one network; diff said "stride None→2x2"
+    def pooled(**stride):
+        return from_dict({"name": "p", "input": [3, 8, 8],
+                          "layers": [{"name": "p", "type": "maxpool", "kernel": 2, **stride}]})
+    d = diff(pooled(), pooled(stride=2))
+    assert d.origins == () and d.changes == ()
+    (origin,) = diff(pooled(), pooled(stride=1)).origins
+    assert origin.kind == GLOBAL and origin.fields == {"stride": ((2, 2), (1, 1))}
+
+
 def test_json_has_the_documented_shape():
     j = diff(get_spec("squeezenet1_0"), get_spec("firenet", sr=0.25)).to_json()
     assert set(j["totals"]) >= {"delta_params", "delta_macs", "delta_activations",

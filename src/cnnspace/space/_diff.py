@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..metrics import Analysis, LayerMetrics, analyze
-from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve
+from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve, spelled_out
 from ._dims import GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, presence_kind
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
@@ -190,7 +190,7 @@ def _origins(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node]) -> 
 
 
 def _definition(node: Node) -> dict[str, Any]:
-    return {"type": node.type, "inputs": node.inputs, **node.attrs}
+    return {"type": node.type, "inputs": node.inputs, **spelled_out(node.attrs)}
 
 
 def _deltas(a: LayerMetrics | None, b: LayerMetrics | None) -> tuple[int, int, int]:

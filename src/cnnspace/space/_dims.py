@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec import LAYER_TYPES, Node, Shape, SpecError
+from ..spec import LAYER_TYPES, Node, Shape, SpecError, spelled_out
 
 LOCAL, GLOBAL = "local", "global"
 
@@ -30,7 +30,7 @@ def dims(node: Node) -> dict[str, Any]:
         d["data_height"], d["data_width"] = first[1], first[2]
     else:
         d["in_features"] = channels[0] if len(channels) == 1 else channels
-    fields = {_FIELD_NAMES.get(k, k): v for k, v in node.attrs.items()}
+    fields = {_FIELD_NAMES.get(k, k): v for k, v in spelled_out(node.attrs).items()}
     if "filters" not in fields:  # a layer with filters has as many output channels
         d["out_channels" if len(node.out_shape) == 3 else "out_features"] = node.out_shape[0]
     if len(node.out_shape) == 3:

@@ -6,7 +6,7 @@ from ._errors import SpecError
 from ._fields import MAX_SIZE
 from ._frozen import FrozenMap, freeze, thaw
 from ._graph import INPUT, Graph, Layer, NetSpec, Node, free_name, parse_input
-from ._identity import network_id
+from ._identity import network_id, spelled_out
 from ._io import dumps, from_dict, load, loads, save, to_dict, validated
 from ._layers import LAYER_TYPES, Shape
 from ._resolve import resolve
@@ -14,4 +14,4 @@ from ._resolve import resolve
 __all__ = ["BLOCK_TYPES", "INPUT", "LAYER_TYPES", "MAX_SIZE", "FrozenMap", "Graph", "Layer", "NetSpec", "Node",
            "Shape", "SpecError", "compact_layers", "dumps", "free_name", "freeze", "from_dict",
            "from_prototxt", "load", "loads", "network_id", "parse_input", "resolve", "save",
-           "thaw", "to_dict", "validated"]
+           "spelled_out", "thaw", "to_dict", "validated"]
