@@ -79,6 +79,15 @@ def test_plain_numbers_read_as_before(written, value):
     assert safe_load(f"v: {written}") == {"v": value}
 
 
+@pytest.mark.parametrize("written, shown", [("0", "got 0$"), ("-1", "got -1$"),
+                                             ("[3]", r"got \[3\]$"), ("[3, 0]", r"got \[3, 0\]$")])
+def test_a_bad_size_is_shown_as_written(written, shown):
+    # `kernel: 0` was reported as "got (0, 0)", `[3]` as "got (3,)"
+    with pytest.raises(S.SpecError, match=shown):
+        S.from_dict({"name": "t", "input": [3, 8, 8], "layers": [
+            {"name": "c", "type": "conv2d", "out_channels": 4, "kernel": yaml.safe_load(written)}]})
+
+
 def test_non_square_kernel_stride_padding_dilation_groups():
     g = net({"name": "c", "type": "conv2d", "out_channels": 8, "kernel": [3, 5], "stride": [1, 2],
              "padding": [1, 0], "dilation": [2, 1], "groups": 1},

@@ -46,13 +46,13 @@ def nonnegative_int(name: str, v: Any) -> int:
 
 
 def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
-    def check(name: str, v: Any) -> tuple[int, int]:
-        if _is_int(v):
-            v = (v, v)
+    def check(name: str, written: Any) -> tuple[int, int]:
+        v = (written, written) if _is_int(written) else written
         if (not isinstance(v, (list, tuple)) or len(v) != 2
                 or not all(_is_int(x) and low <= x <= MAX_SIZE for x in v)):
+            shown = list(written) if isinstance(written, tuple) else written  # as YAML wrote it
             raise SpecError(f"expected {what} or a pair [height, width] of them, at most "
-                            f"{MAX_SIZE:,}, got {v!r}", field=name)
+                            f"{MAX_SIZE:,}, got {shown!r}", field=name)
         return (int(v[0]), int(v[1]))
     return check
 
