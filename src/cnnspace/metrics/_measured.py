@@ -203,7 +203,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         raise CnnspaceError(f"precision must be one of {', '.join(PRECISIONS)}, got "
                             f"{precision!r}")
     dtype = PRECISIONS[precision]
-    value_bytes = torch.empty((), dtype=dtype).element_size()
+    value_bytes = dtype.itemsize
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops

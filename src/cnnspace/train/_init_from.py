@@ -117,10 +117,10 @@ def copy_initial_weights(module: nn.Module, spec: NetSpec, weights: InitialWeigh
         trained, here = "x".join(map(str, weights.input)), "x".join(map(str, spec.input))
         # Output counts never follow the input; input channels and flattened sizes may.
         other_outputs = expected and found and expected[0] != found[0]
-        why = ("a different architecture or channel count" if trained == here or other_outputs
-               else
-               f"it was trained on {trained} input, this run's is {here}: a layer sized by the "
-               "input's channels or size cannot be copied")
+        why = "a different architecture or channel count"
+        if trained != here and not other_outputs:
+            why = (f"it was trained on {trained} input, this run's is {here}: a layer sized by "
+                   "the input's channels or size cannot be copied")
         raise CheckpointError(f"{where}: layer {name!r} {key}: expected shape {expected}, found "
                               f"{found} ({why})")
     with torch.no_grad():
