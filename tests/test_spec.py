@@ -71,6 +71,19 @@ def test_yaml_1_1_octal_and_base_60_integers_are_refused_not_converted(tmp_path,
         S.load(path)
 
 
+@pytest.mark.parametrize("written", ["yes", "No", "off", "ON", "y"])
+def test_yaml_1_1_booleans_other_than_true_and_false_are_refused(tmp_path, written):
+    # PyYAML (YAML 1.1) read `bias: off` as false and built a conv without a bias; YAML 1.2 and
+    # JSON read only true and false as booleans.
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ninput: [3, 8, 8]\nlayers:\n"
+                    f"  - {{name: c, type: conv2d, out_channels: 4, kernel: 1, bias: {written}}}\n")
+    with pytest.raises(S.SpecError, match=f"layer 'c'.*field 'bias'.*got '{written}'"):
+        S.load(path)
+    path.write_text(path.read_text().replace(f"bias: {written}", "bias: False"))
+    assert S.load(path).resolve().node("c").attrs["bias"] is False
+
+
 @pytest.mark.parametrize("written, value", [("16", 16), ("+16", 16), ("1_024", 1024),
                                             ("0x10", 16), ("0", 0), ("-3", -3),
                                             ("0.5", 0.5), ("010.5", 10.5), ("1e3", 1000.0)])

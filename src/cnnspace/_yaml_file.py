@@ -19,17 +19,21 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader reading ``1e-3`` as the number YAML 1.2 and JSON read it: PyYAML follows YAML
     1.1, whose floats need a dot, and makes it the text '1e-3' (``lr: 1e-3`` refused as "not a
     number"). Nor does it keep YAML 1.1's octal and base-60 numbers, which YAML 1.2 and JSON
-    lack: `010` would be 8 and `1:0` 60 without a word; they stay text, which a field refuses."""
+    lack: `010` would be 8 and `1:0` 60 without a word; they stay text, which a field refuses.
+    So do YAML 1.1's other booleans: `yes`, `no`, `on` and `off` are text in YAML 1.2 and JSON,
+    and `bias: off` read as false would build a network the file does not say."""
 
     def resolve(self, kind, value, implicit):
         tag = super().resolve(kind, value, implicit)
         if ((tag == _INT and re.match(r"[-+]?0[0-9_]", value))
-                or (tag in (_INT, _FLOAT) and ":" in value)):
+                or (tag in (_INT, _FLOAT) and ":" in value)
+                or (tag == _BOOL and value.lower() not in ("true", "false"))):
             return "tag:yaml.org,2002:str"
         return tag
 
 
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOOL = "tag:yaml.org,2002:bool"
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
     list("-+0123456789"))
