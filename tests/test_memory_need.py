@@ -170,3 +170,20 @@ def test_a_training_step_counts_the_gradients_beside_the_activations(monkeypatch
     _free(monkeypatch, batch_memory(NET, 64, training=True) + gradients)
     assert _memory_need.memory_shortfall(NET, torch.device("cpu"), batch=64, training=True) is None
 
+
+
+def test_a_bf16_training_step_counts_autocasts_copies_of_the_weights(monkeypatch):
+    # Under bfloat16 autocast every weight is cast once a step and the copy kept for the
+    # backward pass: 2 bytes a parameter beside the fp32 gradients, which the check left out.
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    params = analyze(spec).totals.params
+    need = batch_memory(spec, 64, training=True, bytes_per_value=2) + params * (4 + 2)
+    _free(monkeypatch, need - 1)
+    with pytest.raises(ConfigError, match=r"batch_size 64: a training step of 64 images .* beside "
+                                          r".* for its gradients and 2-byte copies"):
+        train(spec, "digits", TrainConfig.from_recipe("digits", epochs=1, batch_size=64,
+                                                      device="cpu", precision="bf16",
+                                                      progress=False))
+    _free(monkeypatch, need)
+    assert _memory_need.memory_shortfall(spec, torch.device("cpu"), batch=64, training=True,
+                                         activation_bytes=2, weight_copy_bytes=2) is None

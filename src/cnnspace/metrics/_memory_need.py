@@ -55,22 +55,26 @@ def batch_memory(spec: NetSpec, batch: int, training: bool, bytes_per_value: int
 
 def memory_shortfall(spec: NetSpec, device: torch.device, *, batch: int = 0,
                      training: bool = False, built: bool = True, smaller: str = "batch",
-                     activation_bytes: int = 4) -> str | None:
+                     activation_bytes: int = 4, weight_copy_bytes: int = 0) -> str | None:
     """Why running ``batch`` images of ``spec`` (0: only building it) cannot fit in the memory
     free on ``device``, or None. Beside the activations (``activation_bytes`` a value: 2 under
     bfloat16 autocast), the weights count unless ``built`` (they are in memory already), and a
-    training step's gradients count. ``smaller`` names what the caller may make smaller to fit
-    (the batch; export's input)."""
+    training step's gradients count, as do the copies autocast makes of the weights
+    (``weight_copy_bytes`` a parameter: 2 under bfloat16), kept from the forward pass for the
+    backward. ``smaller`` names what the caller may make smaller to fit (the batch; export's
+    input)."""
     free = free_memory(device)
     if free is None:
         return None
     params = analyze(spec).totals.params
-    weights = params * 4 * ((0 if built else 1) + (1 if training else 0))
+    weights = params * (4 * ((0 if built else 1) + (1 if training else 0)) + weight_copy_bytes)
     activations = batch_memory(spec, batch, training, activation_bytes) if batch else 0
     if weights + activations <= free:
         return None
     what = {(False, False): "weights", (False, True): "weights and their gradients",
             (True, True): "gradients"}[built, training] if weights else ""
+    if weight_copy_bytes:
+        what = f"{what} and {weight_copy_bytes}-byte copies"
     if weights > free:
         return (f"{spec.name}'s {params:,} parameters need {_size(weights)} for their {what} and "
                 f"{device} has {_size(free)} free")

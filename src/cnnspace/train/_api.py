@@ -132,17 +132,19 @@ def _check_memory(spec: NetSpec, data: DataSplits, config: TrainConfig, workers:
     # A training batch is split over the workers, each of which evaluates whole batches of its
     # shard (with the default evaluation: detection has its own); neither holds more images
     # than its split has.
-    # Under bfloat16 autocast the activations a training step keeps are bfloat16; evaluation
-    # runs in fp32.
+    # Under bfloat16 autocast the activations a training step keeps are bfloat16, and so are the
+    # copies of the weights it casts; evaluation runs in fp32.
+    bf16 = config.precision == "bf16"
     checks = [("batch_size", config.batch_size, config.per_worker_batch(workers.world_size),
-               data.train, True, 2 if config.precision == "bf16" else 4)]
+               data.train, True, 2 if bf16 else 4, 2 if bf16 else 0)]
     if default_evaluation:
         checks.append(("eval_batch_size", config.eval_batch_size, config.eval_batch_size,
-                       data.test, False, 4))
-    for field, batch, per_worker, split, training, value_bytes in checks:
+                       data.test, False, 4, 0))
+    for field, batch, per_worker, split, training, value_bytes, copy_bytes in checks:
         held = min(per_worker, -(-len(split) // workers.world_size)) * sharing
         if reason := memory_shortfall(spec, workers.device, batch=held, training=training,
-                                      built=on_cpu, activation_bytes=value_bytes):
+                                      built=on_cpu, activation_bytes=value_bytes,
+                                      weight_copy_bytes=copy_bytes):
             raise ConfigError(f"{field} {batch}: {reason}")
 
 
