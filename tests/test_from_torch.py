@@ -366,3 +366,21 @@ def test_a_module_on_the_meta_device_imports_without_values():
 def test_a_module_in_another_precision_is_traced_in_its_own(dtype):
     module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU()).to(dtype)
     assert analyze(cnnspace.from_torch(module, (3, 8, 8))).totals.params == 224
+
+
+class TiedConvs(nn.Module):
+    """Two modules holding one weight tensor: torch counts it once."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Conv2d(8, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.second.weight = self.first.weight
+
+    def forward(self, x):
+        return self.second(self.first(x))
+
+
+def test_weights_tied_between_two_modules_are_refused_rather_than_counted_twice():
+    with pytest.raises(UnsupportedModuleError, match="shares weights with module 'first'") as e:
+        cnnspace.from_torch(TiedConvs(), (8, 8, 8))
+    assert e.value.path == "second"

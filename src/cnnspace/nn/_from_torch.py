@@ -392,7 +392,7 @@ def _layer_name(node: fx.Node, taken: set[str]) -> str:
 
 
 def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
-            taken: set[str], called: set[str]) -> list[Layer] | str:
+            taken: set[str], owners: dict[int, str]) -> list[Layer] | str:
     """The spec layers of one traced operation (the last gives its value), or the name it
     aliases (identity)."""
     module = gm.get_submodule(node.target) if node.op == "call_module" else None
@@ -408,13 +408,20 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     made = rule(op)
     if made is None:
         return values[tensors[0]]
-    if module is not None and node.target in called and any(True for _ in module.parameters()):
+    # each spec layer owns its weights: shared ones would be counted once per layer
+    weights = list(module.parameters()) if module is not None else []
+    shared = next((owners[id(p)] for p in weights if id(p) in owners), None)
+    if shared == node.target:
         raise op.fail("this module is called more than once: its weights are shared, but each "
                       "spec layer owns its weights, so they would be counted once per call; "
                       "give each call its own module")
+    if shared is not None:
+        raise op.fail(f"it shares weights with module {shared!r} (tied parameters), but each "
+                      "spec layer owns its weights, so they would be counted twice; give each "
+                      "module its own weights")
     name = _layer_name(node, taken)
     taken.add(name)
-    called.add(node.target)
+    owners.update((id(p), node.target) for p in weights)
     steps = made if isinstance(made, list) else [made]
     layers = [Layer(name, steps[0][0], tuple(values[t] for t in tensors), steps[0][1])]
     for kind, attrs in steps[1:]:
@@ -437,7 +444,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     gm = _trace(root, shape, title)
     values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
     taken = {node.name for node in gm.graph.nodes}
-    called: set[str] = set()  # module paths already made into a layer
+    owners: dict[int, str] = {}  # id of a parameter -> path of the module made into a layer
     layers: list[Layer] = []
     traced: dict[str, tuple[int, ...]] = {}
     outputs: tuple[str, ...] = ()
@@ -449,7 +456,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
         elif node.op == "output":
             outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
         elif node.op != "get_attr" and _shape(node):
-            made = _layers(node, gm, values, taken, called)
+            made = _layers(node, gm, values, taken, owners)
             if isinstance(made, str):
                 values[node] = made
             else:
