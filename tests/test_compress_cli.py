@@ -413,3 +413,17 @@ def test_names_and_paths_in_square_brackets_are_printed_as_they_are(capsys, tmp_
                          "0.5", "--out", tmp_path / "t[/x]")
     assert code == 0, err
     assert "sq[sr=0.25]" in out and "t[/x]" in out
+
+
+def test_default_folders_of_runs_started_in_the_same_second_differ(capsys, tmp_path, monkeypatch,
+                                                                    checkpoint):
+    # Both wrote runs/compress-NAME-TIME: the second run's files replaced the first's.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("time.strftime", lambda fmt: "20261126-010203")
+    for _ in range(2):
+        code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.5",
+                           "--retrain-epochs", "0", "--no-progress")
+        assert code == 0, err
+    first = tmp_path / "runs" / "compress-tiny-run0-20261126-010203"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [first.name, first.name + "-2"]
+    assert (first / "compression.json").exists() and (Path(f"{first}-2") / "model.cnnz").exists()

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -114,6 +115,16 @@ def with_prefix(value: float, unit: str) -> str:
         if abs(value) >= factor:
             return f"{value / factor:.3g} {prefix}{unit}"
     return f"{value:.3g} {unit}"
+
+
+def new_run_folder(name: str) -> Path:
+    """``runs/NAME-TIME``, a folder no earlier run has: ``-2``, ``-3``... for runs started in the
+    same second."""
+    base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, n = base, 2
+    while out.exists():
+        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    return out
 
 
 def rows_to_csv(rows: list[dict]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from functools import partial
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from .._atomic import write_text_atomic
 from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
-from ._common import dump_json, load_model, table_console
+from ._common import dump_json, load_model, new_run_folder, table_console
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
 
@@ -132,8 +131,7 @@ def run(args) -> int:
             raise CnnspaceError(f"{args.out} already holds a compression result ({earlier}); "
                                 "choose another --out")
     trained = [load_trained(path, args.data) for path in args.checkpoints]
-    out = Path(args.out or Path("runs") / f"compress-{trained[0].name}-"
-               f"{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
     if args.table:
         return _table(args, trained, options, out, note)
     report = compress(trained[0], options, out, note)

@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -22,7 +21,8 @@ from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, INIT_LAYER
 from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._checkpoints import is_trained
-from ._common import add_model_args, check_threads, load_model, parse_settings, plural
+from ._common import (add_model_args, check_threads, load_model, new_run_folder,
+                      parse_settings, plural)
 
 # What gloo raises in a collective when the worker at the other end has exited.
 LOST_PEER = re.compile(r"Connection (closed|reset) by peer")
@@ -139,11 +139,7 @@ def run_options(args) -> tuple[str, TrainConfig]:
 
 def _default_out(model: str, data: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9_.]+", "-", f"{Path(model).stem}-{data.split(':')[0]}")
-    base = Path("runs") / f"{slug}-{time.strftime('%Y%m%d-%H%M%S')}"
-    out, n = base, 2
-    while out.exists():  # two runs started within the same second
-        out, n = base.with_name(f"{base.name}-{n}"), n + 1
-    return str(out)
+    return str(new_run_folder(slug))
 
 
 def run(args) -> int:
