@@ -384,3 +384,18 @@ def test_weights_tied_between_two_modules_are_refused_rather_than_counted_twice(
     with pytest.raises(UnsupportedModuleError, match="shares weights with module 'first'") as e:
         cnnspace.from_torch(TiedConvs(), (8, 8, 8))
     assert e.value.path == "second"
+
+
+class ReturnsAScalarToo(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        return y, y.sum()
+
+
+def test_an_unsupported_operation_giving_a_0d_tensor_is_refused_not_dropped():
+    with pytest.raises(UnsupportedModuleError, match="Tensor.sum"):
+        cnnspace.from_torch(ReturnsAScalarToo(), (3, 8, 8))

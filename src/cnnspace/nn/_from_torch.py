@@ -284,7 +284,8 @@ def _arguments(node: fx.Node, root: nn.Module) -> dict[str, Any]:
 
 def _tensor_inputs(node: fx.Node) -> list[fx.Node]:
     found: list[fx.Node] = []
-    fx.node.map_arg((node.args, node.kwargs), lambda n: found.append(n) if _shape(n) else None)
+    fx.node.map_arg((node.args, node.kwargs),
+                    lambda n: found.append(n) if _shape(n) is not None else None)
     return found
 
 
@@ -455,7 +456,9 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
             values[node] = INPUT
         elif node.op == "output":
             outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
-        elif node.op != "get_attr" and _shape(node):
+        # a 0-d tensor's shape is () but it is still a value: skipped, an unsupported x.sum()
+        # would vanish from the spec, and with it an output of the network
+        elif node.op != "get_attr" and _shape(node) is not None:
             made = _layers(node, gm, values, taken, owners)
             if isinstance(made, str):
                 values[node] = made
