@@ -146,6 +146,9 @@ def test_v1_layers_format_and_input_layer():
     ('input: "data"\ninput_dim: 1\n\ninput_dim: 3\n', 1, "4 positive dims"),
     ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "s" '
      'type: "Scale" bottom: "data" top: "s" }\n', 3, "right after a BatchNorm"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "n" '
+     'type: "LRN" bottom: "data" top: "n"\n lrn_param { local_size: 4 } }\n', 4,
+     "odd local_size, got 4"),
 ])
 def test_errors_name_file_and_line(text, line, words):
     with pytest.raises(SpecError) as e:

@@ -155,7 +155,10 @@ def _relu(p: _Params):
 def _lrn(p: _Params):
     p.known({"local_size", "alpha", "beta", "k", "norm_region"})
     p.enum("norm_region", ("ACROSS_CHANNELS",), "ACROSS_CHANNELS")
-    return "lrn", {"size": p.int("local_size", 5, low=1), "alpha": p.float("alpha", 1.0),
+    size = p.int("local_size", 5, low=1)
+    if size % 2 == 0:  # Caffe refuses it too; torch would centre the window unevenly
+        raise p.error("local_size", f"Caffe's LRN takes an odd local_size, got {size}")
+    return "lrn", {"size": size, "alpha": p.float("alpha", 1.0),
                    "beta": p.float("beta", 0.75), "k": p.float("k", 1.0)}
 
 
