@@ -57,15 +57,29 @@ def point_label(row: dict, axes: Sequence[str], per_line: int = 3) -> str:
     return f"#{row['trial']} " + "\n".join(lines)
 
 
+# Front points with equal values beyond this many are counted in their label, not named
+MAX_SAME_SPOT = 3
+
+
+def spot_label(same: list[dict], axes: Sequence[str]) -> str:
+    """The label of front points that have equal values: each one's, up to
+    ``MAX_SAME_SPOT``, and how many more there are."""
+    named = same if len(same) <= MAX_SAME_SPOT else same[:MAX_SAME_SPOT - 1]
+    text = "\n".join(point_label(r, axes) for r in named)
+    if len(named) < len(same):
+        text += f"\n+{len(same) - len(named)} more with the same values"
+    return text
+
+
 # Labels beyond this many overlap into one blot (70 front points of a 1,000-trial study did):
 # only this many, spread along the front, are labelled; the table marks every front point.
 MAX_FRONT_LABELS = 12
 
 
-def labelled(front: list[dict], at, most: int = MAX_FRONT_LABELS) -> list[dict]:
-    """At most ``most`` points of ``front``, spread evenly over the plot's x axis (``at``: a
-    point's position there; a dense end of the front would otherwise take most labels), both
-    ends kept, in the front's order."""
+def labelled(front: list, at, most: int = MAX_FRONT_LABELS) -> list:
+    """At most ``most`` points (or groups of equal points) of ``front``, spread evenly over
+    the plot's x axis (``at``: a point's position there; a dense end of the front would
+    otherwise take most labels), both ends kept, in the front's order."""
     if len(front) <= most:
         return front
     positions = [at(r) for r in front]
@@ -91,14 +105,20 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
     third = (hi - lo) / 3
     lines = 1
-    shown = labelled(front, lambda r: place(r[x]))
-    for r in shown:
+    # front points with equal values (frequent after few epochs) get one label, not several
+    # drawn over each other
+    spots: dict[tuple, list[dict]] = {}
+    for r in front:
+        spots.setdefault((r[x], r[y]), []).append(r)
+    shown = labelled(list(spots.values()), lambda same: place(same[0][x]))
+    for same in shown:
         # labels up to half the axes wide stay inside them: from points in the left third they
         # run rightwards, from the right third leftwards (above and left of a frontier point no
         # point lies, as it would dominate it), over the middle third they are centred
+        r = same[0]
         at = place(r[x]) - lo
         ha = "left" if at < third else "right" if at > 2 * third else "center"
-        text = point_label(r, axes)
+        text = spot_label(same, axes)
         lines = max(lines, text.count("\n") + 1)
         ax.annotate(text, (r[x], r[y]), textcoords="offset points",
                     xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha,
@@ -111,7 +131,7 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     ax.set_ylabel(label(y))
     _as_percent(ax.yaxis, y)
     title = f"{label(y)} vs {label(x)}: {len(front)} of {len(rows)} points on the front"
-    if len(shown) < len(front):
+    if len(shown) < len(spots):
         title += f"\n({len(shown)} labelled; the table marks them all)"
     ax.set_title(title)
     ax.legend(loc="best")  # lower right holds the big, inaccurate networks
