@@ -1,5 +1,5 @@
 """The report's plots as a reader sees them: front points with the same values share one
-readable label."""
+readable label, and every column of the parallel coordinates says what it measures."""
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -45,3 +45,14 @@ def test_many_equal_front_points_are_counted_not_all_written():
     hidden = int(texts[0].split("+")[1].split()[0])
     assert named + hidden == 7
     assert "7 of 7 points on the front" in title
+
+
+def test_parallel_coordinates_columns_name_their_units():
+    # the columns read size_mib, macs and top1, as the code calls them, with no unit
+    rows = [{"sr": sr, "size_mib": size, "macs": macs, "top1": top1}
+            for sr, size, macs, top1 in [(0.25, 0.5, 2e5, 0.8), (0.5, 1.0, 4e5, 0.9)]]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.parallel(rows, ["sr", "size_mib", "macs", "top1"], "top1")
+        names = [t.get_text().splitlines()[0] for t in fig.axes[0].xaxis.get_ticklabels()]
+    plt.close(fig)
+    assert names == ["sr", "model size (MiB)", "MACs per image", "top-1 accuracy"]

@@ -201,9 +201,10 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
         span = (hi - lo) or 1.0
         scaled.append([(p - lo) / span for p in positions])
         ends = (ticks[0], ticks[-1]) if ticks is not None else (lo, hi)
-        # the column's name, its lowest and its highest value, a line each: on one line, long
-        # values (a list of layers) ran through the next column's label
-        tick_text.append("\n".join([c, _value_text(c, ends[0]), "..", _value_text(c, ends[1])]))
+        # what the column measures, its lowest and its highest value, a line each: on one
+        # line, long values (a list of layers) ran through the next column's label
+        tick_text.append("\n".join([label(c), _value_text(c, ends[0]), "..",
+                                     _value_text(c, ends[1])]))
     widths = [max(PARALLEL_COLUMN_WIDTH, CHAR_WIDTH * max(map(len, t.splitlines())))
               for t in tick_text]
     fig, ax = plt.subplots(figsize=(max(6.0, sum(widths)), 4.2))
