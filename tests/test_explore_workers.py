@@ -135,6 +135,8 @@ def test_sigterm_to_the_command_stops_its_workers_and_requeues_their_trials(tmp_
             parent.wait()
     assert parent.returncode == 143 and err.count("cnnspace explore: terminated") == 1, err
     assert "(cut short; queued again)" in err  # the last look at the study, once they stopped
+    # passed on as what it was: the workers said "interrupted (Ctrl-C)"
+    assert "terminated (SIGTERM): a resumable checkpoint" in err and "Ctrl-C" not in err
     trials = trials_of(str(out), "term")
     workers = {int(t.user_attrs["worker"].rsplit(":", 1)[1]) for t in trials
                if "worker" in t.user_attrs}

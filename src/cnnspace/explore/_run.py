@@ -173,12 +173,12 @@ def _run_local_workers(study: StudyFile, workers: int, out_dir: Path, location: 
         monitor.watch(finished)
     except KeyboardInterrupt as stop:
         # Ctrl-C reaches the workers too (same process group); a SIGTERM sent to this process
-        # alone must be passed on, or they would train on without it. Either way they queue
-        # their trials again and exit: wait for that before leaving.
+        # alone must be passed on, as a SIGTERM, or they would train on without it. Either way
+        # they queue their trials again and exit: wait for that before leaving.
         if isinstance(stop, Terminated):
             for p in procs:
                 if p.poll() is None:
-                    p.send_signal(signal.SIGINT)
+                    p.send_signal(signal.SIGTERM)
         for p in procs:
             p.wait()
         monitor.poll()  # the trials that ended since its last look, and those queued again
