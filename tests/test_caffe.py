@@ -372,3 +372,18 @@ def test_a_misspelt_rule_or_state_field_is_refused(state, rules, words):
     with pytest.raises(SpecError) as e:
         from_prototxt(text, source="bad.prototxt")
     assert words in str(e.value)
+
+
+
+@pytest.mark.parametrize("layer, kind, param", [
+    ("layer", '"Convolution"', 'param { name: "w" lr_mult: 1 }'),
+    ("layers", "CONVOLUTION", 'param: "w"'),                      # V1 names the param itself
+])
+def test_weights_shared_through_a_param_name_are_refused_not_counted_twice(layer, kind, param):
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + "".join(
+        f'{layer} {{ name: "{name}" type: {kind} bottom: "{bottom}" top: "{name}" {param}\n'
+        '  convolution_param { num_output: 3 kernel_size: 3 pad: 1 } }\n'
+        for name, bottom in (("c1", "data"), ("c2", "c1")))
+    with pytest.raises(SpecError, match=r"siamese.prototxt:5: layer 'c2': field 'param': param "
+                                        r"'w' is shared with layer 'c1'"):
+        from_prototxt(text, source="siamese.prototxt")

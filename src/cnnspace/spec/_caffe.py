@@ -238,6 +238,7 @@ class _Builder:
         self.input_line = 0
         self.renamed: dict[str, str] = {}     # spec layer -> the Caffe name it could not keep
         self.unscaled: dict[str, str] = {}    # BatchNorm blob -> the Scale merged into it
+        self.param_owners: dict[str, str] = {}  # Caffe param name -> the layer that has it
 
     def error(self, message: str, line: int, **where) -> SpecError:
         return SpecError(message, source=f"{self.source}:{line}", **where)
@@ -252,6 +253,20 @@ class _Builder:
                              f"{blob!r} with {dims!r}", line)
         self.input_shape, self.input_line = (dims[1], dims[2], dims[3]), line
         self.blobs[blob] = INPUT
+
+    def own_params(self, entry: Message, layer: str) -> None:
+        """Caffe shares a weight among the layers that give it one param name (Siamese
+        networks); each spec layer owns its weights, so a shared one would be counted twice."""
+        for param, line in entry.all("param"):
+            shared = param.one("name") if isinstance(param, Message) else param  # V1: param: "w"
+            if not isinstance(shared, str) or not shared:
+                continue
+            if shared in self.param_owners:
+                raise self.error(f"param {shared!r} is shared with layer "
+                                 f"{self.param_owners[shared]!r}; each spec layer owns its "
+                                 "weights, so shared ones would be counted twice", line,
+                                 layer=layer, field="param")
+            self.param_owners[shared] = layer
 
     def source_of(self, blob: Any, layer: str, line: int) -> str:
         if blob not in self.blobs:
@@ -440,6 +455,7 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
     params = _Params(entry.one(block) or Message(entry.line, source=entry.source), block, name)
     if not isinstance(params.msg, Message):
         raise entry.error(f"expected {block} {{ ... }}", entry.line_of(block), layer=name)
+    b.own_params(entry, name)
     bottoms, tops = _strings(entry, "bottom", name), _strings(entry, "top", name)
     if kind == "Input":
         shapes = [s for s, _ in params.msg.all("shape") if isinstance(s, Message)]
