@@ -48,15 +48,15 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
             for r in results.rows]
     _mark_front(_completed(results, rows), rows, results.objectives)
-    table = f"trials{suffix}.csv"
-    _write_csv(out_dir / table, rows)
+    axes = list(results.axes)
+    table, columns = f"trials{suffix}.csv", _columns(axes)
+    _write_csv(out_dir / table, rows, columns)
     # The plots show the study's accuracy objective (top-5 for a study like the seed's
     # slides 30 and 31); top-1 where it has none (every trial records it).
     accuracy = next((o.name for o in results.objectives if o.name in ACCURACIES), "top1")
     finished = _with_accuracy(results, rows, accuracy)
     trained = _unique_points(finished)
     figures: list[tuple[str, str, Figure]] = []
-    axes = list(results.axes)
     for x in FRONT_AXES:
         have = [r for r in trained if r.get(x) is not None]
         if have:
@@ -84,8 +84,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         ("Study", _summary(results, len(trained))),
         ("Trade-offs", "".join(images) or "<p>No trained point yet.</p>"),
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
-         "</p>" + H.table(rows, _columns(axes), text_columns=("outcome", "point_id", *axes,
-                                                                "violated", "error", "worker"),
+         "</p>" + H.table(rows, columns, text_columns=("outcome", "point_id", *axes,
+                                                        "violated", "error", "worker"),
                            code_columns=("command",))),
     ])
     path = out_dir / f"report{suffix}.html"
@@ -233,10 +233,11 @@ def _columns(axes: list[str]) -> list[str]:
             "reused_from", "error", "started", "worker", "command"]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
+    """The table's columns, in its order; the header also when no trial ran yet (an empty
+    file is no CSV a reader takes)."""
     buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
