@@ -97,6 +97,37 @@ def test_a_signal_while_an_interrupted_point_is_queued_again_waits_for_it(tmp_pa
                                                               TrialState.WAITING]
 
 
+def test_a_signal_while_a_spent_point_is_refused_a_retry_waits_for_its_failure(tmp_path,
+                                                                                monkeypatch):
+    # A Ctrl-C between the refused retry and the recorded failure left the point's outcome
+    # "started": neither failed nor queued again.
+    import os
+    import signal
+
+    from cnnspace.explore._journal import RetryTrial
+    from cnnspace.explore._records import FAILED
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    queue_again = RetryTrial.__call__
+
+    def signalled_when_refused(self, *args, **kwargs):
+        queued = queue_again(self, *args, **kwargs)
+        if not queued:
+            os.kill(os.getpid(), signal.SIGINT)
+        return queued
+    monkeypatch.setattr(_training, "train_point", broken)
+    monkeypatch.setattr(RetryTrial, "__call__", signalled_when_refused)
+    study = load_study_file(write_study(tmp_path, axes={"sr": [0.5]}))
+    with pytest.raises(KeyboardInterrupt):
+        explore(study, tmp_path / "out", heartbeat=Heartbeat(max_retry=1))
+    first, retried = trials_of(tmp_path / "out")
+    assert first.user_attrs["outcome"] != FAILED  # queued again, the retry failed for good
+    assert retried.user_attrs["outcome"] == FAILED
+    assert retried.user_attrs["error"] == "RuntimeError: boom"
+
+
 def test_each_cause_of_a_retry_counts_against_its_own_limit(tmp_path):
     from cnnspace.explore._journal import FAILED_TRY, INTERRUPTED, RetryTrial
 

@@ -111,9 +111,11 @@ class TrialRunner:
             environment = machine_error(e)
             message = describe_error(e)
             trial.set_user_attr("error", message)
-            # The machine's fault is not the point's: the retry waits for the next run.
-            if not self._queue_retry(trial, INTERRUPTED if environment else FAILED_TRY):
-                trial.set_user_attr("outcome", FAILED)
+            # The machine's fault is not the point's: the retry waits for the next run. A Ctrl-C
+            # in between would leave a point neither queued again nor failed.
+            with stop_signals_deferred():
+                if not self._queue_retry(trial, INTERRUPTED if environment else FAILED_TRY):
+                    trial.set_user_attr("outcome", FAILED)
             point = ", ".join(f"{k}={v}" for k, v in trial.params.items())
             error = MachineError if environment else TrialError
             raise error(f"trial {trial.number} [{point}]: {message}") from e
