@@ -149,6 +149,11 @@ def test_v1_layers_format_and_input_layer():
     ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "n" '
      'type: "LRN" bottom: "data" top: "n"\n lrn_param { local_size: 4 } }\n', 4,
      "odd local_size, got 4"),
+    ('layer { name: "data" type: "Input" top: "data" include { stage: "deploy" }\n'
+     '  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\nlayer { name: "c" '
+     'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '
+     'kernel_size: 3 } }\n', 3, "bottom 'data' is written only by Input layer 'data' (line 1), "
+     "which its include/exclude rules leave out"),
 ])
 def test_errors_name_file_and_line(text, line, words):
     with pytest.raises(SpecError) as e:

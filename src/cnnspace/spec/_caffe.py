@@ -239,6 +239,7 @@ class _Builder:
         self.renamed: dict[str, str] = {}     # spec layer -> the Caffe name it could not keep
         self.unscaled: dict[str, str] = {}    # BatchNorm blob -> the Scale merged into it
         self.param_owners: dict[str, str] = {}  # Caffe param name -> the layer that has it
+        self.left_out: dict[str, str] = {}    # blob -> the layer left out by its rules that writes it
 
     def error(self, message: str, line: int, **where) -> SpecError:
         return SpecError(message, source=f"{self.source}:{line}", **where)
@@ -269,6 +270,11 @@ class _Builder:
             self.param_owners[shared] = layer
 
     def source_of(self, blob: Any, layer: str, line: int) -> str:
+        if blob not in self.blobs and blob in self.left_out:  # a file for several stages
+            raise self.error(f"bottom {blob!r} is written only by {self.left_out[blob]}, which "
+                             "its include/exclude rules leave out of a deploy network (phase "
+                             "TEST; the stages and level of the file's `state { }`, none and 0 "
+                             "unless given)", line, layer=layer, field="bottom")
         if blob not in self.blobs:
             raise self.error(f"bottom {blob!r} is not produced by any earlier layer", line,
                              layer=layer, field="bottom")
@@ -440,6 +446,8 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
         raise entry.error("a layer needs a type" + ("" if kind is None else f", got {kind!r}"),
                           entry.line_of("type"), layer=name, field="type")
     if not _in_deploy_state(entry, name, *state):
+        for top in _strings(entry, "top", name):
+            b.left_out.setdefault(top, f"{kind} layer {name!r} (line {entry.line})")
         return
     if kind in DATASET_TYPES:
         raise entry.error(f"a {kind} layer reads a dataset or computes a loss; import the deploy "
