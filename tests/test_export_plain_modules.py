@@ -1,9 +1,10 @@
 """ONNX export of a torch module not built from a spec: its outputs get names of their own."""
 import onnx
+import pytest
 import torch
 from torch import nn
 
-from cnnspace.nn import export_onnx
+from cnnspace.nn import check_onnx, export_onnx
 
 
 class TwoHeads(nn.Module):
@@ -30,3 +31,29 @@ def test_every_output_of_a_plain_module_is_named_and_has_a_dynamic_batch(tmp_pat
 def test_a_plain_module_with_one_output_names_it_output(tmp_path):
     path = export_onnx(nn.Conv2d(3, 4, 3), tmp_path / "m.onnx", (3, 8, 8))
     assert _outputs(path) == [("output", [1, 4, 6, 6])]
+
+
+class NestedHeads(nn.Module):
+    """Outputs in a dict and a nested tuple, as detection and segmentation models return them."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.conv, self.head, self.kind = nn.Conv2d(3, 4, 3), nn.Conv2d(3, 2, 1), kind
+
+    def forward(self, x):
+        a, b = self.conv(x), self.head(x)
+        return {"scores": a, "boxes": b} if self.kind == "dict" else (a, [b, a.flatten(1)])
+
+
+@pytest.mark.parametrize("kind, shapes", [
+    ("dict", [["batch", 4, 6, 6], ["batch", 2, 8, 8]]),
+    ("nested", [["batch", 4, 6, 6], ["batch", 2, 8, 8], ["batch", 144]]),
+])
+def test_outputs_in_dicts_and_nested_tuples_are_named_and_checked(tmp_path, kind, shapes):
+    # A dict's second output was named after a graph value ('6'), and check_onnx raised a
+    # TypeError on anything but a tuple.
+    module = NestedHeads(kind).eval()
+    path = export_onnx(module, tmp_path / "m.onnx", (3, 8, 8), dynamic_batch=True)
+    names = ["output"] + [f"output_{i}" for i in range(1, len(shapes))]
+    assert _outputs(path) == list(zip(names, shapes))
+    assert check_onnx(path, module, (3, 8, 8), batch=2).max_relative_error < 1e-4

@@ -9,7 +9,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -25,6 +25,18 @@ INPUT_NAME = "input"
 ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
+def output_tensors(value: Any) -> list[torch.Tensor]:
+    """The tensors of a module's output, however nested in tuples, lists and dicts, in the
+    order the ONNX exporter makes them outputs."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in output_tensors(v)]
+    return []
+
+
 def output_names(module: nn.Module, example: torch.Tensor) -> list[str]:
     outputs = getattr(module, "outputs", None)  # a SpecModule names its outputs after layers
     if outputs:
@@ -32,8 +44,7 @@ def output_names(module: nn.Module, example: torch.Tensor) -> list[str]:
     # Any other module is run once to count its outputs: the exporter names those past the
     # names given after graph values ('7'), and gives them no declared dynamic batch axis.
     with torch.inference_mode():
-        result = module(example)
-    count = len(result) if isinstance(result, (tuple, list)) else 1
+        count = len(output_tensors(module(example)))
     return ["output"] + [f"output_{i}" for i in range(1, count)]
 
 
@@ -178,8 +189,7 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
     x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(seed))
     reference = copy.deepcopy(module).cpu().float().eval()
     with torch.inference_mode():
-        expected = reference(x)
-    expected = expected if isinstance(expected, tuple) else (expected,)
+        expected = output_tensors(reference(x))
     if not all(bool(torch.isfinite(e).all()) for e in expected):
         raise CnnspaceError("the model's own outputs hold NaN or infinity (in torch, before any "
                             "export): its weights are broken")

@@ -26,6 +26,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from ..errors import CnnspaceError
 from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name, parse_input,
                     resolve)
+from ._export import output_tensors
 from ._init import expect_module
 
 
@@ -345,7 +346,7 @@ def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
         return
     x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(**like)
     with torch.no_grad():
-        expected, traced = _leaves(module(x.clone())), _leaves(gm(x.clone()))
+        expected, traced = output_tensors(module(x.clone())), output_tensors(gm(x.clone()))
     if len(expected) != len(traced) or not all(
             a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
             for a, b in zip(expected, traced)):
@@ -353,17 +354,6 @@ def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
                             "on a random input: an in-place operation such as `y += x` on a "
                             "tensor used elsewhere is traced as `y = y + x`; write that "
                             "out-of-place form")
-
-
-def _leaves(value: Any) -> list[torch.Tensor]:
-    """The tensors of a module's output, however nested in tuples, lists and dicts."""
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _leaves(v)]
-    return []
 
 
 def _traceable(module: nn.Module) -> nn.Module:
