@@ -33,3 +33,19 @@ def test_trials_csv_of_a_study_without_trials_has_its_header(tmp_path):
         header = reader.fieldnames
     assert header[:3] == ["trial", "outcome", "pareto"]
     assert {"sr", "top1", "size_mib", "macs", "command"} <= set(header)
+
+
+def test_studies_whose_names_make_one_file_name_keep_their_own_reports(tmp_path, capsys):
+    # 'pct3x3 sweep' and 'pct3x3-sweep' both wrote report-pct3x3-sweep.html: the second
+    # replaced the first's
+    names = ("pct3x3 sweep", "pct3x3-sweep")
+    for name in names:
+        stored_study(tmp_path, name)
+    written = {}
+    for name in names:
+        assert main(["report", str(tmp_path), "--study-name", name]) == 0
+        written[name] = capsys.readouterr().out.split("report: ")[1].strip()
+    assert written["pct3x3-sweep"] == str(tmp_path / "report-pct3x3-sweep.html")
+    assert written["pct3x3 sweep"].startswith(str(tmp_path / "report-pct3x3-sweep-"))
+    for name, path in written.items():
+        assert f"<title>cnnspace study {name}</title>" in open(path).read()
