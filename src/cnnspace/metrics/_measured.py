@@ -3,6 +3,7 @@ percent of the device's measured peak FLOP/s (whole network and per layer), trai
 energy per frame where a counter can be read. FLOPs are the analytic counts of ``analyze``."""
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -33,6 +34,10 @@ class BackendResult:
     pct_of_peak: float
     energy_j_per_frame: float | None     # at batch 1
     unsettled_batches: tuple[int, ...] = ()  # batches > 1 whose timing never settled
+
+    def settled(self, batch: int) -> bool:
+        """Whether the timing behind ``throughput_fps[batch]`` settled."""
+        return self.latency.stable if batch == 1 else batch not in self.unsettled_batches
 
     def to_json(self) -> dict:
         return {"name": self.name, "latency_ms": self.latency.to_json(),
@@ -102,9 +107,9 @@ class BenchResult:
 
     def to_json(self) -> dict:
         best = self.fastest
-        top_name, top_batch, top_fps = max(((b.name, batch, fps) for b in self.backends
-                                            for batch, fps in b.throughput_fps.items()),
-                                           key=lambda t: t[2])
+        top, top_batch, top_fps = max(((b, batch, fps) for b in self.backends
+                                       for batch, fps in b.throughput_fps.items()),
+                                      key=lambda t: t[2])
         train = None if self.train is None else {
             "backend": self.train.backend, "batch": self.train.batch,
             "step_ms": self.train.step.to_json(),
@@ -115,7 +120,8 @@ class BenchResult:
             "dtype": self.peak.dtype, "threads": self.threads,
             "flops_per_frame": self.flops_per_frame, "backend": best.name,
             "latency_ms": best.latency.to_json(), "throughput_fps": top_fps,
-            "throughput_backend": top_name, "throughput_batch": top_batch,
+            "throughput_backend": top.name, "throughput_batch": top_batch,
+            "throughput_stable": top.settled(top_batch),
             "peak_flops": self.peak.flops, "peak": self.peak.to_json(),
             "achieved_flops": best.achieved_flops, "pct_of_peak": best.pct_of_peak,
             "energy_j_per_frame": best.energy_j_per_frame, "energy_source": self.energy_source,
@@ -211,17 +217,23 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                                  activation_bytes=value_bytes)
     if too_large:
         raise CnnspaceError(too_large)
-    model = module if module is not None else build(spec)
-    if isinstance(model, SpecModule):
-        # another network's module would be timed against this spec's FLOPs, and its per-layer
-        # times looked up under names it does not have
-        theirs, ours = list(model.layers), [m.name for m in analysis.layers]
-        if theirs != ours:
-            first = next((a, b) for a, b in zip([*theirs, None], [*ours, None]) if a != b)
-            raise CnnspaceError(f"the module is not built from spec {spec.name!r}: its layers "
-                                f"differ, first {first[0]!r} where the spec has {first[1]!r}")
     names, unavailable = _backend_names(tuple(backends), dev, dtype)
-    with torch_threads(threads) as threads:
+    # Weights and inputs are drawn at random: from a private generator, so that a seeded script
+    # that benchmarks and then trains gets the very numbers it would have got without it.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []), \
+            torch_threads(threads) as threads:
+        model = module if module is not None else build(spec)
+        if isinstance(model, SpecModule):
+            # another network's module would be timed against this spec's FLOPs, and its
+            # per-layer times looked up under names it does not have
+            theirs, ours = list(model.layers), [m.name for m in analysis.layers]
+            if theirs != ours:
+                first = next((a, b) for a, b in zip([*theirs, None], [*ours, None]) if a != b)
+                raise CnnspaceError(f"the module is not built from spec {spec.name!r}: its "
+                                    f"layers differ, first {first[0]!r} where the spec has "
+                                    f"{first[1]!r}")
+        if module is not None:
+            _check_module_is_the_spec(model, spec, analysis.totals.macs, dev, dtype)
         progress("measuring the peak FLOP/s of GEMM")
         peak = gemm_peak(dev, dtype, threads=threads, sizes=peak_sizes)
         meter, energy_reason = energy_meter(str(dev))
@@ -278,6 +290,32 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                        tuple(results), unavailable, profiled.name if layers else None, layers,
                        train, train_reason, meter.name if meter else None, energy_reason,
                        layers_reason)
+
+
+def _check_module_is_the_spec(module: nn.Module, spec: NetSpec, macs: int, dev: torch.device,
+                              dtype: torch.dtype) -> None:
+    """A module passed in is timed against ``spec``'s FLOPs, which must then be its own (the same
+    layer names hold other widths in a network built for other classes): it must run on the
+    spec's input, and its convolutions and matrix products must take the spec's MACs
+    (FlopCounterMode counts 2 FLOPs per multiply-accumulate). Checked on an eval copy in the
+    timed dtype at batch 1: the caller's module keeps its mode and batch-norm statistics."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    copied = copy.deepcopy(module).to(dev, dtype).eval()
+    counter = FlopCounterMode(display=False)
+    try:
+        with torch.inference_mode(), counter:
+            copied(torch.zeros(1, *spec.input, device=dev, dtype=dtype))
+    except RuntimeError as e:
+        raise CnnspaceError(f"the module cannot run on the input of spec {spec.name!r} "
+                            f"({'x'.join(map(str, spec.input))}): "
+                            f"{str(e).strip().splitlines()[0]}") from None
+    theirs = counter.get_total_flops() // 2
+    if theirs != macs:
+        raise CnnspaceError(f"the module is not the network of spec {spec.name!r}: its "
+                            f"convolutions and matrix products take {theirs:,} MACs per image "
+                            f"where the spec counts {macs:,}, so its times would be set against "
+                            "another network's FLOPs")
 
 
 def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple[LayerTiming, ...]:
