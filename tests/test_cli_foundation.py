@@ -191,6 +191,12 @@ def test_a_zoo_model_at_an_input_too_small_is_named(capsys, command):
                                                    "invalid int value: 'x'"),
     (["analyse", "squeezenet1_0"], "cnnspace: error: argument COMMAND: invalid choice: 'analyse'"),
     (["spec"], "cnnspace spec: error: the following arguments are required"),
+    # the subcommand's help, which lists its options (`cnnspace --help` lists only commands)
+    (["analyze", "squeezenet1_0", "--threds", "1"],
+     "cnnspace analyze: error: unrecognized arguments: --threds 1 (see `cnnspace analyze --help`)"),
+    (["space", "show", "x.yaml", "--bogus"],
+     "cnnspace space show: error: unrecognized arguments: --bogus (see `cnnspace space show "
+     "--help`)"),
 ])
 def test_a_usage_error_is_one_line_naming_the_help(capsys, argv, words):
     with pytest.raises(SystemExit) as e:

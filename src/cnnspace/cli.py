@@ -44,9 +44,22 @@ def make_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """``parser.parse_args(argv)``, with arguments no parser knows refused by the subcommand's
+    own parser: its help lists the options (the top parser's lists only the commands)."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        chosen = parser
+        while sub := next((a for a in chosen._actions
+                           if isinstance(a, argparse._SubParsersAction)), None):
+            chosen = sub.choices[getattr(args, sub.dest)]
+        chosen.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = make_parser(argv[0] if argv else None).parse_args(argv)
+    args = _parse(make_parser(argv[0] if argv else None), argv)
     try:
         return args.run(args) or 0
     except CnnspaceError as e:
