@@ -49,3 +49,15 @@ def test_studies_whose_names_make_one_file_name_keep_their_own_reports(tmp_path,
     assert written["pct3x3 sweep"].startswith(str(tmp_path / "report-pct3x3-sweep-"))
     for name, path in written.items():
         assert f"<title>cnnspace study {name}</title>" in open(path).read()
+
+
+def test_edf_says_which_compared_study_has_no_trained_network(tmp_path):
+    # a study named with --compare that has trained nothing yet was left out of the EDF
+    # without a word, as if it had not been asked for
+    trained = write_study(tmp_path, name="trained", axes={"sr": [0.25, 0.5]})
+    assert main(["explore", str(trained), "--out", str(tmp_path), "--no-report"]) == 0
+    stored_study(tmp_path, "fresh")
+    assert main(["report", str(tmp_path), "--study-name", "trained", "--compare", "fresh"]) == 0
+    edf = (tmp_path / "report-trained.html").read_text().split('<figure id="edf">')[1]
+    caption = edf.split("<figcaption>")[1].split("</figcaption>")[0]
+    assert "no trained network yet: fresh" in caption

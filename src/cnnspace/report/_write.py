@@ -161,14 +161,19 @@ def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
 
     trained = _unique_points(finished)
     groups = {results.name: errors(trained)}
+    untrained = []  # studies asked for that have no curve to draw
     for other in compare:
         theirs = _with_accuracy(other, other.rows, accuracy)
         if theirs:
             groups[other.name] = errors(theirs)
+        else:
+            untrained.append(other.name)
     error = _plots.error_label(accuracy)
-    out = [("edf", f"error EDF: the fraction of trained models with {error} below e "
-            "(higher and further left is a better design space)",
-            _plots.edf(groups, "error EDF by study", accuracy))]
+    caption = (f"error EDF: the fraction of trained models with {error} below e "
+               "(higher and further left is a better design space)")
+    if untrained:
+        caption += f"; no trained network yet: {', '.join(untrained)}"
+    out = [("edf", caption, _plots.edf(groups, "error EDF by study", accuracy))]
     for axis in results.axes:
         values = {_plots.short(r[axis]) for r in finished}
         if 2 <= len(values) <= EDF_MAX_GROUPS and len(trained) > len(values):
