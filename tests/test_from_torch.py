@@ -399,3 +399,17 @@ class ReturnsAScalarToo(nn.Module):
 def test_an_unsupported_operation_giving_a_0d_tensor_is_refused_not_dropped():
     with pytest.raises(UnsupportedModuleError, match="Tensor.sum"):
         cnnspace.from_torch(ReturnsAScalarToo(), (3, 8, 8))
+
+
+class HeadRegisteredFirst(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.head, self.stem = nn.Conv2d(16, 10, 1), nn.Conv2d(3, 16, 3)
+
+    def forward(self, x):
+        return self.head(self.stem(x))
+
+
+def test_an_hxw_input_takes_the_channels_of_the_convolution_called_first():
+    # it took those of the first one registered (16), and the trace failed on 16 channels
+    assert cnnspace.from_torch(HeadRegisteredFirst(), "32x32").input == (3, 32, 32)

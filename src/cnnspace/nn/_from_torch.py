@@ -312,7 +312,10 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
                                      "elsewhere; write the out-of-place form (y = f(x))")
 
 
-def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.GraphModule:
+def _trace(module: nn.Module, input_shape: Any,
+           title: str) -> tuple[fx.GraphModule, tuple[int, int, int]]:
+    """The traced graph, and the input shape (an HxW input takes the channels of the first
+    convolution forward() calls: the first one registered may come later in the network)."""
     try:
         gm = fx.symbolic_trace(module)
     except Exception as e:  # torch.fx raises many types on dynamic control flow
@@ -320,6 +323,9 @@ def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.Gra
     for node in gm.graph.nodes:
         _check_in_place(node, gm)
     gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
+    called = (gm.get_submodule(n.target) for n in gm.graph.nodes if n.op == "call_module")
+    first_conv = next((m for m in called if isinstance(m, nn.Conv2d)), None)
+    shape = parse_input(input_shape, first_conv.in_channels if first_conv is not None else 3)
     # inputs on the module's device and in its precision (a float64 or half module refuses
     # float32 inputs)
     weight = next((p for p in module.parameters() if p.is_floating_point()), None)
@@ -333,7 +339,7 @@ def _trace(module: nn.Module, shape: tuple[int, int, int], title: str) -> fx.Gra
         raise CnnspaceError(f"{title} fails on a batch of {TRACE_BATCH} inputs of shape "
                             f"{list(shape)}: {first}") from None
     _check_trace_computes_forward(module, gm, shape, like, title)
-    return gm
+    return gm, shape
 
 
 def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
@@ -424,15 +430,13 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
 
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
     """The spec of ``module`` for inputs of ``input_shape`` (C, H, W, "CxHxW", or "HxW" with the
-    first convolution's input channels). Unsupported operations raise UnsupportedModuleError
-    naming the op and its module path."""
+    input channels of the first convolution forward() calls). Unsupported operations raise
+    UnsupportedModuleError naming the op and its module path."""
     expect_module(module, "a spec already")
-    first = next((m for m in module.modules() if isinstance(m, nn.Conv2d)), None)
-    shape = parse_input(input_shape, first.in_channels if first is not None else 3)
     copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
     title = type(module).__name__
     root = _traceable(copied)
-    gm = _trace(root, shape, title)
+    gm, shape = _trace(root, input_shape, title)
     values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
     taken = {node.name for node in gm.graph.nodes}
     owners: dict[int, str] = {}  # id of a parameter -> path of the module made into a layer
