@@ -180,6 +180,10 @@ def test_commands_read_prototxt_directly(tmp_path, capsys):
     assert main(["analyze", str(bad)]) == 2
     assert "bad.prototxt:1:" in capsys.readouterr().err
     assert main(["import", str(FIXTURES)]) == 2
+    weights = tmp_path / "squeezenet_v1.1.caffemodel"
+    weights.write_bytes(b"\x0a\x0dSqueezeNet")
+    assert main(["import", str(weights)]) == 2
+    assert "trained weights, which cnnspace does not read" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rules, kept", [

@@ -25,7 +25,10 @@ def register(sub) -> None:
 def run(args) -> int:
     source = Path(args.source)
     if source.suffix.lower() != ".prototxt":
-        raise CnnspaceError(f"{source}: expected a Caffe .prototxt file")
+        weights = source.suffix.lower() == ".caffemodel"
+        raise CnnspaceError(f"{source}: expected a Caffe .prototxt file" + (
+            " (a .caffemodel holds trained weights, which cnnspace does not read: import the "
+            "network's deploy .prototxt)" if weights else ""))
     spec = load(source)
     totals = analyze(spec).totals
     summary = (f"imported {source.name}: {plural(len(spec.layers), 'layer')}, input "
