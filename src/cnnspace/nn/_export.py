@@ -188,8 +188,8 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
     """Runs the exported model with onnxruntime and torch on the same random input."""
     x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(seed))
     reference = copy.deepcopy(module).cpu().float().eval()
-    with torch.inference_mode():
-        expected = output_tensors(reference(x))
+    with torch.inference_mode():  # on a copy: a module may change its input in place
+        expected = output_tensors(reference(x.clone()))
     if not all(bool(torch.isfinite(e).all()) for e in expected):
         raise CnnspaceError("the model's own outputs hold NaN or infinity (in torch, before any "
                             "export): its weights are broken")
