@@ -1,10 +1,16 @@
 """The report's plots as a reader sees them: front points with the same values share one
-readable label, and every column of the parallel coordinates says what it measures."""
+readable label, every column of the parallel coordinates says what it measures, and a trial
+without a finite accuracy is on no front."""
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import csv
 
-from cnnspace.report import _plots
+import matplotlib.pyplot as plt
+from optuna.distributions import FloatDistribution
+from optuna.trial import TrialState, create_trial
+
+from cnnspace.explore import OBJECTIVES, StudyResults, count, trial_rows
+from cnnspace.report import _plots, write_report
 
 
 def drawn_pareto(rows: list[dict], x: str = "macs") -> tuple[list[tuple], list[str], str]:
@@ -56,3 +62,30 @@ def test_parallel_coordinates_columns_name_their_units():
         names = [t.get_text().splitlines()[0] for t in fig.axes[0].xaxis.get_ticklabels()]
     plt.close(fig)
     assert names == ["sr", "model size (MiB)", "MACs per image", "top-1 accuracy"]
+
+
+def forged_study(results: list[tuple[float, float]]) -> StudyResults:
+    """A finished two-objective study (top-1 up, size down) of one trained trial per
+    (top1, size_mib), as `cnnspace explore` records them."""
+    distribution = {"sr": FloatDistribution(0.0, 1.0)}
+    trials = [create_trial(state=TrialState.COMPLETE, values=[0.5, size], params={"sr": 0.5},
+                           distributions=distribution,
+                           user_attrs={"point_id": f"p{n}", "point": {"sr": 0.1 * (n + 1)},
+                                       "metrics": {"size_mib": size, "macs": 1000 * size},
+                                       "results": {"top1": top1}, "outcome": "trained"})
+              for n, (top1, size) in enumerate(results)]
+    for n, t in enumerate(trials):
+        t.number = n
+    config = {"space": {"base": "firenet", "axes": {"sr": [0.1, 0.2, 0.3]}}, "data": "digits",
+              "train": {}, "sampler": {"name": "grid"}, "pruner": {"name": "none"}}
+    return StudyResults("forged", "memory", config, (OBJECTIVES["top1"], OBJECTIVES["size_mib"]),
+                        ("sr",), trials, trial_rows(trials, ["sr"]), count(trials), {})
+
+
+def test_a_trial_without_a_finite_accuracy_is_neither_drawn_nor_on_the_front(tmp_path):
+    # a NaN is never dominated: it was counted on the front ('2 of 3 points') without being
+    # drawn, and marked on the front in the table
+    write_report(forged_study([(0.8, 1.0), (float("nan"), 0.5), (0.7, 2.0)]), tmp_path)
+    assert "1 of 2 points on the front" in (tmp_path / "plots" / "pareto_size_mib.svg").read_text()
+    with (tmp_path / "trials.csv").open() as f:
+        assert [r["pareto"] for r in csv.DictReader(f)] == ["True", "", "False"]

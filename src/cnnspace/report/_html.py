@@ -61,7 +61,7 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str],
         for c in columns:
             value = row.get(c)
             css = "cmd" if c in code_columns else "text" if c in text_columns else ""
-            sort = f' data-v="{value!r}"' if _number(value) else ""
+            sort = f' data-v="{value!r}"' if finite_number(value) else ""
             klass = f' class="{css}"' if css else ""
             cells.append(f"<td{klass}{sort}>{esc(_format(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -80,7 +80,7 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
-def _number(v: Any) -> bool:
+def finite_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 

@@ -58,7 +58,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     trained = _unique_points(finished)
     figures: list[tuple[str, str, Figure]] = []
     for x in FRONT_AXES:
-        have = [r for r in trained if r.get(x) is not None]
+        have = [r for r in trained if H.finite_number(r.get(x))]
         if have:
             figures.append((f"pareto_{x}", f"Pareto front: {_plots.label(accuracy)} vs "
                             f"{_plots.label(x)}; frontier points labelled with their settings",
@@ -128,15 +128,16 @@ def _completed(results: StudyResults, rows: list[dict]) -> list[dict]:
 
 def _with_accuracy(results: StudyResults, rows: list[dict], accuracy: str) -> list[dict]:
     """The completed rows that have ``accuracy``, those of trials that trained first (so that
-    ``_unique_points`` labels a network with the trial that trained it)."""
-    done = [r for r in _completed(results, rows) if r.get(accuracy) is not None]
+    ``_unique_points`` labels a network with the trial that trained it). A NaN is no accuracy:
+    it would be on every front (nothing dominates it) and drawn nowhere."""
+    done = [r for r in _completed(results, rows) if H.finite_number(r.get(accuracy))]
     return sorted(done, key=lambda r: r["outcome"] != "trained")
 
 
 def _mark_front(done: list[dict], rows: list[dict], objectives) -> None:
     """``pareto``: whether a completed trial's network is on the front of the study's
     objectives (a reused trial as its twin); empty for the other trials."""
-    done = [r for r in done if all(r.get(o.name) is not None for o in objectives)]
+    done = [r for r in done if all(H.finite_number(r.get(o.name)) for o in objectives)]
     front = pareto_mask([[r[o.name] for o in objectives] for r in done],
                         [o.maximize for o in objectives])
     on, finished = {id(r) for r, f in zip(done, front) if f}, {id(r) for r in done}
