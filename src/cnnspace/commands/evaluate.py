@@ -64,12 +64,16 @@ def run(args) -> int:
     if too_large:
         raise CnnspaceError(f"--batch-size {args.batch_size}: {too_large}")
     result = evaluate(model, data.test, batch_size=args.batch_size, device="cpu")
-    out = {"model": args.model, "data": data.name, "bytes": size, **result.to_dict()}
+    out = {"model": args.model, "data": data.name, "bytes": size, "classes": data.num_classes,
+           **result.to_dict()}
+    # with 5 classes or fewer every class is in the top 5: a top-5 of 100% says nothing
+    trivial = f" (all {data.num_classes} classes)" if data.num_classes <= 5 else ""
     if args.format == "json":
         print(dump_json(out), end="")
     else:
         print(f"{args.model} ({size:,} bytes) on {data.name}: top-1 {result.top1:.2%}, top-5 "
-              f"{result.top5:.2%}, loss {result.loss:.4f} over {result.images:,} test images")
+              f"{result.top5:.2%}{trivial}, loss {result.loss:.4f} over {result.images:,} test "
+              "images")
     if not math.isfinite(result.loss):
         print(f"warning: the loss is {result.loss}: {args.model} computes NaN or infinity, so "
               "its weights or its outputs are broken", file=sys.stderr)
