@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+from cnnspace.errors import CnnspaceError
 from cnnspace.nn import check_onnx, export_onnx
 
 
@@ -74,3 +75,19 @@ def test_a_module_changing_its_input_in_place_is_checked_on_the_same_input(tmp_p
     module = NormalisesInPlace().eval()
     path = export_onnx(module, tmp_path / "m.onnx", (3, 8, 8))
     assert check_onnx(path, module, (3, 8, 8)).max_relative_error < 1e-4
+
+
+def test_an_input_written_as_for_from_torch_is_taken_or_refused_in_one_line(tmp_path):
+    module = nn.Conv2d(3, 4, 3)
+    path = export_onnx(module, tmp_path / "m.onnx", "3x8x8")  # was a TypeError from torch.zeros
+    assert _outputs(path) == [("output", [1, 4, 6, 6])]
+    assert check_onnx(path, module, "3x8x8").max_relative_error < 1e-4
+    with pytest.raises(CnnspaceError, match="give the input as CxHxW, not '8x8'"):
+        export_onnx(module, tmp_path / "m.onnx", "8x8")
+
+
+def test_a_module_on_the_meta_device_is_refused_in_one_line(tmp_path):
+    with torch.device("meta"):
+        module = nn.Conv2d(3, 4, 3)
+    with pytest.raises(CnnspaceError, match="meta device: it holds no weights"):
+        export_onnx(module, tmp_path / "m.onnx", (3, 8, 8))  # was torch's NotImplementedError

@@ -16,7 +16,7 @@ from torch import nn
 
 from .._atomic import write_atomic
 from ..errors import CnnspaceError
-from ..spec import Shape
+from ..spec import Shape, parse_input
 from ._init import expect_module
 from ._module import SpecModule
 
@@ -66,6 +66,20 @@ def _native_output_silenced():
             os.close(copy_)
 
 
+def _input_shape(module: nn.Module, input_shape: Shape | str) -> tuple[int, ...]:
+    """The input's shape without the batch; a CxHxW string as from_torch takes it, HxW only
+    for a module built from a spec, whose channels are known (any other's would be guessed).
+    Sequences are kept as given: a module need not take images (bench's GEMM takes n x n)."""
+    if not isinstance(input_shape, str):
+        return tuple(input_shape)
+    if isinstance(module, SpecModule):
+        return parse_input(input_shape, module.input_shape[0])
+    if input_shape.lower().count("x") == 1:
+        raise CnnspaceError(f"give the input as CxHxW, not {input_shape!r}: a module not built "
+                            "from a spec does not say how many channels it takes")
+    return parse_input(input_shape)
+
+
 def too_large_for_onnx(module: nn.Module) -> str | None:
     """Why ``module``'s weights cannot go into one ONNX file, or None. Checked before
     exporting: torch's own error comes after the whole export and asks for a file name."""
@@ -76,12 +90,15 @@ def too_large_for_onnx(module: nn.Module) -> str | None:
             "(protobuf's limit; weights in separate files are not written)")
 
 
-def onnx_bytes(module: nn.Module, input_shape: Shape, dynamic_batch: bool = False,
+def onnx_bytes(module: nn.Module, input_shape: Shape | str, dynamic_batch: bool = False,
                opset: int = OPSET, batch: int = 1) -> bytes:
     """The ONNX model of ``module`` (evaluated in inference mode on a copy: the caller's module
     keeps its mode and weights) for inputs of (C, H, W) ``input_shape``, at ``batch`` unless
     the batch is dynamic."""
     expect_module(module)
+    input_shape = _input_shape(module, input_shape)
+    if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        raise CnnspaceError("the module is on the meta device: it holds no weights to export")
     if reason := too_large_for_onnx(module):
         raise CnnspaceError(f"the model's {reason}")
     if opset < OPSET:
@@ -132,8 +149,9 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape | None = None,
-                dynamic_batch: bool = False, opset: int = OPSET) -> Path:
+def export_onnx(module: nn.Module, path: str | os.PathLike,
+                input_shape: Shape | str | None = None, dynamic_batch: bool = False,
+                opset: int = OPSET) -> Path:
     """Writes the ONNX model atomically and returns its path. ``input_shape`` defaults to the
     SpecModule's own."""
     expect_module(module)
@@ -142,7 +160,7 @@ def export_onnx(module: nn.Module, path: str | os.PathLike, input_shape: Shape |
             raise CnnspaceError("give input_shape (C, H, W) to export a module that is not "
                                 "built from a spec")
         input_shape = module.input_shape
-    data = onnx_bytes(module, tuple(input_shape), dynamic_batch, opset)
+    data = onnx_bytes(module, input_shape, dynamic_batch, opset)
     path = Path(path)
     write_atomic(path, lambda f: f.write(data))
     return path
@@ -183,9 +201,11 @@ class OnnxCheck:
     batch: int
 
 
-def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape: Shape,
+def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape: Shape | str,
                batch: int = 1, seed: int = 0) -> OnnxCheck:
     """Runs the exported model with onnxruntime and torch on the same random input."""
+    expect_module(module)
+    input_shape = _input_shape(module, input_shape)
     x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(seed))
     reference = copy.deepcopy(module).cpu().float().eval()
     with torch.inference_mode():  # on a copy: a module may change its input in place
