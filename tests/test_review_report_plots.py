@@ -89,3 +89,26 @@ def test_a_trial_without_a_finite_accuracy_is_neither_drawn_nor_on_the_front(tmp
     assert "1 of 2 points on the front" in (tmp_path / "plots" / "pareto_size_mib.svg").read_text()
     with (tmp_path / "trials.csv").open() as f:
         assert [r["pareto"] for r in csv.DictReader(f)] == ["True", "", "False"]
+
+
+def test_labels_of_long_settings_stay_inside_the_axes_and_whole():
+    # a list-valued axis (pool_after) and a long name ran past the figure's edges, cut off
+    layers = ["conv1", "fire2", "fire3", "fire4", "fire5", "fire6", "fire7", "fire8"]
+    rows = [{"trial": i, "size_mib": 1.0 + i, "top1": 0.5 + 0.1 * i, "pool_after": layers[:3 + i],
+             "sr": 0.125 * (i + 1), "variant": "squeeze_and_excite_with_bypass_" * 2}
+            for i in range(5)]
+    axes = ["pool_after", "sr", "variant"]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.pareto(rows, "size_mib", "top1", axes)
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        inside = fig.axes[0].get_window_extent(renderer)
+        labels = [(t.get_text(), t.get_window_extent(renderer)) for t in fig.axes[0].texts]
+    plt.close(fig)
+    assert len(labels) == 5
+    for text, box in labels:
+        assert inside.x0 <= box.x0 and box.x1 <= inside.x1, text
+        row = rows[int(text.split()[0][1:])]
+        written = "".join(text.split())
+        for axis in axes:
+            assert "".join(f"{axis}={_plots.short(row[axis])}".split()) in written

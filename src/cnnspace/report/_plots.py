@@ -7,6 +7,7 @@ is never parsed as mathtext, so names with ``$`` or ``_`` print as written.
 from __future__ import annotations
 
 import math
+import textwrap
 from typing import Any, Sequence
 
 import matplotlib
@@ -49,11 +50,26 @@ def _as_percent(axis, metric: str) -> None:
         axis.set_ticks([t for t in axis.get_ticklocs() if 0 <= t <= 1])
 
 
+# Characters a label's line holds at most: about half the Pareto plot's width at the labels'
+# font size, which ``pareto`` keeps inside the axes
+LABEL_WIDTH = 44
+
+
 def point_label(row: dict, axes: Sequence[str], per_line: int = 3) -> str:
-    """The trial and its settings, ``per_line`` to a line: a study of many axes would write
-    labels wider than the plot, whose edge cuts them."""
-    settings = [f"{a}={short(row.get(a))}" for a in axes]
-    lines = [" ".join(settings[i:i + per_line]) for i in range(0, len(settings), per_line)]
+    """The trial and its settings, at most ``per_line`` and ``LABEL_WIDTH`` characters to a
+    line: a study of many axes, or a long value (a list of layers), would write labels wider
+    than the plot, whose edge cuts them. A setting longer than a line is wrapped, not cut."""
+    lines: list[str] = []
+    room = 0  # settings the last line still takes
+    for a in axes:
+        setting = f"{a}={short(row.get(a))}"
+        if room and len(lines[-1]) + 1 + len(setting) <= LABEL_WIDTH:
+            lines[-1] += " " + setting
+            room -= 1
+        else:
+            wrapped = textwrap.wrap(setting, LABEL_WIDTH)
+            lines += wrapped
+            room = per_line - 1 if len(wrapped) == 1 else 0
     return f"#{row['trial']} " + "\n".join(lines)
 
 
