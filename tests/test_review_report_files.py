@@ -61,3 +61,14 @@ def test_edf_says_which_compared_study_has_no_trained_network(tmp_path):
     edf = (tmp_path / "report-trained.html").read_text().split('<figure id="edf">')[1]
     caption = edf.split("<figcaption>")[1].split("</figcaption>")[0]
     assert "no trained network yet: fresh" in caption
+
+
+def test_sweep_names_the_knob_values_it_cannot_show(tmp_path):
+    # sr=1 is over the size limit: the sweep showed sr 0.25 and 0.5 only, without a word on 1
+    study = write_study(tmp_path, name="limited", constraints={"max_params": 800})
+    assert main(["explore", str(study), "--out", str(tmp_path), "--no-report"]) == 0
+    assert main(["report", str(tmp_path)]) == 0
+    sweep = (tmp_path / "report.html").read_text().split('<figure id="sweep_sr">')[1]
+    caption = sweep.split("<figcaption>")[1].split("</figcaption>")[0]
+    assert "no final accuracy: sr=1 (infeasible)" in caption
+    assert "sr=0.25" not in caption and "sr=0.5" not in caption

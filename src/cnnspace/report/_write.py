@@ -67,7 +67,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         # Every value of the knob, also one whose network another value built (widths floor).
         knob = list({_plots.short(r[axes[0]]): r for r in reversed(finished)}.values())
         figures.append((f"sweep_{axes[0]}", f"{_plots.label(accuracy)} and model size against "
-                        f"{axes[0]} (as the seed's slides 30 and 31)",
+                        f"{axes[0]} (as the seed's slides 30 and 31)"
+                        + _not_swept(rows, knob, axes[0]),
                         _plots.sweep(knob, axes[0], accuracy)))
     if trained:
         figures += _edf_figures(results, finished, accuracy, compare)
@@ -93,6 +94,18 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     if suffix:
         _remove_superseded(out_dir, title, results.storage)
     return path
+
+
+def _not_swept(rows: list[dict], knob: list[dict], axis: str) -> str:
+    """The values of the knob the sweep cannot show, each with what became of its last trial
+    (infeasible, failed, running, ...): a gap in the sweep would otherwise pass unnoticed."""
+    shown = {_plots.short(r[axis]) for r in knob}
+    missing = {_plots.short(r[axis]): r["outcome"] for r in rows
+               if _plots.short(r[axis]) not in shown}
+    if not missing:
+        return ""
+    return "; no final accuracy: " + ", ".join(f"{axis}={v} ({outcome})"
+                                                for v, outcome in missing.items())
 
 
 def _remove_superseded(out_dir: Path, title: str, storage: str) -> None:
