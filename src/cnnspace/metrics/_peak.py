@@ -64,8 +64,34 @@ def _ort_gemm(n: int, threads: int):
     return lambda: session.run(None, {INPUT_NAME: a})
 
 
+def _convolutions_use_tf32(device: torch.device, dtype: torch.dtype) -> bool:
+    """Whether cuDNN runs this float32 network's convolutions on TF32 tensor cores, as PyTorch
+    does by default while its matrix products stay IEEE float32: a peak of IEEE GEMMs alone
+    would set TF32 work against a ceiling several times lower, and % of peak would overstate it
+    as much."""
+    return (device.type == "cuda" and dtype == torch.float32
+            and torch.backends.cudnn.conv.fp32_precision == "tf32")
+
+
+def _tf32(gemm):
+    """``gemm`` with TF32 matrix products allowed during each call; torch's setting is put back
+    after it (through the same API: mixing torch's two TF32 APIs makes its getters raise)."""
+    matmul = torch.backends.cuda.matmul
+
+    def call():
+        kept = matmul.fp32_precision
+        matmul.fp32_precision = "tf32"
+        try:
+            return gemm()
+        finally:
+            matmul.fp32_precision = kept
+    return call
+
+
 def _engines(device: torch.device, dtype: torch.dtype, threads: int):
     yield "torch.mm", lambda n: _torch_gemm(n, device, dtype)
+    if _convolutions_use_tf32(device, dtype):
+        yield "torch.mm TF32", lambda n: _tf32(_torch_gemm(n, device, dtype))
     if (device.type == "cpu" and dtype == torch.float32
             and unavailable_reason("onnxruntime", device) is None):
         yield "onnxruntime MatMul", lambda n: _ort_gemm(n, threads)
