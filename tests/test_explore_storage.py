@@ -134,6 +134,30 @@ def test_progress_lines_show_the_study_as_it_stood_when_each_trial_ended(tmp_pat
     assert "trial 1" in lines[1] and "trials 2/3 done" in lines[1]
 
 
+def test_progress_lines_show_the_studys_objectives_with_their_units(tmp_path):
+    # A study of top-1 against MACs printed each trial's top-1 and size, never its MACs.
+    from rich.console import Console
+
+    from cnnspace.explore._monitor import Monitor
+    from cnnspace.explore._objectives import OBJECTIVES
+
+    storage = open_storage(tmp_path, heartbeat=None)
+    study = optuna.create_study(storage=storage, study_name="s",
+                                directions=["minimize", "maximize"])
+    console = Console(record=True, width=300)
+    monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["macs"], OBJECTIVES["top1"]), total=3,
+                      workers=1, epochs=1, console=console)
+    trial = study.ask()
+    trial.set_user_attr("outcome", "trained")
+    trial.set_user_attr("metrics", {"macs": 215_123_456, "size_mib": 9.126})
+    trial.set_user_attr("results", {"top1": 0.5, "train_seconds": 28.94})
+    study.tell(trial, [215_123_456, 0.5])
+    monitor.poll()
+    [line] = console.export_text().splitlines()
+    assert "trained, top-1 50.00%, 215 MMACs, 9.13 MiB, 28.9 s  -- " in line
+    assert "best 215 MMACs (trial 0)" in line
+
+
 def test_progress_lines_do_not_count_a_trial_whose_retry_is_pending(tmp_path):
     from optuna.trial import create_trial
 

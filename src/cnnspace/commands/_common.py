@@ -108,15 +108,6 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def with_prefix(value: float, unit: str) -> str:
-    """Three significant digits under the fitting SI prefix (2.15 MMACs, 861 MMACs, 15.5 GMACs):
-    a fixed unit prints a small network as 0.002 GMACs."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}{unit}"
-    return f"{value:.3g} {unit}"
-
-
 def new_run_folder(name: str) -> Path:
     """``runs/NAME-TIME``, a folder no earlier run has: ``-2``, ``-3``... for runs started in the
     same second."""

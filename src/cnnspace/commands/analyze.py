@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from .._units import with_prefix
 from ..metrics import analyze
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
-                      rows_to_csv, table_console, with_prefix)
+                      rows_to_csv, table_console)
 
 
 def register(sub) -> None:

@@ -7,10 +7,11 @@ import math
 from rich.console import Console
 from rich.table import Table
 
+from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_threads, dump_json,
-                      rerun_advice, table_console, with_prefix)
+                      rerun_advice, table_console)
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "

@@ -7,7 +7,8 @@ from pathlib import Path
 from ..errors import CnnspaceError
 from ..metrics import analyze
 from ..spec import dumps, load, save
-from ._common import plural, with_prefix
+from .._units import with_prefix
+from ._common import plural
 
 
 def register(sub) -> None:

@@ -14,7 +14,7 @@ from optuna.trial import FrozenTrial, TrialState
 from rich.console import Console
 
 from ..errors import CnnspaceError
-from ._objectives import Objective
+from ._objectives import OBJECTIVES, Objective
 from ._pareto import pareto_mask
 from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
 from ._records import outcome as trial_outcome
@@ -89,13 +89,13 @@ class Monitor:
             text += f" ({', '.join(a.get('violated', [])) or a.get('error', '')})"
         elif outcome == REUSED:
             text += f" (same network as trial {a.get('reused_from')})"
-        results = a.get("results", {})
-        if results.get("top1") is not None:
-            text += f", top-1 {results['top1']:.2%}"
-        if "metrics" in a:
-            text += f", {a['metrics']['size_mib']:.3g} MiB"
-        if results.get("train_seconds") is not None:
-            text += f", {results['train_seconds']:.1f} s"
+        # top-1, the study's objectives, the size and the time it took: what the user chose to
+        # optimise, and the figures any run is read by.
+        values = {**a.get("metrics", {}), **a.get("results", {})}
+        shown = dict.fromkeys(["top1", *(o.name for o in self.objectives), "size_mib",
+                               "train_seconds"])
+        text += "".join(f", {OBJECTIVES[name].shown(values[name])}" for name in shown
+                        if values.get(name) is not None)
         error = trial_error(t, outcome)
         if error and outcome != INFEASIBLE:
             text += f": {error}"
@@ -108,9 +108,7 @@ class Monitor:
         o = self.objectives[0]
         pick = max if o.maximize else min
         best = pick(done, key=lambda t: t.values[0])
-        value = f"{best.values[0]:.2%}" if o.name.endswith("top1") or o.name == "top5" \
-            else f"{best.values[0]:.4g}"
-        text = f"best {o.name} {value} (trial {best.number})"
+        text = f"best {o.shown(best.values[0])} (trial {best.number})"
         if len(self.objectives) > 1:
             networks = {t.user_attrs.get("point_id", t.number): t for t in done}  # reuses once
             front = pareto_mask([t.values for t in networks.values()],

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._units import with_prefix
+
 ANALYTIC, TRAINED, MEASURED = "analytic", "trained", "measured"
 
 
@@ -23,6 +25,16 @@ class Objective:
     @property
     def maximize(self) -> bool:
         return self.direction == "maximize"
+
+    def shown(self, value: float) -> str:
+        """The value as a progress line says it: 'top-1 13.33%', '9.13 MiB', '215 MMACs'."""
+        if self.name in _PERCENTAGES:
+            return f"{_PERCENTAGES[self.name]} {value:.2%}"
+        if self.name in _UNITS:
+            return f"{value:.3g} {_UNITS[self.name]}"
+        if self.name in _PREFIXED_UNITS:
+            return with_prefix(value, _PREFIXED_UNITS[self.name])
+        return f"{with_prefix(value, '').rstrip()} {_COUNTED.get(self.name, self.name)}"
 
 
 OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
@@ -40,3 +52,8 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("latency_ms", "minimize", MEASURED, "measured latency at batch 1 (ms)"),
     Objective("train_seconds", "minimize", MEASURED, "measured training time (s)"),
 )}
+
+_PERCENTAGES = {"top1": "top-1", "best_top1": "best top-1", "top5": "top-5"}
+_UNITS = {"size_mb": "MB", "size_mib": "MiB", "latency_ms": "ms", "train_seconds": "s"}
+_PREFIXED_UNITS = {"macs": "MACs", "flops": "FLOPs"}  # 215 MMACs
+_COUNTED = {"params": "parameters", "train_flops": "training FLOPs"}  # 1.2 M parameters
