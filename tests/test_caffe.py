@@ -149,6 +149,9 @@ def test_v1_layers_format_and_input_layer():
     ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "n" '
      'type: "LRN" bottom: "data" top: "n"\n lrn_param { local_size: 4 } }\n', 4,
      "odd local_size, got 4"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "p" '
+     'type: "Pooling" bottom: "data" top: "p"\n pooling_param { kernel_size: 2 stride: 2\n'
+     '  stride: 1 } }\n', 4, "'pooling_param.stride': may be given only once here"),
     ('layer { name: "data" type: "Input" top: "data" include { stage: "deploy" }\n'
      '  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\nlayer { name: "c" '
      'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '

@@ -94,9 +94,11 @@ class _Params:
                 raise self.error(name, f"only axis 1 (channels) is supported, got "
                                        f"{self.msg.one(name)!r}")
 
-    def pair(self, what: str, default: tuple[int, int] | None, low: int = 0):
+    def pair(self, what: str, default: tuple[int, int] | None, low: int = 0,
+             repeated: bool = True):
         """``kernel``/``stride``/``pad``/``dilation`` given as ``<what>[_size]`` (one value, or
-        height and width) or as ``<what>_h`` and ``<what>_w``."""
+        height and width where caffe.proto repeats the field, as for Convolution; Pooling's
+        are single) or as ``<what>_h`` and ``<what>_w``."""
         name = "kernel_size" if what == "kernel" else what
         square, h, w = self.ints(name, low), self.msg.has(f"{what}_h"), self.msg.has(f"{what}_w")
         if square and (h or w):
@@ -106,6 +108,9 @@ class _Params:
                              f"{what}_h and {what}_w must be given together")
         if h:
             return (self.int(f"{what}_h", low=low), self.int(f"{what}_w", low=low))
+        if len(square) > 1 and not repeated:  # Caffe refuses the file: nothing to guess from
+            raise self.error(name, f"may be given only once here; give {what}_h and {what}_w "
+                                   "for a window that is not square")
         if len(square) > 2:
             raise self.error(name, f"only 2-D networks are supported, got {len(square)} values")
         if not square:
@@ -136,12 +141,13 @@ def _pooling(p: _Params):
                 raise p.error(field, "a global pooling layer takes no kernel size")
         # Caffe refuses these too: the window is the whole map, so they would mean nothing
         for what, default in (("stride", (1, 1)), ("pad", (0, 0))):
-            if p.pair(what, default) != default:
+            if p.pair(what, default, repeated=False) != default:
                 raise p.error(what if p.msg.has(what) else f"{what}_h",
                               f"a global pooling layer takes only {what} {default[0]}")
         return ("global_maxpool" if kind == "MAX" else "global_avgpool"), {}
-    attrs = {"kernel": p.pair("kernel", None, 1), "stride": p.pair("stride", (1, 1), 1),
-             "padding": p.pair("pad", (0, 0)),
+    attrs = {"kernel": p.pair("kernel", None, 1, repeated=False),
+             "stride": p.pair("stride", (1, 1), 1, repeated=False),
+             "padding": p.pair("pad", (0, 0), repeated=False),
              "ceil_mode": p.enum("round_mode", ("CEIL", "FLOOR"), "CEIL") == "CEIL"}
     return ("maxpool" if kind == "MAX" else "avgpool"), attrs
 
