@@ -152,6 +152,9 @@ def test_v1_layers_format_and_input_layer():
     ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "p" '
      'type: "Pooling" bottom: "data" top: "p"\n pooling_param { kernel_size: 2 stride: 2\n'
      '  stride: 1 } }\n', 4, "'pooling_param.stride': may be given only once here"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "d" '
+     'type: "Dropout" bottom: "data" top: "data"\n dropout_param { dropout_ratio: 0.4\n'
+     '  scale_train: false } }\n', 5, "multiply by 0.6 (1 - dropout_ratio) at test time"),
     ('layer { name: "data" type: "Input" top: "data" include { stage: "deploy" }\n'
      '  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\nlayer { name: "c" '
      'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '

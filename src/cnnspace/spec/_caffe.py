@@ -184,7 +184,12 @@ def _eltwise(p: _Params):
 
 def _dropout(p: _Params):
     p.known({"dropout_ratio", "scale_train"})
-    return "dropout", {"p": p.float("dropout_ratio", 0.5)}
+    ratio = p.float("dropout_ratio", 0.5)
+    if not p.bool("scale_train", True):
+        raise p.error("scale_train", f"scale_train: false makes Caffe multiply by "
+                                     f"{1 - ratio:g} (1 - dropout_ratio) at test time, which "
+                                     "torch's dropout does not")
+    return "dropout", {"p": ratio}
 
 
 def _inner_product(p: _Params):
