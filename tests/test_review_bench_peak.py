@@ -3,6 +3,8 @@
 import pytest
 import torch
 
+from cnnspace import CnnspaceError
+from cnnspace.metrics import gemm_peak
 from cnnspace.metrics._peak import _engines, _tf32
 
 CUDA = torch.device("cuda")
@@ -41,3 +43,13 @@ def test_tf32_gemm_allows_tf32_only_while_it_runs():
         _tf32(fails)()
     assert matmul.fp32_precision == before
     torch.get_float32_matmul_precision()  # raises where torch's two TF32 APIs were mixed
+
+
+def test_gemm_peak_refuses_a_device_it_cannot_time_on_by_name(monkeypatch):
+    # gemm_peak("cuda") on a torch without CUDA failed with torch's bare AssertionError.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device, words in (("cuda", "this torch has no usable CUDA device"),
+                          ("meta", "unsupported device 'meta'; use cpu or cuda"),
+                          ("tpu", "unknown device 'tpu'; use cpu or cuda")):
+        with pytest.raises(CnnspaceError, match=words):
+            gemm_peak(device, sizes=(8,))

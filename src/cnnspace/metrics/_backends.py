@@ -113,6 +113,19 @@ def _ort_runner(module: nn.Module, input_shape: Shape, device: torch.device,
     return Runner("onnxruntime", device, make_call)
 
 
+def timing_device(device: str | torch.device) -> torch.device:
+    """``device`` as a torch device that timing can run on: cpu or an available cuda."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise CnnspaceError(f"unknown device {device!r}; use cpu or cuda") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise CnnspaceError("--device cuda: this torch has no usable CUDA device")
+    if dev.type not in ("cpu", "cuda"):
+        raise CnnspaceError(f"unsupported device {device!r}; use cpu or cuda")
+    return dev
+
+
 def unavailable_reason(name: str, device: torch.device,
                        dtype: torch.dtype = torch.float32) -> str | None:
     """Why ``name`` cannot run on ``device`` in ``dtype`` here, or None when it can."""

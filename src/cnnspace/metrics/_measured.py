@@ -15,7 +15,8 @@ from ..errors import CnnspaceError
 from ..nn import SpecModule, build
 from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
-from ._backends import BACKENDS, PRECISIONS, Runner, make_runner, unavailable_reason
+from ._backends import (BACKENDS, PRECISIONS, Runner, make_runner, timing_device,
+                        unavailable_reason)
 from ._energy import energy_meter, energy_per_call
 from ._memory_need import memory_shortfall
 from ._peak import Peak, gemm_peak
@@ -149,18 +150,6 @@ def _backend_names(requested: tuple[str, ...], device: torch.device,
     return [n for n in names if n not in skipped], skipped
 
 
-def _device(device: str) -> torch.device:
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise CnnspaceError(f"unknown device {device!r}; use cpu or cuda") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise CnnspaceError("--device cuda: this torch has no usable CUDA device")
-    if dev.type not in ("cpu", "cuda"):
-        raise CnnspaceError(f"unsupported device {device!r}; use cpu or cuda")
-    return dev
-
-
 def _measure_backend(runner: Runner, batches: tuple[int, ...], flops: int, peak: Peak, meter,
                      min_time_s: float) -> BackendResult:
     latency = time_calls(runner.call(1), runner.sync, min_time_s=min_time_s)
@@ -189,7 +178,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     ``batches`` and ``backends`` take one value or several. ``precision`` "bf16" runs the
     forward passes with weights and inputs in bfloat16, the training step under bfloat16
     autocast (as ``train`` does), against the peak of bfloat16 GEMMs."""
-    dev = _device(device)
+    dev = timing_device(device)
     # numpy's integers as Python's, as analyze takes them
     batches, threads, train_batch = freeze(batches), freeze(threads), freeze(train_batch)
     batches = (batches,) if isinstance(batches, int) else batches

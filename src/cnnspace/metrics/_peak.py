@@ -11,7 +11,7 @@ import torch
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import INPUT_NAME, ONNX_MAX_BYTES, onnx_bytes, ort_session
-from ._backends import unavailable_reason
+from ._backends import timing_device, unavailable_reason
 from ._memory_need import free_memory
 from ._timing import time_calls
 
@@ -124,7 +124,7 @@ def gemm_peak(device: str | torch.device = "cpu", dtype: torch.dtype = torch.flo
               threads: int | None = None, sizes: tuple[int, ...] | None = None,
               min_time_s: float = 0.3) -> Peak:
     """Runs the GEMMs with torch's thread count set to ``threads`` (restored afterwards)."""
-    device = torch.device(device)
+    device = timing_device(device)
     sizes = sizes or (GPU_SIZES if device.type == "cuda" else CPU_SIZES)
     if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in sizes):
         raise CnnspaceError(f"peak GEMM sizes must be positive integers, got {sizes!r}")
