@@ -111,8 +111,9 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
                       f"{r.achieved_flops / 1e9:.1f}", f"{r.pct_of_peak:.1f}",
                       "-" if r.energy_j_per_frame is None else f"{r.energy_j_per_frame:.4f}")
     console.print(table)
-    console.print(f"latency, GFLOP/s, % peak and J/frame at batch 1; * fastest. Peak "
-                  f"{peak.flops / 1e9:.1f} GFLOP/s ({peak.engine}, {peak.size}^3 GEMM); network "
+    console.print(f"latency, GFLOP/s, % peak and J/frame at batch 1; frames/s = batch / median "
+                  f"time; * fastest. Peak {peak.flops / 1e9:.1f} GFLOP/s ({peak.engine}, "
+                  f"{peak.size}^3 GEMM, fastest run); network "
                   f"{with_prefix(result.flops_per_frame, 'FLOPs')} per frame")
     for r in result.backends:
         if not r.latency.stable:
@@ -134,7 +135,7 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
         console.print(f"layers: not timed ({result.layers_unavailable_reason})")
     if result.train is not None:
         t = result.train
-        console.print(f"training step at batch {t.batch} ({t.backend}): "
+        console.print(f"training step at batch {t.batch} ({t.backend}): median "
                       f"{t.step.median_s * 1e3:.1f} ms, {t.images_per_s:.1f} images/s, "
                       f"{t.achieved_flops / 1e9:.1f} GFLOP/s = {t.pct_of_peak:.1f}% of peak"
                       + ("" if t.step.stable else f" (! did not settle: "
@@ -153,7 +154,7 @@ def _print_layers(console: Console, result, top: int, above: str) -> None:
                         f"({len(shown)} of {len(rows)}; hooked sum {total:.2f} ms)")
     table.add_column("layer", no_wrap=True)
     table.add_column("type")
-    for col in ("MFLOPs", "ms", "% time", "GFLOP/s", "% peak"):
+    for col in ("MFLOPs", "median ms", "% time", "GFLOP/s", "% peak"):
         table.add_column(col, justify="right")
     for layer in shown:
         table.add_row(layer.name, layer.type, f"{layer.flops / 1e6:.2f}", f"{layer.time_ms:.3f}",
