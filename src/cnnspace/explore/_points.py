@@ -14,8 +14,12 @@ from ..spec import SpecError, parse_input
 from ..zoo import model_entry
 from ._errors import StudyError
 
-# Above this many grid points the up-front check analyses a random sample instead of the grid.
+# Above this many grid points the up-front check analyses a random sample instead of the grid,
+# in chunks, stopping after the first chunk with a feasible point: every run and every worker
+# pays for the check (20,000 points of firenet at 64x64 took 28 s where 1,000 take 1.4 s), and
+# the whole sample is needed only to say that no point is feasible.
 FEASIBILITY_SAMPLE = 20_000
+FEASIBILITY_CHUNK = 1_000
 # The settings a dataset decides: its images' shape and its class count.
 DATASET_SETTINGS = ("input", "num_classes")
 
@@ -71,13 +75,19 @@ def fit_space(space: DesignSpace, input_shape: tuple[int, int, int],
 
 
 def check_feasible(space: DesignSpace, seed: int = 0) -> Feasibility:
-    """Analyses the grid (or a sample of it) before any training; a space whose constraints
-    exclude every point is an error."""
+    """Analyses the grid (or a sample of it, until a feasible point is found) before any
+    training; a space whose constraints exclude every point is an error."""
     expect_space(space)
     size = space.size
     whole = size is not None and size <= FEASIBILITY_SAMPLE
-    points = list(space.points()) if whole else space.sample(FEASIBILITY_SAMPLE, seed)
-    results = analyze_points(space, points)
+    if whole:
+        results = analyze_points(space, list(space.points()))
+    else:
+        points, results = space.sample(FEASIBILITY_SAMPLE, seed), []
+        for start in range(0, len(points), FEASIBILITY_CHUNK):
+            results += analyze_points(space, points[start:start + FEASIBILITY_CHUNK])
+            if any(r.ok for r in results):
+                break
     feasible = sum(r.ok for r in results)
     invalid = sum(r.error is not None for r in results)
     found = Feasibility(len(results), feasible, len(results) - feasible - invalid, invalid, whole)
