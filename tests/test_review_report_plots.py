@@ -64,16 +64,19 @@ def test_parallel_coordinates_columns_name_their_units():
     assert names == ["sr", "model size (MiB)", "MACs per image", "top-1 accuracy"]
 
 
-def forged_study(results: list[tuple[float, float]]) -> StudyResults:
-    """A finished two-objective study (top-1 up, size down) of one trained trial per
-    (top1, size_mib), as `cnnspace explore` records them."""
-    distribution = {"sr": FloatDistribution(0.0, 1.0)}
+SR = {"sr": FloatDistribution(0.0, 1.0)}
+
+
+def forged_study(results: list[tuple[float, float]], running: tuple = ()) -> StudyResults:
+    """A two-objective study (top-1 up, size down) of one trained trial of one epoch per
+    (top1, size_mib), as `cnnspace explore` records them, then the ``running`` trials."""
     trials = [create_trial(state=TrialState.COMPLETE, values=[0.5, size], params={"sr": 0.5},
-                           distributions=distribution,
+                           distributions=SR,
                            user_attrs={"point_id": f"p{n}", "point": {"sr": 0.1 * (n + 1)},
                                        "metrics": {"size_mib": size, "macs": 1000 * size},
-                                       "results": {"top1": top1}, "outcome": "trained"})
-              for n, (top1, size) in enumerate(results)]
+                                       "results": {"top1": top1}, "outcome": "trained",
+                                       "curve": [{"epoch": 1, "top1": top1}]})
+              for n, (top1, size) in enumerate(results)] + list(running)
     for n, t in enumerate(trials):
         t.number = n
     config = {"space": {"base": "firenet", "axes": {"sr": [0.1, 0.2, 0.3]}}, "data": "digits",
@@ -112,3 +115,16 @@ def test_labels_of_long_settings_stay_inside_the_axes_and_whole():
         written = "".join(text.split())
         for axis in axes:
             assert "".join(f"{axis}={_plots.short(row[axis])}".split()) in written
+
+
+def test_learning_curves_show_running_trials_so_far(tmp_path):
+    # a report written while the study runs drew finished trials only, though a running
+    # trial stores each epoch as it finishes
+    curve = [{"epoch": 1, "top1": 0.3}, {"epoch": 2, "top1": 0.5}]
+    running = create_trial(state=TrialState.RUNNING, params={"sr": 0.5}, distributions=SR,
+                           user_attrs={"point_id": "p9", "point": {"sr": 0.5}, "curve": curve,
+                                       "outcome": "started"})
+    write_report(forged_study([(0.8, 1.0)], running=(running,)), tmp_path)
+    svg = (tmp_path / "plots" / "curves.svg").read_text()
+    assert "#0" in svg and "#1 (running)" in svg
+    assert "running trials so far" in (tmp_path / "report.html").read_text()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import matplotlib
 
@@ -242,12 +242,16 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     return fig
 
 
-def learning_curves(curves: dict[int, list[dict]], metric: str = "top1") -> Figure:
+def learning_curves(curves: dict[int, list[dict]], metric: str = "top1",
+                    running: Collection[int] = ()) -> Figure:
+    """Each trial's ``metric`` per epoch; those of the ``running`` trials dashed."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for number, curve in sorted(curves.items()):
         points = [(c["epoch"], c[metric]) for c in curve if metric in c]
         if points:
-            ax.plot(*zip(*points), marker=".", lw=1, label=f"#{number}")
+            ongoing = number in running
+            ax.plot(*zip(*points), marker=".", lw=1, ls="--" if ongoing else "-",
+                    label=f"#{number} (running)" if ongoing else f"#{number}")
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
     ax.set_ylabel(label(metric))

@@ -75,10 +75,14 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         figures.append(("parallel", "parallel coordinates of every trained point",
                         _plots.parallel(trained, axes + ["size_mib", "macs", accuracy],
                                         accuracy)))
-    curve_map = curves(results.trials)
+    # a running trial stores each epoch as it finishes: a report written meanwhile shows it
+    running = {t.number: t.user_attrs["curve"] for t in results.trials
+               if t.state == TrialState.RUNNING and t.user_attrs.get("curve")}
+    curve_map = {**curves(results.trials), **running}
     if curve_map:
-        figures.append(("curves", "learning curves (pruned trials stop early)",
-                        _plots.learning_curves(curve_map, ACCURACIES[accuracy])))
+        figures.append(("curves", "learning curves (pruned trials stop early; running trials "
+                        "so far, dashed)", _plots.learning_curves(curve_map, ACCURACIES[accuracy],
+                                                                  set(running))))
     images = _save_figures(out_dir / f"plots{suffix}", figures)
     title = f"cnnspace study {results.name}"
     html = H.page(title, [
