@@ -413,3 +413,19 @@ class HeadRegisteredFirst(nn.Module):
 def test_an_hxw_input_takes_the_channels_of_the_convolution_called_first():
     # it took those of the first one registered (16), and the trace failed on 16 channels
     assert cnnspace.from_torch(HeadRegisteredFirst(), "32x32").input == (3, 32, 32)
+
+
+class KeysAndValues(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.keys, self.values = nn.Conv2d(3, 8, 1), nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        return torch.cat([self.keys(x), self.values(x)], 1)
+
+
+def test_module_paths_named_as_module_dict_methods_get_a_suffix_and_build():
+    # 'keys' and 'values' imported as layer names, which nn.build refused (ModuleDict methods)
+    spec = cnnspace.from_torch(KeysAndValues(), (3, 8, 8))
+    assert [layer.name for layer in spec.layers] == ["keys_2", "values_2", "cat"]
+    assert sum(p.numel() for p in build(spec).parameters()) == 2 * (3 * 8 + 8)

@@ -378,14 +378,19 @@ def _rule(node: fx.Node, module: nn.Module | None) -> Rule | None:
     return METHOD_RULES.get(str(node.target))
 
 
+# the names torch reads as attributes of the nn.ModuleDict holding a built spec's layers
+_MODULE_DICT_NAMES = frozenset(dir(nn.ModuleDict()))
+
+
 def _layer_name(node: fx.Node, taken: set[str]) -> str:
     """A function or method call is named inside the module that made it (``features_3_cat``
-    rather than ``cat_3``); a module call is named after its path already."""
+    rather than ``cat_3``); a module call is named after its path already. A name such as
+    ``keys`` or ``values`` gets a suffix: built, it would be nn.ModuleDict's method."""
     path = _path(node)
-    if node.op == "call_module" or not path:
-        return node.name
-    name = f"{path.replace('.', '_')}_{node.name}"
-    return node.name if name in taken else name
+    name = node.name
+    if node.op != "call_module" and path and f"{path.replace('.', '_')}_{name}" not in taken:
+        name = f"{path.replace('.', '_')}_{name}"
+    return free_name(name, taken | _MODULE_DICT_NAMES) if name in _MODULE_DICT_NAMES else name
 
 
 def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
