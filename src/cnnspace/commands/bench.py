@@ -16,6 +16,7 @@ from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_thr
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
               "processes shared the CPU; rerun on an idle machine")
+LAYERS_OVER_LATENCY = 2  # the most the layers' summed times may exceed the whole pass by
 SMALL_PEAK = (" (or --peak-size {size} is too small a GEMM to reach the device's speed: leave it "
               "out)")
 
@@ -163,3 +164,13 @@ def _print_layers(console: Console, result, top: int, above: str) -> None:
     console.print(table)
     if any(layer.pct_of_peak > 100 for layer in result.layers):
         console.print(above.format(what="layers"))
+    # Each layer is timed inside the forward pass, so their sum cannot much exceed the whole
+    # pass (a GPU's per-layer synchronisation costs at most about as much again): beyond that
+    # the layers were timed at another time, on a busier machine, than the latency.
+    latency_ms = next(r.latency.median_s for r in result.backends
+                      if r.name == result.layers_backend) * 1e3
+    if total > LAYERS_OVER_LATENCY * latency_ms:
+        console.print(f"! layers: their times add up to {total / latency_ms:.1f}x the median "
+                      f"latency of {result.layers_backend} ({total:.2f} vs {latency_ms:.2f} ms): "
+                      f"the machine was busier while they were timed; "
+                      f"{rerun_advice(result.threads)}")
