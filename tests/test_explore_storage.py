@@ -148,13 +148,16 @@ def test_progress_lines_show_the_studys_objectives_with_their_units(tmp_path):
     monitor = Monitor(str(tmp_path), "s", (OBJECTIVES["macs"], OBJECTIVES["top1"]), total=3,
                       workers=1, epochs=1, console=console)
     trial = study.ask()
+    trial.set_user_attr("point", {"sr": 0.5939321535345923, "base_e": 64})
     trial.set_user_attr("outcome", "trained")
     trial.set_user_attr("metrics", {"macs": 215_123_456, "size_mib": 9.126})
     trial.set_user_attr("results", {"top1": 0.5, "train_seconds": 28.94})
     study.tell(trial, [215_123_456, 0.5])
     monitor.poll()
     [line] = console.export_text().splitlines()
-    assert "trained, top-1 50.00%, 215 MMACs, 9.13 MiB, 28.9 s  -- " in line
+    # a sampled float to 6 significant digits: its 17 blurred the line
+    assert line.startswith("trial 0 [sr=0.593932, base_e=64]: trained, top-1 50.00%, 215 MMACs, "
+                           "9.13 MiB, 28.9 s  -- "), line
     assert "best 215 MMACs (trial 0)" in line
 
 

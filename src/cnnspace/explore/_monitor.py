@@ -16,6 +16,7 @@ from rich.console import Console
 from ..errors import CnnspaceError
 from ._objectives import OBJECTIVES, Objective
 from ._pareto import pareto_mask
+from ._points import describe_point
 from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
 from ._records import outcome as trial_outcome
 from ._records import retried_numbers, trial_error
@@ -79,9 +80,8 @@ class Monitor:
     def _line(self, t: FrozenTrial, trials: list[FrozenTrial], counts: Counts,
               retried: set[int]) -> str:
         a = t.user_attrs
-        point = ", ".join(f"{k}={v}" for k, v in a.get("point", t.params).items())
         outcome = trial_outcome(t, retried)
-        text = f"trial {t.number} [{point}]: {outcome}"
+        text = f"trial {t.number} [{describe_point(a.get('point', t.params))}]: {outcome}"
         if outcome == "retried":
             why = f"failed: {a['error']}" if a.get("error") else "cut short"
             return text + f" ({why}; queued again)  -- " + self.status(trials, counts)

@@ -97,7 +97,7 @@ def check_feasible(space: DesignSpace, seed: int = 0) -> Feasibility:
         valid = [r for r in results if r.error is None]
         if valid:
             raise StudyError(f"the constraints exclude {every}: {found.describe()}; e.g. "
-                             f"{_describe(valid[0].point)} violates "
+                             f"{describe_point(valid[0].point)} violates "
                              f"{', '.join(valid[0].violated)}. Loosen them or change the axes",
                              key="space.constraints")
         raise StudyError(f"{space.base} rejects {every} of the space ({found.describe()}); "
@@ -159,5 +159,8 @@ def _same_input(given: Any, shape: list[int]) -> bool:
         return False
 
 
-def _describe(point: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in point.items())
+def describe_point(point: Mapping[str, Any]) -> str:
+    """'sr=0.593932, base_e=64': a sampled float to 6 significant digits (its 17 only blur a
+    progress line; the storage and the report keep them all)."""
+    return ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in point.items())

@@ -31,7 +31,7 @@ from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
 from ._journal import FAILED_TRY, INTERRUPTED, WORKER_ATTR, RetryTrial
-from ._points import suggest_point
+from ._points import describe_point, suggest_point
 from ._records import (FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, STUDY_ATTR, TRAINED,
                        final_outcome)
 from ._session import trains_alike
@@ -116,8 +116,8 @@ class TrialRunner:
             with stop_signals_deferred():
                 if not self._queue_retry(trial, INTERRUPTED if environment else FAILED_TRY):
                     trial.set_user_attr("outcome", FAILED)
-            point = ", ".join(f"{k}={v}" for k, v in trial.params.items())
             error = MachineError if environment else TrialError
+            point = describe_point(trial.params)
             raise error(f"trial {trial.number} [{point}]: {message}") from e
         except BaseException:  # Ctrl-C, SIGTERM: an interruption, not a failure
             self._queue_retry(trial, INTERRUPTED)
