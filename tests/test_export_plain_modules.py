@@ -91,3 +91,27 @@ def test_a_module_on_the_meta_device_is_refused_in_one_line(tmp_path):
         module = nn.Conv2d(3, 4, 3)
     with pytest.raises(CnnspaceError, match="meta device: it holds no weights"):
         export_onnx(module, tmp_path / "m.onnx", (3, 8, 8))  # was torch's NotImplementedError
+
+
+class Mask(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x):
+        return self.conv(x) > 0
+
+
+def test_a_mask_output_is_compared_exactly(tmp_path):
+    module = Mask().eval()  # torch's abs() refused the bool output: NotImplementedError
+    path = export_onnx(module, tmp_path / "m.onnx", (3, 8, 8))
+    assert check_onnx(path, module, (3, 8, 8)).max_relative_error == 0.0
+
+
+def test_an_output_of_another_shape_is_a_mismatch_not_broadcast(tmp_path):
+    pooled = nn.Sequential(nn.Conv2d(3, 4, 3), nn.AdaptiveAvgPool2d(1)).eval()
+    path = export_onnx(pooled, tmp_path / "m.onnx", (3, 8, 8))
+    # [1, 4, 1, 1] broadcast over [1, 4, 6, 6] would have been compared element by element
+    with pytest.raises(CnnspaceError, match=r"shape \[1, 4, 1, 1\] in onnxruntime, "
+                                            r"\[1, 4, 6, 6\] in torch"):
+        check_onnx(path, pooled[0], (3, 8, 8))

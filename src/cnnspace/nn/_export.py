@@ -218,8 +218,13 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
         raise CnnspaceError(f"the ONNX model has {len(got)} outputs, torch's module "
                             f"{len(expected)}")
     worst = 0.0
-    for e, g in zip(expected, got):
+    for index, (e, g) in enumerate(zip(expected, got)):
+        # in float64: a mask (bool) or an index (int) output is compared exactly too
+        e, g = e.double(), torch.from_numpy(g).double()
+        if g.shape != e.shape:  # subtracting would broadcast one over the other
+            raise CnnspaceError(f"output {index} has shape {list(g.shape)} in onnxruntime, "
+                                f"{list(e.shape)} in torch")
         scale = float(e.abs().max()) or 1.0
-        error = float((torch.from_numpy(g) - e).abs().max()) / scale
+        error = float((g - e).abs().max()) / scale
         worst = max(worst, error if error == error else float("inf"))  # NaN: no agreement
     return OnnxCheck(worst, batch)
