@@ -56,17 +56,22 @@ def test_exponents_without_a_dot_are_numbers_as_in_json(tmp_path):
         S.load(path)
 
 
+def _conv_file(tmp_path, conv: str, more: str = ""):
+    """A spec file of one conv layer c with the fields ``conv``, then the layers ``more``."""
+    path = tmp_path / "c.yaml"
+    path.write_text("name: c\ninput: [3, 8, 8]\nlayers:\n"
+                    f"  - {{name: c, type: conv2d, kernel: 1, {conv}}}\n{more}")
+    return path
+
+
 @pytest.mark.parametrize("written", ["010", "064", "1:0", "-07"])
 def test_yaml_1_1_octal_and_base_60_integers_are_refused_not_converted(tmp_path, written):
     # PyYAML (YAML 1.1) read `out_channels: 010` as 8 and `1:0` as 60 without a word; YAML 1.2
     # and JSON have neither form. They stay text, which the field refuses by name.
-    path = tmp_path / "c.yaml"
-    path.write_text("name: c\ninput: [3, 8, 8]\nlayers:\n"
-                    f"  - {{name: c, type: conv2d, out_channels: {written}, kernel: 1}}\n")
     with pytest.raises(S.SpecError, match=f"field 'out_channels'.*got '{written}'"):
-        S.load(path)
-    path.write_text(path.read_text().replace(f"out_channels: {written}", "out_channels: 4")
-                    + "  - {name: n, type: batchnorm, eps: 1:0.5}\n")  # YAML 1.1: 60.5
+        S.load(_conv_file(tmp_path, f"out_channels: {written}"))
+    path = _conv_file(tmp_path, "out_channels: 4",
+                      "  - {name: n, type: batchnorm, eps: 1:0.5}\n")  # YAML 1.1: 60.5
     with pytest.raises(S.SpecError, match="field 'eps'.*got '1:0.5'"):
         S.load(path)
 
@@ -75,12 +80,9 @@ def test_yaml_1_1_octal_and_base_60_integers_are_refused_not_converted(tmp_path,
 def test_yaml_1_1_booleans_other_than_true_and_false_are_refused(tmp_path, written):
     # PyYAML (YAML 1.1) read `bias: off` as false and built a conv without a bias; YAML 1.2 and
     # JSON read only true and false as booleans.
-    path = tmp_path / "c.yaml"
-    path.write_text("name: c\ninput: [3, 8, 8]\nlayers:\n"
-                    f"  - {{name: c, type: conv2d, out_channels: 4, kernel: 1, bias: {written}}}\n")
     with pytest.raises(S.SpecError, match=f"layer 'c'.*field 'bias'.*got '{written}'"):
-        S.load(path)
-    path.write_text(path.read_text().replace(f"bias: {written}", "bias: False"))
+        S.load(_conv_file(tmp_path, f"out_channels: 4, bias: {written}"))
+    path = _conv_file(tmp_path, "out_channels: 4, bias: False")
     assert S.load(path).resolve().node("c").attrs["bias"] is False
 
 
