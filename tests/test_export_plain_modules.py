@@ -115,3 +115,14 @@ def test_an_output_of_another_shape_is_a_mismatch_not_broadcast(tmp_path):
     with pytest.raises(CnnspaceError, match=r"shape \[1, 4, 1, 1\] in onnxruntime, "
                                             r"\[1, 4, 6, 6\] in torch"):
         check_onnx(path, pooled[0], (3, 8, 8))
+
+
+class ReturnsNothing(nn.Module):
+    def forward(self, x):
+        return None
+
+
+def test_a_module_returning_no_tensor_is_refused_saying_so(tmp_path):
+    # torch said "number of output names provided (1) exceeded number of outputs (0)"
+    with pytest.raises(CnnspaceError, match=r"returns no tensor to export \(it returns NoneType"):
+        export_onnx(ReturnsNothing(), tmp_path / "m.onnx", (3, 8, 8))

@@ -44,7 +44,11 @@ def output_names(module: nn.Module, example: torch.Tensor) -> list[str]:
     # Any other module is run once to count its outputs: the exporter names those past the
     # names given after graph values ('7'), and gives them no declared dynamic batch axis.
     with torch.inference_mode():
-        count = len(output_tensors(module(example)))
+        result = module(example)
+    count = len(output_tensors(result))
+    if not count:
+        raise CnnspaceError(f"the module returns no tensor to export (it returns "
+                            f"{type(result).__name__})")
     return ["output"] + [f"output_{i}" for i in range(1, count)]
 
 
