@@ -33,3 +33,25 @@ def test_layer_times_that_add_up_to_far_more_than_the_pass_are_flagged(capsys, m
     assert ("! layers: their times add up to" in out) is warned
     if warned:
         assert "the median latency of torch" in out and "rerun it on an idle machine" in out
+
+
+@pytest.mark.parametrize("batch_8_s, warned", [(1e-6, True), (10.0, False)])
+def test_a_batch_timed_faster_than_one_frame_is_flagged(capsys, monkeypatch, batch_8_s, warned):
+    # Here a tiny network's batch 1 was timed at 17.5 ms ("settled") and its batch of 8 at
+    # 0.33 ms: the machine was busy while batch 1 ran, and nothing said so.
+    import cnnspace.metrics._measured as measured
+    from cnnspace.metrics import time_calls
+
+    def batch_8_at(fn, *args, **kwargs):
+        timing = time_calls(fn, *args, **kwargs)
+        if kwargs.get("warmup", 3) == 3:  # batch 1 keeps the default warm-up
+            return timing
+        return type(timing)((batch_8_s,) * len(timing.samples_s), True)
+    monkeypatch.setattr(measured, "time_calls", batch_8_at)
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
+                 "--batch", "1,8", "--train-batch", "0", "--min-time", "0.02",
+                 "--peak-size", "64", "--threads", "1"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert ("! torch: a batch of 8 took" in out) is warned
+    if warned:
+        assert "took 0.00 ms, less than half of one frame's" in out
