@@ -72,3 +72,16 @@ def test_sweep_names_the_knob_values_it_cannot_show(tmp_path):
     caption = sweep.split("<figcaption>")[1].split("</figcaption>")[0]
     assert "no final accuracy: sr=1 (infeasible)" in caption
     assert "sr=0.25" not in caption and "sr=0.5" not in caption
+
+
+def test_summary_says_what_the_space_holds_and_how_it_trains(tmp_path):
+    # it named the axes only ('firenet over sr'): not their values, nor the fixed settings;
+    # nor the image size and recipe ('digits: 1 epochs, ...')
+    stored_study(tmp_path, "fresh")
+    assert main(["report", str(tmp_path)]) == 0
+    summary = (tmp_path / "report.html").read_text().split("<dl>")[1].split("</dl>")[0]
+    assert "<dt>design space</dt><dd>firenet over sr: one of [0.25, 0.5, 1.0]</dd>" in summary
+    assert ("<dt>fixed settings</dt><dd>base_e=8, incr_e=8, conv1_filters=8, conv1_kernel=3, "
+            "num_fire=2, pool_after=[&#x27;conv1&#x27;]</dd>") in summary
+    assert ("<dt>training</dt><dd>digits at 8x8: 1 epoch, batch 64, adam lr 0.001, onecycle "
+            "(recipe adam-onecycle)</dd>") in summary

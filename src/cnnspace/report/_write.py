@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from .._atomic import write_atomic, write_text_atomic
 from ..explore import METRIC_COLUMNS, StudyError, StudyResults, curves, pareto_mask
+from ..space import DesignSpace
 from . import _html as H
 from . import _plots
 
@@ -230,14 +231,20 @@ def _drawn_by_a_report(name: str) -> bool:
 
 def _summary(results: StudyResults, trained_points: int) -> str:
     c, cfg = results.counts, results.config
+    space = DesignSpace.from_dict(cfg["space"])
     train = cfg.get("train", {})
+    epochs = train.get("epochs")
+    size = f" at {cfg['image_size']}x{cfg['image_size']}" if cfg.get("image_size") else ""
     items = [("name", results.name), ("description", results.description),
              ("storage", results.storage),
              ("objectives", ", ".join(f"{o.direction} {o.name}" for o in results.objectives)),
-             ("design space", f"{cfg['space'].get('base')} over {', '.join(results.axes)}"),
-             ("training", f"{cfg.get('data')}: {train.get('epochs')} epochs, batch "
-              f"{train.get('batch_size')}, {train.get('optimizer')} lr {train.get('lr')}, "
-              f"{train.get('schedule')}"),
+             ("design space", f"{space.base} over "
+              + "; ".join(f"{a.name}: {a.describe()}" for a in space.axes)),
+             ("fixed settings", ", ".join(f"{k}={_plots.short(v)}"
+                                          for k, v in space.fixed.items()) or "none"),
+             ("training", f"{cfg.get('data')}{size}: {epochs} epoch{'s' if epochs != 1 else ''}"
+              f", batch {train.get('batch_size')}, {train.get('optimizer')} lr "
+              f"{train.get('lr')}, {train.get('schedule')} (recipe {train.get('recipe')})"),
              ("sampler / pruner", f"{cfg['sampler']['name']} / {cfg['pruner']['name']}"),
              ("trials", f"{c.trained} trained, {c.pruned} pruned, {c.reused} reused, "
               f"{c.failed} failed, {c.lost} lost, {c.infeasible} infeasible (never trained), "
