@@ -128,3 +128,11 @@ def test_learning_curves_show_running_trials_so_far(tmp_path):
     svg = (tmp_path / "plots" / "curves.svg").read_text()
     assert "#0" in svg and "#1 (running)" in svg
     assert "running trials so far" in (tmp_path / "report.html").read_text()
+
+
+def test_table_shows_accuracies_in_percent_as_the_plots_do(tmp_path):
+    # the table read 0.8 where every plot and progress line reads 80.00%
+    write_report(forged_study([(0.8, 1.0), (0.7525, 2.0)]), tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert '<td data-v="0.8">80.00%</td>' in html and '<td data-v="0.7525">75.25%</td>' in html
+    assert '<td data-v="1.0">1</td>' in html  # a size stays a number

@@ -53,7 +53,9 @@ def definitions(items: Sequence[tuple[str, Any]]) -> str:
 
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str],
-          text_columns: Sequence[str] = (), code_columns: Sequence[str] = ()) -> str:
+          text_columns: Sequence[str] = (), code_columns: Sequence[str] = (),
+          percent_columns: Sequence[str] = ()) -> str:
+    """``percent_columns`` hold fractions, shown as percentages (sorted by the fraction)."""
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -63,7 +65,8 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str],
             css = "cmd" if c in code_columns else "text" if c in text_columns else ""
             sort = f' data-v="{value!r}"' if finite_number(value) else ""
             klass = f' class="{css}"' if css else ""
-            cells.append(f"<td{klass}{sort}>{esc(_format(value))}</td>")
+            shown = f"{value:.2%}" if c in percent_columns and sort else _format(value)
+            cells.append(f"<td{klass}{sort}>{esc(shown)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>'
             + "".join(body) + "</tbody></table>")

@@ -92,7 +92,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
          "</p>" + H.table(rows, columns, text_columns=("outcome", "point_id", *axes,
                                                         "violated", "error", "worker"),
-                           code_columns=("command",))),
+                           code_columns=("command",), percent_columns=tuple(ACCURACIES))),
     ])
     path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
