@@ -155,6 +155,10 @@ def test_v1_layers_format_and_input_layer():
     ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "d" '
      'type: "Dropout" bottom: "data" top: "data"\n dropout_param { dropout_ratio: 0.4\n'
      '  scale_train: false } }\n', 5, "multiply by 0.6 (1 - dropout_ratio) at test time"),
+    ('input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "c" '
+     'type: "Convolution" bottom: "data" top: "c"\n num_output: 4 kernel_size: 3 }\n', 4,
+     "'num_output' does not apply to a Convolution layer (its settings go in "
+     "convolution_param { ... })"),
     ('layer { name: "data" type: "Input" top: "data" include { stage: "deploy" }\n'
      '  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\nlayer { name: "c" '
      'type: "Convolution" bottom: "data" top: "c"\n convolution_param { num_output: 4 '

@@ -469,8 +469,9 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
     block = {"Input": "input_param", "Scale": "scale_param"}.get(kind) or CONVERTERS[kind][0]
     for field in entry.names():
         if field not in _LAYER_FIELDS | {block}:
-            raise entry.error(f"field {field!r} does not apply to a {kind} layer",
-                              entry.line_of(field), layer=name)
+            raise entry.error(f"field {field!r} does not apply to a {kind} layer (its "
+                              f"settings go in {block} {{ ... }})", entry.line_of(field),
+                              layer=name)
     params = _Params(entry.one(block) or Message(entry.line, source=entry.source), block, name)
     if not isinstance(params.msg, Message):
         raise entry.error(f"expected {block} {{ ... }}", entry.line_of(block), layer=name)
