@@ -78,11 +78,14 @@ class TrainConfig:
     recipe: str = "adam-onecycle"       # the recipe these values started from (not applied)
 
     def __post_init__(self):
-        if isinstance(self.init_from, os.PathLike):  # recorded as plain text in config.yaml
-            object.__setattr__(self, "init_from", os.fspath(self.init_from))
-        if self.init_from is not None and (not isinstance(self.init_from, str)
-                                           or not self.init_from):
-            _fail("init_from", "the path of a checkpoint or .cnnz, or null", self.init_from)
+        for key, expected in (("init_from", "the path of a checkpoint or .cnnz, or null"),
+                              ("out", "the path of a run folder, or null (nothing written)")):
+            value = getattr(self, key)
+            if isinstance(value, os.PathLike):  # recorded as plain text in config.yaml
+                object.__setattr__(self, key, os.fspath(value))
+            if getattr(self, key) is not None and (not isinstance(getattr(self, key), str)
+                                                   or not getattr(self, key)):
+                _fail(key, expected, value)
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),
                              ("device", DEVICES), ("classifier_init", CLASSIFIER_INITS),
