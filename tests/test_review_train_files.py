@@ -1,10 +1,14 @@
 """Review of training's files: run folders given as paths, checkpoints damaged after writing."""
 from __future__ import annotations
 
+import zipfile
+
 import pytest
+import torch
 
 from cnnspace.spec import loads
-from cnnspace.train import ConfigError, TrainConfig, read_metrics, train
+from cnnspace.train import (CheckpointError, ConfigError, TrainConfig, load_checkpoint,
+                            read_metrics, save_checkpoint, train)
 from _nets import tiny_yaml
 from _training import quick
 
@@ -22,3 +26,32 @@ def test_a_run_folder_given_as_a_path_is_written_and_resumed(tmp_path, digits8):
 def test_an_out_that_is_no_path_is_refused_naming_the_option():
     with pytest.raises(ConfigError, match="option 'out': expected the path of a run folder"):
         TrainConfig(out=3)
+
+
+def _corrupt_pickle(path):
+    """Overwrites the first opcode of the checkpoint's pickle in place (its zip entries are
+    stored, not compressed): a bit flip on disk, not an object the file names."""
+    with zipfile.ZipFile(path) as archive:
+        entry = next(i for i in archive.infolist() if i.filename.endswith("data.pkl"))
+    with open(path, "r+b") as f:
+        f.seek(entry.header_offset + 26)
+        name_length, extra_length = (int.from_bytes(f.read(2), "little") for _ in range(2))
+        f.seek(entry.header_offset + 30 + name_length + extra_length + 2)  # past PROTO 2
+        f.write(b"g")  # GET: an opcode weights-only loading does not read
+
+
+def test_a_corrupt_pickle_is_called_corrupt_not_a_refused_object(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"config": TrainConfig().to_dict(), "spec": None, "model": {}})
+    load_checkpoint(path)
+    _corrupt_pickle(path)
+    with pytest.raises(CheckpointError, match="checkpoint.pt: corrupt checkpoint") as error:
+        load_checkpoint(path)
+    assert "Python objects" not in str(error.value)
+
+
+def test_a_refused_object_is_named(tmp_path):
+    torch.save({"module": torch.nn.ReLU()}, tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match=r"pickled.pt: not a cnnspace checkpoint: .*\(here "
+                       r"torch\.nn\.modules\.activation\.ReLU\), which weights-only loading"):
+        load_checkpoint(tmp_path / "pickled.pt")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,12 +129,16 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             # deprecated, lines of torch's own before the one error that says what the file is.
             warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\._utils")
             payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as e:
         # torch's own message suggests weights_only=False: advice never to follow on a file
         # from elsewhere, so it is not passed on
+        refused = _REFUSED_GLOBAL.search(str(e))
+        if refused is None:  # no object named: the pickled bytes themselves are damaged
+            raise CheckpointError(f"{path}: corrupt checkpoint: its pickled entries are not a "
+                                  "valid pickle (damaged on disk or in a copy)") from None
         raise CheckpointError(f"{path}: not a cnnspace checkpoint: it holds Python objects other "
-                              "than tensors and plain data (e.g. a whole pickled nn.Module), "
-                              "which weights-only loading refuses") from None
+                              f"than tensors and plain data (here {refused.group(1)}), which "
+                              "weights-only loading refuses") from None
     except Exception as e:  # noqa: BLE001
         # On bytes that are no checkpoint torch's parser fails in any way (KeyError, IndexError...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -171,6 +176,10 @@ def require_entries(checkpoint: Checkpoint, names) -> None:
     if missing:
         raise CheckpointError(f"{checkpoint.path}: damaged checkpoint: no {missing[0]!r} entry")
 
+
+# How torch's weights-only unpickler names an object it refuses to create ("Unsupported global:
+# GLOBAL os.system ..."); its other errors are about bytes that are no valid pickle.
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 # What every file torch.save writes begins with: a zip archive, or (before torch 1.6) a pickle.
 _TORCH_SIGNATURES = (b"PK\x03\x04", b"\x80")
