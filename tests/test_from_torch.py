@@ -1,6 +1,7 @@
 """cnnspace.from_torch: a user's nn.Module traced into a spec with the same counts and outputs."""
 import subprocess
 import sys
+import threading
 from dataclasses import asdict
 
 import pytest
@@ -11,7 +12,7 @@ from torch import nn
 import cnnspace
 from cnnspace import analyze, get_spec
 from cnnspace.errors import CnnspaceError
-from cnnspace.nn import UnsupportedModuleError, build
+from cnnspace.nn import UnsupportedModuleError, build, export_onnx
 
 
 class Fire(nn.Module):
@@ -429,3 +430,20 @@ def test_module_paths_named_as_module_dict_methods_get_a_suffix_and_build():
     spec = cnnspace.from_torch(KeysAndValues(), (3, 8, 8))
     assert [layer.name for layer in spec.layers] == ["keys_2", "values_2", "cat"]
     assert sum(p.numel() for p in build(spec).parameters()) == 2 * (3 * 8 + 8)
+
+
+class HoldsALock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv, self.lock = nn.Conv2d(3, 4, 3), threading.Lock()
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+def test_a_module_that_cannot_be_copied_is_refused_in_one_line(tmp_path):
+    # deepcopy's TypeError came out as a traceback, from from_torch and from export_onnx alike
+    with pytest.raises(CnnspaceError, match="HoldsALock cannot be copied.*_thread.lock"):
+        cnnspace.from_torch(HoldsALock(), (3, 8, 8))
+    with pytest.raises(CnnspaceError, match="HoldsALock cannot be copied"):
+        export_onnx(HoldsALock(), tmp_path / "m.onnx", (3, 8, 8))

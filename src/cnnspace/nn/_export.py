@@ -25,6 +25,15 @@ INPUT_NAME = "input"
 ONNX_MAX_BYTES = 2 ** 31 - 2 ** 20  # protobuf's 2 GiB per serialised model, less the graph's share
 
 
+def copy_module(module: nn.Module) -> nn.Module:
+    """A deep copy to trace or run, so that the caller's module keeps its mode and weights."""
+    try:
+        return copy.deepcopy(module)
+    except Exception as e:  # TypeError, PicklingError, RuntimeError: whatever an attribute raises
+        raise CnnspaceError(f"{type(module).__name__} cannot be copied, and cnnspace works on a "
+                            f"copy to leave the module untouched: {e}") from None
+
+
 def output_tensors(value: Any) -> list[torch.Tensor]:
     """The tensors of a module's output, however nested in tuples, lists and dicts, in the
     order the ONNX exporter makes them outputs."""
@@ -107,7 +116,7 @@ def onnx_bytes(module: nn.Module, input_shape: Shape | str, dynamic_batch: bool 
         raise CnnspaceError(f"the model's {reason}")
     if opset < OPSET:
         raise CnnspaceError(f"ONNX opset {opset} is too old; use {OPSET} or newer")
-    model = copy.deepcopy(module).cpu().float().eval()
+    model = copy_module(module).cpu().float().eval()
     example = torch.zeros(batch, *input_shape)
     buffer = io.BytesIO()
     with warnings.catch_warnings(), _native_output_silenced():
@@ -211,7 +220,7 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
     expect_module(module)
     input_shape = _input_shape(module, input_shape)
     x = torch.randn(batch, *input_shape, generator=torch.Generator().manual_seed(seed))
-    reference = copy.deepcopy(module).cpu().float().eval()
+    reference = copy_module(module).cpu().float().eval()
     with torch.inference_mode():  # on a copy: a module may change its input in place
         expected = output_tensors(reference(x.clone()))
     if not all(bool(torch.isfinite(e).all()) for e in expected):

@@ -10,7 +10,6 @@ see every in-place operation (``y += x`` is traced as ``y = y + x``).
 from __future__ import annotations
 
 import contextlib
-import copy
 import io
 import operator
 import warnings
@@ -26,7 +25,7 @@ from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 from ..errors import CnnspaceError
 from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name, parse_input,
                     resolve)
-from ._export import output_tensors
+from ._export import copy_module, output_tensors
 from ._init import expect_module
 
 
@@ -438,7 +437,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     input channels of the first convolution forward() calls). Unsupported operations raise
     UnsupportedModuleError naming the op and its module path."""
     expect_module(module, "a spec already")
-    copied = copy.deepcopy(module).eval()  # tracing and running must not touch the user's module
+    copied = copy_module(module).eval()  # tracing and running must not touch the user's module
     title = type(module).__name__
     root = _traceable(copied)
     gm, shape = _trace(root, input_shape, title)
