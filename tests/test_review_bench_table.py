@@ -1,4 +1,6 @@
 """Review of `cnnspace bench`'s table: every time it prints says which statistic it is."""
+import json
+
 import pytest
 
 from cnnspace.cli import main
@@ -26,13 +28,16 @@ def test_layer_times_that_add_up_to_far_more_than_the_pass_are_flagged(capsys, m
     real = measured.layer_times
     monkeypatch.setattr(measured, "layer_times", lambda *args, **kwargs: {
         name: seconds * scale for name, seconds in real(*args, **kwargs).items()})
-    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
-                 "--train-batch", "0", "--min-time", "0.02", "--peak-size", "64",
-                 "--threads", "1"]) == 0
+    argv = ["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
+            "--train-batch", "0", "--min-time", "0.02", "--peak-size", "64", "--threads", "1"]
+    assert main(argv) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert ("! layers: their times add up to" in out) is warned
     if warned:
         assert "the median latency of torch" in out and "rerun it on an idle machine" in out
+    assert main([*argv, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["layers_over_latency"] > 2) is warned
 
 
 @pytest.mark.parametrize("batch_8_s, warned", [(1e-6, True), (10.0, False)])
@@ -48,10 +53,14 @@ def test_a_batch_timed_faster_than_one_frame_is_flagged(capsys, monkeypatch, bat
             return timing
         return type(timing)((batch_8_s,) * len(timing.samples_s), True)
     monkeypatch.setattr(measured, "time_calls", batch_8_at)
-    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch",
-                 "--batch", "1,8", "--train-batch", "0", "--min-time", "0.02",
-                 "--peak-size", "64", "--threads", "1"]) == 0
+    argv = ["bench", "squeezenet1_1", "--input", "3x32x32", "--backend", "torch", "--batch",
+            "1,8", "--train-batch", "0", "--min-time", "0.02", "--peak-size", "64", "--threads",
+            "1"]
+    assert main(argv) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert ("! torch: a batch of 8 took" in out) is warned
     if warned:
         assert "took 0.00 ms, less than half of one frame's" in out
+    assert main([*argv, "--format", "json"]) == 0
+    backend = json.loads(capsys.readouterr().out)["backends"][0]
+    assert backend["batches_faster_than_a_frame"] == ([8] if warned else [])

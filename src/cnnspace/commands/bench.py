@@ -18,10 +18,6 @@ ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. w
               "processes shared the CPU; rerun on an idle machine")
 SMALL_PEAK = (" (or --peak-size {size} is too small a GEMM to reach the device's speed: leave it "
               "out)")
-# A part of some work (one frame of a batch, the layers of a forward pass) timed at more than
-# this many times the whole: the two timings saw the machine differently busy. (Synchronising a
-# GPU after each hooked layer costs at most about as much again as the pass.)
-PART_OVER_WHOLE = 2
 
 
 def _batches(text: str) -> tuple[int, ...]:
@@ -128,13 +124,11 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
             console.print(f"! {r.name}: frames/s at batch "
                           f"{', '.join(map(str, r.unsettled_batches))} did not settle: "
                           f"{rerun_advice(result.threads)}")
-        frame_ms = r.latency.median_s * 1e3
-        for batch, fps in r.throughput_fps.items():
-            if batch > 1 and PART_OVER_WHOLE * 1e3 * batch / fps < frame_ms:
-                console.print(f"! {r.name}: a batch of {batch} took {1e3 * batch / fps:.2f} ms, "
-                              f"less than half of one frame's {frame_ms:.2f} ms: the machine "
-                              f"was busier while batch 1 was timed; "
-                              f"{rerun_advice(result.threads)}")
+        for batch in r.batches_faster_than_a_frame:
+            console.print(f"! {r.name}: a batch of {batch} took "
+                          f"{1e3 * batch / r.throughput_fps[batch]:.2f} ms, less than half of "
+                          f"one frame's {r.latency.median_s * 1e3:.2f} ms: the machine was "
+                          f"busier while batch 1 was timed; {rerun_advice(result.threads)}")
     above = ABOVE_PEAK + ("" if peak_size is None else SMALL_PEAK.format(size=peak_size))
     if any(r.pct_of_peak > 100 for r in result.backends):
         console.print(above.format(what="backends"))
@@ -158,6 +152,8 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
 
 
 def _print_layers(console: Console, result, top: int, above: str) -> None:
+    from ..metrics._measured import PART_OVER_WHOLE  # as torch: once a model was measured
+
     total = sum(layer.time_ms for layer in result.layers)
     rows = sorted(result.layers, key=lambda layer: -layer.time_ms)
     shown = rows if top == 0 else rows[:top]
@@ -174,10 +170,7 @@ def _print_layers(console: Console, result, top: int, above: str) -> None:
     console.print(table)
     if any(layer.pct_of_peak > 100 for layer in result.layers):
         console.print(above.format(what="layers"))
-    latency_ms = next(r.latency.median_s for r in result.backends
-                      if r.name == result.layers_backend) * 1e3
-    if total > PART_OVER_WHOLE * latency_ms:
-        console.print(f"! layers: their times add up to {total / latency_ms:.1f}x the median "
-                      f"latency of {result.layers_backend} ({total:.2f} vs {latency_ms:.2f} ms): "
-                      f"the machine was busier while they were timed; "
-                      f"{rerun_advice(result.threads)}")
+    if result.layers_over_latency > PART_OVER_WHOLE:
+        console.print(f"! layers: their times add up to {result.layers_over_latency:.1f}x the "
+                      f"median latency of {result.layers_backend}: the machine was busier while "
+                      f"they were timed; {rerun_advice(result.threads)}")

@@ -24,6 +24,12 @@ from ._profile import layer_times, train_step_timing
 from ._timing import Timing, time_calls
 
 
+# A part of some work (one frame of a batch, the layers of a forward pass) timed at more than
+# this many times the whole: the two timings saw the machine differently busy. (Synchronising a
+# GPU after each hooked layer costs at most about as much again as the pass.)
+PART_OVER_WHOLE = 2
+
+
 @dataclass(frozen=True)
 class BackendResult:
     """One backend's figures: latency at batch 1 (a Timing, seconds), frames/s per batch,
@@ -36,6 +42,13 @@ class BackendResult:
     energy_j_per_frame: float | None     # at batch 1
     unsettled_batches: tuple[int, ...] = ()  # batches > 1 whose timing never settled
 
+    @property
+    def batches_faster_than_a_frame(self) -> tuple[int, ...]:
+        """Batches whose median time per call was under 1/PART_OVER_WHOLE of one frame's
+        latency: batch 1 ran on a busier machine, though its halves may agree."""
+        return tuple(batch for batch, fps in self.throughput_fps.items()
+                     if batch > 1 and PART_OVER_WHOLE * batch / fps < self.latency.median_s)
+
     def settled(self, batch: int) -> bool:
         """Whether the timing behind ``throughput_fps[batch]`` settled."""
         return self.latency.stable if batch == 1 else batch not in self.unsettled_batches
@@ -44,6 +57,7 @@ class BackendResult:
         return {"name": self.name, "latency_ms": self.latency.to_json(),
                 "throughput_fps_by_batch": {str(b): f for b, f in self.throughput_fps.items()},
                 "unsettled_batches": list(self.unsettled_batches),
+                "batches_faster_than_a_frame": list(self.batches_faster_than_a_frame),
                 "achieved_flops": self.achieved_flops, "pct_of_peak": self.pct_of_peak,
                 "energy_j_per_frame": self.energy_j_per_frame}
 
@@ -102,6 +116,15 @@ class BenchResult:
                 f"layers=<{len(self.layers)} LayerTiming>)")
 
     @property
+    def layers_over_latency(self) -> float | None:
+        """The layers' summed median times over their backend's median latency (None without
+        layers): above PART_OVER_WHOLE they were timed on a busier machine."""
+        if not self.layers:
+            return None
+        latency = next(b.latency for b in self.backends if b.name == self.layers_backend)
+        return sum(layer.time_ms for layer in self.layers) / 1e3 / latency.median_s
+
+    @property
     def fastest(self) -> BackendResult:
         """The backend with the lowest median latency per frame at batch 1."""
         return min(self.backends, key=lambda b: b.latency.median_s)
@@ -132,6 +155,7 @@ class BenchResult:
             "layers_backend": self.layers_backend,
             "layers": [vars(layer) for layer in self.layers],
             "layers_unavailable_reason": self.layers_unavailable_reason,
+            "layers_over_latency": self.layers_over_latency,
             "train_step": train, "train_unavailable_reason": self.train_unavailable_reason,
         }
 
