@@ -406,3 +406,24 @@ def test_weights_shared_through_a_param_name_are_refused_not_counted_twice(layer
     with pytest.raises(SpecError, match=r"siamese.prototxt:5: layer 'c2': field 'param': param "
                                         r"'w' is shared with layer 'c1'"):
         from_prototxt(text, source="siamese.prototxt")
+
+
+def test_sigmoid_and_tanh_import_in_both_formats_and_keep_a_vector_flat():
+    text = """
+    input: "data" input_dim: 1 input_dim: 1 input_dim: 12 input_dim: 12
+    layers { name: "conv" type: CONVOLUTION bottom: "data" top: "conv"
+             convolution_param { num_output: 4 kernel_size: 5 } }
+    layers { name: "tanh" type: TANH bottom: "conv" top: "conv" }
+    layers { name: "ip1" type: INNER_PRODUCT bottom: "conv" top: "ip1"
+             inner_product_param { num_output: 8 } }
+    layers { name: "sigmoid" type: SIGMOID bottom: "ip1" top: "ip1" }
+    layers { name: "ip2" type: INNER_PRODUCT bottom: "ip1" top: "ip2"
+             inner_product_param { num_output: 2 } }
+    """
+    spec = from_prototxt(text)  # both were refused as unsupported layer types
+    assert [layer.type for layer in spec.layers] == ["conv2d", "tanh", "flatten", "linear",
+                                                     "sigmoid", "linear"]
+    assert analyze(spec).totals.params == 4 * 25 + 4 + 4 * 8 * 8 * 8 + 8 + 8 * 2 + 2
+    current = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\nlayer { name: "s" '
+    assert from_prototxt(current + 'type: "TanH" bottom: "data" top: "s"\n'
+                         '  tanh_param { engine: CAFFE } }\n').layers[0].type == "tanh"

@@ -14,9 +14,10 @@ from ._common import plural
 def register(sub) -> None:
     p = sub.add_parser("import", help="convert a Caffe .prototxt network definition to a spec",
                        description="Reads a Caffe deploy .prototxt (Convolution, Pooling, ReLU, "
-                       "LRN, Concat, Eltwise, Dropout, InnerProduct, Softmax, BatchNorm+Scale, "
-                       "Flatten; input_shape, input_dim or an Input layer) and writes the spec "
-                       "as YAML. Every command also reads .prototxt files directly.")
+                       "Sigmoid, TanH, LRN, Concat, Eltwise, Dropout, InnerProduct, Softmax, "
+                       "BatchNorm+Scale, Flatten; input_shape, input_dim or an Input layer) "
+                       "and writes the spec as YAML. Every command also reads .prototxt files "
+                       "directly.")
     p.add_argument("source", metavar="MODEL.prototxt", help="the Caffe network definition")
     p.add_argument("-o", "--output", metavar="SPEC.yaml",
                    help="write here (.yaml or .json) instead of stdout")

@@ -21,7 +21,8 @@ from ._resolve import resolve
 
 V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", "LRN": "LRN",
             "CONCAT": "Concat", "ELTWISE": "Eltwise", "DROPOUT": "Dropout", "SOFTMAX": "Softmax",
-            "INNER_PRODUCT": "InnerProduct", "FLATTEN": "Flatten", "DATA": "Data",
+            "INNER_PRODUCT": "InnerProduct", "FLATTEN": "Flatten", "SIGMOID": "Sigmoid",
+            "TANH": "TanH", "DATA": "Data",
             "IMAGE_DATA": "ImageData", "SOFTMAX_LOSS": "SoftmaxWithLoss", "ACCURACY": "Accuracy"}
 DATASET_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
                  "SoftmaxWithLoss", "Accuracy", "EuclideanLoss", "HingeLoss"}
@@ -51,7 +52,7 @@ class _Params:
         for name in self.msg.names():
             if name not in names | _IGNORED:
                 raise self.error(name, f"unknown or unsupported field (supported here: "
-                                       f"{', '.join(sorted(names))})")
+                                       f"{', '.join(sorted(names)) or 'none'})")
 
     def ints(self, name: str, low: int = 0) -> list[int]:
         values = [v for v, _ in self.msg.all(name)]
@@ -207,6 +208,14 @@ def _softmax(p: _Params):
     return "softmax", {}
 
 
+def _elementwise(kind: str) -> Callable[[_Params], tuple[str, dict]]:
+    """Sigmoid and TanH, whose *_param holds only the engine (a backend choice)."""
+    def convert(p: _Params):
+        p.known(set())
+        return kind, {}
+    return convert
+
+
 def _flatten(p: _Params):
     p.known({"axis", "end_axis"})
     p.axis_is_one("axis")
@@ -230,10 +239,13 @@ CONVERTERS: dict[str, tuple[str, Callable[[_Params], tuple[str, dict]]]] = {
     "Dropout": ("dropout_param", _dropout), "Softmax": ("softmax_param", _softmax),
     "InnerProduct": ("inner_product_param", _inner_product),
     "Flatten": ("flatten_param", _flatten), "BatchNorm": ("batch_norm_param", _batchnorm),
+    "Sigmoid": ("sigmoid_param", _elementwise("sigmoid")),
+    "TanH": ("tanh_param", _elementwise("tanh")),
 }
 SUPPORTED_TYPES = (*CONVERTERS, "Scale", "Input")
 _FLAT_MAKERS = {"linear", "flatten"}          # outputs a vector
-_KEEPS_FLATNESS = {"relu", "leaky_relu", "dropout", "softmax", "concat", "add", "batchnorm"}
+_KEEPS_FLATNESS = {"relu", "leaky_relu", "sigmoid", "tanh", "dropout", "softmax", "concat",
+                   "add", "batchnorm"}
 
 
 class _Builder:
