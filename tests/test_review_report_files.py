@@ -85,3 +85,15 @@ def test_summary_says_what_the_space_holds_and_how_it_trains(tmp_path):
             "num_fire=2, pool_after=[&#x27;conv1&#x27;]</dd>") in summary
     assert ("<dt>training</dt><dd>digits at 8x8: 1 epoch, batch 64, adam lr 0.001, onecycle "
             "(recipe adam-onecycle)</dd>") in summary
+
+
+def test_edf_says_when_a_compared_study_trains_otherwise(tmp_path):
+    # error EDFs compare design spaces trained alike; one of 2 epochs beside one of 1 was drawn
+    # without a word, as if its lower errors came from its space
+    for name, epochs, axes in (("short", 1, {"sr": [0.25, 0.5]}), ("long", 2, {"sr": [0.25]})):
+        study = write_study(tmp_path, name=name, axes=axes, epochs=epochs)
+        assert main(["explore", str(study), "--out", str(tmp_path), "--no-report"]) == 0
+    assert main(["report", str(tmp_path), "--study-name", "short", "--compare", "long"]) == 0
+    edf = (tmp_path / "report-short.html").read_text().split('<figure id="edf">')[1]
+    caption = edf.split("<figcaption>")[1].split("</figcaption>")[0]
+    assert "long trains otherwise (epochs: 1 -&gt; 2)" in caption
