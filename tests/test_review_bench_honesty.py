@@ -66,7 +66,8 @@ def test_a_plain_module_that_does_not_take_the_specs_input_is_refused_in_one_lin
     spec = from_torch(_Small(8), (3, 16, 16))
     wrong_channels = _Small(8)
     wrong_channels.conv = nn.Conv2d(1, 8, 3, padding=1)
-    with pytest.raises(CnnspaceError, match=r"cannot run on the input of spec '_Small' \(3x16x16\): Given groups"):
+    with pytest.raises(CnnspaceError,
+                       match=r"cannot run on the input of spec '_Small' \(3x16x16\): Given groups"):
         benchmark(spec, wrong_channels, backends="torch", train_batch=0, **FAST)
 
 

@@ -199,10 +199,11 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
               progress: Callable[[str], None] = lambda message: None) -> BenchResult:
     """Measures ``spec`` (run as ``module`` when given, e.g. trained weights: it is copied,
     never changed, and must be the spec's network: its MACs are checked against the spec's).
-    The caller's torch random numbers are left where they were. ``train_batch`` 0 skips the training step; None uses the largest batch.
-    ``batches`` and ``backends`` take one value or several. ``precision`` "bf16" runs the
-    forward passes with weights and inputs in bfloat16, the training step under bfloat16
-    autocast (as ``train`` does), against the peak of bfloat16 GEMMs."""
+    The caller's torch random numbers are left where they were. ``train_batch`` 0 skips the
+    training step; None uses the largest batch. ``batches`` and ``backends`` take one value or
+    several. ``precision`` "bf16" runs the forward passes with weights and inputs in bfloat16,
+    the training step under bfloat16 autocast (as ``train`` does), against the peak of bfloat16
+    GEMMs."""
     dev = timing_device(device)
     # numpy's integers as Python's, as analyze takes them
     batches, threads, train_batch = freeze(batches), freeze(threads), freeze(train_batch)
