@@ -23,7 +23,7 @@ from ._config import ConfigError, TrainConfig, default_recipe
 from ._distributed import Workers, join_workers
 from ._evaluate import EvalResult, evaluate
 from ._model import ClassificationLoss, fit_spec, zoo_spec
-from ._trainer import StopFlag, Trainer, check_monitor
+from ._trainer import INTERRUPTED, TERMINATED, StopFlag, Trainer, check_monitor
 
 Model = NetSpec | nn.Module | Checkpoint | str
 
@@ -203,7 +203,7 @@ def _stop_on_signals(stop: StopFlag) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "terminated (SIGTERM)"}
+    names = {signal.SIGINT: INTERRUPTED, signal.SIGTERM: TERMINATED}
 
     def handle(signum, frame):
         if signum == signal.SIGINT and stop.reason is not None:

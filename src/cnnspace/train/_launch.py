@@ -15,6 +15,8 @@ from ._distributed import available_cpus
 # one that stopped because another worker had gone (gloo: "Connection closed by peer").
 REPORTED = 2
 PEER_LOST = 3
+# The exit statuses of workers that stopped with a resumable checkpoint on Ctrl-C or SIGTERM.
+INTERRUPTED, TERMINATED = 130, 143
 # What torchrun installs handlers for while its workers run (and leaves installed).
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
                  if hasattr(signal, name))
@@ -56,6 +58,11 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
     except SignalException as e:
         raise (Terminated if e.sigval == signal.SIGTERM else KeyboardInterrupt)() from None
     except ChildFailedError as e:
+        statuses = {failure.exitcode for failure in e.failures.values()}
+        if statuses <= {INTERRUPTED, TERMINATED}:
+            # A signal sent to a worker alone (not through this command): every worker stopped
+            # as it did, and rank 0 said where the checkpoint is.
+            raise (Terminated if TERMINATED in statuses else KeyboardInterrupt)() from None
         raise _failure(nproc, e.failures) from None
     finally:
         logging.disable(logging_off)

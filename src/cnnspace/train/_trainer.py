@@ -40,6 +40,10 @@ RESUME_ENTRIES = ("optimizer", "scheduler", "epoch", "batch", "step", "history",
 BATCHNORM_OF_ONE = re.compile(r"Expected more than 1 value per channel when training")
 
 
+# A stop by signal, as the run says it: also what every other worker says when one got it.
+INTERRUPTED, TERMINATED = "interrupted (Ctrl-C)", "terminated (SIGTERM)"
+
+
 class StopFlag:
     """Set from a signal handler or a callback; honoured at the next step by every worker."""
     reason: str | None = None
@@ -308,8 +312,8 @@ class Trainer:
             # One small all-reduce per step gives every worker the same mean loss, the same
             # verdict on NaN and the same decision to stop (taken after this step, so that the
             # checkpoint holds whole steps and the generators' states right after one).
-            loss_sum, images, stop = self.workers.all_sum(
-                [loss.item() * len(inputs), float(len(inputs)), float(self._stop_requested())])
+            loss_sum, images, *votes = self.workers.all_sum(
+                [loss.item() * len(inputs), float(len(inputs)), *self._stop_votes()])
             if not math.isfinite(loss_sum):
                 raise NonFiniteLossError(self._nan_message(loss_sum))
             self.optimizer.step()
@@ -330,7 +334,8 @@ class Trainer:
             if cfg.checkpoint_every and s.step % cfg.checkpoint_every == 0 \
                     and s.batch < s.steps_per_epoch:
                 self._save()
-            if stop or (not self.workers.active and self._stop_requested()):
+            if self._agree_on_stop(votes) or (not self.workers.active
+                                               and self._stop_requested()):
                 self.stopped = self._stop_reason()  # alone: no agreement to wait for
                 break
         stats["seconds"] = seconds_before + time.perf_counter() - started
@@ -356,7 +361,7 @@ class Trainer:
         self._save(best=best_record(s.history, self.config.monitor) is record)
         if self.files and self.workers.is_main:
             self.files.write_metrics(s.history)
-        if self.workers.all_sum([float(self._stop_requested())])[0]:
+        if self._agree_on_stop(self.workers.all_sum(self._stop_votes())):
             self.stopped = self._stop_reason()
 
     # -- helpers -----------------------------------------------------------------------------
@@ -378,6 +383,23 @@ class Trainer:
                 call(callback)
             except StopTraining as e:
                 self.requested = str(e) or type(callback).__name__
+
+    def _stop_votes(self) -> list[float]:
+        """This worker's wish to stop, as [by a callback, by Ctrl-C, by SIGTERM]: summed over
+        the workers, every one stops after the same step."""
+        signalled = self.stop.reason is not None
+        return [float(self.requested is not None), float(signalled and not self.stop.terminated),
+                float(signalled and self.stop.terminated)]
+
+    def _agree_on_stop(self, votes: list[float]) -> bool:
+        """Whether any worker wants to stop. A signal that reached one worker alone (another
+        node's, preempted) stops the others as that signal, not as a finished run: they exit
+        130 or 143 too, so that no launcher or scheduler takes the run for done."""
+        requested, interrupted, terminated = votes
+        if self.stop.reason is None and (interrupted or terminated):
+            self.stop.terminated = bool(terminated)
+            self.stop.reason = f"{TERMINATED if terminated else INTERRUPTED} on another worker"
+        return bool(requested or interrupted or terminated)
 
     def _stop_requested(self) -> bool:
         return self.stop.reason is not None or self.requested is not None
