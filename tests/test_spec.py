@@ -22,6 +22,14 @@ def test_round_trip_is_lossless(model, fmt):
     assert S.dumps(again, fmt) == S.dumps(spec, fmt)
 
 
+@pytest.mark.parametrize("name", ["1e3", "1E3", "1e-3", "2e+10", "10e5", "yes", "010", "1:0"])
+def test_names_that_read_as_numbers_round_trip_as_text(name):
+    # A Caffe layer named "1e3" was written bare and read back as 1000.0: the file `import -o`
+    # wrote could not be read ("expected a non-empty string, got 1000.0").
+    spec = S.NetSpec("n", (3, 8, 8), (S.Layer(name, "relu"),))
+    assert S.loads(S.dumps(spec)) == spec
+
+
 def test_file_round_trip(tmp_path):
     spec = get_spec("squeezenet1_1", num_classes=10, input="1x32x32")
     for suffix in (".yaml", ".json"):

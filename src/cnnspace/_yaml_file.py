@@ -32,11 +32,22 @@ class _Loader(yaml.SafeLoader):
         return tag
 
 
+class _Dumper(yaml.SafeDumper):
+    """SafeDumper quoting the text that ``_Loader`` reads as a number (a layer named '1e3'),
+    which PyYAML's YAML 1.1 rules leave bare: written so, it would come back as 1000.0."""
+
+
 _INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
 _BOOL = "tag:yaml.org,2002:bool"
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
+for _cls in (_Loader, _Dumper):
+    _cls.add_implicit_resolver(
+        _FLOAT, re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+        list("-+0123456789"))
+
+
+def safe_dump(data: Any, **options) -> str:
+    """``yaml.safe_dump``, as ``safe_load`` reads it back."""
+    return yaml.dump(data, Dumper=_Dumper, **options)
 
 
 class Refused(yaml.YAMLError):

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
-from .._yaml_file import safe_load, yaml_problem
+from .._yaml_file import safe_dump, safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
@@ -159,7 +159,7 @@ def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
     d = to_dict(spec)
     if fmt == "json":
         return json.dumps(d, indent=2) + "\n"
-    return yaml.safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
+    return safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
 
 
 def loads(text: str, source: str | None = None) -> NetSpec:
