@@ -5,14 +5,19 @@ from cnnspace import spec as S
 from cnnspace.cli import main
 
 
-def test_an_onnx_file_given_as_a_spec_says_cnnspace_only_writes_onnx(tmp_path, capsys):
-    path = tmp_path / "net.onnx"
-    path.write_bytes(b"\x08\x07\x12\x07pytorch\xff\xfe")  # binary, as every ONNX model is
-    with pytest.raises(S.SpecError, match="ONNX model, which cnnspace writes but does not read"):
+@pytest.mark.parametrize("name, words", [
+    ("net.onnx", "an ONNX model, which cnnspace writes but does not read"),
+    # it said only "not a text file"
+    ("net.caffemodel", "trained Caffe weights, which cnnspace does not read; give the .prototxt"),
+])
+def test_a_binary_model_given_as_a_spec_says_what_to_give(tmp_path, capsys, name, words):
+    path = tmp_path / name
+    path.write_bytes(b"\x08\x07\x12\x07pytorch\xff\xfe")  # binary, as protobuf files are
+    with pytest.raises(S.SpecError, match=words):
         S.load(path)
     assert main(["analyze", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "net.onnx: not a text file: an ONNX model" in err and len(err.splitlines()) == 1
+    assert f"{name}: not a text file: {words}" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize("command, text, advice", [

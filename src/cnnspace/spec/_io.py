@@ -183,6 +183,16 @@ def _path(value: Any, what: str) -> Path:
     return Path(value)
 
 
+# What a binary file given for a spec is, by its suffix, and what to give instead.
+_BINARY_HINTS = {
+    ".pt": ": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its network",
+    ".cnnz": ": a compressed model? cnnspace.compress.read_cnnz(path).spec is its network",
+    ".onnx": ": an ONNX model, which cnnspace writes but does not read; give the spec, "
+             "checkpoint or .cnnz it was exported from",
+    ".caffemodel": ": trained Caffe weights, which cnnspace does not read; give the .prototxt "
+                   "of the network"}
+
+
 def load(path: str | os.PathLike) -> NetSpec:
     """The spec in a file: YAML or JSON (``save``'s output), or a Caffe ``.prototxt``."""
     path = _path(path, "a spec file")
@@ -193,12 +203,7 @@ def load(path: str | os.PathLike) -> NetSpec:
                 if isinstance(e, FileNotFoundError) and not path.suffix else "")
         raise SpecError(f"cannot read the file: {e.strerror}{hint}", source=str(path)) from None
     except UnicodeDecodeError:
-        hint = {".pt": ": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is "
-                       "its network",
-                ".cnnz": ": a compressed model? cnnspace.compress.read_cnnz(path).spec is its "
-                         "network",
-                ".onnx": ": an ONNX model, which cnnspace writes but does not read; give the "
-                         "spec, checkpoint or .cnnz it was exported from"}.get(path.suffix.lower().replace(".pth", ".pt"), "")
+        hint = _BINARY_HINTS.get(path.suffix.lower().replace(".pth", ".pt"), "")
         raise SpecError(f"not a text file{hint}", source=str(path)) from None
     if path.suffix.lower() == ".prototxt":  # suffixes in any case: NET.PROTOTXT
         return from_prototxt(text, source=str(path))
