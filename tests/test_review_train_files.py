@@ -6,6 +6,7 @@ import zipfile
 import pytest
 import torch
 
+from cnnspace.data import get_dataset
 from cnnspace.spec import loads
 from cnnspace.train import (CheckpointError, ConfigError, TrainConfig, load_checkpoint,
                             read_metrics, save_checkpoint, train)
@@ -55,3 +56,15 @@ def test_a_refused_object_is_named(tmp_path):
     with pytest.raises(CheckpointError, match=r"pickled.pt: not a cnnspace checkpoint: .*\(here "
                        r"torch\.nn\.modules\.activation\.ReLU\), which weights-only loading"):
         load_checkpoint(tmp_path / "pickled.pt")
+
+
+def test_a_resume_with_another_model_names_where_it_differs(tmp_path, digits8):
+    config = quick(epochs=1, out=str(tmp_path / "run"))
+    train(loads(tiny_yaml()), digits8, config)
+    resume = config.with_options(resume=True)
+    with pytest.raises(CheckpointError, match=r"a different model than the one given \(layer "
+                       r"'conv1': out_channels 8 there, 9 here\)"):
+        train(loads(tiny_yaml(hidden=9)), digits8, resume)
+    with pytest.raises(CheckpointError, match=r"a different model than the one given \(input "
+                       r"1x8x8 there, 1x16x16 here\)"):
+        train(loads(tiny_yaml()), get_dataset("digits", image_size=16), resume)

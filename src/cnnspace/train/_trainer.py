@@ -74,6 +74,28 @@ def _each_tensor(value, fn: Callable[[torch.Tensor], torch.Tensor]):
     return value
 
 
+def _model_difference(saved: dict | None, given: dict | None) -> str:
+    """Where the spec a checkpoint holds and the one a resume gives part, both as to_dict."""
+    if not (saved and given):
+        return "a spec there, a plain nn.Module here" if saved else "no spec there"
+    if saved["input"] != given["input"]:
+        sizes = ["x".join(map(str, spec["input"])) for spec in (saved, given)]
+        return f"input {sizes[0]} there, {sizes[1]} here"
+    layers = [{layer["name"]: layer for layer in spec["layers"]} for spec in (saved, given)]
+    for name in {**layers[0], **layers[1]}:
+        there, here = (spec_layers.get(name) for spec_layers in layers)
+        if there is None or here is None:
+            return f"layer {name!r} only {'here' if there is None else 'there'}"
+        if there != here:
+            return f"layer {name!r}: {_first_difference(there, here)}"
+    return _first_difference(saved, given)  # the order of the layers, their names, outputs...
+
+
+def _first_difference(there: dict, here: dict) -> str:
+    key = next(key for key in {**there, **here} if there.get(key) != here.get(key))
+    return f"{key} {there.get(key)!r} there, {here.get(key)!r} here"
+
+
 def _float32(t: torch.Tensor) -> torch.Tensor:
     return t.float() if t.is_floating_point() else t
 
@@ -172,8 +194,11 @@ class Trainer:
             raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
                                   "resume with the same ones or start a new --out (to train "
                                   "longer too: the learning-rate schedule spans the epochs)")
-        if (self.spec and to_dict(self.spec)) != checkpoint.payload.get("spec"):
-            raise CheckpointError(f"{where} holds a different model than the one given")
+        saved, given = checkpoint.payload.get("spec"), self.spec and to_dict(self.spec)
+        if saved != given:
+            raise CheckpointError(f"{where} holds a different model than the one given "
+                                  f"({_model_difference(saved, given)}): resume with the same "
+                                  "model and --set/--image-size, or start a new --out")
         if checkpoint.payload.get("data") != self.data.name:
             raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
                                   f"not {self.data.name!r}")
