@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 
 import matplotlib.pyplot as plt
+from matplotlib.text import Text
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
@@ -136,3 +137,28 @@ def test_table_shows_accuracies_in_percent_as_the_plots_do(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert '<td data-v="0.8">80.00%</td>' in html and '<td data-v="0.7525">75.25%</td>' in html
     assert '<td data-v="1.0">1</td>' in html  # a size stays a number
+
+
+def test_labels_of_nearby_front_points_do_not_cover_each_other():
+    # an NSGA-II study's front: #1 and #38 lie close together, and their labels were drawn
+    # one over the other, neither readable
+    settings = {"base_e": 48, "incr_e": 32, "pct3x3": 0.125, "sr": 0.25, "freq": 4}
+    front = [(1, 0.0279, 0.15), (38, 0.0451, 0.1556), (31, 0.1232, 0.3917),
+             (24, 0.2846, 0.4306), (19, 0.4468, 0.4861)]
+    dominated = [(17, 0.1294, 0.2583), (42, 0.1674, 0.2306), (13, 0.4983, 0.3944)]
+    rows = [{"trial": n, "size_mib": size, "top1": top1, **settings}
+            for n, size, top1 in front + dominated]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.pareto(rows, "size_mib", "top1", list(settings))
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        inside = fig.axes[0].get_window_extent(renderer)
+        # the text alone: a moved label's leader line may cross another label
+        boxes = [(t.get_text(), Text.get_window_extent(t, renderer)) for t in fig.axes[0].texts]
+    plt.close(fig)
+    assert len(boxes) == 5
+    for i, (text, box) in enumerate(boxes):
+        assert (inside.x0 <= box.x0 and box.x1 <= inside.x1 and inside.y0 <= box.y0
+                and box.y1 <= inside.y1), text
+        for other, other_box in boxes[i + 1:]:
+            assert not box.overlaps(other_box), (text, other)

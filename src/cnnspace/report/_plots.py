@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
 from ..explore import pareto_mask  # noqa: E402
@@ -120,7 +121,7 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     place = math.log if log_x else float
     lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
     third = (hi - lo) / 3
-    lines = 1
+    lines, labels = 1, []
     # front points with equal values (frequent after few epochs) get one label, not several
     # drawn over each other
     spots: dict[tuple, list[dict]] = {}
@@ -136,9 +137,10 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
         ha = "left" if at < third else "right" if at > 2 * third else "center"
         text = spot_label(same, axes)
         lines = max(lines, text.count("\n") + 1)
-        ax.annotate(text, (r[x], r[y]), textcoords="offset points",
-                    xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha,
-                    fontsize=7)
+        labels.append(ax.annotate(
+            text, (r[x], r[y]), textcoords="offset points",
+            xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha, fontsize=7,
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5}))  # once moved up
     ax.margins(y=0.1 * lines)  # room for the label of the highest point
     if log_x:
         ax.set_xscale("log")
@@ -152,7 +154,38 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     ax.set_title(title)
     ax.legend(loc="best")  # lower right holds the big, inaccurate networks
     fig.tight_layout()
+    _unstack(ax, labels)  # last: it measures the labels where the final layout puts them
     return fig
+
+
+def _unstack(ax, labels: list, rounds: int = 5) -> None:
+    """Moves labels that cover one another up, each (from the lowest point's) just above the
+    labels it would cover, then raises the y axis's top until the highest fits inside; its
+    new scale brings points closer, so again, a few rounds at most."""
+    renderer = ax.figure.canvas.get_renderer()
+    points_per_pixel = 72 / ax.figure.dpi
+
+    def text_box(t):  # the text alone: an annotation's own box reaches down its leader line
+        t.update_positions(renderer)
+        return Text.get_window_extent(t, renderer)
+
+    first = [t.xyann for t in labels]
+    for _ in range(rounds):
+        placed = []
+        for t, at in sorted(zip(labels, first), key=lambda pair: pair[0].xy[1]):
+            t.xyann = at
+            box = text_box(t)
+            for other in sorted(placed, key=lambda b: b.y0):
+                if box.overlaps(other):
+                    t.xyann = (at[0], t.xyann[1] + (other.y1 - box.y0 + 2) * points_per_pixel)
+                    box = text_box(t)
+            placed.append(box)
+        frame = ax.get_window_extent(renderer)
+        over = max((b.y1 for b in placed), default=0) - frame.y1
+        if over <= 0:
+            return
+        low, high = ax.get_ylim()
+        ax.set_ylim(low, high + (over + 4) * (high - low) / frame.height)
 
 
 def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") -> Figure:
