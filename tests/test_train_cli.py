@@ -50,6 +50,9 @@ def test_a_spec_written_for_another_input_size_is_trained_at_the_datasets_with_a
     (["squeezenet1_1", "--set", "num_classes=7"], "digits sets num_classes to 10"),
     (["squeezenet1_1", "--data=cifar10:/nonexistent"], "download cifar-10-python.tar.gz"),
     (["squeezenet1_1", "--lr=-1"], "option 'lr': expected a positive number"),
+    # the option's own name, where its flag is called otherwise, and the flag typed
+    (["squeezenet1_1", "--warmup=50"], "option 'warmup_epochs' (--warmup): expected fewer"),
+    (["squeezenet1_1", "--loader-workers=-1"], "option 'num_workers' (--loader-workers): "),
     (["squeezenet1_1", "--threads=0"], "--threads expects a positive integer at most"),
     # torch hangs with 10,000 threads and segfaults with 100,000
     (["squeezenet1_1", "--threads=100000"], "--threads expects a positive integer at most"),

@@ -14,8 +14,9 @@ from rich.console import Console
 from ..data import DataError, dataset_names, get_dataset
 from .._parent import die_with_parent
 from ..errors import CnnspaceError, exit_status
-from ..train import (RECIPES, RunFiles, TrainConfig, check_initial_weights, default_recipe,
-                     fit_spec, launch_local, train, under_torchrun, uses_cuda, zoo_spec)
+from ..train import (RECIPES, ConfigError, RunFiles, TrainConfig, check_initial_weights,
+                     default_recipe, fit_spec, launch_local, train, under_torchrun, uses_cuda,
+                     zoo_spec)
 from ..train._config import (CLASSIFIER_INITS, COMPRESSIONS, DEVICES, INIT_LAYERS, LR_SCALINGS,
                              OPTIMIZERS, PRECISIONS, SCHEDULES)
 from ..train._launch import PEER_LOST, WorkersFailed
@@ -131,10 +132,24 @@ def run_options(args) -> tuple[str, TrainConfig]:
     # detect train leaves some options out (getattr's None: the recipe's value)
     options = {field: getattr(args, _dest(flag), None)
                for flag, field, _ in OPTIONS if field}
-    config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
-                                     **{**options, "out": out, "progress": not args.no_progress})
+    try:
+        config = TrainConfig.from_recipe(args.recipe or default_recipe(args.data),
+                                         **{**options, "out": out,
+                                            "progress": not args.no_progress})
+    except ConfigError as e:
+        raise ConfigError(_with_flags(str(e))) from None
     uses_cuda(config.device, args.nproc)  # too few GPUs: one message here, not one per worker
     return out, config
+
+
+def _with_flags(message: str) -> str:
+    """A TrainConfig error naming a field whose flag is called otherwise (warmup_epochs is
+    --warmup) names the flag typed too."""
+    def named(match: re.Match) -> str:
+        flag = next((flag for flag, field, _ in OPTIONS if field == match[1]), None)
+        renamed = flag and flag != "--" + match[1].replace("_", "-")
+        return f"{match[0]} ({flag})" if renamed else match[0]
+    return re.sub(r"option '(\w+)'", named, message)
 
 
 def _default_out(model: str, data: str) -> str:
