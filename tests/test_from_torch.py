@@ -447,3 +447,8 @@ def test_a_module_that_cannot_be_copied_is_refused_in_one_line(tmp_path):
         cnnspace.from_torch(HoldsALock(), (3, 8, 8))
     with pytest.raises(CnnspaceError, match="HoldsALock cannot be copied"):
         export_onnx(HoldsALock(), tmp_path / "m.onnx", (3, 8, 8))
+    # and from benchmark, which times copies too
+    from cnnspace.metrics import benchmark
+    same_network = cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3)), (3, 8, 8))
+    with pytest.raises(CnnspaceError, match="HoldsALock cannot be copied"):
+        benchmark(same_network, HoldsALock(), batches=(1,), train_batch=0, min_time_s=0.01)

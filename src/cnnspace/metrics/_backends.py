@@ -5,7 +5,6 @@ Each backend works on its own copy of the module: measuring never changes the ca
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -14,7 +13,7 @@ import torch
 from torch import nn
 
 from ..errors import CnnspaceError
-from ..nn import INPUT_NAME, onnx_bytes, ort_session, too_large_for_onnx
+from ..nn import INPUT_NAME, copy_module, onnx_bytes, ort_session, too_large_for_onnx
 from ..spec import Shape
 
 BACKENDS = ("torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
@@ -45,7 +44,7 @@ class Runner:
 
 def _torch_runner(name: str, module: nn.Module, input_shape: Shape, device: torch.device,
                   memory_format: torch.memory_format, dtype: torch.dtype) -> Runner:
-    model = copy.deepcopy(module).to(device, dtype).eval().to(memory_format=memory_format)
+    model = copy_module(module).to(device, dtype).eval().to(memory_format=memory_format)
 
     def make_call(batch: int):
         x = torch.randn(batch, *input_shape, device=device, dtype=dtype).contiguous(
@@ -63,7 +62,7 @@ def _cuda_graph_runner(module: nn.Module, input_shape: Shape, device: torch.devi
     """The forward pass captured once per batch as a CUDA graph and replayed: one launch instead
     of one per kernel, which at small batches is most of eager PyTorch's time on a GPU. Its
     layers cannot be timed apart, nor can it train: it lends no module to those."""
-    model = copy.deepcopy(module).to(device, dtype).eval()
+    model = copy_module(module).to(device, dtype).eval()
 
     def make_call(batch: int):
         x = torch.randn(batch, *input_shape, device=device, dtype=dtype)

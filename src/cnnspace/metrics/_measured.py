@@ -3,7 +3,6 @@ percent of the device's measured peak FLOP/s (whole network and per layer), trai
 energy per frame where a counter can be read. FLOPs are the analytic counts of ``analyze``."""
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Callable
 
@@ -12,7 +11,7 @@ from torch import nn
 
 from .._threads import is_thread_count, thread_count_expected, torch_threads
 from ..errors import CnnspaceError
-from ..nn import SpecModule, build
+from ..nn import SpecModule, build, copy_module
 from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
 from ._backends import (BACKENDS, PRECISIONS, Runner, make_runner, timing_device,
@@ -316,7 +315,7 @@ def _check_module_is_the_spec(module: nn.Module, spec: NetSpec, macs: int, dev: 
     timed dtype at batch 1: the caller's module keeps its mode and batch-norm statistics."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    copied = copy.deepcopy(module).to(dev, dtype).eval()
+    copied = copy_module(module).to(dev, dtype).eval()
     counter = FlopCounterMode(display=False)
     try:
         with torch.inference_mode(), counter:

@@ -1,7 +1,6 @@
 """Per-layer forward times and the time of one training step, measured on a module's copy."""
 from __future__ import annotations
 
-import copy
 import statistics
 import time
 from typing import Callable
@@ -9,6 +8,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..nn import copy_module
 from ..spec import Shape
 from ._timing import Timing, time_calls
 
@@ -56,7 +56,7 @@ def train_step_timing(module: nn.Module, input_shape: Shape, batch: int, device:
     forward pass under ``dtype`` autocast unless that is fp32 (as ``train --precision`` runs
     it). The loss is the mean square of the outputs: its cost is that of any loss, and it
     assumes no task."""
-    model = copy.deepcopy(module).to(device, torch.float32).train().to(
+    model = copy_module(module).to(device, torch.float32).train().to(
         memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
     x = torch.randn(batch, *input_shape, device=device).contiguous(memory_format=memory_format)

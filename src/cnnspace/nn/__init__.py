@@ -1,11 +1,12 @@
 """Turns specs into torch modules, torch modules into specs (torch.fx), and modules into ONNX."""
 from ._export import (INPUT_NAME, ONNX_MAX_BYTES, OnnxCheck, OnnxRuntimeMissing, check_onnx,
-                      export_onnx, onnx_bytes, ort_session, too_large_for_onnx, with_metadata)
+                      copy_module, export_onnx, onnx_bytes, ort_session, too_large_for_onnx,
+                      with_metadata)
 from ._from_torch import UnsupportedModuleError, from_torch
 from ._init import INIT_SCHEMES, initialise
 from ._layers import BUILDERS
 from ._module import SpecModule, build
 
 __all__ = ["BUILDERS", "INIT_SCHEMES", "INPUT_NAME", "ONNX_MAX_BYTES", "OnnxCheck", "OnnxRuntimeMissing", "SpecModule", "UnsupportedModuleError",
-           "build", "check_onnx", "export_onnx", "from_torch", "initialise", "onnx_bytes",
+           "build", "check_onnx", "copy_module", "export_onnx", "from_torch", "initialise", "onnx_bytes",
            "ort_session", "too_large_for_onnx", "with_metadata"]
