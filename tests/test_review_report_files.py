@@ -7,6 +7,7 @@ import csv
 import json
 
 import optuna
+import pytest
 from _explore_studies import write_study
 
 from cnnspace.cli import main
@@ -63,12 +64,19 @@ def test_edf_says_which_compared_study_has_no_trained_network(tmp_path):
     assert "no trained network yet: fresh" in caption
 
 
-def test_sweep_names_the_knob_values_it_cannot_show(tmp_path):
-    # sr=1 is over the size limit: the sweep showed sr 0.25 and 0.5 only, without a word on 1
-    study = write_study(tmp_path, name="limited", constraints={"max_params": 800})
-    assert main(["explore", str(study), "--out", str(tmp_path), "--no-report"]) == 0
-    assert main(["report", str(tmp_path)]) == 0
-    sweep = (tmp_path / "report.html").read_text().split('<figure id="sweep_sr">')[1]
+@pytest.fixture(scope="module")
+def limited_report(tmp_path_factory) -> str:
+    """report.html of a one-axis study whose point sr=1 is over its size limit."""
+    folder = tmp_path_factory.mktemp("limited")
+    study = write_study(folder, name="limited", constraints={"max_params": 800})
+    assert main(["explore", str(study), "--out", str(folder), "--no-report"]) == 0
+    assert main(["report", str(folder)]) == 0
+    return (folder / "report.html").read_text()
+
+
+def test_sweep_names_the_knob_values_it_cannot_show(limited_report):
+    # the sweep showed sr 0.25 and 0.5 only, without a word on 1
+    sweep = limited_report.split('<figure id="sweep_sr">')[1]
     caption = sweep.split("<figcaption>")[1].split("</figcaption>")[0]
     assert "no final accuracy: sr=1 (infeasible)" in caption
     assert "sr=0.25" not in caption and "sr=0.5" not in caption
@@ -97,3 +105,9 @@ def test_edf_says_when_a_compared_study_trains_otherwise(tmp_path):
     edf = (tmp_path / "report-short.html").read_text().split('<figure id="edf">')[1]
     caption = edf.split("<figcaption>")[1].split("</figcaption>")[0]
     assert "long trains otherwise (epochs: 1 -&gt; 2)" in caption
+
+
+def test_summary_writes_the_constraints_as_settings(limited_report):
+    # they read as a Python dict: {'max_params': 800}
+    assert ("<dt>constraints</dt><dd>max_params=800: 2 of 3 grid points satisfy them</dd>"
+            in limited_report)

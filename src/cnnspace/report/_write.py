@@ -181,17 +181,23 @@ def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
     trained = _unique_points(finished)
     groups = {results.name: errors(trained)}
     untrained = []  # studies asked for that have no curve to draw
+    caveats = []  # studies whose errors do not measure their design space alone
     for other in compare:
         theirs = _with_accuracy(other, other.rows, accuracy)
         if theirs:
             groups[other.name] = errors(theirs)
         else:
             untrained.append(other.name)
+        changes = _trained_otherwise(results.config, other.config)
+        if changes:
+            caveats.append(f"{other.name} trains otherwise ({'; '.join(changes)})")
     error = _plots.error_label(accuracy)
     caption = (f"error EDF: the fraction of trained models with {error} below e "
                "(higher and further left is a better design space)")
     if untrained:
         caption += f"; no trained network yet: {', '.join(untrained)}"
+    if caveats:
+        caption += "; " + "; ".join(caveats)
     out = [("edf", caption, _plots.edf(groups, "error EDF by study", accuracy))]
     for axis in results.axes:
         values = {_plots.short(r[axis]) for r in finished}
@@ -201,6 +207,18 @@ def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
             out.append((f"edf_{axis}", f"error EDF of the sub-spaces {axis} = each value",
                         _plots.edf(split, f"error EDF by {axis}", accuracy)))
     return out
+
+
+def _trained_otherwise(ours: dict, theirs: dict) -> list[str]:
+    """How another study's training differs from this one's (dataset, image size, options
+    that change what is computed), as 'epochs: 1 -> 2': EDFs compare design spaces trained
+    alike, and a study trained longer has lower errors whatever its space."""
+    from ..train import TrainConfig  # torch: only for a report that compares studies
+
+    changes = [f"{k}: {ours.get(k)!r} -> {theirs.get(k)!r}" for k in ("data", "image_size")
+               if ours.get(k) != theirs.get(k)]
+    return changes + TrainConfig.from_dict(ours["train"]).differences(
+        TrainConfig.from_dict(theirs["train"]))
 
 
 def _save_figures(folder: Path, figures: list[tuple[str, str, Figure]]) -> list[str]:
@@ -253,7 +271,8 @@ def _summary(results: StudyResults, trained_points: int) -> str:
     limits, f = cfg["space"].get("constraints"), results.feasibility
     if limits and f:
         scope = "grid points" if f.get("whole_grid") else "sampled points"
-        items.append(("constraints", f"{limits}: {f['feasible']:,} of {f['checked']:,} {scope} "
+        written = ", ".join(f"{k}={v}" for k, v in limits.items())
+        items.append(("constraints", f"{written}: {f['feasible']:,} of {f['checked']:,} {scope} "
                       "satisfy them"))
     return H.definitions(items)
 
