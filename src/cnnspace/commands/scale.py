@@ -90,9 +90,7 @@ def _overridden(args, preset: scale.Preset) -> scale.Preset:
                    else preset.link_sources)
 
 
-def _measured(args, spec) -> scale.Preset:
-    # checked before commbench and a timed step are spent on a recipe that cannot run
-    recipe, _ = _recipes(args, scale.MEASURED_RECIPE, scale.MEASURED_RECIPE)
+def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
     if args.commbench:
         try:
             data = json.loads(Path(args.commbench).read_text())
@@ -111,15 +109,21 @@ def _measured(args, spec) -> scale.Preset:
         return scale.measure_preset(spec, bench, per_worker)
 
 
-def _preset(args, spec) -> scale.Preset:
+def _preset(args, spec, workers: list[int]) -> tuple[scale.Preset, scale.Recipe, scale.Recipe]:
+    """The preset with the command line's values, and the parallel and baseline recipes."""
     if args.commbench and args.preset != scale.MEASURED:
         raise CnnspaceError("--commbench applies to --preset measured only")
     if args.nproc is not None and (args.preset != scale.MEASURED or args.commbench):
         raise CnnspaceError("--nproc applies to --preset measured without --commbench only "
                             "(a saved commbench result keeps the processes it measured)")
-    if args.preset == scale.MEASURED:
-        return _overridden(args, _measured(args, spec))
-    return _overridden(args, scale.get_preset(args.preset or DEFAULT_PRESET))
+    measured = args.preset == scale.MEASURED
+    given = None if measured else scale.get_preset(args.preset or DEFAULT_PRESET)
+    recipe, baseline = (_recipes(args, scale.MEASURED_RECIPE, scale.MEASURED_RECIPE) if measured
+                        else _recipes(args, given.recipe, given.baseline))
+    # checked before commbench and a timed step are spent on a run that cannot happen
+    scale.check_workers_share_batch(workers, recipe.batch, ("--workers", "--batch"))
+    preset = _measured(args, spec, recipe) if measured else given
+    return _overridden(args, preset), recipe, baseline
 
 
 def _given(value, default):
@@ -151,8 +155,7 @@ def run(args) -> int:
         costs = scale.NetworkCosts.of(spec, args.bits)
     workers = _int_list(args.workers, "workers")
     strategies = _strategies(args.strategies)
-    preset = _preset(args, spec)
-    recipe, baseline = _recipes(args, preset.recipe, preset.baseline)
+    preset, recipe, baseline = _preset(args, spec, workers)
     result = scale.predict(costs, preset.device, preset.link, recipe, baseline, workers,
                            strategies, preset.name)
     ratio = scale.parallelism_comm(spec, recipe.batch, args.bits)

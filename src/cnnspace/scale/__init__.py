@@ -11,8 +11,8 @@ from importlib import import_module
 from ._commfit import (DEFAULT_SIZES_MB, PATTERNS, CommBench, PatternFit, fit_alpha_beta,
                        fit_pattern, parse_sizes_mb)
 from ._model import (STRATEGIES, Device, Interconnect, NetworkCosts, ParallelismComm, Recipe,
-                     ScalingResult, ScalingRow, calibrate_efficiency, comm_coefficients,
-                     comm_time, parallelism_comm, predict)
+                     ScalingResult, ScalingRow, calibrate_efficiency, check_workers_share_batch,
+                     comm_coefficients, comm_time, parallelism_comm, predict)
 from ._published import FIRECAFFE_SPEEDUPS, Comparison, Published, compare_published
 from ._presets import (FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, IMAGENET_TRAIN_IMAGES, MEASURED,
                        MEASURED_RECIPE, PRESETS, Preset, get_preset, k20x, measured_preset,
@@ -33,6 +33,7 @@ __all__ = ["DEFAULT_SIZES_MB", "FIRECAFFE_BASELINE", "FIRECAFFE_RECIPE", "FIRECA
            "IMAGENET_TRAIN_IMAGES", "Comparison", "Published", "compare_published",
            "MEASURED", "MEASURED_RECIPE", "PATTERNS", "PRESETS", "STRATEGIES", "CommBench",
            "Device", "Interconnect", "NetworkCosts", "ParallelismComm", "PatternFit", "Preset",
-           "Recipe", "ScalingResult", "ScalingRow", "calibrate_efficiency", "comm_coefficients",
+           "Recipe", "ScalingResult", "ScalingRow", "calibrate_efficiency",
+           "check_workers_share_batch", "comm_coefficients",
            "comm_time", "fit_alpha_beta", "fit_pattern", "get_preset", "k20x", "measured_preset",
            "parallelism_comm", "parse_sizes_mb", "predict", "preset_names", *_LAZY]

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from .._values import is_number
 from ..errors import CnnspaceError
 from ..metrics import analyze
-from ..spec import NetSpec, resolve
+from ..spec import MAX_SIZE, NetSpec, resolve
 
 STRATEGIES = ("parameter_server", "reduction_tree", "ring")
 
@@ -73,11 +73,18 @@ class Recipe:
         for name, value in ((names[0], batch), (names[2], dataset_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CnnspaceError(f"{name} must be a positive integer, got {value!r}")
+        # analyze (and torch) take batches up to MAX_SIZE: refused here, before any measuring
+        if batch > MAX_SIZE:
+            raise CnnspaceError(f"{names[0]} must be at most {MAX_SIZE:,}, got {batch:,}")
         if not (is_number(epochs) and math.isfinite(epochs) and epochs > 0):
             raise CnnspaceError(f"{names[1]} must be > 0, got {epochs!r}")
         if dataset_size < batch:
             raise CnnspaceError(f"{names[2]} {dataset_size:,} is smaller than one batch of "
                                 f"{batch:,} ({names[0]}): an epoch would be a fraction of a step")
+        if epochs * dataset_size < batch:  # a time for part of one step is no training time
+            raise CnnspaceError(f"{names[1]} {epochs:g} of {dataset_size:,} images is less than "
+                                f"one step of {batch:,} ({names[0]}): the run would be a "
+                                "fraction of a step")
 
     @property
     def iterations(self) -> float:
@@ -87,6 +94,17 @@ class Recipe:
 def _check_workers(workers) -> None:
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise CnnspaceError(f"workers must be a positive integer, got {workers!r}")
+
+
+def check_workers_share_batch(workers, batch: int, names=("workers", "batch")) -> None:
+    """Refuses a worker count with no image of the global ``batch`` to compute, naming each by
+    ``names`` (command-line flags, say)."""
+    for n in workers:
+        _check_workers(n)
+        if n > batch:
+            raise CnnspaceError(f"{names[0]} {n}: {n} workers cannot share a global batch of "
+                                f"{batch} images; use a {names[1]} of at least the largest "
+                                "worker count")
 
 
 def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
@@ -227,14 +245,11 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
         raise CnnspaceError("give at least one worker count")
     # a count or strategy given twice is one prediction, not two rows that row() cannot tell apart
     workers, strategies = list(dict.fromkeys(workers)), tuple(dict.fromkeys(strategies))
+    check_workers_share_batch(workers, recipe.batch, ("workers", "recipe.batch"))
     per_image_s = costs.train_flops_per_image / device.flops
     baseline_total = baseline.epochs * baseline.dataset_size * per_image_s
     rows = []
     for n in workers:
-        _check_workers(n)
-        if n > recipe.batch:
-            raise CnnspaceError(f"{n} workers cannot share a global batch of {recipe.batch} "
-                                "images; use a batch of at least the largest worker count")
         for strategy in strategies:
             comm = comm_time(strategy, n, costs.gradient_bytes, link)
             compute = math.ceil(recipe.batch / n) * per_image_s

@@ -1,0 +1,57 @@
+"""`cnnspace scale`: a run that cannot happen is refused before any measuring, by its flags."""
+import pytest
+
+from cnnspace import scale
+from cnnspace.cli import main
+from cnnspace.commands import scale as scale_command
+from cnnspace.errors import CnnspaceError
+
+
+@pytest.fixture
+def no_measuring(monkeypatch):
+    """Fails the test if `scale --preset measured` starts commbench or times a step."""
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before the arguments were checked")
+    monkeypatch.setattr(scale_command, "run_with_progress", measured)
+    monkeypatch.setattr(scale, "measure_preset", measured)
+
+
+@pytest.mark.parametrize("argv, message", [
+    # the measured preset's batch is 128: 256 workers have no image each
+    (["--workers", "1,256"], "--workers 256: 256 workers cannot share a global batch of 128 "
+                             "images; use a --batch of at least"),
+    # analyze takes batches up to 2**31 - 1; it used to say "field 'batch'" after measuring
+    (["--batch", "3000000000", "--dataset-size", "4000000000"],
+     "--batch must be at most 2,147,483,647, got 3,000,000,000"),
+])
+def test_measured_preset_refuses_a_run_that_cannot_happen_before_measuring(
+        capsys, no_measuring, argv, message):
+    assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+                 *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_worker_count_above_the_batch_names_both_flags(capsys):
+    assert main(["scale", "squeezenet1_1", "--workers", "1,2000"]) == 2
+    err = capsys.readouterr().err
+    assert "--workers 2000" in err and "--batch" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--epochs", "1e-300"], "--epochs 1e-300 of 1,281,167 images is less than one step of "
+                             "1,024 (--batch)"),
+    (["--baseline-epochs", "1e-9"], "--baseline-epochs 1e-09 of 1,281,167 images is less than "
+                                    "one step of 32 (--baseline-batch)"),
+])
+def test_a_run_shorter_than_one_step_is_refused_not_given_a_speedup(capsys, argv, message):
+    # 1e-300 epochs used to predict a total of 6e-297 s and a speedup of 6e+301
+    assert main(["scale", "squeezenet1_1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_recipe_of_one_step_is_the_shortest_there_is():
+    assert scale.Recipe(batch=1024, epochs=1024 / 2048, dataset_size=2048).iterations == 1
+    with pytest.raises(CnnspaceError, match="fraction of a step"):
+        scale.Recipe(batch=1024, epochs=0.4, dataset_size=2048)
