@@ -78,6 +78,16 @@ def test_bench_leaves_out_a_training_step_that_cannot_fit_and_says_why(monkeypat
     result = benchmark(NET, batches=(1, 64), backends="torch", per_layer=False, **FAST)
     assert result.train is None and result.backends[0].throughput_fps[64] > 0
     assert result.train_unavailable_reason.startswith("a training step of 64 images")
+    assert result.train_unavailable_reason.endswith("give a smaller training batch (--train-batch)")
+
+
+def test_a_bf16_bench_training_step_counts_autocasts_copies_of_the_weights(monkeypatch):
+    params = analyze(NET).totals.params
+    _free(monkeypatch, batch_memory(NET, 64, training=True, bytes_per_value=2) + params * 6 - 1)
+    result = benchmark(NET, batches=(1, 64), backends="torch", per_layer=False,
+                       precision="bf16", **FAST)
+    assert result.train is None and "for its gradients and 2-byte copies" in \
+        result.train_unavailable_reason
 
 
 def test_the_bench_command_refuses_in_one_line(monkeypatch, capsys, tmp_path):

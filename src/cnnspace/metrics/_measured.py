@@ -287,9 +287,11 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
                 p.requires_grad for p in runners[profiled.name].module.parameters()):
             # pooling and activations alone: nothing for a step to update (SGD refuses it)
             train_reason = "the network has no trainable parameters"
-        elif too_large := train_batch and memory_shortfall(spec, dev, batch=train_batch,
-                                                           training=True,
-                                                           activation_bytes=value_bytes):
+        elif too_large := train_batch and memory_shortfall(
+                spec, dev, batch=train_batch, training=True, activation_bytes=value_bytes,
+                # the step keeps fp32 weights, and autocast's copies of them in bf16
+                weight_copy_bytes=0 if dtype == torch.float32 else value_bytes,
+                smaller="training batch (--train-batch)"):
             train_reason = too_large
         elif train_batch and profiled is not None:
             progress(f"timing a training step at batch {train_batch}")
