@@ -162,3 +162,18 @@ def test_labels_of_nearby_front_points_do_not_cover_each_other():
                 and box.y1 <= inside.y1), text
         for other, other_box in boxes[i + 1:]:
             assert not box.overlaps(other_box), (text, other)
+
+
+def test_a_sweep_of_many_values_writes_no_value_labels():
+    # a continuous knob sampled 40 times: 80 value labels overlapped into one blot
+    rows = [{"sr": 0.1 + 0.02 * i, "top1": 0.8 + 0.004 * (i % 7), "size_mib": 1.0 + 0.1 * i}
+            for i in range(40)]
+    with plt.rc_context(_plots.STYLE):
+        many = _plots.sweep(rows, "sr", "top1")
+        few = _plots.sweep(rows[:_plots.MAX_FRONT_LABELS], "sr", "top1")
+    texts = [[t for ax in fig.axes for t in ax.texts] for fig in (many, few)]
+    titles = [fig.axes[0].get_title() for fig in (many, few)]
+    plt.close(many)
+    plt.close(few)
+    assert texts[0] == [] and "40 points: each one's values are in the table" in titles[0]
+    assert len(texts[1]) == 2 * _plots.MAX_FRONT_LABELS and "table" not in titles[1]

@@ -203,14 +203,18 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
     right.plot(positions, [r[size] for r in rows], "s--", color="C1", label=label(size))
     right.set_ylabel(label(size), color="C1")
     right.grid(False)
-    for p, r in zip(positions, rows):
+    # a value label per point while they fit (a continuous knob sampled 40 times wrote 80,
+    # one over the other)
+    values_shown = len(rows) <= MAX_FRONT_LABELS
+    for p, r in zip(positions, rows) if values_shown else ():
         ax.annotate(f"{r[accuracy]:.1%}", (p, r[accuracy]), textcoords="offset points",
                     xytext=(0, 6), ha="center", fontsize=7, color="C0")
         right.annotate(f"{r[size]:.3g}", (p, r[size]), textcoords="offset points",
                        xytext=(0, -12), ha="center", fontsize=7, color="C1")
     for axis in (ax, right):  # room for the labels above the highest and below the lowest point
         axis.margins(y=0.12)
-    ax.set_title(f"{label(accuracy)} and {label(size)} against {knob}")
+    ax.set_title(f"{label(accuracy)} and {label(size)} against {knob}"
+                 + ("" if values_shown else f"\n({len(rows)} points: each one's values are in the table)"))
     fig.tight_layout()
     return fig
 
