@@ -213,8 +213,10 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
                        xytext=(0, -12), ha="center", fontsize=7, color="C1")
     for axis in (ax, right):  # room for the labels above the highest and below the lowest point
         axis.margins(y=0.12)
-    ax.set_title(f"{label(accuracy)} and {label(size)} against {knob}"
-                 + ("" if values_shown else f"\n({len(rows)} points: each one's values are in the table)"))
+    title = f"{label(accuracy)} and {label(size)} against {knob}"
+    if not values_shown:
+        title += f"\n({len(rows)} points: each one's values are in the table)"
+    ax.set_title(title)
     fig.tight_layout()
     return fig
 
