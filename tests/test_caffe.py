@@ -294,6 +294,23 @@ def test_a_file_saved_with_a_byte_order_mark_and_crlf_reads_as_any_other():
     assert [layer.type for layer in from_prototxt(text).layers] == ["relu"]
 
 
+@pytest.mark.parametrize("encoding", ["gbk", "latin-1"])
+def test_comments_in_another_encoding_are_skipped_as_caffe_skips_them(tmp_path, encoding):
+    # Refused as "not a text file": prototxts of Chinese repositories carry GBK comments.
+    comment = "# 卷积层" if encoding == "gbk" else "# réseau"
+    text = ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8  ' + comment
+            + '\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
+    path = tmp_path / "net.prototxt"
+    path.write_bytes(text.encode(encoding))
+    assert [layer.name for layer in load(path).layers] == ["r"]
+    # outside a comment such bytes cannot be read as any name: refused by line
+    path.write_bytes(text.replace('"r" type', '"卷积" type' if encoding == "gbk" else '"réseau" type')
+                     .encode(encoding))
+    with pytest.raises(SpecError, match=r"net.prototxt:2: bytes that are not UTF-8 text outside "
+                                        "a comment"):
+        load(path)
+
+
 def _relu_after_conv(relu):
     return ('input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
             'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n'

@@ -197,7 +197,7 @@ def load(path: str | os.PathLike) -> NetSpec:
     """The spec in a file: YAML or JSON (``save``'s output), or a Caffe ``.prototxt``."""
     path = _path(path, "a spec file")
     try:
-        text = path.read_text()
+        text = _read_text(path)
     except OSError as e:
         hint = ("; a registered model? cnnspace.get_spec(name) gives its spec"
                 if isinstance(e, FileNotFoundError) and not path.suffix else "")
@@ -208,6 +208,21 @@ def load(path: str | os.PathLike) -> NetSpec:
     if path.suffix.lower() == ".prototxt":  # suffixes in any case: NET.PROTOTXT
         return from_prototxt(text, source=str(path))
     return loads(text, str(path))
+
+
+def _read_text(path: Path) -> str:
+    """The file's text. A prototxt may hold other encodings' bytes in its comments (GBK, Latin-1),
+    which Caffe skips unread: they are kept as surrogates, which the parser refuses anywhere but
+    in a comment."""
+    if path.suffix.lower() != ".prototxt":
+        return path.read_text()
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        if b"\0" in data:  # no text file holds NUL bytes: a binary file (a .caffemodel) renamed
+            raise
+        return data.decode("utf-8", "surrogateescape")
 
 
 def save(spec: NetSpec, path: str | os.PathLike) -> None:

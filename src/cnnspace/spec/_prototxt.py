@@ -61,12 +61,20 @@ MAX_DEPTH = 100  # far deeper than any network definition; deeper would exhaust 
 _OPEN = {"}": "{", ">": "<"}
 
 
+# Bytes that are not UTF-8, as the file was decoded (surrogateescape): Caffe skips them in
+# comments, and nowhere else can they be read as text.
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")
+
+
 def _tokens(text: str, source: str) -> Iterator[tuple[str, str, int]]:
     line, pos = 1, 0
     while pos < len(text):
         m = _TOKEN.match(text, pos)
-        if m is None:
-            raise SpecError(f"unexpected character {text[pos]!r}", source=f"{source}:{line}")
+        if m is None or (m.lastgroup == "string" and _NOT_UTF8.search(m.group())):
+            bad = text[pos] if m is None else m.group()
+            raise SpecError("bytes that are not UTF-8 text outside a comment"
+                            if _NOT_UTF8.search(bad) else f"unexpected character {bad!r}",
+                            source=f"{source}:{line}")
         kind = m.lastgroup
         if kind == "newline":
             line += 1
