@@ -68,12 +68,15 @@ def test_parallel_coordinates_columns_name_their_units():
 SR = {"sr": FloatDistribution(0.0, 1.0)}
 
 
-def forged_study(results: list[tuple[float, float]], running: tuple = ()) -> StudyResults:
+def forged_study(results: list[tuple[float, float]], running: tuple = (),
+                 srs: list | None = None) -> StudyResults:
     """A two-objective study (top-1 up, size down) of one trained trial of one epoch per
-    (top1, size_mib), as `cnnspace explore` records them, then the ``running`` trials."""
+    (top1, size_mib), as `cnnspace explore` records them, then the ``running`` trials. Each
+    trial's sr is 0.1 * (its number + 1) unless ``srs`` gives them."""
+    srs = srs or [0.1 * (n + 1) for n in range(len(results))]
     trials = [create_trial(state=TrialState.COMPLETE, values=[0.5, size], params={"sr": 0.5},
                            distributions=SR,
-                           user_attrs={"point_id": f"p{n}", "point": {"sr": 0.1 * (n + 1)},
+                           user_attrs={"point_id": f"p{n}", "point": {"sr": srs[n]},
                                        "metrics": {"size_mib": size, "macs": 1000 * size},
                                        "results": {"top1": top1}, "outcome": "trained",
                                        "curve": [{"epoch": 1, "top1": top1}]})
@@ -177,3 +180,12 @@ def test_a_sweep_of_many_values_writes_no_value_labels():
     plt.close(few)
     assert texts[0] == [] and "40 points: each one's values are in the table" in titles[0]
     assert len(texts[1]) == 2 * _plots.MAX_FRONT_LABELS and "table" not in titles[1]
+
+
+def test_sub_space_edfs_are_in_the_order_of_the_values(tmp_path):
+    # as text, sr=128 came before sr=16 and sr=8
+    srs = [8, 16, 128, 8, 16, 128]
+    write_report(forged_study([(0.5 + 0.05 * n, 1.0 + n) for n in range(6)], srs=srs), tmp_path)
+    svg = (tmp_path / "plots" / "edf_sr.svg").read_text()
+    at = [svg.index(f"sr={v} (n=2)") for v in (8, 16, 128)]
+    assert at == sorted(at)

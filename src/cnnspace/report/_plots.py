@@ -190,7 +190,7 @@ def _unstack(ax, labels: list, rounds: int = 5) -> None:
 
 def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") -> Figure:
     """Accuracy and model size against one knob, as the seed's slides 30 and 31."""
-    rows = sorted(rows, key=lambda r: _sort_key(r[knob]))
+    rows = sorted(rows, key=lambda r: value_order(r[knob]))
     fig, ax = plt.subplots(figsize=(7, 4.2))
     positions, ticks = _positions([r[knob] for r in rows])
     ax.plot(positions, [r[accuracy] for r in rows], "o-", color="C0", label=label(accuracy))
@@ -308,7 +308,7 @@ def _positions(values: list[Any]) -> tuple[list[float], list[Any] | None]:
     if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
            for v in values):
         return [float(v) for v in values], None
-    ticks = sorted({_hashable(v) for v in values}, key=_sort_key)
+    ticks = sorted({_hashable(v) for v in values}, key=value_order)
     return [float(ticks.index(_hashable(v))) for v in values], ticks
 
 
@@ -316,7 +316,9 @@ def _hashable(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
 
-def _sort_key(v: Any) -> tuple:
+def value_order(v: Any) -> tuple:
+    """A sort key for an axis's values: numbers by value (8 before 16), then anything else as
+    text."""
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) \
         else (1, 0, str(v))
 

@@ -200,10 +200,10 @@ def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
         caption += "; " + "; ".join(caveats)
     out = [("edf", caption, _plots.edf(groups, "error EDF by study", accuracy))]
     for axis in results.axes:
-        values = {_plots.short(r[axis]) for r in finished}
+        values = {_plots.short(r[axis]): r[axis] for r in finished}
         if 2 <= len(values) <= EDF_MAX_GROUPS and len(trained) > len(values):
             split = {f"{axis}={v}": errors([r for r in finished if _plots.short(r[axis]) == v])
-                     for v in sorted(values)}
+                     for v in sorted(values, key=lambda v: _plots.value_order(values[v]))}
             out.append((f"edf_{axis}", f"error EDF of the sub-spaces {axis} = each value",
                         _plots.edf(split, f"error EDF by {axis}", accuracy)))
     return out
