@@ -66,6 +66,15 @@ def test_cli_errors_are_one_line(args, message, capsys, tmp_path):
     assert message in err and err.count("\n") == 1
 
 
+def test_resume_without_out_is_refused(tmp_path, monkeypatch, capsys):
+    # It started a new run, in the new runs/MODEL-DATA-TIME folder --out defaults to.
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "squeezenet1_1", "--resume", "--epochs=1"]) == 2
+    assert capsys.readouterr().err == ("cnnspace train: error: --resume: name the run folder to "
+                                       "continue with --out DIR\n")
+    assert not (tmp_path / "runs").exists()
+
+
 def test_classifier_size_mismatch_names_the_layer(spec_file, capsys, tmp_path):
     spec_file.write_text(TINY.replace("out_channels: 10", "out_channels: 1000"))
     assert main(["train", str(spec_file), "--image-size=8", f"--out={tmp_path}"]) == 2

@@ -128,6 +128,9 @@ def run_options(args) -> tuple[str, TrainConfig]:
     if args.nproc < 1:
         raise CnnspaceError(f"--nproc: expected a positive number of workers, got {args.nproc}")
     check_threads(args.threads)  # torch takes them only once the data is read or generated
+    if args.resume and not args.out:
+        # The default folder is a new one (its name has the time): nothing to continue there.
+        raise CnnspaceError("--resume: name the run folder to continue with --out DIR")
     out = args.out or _default_out(args.model, args.data)
     # detect train leaves some options out (getattr's None: the recipe's value)
     options = {field: getattr(args, _dest(flag), None)
