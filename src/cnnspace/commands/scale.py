@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import scale
+from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
@@ -188,32 +189,39 @@ def _bandwidth(beta_s_per_byte: float) -> str:
     return "unlimited bandwidth" if beta_s_per_byte == 0 else f"{1e-9 / beta_s_per_byte:.2f} GB/s"
 
 
+def _figure(value: float) -> str:
+    """Four significant digits: a small network's 0.000123 s is not rounded to 0.0000, and a
+    long run's 285,112 h is not written 2.851e+05."""
+    return f"{value:,.0f}" if value >= 1e4 else f"{value:.4g}"
+
+
 def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
     c, d, l, r, b = result.costs, result.device, result.link, result.recipe, result.baseline
     console = table_console()
     console.print(
         f"[bold]{result.model}[/] on [bold]{preset.name}[/] ({preset.description})\n"
-        f"gradients {c.gradient_bytes / 1e6:.2f} MB per step; training "
-        f"{c.train_flops_per_image / 1e9:.3g} GFLOPs per image; device {d.flops / 1e9:,.4g} "
-        f"GFLOP/s sustained ({d.efficiency:.1%} of {d.peak_flops / 1e9:,.4g})\n"
-        f"link: alpha {l.alpha_s * 1e6:.2f} us, beta {l.beta_s_per_byte * 1e9:.4f} ns/byte "
-        f"({_bandwidth(l.beta_s_per_byte)})\n"
+        f"gradients {with_prefix(c.gradient_bytes, 'B')} per step; training "
+        f"{with_prefix(c.train_flops_per_image, 'FLOPs')} per image; device "
+        f"{with_prefix(d.flops, 'FLOP/s')} sustained ({d.efficiency:.1%} of "
+        f"{with_prefix(d.peak_flops, 'FLOP/s')})\n"
+        f"link: alpha {_figure(l.alpha_s * 1e6)} us, beta {_figure(l.beta_s_per_byte * 1e9)} "
+        f"ns/byte ({_bandwidth(l.beta_s_per_byte)})\n"
         f"parallel run: batch {r.batch}, {r.epochs:g} epochs of {r.dataset_size:,} images; "
         f"baseline: 1 device, batch {b.batch}, {b.epochs:g} epochs = "
-        f"{result.baseline_total_s / 3600:,.1f} h\n"
+        f"{_figure(result.baseline_total_s / 3600)} h\n"
         f"communication per step at batch {ratio.batch}: data parallel "
-        f"{ratio.data_parallel_bytes / 1e6:.1f} MB vs model parallel "
-        f"{ratio.model_parallel_bytes_layer_inputs / 1e6:,.0f} MB (inputs of weighted layers, "
-        f"{_ratio(ratio.ratio_layer_inputs)}) or "
-        f"{ratio.model_parallel_bytes_all_outputs / 1e6:,.0f} MB (all layer outputs, "
+        f"{with_prefix(ratio.data_parallel_bytes, 'B')} vs model parallel "
+        f"{with_prefix(ratio.model_parallel_bytes_layer_inputs, 'B')} (inputs of weighted "
+        f"layers, {_ratio(ratio.ratio_layer_inputs)}) or "
+        f"{with_prefix(ratio.model_parallel_bytes_all_outputs, 'B')} (all layer outputs, "
         f"{_ratio(ratio.ratio_all_outputs)})")
     table = Table()
     for col in ("workers", "strategy", "compute s", "comm s", "s / iter", "total h", "speedup"):
         table.add_column(col, justify="left" if col == "strategy" else "right")
     for row in result.rows:
-        table.add_row(str(row.workers), row.strategy, f"{row.compute_s:.4f}", f"{row.comm_s:.4f}",
-                      f"{row.time_per_iter_s:.4f}", f"{row.total_time_s / 3600:,.2f}",
-                      f"{row.speedup:.1f}x")
+        table.add_row(str(row.workers), row.strategy, _figure(row.compute_s),
+                      _figure(row.comm_s), _figure(row.time_per_iter_s),
+                      _figure(row.total_time_s / 3600), f"{row.speedup:.1f}x")
     console.print(table)
     for source in preset.sources:
         console.print(f"  source: {source}", highlight=False)

@@ -1,0 +1,36 @@
+"""`cnnspace scale`'s table says what its JSON says, for a small network too."""
+import json
+
+import pytest
+
+from cnnspace.cli import main
+
+TINY = """name: tiny
+input: [1, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 8, kernel: 3, padding: 1}
+  - {name: relu1, type: relu}
+  - {name: gap, type: global_avgpool}
+  - {name: flat, type: flatten}
+  - {name: fc, type: linear, out_features: 10}
+"""
+ARGV = ["--workers", "1,2", "--batch", "64", "--dataset-size", "1000"]
+
+
+def test_a_small_networks_times_and_sizes_are_not_rounded_to_zero(capsys, tmp_path):
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
+    assert main(["scale", str(spec), *ARGV, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert main(["scale", str(spec), *ARGV]) == 0
+    out = capsys.readouterr().out
+    # 680 bytes of gradients were "0.00 MB", 74 us of compute "0.0001 s", the run "0.00 h"
+    assert f"gradients {data['costs']['gradient_bytes']} B per step" in out
+    cells = [[c.strip() for c in line.split("│")[1:-1]] for line in out.splitlines()
+             if line.startswith("│")]
+    assert len(cells) == len(data["rows"]) == 6
+    for shown, row in zip(cells, data["rows"]):
+        assert (int(shown[0]), shown[1]) == (row["workers"], row["strategy"])
+        for text, value in zip(shown[2:6], (row["compute_s"], row["comm_s"],
+                                            row["time_per_iter_s"], row["total_time_s"] / 3600)):
+            assert float(text) == pytest.approx(value, rel=1e-3, abs=1e-12)
