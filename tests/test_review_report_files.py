@@ -111,3 +111,9 @@ def test_summary_writes_the_constraints_as_settings(limited_report):
     # they read as a Python dict: {'max_params': 800}
     assert ("<dt>constraints</dt><dd>max_params=800: 2 of 3 grid points satisfy them</dd>"
             in limited_report)
+
+
+def test_help_says_where_each_study_of_a_shared_storage_is_written(capsys):
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    assert "report-NAME.html" in " ".join(capsys.readouterr().out.split())

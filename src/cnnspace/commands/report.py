@@ -16,7 +16,9 @@ def register(sub) -> None:
     p = sub.add_parser("report", help="report of a study: Pareto fronts, sweeps, EDFs, "
                        "a table of every trial (report.html, trials.csv)",
                        description="Writes report.html (self-contained: opens offline), the "
-                       "plots as PNG and SVG, and trials.csv for a study `cnnspace explore` ran.")
+                       "plots as PNG and SVG, and trials.csv for a study `cnnspace explore` ran; "
+                       "where the storage holds several studies, report-NAME.html, "
+                       "trials-NAME.csv and plots-NAME/, so that none replaces another's.")
     p.add_argument("location", metavar="DIR_OR_STORAGE",
                    help="the folder `cnnspace explore --out` wrote, a .journal/.db file or a "
                    "storage URL")
