@@ -189,3 +189,15 @@ def test_sub_space_edfs_are_in_the_order_of_the_values(tmp_path):
     svg = (tmp_path / "plots" / "edf_sr.svg").read_text()
     at = [svg.index(f"sr={v} (n=2)") for v in (8, 16, 128)]
     assert at == sorted(at)
+
+
+def test_latency_front_says_how_its_latencies_were_measured(tmp_path):
+    study = forged_study([(0.8, 1.0), (0.7, 0.5)])
+    for t in study.rows:
+        t["latency_ms"] = 0.3
+    write_report(study, tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    caption = html.split('<figure id="pareto_latency_ms">')[1].split("</figcaption>")[0]
+    assert "measured by the trial&#x27;s worker right after its training" in caption
+    size = html.split('<figure id="pareto_size_mib">')[1].split("</figcaption>")[0]
+    assert "measured" not in size

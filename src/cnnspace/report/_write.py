@@ -18,6 +18,11 @@ from . import _plots
 
 # Metrics a Pareto front is drawn against (each when the trials have it).
 FRONT_AXES = ("size_mib", "macs", "latency_ms")
+# What a reader must know of a front's metric: on a shared machine, one network's latency was
+# measured at 0.3 ms and a network like it at 30 ms, while other jobs ran.
+FRONT_NOTES = {"latency_ms": "; each latency measured by the trial's worker right after its "
+                             "training, with whatever else ran on that machine then: compare "
+                             "with care, or time the front's networks alike with cnnspace bench"}
 EDF_MAX_GROUPS = 8  # an axis with more distinct values is not split into EDF curves
 # The names of the plots a report draws: single ones, and families (one per metric or axis).
 SINGLE_PLOTS = ("edf", "parallel", "curves")
@@ -62,8 +67,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         have = [r for r in trained if H.finite_number(r.get(x))]
         if have:
             figures.append((f"pareto_{x}", f"Pareto front: {_plots.label(accuracy)} vs "
-                            f"{_plots.label(x)}; frontier points labelled with their settings",
-                            _plots.pareto(have, x, accuracy, axes)))
+                            f"{_plots.label(x)}; frontier points labelled with their settings"
+                            + FRONT_NOTES.get(x, ""), _plots.pareto(have, x, accuracy, axes)))
     if len(axes) == 1 and trained:
         # Every value of the knob, also one whose network another value built (widths floor).
         knob = list({_plots.short(r[axes[0]]): r for r in reversed(finished)}.values())
