@@ -109,9 +109,10 @@ def test_a_size_the_processes_cannot_hold_is_refused_before_they_start(monkeypat
     def spawn(*args, **kwargs):
         raise AssertionError("no process may start")
     monkeypatch.setattr(_commbench._spawn, "run", spawn)
-    # 2 processes: 5 x 400 MB = 2 GB against 1 GB available
-    with pytest.raises(CnnspaceError, match="--sizes 400 MB: 2 processes would hold about 2.0 GB"
-                                            " for it, and this machine has 1.0 GB available"):
+    # 2 processes: 5 x 400 MB = 2 GB and 2 x 150 MB of torch against 1 GB available
+    with pytest.raises(CnnspaceError, match=r"--nproc 2 --sizes 400 MB: the processes would hold "
+                                            r"about 2.3 GB \(0.3 GB of torch, 2.0 GB for the "
+                                            r"messages\), and this machine has 1.0 GB available"):
         run_commbench(2, [0.1, 400], backend="gloo")
 
 

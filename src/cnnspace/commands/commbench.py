@@ -41,17 +41,19 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
                       warmup: int = 1, backend: str = "auto", threads: int | None = None):
     """``scale.run_commbench`` with a progress bar on stderr (one step per pattern and size)."""
     total = len(scale.parse_sizes_mb(sizes)) * len(scale.PATTERNS)
-    cores = os.cpu_count() or 1
-    if backend != "nccl" and isinstance(nproc, int) and nproc > cores:
-        print_notes([f"{nproc} processes share {plural(cores, 'CPU core')}: the timings "
-                     "measure them waiting for a core as much as the link"])
     console = Console(stderr=True)
     # off a terminal the bar is not drawn, but stopping it printed an empty line before any error
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"commbench, {nproc} processes", total=total)
-        return scale.run_commbench(nproc, sizes, repeats, warmup, backend, threads,
-                                   on_progress=lambda text: progress.update(
-                                       task, advance=1, description=text))
+        bench = scale.run_commbench(nproc, sizes, repeats, warmup, backend, threads,
+                                    on_progress=lambda text: progress.update(
+                                        task, advance=1, description=text))
+    # said of the timings once there are some: an error before them stays the one line
+    cores = os.cpu_count() or 1
+    if bench.backend != "nccl" and nproc > cores:
+        print_notes([f"{nproc} processes share {plural(cores, 'CPU core')}: the timings "
+                     "measure them waiting for a core as much as the link"])
+    return bench
 
 
 def run(args) -> int:
