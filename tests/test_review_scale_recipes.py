@@ -1,4 +1,6 @@
 """`cnnspace scale`: a run that cannot happen is refused before any measuring, by its flags."""
+import json
+
 import pytest
 
 from cnnspace import scale
@@ -55,3 +57,18 @@ def test_recipe_of_one_step_is_the_shortest_there_is():
     assert scale.Recipe(batch=1024, epochs=1024 / 2048, dataset_size=2048).iterations == 1
     with pytest.raises(CnnspaceError, match="fraction of a step"):
         scale.Recipe(batch=1024, epochs=0.4, dataset_size=2048)
+
+
+def test_a_saved_commbench_from_a_larger_machine_names_its_threads_field(capsys, tmp_path,
+                                                                         no_measuring):
+    # the compute step is timed with the benchmark processes' threads: 1000 said only
+    # "threads: expected a positive integer at most 2", naming neither the file nor the field
+    bench = tmp_path / "bench.json"
+    bench.write_text(json.dumps({"nproc": 2, "backend": "gloo", "threads": 1000, "repeats": 3,
+                                 "patterns": {"allreduce": {"sizes_bytes": [1_000_000, 10_000_000],
+                                                            "times_s": [0.0011, 0.0101]}}}))
+    assert main(["scale", "squeezenet1_1", "--preset", "measured", "--commbench",
+                 str(bench)]) == 2
+    err = capsys.readouterr().err
+    assert f"--commbench {bench}: field 'threads': its processes ran 1000 threads each" in err
+    assert err.count("\n") == 1

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import scale
+from .._threads import is_thread_count, thread_count_expected
 from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
@@ -101,6 +102,11 @@ def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
         if "allreduce" not in (f.pattern for f in bench.fits):
             raise CnnspaceError(f"--commbench {args.commbench}: no allreduce measured, and the "
                                 "measured preset's link is the allreduce fit")
+        if not is_thread_count(bench.threads):  # a result measured on a larger machine
+            raise CnnspaceError(f"--commbench {args.commbench}: field 'threads': its processes "
+                                f"ran {bench.threads} threads each, the compute step is timed "
+                                f"with as many, and here that takes {thread_count_expected()}; "
+                                "measure here with `cnnspace commbench -o FILE.json`")
     else:
         bench = run_with_progress(_given(args.nproc, DEFAULT_NPROC))
     # the allreduce fit is the link of every prediction below: its cautions apply to them
