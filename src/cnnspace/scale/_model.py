@@ -128,7 +128,8 @@ def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
     if strategy == "parameter_server":
         return 2.0 * (workers - 1), 2.0 * (workers - 1)
     if strategy == "reduction_tree":
-        rounds = 2.0 * math.ceil(math.log2(workers))
+        # ceil(log2 N) in integers: the float log2 of 2**53 + 1 is 53.0, one round short
+        rounds = 2.0 * (workers - 1).bit_length()
         return rounds, rounds
     return 2.0 * (workers - 1), 2.0 * (workers - 1) / workers  # ring
 
