@@ -142,6 +142,8 @@ class Trainer:
         self.requested: str | None = None  # a callback's StopTraining message
         self.stopped: str | None = None
         self.resumed = checkpoint is not None
+        # CPU threads per worker before the resume (older checkpoints lack them)
+        self.saved_threads = checkpoint.payload.get("threads") if checkpoint else None
         if checkpoint is not None:
             self._restore(checkpoint)
             if self.files and workers.is_main:
@@ -258,6 +260,14 @@ class Trainer:
         elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
                           f"(step {s.step})")
+            threads = torch.get_num_threads()
+            if self.saved_threads not in (None, threads):
+                # Kernels split their sums by thread: other threads, other rounding.
+                progress.note(f"note: {self.files.out} trained with {self.saved_threads} "
+                              f"thread{'s' if self.saved_threads != 1 else ''} per worker and "
+                              f"continues with {threads}: the arithmetic differs, "
+                              "so it will not end bit for bit as an uninterrupted run would "
+                              f"(--threads {self.saved_threads} keeps it)", always=True)
         elif cfg.resume:
             progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
         if self.reinitialised:
@@ -452,6 +462,7 @@ class Trainer:
                    "spec": to_dict(self.spec) if self.spec else None,
                    "input_shape": list(self.data.input_shape),
                    "num_classes": self.data.num_classes, "world_size": self.workers.world_size,
+                   "threads": torch.get_num_threads(),
                    "train_images": len(self.data.train), "steps_per_epoch": s.steps_per_epoch,
                    "preprocessing": self.data.preprocessing(), "init_from": self.init_from,
                    "rng": rngs, "epoch_stats": dict(self.epoch_stats), "history": s.history}

@@ -1,0 +1,32 @@
+"""Review of --resume: what a resume changes that exact continuation depends on is said."""
+from __future__ import annotations
+
+from cnnspace.spec import loads
+from cnnspace.train import Callback, StopTraining, load_checkpoint, train
+from _nets import tiny_yaml
+from _training import quick
+
+
+class StopAtStep(Callback):
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, state):
+        if state.step == self.step:
+            raise StopTraining("stopped for the test")
+
+
+def test_a_resume_on_other_threads_says_it_is_not_bit_for_bit(tmp_path, digits8, capsys):
+    config = quick(epochs=1, out=str(tmp_path / "run"), threads=1)
+    train(loads(tiny_yaml()), digits8, config, callbacks=[StopAtStep(5)])
+    assert load_checkpoint(tmp_path / "run" / "checkpoint.pt").payload["threads"] == 1
+    capsys.readouterr()
+    # The same threads: nothing to say. Two threads round otherwise (measured: other weights
+    # than an uninterrupted one-thread run), which the resume accepted without a word.
+    train(loads(tiny_yaml()), digits8, config.with_options(resume=True, epochs=1),
+          callbacks=[StopAtStep(6)])
+    assert "bit for bit" not in capsys.readouterr().err
+    train(loads(tiny_yaml()), digits8, config.with_options(resume=True, threads=2))
+    assert (f"note: {tmp_path / 'run'} trained with 1 thread per worker and continues with 2: "
+            "the arithmetic differs, so it will not end bit for bit as an uninterrupted run "
+            "would (--threads 1 keeps it)") in capsys.readouterr().err
