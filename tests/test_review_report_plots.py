@@ -201,3 +201,22 @@ def test_latency_front_says_how_its_latencies_were_measured(tmp_path):
     assert "measured by the trial&#x27;s worker right after its training" in caption
     size = html.split('<figure id="pareto_size_mib">')[1].split("</figcaption>")[0]
     assert "measured" not in size
+
+
+def test_edf_legend_hides_no_curve():
+    # sr=0.25's two models share the highest error: its step rises at the right edge from 0,
+    # behind the legend that sat at the lower right
+    groups = {"sr=0.25": [0.9083, 0.9083], "sr=0.5": [0.9028, 0.9083], "sr=1": [0.8972, 0.9028]}
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.edf(groups, "error EDF by sr")
+        fig.canvas.draw()
+        ax = fig.axes[0]
+        legend = ax.get_legend().get_window_extent(fig.canvas.get_renderer())
+        hidden = []
+        for line in ax.lines:
+            corners = ax.transData.transform(list(zip(line.get_xdata(), line.get_ydata())))
+            for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
+                hidden += [line.get_label() for f in (i / 20 for i in range(21))
+                           if legend.contains(x0 + f * (x1 - x0), y0 + f * (y1 - y0))]
+    plt.close(fig)
+    assert hidden == []
