@@ -1,5 +1,10 @@
-"""commbench counts the memory of its processes, not only of their messages."""
+"""commbench: the memory of its processes, and what one timing of a collective is."""
+import queue
+import threading
+from types import SimpleNamespace
+
 import pytest
+import torch
 
 from cnnspace.cli import main
 from cnnspace.scale import _commbench
@@ -23,3 +28,52 @@ def test_many_processes_with_small_messages_are_refused_before_they_start(
     assert ("--nproc 64 --sizes 1 MB: the processes would hold about 9.7 GB (9.6 GB of torch, "
             "0.1 GB for the messages), and this machine has 8.0 GB available") in err
     assert err.count("\n") == 1
+
+
+class _Clock:
+    """perf_counter for rank threads: each rank's repetitions last the durations it was given."""
+
+    def __init__(self, durations_by_rank):
+        self.durations, self.now = durations_by_rank, threading.local()
+
+    def perf_counter(self):
+        state = self.now.__dict__.setdefault("state", {"t": 0.0, "calls": 0})
+        rank, calls = threading.current_thread().rank, state["calls"]
+        if calls % 2:  # the end of a repetition
+            durations = self.durations[rank]
+            state["t"] += durations[(calls // 2) % len(durations)]
+        state["calls"] += 1
+        return state["t"]
+
+
+def test_a_time_is_the_best_repetition_of_the_slowest_rank_not_each_ranks_best(monkeypatch):
+    # rank 0 was fast in the first repetition, rank 1 in the second: no repetition took 1 ms on
+    # both, so the best collective took 5 ms (each rank's best, 1 ms, was reported)
+    durations = {0: [1e-3, 5e-3, 5e-3], 1: [5e-3, 1e-3, 5e-3]}
+    exchange, met = {}, threading.Barrier(2)
+
+    def slowest(seconds, device):  # torch.distributed's all_reduce(MAX) between the two threads
+        exchange[threading.current_thread().rank] = list(seconds)
+        met.wait()
+        result = [max(pair) for pair in zip(exchange[0], exchange[1])]
+        met.wait()
+        return result
+    monkeypatch.setattr(_commbench, "time", _Clock(durations))
+    monkeypatch.setattr(_commbench._spawn, "slowest", slowest)
+    monkeypatch.setattr(_commbench, "dist", SimpleNamespace(
+        barrier=lambda: None, all_reduce=lambda t: None, send=lambda t, dst: None,
+        recv=lambda t, src: None))
+    results = queue.SimpleQueue()
+    channel = SimpleNamespace(put=results.put)
+    ranks = []
+    for rank in (0, 1):
+        thread = threading.Thread(target=_commbench._bench_worker,
+                                  args=(rank, 2, torch.device("cpu"), channel, [4], 3, 0))
+        thread.rank = rank
+        ranks.append(thread)
+        thread.start()
+    for thread in ranks:
+        thread.join(timeout=30)
+    messages = [results.get_nowait() for _ in range(results.qsize())]
+    [times] = [value for kind, value in messages if kind == "result"]
+    assert times == {"allreduce": [pytest.approx(5e-3)], "parameter_server": [pytest.approx(5e-3)]}

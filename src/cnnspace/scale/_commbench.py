@@ -51,8 +51,10 @@ def _bench_worker(rank: int, nproc: int, device: torch.device, channel, sizes: l
                 _spawn.sync(device)
                 if i >= warmup:
                     samples.append(time.perf_counter() - start)
-            # best of the repeats: on a shared machine the fastest one is the least disturbed
-            [seconds] = _spawn.slowest([min(samples)], device)
+            # a repetition lasts until its slowest rank is done; the best repetition counts, as on
+            # a shared machine the fastest one is the least disturbed (each rank's own best would
+            # join repetitions that were fast on different ranks into one no run achieved)
+            seconds = min(_spawn.slowest(samples, device))
             if rank == 0:
                 times[pattern].append(seconds)
                 channel.put(("progress", f"{pattern} {nbytes / 1e6:g} MB"))
