@@ -68,3 +68,16 @@ def test_a_resume_with_another_model_names_where_it_differs(tmp_path, digits8):
     with pytest.raises(CheckpointError, match=r"a different model than the one given \(input "
                        r"1x8x8 there, 1x16x16 here\)"):
         train(loads(tiny_yaml()), get_dataset("digits", image_size=16), resume)
+
+
+def test_a_truncated_checkpoint_is_one_short_sentence(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, {"config": TrainConfig().to_dict(), "spec": None, "model": {}})
+    path.write_bytes(path.read_bytes()[:-100])  # its end, the zip directory, cut off
+    with pytest.raises(CheckpointError) as error:
+        load_checkpoint(path)
+    # torch's zip reader added "This is an internal miniz error. If you are seeing this error,
+    # there is a high likelihood that your checkpoint file is corrupted. ..." on the same line
+    assert str(error.value) == (f"{path}: corrupt or truncated checkpoint, or not a checkpoint "
+                                "at all (RuntimeError: PytorchStreamReader failed reading zip "
+                                "archive: failed finding central directory)")

@@ -142,6 +142,9 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except Exception as e:  # noqa: BLE001
         # On bytes that are no checkpoint torch's parser fails in any way (KeyError, IndexError...)
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        # torch's zip reader goes on for four sentences of advice ("This is an internal miniz
+        # error. If you are seeing this error, ..."): its first says what failed
+        first = first.partition(". ")[0]
         raise CheckpointError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint at "
                               f"all ({type(e).__name__}: {first})") from None
     kind = payload.get("format") if isinstance(payload, dict) else None
