@@ -220,3 +220,17 @@ def test_edf_legend_hides_no_curve():
                            if legend.contains(x0 + f * (x1 - x0), y0 + f * (y1 - y0))]
     plt.close(fig)
     assert hidden == []
+
+
+def test_edf_legend_of_a_long_study_name_stays_in_the_figure():
+    # a 112-character study name ran the legend past the figure's edge, cutting off its count
+    name = "firenet_squeeze_ratio_sweep_" * 4
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.edf({name: [0.1, 0.2, 0.3], "other": [0.15, 0.25]}, "error EDF by study")
+        fig.canvas.draw()
+        legend = fig.axes[0].get_legend()
+        box = legend.get_window_extent(fig.canvas.get_renderer())
+        entries = [t.get_text() for t in legend.get_texts()]
+    plt.close(fig)
+    assert 0 <= box.x0 and box.x1 <= fig.bbox.x1
+    assert "".join(entries[0].split()) == f"{name}(n=3)"

@@ -229,8 +229,9 @@ def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> F
         values = sorted(errors)
         n = len(values)
         # from 0 at the lowest error, up by 1/n at each model's error
+        # wrapped as the Pareto labels are: a long study name ran the legend off the figure
         ax.step(values[:1] + values, [0.0] + [(i + 1) / n for i in range(n)], where="post",
-                label=f"{name} (n={n})")
+                label="\n".join(textwrap.wrap(f"{name} (n={n})", LABEL_WIDTH)))
     ax.set_xlabel(error_label(accuracy))
     _as_percent(ax.xaxis, accuracy)
     ax.set_ylabel("cumulative fraction of models")
