@@ -162,6 +162,8 @@ def run(args) -> int:
         costs = scale.NetworkCosts.of(spec, args.bits)
     workers = _int_list(args.workers, "workers")
     strategies = _strategies(args.strategies)
+    if args.plot:
+        scale.check_plot_path(args.plot)
     preset, recipe, baseline = _preset(args, spec, workers)
     result = scale.predict(costs, preset.device, preset.link, recipe, baseline, workers,
                            strategies, preset.name)

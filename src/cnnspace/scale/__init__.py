@@ -4,7 +4,7 @@ cluster presets, and real measurements (collectives and DDP steps with torch.dis
 
 The analytic part never imports torch; the measuring names (``run_commbench``,
 ``time_train_step``, ``time_ddp_step``, ``measure_preset``) import it on first use, and
-``plot_scaling`` and ``plain_log_labels`` import matplotlib on first use.
+``plot_scaling``, ``check_plot_path`` and ``plain_log_labels`` import matplotlib on first use.
 """
 from importlib import import_module
 
@@ -20,7 +20,7 @@ from ._presets import (FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, IMAGENET_TRAIN_IMAG
 
 _LAZY = {"run_commbench": "_commbench", "StepTime": "_measure", "time_train_step": "_measure",
          "time_ddp_step": "_measure", "measure_preset": "_measure", "plot_scaling": "_plot",
-         "plain_log_labels": "_plot"}
+         "check_plot_path": "_plot", "plain_log_labels": "_plot"}
 
 
 def __getattr__(name: str):

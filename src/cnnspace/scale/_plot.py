@@ -39,14 +39,24 @@ def plain_log_labels(axis: Axis) -> None:
     axis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
 
 
+def check_plot_path(path: str | Path) -> str:
+    """The format of a plot to write to ``path``; refused, by the --plot flag, where no plot can
+    be written (asked before any measuring)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".").lower()
+    if fmt not in FORMATS:
+        raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    if path.is_dir():
+        raise CnnspaceError(f"--plot {path} is a folder: give the name of the file to write")
+    return fmt
+
+
 def plot_scaling(result: ScalingResult, path: str | Path,
                  measured: Sequence[Comparison] = ()) -> Path:
     """Draws the speedups of ``result`` (and ``measured`` ones as stars) to a .png, .svg or
     .pdf file, atomically; returns its path."""
     path = Path(path)
-    fmt = path.suffix.lstrip(".").lower()
-    if fmt not in FORMATS:
-        raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
+    fmt = check_plot_path(path)
     fig = scaling_figure(result, measured)
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=120)
