@@ -178,10 +178,10 @@ def test_commbench_rejects_bad_input(capsys, tmp_path):
     # each count named alone, not 'repeats must be >= 1 and warmup >= 0, got 0, 1', in one line
     # (the progress bar's end left an empty one before it)
     assert main(["commbench", "--repeats", "0"]) == 2
-    assert capsys.readouterr().err == ("cnnspace commbench: error: repeats must be an integer "
+    assert capsys.readouterr().err == ("cnnspace commbench: error: --repeats must be an integer "
                                        ">= 1, got 0\n")
     assert main(["commbench", "--warmup", "-1"]) == 2
-    assert "warmup must be an integer >= 0, got -1" in capsys.readouterr().err
+    assert "--warmup must be an integer >= 0, got -1" in capsys.readouterr().err
 
 
 def test_measured_preset_and_ddp_harness(bench_json):

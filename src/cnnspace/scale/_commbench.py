@@ -87,8 +87,8 @@ def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, w
                   on_progress=None) -> CommBench:
     """Times both patterns at every size on ``nproc`` fresh local processes; fits each."""
     _spawn.check_nproc(nproc)
-    _spawn.check_count("repeats", repeats, 1)
-    _spawn.check_count("warmup", warmup, 0)
+    _spawn.check_count("--repeats", repeats, 1)  # named as --nproc is: by the command's flags
+    _spawn.check_count("--warmup", warmup, 0)
     sizes = parse_sizes_mb(sizes_mb)
     backend = _spawn.choose_backend(backend, nproc)
     if backend == "gloo":
