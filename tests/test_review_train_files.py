@@ -6,6 +6,7 @@ import zipfile
 import pytest
 import torch
 
+from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.spec import loads
 from cnnspace.train import (CheckpointError, ConfigError, TrainConfig, load_checkpoint,
@@ -81,3 +82,12 @@ def test_a_truncated_checkpoint_is_one_short_sentence(tmp_path):
     assert str(error.value) == (f"{path}: corrupt or truncated checkpoint, or not a checkpoint "
                                 "at all (RuntimeError: PytorchStreamReader failed reading zip "
                                 "archive: failed finding central directory)")
+
+
+def test_a_checkpoint_named_in_capitals_is_read_as_one(tmp_path, digits8, capsys):
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(tmp_path / "run")))
+    capitals = tmp_path / "MODEL.PT"
+    capitals.write_bytes((tmp_path / "run" / "best.pt").read_bytes())
+    # It was read as a spec file: "not a text file: a training checkpoint? ..."
+    assert main(["analyze", str(capitals), "--format=json"]) == 0
+    assert '"model": "tiny"' in capsys.readouterr().out

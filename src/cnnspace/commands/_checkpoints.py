@@ -20,7 +20,7 @@ CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of
 
 def is_trained(ref: str) -> bool:
     """A checkpoint or .cnnz rather than a zoo model or spec file."""
-    return Path(ref).suffix in CHECKPOINT_SUFFIXES or is_cnnz(ref)
+    return Path(ref).suffix.lower() in CHECKPOINT_SUFFIXES or is_cnnz(ref)  # also MODEL.PT
 
 
 def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:
