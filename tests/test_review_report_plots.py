@@ -234,3 +234,30 @@ def test_edf_legend_of_a_long_study_name_stays_in_the_figure():
     plt.close(fig)
     assert 0 <= box.x0 and box.x1 <= fig.bbox.x1
     assert "".join(entries[0].split()) == f"{name}(n=3)"
+
+
+def test_sweep_of_a_list_valued_knob_reads_left_to_right():
+    # lists were sorted as lists for the line and as tuples for the ticks, which order them
+    # otherwise: the line zigzagged between the ticks; the long ticks ran into each other
+    pools = [["conv1", "fire3", "fire5"], ["conv1", "fire4", "fire8"],
+             ["conv1", "fire2", "fire4", "fire6"], ["fire2", "fire5", "fire8"],
+             ["conv1", "fire3", "fire5", "fire7", "fire9"], ["conv1"]]
+    rows = [{"pool_after": p, "top1": 0.9 + 0.01 * i, "size_mib": 1 + i * 0.1}
+            for i, p in enumerate(pools)]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.sweep(rows, "pool_after", "top1")
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        ticks = [t for t in ax.xaxis.get_ticklabels() if t.get_text()]
+        boxes = [t.get_window_extent(renderer) for t in ticks]
+        xs = list(ax.lines[0].get_xdata())
+        shown = ["".join(t.get_text().split()) for t in ticks]
+        by_position = {x: y for x, y in zip(xs, ax.lines[0].get_ydata())}
+    plt.close(fig)
+    assert xs == sorted(xs)
+    for left, right in zip(boxes, boxes[1:]):
+        assert left.x1 < right.x0
+    for x, text in enumerate(shown):  # each accuracy sits above its own value
+        row = next(r for r in rows if "".join(str(r["pool_after"]).split()) == text)
+        assert by_position[x] == row["top1"]

@@ -188,6 +188,10 @@ def _unstack(ax, labels: list, rounds: int = 5) -> None:
         ax.set_ylim(low, high + (over + 4) * (high - low) / frame.height)
 
 
+# Characters of tick labels the sweep's x axis holds side by side (at the default font size)
+SWEEP_TICK_CHARS = 80
+
+
 def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") -> Figure:
     """Accuracy and model size against one knob, as the seed's slides 30 and 31."""
     rows = sorted(rows, key=lambda r: value_order(r[knob]))
@@ -198,7 +202,10 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
     ax.set_ylabel(label(accuracy), color="C0")
     _as_percent(ax.yaxis, accuracy)
     if ticks is not None:
-        ax.set_xticks(range(len(ticks)), [short(t) for t in ticks])
+        # wrapped to the room each tick has: lists of layers ran into each other
+        width = max(10, SWEEP_TICK_CHARS // len(ticks))
+        ax.set_xticks(range(len(ticks)), ["\n".join(textwrap.wrap(short(t), width))
+                                          for t in ticks])
     right = ax.twinx()
     right.plot(positions, [r[size] for r in rows], "s--", color="C1", label=label(size))
     right.set_ylabel(label(size), color="C1")
@@ -321,9 +328,10 @@ def _hashable(v: Any) -> Any:
 
 def value_order(v: Any) -> tuple:
     """A sort key for an axis's values: numbers by value (8 before 16), then anything else as
-    text."""
+    the text it is shown as (a list and the tuple _positions makes of it alike: as text they
+    order otherwise, and a sweep's line ran back and forth between its ticks)."""
     return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) \
-        else (1, 0, str(v))
+        else (1, 0, short(v))
 
 
 def short(v: Any) -> str:
