@@ -85,3 +85,15 @@ def test_a_plot_that_cannot_be_written_is_refused_before_measuring(capsys, tmp_p
     assert main(["scale", "squeezenet1_1", "--preset", "measured", "--plot", str(path)]) == 2
     err = capsys.readouterr().err
     assert message.format(path) in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--alpha=-1"], "alpha must be a finite number >= 0 seconds, got -1.0"),
+    (["--beta", "nan"], "beta must be a finite number >= 0 seconds per byte, got nan"),
+    (["--device-flops", "0"], "device FLOP/s must be a finite number > 0, got 0.0"),
+])
+def test_a_bad_link_or_device_value_is_refused_before_measuring(capsys, no_measuring, argv,
+                                                                message):
+    assert main(["scale", "squeezenet1_1", "--preset", "measured", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -92,6 +92,14 @@ def _overridden(args, preset: scale.Preset) -> scale.Preset:
                    else preset.link_sources)
 
 
+def _check_overrides(args) -> None:
+    """Refuses a bad --alpha, --beta or --device-flops before a measured preset measures
+    (each value checked alone: 0 stands in for one not given)."""
+    scale.Interconnect(_given(args.alpha, 0.0), _given(args.beta, 0.0))
+    if args.device_flops is not None:
+        scale.Device("custom", args.device_flops, 1.0)
+
+
 def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
     if args.commbench:
         try:
@@ -129,6 +137,7 @@ def _preset(args, spec, workers: list[int]) -> tuple[scale.Preset, scale.Recipe,
                         else _recipes(args, given.recipe, given.baseline))
     # checked before commbench and a timed step are spent on a run that cannot happen
     scale.check_workers_share_batch(workers, recipe.batch, ("--workers", "--batch"))
+    _check_overrides(args)
     preset = _measured(args, spec, recipe) if measured else given
     return _overridden(args, preset), recipe, baseline
 
