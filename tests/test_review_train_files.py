@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import zipfile
+from dataclasses import replace
 
 import pytest
 import torch
@@ -91,3 +92,12 @@ def test_a_checkpoint_named_in_capitals_is_read_as_one(tmp_path, digits8, capsys
     # It was read as a spec file: "not a text file: a training checkpoint? ..."
     assert main(["analyze", str(capitals), "--format=json"]) == 0
     assert '"model": "tiny"' in capsys.readouterr().out
+
+
+def test_a_resume_on_other_data_names_the_data_not_the_input_it_gives(tmp_path, digits8):
+    config = quick(epochs=1, out=str(tmp_path / "run"))
+    train(loads(tiny_yaml()), digits8, config)
+    other = replace(get_dataset("digits", image_size=16), name="cifar10:/data")
+    # It said the model differed (input 1x8x8 there, 1x16x16 here): a consequence of the data.
+    with pytest.raises(CheckpointError, match="was trained on 'digits', not 'cifar10:/data'"):
+        train(loads(tiny_yaml()), other, config.with_options(resume=True))

@@ -196,14 +196,15 @@ class Trainer:
             raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
                                   "resume with the same ones or start a new --out (to train "
                                   "longer too: the learning-rate schedule spans the epochs)")
+        # another dataset first: it gives the model its input shape and class count
+        if checkpoint.payload.get("data") != self.data.name:
+            raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
+                                  f"not {self.data.name!r}")
         saved, given = checkpoint.payload.get("spec"), self.spec and to_dict(self.spec)
         if saved != given:
             raise CheckpointError(f"{where} holds a different model than the one given "
                                   f"({_model_difference(saved, given)}): resume with the same "
                                   "model and --set/--image-size, or start a new --out")
-        if checkpoint.payload.get("data") != self.data.name:
-            raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
-                                  f"not {self.data.name!r}")
         self._check_same_epochs(checkpoint, where)
         return checkpoint
 
