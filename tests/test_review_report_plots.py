@@ -68,11 +68,11 @@ def test_parallel_coordinates_columns_name_their_units():
 SR = {"sr": FloatDistribution(0.0, 1.0)}
 
 
-def forged_study(results: list[tuple[float, float]], running: tuple = (),
+def forged_study(results: list[tuple[float, float]], others: tuple = (),
                  srs: list | None = None) -> StudyResults:
     """A two-objective study (top-1 up, size down) of one trained trial of one epoch per
-    (top1, size_mib), as `cnnspace explore` records them, then the ``running`` trials. Each
-    trial's sr is 0.1 * (its number + 1) unless ``srs`` gives them."""
+    (top1, size_mib), as `cnnspace explore` records them, then the ``others`` (running,
+    failed, ...). Each trial's sr is 0.1 * (its number + 1) unless ``srs`` gives them."""
     srs = srs or [0.1 * (n + 1) for n in range(len(results))]
     trials = [create_trial(state=TrialState.COMPLETE, values=[0.5, size], params={"sr": 0.5},
                            distributions=SR,
@@ -80,7 +80,7 @@ def forged_study(results: list[tuple[float, float]], running: tuple = (),
                                        "metrics": {"size_mib": size, "macs": 1000 * size},
                                        "results": {"top1": top1}, "outcome": "trained",
                                        "curve": [{"epoch": 1, "top1": top1}]})
-              for n, (top1, size) in enumerate(results)] + list(running)
+              for n, (top1, size) in enumerate(results)] + list(others)
     for n, t in enumerate(trials):
         t.number = n
     config = {"space": {"base": "firenet", "axes": {"sr": [0.1, 0.2, 0.3]}}, "data": "digits",
@@ -128,7 +128,7 @@ def test_learning_curves_show_running_trials_so_far(tmp_path):
     running = create_trial(state=TrialState.RUNNING, params={"sr": 0.5}, distributions=SR,
                            user_attrs={"point_id": "p9", "point": {"sr": 0.5}, "curve": curve,
                                        "outcome": "started"})
-    write_report(forged_study([(0.8, 1.0)], running=(running,)), tmp_path)
+    write_report(forged_study([(0.8, 1.0)], others=(running,)), tmp_path)
     svg = (tmp_path / "plots" / "curves.svg").read_text()
     assert "#0" in svg and "#1 (running)" in svg
     assert "running trials so far" in (tmp_path / "report.html").read_text()
@@ -261,3 +261,14 @@ def test_sweep_of_a_list_valued_knob_reads_left_to_right():
     for x, text in enumerate(shown):  # each accuracy sits above its own value
         row = next(r for r in rows if "".join(str(r["pool_after"]).split()) == text)
         assert by_position[x] == row["top1"]
+
+
+def test_a_finished_study_without_a_trained_point_does_not_say_yet(tmp_path):
+    # every trial failed: "No trained point yet." promised points that will never come
+    failed = create_trial(state=TrialState.FAIL, params={"sr": 0.5}, distributions=SR,
+                          user_attrs={"point_id": "p0", "point": {"sr": 0.5},
+                                      "outcome": "failed", "error": "NonFiniteLossError: nan"})
+    write_report(forged_study([], others=(failed,)), tmp_path)
+    html = (tmp_path / "report.html").read_text()
+    assert "No trained point yet" not in html
+    assert "No trained point: no trial reached a final accuracy" in html

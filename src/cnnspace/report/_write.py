@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from .._atomic import write_atomic, write_text_atomic
-from ..explore import METRIC_COLUMNS, StudyError, StudyResults, curves, pareto_mask
+from ..explore import METRIC_COLUMNS, Counts, StudyError, StudyResults, curves, pareto_mask
 from ..space import DesignSpace
 from . import _html as H
 from . import _plots
@@ -93,7 +93,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     title = f"cnnspace study {results.name}"
     html = H.page(title, [
         ("Study", _summary(results, len(trained))),
-        ("Trade-offs", "".join(images) or "<p>No trained point yet.</p>"),
+        ("Trade-offs", "".join(images) or f"<p>{_nothing_drawn(results.counts)}</p>"),
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
          "</p>" + H.table(rows, columns, text_columns=("outcome", "point_id", *axes,
                                                         "violated", "error", "worker"),
@@ -104,6 +104,15 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     if suffix:
         _remove_superseded(out_dir, title, results.storage)
     return path
+
+
+def _nothing_drawn(counts: Counts) -> str:
+    """Why the report has no plot: a study still to train its first point, or one whose
+    every trial ended without a final accuracy (failed, infeasible, ...)."""
+    if counts.done + counts.infeasible == 0 or counts.running or counts.waiting:
+        return "No trained point yet."
+    return ("No trained point: no trial reached a final accuracy; the table says what became "
+            "of each.")
 
 
 def _not_swept(rows: list[dict], knob: list[dict], axis: str) -> str:
