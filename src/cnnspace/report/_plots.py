@@ -140,7 +140,8 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
         labels.append(ax.annotate(
             text, (r[x], r[y]), textcoords="offset points",
             xytext={"left": (4, 4), "right": (-4, 4), "center": (0, 6)}[ha], ha=ha, fontsize=7,
-            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5}))  # once moved up
+            # a leader line, seen once _unstack has moved the label away from its point
+            arrowprops={"arrowstyle": "-", "color": "0.6", "lw": 0.5}))
     ax.margins(y=0.1 * lines)  # room for the label of the highest point
     if log_x:
         ax.set_xscale("log")
@@ -235,8 +236,8 @@ def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> F
     for name, errors in groups.items():
         values = sorted(errors)
         n = len(values)
-        # from 0 at the lowest error, up by 1/n at each model's error
-        # wrapped as the Pareto labels are: a long study name ran the legend off the figure
+        # from 0 at the lowest error, up by 1/n at each model's error; the name wrapped as
+        # the Pareto labels are (a long study name ran the legend off the figure)
         ax.step(values[:1] + values, [0.0] + [(i + 1) / n for i in range(n)], where="post",
                 label="\n".join(textwrap.wrap(f"{name} (n={n})", LABEL_WIDTH)))
     ax.set_xlabel(error_label(accuracy))
