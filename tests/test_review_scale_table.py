@@ -34,3 +34,13 @@ def test_a_small_networks_times_and_sizes_are_not_rounded_to_zero(capsys, tmp_pa
         for text, value in zip(shown[2:6], (row["compute_s"], row["comm_s"],
                                             row["time_per_iter_s"], row["total_time_s"] / 3600)):
             assert float(text) == pytest.approx(value, rel=1e-3, abs=1e-12)
+
+
+def test_help_gives_the_recipe_defaults_each_preset_uses(capsys):
+    with pytest.raises(SystemExit):
+        main(["scale", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    # a user could not tell what --batch or --epochs replaced without reading the docs
+    assert "global batch of the parallel run (default 1024; measured: 128)" in text
+    assert "epochs of the parallel run (default 72; measured: 1)" in text
+    assert "batch of the single-device baseline (default 32; measured: --batch)" in text

@@ -41,11 +41,24 @@ def register(sub) -> None:
                    help="sustained FLOP/s of one worker (replaces the preset's)")
     p.add_argument("--bits", type=int, default=32,
                    help="bits per exchanged gradient value (default 32; 16 for fp16 allreduce)")
-    p.add_argument("--batch", type=int, help="global batch of the parallel run")
-    p.add_argument("--epochs", type=float, help="epochs of the parallel run")
-    p.add_argument("--dataset-size", type=int, help="training images per epoch")
-    p.add_argument("--baseline-batch", type=int, help="batch of the single-device baseline")
-    p.add_argument("--baseline-epochs", type=float, help="epochs of the single-device baseline")
+    # the K20X presets run FireCaffe's recipe; measured, the same run with and without workers
+    firecaffe, baseline = scale.FIRECAFFE_RECIPE, scale.FIRECAFFE_BASELINE
+    measured = scale.MEASURED_RECIPE
+    p.add_argument("--batch", type=int,
+                   help=f"global batch of the parallel run (default {firecaffe.batch}; "
+                        f"measured: {measured.batch})")
+    p.add_argument("--epochs", type=float,
+                   help=f"epochs of the parallel run (default {firecaffe.epochs:g}; measured: "
+                        f"{measured.epochs:g})")
+    p.add_argument("--dataset-size", type=int,
+                   help=f"training images per epoch (default {firecaffe.dataset_size:,}, "
+                        "ImageNet's)")
+    p.add_argument("--baseline-batch", type=int,
+                   help=f"batch of the single-device baseline (default {baseline.batch}; "
+                        "measured: --batch)")
+    p.add_argument("--baseline-epochs", type=float,
+                   help=f"epochs of the single-device baseline (default {baseline.epochs:g}; "
+                        "measured: --epochs)")
     p.add_argument("--commbench", metavar="FILE.json",
                    help="measured preset: reuse a `cnnspace commbench -o FILE.json` result")
     p.add_argument("--nproc", type=int,
