@@ -55,6 +55,8 @@ def test_a_run_shorter_than_one_step_is_refused_not_given_a_speedup(capsys, argv
 
 def test_recipe_of_one_step_is_the_shortest_there_is():
     assert scale.Recipe(batch=1024, epochs=1024 / 2048, dataset_size=2048).iterations == 1
+    # exactly one step, though 0.29 x 100 is 28.999999999999996 in floats
+    assert scale.Recipe(batch=29, epochs=0.29, dataset_size=100).iterations == pytest.approx(1)
     with pytest.raises(CnnspaceError, match="fraction of a step"):
         scale.Recipe(batch=1024, epochs=0.4, dataset_size=2048)
 

@@ -81,7 +81,9 @@ class Recipe:
         if dataset_size < batch:
             raise CnnspaceError(f"{names[2]} {dataset_size:,} is smaller than one batch of "
                                 f"{batch:,} ({names[0]}): an epoch would be a fraction of a step")
-        if epochs * dataset_size < batch:  # a time for part of one step is no training time
+        # a time for part of one step is no training time; the tolerance keeps one step whose
+        # product rounds below it (0.29 epochs x 100 images = 28.999999999999996 in floats)
+        if epochs * dataset_size < batch * (1 - 1e-12):
             raise CnnspaceError(f"{names[1]} {epochs:g} of {dataset_size:,} images is less than "
                                 f"one step of {batch:,} ({names[0]}): the run would be a "
                                 "fraction of a step")
