@@ -272,3 +272,15 @@ def test_a_finished_study_without_a_trained_point_does_not_say_yet(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "No trained point yet" not in html
     assert "No trained point: no trial reached a final accuracy" in html
+
+
+def test_trials_csv_keeps_columns_a_caller_added_to_the_rows(tmp_path):
+    # since the CSV took the table's columns, a column added from Python raised ValueError
+    study = forged_study([(0.8, 1.0), (0.7, 2.0)])
+    for row, note in zip(study.rows, ("first", "second")):
+        row["note"] = note
+    write_report(study, tmp_path)
+    with (tmp_path / "trials.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["note"] for r in rows] == ["first", "second"]
+    assert list(rows[0])[:3] == ["trial", "outcome", "pareto"]

@@ -297,10 +297,11 @@ def _columns(axes: list[str]) -> list[str]:
 
 
 def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
-    """The table's columns, in its order; the header also when no trial ran yet (an empty
-    file is no CSV a reader takes)."""
+    """The table's columns, in its order, then any others the rows hold (added from Python);
+    the header also when no trial ran yet (an empty file is no CSV a reader takes)."""
+    added = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in columns]
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns)
+    writer = csv.DictWriter(buf, fieldnames=columns + added)
     writer.writeheader()
     writer.writerows(rows)
     write_text_atomic(path, buf.getvalue())
