@@ -6,8 +6,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from cnnspace import get_spec
 from cnnspace.cli import main
-from cnnspace.scale import _commbench
+from cnnspace.errors import CnnspaceError
+from cnnspace.scale import CommBench, _commbench, _measure
+
+TINY = get_spec("squeezenet1_1", input="3x32x32", num_classes=10)
 
 
 @pytest.fixture
@@ -77,3 +81,32 @@ def test_a_time_is_the_best_repetition_of_the_slowest_rank_not_each_ranks_best(m
     messages = [results.get_nowait() for _ in range(results.qsize())]
     [times] = [value for kind, value in messages if kind == "result"]
     assert times == {"allreduce": [pytest.approx(5e-3)], "parameter_server": [pytest.approx(5e-3)]}
+
+
+def _saved_bench(backend: str) -> CommBench:
+    return CommBench.from_json({"nproc": 2, "backend": backend, "threads": 1, "repeats": 3,
+                                "patterns": {"allreduce": {"sizes_bytes": [1_000_000, 10_000_000],
+                                                           "times_s": [0.0011, 0.0101]}}})
+
+
+@pytest.mark.parametrize("backend, device", [("gloo", "cpu"), ("nccl", "cuda")])
+def test_the_compute_step_is_timed_on_what_the_link_was_measured_between(monkeypatch, backend,
+                                                                          device):
+    # an NCCL link between GPUs beside a compute step timed on the CPU was no machine at all
+    timed_on = []
+
+    def step(spec, batch, threads, steps, warmup, device="cpu"):
+        timed_on.append(device)
+        return _measure.StepTime(0.01, 0.01)
+    monkeypatch.setattr(_measure, "time_train_step", step)
+    monkeypatch.setattr(_measure.torch.cuda, "is_available", lambda: True)
+    preset = _measure.measure_preset(TINY, _saved_bench(backend), 4)
+    assert timed_on == [device]
+    assert f"images on {device}" in preset.device_sources[0]
+
+
+def test_an_nccl_result_on_a_machine_without_gpus_is_refused_by_name(monkeypatch):
+    monkeypatch.setattr(_measure.torch.cuda, "is_available", lambda: False)
+    with pytest.raises(CnnspaceError, match="measured NCCL between GPUs, and this machine has no "
+                                            "GPU to time the compute step on"):
+        _measure.measure_preset(TINY, _saved_bench("nccl"), 4)

@@ -97,18 +97,24 @@ def time_ddp_step(spec: NetSpec, batch_per_worker: int, nproc: int = 2,
 def measure_preset(spec: NetSpec, bench: CommBench, batch_per_worker: int,
                    threads: int | None = None, steps: int = 5, warmup: int = 2) -> Preset:
     """The ``measured`` preset: alpha/beta from ``bench``'s allreduce (what DDP runs) and compute
-    at the FLOP/s of a timed single-process step (wall clock) with the thread count of one
-    benchmark process."""
+    at the FLOP/s of a timed single-process step (wall clock) on what one benchmark process ran
+    on: a GPU where it ran NCCL, else the CPU with its thread count."""
     if not isinstance(bench, CommBench):
         raise CnnspaceError(f"measure_preset(spec, bench, batch_per_worker): bench must be a "
                             f"CommBench (run_commbench(...), or CommBench.from_json(data) for a "
                             f"saved one), got {type(bench).__name__}")
     threads = threads or bench.threads
-    step = time_train_step(spec, batch_per_worker, threads, steps, warmup)
+    # the link measured between GPUs and the compute timed on the CPU would be no one machine
+    timed_on = "cuda" if bench.backend == "nccl" else "cpu"
+    if timed_on == "cuda" and not torch.cuda.is_available():
+        raise CnnspaceError("this commbench result measured NCCL between GPUs, and this machine "
+                            "has no GPU to time the compute step on; measure here with "
+                            "`cnnspace commbench -o FILE.json`")
+    step = time_train_step(spec, batch_per_worker, threads, steps, warmup, timed_on)
     device = Device.timed("this machine (timed step)", NetworkCosts.of(spec), batch_per_worker,
                           step.wall_s)
     return measured_preset(
         bench.fit("allreduce").link, device,
         (f"alpha/beta: commbench allreduce, {bench.nproc} {bench.backend} processes",),
-        (f"compute: {spec.name} step of {batch_per_worker} images, {threads} thread(s), "
-         f"{step.wall_s * 1e3:.1f} ms",))
+        (f"compute: {spec.name} step of {batch_per_worker} images on {timed_on}, {threads} "
+         f"thread(s), {step.wall_s * 1e3:.1f} ms",))
