@@ -225,6 +225,11 @@ def _figure(value: float) -> str:
     return f"{value:,.0f}" if value >= 1e4 else f"{value:.4g}"
 
 
+def _speedup(speedup: float) -> str:
+    """21.8x, but 0.0011x where communication swamps compute: never 0.0x."""
+    return f"{speedup:.1f}x" if speedup >= 0.1 else f"{speedup:.2g}x"
+
+
 def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
     c, d, l, r, b = result.costs, result.device, result.link, result.recipe, result.baseline
     console = table_console()
@@ -251,7 +256,7 @@ def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
     for row in result.rows:
         table.add_row(str(row.workers), row.strategy, _figure(row.compute_s),
                       _figure(row.comm_s), _figure(row.time_per_iter_s),
-                      _figure(row.total_time_s / 3600), f"{row.speedup:.1f}x")
+                      _figure(row.total_time_s / 3600), _speedup(row.speedup))
     console.print(table)
     for source in preset.sources:
         console.print(f"  source: {source}", highlight=False)
