@@ -162,5 +162,5 @@ def _same_input(given: Any, shape: list[int]) -> bool:
 def describe_point(point: Mapping[str, Any]) -> str:
     """'sr=0.593932, base_e=64': a sampled float to 6 significant digits (its 17 only blur a
     progress line; the storage and the report keep them all)."""
-    return ", ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+    return ", ".join(f"{k}={float(f'{v:.6g}')!r}" if isinstance(v, float) else f"{k}={v}"
                      for k, v in point.items())
