@@ -1,8 +1,10 @@
 """Review of --resume: what a resume changes that exact continuation depends on is said."""
 from __future__ import annotations
 
+import pytest
+
 from cnnspace.spec import loads
-from cnnspace.train import Callback, StopTraining, load_checkpoint, train
+from cnnspace.train import Callback, ConfigError, StopTraining, load_checkpoint, train
 from _nets import tiny_yaml
 from _training import quick
 
@@ -30,3 +32,15 @@ def test_a_resume_on_other_threads_says_it_is_not_bit_for_bit(tmp_path, digits8,
     assert (f"note: {tmp_path / 'run'} trained with 1 thread per worker and continues with 2: "
             "the arithmetic differs, so it will not end bit for bit as an uninterrupted run "
             "would (--threads 1 keeps it)") in capsys.readouterr().err
+
+
+def test_a_folder_keeping_only_best_pt_is_not_written_over(tmp_path, digits8):
+    out = tmp_path / "run"
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(out)))
+    (out / "checkpoint.pt").unlink()  # the model kept, the means to continue dropped
+    kept = (out / "best.pt").read_bytes()
+    for resume in (False, True):  # a new run overwrote best.pt, metrics and result either way
+        with pytest.raises(ConfigError, match=f"{out} holds a run's best.pt but no "
+                           "checkpoint.pt to continue from; choose another --out"):
+            train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(out), resume=resume))
+    assert (out / "best.pt").read_bytes() == kept

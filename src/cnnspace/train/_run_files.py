@@ -26,6 +26,11 @@ class RunFiles:
         if self.checkpoint.exists() and not resume:
             raise ConfigError(f"{self.out} already holds a run; continue it with --resume or "
                               "choose another --out")
+        if self.best.exists() and not self.checkpoint.exists():
+            # checkpoint.pt removed to keep only the model: a new run (--resume or not, there is
+            # nothing to continue) would write over best.pt and the run's records
+            raise ConfigError(f"{self.out} holds a run's {self.best.name} but no "
+                              f"{self.checkpoint.name} to continue from; choose another --out")
 
     def remove_stale_temps(self) -> None:
         """The half-written files of a process killed while writing (its files are whole:
