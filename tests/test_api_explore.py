@@ -164,3 +164,18 @@ def test_a_sampled_space_is_checked_until_a_feasible_point_is_found(demo, monkey
     found = check_feasible(replace(space, constraints={"max_params": smallest}))
     assert found.feasible == 1 and found.checked == sum(analysed) < 200
     assert all(n == 10 for n in analysed) and len(analysed) > 1
+
+
+def test_studies_whose_names_make_one_file_name_train_in_their_own_folders(tmp_path):
+    # 'pct3x3 sweep' and 'pct3x3-sweep' shared trials/pct3x3-sweep-POINT: the second study's
+    # trial resumed the first's checkpoint, and failed as trained with other options.
+    from cnnspace.explore import file_name
+
+    out = tmp_path / "out"
+    for name, epochs in (("pct3x3 sweep", 1), ("pct3x3-sweep", 2)):
+        study = load_study_file(write_study(tmp_path, name=name, axes={"sr": [0.5]},
+                                           epochs=epochs, keep_checkpoints=True))
+        assert explore(study, out).counts.trained == 1
+    folders = [p.name for p in (out / "trials").iterdir()]
+    assert len(folders) == 2 and file_name("pct3x3-sweep") == "pct3x3-sweep"
+    assert sum(f.startswith(file_name("pct3x3 sweep") + "-") for f in folders) == 1

@@ -1,7 +1,6 @@
 """`cnnspace report`: the report of a design-space study (report.html, plots, trials.csv)."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from ..errors import CnnspaceError
@@ -51,19 +50,8 @@ def write_study_report(location: str, study_name: str | None, out: str | Path,
         if name in compare[:i]:
             raise CnnspaceError(f"--compare {name}: given twice")
     others = tuple(load_results(location, name) for name in compare)
-    names = study_names(location)
-    suffix = "" if len(names) == 1 else f"-{report_name(results.name, names)}"
+    suffix = "" if len(study_names(location)) == 1 else f"-{file_name(results.name)}"
     return write_report(results, out, _command_maker(results.config), others, suffix)
-
-
-def report_name(name: str, names: list[str]) -> str:
-    """The study's name as its files carry it, unlike every other study's of the storage:
-    'sr 0.5' and 'sr-0.5' are both sr-0-5 as file names, and one's report replaced the other's.
-    A name that is a file name already keeps it; one changed to it gets its own hash added."""
-    plain = file_name(name)
-    if name == plain or all(file_name(other) != plain for other in names if other != name):
-        return plain
-    return f"{plain}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 def _command_maker(config: dict):

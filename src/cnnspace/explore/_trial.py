@@ -14,6 +14,7 @@ most ``max_retry`` times, then ends as failed; an error of the machine rather th
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import warnings
@@ -84,8 +85,11 @@ class TrialContext:
 
 
 def file_name(name: str) -> str:
-    """A study name made safe as a file or folder name (no separators, no '..')."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "study"
+    """A study name made safe as a file or folder name (no separators, no '..'), and another
+    for each name: one that had to change carries 8 hex digits of its hash ('pct3x3 sweep' and
+    'pct3x3-sweep' shared their trials' run folders, and one's checkpoints met the other's)."""
+    plain = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-") or "study"
+    return plain if plain == name else f"{plain}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
 
 
 class TrialRunner:
