@@ -179,3 +179,28 @@ def test_studies_whose_names_make_one_file_name_train_in_their_own_folders(tmp_p
     folders = [p.name for p in (out / "trials").iterdir()]
     assert len(folders) == 2 and file_name("pct3x3-sweep") == "pct3x3-sweep"
     assert sum(f.startswith(file_name("pct3x3 sweep") + "-") for f in folders) == 1
+
+
+def test_latency_is_measured_on_the_threads_the_study_trains_on(tmp_path, monkeypatch):
+    # train() gives torch's thread count back when it ends, and the latency was then timed on
+    # the machine's count: on a busy 2-core machine 25-37 ms medians where 1 thread gave 0.23.
+    import torch
+    import yaml
+
+    from cnnspace._threads import torch_threads
+    from cnnspace.explore import _training
+
+    seen = []
+    timed = _training.time_calls
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return timed(*args, **kwargs)
+    monkeypatch.setattr(_training, "time_calls", spy)
+    path = write_study(tmp_path, axes={"sr": [0.5]})
+    study = yaml.safe_load(path.read_text())
+    study["train"]["threads"] = 1
+    path.write_text(yaml.safe_dump(study))
+    with torch_threads(2):
+        assert explore(load_study_file(path), tmp_path / "out").counts.trained == 1
+    assert seen == [1]

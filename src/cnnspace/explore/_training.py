@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import torch
 
+from .._threads import torch_threads
 from ..metrics import time_calls
 from ..spec import NetSpec
 from ..train import Callback, StopTraining, TrainConfig, train
@@ -52,7 +53,9 @@ def train_point(trial: optuna.Trial, spec: NetSpec, data, options: dict[str, Any
                "epochs": result.epochs, "train_seconds": result.wall_seconds,
                "images_per_s": result.images_per_s}
     if not result.stopped:
-        results["latency_ms"] = batch1_latency_ms(result.model, spec.input)
+        # on the study's threads, as it trained: train() gives torch's count back when it ends
+        with torch_threads(config.threads):
+            results["latency_ms"] = batch1_latency_ms(result.model, spec.input)
     return results, result.stopped
 
 
