@@ -7,7 +7,7 @@ from typing import Callable, Iterable
 import torch
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler, OneCycleLR
 
-from ._config import TrainConfig
+from ._config import ConfigError, TrainConfig
 
 ONECYCLE_RISE = 0.3  # torch's (and fast.ai's) default share of steps spent raising the LR
 # How far one-cycle moves the momentum (Adam's beta1) either side of the one asked for: torch's
@@ -50,9 +50,14 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
     """Stepped once per optimizer step."""
     if config.schedule == "onecycle":
         rise = config.warmup_epochs / config.epochs if config.warmup_epochs else ONECYCLE_RISE
+        total = config.epochs * steps_per_epoch
+        if rise * total == 1:  # as torch computes it: its rise then ends where it starts
+            raise ConfigError(f"option 'warmup_epochs' (--warmup): {config.warmup_epochs:g} "
+                              f"epoch(s) at {steps_per_epoch} step(s) an epoch are a one-cycle "
+                              "rise of a single step, which torch's OneCycleLR cannot take (it "
+                              "divides by zero); choose 0 or a warm-up of at least 2 steps")
         base_momentum, max_momentum = _momentum_cycle(config.momentum)
-        return OneCycleLR(optimizer, max_lr=config.effective_lr,
-                          total_steps=config.epochs * steps_per_epoch, pct_start=rise,
+        return OneCycleLR(optimizer, max_lr=config.effective_lr, total_steps=total, pct_start=rise,
                           cycle_momentum=config.momentum > 0, base_momentum=base_momentum,
                           max_momentum=max_momentum)
     return LambdaLR(optimizer, lr_factor(config, steps_per_epoch))
