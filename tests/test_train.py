@@ -218,8 +218,11 @@ def test_nan_loss_stops_with_a_clear_message_and_keeps_the_checkpoint(tmp_path, 
         loss = F.cross_entropy(outputs, targets)
         return loss * float("nan") if len(calls) == 5 else loss
 
+    # --resume with a lower --lr is refused (other options), and without replays the nan
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at epoch 1, step 5.*last "
-                                                 r"good checkpoint is .*checkpoint\.pt"):
+                                                 r"good checkpoint is .*checkpoint\.pt, but "
+                                                 r"--resume would repeat these steps: start a "
+                                                 r"new --out with a lower --lr"):
         train(loads(TINY), digits8, quick(out=str(tmp_path), checkpoint_every=2),
               loss_fn=poisoned)
     checkpoint = load_checkpoint(tmp_path / "checkpoint.pt")

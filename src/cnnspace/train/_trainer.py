@@ -449,11 +449,15 @@ class Trainer:
 
     def _nan_message(self, loss_sum: float) -> str:
         s = self.state
-        kept = (f"the last good checkpoint is {self.files.checkpoint}"
-                if self.files and self.files.checkpoint.exists() else "no checkpoint was written")
+        remedy = "a lower --lr or a --warmup"
+        # A resume replays the same steps exactly, and refuses other options: a new run it is.
+        kept = (f"the last good checkpoint is {self.files.checkpoint}, but --resume would repeat "
+                f"these steps: start a new --out with {remedy}"
+                if self.files and self.files.checkpoint.exists()
+                else f"no checkpoint was written (try {remedy})")
         value = "nan" if math.isnan(loss_sum) else "infinite"
         return (f"the loss became {value} at epoch {s.epoch + 1}, step {s.step + 1}: training "
-                f"stopped before applying it; {kept} (try a lower --lr or a --warmup)")
+                f"stopped before applying it; {kept}")
 
     def _save(self, best: bool = False) -> None:
         """Every worker takes part (their generator states are gathered); rank 0 writes."""
