@@ -1,5 +1,5 @@
-"""Review of the schedules: one-cycle moves the momentum around the one asked for, and a rise
-it cannot take is refused."""
+"""Review of the schedules: one-cycle moves the momentum around the one asked for, and a warm-up
+that warms nothing up is refused."""
 from __future__ import annotations
 
 import pytest
@@ -32,13 +32,17 @@ def test_onecycle_cycles_the_momentum_asked_for(optimizer):
     assert max(_momenta(TrainConfig(optimizer=optimizer, momentum=0.98, epochs=2))) < 1
 
 
-@pytest.mark.parametrize("warmup, steps_per_epoch", [(1.0, 1), (0.5, 2), (0.25, 4)])
-def test_a_one_step_onecycle_rise_is_refused_naming_the_option(warmup, steps_per_epoch):
-    # torch's OneCycleLR raised ZeroDivisionError at the first step: a traceback
-    config = TrainConfig(epochs=4, warmup_epochs=warmup)
+@pytest.mark.parametrize("schedule", ["onecycle", "poly", "constant"])
+@pytest.mark.parametrize("warmup, steps_per_epoch", [(1.0, 1), (0.5, 2), (0.25, 4), (0.01, 45)])
+def test_a_warmup_of_fewer_than_2_steps_is_refused_naming_the_option(schedule, warmup,
+                                                                     steps_per_epoch):
+    # One-cycle's rise of one step was torch's ZeroDivisionError at the first step (a
+    # traceback); a linear ramp of one step, or of none once rounded, silently no warm-up.
+    config = TrainConfig(epochs=4, warmup_epochs=warmup, schedule=schedule)
     optimizer = make_optimizer(torch.nn.Linear(2, 2).parameters(), config)
-    with pytest.raises(ConfigError, match=r"option 'warmup_epochs' \(--warmup\): .* a one-cycle "
-                       "rise of a single step"):
+    with pytest.raises(ConfigError, match=r"option 'warmup_epochs' \(--warmup\): .* which warm "
+                       r"nothing up .* choose 0 or at least 2 steps"):
         make_scheduler(optimizer, config, steps_per_epoch)
-    # a rise of two steps is taken
-    make_scheduler(optimizer, config.with_options(warmup_epochs=2 * warmup), steps_per_epoch)
+    # two steps warm up
+    make_scheduler(optimizer, config.with_options(warmup_epochs=2 / steps_per_epoch),
+                   steps_per_epoch)

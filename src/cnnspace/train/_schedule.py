@@ -48,19 +48,28 @@ def lr_factor(config: TrainConfig, steps_per_epoch: int) -> Callable[[int], floa
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
                    steps_per_epoch: int) -> LRScheduler:
     """Stepped once per optimizer step."""
+    _check_warmup(config, steps_per_epoch)
     if config.schedule == "onecycle":
         rise = config.warmup_epochs / config.epochs if config.warmup_epochs else ONECYCLE_RISE
         total = config.epochs * steps_per_epoch
-        if rise * total == 1:  # as torch computes it: its rise then ends where it starts
-            raise ConfigError(f"option 'warmup_epochs' (--warmup): {config.warmup_epochs:g} "
-                              f"epoch(s) at {steps_per_epoch} step(s) an epoch are a one-cycle "
-                              "rise of a single step, which torch's OneCycleLR cannot take (it "
-                              "divides by zero); choose 0 or a warm-up of at least 2 steps")
         base_momentum, max_momentum = _momentum_cycle(config.momentum)
         return OneCycleLR(optimizer, max_lr=config.effective_lr, total_steps=total, pct_start=rise,
                           cycle_momentum=config.momentum > 0, base_momentum=base_momentum,
                           max_momentum=max_momentum)
     return LambdaLR(optimizer, lr_factor(config, steps_per_epoch))
+
+
+def _check_warmup(config: TrainConfig, steps_per_epoch: int) -> None:
+    """A warm-up of fewer than 2 steps warms nothing up: a linear ramp of one step (or none,
+    rounded) starts at the full LR, and one-cycle's rise of exactly one step is a division by
+    zero in torch's OneCycleLR (a traceback at the first step). Said, not ignored."""
+    steps = config.warmup_epochs * steps_per_epoch
+    if config.warmup_epochs and round(steps) < 2:
+        raise ConfigError(f"option 'warmup_epochs' (--warmup): {config.warmup_epochs:g} epoch(s) "
+                          f"at {steps_per_epoch} step(s) an epoch are {round(steps)} step(s) of "
+                          "warm-up, which warm nothing up (the first step would take the full "
+                          "learning rate); choose 0 or at least 2 steps "
+                          f"({2 / steps_per_epoch:.3g} epochs)")
 
 
 def _momentum_cycle(momentum: float) -> tuple[float, float]:
