@@ -82,9 +82,9 @@ class TrainConfig:
                               ("out", "the path of a run folder, or null (nothing written)")):
             value = getattr(self, key)
             if isinstance(value, os.PathLike):  # recorded as plain text in config.yaml
-                object.__setattr__(self, key, os.fspath(value))
-            if getattr(self, key) is not None and (not isinstance(getattr(self, key), str)
-                                                   or not getattr(self, key)):
+                value = os.fspath(value)
+                object.__setattr__(self, key, value)
+            if value is not None and (not isinstance(value, str) or not value):
                 _fail(key, expected, value)
         for key, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES),
                              ("lr_scaling", LR_SCALINGS), ("grad_compression", COMPRESSIONS),

@@ -51,9 +51,9 @@ def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
     _check_warmup(config, steps_per_epoch)
     if config.schedule == "onecycle":
         rise = config.warmup_epochs / config.epochs if config.warmup_epochs else ONECYCLE_RISE
-        total = config.epochs * steps_per_epoch
         base_momentum, max_momentum = _momentum_cycle(config.momentum)
-        return OneCycleLR(optimizer, max_lr=config.effective_lr, total_steps=total, pct_start=rise,
+        return OneCycleLR(optimizer, max_lr=config.effective_lr,
+                          total_steps=config.epochs * steps_per_epoch, pct_start=rise,
                           cycle_momentum=config.momentum > 0, base_momentum=base_momentum,
                           max_momentum=max_momentum)
     return LambdaLR(optimizer, lr_factor(config, steps_per_epoch))

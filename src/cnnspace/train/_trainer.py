@@ -372,7 +372,8 @@ class Trainer:
                 saving = time.perf_counter()
                 self._save()
                 # Writing checkpoints is not training (nor is it at epoch ends): images/s and
-                # the epoch's seconds leave it out (every step's made 8,390 images/s 2,157).
+                # the epoch's seconds leave it out (a checkpoint every step made 8,390 images/s
+                # read 2,157).
                 started += time.perf_counter() - saving
             if self._agree_on_stop(votes) or (not self.workers.active
                                                and self._stop_requested()):
