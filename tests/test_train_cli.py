@@ -132,3 +132,11 @@ def test_reading_the_dataset_shows_a_status_line_unless_told_not_to(spec_file, t
     assert shown == []
     assert main([*common, f"--out={tmp_path / 'shown'}"]) == 0
     assert shown == ["reading digits at 8x8"]
+
+
+def test_help_says_what_warmup_and_checkpoint_every_do(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    usage = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert "--warmup EPOCHS epochs of linear LR warm-up" in usage  # it had no help at all
+    assert "--checkpoint-every STEPS also write checkpoint.pt every STEPS" in usage

@@ -48,7 +48,9 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
     ("--momentum", "momentum", {"type": float}),
     ("--weight-decay", "weight_decay", {"type": float}),
     ("--schedule", "schedule", {"choices": SCHEDULES}),
-    ("--warmup", "warmup_epochs", {"type": float, "metavar": "EPOCHS"}),
+    ("--warmup", "warmup_epochs", {"type": float, "metavar": "EPOCHS",
+                                   "help": "epochs of linear LR warm-up (one-cycle: its rise; "
+                                           "at least 2 steps)"}),
     ("--aux-weight", "aux_weight", {"type": float, "help": "weight of auxiliary outputs' loss"}),
     ("--classifier-init", "classifier_init", {
         "choices": CLASSIFIER_INITS,
@@ -61,7 +63,9 @@ OPTIONS: list[tuple[str, str | None, dict]] = [
                                           "default fp32"}),
     ("--grad-compression", "grad_compression", {"choices": COMPRESSIONS}),
     ("--powersgd-rank", "powersgd_rank", {"type": int, "metavar": "R"}),
-    ("--checkpoint-every", "checkpoint_every", {"type": int, "metavar": "STEPS"}),
+    ("--checkpoint-every", "checkpoint_every", {
+        "type": int, "metavar": "STEPS",
+        "help": "also write checkpoint.pt every STEPS optimizer steps (default 0: at epoch ends)"}),
     ("--loader-workers", "num_workers", {"type": int, "metavar": "N",
                                          "help": "data loading processes per worker"}),
     ("--device", "device", {"choices": DEVICES, "help": "auto (default): GPUs when there is one "
