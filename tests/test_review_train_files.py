@@ -1,4 +1,5 @@
-"""Review of training's files: run folders given as paths, checkpoints damaged after writing."""
+"""Review of training's files: run folders given as paths, checkpoints damaged after writing or
+named in capitals, and resumes refused for another model or other data with the reason."""
 from __future__ import annotations
 
 import zipfile
