@@ -195,7 +195,8 @@ def test_an_inline_space_is_named_after_its_study(capsys):
 @pytest.mark.parametrize("budget, said", [({"timeout": 5}, "5 s per worker"),
                                           ({"n_trials": 2, "timeout": 5},
                                            "2 trials or 5 s per worker"),
-                                          ({"n_trials": 2}, "2 trials")])
+                                          ({"n_trials": 2}, "2 trials"),
+                                          ({"n_trials": 1}, "1 trial")])  # was "1 trials"
 def test_the_budget_is_said_in_words(tmp_path, budget, said):
     from cnnspace.explore._session import prepare
 

@@ -32,7 +32,8 @@ class Prepared:
         per_worker = f"{timeout:g} s per worker" if timeout else ""
         if self.total is None:  # then the study file has a timeout
             return per_worker
-        return f"{self.total:,} trials" + (f" or {per_worker}" if timeout else "")
+        trials = f"{self.total:,} trial{'' if self.total == 1 else 's'}"
+        return trials + (f" or {per_worker}" if timeout else "")
 
 
 def fitted_space(study: StudyFile):
