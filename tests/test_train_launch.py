@@ -18,7 +18,8 @@ from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.train import load_checkpoint, save_checkpoint
 from cnnspace.train._distributed import Workers
-from cnnspace.train._launch import PEER_LOST, _failure
+from cnnspace.errors import Terminated
+from cnnspace.train._launch import PEER_LOST, _failure, _signal_stop
 from cnnspace.train._loader import PositionedSampler
 from _nets import tiny_yaml
 from test_data import write_random_cifar10
@@ -111,6 +112,20 @@ def _exit(status: int, when: int = 100):
 def test_the_failure_named_is_the_cause_not_its_consequences(failures, message, reported):
     failure = _failure(2, failures)
     assert str(failure).startswith(message) and failure.reported == reported
+
+
+@pytest.mark.parametrize("failures, stop", [
+    # a SIGTERM or Ctrl-C sent to the workers alone: each stopped on it, or lost the one that
+    # did (before training, where no step agrees on stopping); the command blamed worker 1's
+    # "exit status 143; its messages are above" and exited 2
+    ({0: _exit(143), 1: _exit(143)}, Terminated),
+    ({0: _exit(PEER_LOST), 1: _exit(130)}, KeyboardInterrupt),
+    ({0: _exit(130), 1: _exit(143)}, Terminated),
+    ({0: _exit(PEER_LOST), 1: _exit(1)}, None),  # a crash is no stop
+    ({0: _exit(PEER_LOST)}, None),
+])
+def test_workers_stopped_by_a_signal_stop_the_command_as_that_signal(failures, stop):
+    assert _signal_stop(failures) is stop
 
 
 @pytest.mark.slow

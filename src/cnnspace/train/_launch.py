@@ -58,11 +58,9 @@ def launch_local(nproc: int, module_args: list[str]) -> None:
     except SignalException as e:
         raise (Terminated if e.sigval == signal.SIGTERM else KeyboardInterrupt)() from None
     except ChildFailedError as e:
-        statuses = {failure.exitcode for failure in e.failures.values()}
-        if statuses <= {INTERRUPTED, TERMINATED}:
-            # A signal sent to a worker alone (not through this command): every worker stopped
-            # as it did, and rank 0 said where the checkpoint is.
-            raise (Terminated if TERMINATED in statuses else KeyboardInterrupt)() from None
+        stop = _signal_stop(e.failures)
+        if stop is not None:
+            raise stop() from None
         raise _failure(nproc, e.failures) from None
     finally:
         logging.disable(logging_off)
@@ -83,6 +81,16 @@ def _environ(**values: str) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def _signal_stop(failures: dict) -> type[KeyboardInterrupt] | None:
+    """Ctrl-C or SIGTERM, where every worker that failed stopped on one, or lost a peer that
+    did: a signal sent to workers alone, not through this command (rank 0 has said where the
+    checkpoint is, if training had begun)."""
+    statuses = {failure.exitcode for failure in failures.values()} - {PEER_LOST}
+    if statuses and statuses <= {INTERRUPTED, TERMINATED}:
+        return Terminated if TERMINATED in statuses else KeyboardInterrupt
+    return None
 
 
 def _failure(nproc: int, failures: dict) -> WorkersFailed:
