@@ -2,6 +2,9 @@
 is said, a kept model is not written over, and checkpoint writing is not counted as training."""
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 
 import pytest
@@ -65,3 +68,21 @@ def test_checkpoints_written_within_an_epoch_are_not_training_time(tmp_path, dig
     # They counted as training: 4.4 s of writing in train_seconds, images/s a fraction
     assert result.history[0]["train_seconds"] < 0.1 * steps
     assert result.wall_seconds < 0.1 * steps
+
+
+class TerminatedAtLastEpochEnd(Callback):
+    def on_epoch_end(self, state, record):
+        if state.epoch + 1 == state.config.epochs:  # as a scheduler's SIGTERM in its evaluation
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_after_the_last_step_leaves_a_complete_run(tmp_path, digits8):
+    # The run raised Terminated (the command exited 143 and said a resumable checkpoint was
+    # there) and result.json said stopped: "terminated (SIGTERM)", though every epoch was done.
+    try:
+        result = train(loads(tiny_yaml()), digits8, quick(epochs=2, out=str(tmp_path / "run")),
+                       callbacks=[TerminatedAtLastEpochEnd()])
+    except KeyboardInterrupt as stop:  # pytest would take it for its own Ctrl-C
+        pytest.fail(f"a complete run raised {stop!r}")
+    assert result.stopped is None and len(result.history) == 2
+    assert json.loads((tmp_path / "run" / "result.json").read_text())["stopped"] is None

@@ -284,6 +284,10 @@ class Trainer:
                     self._finish_epoch(progress)
             if self.stopped and s.batch:
                 self._save()  # mid-epoch: the position the run stopped at
+            if self.stopped == self.stop.reason and s.epoch >= cfg.epochs:
+                # A signal during the last epoch's evaluation: the run is complete, not stopped
+                # (a scheduler would start it again, to be told there is nothing to train).
+                self.stopped = None
         finally:
             progress.close()
         self.module.eval()  # the result is for inference: dropout off, batchnorm stats fixed
