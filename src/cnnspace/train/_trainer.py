@@ -284,23 +284,25 @@ class Trainer:
                     self._finish_epoch(progress)
             if self.stopped and s.batch:
                 self._save()  # mid-epoch: the position the run stopped at
-            if self.stopped == self.stop.reason and s.epoch >= cfg.epochs:
-                # A signal during the last epoch's evaluation: the run is complete, not stopped
-                # (a scheduler would start it again, to be told there is nothing to train).
-                self.stopped = None
         finally:
             progress.close()
+        signalled = self.stopped is not None and self.stopped == self.stop.reason
+        if signalled and s.epoch >= cfg.epochs:
+            # During the last epoch's evaluation: the run is complete, as its result says; the
+            # signal still stops the caller (the next trial of a search loop, say).
+            self.stopped = None
         self.module.eval()  # the result is for inference: dropout off, batchnorm stats fixed
         result = self._result()
         if self.files and self.workers.is_main and not complete:  # its result is written
             self.files.write_result(result.to_json())
         for callback in self.callbacks:
             callback.on_train_end(s, result)
-        if self.stopped and self.stopped == self.stop.reason:
-            progress.note(f"{self.stopped}: " + (
-                f"a resumable checkpoint is in {self.files.checkpoint}" if self.files
+        if signalled:
+            progress.note(f"{self.stop.reason}: " + (
+                "it came after the last epoch, and the run is complete" if self.stopped is None
+                else f"a resumable checkpoint is in {self.files.checkpoint}" if self.files
                 else "no run folder, so nothing was saved"), always=True)
-            raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stopped)
+            raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stop.reason)
         return result
 
     def _shared_layers_note(self) -> str:
