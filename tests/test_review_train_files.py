@@ -102,3 +102,15 @@ def test_a_resume_on_other_data_names_the_data_not_the_input_it_gives(tmp_path, 
     # It said the model differed (input 1x8x8 there, 1x16x16 here): a consequence of the data.
     with pytest.raises(CheckpointError, match="was trained on 'digits', not 'cifar10:/data'"):
         train(loads(tiny_yaml()), other, config.with_options(resume=True))
+
+
+def test_a_resume_with_the_layers_in_another_order_says_so_in_a_few_words(tmp_path, digits8):
+    config = quick(epochs=1, out=str(tmp_path / "run"))
+    original = loads(tiny_yaml(dropout=None))
+    train(original, digits8, config)
+    reordered = replace(original, layers=(original.layers[1], original.layers[0],
+                                          *original.layers[2:]))
+    # it printed both layer lists whole
+    with pytest.raises(CheckpointError, match=r"a different model than the one given \(the same "
+                       r"layers in another order\)"):
+        train(reordered, digits8, config.with_options(resume=True))

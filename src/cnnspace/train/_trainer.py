@@ -88,7 +88,10 @@ def _model_difference(saved: dict | None, given: dict | None) -> str:
             return f"layer {name!r} only {'here' if there is None else 'there'}"
         if there != here:
             return f"layer {name!r}: {_first_difference(there, here)}"
-    return _first_difference(saved, given)  # the order of the layers, their names, outputs...
+    others = [{k: v for k, v in spec.items() if k != "layers"} for spec in (saved, given)]
+    if others[0] == others[1]:
+        return "the same layers in another order"
+    return _first_difference(*others)  # the network's name, init, outputs...
 
 
 def _first_difference(there: dict, here: dict) -> str:
