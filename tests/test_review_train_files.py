@@ -114,3 +114,9 @@ def test_a_resume_with_the_layers_in_another_order_says_so_in_a_few_words(tmp_pa
     with pytest.raises(CheckpointError, match=r"a different model than the one given \(the same "
                        r"layers in another order\)"):
         train(reordered, digits8, config.with_options(resume=True))
+
+
+def test_a_device_given_as_a_checkpoint_is_not_called_missing():
+    with pytest.raises(CheckpointError, match="^/dev/null: not a regular file, so not a "
+                       "checkpoint$"):  # it said "no such checkpoint file"
+        load_checkpoint("/dev/null")

@@ -120,8 +120,10 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     if path.is_dir():
         raise CheckpointError(f"{path}: a folder, not a checkpoint file (a run folder holds "
                               "checkpoint.pt and best.pt)")
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    if not path.is_file():  # /dev/null, a pipe: there, but no file of bytes to read a model from
+        raise CheckpointError(f"{path}: not a regular file, so not a checkpoint")
     _check_torch_file(path)
     try:
         with warnings.catch_warnings():
