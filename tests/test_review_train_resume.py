@@ -87,3 +87,13 @@ def test_a_signal_after_the_last_step_leaves_a_complete_run(tmp_path, digits8, c
     assert result["stopped"] is None and result["epochs"] == 2
     assert ("terminated (SIGTERM): it came after the last epoch, and the run is complete"
             in capsys.readouterr().err)
+
+
+def test_callbacks_that_are_not_a_list_of_callbacks_are_refused_by_name(digits8):
+    # "TypeError: 'StopAtStep' object is not iterable" and an AttributeError from the loop
+    with pytest.raises(ConfigError, match="callbacks: expected a list of Callback objects, got "
+                       "a single StopAtStep: pass \\[it\\]"):
+        train(loads(tiny_yaml()), digits8, quick(epochs=1), callbacks=StopAtStep(1))
+    with pytest.raises(ConfigError, match="callbacks: expected cnnspace.train.Callback "
+                       "subclasses, got function"):
+        train(loads(tiny_yaml()), digits8, quick(epochs=1), callbacks=[lambda state: None])

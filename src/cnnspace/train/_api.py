@@ -65,6 +65,7 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
     if config.init_from and not isinstance(model, (NetSpec, str)):
         raise ConfigError(f"init_from starts a model built from a spec or zoo name from trained "
                           f"weights; this {type(model).__name__} has its own weights already")
+    callbacks = _checked_callbacks(callbacks)
     if evaluate_fn is None:
         check_monitor(config.monitor, EvalResult(0.0, 0.0, 0.0, 0).to_dict())
     stop = StopFlag()
@@ -89,6 +90,20 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
                            callbacks, stop, run_info or {}, fresh).run()
         finally:
             workers.close()
+
+
+def _checked_callbacks(callbacks) -> tuple[Callback, ...]:
+    """A list of Callback objects; one given alone, or anything else, is refused by name (it was
+    a TypeError or AttributeError from inside the training loop)."""
+    if isinstance(callbacks, Callback):
+        raise ConfigError(f"callbacks: expected a list of Callback objects, got a single "
+                          f"{type(callbacks).__name__}: pass [it]")
+    callbacks = tuple(callbacks)
+    wrong = next((c for c in callbacks if not isinstance(c, Callback)), None)
+    if wrong is not None:
+        raise ConfigError(f"callbacks: expected cnnspace.train.Callback subclasses, got "
+                          f"{type(wrong).__name__}")
+    return callbacks
 
 
 def _model(model: Model, data: DataSplits, classify: bool) -> tuple[NetSpec | None, nn.Module]:
