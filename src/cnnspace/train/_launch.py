@@ -8,7 +8,7 @@ import signal
 from typing import Iterator
 
 from .._parent import as_parent
-from ..errors import CnnspaceError, Terminated
+from ..errors import CnnspaceError, Terminated, exit_status
 from ._distributed import available_cpus
 
 # The exit status of a worker that printed its error (cnnspace's CLI: exit 2, one line), and of
@@ -16,7 +16,7 @@ from ._distributed import available_cpus
 REPORTED = 2
 PEER_LOST = 3
 # The exit statuses of workers that stopped with a resumable checkpoint on Ctrl-C or SIGTERM.
-INTERRUPTED, TERMINATED = 130, 143
+INTERRUPTED_STATUS, TERMINATED_STATUS = exit_status(KeyboardInterrupt()), exit_status(Terminated())
 # What torchrun installs handlers for while its workers run (and leaves installed).
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
                  if hasattr(signal, name))
@@ -88,8 +88,8 @@ def _signal_stop(failures: dict) -> type[KeyboardInterrupt] | None:
     did: a signal sent to workers alone, not through this command (rank 0 has said where the
     checkpoint is, if training had begun)."""
     statuses = {failure.exitcode for failure in failures.values()} - {PEER_LOST}
-    if statuses and statuses <= {INTERRUPTED, TERMINATED}:
-        return Terminated if TERMINATED in statuses else KeyboardInterrupt
+    if statuses and statuses <= {INTERRUPTED_STATUS, TERMINATED_STATUS}:
+        return Terminated if TERMINATED_STATUS in statuses else KeyboardInterrupt
     return None
 
 
