@@ -93,6 +93,9 @@ def test_a_checkpoint_named_in_capitals_is_read_as_one(tmp_path, digits8, capsys
     # It was read as a spec file: "not a text file: a training checkpoint? ..."
     assert main(["analyze", str(capitals), "--format=json"]) == 0
     assert '"model": "tiny"' in capsys.readouterr().out
+    # evaluate said "expected a .cnnz file or a .pt/.pth checkpoint"
+    assert main(["evaluate", str(capitals), "--format=json"]) == 0, capsys.readouterr().err
+    assert '"top1"' in capsys.readouterr().out
 
 
 def test_a_resume_on_other_data_names_the_data_not_the_input_it_gives(tmp_path, digits8):

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import math
 import sys
-from pathlib import Path
 from typing import Callable
 
 from ..compress import is_cnnz
 from ..errors import CnnspaceError
 from ..spec import NetSpec, validated
-from ._common import CHECKPOINT_SUFFIXES, load_model, parse_settings
+from ._common import load_model, names_checkpoint, parse_settings
 
 CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of `cnnspace "
                    "train`) or a compressed model (.cnnz of `cnnspace compress`): its trained "
@@ -20,7 +19,7 @@ CHECKPOINT_NOTE = ("MODEL_OR_SPEC may also be a training checkpoint (.pt/.pth of
 
 def is_trained(ref: str) -> bool:
     """A checkpoint or .cnnz rather than a zoo model or spec file."""
-    return Path(ref).suffix.lower() in CHECKPOINT_SUFFIXES or is_cnnz(ref)  # also MODEL.PT
+    return names_checkpoint(ref) or is_cnnz(ref)
 
 
 def load_spec(ref: str, settings: list[str], input_size: str | None) -> NetSpec:

@@ -29,6 +29,11 @@ CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.p
                    "trained model (.pt/.pth checkpoint or .cnnz: the network it holds)")
 
 
+def names_checkpoint(path: str | Path) -> bool:
+    """Whether ``path`` names a training checkpoint by its suffix, in any case (MODEL.PT)."""
+    return Path(path).suffix.lower() in CHECKPOINT_SUFFIXES
+
+
 def add_model_args(p: argparse.ArgumentParser, name: str = "model",
                    help: str = MODEL_HELP) -> None:
     p.add_argument(name, metavar="MODEL_OR_SPEC", help=help)
@@ -56,7 +61,7 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
     The spec is checked at that input, so that an error names the model or file."""
     settings = parse_settings(settings) if isinstance(settings, list) else dict(settings or {})
     path = Path(ref)
-    if path.suffix in CHECKPOINT_SUFFIXES and ref not in list_models():
+    if names_checkpoint(path) and ref not in list_models():
         raise CnnspaceError(f"{ref} is a training checkpoint; this command takes a zoo model or "
                             f"a spec file (`cnnspace spec {ref} -o net.yaml` writes the "
                             "checkpoint's architecture as one)")

@@ -9,8 +9,7 @@ from pathlib import Path
 from ..compress import is_cnnz
 from ..compress._preprocess import as_trained, trained_data
 from ..errors import CnnspaceError
-from ._checkpoints import CHECKPOINT_SUFFIXES
-from ._common import dump_json
+from ._common import dump_json, names_checkpoint
 
 
 def register(sub) -> None:
@@ -33,7 +32,7 @@ def _load(path: str):
         model, container = decompress(path)
         return (container.spec, model, container.meta.get("data"),
                 container.meta.get("preprocessing"), container.size)
-    if Path(path).suffix in CHECKPOINT_SUFFIXES:
+    if names_checkpoint(path):
         from ..train import load_checkpoint
         checkpoint = load_checkpoint(path)
         if checkpoint.spec is None:
