@@ -273,3 +273,27 @@ def test_a_trial_that_reuses_a_failed_twin_says_so(tmp_path, monkeypatch):
     assert reused.state == TrialState.FAIL
     assert reused.user_attrs["error"] == (f"the same point as trial {failed.number}, which "
                                           "failed: RuntimeError: boom")
+
+
+def test_a_kill_while_checkpoints_are_dropped_leaves_a_folder_a_retry_can_use(tmp_path,
+                                                                              monkeypatch):
+    # checkpoint.pt went first: a kill then left best.pt alone, which training refuses to write
+    # over, so the retried point could never train again.
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from cnnspace.explore._trial import TrialRunner
+
+    for name in ("checkpoint.pt", "best.pt"):
+        (tmp_path / name).write_bytes(b"x")
+    removed = Path.unlink
+
+    def killed_after_one(path, missing_ok=False):
+        removed(path, missing_ok=missing_ok)
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Path, "unlink", killed_after_one)
+    runner = TrialRunner.__new__(TrialRunner)
+    runner.ctx = SimpleNamespace(study=SimpleNamespace(keep_checkpoints=False))
+    with pytest.raises(KeyboardInterrupt):
+        runner._drop_checkpoints(tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]

@@ -173,9 +173,11 @@ class TrialRunner:
         return self._finish(trial, TRAINED, results=results, metrics=metrics)
 
     def _drop_checkpoints(self, folder: Path) -> None:
-        """The run folder keeps its metrics and config; checkpoints only serve a retry."""
+        """The run folder keeps its metrics and config; checkpoints only serve a retry. best.pt
+        goes first: a folder left holding it alone by a kill in between is one training refuses
+        to write over, where checkpoint.pt alone is resumed."""
         if not self.ctx.study.keep_checkpoints:
-            for name in ("checkpoint.pt", "best.pt"):
+            for name in ("best.pt", "checkpoint.pt"):
                 (folder / name).unlink(missing_ok=True)
 
     # -- endings -----------------------------------------------------------------------------
