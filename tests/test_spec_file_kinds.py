@@ -36,3 +36,13 @@ def test_a_file_of_another_kind_names_the_command_that_reads_it(tmp_path, capsys
     assert main([*command, str(path)]) == 2
     err = capsys.readouterr().err
     assert advice in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("text", ["", "# a comment only\n"])
+def test_an_empty_file_is_called_empty(tmp_path, capsys, text):
+    # it said "a network description must be a mapping, got NoneType"
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    assert main(["analyze", str(path)]) == 2
+    assert capsys.readouterr().err == f"cnnspace analyze: error: {path}: empty: no network " \
+                                      "description in it\n"

@@ -172,6 +172,8 @@ def loads(text: str, source: str | None = None) -> NetSpec:
     except ValueError as e:  # a value YAML reads but Python cannot hold: 2024-13-45, 5000 digits
         problem = str(e).split("; use sys.set_int_max_str_digits")[0]
         raise SpecError(f"not valid YAML/JSON: {problem}", source=source) from None
+    if data is None:  # an empty file, or comments only: "must be a mapping, got NoneType"
+        raise SpecError("empty: no network description in it", source=source)
     return from_dict(data, source)
 
 
