@@ -259,11 +259,14 @@ class Trainer:
         progress = TrainProgress(self.workers.is_main and cfg.progress,
                                  cfg.epochs * s.steps_per_epoch, s.step, self.workers.is_main)
         complete = self.resumed and s.epoch >= cfg.epochs
+        # said whatever the progress setting: without it a resumed run's summary reads as a
+        # run trained in full (a complete one printed its old results as if just trained)
         if complete:
-            progress.note(f"{self.files.out} is complete (epochs: {cfg.epochs}): nothing to train")
+            progress.note(f"{self.files.out} is complete (epochs: {cfg.epochs}): nothing to train",
+                          always=True)
         elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
-                          f"(step {s.step})")
+                          f"(step {s.step})", always=True)
             threads = torch.get_num_threads()
             if self.saved_threads not in (None, threads):
                 # Kernels split their sums by thread: other threads, other rounding.
