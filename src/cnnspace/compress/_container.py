@@ -157,11 +157,12 @@ def _parse_header(source: str, raw: bytes) -> dict:
         text = inflater.decompress(raw, _MAX_HEADER)
         if inflater.unconsumed_tail or not inflater.eof:
             raise CompressError("the header is truncated or larger than allowed")
-        header = json.loads(text)
-    except (zlib.error, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CompressError(f"{source}: the header is not valid compressed JSON ({e})") from None
-    except CompressError as e:
+        header = json.loads(text, parse_constant=_not_json)
+    except CompressError as e:  # before ValueError, which it is
         raise CompressError(f"{source}: {e}") from None
+    # ValueError: bad JSON or text, and integers too long to convert; RecursionError: nesting
+    except (zlib.error, ValueError, RecursionError) as e:
+        raise CompressError(f"{source}: the header is not valid compressed JSON ({e})") from None
     if not isinstance(header, dict) or not {"spec", "meta", "tensors"} <= set(header):
         raise CompressError(f"{source}: the header must hold spec, meta and tensors")
     try:
@@ -180,6 +181,11 @@ def _parse_header(source: str, raw: bytes) -> dict:
                                 f"{key!r}")
         entries[key] = entry
     return {"spec": spec, "meta": header["meta"], "tensors": entries}
+
+
+def _not_json(constant: str):
+    """Python's json reads NaN and Infinity, which JSON has not and the writer never writes."""
+    raise ValueError(f"{constant} is no JSON number")
 
 
 def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:

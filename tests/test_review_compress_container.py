@@ -1,0 +1,71 @@
+"""Review of the `.cnnz` reader against headers a damaged or hostile writer could make: every
+one is a CompressError naming the file, never a Python traceback nor a model built from them."""
+import json
+import struct
+import zlib
+
+import numpy as np
+import pytest
+
+from cnnspace import get_spec
+from cnnspace.compress import Coding, CompressError, WeightCode, read_cnnz, write_cnnz
+
+SPEC = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+
+
+def _written(tmp_path):
+    path = tmp_path / "m.cnnz"
+    mask = np.arange(64) % 3 == 0
+    code = WeightCode((8, 8), mask, 4, codebook=np.array([-0.5, 0.5], np.float32),
+                      labels=np.arange(int(mask.sum())) % 2)
+    write_cnnz(path, SPEC, {"w": code}, Coding(), {"note": "x"})
+    return path
+
+
+def _with_header(tmp_path, text: str):
+    """The written file with its header replaced by ``text`` and a valid checksum."""
+    data = _written(tmp_path).read_bytes()
+    (hlen,) = struct.unpack_from("<I", data, 10)
+    new = zlib.compress(text.encode())
+    body = data[:10] + struct.pack("<I", len(new)) + new + data[14 + hlen:-4]
+    path = tmp_path / "crafted.cnnz"
+    path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
+    return path
+
+
+def _header(tmp_path) -> dict:
+    data = _written(tmp_path).read_bytes()
+    (hlen,) = struct.unpack_from("<I", data, 10)
+    return json.loads(zlib.decompress(data[14:14 + hlen]))
+
+
+def test_deeply_nested_header_is_a_clear_error(tmp_path):
+    # json.loads recurses per nesting level: 100,000 levels raised RecursionError
+    path = _with_header(tmp_path, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CompressError, match=r"crafted\.cnnz: the header is not valid"):
+        read_cnnz(path)
+
+
+def test_header_number_too_long_to_read_is_a_clear_error(tmp_path):
+    # Python refuses integers of more than 4,300 digits with a plain ValueError
+    header = _header(tmp_path)
+    text = json.dumps(header).replace('"note"', '"big": ' + "9" * 5000 + ', "note"', 1)
+    with pytest.raises(CompressError, match=r"crafted\.cnnz: the header is not valid"):
+        read_cnnz(_with_header(tmp_path, text))
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_header_with_non_json_numbers_is_refused(tmp_path, constant):
+    # the writer refuses them (allow_nan=False); the reader took them as numbers
+    header = _header(tmp_path)
+    text = json.dumps(header).replace('"note"', f'"loss": {constant}, "note"', 1)
+    with pytest.raises(CompressError, match=f"crafted\\.cnnz: the header .*{constant}"):
+        read_cnnz(_with_header(tmp_path, text))
+
+
+def test_header_bomb_error_is_said_once(tmp_path):
+    # the reader's own error passes through as it is, not wrapped as invalid JSON
+    path = _with_header(tmp_path, "[" * (70 << 20))
+    with pytest.raises(CompressError) as error:
+        read_cnnz(path)
+    assert str(error.value) == f"{path}: the header is truncated or larger than allowed"
