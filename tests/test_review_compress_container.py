@@ -69,3 +69,16 @@ def test_header_bomb_error_is_said_once(tmp_path):
     with pytest.raises(CompressError) as error:
         read_cnnz(path)
     assert str(error.value) == f"{path}: the header is truncated or larger than allowed"
+
+
+def test_a_damaged_version_field_is_called_damage_first(tmp_path):
+    # one flipped bit in the version made the file "format version 513", as if a newer
+    # cnnspace could read it
+    path = _written(tmp_path)
+    data = bytearray(path.read_bytes())
+    data[9] ^= 0x02
+    path.write_bytes(bytes(data))
+    with pytest.raises(CompressError, match=r"m\.cnnz: checksum mismatch: the file is corrupted "
+                                            r"or truncated \(or it is in \.cnnz format version "
+                                            r"513; this cnnspace reads version 1\)"):
+        read_cnnz(path)

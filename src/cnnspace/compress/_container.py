@@ -136,12 +136,16 @@ def read_cnnz(path: str | os.PathLike) -> Cnnz:
     if len(data) < _PREFIX.size + _CRC.size or data[:len(MAGIC)] != MAGIC:
         raise CompressError(f"{source}: not a .cnnz file (no CNNZ signature)")
     _, version, header_len = _PREFIX.unpack_from(data)
-    if version != VERSION:
-        raise CompressError(f"{source}: .cnnz format version {version}; this cnnspace reads "
-                            f"version {VERSION}")
     (stored_crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
-    if zlib.crc32(data[:-_CRC.size]) != stored_crc:
-        raise CompressError(f"{source}: checksum mismatch: the file is corrupted or truncated")
+    # A damaged version field reads as some other version: only an intact file is told to need
+    # another cnnspace.
+    intact = zlib.crc32(data[:-_CRC.size]) == stored_crc
+    unknown_version = f".cnnz format version {version}; this cnnspace reads version {VERSION}"
+    if not intact:
+        raise CompressError(f"{source}: checksum mismatch: the file is corrupted or truncated"
+                            + (f" (or it is in {unknown_version})" if version != VERSION else ""))
+    if version != VERSION:
+        raise CompressError(f"{source}: {unknown_version}")
     payload_start = _PREFIX.size + header_len
     if payload_start > len(data) - _CRC.size:
         raise CompressError(f"{source}: the header length {header_len} runs past the end of "
