@@ -82,3 +82,12 @@ def test_a_damaged_version_field_is_called_damage_first(tmp_path):
                                             r"or truncated \(or it is in \.cnnz format version "
                                             r"513; this cnnspace reads version 1\)"):
         read_cnnz(path)
+
+
+def test_a_bit_width_of_true_is_refused(tmp_path):
+    # JSON true equals 1 in Python: a dense 2-value codebook read as 1-bit indices
+    header = _header(tmp_path)
+    header["tensors"][0]["bits"] = True
+    container = read_cnnz(_with_header(tmp_path, json.dumps(header)))
+    with pytest.raises(CompressError, match="tensor 'w': field 'bits' must be 1..8 or 32, got True"):
+        container.tensor("w")

@@ -255,7 +255,9 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
     shape = entry_shape(entry)
     numel = math.prod(shape)
     bits = entry.get("bits")
-    if bits != RAW_BITS and not (isinstance(bits, int) and 1 <= bits <= MAX_SHARED_BITS):
+    # JSON's true is a Python int equal to 1: a width no writer gives
+    if isinstance(bits, bool) or (bits != RAW_BITS and not (isinstance(bits, int)
+                                                            and 1 <= bits <= MAX_SHARED_BITS)):
         raise CompressError(f"field 'bits' must be 1..{MAX_SHARED_BITS} or {RAW_BITS}, got "
                             f"{bits!r}")
     sparse = entry.get("sparse")
