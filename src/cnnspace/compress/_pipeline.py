@@ -18,7 +18,8 @@ from torch import nn
 
 from ..data import DataSplits
 from ..spec import NetSpec
-from ..train import EvalResult, TrainConfig, evaluate, fit_spec, load_checkpoint, train
+from ..train import (EvalResult, NonFiniteLossError, TrainConfig, evaluate, fit_spec,
+                     load_checkpoint, train)
 from ._codec import RAW_BITS, Coding, WeightCode
 from ._container import ContainerBytes, is_cnnz, write_cnnz
 from ._dead import live_weights
@@ -156,7 +157,15 @@ def retrain(model: nn.Module, trained: Trained, epochs: int, options: CompressOp
         epochs=epochs, lr=trained.config.lr * options.retrain_lr_factor, warmup_epochs=0.0,
         out=None, resume=False, progress=options.progress, checkpoint_every=0, init_from=None,
         device="auto")
-    result = train(model, trained.data, config)
+    try:
+        result = train(model, trained.data, config)
+    except NonFiniteLossError as e:
+        # The trainer's advice names its own options (--lr, --warmup); here the rate is set by
+        # --retrain-lr-factor. Its message opens with what happened, up to the first colon.
+        happened = str(e).partition(":")[0]
+        raise CompressError(f"{what}: retraining diverged ({happened}): lower "
+                            f"--retrain-lr-factor ({options.retrain_lr_factor} of the recipe's "
+                            f"{trained.config.lr:g})") from None
     if "top1" in result.final:
         note(f"{what}: top-1 {result.final['top1']:.2%} after retraining")
     return result.model
