@@ -91,3 +91,42 @@ def test_a_bit_width_of_true_is_refused(tmp_path):
     container = read_cnnz(_with_header(tmp_path, json.dumps(header)))
     with pytest.raises(CompressError, match="tensor 'w': field 'bits' must be 1..8 or 32, got True"):
         container.tensor("w")
+
+
+NAN = np.float32("nan")
+
+
+@pytest.mark.parametrize("tensor", [
+    WeightCode((4,), np.ones(4, bool), 4, codebook=np.array([0.5, NAN], np.float32),
+               labels=np.array([0, 1, 0, 1])),
+    WeightCode((4,), np.array([1, 0, 1, 1], bool), 32,
+               values=np.array([0.5, np.inf, 1.0], np.float32)),
+    np.array([1.0, -np.inf], np.float32),
+])
+def test_non_finite_values_are_not_written(tmp_path, tensor):
+    # the reader refuses them: every output of such a model would be NaN without a word
+    with pytest.raises(CompressError, match="tensor 'w': the .*values hold NaN or infinity"):
+        write_cnnz(tmp_path / "m.cnnz", SPEC, {"w": tensor}, Coding())
+    assert not (tmp_path / "m.cnnz").exists()
+
+
+@pytest.mark.parametrize("tensor,blob", [
+    (WeightCode((4,), np.ones(4, bool), 4, codebook=np.array([0.5, 0.25], np.float32),
+                labels=np.array([0, 1, 0, 1])), "codebook"),
+    (WeightCode((4,), np.array([1, 0, 1, 1], bool), 32,
+                values=np.array([0.5, 0.25, 1.0], np.float32)), "values"),
+    (np.array([1.0, 0.25], np.float32), "data"),
+])
+def test_non_finite_values_in_a_crafted_payload_are_refused(tmp_path, tensor, blob):
+    path = tmp_path / "m.cnnz"
+    write_cnnz(path, SPEC, {"w": tensor}, Coding())
+    data = bytearray(path.read_bytes()[:-4])
+    (hlen,) = struct.unpack_from("<I", data, 10)
+    entry = json.loads(zlib.decompress(bytes(data[14:14 + hlen])))["tensors"][0]
+    ref = entry[blob]["data"] if blob == "values" else entry[blob]
+    start = 14 + hlen + ref[0] + 4  # the second float32 of the blob
+    data[start:start + 4] = NAN.tobytes()
+    path.write_bytes(bytes(data) + struct.pack("<I", zlib.crc32(bytes(data))))
+    with pytest.raises(CompressError, match=r"m\.cnnz: tensor 'w': the .*values hold NaN or "
+                                            "infinity"):
+        read_cnnz(path).tensor("w")

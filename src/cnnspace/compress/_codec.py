@@ -129,6 +129,13 @@ def _unpack_nibbles(data: bytes, count: int) -> np.ndarray:
     return np.stack([raw >> 4, raw & 15], axis=1).ravel()[:count].astype(np.int64)
 
 
+def check_finite(values: np.ndarray, what: str) -> None:
+    """A model's weights are finite (a checkpoint with NaN is refused before compression): a
+    NaN or infinity stored or read would make every output NaN without a word."""
+    if not np.isfinite(values).all():
+        raise CompressError(f"{what} hold NaN or infinity")
+
+
 def check_code(code: WeightCode) -> None:
     """Refuses a code the reader would refuse, so that no file is written that cannot be read:
     its mask, bit width, codebook size, labels or values not fitting one another."""
@@ -143,6 +150,7 @@ def check_code(code: WeightCode) -> None:
         raise CompressError(f"bits must be 1..{MAX_SHARED_BITS} or {RAW_BITS}, got {code.bits!r}")
     kept = int(mask.sum())
     stored = code.labels if code.shared else code.values
+    check_finite(np.asarray(code.codebook if code.shared else code.values), "the stored values")
     if len(stored) != kept:
         raise CompressError(f"{len(stored)} {'labels' if code.shared else 'values'} for {kept} "
                             "surviving weights")
@@ -199,6 +207,7 @@ def encode_raw(array: np.ndarray, blobs: BlobWriter) -> tuple[dict, TensorBytes]
     if name is None:
         raise CompressError(f"cannot store a tensor of dtype {array.dtype} (only "
                             f"{', '.join(RAW_DTYPES)})")
+    check_finite(array, "the values")
     data = np.ascontiguousarray(array, dtype=RAW_DTYPES[name]).tobytes()
     return ({"kind": "raw", "dtype": name, "shape": list(array.shape), "data": blobs.add(data)},
             TensorBytes(values=len(data)))
@@ -280,12 +289,14 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
         if len(data) != 4 * count:
             raise CompressError(f"{count} raw values need {4 * count} bytes, found {len(data)}")
         values = np.frombuffer(data, dtype="<f4")
+        check_finite(values, "the raw values")
     else:
         book = blob(entry.get("codebook"), "codebook")
         offset = 1 if sparse else 0
         if len(book) % 4 or len(book) // 4 + offset > 1 << bits:
             raise CompressError(f"a codebook of {len(book)} bytes does not fit {bits}-bit indices")
         codebook = np.frombuffer(book, dtype="<f4")
+        check_finite(codebook, "the codebook's values")
         symbols = _read_stream(entry.get("values"), count, len(codebook) + offset, bits, blob)
         values = np.concatenate([np.zeros(offset, np.float32), codebook])[symbols]
     out = np.zeros(numel, dtype=np.float32)
@@ -305,4 +316,6 @@ def decode_raw(entry: dict, blob: Blob) -> np.ndarray:
     if len(data) != math.prod(shape) * dtype.itemsize:
         raise CompressError(f"a {entry['dtype']} tensor of shape {list(shape)} needs "
                             f"{math.prod(shape) * dtype.itemsize} bytes, found {len(data)}")
-    return np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(shape)
+    array = np.frombuffer(data, dtype=dtype).astype(dtype.newbyteorder("=")).reshape(shape)
+    check_finite(array, "the values")
+    return array
