@@ -59,12 +59,20 @@ def layers_to_factorise(spec: NetSpec, keep: float = 0.2,
     if isinstance(patterns, str):  # one glob
         patterns = [patterns]
     if patterns is None:
-        return default_svd_layers(spec)
-    for p in patterns:
-        if not any(fnmatch.fnmatchcase(n, p) for n in candidates):
-            raise CompressError(f"--svd-layers {p!r} matches no top-level linear or 1x1 "
-                                f"conv layer (candidates: {', '.join(candidates) or 'none'})")
-    return [n for n in candidates if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+        chosen = default_svd_layers(spec)
+    else:
+        for p in patterns:
+            if not any(fnmatch.fnmatchcase(n, p) for n in candidates):
+                raise CompressError(f"--svd-layers {p!r} matches no top-level linear or 1x1 "
+                                    f"conv layer (candidates: {', '.join(candidates) or 'none'})")
+        chosen = [n for n in candidates if any(fnmatch.fnmatchcase(n, p) for p in patterns)]
+    names = {n.name for n in resolve(spec).nodes}
+    for name in chosen:
+        if name + SVD_SUFFIX in names:  # the spec would hold two layers of that name
+            raise CompressError(f"SVD of layer {name!r}: its first factor would be named "
+                                f"{name + SVD_SUFFIX!r}, which a layer of the model already "
+                                "is; choose other layers with --svd-layers")
+    return chosen
 
 
 def factorise(spec: NetSpec, state: dict[str, torch.Tensor], keep: float = 0.2,
