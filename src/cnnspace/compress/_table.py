@@ -93,12 +93,18 @@ def _pruning_rows(trained: Trained, out: Path, options: CompressOptions,
     rows = [_row(trained, APPROACHES[2], written,
                  f"float32 + {coding.index_bits}-bit relative indices; {density:.1%} of weights")]
     codes = share(model, pruned, masks, options, note)
-    bits = sorted({c.bits for c in codes.values()})
     written = write_and_check(out / "model.cnnz", pruned, model, codes,
                               replace(options.coding, huffman=True))
-    rows.append(_row(trained, APPROACHES[3], written,
-                     f"{'/'.join(map(str, bits))}-bit shared weights, Huffman coded"))
+    rows.append(_row(trained, APPROACHES[3], written, f"{_weights_note(codes)}, Huffman coded"))
     return rows
+
+
+def _weights_note(codes) -> str:
+    """``5/8-bit shared weights``; layers kept at 32 bits hold float32 values, shared with none."""
+    shared = sorted({c.bits for c in codes.values() if c.shared})
+    kinds = [f"{'/'.join(map(str, shared))}-bit shared"] if shared else []
+    kinds += ["float32"] if any(not c.shared for c in codes.values()) else []
+    return f"{' and '.join(kinds)} weights"
 
 
 def _int8(trained: Trained, out: Path) -> TableRow:
