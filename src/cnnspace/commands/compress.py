@@ -111,6 +111,9 @@ def run(args) -> int:
         return _predict(args, schedule, bits)
     if args.settings or args.input:
         raise CnnspaceError("--set and --input apply to --predict; a checkpoint brings its model")
+    if args.retrain_lr_factor is not None and not args.retrain_epochs:
+        raise CnnspaceError("--retrain-lr-factor: sets the rate of retraining, and none runs "
+                            "without --retrain-epochs N (default 0)")
     if not args.checkpoints:
         raise CnnspaceError("give a CHECKPOINT to compress (or --table CHECKPOINTS..., or "
                             "--predict MODEL)")
