@@ -108,7 +108,10 @@ def _weights_note(codes) -> str:
 
 
 def _int8(trained: Trained, out: Path) -> TableRow:
-    loader = DataLoader(trained.data.train, batch_size=64, shuffle=False)
+    # Drawn across the split, the same ones every run: an imagefolder split lists its images
+    # class by class, and its first batches would calibrate the ranges on its first classes.
+    loader = DataLoader(trained.data.train, batch_size=64, shuffle=True,
+                        generator=torch.Generator().manual_seed(0))
     calibration = [x for x, _ in itertools.islice(loader, CALIBRATION_BATCHES)]
     quantized = quantize_int8(trained.model, calibration)
     path = out / "int8.pt"
