@@ -40,3 +40,29 @@ def test_the_layer_alone_and_unambiguous_kinds_still_work():
         Layer("flat", "flatten"), Layer("fc", "linear", attrs={"out_features": 10})])
     # the kind and the layer are the same one layer: nothing to mistake
     assert layer_bits(only_one_linear, {"fc": 3, "conv": 4}) == {"conv": 4, "fc": 3}
+
+
+CONV_AND_FC = NetSpec("conv_and_fc", (1, 8, 8), [
+    Layer("conv1", "conv2d", attrs={"out_channels": 4, "kernel": 3, "padding": 1}),
+    Layer("conv2", "conv2d", attrs={"out_channels": 4, "kernel": 3, "padding": 1}),
+    Layer("flat", "flatten"),
+    Layer("fc1", "linear", attrs={"out_features": 10})])
+
+
+@pytest.mark.parametrize("layers,kind,takers", [
+    ({"*": 0.5, "conv": 0.2}, "conv", "'\\*'"),
+    ({"conv1": 0.1, "conv": 0.2, "conv?": 0.3}, "conv", "'conv1', 'conv\\?'"),
+])
+def test_a_kind_every_layer_of_which_a_glob_takes_is_refused(layers, kind, takers):
+    # a name or glob beats a kind wherever written: conv's 0.2 was silently never used
+    with pytest.raises(CompressError, match=f"plan.yaml: layer override '{kind}' never applies: "
+                                            f"every {kind} layer is taken by a name or glob "
+                                            f"\\({takers}\\)"):
+        parse_schedule({"layers": layers}, "plan.yaml").targets(CONV_AND_FC)
+
+
+def test_a_kind_shadowed_in_bits_is_refused_and_one_that_applies_is_not():
+    with pytest.raises(CompressError, match="--bits: bit width for 'fc' never applies"):
+        layer_bits(CONV_AND_FC, {"fc*": 4, "fc": 3})
+    assert layer_bits(CONV_AND_FC, {"conv1": 4, "conv": 6, "fc": 3}) == {
+        "conv1": 4, "conv2": 6, "fc1": 3}

@@ -45,7 +45,6 @@ def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str,
     claimed: dict[str, str] = {}  # layer -> the pattern that takes it
     for pattern in patterns:
         if pattern in DEFAULT_BITS:
-            _check_kind(pattern, nodes, source, what)
             continue
         matched = [n.name for n in nodes if fnmatch.fnmatchcase(n.name, pattern)]
         if not matched:
@@ -58,17 +57,26 @@ def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str,
                                 f"matches is taken by an earlier entry ({earlier}); the first "
                                 "match wins, so write the more specific entry first")
         claimed.update({name: pattern for name in matched if name not in claimed})
+    for kind in (p for p in patterns if p in DEFAULT_BITS):
+        _check_kind(kind, nodes, claimed, source, what)
 
 
-def _check_kind(kind: str, nodes: list[Node], source: str, what: str) -> None:
-    """A kind (conv, fc) that is also a layer's name, where the kind holds other layers too,
-    could mean either: {fc: 0.9} for a classifier named fc pruned every linear layer."""
+def _check_kind(kind: str, nodes: list[Node], claimed: Mapping[str, str], source: str,
+                what: str) -> None:
+    """A kind (conv, fc) applies to some layer and means one thing. A name or glob beats a
+    kind wherever written, so {"*": 0.5, conv: 0.2} never prunes by 0.2; and a kind that is
+    also a layer's name, where the kind holds other layers too, could mean either: {fc: 0.9}
+    for a classifier named fc pruned every linear layer."""
     of_kind = [n.name for n in nodes if WEIGHTED_TYPES[n.type] == kind]
     if any(n.name == kind for n in nodes) and of_kind != [kind]:
         raise CompressError(f"{source}: {what} {kind!r} is ambiguous: the kind {kind} "
                             f"({', '.join(of_kind) or 'no layers'}) and a layer's name; write "
                             f"'[{kind[0]}]{kind[1:]}' for the layer alone, or name the layers "
                             "of the kind")
+    if of_kind and all(name in claimed for name in of_kind):
+        takers = ", ".join(repr(p) for p in dict.fromkeys(claimed[n] for n in of_kind))
+        raise CompressError(f"{source}: {what} {kind!r} never applies: every {kind} layer is "
+                            f"taken by a name or glob ({takers}), which beats a kind")
 
 
 def _sparsity(value: Any, where: str) -> float:
