@@ -89,7 +89,7 @@ def test_a_bit_width_of_true_is_refused(tmp_path):
     header = _header(tmp_path)
     header["tensors"][0]["bits"] = True
     container = read_cnnz(_with_header(tmp_path, json.dumps(header)))
-    with pytest.raises(CompressError, match="tensor 'w': field 'bits' must be 1..8 or 32, got True"):
+    with pytest.raises(CompressError, match="'w': field 'bits' must be 1..8 or 32, got True"):
         container.tensor("w")
 
 

@@ -66,3 +66,16 @@ def test_a_kind_shadowed_in_bits_is_refused_and_one_that_applies_is_not():
         layer_bits(CONV_AND_FC, {"fc*": 4, "fc": 3})
     assert layer_bits(CONV_AND_FC, {"conv1": 4, "conv": 6, "fc": 3}) == {
         "conv1": 4, "conv2": 6, "fc1": 3}
+
+
+def test_a_bits_kind_that_the_schedules_globs_take_is_refused():
+    # --bits fc=3 under a schedule's bits {"*": 6}: the schedule's glob beats the kind (any name
+    # beats a kind), so fc1 stayed at 6 bits and the flag did nothing
+    schedule = parse_schedule({"bits": {"*": 6}}, "plan.yaml")
+    with pytest.raises(CompressError, match="--bits: bit width for 'fc' never applies: every fc "
+                                            "layer is taken by a name or glob \\('\\*' of "
+                                            "plan.yaml\\)"):
+        plan_bits(CONV_AND_FC, schedule, {"fc": 3})
+    # a --bits kind that some layer still takes applies there
+    assert plan_bits(CONV_AND_FC, parse_schedule({"bits": {"conv1": 6}}, "plan.yaml"),
+                     {"conv": 4}) == {"conv1": 6, "conv2": 4, "fc1": 5}

@@ -39,10 +39,13 @@ def _pick(patterns: Mapping[str, Any], node: Node, default: Any) -> Any:
     return patterns.get(WEIGHTED_TYPES[node.type], default)
 
 
-def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str, what: str) -> None:
+def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str, what: str,
+                    claimed_elsewhere: Mapping[str, str] | None = None) -> dict[str, str]:
     """Every name or glob matches a layer that no earlier one matches: the first match wins,
-    so an entry after a glob covering all its layers would silently never apply."""
-    claimed: dict[str, str] = {}  # layer -> the pattern that takes it
+    so an entry after a glob covering all its layers would silently never apply. Returns, per
+    layer, the name or glob that takes it (quoted); a kind is also checked against
+    ``claimed_elsewhere``, the layers a source that beats it takes."""
+    claimed: dict[str, str] = {}  # layer -> the pattern that takes it, quoted
     for pattern in patterns:
         if pattern in DEFAULT_BITS:
             continue
@@ -52,13 +55,14 @@ def _check_patterns(patterns: Mapping[str, Any], nodes: list[Node], source: str,
             raise CompressError(f"{source}: {what} {pattern!r} matches no conv2d or linear layer "
                                 f"(layers: {names})")
         if all(name in claimed for name in matched):
-            earlier = ", ".join(repr(p) for p in dict.fromkeys(claimed[n] for n in matched))
+            earlier = ", ".join(dict.fromkeys(claimed[n] for n in matched))
             raise CompressError(f"{source}: {what} {pattern!r} never applies: every layer it "
                                 f"matches is taken by an earlier entry ({earlier}); the first "
                                 "match wins, so write the more specific entry first")
-        claimed.update({name: pattern for name in matched if name not in claimed})
+        claimed.update({name: repr(pattern) for name in matched if name not in claimed})
     for kind in (p for p in patterns if p in DEFAULT_BITS):
-        _check_kind(kind, nodes, claimed, source, what)
+        _check_kind(kind, nodes, {**(claimed_elsewhere or {}), **claimed}, source, what)
+    return claimed
 
 
 def _check_kind(kind: str, nodes: list[Node], claimed: Mapping[str, str], source: str,
@@ -74,7 +78,7 @@ def _check_kind(kind: str, nodes: list[Node], claimed: Mapping[str, str], source
                             f"'[{kind[0]}]{kind[1:]}' for the layer alone, or name the layers "
                             "of the kind")
     if of_kind and all(name in claimed for name in of_kind):
-        takers = ", ".join(repr(p) for p in dict.fromkeys(claimed[n] for n in of_kind))
+        takers = ", ".join(dict.fromkeys(claimed[n] for n in of_kind))
         raise CompressError(f"{source}: {what} {kind!r} never applies: every {kind} layer is "
                             f"taken by a name or glob ({takers}), which beats a kind")
 
@@ -205,8 +209,10 @@ def plan_bits(spec: NetSpec, schedule: Schedule, overrides: Mapping[str, int]) -
     or only layers an earlier one of its source takes, is named with the schedule or flag it
     came from."""
     nodes, overrides = weighted_layers(spec), bit_widths(overrides)
-    _check_patterns(schedule.bits, nodes, schedule.source, "bit width for")
-    _check_patterns(overrides, nodes, "--bits", "bit width for")
+    by_schedule = _check_patterns(schedule.bits, nodes, schedule.source, "bit width for")
+    # a --bits kind loses to the schedule's names and globs too: any name beats a kind
+    taken = {layer: f"{taker} of {schedule.source}" for layer, taker in by_schedule.items()}
+    _check_patterns(overrides, nodes, "--bits", "bit width for", taken)
     # the overrides first, so that the first match is theirs
     return _layer_widths(nodes, {**overrides, **{k: v for k, v in schedule.bits.items()
                                                  if k not in overrides}})
