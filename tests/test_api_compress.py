@@ -3,6 +3,7 @@ CompressError, and a prediction prints short."""
 from pathlib import Path
 
 import pytest
+from _training import small_trained
 
 from cnnspace import get_spec
 from cnnspace.compress import (Coding, CompressError, Schedule, parse_bits, predict,
@@ -55,23 +56,9 @@ def test_trained_repr_names_its_parts_without_printing_the_module():
                              "data='digits')")
 
 
-def _small_trained():
-    from cnnspace import Layer, NetSpec
-    from cnnspace.compress import Trained
-    from cnnspace.data import get_dataset
-    from cnnspace.nn import build
-    from cnnspace.train import TrainConfig
-    data = get_dataset("digits", image_size=8)
-    spec = NetSpec("small", data.input_shape, [
-        Layer("conv", "conv2d", attrs={"out_channels": 8, "kernel": 3, "padding": 1}),
-        Layer("relu", "relu"), Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
-        Layer("fc", "linear", attrs={"out_features": data.num_classes})])
-    return Trained("small", spec, build(spec), data, TrainConfig(epochs=1, progress=False))
-
-
 def test_compress_leaves_the_trained_model_as_it_was(tmp_path):
     from cnnspace.compress import CompressOptions, compress
-    trained = _small_trained()
+    trained = small_trained()
     before = {k: v.clone() for k, v in trained.model.state_dict().items()}
     report = compress(trained, CompressOptions({"sparsity": 0.5}, {"conv": 4, "fc": 4}),
                       tmp_path / "z")
@@ -84,7 +71,7 @@ def test_retraining_takes_the_recipe_not_the_runs_source_or_device(tmp_path):
     from dataclasses import replace
 
     from cnnspace.compress import CompressOptions, compress
-    trained = _small_trained()
+    trained = small_trained()
     # a fine-tune on a GPU machine: its source is elsewhere, its device is not here
     finetuned = replace(trained, config=trained.config.with_options(
         init_from=str(tmp_path / "source.pt"), device="cuda"))
@@ -98,7 +85,7 @@ def test_compress_of_a_path_or_wrong_options_says_what_it_takes(tmp_path):
     with pytest.raises(CompressError, match=r"got str: cnnspace.compress.load_trained\('x.pt'\)"):
         compress("x.pt", CompressOptions(), tmp_path / "z")
     with pytest.raises(CompressError, match="expected CompressOptions, got dict"):
-        compress(_small_trained(), {"bits": {"conv": 6}}, tmp_path / "z")
+        compress(small_trained(), {"bits": {"conv": 6}}, tmp_path / "z")
     with pytest.raises(CompressError, match="schedule: expected a Schedule"):
         CompressOptions(schedule=0.5)
     assert not (tmp_path / "z").exists()
@@ -130,14 +117,14 @@ def test_an_output_folder_that_is_a_file_is_refused_before_any_work(tmp_path):
     for out in (tmp_path / "f", tmp_path / "f" / "z"):
         with pytest.raises(CompressError, match=f"{out}: cannot be the output folder: .*f is a "
                                                 "file"):
-            compress(_small_trained(), CompressOptions(), out)
+            compress(small_trained(), CompressOptions(), out)
         with pytest.raises(CompressError, match="cannot be the output folder"):
-            compression_table([_small_trained()], CompressOptions(), out)
+            compression_table([small_trained()], CompressOptions(), out)
 
 
 def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
     from cnnspace.compress import CompressOptions, compression_table
-    trained = _small_trained()
+    trained = small_trained()
     trained.model.train()
     rows = compression_table([trained], CompressOptions(Schedule(0.5), {"conv": 4, "fc": 4}),
                              tmp_path / "t")
@@ -153,7 +140,7 @@ def test_compression_table_leaves_the_models_mode_as_it_was(tmp_path):
 def test_compression_table_checks_its_arguments_before_writing(tmp_path, kwargs, message):
     from cnnspace.compress import CompressOptions, compression_table
     with pytest.raises(CompressError, match=message):
-        compression_table([_small_trained()], CompressOptions(), tmp_path / "t", **kwargs)
+        compression_table([small_trained()], CompressOptions(), tmp_path / "t", **kwargs)
     assert not (tmp_path / "t").exists()
 
 
@@ -177,9 +164,9 @@ def test_compression_table_gives_every_model_its_own_folder(tmp_path):
     from dataclasses import replace
 
     from cnnspace.compress import CompressOptions, compression_table
-    first = _small_trained()
+    first = small_trained()
     models = [replace(first, name="sq"), replace(first, name="sq"),
-              replace(_small_trained(), name="sq-2")]
+              replace(small_trained(), name="sq-2")]
     rows = compression_table(models, CompressOptions(), tmp_path / "t")
     labels = [r.model for r in rows if r.approach == "baseline"]
     assert len(set(labels)) == 3 and labels[2] == "sq-2"

@@ -5,20 +5,7 @@ import pytest
 import torch
 
 from cnnspace.compress import CompressOptions, compression_table
-from cnnspace.data import get_dataset
-from cnnspace.nn import build
-from cnnspace.spec import Layer, NetSpec
-
-
-def _trained():
-    from cnnspace.compress import Trained
-    from cnnspace.train import TrainConfig
-    data = get_dataset("digits", image_size=8)
-    spec = NetSpec("small", data.input_shape, [
-        Layer("conv", "conv2d", attrs={"out_channels": 8, "kernel": 3, "padding": 1}),
-        Layer("relu", "relu"), Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
-        Layer("fc", "linear", attrs={"out_features": data.num_classes})])
-    return Trained("small", spec, build(spec), data, TrainConfig(epochs=1, progress=False))
+from _training import small_trained
 
 
 @pytest.mark.parametrize("bits,note", [
@@ -28,7 +15,7 @@ def _trained():
 ])
 def test_the_deep_compression_row_says_which_weights_are_shared(tmp_path, bits, note):
     # --bits conv=32 keeps float32 values, shared with none: the row said "5/32-bit shared"
-    rows = compression_table([_trained()], CompressOptions({"sparsity": 0.5}, bits), tmp_path)
+    rows = compression_table([small_trained()], CompressOptions({"sparsity": 0.5}, bits), tmp_path)
     assert [r.note for r in rows if r.approach == "pruning + sharing + Huffman"] == [note]
 
 
@@ -50,7 +37,7 @@ def test_int8_calibration_sees_every_class_of_a_class_ordered_split(tmp_path, mo
     # The first 4 x 64 images of an imagefolder split are all of its first classes: the
     # activation ranges were calibrated on them alone and the int8 row scored lower.
     from cnnspace.compress import _table
-    trained = _trained()
+    trained = small_trained()
     trained = replace(trained, data=replace(trained.data, train=_SortedByClass(10, 100)))
     seen = []
     quantize = _table.quantize_int8
