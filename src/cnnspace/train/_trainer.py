@@ -17,24 +17,20 @@ from ..metrics import analyze
 from ..spec import NetSpec, to_dict
 from ._callbacks import (Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState,
                          best_record)
-from ._checkpoint import (Checkpoint, CheckpointError, load_checkpoint, load_model_state,
-                          require_entries, restore_rng_state, rng_state, save_checkpoint)
+from ._checkpoint import (Checkpoint, load_checkpoint, load_model_state, restore_rng_state,
+                          rng_state, save_checkpoint)
 from ._config import ConfigError, TrainConfig
 from ._distributed import Workers, wrap_ddp
 from ._imprint import classifier_layer, imprint
 from ._init_from import copy_initial_weights, read_initial_weights
 from ._loader import EpochLoader
 from ._progress import TrainProgress
+from ._resumable import check_resumable
 from ._run_files import RunFiles
 from ._schedule import make_optimizer, make_scheduler
 
 ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
                  "train_flops_per_step", "comm_bytes_data_parallel")
-
-
-# What _restore reads besides the weights: every checkpoint _save writes has them.
-RESUME_ENTRIES = ("optimizer", "scheduler", "epoch", "batch", "step", "history", "epoch_stats",
-                  "rng")
 
 
 BATCHNORM_OF_ONE = re.compile(r"Expected more than 1 value per channel when training")
@@ -72,31 +68,6 @@ def _each_tensor(value, fn: Callable[[torch.Tensor], torch.Tensor]):
     if isinstance(value, dict):
         return {k: _each_tensor(v, fn) for k, v in value.items()}
     return value
-
-
-def _model_difference(saved: dict | None, given: dict | None) -> str:
-    """Where the spec a checkpoint holds and the one a resume gives part, both as to_dict."""
-    if not (saved and given):
-        return "a spec there, a plain nn.Module here" if saved else "no spec there"
-    if saved["input"] != given["input"]:
-        sizes = ["x".join(map(str, spec["input"])) for spec in (saved, given)]
-        return f"input {sizes[0]} there, {sizes[1]} here"
-    layers = [{layer["name"]: layer for layer in spec["layers"]} for spec in (saved, given)]
-    for name in {**layers[0], **layers[1]}:
-        there, here = (spec_layers.get(name) for spec_layers in layers)
-        if there is None or here is None:
-            return f"layer {name!r} only {'here' if there is None else 'there'}"
-        if there != here:
-            return f"layer {name!r}: {_first_difference(there, here)}"
-    others = [{k: v for k, v in spec.items() if k != "layers"} for spec in (saved, given)]
-    if others[0] == others[1]:
-        return "the same layers in another order"
-    return _first_difference(*others)  # the network's name, init, outputs...
-
-
-def _first_difference(there: dict, here: dict) -> str:
-    key = next(key for key in {**there, **here} if there.get(key) != here.get(key))
-    return f"{key} {there.get(key)!r} there, {here.get(key)!r} here"
 
 
 def _float32(t: torch.Tensor) -> torch.Tensor:
@@ -167,7 +138,9 @@ class Trainer:
             self.files.refuse_to_overwrite(self.config.resume)
             self.files.remove_stale_temps()  # this run owns the folder (refused otherwise)
             if self.files.checkpoint.exists():
-                payload = self._check_resumable(load_checkpoint(self.files.checkpoint)).payload
+                payload = check_resumable(load_checkpoint(self.files.checkpoint), self.config,
+                                          self.data, self.spec, self.loader.steps_per_epoch,
+                                          self.workers.world_size).payload
         payload = self.workers.broadcast(payload)
         return Checkpoint(self.files.checkpoint, payload) if payload is not None else None
 
@@ -190,46 +163,6 @@ class Trainer:
         if not self.config.init_from:
             return fresh_model
         return classifier_layer(self.spec) in (*self.reinitialised, *self.fresh_layers)
-
-    def _check_resumable(self, checkpoint: Checkpoint) -> Checkpoint:
-        where = f"--resume: {checkpoint.path}"
-        require_entries(checkpoint, RESUME_ENTRIES)
-        changes = checkpoint.config.differences(self.config)
-        if changes:
-            raise CheckpointError(f"{where} was trained with other options ({'; '.join(changes)}); "
-                                  "resume with the same ones or start a new --out (to train "
-                                  "longer too: the learning-rate schedule spans the epochs)")
-        # another dataset first: it gives the model its input shape and class count
-        if checkpoint.payload.get("data") != self.data.name:
-            raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
-                                  f"not {self.data.name!r}")
-        saved, given = checkpoint.payload.get("spec"), self.spec and to_dict(self.spec)
-        if saved != given:
-            raise CheckpointError(f"{where} holds a different model than the one given "
-                                  f"({_model_difference(saved, given)}): resume with the same "
-                                  "model and --set/--image-size, or start a new --out")
-        self._check_same_epochs(checkpoint, where)
-        return checkpoint
-
-    def _check_same_epochs(self, checkpoint: Checkpoint, where: str) -> None:
-        """The saved position (batch b of epoch e) and the schedule (its total of steps) mean
-        the same only over epochs of as many steps: a folder that gained images, or another
-        worker count splitting the last batch otherwise, would run the schedule past its end
-        (torch's one-cycle raises there, epochs later). Older checkpoints lack the keys."""
-        p = checkpoint.payload
-        if p["epoch"] >= self.config.epochs:
-            return  # a finished run: nothing left to line up
-        images, steps = len(self.data.train), self.loader.steps_per_epoch
-        if p.get("train_images", images) != images:
-            raise CheckpointError(f"{where} was trained on {p['train_images']:,} training images; "
-                                  f"{self.data.name} now has {images:,}, so its epochs and "
-                                  "schedule would not line up: start a new --out")
-        if p.get("steps_per_epoch", steps) != steps:
-            workers = p.get("world_size")
-            raise CheckpointError(f"{where}: its epochs were {p['steps_per_epoch']} steps (with "
-                                  f"{workers} worker{'s' if workers != 1 else ''}); with "
-                                  f"{self.workers.world_size} they are {steps}, and the schedule "
-                                  f"would not line up: resume with --nproc {workers}")
 
     def _restore(self, checkpoint: Checkpoint) -> None:
         p, s = checkpoint.payload, self.state
