@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from ._caffe_layers import CONVERTERS, LayerParams
 from ._compact import compact_layers
 from ._errors import SpecError
 from ._graph import INPUT, Layer, NetSpec, Node, free_name
@@ -30,218 +31,12 @@ _LAYER_FIELDS = {"name", "type", "bottom", "top", "param", "include", "exclude",
                  "loss_weight", "propagate_down", "blobs_lr", "weight_decay"}
 _NET_FIELDS = {"name", "input", "input_shape", "input_dim", "layer", "layers", "force_backward",
                "state", "debug_info"}
-_IGNORED = {"weight_filler", "bias_filler", "filler", "engine"}  # training or backend choices
-_TRUE, _FALSE = {"true", "True", "t", "1"}, {"false", "False", "f", "0"}
 # protobuf text format writes an enum by name or by number (caffe.proto: TRAIN = 0, TEST = 1)
 _PHASES = {"TRAIN": "TRAIN", "TEST": "TEST", 0: "TRAIN", 1: "TEST"}
 _RULE_FIELDS = {"phase", "min_level", "max_level", "stage", "not_stage"}   # NetStateRule
 _STATE_FIELDS = {"phase", "level", "stage"}                                # NetState
 
 
-class _Params:
-    """Typed access to one layer's ``*_param`` block; errors name the layer, field and line."""
-
-    def __init__(self, msg: Message, block: str, layer: str):
-        self.msg, self.block, self.layer = msg, block, layer
-
-    def error(self, name: str, message: str) -> SpecError:
-        return self.msg.error(message, self.msg.line_of(name), layer=self.layer,
-                              field=f"{self.block}.{name}")
-
-    def known(self, names: set[str]) -> None:
-        for name in self.msg.names():
-            if name not in names | _IGNORED:
-                raise self.error(name, f"unknown or unsupported field (supported here: "
-                                       f"{', '.join(sorted(names)) or 'none'})")
-
-    def ints(self, name: str, low: int = 0) -> list[int]:
-        values = [v for v, _ in self.msg.all(name)]
-        for v in values:
-            if not isinstance(v, int) or v < low:
-                raise self.error(name, f"expected an integer >= {low}, got {v!r}")
-        return values
-
-    def int(self, name: str, default: Any = None, low: int = 0) -> Any:
-        values = self.ints(name, low)
-        if len(values) > 1:
-            raise self.error(name, "may be given only once")
-        if not values and default is None:
-            raise self.error(name, "is required but missing")
-        return values[0] if values else default
-
-    def float(self, name: str, default: float) -> float:
-        v = self.msg.one(name, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise self.error(name, f"expected a number, got {v!r}")
-        return float(v)
-
-    def bool(self, name: str, default: bool) -> bool:
-        v = self.msg.one(name, default)
-        if isinstance(v, bool):
-            return v
-        if str(v) in _TRUE | _FALSE:
-            return str(v) in _TRUE
-        raise self.error(name, f"expected true or false, got {v!r}")
-
-    def enum(self, name: str, choices: tuple[str, ...], default: str) -> str:
-        v = self.msg.one(name, default)
-        if v not in choices:
-            raise self.error(name, f"expected one of {', '.join(choices)}, got {v!r}")
-        return str(v)
-
-    def axis_is_one(self, *names: str) -> None:
-        for name in names:
-            if self.msg.has(name) and self.msg.one(name) != 1:
-                raise self.error(name, f"only axis 1 (channels) is supported, got "
-                                       f"{self.msg.one(name)!r}")
-
-    def pair(self, what: str, default: tuple[int, int] | None, low: int = 0,
-             repeated: bool = True):
-        """``kernel``/``stride``/``pad``/``dilation`` given as ``<what>[_size]`` (one value, or
-        height and width where caffe.proto repeats the field, as for Convolution; Pooling's
-        are single) or as ``<what>_h`` and ``<what>_w``."""
-        name = "kernel_size" if what == "kernel" else what
-        square, h, w = self.ints(name, low), self.msg.has(f"{what}_h"), self.msg.has(f"{what}_w")
-        if square and (h or w):
-            raise self.error(name, f"give either {name} or {what}_h and {what}_w, not both")
-        if h != w:
-            raise self.error(f"{what}_h" if h else f"{what}_w",
-                             f"{what}_h and {what}_w must be given together")
-        if h:
-            return (self.int(f"{what}_h", low=low), self.int(f"{what}_w", low=low))
-        if len(square) > 1 and not repeated:  # Caffe refuses the file: nothing to guess from
-            raise self.error(name, f"may be given only once here; give {what}_h and {what}_w "
-                                   "for a window that is not square")
-        if len(square) > 2:
-            raise self.error(name, f"only 2-D networks are supported, got {len(square)} values")
-        if not square:
-            if default is None:
-                raise self.error(name, "is required but missing")
-            return default
-        return (square[0], square[-1])
-
-
-# Each converter: a layer's params -> (spec type, attrs); _convert adds InnerProduct's flatten.
-def _convolution(p: _Params):
-    p.known({"num_output", "bias_term", "pad", "pad_h", "pad_w", "kernel_size", "kernel_h",
-             "kernel_w", "stride", "stride_h", "stride_w", "dilation", "group", "axis"})
-    p.axis_is_one("axis")
-    return "conv2d", {"out_channels": p.int("num_output", low=1),
-                      "kernel": p.pair("kernel", None, 1), "stride": p.pair("stride", (1, 1), 1),
-                      "padding": p.pair("pad", (0, 0)), "dilation": p.pair("dilation", (1, 1), 1),
-                      "groups": p.int("group", 1, low=1), "bias": p.bool("bias_term", True)}
-
-
-def _pooling(p: _Params):
-    p.known({"pool", "kernel_size", "kernel_h", "kernel_w", "stride", "stride_h", "stride_w",
-             "pad", "pad_h", "pad_w", "global_pooling", "round_mode"})
-    kind = p.enum("pool", ("MAX", "AVE"), "MAX")
-    if p.bool("global_pooling", False):
-        for field in ("kernel_size", "kernel_h", "kernel_w"):
-            if p.msg.has(field):
-                raise p.error(field, "a global pooling layer takes no kernel size")
-        # Caffe refuses these too: the window is the whole map, so they would mean nothing
-        for what, default in (("stride", (1, 1)), ("pad", (0, 0))):
-            if p.pair(what, default, repeated=False) != default:
-                raise p.error(what if p.msg.has(what) else f"{what}_h",
-                              f"a global pooling layer takes only {what} {default[0]}")
-        return ("global_maxpool" if kind == "MAX" else "global_avgpool"), {}
-    attrs = {"kernel": p.pair("kernel", None, 1, repeated=False),
-             "stride": p.pair("stride", (1, 1), 1, repeated=False),
-             "padding": p.pair("pad", (0, 0), repeated=False),
-             "ceil_mode": p.enum("round_mode", ("CEIL", "FLOOR"), "CEIL") == "CEIL"}
-    return ("maxpool" if kind == "MAX" else "avgpool"), attrs
-
-
-def _relu(p: _Params):
-    p.known({"negative_slope"})
-    slope = p.float("negative_slope", 0.0)
-    return ("leaky_relu", {"negative_slope": slope}) if slope else ("relu", {})
-
-
-def _lrn(p: _Params):
-    p.known({"local_size", "alpha", "beta", "k", "norm_region"})
-    p.enum("norm_region", ("ACROSS_CHANNELS",), "ACROSS_CHANNELS")
-    size = p.int("local_size", 5, low=1)
-    if size % 2 == 0:  # Caffe refuses it too; torch would centre the window unevenly
-        raise p.error("local_size", f"Caffe's LRN takes an odd local_size, got {size}")
-    return "lrn", {"size": size, "alpha": p.float("alpha", 1.0),
-                   "beta": p.float("beta", 0.75), "k": p.float("k", 1.0)}
-
-
-def _concat(p: _Params):
-    p.known({"axis", "concat_dim"})
-    p.axis_is_one("axis", "concat_dim")
-    return "concat", {}
-
-
-def _eltwise(p: _Params):
-    p.known({"operation", "coeff", "stable_prod_grad"})
-    p.enum("operation", ("SUM",), "SUM")
-    if any(c != 1 for c, _ in p.msg.all("coeff")):
-        raise p.error("coeff", "only a plain sum (every coeff 1) is supported")
-    return "add", {}
-
-
-def _dropout(p: _Params):
-    p.known({"dropout_ratio", "scale_train"})
-    ratio = p.float("dropout_ratio", 0.5)
-    if not p.bool("scale_train", True):
-        raise p.error("scale_train", f"scale_train: false makes Caffe multiply by "
-                                     f"{1 - ratio:g} (1 - dropout_ratio) at test time, which "
-                                     "torch's dropout does not")
-    return "dropout", {"p": ratio}
-
-
-def _inner_product(p: _Params):
-    p.known({"num_output", "bias_term", "axis", "transpose"})
-    p.axis_is_one("axis")
-    if p.bool("transpose", False):
-        raise p.error("transpose", "transposed weights are not supported")
-    return "linear", {"out_features": p.int("num_output", low=1),
-                      "bias": p.bool("bias_term", True)}
-
-
-def _softmax(p: _Params):
-    p.known({"axis"})
-    p.axis_is_one("axis")
-    return "softmax", {}
-
-
-def _elementwise(kind: str) -> Callable[[_Params], tuple[str, dict]]:
-    """Sigmoid and TanH, whose *_param holds only the engine (a backend choice)."""
-    def convert(p: _Params):
-        p.known(set())
-        return kind, {}
-    return convert
-
-
-def _flatten(p: _Params):
-    p.known({"axis", "end_axis"})
-    p.axis_is_one("axis")
-    if p.msg.has("end_axis") and p.msg.one("end_axis") != -1:
-        raise p.error("end_axis", "only flattening to the end (end_axis -1) is supported")
-    return "flatten", {}
-
-
-def _batchnorm(p: _Params):
-    p.known({"use_global_stats", "moving_average_fraction", "eps"})
-    fraction = p.float("moving_average_fraction", 0.999)
-    # Caffe keeps `fraction` of the old running mean per step; torch's momentum is the new share.
-    return "batchnorm", {"eps": p.float("eps", 1e-5), "momentum": round(1.0 - fraction, 12),
-                         "affine": False}
-
-
-CONVERTERS: dict[str, tuple[str, Callable[[_Params], tuple[str, dict]]]] = {
-    "Convolution": ("convolution_param", _convolution), "Pooling": ("pooling_param", _pooling),
-    "ReLU": ("relu_param", _relu), "LRN": ("lrn_param", _lrn),
-    "Concat": ("concat_param", _concat), "Eltwise": ("eltwise_param", _eltwise),
-    "Dropout": ("dropout_param", _dropout), "Softmax": ("softmax_param", _softmax),
-    "InnerProduct": ("inner_product_param", _inner_product),
-    "Flatten": ("flatten_param", _flatten), "BatchNorm": ("batch_norm_param", _batchnorm),
-    "Sigmoid": ("sigmoid_param", _elementwise("sigmoid")),
-    "TanH": ("tanh_param", _elementwise("tanh")),
-}
 SUPPORTED_TYPES = (*CONVERTERS, "Scale", "Input")
 _FLAT_MAKERS = {"linear", "flatten"}          # outputs a vector
 _KEEPS_FLATNESS = {"relu", "leaky_relu", "sigmoid", "tanh", "dropout", "softmax", "concat",
@@ -319,7 +114,7 @@ class _Builder:
             self.flat.add(name)
         return name
 
-    def scale(self, p: _Params, bottom: str, line: int) -> str:
+    def scale(self, p: LayerParams, bottom: str, line: int) -> str:
         p.known({"axis", "num_axes", "bias_term"})
         p.axis_is_one("axis")
         last = self.layers[-1] if self.layers else None
@@ -484,7 +279,7 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
             raise entry.error(f"field {field!r} does not apply to a {kind} layer (its "
                               f"settings go in {block} {{ ... }})", entry.line_of(field),
                               layer=name)
-    params = _Params(entry.one(block) or Message(entry.line, source=entry.source), block, name)
+    params = LayerParams(entry.one(block) or Message(entry.line, source=entry.source), block, name)
     if not isinstance(params.msg, Message):
         raise entry.error(f"expected {block} {{ ... }}", entry.line_of(block), layer=name)
     b.own_params(entry, name)
