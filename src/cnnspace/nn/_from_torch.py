@@ -14,11 +14,10 @@ import io
 import operator
 import warnings
 from collections import OrderedDict
-from dataclasses import dataclass, replace
-from typing import Any, Callable
+from dataclasses import replace
+from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp, TensorMetadata
 
@@ -27,241 +26,8 @@ from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name,
                     resolve)
 from ._export import copy_module, output_tensors
 from ._init import expect_module
-
-
-class UnsupportedModuleError(CnnspaceError, ValueError):
-    """An operation of a module has no spec equivalent: ``op`` says which, ``path`` where."""
-
-    def __init__(self, op: str, path: str, reason: str):
-        self.op, self.path = op, path
-        super().__init__(f"{op} at module path {path or '(top level)'!r}: {reason}")
-
-
-@dataclass
-class _Op:
-    """One traced operation as a rule sees it."""
-    node: fx.Node
-    kwargs: dict[str, Any]
-    module: nn.Module | None
-    in_shapes: tuple[tuple[int, ...], ...]  # of the tensor inputs, with the batch dimension
-    out_shape: tuple[int, ...]
-
-    @property
-    def in_shape(self) -> tuple[int, ...]:
-        return self.in_shapes[0]
-
-    def fail(self, reason: str) -> UnsupportedModuleError:
-        return UnsupportedModuleError(_describe(self.node, self.module), _path(self.node), reason)
-
-    def get(self, name: str, default: Any = None) -> Any:
-        if self.module is not None:
-            return getattr(self.module, name, default)
-        value = self.kwargs.get(name, default)
-        if _holds_node(value):
-            raise self.fail(f"{name} is computed while the network runs (e.g. from x.shape); a "
-                            "spec layer needs it as a constant")
-        return value
-
-
-def _holds_node(value: Any) -> bool:
-    """Whether an argument is (or holds) a value fx computes in the graph, not a constant."""
-    if isinstance(value, (list, tuple)):
-        return any(_holds_node(v) for v in value)
-    return isinstance(value, fx.Node)
-
-
-# A rule gives the spec layer (type, fields) of an operation, several in a chain, or None for the
-# identity (no layer).
-Rule = Callable[[_Op], "tuple[str, dict] | list[tuple[str, dict]] | None"]
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _dim_is(op: _Op, dim: Any, *, what: str) -> None:
-    rank = len(op.in_shape)
-    if dim is None or dim % rank != 1:
-        raise op.fail(f"only {what} along dim 1 (channels) is supported, got dim={dim}")
-
-
-def _conv(op: _Op):
-    m = op.module
-    if m.padding_mode != "zeros":
-        raise op.fail(f"padding_mode={m.padding_mode!r}; only zero padding is supported")
-    padding = m.padding
-    if isinstance(padding, str):  # 'valid' or 'same' (stride 1): torch pads 'same' evenly if it can
-        totals = [d * (k - 1) for d, k in zip(m.dilation, m.kernel_size)]
-        if padding == "same" and any(t % 2 for t in totals):
-            raise op.fail("padding='same' with an even window pads unevenly; give the padding")
-        padding = tuple(t // 2 for t in totals) if padding == "same" else (0, 0)
-    return "conv2d", {"out_channels": m.out_channels, "kernel": _pair(m.kernel_size),
-                      "stride": _pair(m.stride), "padding": _pair(padding),
-                      "dilation": _pair(m.dilation), "groups": m.groups,
-                      "bias": m.bias is not None}
-
-
-def _batchnorm(op: _Op):
-    m = op.module
-    if m.momentum is None or not m.track_running_stats:
-        raise op.fail("batch norm without running statistics (or with a cumulative average) "
-                      "has no spec equivalent")
-    return "batchnorm", {"eps": m.eps, "momentum": m.momentum, "affine": m.affine}
-
-
-def _pool(kind: str) -> Rule:
-    def rule(op: _Op):
-        if _pair(op.get("dilation", 1)) != (1, 1) or op.get("return_indices", False):
-            raise op.fail("pooling with dilation or returned indices is not supported")
-        if op.get("divisor_override") is not None:
-            raise op.fail("divisor_override is not supported")
-        kernel = _pair(op.get("kernel_size"))
-        stride = op.get("stride") or kernel
-        attrs = {"kernel": kernel, "stride": _pair(stride), "padding": _pair(op.get("padding", 0)),
-                 "ceil_mode": bool(op.get("ceil_mode", False))}
-        if kind == "avgpool":
-            attrs["count_include_pad"] = bool(op.get("count_include_pad", True))
-        return kind, attrs
-    return rule
-
-
-def _adaptive(kind: str) -> Rule:
-    def rule(op: _Op):
-        size = tuple(op.out_shape[2:])
-        if size == (1, 1):
-            return f"global_{kind}", {}
-        if kind == "maxpool":
-            raise op.fail("adaptive max pooling is supported only to 1x1")
-        return "adaptive_avgpool", {"output_size": size}
-    return rule
-
-
-def _flatten_dims(op: _Op):
-    start, end = op.get("start_dim", 0), op.get("end_dim", -1)
-    if start % len(op.in_shape) != 1 or end % len(op.in_shape) != len(op.in_shape) - 1:
-        raise op.fail(f"only flattening from dim 1 to the end is supported, got "
-                      f"start_dim={start}, end_dim={end}")
-    return "flatten", {}
-
-
-def _spatial_mean(op: _Op):
-    """x.mean((2, 3)): global average pooling, then a flatten unless keepdim."""
-    dims = op.get("dim")
-    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
-    if len(op.in_shape) != 4 or sorted(d % 4 for d in dims) != [2, 3]:
-        raise op.fail(f"only a mean over the spatial dims (2, 3) of an NCHW tensor is supported, "
-                      f"got dim={op.get('dim')} on shape {list(op.in_shape)}")
-    if op.get("dtype") is not None:
-        raise op.fail("a mean with a dtype is not supported")
-    if op.get("keepdim", False):
-        return "global_avgpool", {}
-    return [("global_avgpool", {}), ("flatten", {})]
-
-
-def _reshape(op: _Op):
-    if op.out_shape == op.in_shape:
-        return None
-    if len(op.out_shape) == 2 and op.out_shape[1] == int(torch.Size(op.in_shape[1:]).numel()):
-        return "flatten", {}
-    raise op.fail(f"a reshape from {list(op.in_shape)} to {list(op.out_shape)} is not a flatten "
-                  "(batch, -1)")
-
-
-def _softmax(op: _Op):
-    _dim_is(op, op.get("dim"), what="softmax")
-    return "softmax", {}
-
-
-def _cat(op: _Op):
-    _dim_is(op, op.get("dim", 0), what="concatenation")
-    return "concat", {}
-
-
-def _add(op: _Op):
-    if op.get("alpha", 1) != 1:
-        raise op.fail("add with alpha != 1 is not supported")
-    if len(op.in_shapes) < 2 or len(set(op.in_shapes)) > 1:
-        raise op.fail("only adding tensors of equal shapes is supported (no constants, no "
-                      f"broadcasting), got shapes {[list(s) for s in op.in_shapes]}")
-    return "add", {}
-
-
-def _linear(op: _Op):
-    if len(op.in_shape) != 2:
-        raise op.fail(f"a Linear on a tensor of shape {list(op.in_shape)} acts on its last "
-                      "dimension alone, which no spec layer does; flatten to [batch, features] "
-                      "first")
-    return "linear", {"out_features": op.module.out_features, "bias": op.module.bias is not None}
-
-
-def _gelu(op: _Op):
-    if op.get("approximate", "none") != "none":
-        raise op.fail("only the exact GELU (approximate='none') is supported")
-    return "gelu", {}
-
-
-def _simple(kind: str, **fields: str) -> Rule:
-    """A layer whose spec fields are read from module attributes / keyword arguments."""
-    return lambda op: (kind, {key: op.get(source) for key, source in fields.items()})
-
-
-_RELU, _IDENTITY = _simple("relu"), (lambda op: None)
-MODULE_RULES: dict[type, Rule] = {
-    nn.Conv2d: _conv, nn.BatchNorm2d: _batchnorm, nn.ReLU: _RELU, nn.ReLU6: _simple("relu6"),
-    nn.LeakyReLU: _simple("leaky_relu", negative_slope="negative_slope"),
-    nn.Sigmoid: _simple("sigmoid"), nn.Tanh: _simple("tanh"), nn.SiLU: _simple("silu"),
-    nn.GELU: _gelu, nn.Linear: _linear,
-    nn.LocalResponseNorm: _simple("lrn", size="size", alpha="alpha", beta="beta", k="k"),
-    nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
-    nn.AdaptiveAvgPool2d: _adaptive("avgpool"), nn.AdaptiveMaxPool2d: _adaptive("maxpool"),
-    nn.Dropout: _simple("dropout", p="p"), nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
-    nn.Identity: _IDENTITY,
-}
-FUNCTION_RULES: dict[Callable, Rule] = {
-    F.relu: _RELU, torch.relu: _RELU, torch.relu_: _RELU, F.relu6: _simple("relu6"),
-    F.leaky_relu: _simple("leaky_relu", negative_slope="negative_slope"),
-    torch.sigmoid: _simple("sigmoid"), F.sigmoid: _simple("sigmoid"),
-    torch.tanh: _simple("tanh"), F.tanh: _simple("tanh"), F.silu: _simple("silu"), F.gelu: _gelu,
-    F.max_pool2d: _pool("maxpool"), F.avg_pool2d: _pool("avgpool"),
-    F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
-    F.dropout: _simple("dropout", p="p"), torch.flatten: _flatten_dims, torch.cat: _cat,
-    operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
-    torch.softmax: _softmax, torch.mean: _spatial_mean,
-}
-METHOD_RULES: dict[str, Rule] = {
-    "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
-    "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
-    "add": _add, "add_": _add, "contiguous": _IDENTITY, "mean": _spatial_mean,
-}
-# Positional arguments by name (after self for methods). fx normalises function calls itself,
-# but not always: torch 2.11 gives up on torch.cat(tensors, 1), whose dim would then read as 0.
-_POSITIONAL_ARGS = {
-    "softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
-    "add_": ("other", "alpha"), torch.cat: ("tensors", "dim"), torch.softmax: ("input", "dim"),
-    F.softmax: ("input", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
-    torch.add: ("input", "other", "alpha"), "mean": ("dim", "keepdim", "dtype"),
-    torch.mean: ("input", "dim", "keepdim", "dtype")}
-
-
-def _describe(node: fx.Node, module: nn.Module | None) -> str:
-    if node.op == "call_module":
-        return f"module {type(module).__module__}.{type(module).__qualname__}"
-    if node.op == "call_method":
-        return f"method Tensor.{node.target}"
-    if node.op == "call_function":
-        target = node.target
-        name = getattr(target, "__qualname__", None) or getattr(target, "__name__", target)
-        if "<locals>" in str(name):  # torch's boolean_dispatch wrappers (F.max_pool2d) name theirs
-            name = getattr(target, "__name__", name)
-        return f"function {getattr(target, '__module__', None) or 'torch'}.{name}"
-    return f"{node.op} {node.target}"
-
-
-def _path(node: fx.Node) -> str:
-    if node.op == "call_module":
-        return str(node.target)
-    stack = node.meta.get("nn_module_stack") or {}
-    return next(reversed(stack), "") if stack else ""
+from ._torch_ops import (MODULE_RULES, POSITIONAL_ARGS, Op, UnsupportedModuleError, describe,
+                         module_path, rule_for)
 
 
 def _shape(node: Any) -> tuple[int, ...] | None:
@@ -279,7 +45,7 @@ def _arguments(node: fx.Node, root: nn.Module) -> dict[str, Any]:
         if normal is not None:
             return dict(normal.kwargs)
     positional = node.args[1:] if node.op == "call_method" else node.args
-    return {**dict(zip(_POSITIONAL_ARGS.get(node.target, ()), positional)), **node.kwargs}
+    return {**dict(zip(POSITIONAL_ARGS.get(node.target, ()), positional)), **node.kwargs}
 
 
 def _tensor_inputs(node: fx.Node) -> list[fx.Node]:
@@ -306,7 +72,7 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
                     and name.endswith("_") and not name.startswith("_")))
     target = node.args[0] if node.args else None
     if in_place and isinstance(target, fx.Node) and len(target.users) > 1:
-        raise UnsupportedModuleError(_describe(node, module), _path(node),
+        raise UnsupportedModuleError(describe(node, module), module_path(node),
                                      f"it changes {target.name} in place, which is also used "
                                      "elsewhere; write the out-of-place form (y = f(x))")
 
@@ -369,14 +135,6 @@ def _traceable(module: nn.Module) -> nn.Module:
     return module
 
 
-def _rule(node: fx.Node, module: nn.Module | None) -> Rule | None:
-    if node.op == "call_module":
-        return MODULE_RULES.get(type(module))  # exact type: a subclass may change forward()
-    if node.op == "call_function":
-        return FUNCTION_RULES.get(node.target)
-    return METHOD_RULES.get(str(node.target))
-
-
 # the names torch reads as attributes of the nn.ModuleDict holding a built spec's layers
 _MODULE_DICT_NAMES = frozenset(dir(nn.ModuleDict()))
 
@@ -385,7 +143,7 @@ def _layer_name(node: fx.Node, taken: set[str]) -> str:
     """A function or method call is named inside the module that made it (``features_3_cat``
     rather than ``cat_3``); a module call is named after its path already. A name such as
     ``keys`` or ``values`` gets a suffix: built, it would be nn.ModuleDict's method."""
-    path = _path(node)
+    path = module_path(node)
     name = node.name
     if node.op != "call_module" and path and f"{path.replace('.', '_')}_{name}" not in taken:
         name = f"{path.replace('.', '_')}_{name}"
@@ -398,8 +156,8 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     aliases (identity)."""
     module = gm.get_submodule(node.target) if node.op == "call_module" else None
     tensors = _tensor_inputs(node)
-    op = _Op(node, _arguments(node, gm), module, tuple(_shape(t) for t in tensors), _shape(node))
-    rule = _rule(node, module)
+    op = Op(node, _arguments(node, gm), module, tuple(_shape(t) for t in tensors), _shape(node))
+    rule = rule_for(node, module)
     if rule is None:
         raise op.fail("no spec layer type corresponds to this operation")
     unknown = [t.name for t in tensors if t not in values]
