@@ -33,7 +33,7 @@ def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
 
     def remembering(model, *args):
         result = retrain(model, *args)
-        tuned[args[-1]] = model.layers["conv"].weight.detach().clone()
+        tuned[args[-1]] = model.layers["conv"].weight.detach().cpu().clone()
         return result
 
     monkeypatch.setattr(pipeline, "retrain", remembering)
@@ -43,7 +43,7 @@ def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
     during = tuned["centroid fine-tuning"]
     assert not during[~masks["conv"]].any()                       # the mask held
     assert not torch.equal(during, pruned)                        # the conv was fine-tuned
-    stored = model.layers["conv"].weight.detach()
+    stored = model.layers["conv"].weight.detach().cpu()  # retraining ran on a GPU if any
     assert torch.equal(stored, during)                            # and kept as fine-tuned
     assert torch.equal(torch.from_numpy(codes["conv"].dense()), stored)
     assert codes["conv"].bits == 32 and codes["fc"].bits == 4
