@@ -100,3 +100,18 @@ def test_the_temporaries_a_killed_writer_left_are_removed(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"whole")
     assert remove_stale_temps(tmp_path, "checkpoint.pt") == 2
     assert sorted(os.listdir(tmp_path)) == [".best.pt.x44zyugd.tmp", "checkpoint.pt"]
+
+
+def test_the_folder_is_synced_after_the_rename(tmp_path, monkeypatch):
+    # The rename is an entry of the folder: without syncing the folder, a power cut after a
+    # checkpoint was reported written could bring back the previous one.
+    synced = []
+    fsync = os.fsync
+
+    def recording(fd):
+        synced.append((stat.S_ISDIR(os.fstat(fd).st_mode), os.path.exists(tmp_path / "f")))
+        fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    write_text_atomic(tmp_path / "f", "x")
+    assert synced == [(False, False), (True, True)]  # the file's data, then the renamed entry

@@ -1,4 +1,5 @@
-"""Atomic file writes (temp file in the same folder, fsync, rename): a crash never leaves half a file."""
+"""Atomic file writes (temp file in the same folder, fsync, rename, fsync of the folder): a crash
+or a power cut never leaves half a file, nor loses the rename of a file already reported written."""
 from __future__ import annotations
 
 import os
@@ -48,12 +49,28 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+        _sync_folder(path.parent)
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(e, OSError) and not isinstance(e, CnnspaceError):  # e.g. a full disk
             raise WriteError(f"cannot write {path}: {e.strerror}", e.errno) from None
         raise
+
+
+def _sync_folder(folder: Path) -> None:
+    """The rename lives in the folder's entries: until they reach the disk, a power cut can
+    bring back the old file (or none) after the new one was reported written."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return  # a folder that cannot be opened (Windows, odd mounts) keeps the rename's own guarantee
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (network mounts) refuse fsync on a folder
+    finally:
+        os.close(fd)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
