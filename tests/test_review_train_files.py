@@ -2,6 +2,8 @@
 named in capitals, and resumes refused for another model or other data with the reason."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import zipfile
 from dataclasses import replace
 
@@ -11,8 +13,8 @@ import torch
 from cnnspace.cli import main
 from cnnspace.data import get_dataset
 from cnnspace.spec import loads
-from cnnspace.train import (CheckpointError, ConfigError, TrainConfig, load_checkpoint,
-                            read_metrics, save_checkpoint, train)
+from cnnspace.train import (CheckpointError, ConfigError, RunFiles, TrainConfig,
+                            load_checkpoint, read_metrics, save_checkpoint, train)
 from _nets import tiny_yaml
 from _training import quick
 
@@ -123,3 +125,31 @@ def test_a_device_given_as_a_checkpoint_is_not_called_missing():
     with pytest.raises(CheckpointError, match="^/dev/null: not a regular file, so not a "
                        "checkpoint$"):  # it said "no such checkpoint file"
         load_checkpoint("/dev/null")
+
+
+def test_a_second_run_on_a_folder_being_written_is_refused(tmp_path, digits8):
+    # Two runs started at once on one --out interleaved their checkpoints and records.
+    out = tmp_path / "run"
+    with RunFiles(out).claimed():
+        with pytest.raises(ConfigError, match="being written by another run"):
+            train(loads(tiny_yaml()), digits8, quick(epochs=1, out=out))
+        assert not (out / "config.yaml").exists()  # refused before writing anything
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=out))  # released: the folder is free
+    assert (out / "result.json").exists()
+
+
+def test_a_killed_run_leaves_its_folder_free_for_the_resume(tmp_path, digits8):
+    out = tmp_path / "run"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from cnnspace.train import RunFiles\n"
+         f"with RunFiles({str(out)!r}).claimed():\n print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(ConfigError, match="being written"):
+            train(loads(tiny_yaml()), digits8, quick(epochs=1, out=out))
+    finally:
+        holder.kill()
+        holder.wait()
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=out, resume=True))
+    assert (out / "result.json").exists()

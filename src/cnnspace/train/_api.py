@@ -23,6 +23,7 @@ from ._config import ConfigError, TrainConfig, default_recipe
 from ._distributed import Workers, join_workers
 from ._evaluate import EvalResult, evaluate
 from ._model import ClassificationLoss, fit_spec, zoo_spec
+from ._run_files import RunFiles
 from ._trainer import INTERRUPTED, TERMINATED, StopFlag, Trainer, check_monitor
 
 Model = NetSpec | nn.Module | Checkpoint | str
@@ -85,9 +86,11 @@ def train(model: Model, data: DataSplits | str, config: TrainConfig | None = Non
                     return evaluate(m, dataset, batch_size=config.eval_batch_size,
                                     channels_last=config.channels_last,
                                     collate_fn=data.collate_fn).to_dict()
-            return Trainer(module, spec, data, config, workers,
-                           loss_fn or ClassificationLoss(config.aux_weight), evaluate_fn,
-                           callbacks, stop, run_info or {}, fresh).run()
+            with (RunFiles(config.out).claimed() if config.out and workers.is_main
+                  else contextlib.nullcontext()):
+                return Trainer(module, spec, data, config, workers,
+                               loss_fn or ClassificationLoss(config.aux_weight), evaluate_fn,
+                               callbacks, stop, run_info or {}, fresh).run()
         finally:
             workers.close()
 

@@ -2,8 +2,12 @@
 checkpoint.pt, best.pt, result.json."""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 from pathlib import Path
+from typing import Iterator
 
 import yaml
 
@@ -20,6 +24,28 @@ class RunFiles:
         self.checkpoint = self.out / "checkpoint.pt"
         self.best = self.out / "best.pt"
         self.result = self.out / "result.json"
+
+    @contextlib.contextmanager
+    def claimed(self) -> Iterator[None]:
+        """Held while a run writes the folder: a second run started on the same --out is refused
+        instead of interleaving its checkpoints with this one's. The kernel's lock on the folder
+        itself: no file is left behind, and it goes with its process however that ends, so a
+        killed run never leaves the folder locked for its --resume."""
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.out, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as e:
+            raise ConfigError(f"cannot write the run folder {self.out}: {e.strerror}") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise ConfigError(f"{self.out} is being written by another run; wait for it to "
+                                  "end (then --resume continues it) or choose another --out"
+                                  ) from None
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def refuse_to_overwrite(self, resume: bool) -> None:
         """A finished or interrupted run is continued (``resume``), never started over."""
