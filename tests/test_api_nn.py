@@ -36,10 +36,12 @@ def test_from_torch_with_hxw_takes_the_first_convolutions_channels():
 
 
 @pytest.mark.parametrize("name", ["train", "to", "update", "forward", "training"])
-def test_a_layer_named_as_a_torch_attribute_is_refused_by_name(name):
-    from cnnspace.spec import SpecError, loads
+def test_a_layer_named_as_a_torch_attribute_builds_under_its_name(name):
+    # was refused: a spec that analyses must build (tests/test_review_agreement_names.py)
+    from torch import nn
+
+    from cnnspace.spec import loads
     spec = loads(f"name: t\ninput: [1, 8, 8]\nlayers:\n"
                  f"  - {{name: {name}, type: conv2d, out_channels: 4, kernel: 3}}\n"
                  "  - {name: flat, type: flatten}\n")
-    with pytest.raises(SpecError, match=f"layer '{name}': field 'name': .*rename the layer"):
-        build(spec)
+    assert isinstance(build(spec).layers[name], nn.Conv2d)

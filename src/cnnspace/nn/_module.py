@@ -11,6 +11,25 @@ from ._init import initialise
 from ._layers import BUILDERS
 
 
+class LayerDict(nn.ModuleDict):
+    """An nn.ModuleDict that holds a layer under any name a spec allows, ``keys``, ``eval`` or
+    ``training`` included (a Caffe file or an imported module may name a layer so), where
+    ModuleDict refuses the names of its attributes. Layers are read by index (``layers[name]``);
+    torch reaches them through ``_modules`` for state dicts, hooks, copies, devices and export,
+    so those see every name as written."""
+
+    def __setitem__(self, name: str, module: nn.Module) -> None:
+        self._modules[name] = module
+
+    def __setattr__(self, name: str, value) -> None:
+        # Module.train() sets ``training`` on every module, which Module.__setattr__ refuses
+        # where a child is so named: the flag is this container's, the child stays a child.
+        if not isinstance(value, nn.Module) and name in self.__dict__.get("_modules", ()):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
 class SpecModule(nn.Module):
     """Runs the spec's primitive layers in topological order. Intermediate tensors are dropped as
     soon as their last consumer has run. Returns one tensor, or a tuple when the spec names
@@ -25,7 +44,7 @@ class SpecModule(nn.Module):
         consumers = Counter(i for n in graph.nodes for i in n.inputs)
         for o in graph.outputs:
             consumers[o] += 1
-        self.layers = nn.ModuleDict()
+        self.layers = LayerDict()
         self._plan: list[tuple[str, tuple[str, ...], tuple[str, ...]]] = []
         remaining = Counter(consumers)
         for node in graph.nodes:
@@ -34,18 +53,23 @@ class SpecModule(nn.Module):
             except KeyError:
                 raise SpecError(f"no torch builder for layer type {node.type!r}", layer=node.name,
                                 field="type") from None
-            if hasattr(self.layers, node.name):
-                # torch reads children by attribute too (torch.fx, get_submodule): a layer
-                # named as a method would be the method there
-                raise SpecError(f"{node.name!r} is the name of an attribute of torch's "
-                                "nn.ModuleDict, which torch cannot tell from a layer so named; "
-                                "rename the layer", layer=node.name, field="name")
             # where the spec says it aliases its input (the analytic activations count on it)
             self.layers[node.name] = make(node, node.aliases)
             for i in node.inputs:
                 remaining[i] -= 1
             done = tuple(i for i in dict.fromkeys(node.inputs) if remaining[i] == 0)
             self._plan.append((node.name, node.inputs, done))
+
+    def get_submodule(self, target: str) -> nn.Module:
+        """As torch's, but by each module's ``_modules``: torch's reads attributes, and the
+        attribute ``layers.keys`` is LayerDict's method, not the layer named ``keys``."""
+        module: nn.Module = self
+        for atom in target.split(".") if target else ():
+            child = module._modules.get(atom)
+            if child is None:
+                raise AttributeError(f"{module._get_name()} has no submodule {atom!r}")
+            module = child
+        return module
 
     def forward(self, x: torch.Tensor):
         values = {INPUT: x}
