@@ -13,7 +13,8 @@ from typing import Any
 
 from ..metrics import Analysis, LayerMetrics, analyze
 from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve, spelled_out
-from ._dims import GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, presence_kind
+from ._dims import (GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, output_of,
+                    presence_kind)
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 ON_PATH, PLACED = 1, 2  # states of a layer while ordering both networks together
@@ -120,9 +121,16 @@ def diff(a: NetSpec, b: NetSpec, input_a: Shape | None = None, input_b: Shape | 
 
 def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
             kinds: dict[str, str]) -> dict[str, tuple[str, ...]]:
-    """For every layer, the origins whose effect reaches it: its own, and those of the inputs
-    that now deliver data of another shape (followed only where the layer's data did change)."""
-    reached: dict[str, tuple[str, ...]] = {INPUT: (INPUT,) if INPUT in kinds else ()}
+    """For every layer, the origins whose effect reaches it: its own, and those that the
+    inputs now delivering data of another shape pass on (followed only where the layer's data
+    did change). An origin is passed on only as far as it changes a layer's output, and in the
+    dimensions it changes: a convolution fed more channels outputs as many as before, so a
+    local change to Li reaches Li+1 and stops there (seed slide 23); a global average pool
+    absorbs a change of height and width but passes on one of channels."""
+    # per layer: origin -> the dimensions of its output the origin changes (None: cannot tell)
+    passed: dict[str, dict[str, frozenset[int] | None]] = {INPUT: (
+        {INPUT: _differing(ga.input_shape, gb.input_shape)} if INPUT in kinds else {})}
+    reached: dict[str, tuple[str, ...]] = {INPUT: tuple(passed[INPUT])}
 
     def delivers_new_shape(i: str, rewired: bool) -> bool:
         if i == INPUT:
@@ -133,15 +141,52 @@ def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
 
     for name in _union_order(na, nb):
         x, y = na.get(name), nb.get(name)
+        out: dict[str, frozenset[int] | None] = {}
+        if name in kinds:
+            out[name] = _differing(x.out_shape, output_of(y, x.in_shapes)) if x and y else None
         found = [name] if name in kinds else []
         # A layer present on both sides whose data changed may owe it to a layer added or
         # removed upstream; a layer present on one side is its own origin in that respect.
         if not (x and y) or x.in_shapes != y.in_shapes:
             for i in dict.fromkeys([*(x.inputs if x else ()), *(y.inputs if y else ())]):
-                if delivers_new_shape(i, rewired=bool(x and y)):
-                    found += reached.get(i, ())  # not yet reached: a skipped cycle edge
+                if not delivers_new_shape(i, rewired=bool(x and y)):
+                    continue
+                for origin, axes in passed.get(i, {}).items():  # absent: a skipped cycle edge
+                    found.append(origin)
+                    moved = (_passed_through(x, y, i, axes) if x and y and x.inputs == y.inputs
+                             else None)
+                    if moved != frozenset():
+                        out[origin] = _union(out[origin], moved) if origin in out else moved
         reached[name] = tuple(dict.fromkeys(found))
+        passed[name] = {o: axes for o, axes in out.items() if axes != frozenset()}
     return reached
+
+
+def _passed_through(x: Node, y: Node, source: str, axes: frozenset[int] | None
+                    ) -> frozenset[int] | None:
+    """The dimensions of A's layer ``x``'s output that change when the data from ``source``
+    changes in ``axes`` only (as far as B's layer ``y`` gets it), the other inputs as in A."""
+    shapes = [_mixed(a, b, axes) if i == source else a
+              for i, a, b in zip(x.inputs, x.in_shapes, y.in_shapes)]
+    return _differing(x.out_shape, output_of(x, tuple(shapes)))
+
+
+def _differing(a: Shape, b: Shape | None) -> frozenset[int] | None:
+    """The dimensions in which shape ``b`` differs from ``a``; None if they cannot be compared."""
+    if b is None or len(a) != len(b):
+        return None
+    return frozenset(k for k, (p, q) in enumerate(zip(a, b)) if p != q)
+
+
+def _mixed(a: Shape, b: Shape, axes: frozenset[int] | None) -> Shape:
+    """``a`` with ``b``'s size in ``axes`` (all of ``b`` if they cannot be told apart)."""
+    if axes is None or len(a) != len(b):
+        return b
+    return tuple(q if k in axes else p for k, (p, q) in enumerate(zip(a, b)))
+
+
+def _union(a: frozenset[int] | None, b: frozenset[int] | None) -> frozenset[int] | None:
+    return None if a is None or b is None else a | b
 
 
 def _union_order(na: dict[str, Node], nb: dict[str, Node]) -> list[str]:

@@ -54,15 +54,27 @@ def input_change_kind(a: Shape, b: Shape) -> str:
     return GLOBAL if _hw(a) != _hw(b) else LOCAL
 
 
+def output_of(definition: Node, in_shapes: tuple[Shape, ...]) -> Shape | None:
+    """What the layer as ``definition`` defines it outputs for data of ``in_shapes``; None if
+    it cannot take that data (another number of inputs, or a window that no longer fits)."""
+    kind = LAYER_TYPES[definition.type]
+    if len(in_shapes) < kind.min_inputs or (kind.max_inputs is not None
+                                            and len(in_shapes) > kind.max_inputs):
+        return None
+    try:
+        return tuple(kind.infer(dict(definition.attrs), list(in_shapes)))
+    except SpecError:
+        return None
+
+
 def layer_change_kind(a: Node, b: Node) -> str:
     """Kind of a change to the layer's own definition (fields, type or inputs): global when
     it is rewired to data of another height or width (a pooling layer moved), or when the new
     definition, fed A's data, would output a different height or width than A's."""
     if a.inputs != b.inputs and _hw(a.in_shapes[0]) != _hw(b.in_shapes[0]):
         return GLOBAL
-    try:
-        out = LAYER_TYPES[b.type].infer(dict(b.attrs), list(a.in_shapes))
-    except SpecError:  # B's layer cannot take A's data (rewired, or its window no longer fits)
+    out = output_of(b, a.in_shapes)
+    if out is None:  # B's layer cannot take A's data (rewired, or its window no longer fits)
         return GLOBAL if resizes(a) or resizes(b) else LOCAL
     return GLOBAL if _hw(out) != _hw(a.out_shape) else LOCAL
 
