@@ -11,8 +11,9 @@ import torch
 
 from .._threads import torch_threads
 from ..metrics import time_calls
-from ..spec import NetSpec
-from ..train import Callback, StopTraining, TrainConfig, train
+from ..space import SpaceError
+from ..spec import NetSpec, SpecError
+from ..train import Callback, ConfigError, NonFiniteLossError, StopTraining, TrainConfig, train
 
 CURVE_KEYS = ("epoch", "loss", "top1", "top5", "test_loss", "lr", "seconds")
 
@@ -57,6 +58,16 @@ def train_point(trial: optuna.Trial, spec: NetSpec, data, options: dict[str, Any
         with torch_threads(config.threads):
             results["latency_ms"] = batch1_latency_ms(result.model, spec.input)
     return results, result.stopped
+
+
+def cannot_train(e: BaseException) -> bool:
+    """An error that training this point meets again on every try on this machine: its loss
+    diverged, its batch or weights do not fit in memory (cnnspace's check before the first
+    step, or the allocation itself), or cnnspace refused its network or training options.
+    (The caller tells the machine's own errors, such as a file that cannot be written, apart.)"""
+    return (isinstance(e, (NonFiniteLossError, ConfigError, SpecError, SpaceError,
+                           torch.OutOfMemoryError))
+            or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)))
 
 
 def batch1_latency_ms(model: torch.nn.Module, input_shape) -> float:

@@ -8,7 +8,8 @@
    folder under ``--out`` so a retried trial resumes from its last epoch (see _training).
 A trial cut short by an interruption (Ctrl-C, SIGTERM) is queued again, however often that
 happens. A trial that fails by itself (an exception) records its error and is queued again at
-most ``max_retry`` times, then ends as failed; an error of the machine rather than of the trial
+most ``max_retry`` times, then ends as failed; one that every try would meet (the point does not
+fit in memory, its loss diverged: ``_training.cannot_train``) fails at once; an error of the machine rather than of the trial
 (a file that cannot be written: a full disk, a missing permission) stops the worker at once
 (MachineError), with the trial queued again for the next run.
 """
@@ -43,7 +44,8 @@ TWIN_POLL_S = 2.0
 
 
 class PointFailed(CnnspaceError):
-    """Training this point failed for a reason a retry would meet again (its loss diverged)."""
+    """Training this point failed for a reason a retry would meet again (its loss diverged, it
+    does not fit in memory)."""
 
 
 class TrialError(CnnspaceError):
@@ -156,17 +158,20 @@ class TrialRunner:
     # -- training ----------------------------------------------------------------------------
 
     def _train(self, trial: optuna.Trial, spec, pid: str, metrics: dict):
-        from ..train import NonFiniteLossError  # torch: only once a point is trained
-        from ._training import train_point
+        from ._training import cannot_train, train_point  # torch: only once a point is trained
 
         folder = self.ctx.run_folder(pid)
         trial.set_user_attr("run_folder", str(folder))
         try:
             results, stopped = train_point(trial, spec, self.ctx.data, self.ctx.study.train,
                                            folder, self.prune_on)
-        except NonFiniteLossError as e:
+        except Exception as e:
+            if machine_error(e) or not cannot_train(e):
+                raise
+            # A retry would meet the same error at once (a study saw a point too large for
+            # memory fail 4 times in a row): the point fails now, with the reason.
             self._drop_checkpoints(folder)
-            return self._finish(trial, FAILED, error=str(e))
+            return self._finish(trial, FAILED, error=describe_error(e))
         self._drop_checkpoints(folder)  # kept when cut short: the retry resumes from them
         if stopped:
             return self._finish(trial, PRUNED, results=results, stopped=stopped)
