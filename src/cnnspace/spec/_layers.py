@@ -145,7 +145,11 @@ def _batchnorm(a, shapes):
     return _feature_map(shapes[0], "batchnorm")
 
 
-@layer_type("lrn", "local response normalisation across channels (as AlexNet, Caffe)", {
+# Every output element reads ``size`` squared inputs (zeros beyond the channels), whatever the
+# parity: an even size, which torch, ONNX and from_torch allow and Caffe refuses, reads size/2
+# channels before and size/2 - 1 after, as torch's LocalResponseNorm does.
+@layer_type("lrn", "local response normalisation across channels (as AlexNet, Caffe; an even "
+            "size as torch)", {
     "size": Field(positive_int, 5), "alpha": Field(nonnegative_float, 1e-4),
     "beta": Field(nonnegative_float, 0.75), "k": Field(positive_float, 1.0)})
 def _lrn(a, shapes):
