@@ -82,9 +82,17 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
         w.add(name_i, "fire", squeeze=s, expand1x1=e1, expand3x3=e3,
               **({"batchnorm": True} if batchnorm else {}))
         out = e1 + e3
-        # Simple bypass on fire3, fire5, ... where the channels match (paper Table 3);
-        # complex bypass adds a 1x1 convolution wherever they do not.
+        # Simple bypass: identity shortcuts around fire3, fire5, ... (paper Table 3), which must
+        # keep their width; leaving one out would build another network than asked for (with
+        # freq=1 none does: "simple" was "none"). Complex bypass also adds a 1x1 convolution
+        # wherever the width changes.
         identity = out == channels and (i % 2 == 1 or bypass == "complex")
+        if bypass == "simple" and i % 2 == 1 and not identity:
+            raise SpecError(f"simple bypass needs {', '.join(fires[1::2])} to output as many "
+                            f"channels as they take (it adds each one's input to its output), "
+                            f"but {name_i} takes {channels} and outputs {out} (base_e={base_e}, "
+                            f"incr_e={incr_e}, freq={freq}); bypass=complex adds a 1x1 "
+                            "convolution where they differ", field="bypass")
         if bypass != "none" and identity:
             w.add(f"{name_i}_bypass", "add", inputs=(name_i, source))
         elif bypass == "complex":
