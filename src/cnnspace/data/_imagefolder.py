@@ -20,15 +20,27 @@ DEFAULT_SIZE = 224
 # statistics over a folder would mean decoding all of it first.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Pillow's convert("L") weights (ITU-R 601-2 luma). A grey image is that weighted sum of its
+# colours, so ImageNet's mean in grey is the same sum of its channel means; the sum of the
+# channel deviations is the grey deviation where the channels move together, as in most photos.
+LUMA = (0.299, 0.587, 0.114)
+IMAGENET_GREY_MEAN = (sum(w * m for w, m in zip(LUMA, IMAGENET_MEAN)),)
+IMAGENET_GREY_STD = (sum(w * s for w, s in zip(LUMA, IMAGENET_STD)),)
+RESIZE = ("the shorter side scaled to the input's side (Pillow bilinear, the longer side "
+          "rounded), then the centre cut out (offsets rounded down)")
 # decode() in words, for the preprocessing a trained model records
 DECODING = {"channels": "RGB, as Pillow's convert('RGB') gives it (a greyscale image in every "
                         "channel, alpha dropped; 16-bit greyscale first shifted right 8 bits)",
-            "resize": "the shorter side scaled to the input's side (Pillow bilinear, the longer "
-                      "side rounded), then the centre cut out (offsets rounded down)"}
+            "resize": RESIZE}
+GREY_DECODING = {"channels": "grey (one channel): every image of the folder is greyscale, read "
+                             "as Pillow's convert('L') gives it (alpha dropped; 16-bit greyscale "
+                             "shifted right 8 bits)",
+                 "resize": RESIZE}
 
 
-def decode(path: Path, size: int) -> torch.Tensor:
-    """uint8 (3, size, size): the shorter side scaled to ``size``, then the centre cropped."""
+def decode(path: Path, size: int, channels: int = 3) -> torch.Tensor:
+    """uint8 (channels, size, size): the shorter side scaled to ``size``, then the centre
+    cropped; 3 channels RGB, 1 grey."""
     try:
         with Image.open(path) as im:
             if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
@@ -39,7 +51,7 @@ def decode(path: Path, size: int) -> torch.Tensor:
                 # Straight to RGB, Pillow warns (two lines on stderr per image) that the
                 # transparency should go through RGBA first: it does, then alpha is dropped.
                 im = im.convert("RGBA")
-            im = im.convert("RGB")
+            im = im.convert("L" if channels == 1 else "RGB")
             w, h = im.size
             scale = size / min(w, h)
             rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
@@ -49,21 +61,44 @@ def decode(path: Path, size: int) -> torch.Tensor:
             array = np.asarray(im, dtype=np.uint8)
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: cannot decode the image: {e}") from None
-    return torch.from_numpy(array.copy()).permute(2, 0, 1)
+    return torch.from_numpy(array.reshape(size, size, -1).copy()).permute(2, 0, 1)
+
+
+def _is_grey(path: Path) -> bool:
+    """Whether the image is greyscale (1-bit, 8-bit or 16-bit grey, with alpha or not), from its
+    header. A palette image counts as colour: its palette may hold colours."""
+    try:
+        with Image.open(path) as im:
+            return Image.getmodebase(im.mode) == "L"
+    except (OSError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{path}: cannot decode the image: {e}") from None
+
+
+def image_channels(files: list[Path]) -> int:
+    """1 where every image is greyscale (an MNIST export: three equal planes would triple the
+    first layer's work for nothing), else 3, the greyscale ones then read as RGB. Stops at the
+    first colour image, so a folder of photographs costs one header."""
+    return 1 if all(_is_grey(f) for f in files) else 3
 
 
 class FolderImages(ImageSet):
     """Image files decoded on demand (in DataLoader worker processes when there are any)."""
 
     def __init__(self, files: list[Path], labels: list[int], size: int,
-                 augmentation: Augmentation | None = None):
-        super().__init__(torch.tensor(labels, dtype=torch.int64), IMAGENET_MEAN, IMAGENET_STD,
-                         augmentation)
+                 augmentation: Augmentation | None = None, channels: int = 3):
+        if channels not in (1, 3):
+            raise DataError(f"FolderImages: channels must be 1 (grey) or 3 (RGB), got "
+                            f"{channels!r}")
+        grey = channels == 1
+        super().__init__(torch.tensor(labels, dtype=torch.int64),
+                         IMAGENET_GREY_MEAN if grey else IMAGENET_MEAN,
+                         IMAGENET_GREY_STD if grey else IMAGENET_STD, augmentation)
         self.files = files
         self.size = size
+        self.channels = channels
 
     def _images(self, indices: list[int]) -> torch.Tensor:
-        return torch.stack([decode(self.files[i], self.size) for i in indices])
+        return torch.stack([decode(self.files[i], self.size, self.channels) for i in indices])
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -112,7 +147,8 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
 
 
 @register_dataset("imagefolder", "images in PATH/train/<class>/ and PATH/val/<class>/ "
-                  "(decoded with Pillow; --image-size, default 224)", needs_path=True)
+                  "(decoded with Pillow; --image-size, default 224; one channel where every "
+                  "image is greyscale, else RGB)", needs_path=True)
 def imagefolder(path: str, image_size: int | None) -> DataSplits:
     root = Path(path).expanduser()
     classes, train_files, train_labels = _scan(root / "train", None)
@@ -120,9 +156,12 @@ def imagefolder(path: str, image_size: int | None) -> DataSplits:
         raise DataError(f"{root / 'train'}: needs at least two class folders, found {classes}")
     _, val_files, val_labels = _scan(root / "val", classes)
     size = image_size or DEFAULT_SIZE
+    # Both splits: the network takes one kind of image, which evaluation must read alike.
+    channels = image_channels(train_files + val_files)
     train = FolderImages(train_files, train_labels, size,
-                         Augmentation(pad=max(1, size // 8), flip=True))
-    test = FolderImages(val_files, val_labels, size)
+                         Augmentation(pad=max(1, size // 8), flip=True), channels)
+    test = FolderImages(val_files, val_labels, size, channels=channels)
     # Named by the absolute folder: a run's record finds its data from any working folder.
     return DataSplits(f"imagefolder:{root.resolve()}", train, test, len(classes),
-                      (3, size, size), tuple(classes), decoding=DECODING)
+                      (channels, size, size), tuple(classes),
+                      decoding=GREY_DECODING if channels == 1 else DECODING)
