@@ -8,7 +8,7 @@ from rich.table import Table
 from ..errors import CnnspaceError
 from ..space import ADDED, CHANGED, NetDiff, diff
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, dump_json, table_console
+from ._common import CHECKPOINT_HELP, add_format_arg, as_options, dump_json, table_console
 
 EXAMPLES = """\
 each --set applies to the model named just before it; --input applies to both:
@@ -53,7 +53,8 @@ def register(sub) -> None:
 def run(args) -> int:
     a = _load("A", args.a, args.settings_a or [], args.input)
     b = _load("B", args.b, args.settings_b or [], args.input)
-    result = diff(a, b, bits=args.bits)
+    with as_options("bits"):
+        result = diff(a, b, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
     else:
