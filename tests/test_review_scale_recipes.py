@@ -99,3 +99,25 @@ def test_a_bad_link_or_device_value_is_refused_before_measuring(capsys, no_measu
     assert main(["scale", "squeezenet1_1", "--preset", "measured", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_a_given_link_is_not_measured_and_a_given_device_is_not_timed(capsys, monkeypatch):
+    # --alpha and --beta replace the whole measured link: commbench ran first (tens of seconds)
+    # and its fit was then thrown away.
+    def commbench(*args, **kwargs):
+        raise AssertionError("commbench ran for a link given on the command line")
+    monkeypatch.setattr(scale_command, "run_with_progress", commbench)
+    argv = ["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+            "--alpha", "2e-5", "--beta", "1e-9", "--workers", "1,2", "--format", "json"]
+    assert main([*argv, "--batch", "8"]) == 0
+    timed = json.loads(capsys.readouterr().out)
+    assert any("compute: " in s for s in timed["sources"])       # the step was timed here
+    assert not any("commbench" in s for s in timed["sources"])
+
+    def step(*args, **kwargs):
+        raise AssertionError("a step was timed for a device given on the command line")
+    monkeypatch.setattr(scale._measure, "time_train_step", step)
+    assert main([*argv, "--device-flops", "1e12"]) == 0
+    given = json.loads(capsys.readouterr().out)
+    assert not any("compute: " in s or "commbench" in s for s in given["sources"])
+    assert given["preset"].startswith("measured")

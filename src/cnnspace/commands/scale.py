@@ -1,6 +1,7 @@
 """`cnnspace scale`: predicted data-parallel scaling of a network on a cluster preset."""
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -114,6 +115,21 @@ def _check_overrides(args) -> None:
 
 
 def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
+    """This machine's link from commbench and its compute from a timed step; each is measured
+    only where --alpha and --beta, or --device-flops, do not replace it."""
+    link = (scale.Interconnect(args.alpha, args.beta)
+            if args.alpha is not None and args.beta is not None else None)
+    device = None if args.device_flops is None else scale.Device("custom", args.device_flops, 1.0)
+    bench = None if link else _commbench(args)
+    nproc = bench.nproc if bench else _given(args.nproc, DEFAULT_NPROC)
+    per_worker = -(-recipe.batch // nproc)
+    threads = None if bench else scale.default_threads(nproc)  # one of nproc workers' share
+    with (Console(stderr=True).status(f"timing a training step of {per_worker} images")
+          if device is None else contextlib.nullcontext()):
+        return scale.measure_preset(spec, bench, per_worker, threads, link=link, device=device)
+
+
+def _commbench(args) -> scale.CommBench:
     if args.commbench:
         try:
             data = json.loads(Path(args.commbench).read_text())
@@ -132,9 +148,7 @@ def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
         bench = run_with_progress(_given(args.nproc, DEFAULT_NPROC))
     # the allreduce fit is the link of every prediction below: its cautions apply to them
     print_notes(bench.notes("allreduce"))
-    per_worker = -(-recipe.batch // bench.nproc)
-    with Console(stderr=True).status(f"timing a training step of {per_worker} images"):
-        return scale.measure_preset(spec, bench, per_worker)
+    return bench
 
 
 def _preset(args, spec, workers: list[int]) -> tuple[scale.Preset, scale.Recipe, scale.Recipe]:

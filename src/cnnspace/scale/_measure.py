@@ -17,7 +17,7 @@ from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
 from . import _spawn
 from ._commfit import CommBench
-from ._model import Device, NetworkCosts
+from ._model import Device, Interconnect, NetworkCosts
 from ._presets import Preset, measured_preset
 
 
@@ -94,27 +94,35 @@ def time_ddp_step(spec: NetSpec, batch_per_worker: int, nproc: int = 2,
                       (to_dict(spec), batch_per_worker, steps, warmup))
 
 
-def measure_preset(spec: NetSpec, bench: CommBench, batch_per_worker: int,
-                   threads: int | None = None, steps: int = 5, warmup: int = 2) -> Preset:
+def measure_preset(spec: NetSpec, bench: CommBench | None, batch_per_worker: int,
+                   threads: int | None = None, steps: int = 5, warmup: int = 2, *,
+                   link: Interconnect | None = None, device: Device | None = None) -> Preset:
     """The ``measured`` preset: alpha/beta from ``bench``'s allreduce (what DDP runs) and compute
     at the FLOP/s of a timed single-process step (wall clock) on what one benchmark process ran
-    on: a GPU where it ran NCCL, else the CPU with its thread count."""
-    if not isinstance(bench, CommBench):
+    on: a GPU where it ran NCCL, else the CPU with its thread count. A ``link`` or ``device``
+    given is kept instead of measured; ``bench`` may be None where ``link`` is given (the step
+    then runs on the CPU, with ``threads``)."""
+    if not isinstance(bench, CommBench) and not (bench is None and link is not None):
         raise CnnspaceError(f"measure_preset(spec, bench, batch_per_worker): bench must be a "
                             f"CommBench (run_commbench(...), or CommBench.from_json(data) for a "
                             f"saved one), got {type(bench).__name__}")
-    threads = threads or bench.threads
-    # the link measured between GPUs and the compute timed on the CPU would be no one machine
-    timed_on = "cuda" if bench.backend == "nccl" else "cpu"
-    if timed_on == "cuda" and not torch.cuda.is_available():
-        raise CnnspaceError("this commbench result measured NCCL between GPUs, and this machine "
-                            "has no GPU to time the compute step on; measure here with "
-                            "`cnnspace commbench -o FILE.json`")
-    step = time_train_step(spec, batch_per_worker, threads, steps, warmup, timed_on)
-    device = Device.timed("this machine (timed step)", NetworkCosts.of(spec), batch_per_worker,
-                          step.wall_s)
-    return measured_preset(
-        bench.fit("allreduce").link, device,
-        (f"alpha/beta: commbench allreduce, {bench.nproc} {bench.backend} processes",),
-        (f"compute: {spec.name} step of {batch_per_worker} images on {timed_on}, {threads} "
-         f"thread(s), {step.wall_s * 1e3:.1f} ms",))
+    link_sources = ()
+    if link is None:
+        link = bench.fit("allreduce").link
+        link_sources = (f"alpha/beta: commbench allreduce, {bench.nproc} {bench.backend} "
+                        "processes",)
+    device_sources = ()
+    if device is None:
+        # the link measured between GPUs and the compute timed on the CPU would be no one machine
+        timed_on = "cuda" if bench is not None and bench.backend == "nccl" else "cpu"
+        if timed_on == "cuda" and not torch.cuda.is_available():
+            raise CnnspaceError("this commbench result measured NCCL between GPUs, and this "
+                                "machine has no GPU to time the compute step on; measure here "
+                                "with `cnnspace commbench -o FILE.json`")
+        threads = threads or (bench.threads if bench is not None else None)
+        step = time_train_step(spec, batch_per_worker, threads, steps, warmup, timed_on)
+        device = Device.timed("this machine (timed step)", NetworkCosts.of(spec),
+                              batch_per_worker, step.wall_s)
+        device_sources = (f"compute: {spec.name} step of {batch_per_worker} images on "
+                          f"{timed_on}, {threads} thread(s), {step.wall_s * 1e3:.1f} ms",)
+    return measured_preset(link, device, link_sources, device_sources)
