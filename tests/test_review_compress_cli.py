@@ -13,3 +13,12 @@ def test_a_retraining_rate_without_retraining_is_refused(capsys, tmp_path, epoch
     assert "--retrain-lr-factor: sets the rate of retraining, and none runs without " \
            "--retrain-epochs N" in err
     assert not (tmp_path / "z").exists()
+
+
+def test_huffman_with_the_table_is_refused(capsys, tmp_path):
+    # the table's rows fix their own coding: the flag changed nothing and said nothing
+    code, _, err = run(capsys, "compress", "--table", tmp_path / "best.pt", "--huffman",
+                       "--out", tmp_path / "z")
+    assert code == 2 and err.count("\n") == 1
+    assert "--huffman: the table's Deep Compression row is Huffman-coded always" in err
+    assert not (tmp_path / "z").exists()

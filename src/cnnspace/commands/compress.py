@@ -98,6 +98,10 @@ def run(args) -> int:
     if table_only and not args.table:
         raise CnnspaceError(f"{', '.join(table_only)}: only --table makes SVD rows and ratios "
                             "against a baseline")
+    if args.table and args.huffman:
+        raise CnnspaceError("--huffman: the table's Deep Compression row is Huffman-coded always "
+                            "and its other rows never, as in the paper; --huffman applies to "
+                            "compressing one checkpoint")
     if args.predict:
         if args.checkpoints:
             raise CnnspaceError("--predict takes a model, not checkpoints")
