@@ -45,7 +45,9 @@ def _folder(kind: str, path: str) -> Path:
                     "automatically)")
 
 
-def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, np.ndarray]:
+    """The images and the labels as the file holds them (integers of its own width: a uint64
+    label past int64's range would turn negative when cast)."""
     if not path.is_file():
         raise DataError(f"{path}: missing (the CIFAR folder is incomplete)")
     batch = load_restricted_pickle(path)
@@ -66,12 +68,23 @@ def _read_batch(path: Path, label_key: str) -> tuple[torch.Tensor, torch.Tensor]
     if labels.dtype.kind not in "iu":
         raise DataError(f"{path}: {label_key!r} must be integer class indices, got "
                         f"{labels.dtype.name}")
-    labels = labels.astype(np.int64)
     if labels.shape != (len(data),):  # a single number, or a column, is no list of labels
         raise DataError(f"{path}: {label_key!r} must list one class index per image: "
                         f"{len(data)} images, labels of shape {labels.shape}")
     images = torch.from_numpy(data.reshape(-1, 3, SIDE, SIDE).copy())
-    return images, torch.from_numpy(labels)
+    return images, labels
+
+
+def _class_indices(labels: np.ndarray, num_classes: int, source: Path,
+                   meta_path: Path) -> torch.Tensor:
+    """int64 labels, each checked to be one of the classes, naming the file and image if not."""
+    outside = np.flatnonzero((labels < 0) | (labels >= num_classes))
+    if len(outside):
+        i = int(outside[0])
+        raise DataError(f"{source}: label {int(labels[i])} of image {i} is outside the "
+                        f"{num_classes} classes of {meta_path}"
+                        + (f" ({len(outside)} such labels)" if len(outside) > 1 else ""))
+    return torch.from_numpy(labels.astype(np.int64))
 
 
 def _class_names(names, key: str, source: Path) -> list[str]:
@@ -85,19 +98,17 @@ def _class_names(names, key: str, source: Path) -> list[str]:
 def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
     folder = _folder(kind, path)
     _, train_files, test_file, meta_file, label_key, names_key = _LAYOUTS[kind]
-    parts = [_read_batch(folder / f, label_key) for f in train_files]
-    train_images = torch.cat([p[0] for p in parts])
-    train_labels = torch.cat([p[1] for p in parts])
-    test_images, test_labels = _read_batch(folder / test_file, label_key)
+    files = [folder / f for f in (*train_files, test_file)]
+    parts = [_read_batch(f, label_key) for f in files]
     meta_path = folder / meta_file
     names = _class_names(_get(load_restricted_pickle(meta_path), names_key, meta_path),
                          names_key, meta_path)
     if len(names) < 2:  # one class scores 100% whatever the network learns
         raise DataError(f"{meta_path}: needs at least two classes, found {names}")
-    bad = [int(v) for v in (train_labels.min(), train_labels.max(), test_labels.min(),
-                            test_labels.max()) if not 0 <= v < len(names)]
-    if bad:
-        raise DataError(f"{folder}: label {bad[0]} outside the {len(names)} classes of {meta_path}")
+    labels = [_class_indices(p[1], len(names), f, meta_path) for f, p in zip(files, parts)]
+    train_images = torch.cat([p[0] for p in parts[:-1]])
+    train_labels = torch.cat(labels[:-1])
+    test_images, test_labels = parts[-1][0], labels[-1]
     size = image_size or SIDE
     train, test = in_memory_splits(resize(train_images, size), train_labels,
                                    resize(test_images, size), test_labels,
