@@ -37,3 +37,24 @@ def test_a_label_of_the_last_class_is_read(cifar10_dir):
     _write_pickle(folder / "test_batch", {**batch, b"labels": np.array([9, 0, 9, 1], np.uint8)})
     data = get_dataset(f"cifar10:{cifar10_dir}")
     assert data.test.labels.tolist() == [9, 0, 9, 1] and data.test.labels.dtype.is_signed is True
+
+
+@pytest.mark.parametrize("names, message", [
+    # results and deployment name classes by these: two alike cannot be told apart
+    ([b"cat", b"dog"] * 5, "'label_names' names the class 'cat' twice"),
+    # was "must be a list of class names, got list"
+    (list(range(10)), r"'label_names' must be a list of class names \(text\), but holds int 0"),
+    # was "got _CheckedArray", the reader's own class
+    (np.zeros((2, 5)), "'label_names' must be a list of class names, got a numpy array"),
+])
+def test_class_names_that_are_no_names_are_refused_saying_why(cifar10_dir, names, message):
+    meta = cifar10_dir / "cifar-10-batches-py" / "batches.meta"
+    _write_pickle(meta, {b"label_names": names})
+    with pytest.raises(DataError, match=f"batches.meta: {message}"):
+        get_dataset(f"cifar10:{cifar10_dir}")
+
+
+def test_class_names_resaved_as_a_numpy_array_are_read(cifar10_dir):
+    meta = cifar10_dir / "cifar-10-batches-py" / "batches.meta"
+    _write_pickle(meta, {b"label_names": np.array([f"c{i}".encode() for i in range(10)])})
+    assert get_dataset(f"cifar10:{cifar10_dir}").classes == tuple(f"c{i}" for i in range(10))

@@ -88,11 +88,22 @@ def _class_indices(labels: np.ndarray, num_classes: int, source: Path,
 
 
 def _class_names(names, key: str, source: Path) -> list[str]:
-    if not isinstance(names, (list, tuple)) or not all(isinstance(n, (bytes, str))
-                                                       for n in names):
-        raise DataError(f"{source}: {key!r} must be a list of class names, got "
-                        f"{type(names).__name__}")
-    return [n.decode(errors="replace") if isinstance(n, bytes) else n for n in names]
+    if isinstance(names, np.ndarray) and names.ndim == 1 and names.dtype.kind in "SU":
+        names = names.tolist()  # a meta file re-saved with the names as a numpy array
+    if not isinstance(names, (list, tuple)):
+        kind = "a numpy array" if isinstance(names, np.ndarray) else type(names).__name__
+        raise DataError(f"{source}: {key!r} must be a list of class names, got {kind}")
+    odd = next((n for n in names if not isinstance(n, (bytes, str))), None)
+    if odd is not None:
+        raise DataError(f"{source}: {key!r} must be a list of class names (text), but holds "
+                        f"{type(odd).__name__} {odd!r}")
+    decoded = [n.decode(errors="replace") if isinstance(n, bytes) else n for n in names]
+    seen: set[str] = set()
+    for name in decoded:
+        if name in seen:  # results, fine-tuning and deployment name classes by these
+            raise DataError(f"{source}: {key!r} names the class {name!r} twice")
+        seen.add(name)
+    return decoded
 
 
 def _cifar(kind: str, path: str, image_size: int | None) -> DataSplits:
