@@ -18,14 +18,24 @@ V11_POOLS = ("conv1", "fire3", "fire5")
 BYPASS = ("none", "simple", "complex")
 
 
+def _share(ratio: float, count: int) -> int:
+    """floor(ratio * count) for the ratio as written: 0.29 * 100 is 28.999999999999996 in
+    binary floating point, whose floor would give 28 filters where the formula gives 29."""
+    product = ratio * count
+    nearest = round(product)
+    # one rounding of the ratio and one of the product: within a few units in the last place
+    return nearest if abs(product - nearest) <= 1e-12 * max(1.0, abs(product)) else math.floor(
+        product)
+
+
 def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
                 num_fire: int = 8) -> list[tuple[int, int, int]]:
     """(squeeze, expand1x1, expand3x3) of each Fire module."""
     widths = []
     for i in range(num_fire):
         e = base_e + incr_e * (i // freq)
-        e3 = math.floor(pct3x3 * e)
-        widths.append((max(1, math.floor(sr * e)), e - e3, e3))
+        e3 = _share(pct3x3, e)
+        widths.append((max(1, _share(sr, e)), e - e3, e3))
     return widths
 
 
