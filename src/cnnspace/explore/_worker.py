@@ -10,6 +10,7 @@ trial is queued again and this worker takes it.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
 import signal
@@ -21,14 +22,16 @@ import zlib
 from pathlib import Path
 
 import optuna
+import sqlalchemy
 from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import RDBStorage
 
 from ..errors import CnnspaceError, Terminated
 from ._points import grid_search_space
 from ._records import count
 from ._samplers import make_pruner, make_sampler
 from ._session import Prepared, open_study
-from ._storage import Heartbeat, open_storage
+from ._storage import Heartbeat, is_journal, open_storage, storage_url
 from ._trial import (MachineError, PointFailed, TrialContext, TrialError, TrialRunner,
                      file_name)
 
@@ -58,13 +61,11 @@ def _terminated(signum, frame):
 class BudgetLock:
     """Held by a worker from reading how much of the budget is left until its new trial is in
     the storage (as running). Without it two workers could both see the last trial of the
-    budget free and both start one: a study of 8 trials finished 9. It is a lock file in the
-    study's folder, so it covers the workers that share that folder (one command's --workers,
-    or several commands given one --out); machines sharing only a database may still start one
-    trial each beyond the budget."""
+    budget free and both start one: a study of 8 trials finished 9. It is a lock file beside the
+    storage's file (a journal or SQLite database), else in the study's folder."""
 
-    def __init__(self, out_dir: Path, study_name: str):
-        self.path = Path(out_dir) / f".{file_name(study_name)}.budget.lock"
+    def __init__(self, folder: Path, study_name: str):
+        self.path = Path(folder) / f".{file_name(study_name)}.budget.lock"
         self._file = None
 
     def acquire(self) -> None:
@@ -84,6 +85,52 @@ class BudgetLock:
         if self._file is not None:
             self._file.close()  # closing the file releases its lock
             self._file = None
+
+
+class PostgresBudgetLock:
+    """The budget lock of workers that share only a PostgreSQL database (on several machines a
+    lock file covers one machine's; two machines with a budget of 1 finished 2 trials): a
+    session-level advisory lock, on a connection of its own, which the server releases if the
+    worker dies."""
+
+    def __init__(self, engine: sqlalchemy.Engine, study_name: str):
+        digest = hashlib.sha256(f"cnnspace budget {study_name}".encode()).digest()
+        self.engine, self.key = engine, int.from_bytes(digest[:8], "big", signed=True)
+        self._connection = None
+
+    def acquire(self) -> None:
+        self._connection = self.engine.connect()
+        self._connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"),
+                                 {"key": self.key})
+        self._connection.commit()
+
+    def release(self) -> None:
+        if self._connection is None:
+            return
+        connection, self._connection = self._connection, None
+        try:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
+                               {"key": self.key})
+            connection.commit()
+        except sqlalchemy.exc.DBAPIError:
+            connection.invalidate()  # a lost connection: the server ends its session, and lock
+        finally:
+            connection.close()
+
+
+def budget_lock(storage: optuna.storages.BaseStorage, location: str, out_dir: Path,
+                study_name: str) -> BudgetLock | PostgresBudgetLock:
+    """The lock that every worker of this storage takes: the database's own for PostgreSQL,
+    else a file beside the journal or SQLite file (workers with other --out folders share it),
+    else in the study's folder (another database: only the workers sharing that folder)."""
+    url = storage_url(location)
+    if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql":
+        return PostgresBudgetLock(storage.engine, study_name)
+    if is_journal(url):
+        return BudgetLock(Path(url).parent, study_name)
+    if url.startswith("sqlite:///"):
+        return BudgetLock(Path(url.removeprefix("sqlite:///")).parent, study_name)
+    return BudgetLock(out_dir, study_name)
 
 
 def run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str | Path,
@@ -114,7 +161,7 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
                                       Path(out_dir), worker_id(), heartbeat.retry_callback()))
     started = time.monotonic()
     timeout, total = study_file.timeout_s, prepared.total
-    lock = BudgetLock(Path(out_dir), study_name)
+    lock = budget_lock(storage, location, Path(out_dir), study_name)
 
     def objective(trial: optuna.Trial):
         lock.release()  # the trial is in the storage now: the other workers count it
