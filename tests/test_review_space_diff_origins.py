@@ -71,3 +71,13 @@ def test_widening_every_fire_module_reaches_conv10_through_fire9_only():
     # squeeze (whose change the expand layers absorb)
     squeeze3 = by_layer(d)["fire3/squeeze1x1"]
     assert set(squeeze3.origins) == {"fire3/squeeze1x1", "fire2/expand1x1", "fire2/expand3x3"}
+
+
+def test_a_layer_rewired_to_data_of_another_size_passes_its_change_on():
+    # B's dropout takes fire5 (256x55x55) where A's took fire9 (512x27x27): the rewiring is a
+    # global change that every layer after it owes its new height and width to.
+    a = get_spec("firenet", conv1_filters=128, conv1_stride=1)
+    b = get_spec("firenet", num_fire=4, pool_after=["conv1"])
+    conv10 = by_layer(diff(a, b))["conv10"]
+    assert conv10.dims["data_height"] == (27, 55)
+    assert conv10.kind == GLOBAL and "drop" in conv10.origins

@@ -142,8 +142,9 @@ def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
     for name in _union_order(na, nb):
         x, y = na.get(name), nb.get(name)
         out: dict[str, frozenset[int] | None] = {}
-        if name in kinds:
-            out[name] = _differing(x.out_shape, output_of(y, x.in_shapes)) if x and y else None
+        if name in kinds:  # rewired, the layer's new definition includes its new data
+            out[name] = (_differing(x.out_shape, output_of(y, x.in_shapes))
+                         if x and y and x.inputs == y.inputs else None)
         found = [name] if name in kinds else []
         # A layer present on both sides whose data changed may owe it to a layer added or
         # removed upstream; a layer present on one side is its own origin in that respect.
