@@ -20,7 +20,7 @@ from typing import Any, Iterator, Mapping
 
 from .._yaml_file import read_yaml
 from ..metrics import Analysis, Totals
-from ..spec import FrozenMap, NetSpec, SpecError, network_id, parse_input, thaw
+from ..spec import MAX_SIZE, FrozenMap, NetSpec, SpecError, network_id, parse_input, thaw
 from ..spec._io import other_file_kind
 from ..zoo import get_spec, model_entry
 from ._axes import Axis, _is_int, parse_axis
@@ -54,10 +54,11 @@ class DesignSpace:
     source: str | None = field(default=None, compare=False)  # the file it was loaded from
 
     def __post_init__(self):
-        for key, value, low, high in (("bits", self.bits, 1, 64), ("batch", self.batch, 1, None)):
-            if not _is_int(value) or value < low or (high is not None and value > high):
-                raise SpaceError(f"expected an integer >= {low}"
-                                 + (f" and <= {high}" if high else "") + f", got {value!r}",
+        # the largest batch analyze takes: caught here, not as every point's error
+        for key, value, low, high in (("bits", self.bits, 1, 64),
+                                      ("batch", self.batch, 1, MAX_SIZE)):
+            if not _is_int(value) or not low <= value <= high:
+                raise SpaceError(f"expected an integer >= {low} and <= {high:,}, got {value!r}",
                                  key=key, source=self.source)
         object.__setattr__(self, "axes", tuple(self.axes))
         object.__setattr__(self, "fixed", FrozenMap(self.fixed))
