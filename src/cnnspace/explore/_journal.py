@@ -60,8 +60,11 @@ class RetryTrial:
                         "retry_history": [*trial.system_attrs.get("retry_history", ()),
                                           trial.number],
                         FAILURES_ATTR: failures, DEATHS_ATTR: deaths}
-        # What the try ended with is its own: the retry starts afresh.
-        user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in ("error", "outcome")}
+        # What the try ended with is its own: the retry starts afresh. So is its worker: a
+        # retry that named the dead one was taken for dead too once popped, until its new
+        # worker wrote its own name, and queued again while it ran.
+        user_attrs = {k: v for k, v in trial.user_attrs.items()
+                      if k not in ("error", "outcome", WORKER_ATTR)}
         study.add_trial(create_trial(state=TrialState.WAITING, params=trial.params,
                                      distributions=trial.distributions, user_attrs=user_attrs,
                                      system_attrs=system_attrs))
@@ -114,7 +117,7 @@ class HeartbeatJournalStorage(CheckedJournalStorage, BaseHeartbeat):
         # A retried trial starts with its predecessor's last heartbeat: the later time counts.
         return [t._trial_id for t in running
                 if now - max(t.system_attrs.get(HEARTBEAT_ATTR, 0.0), t.datetime_start.timestamp())
-                > self._grace_s or _worker_gone(t)]
+                > self._grace_s or worker_gone(t)]
 
     def get_heartbeat_interval(self) -> int:
         return self._interval_s
@@ -123,7 +126,7 @@ class HeartbeatJournalStorage(CheckedJournalStorage, BaseHeartbeat):
         return self._stale_callback
 
 
-def _worker_gone(trial: FrozenTrial) -> bool:
+def worker_gone(trial: FrozenTrial) -> bool:
     """The trial's worker ran on this machine and its process no longer exists (killed, e.g.
     with SIGKILL): no need to wait out the grace period. A reused pid only means waiting."""
     host, _, pid = str(trial.user_attrs.get(WORKER_ATTR, "")).rpartition(":")

@@ -25,11 +25,12 @@ import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+from optuna.trial import TrialState
 
 from ..errors import CnnspaceError
 from ._errors import expect_path
 from ._journal import (CheckedJournalStorage, HeartbeatJournalStorage, RetryTrial,
-                       set_aside_cut_off_line)
+                       set_aside_cut_off_line, worker_gone)
 
 JOURNAL_FILE = "study.journal"
 DB_FILE = "study.db"
@@ -129,7 +130,19 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
         beat = {} if heartbeat is None else dict(
             heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
             heartbeat_stale_trial_callback=retry)
-        return _open_rdb(url, engine, beat)
+        return _open_rdb(url, engine, beat, SQLiteStorage if local is not None else RDBStorage)
+
+
+class SQLiteStorage(RDBStorage):
+    """A database on this machine, whose workers are all here: as on the journal, a trial whose
+    worker process is gone (kill -9) is stale at once; a resumed study waited out the grace
+    period (60 s) for it. (A server's workers may be on machines that share a host name.)"""
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        stale = super()._get_stale_trial_ids(study_id)
+        running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+        return [*stale, *(t._trial_id for t in running
+                          if t._trial_id not in stale and worker_gone(t))]
 
 
 def _open_journal(path: Path, heartbeat: Heartbeat | None,
@@ -165,13 +178,13 @@ def _check_journal(path: Path) -> None:
                             ".journal or .db file, or a storage URL")
 
 
-def _open_rdb(url: str, engine: dict, beat: dict) -> RDBStorage:
+def _open_rdb(url: str, engine: dict, beat: dict, kind: type[RDBStorage]) -> RDBStorage:
     """RDBStorage creates its tables when opened; workers opening a fresh database at the same
     moment race to create them and the losers fail. The tables exist once anyone has won, so a
     failed open is retried a few times."""
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return RDBStorage(url, engine_kwargs=engine, **beat)
+            return kind(url, engine_kwargs=engine, **beat)
         except Exception as e:  # SQLAlchemy/driver errors: a race, a bad URL, no server
             if isinstance(e, ImportError):
                 raise CnnspaceError(f"cannot open the storage {redact(url)}: the Python driver "
