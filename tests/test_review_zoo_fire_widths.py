@@ -8,7 +8,10 @@ product, which integer arithmetic gives, not of its binary floating-point approx
 """
 from __future__ import annotations
 
+import pytest
+
 from cnnspace import get_spec
+from cnnspace.spec import SpecError
 from cnnspace.zoo import fire_widths
 
 
@@ -37,3 +40,16 @@ def test_squeezenet_widths_are_unchanged():
     assert fire_widths(128, 128, 2, 0.5, 0.125) == [
         (16, 64, 64), (16, 64, 64), (32, 128, 128), (32, 128, 128),
         (48, 192, 192), (48, 192, 192), (64, 256, 256), (64, 256, 256)]
+
+
+@pytest.mark.parametrize("args, field", [
+    ((128, 128, 0, 0.5, 0.125), "freq"),      # was ZeroDivisionError
+    ((128, 128, 2, 50, 0.125), "pct3x3"),     # a percentage: was -6336 1x1 filters, silently
+    ((128, 128, 2, 0.5, 2.0), "sr"),          # was 256 squeeze filters for 128 expand
+    ((128, -128, 2, 0.5, 0.125), "incr_e"),   # was widths of 0 and below
+    ((128.0, 128, 2, 0.5, 0.125), "base_e"),
+])
+def test_fire_widths_refuses_metaparameters_out_of_range_by_name(args, field):
+    with pytest.raises(SpecError) as e:
+        fire_widths(*args)
+    assert e.value.field == field

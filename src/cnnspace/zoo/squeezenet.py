@@ -18,6 +18,11 @@ V11_POOLS = ("conv1", "fire3", "fire5")
 BYPASS = ("none", "simple", "complex")
 
 
+def _check(name: str, ok: bool, expected: str, value, note: str = "") -> None:
+    if not ok:
+        raise SpecError(f"expected {expected}, got {value!r}{note}", field=name)
+
+
 def _share(ratio: float, count: int) -> int:
     """floor(ratio * count) for the ratio as written: 0.29 * 100 is 28.999999999999996 in
     binary floating point, whose floor would give 28 filters where the formula gives 29."""
@@ -30,20 +35,19 @@ def _share(ratio: float, count: int) -> int:
 
 def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
                 num_fire: int = 8) -> list[tuple[int, int, int]]:
-    """(squeeze, expand1x1, expand3x3) of each Fire module."""
+    """(squeeze, expand1x1, expand3x3) of each Fire module; a metaparameter out of its range
+    is a SpecError naming it."""
+    for key, value in (("base_e", base_e), ("freq", freq), ("num_fire", num_fire)):
+        _check(key, is_int(value) and value >= 1, "a positive integer", value)
+    _check("incr_e", is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
+    _check("pct3x3", is_number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
+    _check("sr", is_number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
     widths = []
     for i in range(num_fire):
         e = base_e + incr_e * (i // freq)
         e3 = _share(pct3x3, e)
         widths.append((max(1, _share(sr, e)), e - e3, e3))
     return widths
-
-
-def _check(name: str, ok: bool, expected: str, value, note: str = "") -> None:
-    if not ok:
-        raise SpecError(f"expected {expected}, got {value!r}{note}", field=name)
-
-
 
 
 @register_model("FireNet family: SqueezeNet-style CNNs from metaparameters (defaults = SqueezeNet v1.0)")
@@ -53,15 +57,12 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
             conv1_stride: int = 2, pool_after=V10_POOLS, bypass: str = "none",
             dropout: float = 0.5, conv10_pad: int = 0, batchnorm: bool = False,
             name: str = "firenet") -> NetSpec:
-    for key, value in (("base_e", base_e), ("freq", freq), ("num_fire", num_fire),
-                       ("conv1_filters", conv1_filters), ("conv1_kernel", conv1_kernel),
+    widths = fire_widths(base_e, incr_e, freq, pct3x3, sr, num_fire)
+    for key, value in (("conv1_filters", conv1_filters), ("conv1_kernel", conv1_kernel),
                        ("conv1_stride", conv1_stride)):
         _check(key, is_int(value) and value >= 1, "a positive integer", value)
-    _check("incr_e", is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
     _check("conv10_pad", is_int(conv10_pad) and conv10_pad >= 0, "a non-negative integer",
            conv10_pad)
-    _check("pct3x3", is_number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
-    _check("sr", is_number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
     _check("dropout", is_number(dropout) and 0 <= dropout < 1, "a probability in [0, 1)", dropout)
     _check("bypass", bypass in BYPASS, f"one of {', '.join(BYPASS)}", bypass)
     _check("batchnorm", isinstance(batchnorm, bool), "true or false", batchnorm)
@@ -87,7 +88,7 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
                   stride=2, ceil_mode=True)
 
     maybe_pool("conv1")
-    for i, (s, e1, e3) in enumerate(fire_widths(base_e, incr_e, freq, pct3x3, sr, num_fire)):
+    for i, (s, e1, e3) in enumerate(widths):
         name_i, source = fires[i], w.layers[-1].name
         w.add(name_i, "fire", squeeze=s, expand1x1=e1, expand3x3=e3,
               **({"batchnorm": True} if batchnorm else {}))
