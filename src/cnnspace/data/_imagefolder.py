@@ -38,20 +38,26 @@ GREY_DECODING = {"channels": "grey (one channel): every image of the folder is g
                  "resize": RESIZE}
 
 
+def eight_bit(im: Image.Image) -> Image.Image:
+    """``im`` in a mode that Pillow's convert("L") or convert("RGB") takes as it is: 16-bit
+    greyscale shifted right 8 bits, a palette with transparency as RGBA."""
+    if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
+        # Every image shifted alike: a dark one (all values <= 255) is dark, not white.
+        values = np.asarray(im).astype(np.int64) >> 8
+        return Image.fromarray(values.clip(0, 255).astype(np.uint8))
+    if im.mode == "P" and "transparency" in im.info:
+        # Straight to RGB, Pillow warns (two lines on stderr per image) that the transparency
+        # should go through RGBA first: it does, then convert() drops alpha.
+        return im.convert("RGBA")
+    return im
+
+
 def decode(path: Path, size: int, channels: int = 3) -> torch.Tensor:
     """uint8 (channels, size, size): the shorter side scaled to ``size``, then the centre
     cropped; 3 channels RGB, 1 grey."""
     try:
         with Image.open(path) as im:
-            if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
-                # Every image shifted alike: a dark one (all values <= 255) is dark, not white.
-                values = np.asarray(im).astype(np.int64) >> 8
-                im = Image.fromarray(values.clip(0, 255).astype(np.uint8))
-            if im.mode == "P" and "transparency" in im.info:
-                # Straight to RGB, Pillow warns (two lines on stderr per image) that the
-                # transparency should go through RGBA first: it does, then alpha is dropped.
-                im = im.convert("RGBA")
-            im = im.convert("L" if channels == 1 else "RGB")
+            im = eight_bit(im).convert("L" if channels == 1 else "RGB")
             w, h = im.size
             scale = size / min(w, h)
             rw, rh = max(size, round(w * scale)), max(size, round(h * scale))

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..data._imagefolder import eight_bit
 from ..errors import CnnspaceError
 from ._kitti import KittiObject, Sample, read_labels
 from ._loss import encode_targets
@@ -35,12 +36,9 @@ def _opened(path: str | Path):
 
 
 def load_image(path: str | Path) -> Image.Image:
+    """The image as 8-bit RGB, as image folders read it: 16-bit grey scaled, alpha dropped."""
     with _opened(path) as im:
-        if im.mode.startswith("I;16"):
-            # Pillow converts 16-bit grey to RGB by clipping at 255: nearly all white.
-            high_byte = (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
-            return Image.fromarray(high_byte, "L").convert("RGB")
-        return im.convert("RGB")
+        return eight_bit(im).convert("RGB")
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
