@@ -81,3 +81,19 @@ def test_a_layer_rewired_to_data_of_another_size_passes_its_change_on():
     conv10 = by_layer(diff(a, b))["conv10"]
     assert conv10.dims["data_height"] == (27, 55)
     assert conv10.kind == GLOBAL and "drop" in conv10.origins
+
+
+def test_a_change_that_two_origins_make_together_is_owed_to_both():
+    # B's c1 has 4 filters instead of 8 and B's c2 is a pool instead of an 8-filter conv: each
+    # alone keeps c2's 8 output channels; together they make 4, down to fc's inputs.
+    def net(c1_filters: int, c2: Layer) -> NetSpec:
+        return NetSpec("pair", (3, 8, 8), [
+            Layer("c1", "conv2d", (), {"out_channels": c1_filters, "kernel": 1}), c2,
+            Layer("gap", "global_avgpool", (), {}), Layer("flat", "flatten", (), {}),
+            Layer("fc", "linear", (), {"out_features": 10})])
+
+    a = net(8, Layer("c2", "conv2d", (), {"out_channels": 8, "kernel": 1}))
+    b = net(4, Layer("c2", "maxpool", (), {"kernel": 1, "stride": 1}))
+    fc = by_layer(diff(a, b))["fc"]
+    assert fc.dims["in_features"] == (8, 4) and fc.delta_params == -40
+    assert set(fc.origins) == {"c1", "c2"} and fc.kind == LOCAL

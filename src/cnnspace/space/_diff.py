@@ -159,8 +159,26 @@ def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
                     if moved != frozenset():
                         out[origin] = _union(out[origin], moved) if origin in out else moved
         reached[name] = tuple(dict.fromkeys(found))
+        if x and y:
+            _owe_the_rest(out, reached[name], x.out_shape, y.out_shape)
         passed[name] = {o: axes for o, axes in out.items() if axes != frozenset()}
     return reached
+
+
+def _owe_the_rest(out: dict[str, frozenset[int] | None], origins: tuple[str, ...],
+                  a: Shape, b: Shape) -> None:
+    """Adds to ``out`` the dimensions in which output ``a`` became ``b`` that no origin
+    changes on its own, owed to all ``origins`` together (a convolution that became a pool
+    now passes on the channels of its input, which another origin changed)."""
+    unexplained = _differing(a, b)
+    if any(axes is None for axes in out.values()):
+        return  # an origin whose effect cannot be told apart explains it all
+    if unexplained is not None:
+        unexplained = unexplained.difference(*out.values())
+        if not unexplained:
+            return
+    for origin in origins:
+        out[origin] = _union(out.get(origin, frozenset()), unexplained)
 
 
 def _passed_through(x: Node, y: Node, source: str, axes: frozenset[int] | None
