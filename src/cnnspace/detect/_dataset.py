@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..data import DataError
 from ..data._imagefolder import eight_bit
 from ..errors import CnnspaceError
 from ._kitti import KittiObject, Sample, read_labels
@@ -27,12 +28,13 @@ UNREADABLE = (OSError, ValueError, Image.DecompressionBombError)
 
 @contextmanager
 def _opened(path: str | Path):
-    """The image at ``path``, open; any failure to read it is one error naming the file."""
+    """The image at ``path``, open; any failure to read it is one error naming the file (a
+    DataError: the trainer shows it as one line when a loader process raises it too)."""
     try:
         with Image.open(path) as im:
             yield im
     except UNREADABLE as e:
-        raise CnnspaceError(f"cannot read image {path}: {e}") from None
+        raise DataError(f"cannot read image {path}: {e}") from None
 
 
 def load_image(path: str | Path) -> Image.Image:
