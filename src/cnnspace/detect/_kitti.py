@@ -131,8 +131,9 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
             places = [base / SPLIT_DIR / f"{split}.txt", base.parent / SPLIT_DIR / f"{split}.txt"]
         listing = next((p for p in places if p.is_file()), None)
         if listing is None:
-            raise CnnspaceError(f"no file list for split {split!r}: "
-                                f"{' nor '.join(map(str, places))} exists")
+            where = (f"{places[0]} does not exist" if len(places) == 1 else
+                     f"{' nor '.join(map(str, places))} exists")
+            raise CnnspaceError(f"no file list for split {split!r}: {where}")
         names = [n.strip() for n in _read_text(listing, "file list").splitlines() if n.strip()]
     missing = [n for n in names if n not in images]
     if missing:
