@@ -137,8 +137,11 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
         names = [n.strip() for n in _read_text(listing, "file list").splitlines() if n.strip()]
     missing = [n for n in names if n not in images]
     if missing:
+        stem = Path(missing[0]).stem
+        hint = (f" (a file list names an image as its labels are named, without folder or "
+                f"extension: {stem}, not {missing[0]})" if stem in images else "")
         raise CnnspaceError(f"{len(missing)} image(s) of the split are missing from "
-                            f"{base / IMAGE_DIR}, e.g. {missing[0]!r}")
+                            f"{base / IMAGE_DIR}, e.g. {missing[0]!r}{hint}")
     samples = []
     for n in names:
         labels = base / LABEL_DIR / f"{n}.txt"
