@@ -40,6 +40,12 @@ class DetectionData:
         return fit_shapes(sizes, k)
 
 
+def is_detection_data(ref: str | None) -> bool:
+    """Whether ``ref`` names detection data (``kitti:PATH``, ``shapes[:N]``), as a detector's
+    training checkpoint records it."""
+    return isinstance(ref, str) and ref.partition(":")[0] in DEFAULT_CLASSES
+
+
 def _count(text: str) -> int:
     try:
         n = int(text)

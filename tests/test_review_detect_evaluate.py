@@ -1,0 +1,24 @@
+"""Review of `cnnspace evaluate` given a checkpoint of `cnnspace detect train`: it names the
+command that measures a detector, not a dataset to try."""
+from __future__ import annotations
+
+from cnnspace.cli import main
+
+
+def test_evaluate_of_a_detectors_training_checkpoint_points_to_detect_eval(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["detect", "train", "squeezedet", "--data", "shapes:10", "--input", "3x32x32",
+                 "--data-dir", str(tmp_path / "shapes"), "--set", "anchors_per_cell=2",
+                 "--epochs", "1", "--batch-size", "4", "--loader-workers", "0", "--threads", "1",
+                 "--no-progress", "--out", str(out)]) == 0
+    capsys.readouterr()
+    # was: "trained on shapes:10, which cannot be read here (unknown dataset ...): give --data",
+    # and with --data digits: "trained on 3x32x32 images; digits has 1x32x32"
+    for checkpoint, detector, data in (("best.pt", "detector-best.pt", []),
+                                       ("checkpoint.pt", "detector.pt", ["--data", "digits"])):
+        assert main(["evaluate", str(out / checkpoint), *data]) == 2
+        assert capsys.readouterr().err == (
+            f"cnnspace evaluate: error: {out / checkpoint}: the training checkpoint of a "
+            "detector (trained on shapes:10); `cnnspace evaluate` measures classifiers: "
+            f"`cnnspace detect eval {out / detector}` gives its AP and mAP\n")
+    assert main(["detect", "eval", str(out / "detector-best.pt"), "--no-fps"]) == 0
