@@ -119,9 +119,14 @@ def _image_files(folder: Path) -> list[Path]:
             continue
         seen.add(real)
         folders[:] = [d for d in folders if not d.startswith(".")]
-        files += [Path(top, n) for n in names if not n.startswith(".")
-                  and Path(n).suffix.lower() in EXTENSIONS
-                  and os.path.isfile(os.path.join(top, n))]  # not a broken link
+        for name in names:
+            path = Path(top, name)
+            if name.startswith(".") or path.suffix.lower() not in EXTENSIONS:
+                continue
+            if path.is_file():
+                files.append(path)
+            elif path.is_symlink():  # an image meant to be there: training without it is wrong
+                raise DataError(f"{path}: a link to {os.readlink(path)}, which does not exist")
     return sorted(files)
 
 
