@@ -15,11 +15,16 @@ def _short(value):
     return list(value) if isinstance(value, tuple) else value
 
 
+_INVALID = object()  # equal to no default
+
+
 def _checked(f, key, value):
     try:
         return f.check(key, value)
-    except SpecError:  # kept as written: resolving the spec reports it with the layer's name
-        return value
+    except SpecError:
+        # kept as written, never taken for the default it may equal (True == 1, 0 == False):
+        # resolving the spec reports it with the layer's name
+        return _INVALID
 
 
 def compact_layers(layers: list[Layer] | tuple[Layer, ...]) -> tuple[Layer, ...]:
