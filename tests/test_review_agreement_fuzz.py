@@ -278,3 +278,14 @@ def test_every_small_convolution_window_gets_torchs_output_size_or_its_refusal()
                                           "dilation": [dilation, 1]})
         conv = torch.nn.Conv2d(1, 1, (k, 1), (stride, 1), (pad, 0), (dilation, 1))
         assert _spec_size(layer, size) == _torch_size(conv, size), (size, k, stride, pad, dilation)
+
+
+def test_adaptive_pooling_flops_count_the_windows_torch_reads():
+    # one-hot rows: output i reads row j exactly where it comes out non-zero
+    for size in range(1, 14):
+        one_hot = torch.eye(size).unsqueeze(1)
+        for out in range(1, 14):
+            pooled = torch.nn.functional.adaptive_avg_pool2d(one_hot.unsqueeze(-1), (out, 1))
+            spec = NetSpec("t", (1, size, 1), (Layer("a", "adaptive_avgpool", (),
+                                                     {"output_size": [out, 1]}),))
+            assert analyze(spec).layers[0].flops == int((pooled > 0).sum()), (size, out)
