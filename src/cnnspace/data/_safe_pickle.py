@@ -7,6 +7,7 @@ wrote them, and refuses everything else.
 from __future__ import annotations
 
 import codecs
+import contextvars
 import io
 import math
 import pickle
@@ -21,11 +22,37 @@ class _Refused(pickle.UnpicklingError):
     """What the file asks for is not allowed (pickle's own UnpicklingError: a damaged file)."""
 
 
+# Bytes that the calls of the pickle being read may still make. A file that pickle wrote makes
+# each byte string, array and scalar once from bytes it holds (twice at protocol 2: text
+# encoded to bytes, then the array of them); a call repeated on one remembered string, a few
+# bytes of the file each time, would copy it each time: 1 MB of text made 300 MB in 300 calls.
+_BUDGET: contextvars.ContextVar[list[int]] = contextvars.ContextVar("_BUDGET")
+
+
+def _charge(nbytes: int) -> None:
+    left = _BUDGET.get(None)
+    if left is None:  # an array read here, pickled again and read by pickle itself
+        return
+    left[0] -= nbytes
+    if left[0] < 0:
+        raise _Refused("refusing to make more bytes than twice the file's size: it repeats "
+                       "a call on the same data, which pickle never writes")
+
+
 def _bytes_from_text(*args) -> bytes:
     """bytes() of nothing or of text; bytes(N) would allocate N bytes from a tiny file."""
     if args and not isinstance(args[0], (bytes, str)):
         raise _Refused("refusing bytes() of a number: only byte strings are allowed")
-    return bytes(*args)
+    made = bytes(*args)
+    _charge(len(made))
+    return made
+
+
+def _encode(obj, *args):
+    """codecs.encode, charged for what it makes."""
+    made = codecs.encode(obj, *args)
+    _charge(len(made))
+    return made
 
 
 _RECONSTRUCT = np.zeros(1).__reduce__()[0]       # numpy(._)core.multiarray._reconstruct
@@ -87,6 +114,9 @@ class _CheckedArray(np.ndarray):
             raise _Refused("refusing a numpy array state that numpy did not write")
         *version, shape, dtype, fortran, data = state
         super().__setstate__((*version, shape, _plain_dtype(dtype), fortran, data))
+        # After numpy checked that the data is the array's size (one copy at most the data's):
+        # it copies where it swaps bytes or the array is small, charged alike.
+        _charge(self.nbytes)
 
 
 def _empty_array(subtype, shape, dtype) -> np.ndarray:
@@ -102,7 +132,9 @@ def _empty_array(subtype, shape, dtype) -> np.ndarray:
 def _scalar_from_bytes(dtype, data) -> np.generic:
     """numpy's scalar() with its data given (without, it allocates and zeroes dtype's size) and
     a plain dtype (a field of objects would make its bytes a pointer)."""
-    return _SCALAR(_plain_dtype(dtype), data)
+    plain = _plain_dtype(dtype)
+    _charge(plain.itemsize)
+    return _SCALAR(plain, data)
 
 
 # Protocol 5 (Python 3.14's default) stores an array as its raw bytes: numpy(._)core.numeric.
@@ -118,7 +150,7 @@ _ALLOWED = {
     ("numpy", "ndarray"): _NdarrayType(),
     ("numpy", "dtype"): _PickledDtype,
     # Python 3 writes bytes this way at protocol 2 (empty ones as a call of bytes itself).
-    ("_codecs", "encode"): codecs.encode,
+    ("_codecs", "encode"): _encode,
     ("__builtin__", "bytes"): _bytes_from_text,
     ("builtins", "bytes"): _bytes_from_text,
 }
@@ -146,9 +178,12 @@ def load_restricted_pickle(path: str | Path):
         data = path.read_bytes()
     except OSError as e:
         raise DataError(f"{path}: cannot read: {e.strerror}") from None
+    budget = _BUDGET.set([2 * len(data)])
     try:
         return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except _Refused as e:
         raise DataError(f"{path}: not a safe data pickle: {e}") from None
     except Exception as e:  # truncated or garbage files fail in many ways inside pickle
         raise DataError(f"{path}: not a readable pickle ({type(e).__name__}: {e})") from None
+    finally:
+        _BUDGET.reset(budget)
