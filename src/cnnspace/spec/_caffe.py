@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ._caffe_layers import CONVERTERS, LayerParams
+from ._caffe_layers import CONVERTERS, FILE_FIELDS, LayerParams
 from ._compact import compact_layers
 from ._errors import SpecError
 from ._graph import INPUT, Layer, NetSpec, Node, free_name
@@ -144,11 +144,22 @@ class _Builder:
         try:
             graph = resolve(spec)
         except SpecError as e:
-            line = self.lines.get(e.layer)
-            raise e.located(source=f"{self.source}:{line}" if line else self.source) from None
+            raise self.in_file_terms(e) from None
         for node in graph.nodes:
             self.check_caffe_pooling(node)
         return spec
+
+    def in_file_terms(self, e: SpecError) -> SpecError:
+        """``e``, found in the spec, told as the file has it: its line, the layer's Caffe name
+        and the Caffe field (``convolution_param.kernel_size`` for ``kernel``, ``bottom`` for
+        ``inputs``)."""
+        line = self.lines.get(e.layer)
+        if line is None:
+            return e.located(source=self.source)
+        kind = next(k for name, k, _, _ in self.layers if name == e.layer)
+        field = "bottom" if e.field == "inputs" else FILE_FIELDS.get(kind, {}).get(e.field, e.field)
+        return SpecError(e.detail, layer=self.renamed.get(e.layer, e.layer), field=field,
+                         source=e.source or f"{self.source}:{line}")
 
     def check_caffe_pooling(self, node: Node) -> None:
         """Caffe drops a ceil-rounded last window that starts past the input only where the

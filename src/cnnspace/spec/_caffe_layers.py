@@ -206,6 +206,26 @@ def _batchnorm(p: LayerParams):
                          "affine": False}
 
 
+_POOL_FIELDS = {"kernel": "pooling_param.kernel_size", "stride": "pooling_param.stride",
+                "padding": "pooling_param.pad"}
+# Where each spec field of a converted layer stands in the file, so that what the spec refuses
+# (a window that does not fit, groups that do not divide, a negative slope) names the file's field.
+FILE_FIELDS: dict[str, dict[str, str]] = {
+    "conv2d": {"out_channels": "convolution_param.num_output",
+               "kernel": "convolution_param.kernel_size", "stride": "convolution_param.stride",
+               "padding": "convolution_param.pad", "dilation": "convolution_param.dilation",
+               "groups": "convolution_param.group"},
+    "maxpool": _POOL_FIELDS, "avgpool": _POOL_FIELDS,
+    "lrn": {"size": "lrn_param.local_size", "alpha": "lrn_param.alpha", "beta": "lrn_param.beta",
+            "k": "lrn_param.k"},
+    "leaky_relu": {"negative_slope": "relu_param.negative_slope"},
+    "linear": {"out_features": "inner_product_param.num_output"},
+    "batchnorm": {"eps": "batch_norm_param.eps",
+                  "momentum": "batch_norm_param.moving_average_fraction"},
+    "dropout": {"p": "dropout_param.dropout_ratio"},
+}
+
+
 CONVERTERS: dict[str, tuple[str, Callable[[LayerParams], tuple[str, dict]]]] = {
     "Convolution": ("convolution_param", _convolution), "Pooling": ("pooling_param", _pooling),
     "ReLU": ("relu_param", _relu), "LRN": ("lrn_param", _lrn),
