@@ -62,3 +62,24 @@ def test_machines_sharing_a_postgres_database_keep_to_the_budget(tmp_path,
     race(tmp_path, postgres_url, name)
     trials = optuna.load_study(study_name=name, storage=open_storage(postgres_url, None)).trials
     assert count(trials).done == 1 and len(trials) == 1
+
+
+def test_a_lock_holder_gone_silent_frees_the_budget_lock_after_the_grace(postgres_url):  # noqa: F811
+    # A machine lost without closing its connection: its transaction stays open on the server.
+    import threading
+    import time
+
+    from cnnspace.explore._worker import PostgresBudgetLock
+
+    name = f"silent-{uuid.uuid4().hex[:8]}"
+    lost = PostgresBudgetLock(open_storage(postgres_url, None).engine, name, idle_limit_s=2)
+    waiting = PostgresBudgetLock(open_storage(postgres_url, None).engine, name, idle_limit_s=2)
+    lost.acquire()
+    started = time.monotonic()
+    taker = threading.Thread(target=waiting.acquire, daemon=True)
+    taker.start()
+    taker.join(timeout=30)
+    assert not taker.is_alive(), "the other machines' workers wait for the lost one for good"
+    assert time.monotonic() - started >= 1.5  # it did hold the lock while it could
+    waiting.release()
+    lost.release()  # its session was ended by the server: no error

@@ -89,43 +89,45 @@ class BudgetLock:
 
 class PostgresBudgetLock:
     """The budget lock of workers that share only a PostgreSQL database (on several machines a
-    lock file covers one machine's; two machines with a budget of 1 finished 2 trials): a
-    session-level advisory lock, on a connection of its own, which the server releases if the
-    worker dies."""
+    lock file covers one machine's; two machines with a budget of 1 finished 2 trials): an
+    advisory lock held by a transaction of its own. The server ends that transaction, and so
+    frees the lock, when its worker dies, and also when its worker is silent in it for
+    ``idle_limit_s`` (a machine lost without closing its connection would otherwise hold every
+    other machine's workers until TCP gave up on it, hours later)."""
 
-    def __init__(self, engine: sqlalchemy.Engine, study_name: str):
+    def __init__(self, engine: sqlalchemy.Engine, study_name: str, idle_limit_s: int):
         digest = hashlib.sha256(f"cnnspace budget {study_name}".encode()).digest()
         self.engine, self.key = engine, int.from_bytes(digest[:8], "big", signed=True)
+        self.idle_limit_ms = int(idle_limit_s * 1000)
         self._connection = None
 
     def acquire(self) -> None:
         self._connection = self.engine.connect()
-        self._connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"),
+        self._connection.execute(sqlalchemy.text(
+            f"SET LOCAL idle_in_transaction_session_timeout = {self.idle_limit_ms}"))
+        self._connection.execute(sqlalchemy.text("SELECT pg_advisory_xact_lock(:key)"),
                                  {"key": self.key})
-        self._connection.commit()
 
     def release(self) -> None:
         if self._connection is None:
             return
         connection, self._connection = self._connection, None
         try:
-            connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"),
-                               {"key": self.key})
-            connection.commit()
+            connection.rollback()  # the transaction's end frees its lock
         except sqlalchemy.exc.DBAPIError:
-            connection.invalidate()  # a lost connection: the server ends its session, and lock
+            connection.invalidate()  # the server had ended the session, lock and all
         finally:
             connection.close()
 
 
 def budget_lock(storage: optuna.storages.BaseStorage, location: str, out_dir: Path,
-                study_name: str) -> BudgetLock | PostgresBudgetLock:
+                study_name: str, heartbeat: Heartbeat) -> BudgetLock | PostgresBudgetLock:
     """The lock that every worker of this storage takes: the database's own for PostgreSQL,
     else a file beside the journal or SQLite file (workers with other --out folders share it),
     else in the study's folder (another database: only the workers sharing that folder)."""
     url = storage_url(location)
     if isinstance(storage, RDBStorage) and storage.engine.dialect.name == "postgresql":
-        return PostgresBudgetLock(storage.engine, study_name)
+        return PostgresBudgetLock(storage.engine, study_name, heartbeat.grace_s)
     if is_journal(url):
         return BudgetLock(Path(url).parent, study_name)
     if url.startswith("sqlite:///"):
@@ -161,7 +163,7 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
                                       Path(out_dir), worker_id(), heartbeat.retry_callback()))
     started = time.monotonic()
     timeout, total = study_file.timeout_s, prepared.total
-    lock = budget_lock(storage, location, Path(out_dir), study_name)
+    lock = budget_lock(storage, location, Path(out_dir), study_name, heartbeat)
 
     def objective(trial: optuna.Trial):
         lock.release()  # the trial is in the storage now: the other workers count it
