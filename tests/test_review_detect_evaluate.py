@@ -22,3 +22,27 @@ def test_evaluate_of_a_detectors_training_checkpoint_points_to_detect_eval(tmp_p
             "detector (trained on shapes:10); `cnnspace evaluate` measures classifiers: "
             f"`cnnspace detect eval {out / detector}` gives its AP and mAP\n")
     assert main(["detect", "eval", str(out / "detector-best.pt"), "--no-fps"]) == 0
+
+
+def test_detect_eval_shows_its_results_when_the_output_file_cannot_be_written(tmp_path,
+                                                                            capsys):
+    import json
+
+    import torch
+
+    from cnnspace import get_spec
+    from cnnspace.detect import SHAPE_CLASSES, Detector, DetectorConfig, generate_shapes
+
+    data = generate_shapes(tmp_path / "shapes", 10, 32, 32, progress=False)
+    spec = get_spec("squeezedet", num_classes=3, input="3x32x32", anchors_per_cell=2)
+    torch.manual_seed(0)
+    Detector(spec, DetectorConfig(SHAPE_CLASSES, [[8, 8], [16, 12]])).save(tmp_path / "det.pt")
+    (tmp_path / "file").write_text("")
+    # the evaluation (minutes on KITTI) was lost: the file was written before anything shown
+    assert main(["detect", "eval", str(tmp_path / "det.pt"), f"--data=kitti:{data}",
+                 "--no-fps", "--format=json", "-o", str(tmp_path / "file" / "eval.json")]) == 2
+    out, err = capsys.readouterr()
+    assert json.loads(out)["images"] == 2 and set(json.loads(out)["classes"]) == \
+        set(SHAPE_CLASSES)
+    assert err == (f"cnnspace detect: error: cannot write {tmp_path / 'file' / 'eval.json'}: a "
+                   "part of its folder path is a file\n")

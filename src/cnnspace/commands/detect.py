@@ -240,12 +240,13 @@ def run_eval(args) -> int:
     if not args.no_fps:
         report["speed"] = measure_fps(detector, samples[0], threads=args.threads)
         _warn_if_unstable(report["speed"])
-    if args.output:
-        write_text_atomic(args.output, dump_json(report))
     if args.format == "json":
         sys.stdout.write(dump_json(report))
     else:
         _print_eval(report)
+    if args.output:  # after the results are shown: a file that cannot be written loses nothing
+        sys.stdout.flush()
+        write_text_atomic(args.output, dump_json(report))
     return 0
 
 
