@@ -2,17 +2,11 @@
 with every field spelled out, and this removes what the spec language implies anyway."""
 from __future__ import annotations
 
+from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
 from ._fields import REQUIRED
 from ._graph import INPUT, Layer
 from ._layers import LAYER_TYPES
-
-
-def _short(value):
-    """A square pair as one number, as specs are usually written."""
-    if isinstance(value, (tuple, list)) and len(value) == 2 and value[0] == value[1]:
-        return value[0]
-    return list(value) if isinstance(value, tuple) else value
 
 
 _INVALID = object()  # equal to no default
@@ -27,18 +21,29 @@ def _checked(f, key, value):
         return _INVALID
 
 
+def _short(f, key, value, checked):
+    """``value`` as specs are usually written: a square pair as one number, where the field
+    reads that number as the same pair (not a list of two equal channel counts)."""
+    if (checked is not _INVALID and isinstance(value, (tuple, list)) and len(value) == 2
+            and _checked(f, key, value[0]) == checked):
+        return value[0]
+    return list(value) if isinstance(value, tuple) else value
+
+
 def compact_layers(layers: list[Layer] | tuple[Layer, ...]) -> tuple[Layer, ...]:
     """The same network with default field values dropped, square pairs as one number, and
     ``inputs`` left out where it is the layer written just before (or the network input)."""
     out, previous = [], INPUT
     for layer in layers:
-        fields = LAYER_TYPES[layer.type].fields if layer.type in LAYER_TYPES else {}
+        kind = LAYER_TYPES.get(layer.type) or BLOCK_TYPES.get(layer.type)
+        fields = kind.fields if kind is not None else {}
         attrs = {}
         for key, value in layer.attrs.items():
             f = fields.get(key)
-            if f is not None and f.default is not REQUIRED and _checked(f, key, value) == f.default:
+            checked = _checked(f, key, value) if f is not None else _INVALID
+            if f is not None and f.default is not REQUIRED and checked == f.default:
                 continue
-            attrs[key] = _short(value)
+            attrs[key] = _short(f, key, value, checked)
         implicit = tuple(layer.inputs) == (previous,)
         out.append(Layer(layer.name, layer.type, () if implicit else layer.inputs, attrs))
         previous = layer.name
