@@ -39,8 +39,8 @@ class StartingWeights(Callback):
 
 
 def _digit_folders(root: Path, classes: int) -> Path:
-    """Real digits (scikit-learn's) as an image folder of ``classes`` classes, 30 training and
-    10 validation images each."""
+    """Real digits (scikit-learn's) as an RGB image folder of ``classes`` classes, 30 training
+    and 10 validation images each."""
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -49,7 +49,8 @@ def _digit_folders(root: Path, classes: int) -> Path:
         for i, pixels in enumerate(images):
             folder = root / ("train" if i < 30 else "val") / str(label)
             folder.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(np.round(pixels * 255 / 16).astype(np.uint8)).save(folder / f"{i}.png")
+            grey = Image.fromarray(np.round(pixels * 255 / 16).astype(np.uint8))
+            grey.convert("RGB").save(folder / f"{i}.png")  # RGB files: an RGB image folder
     return root
 
 
