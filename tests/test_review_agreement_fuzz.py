@@ -7,6 +7,7 @@ padding, padding of half the kernel, kernels larger than the input); the validat
 which it accepts, and those are kept."""
 import itertools
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -16,7 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from cnnspace import analyze
 from cnnspace.nn import build
-from cnnspace.spec import Layer, NetSpec, SpecError, resolve
+from cnnspace.spec import (Layer, NetSpec, SpecError, compact_layers, dumps, loads, network_id,
+                           resolve)
 
 # names torch's containers have as attributes, which a spec allows as well
 ODD_NAMES = ["keys", "eval", "training", "forward", "cuda", "items"]
@@ -241,6 +243,14 @@ def test_the_built_module_does_what_the_spec_counts(spec, batch):
                                                    else (trained,)))
     loss.backward()
     assert math.isfinite(loss.item())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(valid_specs())
+def test_written_out_and_compacted_specs_are_the_same_network(spec):
+    for fmt in ("yaml", "json"):
+        assert network_id(loads(dumps(spec, fmt))) == network_id(spec)
+    assert network_id(replace(spec, layers=compact_layers(spec.layers))) == network_id(spec)
 
 
 def _torch_size(module, size):
