@@ -16,7 +16,9 @@ class LayerDict(nn.ModuleDict):
     ``training`` included (a Caffe file or an imported module may name a layer so), where
     ModuleDict refuses the names of its attributes. Layers are read by index (``layers[name]``);
     torch reaches them through ``_modules`` for state dicts, hooks, copies, devices and export,
-    so those see every name as written."""
+    so those see every name as written. torch.fx alone copies children by attribute, and cannot
+    trace a layer named as an attribute of torch's modules (from_torch of such a built module,
+    compress's int8 row)."""
 
     def __setitem__(self, name: str, module: nn.Module) -> None:
         self._modules[name] = module
