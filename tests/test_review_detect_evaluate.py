@@ -19,8 +19,17 @@ def test_evaluate_of_a_detectors_training_checkpoint_points_to_detect_eval(tmp_p
         assert main(["evaluate", str(out / checkpoint), *data]) == 2
         assert capsys.readouterr().err == (
             f"cnnspace evaluate: error: {out / checkpoint}: the training checkpoint of a "
-            "detector (trained on shapes:10); `cnnspace evaluate` measures classifiers: "
-            f"`cnnspace detect eval {out / detector}` gives its AP and mAP\n")
+            "detector (trained on shapes:10); `cnnspace evaluate` measures classifiers; its AP "
+            f"and mAP: `cnnspace detect eval {out / detector}`\n")
+        # compress said "trained on shapes:10, which cannot be read here (unknown dataset
+        # ...): give --data DATASET", and with --data failed on the input shape
+        assert main(["compress", str(out / checkpoint), "--sparsity", "0.5", *data,
+                     "--out", str(tmp_path / "z")]) == 2
+        assert capsys.readouterr().err == (
+            f"cnnspace compress: error: {out / checkpoint}: the training checkpoint of a "
+            "detector (trained on shapes:10); `cnnspace compress` measures and retrains "
+            f"classifiers, not detectors; its AP and mAP: `cnnspace detect eval "
+            f"{out / detector}`\n")
     assert main(["detect", "eval", str(out / "detector-best.pt"), "--no-fps"]) == 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from typing import Callable
 
 from ..compress import is_cnnz
@@ -94,3 +95,16 @@ def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:
                 f"{math.prod(held[node.name].in_shapes[0]):,} in the file (a fully connected "
                 "layer's size depends on the input size)")
     return spec
+
+
+def refuse_detector(path: str, trained_on: str | None, measures: str) -> None:
+    """A checkpoint of `detect train` scores boxes, not classes: its data is no classification
+    dataset, and --data with one would only fail on the input shape or the class count."""
+    from ..detect._data import is_detection_data
+    from ..detect._detector import BEST_DETECTOR_FILE, DETECTOR_FILE
+
+    if is_detection_data(trained_on):
+        detector = BEST_DETECTOR_FILE if Path(path).stem == "best" else DETECTOR_FILE
+        raise CnnspaceError(f"{path}: the training checkpoint of a detector (trained on "
+                            f"{trained_on}); {measures}; its AP and mAP: `cnnspace detect "
+                            f"eval {Path(path).parent / detector}`")

@@ -15,6 +15,7 @@ from .._atomic import write_text_atomic
 from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
+from ._checkpoints import refuse_detector
 from ._common import dump_json, load_model, new_run_folder, table_console
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
@@ -124,7 +125,7 @@ def run(args) -> int:
     if not args.table and len(args.checkpoints) > 1:
         raise CnnspaceError("several checkpoints are compared with --table")
     # Training and torch are needed from here on only.
-    from ..compress import CompressOptions, compress, load_trained
+    from ..compress import CompressOptions, compress
 
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
                               progress=not args.no_progress,
@@ -137,7 +138,7 @@ def run(args) -> int:
         if args.out and (Path(args.out) / earlier).exists():
             raise CnnspaceError(f"{args.out} already holds a compression result ({earlier}); "
                                 "choose another --out")
-    trained = [load_trained(path, args.data) for path in args.checkpoints]
+    trained = [_load_trained(path, args.data) for path in args.checkpoints]
     out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
     if args.table:
         return _table(args, trained, options, out, note)
@@ -169,6 +170,23 @@ def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: st
         print(f"warning: {what} answers at chance level (top-1 {top1:.2%}, {classes} classes): "
               "this compression destroyed the model; prune less (--sparsity) or retrain more "
               "(--retrain-epochs)", file=sys.stderr)
+
+
+def _load_trained(path: str, data: str | None):
+    from ..compress import load_trained
+    from ..train import load_checkpoint
+
+    try:
+        return load_trained(path, data)
+    except CnnspaceError as failed:
+        # asked only once loading failed: reading the checkpoint again costs its size
+        try:
+            recorded = load_checkpoint(path).payload.get("data")
+        except CnnspaceError:
+            raise failed from None  # not a checkpoint at all: the first error says so
+        refuse_detector(path, recorded, "`cnnspace compress` measures and retrains classifiers, "
+                        "not detectors")
+        raise
 
 
 def _table(args, trained, options, out: Path, note) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from ..compress import is_cnnz
 from ..compress._preprocess import as_trained, trained_data
 from ..errors import CnnspaceError
+from ._checkpoints import refuse_detector
 from ._common import dump_json, names_checkpoint
 
 
@@ -43,20 +44,6 @@ def _load(path: str):
     raise CnnspaceError(f"{path}: expected a .cnnz file or a .pt/.pth checkpoint")
 
 
-def _refuse_detector(path: str, trained_on: str | None) -> None:
-    """A checkpoint of `detect train` scores boxes, not classes: its data is no classification
-    dataset, and --data with one would only fail on the input shape."""
-    from ..detect._data import is_detection_data
-    from ..detect._detector import BEST_DETECTOR_FILE, DETECTOR_FILE
-
-    if is_detection_data(trained_on):
-        detector = BEST_DETECTOR_FILE if Path(path).stem == "best" else DETECTOR_FILE
-        raise CnnspaceError(f"{path}: the training checkpoint of a detector (trained on "
-                            f"{trained_on}); `cnnspace evaluate` measures classifiers: "
-                            f"`cnnspace detect eval {Path(path).parent / detector}` gives its "
-                            "AP and mAP")
-
-
 def run(args) -> int:
     if args.batch_size < 1:
         raise CnnspaceError(f"--batch-size must be positive, got {args.batch_size}")
@@ -66,7 +53,7 @@ def run(args) -> int:
     from ..train import evaluate, fit_spec
 
     spec, model, trained_on, preprocessing, size = _load(args.model)
-    _refuse_detector(args.model, trained_on)
+    refuse_detector(args.model, trained_on, "`cnnspace evaluate` measures classifiers")
     data = trained_data(args.model, trained_on, args.data, spec.input[1])
     if data.input_shape != tuple(spec.input):  # the weights are the trained input's
         raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
