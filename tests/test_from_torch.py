@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import cnnspace
-from cnnspace import analyze, get_spec
+from cnnspace import Layer, NetSpec, analyze, get_spec
 from cnnspace.errors import CnnspaceError
 from cnnspace.nn import UnsupportedModuleError, build, export_onnx
 
@@ -452,3 +452,16 @@ def test_a_module_that_cannot_be_copied_is_refused_in_one_line(tmp_path):
     same_network = cnnspace.from_torch(nn.Sequential(nn.Conv2d(3, 4, 3)), (3, 8, 8))
     with pytest.raises(CnnspaceError, match="HoldsALock cannot be copied"):
         benchmark(same_network, HoldsALock(), batches=(1,), train_batch=0, min_time_s=0.01)
+
+
+@pytest.mark.parametrize("name", ["keys", "eval", "training"])
+def test_a_layer_named_as_a_module_attribute_is_refused_by_name(name):
+    # A spec may name a layer `keys`, and it builds; torch.fx reaches modules by attribute and
+    # failed with a bare AttributeError naming no layer.
+    spec = NetSpec("odd", (1, 8, 8), [
+        Layer(name, "conv2d", attrs={"out_channels": 4, "kernel": 3, "padding": 1}),
+        Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
+        Layer("fc", "linear", attrs={"out_features": 10})])
+    with pytest.raises(UnsupportedModuleError, match=f"module {name!r} at module path "
+                                                     f"'layers.{name}': torch.fx reaches"):
+        cnnspace.from_torch(build(spec), (1, 8, 8))

@@ -50,3 +50,21 @@ def test_int8_calibration_sees_every_class_of_a_class_ordered_split(tmp_path, mo
     monkeypatch.setattr(_table, "quantize_int8", recording)
     compression_table([trained], CompressOptions(), tmp_path)
     assert sorted(seen) == list(range(10))
+
+
+def test_a_layer_torch_fx_cannot_reach_makes_the_int8_row_na_not_the_table_fail(tmp_path):
+    # A layer named `keys` builds, but torch.fx reaches modules by attribute: the int8 row
+    # failed with a TypeError from inside prepare_fx, after the other rows had been measured.
+    from cnnspace import Layer, NetSpec
+    from cnnspace.compress import Trained
+    from cnnspace.nn import build
+    trained = small_trained()
+    spec = NetSpec("odd", trained.spec.input, [
+        Layer("keys", "conv2d", attrs={"out_channels": 8, "kernel": 3, "padding": 1}),
+        Layer("relu", "relu"), Layer("pool", "global_avgpool"), Layer("flat", "flatten"),
+        Layer("fc", "linear", attrs={"out_features": trained.data.num_classes})])
+    odd = Trained("odd", spec, build(spec), trained.data, trained.config)
+    rows = compression_table([odd], CompressOptions({"sparsity": 0.5}), tmp_path)
+    int8 = rows[-1]
+    assert int8.bytes is None and int8.note.startswith("n/a: layer 'keys': torch.fx")
+    assert all(r.bytes for r in rows if r.approach not in ("SVD", int8.approach))

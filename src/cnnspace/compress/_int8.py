@@ -17,9 +17,20 @@ from typing import Iterable, Iterator
 import torch
 from torch import nn
 
+from ..nn import unreached_by_attribute
 from ._errors import CompressError
 
 BACKEND = "x86"
+
+
+def unquantizable_reason(model: nn.Module) -> str | None:
+    """Why FX graph mode cannot quantize ``model``, if it cannot."""
+    unreached = unreached_by_attribute(model)
+    if unreached is None:
+        return None
+    return (f"layer {unreached.rpartition('.')[2]!r}: torch.fx (int8 quantization) reaches layers "
+            "by attribute, and this name is an attribute of torch's module holding it; rename "
+            "the layer")
 
 
 def quantize_int8(model: nn.Module, calibration: Iterable[torch.Tensor]) -> nn.Module:
@@ -30,6 +41,9 @@ def quantize_int8(model: nn.Module, calibration: Iterable[torch.Tensor]) -> nn.M
     from torch.ao.quantization import get_default_qconfig_mapping
     from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
+    reason = unquantizable_reason(model)
+    if reason is not None:
+        raise CompressError(reason)
     torch.backends.quantized.engine = BACKEND
     float_model = copy.deepcopy(model).cpu().eval()
     batches = iter(calibration)

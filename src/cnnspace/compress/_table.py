@@ -23,7 +23,7 @@ from ..nn import build
 from ..train import evaluate
 from ._codec import RAW_BITS, Coding
 from ._errors import CompressError
-from ._int8 import load_int8, quantize_int8
+from ._int8 import load_int8, quantize_int8, unquantizable_reason
 from ._pipeline import (CompressOptions, Trained, check_out, check_plan, dense_codes, prune,
                         retrain, share, silent, write_and_check)
 from ._share import cluster
@@ -108,6 +108,9 @@ def _weights_note(codes) -> str:
 
 
 def _int8(trained: Trained, out: Path) -> TableRow:
+    reason = unquantizable_reason(trained.model)
+    if reason is not None:  # the other rows are measured already: not lost for this one
+        return TableRow(trained.name, APPROACHES[4], None, None, None, None, f"n/a: {reason}")
     # Drawn across the split, the same ones every run: an imagefolder split lists its images
     # class by class, and its first batches would calibrate the ranges on its first classes.
     loader = DataLoader(trained.data.train, batch_size=64, shuffle=True,

@@ -26,6 +26,7 @@ from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name,
                     resolve)
 from ._export import copy_module, output_tensors
 from ._init import expect_module
+from ._module import unreached_by_attribute
 from ._torch_ops import (MODULE_RULES, POSITIONAL_ARGS, Op, UnsupportedModuleError, describe,
                          module_path, rule_for)
 
@@ -196,6 +197,14 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     UnsupportedModuleError naming the op and its module path."""
     expect_module(module, "a spec already")
     copied = copy_module(module).eval()  # tracing and running must not touch the user's module
+    unreached = unreached_by_attribute(copied)
+    if unreached is not None:
+        parent, _, name = unreached.rpartition(".")
+        raise UnsupportedModuleError(
+            f"module {name!r}", unreached,
+            f"torch.fx reaches modules by attribute, and {name!r} is an attribute of the module "
+            f"holding it{f' ({parent})' if parent else ''}; rename it (a module cnnspace built "
+            "from a spec has that spec already: no import needed)")
     title = type(module).__name__
     root = _traceable(copied)
     gm, shape = _trace(root, input_shape, title)

@@ -32,6 +32,19 @@ class LayerDict(nn.ModuleDict):
             super().__setattr__(name, value)
 
 
+def unreached_by_attribute(module: nn.Module) -> str | None:
+    """The path of the first submodule that attribute access does not reach (``layers.keys``: a
+    built spec's layer named as an attribute of torch's modules), or None. torch.fx, with which
+    from_torch and int8 quantization trace, reaches submodules by attribute."""
+    for path, child in module.named_modules():
+        reached = module
+        for part in path.split(".") if path else ():
+            reached = getattr(reached, part, None)
+        if reached is not child:
+            return path
+    return None
+
+
 class SpecModule(nn.Module):
     """Runs the spec's primitive layers in topological order. Intermediate tensors are dropped as
     soon as their last consumer has run. Returns one tensor, or a tuple when the spec names
