@@ -1,17 +1,22 @@
 """Resuming after a kill -9: the retry of a dead worker's trial, once another worker has taken
 it, is not taken for dead too (it carried the dead worker's host:pid until its new worker wrote
 its own); and on SQLite, as on the journal, a trial whose worker process on this machine is gone
-is queued again at once instead of after the grace period."""
+is queued again at once instead of after the grace period; and on a database, a trial whose
+worker died before its first heartbeat is queued again after the grace period (Optuna never
+took it for stale, and every later trial waited for it)."""
 from __future__ import annotations
 
 import os
 import socket
 import subprocess
 import sys
+import time
+import uuid
 import warnings
 
 import optuna
 import pytest
+from _postgres import postgres_url  # noqa: F401  (the fixture)
 from optuna.trial import TrialState
 
 from cnnspace.explore import Heartbeat, open_storage, retried_numbers
@@ -64,3 +69,20 @@ def test_a_live_worker_on_sqlite_is_not_taken_for_dead(tmp_path):
         storage.record_heartbeat(trial._trial_id)
     fail_stale(study)
     assert states(study) == [TrialState.RUNNING, TrialState.RUNNING]
+
+
+@pytest.mark.parametrize("where", ["sqlite", "postgres"])
+def test_a_trial_that_never_wrote_a_heartbeat_is_stale_after_the_grace(tmp_path, request, where):
+    url = (f"sqlite:///{tmp_path / 'study.db'}" if where == "sqlite"
+           else request.getfixturevalue("postgres_url"))
+    storage = open_storage(url, Heartbeat(1, 2))
+    study = optuna.create_study(storage=storage, study_name=f"s-{uuid.uuid4().hex[:8]}")
+    study.ask(DISTRIBUTION)  # its worker was killed before the first heartbeat
+    live = study.ask(DISTRIBUTION)
+    fail_stale(study)  # first seen silent now: not yet past the grace
+    assert states(study) == [TrialState.RUNNING, TrialState.RUNNING]
+    for _ in range(3):
+        storage.record_heartbeat(live._trial_id)
+        time.sleep(1)
+    fail_stale(study)
+    assert states(study) == [TrialState.FAIL, TrialState.RUNNING, TrialState.WAITING]

@@ -24,6 +24,7 @@ from pathlib import Path
 import optuna
 import sqlalchemy
 from optuna.storages import RDBStorage
+from optuna.storages._rdb import models
 from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.trial import TrialState
 
@@ -130,19 +131,41 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
         beat = {} if heartbeat is None else dict(
             heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
             heartbeat_stale_trial_callback=retry)
-        return _open_rdb(url, engine, beat, SQLiteStorage if local is not None else RDBStorage)
+        return _open_rdb(url, engine, beat, local is not None)
 
 
-class SQLiteStorage(RDBStorage):
-    """A database on this machine, whose workers are all here: as on the journal, a trial whose
-    worker process is gone (kill -9) is stale at once; a resumed study waited out the grace
-    period (60 s) for it. (A server's workers may be on machines that share a host name.)"""
+class HeartbeatRDBStorage(RDBStorage):
+    """Optuna's RDBStorage, whose stale trials also include those that never wrote a heartbeat
+    (their worker died between creating the trial and its first heartbeat), once this process
+    has seen them silent for the grace period: Optuna skips them for good, and every later
+    trial waited for them as for a trial still choosing its point (a resumed study hung). On a
+    ``local`` database (SQLite: its workers are all here), as on the journal, a trial whose
+    worker process is gone (kill -9) is stale at once, not after the grace period (60 s); a
+    server's workers may be on machines that share a host name."""
+
+    def __init__(self, *args, local: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._local = local
+        self._silent_since: dict[int, float] = {}  # running trial id -> first seen without one
 
     def _get_stale_trial_ids(self, study_id: int) -> list[int]:
         stale = super()._get_stale_trial_ids(study_id)
         running = self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
-        return [*stale, *(t._trial_id for t in running
-                          if t._trial_id not in stale and worker_gone(t))]
+        beating = self._with_heartbeat([t._trial_id for t in running])
+        now = time.monotonic()  # this process's clock: the trials' start times are the workers'
+        self._silent_since = {t._trial_id: self._silent_since.get(t._trial_id, now)
+                              for t in running if t._trial_id not in beating}
+        silent = [i for i, since in self._silent_since.items() if now - since > self.grace_period]
+        gone = [t._trial_id for t in running if self._local and worker_gone(t)]
+        return list(dict.fromkeys([*stale, *silent, *gone]))
+
+    def _with_heartbeat(self, trial_ids: list[int]) -> set[int]:
+        if not trial_ids:
+            return set()
+        beats = models.TrialHeartbeatModel
+        with self.engine.connect() as connection:
+            return set(connection.scalars(sqlalchemy.select(beats.trial_id).where(
+                beats.trial_id.in_(trial_ids))))
 
 
 def _open_journal(path: Path, heartbeat: Heartbeat | None,
@@ -178,13 +201,13 @@ def _check_journal(path: Path) -> None:
                             ".journal or .db file, or a storage URL")
 
 
-def _open_rdb(url: str, engine: dict, beat: dict, kind: type[RDBStorage]) -> RDBStorage:
+def _open_rdb(url: str, engine: dict, beat: dict, local: bool) -> RDBStorage:
     """RDBStorage creates its tables when opened; workers opening a fresh database at the same
     moment race to create them and the losers fail. The tables exist once anyone has won, so a
     failed open is retried a few times."""
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return kind(url, engine_kwargs=engine, **beat)
+            return HeartbeatRDBStorage(url, engine_kwargs=engine, local=local, **beat)
         except Exception as e:  # SQLAlchemy/driver errors: a race, a bad URL, no server
             if isinstance(e, ImportError):
                 raise CnnspaceError(f"cannot open the storage {redact(url)}: the Python driver "
