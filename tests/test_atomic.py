@@ -115,3 +115,15 @@ def test_the_folder_is_synced_after_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", recording)
     write_text_atomic(tmp_path / "f", "x")
     assert synced == [(False, False), (True, True)]  # the file's data, then the renamed entry
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path):
+    from cnnspace._atomic import check_writable
+    (tmp_path / "f").write_text("")
+    check_writable(tmp_path / "new" / "deeper" / "out.json", "-o")  # folders made on writing
+    check_writable(tmp_path / "f", "-o")                            # replaced on writing
+    with pytest.raises(CnnspaceError, match=r"^-o .* is a folder: give the name"):
+        check_writable(tmp_path, "-o")
+    with pytest.raises(CnnspaceError, match=f"^-o {tmp_path}/f/x/out.json: {tmp_path}/f is a "
+                                            "file, not a folder$"):
+        check_writable(tmp_path / "f" / "x" / "out.json", "-o")

@@ -79,14 +79,17 @@ def test_a_saved_commbench_from_a_larger_machine_names_its_threads_field(capsys,
 @pytest.mark.parametrize("plot, message", [
     ("scale.gif", "--plot {}: use a .png, .svg or .pdf file name"),
     ("plots.png", "--plot {} is a folder: give the name of the file to write"),
+    # a path through a file failed only when the plot was written, after the measuring
+    ("notes.txt/scale.png", "--plot {}: {} is a file, not a folder"),
 ])
 def test_a_plot_that_cannot_be_written_is_refused_before_measuring(capsys, tmp_path, no_measuring,
                                                                      plot, message):
     (tmp_path / "plots.png").mkdir()
+    (tmp_path / "notes.txt").write_text("")
     path = tmp_path / plot
     assert main(["scale", "squeezenet1_1", "--preset", "measured", "--plot", str(path)]) == 2
     err = capsys.readouterr().err
-    assert message.format(path) in err and err.count("\n") == 1
+    assert message.format(path, tmp_path / "notes.txt") in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -164,6 +164,12 @@ def test_out_naming_a_folder_is_refused_before_the_analysis(capsys, tmp_path, mo
     assert code == 2 and out == ""
     assert err.strip() == (f"cnnspace space: error: --out {tmp_path} is a folder: give the name "
                            "of the file to write")
+    (tmp_path / "notes.txt").write_text("")  # a path through a file: refused before too
+    code, out, err = run(capsys, "space", "analyze", str(EXAMPLES / "bypass.yaml"), "--out",
+                         str(tmp_path / "notes.txt" / "points.csv"))
+    assert code == 2 and err.strip() == (f"cnnspace space: error: --out "
+                                         f"{tmp_path / 'notes.txt' / 'points.csv'}: "
+                                         f"{tmp_path / 'notes.txt'} is a file, not a folder")
 
 
 def test_list_choices_are_written_as_yaml_reads_them(capsys, tmp_path):

@@ -19,6 +19,21 @@ _SYSTEM_FOLDERS = ("dev", "proc")
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
+def check_writable(path: str | os.PathLike, flag: str) -> None:
+    """Refuses, by its ``flag``, an output file that cannot be written, before the work whose
+    results it would hold: a folder, a path through a file, a folder without permission."""
+    path = Path(path)
+    if path.is_dir():
+        raise CnnspaceError(f"{flag} {path} is a folder: give the name of the file to write")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # made when the file is written
+    if not folder.is_dir():
+        raise CnnspaceError(f"{flag} {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK):
+        raise CnnspaceError(f"{flag} {path}: cannot write in {folder} (no permission)")
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
     if path.is_dir():

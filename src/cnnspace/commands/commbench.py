@@ -3,15 +3,13 @@ from __future__ import annotations
 
 import os
 import sys
-from pathlib import Path
 
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from .. import scale
-from .._atomic import write_text_atomic
-from ..errors import CnnspaceError
+from .._atomic import check_writable, write_text_atomic
 from ._common import (add_format_arg, check_threads, dump_json, plural, rows_to_csv,
                       table_console)
 
@@ -59,8 +57,8 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
 def run(args) -> int:
     check_threads(args.threads)
     sizes = [part for value in args.sizes for part in str(value).split(",") if part]
-    if args.output and Path(args.output).is_dir():  # found out now, not after the measurements
-        raise CnnspaceError(f"-o {args.output} is a folder: give the name of the file to write")
+    if args.output:  # found out now, not after the measurements
+        check_writable(args.output, "-o")
     bench = run_with_progress(args.nproc, sizes, args.repeats, args.warmup, args.backend,
                               args.threads)
     data = bench.to_json()

@@ -7,7 +7,7 @@ from dataclasses import replace
 from itertools import chain, count
 from pathlib import Path
 
-from .._atomic import write_atomic, write_text_atomic
+from .._atomic import check_writable, write_atomic, write_text_atomic
 from ..errors import CnnspaceError
 from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
@@ -222,8 +222,8 @@ def run_eval(args) -> int:
                           measure_fps)
 
     check_threads(args.threads)
-    if args.output and Path(args.output).is_dir():  # found out now, not after the evaluation
-        raise CnnspaceError(f"-o {args.output} is a folder: give the name of the file to write")
+    if args.output:  # found out now, not after the evaluation
+        check_writable(args.output, "-o")
     if args.output and Path(args.output).exists() and Path(args.output).samefile(args.checkpoint):
         raise CnnspaceError(f"-o {args.output} is the detector being evaluated: writing the "
                             "results there would replace it; give another file name")

@@ -7,7 +7,7 @@ from rich.console import Console
 from rich.progress import track
 from rich.table import Table
 
-from .._atomic import write_text_atomic
+from .._atomic import check_writable, write_text_atomic
 from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
 from ..space import GRID_LIMIT, DesignSpace, PointResult, SpaceError, analyze_points
@@ -93,8 +93,8 @@ def run_analyze(args) -> int:
         raise CnnspaceError(f"--sample {args.sample}: more than {GRID_LIMIT:,} points (minutes "
                             "of analysis, and memory for each): give a smaller N")
     suffix = Path(args.out or "").suffix
-    if args.out and Path(args.out).is_dir():  # found out now, not after the analysis
-        raise CnnspaceError(f"--out {args.out} is a folder: give the name of the file to write")
+    if args.out:  # found out now, not after the analysis
+        check_writable(args.out, "--out")
     if args.out and not args.format and suffix not in OUT_FORMATS:
         raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
                             f"; name it {', '.join(OUT_FORMATS)} or give --format")

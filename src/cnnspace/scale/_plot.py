@@ -14,7 +14,7 @@ from matplotlib.axis import Axis  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import LogFormatter, NullFormatter  # noqa: E402
 
-from .._atomic import write_atomic  # noqa: E402
+from .._atomic import check_writable, write_atomic  # noqa: E402
 from ..errors import CnnspaceError  # noqa: E402
 from ._model import ScalingResult  # noqa: E402
 from ._published import Comparison  # noqa: E402
@@ -46,8 +46,7 @@ def check_plot_path(path: str | Path) -> str:
     fmt = path.suffix.lstrip(".").lower()
     if fmt not in FORMATS:
         raise CnnspaceError(f"--plot {path}: use a .png, .svg or .pdf file name")
-    if path.is_dir():
-        raise CnnspaceError(f"--plot {path} is a folder: give the name of the file to write")
+    check_writable(path, "--plot")
     return fmt
 
 
