@@ -112,3 +112,17 @@ def test_slide38_squeezenet_with_deep_compression_is_500x_smaller_than_alexnet()
                        index_bits=4).bytes
     assert squeezed == 496_836
     assert round(alexnet / squeezed, -2) == 500
+
+
+def test_slides_12_and_34_each_of_32_workers_computes_one_single_gpu_batch():
+    # Seed slide 12 sums weight gradients over the batch, i = 0..1023; slide 34 shows one
+    # worker's share, i = 992..1023: 32 images, Caffe's single-GPU batch (slide 20). So a worker of
+    # FireCaffe's 32-GPU run computes exactly one baseline iteration per step, and 4x less on 128.
+    from cnnspace.scale import NetworkCosts, predict
+    titan = get_preset("titan-k20x")
+    assert FIRECAFFE_RECIPE.batch // 32 == len(range(992, 1024)) == FIRECAFFE_BASELINE.batch
+    result = predict(NetworkCosts.of(get_spec("googlenet_aux")), titan.device, titan.link,
+                     FIRECAFFE_RECIPE, FIRECAFFE_BASELINE, [32, 128], preset=titan.name)
+    per_baseline_iteration = result.baseline_total_s / FIRECAFFE_BASELINE.iterations
+    assert result.row(32, "reduction_tree").compute_s == pytest.approx(per_baseline_iteration)
+    assert result.row(128, "reduction_tree").compute_s == pytest.approx(per_baseline_iteration / 4)
