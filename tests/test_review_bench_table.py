@@ -64,3 +64,23 @@ def test_a_batch_timed_faster_than_one_frame_is_flagged(capsys, monkeypatch, bat
     assert main([*argv, "--format", "json"]) == 0
     backend = json.loads(capsys.readouterr().out)["backends"][0]
     assert backend["batches_faster_than_a_frame"] == ([8] if warned else [])
+
+
+def test_layers_above_the_peak_that_the_table_leaves_out_are_said_to_be_left_out():
+    # "layers above 100% of peak" was printed under a --top table in which no layer was above
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from cnnspace.commands.bench import ABOVE_PEAK, _print_layers
+
+    def layer(name, ms, pct):
+        return SimpleNamespace(name=name, type="conv2d", flops=1e6, time_ms=ms,
+                               achieved_flops=1e9, pct_of_peak=pct)
+    result = SimpleNamespace(layers=[layer("slow", 2.0, 50.0), layer("fast", 0.1, 180.0)],
+                             layers_backend="torch", layers_over_latency=1.0, threads=1)
+    for top, said in ((1, "layers (1 of them not among the 1 shown) above 100% of peak"),
+                      (0, "layers above 100% of peak")):
+        console = Console(record=True, width=300)
+        _print_layers(console, result, top, ABOVE_PEAK)
+        assert said in console.export_text()

@@ -117,8 +117,8 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
                   f"{with_prefix(result.flops_per_frame, 'FLOPs')} per frame")
     for r in result.backends:
         if not r.latency.stable:
-            console.print(f"! {r.name}: the timing did not settle (p90 "
-                          f"{r.latency.p90_s / r.latency.median_s:.1f}x the median): other "
+            console.print(f"! {r.name}: the timing did not settle (the median of its later "
+                          f"samples is {r.latency.drift:.0%} off the earlier ones'): other "
                           f"processes share this machine; {rerun_advice(result.threads)}")
         if r.unsettled_batches:
             console.print(f"! {r.name}: frames/s at batch "
@@ -168,8 +168,11 @@ def _print_layers(console: Console, result, top: int, above: str) -> None:
                       f"{100 * layer.time_ms / total:.1f}", f"{layer.achieved_flops / 1e9:.2f}",
                       f"{layer.pct_of_peak:.1f}")
     console.print(table)
-    if any(layer.pct_of_peak > 100 for layer in result.layers):
-        console.print(above.format(what="layers"))
+    over = [layer for layer in result.layers if layer.pct_of_peak > 100]
+    if over:
+        hidden = sum(layer not in shown for layer in over)  # --top leaves them out of the table
+        console.print(above.format(what="layers" if not hidden else
+                                   f"layers ({hidden} of them not among the {len(shown)} shown)"))
     if result.layers_over_latency > PART_OVER_WHOLE:
         console.print(f"! layers: their times add up to {result.layers_over_latency:.1f}x the "
                       f"median latency of {result.layers_backend}: the machine was busier while "

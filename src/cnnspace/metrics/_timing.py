@@ -36,16 +36,24 @@ class Timing:
     def p90_s(self) -> float:
         return percentile(self.samples_s, 90)
 
+    @property
+    def drift(self) -> float:
+        """How far the median of the later half of the samples is from the earlier half's, as a
+        fraction of the smaller: what ``stable`` holds within the tolerance."""
+        return halves_drift(self.samples_s)
+
     def to_json(self) -> dict[str, Any]:
         return {"median": self.median_s * 1e3, "p90": self.p90_s * 1e3,
                 "min": min(self.samples_s) * 1e3, "repeats": len(self.samples_s),
                 "stable": self.stable}
 
 
-def _halves_agree(samples: list[float], tolerance: float) -> bool:
+def halves_drift(samples: list[float] | tuple[float, ...]) -> float:
     half = len(samples) // 2
     a, b = statistics.median(samples[:half]), statistics.median(samples[half:])
-    return abs(a - b) <= tolerance * min(a, b)
+    if min(a, b) <= 0:  # calls too fast for the clock: only equal halves agree
+        return 0.0 if a == b else math.inf
+    return abs(a - b) / min(a, b)
 
 
 def time_calls(fn: Callable[[], Any], sync: Callable[[], None] = lambda: None, warmup: int = 3,
@@ -74,6 +82,6 @@ def time_calls(fn: Callable[[], Any], sync: Callable[[], None] = lambda: None, w
         elapsed = time.perf_counter() - started
         if len(samples) < max(min_repeats, 2) or elapsed < min_time_s:
             continue
-        stable = _halves_agree(samples, tolerance)
+        stable = halves_drift(samples) <= tolerance
         if stable or elapsed >= max_time_s:
             return Timing(tuple(samples), stable)
