@@ -163,5 +163,5 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
     return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
                       f"{s['points']:,} points, {s['invalid']:,} invalid, "
-                      f"{s['satisfy_constraints']:,} satisfy the constraints "
-                      f"({limits or 'none'})"]) + "\n"
+                      + (f"{s['satisfy_constraints']:,} satisfy the constraints ({limits})"
+                         if limits else "no constraints")]) + "\n"
