@@ -204,3 +204,12 @@ def test_a_usage_error_is_one_line_naming_the_help(capsys, argv, words):
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(words) and len(err.strip().splitlines()) == 1, err
     assert err.strip().endswith("--help`)")
+
+
+def test_the_largest_batch_reads_with_thousands_separators_and_prefixes(capsys):
+    # it read "model-parallel 66751488330.15 MB" and "training 1.08e+07 TFLOPs"
+    code, out, _ = run(capsys, "analyze", "squeezenet1_0", "--batch", "2147483647")
+    out = " ".join(out.split())
+    assert code == 0
+    assert "per step of batch 2,147,483,647: training 10.8 EFLOPs" in out
+    assert "model-parallel 66,751,488,330.15 MB (activations)" in out

@@ -57,7 +57,7 @@ def _print_table(result) -> None:
         f"model size {t.size_bytes:,} bytes at {result.bits} bits = {t.size_mb:.3f} MB (10^6) "
         f"= {t.size_mib:.3f} MiB (2^20)\n"
         f"per image: {with_prefix(t.macs, 'MACs')}, {with_prefix(t.flops, 'FLOPs')}, "
-        f"{t.activations:,} activations ({t.activation_bytes / 1e6:.2f} MB)\n"
-        f"per step of batch {result.batch}: training {with_prefix(t.train_flops_per_step, 'FLOPs')}; "
-        f"communication data-parallel {t.comm_bytes_data_parallel / 1e6:.2f} MB (gradients), "
-        f"model-parallel {t.comm_bytes_model_parallel / 1e6:.2f} MB (activations)")
+        f"{t.activations:,} activations ({t.activation_bytes / 1e6:,.2f} MB)\n"
+        f"per step of batch {result.batch:,}: training {with_prefix(t.train_flops_per_step, 'FLOPs')}; "
+        f"communication data-parallel {t.comm_bytes_data_parallel / 1e6:,.2f} MB (gradients), "
+        f"model-parallel {t.comm_bytes_model_parallel / 1e6:,.2f} MB (activations)")
