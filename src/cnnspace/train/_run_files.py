@@ -13,6 +13,8 @@ import yaml
 
 from .._atomic import remove_stale_temps, write_text_atomic
 from ..errors import CnnspaceError
+from ._callbacks import best_record
+from ._checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ._config import ConfigError
 
 
@@ -84,6 +86,20 @@ class RunFiles:
 
     def write_result(self, result: dict) -> None:
         write_text_atomic(self.result, json.dumps(result, indent=2) + "\n")
+
+    def restore_best(self, payload: dict, monitor: str) -> None:
+        """An epoch's checkpoint.pt is written before its best.pt: a run killed in between (or
+        out of disk for best.pt) left best.pt an earlier epoch's, or none, while its history
+        names the epoch it saved as the best. That epoch's best.pt is the checkpoint itself."""
+        history = payload["history"]
+        if payload["batch"] or not history or best_record(history, monitor) is not history[-1]:
+            return
+        try:
+            if load_checkpoint(self.best).step == payload["step"]:
+                return
+        except CheckpointError:
+            pass  # none yet, or damaged: the checkpoint replaces it
+        save_checkpoint(self.best, payload)
 
 
 def read_metrics(path: str | Path) -> list[dict]:

@@ -176,6 +176,7 @@ class Trainer:
             torch.manual_seed(self.config.seed + self.workers.rank + s.step)
         if self.files and self.workers.is_main:
             self.files.write_metrics(s.history)
+            self.files.restore_best(p, self.config.monitor)
 
     def _config_record(self) -> dict:
         return {"cnnspace": __version__, **self.run_info, "data": self.data.name,
