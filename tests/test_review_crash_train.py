@@ -3,6 +3,9 @@ epoch, then resumed, ends with the run folder an uninterrupted run leaves: best.
 result.json included."""
 from __future__ import annotations
 
+import errno
+import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,8 +13,10 @@ import textwrap
 import pytest
 import torch
 
+import cnnspace.train._run_files as run_files
+from cnnspace.errors import WriteError
 from cnnspace.spec import loads
-from cnnspace.train import load_checkpoint, train
+from cnnspace.train import Callback, StopTraining, load_checkpoint, train
 from _nets import tiny_yaml
 from _training import quick
 
@@ -53,6 +58,10 @@ def _same_weights(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
+def _without_timing(result: dict) -> dict:
+    return {k: v for k, v in result.items() if k not in ("wall_seconds", "images_per_s")}
+
+
 def test_a_kill_between_checkpoint_and_best_pt_leaves_best_pt_to_the_resume(tmp_path, digits8):
     out = tmp_path / "run"
     _killed_after(out, "checkpoint.pt")
@@ -62,3 +71,41 @@ def test_a_kill_between_checkpoint_and_best_pt_leaves_best_pt_to_the_resume(tmp_
     best, last = load_checkpoint(out / "best.pt"), load_checkpoint(out / "checkpoint.pt")
     assert (best.epoch, best.step) == (last.epoch, last.step) == (1, resumed.steps)
     assert _same_weights(best.model_state, last.model_state)
+
+
+def test_a_kill_before_result_json_leaves_it_to_the_resume(tmp_path, digits8):
+    reference = tmp_path / "reference"
+    train(loads(tiny_yaml()), digits8, quick(out=str(reference), **OPTIONS))
+    out = tmp_path / "run"
+    _killed_after(out, "metrics.jsonl")  # every epoch done; result.json was to come
+    assert not (out / "result.json").exists()
+    train(loads(tiny_yaml()), digits8, quick(out=str(out), resume=True, **OPTIONS))
+    assert _without_timing(json.loads((out / "result.json").read_text())) == \
+        _without_timing(json.loads((reference / "result.json").read_text()))
+
+
+def test_a_full_disk_at_the_end_leaves_no_earlier_stops_result(tmp_path, digits8, monkeypatch):
+    class StopAtStep(Callback):
+        def on_step_end(self, state):
+            if state.step == 5:
+                raise StopTraining("stopped for the test")
+
+    out = tmp_path / "run"
+    config = quick(out=str(out), **OPTIONS)
+    train(loads(tiny_yaml()), digits8, config, callbacks=[StopAtStep()])
+    assert json.loads((out / "result.json").read_text())["stopped"] == "stopped for the test"
+
+    written = run_files.RunFiles.write_result
+
+    def full_disk(self, result):
+        raise WriteError(f"cannot write {self.result}: {os.strerror(errno.ENOSPC)}",
+                         errno.ENOSPC)
+
+    monkeypatch.setattr(run_files.RunFiles, "write_result", full_disk)
+    with pytest.raises(WriteError):
+        train(loads(tiny_yaml()), digits8, config.with_options(resume=True))
+    monkeypatch.setattr(run_files.RunFiles, "write_result", written)
+    finished = train(loads(tiny_yaml()), digits8, config.with_options(resume=True))
+    result = json.loads((out / "result.json").read_text())
+    assert (result["stopped"], result["steps"], result["epochs"]) == \
+        (None, finished.steps, 1)

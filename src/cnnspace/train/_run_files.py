@@ -87,6 +87,14 @@ class RunFiles:
     def write_result(self, result: dict) -> None:
         write_text_atomic(self.result, json.dumps(result, indent=2) + "\n")
 
+    def result_steps(self) -> int | None:
+        """The steps the result.json on disk describes; None where there is none to read."""
+        try:
+            steps = json.loads(self.result.read_text()).get("steps")
+        except (OSError, ValueError, AttributeError):
+            return None
+        return steps if isinstance(steps, int) else None
+
     def restore_best(self, payload: dict, monitor: str) -> None:
         """An epoch's checkpoint.pt is written before its best.pt: a run killed in between (or
         out of disk for best.pt) left best.pt an earlier epoch's, or none, while its history

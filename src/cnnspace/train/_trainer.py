@@ -233,7 +233,10 @@ class Trainer:
             self.stopped = None
         self.module.eval()  # the result is for inference: dropout off, batchnorm stats fixed
         result = self._result()
-        if self.files and self.workers.is_main and not complete:  # its result is written
+        # A complete run's result is written already, unless a kill or a full disk came between
+        # its last checkpoint and result.json: then that result is missing or an earlier stop's.
+        if self.files and self.workers.is_main and (
+                not complete or self.files.result_steps() != result.steps):
             self.files.write_result(result.to_json())
         for callback in self.callbacks:
             callback.on_train_end(s, result)
