@@ -29,3 +29,11 @@ def expect_path(value: Any, what: str, hint: str = "", arg: str | None = None) -
     if not isinstance(value, (str, os.PathLike)):
         raise StudyError(f"{arg + ': ' if arg else ''}expected {what} (a str or pathlib.Path), "
                          f"got {type(value).__name__}{hint}")
+
+
+def describe_error(e: BaseException) -> str:
+    """One line: the exception's type and message (an OSError's names its file)."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    if isinstance(e, CnnspaceError) and text:
+        return text  # cnnspace's own errors say what failed
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

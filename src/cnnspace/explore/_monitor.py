@@ -20,7 +20,7 @@ from ._points import describe_point
 from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
 from ._records import outcome as trial_outcome
 from ._records import retried_numbers, trial_error
-from ._storage import open_storage
+from ._storage import open_storage, storage_failure
 
 POLL_S = 2.0
 
@@ -36,7 +36,7 @@ class Monitor:
         self.started = time.time()
         self._stop = threading.Event()
         self._status = None
-        self._error: CnnspaceError | None = None
+        self._error: Exception | None = None
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -152,12 +152,14 @@ class Monitor:
         # An error in a thread would print its traceback: kept for stop() to raise instead.
         try:
             self.watch()
-        except CnnspaceError as e:
-            self._error = e
+        except Exception as e:
+            if not isinstance(e, CnnspaceError) and storage_failure(e) is None:
+                raise
+            self._error = e  # a database gone away: explore() says so, once
 
     def stop(self, thread: threading.Thread) -> None:
         """Stops the thread of ``start()``; an error it met (a journal damaged while the study
-        ran) is raised here, in the caller's thread."""
+        ran, a database gone away) is raised here, in the caller's thread."""
         self._stop.set()
         thread.join()
         if self._error is not None:

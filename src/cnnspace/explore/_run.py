@@ -27,7 +27,7 @@ from ._monitor import Monitor
 from ._points import Feasibility
 from ._records import Counts, count
 from ._session import Prepared, open_study, prepare
-from ._storage import Heartbeat, is_journal, open_storage, redact, storage_url
+from ._storage import Heartbeat, is_journal, open_storage, redact, storage_failure, storage_url
 from ._errors import StudyError, expect_path
 from ._study_file import StudyFile, expect_study
 from ._worker import run_worker
@@ -95,25 +95,35 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     location = storage or str(out_dir)
     url = storage_url(location)
     shared = storage is not None and not is_journal(url) and not url.startswith("sqlite:")
-    # Created once here, so that this command's own workers never race to create it.
-    open_study(open_storage(location, heartbeat), name, prepared)
-    if worker_index is not None:
-        die_with_parent()
-        run_worker(prepared, location, name, out_dir, heartbeat, worker_index, shared)
-    else:
-        _announce(console, prepared, name, url, workers)
-        monitor = Monitor(location, name, study.objectives, prepared.total, workers,
-                          study.epochs, console)
-        if workers == 1:
-            thread = monitor.start()
-            try:
-                run_worker(prepared, location, name, out_dir, heartbeat, 0, shared)
-            finally:
-                monitor.stop(thread)
+    try:
+        # Created once here, so that this command's own workers never race to create it.
+        open_study(open_storage(location, heartbeat), name, prepared)
+        if worker_index is not None:
+            die_with_parent()
+            run_worker(prepared, location, name, out_dir, heartbeat, worker_index, shared)
         else:
-            _run_local_workers(study, workers, out_dir, location, name, heartbeat, monitor)
-    trials = optuna.load_study(study_name=name, storage=open_storage(location, None)) \
-        .get_trials(deepcopy=False)
+            _announce(console, prepared, name, url, workers)
+            monitor = Monitor(location, name, study.objectives, prepared.total, workers,
+                              study.epochs, console)
+            if workers == 1:
+                thread = monitor.start()
+                try:
+                    run_worker(prepared, location, name, out_dir, heartbeat, 0, shared)
+                finally:
+                    monitor.stop(thread)
+            else:
+                _run_local_workers(study, workers, out_dir, location, name, heartbeat, monitor)
+        trials = optuna.load_study(study_name=name, storage=open_storage(location, None)) \
+            .get_trials(deepcopy=False)
+    except Exception as e:
+        # A database that went away (server stopped, network lost) surfaced as pages of
+        # SQLAlchemy and Optuna tracebacks, the last an UnboundLocalError inside Optuna.
+        lost = storage_failure(e)
+        if lost is None:
+            raise
+        raise CnnspaceError(f"lost the storage {redact(url)} ({lost}); what it holds is kept: "
+                            "run the same command again once it is back (a trial cut short is "
+                            "queued again once its heartbeat is --grace seconds old)") from None
     return ExploreResult(name, redact(url), out_dir, count(trials), prepared.feasibility,
                          prepared.total, time.monotonic() - started)
 

@@ -29,7 +29,7 @@ from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
 from optuna.trial import TrialState
 
 from ..errors import CnnspaceError
-from ._errors import expect_path
+from ._errors import describe_error, expect_path
 from ._journal import (CheckedJournalStorage, HeartbeatJournalStorage, RetryTrial,
                        set_aside_cut_off_line, worker_gone)
 
@@ -159,6 +159,15 @@ class HeartbeatRDBStorage(RDBStorage):
         gone = [t._trial_id for t in running if self._local and worker_gone(t)]
         return list(dict.fromkeys([*stale, *silent, *gone]))
 
+    def record_heartbeat(self, trial_id: int) -> None:
+        try:
+            super().record_heartbeat(trial_id)
+        except Exception as e:
+            if storage_failure(e) is None:
+                raise
+            # Optuna's heartbeat thread would print a traceback every interval; the worker's
+            # next use of the storage reports it once, and a beat lost in a glitch is retried.
+
     def _with_heartbeat(self, trial_ids: list[int]) -> set[int]:
         if not trial_ids:
             return set()
@@ -227,6 +236,22 @@ def _is_race(e: Exception) -> bool:
     return isinstance(e, sqlalchemy.exc.IntegrityError) or (
         isinstance(e, sqlalchemy.exc.OperationalError)
         and ("already exists" in text or "locked" in text))
+
+
+def storage_failure(e: BaseException) -> str | None:
+    """What went wrong with the database behind ``e`` (anywhere in its chain of causes), in
+    one line (the driver's own words where it gave some), or None if no database error is
+    behind it."""
+    found, seen = None, set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, sqlalchemy.exc.DBAPIError) and e.orig is not None:
+            return describe_error(e.orig)
+        if found is None and isinstance(e, (sqlalchemy.exc.SQLAlchemyError,
+                                            optuna.exceptions.StorageInternalError)):
+            found = describe_error(e)
+        e = e.__cause__ or e.__context__
+    return found
 
 
 def redact(url: str) -> str:

@@ -32,11 +32,13 @@ from ..errors import CnnspaceError
 from ..metrics import TRAIN_FLOPS_FACTOR
 from ..space import DesignSpace, analyze_points
 from ..spec import to_dict
+from ._errors import describe_error
 from ._journal import FAILED_TRY, INTERRUPTED, WORKER_ATTR, RetryTrial
 from ._points import describe_point, suggest_point
 from ._records import (FAILED, INFEASIBLE, PRUNED, REUSED, STARTED, STUDY_ATTR, TRAINED,
                        final_outcome)
 from ._session import trains_alike
+from ._storage import storage_failure
 from ._study_file import StudyFile
 
 ANALYTIC_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations")
@@ -62,14 +64,6 @@ def machine_error(e: BaseException) -> bool:
     the OSError of a full disk, a missing permission or a file where a folder should be)."""
     return isinstance(e, OSError) or (isinstance(e, CnnspaceError) and isinstance(
         e.__cause__ or e.__context__, OSError))
-
-
-def describe_error(e: BaseException) -> str:
-    """One line: the exception's type and message (an OSError's names its file)."""
-    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    if isinstance(e, CnnspaceError) and text:
-        return text  # cnnspace's own errors say what failed
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 @dataclass
@@ -114,6 +108,8 @@ class TrialRunner:
         except UpdateFinishedTrialError:
             raise  # another worker declared this trial stale and already queued it again
         except Exception as e:
+            if storage_failure(e) is not None:
+                raise  # nothing can be recorded there: explore() reports the storage lost
             environment = machine_error(e)
             message = describe_error(e)
             trial.set_user_attr("error", message)
