@@ -126,6 +126,7 @@ def run(args) -> int:
         raise CnnspaceError("several checkpoints are compared with --table")
     # Training and torch are needed from here on only.
     from ..compress import CompressOptions, compress
+    from ..train import claimed_folder
 
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
                               progress=not args.no_progress,
@@ -134,15 +135,18 @@ def run(args) -> int:
     # names and paths are the user's: "[sr=0.25]" in them is text, not rich markup
     note = (partial(Console(stderr=True).print, markup=False, highlight=False)
             if not args.no_progress else (lambda message: None))
-    for earlier in ("compression.json", "table.json"):  # what compress and --table write last
-        if args.out and (Path(args.out) / earlier).exists():
-            raise CnnspaceError(f"{args.out} already holds a compression result ({earlier}); "
-                                "choose another --out")
+    if args.out:
+        _refuse_earlier_result(Path(args.out))  # before the checkpoints are read
     trained = [_load_trained(path, args.data) for path in args.checkpoints]
     out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
-    if args.table:
-        return _table(args, trained, options, out, note)
-    report = compress(trained[0], options, out, note)
+    # Two commands on one --out would write over each other's files: one's compression.json
+    # could describe the other's model.cnnz.
+    with claimed_folder(out, f"{out} is being written by another command; wait for it to end "
+                        "or choose another --out"):
+        _refuse_earlier_result(out)  # again: one that ended since may have left its result
+        if args.table:
+            return _table(args, trained, options, out, note)
+        report = compress(trained[0], options, out, note)
     if args.format == "json":
         print(dump_json(report), end="")
     else:
@@ -151,6 +155,13 @@ def run(args) -> int:
     _warn_if_destroyed(accuracy["after"]["top1"], accuracy["before"]["top1"],
                        trained[0].data.num_classes, f"{out / report['file']}")
     return 0
+
+
+def _refuse_earlier_result(out: Path) -> None:
+    for earlier in ("compression.json", "table.json"):  # what compress and --table write last
+        if (out / earlier).exists():
+            raise CnnspaceError(f"{out} already holds a compression result ({earlier}); "
+                                "choose another --out")
 
 
 def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: str) -> None:

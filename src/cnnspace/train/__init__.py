@@ -15,12 +15,13 @@ from ._init_from import (CopiedWeights, InitialWeights, check_initial_weights,
                          copy_initial_weights, read_initial_weights)
 from ._launch import launch_local
 from ._model import ClassificationLoss, fit_spec, zoo_spec
-from ._run_files import RunFiles, read_metrics
+from ._run_files import RunFiles, claimed_folder, read_metrics
 from ._schedule import lr_factor, make_optimizer, make_scheduler
 
 __all__ = ["RECIPES", "Callback", "Checkpoint", "CheckpointError", "ClassificationLoss",
            "CommCounter", "ConfigError", "EvalResult", "default_recipe", "NonFiniteLossError", "RunFiles",
            "StopTraining", "TrainConfig", "TrainResult", "TrainState", "available_cpus",
+           "claimed_folder",
            "evaluate", "fit_spec", "CopiedWeights", "InitialWeights", "check_initial_weights",
            "copy_initial_weights", "read_initial_weights", "launch_local", "load_checkpoint",
            "lr_factor",

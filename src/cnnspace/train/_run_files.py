@@ -27,27 +27,11 @@ class RunFiles:
         self.best = self.out / "best.pt"
         self.result = self.out / "result.json"
 
-    @contextlib.contextmanager
-    def claimed(self) -> Iterator[None]:
+    def claimed(self) -> contextlib.AbstractContextManager[None]:
         """Held while a run writes the folder: a second run started on the same --out is refused
-        instead of interleaving its checkpoints with this one's. The kernel's lock on the folder
-        itself: no file is left behind, and it goes with its process however that ends, so a
-        killed run never leaves the folder locked for its --resume."""
-        try:
-            self.out.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.out, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as e:
-            raise ConfigError(f"cannot write the run folder {self.out}: {e.strerror}") from None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise ConfigError(f"{self.out} is being written by another run; wait for it to "
-                                  "end (then --resume continues it) or choose another --out"
-                                  ) from None
-            yield
-        finally:
-            os.close(fd)  # releases the lock
+        instead of interleaving its checkpoints with this one's."""
+        return claimed_folder(self.out, f"{self.out} is being written by another run; wait for "
+                              "it to end (then --resume continues it) or choose another --out")
 
     def refuse_to_overwrite(self, resume: bool) -> None:
         """A finished or interrupted run is continued (``resume``), never started over."""
@@ -108,6 +92,36 @@ class RunFiles:
         except CheckpointError:
             pass  # none yet, or damaged: the checkpoint replaces it
         save_checkpoint(self.best, payload)
+
+
+@contextlib.contextmanager
+def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
+    """Held while a command writes ``folder``; another that claims it meanwhile is refused with
+    ``busy``. The kernel's lock on the folder itself: no file is left behind, and it goes with
+    its process however that ends, so a killed command never leaves the folder locked. Folders
+    it made are removed again if the command wrote nothing there (it failed on its input)."""
+    made = [f for f in (folder, *folder.parents) if not f.exists()]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except (FileExistsError, NotADirectoryError):
+        file = next(f for f in folder.parents if f.exists() and not f.is_dir())
+        raise ConfigError(f"cannot write the folder {folder}: {file} is a file") from None
+    except OSError as e:
+        raise ConfigError(f"cannot write the folder {folder}: {e.strerror}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(busy) from None
+        yield
+    finally:
+        for empty in made:  # deepest first; rmdir leaves any folder that holds something
+            try:
+                empty.rmdir()
+            except OSError:
+                break
+        os.close(fd)  # releases the lock
 
 
 def read_metrics(path: str | Path) -> list[dict]:

@@ -1,0 +1,70 @@
+"""Review of crash safety: two `cnnspace compress` commands on one --out, and one killed while
+writing and run again there."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from cnnspace.spec import loads
+from cnnspace.train import train
+from _cli import run
+from _nets import tiny_yaml
+from _training import quick
+
+pytestmark = pytest.mark.slow
+
+# `cnnspace compress` in a child that freezes once its model.cnnz is written under its checking
+# name, before it is read back, renamed and reported.
+CHILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import cnnspace.compress._pipeline as pipeline
+    from cnnspace.cli import main
+
+    def freeze(path):
+        Path(sys.argv[1], "..frozen").touch()
+        time.sleep(600)
+
+    pipeline.decompress = freeze
+    main(["compress", *sys.argv[2:]])
+""")
+
+
+def _wait_for(path, child: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while not path.exists():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, f"no {path}"
+        time.sleep(0.02)
+
+
+def test_a_second_compress_on_the_same_out_is_refused_and_a_killed_one_can_be_rerun(
+        tmp_path, digits8, capsys):
+    run_folder = tmp_path / "run"
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+    out = tmp_path / "z"
+    argv = [str(run_folder / "checkpoint.pt"), "--sparsity", "0.5", "--bits", "conv=4",
+            "--no-progress", "--out", str(out)]
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), *argv],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(tmp_path / "..frozen", child)
+        # Both wrote model.cnnz and compression.json: one's report could describe the other's file.
+        code, _, err = run(capsys, "compress", *argv)
+        assert code == 2 and err.count("\n") == 1, err
+        assert f"{out} is being written by another command" in err
+        assert not (out / "compression.json").exists()
+    finally:
+        child.kill()
+        child.communicate()
+    # Killed half-way: nothing to refuse, and nothing of the killed run left beside the result.
+    code, _, err = run(capsys, "compress", *argv)
+    assert code == 0, err
+    report = json.loads((out / "compression.json").read_text())
+    assert sorted(p.name for p in out.iterdir()) == ["compression.json", "model.cnnz"]
+    assert report["file_bytes"] == (out / "model.cnnz").stat().st_size
