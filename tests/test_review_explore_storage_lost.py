@@ -38,3 +38,14 @@ def test_a_database_that_goes_away_is_one_line_per_process(tmp_path, postgres_ur
     assert command.returncode == 2 and "Traceback" not in err, err[-3000:]
     assert 1 <= len(errors) <= int(workers) + 1, err
     assert all("lost the storage" in line and url in line for line in errors[:int(workers)]), err
+
+
+def test_a_database_never_reached_is_not_called_lost(tmp_path, capsys):
+    from cnnspace.cli import main
+
+    study = write_study(tmp_path, name="never", axes={"sr": [0.5]})
+    url = "postgresql+psycopg2://me:secret@127.0.0.1:9/x"
+    assert main(["explore", str(study), "--out", str(tmp_path / "out"), "--storage", url]) == 2
+    err = capsys.readouterr().err
+    assert "error: cannot open the storage postgresql+psycopg2://me:***@127.0.0.1:9/x" in err
+    assert "lost the storage" not in err

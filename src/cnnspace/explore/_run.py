@@ -118,7 +118,7 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
     except Exception as e:
         # A database that went away (server stopped, network lost) surfaced as pages of
         # SQLAlchemy and Optuna tracebacks, the last an UnboundLocalError inside Optuna.
-        lost = storage_failure(e)
+        lost = None if isinstance(e, CnnspaceError) else storage_failure(e)
         if lost is None:
             raise
         raise CnnspaceError(f"lost the storage {redact(url)} ({lost}); what it holds is kept: "

@@ -250,7 +250,7 @@ def storage_failure(e: BaseException) -> str | None:
         if found is None and isinstance(e, (sqlalchemy.exc.SQLAlchemyError,
                                             optuna.exceptions.StorageInternalError)):
             found = describe_error(e)
-        e = e.__cause__ or e.__context__
+        e = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
     return found
 
 
