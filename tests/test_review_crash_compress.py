@@ -2,7 +2,9 @@
 writing and run again there."""
 from __future__ import annotations
 
+import errno
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,11 +12,14 @@ import time
 
 import pytest
 
+import cnnspace.compress._pipeline as pipeline
+from cnnspace.compress import CompressOptions, compress
+from cnnspace.errors import WriteError
 from cnnspace.spec import loads
 from cnnspace.train import train
 from _cli import run
 from _nets import tiny_yaml
-from _training import quick
+from _training import quick, small_trained
 
 pytestmark = pytest.mark.slow
 
@@ -68,3 +73,21 @@ def test_a_second_compress_on_the_same_out_is_refused_and_a_killed_one_can_be_re
     report = json.loads((out / "compression.json").read_text())
     assert sorted(p.name for p in out.iterdir()) == ["compression.json", "model.cnnz"]
     assert report["file_bytes"] == (out / "model.cnnz").stat().st_size
+
+
+def test_compress_over_an_earlier_result_never_leaves_that_result_s_report(tmp_path,
+                                                                          monkeypatch):
+    # compress() writes over an earlier result in its folder (the command refuses that folder);
+    # a full disk or a kill between the new model.cnnz and its report left the old report,
+    # which named another size and accuracy than the file beside it.
+    out = tmp_path / "z"
+    compress(small_trained(), CompressOptions({"sparsity": 0.0}, {"conv": 8}), out)
+
+    def full_disk(path, report):
+        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
+
+    monkeypatch.setattr(pipeline, "write_report", full_disk)
+    with pytest.raises(WriteError):
+        compress(small_trained(), CompressOptions({"sparsity": 0.9}, {"conv": 2}), out)
+    assert (out / "model.cnnz").exists()
+    assert not (out / "compression.json").exists()

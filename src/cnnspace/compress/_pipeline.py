@@ -271,6 +271,9 @@ def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
     codes = share(model, trained, masks, options, note)
     meta = {"accuracy_before": {"top1": before.top1, "top5": before.top5}}
     note(f"writing {out / 'model.cnnz'}, reading it back and evaluating it")
+    # An earlier result's report goes first: a kill or a full disk between this model.cnnz and
+    # its report would leave that report describing a file no longer there.
+    (out / "compression.json").unlink(missing_ok=True)
     written = write_and_check(out / "model.cnnz", trained, model, codes, options.coding, meta)
     report = compression_report(trained, codes, written, before, options)
     write_report(out / "compression.json", report)
