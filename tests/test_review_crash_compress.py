@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+import cnnspace.commands.compress as compress_command
 import cnnspace.compress._pipeline as pipeline
 from cnnspace.compress import CompressOptions, compress
 from cnnspace.errors import WriteError
@@ -28,7 +29,8 @@ pytestmark = pytest.mark.slow
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import cnnspace.compress._pipeline as pipeline
+    import cnnspace.commands.compress as compress_command
+import cnnspace.compress._pipeline as pipeline
     from cnnspace.cli import main
 
     def freeze(path):
@@ -91,3 +93,23 @@ def test_compress_over_an_earlier_result_never_leaves_that_result_s_report(tmp_p
         compress(small_trained(), CompressOptions({"sparsity": 0.9}, {"conv": 2}), out)
     assert (out / "model.cnnz").exists()
     assert not (out / "compression.json").exists()
+
+
+def test_a_table_that_cannot_be_written_is_shown_first(tmp_path, digits8, capsys, monkeypatch):
+    # Every row was measured, then table.json failed on a full disk before anything was shown:
+    # the whole comparison was lost for one line of error.
+    run_folder = tmp_path / "run"
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+
+    def full_disk(path, text):
+        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
+
+    monkeypatch.setattr(compress_command, "write_text_atomic", full_disk)
+    code, shown, err = run(capsys, "compress", "--table", run_folder / "checkpoint.pt",
+                           "--sparsity", "0.5", "--format", "json", "--no-progress",
+                           "--out", tmp_path / "t")
+    assert code == 2 and err == f"cnnspace compress: error: cannot write {tmp_path / 't'}/" \
+        "table.json: No space left on device\n"
+    rows = json.loads(shown)
+    assert [r["approach"] for r in rows][:2] == ["baseline", "SVD"]
+    assert rows[0]["bytes"] == (tmp_path / "t" / "run" / "baseline.cnnz").stat().st_size

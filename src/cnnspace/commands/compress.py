@@ -208,11 +208,14 @@ def _table(args, trained, options, out: Path, note) -> int:
     rows = compression_table(trained, options, out, baseline - 1, note=note,
                              **_set(svd_keep=args.svd_keep, svd_layers=args.svd_layers))
     data = [r.to_json() for r in rows]
-    write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
+    # Shown before table.json is written: a disk that filled would otherwise lose every row
+    # measured (their files are written already).
     if args.format == "json":
         print(dump_json(data), end="")
     else:
         _print_table(rows, rows[(baseline - 1) * len(rows) // len(trained)].model, out)
+    sys.stdout.flush()
+    write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
     per_model = len(rows) // len(trained)
     for i, r in enumerate(rows):  # each checkpoint's rows in turn, each against its own classes
         if i % per_model:  # the first row of each model is its uncompressed baseline
