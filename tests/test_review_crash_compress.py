@@ -29,8 +29,7 @@ pytestmark = pytest.mark.slow
 CHILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import cnnspace.commands.compress as compress_command
-import cnnspace.compress._pipeline as pipeline
+    import cnnspace.compress._pipeline as pipeline
     from cnnspace.cli import main
 
     def freeze(path):
