@@ -14,13 +14,14 @@ import pytest
 
 import cnnspace.commands.compress as compress_command
 import cnnspace.compress._pipeline as pipeline
-from cnnspace.compress import CompressOptions, compress
+from cnnspace.compress import CompressOptions, compress, compression_table
 from cnnspace.errors import WriteError
 from cnnspace.spec import loads
 from cnnspace.train import train
 from _cli import run
 from _nets import tiny_yaml
 from _training import quick, small_trained
+from test_review_crash_train import disk_full_after
 
 pytestmark = pytest.mark.slow
 
@@ -112,3 +113,11 @@ def test_a_table_that_cannot_be_written_is_shown_first(tmp_path, digits8, capsys
     rows = json.loads(shown)
     assert [r["approach"] for r in rows][:2] == ["baseline", "SVD"]
     assert rows[0]["bytes"] == (tmp_path / "t" / "run" / "baseline.cnnz").stat().st_size
+
+
+def test_a_disk_that_fills_during_the_int8_row_names_its_file(tmp_path, monkeypatch):
+    # torch.save's own "unexpected pos" RuntimeError (a traceback) is now the file and the cause
+    disk_full_after(monkeypatch, 1000)
+    with pytest.raises(WriteError, match=f"cannot write {tmp_path / 't' / 'small' / 'int8.pt'}: "
+                       "No space left on device"):
+        compression_table([small_trained()], CompressOptions({"sparsity": 0.5}), tmp_path / "t")

@@ -97,7 +97,24 @@ def load_model_state(module: nn.Module, state: dict, source: Path | str) -> None
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Temp file + rename: a crash or SIGKILL leaves the previous checkpoint intact."""
-    write_atomic(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
+    write_torch(path, {"format": FORMAT, "version": VERSION, **payload})
+
+
+def write_torch(path: str | Path, obj: Any) -> None:
+    """``torch.save(obj)`` to ``path``, atomically. torch's zip writer turns a write that failed
+    (a full disk) into an error of its own, "[enforce fail at inline_container.cc:672] .
+    unexpected pos ...", and a traceback: the OSError behind it is raised instead, which
+    write_atomic tells as the file that could not be written and why."""
+    def save(f) -> None:
+        try:
+            torch.save(obj, f)
+        except RuntimeError as e:
+            failed = e.__cause__ or e.__context__
+            if isinstance(failed, OSError):
+                raise failed from None
+            raise
+
+    write_atomic(path, save)
 
 
 def _quantized(value: Any) -> bool:
