@@ -42,16 +42,21 @@ def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool) -> int | None:
+def worker_seed(seed: int | None, sampler: str, index: int, shared_storage: bool,
+                trials_before: int = 0) -> int | None:
     """Workers must not draw the same points: each gets its own seed (and, on a storage that
-    other machines share, one that differs between machines). Except for the grid: its seed
+    other machines share, one that differs between machines), and so does each run of a
+    resumed study (``trials_before``: the study's trials when the worker starts), or it would
+    draw the first run's points again and reuse their networks. Except for the grid: its seed
     shuffles the grid, and every worker must number the grid points alike."""
     if sampler == "grid":
         return seed or 0
     if seed is None:
         return None
     host = zlib.crc32(socket.gethostname().encode()) % 1_000_000 if shared_storage else 0
-    return (seed + index + host) % 2**32  # Optuna's samplers take 32 bits
+    # A prime above any worker index: no two (index, trials_before) pairs share a seed.
+    run = trials_before * 1_000_003
+    return (seed + index + host + run) % 2**32  # Optuna's samplers take 32 bits
 
 
 def _terminated(signum, frame):
@@ -153,10 +158,12 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
     study_file, space = prepared.study, prepared.space
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = open_storage(location, heartbeat)
+    before = len(storage.get_all_trials(storage.get_study_id_from_name(study_name),
+                                        deepcopy=False))
     sampling = dict(
         sampler=make_sampler(study_file.sampler, lambda: grid_search_space(space),
                              worker_seed(study_file.seed, study_file.sampler.name, index,
-                                         shared_storage)),
+                                         shared_storage, before)),
         pruner=make_pruner(study_file.pruner, study_file.epochs))
     study = open_study(storage, study_name, prepared, **sampling)
     runner = TrialRunner(TrialContext(study_file, study_name, space, prepared.data,
