@@ -18,7 +18,7 @@ import cnnspace.train._run_files as run_files
 from cnnspace.cli import main
 from cnnspace.errors import WriteError
 from cnnspace.spec import loads
-from cnnspace.train import Callback, StopTraining, load_checkpoint, train
+from cnnspace.train import Callback, ConfigError, StopTraining, load_checkpoint, train
 from _nets import tiny_yaml
 from _training import quick
 
@@ -146,3 +146,18 @@ def test_a_disk_that_fills_during_a_checkpoint_is_one_line(tmp_path, capsys, mon
     assert (code, capsys.readouterr().err) == (
         2, f"cnnspace train: error: cannot write {out}/checkpoint.pt: No space left on device\n")
     assert sorted(p.name for p in out.iterdir()) == ["config.yaml"]  # no half-written file
+
+
+def test_a_refused_claim_leaves_the_folder_to_the_run_that_holds_it(tmp_path, monkeypatch):
+    # Another run made and locked the folder between this one's look (none there) and its
+    # lock: the refused one removed the holder's folder, still empty, from under it.
+    out = tmp_path / "run"
+
+    def held_by_another(fd, operation):
+        raise BlockingIOError
+
+    monkeypatch.setattr(run_files.fcntl, "flock", held_by_another)
+    with pytest.raises(ConfigError, match="being written by another run"):
+        with run_files.RunFiles(out).claimed():
+            pass
+    assert out.is_dir()

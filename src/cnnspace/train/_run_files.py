@@ -113,6 +113,7 @@ def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            made = []  # the holder's folder, though this call may have made it
             raise ConfigError(busy) from None
         yield
     finally:
