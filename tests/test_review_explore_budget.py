@@ -64,7 +64,8 @@ def test_machines_sharing_a_postgres_database_keep_to_the_budget(tmp_path,
     assert count(trials).done == 1 and len(trials) == 1
 
 
-def test_a_lock_holder_gone_silent_frees_the_budget_lock_after_the_grace(postgres_url):  # noqa: F811
+def test_a_lock_holder_gone_silent_frees_the_budget_lock_after_the_grace(
+        postgres_url):  # noqa: F811
     # A machine lost without closing its connection: its transaction stays open on the server.
     import threading
     import time

@@ -9,9 +9,10 @@
 A trial cut short by an interruption (Ctrl-C, SIGTERM) is queued again, however often that
 happens. A trial that fails by itself (an exception) records its error and is queued again at
 most ``max_retry`` times, then ends as failed; one that every try would meet (the point does not
-fit in memory, its loss diverged: ``_training.cannot_train``) fails at once; an error of the machine rather than of the trial
-(a file that cannot be written: a full disk, a missing permission) stops the worker at once
-(MachineError), with the trial queued again for the next run.
+fit in memory, its loss diverged: ``_training.cannot_train``) fails at once; an error of the
+machine rather than of the trial (a file that cannot be written: a full disk, a missing
+permission) stops the worker at once (MachineError), with the trial queued again for the next
+run.
 """
 from __future__ import annotations
 
