@@ -39,18 +39,34 @@ def _charge(nbytes: int) -> None:
                        "a call on the same data, which pickle never writes")
 
 
+# The codec pickle names when it writes bytes at protocols 0-2. Another would run whatever
+# codec the file names: punycode takes time quadratic in the text (60 KB of it: 49 s).
+_PICKLE_CODECS = ("latin1", "latin-1")
+
+
+def _check_codec(encoding) -> None:
+    if encoding not in _PICKLE_CODECS:
+        raise _Refused(f"refusing text encoded as {encoding!r}: pickle writes bytes as latin1")
+
+
 def _bytes_from_text(*args) -> bytes:
-    """bytes() of nothing or of text; bytes(N) would allocate N bytes from a tiny file."""
+    """bytes() of nothing, of bytes or of latin1 text; bytes(N) would allocate N bytes from a
+    tiny file."""
     if args and not isinstance(args[0], (bytes, str)):
         raise _Refused("refusing bytes() of a number: only byte strings are allowed")
+    if len(args) > 1:
+        _check_codec(args[1])
     made = bytes(*args)
     _charge(len(made))
     return made
 
 
-def _encode(obj, *args):
-    """codecs.encode, charged for what it makes."""
-    made = codecs.encode(obj, *args)
+def _encode(obj, encoding="utf-8"):
+    """codecs.encode of text to latin1, as pickle writes bytes, charged for what it makes."""
+    if not isinstance(obj, str):
+        raise _Refused(f"refusing to encode a {type(obj).__name__}: only text is encoded")
+    _check_codec(encoding)
+    made = codecs.encode(obj, encoding)
     _charge(len(made))
     return made
 
