@@ -3,6 +3,7 @@ the tokenizer backtracked over quadratically, pickles whose codec calls run a qu
 from __future__ import annotations
 
 import pickle
+import resource
 import time
 
 import pytest
@@ -58,3 +59,15 @@ def test_bytes_as_pickle_writes_them_at_protocol_2_still_read(tmp_path):
     assert load_restricted_pickle(path) == b"\xff\x00a"
     path.write_bytes(pickle.dumps([b"", b"\x80abc"], protocol=2))
     assert load_restricted_pickle(path) == [b"", b"\x80abc"]
+
+
+def test_a_memo_index_far_beyond_the_pickle_is_refused_before_memory_is_taken(tmp_path):
+    # LONG_BINPUT 2**26: C's unpickler zeroed a memo table of 2**27 entries (1 GB) for 9 bytes
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x02Nr" + (1 << 26).to_bytes(4, "little") + b".")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(DataError) as refused:
+        load_restricted_pickle(path)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    assert str(refused.value) == (f"{path}: not a safe data pickle: refusing memo index "
+                                  "67,108,864 at opcode 2: pickle writes them one after another")

@@ -11,6 +11,7 @@ import contextvars
 import io
 import math
 import pickle
+import pickletools
 from pathlib import Path
 
 import numpy as np
@@ -177,6 +178,20 @@ for _core in ("numpy.core.numeric", "numpy._core.numeric"):
     _ALLOWED[(_core, "_frombuffer")] = _view_bytes
 
 
+def _check_memo_indices(data: bytes) -> None:
+    """Refuses a pickle that stores a value at a memo index beyond its count of opcodes so far:
+    pickle numbers them 0, 1, 2..., while C's unpickler grows its memo table to twice the index
+    given and zeroes it (9 bytes made 1 GB). A damaged pickle ends the check where it breaks:
+    the unpickler stops there too, and says what is wrong in pickle's own words."""
+    try:
+        for count, (opcode, index, _) in enumerate(pickletools.genops(data)):
+            if opcode.name in ("PUT", "BINPUT", "LONG_BINPUT") and index > count:
+                raise _Refused(f"refusing memo index {index:,} at opcode {count:,}: pickle "
+                               "writes them one after another")
+    except ValueError:
+        return
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         try:
@@ -196,6 +211,7 @@ def load_restricted_pickle(path: str | Path):
         raise DataError(f"{path}: cannot read: {e.strerror}") from None
     budget = _BUDGET.set([2 * len(data)])
     try:
+        _check_memo_indices(data)
         return _RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
     except _Refused as e:
         raise DataError(f"{path}: not a safe data pickle: {e}") from None
