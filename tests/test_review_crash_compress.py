@@ -121,3 +121,21 @@ def test_a_disk_that_fills_during_the_int8_row_names_its_file(tmp_path, monkeypa
     with pytest.raises(WriteError, match=f"cannot write {tmp_path / 't' / 'small' / 'int8.pt'}: "
                        "No space left on device"):
         compression_table([small_trained()], CompressOptions({"sparsity": 0.5}), tmp_path / "t")
+
+
+def test_a_report_that_cannot_be_written_is_shown(tmp_path, digits8, capsys, monkeypatch):
+    # model.cnnz was written and measured, then compression.json met a full disk: the command
+    # said only the error, and the sizes and accuracies it had measured were lost.
+    run_folder = tmp_path / "run"
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+
+    def full_disk(path, report):
+        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
+
+    monkeypatch.setattr(pipeline, "write_report", full_disk)
+    out = tmp_path / "z"
+    code, shown, err = run(capsys, "compress", run_folder / "checkpoint.pt", "--sparsity", "0.5",
+                           "--format", "json", "--no-progress", "--out", out)
+    assert code == 2 and err == f"cnnspace compress: error: cannot write {out}/" \
+        "compression.json: No space left on device\n"
+    assert json.loads(shown)["file_bytes"] == (out / "model.cnnz").stat().st_size

@@ -126,6 +126,7 @@ def run(args) -> int:
         raise CnnspaceError("several checkpoints are compared with --table")
     # Training and torch are needed from here on only.
     from ..compress import CompressOptions, compress
+    from ..compress._pipeline import ReportNotWritten
     from ..train import claimed_folder
 
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
@@ -146,15 +147,23 @@ def run(args) -> int:
         _refuse_earlier_result(out)  # again: one that ended since may have left its result
         if args.table:
             return _table(args, trained, options, out, note)
-        report = compress(trained[0], options, out, note)
-    if args.format == "json":
-        print(dump_json(report), end="")
-    else:
-        _print_report(report, out)
+        try:
+            report = compress(trained[0], options, out, note)
+        except ReportNotWritten as e:
+            _show_report(args, e.report, out)  # measured, and its model.cnnz written
+            raise
+    _show_report(args, report, out)
     accuracy = report["accuracy"]
     _warn_if_destroyed(accuracy["after"]["top1"], accuracy["before"]["top1"],
                        trained[0].data.num_classes, f"{out / report['file']}")
     return 0
+
+
+def _show_report(args, report: dict, out: Path) -> None:
+    if args.format == "json":
+        print(dump_json(report), end="")
+    else:
+        _print_report(report, out)
 
 
 def _refuse_earlier_result(out: Path) -> None:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..data import DataSplits
+from ..errors import WriteError
 from ..spec import NetSpec
 from ..train import (EvalResult, NonFiniteLossError, TrainConfig, evaluate, fit_spec,
                      load_checkpoint, train)
@@ -36,6 +37,15 @@ RETRAIN_LR_FACTOR = 0.1  # Han et al. retrain pruned networks at a tenth of the 
 
 def silent(message: str) -> None:
     """The default ``note``: compression stages say nothing unless asked to."""
+
+
+class ReportNotWritten(WriteError):
+    """compression.json could not be written (a full disk, say) after model.cnnz was: the
+    ``report`` it would have held, for the caller to show rather than lose."""
+
+    def __init__(self, error: WriteError, report: dict):
+        super().__init__(str(error), error.errno)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -276,6 +286,9 @@ def compress(trained: Trained, options: CompressOptions, out: str | os.PathLike,
     (out / "compression.json").unlink(missing_ok=True)
     written = write_and_check(out / "model.cnnz", trained, model, codes, options.coding, meta)
     report = compression_report(trained, codes, written, before, options)
-    write_report(out / "compression.json", report)
+    try:
+        write_report(out / "compression.json", report)
+    except WriteError as e:
+        raise ReportNotWritten(e, report) from None
     return report
 
