@@ -53,8 +53,26 @@ def fitted_space(study: StudyFile):
     return data, space, notes
 
 
+def check_training_here(study: StudyFile) -> None:
+    """What every trial would meet on this machine, met once before any: a device it lacks,
+    weights to start from (``init_from``) that cannot be read. Each trial met them alone, and
+    the study ended with every point failed (4 tries each) and kept failed on a resumed run."""
+    from ..train import read_initial_weights, uses_cuda
+
+    try:
+        uses_cuda(study.train["device"])
+    except CnnspaceError as e:
+        raise StudyError(str(e), key="train.device", source=study.source) from None
+    if study.train.get("init_from"):
+        try:
+            read_initial_weights(study.train["init_from"])
+        except CnnspaceError as e:
+            raise StudyError(str(e), key="train.init_from", source=study.source) from None
+
+
 def prepare(study: StudyFile) -> Prepared:
     data, space, notes = fitted_space(study)
+    check_training_here(study)
     try:
         found = check_feasible(space, study.seed or 0)
     except StudyError as e:
