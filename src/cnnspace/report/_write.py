@@ -302,6 +302,6 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     added = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in columns]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns + added)
-    writer.writeheader()
-    writer.writerows(rows)
+    writer.writerow({c: H.spreadsheet_cell(c) for c in writer.fieldnames})
+    writer.writerows({k: H.spreadsheet_cell(v) for k, v in r.items()} for r in rows)
     write_text_atomic(path, buf.getvalue())

