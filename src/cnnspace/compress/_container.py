@@ -26,6 +26,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .._atomic import write_atomic
+from .._yaml_file import MAX_VALUES
 from ..spec import NetSpec, SpecError, from_dict, to_dict
 from ._codec import (BlobWriter, Coding, TensorBytes, WeightCode, decode_raw, decode_weight,
                      encode_raw, encode_weight, entry_shape)
@@ -37,6 +38,9 @@ SUFFIX = ".cnnz"
 _PREFIX = struct.Struct("<8sHI")
 _CRC = struct.Struct("<I")
 _MAX_HEADER = 64 << 20  # decompressed header bytes accepted (a spec plus entries is far less)
+# JSON values a header may hold: a spec as large as a YAML file may be, and as many again for
+# its tensors' entries. 61 KB of compressed "[],[],..." made 21 million lists (1.6 GB).
+_MAX_HEADER_VALUES = 2 * MAX_VALUES
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ def write_cnnz(path: str | os.PathLike, spec: NetSpec,
                           separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as e:  # the reader takes plain JSON only
         raise CompressError(f"meta must be plain JSON data (finite numbers): {e}") from None
+    _check_header_values(text.encode())  # no file is written that the reader refuses
     header = zlib.compress(text.encode(), 9)
     body = b"".join([_PREFIX.pack(MAGIC, VERSION, len(header)), header, *blobs.parts])
     data = body + _CRC.pack(zlib.crc32(body))
@@ -161,6 +166,7 @@ def _parse_header(source: str, raw: bytes) -> dict:
         text = inflater.decompress(raw, _MAX_HEADER)
         if inflater.unconsumed_tail or not inflater.eof:
             raise CompressError("the header is truncated or larger than allowed")
+        _check_header_values(text)
         header = json.loads(text, parse_constant=_not_json)
     except CompressError as e:  # before ValueError, which it is
         raise CompressError(f"{source}: {e}") from None
@@ -185,6 +191,16 @@ def _parse_header(source: str, raw: bytes) -> dict:
                                 f"{key!r}")
         entries[key] = entry
     return {"spec": spec, "meta": header["meta"], "tensors": entries}
+
+
+def _check_header_values(text: bytes) -> None:
+    """Refuses a header of more JSON values than allowed, counted before parsing: each value
+    but the first follows a ',', a ':', a '[' or a '{' (those inside strings count too, so
+    the count can only be larger)."""
+    values = 1 + sum(text.count(c) for c in (b",", b":", b"[", b"{"))
+    if values > _MAX_HEADER_VALUES:
+        raise CompressError(f"the header holds more than {_MAX_HEADER_VALUES:,} JSON values "
+                            f"(about {values:,}), far more than a model's spec and tensors need")
 
 
 def _not_json(constant: str):
