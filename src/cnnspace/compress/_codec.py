@@ -299,7 +299,11 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
         check_finite(codebook, "the codebook's values")
         symbols = _read_stream(entry.get("values"), count, len(codebook) + offset, bits, blob)
         values = np.concatenate([np.zeros(offset, np.float32), codebook])[symbols]
-    out = np.zeros(numel, dtype=np.float32)
+    try:
+        out = np.zeros(numel, dtype=np.float32)
+    except (ValueError, MemoryError):  # numpy's words for sizes beyond its index or memory
+        raise CompressError(f"a weight of shape {list(shape)} ({numel:,} values) does not fit "
+                            "in memory") from None
     out[positions] = values
     return out.reshape(shape)
 
