@@ -14,10 +14,10 @@ from cnnspace.compress._container import MAGIC, VERSION
 from cnnspace.spec import to_dict
 
 
-def _container(path, header: bytes):
-    """A .cnnz of ``header`` (JSON text, compressed here) and no payload, checksum valid."""
+def _container(path, header: bytes, payload: bytes = b""):
+    """A .cnnz of ``header`` (JSON text, compressed here) and ``payload``, checksum valid."""
     compressed = zlib.compress(header, 9)
-    body = MAGIC + struct.pack("<HI", VERSION, len(compressed)) + compressed
+    body = MAGIC + struct.pack("<HI", VERSION, len(compressed)) + compressed + payload
     path.write_bytes(body + struct.pack("<I", zlib.crc32(body)))
     return path
 
@@ -48,3 +48,35 @@ def test_a_pruned_weight_of_a_shape_beyond_memory_is_a_compress_error(tmp_path, 
         read_cnnz(path).tensor("w")
     assert str(refused.value) == (f"{path}: tensor 'w': a weight of shape {shape} "
                                   f"({shape[0] * shape[1]:,} values) does not fit in memory")
+
+
+def test_a_huffman_stream_claiming_more_symbols_than_bits_is_refused_before_allocating(tmp_path):
+    # 10**12 symbols from 8 bits: decode set aside 7.28 TiB for their positions (MemoryError)
+    shape = [10**6, 10**6]
+    stream = {"coding": "huffman", "nbits": 8, "data": [0, 1], "lengths": [1, 1]}
+    entry = {"key": "w", "kind": "weight", "shape": shape, "bits": 1, "sparse": False,
+             "entries": 10**12, "codebook": [2, 4], "values": stream}
+    header = {"spec": to_dict(get_spec("squeezenet1_1")), "meta": {}, "tensors": [entry]}
+    path = tmp_path / "claims.cnnz"
+    _container(path, json.dumps(header).encode(), payload=b"\x00\x11" + b"\x00\x00\x80\x3f")
+    with pytest.raises(CompressError) as refused:
+        read_cnnz(path).tensor("w")
+    assert str(refused.value) == (f"{path}: tensor 'w': a Huffman stream of 8 bits cannot hold "
+                                  "1000000000000 symbols")
+
+
+def test_a_dense_weight_is_checked_against_its_bytes_before_memory_is_filled(tmp_path):
+    # a 64-million-value weight stored in 8 bits: the reader filled an array of every position
+    # (512 MB) before finding that the stream lacks the bits
+    shape = [8000, 8000]
+    stream = {"coding": "fixed", "nbits": 64_000_000, "data": [0, 1]}
+    entry = {"key": "w", "kind": "weight", "shape": shape, "bits": 1, "sparse": False,
+             "entries": 64_000_000, "codebook": [1, 8], "values": stream}
+    header = {"spec": to_dict(get_spec("squeezenet1_1")), "meta": {}, "tensors": [entry]}
+    path = _container(tmp_path / "short.cnnz", json.dumps(header).encode(),
+                      payload=b"\x00" + b"\x00\x00\x80\x3f\x00\x00\x00\x40")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(CompressError) as refused:
+        read_cnnz(path).tensor("w")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
+    assert str(refused.value) == (f"{path}: tensor 'w': a stream of 64000000 bits has 1 bytes")

@@ -279,8 +279,8 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
         index_bits = _int(entry, "index_bits", 1, MAX_SHARED_BITS)
         gaps = _read_stream(entry.get("gaps"), count, 1 << index_bits, index_bits, blob)
         positions = entry_positions(gaps, index_bits, numel)
-    else:
-        positions = np.arange(numel)
+    else:  # every position, without an array of them: numel comes from the header
+        positions = slice(None)
     if bits == RAW_BITS:
         stream = entry.get("values")
         if not isinstance(stream, dict) or stream.get("coding") != "float32":

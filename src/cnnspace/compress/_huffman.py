@@ -97,6 +97,8 @@ def decode(data: bytes, nbits: int, count: int, lengths: np.ndarray) -> np.ndarr
         if nbits:
             raise CompressError(f"a Huffman stream of no symbols has {nbits} bits")
         return np.zeros(0, dtype=np.int64)
+    if count > nbits:  # every code takes a bit at least; checked before memory is set aside
+        raise CompressError(f"a Huffman stream of {nbits} bits cannot hold {count} symbols")
     codes = canonical_codes(lengths)
     width = int(lengths.max()) if len(lengths) else 0
     if width == 0:
