@@ -127,3 +127,24 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path):
     with pytest.raises(CnnspaceError, match=f"^-o {tmp_path}/f/x/out.json: {tmp_path}/f is a "
                                             "file, not a folder$"):
         check_writable(tmp_path / "f" / "x" / "out.json", "-o")
+
+
+def test_a_failed_write_that_torch_wraps_is_still_a_write_error(tmp_path):
+    # torch.save's zip writer raises "[enforce fail at inline_container.cc:672] . unexpected
+    # pos ..." over the OSError of a full disk: every torch file (checkpoints, detectors, int8
+    # models) is told as the file that could not be written and why.
+    import errno
+
+    from cnnspace.errors import WriteError
+
+    def filling(f):
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos")
+
+    with pytest.raises(WriteError, match=r"^cannot write .*/d\.pt: No space left on device$"):
+        write_atomic(tmp_path / "d.pt", filling)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(RuntimeError, match="a bug"):  # torch's own errors pass through
+        write_atomic(tmp_path / "d.pt", lambda f: (_ for _ in ()).throw(RuntimeError("a bug")))

@@ -68,8 +68,11 @@ def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) ->
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and not isinstance(e, CnnspaceError):  # e.g. a full disk
-            raise WriteError(f"cannot write {path}: {e.strerror}", e.errno) from None
+        # torch.save's zip writer turns a write that failed (a full disk) into an error of its
+        # own ("[enforce fail at inline_container.cc:672] . unexpected pos ...") over the OSError
+        failed = e.__cause__ or e.__context__ if isinstance(e, RuntimeError) else e
+        if isinstance(failed, OSError) and not isinstance(failed, CnnspaceError):
+            raise WriteError(f"cannot write {path}: {failed.strerror}", failed.errno) from None
         raise
 
 

@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from .._atomic import write_atomic
 from ..nn import build
-from ..train import evaluate, torch_writer
+from ..train import evaluate
 from ._codec import RAW_BITS, Coding
 from ._errors import CompressError
 from ._int8 import load_int8, quantize_int8, unquantizable_reason
@@ -118,7 +118,7 @@ def _int8(trained: Trained, out: Path) -> TableRow:
     calibration = [x for x, _ in itertools.islice(loader, CALIBRATION_BATCHES)]
     quantized = quantize_int8(trained.model, calibration)
     path = out / "int8.pt"
-    write_atomic(path, torch_writer(quantized.state_dict()))
+    write_atomic(path, lambda f: torch.save(quantized.state_dict(), f))
     result = evaluate(load_int8(quantized, path), trained.data.test, device="cpu")
     return TableRow(trained.name, APPROACHES[4], path.stat().st_size, result.top1, result.top5,
                     str(path), "static post-training quantization, FX graph mode, x86 backend")

@@ -13,7 +13,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -97,24 +97,7 @@ def load_model_state(module: nn.Module, state: dict, source: Path | str) -> None
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Temp file + rename: a crash or SIGKILL leaves the previous checkpoint intact."""
-    write_atomic(path, torch_writer({"format": FORMAT, "version": VERSION, **payload}))
-
-
-def torch_writer(obj: Any) -> Callable[[IO[bytes]], None]:
-    """What write_atomic calls to ``torch.save(obj)``. torch's zip writer turns a write that
-    failed (a full disk) into an error of its own, "[enforce fail at inline_container.cc:672] .
-    unexpected pos ...", and a traceback: the OSError behind it is raised instead, which
-    write_atomic tells as the file that could not be written and why."""
-    def save(f: IO[bytes]) -> None:
-        try:
-            torch.save(obj, f)
-        except RuntimeError as e:
-            failed = e.__cause__ or e.__context__
-            if isinstance(failed, OSError):
-                raise failed from None
-            raise
-
-    return save
+    write_atomic(path, lambda f: torch.save({"format": FORMAT, "version": VERSION, **payload}, f))
 
 
 def _quantized(value: Any) -> bool:
