@@ -91,10 +91,12 @@ def test_options_that_differ_from_the_named_recipe_are_its_overrides(tmp_path, d
 
 # -- monitor ------------------------------------------------------------------------------------
 
-def test_a_monitor_that_names_no_metric_is_refused_before_training(digits8):
+@pytest.mark.parametrize("monitor", ["acc", "test_images"])
+def test_a_monitor_that_names_no_metric_is_refused_before_training(digits8, monitor):
+    # test_images was offered and taken: "best" would have been the epoch that saw most images
     with pytest.raises(ConfigError, match="option 'monitor': expected a metric of the epoch "
-                       "records, one of loss, test_loss, test_images, top1, top5; got 'acc'"):
-        train(loads(TINY), digits8, quick(monitor="acc"))
+                       f"records, one of loss, test_loss, top1, top5; got '{monitor}'"):
+        train(loads(TINY), digits8, quick(monitor=monitor))
 
 
 def test_a_monitor_missing_from_a_custom_evaluation_is_refused(digits8):

@@ -13,6 +13,10 @@ from ._loader import unwrapped
 from ._model import main_output
 
 
+# What an evaluation counts rather than scores: no model is better for having seen more images.
+COUNTED = frozenset({"test_images"})
+
+
 @dataclass(frozen=True)
 class EvalResult:
     loss: float     # mean cross-entropy of the main output

@@ -21,6 +21,7 @@ from ._checkpoint import (Checkpoint, load_checkpoint, load_model_state, restore
                           rng_state, save_checkpoint)
 from ._config import ConfigError, TrainConfig
 from ._distributed import Workers, wrap_ddp
+from ._evaluate import COUNTED
 from ._imprint import classifier_layer, imprint
 from ._init_from import copy_initial_weights, read_initial_weights
 from ._loader import EpochLoader
@@ -48,7 +49,7 @@ class StopFlag:
 
 def check_monitor(monitor: str, metrics) -> None:
     """``monitor`` must name the training loss or one of the evaluation's ``metrics``."""
-    choices = ["loss", *metrics]
+    choices = ["loss", *(m for m in metrics if m not in COUNTED)]
     if monitor not in choices:
         raise ConfigError(f"option 'monitor': expected a metric of the epoch records, one of "
                           f"{', '.join(choices)}; got {monitor!r}")
