@@ -35,10 +35,10 @@ def test_a_header_of_millions_of_tiny_values_is_refused_before_it_is_parsed(tmp_
                                   "need")
 
 
-@pytest.mark.parametrize("shape", [[2**40, 2**40], [10**6, 10**6]])
+@pytest.mark.parametrize("shape", [[2**31, 2**31], [10**6, 10**6]])
 def test_a_pruned_weight_of_a_shape_beyond_memory_is_a_compress_error(tmp_path, shape):
-    # a wholly pruned weight stores nothing, whatever its shape: numpy's ValueError ("Maximum
-    # allowed dimension exceeded") or MemoryError (3.64 TiB) escaped Cnnz.tensor
+    # a wholly pruned weight stores nothing, whatever its shape: numpy's ValueError ("array is
+    # too big") or MemoryError (3.64 TiB) escaped Cnnz.tensor
     empty = {"coding": "fixed", "nbits": 0, "data": [0, 0]}
     entry = {"key": "w", "kind": "weight", "shape": shape, "bits": 4, "sparse": True,
              "entries": 0, "index_bits": 4, "gaps": empty, "codebook": [0, 0], "values": empty}
@@ -80,3 +80,21 @@ def test_a_dense_weight_is_checked_against_its_bytes_before_memory_is_filled(tmp
         read_cnnz(path).tensor("w")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB
     assert str(refused.value) == (f"{path}: tensor 'w': a stream of 64000000 bits has 1 bytes")
+
+
+@pytest.mark.parametrize("kind", ["raw", "weight"])
+def test_an_empty_tensor_of_absurd_sides_is_a_compress_error(tmp_path, kind):
+    # [0, 10**30] holds no value, so no byte count refused it: numpy's reshape raised
+    # ValueError ("Maximum allowed dimension exceeded") out of Cnnz.tensor
+    shape = [0, 10**30]
+    empty = {"coding": "fixed", "nbits": 0, "data": [0, 0]}
+    entry = ({"kind": "raw", "dtype": "float32", "data": [0, 0]} if kind == "raw" else
+             {"kind": "weight", "bits": 32, "sparse": False, "entries": 0,
+              "values": {"coding": "float32", "data": [0, 0]}, "gaps": empty})
+    header = {"spec": to_dict(get_spec("squeezenet1_1")), "meta": {},
+              "tensors": [{"key": "w", "shape": shape, **entry}]}
+    path = _container(tmp_path / "absurd.cnnz", json.dumps(header).encode())
+    with pytest.raises(CompressError) as refused:
+        read_cnnz(path).tensor("w")
+    assert str(refused.value) == (f"{path}: tensor 'w': field 'shape' {shape} is larger than "
+                                  "any array can be")

@@ -231,6 +231,9 @@ def entry_shape(entry: dict) -> tuple[int, ...]:
     if (not isinstance(shape, list) or len(shape) > 8
             or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape)):
         raise CompressError(f"field 'shape' must be a list of non-negative integers, got {shape!r}")
+    # numpy refuses (ValueError) a shape whose sides multiply past 2**63, even with a side of 0
+    if math.prod(max(side, 1) for side in shape) >= 1 << 63:
+        raise CompressError(f"field 'shape' {shape} is larger than any array can be")
     return tuple(shape)
 
 
