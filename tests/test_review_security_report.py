@@ -53,25 +53,42 @@ def test_report_html_shows_stored_markup_as_text(tmp_path):
 
 
 
-def test_axis_names_of_a_crafted_storage_cannot_write_plots_outside_the_report_folder(tmp_path):
-    # write_report drew the sweep of an axis named '../../../escaped' to
-    # plots/sweep_../../../escaped.png, outside the report's folder, and only then checked the
-    # space (`cnnspace report` checks it first, the Python API did not)
-    axis = "../../../escaped"
-    study_file = load_study_file(write_study(tmp_path, name="tiny"))
+def trained_storage(folder, axis: str, values: list) -> None:
+    """A study over ``axis`` with one trained trial per value, as a storage from elsewhere may
+    hold it: neither the axis nor the values checked."""
+    study_file = load_study_file(write_study(folder, name="tiny"))
     config = json.loads(json.dumps(study_file.to_dict()))
     config["space"]["axes"] = {axis: [0.25, 0.5]}
-    storage = open_storage(tmp_path / "study.journal", heartbeat=None)
+    storage = open_storage(folder / "study.journal", heartbeat=None)
     study = optuna.create_study(study_name="tiny", storage=storage,
                                 directions=study_file.directions)
     study.set_user_attr(STUDY_ATTR, config)
-    for i, value in enumerate([0.25, 0.5]):
+    for i, value in enumerate(values):
         study.add_trial(create_trial(
             state=TrialState.COMPLETE, values=[0.5 + i / 10, 1.0 + i],
             user_attrs={"outcome": "trained", "point": {axis: value}, "point_id": f"p{i}",
                         "results": {"top1": 0.5 + i / 10, "size_mib": 1.0 + i}}))
+
+
+def test_axis_names_of_a_crafted_storage_cannot_write_plots_outside_the_report_folder(tmp_path):
+    # write_report drew the sweep of an axis named '../../../escaped' to
+    # plots/sweep_../../../escaped.png, outside the report's folder, and only then checked the
+    # space (`cnnspace report` checks it first, the Python API did not)
+    trained_storage(tmp_path, "../../../escaped", [0.25, 0.5])
     out = tmp_path / "deep" / "out"
     with pytest.raises(SpaceError, match=r"firenet has no setting '\.\./\.\./\.\./escaped'"):
         write_report(load_results(str(tmp_path / "study.journal")), out)
     assert not list(tmp_path.rglob("escaped*"))
     assert not out.exists()
+
+
+def test_a_long_stored_value_is_cut_in_the_plots_and_whole_in_the_table(tmp_path):
+    # a 200,000-character value made the parallel coordinates 1.4 million pixels wide: 5.5 GB
+    # and 90 s for a 200 KB storage (here 50,000: 357,000 pixels)
+    value = "x" * 50_000
+    trained_storage(tmp_path, "sr", [value, 0.5])
+    write_report(load_results(str(tmp_path / "study.journal")), tmp_path)
+    png = (tmp_path / "plots" / "parallel.png").read_bytes()
+    width = int.from_bytes(png[16:20], "big")  # the PNG header's width field
+    assert width < 5_000
+    assert value in (tmp_path / "report.html").read_text()

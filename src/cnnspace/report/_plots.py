@@ -63,7 +63,7 @@ def point_label(row: dict, axes: Sequence[str], per_line: int = 3) -> str:
     lines: list[str] = []
     room = 0  # settings the last line still takes
     for a in axes:
-        setting = f"{a}={short(row.get(a))}"
+        setting = f"{a}={drawn(row.get(a))}"
         if room and len(lines[-1]) + 1 + len(setting) <= LABEL_WIDTH:
             lines[-1] += " " + setting
             room -= 1
@@ -205,7 +205,7 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
     if ticks is not None:
         # wrapped to the room each tick has: lists of layers ran into each other
         width = max(10, SWEEP_TICK_CHARS // len(ticks))
-        ax.set_xticks(range(len(ticks)), ["\n".join(textwrap.wrap(short(t), width))
+        ax.set_xticks(range(len(ticks)), ["\n".join(textwrap.wrap(drawn(t), width))
                                           for t in ticks])
     right = ax.twinx()
     right.plot(positions, [r[size] for r in rows], "s--", color="C1", label=label(size))
@@ -239,7 +239,7 @@ def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> F
         # from 0 at the lowest error, up by 1/n at each model's error; the name wrapped as
         # the Pareto labels are (a long study name ran the legend off the figure)
         ax.step(values[:1] + values, [0.0] + [(i + 1) / n for i in range(n)], where="post",
-                label="\n".join(textwrap.wrap(f"{name} (n={n})", LABEL_WIDTH)))
+                label="\n".join(textwrap.wrap(f"{drawn(name)} (n={n})", LABEL_WIDTH)))
     ax.set_xlabel(error_label(accuracy))
     _as_percent(ax.xaxis, accuracy)
     ax.set_ylabel("cumulative fraction of models")
@@ -343,5 +343,17 @@ def short(v: Any) -> str:
     return str(v)
 
 
+# Characters of a value (or name) a plot draws at most; the table holds it whole. A storage
+# from elsewhere may hold any text: a 200,000-character value made the parallel coordinates
+# 1.4 million pixels wide (5.5 GB, 90 s).
+MAX_DRAWN = 200
+
+
+def drawn(v: Any) -> str:
+    """``short(v)``, cut to ``MAX_DRAWN`` characters (the cut marked with an ellipsis)."""
+    text = short(v)
+    return text if len(text) <= MAX_DRAWN else text[:MAX_DRAWN - 1] + "\u2026"
+
+
 def _value_text(metric: str, v: Any) -> str:
-    return f"{v:.1%}" if _is_accuracy(metric) and isinstance(v, float) else short(v)
+    return f"{v:.1%}" if _is_accuracy(metric) and isinstance(v, float) else drawn(v)
