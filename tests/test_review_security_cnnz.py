@@ -98,3 +98,21 @@ def test_an_empty_tensor_of_absurd_sides_is_a_compress_error(tmp_path, kind):
         read_cnnz(path).tensor("w")
     assert str(refused.value) == (f"{path}: tensor 'w': field 'shape' {shape} is larger than "
                                   "any array can be")
+
+
+@pytest.mark.parametrize("where", ["meta", "layer"])
+def test_a_stored_spec_nested_deeper_than_yaml_allows_is_a_compress_error(tmp_path, where):
+    # JSON reads ~1,000 levels; freezing the spec recursed per level and 500 levels of meta
+    # (or of a layer field) raised RecursionError out of read_cnnz
+    spec = to_dict(get_spec("squeezenet1_1"))
+    deep = json.loads("[" * 500 + "]" * 500)
+    if where == "meta":
+        spec["meta"] = {"x": deep}
+    else:
+        spec["layers"][0]["kernel"] = deep
+    path = _container(tmp_path / "deep.cnnz",
+                      json.dumps({"spec": spec, "meta": {}, "tensors": []}).encode())
+    with pytest.raises(CompressError) as refused:
+        read_cnnz(path)
+    assert str(refused.value) == (f"{path}: the stored spec is invalid: nested more than 100 "
+                                  "levels deep")

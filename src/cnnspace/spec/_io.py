@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
-from .._yaml_file import safe_dump, safe_load, yaml_problem
+from .._yaml_file import MAX_DEPTH, safe_dump, safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
@@ -79,6 +79,7 @@ def validated(spec: NetSpec, source: str | None = None) -> NetSpec:
 def _from_dict(d: Any) -> NetSpec:
     if not isinstance(d, dict):
         raise SpecError(f"a network description must be a mapping, got {type(d).__name__}")
+    _check_depth(d)
     unknown = sorted(set(map(str, d)) - set(_TOP_KEYS))
     if unknown:
         raise SpecError(f"unknown top-level key (allowed: {', '.join(_TOP_KEYS)})"
@@ -131,6 +132,20 @@ def _from_dict(d: Any) -> NetSpec:
         layers.append(Layer(name, entry["type"], tuple(inputs), attrs))
     return NetSpec(d["name"], shape, tuple(layers), tuple(outputs), d.get("init", "kaiming_uniform"),
                    d.get("description", ""), d.get("meta", {}))
+
+
+def _check_depth(d: dict) -> None:
+    """Refuses data nested deeper than a YAML file may be: JSON (a .cnnz header) and pickles (a
+    checkpoint) nest deeper, and freezing the spec recursed per level (500 levels of meta raised
+    RecursionError out of read_cnnz)."""
+    stack = [(d, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise SpecError(f"nested more than {MAX_DEPTH} levels deep")
+        children = value.values() if isinstance(value, dict) else \
+            value if isinstance(value, (list, tuple)) else ()
+        stack.extend((child, depth + 1) for child in children)
 
 
 def _check_plain(value: Any, where: str, mapping: bool = False) -> None:
