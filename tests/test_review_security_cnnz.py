@@ -9,9 +9,13 @@ import zlib
 import pytest
 
 from cnnspace import get_spec
+from cnnspace.cli import main
 from cnnspace.compress import CompressError, read_cnnz
 from cnnspace.compress._container import MAGIC, VERSION
+from cnnspace.nn import build
 from cnnspace.spec import to_dict
+from cnnspace.train import TrainConfig
+from cnnspace.train._checkpoint import save_checkpoint
 
 
 def _container(path, header: bytes, payload: bytes = b""):
@@ -116,3 +120,37 @@ def test_a_stored_spec_nested_deeper_than_yaml_allows_is_a_compress_error(tmp_pa
         read_cnnz(path)
     assert str(refused.value) == (f"{path}: the stored spec is invalid: nested more than 100 "
                                   "levels deep")
+
+
+def test_a_recorded_preprocessing_without_its_statistics_is_refused_when_read(tmp_path):
+    # export printed mean and std of any recorded preprocessing: without them, a KeyError
+    header = {"spec": to_dict(get_spec("squeezenet1_1")), "tensors": [],
+              "meta": {"preprocessing": {"input": [3, 224, 224], "channels": "RGB"}}}
+    path = _container(tmp_path / "partial.cnnz", json.dumps(header).encode())
+    with pytest.raises(CompressError) as refused:
+        read_cnnz(path)
+    assert str(refused.value) == (f"{path}: meta field 'preprocessing' lacks mean, std (it "
+                                  "records input, mean, std at least)")
+
+
+@pytest.mark.parametrize("preprocessing, problem", [
+    ({"mean": "x", "std": "y", "input": [1, 32, 32]},
+     "field 'preprocessing.mean' must be a list of one finite number per input channel (1), "
+     "got 'x'"),
+    ("RGB", "field 'preprocessing' must be a mapping, got 'RGB'"),
+    ({"input": [1, 32, 32]}, "field 'preprocessing' lacks mean, std (it records input, mean, "
+                             "std at least)"),
+])
+def test_export_refuses_a_checkpoint_whose_preprocessing_it_cannot_print(
+        tmp_path, capsys, preprocessing, problem):
+    # a checkpoint's preprocessing was used unchecked: ValueError (format code 'f' for a str),
+    # TypeError or KeyError after the .onnx file was written
+    spec = get_spec("squeezenet1_1", num_classes=10, input=(1, 32, 32))
+    path = tmp_path / "crafted.pt"
+    save_checkpoint(path, {"spec": to_dict(spec), "model": build(spec).state_dict(),
+                           "config": TrainConfig().to_dict(), "data": "digits",
+                           "preprocessing": preprocessing})
+    assert main(["export", str(path), "--onnx", str(tmp_path / "m.onnx"), "--no-check"]) == 2
+    assert capsys.readouterr().err == (f"cnnspace export: error: {path}: damaged checkpoint: "
+                                       f"{problem}\n")
+    assert not (tmp_path / "m.onnx").exists()

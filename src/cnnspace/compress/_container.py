@@ -211,17 +211,30 @@ def _not_json(constant: str):
 def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
     """The meta fields commands act on (the dataset, how to prepare an input) have the types
     and sizes they need: a crafted value would otherwise fail deep inside evaluation."""
-    def bad(field: str, what: str, value: Any) -> CompressError:
-        return CompressError(f"{source}: meta field {field!r} must be {what}, got {value!r}")
-
     if "data" in meta and not isinstance(meta["data"], (str, type(None))):
-        raise bad("data", "a dataset name", meta["data"])
-    prep = meta.get("preprocessing")
+        raise CompressError(f"{source}: meta field 'data' must be a dataset name, got "
+                            f"{meta['data']!r}")
+    try:
+        check_preprocessing(meta.get("preprocessing"), spec.input[0])
+    except CompressError as e:
+        raise CompressError(f"{source}: meta {e}") from None
+
+
+# What every recorded preprocessing holds (data's DataSplits.preprocessing writes them all):
+# export prints them, and without them the inputs cannot be prepared as in training.
+PREPROCESSING_NEEDS = ("input", "mean", "std")
+
+
+def check_preprocessing(prep: Any, channels: int) -> None:
+    """Refuses a recorded preprocessing (None: none recorded) whose fields commands could not
+    use, naming the field; a .cnnz's meta and a training checkpoint record it alike."""
+    def bad(field: str, what: str, value: Any) -> CompressError:
+        return CompressError(f"field {field!r} must be {what}, got {value!r}")
+
     if prep is None:
         return
     if not isinstance(prep, dict):
         raise bad("preprocessing", "a mapping", prep)
-    channels = spec.input[0]
     for key, low in (("mean", -math.inf), ("std", 0.0)):
         if key in prep and not _numbers(prep[key], channels, low):
             raise bad(f"preprocessing.{key}", f"a list of one finite number per input channel "
@@ -235,6 +248,10 @@ def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
     for key in ("channels", "resize"):  # export prints them
         if key in prep and not isinstance(prep[key], str):
             raise bad(f"preprocessing.{key}", "text", prep[key])
+    missing = [key for key in PREPROCESSING_NEEDS if key not in prep]
+    if missing:
+        raise CompressError(f"field 'preprocessing' lacks {', '.join(missing)} (it records "
+                            f"{', '.join(PREPROCESSING_NEEDS)} at least)")
 
 
 def _numbers(value: Any, count: int, above: float) -> bool:
