@@ -34,24 +34,36 @@ def test_evaluate_of_a_detectors_training_checkpoint_points_to_detect_eval(tmp_p
 
 
 def test_detect_eval_shows_its_results_when_the_output_file_cannot_be_written(tmp_path,
-                                                                            capsys):
+                                                                            capsys,
+                                                                            monkeypatch):
+    import errno
     import json
 
     import torch
 
     from cnnspace import get_spec
+    from cnnspace.commands import detect as detect_command
     from cnnspace.detect import SHAPE_CLASSES, Detector, DetectorConfig, generate_shapes
+    from cnnspace.errors import WriteError
 
     data = generate_shapes(tmp_path / "shapes", 10, 32, 32, progress=False)
     spec = get_spec("squeezedet", num_classes=3, input="3x32x32", anchors_per_cell=2)
     torch.manual_seed(0)
     Detector(spec, DetectorConfig(SHAPE_CLASSES, [[8, 8], [16, 12]])).save(tmp_path / "det.pt")
     (tmp_path / "file").write_text("")
-    # the evaluation (minutes on KITTI) was lost: the file was written before anything shown
-    assert main(["detect", "eval", str(tmp_path / "det.pt"), f"--data=kitti:{data}",
-                 "--no-fps", "--format=json", "-o", str(tmp_path / "file" / "eval.json")]) == 2
+    argv = ["detect", "eval", str(tmp_path / "det.pt"), f"--data=kitti:{data}", "--no-fps",
+            "--format=json", "-o"]
+    # a path that cannot be a file is refused before the evaluation (minutes on KITTI)
+    assert main([*argv, str(tmp_path / "file" / "eval.json")]) == 2
+    assert capsys.readouterr() == ("", f"cnnspace detect: error: -o {tmp_path / 'file' / 'eval.json'}: "
+                                       f"{tmp_path / 'file'} is a file, not a folder\n")
+
+    def full_disk(path, text):
+        raise WriteError(f"cannot write {path}: {errno.errorcode[errno.ENOSPC]}", errno.ENOSPC)
+    monkeypatch.setattr(detect_command, "write_text_atomic", full_disk)
+    # a disk that fills at the end: the evaluation was lost, the file written before anything shown
+    assert main([*argv, str(tmp_path / "eval.json")]) == 2
     out, err = capsys.readouterr()
     assert json.loads(out)["images"] == 2 and set(json.loads(out)["classes"]) == \
         set(SHAPE_CLASSES)
-    assert err == (f"cnnspace detect: error: cannot write {tmp_path / 'file' / 'eval.json'}: a "
-                   "part of its folder path is a file\n")
+    assert err == f"cnnspace detect: error: cannot write {tmp_path / 'eval.json'}: ENOSPC\n"
