@@ -55,7 +55,8 @@ def test_detect_eval_shows_its_results_when_the_output_file_cannot_be_written(tm
             "--format=json", "-o"]
     # a path that cannot be a file is refused before the evaluation (minutes on KITTI)
     assert main([*argv, str(tmp_path / "file" / "eval.json")]) == 2
-    assert capsys.readouterr() == ("", f"cnnspace detect: error: -o {tmp_path / 'file' / 'eval.json'}: "
+    path = tmp_path / "file" / "eval.json"
+    assert capsys.readouterr() == ("", f"cnnspace detect: error: -o {path}: "
                                        f"{tmp_path / 'file'} is a file, not a folder\n")
 
     def full_disk(path, text):
