@@ -573,3 +573,23 @@ def test_write_cifar10_refuses_what_it_cannot_store(tmp_path, change, message):
     with pytest.raises(DataError, match=message):
         write_cifar10(tmp_path, **change(given))
     assert not (tmp_path / "cifar-10-batches-py").exists()
+
+
+def test_a_file_of_another_format_under_an_image_name_is_never_decoded(tmp_path, monkeypatch):
+    # Pillow picks its decoder by the bytes: an EPS file named .png reached the EPS plugin,
+    # which hands the file to Ghostscript where it is installed.
+    from PIL import EpsImagePlugin
+
+    from cnnspace.data import DataError
+    from cnnspace.data._imagefolder import decode
+    from cnnspace.detect._dataset import load_image
+    reached = []
+    monkeypatch.setattr(EpsImagePlugin.EpsImageFile, "_open",
+                        lambda self: reached.append(self) or (_ for _ in ()).throw(SyntaxError()))
+    eps = tmp_path / "photo.png"
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\nshowpage\n")
+    with pytest.raises(DataError, match="photo.png: cannot decode the image: cannot identify"):
+        decode(eps, 8)
+    with pytest.raises(DataError, match="photo.png: cannot identify"):
+        load_image(eps)
+    assert reached == []

@@ -15,6 +15,9 @@ from ._registry import DataSplits, register_dataset
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif",
                         ".tiff"})
+# The decoders those names stand for: Pillow otherwise picks one by the bytes, whatever the name,
+# and an EPS file named .jpg would be handed to Ghostscript.
+FORMATS = ("JPEG", "PNG", "BMP", "GIF", "WEBP", "PPM", "TIFF")
 DEFAULT_SIZE = 224
 # ImageNet's channel statistics (torchvision's): the usual choice for photographs, and computing
 # statistics over a folder would mean decoding all of it first.
@@ -52,11 +55,17 @@ def eight_bit(im: Image.Image) -> Image.Image:
     return im
 
 
+def open_image(path: str | Path) -> Image.Image:
+    """``path`` opened by one of the decoders of FORMATS; a file of another format is an
+    UnidentifiedImageError (an OSError), as one Pillow cannot read."""
+    return Image.open(path, formats=FORMATS)
+
+
 def decode(path: Path, size: int, channels: int = 3) -> torch.Tensor:
     """uint8 (channels, size, size): the shorter side scaled to ``size``, then the centre
     cropped; 3 channels RGB, 1 grey."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             im = eight_bit(im).convert("L" if channels == 1 else "RGB")
             w, h = im.size
             scale = size / min(w, h)
@@ -74,7 +83,7 @@ def _is_grey(path: Path) -> bool:
     """Whether the image is greyscale (1-bit, 8-bit or 16-bit grey, with alpha or not), from its
     header. A palette image counts as colour: its palette may hold colours."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             return Image.getmodebase(im.mode) == "L"
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: cannot decode the image: {e}") from None

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from ..data import DataError
-from ..data._imagefolder import eight_bit
+from ..data._imagefolder import eight_bit, open_image
 from ..errors import CnnspaceError
 from ._kitti import KittiObject, Sample, read_labels
 from ._loss import encode_targets
@@ -31,7 +31,7 @@ def _opened(path: str | Path):
     """The image at ``path``, open; any failure to read it is one error naming the file (a
     DataError: the trainer shows it as one line when a loader process raises it too)."""
     try:
-        with Image.open(path) as im:
+        with open_image(path) as im:
             yield im
     except UNREADABLE as e:
         raise DataError(f"cannot read image {path}: {e}") from None
