@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from cnnspace import spec as S
+from cnnspace.cli import main
 from cnnspace.zoo import get_spec, list_models
 
 
@@ -424,3 +425,19 @@ def test_suffixes_are_read_in_any_case(tmp_path, capsys):
                      'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n')
     assert S.load(caffe).layers[0].type == "relu"
     assert main(["import", str(caffe)]) == 0 and "name: NET" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["layer", "network"])
+def test_names_with_terminal_escape_codes_are_refused(capsys, tmp_path, where):
+    # A layer named "\x1b]0;pwned\x07\x1b[31m" analysed, and analyze's table sent the codes to
+    # the terminal: its title changed and its text turned red.
+    code = "x\x1b]0;pwned\x07\x1b[31m"
+    layers = [{"name": code if where == "layer" else "fc", "type": "linear",
+               "out_features": 2}, {"name": "flat", "type": "flatten"}]
+    spec = {"name": code if where == "network" else "n", "input": [1, 2, 2],
+            "layers": [layers[1], layers[0]]}
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps(spec))
+    assert main(["analyze", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert "printable" in err and "\x1b" not in out + err and "\\x1b" in err

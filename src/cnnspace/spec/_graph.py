@@ -115,8 +115,10 @@ class NetSpec:
     meta: Mapping[str, Any] = field(default_factory=dict)  # e.g. family and settings
 
     def __post_init__(self):
-        if not isinstance(self.name, str) or not self.name:
-            raise SpecError(f"expected a non-empty string, got {self.name!r}", field="name")
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            # printable: the name is echoed to terminals, where escape codes would be obeyed
+            raise SpecError(f"expected a non-empty printable string, got {self.name!r}",
+                            field="name")
         if self.init not in INIT_SCHEMES:
             raise SpecError(f"unknown init scheme {self.init!r}; choose one of "
                             f"{', '.join(INIT_SCHEMES)}", field="init")

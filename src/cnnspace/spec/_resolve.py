@@ -158,9 +158,11 @@ def _segments(spec: NetSpec) -> list[Segment]:
         raise SpecError("a network needs at least one layer", field="layers")
     for layer in spec.layers:
         name = layer.name
-        if not isinstance(name, str) or not name or "." in name or "/" in name:
-            raise SpecError(f"layer names must be non-empty strings without '.' or '/', got {name!r}",
-                            field="name")
+        # printable: a name is echoed to terminals, and escape codes in it would be obeyed
+        if (not isinstance(name, str) or not name or "." in name or "/" in name
+                or not name.isprintable()):
+            raise SpecError(f"layer names must be non-empty printable strings without '.' or "
+                            f"'/', got {name!r}", field="name")
         if name in seen:
             raise SpecError("duplicate layer name" + (f" ({INPUT!r} is reserved for the network "
                             "input)" if name == INPUT else ""), layer=name, field="name")
