@@ -1,4 +1,6 @@
 """`cnnspace zoo`, `spec` and `analyze` as a user runs them."""
+import csv
+import io
 import json
 import subprocess
 import sys
@@ -213,3 +215,15 @@ def test_the_largest_batch_reads_with_thousands_separators_and_prefixes(capsys):
     assert code == 0
     assert "per step of batch 2,147,483,647: training 10.8 EFLOPs" in out
     assert "model-parallel 66,751,488,330.15 MB (activations)" in out
+
+
+def test_csv_output_writes_formula_like_names_as_text(capsys, tmp_path):
+    # A layer of a stranger's spec named "=cmd|..." was a live formula in the CSV that analyze
+    # printed for a spreadsheet; numbers stay numbers.
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: n\ninput: [1, 2, 2]\nlayers:\n- {name: flat, type: flatten}\n"
+                    "- {name: '=cmd|calc!A0', type: linear, out_features: 2}\n")
+    code, out, _ = run(capsys, "analyze", spec, "--format", "csv")
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rows[1]["name"] == "'=cmd|calc!A0" and rows[1]["params"] == "10"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import io
 import json
 import time
@@ -121,15 +120,6 @@ def new_run_folder(name: str) -> Path:
     while out.exists():
         out, n = base.with_name(f"{base.name}-{n}"), n + 1
     return out
-
-
-def rows_to_csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return buf.getvalue()
 
 
 def dump_json(data: Any) -> str:

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from .._csv import rows_to_csv
 from .._units import with_prefix
 from ..metrics import analyze
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
-                      rows_to_csv, table_console)
+                      table_console)
 
 
 def register(sub) -> None:

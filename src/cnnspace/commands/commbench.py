@@ -10,8 +10,8 @@ from rich.table import Table
 
 from .. import scale
 from .._atomic import check_writable, write_text_atomic
-from ._common import (add_format_arg, check_threads, dump_json, plural, rows_to_csv,
-                      table_console)
+from .._csv import rows_to_csv
+from ._common import add_format_arg, check_threads, dump_json, plural, table_console
 
 
 def register(sub) -> None:

@@ -10,12 +10,13 @@ from rich.console import Console
 from rich.table import Table
 
 from .. import scale
+from .._csv import rows_to_csv
 from .._threads import is_thread_count, thread_count_expected
 from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
-                      rows_to_csv, table_console)
+                      table_console)
 from .commbench import print_notes, run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"

@@ -8,11 +8,12 @@ from rich.progress import track
 from rich.table import Table
 
 from .._atomic import check_writable, write_text_atomic
+from .._csv import rows_to_csv
 from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
 from ..space import GRID_LIMIT, DesignSpace, PointResult, SpaceError, analyze_points
 from ..spec import thaw
-from ._common import FORMATS, add_format_arg, dump_json, rows_to_csv, table_console
+from ._common import FORMATS, add_format_arg, dump_json, table_console
 
 SPACE_HELP = ("a design space file, or a study file: its space as the study trains it (at its "
               "dataset's input size and class count)")

@@ -83,19 +83,6 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
     return "".join(parts)
 
 
-# What makes a spreadsheet read a cell as a formula (=HYPERLINK(...), +cmd|...): a study's
-# stored text (errors, axis values, worker names) is anyone's who wrote to the storage.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_cell(value: Any) -> Any:
-    """``value`` for a CSV file: text a spreadsheet would run as a formula gets a leading
-    apostrophe, which makes it text there; numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
 def finite_number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 

@@ -1,7 +1,6 @@
 """``write_report``: report.html (self-contained), plots/*.png and *.svg, and trials.csv."""
 from __future__ import annotations
 
-import csv
 import io
 import os
 from pathlib import Path
@@ -11,6 +10,7 @@ from matplotlib.figure import Figure
 from optuna.trial import TrialState
 
 from .._atomic import write_atomic, write_text_atomic
+from .._csv import rows_to_csv
 from ..explore import METRIC_COLUMNS, Counts, StudyError, StudyResults, curves, pareto_mask
 from ..space import DesignSpace
 from . import _html as H
@@ -302,8 +302,4 @@ def _write_csv(path: Path, rows: list[dict], columns: list[str]) -> None:
     """The table's columns, in its order, then any others the rows hold (added from Python);
     the header also when no trial ran yet (an empty file is no CSV a reader takes)."""
     added = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in columns]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns + added)
-    writer.writerow({c: H.spreadsheet_cell(c) for c in writer.fieldnames})
-    writer.writerows({k: H.spreadsheet_cell(v) for k, v in r.items()} for r in rows)
-    write_text_atomic(path, buf.getvalue())
+    write_text_atomic(path, rows_to_csv(rows, columns + added))
