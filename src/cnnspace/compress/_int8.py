@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..nn import unreached_by_attribute
+from ..train import check_torch_archive
 from ._errors import CompressError
 
 BACKEND = "x86"
@@ -65,6 +66,7 @@ def load_int8(like: nn.Module, path: str | os.PathLike) -> nn.Module:
     comes from the file."""
     model = copy.deepcopy(like)
     with _quiet():
+        check_torch_archive(path)
         state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval()

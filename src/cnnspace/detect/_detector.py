@@ -14,6 +14,7 @@ from .._atomic import write_atomic
 from ..errors import CnnspaceError
 from ..nn import build
 from ..spec import NetSpec, from_dict, to_dict
+from ..train import check_torch_archive
 from ..train._checkpoint import FORMAT as TRAINING_FORMAT
 from ._anchors import anchor_grid
 from ._dataset import to_input
@@ -84,6 +85,7 @@ class Detector:
     def load(cls, path: str | os.PathLike) -> "Detector":
         path = Path(path)
         try:
+            check_torch_archive(path)
             state = torch.load(path, map_location="cpu", weights_only=True)
         except FileNotFoundError:
             raise CnnspaceError(f"no checkpoint at {path}") from None

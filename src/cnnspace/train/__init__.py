@@ -7,7 +7,8 @@ each step and epoch (``StopTraining`` ends a run early, e.g. for an Optuna prune
 """
 from ._api import train
 from ._callbacks import Callback, NonFiniteLossError, StopTraining, TrainResult, TrainState
-from ._checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from ._checkpoint import (Checkpoint, CheckpointError, check_torch_archive, load_checkpoint,
+                          save_checkpoint)
 from ._config import RECIPES, ConfigError, TrainConfig, default_recipe
 from ._distributed import CommCounter, available_cpus, under_torchrun, uses_cuda
 from ._evaluate import EvalResult, evaluate
@@ -26,4 +27,4 @@ __all__ = ["RECIPES", "Callback", "Checkpoint", "CheckpointError", "Classificati
            "copy_initial_weights", "read_initial_weights", "launch_local", "load_checkpoint",
            "lr_factor",
            "make_optimizer", "make_scheduler", "read_metrics", "save_checkpoint", "train",
-           "under_torchrun", "uses_cuda", "zoo_spec"]
+           "under_torchrun", "uses_cuda", "check_torch_archive", "zoo_spec"]

@@ -11,6 +11,7 @@ import pickle
 import random
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,10 +191,27 @@ _REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 _TORCH_SIGNATURES = (b"PK\x03\x04", b"\x80")
 
 
+def check_torch_archive(path: str | os.PathLike) -> None:
+    """torch.save stores its records uncompressed; torch.load inflates a compressed one in
+    memory, whatever its ratio (a 1 MB file of zeros held 1 GiB): such a record is refused
+    before loading, as no file of torch's own holds one."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            packed = next((i.filename for i in archive.infolist()
+                           if i.compress_type != zipfile.ZIP_STORED), None)
+    except (zipfile.BadZipFile, OSError):
+        return  # torch's legacy format, or no archive at all: torch.load tells what it is
+    if packed is not None:
+        raise CheckpointError(f"{path}: its record {packed} is compressed, which torch.save "
+                              "never writes; refused, as loading it could take many times the "
+                              "file's size in memory")
+
+
 def _check_torch_file(path: Path) -> None:
     with open(path, "rb") as f:
         head = f.read(64)
     if head.startswith(_TORCH_SIGNATURES):
+        check_torch_archive(path)
         return
     if not head:
         raise CheckpointError(f"{path}: an empty file, not a checkpoint (a write that never "
