@@ -55,6 +55,7 @@ class _Builder:
         self.input_shape: tuple[int, int, int] | None = None
         self.input_line = 0
         self.renamed: dict[str, str] = {}     # spec layer -> the Caffe name it could not keep
+        self.suffixes: dict[str, int] = {}    # where free_name last stopped, per base name
         self.unscaled: dict[str, str] = {}    # BatchNorm blob -> the Scale merged into it
         self.param_owners: dict[str, str] = {}  # Caffe param name -> the layer that has it
         self.left_out: dict[str, str] = {}    # blob -> the layer left out by its rules that writes it
@@ -105,7 +106,7 @@ class _Builder:
 
     def add(self, caffe_name: str, kind: str, inputs: list[str], attrs: dict, line: int) -> str:
         base = re.sub(r"[./]", "_", caffe_name)  # '/' and '.' are reserved in spec names
-        name = free_name(base, self.lines)
+        name = free_name(base, self.lines, self.suffixes)
         if name != caffe_name:
             self.renamed[name] = caffe_name
         self.layers.append((name, kind, inputs, attrs))

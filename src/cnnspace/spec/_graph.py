@@ -24,12 +24,18 @@ OUTPUT_SAVING_TYPES = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "softm
 _ALIASING = VIEW_TYPES | IN_PLACE_TYPES
 
 
-def free_name(name: str, taken: Container[str]) -> str:
+def free_name(name: str, taken: Container[str], tried: dict[str, int] | None = None) -> str:
     """``name``, or ``name_2``, ``name_3``, ... : the first that is not ``taken`` (nor the
-    reserved name of the network input)."""
-    candidate, n = name, 2
+    reserved name of the network input). ``tried``, kept by a caller naming many layers while
+    ``taken`` only grows, remembers where each name's search ended: without it, n layers given
+    one name take n^2 / 2 steps (20,000 Caffe layers named ``x/y``: 30 s)."""
+    n = tried.get(name, 1) if tried is not None else 1
+    candidate = name if n == 1 else f"{name}_{n}"
     while candidate == INPUT or candidate in taken:
-        candidate, n = f"{name}_{n}", n + 1
+        n += 1
+        candidate = f"{name}_{n}"
+    if tried is not None:
+        tried[name] = n
     return candidate
 
 
