@@ -154,3 +154,8 @@ def test_export_refuses_a_checkpoint_whose_preprocessing_it_cannot_print(
     assert capsys.readouterr().err == (f"cnnspace export: error: {path}: damaged checkpoint: "
                                        f"{problem}\n")
     assert not (tmp_path / "m.onnx").exists()
+    # evaluate gave a TypeError or AttributeError from inside the normalisation; bench too
+    for command in (["evaluate", str(path)], ["bench", str(path), "--min-time", "0.01"]):
+        assert main(command) == 2
+        assert capsys.readouterr().err == (f"cnnspace {command[0]}: error: {path}: damaged "
+                                           f"checkpoint: {problem}\n")

@@ -72,7 +72,20 @@ def _read(ref: str, settings: list[str]) -> tuple[NetSpec, Callable, dict | None
         raise CnnspaceError(f"{ref}: this checkpoint has no spec (it was trained from a plain "
                             "nn.Module); build that module in Python and use cnnspace.metrics."
                             "benchmark or cnnspace.nn.export_onnx")
-    return checkpoint.spec, checkpoint.build_model, checkpoint.preprocessing
+    return checkpoint.spec, checkpoint.build_model, checked_preprocessing(ref, checkpoint)
+
+
+def checked_preprocessing(ref: str, checkpoint) -> dict | None:
+    """The checkpoint's recorded preprocessing, refused in one line where a field is unusable
+    (a .cnnz's is checked when read; a checkpoint from elsewhere may hold anything there)."""
+    from ..compress import CompressError
+    from ..compress._container import check_preprocessing
+
+    try:
+        check_preprocessing(checkpoint.preprocessing, checkpoint.spec.input[0])
+    except CompressError as e:
+        raise CnnspaceError(f"{ref}: damaged checkpoint: {e}") from None
+    return checkpoint.preprocessing
 
 
 def _at_input(ref: str, trained: NetSpec, input_size: str | None) -> NetSpec:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..compress import is_cnnz
 from ..compress._preprocess import as_trained, trained_data
 from ..errors import CnnspaceError
-from ._checkpoints import refuse_detector
+from ._checkpoints import checked_preprocessing, refuse_detector
 from ._common import dump_json, names_checkpoint
 
 
@@ -40,7 +40,7 @@ def _load(path: str):
             raise CnnspaceError(f"{path}: this checkpoint has no spec (trained from a plain "
                                 "nn.Module)")
         return (checkpoint.spec, checkpoint.build_model(), checkpoint.payload.get("data"),
-                checkpoint.preprocessing, Path(path).stat().st_size)
+                checked_preprocessing(path, checkpoint), Path(path).stat().st_size)
     raise CnnspaceError(f"{path}: expected a .cnnz file or a .pt/.pth checkpoint")
 
 

@@ -36,16 +36,10 @@ def run(args) -> int:
     import torch
 
     from .._atomic import write_atomic
-    from ..compress import CompressError
-    from ..compress._container import check_preprocessing
     from ..metrics import memory_shortfall
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
                       onnx_bytes, too_large_for_onnx, with_metadata)
 
-    try:  # a .cnnz's was checked when read, a checkpoint's not: export prints every field
-        check_preprocessing(preprocessing, spec.input[0])
-    except CompressError as e:
-        raise CnnspaceError(f"{args.model}: damaged checkpoint: {e}") from None
     # exporting and checking run the network, on one image or two (a dynamic batch)
     if reason := memory_shortfall(spec, torch.device("cpu"), batch=2 if args.dynamic_batch else 1,
                                   built=module is not None, smaller="--input"):
