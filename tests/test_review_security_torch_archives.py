@@ -41,3 +41,23 @@ def test_files_torch_saves_are_read_as_before(tmp_path):
     check_torch_archive(tmp_path / "a.pt")
     torch.save({"w": torch.ones(3)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
     check_torch_archive(tmp_path / "legacy.pt")
+
+
+def test_a_checkpoint_naming_a_network_its_weights_do_not_fill_is_refused_before_building(
+        tmp_path, monkeypatch):
+    # A few bytes of spec asked for any network: build() took its memory (1.37 GB for a 151-byte
+    # .cnnz) before the weights were found not to match it.
+    from cnnspace import get_spec
+    from cnnspace.nn import build
+    from cnnspace.spec import to_dict
+    from cnnspace.train import CheckpointError, TrainConfig, _checkpoint, load_checkpoint, \
+        save_checkpoint
+    small, large = get_spec("squeezenet1_1", num_classes=10), get_spec("vgg16")
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, {"spec": to_dict(large), "model": build(small).state_dict(),
+                           "config": TrainConfig().to_dict(), "data": "digits"})
+    monkeypatch.setattr(_checkpoint, "build", lambda *a: pytest.fail("built before the check"))
+    with pytest.raises(CheckpointError, match=r"c\.pt: weights do not fit this model: its "
+                                              r"tensors do not match its spec \(missing: "
+                                              r".* and \d+ more; unexpected: .* and \d+ more\)"):
+        load_checkpoint(path).build_model()

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from ..metrics import analyze
-from ..nn import build
+from ..nn import build, state_mismatch
 from ._container import Cnnz, read_cnnz
 from ._errors import CompressError
 
@@ -18,6 +18,10 @@ def decompress(path: str | os.PathLike) -> tuple[nn.Module, Cnnz]:
     container itself (spec, meta, sizes). Tensors are checked against the spec's model (names
     and shapes) before any is decoded."""
     container = read_cnnz(path)
+    # names and shapes first, on no memory: a crafted spec may name a network of any size
+    mismatch = state_mismatch(container.spec, {k: container.shape(k) for k in container.entries})
+    if mismatch is not None:
+        raise CompressError(f"{container.source}: {mismatch}")
     try:
         model = build(container.spec, init="torch_default")
     except (MemoryError, RuntimeError) as e:
@@ -26,19 +30,8 @@ def decompress(path: str | os.PathLike) -> tuple[nn.Module, Cnnz]:
             raise
         raise CompressError(f"{container.source}: its spec's model does not fit in memory "
                             f"({analyze(container.spec).totals.params:,} parameters)") from None
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(container.entries))
-    extra = sorted(set(container.entries) - set(expected))
-    if missing or extra:
-        raise CompressError(f"{container.source}: its tensors do not match its spec "
-                            f"(missing: {', '.join(missing) or 'none'}; unexpected: "
-                            f"{', '.join(extra) or 'none'})")
     state = {}
-    for key, tensor in expected.items():
-        if container.shape(key) != tuple(tensor.shape):
-            raise CompressError(f"{container.source}: tensor {key!r} has shape "
-                                f"{list(container.shape(key))}, its spec needs "
-                                f"{list(tensor.shape)}")
+    for key, tensor in model.state_dict().items():
         state[key] = torch.from_numpy(np.array(container.tensor(key)))
         if state[key].dtype != tensor.dtype:
             raise CompressError(f"{container.source}: tensor {key!r} is {state[key].dtype}, its "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -95,6 +96,31 @@ class SpecModule(nn.Module):
         if len(self.outputs) == 1:
             return values[self.outputs[0]]
         return tuple(values[o] for o in self.outputs)
+
+
+def state_mismatch(spec: NetSpec, held: Mapping[str, Sequence[int]]) -> str | None:
+    """What keeps tensors of the names and shapes ``held`` from loading into ``build(spec)``, or
+    None. Found on torch's meta device, which takes no memory: a file from elsewhere may name a
+    network of any size, and building it first would take that memory before any check."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in SpecModule(spec).state_dict().items()}
+    missing = sorted(set(expected) - set(held))
+    extra = sorted(set(held) - set(expected))
+    if missing or extra:
+        return (f"its tensors do not match its spec (missing: {_some(missing)}; unexpected: "
+                f"{_some(extra)})")
+    wrong = next((k for k, shape in expected.items() if tuple(held[k]) != shape), None)
+    if wrong is not None:
+        return (f"tensor {wrong!r} has shape {list(held[wrong])}, its spec needs "
+                f"{list(expected[wrong])}")
+    return None
+
+
+def _some(names: list[str], shown: int = 8) -> str:
+    if not names:
+        return "none"
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
 
 
 def build(spec: NetSpec, input_shape: Shape | None = None, init: str | None = None) -> SpecModule:

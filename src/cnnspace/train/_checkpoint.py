@@ -22,7 +22,7 @@ from torch import nn
 
 from .._atomic import write_atomic
 from ..errors import CnnspaceError
-from ..nn import build
+from ..nn import build, state_mismatch
 from ..spec import NetSpec, SpecError, from_dict
 from ._config import TrainConfig
 
@@ -82,6 +82,11 @@ class Checkpoint:
         if spec is None:
             raise CheckpointError(f"{self.path}: was trained from a plain nn.Module (no spec); "
                                   "build that module and load `model_state` into it")
+        # names and shapes first, on no memory: a file from elsewhere may name any network
+        held = {k: getattr(v, "shape", ()) for k, v in self.model_state.items()}
+        mismatch = state_mismatch(spec, held)
+        if mismatch is not None:
+            raise CheckpointError(f"{self.path}: weights do not fit this model: {mismatch}")
         module = build(spec)
         load_model_state(module, self.model_state, self.path)
         return module
