@@ -42,6 +42,16 @@ CHILD = textwrap.dedent("""
 """)
 
 
+def _trained_run(tmp_path, digits8):
+    run_folder = tmp_path / "run"
+    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+    return run_folder
+
+
+def _full_disk(path, *written):
+    raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
+
+
 def _wait_for(path, child: subprocess.Popen) -> None:
     deadline = time.monotonic() + 120
     while not path.exists():
@@ -52,8 +62,7 @@ def _wait_for(path, child: subprocess.Popen) -> None:
 
 def test_a_second_compress_on_the_same_out_is_refused_and_a_killed_one_can_be_rerun(
         tmp_path, digits8, capsys):
-    run_folder = tmp_path / "run"
-    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+    run_folder = _trained_run(tmp_path, digits8)
     out = tmp_path / "z"
     argv = [str(run_folder / "checkpoint.pt"), "--sparsity", "0.5", "--bits", "conv=4",
             "--no-progress", "--out", str(out)]
@@ -85,10 +94,7 @@ def test_compress_over_an_earlier_result_never_leaves_that_result_s_report(tmp_p
     out = tmp_path / "z"
     compress(small_trained(), CompressOptions({"sparsity": 0.0}, {"conv": 8}), out)
 
-    def full_disk(path, report):
-        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
-
-    monkeypatch.setattr(pipeline, "write_report", full_disk)
+    monkeypatch.setattr(pipeline, "write_report", _full_disk)
     with pytest.raises(WriteError):
         compress(small_trained(), CompressOptions({"sparsity": 0.9}, {"conv": 2}), out)
     assert (out / "model.cnnz").exists()
@@ -98,13 +104,9 @@ def test_compress_over_an_earlier_result_never_leaves_that_result_s_report(tmp_p
 def test_a_table_that_cannot_be_written_is_shown_first(tmp_path, digits8, capsys, monkeypatch):
     # Every row was measured, then table.json failed on a full disk before anything was shown:
     # the whole comparison was lost for one line of error.
-    run_folder = tmp_path / "run"
-    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+    run_folder = _trained_run(tmp_path, digits8)
 
-    def full_disk(path, text):
-        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
-
-    monkeypatch.setattr(compress_command, "write_text_atomic", full_disk)
+    monkeypatch.setattr(compress_command, "write_text_atomic", _full_disk)
     code, shown, err = run(capsys, "compress", "--table", run_folder / "checkpoint.pt",
                            "--sparsity", "0.5", "--format", "json", "--no-progress",
                            "--out", tmp_path / "t")
@@ -126,13 +128,9 @@ def test_a_disk_that_fills_during_the_int8_row_names_its_file(tmp_path, monkeypa
 def test_a_report_that_cannot_be_written_is_shown(tmp_path, digits8, capsys, monkeypatch):
     # model.cnnz was written and measured, then compression.json met a full disk: the command
     # said only the error, and the sizes and accuracies it had measured were lost.
-    run_folder = tmp_path / "run"
-    train(loads(tiny_yaml()), digits8, quick(epochs=1, out=str(run_folder)))
+    run_folder = _trained_run(tmp_path, digits8)
 
-    def full_disk(path, report):
-        raise WriteError(f"cannot write {path}: {os.strerror(errno.ENOSPC)}", errno.ENOSPC)
-
-    monkeypatch.setattr(pipeline, "write_report", full_disk)
+    monkeypatch.setattr(pipeline, "write_report", _full_disk)
     out = tmp_path / "z"
     code, shown, err = run(capsys, "compress", run_folder / "checkpoint.pt", "--sparsity", "0.5",
                            "--format", "json", "--no-progress", "--out", out)
