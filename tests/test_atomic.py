@@ -148,3 +148,14 @@ def test_a_failed_write_that_torch_wraps_is_still_a_write_error(tmp_path):
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(RuntimeError, match="a bug"):  # torch's own errors pass through
         write_atomic(tmp_path / "d.pt", lambda f: (_ for _ in ()).throw(RuntimeError("a bug")))
+
+
+def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
+    from cnnspace._atomic import check_writable
+    (tmp_path / "f").write_text("")
+    check_writable(tmp_path / "new" / "run", "--out", folder=True)
+    check_writable(tmp_path, "--out", folder=True)
+    with pytest.raises(CnnspaceError, match=f"^--out {tmp_path}/f is a file: give a folder$"):
+        check_writable(tmp_path / "f", "--out", folder=True)
+    with pytest.raises(CnnspaceError, match="f is a file, not a folder$"):
+        check_writable(tmp_path / "f" / "run", "--out", folder=True)

@@ -19,19 +19,22 @@ _SYSTEM_FOLDERS = ("dev", "proc")
 TEMP_PREFIX, TEMP_SUFFIX = ".", ".tmp"
 
 
-def check_writable(path: str | os.PathLike, flag: str) -> None:
-    """Refuses, by its ``flag``, an output file that cannot be written, before the work whose
-    results it would hold: a folder, a path through a file, a folder without permission."""
+def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> None:
+    """Refuses, by its ``flag``, an output file (or ``folder``) that cannot be written, before
+    the work whose results it would hold: a folder for a file or a file for a folder, a path
+    through a file, a folder without permission."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not folder:
         raise CnnspaceError(f"{flag} {path} is a folder: give the name of the file to write")
-    folder = path.absolute().parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent  # made when the file is written
-    if not folder.is_dir():
-        raise CnnspaceError(f"{flag} {path}: {folder} is a file, not a folder")
-    if not os.access(folder, os.W_OK):
-        raise CnnspaceError(f"{flag} {path}: cannot write in {folder} (no permission)")
+    if folder and path.exists() and not path.is_dir():
+        raise CnnspaceError(f"{flag} {path} is a file: give a folder")
+    parent = path.absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # made when the file is written
+    if not parent.is_dir():
+        raise CnnspaceError(f"{flag} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK):
+        raise CnnspaceError(f"{flag} {path}: cannot write in {parent} (no permission)")
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:

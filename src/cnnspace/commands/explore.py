@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._atomic import check_writable
 from ..errors import CnnspaceError, exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
 from ..explore._run import check_workers
@@ -45,6 +46,7 @@ def run(args) -> int:
         raise CnnspaceError("--study-name: expected a name, got ''")
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
+    check_writable(out, "--out", folder=True)  # before the study is opened and announced
     check_heartbeat(args.heartbeat, args.grace, ("--heartbeat", "--grace"))  # named as given
     heartbeat = Heartbeat(args.heartbeat, args.grace)
     try:
