@@ -38,7 +38,7 @@ def test_raw_layers_keep_their_mask_and_their_fine_tuned_values(monkeypatch):
 
     monkeypatch.setattr(pipeline, "retrain", remembering)
     masks = pipeline.prune(model, trained, options)
-    pruned = model.layers["conv"].weight.detach().clone()
+    pruned = model.layers["conv"].weight.detach().cpu().clone()
     codes = pipeline.share(model, trained, masks, options)
     during = tuned["centroid fine-tuning"]
     assert not during[~masks["conv"]].any()                       # the mask held

@@ -10,7 +10,7 @@ from cnnspace.spec import SpecError
 def test_a_setting_called_name_reaches_the_builder():
     # get_spec's own first parameter is the model: a setting of the same name is the network's
     assert get_spec("firenet", name="fn_small").name == "fn_small"
-    with pytest.raises(SpecError, match="field 'name': expected a non-empty string"):
+    with pytest.raises(SpecError, match="field 'name': expected a non-empty printable string"):
         get_spec("firenet", name="")
 
 

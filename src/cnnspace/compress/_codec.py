@@ -14,6 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .._memory import available_memory
 from . import _huffman
 from ._bits import pack_fixed, unpack_fixed
 from ._errors import CompressError
@@ -302,7 +303,11 @@ def decode_weight(entry: dict, blob: Blob) -> np.ndarray:
         check_finite(codebook, "the codebook's values")
         symbols = _read_stream(entry.get("values"), count, len(codebook) + offset, bits, blob)
         values = np.concatenate([np.zeros(offset, np.float32), codebook])[symbols]
+    available = available_memory()
     try:
+        # asked first: where the kernel overcommits, numpy's zeros of terabytes succeed
+        if available is not None and 4 * numel > available:
+            raise MemoryError
         out = np.zeros(numel, dtype=np.float32)
     except (ValueError, MemoryError):  # numpy's words for sizes beyond its index or memory
         raise CompressError(f"a weight of shape {list(shape)} ({numel:,} values) does not fit "
