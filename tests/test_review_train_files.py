@@ -153,3 +153,29 @@ def test_a_killed_run_leaves_its_folder_free_for_the_resume(tmp_path, digits8):
         holder.wait()
     train(loads(tiny_yaml()), digits8, quick(epochs=1, out=out, resume=True))
     assert (out / "result.json").exists()
+
+
+def test_a_forked_child_does_not_keep_the_folder_locked(tmp_path):
+    # flock's lock belongs to the open file, which fork shares: a loader process outliving its
+    # killed trainer held the folder against the run's own --resume (seen on a GPU machine,
+    # where loader processes run), and explore's retry of the point was refused.
+    import os
+    out = tmp_path / "run"
+    ready, started = os.pipe()
+    end, ending = os.pipe()
+    with RunFiles(out).claimed():
+        (out / "config.yaml").write_text("")  # a run's files: the folder stays
+        child = os.fork()
+        if child == 0:  # the loader process: alive after its parent let go
+            os.write(started, b"r")
+            os.read(end, 1)
+            os._exit(0)
+        assert os.read(ready, 1) == b"r"
+    try:
+        with RunFiles(out).claimed():  # was: "being written by another run"
+            pass
+    finally:
+        os.write(ending, b"e")
+        os.waitpid(child, 0)
+        for fd in (ready, started, end, ending):
+            os.close(fd)

@@ -94,6 +94,21 @@ class RunFiles:
         save_checkpoint(self.best, payload)
 
 
+# The descriptors holding folder locks in this process. flock's lock belongs to the open file,
+# which a forked child (a DataLoader's loader process) shares: one outliving its killed parent
+# for seconds kept the folder locked against the run's own --resume. Children drop their copy.
+_HELD: set[int] = set()
+
+
+def _drop_inherited_locks() -> None:
+    for fd in _HELD:
+        os.close(fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_drop_inherited_locks)
+
+
 @contextlib.contextmanager
 def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
     """Held while a command writes ``folder``; another that claims it meanwhile is refused with
@@ -115,6 +130,7 @@ def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
         except BlockingIOError:
             made = []  # the holder's folder, though this call may have made it
             raise ConfigError(busy) from None
+        _HELD.add(fd)
         yield
     finally:
         for empty in made:  # deepest first; rmdir leaves any folder that holds something
@@ -122,6 +138,7 @@ def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
                 empty.rmdir()
             except OSError:
                 break
+        _HELD.discard(fd)
         os.close(fd)  # releases the lock
 
 
