@@ -49,6 +49,32 @@ def test_a_bad_image_read_by_a_loader_process_ends_the_command(tmp_path):
 
 
 
+
+def test_a_loader_process_busy_when_training_fails_does_not_keep_the_command(tmp_path):
+    # A loader process still inside __getitem__ (decoding a large image) when training failed
+    # missed DataLoader's 5 s shutdown and ignored its SIGTERM: multiprocessing's exit handler
+    # then waited for it forever after the error line (a GPU run's hang was of this kind).
+    script = tmp_path / "busy.py"
+    script.write_text(
+        "import sys, time\n"
+        "import torch\n"
+        "from torch.utils.data import DataLoader, Dataset\n"
+        "from cnnspace.train._loader import _quiet_loader_process\n"
+        "class Busy(Dataset):\n"
+        "    def __len__(self): return 4\n"
+        "    def __getitem__(self, i):\n"
+        "        if i == 0: raise ValueError('bad image')\n"
+        "        time.sleep(300)\n"
+        "        return torch.zeros(1)\n"
+        "try:\n"
+        "    for _ in DataLoader(Busy(), batch_size=1, num_workers=2,\n"
+        "                        worker_init_fn=_quiet_loader_process): pass\n"
+        "except ValueError:\n"
+        "    print('error', flush=True)\n"
+        "    sys.exit(2)\n")
+    done = _run([str(script)])
+    assert (done.returncode, done.stdout, done.stderr) == (2, "error\n", "")
+
 def test_a_sigterm_while_loader_processes_start_does_not_kill_them(monkeypatch):
     # Under load, a SIGTERM to the process group met the start of an epoch: a loader process
     # that had not yet set its signals to ignore died of it, and training ended in DataLoader's

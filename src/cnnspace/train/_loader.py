@@ -6,6 +6,7 @@ import atexit
 import contextlib
 import itertools
 import math
+import multiprocessing
 import signal
 import weakref
 from typing import Callable, Iterable, Iterator
@@ -79,6 +80,15 @@ _RUNNING_LOADERS: weakref.WeakSet = weakref.WeakSet()
 def _end_loader_processes() -> None:
     for batches in list(_RUNNING_LOADERS):
         batches._shutdown_workers()
+    # A loader process busy when training failed (decoding a large image) does not take its
+    # iterator's shutdown within DataLoader's 5 s, nor the SIGTERM that follows: multiprocessing
+    # would wait for it forever. Daemonic children are ended at exit anyway; here for sure,
+    # without torch's SIGCHLD handler reporting the kill as a loader that crashed.
+    busy = [child for child in multiprocessing.active_children() if child.daemon]
+    if busy:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for child in busy:
+            child.kill()
 
 
 def auto_loader_processes(dataset: Dataset, workers: Workers) -> int:
