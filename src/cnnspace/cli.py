@@ -6,14 +6,13 @@ import argparse
 import importlib
 import os
 import pkgutil
-import re
 import sys
 
 from . import __version__, commands
+from ._memory import is_out_of_memory
 from .errors import CnnspaceError, exit_status
 
 
-_OUT_OF_MEMORY = re.compile(r"can't allocate memory|out of memory", re.IGNORECASE)
 # Subcommands whose name is a Python keyword live in a module of another name.
 MODULE_OF = {"import": "importer"}
 
@@ -79,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except (MemoryError, RuntimeError) as e:
         # torch's allocators raise RuntimeError (CPU) and OutOfMemoryError (CUDA) for sizes
         # the machine cannot hold: the input's size, said in one line; anything else is a bug
-        if not isinstance(e, MemoryError) and not _OUT_OF_MEMORY.search(str(e)):
+        if not is_out_of_memory(e):
             raise
         print(f"cnnspace {args.command}: error: not enough memory for this model, input or "
               f"batch ({str(e).strip().splitlines()[0] if str(e).strip() else 'MemoryError'})",

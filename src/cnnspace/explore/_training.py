@@ -9,6 +9,7 @@ from typing import Any
 import optuna
 import torch
 
+from .._memory import is_out_of_memory
 from .._threads import torch_threads
 from ..metrics import time_calls
 from ..space import SpaceError
@@ -65,9 +66,8 @@ def cannot_train(e: BaseException) -> bool:
     diverged, its batch or weights do not fit in memory (cnnspace's check before the first
     step, or the allocation itself), or cnnspace refused its network or training options.
     (The caller tells the machine's own errors, such as a file that cannot be written, apart.)"""
-    return (isinstance(e, (NonFiniteLossError, ConfigError, SpecError, SpaceError,
-                           torch.OutOfMemoryError))
-            or (isinstance(e, RuntimeError) and "can't allocate memory" in str(e)))
+    return (isinstance(e, (NonFiniteLossError, ConfigError, SpecError, SpaceError))
+            or is_out_of_memory(e))
 
 
 def batch1_latency_ms(model: torch.nn.Module, input_shape) -> float:
