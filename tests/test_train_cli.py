@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,10 +89,27 @@ def test_default_run_folders_of_the_same_second_differ(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("time.strftime", lambda fmt: "20261126-010203")
+    # Each is made as it is named: a command started meanwhile (a script launching runs in
+    # parallel) found the first name still free, took it too, and was refused by its lock.
     first = _default_out("squeezenet1_1", "digits")
-    Path(first).mkdir(parents=True)
     second = _default_out("squeezenet1_1", "digits")
     assert first == "runs/squeezenet1_1-digits-20261126-010203" and second == first + "-2"
+    assert Path(first).is_dir() and Path(second).is_dir()
+
+
+def test_a_default_run_folder_left_empty_is_removed_at_exit(tmp_path):
+    # A command that fails on its input after naming its folder leaves no empty runs/ behind;
+    # one that wrote its files keeps them.
+    script = ("from pathlib import Path; from cnnspace.commands._common import new_run_folder\n"
+              "used = new_run_folder('used'); (used / 'result.json').write_text('{}')\n"
+              "new_run_folder('failed')")
+    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True)
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == [
+        next((tmp_path / "runs").glob("used-*")).name]
+    subprocess.run([sys.executable, "-c", script.replace("(used / 'result.json').write_text('{}')",
+                                                          "used.rmdir()")],
+                   cwd=tmp_path / "runs", check=True)
+    assert not (tmp_path / "runs" / "runs").exists()  # nor the runs/ it made
 
 
 def test_gradient_compression_alone_is_noted(tmp_path, capsys):

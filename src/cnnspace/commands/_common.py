@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import json
@@ -112,14 +113,40 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
+# Folders new_run_folder made, removed at exit while empty (the command failed on its input).
+_RESERVED: list[Path] = []
+
+
 def new_run_folder(name: str) -> Path:
-    """``runs/NAME-TIME``, a folder no earlier run has: ``-2``, ``-3``... for runs started in the
-    same second."""
+    """``runs/NAME-TIME``, made here: ``-2``, ``-3``... for runs started in the same second.
+    Making it is what reserves the name: two commands started together (a script launching
+    runs in parallel) that only looked for a free name would both take the first one."""
     base = Path("runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    made = [f for f in reversed(base.parents) if f != Path(".") and not f.exists()]
     out, n = base, 2
-    while out.exists():
-        out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            try:
+                out.mkdir()
+                break
+            except FileExistsError:
+                out, n = base.with_name(f"{base.name}-{n}"), n + 1
+    except OSError as e:
+        raise CnnspaceError(f"cannot make the run folder {out}: {e.strerror or e}; name "
+                            "another with --out") from None
+    if not _RESERVED:
+        atexit.register(_remove_unused_run_folders)
+    _RESERVED.extend([*made, out])
     return out
+
+
+def _remove_unused_run_folders() -> None:
+    for folder in reversed(_RESERVED):  # deepest first
+        try:
+            folder.rmdir()  # only while empty
+        except OSError:
+            pass
 
 
 def dump_json(data: Any) -> str:
