@@ -568,3 +568,7 @@ def test_config_yaml_lists_each_resume_with_its_workers_and_threads(tmp_path, di
     assert written["command"] == "first" and written["train"]["threads"] == 1
     assert written["resumes"] == [{"step": 2, "workers": 1, "device": "cpu", "threads": more,
                                    "command": "again"}]
+    # Resuming the now complete run trains nothing, and is not listed each time.
+    for _ in range(2):
+        train(spec, digits8, replace(config, resume=True), run_info={"command": "done"})
+    assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text()) == written

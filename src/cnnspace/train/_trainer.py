@@ -121,7 +121,8 @@ class Trainer:
         self.saved_threads = checkpoint.payload.get("threads") if checkpoint else None
         if checkpoint is not None:
             self._restore(checkpoint)
-            if self.files and workers.is_main:
+            # A complete run's --resume trains nothing: config.yaml lists the sessions that did.
+            if self.files and workers.is_main and self.state.epoch < config.epochs:
                 self.files.add_resume(
                     {"step": self.state.step, "workers": workers.world_size,
                      "device": str(workers.device), "threads": torch.get_num_threads(),
