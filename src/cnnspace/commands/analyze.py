@@ -1,6 +1,7 @@
 """`cnnspace analyze`: analytic metrics per layer and in total, from the spec alone."""
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 
 from .._csv import rows_to_csv
@@ -42,14 +43,15 @@ def run(args) -> int:
 
 def _print_table(result) -> None:
     t = result.totals
-    table = Table(title=f"{result.model}  input {_shape(result.input)}  batch {result.batch}",
-                  show_footer=True)
+    # names are the spec's: escaped, so that "[/]" in one is printed, not read as rich markup
+    title = f"{result.model}  input {_shape(result.input)}  batch {result.batch}"
+    table = Table(title=escape(title), show_footer=True)
     for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
                         ("params", f"{t.params:,}"), ("MACs", f"{t.macs:,}"),
                         ("FLOPs", f"{t.flops:,}"), ("activations", f"{t.activations:,}")):
         table.add_column(col, footer=footer, justify="right" if footer else "left")
     for m in result.layers:
-        table.add_row(m.name, m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
+        table.add_row(escape(m.name), m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
                       f"{m.flops:,}", f"{m.activations:,}")
     console = table_console()
     console.print(table)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..errors import CnnspaceError
@@ -98,7 +99,9 @@ def _dims_text(dims: dict, status: str) -> str:
 def _print(d: NetDiff) -> None:
     console = table_console()
     a, b = d.a, d.b
-    title = f"A {a.model} {_text(a.input)}  →  B {b.model} {_text(b.input)}"
+    # names and fields are the specs': escaped, so that "[/]" in one is printed, not read as
+    # rich markup
+    title = escape(f"A {a.model} {_text(a.input)}  →  B {b.model} {_text(b.input)}")
     if not d.origins and not d.changes:
         console.print(f"{title}: no difference")
         return
@@ -108,7 +111,7 @@ def _print(d: NetDiff) -> None:
     for o in d.origins:
         what = {CHANGED: _dims_text(o.fields, CHANGED), ADDED: f"new {o.type} layer"}.get(
             o.status, f"{o.type} layer removed")
-        origins.add_row(o.layer, o.status, o.kind, what)
+        origins.add_row(escape(o.layer), o.status, o.kind, escape(what))
     console.print(origins)
     t = d.totals
     changes = Table(title="changed layers", show_footer=True)
@@ -119,9 +122,10 @@ def _print(d: NetDiff) -> None:
         changes.add_column(col, footer=f"{total:+,}", justify="right", no_wrap=True)
     changes.add_column("dimensions (A→B)", overflow="fold", ratio=1)
     for c in d.changes:
-        changes.add_row(f"{c.layer} {c.type}" + ("" if c.status == CHANGED else f" {c.status}"),
+        status = "" if c.status == CHANGED else f" {c.status}"
+        changes.add_row(escape(f"{c.layer} {c.type}{status}"),
                         c.kind, f"{c.delta_params:+,}", f"{c.delta_macs:+,}",
-                        f"{c.delta_activations:+,}", _dims_text(c.dims, c.status))
+                        f"{c.delta_activations:+,}", escape(_dims_text(c.dims, c.status)))
     console.print(changes)
     console.print(
         f"communication per data-parallel step (gradients at {a.bits} bits): "

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
@@ -67,15 +68,17 @@ def run_show(args) -> int:
                                     for a in space.axes]}), end="")
         return 0
     size = f"{space.size:,} grid points" if space.size is not None else "continuous: sample it"
-    table = Table(title=f"design space {space.name}: base {space.base}, {size}")
+    # the name and values are the file's: escaped, so that "[/]" in one is printed, not read
+    # as rich markup
+    table = Table(title=escape(f"design space {space.name}: base {space.base}, {size}"))
     for col in ("axis", "kind", "values", "optuna"):
         table.add_column(col)
     for a in space.axes:
-        table.add_row(a.name, a.kind, _values(a), a.to_optuna()[0])
+        table.add_row(a.name, a.kind, escape(_values(a)), a.to_optuna()[0])
     console = table_console()
     console.print(table)
-    console.print(f"fixed: {thaw(space.fixed) or 'none'}\n"
-                  f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})")
+    console.print(escape(f"fixed: {thaw(space.fixed) or 'none'}\n"
+                         f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})"))
     return 0
 
 

@@ -54,6 +54,11 @@ class DesignSpace:
     source: str | None = field(default=None, compare=False)  # the file it was loaded from
 
     def __post_init__(self):
+        # The name becomes every point's network name, which must be printable (it is echoed
+        # to terminals): caught here, naming the key, not as a bare error from the first point.
+        if not isinstance(self.name, str) or not self.name or not self.name.isprintable():
+            raise SpaceError(f"expected a non-empty printable string, got {self.name!r}",
+                             key="name", source=self.source)
         # the largest batch analyze takes: caught here, not as every point's error
         for key, value, low, high in (("bits", self.bits, 1, 64),
                                       ("batch", self.batch, 1, MAX_SIZE)):
