@@ -86,14 +86,15 @@ def run_commbench(nproc: int = 2, sizes_mb=DEFAULT_SIZES_MB, repeats: int = 5, w
                   backend: str = "auto", threads: int | None = None,
                   on_progress=None) -> CommBench:
     """Times both patterns at every size on ``nproc`` fresh local processes; fits each."""
-    _spawn.check_nproc(nproc)
-    _spawn.check_count("--repeats", repeats, 1)  # named as --nproc is: by the command's flags
-    _spawn.check_count("--warmup", warmup, 0)
+    nproc = _spawn.check_nproc(nproc)
+    # named as --nproc is: by the command's flags
+    repeats = _spawn.check_count("--repeats", repeats, 1)
+    warmup = _spawn.check_count("--warmup", warmup, 0)
     sizes = parse_sizes_mb(sizes_mb)
     backend = _spawn.choose_backend(backend, nproc)
     if backend == "gloo":
         _check_memory(nproc, max(sizes))
-    threads = threads or _spawn.default_threads(nproc)
+    threads = _spawn.check_threads(threads or _spawn.default_threads(nproc))
     times = _spawn.run(_bench_worker, nproc, backend, threads, (sizes, repeats, warmup),
                        on_progress)
     # One pattern's disturbed timings must not cost the other's fit (nor the -o file).

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .._values import is_int
+from .._values import is_int, is_number
 from ..errors import CnnspaceError
+from ..spec import freeze
 from ._model import Interconnect, comm_coefficients
 
 # pattern -> the strategy whose cost formula it follows (to turn a fit into per-message alpha/beta)
@@ -74,11 +75,17 @@ def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
     """Least squares ``time = a + b * bytes`` on relative residuals (sizes span decades: an
     absolute fit would ignore every small message), with a, b >= 0: when the free fit's
     intercept is negative, the line is refitted through the origin."""
+    sizes, times = freeze(sizes), freeze(times)  # numpy's arrays as Python's numbers
+    if not (isinstance(sizes, tuple) and isinstance(times, tuple) and len(sizes) == len(times)):
+        raise CnnspaceError("fitting alpha and beta needs lists of message sizes and of their "
+                            "times, of equal length")
+    for n in sizes:
+        if not (is_number(n) and math.isfinite(n) and n > 0):
+            raise CnnspaceError(f"message sizes must be finite numbers of bytes > 0, got {n!r}")
     if len(set(sizes)) < 2:
         raise CnnspaceError("fitting alpha and beta needs at least two different message sizes")
     for t in times:
-        if not (isinstance(t, (int, float)) and not isinstance(t, bool) and math.isfinite(t)
-                and t > 0):
+        if not (is_number(t) and math.isfinite(t) and t > 0):
             raise CnnspaceError(f"measured times must be finite numbers of seconds > 0, got {t!r}")
     x = np.asarray(sizes, dtype=float)
     y = np.asarray(times, dtype=float)
@@ -97,6 +104,11 @@ def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
 def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) -> PatternFit:
     """The fit of one measured ``pattern`` (``PATTERNS``) among ``nproc`` processes: ``sizes``
     in bytes, ``times`` in seconds; alpha and beta per message under the pattern's formula."""
+    if pattern not in PATTERNS:
+        raise CnnspaceError(f"unknown pattern {pattern!r}; choose from {', '.join(PATTERNS)}")
+    nproc = freeze(nproc)
+    if not is_int(nproc) or nproc < 2:  # one process sends no message: no alpha or beta to fit
+        raise CnnspaceError(f"nproc must be an integer >= 2, got {nproc!r}")
     strategy = PATTERNS[pattern]
     try:
         intercept, slope = fit_alpha_beta(sizes, times)
@@ -187,13 +199,18 @@ class CommBench:
 def parse_sizes_mb(values) -> list[int]:
     """Message sizes given in MB (10^6 bytes) as bytes, rounded to whole float32 values:
     ``values`` a list, one number, or a string of numbers ("0.1 1 5" or "0.1,1,5")."""
+    values = freeze(values)  # numpy's arrays and scalars as Python's
     if isinstance(values, str):  # iterated, it would be read digit by digit
         values = values.replace(",", " ").split()
-    elif isinstance(values, (int, float)):
+    elif is_number(values):
         values = [values]
+    elif not isinstance(values, tuple):
+        raise CnnspaceError(f"--sizes takes sizes in MB, got {values!r}")
     sizes = []
     for v in values:
         try:
+            if isinstance(v, bool):  # True is no size, though float() makes it 1 MB
+                raise TypeError
             mb = float(v)
         except (TypeError, ValueError):
             raise CnnspaceError(f"--sizes takes sizes in MB, got {v!r}") from None

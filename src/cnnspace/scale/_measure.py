@@ -14,7 +14,7 @@ from torch import nn
 from .._threads import torch_threads
 from ..errors import CnnspaceError
 from ..nn import build
-from ..spec import NetSpec, from_dict, to_dict
+from ..spec import NetSpec, freeze, from_dict, to_dict
 from . import _spawn
 from ._commfit import CommBench
 from ._model import Device, Interconnect, NetworkCosts
@@ -51,18 +51,17 @@ def _step_times(model: nn.Module, spec: NetSpec, batch: int, device: torch.devic
     return StepTime(statistics.median(wall), statistics.median(cpu))
 
 
-def _check_steps(steps, warmup) -> None:
-    _spawn.check_count("steps", steps, 1)
-    _spawn.check_count("warmup", warmup, 0)
+def _check_steps(steps, warmup) -> tuple[int, int]:
+    return _spawn.check_count("steps", steps, 1), _spawn.check_count("warmup", warmup, 0)
 
 
 def time_train_step(spec: NetSpec, batch: int, threads: int | None = None, steps: int = 5,
                     warmup: int = 2, device: str = "cpu") -> StepTime:
     """One training step of ``batch`` images in this process, run with ``threads`` CPU threads
     (restored afterwards)."""
-    _spawn.check_count("batch", batch, 1)
-    _check_steps(steps, warmup)
-    with torch_threads(threads):
+    batch = _spawn.check_count("batch", batch, 1)
+    steps, warmup = _check_steps(steps, warmup)
+    with torch_threads(freeze(threads)):
         torch.manual_seed(0)
         model = build(spec).to(device)
         return _step_times(model, spec, batch, torch.device(device), steps, warmup)
@@ -87,8 +86,9 @@ def time_ddp_step(spec: NetSpec, batch_per_worker: int, nproc: int = 2,
     """One DistributedDataParallel step (``batch_per_worker`` images on each of ``nproc`` local
     processes, gradients allreduced in buckets overlapping the backward pass), as seen by the
     slowest process."""
-    _spawn.check_count("batch_per_worker", batch_per_worker, 1)
-    _check_steps(steps, warmup)
+    batch_per_worker = _spawn.check_count("batch_per_worker", batch_per_worker, 1)
+    steps, warmup = _check_steps(steps, warmup)
+    nproc = _spawn.check_nproc(nproc)
     backend = _spawn.choose_backend(backend, nproc)
     return _spawn.run(_ddp_worker, nproc, backend, threads or _spawn.default_threads(nproc),
                       (to_dict(spec), batch_per_worker, steps, warmup))
@@ -119,7 +119,7 @@ def measure_preset(spec: NetSpec, bench: CommBench | None, batch_per_worker: int
             raise CnnspaceError("this commbench result measured NCCL between GPUs, and this "
                                 "machine has no GPU to time the compute step on; measure here "
                                 "with `cnnspace commbench -o FILE.json`")
-        threads = threads or (bench.threads if bench is not None else None)
+        threads = freeze(threads) or (bench.threads if bench is not None else None)
         step = time_train_step(spec, batch_per_worker, threads, steps, warmup, timed_on)
         device = Device.timed("this machine (timed step)", NetworkCosts.of(spec),
                               batch_per_worker, step.wall_s)

@@ -10,12 +10,19 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-from .._values import is_number
+from .._values import is_int, is_number
 from ..errors import CnnspaceError
 from ..metrics import analyze
-from ..spec import MAX_SIZE, NetSpec, resolve
+from ..spec import MAX_SIZE, NetSpec, freeze, resolve
 
 STRATEGIES = ("parameter_server", "reduction_tree", "ring")
+
+
+def _plain_fields(obj, *names: str) -> None:
+    """numpy's numbers in ``obj``'s ``names`` as Python's, as specs take them (a sweep written
+    with numpy gives np.int64 and np.float32): checked as numbers, and written by JSON."""
+    for name in names:
+        object.__setattr__(obj, name, freeze(getattr(obj, name)))
 
 
 @dataclass(frozen=True)
@@ -25,9 +32,10 @@ class Interconnect:
     beta_s_per_byte: float
 
     def __post_init__(self):
+        _plain_fields(self, "alpha_s", "beta_s_per_byte")
         for field, value, unit in (("alpha", self.alpha_s, "seconds"),
                                    ("beta", self.beta_s_per_byte, "seconds per byte")):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if not (is_number(value) and math.isfinite(value) and value >= 0):
                 raise CnnspaceError(f"{field} must be a finite number >= 0 {unit}, got {value!r}")
 
 
@@ -39,6 +47,7 @@ class Device:
     efficiency: float
 
     def __post_init__(self):
+        _plain_fields(self, "peak_flops", "efficiency")
         if not (is_number(self.peak_flops) and math.isfinite(self.peak_flops)
                 and self.peak_flops > 0):
             raise CnnspaceError(f"device FLOP/s must be a finite number > 0, got "
@@ -65,6 +74,7 @@ class Recipe:
     dataset_size: int
 
     def __post_init__(self):
+        _plain_fields(self, "batch", "epochs", "dataset_size")
         self.check(self.batch, self.epochs, self.dataset_size)
 
     @staticmethod
@@ -93,16 +103,19 @@ class Recipe:
         return self.epochs * self.dataset_size / self.batch
 
 
-def _check_workers(workers) -> None:
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+def _worker_count(workers) -> int:
+    """``workers`` as a Python int (numpy's too), refused unless it is a positive integer."""
+    workers = freeze(workers)
+    if not is_int(workers) or workers < 1:
         raise CnnspaceError(f"workers must be a positive integer, got {workers!r}")
+    return workers
 
 
 def check_workers_share_batch(workers, batch: int, names=("workers", "batch")) -> None:
     """Refuses a worker count with no image of the global ``batch`` to compute, naming each by
     ``names`` (command-line flags, say)."""
     for n in workers:
-        _check_workers(n)
+        n = _worker_count(n)
         if n > batch:
             raise CnnspaceError(f"{names[0]} {n}: {n} workers cannot share a global batch of "
                                 f"{batch} images; use a {names[1]} of at least the largest "
@@ -122,7 +135,7 @@ def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
     - ring: reduce-scatter then all-gather, 2 (N - 1) steps of |W| / N each; bandwidth term
       2 (N - 1) / N x |W|, almost independent of N.
     """
-    _check_workers(workers)
+    workers = _worker_count(workers)
     if strategy not in STRATEGIES:  # checked for one worker too, which communicates nothing
         raise CnnspaceError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
     if workers == 1:
@@ -139,6 +152,9 @@ def comm_coefficients(strategy: str, workers: int) -> tuple[float, float]:
 def comm_time(strategy: str, workers: int, nbytes: float, link: Interconnect) -> float:
     """Seconds of one gradient exchange of ``nbytes`` per worker among ``workers``."""
     m, k = comm_coefficients(strategy, workers)
+    nbytes = freeze(nbytes)
+    if not (is_number(nbytes) and math.isfinite(nbytes) and nbytes >= 0):
+        raise CnnspaceError(f"nbytes must be a finite number of bytes >= 0, got {nbytes!r}")
     return m * link.alpha_s + k * link.beta_s_per_byte * nbytes
 
 
@@ -150,6 +166,7 @@ class NetworkCosts:
     train_flops_per_image: int   # forward + backward
 
     def __post_init__(self):
+        _plain_fields(self, "gradient_bytes", "train_flops_per_image")
         if not (is_number(self.gradient_bytes) and self.gradient_bytes > 0):
             raise _no_weights(self.model)
         if not (is_number(self.train_flops_per_image) and self.train_flops_per_image > 0):
@@ -171,6 +188,11 @@ def _no_weights(model: str) -> CnnspaceError:
 def calibrate_efficiency(costs: NetworkCosts, run: Recipe, seconds: float,
                          peak_flops: float) -> float:
     """The fraction of peak a single-device run sustained: its training FLOPs over its time."""
+    for name, value in (("seconds", seconds), ("peak_flops", peak_flops)):
+        value = freeze(value)
+        if not (is_number(value) and math.isfinite(value) and value > 0):
+            raise CnnspaceError(f"calibrate_efficiency: {name} must be a finite number > 0, got "
+                                f"{value!r}")
     images = run.epochs * run.dataset_size
     return costs.train_flops_per_image * images / (seconds * peak_flops)
 
@@ -236,13 +258,18 @@ def predict(costs: NetworkCosts, device: Device, link: Interconnect, recipe: Rec
         if not isinstance(value, kind):
             raise CnnspaceError(f"predict(costs, device, link, recipe, baseline, workers): "
                                 f"{arg} must be a {kind.__name__}, got {type(value).__name__}")
+    # numpy's arrays and scalars (np.arange(1, 9), 2 ** np.arange(8)) as Python's lists and ints
+    workers, strategies = freeze(workers), freeze(strategies)
     if isinstance(strategies, str):
         strategies = (strategies,)
+    elif not isinstance(strategies, tuple):
+        raise CnnspaceError(f"strategies must be a list of names from {', '.join(STRATEGIES)}, "
+                            f"got {strategies!r}")
     if not strategies:
         raise CnnspaceError(f"give at least one strategy: {', '.join(STRATEGIES)}")
     if isinstance(workers, int):
         workers = [workers]
-    elif not isinstance(workers, (list, tuple, range)):
+    elif not isinstance(workers, (tuple, range)):
         raise CnnspaceError(f"workers must be a list of worker counts, got {workers!r}")
     if not workers:
         raise CnnspaceError("give at least one worker count")
@@ -300,6 +327,7 @@ class ParallelismComm:
 def parallelism_comm(spec: NetSpec, batch: int, bits: int = 32) -> ParallelismComm:
     """Bytes per step of data vs model parallelism for ``spec`` at its own input, ``batch``
     images per step and ``bits`` per value."""
+    batch, bits = freeze(batch), freeze(bits)  # as analyze takes them: the products stay ints
     analysis = analyze(spec, batch=batch, bits=bits)
     if not analysis.totals.comm_bytes_data_parallel:
         raise _no_weights(spec.name)

@@ -11,7 +11,10 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from .._threads import is_thread_count, thread_count_expected
+from .._values import is_int
 from ..errors import CnnspaceError
+from ..spec import freeze
 
 BACKENDS = ("auto", "gloo", "nccl")
 
@@ -39,14 +42,25 @@ def default_threads(nproc: int) -> int:
     return max(1, (os.cpu_count() or 1) // nproc)
 
 
-def check_count(name: str, value, minimum: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+def check_count(name: str, value, minimum: int) -> int:
+    """``value`` as a Python int (numpy's too), refused by ``name`` below ``minimum``."""
+    value = freeze(value)
+    if not is_int(value) or value < minimum:
         raise CnnspaceError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return value
 
 
-def check_nproc(nproc) -> None:
-    if not isinstance(nproc, int) or isinstance(nproc, bool) or nproc < 2:
-        raise CnnspaceError(f"--nproc must be an integer >= 2, got {nproc!r}")
+def check_nproc(nproc) -> int:
+    return check_count("--nproc", nproc, 2)
+
+
+def check_threads(threads) -> int:
+    """Threads per spawned process as a Python int; thousands would hang or crash torch in every
+    process (the command's --threads is refused the same way before this)."""
+    threads = freeze(threads)
+    if not is_thread_count(threads):
+        raise CnnspaceError(f"threads: expected {thread_count_expected()}, got {threads!r}")
+    return threads
 
 
 def _entry(rank: int, nproc: int, port: int, backend: str, threads: int, channel,
@@ -85,7 +99,7 @@ def run(worker: Callable, nproc: int, backend: str, threads: int, args: tuple = 
     """Runs ``worker(rank, nproc, device, channel, *args)`` in ``nproc`` spawned processes and
     returns the value rank 0 sent as ``("result", value)``. ``worker`` must be a top-level function
     (it is imported by name in the children)."""
-    check_nproc(nproc)
+    nproc, threads = check_nproc(nproc), check_threads(threads)
     channel = mp.get_context("spawn").SimpleQueue()
     context = mp.spawn(_entry, args=(nproc, free_port(), backend, threads, channel, worker, args),
                        nprocs=nproc, join=False)
