@@ -40,7 +40,7 @@ def register(sub) -> None:
     an.add_argument("--sample", type=int, metavar="N",
                     help="N random distinct points instead of the full grid (log axes "
                     "log-uniformly, as Optuna's random sampler draws them)")
-    an.add_argument("--seed", type=int, default=0, help="seed of --sample (default 0)")
+    an.add_argument("--seed", type=int, help="seed of --sample (default 0)")
     an.add_argument("--format", choices=FORMATS,
                     help="output format (default: from --out's suffix, else table)")
     an.add_argument("--out", metavar="FILE", help="write the result here instead of stdout")
@@ -91,6 +91,9 @@ def _values(axis) -> str:
 
 
 def run_analyze(args) -> int:
+    if args.seed is not None and args.sample is None:  # the full grid would ignore it
+        raise CnnspaceError(f"--seed {args.seed}: a seed picks the points of --sample N; "
+                            "without --sample every grid point is analysed")
     if args.sample is not None and args.sample < 1:
         raise CnnspaceError(f"--sample: expected a positive number of points, got {args.sample}")
     if args.sample is not None and args.sample > GRID_LIMIT:
@@ -114,7 +117,7 @@ def run_analyze(args) -> int:
                                 "give --sample N, or coarser steps")
         points = list(space.points())
     else:
-        points = space.sample(args.sample, args.seed)
+        points = space.sample(args.sample, args.seed or 0)
     stderr = Console(stderr=True)
     results = analyze_points(space, points, progress=lambda it: track(
         it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
@@ -138,7 +141,9 @@ def run_analyze(args) -> int:
 def _summary(results: list[PointResult]) -> dict:
     valid = [r for r in results if r.totals]
     params = [r.totals.params for r in valid]
-    return {"points": len(results), "invalid": len(results) - len(valid),
+    # points that build the same network share its id: a study trains it once
+    return {"points": len(results), "networks": len({r.id for r in valid}),
+            "invalid": len(results) - len(valid),
             "satisfy_constraints": sum(r.ok for r in results),
             "params_min": min(params, default=None), "params_max": max(params, default=None)}
 
@@ -166,6 +171,7 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
     bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
     return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
-                      f"{s['points']:,} points, {s['invalid']:,} invalid, "
+                      f"{s['points']:,} points ({s['networks']:,} distinct networks), "
+                      f"{s['invalid']:,} invalid, "
                       + (f"{s['satisfy_constraints']:,} satisfy the constraints ({limits})"
                          if limits else "no constraints")]) + "\n"
