@@ -79,9 +79,10 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
 
 
 def _trace(module: nn.Module, input_shape: Any,
-           title: str) -> tuple[fx.GraphModule, tuple[int, int, int]]:
-    """The traced graph, and the input shape (an HxW input takes the channels of the first
-    convolution forward() calls: the first one registered may come later in the network)."""
+           title: str) -> tuple[fx.GraphModule, tuple[int, int, int], dict[str, Any]]:
+    """The traced graph, the input shape (an HxW input takes the channels of the first
+    convolution forward() calls: the first one registered may come later in the network), and
+    the device and precision of inputs."""
     try:
         gm = fx.symbolic_trace(module)
     except Exception as e:  # torch.fx raises many types on dynamic control flow
@@ -104,8 +105,7 @@ def _trace(module: nn.Module, input_shape: Any,
         first = str(e.__cause__ or e).strip().splitlines()[0]
         raise CnnspaceError(f"{title} fails on a batch of {TRACE_BATCH} inputs of shape "
                             f"{list(shape)}: {first}") from None
-    _check_trace_computes_forward(module, gm, shape, like, title)
-    return gm, shape
+    return gm, shape, like
 
 
 def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
@@ -158,6 +158,9 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
     module = gm.get_submodule(node.target) if node.op == "call_module" else None
     tensors = _tensor_inputs(node)
     op = Op(node, _arguments(node, gm), module, tuple(_shape(t) for t in tensors), _shape(node))
+    if op.out_shape is None:
+        raise op.fail("it gives several tensors at once (a tuple, as split or chunk do), and a "
+                      "spec layer gives one")
     rule = rule_for(node, module)
     if rule is None:
         raise op.fail("no spec layer type corresponds to this operation")
@@ -207,7 +210,7 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
             "from a spec has that spec already: no import needed)")
     title = type(module).__name__
     root = _traceable(copied)
-    gm, shape = _trace(root, input_shape, title)
+    gm, shape, like = _trace(root, input_shape, title)
     values: dict[fx.Node, str] = {}  # traced tensor -> spec layer (or the input) holding it
     taken = {node.name for node in gm.graph.nodes}
     owners: dict[int, str] = {}  # id of a parameter -> path of the module made into a layer
@@ -220,16 +223,25 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
                 raise UnsupportedModuleError("forward", "", "a network takes exactly one input")
             values[node] = INPUT
         elif node.op == "output":
-            outputs = tuple(values[n] for n in _tensor_inputs(node) if n in values)
-        # a 0-d tensor's shape is () but it is still a value: skipped, an unsupported x.sum()
-        # would vanish from the spec, and with it an output of the network
-        elif node.op != "get_attr" and _shape(node) is not None:
+            held = next((n for n in _tensor_inputs(node) if n not in values), None)
+            if held is not None:  # left out, an output of the network would vanish
+                raise UnsupportedModuleError(f"{held.op} {held.target}", module_path(held),
+                                             "forward() returns this parameter or buffer, which "
+                                             "is not computed from the network input")
+            outputs = tuple(values[n] for n in _tensor_inputs(node))
+        # a 0-d tensor's shape is () but it is still a value, and so is a tuple of tensors
+        # (x.split(2, 1)): skipped, an unsupported x.sum() would vanish from the spec, and with
+        # it an output of the network
+        elif node.op != "get_attr" and node.meta.get("tensor_meta") is not None:
             made = _layers(node, gm, values, taken, owners)
             if isinstance(made, str):
                 values[node] = made
             else:
                 layers += made
                 values[node], traced[made[-1].name] = made[-1].name, _shape(node)[1:]
+    # after the layers: an operation they refuse (F.dropout at inference) is named by its rule,
+    # where this check could only say that values differ
+    _check_trace_computes_forward(root, gm, shape, like, title)
     if INPUT in outputs and layers:
         raise CnnspaceError(f"{title} returns its input as an output; a spec's outputs are "
                             "layers (return only what the network computes)")

@@ -179,6 +179,15 @@ def _linear(op: Op):
     return "linear", {"out_features": op.module.out_features, "bias": op.module.bias is not None}
 
 
+def _dropout(op: Op):
+    # F.dropout's training defaults to True: written without it, the module drops values at
+    # inference too, which a spec's dropout (off in eval mode) does not
+    if op.module is None and op.get("training", True):
+        raise op.fail("it drops values at inference too (training=True, F.dropout's default); "
+                      "pass training=self.training")
+    return "dropout", {"p": op.get("p")}
+
+
 def _gelu(op: Op):
     if op.get("approximate", "none") != "none":
         raise op.fail("only the exact GELU (approximate='none') is supported")
@@ -199,7 +208,7 @@ MODULE_RULES: dict[type, Rule] = {
     nn.LocalResponseNorm: _simple("lrn", size="size", alpha="alpha", beta="beta", k="k"),
     nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
     nn.AdaptiveAvgPool2d: _adaptive("avgpool"), nn.AdaptiveMaxPool2d: _adaptive("maxpool"),
-    nn.Dropout: _simple("dropout", p="p"), nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
+    nn.Dropout: _dropout, nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
     nn.Identity: _IDENTITY,
 }
 FUNCTION_RULES: dict[Callable, Rule] = {
@@ -209,7 +218,7 @@ FUNCTION_RULES: dict[Callable, Rule] = {
     torch.tanh: _simple("tanh"), F.tanh: _simple("tanh"), F.silu: _simple("silu"), F.gelu: _gelu,
     F.max_pool2d: _pool("maxpool"), F.avg_pool2d: _pool("avgpool"),
     F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
-    F.dropout: _simple("dropout", p="p"), torch.flatten: _flatten_dims, torch.cat: _cat,
+    F.dropout: _dropout, torch.flatten: _flatten_dims, torch.cat: _cat,
     operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
     torch.softmax: _softmax, torch.mean: _spatial_mean,
 }
@@ -225,7 +234,12 @@ POSITIONAL_ARGS = {
     "add_": ("other", "alpha"), torch.cat: ("tensors", "dim"), torch.softmax: ("input", "dim"),
     F.softmax: ("input", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
     torch.add: ("input", "other", "alpha"), "mean": ("dim", "keepdim", "dtype"),
-    torch.mean: ("input", "dim", "keepdim", "dtype")}
+    torch.mean: ("input", "dim", "keepdim", "dtype"),
+    F.max_pool2d: ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+                   "return_indices"),
+    F.avg_pool2d: ("input", "kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                   "divisor_override"),
+    F.dropout: ("input", "p", "training", "inplace")}
 
 
 def describe(node: fx.Node, module: nn.Module | None) -> str:
@@ -235,10 +249,14 @@ def describe(node: fx.Node, module: nn.Module | None) -> str:
         return f"method Tensor.{node.target}"
     if node.op == "call_function":
         target = node.target
-        name = getattr(target, "__qualname__", None) or getattr(target, "__name__", target)
-        if "<locals>" in str(name):  # torch's boolean_dispatch wrappers (F.max_pool2d) name theirs
-            name = getattr(target, "__name__", name)
-        return f"function {getattr(target, '__module__', None) or 'torch'}.{name}"
+        name = getattr(target, "__name__", None)
+        # as the user wrote it: torch.stack's own names are torch._VariableFunctionsClass.stack,
+        # F.avg_pool2d's torch._C._nn.avg_pool2d, F.max_pool2d's a boolean_dispatch <locals> fn
+        for space, holder in (("torch.nn.functional", F), ("torch", torch)):
+            if name and getattr(holder, name, None) is target:
+                return f"function {space}.{name}"
+        return (f"function {getattr(target, '__module__', None) or 'torch'}."
+                f"{getattr(target, '__qualname__', None) or name or target}")
     return f"{node.op} {node.target}"
 
 
