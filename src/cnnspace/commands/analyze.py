@@ -64,3 +64,19 @@ def _print_table(result) -> None:
         f"per step of batch {result.batch:,}: training {with_prefix(t.train_flops_per_step, 'FLOPs')}; "
         f"communication data-parallel {t.comm_bytes_data_parallel / 1e6:,.2f} MB (gradients), "
         f"model-parallel {t.comm_bytes_model_parallel / 1e6:,.2f} MB (activations)")
+    heaviest = [_heaviest(result.layers, what, total, words) for what, total, words in (
+        ("params", t.params, "of parameters"), ("macs", t.macs, "of MACs"))]
+    if any(heaviest):
+        console.print("largest: " + ", ".join(filter(None, heaviest)))
+
+
+def _heaviest(layers, what: str, total: int, words: str) -> str:
+    """The layer with the largest share of a total, e.g. ``conv10 41.1% of parameters``, so
+    that the layer to shrink first is named, not searched for; equals are all named (fire8's
+    and fire9's expand3x3 hold as many parameters), lest one look the only one."""
+    if not total:
+        return ""
+    most = max(getattr(m, what) for m in layers)
+    names = [escape(m.name) for m in layers if getattr(m, what) == most]
+    each = " each" if len(names) > 1 else ""
+    return f"{' and '.join(names)} {most / total:.1%}{each} {words}"
