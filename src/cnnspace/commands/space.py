@@ -102,6 +102,9 @@ def run_analyze(args) -> int:
     suffix = Path(args.out or "").suffix
     if args.out:  # found out now, not after the analysis
         check_writable(args.out, "--out")
+        if _same_file(args.out, args.space):
+            raise CnnspaceError(f"--out {args.out} is the space file itself: writing the "
+                                "results there would replace it; name another file")
     if args.out and not args.format and suffix not in OUT_FORMATS:
         raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
                             f"; name it {', '.join(OUT_FORMATS)} or give --format")
@@ -136,6 +139,13 @@ def run_analyze(args) -> int:
     else:
         print(text, end="")
     return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return Path(a).samefile(b)
+    except OSError:  # either does not exist (yet): not the same file
+        return False
 
 
 def _summary(results: list[PointResult]) -> dict:
