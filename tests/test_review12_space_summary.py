@@ -20,7 +20,7 @@ def test_the_summary_counts_distinct_networks(capsys, tmp_path):
     assert j["summary"]["points"] == 6 and j["summary"]["networks"] == 4
     assert len({p["id"] for p in j["points"]}) == 4
     code, out, err = run(capsys, "space", "analyze", path)
-    assert "6 points (4 distinct networks), 0 invalid" in out
+    assert "6 points, 0 invalid, no constraints; 4 distinct networks" in out
 
 
 def test_invalid_points_build_no_network(capsys, tmp_path):

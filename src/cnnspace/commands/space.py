@@ -181,7 +181,7 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
     bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
     return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
-                      f"{s['points']:,} points ({s['networks']:,} distinct networks), "
-                      f"{s['invalid']:,} invalid, "
+                      f"{s['points']:,} points, {s['invalid']:,} invalid, "
                       + (f"{s['satisfy_constraints']:,} satisfy the constraints ({limits})"
-                         if limits else "no constraints")]) + "\n"
+                         if limits else "no constraints")
+                      + f"; {s['networks']:,} distinct networks"]) + "\n"
