@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from rich.markup import escape
 from rich.table import Table
 
 from ..zoo import list_models, model_entry
@@ -31,7 +32,20 @@ def run(args) -> int:
     table = Table(title="cnnspace model zoo")
     table.add_column("name", style="bold")
     table.add_column("description")
+    # what `--set` and a design space's axes can change: otherwise found only by a wrong guess
+    table.add_column("settings for --set (defaults)")
     for e in entries:
-        table.add_row(e.name + (" (family)" if e.is_family else ""), e.description)
+        settings = ", ".join(f"{k}={_setting(v)}" for k, v in e.defaults.items())
+        table.add_row(e.name + (" (family)" if e.is_family else ""), e.description,
+                      escape(settings))  # "[conv1, fire4, fire8]" is no rich markup
     table_console().print(table)
     return 0
+
+
+def _setting(value) -> str:
+    """A default as `--set` takes it: an input as CxHxW, a list in YAML's brackets."""
+    if isinstance(value, tuple):
+        if all(isinstance(v, int) for v in value):
+            return "x".join(map(str, value))
+        return "[" + ", ".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
