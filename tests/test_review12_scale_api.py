@@ -117,3 +117,16 @@ def test_thread_counts_that_would_crash_every_process_are_refused_before_spawnin
         run_commbench(2, [0.001, 0.002], repeats=1, threads=too_many)
     with pytest.raises(CnnspaceError, match=f"threads: expected .*, got {too_many}"):
         time_ddp_step(TINY, 2, 2, threads=too_many)
+
+
+def test_recipe_check_takes_numpy_numbers_as_the_recipe_does():
+    # the check the command line runs on its flags, called from Python with a numpy sweep
+    Recipe.check(np.int64(1024), np.float32(72), np.int64(1_281_167))
+    with pytest.raises(CnnspaceError, match="batch must be a positive integer, got 0"):
+        Recipe.check(np.int64(0), 72, 1000)
+
+
+@pytest.mark.parametrize("sizes", [[], "", " , "])
+def test_no_sizes_at_all_are_said_to_be_none(sizes):
+    with pytest.raises(CnnspaceError, match="two different sizes, got none \\(default"):
+        parse_sizes_mb(sizes)  # it said "got  MB"

@@ -219,7 +219,7 @@ def parse_sizes_mb(values) -> list[int]:
         sizes.append(max(4, round(mb * 1e6 / 4) * 4))
     sizes = sorted(set(sizes))
     if len(sizes) < 2:  # refused before any process is started, not after the measurements
+        given = f"{sizes[0] / 1e6:g} MB" if sizes else "none"
         raise CnnspaceError(f"--sizes: fitting alpha and beta needs at least two different "
-                            f"sizes, got {' '.join(f'{n / 1e6:g}' for n in sizes)} MB "
-                            f"(default {_DEFAULT_SIZES})")
+                            f"sizes, got {given} (default {_DEFAULT_SIZES})")
     return sizes

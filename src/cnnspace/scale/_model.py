@@ -80,6 +80,7 @@ class Recipe:
     @staticmethod
     def check(batch, epochs, dataset_size, names=("batch", "epochs", "dataset_size")) -> None:
         """Refuses values no recipe can have, naming each by ``names`` (command-line flags, say)."""
+        batch, epochs, dataset_size = freeze(batch), freeze(epochs), freeze(dataset_size)
         for name, value in ((names[0], batch), (names[2], dataset_size)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise CnnspaceError(f"{name} must be a positive integer, got {value!r}")
