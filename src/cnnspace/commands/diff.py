@@ -121,11 +121,16 @@ def _print(d: NetDiff) -> None:
                        ("Δactivations", t.delta_activations)):
         changes.add_column(col, footer=f"{total:+,}", justify="right", no_wrap=True)
     changes.add_column("dimensions (A→B)", overflow="fold", ratio=1)
+    # With several origins, which one a change owes to is the question: say it, as JSON does.
+    several = len(d.origins) > 1
+    if several:
+        changes.add_column("from", overflow="fold")
     for c in d.changes:
         status = "" if c.status == CHANGED else f" {c.status}"
         changes.add_row(escape(f"{c.layer} {c.type}{status}"),
                         c.kind, f"{c.delta_params:+,}", f"{c.delta_macs:+,}",
-                        f"{c.delta_activations:+,}", escape(_dims_text(c.dims, c.status)))
+                        f"{c.delta_activations:+,}", escape(_dims_text(c.dims, c.status)),
+                        *([escape(", ".join(c.origins))] if several else []))
     console.print(changes)
     console.print(
         f"communication per data-parallel step (gradients at {a.bits} bits): "
