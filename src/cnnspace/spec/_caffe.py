@@ -25,8 +25,10 @@ V1_TYPES = {"CONVOLUTION": "Convolution", "POOLING": "Pooling", "RELU": "ReLU", 
             "INNER_PRODUCT": "InnerProduct", "FLATTEN": "Flatten", "SIGMOID": "Sigmoid",
             "TANH": "TanH", "DATA": "Data",
             "IMAGE_DATA": "ImageData", "SOFTMAX_LOSS": "SoftmaxWithLoss", "ACCURACY": "Accuracy"}
-DATASET_TYPES = {"Data", "ImageData", "HDF5Data", "MemoryData", "WindowData", "DummyData",
-                 "SoftmaxWithLoss", "Accuracy", "EuclideanLoss", "HingeLoss"}
+# dataset and loss layers: Data, ImageData, HDF5Data, ... SoftmaxWithLoss, EuclideanLoss, ...
+# (V1: DATA, HDF5_DATA, SOFTMAX_LOSS, INFOGAIN_LOSS, ...) and Accuracy
+_DATASET_SUFFIXES = ("Data", "_DATA", "Loss", "_LOSS")
+DATASET_TYPES = {"Accuracy"}
 _LAYER_FIELDS = {"name", "type", "bottom", "top", "param", "include", "exclude", "phase",
                  "loss_weight", "propagate_down", "blobs_lr", "weight_decay"}
 _NET_FIELDS = {"name", "input", "input_shape", "input_dim", "layer", "layers", "force_backward",
@@ -279,7 +281,7 @@ def _convert(entry: Message, index: int, b: _Builder, state: tuple[int, set[str]
         for top in _strings(entry, "top", name):
             b.left_out.setdefault(top, f"{kind} layer {name!r} (line {entry.line})")
         return
-    if kind in DATASET_TYPES:
+    if kind in DATASET_TYPES or kind.endswith(_DATASET_SUFFIXES):
         raise entry.error(f"a {kind} layer reads a dataset or computes a loss; import the deploy "
                           "prototxt instead, which declares the input shape", layer=name)
     if kind not in SUPPORTED_TYPES:
