@@ -130,3 +130,15 @@ def test_recipe_check_takes_numpy_numbers_as_the_recipe_does():
 def test_no_sizes_at_all_are_said_to_be_none(sizes):
     with pytest.raises(CnnspaceError, match="two different sizes, got none \\(default"):
         parse_sizes_mb(sizes)  # it said "got  MB"
+
+
+@pytest.mark.parametrize("images, seconds, message", [
+    (64, 0, "seconds must be a finite number > 0, got 0"),  # was a ZeroDivisionError
+    ("64", 1.0, "images must be a positive integer, got '64'"),  # was a TypeError
+    (0, 1.0, "images must be a positive integer, got 0"),  # was "device FLOP/s ... got 0.0"
+])
+def test_a_timed_device_names_the_bad_timing(images, seconds, message):
+    with pytest.raises(CnnspaceError, match=f"Device.timed: {message}"):
+        Device.timed("step", COSTS, images, seconds)
+    assert Device.timed("step", COSTS, np.int64(64), np.float32(0.5)).flops \
+        == pytest.approx(COSTS.train_flops_per_image * 128)

@@ -25,6 +25,14 @@ def _plain_fields(obj, *names: str) -> None:
         object.__setattr__(obj, name, freeze(getattr(obj, name)))
 
 
+def _finite_positive(value, what: str):
+    """``value`` as a Python number, refused by ``what`` unless finite and > 0."""
+    value = freeze(value)
+    if not (is_number(value) and math.isfinite(value) and value > 0):
+        raise CnnspaceError(f"{what} must be a finite number > 0, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Interconnect:
     """One GPU-to-GPU message of ``n`` bytes takes ``alpha_s + beta_s_per_byte * n`` seconds."""
@@ -48,10 +56,7 @@ class Device:
 
     def __post_init__(self):
         _plain_fields(self, "peak_flops", "efficiency")
-        if not (is_number(self.peak_flops) and math.isfinite(self.peak_flops)
-                and self.peak_flops > 0):
-            raise CnnspaceError(f"device FLOP/s must be a finite number > 0, got "
-                                f"{self.peak_flops!r}")
+        _finite_positive(self.peak_flops, "device FLOP/s")
         if not (is_number(self.efficiency) and 0 < self.efficiency <= 1):
             raise CnnspaceError(f"device efficiency must be in (0, 1], got {self.efficiency!r}")
 
@@ -62,6 +67,11 @@ class Device:
     @classmethod
     def timed(cls, name: str, costs: "NetworkCosts", images: int, seconds: float) -> "Device":
         """A device running at the FLOP/s of a measured training step of ``images`` images."""
+        images = freeze(images)
+        if not (is_int(images) and images >= 1):
+            raise CnnspaceError(f"Device.timed: images must be a positive integer, got "
+                                f"{images!r}")
+        seconds = _finite_positive(seconds, "Device.timed: seconds")
         return cls(name, costs.train_flops_per_image * images / seconds, 1.0)
 
 
@@ -189,11 +199,8 @@ def _no_weights(model: str) -> CnnspaceError:
 def calibrate_efficiency(costs: NetworkCosts, run: Recipe, seconds: float,
                          peak_flops: float) -> float:
     """The fraction of peak a single-device run sustained: its training FLOPs over its time."""
-    for name, value in (("seconds", seconds), ("peak_flops", peak_flops)):
-        value = freeze(value)
-        if not (is_number(value) and math.isfinite(value) and value > 0):
-            raise CnnspaceError(f"calibrate_efficiency: {name} must be a finite number > 0, got "
-                                f"{value!r}")
+    seconds = _finite_positive(seconds, "calibrate_efficiency: seconds")
+    peak_flops = _finite_positive(peak_flops, "calibrate_efficiency: peak_flops")
     images = run.epochs * run.dataset_size
     return costs.train_flops_per_image * images / (seconds * peak_flops)
 
