@@ -49,7 +49,9 @@ def _print_table(result) -> None:
     for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
                         ("params", f"{t.params:,}"), ("MACs", f"{t.macs:,}"),
                         ("FLOPs", f"{t.flops:,}"), ("activations", f"{t.activations:,}")):
-        table.add_column(col, footer=footer, justify="right" if footer else "left")
+        # numbers right, names left: "layer" has a footer ("total") but is no number
+        table.add_column(col, footer=footer,
+                         justify="right" if footer and col != "layer" else "left")
     for m in result.layers:
         table.add_row(escape(m.name), m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
                       f"{m.flops:,}", f"{m.activations:,}")
