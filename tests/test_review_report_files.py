@@ -78,7 +78,7 @@ def test_sweep_names_the_knob_values_it_cannot_show(limited_report):
     # the sweep showed sr 0.25 and 0.5 only, without a word on 1
     sweep = limited_report.split('<figure id="sweep_sr">')[1]
     caption = sweep.split("<figcaption>")[1].split("</figcaption>")[0]
-    assert "no final accuracy: sr=1 (infeasible)" in caption
+    assert "no final accuracy: sr=1.0 (infeasible)" in caption
     assert "sr=0.25" not in caption and "sr=0.5" not in caption
 
 

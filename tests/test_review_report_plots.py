@@ -38,7 +38,7 @@ def test_front_points_with_equal_values_share_one_label():
     positions, texts, title = drawn_pareto(rows)
     assert len(positions) == len(set(positions)) == 2
     stacked = texts[positions.index((1240, 0.1028))]
-    assert "#1 sr=1 pct3x3=0.25" in stacked and "#5 sr=0.5 pct3x3=0.75" in stacked
+    assert "#1 sr=1.0 pct3x3=0.25" in stacked and "#5 sr=0.5 pct3x3=0.75" in stacked
     assert "3 of 5 points on the front" in title and "labelled" not in title
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import html
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
@@ -54,8 +54,10 @@ def definitions(items: Sequence[tuple[str, Any]]) -> str:
 
 def table(rows: list[dict[str, Any]], columns: Sequence[str],
           text_columns: Sequence[str] = (), code_columns: Sequence[str] = (),
-          percent_columns: Sequence[str] = ()) -> str:
-    """``percent_columns`` hold fractions, shown as percentages (sorted by the fraction)."""
+          percent_columns: Sequence[str] = (),
+          shown_as: Mapping[str, Callable[[Any], str]] = {}) -> str:
+    """``percent_columns`` hold fractions, shown as percentages (sorted by the fraction);
+    ``shown_as`` gives a column the function that writes its values."""
     head = "".join(f"<th>{esc(c)}</th>" for c in columns)
     body = []
     for row in rows:
@@ -65,7 +67,8 @@ def table(rows: list[dict[str, Any]], columns: Sequence[str],
             css = "cmd" if c in code_columns else "text" if c in text_columns else ""
             sort = f' data-v="{value!r}"' if finite_number(value) else ""
             klass = f' class="{css}"' if css else ""
-            shown = f"{value:.2%}" if c in percent_columns and sort else _format(value)
+            shown = (f"{value:.2%}" if c in percent_columns and sort else
+                     shown_as[c](value) if c in shown_as and value is not None else _format(value))
             cells.append(f"<td{klass}{sort}>{esc(shown)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="sortable"><thead><tr>{head}</tr></thead><tbody>'

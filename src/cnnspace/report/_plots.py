@@ -336,8 +336,11 @@ def value_order(v: Any) -> tuple:
 
 
 def short(v: Any) -> str:
+    """A value as a study file writes it: a float as its shortest exact text (1.0, not the 1
+    of ``:g``: a choice axis may hold 1 and 1.0 as two settings), unless that takes over six
+    significant digits (a sampler's draw from a range), which is shown to four."""
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return repr(v) if float(f"{v:.6g}") == v else f"{v:.4g}"
     if isinstance(v, tuple):  # a list made hashable by _positions: shown as written
         return str(list(v))
     return str(v)

@@ -74,7 +74,7 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
                             + FRONT_NOTES.get(x, ""), _plots.pareto(have, x, accuracy, axes)))
     if len(axes) == 1 and trained:
         # Every value of the knob, also one whose network another value built (widths floor).
-        knob = list({_plots.short(r[axes[0]]): r for r in reversed(finished)}.values())
+        knob = list({_value_key(r[axes[0]]): r for r in reversed(finished)}.values())
         figures.append((f"sweep_{axes[0]}", f"{_plots.label(accuracy)} and model size against "
                         f"{axes[0]} (as the seed's slides 30 and 31)"
                         + _not_swept(rows, knob, axes[0]),
@@ -100,7 +100,8 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
         ("Trials", f"<p>Click a column to sort. Also in <a href='{table}'>{table}</a>."
          "</p>" + H.table(rows, columns, text_columns=("outcome", "point_id", *axes,
                                                         "violated", "error", "worker"),
-                           code_columns=("command",), percent_columns=tuple(ACCURACIES))),
+                           code_columns=("command",), percent_columns=tuple(ACCURACIES),
+                           shown_as=dict.fromkeys(axes, _plots.short))),
     ])
     path = out_dir / f"report{suffix}.html"
     write_text_atomic(path, html)
@@ -121,13 +122,19 @@ def _nothing_drawn(counts: Counts) -> str:
 def _not_swept(rows: list[dict], knob: list[dict], axis: str) -> str:
     """The values of the knob the sweep cannot show, each with what became of its last trial
     (infeasible, failed, running, ...): a gap in the sweep would otherwise pass unnoticed."""
-    shown = {_plots.short(r[axis]) for r in knob}
-    missing = {_plots.short(r[axis]): r["outcome"] for r in rows
-               if _plots.short(r[axis]) not in shown}
+    shown = {_value_key(r[axis]) for r in knob}
+    missing = {_value_key(r[axis]): (r[axis], r["outcome"]) for r in rows
+               if _value_key(r[axis]) not in shown}
     if not missing:
         return ""
-    return "; no final accuracy: " + ", ".join(f"{axis}={v} ({outcome})"
-                                                for v, outcome in missing.items())
+    return "; no final accuracy: " + ", ".join(f"{axis}={_plots.short(v)} ({outcome})"
+                                                for v, outcome in missing.values())
+
+
+def _value_key(value) -> str:
+    """Tells a setting's values apart exactly, as the space does (1 and 1.0 are two choices of
+    an axis); ``short`` writes two draws of a range that agree to four digits alike."""
+    return repr(value)
 
 
 def _remove_superseded(out_dir: Path, title: str, storage: str) -> None:
@@ -217,10 +224,12 @@ def _edf_figures(results: StudyResults, finished: list[dict], accuracy: str,
         caption += "; " + "; ".join(caveats)
     out = [("edf", caption, _plots.edf(groups, "error EDF by study", accuracy))]
     for axis in results.axes:
-        values = {_plots.short(r[axis]): r[axis] for r in finished}
+        values = {_value_key(r[axis]): r[axis] for r in finished}
         if 2 <= len(values) <= EDF_MAX_GROUPS and len(trained) > len(values):
-            split = {f"{axis}={v}": errors([r for r in finished if _plots.short(r[axis]) == v])
-                     for v in sorted(values, key=lambda v: _plots.value_order(values[v]))}
+            split = {f"{axis}={_plots.short(v)}": errors([r for r in finished
+                                                          if _value_key(r[axis]) == key])
+                     for key, v in sorted(values.items(),
+                                          key=lambda kv: _plots.value_order(kv[1]))}
             out.append((f"edf_{axis}", f"error EDF of the sub-spaces {axis} = each value",
                         _plots.edf(split, f"error EDF by {axis}", accuracy)))
     return out
