@@ -68,6 +68,9 @@ def main() -> None:
                    help="start a round once others use fewer cores than this")
     p.add_argument("--wait", type=float, default=300, help="seconds to wait for that per round")
     args = p.parse_args()
+    for flag in ("rounds", "steps"):  # no round has no median; no step is no time
+        if getattr(args, flag) < 1:
+            p.error(f"--{flag} must be at least 1, got {getattr(args, flag)}")
     if args.batch < NPROC or args.batch % NPROC:
         # the DDP step runs batch / NPROC images per process: the prediction must get that batch
         p.error(f"--batch must be a positive multiple of {NPROC}, got {args.batch}")
