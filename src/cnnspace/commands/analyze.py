@@ -44,7 +44,8 @@ def run(args) -> int:
 def _print_table(result) -> None:
     t = result.totals
     # names are the spec's: escaped, so that "[/]" in one is printed, not read as rich markup
-    title = f"{result.model}  input {_shape(result.input)}  batch {result.batch}"
+    # the rows are per image whatever --batch is: the batch's totals are below the table
+    title = f"{result.model}  input {_shape(result.input)}  per image"
     table = Table(title=escape(title), show_footer=True)
     for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
                         ("params", f"{t.params:,}"), ("MACs", f"{t.macs:,}"),
