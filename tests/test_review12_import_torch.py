@@ -300,3 +300,22 @@ def test_functional_pooling_and_dropout_read_positional_arguments(monkeypatch):
     assert analyze(spec).totals == expected
     pool = next(layer for layer in spec.layers if layer.type == "avgpool")
     assert pool.attrs == {"kernel": 3, "stride": 1, "padding": 1}
+
+
+class TwoCats(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        y = torch.cat([x, self.conv(x)], 1)
+        return torch.cat([y, y], 2)  # the line the error names
+
+
+def test_a_refused_operation_names_the_line_of_forward_that_calls_it():
+    # the module path alone ('(top level)') did not tell the user which torch.cat it was
+    line = TwoCats.forward.__code__.co_firstlineno + 2
+    with pytest.raises(UnsupportedModuleError, match="along dim 1") as e:
+        cnnspace.from_torch(TwoCats(), (3, 8, 8))
+    assert e.value.source == f"test_review12_import_torch.py:{line}"
+    assert f"'(top level)' (test_review12_import_torch.py:{line}): only" in str(e.value)

@@ -28,7 +28,7 @@ from ._export import copy_module, output_tensors
 from ._init import expect_module
 from ._module import unreached_by_attribute
 from ._torch_ops import (MODULE_RULES, POSITIONAL_ARGS, Op, UnsupportedModuleError, describe,
-                         module_path, rule_for)
+                         module_path, rule_for, source_line)
 
 
 def _shape(node: Any) -> tuple[int, ...] | None:
@@ -75,7 +75,8 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
     if in_place and isinstance(target, fx.Node) and len(target.users) > 1:
         raise UnsupportedModuleError(describe(node, module), module_path(node),
                                      f"it changes {target.name} in place, which is also used "
-                                     "elsewhere; write the out-of-place form (y = f(x))")
+                                     "elsewhere; write the out-of-place form (y = f(x))",
+                                     source_line(node))
 
 
 def _trace(module: nn.Module, input_shape: Any,
@@ -83,10 +84,13 @@ def _trace(module: nn.Module, input_shape: Any,
     """The traced graph, the input shape (an HxW input takes the channels of the first
     convolution forward() calls: the first one registered may come later in the network), and
     the device and precision of inputs."""
+    tracer = fx.Tracer()
+    tracer.record_stack_traces = True  # an error names the line of forward() (source_line)
     try:
-        gm = fx.symbolic_trace(module)
+        graph = tracer.trace(module)
     except Exception as e:  # torch.fx raises many types on dynamic control flow
         raise CnnspaceError(f"torch.fx cannot trace {title}: {e}") from None
+    gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     for node in gm.graph.nodes:
         _check_in_place(node, gm)
     gm.graph.eliminate_dead_code()  # safe now: no in-place operation is dropped unnoticed
@@ -227,7 +231,8 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
             if held is not None:  # left out, an output of the network would vanish
                 raise UnsupportedModuleError(f"{held.op} {held.target}", module_path(held),
                                              "forward() returns this parameter or buffer, which "
-                                             "is not computed from the network input")
+                                             "is not computed from the network input",
+                                             source_line(node))
             outputs = tuple(values[n] for n in _tensor_inputs(node))
         # a 0-d tensor's shape is () but it is still a value, and so is a tuple of tensors
         # (x.split(2, 1)): skipped, an unsupported x.sum() would vanish from the spec, and with

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import operator
+import os
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -14,11 +16,13 @@ from ..errors import CnnspaceError
 
 
 class UnsupportedModuleError(CnnspaceError, ValueError):
-    """An operation of a module has no spec equivalent: ``op`` says which, ``path`` where."""
+    """An operation of a module has no spec equivalent: ``op`` says which, ``path`` where, and
+    ``source`` the line of forward() that calls it (``model.py:42``), where known."""
 
-    def __init__(self, op: str, path: str, reason: str):
-        self.op, self.path = op, path
-        super().__init__(f"{op} at module path {path or '(top level)'!r}: {reason}")
+    def __init__(self, op: str, path: str, reason: str, source: str = ""):
+        self.op, self.path, self.source = op, path, source
+        line = f" ({source})" if source else ""
+        super().__init__(f"{op} at module path {path or '(top level)'!r}{line}: {reason}")
 
 
 @dataclass
@@ -36,7 +40,7 @@ class Op:
 
     def fail(self, reason: str) -> UnsupportedModuleError:
         return UnsupportedModuleError(describe(self.node, self.module), module_path(self.node),
-                                      reason)
+                                      reason, source_line(self.node))
 
     def get(self, name: str, default: Any = None) -> Any:
         if self.module is not None:
@@ -265,6 +269,19 @@ def module_path(node: fx.Node) -> str:
         return str(node.target)
     stack = node.meta.get("nn_module_stack") or {}
     return next(reversed(stack), "") if stack else ""
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def source_line(node: fx.Node) -> str:
+    """Where the user's code calls the operation (``model.py:42``): the innermost frame of its
+    trace outside torch (a module path alone does not tell one torch.cat of forward() from
+    another), or "" where fx recorded no trace."""
+    frames = [(f, n) for f, n in _FRAME.findall(node.stack_trace or "")
+              if not f.startswith(_TORCH_DIR)]
+    return f"{os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
 
 
 def rule_for(node: fx.Node, module: nn.Module | None) -> Rule | None:
