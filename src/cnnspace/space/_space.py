@@ -239,16 +239,17 @@ class DesignSpace:
         for axis in self.axes:
             values = axis.choices if axis.kind == "choice" else (axis.low, axis.high)
             for v in values:  # the families check ranges, so a range's ends stand for it
-                self._try({axis.name: v}, f"axes.{axis.name}")
+                self._try({axis.name: v}, f"axes.{axis.name}",
+                          _float_hint(axis, self._defaults.get(axis.name)))
 
-    def _try(self, point: dict, key: str) -> None:
+    def _try(self, point: dict, key: str, hint: str = "") -> None:
         others = {a.name for a in self.axes} - set(point)
         try:
             get_spec(self.base, **self.fixed, **point)
         except SpecError as e:
             if e.field not in others:
-                raise SpaceError(f"{self.base} rejects {_describe(point or self.fixed)}: {e}",
-                                 key=self._key_of(e.field) or key) from None
+                raise SpaceError(f"{self.base} rejects {_describe(point or self.fixed)}: {e}"
+                                 f"{hint}", key=self._key_of(e.field) or key) from None
 
 
 def _from_dict(d: Any, source: str | None) -> DesignSpace:
@@ -285,6 +286,18 @@ def _from_dict(d: Any, source: str | None) -> DesignSpace:
     return DesignSpace(d.get("name") or base, base, [parse_axis(k, v) for k, v in axes_d.items()],
                        fixed, parse_constraints(d.get("constraints")), d.get("description", ""),
                        d.get("bits", 32), d.get("batch", 1), source)
+
+
+def _float_hint(axis: Axis, default: Any) -> str:
+    """Why a range written with whole numbers gives floats: one of them was written 256.0 or
+    2e2 (a float in YAML 1.2), which makes the axis a float range; a setting whose default is
+    an integer then refuses 32.0 where the file says 32."""
+    ends = (axis.low, axis.high, axis.step)
+    if (axis.kind != "float" or not _is_int(default)
+            or not all(v is None or float(v).is_integer() for v in ends)):
+        return ""
+    return (" (a range is an integer axis only if low, high and step are all written as "
+            "integers: 256, not 256.0 or 2e2)")
 
 
 def _normal(key: str, value: Any, default: Any) -> Any:
