@@ -142,3 +142,13 @@ def test_a_timed_device_names_the_bad_timing(images, seconds, message):
         Device.timed("step", COSTS, images, seconds)
     assert Device.timed("step", COSTS, np.int64(64), np.float32(0.5)).flops \
         == pytest.approx(COSTS.train_flops_per_image * 128)
+
+
+def test_default_threads_share_the_cpus_this_process_may_use(monkeypatch, no_spawning):
+    # a 16-core machine, this process pinned to 2 of them (taskset, a container's cpuset): 8
+    # threads for each of 2 processes was the default, which the thread check now refuses
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert _spawn.default_threads(2) == 1
+    with pytest.raises(AssertionError, match="no process may start"):  # not refused: spawned
+        run_commbench(2, [0.001, 0.002], repeats=1)

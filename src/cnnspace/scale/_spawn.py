@@ -11,6 +11,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
+from .._cpus import available_cpus
 from .._threads import is_thread_count, thread_count_expected
 from .._values import is_int
 from ..errors import CnnspaceError
@@ -38,8 +39,10 @@ def choose_backend(backend: str, nproc: int) -> str:
 
 
 def default_threads(nproc: int) -> int:
-    """Threads per process: N processes share this machine's cores without oversubscribing."""
-    return max(1, (os.cpu_count() or 1) // nproc)
+    """Threads per process: N processes share the CPUs this process may use (its affinity, not
+    the machine's count, which a taskset or a container's cpuset makes smaller) without
+    oversubscribing them."""
+    return max(1, available_cpus() // nproc)
 
 
 def check_count(name: str, value, minimum: int) -> int:
