@@ -251,40 +251,50 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         progress("measuring the peak FLOP/s of GEMM")
         peak = gemm_peak(dev, dtype, threads=threads, sizes=peak_sizes)
         meter, energy_reason = energy_meter(str(dev))
-        runners, results = {}, []
+        # kept: the fastest torch backend's Runner and result, to time the layers and the step
+        results, kept = [], None
         for name in names:
             progress(f"timing backend {name}")
             try:  # onnxruntime exports the model on its first call: measuring may fail too
-                runners[name] = make_runner(name, model, spec.input, dev, threads, dtype)
-                results.append(_measure_backend(runners[name], batches, flops, peak, meter,
+                # Each backend makes its own copy of the weights: asked now, against what the
+                # copies before it left free (an overcommitting kernel kills without a word).
+                if too_large := memory_shortfall(spec, dev, batch=max(batches), built=False,
+                                                 activation_bytes=value_bytes):
+                    raise CnnspaceError(too_large)
+                runner = make_runner(name, model, spec.input, dev, threads, dtype)
+                results.append(_measure_backend(runner, batches, flops, peak, meter,
                                                 min_time_s))
+                if runner.module is not None and (kept is None or results[-1].latency.median_s
+                                                  < kept[1].latency.median_s):
+                    kept = runner, results[-1]
             except CnnspaceError as e:  # e.g. a layer ONNX cannot express
                 if "auto" not in backends:
                     raise
                 unavailable[name] = str(e)
+            finally:
+                runner = None  # its copy goes before the next backend makes one, unless kept
         if not results:
             raise CnnspaceError("no backend could run: " + "; ".join(
                 f"{name}: {reason}" for name, reason in unavailable.items()))
         if meter is not None and all(r.energy_j_per_frame is None for r in results):
             meter, energy_reason = None, (f"the {meter.name} energy counter did not advance "
                                           "while the network ran (a frozen or emulated counter)")
-        torch_runners = [r for r in results if runners[r.name].module is not None]
-        profiled = min(torch_runners, key=lambda r: r.latency.median_s) if torch_runners else None
+        profiled = None if kept is None else kept[0]
         layers, layers_reason = (), None
         if not per_layer:
             layers_reason = "not requested"
         elif profiled is None:
             layers_reason = "per-layer timing needs a torch backend"
-        elif not isinstance(runners[profiled.name].module, SpecModule):
+        elif not isinstance(profiled.module, SpecModule):
             layers_reason = ("per-layer timing needs the module of cnnspace.nn.build(spec), "
                              "whose layers are the spec's")
         else:
             progress(f"timing each layer ({profiled.name})")
-            layers = _per_layer(runners[profiled.name], analysis, peak, dev)
+            layers = _per_layer(profiled, analysis, peak, dev)
         train, train_reason = None, "not requested (train batch 0)"
         train_batch = max(batches) if train_batch is None else train_batch
         if train_batch and profiled is not None and not any(
-                p.requires_grad for p in runners[profiled.name].module.parameters()):
+                p.requires_grad for p in profiled.module.parameters()):
             # pooling and activations alone: nothing for a step to update (SGD refuses it)
             train_reason = "the network has no trainable parameters"
         elif too_large := train_batch and memory_shortfall(
@@ -296,7 +306,7 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
         elif train_batch and profiled is not None:
             progress(f"timing a training step at batch {train_batch}")
             try:
-                train, train_reason = _train(runners[profiled.name], spec, train_batch, flops,
+                train, train_reason = _train(profiled, spec, train_batch, flops,
                                              peak, min_time_s), None
             except RuntimeError as e:  # e.g. batch norm over a single value per channel
                 train_reason = f"the training step failed: {str(e).strip().splitlines()[0]}"
@@ -350,6 +360,7 @@ def _per_layer(runner: Runner, analysis, peak: Peak, dev: torch.device) -> tuple
 
 def _train(runner: Runner, spec: NetSpec, batch: int, flops: int, peak: Peak,
            min_time_s: float) -> TrainStep:
+    # trains the runner's own copy, which nothing runs after this
     step = train_step_timing(runner.module, spec.input, batch, runner.device,
                              runner.memory_format, runner.sync, min_time_s, runner.dtype)
     achieved = TRAIN_FLOPS_FACTOR * flops * batch / step.median_s

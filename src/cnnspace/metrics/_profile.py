@@ -1,4 +1,5 @@
-"""Per-layer forward times and the time of one training step, measured on a module's copy."""
+"""Per-layer forward times and the time of one training step, measured on a copy of a module
+the caller made."""
 from __future__ import annotations
 
 import statistics
@@ -8,7 +9,6 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..nn import copy_module
 from ..spec import Shape
 from ._timing import Timing, time_calls
 
@@ -52,12 +52,13 @@ def layer_times(module: nn.Module, layers: nn.ModuleDict, x: torch.Tensor,
 def train_step_timing(module: nn.Module, input_shape: Shape, batch: int, device: torch.device,
                       memory_format: torch.memory_format, sync: Callable[[], None],
                       min_time_s: float, dtype: torch.dtype = torch.float32) -> Timing:
-    """Forward, backward and an SGD update on random data, on an fp32 copy of ``module``, the
-    forward pass under ``dtype`` autocast unless that is fp32 (as ``train --precision`` runs
-    it). The loss is the mean square of the outputs: its cost is that of any loss, and it
-    assumes no task."""
-    model = copy_module(module).to(device, torch.float32).train().to(
-        memory_format=memory_format)
+    """Forward, backward and an SGD update on random data, training ``module`` itself (pass a
+    copy: it ends in fp32, in training mode, its weights stepped), the forward pass under
+    ``dtype`` autocast unless that is fp32 (as ``train --precision`` runs it). A copy made here
+    would hold the weights once more beside the gradients, past what the memory check counts.
+    The loss is the mean square of the outputs: its cost is that of any loss, and it assumes
+    no task."""
+    model = module.to(device, torch.float32).train().to(memory_format=memory_format)
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-6)
     x = torch.randn(batch, *input_shape, device=device).contiguous(memory_format=memory_format)
     autocast = torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32)
