@@ -6,8 +6,9 @@ import argparse
 from rich.markup import escape
 from rich.table import Table
 
+from .._csv import rows_to_csv
 from ..errors import CnnspaceError
-from ..space import ADDED, CHANGED, NetDiff, diff
+from ..space import ADDED, CHANGED, LayerChange, NetDiff, diff
 from ._checkpoints import load_spec
 from ._common import CHECKPOINT_HELP, add_format_arg, as_options, dump_json, table_console
 
@@ -47,7 +48,7 @@ def register(sub) -> None:
     p.add_argument("--input", metavar="CxHxW", help="input size of both networks")
     p.add_argument("--bits", type=int, default=32,
                    help="bits per parameter, for the communication (default 32)")
-    add_format_arg(p, ("table", "json"))
+    add_format_arg(p)
     p.set_defaults(run=run, settings_a=None, settings_b=None)
 
 
@@ -58,9 +59,23 @@ def run(args) -> int:
         result = diff(a, b, bits=args.bits)
     if args.format == "json":
         print(dump_json(result.to_json()), end="")
+    elif args.format == "csv":
+        print(rows_to_csv([_csv_row(c) for c in result.changes], CSV_COLUMNS), end="")
     else:
         _print(result)
     return 0
+
+
+# One row per changed layer; the totals are the columns' sums, the origins are in the JSON.
+CSV_COLUMNS = ["layer", "type", "status", "kind", "delta_params", "delta_macs",
+               "delta_activations", "origins", "dims"]
+
+
+def _csv_row(c: LayerChange) -> dict:
+    return {"layer": c.layer, "type": c.type, "status": c.status, "kind": c.kind,
+            "delta_params": c.delta_params, "delta_macs": c.delta_macs,
+            "delta_activations": c.delta_activations, "origins": ";".join(c.origins),
+            "dims": _dims_text(c.dims, c.status)}
 
 
 def _load(side: str, ref: str, settings: list[str], input_size: str | None):
