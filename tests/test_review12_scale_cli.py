@@ -1,4 +1,4 @@
-"""`cnnspace scale` and `cnnspace commbench` given files and flags that are wrong: one line, exit 2."""
+"""`cnnspace scale` given a file that is wrong: one error line, exit 2."""
 import pytest
 
 from cnnspace.cli import main
