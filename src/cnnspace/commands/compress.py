@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .._atomic import write_text_atomic
+from .._atomic import check_writable, write_text_atomic
 from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
@@ -19,6 +19,7 @@ from ._checkpoints import refuse_detector
 from ._common import dump_json, load_model, new_run_folder, table_console
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
+RESULTS = ("compression.json", "table.json")  # what compress and --table write last
 
 
 def register(sub) -> None:
@@ -126,7 +127,7 @@ def run(args) -> int:
         raise CnnspaceError("several checkpoints are compared with --table")
     # Training and torch are needed from here on only.
     from ..compress import CompressOptions, compress
-    from ..compress._pipeline import ReportNotWritten
+    from ..compress._pipeline import ReportNotWritten, remove_stale_files
     from ..train import claimed_folder
 
     options = CompressOptions(schedule, bits, Coding(args.index_bits, args.huffman),
@@ -137,7 +138,10 @@ def run(args) -> int:
     note = (partial(Console(stderr=True).print, markup=False, highlight=False)
             if not args.no_progress else (lambda message: None))
     if args.out:
-        _refuse_earlier_result(Path(args.out))  # before the checkpoints are read
+        # before the checkpoints are read: an --out that is a file met claimed_folder's
+        # StopIteration (a traceback)
+        check_writable(args.out, "--out", folder=True)
+        _refuse_earlier_result(Path(args.out))
     trained = [_load_trained(path, args.data) for path in args.checkpoints]
     out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
     # Two commands on one --out would write over each other's files: one's compression.json
@@ -145,6 +149,8 @@ def run(args) -> int:
     with claimed_folder(out, f"{out} is being written by another command; wait for it to end "
                         "or choose another --out"):
         _refuse_earlier_result(out)  # again: one that ended since may have left its result
+        # Claimed now, so no live command writes these names here: any found are a killed one's.
+        remove_stale_files(out, (*RESULTS, "model.cnnz"))
         if args.table:
             return _table(args, trained, options, out, note)
         try:
@@ -167,7 +173,7 @@ def _show_report(args, report: dict, out: Path) -> None:
 
 
 def _refuse_earlier_result(out: Path) -> None:
-    for earlier in ("compression.json", "table.json"):  # what compress and --table write last
+    for earlier in RESULTS:
         if (out / earlier).exists():
             raise CnnspaceError(f"{out} already holds a compression result ({earlier}); "
                                 "choose another --out")

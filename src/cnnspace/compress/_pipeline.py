@@ -10,12 +10,13 @@ import copy
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
+from .._atomic import remove_stale_temps
 from ..data import DataSplits
 from ..errors import WriteError
 from ..spec import NetSpec
@@ -123,8 +124,11 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
 
 
 def _run_name(path: Path) -> str:
-    """``runs/sq/best.pt`` -> ``sq``: the run folder names a model better than best/checkpoint."""
-    return path.parent.name if path.stem in ("best", "checkpoint") else path.stem
+    """``runs/sq/best.pt`` -> ``sq``: the run folder names a model better than best/checkpoint.
+    The folder's name is taken from the absolute path: ``best.pt`` in the current folder named
+    the model "" (and --table wrote its files into --out itself, not a folder of the model)."""
+    folder = Path(os.path.abspath(path)).parent.name
+    return folder if path.stem in ("best", "checkpoint") and folder else path.stem
 
 
 def _widths(trained: Trained, options: CompressOptions) -> dict[str, int]:
@@ -234,6 +238,25 @@ def dense_codes(model: nn.Module, spec: NetSpec) -> dict[str, WeightCode]:
     return codes
 
 
+def _unchecked(path: Path) -> Path:
+    return path.with_name(f".{path.name}.unchecked")
+
+
+def remove_stale_files(folder: Path, names: Iterable[str]) -> None:
+    """Removes what a compress killed (SIGKILL, a power cut) while writing ``names`` into
+    ``folder`` left there, all hidden: a container under its checking name and the temporary
+    files of atomic writes. A writer in progress has files of the same names, so this is only
+    for a folder the caller has claimed (``cnnspace.train.claimed_folder``)."""
+    for name in names:
+        unchecked = _unchecked(folder / name)
+        for stem in (name, unchecked.name):
+            remove_stale_temps(folder, stem)
+        try:
+            unchecked.unlink(missing_ok=True)
+        except OSError:
+            pass  # as remove_stale_temps: a leftover never stops the run that found it
+
+
 @dataclass(frozen=True)
 class Written:
     path: Path
@@ -252,7 +275,7 @@ def write_and_check(path: Path, trained: Trained, model: nn.Module,
             "preprocessing": trained.preprocessing, **(meta or {})}
     # Checked under another name first: a file named .cnnz has always passed the check, and a
     # failure or Ctrl-C in between leaves none.
-    unchecked = path.with_name(f".{path.name}.unchecked")
+    unchecked = _unchecked(path)
     try:
         sizes = write_cnnz(unchecked, trained.spec, container_tensors(model, codes), coding, meta)
         restored, _ = decompress(unchecked)

@@ -20,16 +20,19 @@ from torch.utils.data import DataLoader
 
 from .._atomic import write_atomic
 from ..nn import build
-from ..train import evaluate
+from ..train import claimed_folder, evaluate
 from ._codec import RAW_BITS, Coding
 from ._errors import CompressError
 from ._int8 import load_int8, quantize_int8, unquantizable_reason
 from ._pipeline import (CompressOptions, Trained, check_out, check_plan, dense_codes, prune,
-                        retrain, share, silent, write_and_check)
+                        remove_stale_files, retrain, share, silent, write_and_check)
 from ._share import cluster
 from ._svd import factorise, layers_to_factorise
 
 APPROACHES = ("baseline", "SVD", "pruning", "pruning + sharing + Huffman", "int8 (PyTorch)")
+# The files of each model's rows, in its folder
+FILES = {"baseline": "baseline.cnnz", "svd": "svd.cnnz", "pruning": "pruning.cnnz",
+         "deep": "model.cnnz", "int8": "int8.pt"}
 CALIBRATION_BATCHES = 4
 
 
@@ -57,7 +60,7 @@ def _row(trained: Trained, approach: str, written, note: str = "") -> TableRow:
 
 def _baseline(trained: Trained, out: Path) -> TableRow:
     model = trained.model
-    written = write_and_check(out / "baseline.cnnz", trained, model,
+    written = write_and_check(out / FILES["baseline"], trained, model,
                               dense_codes(model, trained.spec), Coding(huffman=False))
     return _row(trained, APPROACHES[0], written, "float32, dense")
 
@@ -73,7 +76,7 @@ def _svd(trained: Trained, out: Path, options: CompressOptions, keep: float,
     model.load_state_dict(state)
     factored = replace(trained, spec=spec, model=model)
     retrain(model, factored, options.retrain_epochs, options, note, "SVD fine-tuning")
-    written = write_and_check(out / "svd.cnnz", factored, model, dense_codes(model, spec),
+    written = write_and_check(out / FILES["svd"], factored, model, dense_codes(model, spec),
                               Coding(huffman=False))
     ranks = ", ".join(f"{f.name} rank {f.rank}" for f in done)
     return _row(trained, APPROACHES[1], written, f"float32; {ranks}")
@@ -88,12 +91,12 @@ def _pruning_rows(trained: Trained, out: Path, options: CompressOptions,
     masks = prune(model, pruned, options, note)
     raw = cluster(model, masks, {layer: RAW_BITS for layer in masks})
     coding = replace(options.coding, huffman=False)
-    written = write_and_check(out / "pruning.cnnz", pruned, model, raw, coding)
+    written = write_and_check(out / FILES["pruning"], pruned, model, raw, coding)
     density = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
     rows = [_row(trained, APPROACHES[2], written,
                  f"float32 + {coding.index_bits}-bit relative indices; {density:.1%} of weights")]
     codes = share(model, pruned, masks, options, note)
-    written = write_and_check(out / "model.cnnz", pruned, model, codes,
+    written = write_and_check(out / FILES["deep"], pruned, model, codes,
                               replace(options.coding, huffman=True))
     rows.append(_row(trained, APPROACHES[3], written, f"{_weights_note(codes)}, Huffman coded"))
     return rows
@@ -117,7 +120,7 @@ def _int8(trained: Trained, out: Path) -> TableRow:
                         generator=torch.Generator().manual_seed(0))
     calibration = [x for x, _ in itertools.islice(loader, CALIBRATION_BATCHES)]
     quantized = quantize_int8(trained.model, calibration)
-    path = out / "int8.pt"
+    path = out / FILES["int8"]
     write_atomic(path, lambda f: torch.save(quantized.state_dict(), f))
     result = evaluate(load_int8(quantized, path), trained.data.test, device="cpu")
     return TableRow(trained.name, APPROACHES[4], path.stat().st_size, result.top1, result.top5,
@@ -161,12 +164,18 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
     rows: list[TableRow] = []
     for label, trained in zip(_labels([m.name for m in models]), models):
         folder = out / label
-        # a copy: the caller's model keeps its device and mode
-        trained = replace(trained, name=label, model=copy.deepcopy(trained.model).cpu().eval())
-        note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
-        rows.append(_baseline(trained, folder))
-        rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
-        rows += _pruning_rows(trained, folder, options, note)
-        rows.append(_int8(trained, folder))
+        # Claimed, as `cnnspace compress` claims --out: another command writing these files
+        # there would mix its rows' files with these, and what a killed one left can then go.
+        with claimed_folder(folder, f"{folder} is being written by another command; wait for "
+                            "it to end or choose another --out"):
+            remove_stale_files(folder, FILES.values())
+            # a copy: the caller's model keeps its device and mode
+            trained = replace(trained, name=label,
+                              model=copy.deepcopy(trained.model).cpu().eval())
+            note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
+            rows.append(_baseline(trained, folder))
+            rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
+            rows += _pruning_rows(trained, folder, options, note)
+            rows.append(_int8(trained, folder))
     reference = rows[baseline * len(APPROACHES)].bytes
     return [replace(r, ratio=reference / r.bytes if r.bytes else None) for r in rows]
