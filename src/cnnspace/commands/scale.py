@@ -134,7 +134,8 @@ def _commbench(args) -> scale.CommBench:
     if args.commbench:
         try:
             data = json.loads(Path(args.commbench).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:  # ValueError: not JSON, or not UTF-8 text at all
+        # ValueError: not JSON, or not UTF-8 text at all; RecursionError: nesting too deep
+        except (OSError, ValueError, RecursionError) as e:
             raise CnnspaceError(f"--commbench {args.commbench}: {e}") from None
         bench = scale.CommBench.from_json(data, args.commbench)
         if "allreduce" not in (f.pattern for f in bench.fits):
