@@ -33,3 +33,10 @@ def test_each_change_names_its_origins_when_there_are_several(capsys, monkeypatc
     code, out, err = run(capsys, "diff", "firenet", "firenet", "--set", "conv1_stride=1")
     assert code == 0 and "from" not in out.split("changed layers")[1].splitlines()[2]
 
+
+
+def test_a_rewired_layer_names_its_inputs_as_written(capsys):
+    # it printed Python's list repr: inputs ['fire3']→['fire3_bypass']
+    code, out, err = run(capsys, "diff", "firenet", "firenet", "--set", "bypass=simple")
+    assert code == 0, err
+    assert "inputs fire3→fire3_bypass" in out and "['" not in out

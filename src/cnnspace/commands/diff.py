@@ -90,7 +90,7 @@ def _load(side: str, ref: str, settings: list[str], input_size: str | None):
 
 def _text(v, key: str = "") -> str:
     if isinstance(v, (list, tuple)):
-        if key == "in_channels":  # one count per input of a concat or add
+        if key in ("in_channels", "inputs"):  # one per input of a concat or add
             return "+".join(map(str, v))
         return "x".join(map(str, v)) if all(isinstance(x, int) for x in v) else str(list(v))
     return str(v)
