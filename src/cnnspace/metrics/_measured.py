@@ -117,7 +117,8 @@ class BenchResult:
     @property
     def layers_over_latency(self) -> float | None:
         """The layers' summed median times over their backend's median latency (None without
-        layers): above PART_OVER_WHOLE they were timed on a busier machine."""
+        layers): above PART_OVER_WHOLE they were timed on a busier machine, below its inverse
+        the whole network was."""
         if not self.layers:
             return None
         latency = next(b.latency for b in self.backends if b.name == self.layers_backend)
