@@ -43,8 +43,8 @@ def run(args) -> int:
 
 def _print_table(result) -> None:
     t = result.totals
-    # names are the spec's: escaped, so that "[/]" in one is printed, not read as rich markup
-    # the rows are per image whatever --batch is: the batch's totals are below the table
+    # Rows are per image whatever --batch is (the batch's totals are below the table). Names
+    # are the spec's: escaped, so that "[/]" in one is printed, not read as rich markup.
     title = f"{result.model}  input {_shape(result.input)}  per image"
     table = Table(title=escape(title), show_footer=True)
     for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
