@@ -1,4 +1,6 @@
 """`cnnspace scale` given a file that is wrong: one error line, exit 2."""
+import json
+
 import pytest
 
 from cnnspace.cli import main
@@ -23,3 +25,24 @@ def test_a_commbench_file_nested_too_deep_is_one_line(tmp_path, capsys):
                  "--commbench", str(path), "--workers", "1,2", "--batch", "128"]) == 2
     err = capsys.readouterr().err
     assert f"--commbench {path}: maximum recursion depth" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("sizes_bytes", [1000, 2000, 10**400], "message sizes must be finite numbers of bytes > 0"),
+    ("times_s", [1e-3, 2e-3, 10**400], "measured times must be finite numbers of seconds > 0"),
+    ("nproc", 10**400, "nproc must be an integer from 2 to 2,147,483,647"),
+])
+def test_a_commbench_file_with_numbers_beyond_any_float_is_one_line(tmp_path, capsys, field,
+                                                                    value, message):
+    # an integer of 400 digits is valid JSON; each ended in an OverflowError traceback
+    data = {"nproc": 2, "backend": "gloo", "threads": 1, "repeats": 1,
+            "patterns": {"allreduce": {"sizes_bytes": [1000, 2000, 4000],
+                                       "times_s": [1e-3, 2e-3, 3e-3]}}}
+    where = data if field == "nproc" else data["patterns"]["allreduce"]
+    where[field] = value
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps(data))
+    assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+                 "--commbench", str(path), "--workers", "1,2", "--batch", "128"]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}: " in err and message in err and err.count("\n") == 1

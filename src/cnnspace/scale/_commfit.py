@@ -2,14 +2,14 @@
 (no torch: a saved result can be read back and used without measuring again)."""
 from __future__ import annotations
 
-import math
+import sys
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .._values import is_int, is_number
 from ..errors import CnnspaceError
-from ..spec import freeze
+from ..spec import MAX_SIZE, freeze
 from ._model import Interconnect, comm_coefficients
 
 # pattern -> the strategy whose cost formula it follows (to turn a fit into per-message alpha/beta)
@@ -79,13 +79,15 @@ def fit_alpha_beta(sizes: list[int], times: list[float]) -> tuple[float, float]:
     if not (isinstance(sizes, tuple) and isinstance(times, tuple) and len(sizes) == len(times)):
         raise CnnspaceError("fitting alpha and beta needs lists of message sizes and of their "
                             "times, of equal length")
+    # compared with the largest float, not converted: an integer beyond it (10**400 in a JSON
+    # file) is refused by name, where math.isfinite and numpy raise OverflowError
     for n in sizes:
-        if not (is_number(n) and math.isfinite(n) and n > 0):
+        if not (is_number(n) and 0 < n <= sys.float_info.max):
             raise CnnspaceError(f"message sizes must be finite numbers of bytes > 0, got {n!r}")
     if len(set(sizes)) < 2:
         raise CnnspaceError("fitting alpha and beta needs at least two different message sizes")
     for t in times:
-        if not (is_number(t) and math.isfinite(t) and t > 0):
+        if not (is_number(t) and 0 < t <= sys.float_info.max):
             raise CnnspaceError(f"measured times must be finite numbers of seconds > 0, got {t!r}")
     x = np.asarray(sizes, dtype=float)
     y = np.asarray(times, dtype=float)
@@ -107,8 +109,10 @@ def fit_pattern(pattern: str, nproc: int, sizes: list[int], times: list[float]) 
     if pattern not in PATTERNS:
         raise CnnspaceError(f"unknown pattern {pattern!r}; choose from {', '.join(PATTERNS)}")
     nproc = freeze(nproc)
-    if not is_int(nproc) or nproc < 2:  # one process sends no message: no alpha or beta to fit
-        raise CnnspaceError(f"nproc must be an integer >= 2, got {nproc!r}")
+    # one process sends no message: no alpha or beta to fit; torch.distributed counts processes
+    # in 32 bits (and 10**400 of them would overflow the cost formula's floats)
+    if not is_int(nproc) or not 2 <= nproc <= MAX_SIZE:
+        raise CnnspaceError(f"nproc must be an integer from 2 to {MAX_SIZE:,}, got {nproc!r}")
     strategy = PATTERNS[pattern]
     try:
         intercept, slope = fit_alpha_beta(sizes, times)
