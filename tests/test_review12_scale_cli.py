@@ -31,7 +31,7 @@ def test_a_commbench_file_nested_too_deep_is_one_line(tmp_path, capsys):
     ("sizes_bytes", [1000, 2000, 10**400], "message sizes must be finite numbers of bytes > 0"),
     ("times_s", [1e-3, 2e-3, 10**400], "measured times must be finite numbers of seconds > 0"),
     ("nproc", 10**400, "nproc must be an integer from 2 to 2,147,483,647"),
-])
+], ids=["sizes", "times", "nproc"])
 def test_a_commbench_file_with_numbers_beyond_any_float_is_one_line(tmp_path, capsys, field,
                                                                     value, message):
     # an integer of 400 digits is valid JSON; each ended in an OverflowError traceback
