@@ -149,6 +149,10 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
         console.print(f"training step: {result.train_unavailable_reason}")
     if result.energy_unavailable_reason:
         console.print(f"energy per frame: unavailable ({result.energy_unavailable_reason})")
+    elif result.energy_source:
+        from ..metrics._energy import SCOPES
+        console.print(f"J/frame: measured (never estimated) while batch 1 ran, from "
+                      f"{SCOPES.get(result.energy_source, result.energy_source)}")
 
 
 def _print_layers(console: Console, result, top: int, above: str) -> None:

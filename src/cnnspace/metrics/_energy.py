@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 POWERCAP = Path("/sys/class/powercap")
+# What each meter's joules cover: the whole hardware while the network ran, so a reader must not
+# take them for the network's share alone.
+SCOPES = {"RAPL": "the CPU packages' RAPL counters: whole packages, idle power and other "
+                  "processes' work included",
+          "NVML": "the GPU's NVML counter: the whole GPU, idle power and other processes' work "
+                  "included"}
 
 
 @dataclass
