@@ -14,7 +14,7 @@ from typing import Any
 from ..metrics import Analysis, LayerMetrics, analyze
 from ..spec import INPUT, Graph, NetSpec, Node, Shape, resolve, spelled_out
 from ._dims import (GLOBAL, LOCAL, dims, input_change_kind, layer_change_kind, output_of,
-                    presence_kind)
+                    presence_kind, with_output_count)
 
 CHANGED, ADDED, REMOVED = "changed", "added", "removed"
 ON_PATH, PLACED = 1, 2  # states of a layer while ordering both networks together
@@ -102,6 +102,8 @@ def diff(a: NetSpec, b: NetSpec, input_a: Shape | None = None, input_b: Shape | 
     for node in [*gb.nodes, *(n for n in ga.nodes if n.name not in nb)]:
         x, y = na.get(node.name), nb.get(node.name)
         before, after = (dims(x) if x else {}), (dims(y) if y else {})
+        if x and y and x.type != y.type:
+            before, after = with_output_count(x, before), with_output_count(y, after)
         changed = {k: (before.get(k), after.get(k)) for k in {**before, **after}
                    if before.get(k) != after.get(k)}
         deltas = _deltas(ma.get(node.name), mb.get(node.name))

@@ -39,6 +39,14 @@ def dims(node: Node) -> dict[str, Any]:
     return d
 
 
+def with_output_count(node: Node, d: dict[str, Any]) -> dict[str, Any]:
+    """``d`` with the layer's output count under its plain name as well (``dims`` gives a layer
+    with filters only ``filters``), to compare a layer that changed type with its old self: a
+    convolution that became a pool outputs 8 channels both times, not "None→8"."""
+    key = "out_channels" if len(node.out_shape) == 3 else "out_features"
+    return {**d, key: node.out_shape[0]}
+
+
 def _hw(shape: Shape) -> Shape | None:
     return tuple(shape[1:]) if len(shape) == 3 else None
 
