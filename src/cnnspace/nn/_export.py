@@ -103,6 +103,60 @@ def too_large_for_onnx(module: nn.Module) -> str | None:
             "(protobuf's limit; weights in separate files are not written)")
 
 
+def _children_of_type(module: nn.Module, kind: type, path: tuple[str, ...] = ()):
+    """(parent, key, path) of every submodule of exactly ``kind``, found through ``_modules``:
+    a layer's name may hold a '.', or be a ModuleDict method's (see LayerDict)."""
+    for key, child in module._modules.items():
+        if type(child) is kind:
+            yield module, key, (*path, key)
+        elif child is not None:
+            yield from _children_of_type(child, kind, (*path, key))
+
+
+def _fixed_adaptive_pools(model: nn.Module, example: torch.Tensor) -> None:
+    """Replaces, in ``model`` (a copy), each adaptive average pooling to a size other than 1x1
+    by the plain average pooling it is at ``example``'s size. The TorchScript exporter makes the
+    same replacement, but only where its graph still knows the input's size, which it no longer
+    does after a LocalResponseNorm: a network it could express was refused ("input size not
+    accessible"). Where the output size does not divide the input's, ONNX has no operator for
+    it, and the layer is named."""
+    pools = [p for p in _children_of_type(model, nn.AdaptiveAvgPool2d)
+             if nn.modules.utils._pair(p[0]._modules[p[1]].output_size) != (1, 1)]
+    if not pools:
+        return
+    sizes: dict[tuple[str, ...], tuple[int, int]] = {}
+
+    def record(path):
+        def hook(_, args) -> None:  # a value returned would replace the arguments
+            sizes.setdefault(path, tuple(args[0].shape[-2:]))
+        return hook
+
+    hooks = [parent._modules[key].register_forward_pre_hook(record(path))
+             for parent, key, path in pools]
+    try:
+        with torch.inference_mode():
+            model(example)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    for parent, key, path in pools:
+        if path not in sizes:
+            continue  # never called: the exporter will not meet it either
+        size = sizes[path]
+        wanted = [o if o is not None else i for o, i in
+                  zip(nn.modules.utils._pair(parent._modules[key].output_size), size)]
+        if any(i % o for i, o in zip(size, wanted)):
+            name = (f"layer {path[1]!r}" if isinstance(model, SpecModule) and len(path) == 2
+                    else f"module {'.'.join(path)!r}")
+            raise CnnspaceError(f"ONNX export failed at input {list(example.shape[1:])}: "
+                                f"{name}: adaptive average pooling from "
+                                f"{'x'.join(map(str, size))} to {'x'.join(map(str, wanted))}: "
+                                "ONNX has no such operator (each output side must divide the "
+                                "input's)")
+        kernel = tuple(i // o for i, o in zip(size, wanted))
+        parent._modules[key] = nn.AvgPool2d(kernel, kernel)
+
+
 def onnx_bytes(module: nn.Module, input_shape: Shape | str, dynamic_batch: bool = False,
                opset: int = OPSET, batch: int = 1) -> bytes:
     """The ONNX model of ``module`` (evaluated in inference mode on a copy: the caller's module
@@ -124,6 +178,7 @@ def onnx_bytes(module: nn.Module, input_shape: Shape | str, dynamic_batch: bool 
         # dynamo=False: the TorchScript-based exporter needs no onnxscript and handles every
         # layer type cnnspace builds.
         try:
+            _fixed_adaptive_pools(model, example)
             names = output_names(model, example)
             axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
             torch.onnx.export(model, (example,), buffer, dynamo=False,
