@@ -46,3 +46,11 @@ def test_a_commbench_file_with_numbers_beyond_any_float_is_one_line(tmp_path, ca
                  "--commbench", str(path), "--workers", "1,2", "--batch", "128"]) == 2
     err = capsys.readouterr().err
     assert f"{path}: " in err and message in err and err.count("\n") == 1
+
+
+def test_a_dataset_size_beyond_any_float_is_one_line(capsys):
+    # argparse reads 400 digits as an int; epochs x images then raised OverflowError
+    assert main(["scale", "squeezenet1_1", "--dataset-size", "1" + "0" * 400]) == 2
+    err = capsys.readouterr().err
+    assert "--dataset-size must be at most 1.8e+308, got a 401-digit number" in err
+    assert err.count("\n") == 1

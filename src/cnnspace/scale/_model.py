@@ -8,6 +8,7 @@ FireCaffe's (and Caffe's) schedule, where gradients are exchanged after the back
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import asdict, dataclass
 
 from .._values import is_int, is_number
@@ -99,6 +100,11 @@ class Recipe:
             raise CnnspaceError(f"{names[0]} must be at most {MAX_SIZE:,}, got {batch:,}")
         if not (is_number(epochs) and math.isfinite(epochs) and epochs > 0):
             raise CnnspaceError(f"{names[1]} must be > 0, got {epochs!r}")
+        # the times are floats: an image count beyond the largest one (a 400-digit --dataset-size)
+        # would be an OverflowError in epochs x images, not a prediction
+        if dataset_size > sys.float_info.max:
+            raise CnnspaceError(f"{names[2]} must be at most {sys.float_info.max:.3g}, got a "
+                                f"{len(str(dataset_size))}-digit number")
         if dataset_size < batch:
             raise CnnspaceError(f"{names[2]} {dataset_size:,} is smaller than one batch of "
                                 f"{batch:,} ({names[0]}): an epoch would be a fraction of a step")
