@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
 
@@ -107,6 +108,25 @@ def labelled(front: list, at, most: int = MAX_FRONT_LABELS) -> list:
     return [front[i] for i in sorted(picked)]
 
 
+def spans_decades(values: Sequence[float]) -> bool:
+    """Whether positive ``values`` span so many decades that a linear axis would crowd the
+    smaller ones into a corner: a log axis shows them."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 30
+
+
+def spread_by_log(values: Sequence[float]) -> bool:
+    """Whether a log axis sets the closest two of positive ``values`` further apart, as a
+    fraction of the axis, than a linear one: 8, 16, ..., 128 crowd a linear axis's left end,
+    0.01, 0.1, ..., 0.9, 0.99 a log axis's right end."""
+    distinct = sorted(set(values))
+    if len(distinct) < 3 or distinct[0] <= 0:
+        return False
+
+    def closest(at: list[float]) -> float:
+        return min(b - a for a, b in zip(at, at[1:])) / (at[-1] - at[0])
+    return closest([math.log(v) for v in distinct]) > closest(distinct)
+
+
 def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     """``y`` (maximised) against ``x`` (minimised); the frontier joined and labelled."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
@@ -117,7 +137,7 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     front = sorted((r for r, f in zip(rows, on) if f), key=lambda r: r[x])
     ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C3", ms=6,
             drawstyle="steps-post", label="Pareto front")
-    log_x = bool(xs) and min(xs) > 0 and max(xs) / min(xs) > 30
+    log_x = spans_decades(xs)
     place = math.log if log_x else float
     lo, hi = place(min(xs, default=0)), place(max(xs, default=0))
     third = (hi - lo) / 3
@@ -198,6 +218,11 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
     rows = sorted(rows, key=lambda r: value_order(r[knob]))
     fig, ax = plt.subplots(figsize=(7, 4.2))
     positions, ticks = _positions([r[knob] for r in rows])
+    right = ax.twinx()
+    # accuracy in front: where both grow alike with the knob, the size's line, drawn later on
+    # its own axes, covered the accuracy's whole
+    ax.set_zorder(right.get_zorder() + 1)
+    ax.patch.set_visible(False)
     ax.plot(positions, [r[accuracy] for r in rows], "o-", color="C0", label=label(accuracy))
     ax.set_xlabel(knob)
     ax.set_ylabel(label(accuracy), color="C0")
@@ -207,18 +232,26 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
         width = max(10, SWEEP_TICK_CHARS // len(ticks))
         ax.set_xticks(range(len(ticks)), ["\n".join(textwrap.wrap(drawn(t), width))
                                           for t in ticks])
-    right = ax.twinx()
-    right.plot(positions, [r[size] for r in rows], "s--", color="C1", label=label(size))
+    elif spread_by_log(positions):
+        ax.set_xscale("log")
+        plain_log_labels(ax.xaxis)
+    sizes = [r[size] for r in rows]
+    right.plot(positions, sizes, "s--", color="C1", label=label(size))
+    if spans_decades(sizes):
+        right.set_yscale("log")
+        plain_log_labels(right.yaxis)
     right.set_ylabel(label(size), color="C1")
     right.grid(False)
     # a value label per point while they fit (a continuous knob sampled 40 times wrote 80,
     # one over the other)
     values_shown = len(rows) <= MAX_FRONT_LABELS
+    labels = []
     for p, r in zip(positions, rows) if values_shown else ():
-        ax.annotate(f"{r[accuracy]:.1%}", (p, r[accuracy]), textcoords="offset points",
-                    xytext=(0, 6), ha="center", fontsize=7, color="C0")
-        right.annotate(f"{r[size]:.3g}", (p, r[size]), textcoords="offset points",
-                       xytext=(0, -12), ha="center", fontsize=7, color="C1")
+        labels += [(ax.annotate(f"{r[accuracy]:.1%}", (p, r[accuracy]), fontsize=7, color="C0",
+                                textcoords="offset points", xytext=ABOVE[0], ha="center"), ABOVE),
+                   (right.annotate(f"{r[size]:.3g}", (p, r[size]), fontsize=7, color="C1",
+                                   textcoords="offset points", xytext=BELOW[0], ha="center"),
+                    BELOW)]
     for axis in (ax, right):  # room for the labels above the highest and below the lowest point
         axis.margins(y=0.12)
     title = f"{label(accuracy)} and {label(size)} against {knob}"
@@ -226,7 +259,66 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
         title += f"\n({len(rows)} points: each one's values are in the table)"
     ax.set_title(title)
     fig.tight_layout()
+    left_out = _place_values(fig, labels)
+    if left_out:
+        # a second line: the layout shrinks the axes, which may bring more labels together
+        ax.set_title(title + "\n(values left out)")
+        fig.tight_layout()
+        left_out += _place_values(fig, labels)
+        ax.set_title(f"{title}\n({left_out} of {2 * len(rows)} values left out where they "
+                     "would cover others: the table has them all)")
     return fig
+
+
+# Where a sweep's value label may go, in points from its point, in order of preference: the
+# accuracy's above it, the size's below it (straight above or below, unless that covers
+# something); and how each place aligns the text
+ABOVE = [(0, 6), (5, 4), (-5, 4), (0, -12)]
+BELOW = [(0, -12), (5, -10), (-5, -10), (0, 6)]
+ALIGN = {0: "center", 5: "left", -5: "right"}
+
+
+def _place_values(fig: Figure, labels: list[tuple[Any, list]]) -> int:
+    """Puts each label of ``labels`` (with its places) at the first place inside the axes that
+    covers no marker, no label placed before it and no line, or else at the first that covers
+    no marker or label (close values of a knob, or the two lines crossing, wrote labels into
+    one another and lines through them); removes, from ``labels`` and the figure, those with
+    no such place, and returns how many."""
+    renderer = fig.canvas.get_renderer()
+    taken, lines = [], []
+    for axes in fig.axes:
+        for line in axes.lines:
+            half = line.get_markersize() / 2 * fig.dpi / 72
+            taken += [Bbox.from_extents(x - half, y - half, x + half, y + half)
+                      for x, y in line.get_transform().transform(line.get_xydata())]
+            lines.append(line.get_transform().transform_path(line.get_path()))
+    frame = fig.axes[0].get_window_extent(renderer)
+    left_out = 0
+    for t, places in list(labels):
+        boxes = []
+        for xy in places:
+            _put(t, xy)
+            t.update_positions(renderer)
+            boxes.append(Text.get_window_extent(t, renderer).padded(1))  # touching read as one
+        free = [i for i, box in enumerate(boxes)
+                if frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1)
+                and not any(box.overlaps(other) for other in taken)]
+        clear = [i for i in free
+                 if not any(line.intersects_bbox(boxes[i], filled=False) for line in lines)]
+        if free:
+            best = (clear or free)[0]
+            _put(t, places[best])
+            taken.append(boxes[best])
+        else:
+            t.remove()
+            labels.remove((t, places))
+            left_out += 1
+    return left_out
+
+
+def _put(label, xy: tuple[int, int]) -> None:
+    label.xyann = xy
+    label.set_horizontalalignment(ALIGN[xy[0]])
 
 
 def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> Figure:
