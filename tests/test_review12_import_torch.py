@@ -166,6 +166,53 @@ class Functional(nn.Module):
         return F.softmax(self.fc(y.view(y.size(0), -1)), dim=1)
 
 
+class Fire(nn.Module):
+    def __init__(self, inplanes, squeeze, expand1x1, expand3x3):
+        super().__init__()
+        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
+                          self.expand3x3_activation(self.expand3x3(x))], 1)
+
+
+class SqueezeNet10(nn.Module):
+    """torchvision's squeezenet1_0 (test_from_torch has 1_1): a 7x7/2 conv1, ceil-mode pools."""
+
+    def __init__(self, num_classes=1000):
+        super().__init__()
+        pool = lambda: nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True)  # noqa: E731
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 96, kernel_size=7, stride=2), nn.ReLU(inplace=True), pool(),
+            Fire(96, 16, 64, 64), Fire(128, 16, 64, 64), Fire(128, 32, 128, 128), pool(),
+            Fire(256, 32, 128, 128), Fire(256, 48, 192, 192), Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256), pool(), Fire(512, 64, 256, 256))
+        final_conv = nn.Conv2d(512, num_classes, kernel_size=1)
+        self.classifier = nn.Sequential(nn.Dropout(p=0.5), final_conv, nn.ReLU(inplace=True),
+                                        nn.AdaptiveAvgPool2d((1, 1)))
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+def test_torchvision_squeezenet_1_0_gives_the_published_counts():
+    # SqueezeNet paper, Table 1: 1,248,424 parameters; 0.819 GMACs at 224 (published-numbers.md)
+    user = SqueezeNet10().eval()
+    spec = cnnspace.from_torch(user, (3, 51, 51))  # small: imported once, analysed at any size
+    totals = analyze(spec).totals
+    assert totals.params == sum(p.numel() for p in user.parameters()) == 1_248_424
+    assert totals.macs == _torch_macs(user, (3, 51, 51))
+    assert round(analyze(spec, (3, 224, 224)).totals.macs / 1e9, 3) == 0.819
+    pools = [layer.attrs for layer in spec.layers if layer.type == "maxpool"]
+    assert len(pools) == 3 and all(p["ceil_mode"] is True for p in pools)
+
+
 def _torch_macs(module, shape):
     """Multiply-accumulates of convolutions and matrix products, as torch counts them."""
     with FlopCounterMode(display=False) as counter, torch.no_grad():

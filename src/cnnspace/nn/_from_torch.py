@@ -27,8 +27,8 @@ from ..spec import (INPUT, Layer, NetSpec, SpecError, compact_layers, free_name,
 from ._export import copy_module, output_tensors
 from ._init import expect_module
 from ._module import unreached_by_attribute
-from ._torch_ops import (MODULE_RULES, POSITIONAL_ARGS, Op, UnsupportedModuleError, describe,
-                         module_path, rule_for, source_line)
+from ._torch_ops import (MODULE_RULES, POSITIONAL_ARGS, Op, SourceTracer, UnsupportedModuleError,
+                         describe, module_path, rule_for, source_line)
 
 
 def _shape(node: Any) -> tuple[int, ...] | None:
@@ -84,8 +84,7 @@ def _trace(module: nn.Module, input_shape: Any,
     """The traced graph, the input shape (an HxW input takes the channels of the first
     convolution forward() calls: the first one registered may come later in the network), and
     the device and precision of inputs."""
-    tracer = fx.Tracer()
-    tracer.record_stack_traces = True  # an error names the line of forward() (source_line)
+    tracer = SourceTracer()
     try:
         graph = tracer.trace(module)
     except Exception as e:  # torch.fx raises many types on dynamic control flow

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import os
-import re
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -272,16 +272,30 @@ def module_path(node: fx.Node) -> str:
 
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
-_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+_TRACE = fx.Tracer.trace.__code__
+
+
+class SourceTracer(fx.Tracer):
+    """fx's tracer, recording the line of the user's code that makes each node (a module path
+    alone does not tell one torch.cat of forward() from another). fx's own record_stack_traces
+    imports torch._dynamo for it: 5 to 9 seconds on a first call here."""
+
+    def create_node(self, *args, **kwargs) -> fx.Node:
+        node = super().create_node(*args, **kwargs)
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code is not _TRACE:  # frames above are cnnspace's
+            if not frame.f_code.co_filename.startswith(_TORCH_DIR):
+                node.meta["cnnspace_source"] = (f"{os.path.basename(frame.f_code.co_filename)}:"
+                                                f"{frame.f_lineno}")
+                break
+            frame = frame.f_back
+        return node
 
 
 def source_line(node: fx.Node) -> str:
-    """Where the user's code calls the operation (``model.py:42``): the innermost frame of its
-    trace outside torch (a module path alone does not tell one torch.cat of forward() from
-    another), or "" where fx recorded no trace."""
-    frames = [(f, n) for f, n in _FRAME.findall(node.stack_trace or "")
-              if not f.startswith(_TORCH_DIR)]
-    return f"{os.path.basename(frames[-1][0])}:{frames[-1][1]}" if frames else ""
+    """Where the user's code calls the operation (``model.py:42``), or "" (a torch module's own
+    forward, such as nn.Sequential's, makes it)."""
+    return node.meta.get("cnnspace_source", "")
 
 
 def rule_for(node: fx.Node, module: nn.Module | None) -> Rule | None:
