@@ -42,3 +42,12 @@ def test_a_seed_without_a_sample_is_refused(capsys, tmp_path):
     code, out, err = run(capsys, "space", "analyze", path, "--sample", "2", "--seed", "3",
                          "--format", "json")
     assert code == 0 and len(json.loads(out)["points"]) == 2
+
+
+def test_a_sample_larger_than_the_grid_says_the_whole_grid_is_analysed(capsys, tmp_path):
+    # 10 asked, 6 given, and nothing said why
+    path = tmp_path / "widths.yaml"
+    path.write_text(SPACE)
+    code, out, err = run(capsys, "space", "analyze", path, "--sample", "10", "--format", "json")
+    assert code == 0 and len(json.loads(out)["points"]) == 6
+    assert "--sample 10: the grid has only 6 points; all of them are analysed" in err

@@ -122,6 +122,9 @@ def run_analyze(args) -> int:
     else:
         points = space.sample(args.sample, args.seed or 0)
     stderr = Console(stderr=True)
+    if args.sample is not None and len(points) < args.sample:  # else the count reads as a bug
+        stderr.print(f"note: --sample {args.sample:,}: the grid has only {len(points):,} "
+                     "points; all of them are analysed")
     results = analyze_points(space, points, progress=lambda it: track(
         it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
         transient=True))
