@@ -225,3 +225,43 @@ def test_cli_import_of_a_v1_file_and_of_a_training_file(tmp_path, capsys):
     assert main(["import", str(train)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "train_val.prototxt:1:" in err and "deploy" in err
+
+
+# DeepLab-LargeFOV's head (Chen et al. 2015, its deploy file's layout): max pools of kernel 3 and
+# stride 1 with pad 1 (ceil-rounded: they keep the size), an atrous fc6 of dilation 12, 1x1 fc7
+# and fc8 as convolutions; a non-square kernel with its own pad_h / pad_w in front.
+DEEPLAB_HEAD = """name: "deeplab_largefov_head"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 41 dim: 41 }
+layer { name: "conv5_3" type: "Convolution" bottom: "data" top: "conv5_3"
+  convolution_param { num_output: 16 kernel_h: 1 kernel_w: 3 pad_h: 0 pad_w: 1 } }
+layer { name: "relu5_3" type: "ReLU" bottom: "conv5_3" top: "conv5_3" }
+layer { name: "pool5" type: "Pooling" bottom: "conv5_3" top: "pool5"
+  pooling_param { pool: MAX kernel_size: 3 stride: 1 pad: 1 } }
+layer { name: "pool5a" type: "Pooling" bottom: "pool5" top: "pool5a"
+  pooling_param { pool: AVE kernel_size: 3 stride: 1 pad: 1 } }
+layer { name: "fc6" type: "Convolution" bottom: "pool5a" top: "fc6"
+  convolution_param { num_output: 32 pad: 12 kernel_size: 3 dilation: 12 } }
+layer { name: "relu6" type: "ReLU" bottom: "fc6" top: "fc6" }
+layer { name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6" dropout_param { dropout_ratio: 0.5 } }
+layer { name: "fc7" type: "Convolution" bottom: "fc6" top: "fc7"
+  convolution_param { num_output: 32 kernel_size: 1 } }
+layer { name: "relu7" type: "ReLU" bottom: "fc7" top: "fc7" }
+layer { name: "fc8_voc12" type: "Convolution" bottom: "fc7" top: "fc8_voc12"
+  convolution_param { num_output: 21 kernel_size: 1 bias_term: false } }
+"""
+
+
+def test_atrous_and_non_square_caffe_layers_compute_the_shapes_they_declare():
+    spec = from_prototxt(DEEPLAB_HEAD, "deeplab.prototxt")
+    graph = resolve(spec)
+    fc6 = graph.node("fc6")
+    assert fc6.attrs["dilation"] == (12, 12) and fc6.out_shape == (32, 41, 41)
+    assert graph.node("conv5_3").attrs["kernel"] == (1, 3)
+    assert graph.node("pool5").attrs["ceil_mode"] is True
+    params = 16 * 3 * 3 + 16 + 32 * 16 * 9 + 32 + 32 * 32 + 32 + 21 * 32
+    macs = 41 * 41 * (16 * 3 * 3 + 32 * 16 * 9 + 32 * 32 + 21 * 32)
+    assert (analyze(spec).totals.params, analyze(spec).totals.macs) == (params, macs)
+    assert _torch_counts(spec) == (params, macs)
+    with torch.no_grad():  # torch, run, gives the shape the spec declares
+        assert build(spec).eval()(torch.zeros(1, 3, 41, 41)).shape == (1, 21, 41, 41)
