@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -66,12 +67,17 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     finished = _with_accuracy(results, rows, accuracy)
     trained = _unique_points(finished)
     figures: list[tuple[str, str, Figure]] = []
+    left_off = _left_off(rows, finished)
     for x in FRONT_AXES:
         have = [r for r in trained if H.finite_number(r.get(x))]
         if have:
+            unmeasured = len(trained) - len(have)
             figures.append((f"pareto_{x}", f"Pareto front: {_plots.label(accuracy)} vs "
                             f"{_plots.label(x)}; frontier points labelled with their settings"
-                            + FRONT_NOTES.get(x, ""), _plots.pareto(have, x, accuracy, axes)))
+                            + (f"; not drawn: {unmeasured} network{'s' if unmeasured > 1 else ''}"
+                               f" without a {_plots.label(x)}" if unmeasured else "")
+                            + left_off + FRONT_NOTES.get(x, ""),
+                            _plots.pareto(have, x, accuracy, axes)))
     if len(axes) == 1 and trained:
         # Every value of the knob, also one whose network another value built (widths floor).
         knob = list({_value_key(r[axes[0]]): r for r in reversed(finished)}.values())
@@ -129,6 +135,20 @@ def _not_swept(rows: list[dict], knob: list[dict], axis: str) -> str:
         return ""
     return "; no final accuracy: " + ", ".join(f"{axis}={_plots.short(v)} ({outcome})"
                                                 for v, outcome in missing.values())
+
+
+def _left_off(rows: list[dict], finished: list[dict]) -> str:
+    """The trials a front leaves off, by what became of them: a front drawn without a word on
+    them reads as if every trial had reached the end of its training."""
+    drawn = {id(r) for r in finished}
+    # a retried trial's point is its retry's; a trained or reused one left off has a NaN
+    # accuracy or reused a twin that failed
+    left = Counter(r["outcome"] for r in rows if id(r) not in drawn and r["outcome"] != "retried")
+    if not left:
+        return ""
+    return ("; not drawn, with no final accuracy: "
+            + ", ".join(f"{n} {outcome}" for outcome, n in sorted(left.items()))
+            + f" trial{'s' if sum(left.values()) > 1 else ''} (the table has them)")
 
 
 def _value_key(value) -> str:
