@@ -69,3 +69,23 @@ def test_pooling_onnx_cannot_express_is_refused_naming_the_layer(tmp_path, capsy
     with pytest.raises(CnnspaceError, match=r"^ONNX export failed at input \[3, 12, 12\]: "
                        r"module '1\.0': adaptive average pooling from 10x10 to 4x4"):
         export_onnx(module, tmp_path / "p.onnx", (3, 12, 12))
+
+
+@pytest.mark.parametrize("where", ["folder", "through_a_file"])
+def test_an_onnx_path_that_cannot_be_written_is_refused_before_the_export(tmp_path, capsys,
+                                                                         monkeypatch, where):
+    # refused only when the file was written, after the model was loaded, exported and checked
+    import cnnspace.commands.export as export_command
+
+    def never(*args):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(export_command, "load_model_or_checkpoint", never)
+    (tmp_path / "notes.txt").write_text("mine")
+    target, reason = {"folder": (tmp_path, f"{tmp_path} is a folder: give the name of the file "
+                                           "to write"),
+                      "through_a_file": (tmp_path / "notes.txt" / "m.onnx",
+                                         f"{tmp_path / 'notes.txt' / 'm.onnx'}: "
+                                         f"{tmp_path / 'notes.txt'} is a file, not a folder")}[where]
+    code, _, err = run(capsys, "export", "squeezenet1_1", "--onnx", target)
+    assert (code, err) == (2, f"cnnspace export: error: --onnx {reason}\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 
+from .._atomic import check_writable, write_atomic
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import CHECKPOINT_HELP, add_model_args
@@ -32,10 +33,11 @@ def run(args) -> int:
         # a slip of the shell (export best.pt --onnx best.pt) would replace the trained weights
         raise CnnspaceError(f"--onnx {args.onnx} is the model file itself, which writing would "
                             "replace; give the .onnx file another name")
+    # before the export and its check, which take minutes for large networks
+    check_writable(args.onnx, "--onnx")
     spec, module, preprocessing = load_model_or_checkpoint(args.model, args.settings, args.input)
     import torch
 
-    from .._atomic import write_atomic
     from ..metrics import memory_shortfall
     from ..nn import (OnnxRuntimeMissing, build, check_onnx,  # torch only once the model is known
                       onnx_bytes, too_large_for_onnx, with_metadata)
