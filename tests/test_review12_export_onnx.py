@@ -82,10 +82,11 @@ def test_an_onnx_path_that_cannot_be_written_is_refused_before_the_export(tmp_pa
 
     monkeypatch.setattr(export_command, "load_model_or_checkpoint", never)
     (tmp_path / "notes.txt").write_text("mine")
+    file = tmp_path / "notes.txt"
     target, reason = {"folder": (tmp_path, f"{tmp_path} is a folder: give the name of the file "
                                            "to write"),
-                      "through_a_file": (tmp_path / "notes.txt" / "m.onnx",
-                                         f"{tmp_path / 'notes.txt' / 'm.onnx'}: "
-                                         f"{tmp_path / 'notes.txt'} is a file, not a folder")}[where]
+                      "through_a_file": (file / "m.onnx",
+                                         f"{file / 'm.onnx'}: {file} is a file, not a folder"),
+                      }[where]
     code, _, err = run(capsys, "export", "squeezenet1_1", "--onnx", target)
     assert (code, err) == (2, f"cnnspace export: error: --onnx {reason}\n")
