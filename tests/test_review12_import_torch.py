@@ -366,3 +366,39 @@ def test_a_refused_operation_names_the_line_of_forward_that_calls_it():
         cnnspace.from_torch(TwoCats(), (3, 8, 8))
     assert e.value.source == f"test_review12_import_torch.py:{line}"
     assert f"'(top level)' (test_review12_import_torch.py:{line}): only" in str(e.value)
+
+
+class WithOptionalArguments(nn.Module):
+    """As detection and feature-extraction code writes forward()."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Linear(4, 2)
+
+    def forward(self, x, return_features=False, targets=None, *args, **kwargs):
+        features = self.conv(x)
+        if return_features:
+            return features
+        logits = self.fc(torch.flatten(F.adaptive_avg_pool2d(features, 1), 1))
+        return logits if targets is None else F.cross_entropy(logits, targets)
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+
+    def forward(self, x, y):
+        return self.conv(x) + y
+
+
+def test_optional_arguments_of_forward_are_traced_at_their_defaults():
+    # the network is module(x): a flag used in control flow made fx fail ("symbolically traced
+    # variables cannot be used as inputs to control flow"), an unread targets=None was taken
+    # for a second input
+    spec = cnnspace.from_torch(WithOptionalArguments(), (3, 8, 8))
+    assert [layer.type for layer in spec.layers] == ["conv2d", "global_avgpool", "flatten",
+                                                     "linear"]
+    with pytest.raises(UnsupportedModuleError, match="exactly one input; forward.. also "
+                                                     "requires y"):
+        cnnspace.from_torch(TwoInputs(), (3, 8, 8))

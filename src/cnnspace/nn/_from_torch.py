@@ -10,6 +10,7 @@ see every in-place operation (``y += x`` is traced as ``y = y + x``).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import operator
 import warnings
@@ -85,8 +86,17 @@ def _trace(module: nn.Module, input_shape: Any,
     convolution forward() calls: the first one registered may come later in the network), and
     the device and precision of inputs."""
     tracer = SourceTracer()
+    # forward(x, mask=None) and forward(x, return_features=False): the network is module(x), so
+    # each optional argument is traced at its default (control flow on a flag then traces)
+    later = list(inspect.signature(module.forward).parameters.values())[1:]
+    required = [p.name for p in later
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if required:
+        raise UnsupportedModuleError("forward", "", "a network takes exactly one input; forward() "
+                                     f"also requires {', '.join(required)}")
+    defaults = {p.name: p.default for p in later if p.default is not p.empty}
     try:
-        graph = tracer.trace(module)
+        graph = tracer.trace(module, concrete_args=defaults or None)
     except Exception as e:  # torch.fx raises many types on dynamic control flow
         raise CnnspaceError(f"torch.fx cannot trace {title}: {e}") from None
     gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
@@ -222,9 +232,8 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     outputs: tuple[str, ...] = ()
     for node in gm.graph.nodes:
         if node.op == "placeholder":
-            if INPUT in values.values():
-                raise UnsupportedModuleError("forward", "", "a network takes exactly one input")
-            values[node] = INPUT
+            if not values:  # the others: optional arguments traced at their defaults, *args
+                values[node] = INPUT
         elif node.op == "output":
             held = next((n for n in _tensor_inputs(node) if n not in values), None)
             if held is not None:  # left out, an output of the network would vanish
