@@ -133,7 +133,7 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     xs, ys = [r[x] for r in rows], [r[y] for r in rows]
     on = pareto_mask([[a, b] for a, b in zip(xs, ys)], [False, True])
     ax.scatter([v for v, f in zip(xs, on) if not f], [v for v, f in zip(ys, on) if not f],
-               s=22, color="0.6", label="dominated")
+               s=22, color="0.6", label="dominated" if not all(on) else "_nolegend_")
     front = sorted((r for r, f in zip(rows, on) if f), key=lambda r: r[x])
     ax.plot([r[x] for r in front], [r[y] for r in front], "o-", color="C3", ms=6,
             drawstyle="steps-post", label="Pareto front")
