@@ -54,3 +54,11 @@ def test_a_dataset_size_beyond_any_float_is_one_line(capsys):
     err = capsys.readouterr().err
     assert "--dataset-size must be at most 1.8e+308, got a 401-digit number" in err
     assert err.count("\n") == 1
+
+
+def test_a_process_count_beyond_any_float_is_one_line(capsys):
+    # the memory check divided 400 digits of processes into GB: an OverflowError traceback
+    assert main(["commbench", "--nproc", "1" + "0" * 400]) == 2
+    err = capsys.readouterr().err
+    assert "--nproc must be an integer from 2 to 2,147,483,647, got 1000" in err
+    assert err.count("\n") == 1

@@ -15,7 +15,7 @@ from .._cpus import available_cpus
 from .._threads import is_thread_count, thread_count_expected
 from .._values import is_int
 from ..errors import CnnspaceError
-from ..spec import freeze
+from ..spec import MAX_SIZE, freeze
 
 BACKENDS = ("auto", "gloo", "nccl")
 
@@ -54,7 +54,11 @@ def check_count(name: str, value, minimum: int) -> int:
 
 
 def check_nproc(nproc) -> int:
-    return check_count("--nproc", nproc, 2)
+    nproc = check_count("--nproc", nproc, 2)
+    # torch.distributed counts processes in 32 bits; 10**400 overflowed the memory check's floats
+    if nproc > MAX_SIZE:
+        raise CnnspaceError(f"--nproc must be an integer from 2 to {MAX_SIZE:,}, got {nproc!r}")
+    return nproc
 
 
 def check_threads(threads) -> int:
