@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnnspace import analyze, get_spec
+from cnnspace.spec import SpecError
 from cnnspace.cli import main
 from _cli import run
 
@@ -157,6 +158,19 @@ def test_set_reads_a_comma_list_and_the_input_is_given_once(capsys):
     assert [m["name"] for m in layers if m["type"] == "maxpool"] == ["pool1", "pool4"]
     assert main(["analyze", "firenet", "--set", "input=3x64x64", "--input", "3x32x32"]) == 2
     assert "give the input size once" in capsys.readouterr().err
+    # A setting given twice: the last one silently won (a sweep script that appended its
+    # value to a base command line analysed the base's).
+    assert main(["analyze", "firenet", "--set", "sr=0.5", "--set", "sr=0.25"]) == 2
+    assert capsys.readouterr().err == ("cnnspace analyze: error: --set sr: given twice; give "
+                                       "each setting once\n")
+
+
+def test_an_input_size_written_as_a_list_of_two_is_height_and_width(capsys):
+    # "224x224" was taken and [224, 224] refused, with the tuple (224, 224) echoed
+    spec = get_spec("firenet", input=[64, 64])
+    assert spec.input == (3, 64, 64)
+    with pytest.raises(SpecError, match=r"got \[0, 64, 64\]$"):
+        get_spec("firenet", input=(0, 64, 64))
 
 
 def test_an_analysis_repr_is_short():

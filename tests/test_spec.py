@@ -352,14 +352,14 @@ def test_input_sizes_are_parsed_everywhere():
     assert spec.with_input("20x24").input == (1, 20, 24)  # keeps the spec's channels
     assert spec.with_input([2, 8, 8]).input == (2, 8, 8)
     assert S.NetSpec("t", "3x16x16", [_conv(3)]).input == (3, 16, 16)
-    for bad in ((16, 16), "3x16x", "big", [3, 0, 16]):
+    assert spec.with_input((20, 24)).input == (1, 20, 24)  # HxW as a list, as in a YAML file
+    for bad in ((16,), (1, 16, 16, 16), "3x16x", "big", [3, 0, 16]):
         with pytest.raises(S.SpecError) as e:
             spec.with_input(bad)
         assert e.value.field == "input"
     assert analyze(spec, "3x64x64").input == (3, 64, 64)
     assert S.resolve(spec, "64x64").node("c").out_shape == (8, 62, 62)
-    with pytest.raises(S.SpecError, match="input"):
-        S.resolve(spec, (64, 64))
+    assert S.resolve(spec, (64, 64)).node("c").out_shape == (8, 62, 62)
 
 
 def test_numpy_integers_are_integers():

@@ -48,6 +48,8 @@ def parse_settings(pairs: list[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise CnnspaceError(f"--set expects KEY=VALUE, got {pair!r}")
+        if key.strip() in settings:  # the last one silently won, as a mistyped sweep script did
+            raise CnnspaceError(f"--set {key.strip()}: given twice; give each setting once")
         try:
             settings[key.strip()] = safe_load(value) if value.strip() else ""
         except yaml.YAMLError:

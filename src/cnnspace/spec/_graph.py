@@ -203,9 +203,10 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
             value = [int(p) for p in value.lower().split("x")]
         except ValueError:
             value = None
-        if value is not None and len(value) == 2:
-            value = [channels, *value]
+    if isinstance(value, (list, tuple)) and len(value) == 2:  # "HxW" as a list too
+        value = [channels, *value]
     if not _is_shape(value):
+        shown = list(given) if isinstance(given, tuple) else given  # as a file or --set has it
         raise SpecError(f"expected CxHxW (e.g. 3x224x224) or HxW of positive integers (at most "
-                        f"{MAX_SIZE:,}), got {given!r}", field="input")
+                        f"{MAX_SIZE:,}), got {shown!r}", field="input")
     return tuple([int(x) for x in value])
