@@ -22,14 +22,21 @@ NET = get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32))
 
 def test_a_backends_copy_of_the_weights_is_asked_for_before_it_is_made(monkeypatch):
     weights = analyze(NET).totals.params * 4
-    # the caller's module is in memory already and the batch fits beside it: not its copy
-    monkeypatch.setattr(_memory_need, "available_memory",
-                        lambda: batch_memory(NET, 1, training=False) + weights - 1)
+    free = {"bytes": 10 ** 12}
+    monkeypatch.setattr(_memory_need, "available_memory", lambda: free["bytes"])
+    real_peak = _measured.gemm_peak
+
+    def peak_then_less_free(*args, **kwargs):  # as if the copies before took the rest
+        peak = real_peak(*args, **kwargs)
+        free["bytes"] = batch_memory(NET, 1, training=False) + weights - 1
+        return peak
+    monkeypatch.setattr(_measured, "gemm_peak", peak_then_less_free)
     with pytest.raises(CnnspaceError, match=r"a forward pass of 1 image of squeezenet1_1 .* "
                                             r"for its weights .* give a smaller batch"):
-        benchmark(NET, build(NET), batches=1, backends="torch", train_batch=0, **FAST)
+        benchmark(NET, batches=1, backends="torch", train_batch=0, **FAST)
+    free["bytes"] = 10 ** 12
     with pytest.raises(CnnspaceError, match=r"no backend could run: .*; torch: a forward pass"):
-        benchmark(NET, build(NET), batches=1, train_batch=0, **FAST)
+        benchmark(NET, batches=1, train_batch=0, **FAST)
 
 
 def test_a_backend_once_timed_lets_its_copy_go_unless_it_is_the_fastest_torch_one(monkeypatch):
@@ -62,3 +69,12 @@ def test_the_training_step_trains_the_kept_backends_copy_not_one_more(monkeypatc
     assert result.train is not None and result.train.batch == 2
     kept = {p.data_ptr() for p in runners[0].module.parameters()}
     assert {p.data_ptr() for p in stepped[0]} == kept
+
+
+def test_a_module_passed_in_is_refused_before_its_first_copy_when_that_cannot_fit(monkeypatch):
+    weights = analyze(NET).totals.params * 4
+    monkeypatch.setattr(_memory_need, "available_memory",
+                        lambda: batch_memory(NET, 1, training=False) + weights - 1)
+    monkeypatch.setattr(_measured, "copy_module", lambda module: pytest.fail("copied first"))
+    with pytest.raises(CnnspaceError, match=r"a forward pass of 1 image .* for its weights"):
+        benchmark(NET, build(NET), batches=1, backends="torch", train_batch=0, **FAST)

@@ -228,7 +228,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     batches = tuple(sorted(set(batches) | {1}))
     analysis = analyze(spec)
     flops = analysis.totals.flops
-    too_large = memory_shortfall(spec, dev, batch=max(batches), built=module is not None,
+    # weights counted: a module passed in is copied before anything runs, as one is built
+    too_large = memory_shortfall(spec, dev, batch=max(batches), built=False,
                                  activation_bytes=value_bytes)
     if too_large:
         raise CnnspaceError(too_large)
