@@ -402,3 +402,22 @@ def test_optional_arguments_of_forward_are_traced_at_their_defaults():
     with pytest.raises(UnsupportedModuleError, match="exactly one input; forward.. also "
                                                      "requires y"):
         cnnspace.from_torch(TwoInputs(), (3, 8, 8))
+
+
+class FeaturesAndHead(nn.Module):
+    """torchvision's way to get features: the classifier replaced by nn.Identity."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv, self.fc = nn.Conv2d(3, 4, 3), nn.Identity()
+
+    def forward(self, x):
+        features = torch.flatten(self.conv(x), 1)
+        return features, self.fc(features)
+
+
+def test_one_layer_returned_twice_is_named_in_the_modules_terms():
+    # was the spec's "field 'outputs': output 'flatten' is listed twice"
+    with pytest.raises(cnnspace.CnnspaceError,
+                       match="FeaturesAndHead returns the value of layer 'flatten' more than once"):
+        cnnspace.from_torch(FeaturesAndHead(), (3, 8, 8))

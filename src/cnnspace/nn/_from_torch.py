@@ -261,6 +261,10 @@ def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSp
     if not layers or not outputs or INPUT in outputs:
         raise CnnspaceError(f"{title} computes no layer from its input that cnnspace could "
                             "import")
+    twice = next((o for i, o in enumerate(outputs) if o in outputs[:i]), None)
+    if twice is not None:  # `return y, y`, or y and nn.Identity()(y): one layer, one output
+        raise CnnspaceError(f"{title} returns the value of layer {twice!r} more than once; a "
+                            "spec's outputs are distinct layers (return it once)")
     owner = type(module)
     spec = NetSpec(name or owner.__name__, shape, compact_layers(layers),
                    () if outputs == (layers[-1].name,) else outputs, init="torch_default",
