@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
-from matplotlib.ticker import MaxNLocator, PercentFormatter  # noqa: E402
+from matplotlib.ticker import EngFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
 from ..explore import pareto_mask  # noqa: E402
 from ..scale import plain_log_labels  # noqa: E402
@@ -166,6 +166,11 @@ def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
     if log_x:
         ax.set_xscale("log")
         plain_log_labels(ax.xaxis)
+    elif max(map(abs, xs), default=0) >= 1e4:
+        # 400 M: matplotlib wrote 4 and, in the corner, 1e8, which a reader takes for 4 MACs
+        ax.xaxis.set_major_formatter(EngFormatter())
+    else:
+        ax.xaxis.get_major_formatter().set_useOffset(False)  # no '+1.2e3' in the corner
     ax.set_xlabel(label(x))
     ax.set_ylabel(label(y))
     _as_percent(ax.yaxis, y)
@@ -355,13 +360,19 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     for c in columns:
         values = [r[c] for r in rows]
         positions, ticks = _positions(values)
+        # the values themselves: positions are floats, and MACs read 1000.0
+        ends = (ticks[0], ticks[-1]) if ticks is not None else (min(values), max(values))
+        name = label(c)
+        if ticks is None and spans_decades(positions):
+            # linear, MACs from 2e5 to 4e8 drew every network but the largest at the bottom
+            positions = [math.log(p) for p in positions]
+            name += " (log)"
         lo, hi = min(positions), max(positions)
         span = (hi - lo) or 1.0
         scaled.append([(p - lo) / span for p in positions])
-        ends = (ticks[0], ticks[-1]) if ticks is not None else (lo, hi)
         # what the column measures, its lowest and its highest value, a line each: on one
         # line, long values (a list of layers) ran through the next column's label
-        tick_text.append("\n".join([label(c), _value_text(c, ends[0]), "..",
+        tick_text.append("\n".join([name, _value_text(c, ends[0]), "..",
                                      _value_text(c, ends[1])]))
     widths = [max(PARALLEL_COLUMN_WIDTH, CHAR_WIDTH * max(map(len, t.splitlines())))
               for t in tick_text]
