@@ -62,3 +62,19 @@ def test_a_process_count_beyond_any_float_is_one_line(capsys):
     err = capsys.readouterr().err
     assert "--nproc must be an integer from 2 to 2,147,483,647, got 1000" in err
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("nproc", ["0", "-3", "1"])
+def test_measured_preset_with_a_given_link_checks_nproc_before_measuring(capsys, monkeypatch,
+                                                                         nproc):
+    # with --alpha and --beta no commbench checked --nproc: 0 was a ZeroDivisionError, -3 "batch
+    # must be an integer >= 1, got -42", and 1 timed a step of all 128 images
+    from cnnspace import scale
+
+    def measured(*args, **kwargs):
+        raise AssertionError("measured before the arguments were checked")
+    monkeypatch.setattr(scale, "measure_preset", measured)
+    assert main(["scale", "squeezenet1_1", "--input", "3x32x32", "--preset", "measured",
+                 "--alpha", "1e-6", "--beta", "1e-9", "--nproc", nproc, "--workers", "1,2"]) == 2
+    err = capsys.readouterr().err
+    assert f"--nproc must be an integer >= 2, got {nproc}" in err and err.count("\n") == 1

@@ -160,6 +160,9 @@ def _preset(args, spec, workers: list[int]) -> tuple[scale.Preset, scale.Recipe,
     if args.nproc is not None and (args.preset != scale.MEASURED or args.commbench):
         raise CnnspaceError("--nproc applies to --preset measured without --commbench only "
                             "(a saved commbench result keeps the processes it measured)")
+    if args.nproc is not None:
+        # it sets the timed step's batch even where --alpha and --beta skip commbench's check
+        scale.check_nproc(args.nproc)
     measured = args.preset == scale.MEASURED
     given = None if measured else scale.get_preset(args.preset or DEFAULT_PRESET)
     recipe, baseline = (_recipes(args, scale.MEASURED_RECIPE, scale.MEASURED_RECIPE) if measured

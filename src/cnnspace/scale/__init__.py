@@ -20,7 +20,7 @@ from ._presets import (FIRECAFFE_BASELINE, FIRECAFFE_RECIPE, IMAGENET_TRAIN_IMAG
 
 _LAZY = {"run_commbench": "_commbench", "StepTime": "_measure", "time_train_step": "_measure",
          "time_ddp_step": "_measure", "measure_preset": "_measure",
-         "default_threads": "_spawn", "plot_scaling": "_plot",
+         "default_threads": "_spawn", "check_nproc": "_spawn", "plot_scaling": "_plot",
          "check_plot_path": "_plot", "plain_log_labels": "_plot"}
 
 

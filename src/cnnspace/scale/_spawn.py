@@ -54,6 +54,8 @@ def check_count(name: str, value, minimum: int) -> int:
 
 
 def check_nproc(nproc) -> int:
+    """``nproc`` local processes as a Python int, refused (by --nproc) unless there are 2 to
+    exchange messages and torch.distributed can count them."""
     nproc = check_count("--nproc", nproc, 2)
     # torch.distributed counts processes in 32 bits; 10**400 overflowed the memory check's floats
     if nproc > MAX_SIZE:
