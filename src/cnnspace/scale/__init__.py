@@ -3,7 +3,8 @@ parameter-server, reduction-tree or ring communication from alpha, beta and the 
 cluster presets, and real measurements (collectives and DDP steps with torch.distributed).
 
 The analytic part never imports torch; the measuring names (``run_commbench``,
-``time_train_step``, ``time_ddp_step``, ``measure_preset``) import it on first use, and
+``time_train_step``, ``time_ddp_step``, ``measure_preset``, and ``default_threads`` and
+``check_nproc`` for their processes) import it on first use, and
 ``plot_scaling``, ``check_plot_path`` and ``plain_log_labels`` import matplotlib on first use.
 """
 from importlib import import_module
