@@ -162,8 +162,9 @@ class BenchResult:
 
 def _backend_names(requested: tuple[str, ...], device: torch.device,
                    dtype: torch.dtype) -> tuple[list[str], dict]:
+    # asked of every name given: beside auto, a misspelt one would be dropped without a word
+    unknown = [n for n in requested if n != "auto" and n not in BACKENDS]
     names = list(BACKENDS) if "auto" in requested else list(dict.fromkeys(requested))
-    unknown = [n for n in names if n not in BACKENDS]
     if unknown:
         raise CnnspaceError(f"unknown backend {unknown[0]!r}; choose from auto, "
                             f"{', '.join(BACKENDS)}")
