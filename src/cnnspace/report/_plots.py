@@ -321,9 +321,9 @@ def _place_values(fig: Figure, labels: list[tuple[Any, list]]) -> int:
     return left_out
 
 
-def _put(label, xy: tuple[int, int]) -> None:
-    label.xyann = xy
-    label.set_horizontalalignment(ALIGN[xy[0]])
+def _put(value_label, xy: tuple[int, int]) -> None:
+    value_label.xyann = xy
+    value_label.set_horizontalalignment(ALIGN[xy[0]])
 
 
 def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> Figure:
