@@ -421,3 +421,25 @@ def test_one_layer_returned_twice_is_named_in_the_modules_terms():
     with pytest.raises(cnnspace.CnnspaceError,
                        match="FeaturesAndHead returns the value of layer 'flatten' more than once"):
         cnnspace.from_torch(FeaturesAndHead(), (3, 8, 8))
+
+
+class NamedAsBuiltins(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.input, self.max, self.sum = nn.Conv2d(3, 4, 3), nn.MaxPool2d(2), nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.sum(self.max(self.input(x)))
+
+
+def test_layers_are_named_after_their_module_paths_as_documented():
+    # fx names a top-level Sequential's modules _0, _1 and a module `max` max_1: the spec took
+    # those, and weights keyed by module path (features.3 -> features_3) did not load
+    user = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2)).eval()
+    spec = cnnspace.from_torch(user, (3, 8, 8))
+    assert [layer.name for layer in spec.layers] == ["0", "1", "2", "3"]
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(_transfer(user, spec)(x), user(x))
+    names = [layer.name for layer in cnnspace.from_torch(NamedAsBuiltins(), (3, 8, 8)).layers]
+    assert names == ["input_1", "max", "sum"]  # `input` is the network input's name

@@ -154,13 +154,15 @@ _MODULE_DICT_NAMES = frozenset(dir(nn.ModuleDict()))
 
 
 def _layer_name(node: fx.Node, taken: set[str]) -> str:
-    """A function or method call is named inside the module that made it (``features_3_cat``
-    rather than ``cat_3``); a module call is named after its path already. A name such as
+    """A module call is named after its path (``features.3`` becomes ``features_3``, and ``0``
+    and ``max`` stay so, where fx's own names are ``_0`` and ``max_1``); a function or method
+    call inside the module that made it (``features_3_cat`` rather than ``cat_3``). Where that
+    name is taken (``input``, or another node's), fx's unique name is kept. A name such as
     ``keys`` or ``values`` gets a suffix: built, it would be nn.ModuleDict's method."""
-    path = module_path(node)
-    name = node.name
-    if node.op != "call_module" and path and f"{path.replace('.', '_')}_{name}" not in taken:
-        name = f"{path.replace('.', '_')}_{name}"
+    path = module_path(node).replace(".", "_")
+    name = path if node.op == "call_module" else f"{path}_{node.name}" if path else node.name
+    if name in taken or name == INPUT:
+        name = node.name
     return free_name(name, taken | _MODULE_DICT_NAMES) if name in _MODULE_DICT_NAMES else name
 
 
