@@ -443,3 +443,48 @@ def test_layers_are_named_after_their_module_paths_as_documented():
         torch.testing.assert_close(_transfer(user, spec)(x), user(x))
     names = [layer.name for layer in cnnspace.from_torch(NamedAsBuiltins(), (3, 8, 8)).layers]
     assert names == ["input_1", "max", "sum"]  # `input` is the network input's name
+
+
+class Wrapped(nn.Module):
+    """A stem convolution, then one operation a researcher's network has (``tail``)."""
+
+    def __init__(self, tail):
+        super().__init__()
+        self.conv, self.tail = nn.Conv2d(3, 4, 3), tail
+
+    def forward(self, x):
+        return self.tail(self.conv(x))
+
+
+class TFSamePad(nn.Module):  # TensorFlow's "SAME" padding for a stride-2 convolution (ports)
+    def forward(self, x):
+        return F.pad(x, (0, 1, 0, 1))
+
+
+class SqueezeExcite(nn.Module):  # MobileNetV3 / EfficientNet
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return x * torch.sigmoid(self.fc(F.adaptive_avg_pool2d(x, 1)))
+
+
+class LogSoftmax(nn.Module):  # the PyTorch MNIST example's head
+    def forward(self, x):
+        return F.log_softmax(torch.flatten(x, 1), dim=1)
+
+
+@pytest.mark.parametrize("tail, op, path", [
+    (TFSamePad(), "function torch.nn.functional.pad", "tail"),
+    (nn.ZeroPad2d((1, 0, 1, 0)), "module torch.nn.modules.padding.ZeroPad2d", "tail"),
+    (SqueezeExcite(), "function _operator.mul", "tail"),
+    (nn.Hardswish(), "module torch.nn.modules.activation.Hardswish", "tail"),
+    (LogSoftmax(), "function torch.nn.functional.log_softmax", "tail"),
+])
+def test_operations_without_a_spec_layer_are_refused_by_name_never_counted_as_zero(tail, op, path):
+    # fvcore's counters skip such operations with a warning, and their totals come out low
+    with pytest.raises(UnsupportedModuleError) as e:
+        cnnspace.from_torch(Wrapped(tail), (3, 8, 8))
+    assert (e.value.op, e.value.path) == (op, path)
+    assert e.value.source.startswith("test_review12_import_torch.py:")
