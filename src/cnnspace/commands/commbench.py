@@ -10,6 +10,7 @@ from rich.table import Table
 
 from .. import scale
 from .._atomic import check_writable, write_text_atomic
+from .._cpus import available_cpus
 from .._csv import rows_to_csv
 from ._common import add_format_arg, check_threads, dump_json, plural, table_console
 
@@ -47,7 +48,7 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
                                     on_progress=lambda text: progress.update(
                                         task, advance=1, description=text))
     # said of the timings once there are some: an error before them stays the one line
-    cores = os.cpu_count() or 1
+    cores = available_cpus()  # a process pinned to 2 of 16 cores shares those 2
     if bench.backend != "nccl" and nproc > cores:
         print_notes([f"{nproc} processes share {plural(cores, 'CPU core')}: the timings "
                      "measure them waiting for a core as much as the link"])
