@@ -159,3 +159,14 @@ def test_help_says_what_warmup_and_checkpoint_every_do(capsys):
     usage = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
     assert "--warmup EPOCHS epochs of linear LR warm-up" in usage  # it had no help at all
     assert "--checkpoint-every STEPS also write checkpoint.pt every STEPS" in usage
+
+
+def test_an_out_that_is_a_file_is_one_line(tmp_path, capsys):
+    # The file was looked for only above the folder: a StopIteration traceback
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["train", "squeezenet1_1", "--data=digits", "--epochs=1", "--no-progress",
+                 f"--out={tmp_path / 'notes.txt'}"]) == 2
+    assert capsys.readouterr().err == (f"cnnspace train: error: cannot write the folder "
+                                       f"{tmp_path / 'notes.txt'}: {tmp_path / 'notes.txt'} is "
+                                       "a file\n")
+    assert (tmp_path / "notes.txt").read_text() == "mine"

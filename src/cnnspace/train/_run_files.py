@@ -120,7 +120,7 @@ def claimed_folder(folder: Path, busy: str) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except (FileExistsError, NotADirectoryError):
-        file = next(f for f in folder.parents if f.exists() and not f.is_dir())
+        file = next(f for f in (folder, *folder.parents) if f.exists() and not f.is_dir())
         raise ConfigError(f"cannot write the folder {folder}: {file} is a file") from None
     except OSError as e:
         raise ConfigError(f"cannot write the folder {folder}: {e.strerror}") from None
