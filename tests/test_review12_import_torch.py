@@ -488,3 +488,34 @@ def test_operations_without_a_spec_layer_are_refused_by_name_never_counted_as_ze
         cnnspace.from_torch(Wrapped(tail), (3, 8, 8))
     assert (e.value.op, e.value.path) == (op, path)
     assert e.value.source.startswith("test_review12_import_torch.py:")
+
+
+def _doubling_hook(module, inputs, output):
+    return output * 2
+
+
+def _cropping_pre_hook(module, inputs):
+    return (inputs[0][:, :, :6, :6],)
+
+
+def test_forward_hooks_that_change_outputs_are_refused_observing_ones_imported():
+    # fx leaves hooks out of the trace, and its check ran the modules with their hooks: the
+    # doubled network imported as the plain one, and a built spec computed half its outputs
+    doubled = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    doubled[0].register_forward_hook(_doubling_hook)
+    with pytest.raises(UnsupportedModuleError, match="forward hooks change") as e:
+        cnnspace.from_torch(doubled, (3, 8, 8))
+    assert e.value.path == "0"
+    cropped = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 2))
+    cropped[0].register_forward_pre_hook(_cropping_pre_hook)
+    with pytest.raises(UnsupportedModuleError, match="forward hooks change"):  # was a traceback
+        cnnspace.from_torch(cropped, (3, 8, 8))
+    cropped[3] = nn.Linear(64, 2)  # fits the cropped map alone: the trace without hooks fails
+    with pytest.raises(cnnspace.CnnspaceError, match=r"\(2x144 and 64x2\) \(run without the "
+                                                     "forward hooks of module path '0'"):
+        cnnspace.from_torch(cropped, (3, 8, 8))
+    seen = []
+    observed = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
+    observed[0].register_forward_hook(lambda module, inputs, output: seen.append(output.shape))
+    assert [layer.type for layer in cnnspace.from_torch(observed, (3, 8, 8)).layers] == [
+        "conv2d", "relu"]

@@ -80,6 +80,20 @@ def _check_in_place(node: fx.Node, gm: fx.GraphModule) -> None:
                                      source_line(node))
 
 
+def _hooked(module: nn.Module) -> tuple[str, nn.Module] | None:
+    """The path of the first module with forward hooks (or pre-hooks), and that module."""
+    return next(((path, m) for path, m in module.named_modules()
+                 if m._forward_hooks or m._forward_pre_hooks), None)
+
+
+class _WithoutHooks(ShapeProp):
+    """Runs a traced graph as the spec built from it would, recording shapes: each module's
+    forward() alone, without the hooks that calling the module runs."""
+
+    def call_module(self, target: str, args: Any, kwargs: Any) -> Any:
+        return self.fetch_attr(target).forward(*args, **kwargs)
+
+
 def _trace(module: nn.Module, input_shape: Any,
            title: str) -> tuple[fx.GraphModule, tuple[int, int, int], dict[str, Any]]:
     """The traced graph, the input shape (an HxW input takes the channels of the first
@@ -113,28 +127,42 @@ def _trace(module: nn.Module, input_shape: Any,
     try:
         # ShapeProp prints the whole traceback of a failing node itself; the error below says it
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            ShapeProp(gm).propagate(torch.zeros(TRACE_BATCH, *shape, **like))
+            _WithoutHooks(gm).propagate(torch.zeros(TRACE_BATCH, *shape, **like))
     except Exception as e:
         first = str(e.__cause__ or e).strip().splitlines()[0]
+        hooked = _hooked(module)
+        hint = (f" (run without the forward hooks of module path {hooked[0] or '(top level)'!r},"
+                " as a spec layer runs none)" if hooked else "")
         raise CnnspaceError(f"{title} fails on a batch of {TRACE_BATCH} inputs of shape "
-                            f"{list(shape)}: {first}") from None
+                            f"{list(shape)}: {first}{hint}") from None
     return gm, shape, like
 
 
 def _check_trace_computes_forward(module: nn.Module, gm: fx.GraphModule,
                                   shape: tuple[int, int, int], like: dict[str, Any],
                                   title: str) -> None:
-    """fx records ``y += x`` as ``y = y + x``: where y is read elsewhere, forward() and its trace
-    differ, and no node says so. Running both on one random input shows it (a module on the
-    meta device holds no values: shapes are all there is to check)."""
+    """fx records ``y += x`` as ``y = y + x``, and leaves out the forward hooks of modules (a
+    hook may change what a module computes): where forward() and its trace then differ, no node
+    says so. Running both on one random input shows it (a module on the meta device holds no
+    values: shapes are all there is to check)."""
     if torch.device(like.get("device", "cpu")).type == "meta":
         return
     x = torch.randn(TRACE_BATCH, *shape, generator=torch.Generator().manual_seed(0)).to(**like)
     with torch.no_grad():
-        expected, traced = output_tensors(module(x.clone())), output_tensors(gm(x.clone()))
+        traced = output_tensors(_WithoutHooks(gm).run(x.clone()))
+        try:  # where the trace runs and forward() fails, the two differ (a hook changing shapes)
+            expected = output_tensors(module(x.clone()))
+        except Exception:
+            expected = []
     if len(expected) != len(traced) or not all(
             a.shape == b.shape and torch.allclose(a, b, rtol=1e-4, atol=1e-5, equal_nan=True)
             for a, b in zip(expected, traced)):
+        hooked = _hooked(module)
+        if hooked is not None:
+            raise UnsupportedModuleError(
+                f"module {type(hooked[1]).__module__}.{type(hooked[1]).__qualname__}", hooked[0],
+                "its forward hooks change what forward() computes, and a spec layer runs no "
+                "hooks; remove them (handle.remove()) to import the network without them")
         raise CnnspaceError(f"{title}: forward() computes other values than its torch.fx trace "
                             "on a random input: an in-place operation such as `y += x` on a "
                             "tensor used elsewhere is traced as `y = y + x`; write that "
