@@ -65,7 +65,8 @@ def _mobilenet_v1():
                        "  pooling_param { pool: AVE global_pooling: true }\n"))
     text.append(_layer("fc7", "Convolution", "pool6", "fc7",
                        "  convolution_param { num_output: 1000 kernel_size: 1 "
-                       'weight_filler { type: "msra" } bias_filler { type: "constant" value: 0 } }\n'))
+                       'weight_filler { type: "msra" } '
+                       'bias_filler { type: "constant" value: 0 } }\n'))
     text.append(_layer("prob", "Softmax", "fc7", "prob"))
     return "".join(text)
 
@@ -82,7 +83,8 @@ def _resnet50():
         suffix = name[3:] if name.startswith("res") else f"_{name}"  # bn2a_branch1, bn_conv1
         text.append(_layer(name, "Convolution", bottom, name,
                            f"  convolution_param {{ num_output: {out} kernel_size: {kernel} "
-                           f"pad: {pad} stride: {stride}{'' if bias else ' bias_term: false'} }}\n"))
+                           f"pad: {pad} stride: {stride}"
+                           f"{'' if bias else ' bias_term: false'} }}\n"))
         text.append(_layer(f"bn{suffix}", "BatchNorm", name, name,
                            "  batch_norm_param { use_global_stats: true }\n"))
         text.append(_layer(f"scale{suffix}", "Scale", name, name,
@@ -243,7 +245,8 @@ layer { name: "pool5a" type: "Pooling" bottom: "pool5" top: "pool5a"
 layer { name: "fc6" type: "Convolution" bottom: "pool5a" top: "fc6"
   convolution_param { num_output: 32 pad: 12 kernel_size: 3 dilation: 12 } }
 layer { name: "relu6" type: "ReLU" bottom: "fc6" top: "fc6" }
-layer { name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6" dropout_param { dropout_ratio: 0.5 } }
+layer { name: "drop6" type: "Dropout" bottom: "fc6" top: "fc6"
+  dropout_param { dropout_ratio: 0.5 } }
 layer { name: "fc7" type: "Convolution" bottom: "fc6" top: "fc7"
   convolution_param { num_output: 32 kernel_size: 1 } }
 layer { name: "relu7" type: "ReLU" bottom: "fc7" top: "fc7" }

@@ -256,7 +256,8 @@ def test_researchers_networks_import_with_torchs_counts_and_outputs(make, shape,
 
 
 def test_depthwise_and_non_square_fields_are_kept():
-    layers = {layer.name: layer.attrs for layer in cnnspace.from_torch(MobileNetV2(), "32x32").layers}
+    spec = cnnspace.from_torch(MobileNetV2(), "32x32")
+    layers = {layer.name: layer.attrs for layer in spec.layers}
     assert layers["features_2_conv_1_0"]["groups"] == 48  # depthwise 3x3 of the expanded 8 * 6
     layers = {layer.name: layer.attrs for layer in cnnspace.from_torch(Functional(), "7x7").layers}
     assert layers["c1"]["kernel"] == (3, 5) and layers["c1"]["padding"] == (1, 2)
