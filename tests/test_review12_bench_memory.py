@@ -78,3 +78,12 @@ def test_a_module_passed_in_is_refused_before_its_first_copy_when_that_cannot_fi
     monkeypatch.setattr(_measured, "copy_module", lambda module: pytest.fail("copied first"))
     with pytest.raises(CnnspaceError, match=r"a forward pass of 1 image .* for its weights"):
         benchmark(NET, build(NET), batches=1, backends="torch", train_batch=0, **FAST)
+
+
+def test_on_a_gpu_memory_torch_caches_unused_counts_as_free(monkeypatch):
+    # a backend's copy let go stays reserved by torch's allocator, out of the driver's count:
+    # the next backend would be refused memory that torch gives it at once
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device: (3 * 2 ** 30, 80 * 2 ** 30))
+    monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device: 50 * 2 ** 30)
+    monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device: 20 * 2 ** 30)
+    assert _memory_need.free_memory(torch.device("cuda")) == 33 * 2 ** 30

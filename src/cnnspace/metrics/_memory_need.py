@@ -21,9 +21,13 @@ OUTPUT_KEEPING_TYPES = frozenset({"relu", "sigmoid", "tanh", "softmax"})
 
 
 def free_memory(device: torch.device) -> int | None:
-    """Bytes a new allocation on ``device`` can have, or None where that cannot be asked."""
+    """Bytes a new allocation on ``device`` can have, or None where that cannot be asked. On a
+    GPU that includes what torch's caching allocator holds unused: freed tensors' memory stays
+    reserved there, out of the driver's free count, yet torch hands it out again (bench lets
+    each backend's copy of the weights go before the next backend asks for its own)."""
     if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return torch.cuda.mem_get_info(device)[0] + cached
     return available_memory() if device.type == "cpu" else None
 
 
