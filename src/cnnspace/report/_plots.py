@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import textwrap
-from typing import Any, Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 import matplotlib
 
@@ -396,22 +396,25 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
 
 
 def learning_curves(curves: dict[int, list[dict]], metric: str = "top1",
-                    running: Collection[int] = ()) -> Figure:
-    """Each trial's ``metric`` per epoch; those of the ``running`` trials dashed."""
-    fig, ax = plt.subplots(figsize=(6, 4))
+                    running: Collection[int] = (), names: Mapping[int, str] = {}) -> Figure:
+    """Each trial's ``metric`` per epoch; those of the ``running`` trials dashed. ``names``:
+    what the legend calls a trial (its number where it has none)."""
+    fig, ax = plt.subplots(figsize=(8, 4))
     for number, curve in sorted(curves.items()):
         points = [(c["epoch"], c[metric]) for c in curve if metric in c]
         if points:
             ongoing = number in running
+            name = names.get(number, f"#{number}")
             ax.plot(*zip(*points), marker=".", lw=1, ls="--" if ongoing else "-",
-                    label=f"#{number} (running)" if ongoing else f"#{number}")
+                    label=f"{name} (running)" if ongoing else name)
     ax.set_xlabel("epoch")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # no epoch 1.5
     ax.set_ylabel(label(metric))
     _as_percent(ax.yaxis, metric)
     ax.set_title(f"{label(metric)} per epoch, each trial")
     if len(curves) <= 12:
-        ax.legend(fontsize=7, ncol=2)
+        # beside the axes: inside, the names of the trials' settings covered their curves
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.tight_layout()
     return fig
 

@@ -96,8 +96,9 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
     curve_map = {**curves(results.trials), **running}
     if curve_map:
         figures.append(("curves", "learning curves (pruned trials stop early; running trials "
-                        "so far, dashed)", _plots.learning_curves(curve_map, ACCURACIES[accuracy],
-                                                                  set(running))))
+                        "so far, dashed)", _plots.learning_curves(
+                            curve_map, ACCURACIES[accuracy], set(running),
+                            {r["trial"]: _plots.point_label(r, axes) for r in rows})))
     images = _save_figures(out_dir / f"plots{suffix}", figures)
     title = f"cnnspace study {results.name}"
     html = H.page(title, [
