@@ -130,7 +130,7 @@ def test_learning_curves_show_running_trials_so_far(tmp_path):
                                        "outcome": "started"})
     write_report(forged_study([(0.8, 1.0)], others=(running,)), tmp_path)
     svg = (tmp_path / "plots" / "curves.svg").read_text()
-    assert "#0" in svg and "#1 (running)" in svg
+    assert "#0 sr=0.1" in svg and "#1 sr=0.5 (running)" in svg
     assert "running trials so far" in (tmp_path / "report.html").read_text()
 
 
