@@ -520,3 +520,25 @@ def test_forward_hooks_that_change_outputs_are_refused_observing_ones_imported()
     observed[0].register_forward_hook(lambda module, inputs, output: seen.append(output.shape))
     assert [layer.type for layer in cnnspace.from_torch(observed, (3, 8, 8)).layers] == [
         "conv2d", "relu"]
+
+
+class ClonedShortcut(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+
+    def forward(self, x):
+        shortcut = torch.clone(x)
+        out = self.conv(x).clone()
+        out += shortcut
+        return F.relu(out)
+
+
+def test_a_clone_is_the_value_it_copies():
+    # was refused: "no spec layer type corresponds to this operation"
+    user = ClonedShortcut().eval()
+    spec = cnnspace.from_torch(user, (3, 8, 8))
+    assert [layer.type for layer in spec.layers] == ["conv2d", "add", "relu"]
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        torch.testing.assert_close(_transfer(user, spec)(x), user(x))

@@ -224,12 +224,13 @@ FUNCTION_RULES: dict[Callable, Rule] = {
     F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
     F.dropout: _dropout, torch.flatten: _flatten_dims, torch.cat: _cat,
     operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
-    torch.softmax: _softmax, torch.mean: _spatial_mean,
+    torch.softmax: _softmax, torch.mean: _spatial_mean, torch.clone: _IDENTITY,
 }
 METHOD_RULES: dict[str, Rule] = {
     "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
     "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
-    "add": _add, "add_": _add, "contiguous": _IDENTITY, "mean": _spatial_mean,
+    "add": _add, "add_": _add, "contiguous": _IDENTITY, "clone": _IDENTITY,
+    "mean": _spatial_mean,
 }
 # Positional arguments by name (after self for methods). fx normalises function calls itself,
 # but not always: torch 2.11 gives up on torch.cat(tensors, 1), whose dim would then read as 0.
