@@ -150,9 +150,8 @@ def _print_tables(result, top: int, peak_size: int | None = None) -> None:
     if result.energy_unavailable_reason:
         console.print(f"energy per frame: unavailable ({result.energy_unavailable_reason})")
     elif result.energy_source:
-        from ..metrics._energy import SCOPES
         console.print(f"J/frame: measured (never estimated) while batch 1 ran, from "
-                      f"{SCOPES.get(result.energy_source, result.energy_source)}")
+                      f"{result.energy_covers or result.energy_source}")
 
 
 def _print_layers(console: Console, result, top: int, above: str) -> None:

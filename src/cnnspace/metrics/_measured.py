@@ -16,7 +16,7 @@ from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
 from ._backends import (BACKENDS, PRECISIONS, Runner, make_runner, timing_device,
                         unavailable_reason)
-from ._energy import energy_meter, energy_per_call
+from ._energy import SCOPES, energy_meter, energy_per_call
 from ._memory_need import memory_shortfall
 from ._peak import Peak, gemm_peak
 from ._profile import layer_times, train_step_timing
@@ -125,6 +125,11 @@ class BenchResult:
         return sum(layer.time_ms for layer in self.layers) / 1e3 / latency.median_s
 
     @property
+    def energy_covers(self) -> str | None:
+        """What the energy counter counted, in words (the whole package or GPU), or None."""
+        return SCOPES.get(self.energy_source)
+
+    @property
     def fastest(self) -> BackendResult:
         """The backend with the lowest median latency per frame at batch 1."""
         return min(self.backends, key=lambda b: b.latency.median_s)
@@ -149,6 +154,7 @@ class BenchResult:
             "peak_flops": self.peak.flops, "peak": self.peak.to_json(),
             "achieved_flops": best.achieved_flops, "pct_of_peak": best.pct_of_peak,
             "energy_j_per_frame": best.energy_j_per_frame, "energy_source": self.energy_source,
+            "energy_covers": self.energy_covers,
             "energy_unavailable_reason": self.energy_unavailable_reason,
             "backends": [b.to_json() for b in self.backends],
             "unavailable_backends": self.unavailable,
