@@ -8,6 +8,8 @@ import html
 import math
 from typing import Any, Callable, Mapping, Sequence
 
+from .._values import is_int, is_number
+
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #ccc}
@@ -87,7 +89,7 @@ def page(title: str, sections: Sequence[tuple[str, str]]) -> str:
 
 
 def finite_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    return is_number(v) and math.isfinite(v)
 
 
 def _format(v: Any) -> str:
@@ -95,6 +97,6 @@ def _format(v: Any) -> str:
         return ""
     if isinstance(v, float):
         return f"{v:.4g}"
-    if isinstance(v, int) and not isinstance(v, bool):
+    if is_int(v):
         return f"{v:,}"
     return str(v)

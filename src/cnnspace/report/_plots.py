@@ -19,8 +19,10 @@ from matplotlib.transforms import Bbox  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import EngFormatter, MaxNLocator, PercentFormatter  # noqa: E402
 
+from .._values import is_number  # noqa: E402
 from ..explore import pareto_mask  # noqa: E402
 from ..scale import plain_log_labels  # noqa: E402
+from ._html import finite_number  # noqa: E402
 
 # Used as plt.rc_context(STYLE) around drawing and saving, so matplotlib's global settings stay
 # as other code set them. SVG text stays text (searchable, editable in a paper), not outlines.
@@ -422,8 +424,7 @@ def learning_curves(curves: dict[int, list[dict]], metric: str = "top1",
 def _positions(values: list[Any]) -> tuple[list[float], list[Any] | None]:
     """Numbers stay numbers; anything else is placed at the index of its sorted distinct
     value (the returned ticks)."""
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-           for v in values):
+    if all(finite_number(v) for v in values):
         return [float(v) for v in values], None
     ticks = sorted({_hashable(v) for v in values}, key=value_order)
     return [float(ticks.index(_hashable(v))) for v in values], ticks
@@ -437,8 +438,7 @@ def value_order(v: Any) -> tuple:
     """A sort key for an axis's values: numbers by value (8 before 16), then anything else as
     the text it is shown as (a list and the tuple _positions makes of it alike: as text they
     order otherwise, and a sweep's line ran back and forth between its ticks)."""
-    return (0, v, "") if isinstance(v, (int, float)) and not isinstance(v, bool) \
-        else (1, 0, short(v))
+    return (0, v, "") if is_number(v) else (1, 0, short(v))
 
 
 def short(v: Any) -> str:
