@@ -43,3 +43,27 @@ def test_json_says_what_the_energy_counter_covers(capsys, monkeypatch):
     data = json.loads(capsys.readouterr().out)
     assert data["energy_source"] == "RAPL" and data["energy_j_per_frame"] > 0
     assert data["energy_covers"].startswith("the CPU packages' RAPL counters: whole packages")
+
+
+def test_energy_is_read_over_long_enough_for_the_counters_steps(monkeypatch):
+    # NVML's counter advances about every 10 ms: read over --min-time 0.02, one step more or
+    # less was half the reading, and J/frame came out anywhere from 0.5x to 1.5x
+    import cnnspace.metrics._measured as measured
+    from cnnspace import get_spec
+    from cnnspace.metrics import benchmark
+
+    reads = []
+
+    class Stepped:  # 10 W, in 10 ms steps
+        name = "NVML"
+
+        @staticmethod
+        def joules():
+            reads.append(time.perf_counter())
+            return 10 * (reads[-1] // 0.01) * 0.01
+    monkeypatch.setattr(measured, "energy_meter", lambda device: (Stepped(), None))
+    result = benchmark(get_spec("squeezenet1_1", num_classes=10, input=(3, 32, 32)),
+                       batches=1, backends="torch", per_layer=False, train_batch=0,
+                       min_time_s=0.02, peak_sizes=(64,))
+    assert result.fastest.energy_j_per_frame > 0
+    assert len(reads) == 2 and reads[1] - reads[0] >= 0.5  # a step is at most 2% of it

@@ -27,6 +27,9 @@ from ._timing import Timing, time_calls
 # this many times the whole: the two timings saw the machine differently busy. (Synchronising a
 # GPU after each hooked layer costs at most about as much again as the pass.)
 PART_OVER_WHOLE = 2
+# Energy counters advance in steps (RAPL's about every millisecond, NVML's every 10 ms or so):
+# read over a shorter --min-time than this, one step more or less is a large share of a reading.
+ENERGY_MIN_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -192,7 +195,7 @@ def _measure_backend(runner: Runner, batches: tuple[int, ...], flops: int, peak:
             fps[batch] = batch / timing.median_s
             if not timing.stable:
                 unsettled.append(batch)
-    energy = (energy_per_call(runner.call(1), meter, runner.sync, min_time_s)
+    energy = (energy_per_call(runner.call(1), meter, runner.sync, max(min_time_s, ENERGY_MIN_S))
               if meter is not None else None)
     achieved = flops / latency.median_s
     return BackendResult(runner.name, latency, fps, achieved, 100 * achieved / peak.flops, energy,
