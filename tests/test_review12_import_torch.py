@@ -166,6 +166,74 @@ class Functional(nn.Module):
         return F.softmax(self.fc(y.view(y.size(0), -1)), dim=1)
 
 
+class CifarBlock(nn.Module):
+    """kuangliu/pytorch-cifar's BasicBlock: an empty nn.Sequential as the identity shortcut."""
+
+    def __init__(self, inp, planes, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inp, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or inp != planes:
+            self.shortcut = nn.Sequential(nn.Conv2d(inp, planes, 1, stride, bias=False),
+                                          nn.BatchNorm2d(planes))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        out += self.shortcut(x)
+        return F.relu(out)
+
+
+class CifarResNet(nn.Module):
+    """kuangliu/pytorch-cifar's ResNet: F.avg_pool2d(out, 4), then out.view(out.size(0), -1)."""
+
+    def __init__(self, width=8):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.layers = nn.Sequential(CifarBlock(width, width), CifarBlock(width, 2 * width, 2),
+                                    CifarBlock(2 * width, 4 * width, 2))
+        self.linear = nn.Linear(4 * width, 10)
+
+    def forward(self, x):
+        out = self.layers(F.relu(self.bn1(self.conv1(x))))
+        out = F.avg_pool2d(out, 4)
+        return self.linear(out.view(out.size(0), -1))
+
+
+class DenseLayer(nn.Module):
+    """kuangliu/pytorch-cifar's DenseNet bottleneck: BN-ReLU-conv twice, then its input
+    concatenated after the new features."""
+
+    def __init__(self, inp, growth):
+        super().__init__()
+        self.bn1, self.conv1 = nn.BatchNorm2d(inp), nn.Conv2d(inp, 4 * growth, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(4 * growth)
+        self.conv2 = nn.Conv2d(4 * growth, growth, 3, padding=1, bias=False)
+
+    def forward(self, x):
+        out = self.conv2(F.relu(self.bn2(self.conv1(F.relu(self.bn1(x))))))
+        return torch.cat([out, x], 1)
+
+
+class DenseNet(nn.Module):
+    def __init__(self, growth=4):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 2 * growth, 3, padding=1, bias=False)
+        self.dense1 = nn.Sequential(DenseLayer(8, growth), DenseLayer(12, growth))
+        self.trans1_bn, self.trans1_conv = nn.BatchNorm2d(16), nn.Conv2d(16, 8, 1, bias=False)
+        self.dense2 = nn.Sequential(DenseLayer(8, growth), DenseLayer(12, growth))
+        self.bn, self.linear = nn.BatchNorm2d(16), nn.Linear(16, 10)
+
+    def forward(self, x):
+        out = self.dense1(self.conv1(x))
+        out = F.avg_pool2d(self.trans1_conv(F.relu(self.trans1_bn(out))), 2)
+        out = F.avg_pool2d(F.relu(self.bn(self.dense2(out))), 8)
+        return self.linear(out.view(out.size(0), -1))
+
+
 class Fire(nn.Module):
     def __init__(self, inplanes, squeeze, expand1x1, expand3x3):
         super().__init__()
@@ -238,6 +306,8 @@ def _transfer(user, spec):
     (MobileNetV2, (3, 32, 32), 14_218),
     (InceptionNet, (3, 35, 35), 11_842),
     (Functional, (3, 7, 7), 2_384),
+    (CifarResNet, (3, 16, 16), 19_954),
+    (DenseNet, (3, 16, 16), 3_730),
 ])
 def test_researchers_networks_import_with_torchs_counts_and_outputs(make, shape, params):
     torch.manual_seed(0)
