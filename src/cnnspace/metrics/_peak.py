@@ -92,7 +92,7 @@ def _cpu_has_bf16_gemm() -> bool:
     """Whether this CPU multiplies bfloat16 matrices natively (oneDNN with AVX512-BF16 or AMX).
     Without, torch.mm in bfloat16 takes a scalar path: 0.27 against 21.6 GFLOP/s in float32 at
     n = 1024 on an AVX2 EPYC, a minute a call at 2048, while oneDNN runs the network's bfloat16
-    convolutions on the float32 units at float32's speed (449% of that "peak" here)."""
+    convolutions on the float32 units, converting (449% of that "peak" here)."""
     is_supported = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
     return is_supported is None or is_supported()  # an unknown torch: timed as before
 
