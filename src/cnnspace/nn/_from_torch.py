@@ -4,8 +4,10 @@
 Each traced operation maps to one spec layer named after its module path (``features.3.squeeze``
 becomes ``features_3_squeeze``). Shapes are checked twice: the trace runs on a batch of two zeros
 (on a copy: the user's module is never touched), and the spec must infer the same shape for every
-layer. forward() and its trace must also compute the same values on one random batch: fx cannot
-see every in-place operation (``y += x`` is traced as ``y = y + x``).
+layer. forward() and its trace (run as the built spec would, without modules' hooks) must also
+compute the same values on one random batch: fx cannot see every in-place operation (``y += x``
+is traced as ``y = y + x``), nor a forward hook. The network is ``module(x)``: optional arguments
+of forward() are traced at their defaults.
 """
 from __future__ import annotations
 
@@ -240,7 +242,7 @@ def _layers(node: fx.Node, gm: fx.GraphModule, values: dict[fx.Node, str],
 def from_torch(module: nn.Module, input_shape, name: str | None = None) -> NetSpec:
     """The spec of ``module`` for inputs of ``input_shape`` (C, H, W, "CxHxW", or "HxW" with the
     input channels of the first convolution forward() calls). Unsupported operations raise
-    UnsupportedModuleError naming the op and its module path."""
+    UnsupportedModuleError naming the op, its module path and the line of forward() calling it."""
     expect_module(module, "a spec already")
     copied = copy_module(module).eval()  # tracing and running must not touch the user's module
     unreached = unreached_by_attribute(copied)
