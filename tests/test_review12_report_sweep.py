@@ -72,3 +72,21 @@ def test_sizes_spanning_decades_get_a_log_axis():
     rows = [{"base_e": b, "top1": 0.9, "size_mib": 0.001 * b * b} for b in (8, 16, 32, 64, 128)]
     _, _, _, _, right = drawn_sweep(rows, "base_e")
     assert right.get_yscale() == "log"
+
+
+def test_a_log_knob_axis_marks_the_knobs_own_values_where_they_fit():
+    # it marked 10 and 100 only, none of the values swept
+    rows = [{"base_e": b, "top1": 0.9, "size_mib": 1.0} for b in (8, 16, 32, 64, 128)]
+    with plt.rc_context(_plots.STYLE):
+        fig = _plots.sweep(rows, "base_e", "top1")
+        fig.canvas.draw()
+        ticks = [t.get_text() for t in fig.axes[0].get_xticklabels() if t.get_text()]
+        crowded = _plots.sweep(CROWDED, "pct", "top1")
+        crowded.canvas.draw()
+        renderer = crowded.canvas.get_renderer()
+        boxes = [t.get_window_extent(renderer) for t in crowded.axes[0].get_xticklabels()
+                 if t.get_text() and t.get_visible()]
+    plt.close(fig)
+    plt.close(crowded)
+    assert ticks == ["8", "16", "32", "64", "128"]
+    assert boxes and not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])

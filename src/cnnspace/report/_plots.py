@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.transforms import Bbox  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
-from matplotlib.ticker import EngFormatter, MaxNLocator, PercentFormatter  # noqa: E402
+from matplotlib.ticker import (EngFormatter, MaxNLocator, NullLocator,  # noqa: E402
+                               PercentFormatter)
 
 from .._values import is_number  # noqa: E402
 from ..explore import pareto_mask  # noqa: E402
@@ -123,10 +124,12 @@ def spread_by_log(values: Sequence[float]) -> bool:
     distinct = sorted(set(values))
     if len(distinct) < 3 or distinct[0] <= 0:
         return False
+    return _closest([math.log(v) for v in distinct]) > _closest(distinct)
 
-    def closest(at: list[float]) -> float:
-        return min(b - a for a, b in zip(at, at[1:])) / (at[-1] - at[0])
-    return closest([math.log(v) for v in distinct]) > closest(distinct)
+
+def _closest(at: list[float]) -> float:
+    """The smallest gap between sorted distinct positions, as a fraction of their span."""
+    return min(b - a for a, b in zip(at, at[1:])) / (at[-1] - at[0])
 
 
 def pareto(rows: list[dict], x: str, y: str, axes: Sequence[str]) -> Figure:
@@ -241,7 +244,16 @@ def sweep(rows: list[dict], knob: str, accuracy: str, size: str = "size_mib") ->
                                           for t in ticks])
     elif spread_by_log(positions):
         ax.set_xscale("log")
-        plain_log_labels(ax.xaxis)
+        values = sorted({r[knob] for r in rows})
+        texts = [short(v) for v in values]
+        # the knob's own values, 8, 16, ..., 128, not the powers of ten between them, where
+        # they fit side by side (0.75, 0.9 and 1.0 ran into each other)
+        room = (max(map(len, texts)) + 1) / SWEEP_TICK_CHARS
+        if _closest([math.log(v) for v in values]) >= room:
+            ax.set_xticks(values, texts)
+            ax.xaxis.set_minor_locator(NullLocator())
+        else:
+            plain_log_labels(ax.xaxis)
     sizes = [r[size] for r in rows]
     right.plot(positions, sizes, "s--", color="C1", label=label(size))
     if spans_decades(sizes):
