@@ -272,7 +272,7 @@ def module_path(node: fx.Node) -> str:
     return next(reversed(stack), "") if stack else ""
 
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep  # not torch_models/, a user's folder
 _TRACE = fx.Tracer.trace.__code__
 
 
