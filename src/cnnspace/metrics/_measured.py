@@ -12,6 +12,7 @@ from torch import nn
 from .._threads import is_thread_count, thread_count_expected, torch_threads
 from ..errors import CnnspaceError
 from ..nn import SpecModule, build, copy_module
+from ..nn._init import expect_module
 from ..spec import NetSpec, Shape, freeze
 from ._analyze import TRAIN_FLOPS_FACTOR, analyze
 from ._backends import (BACKENDS, PRECISIONS, Runner, make_runner, timing_device,
@@ -233,6 +234,10 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
     if precision not in PRECISIONS:
         raise CnnspaceError(f"precision must be one of {', '.join(PRECISIONS)}, got "
                             f"{precision!r}")
+    if module is not None:  # else an AttributeError or NotImplementedError from its first copy
+        expect_module(module)
+        if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+            raise CnnspaceError("the module is on the meta device: it holds no weights to time")
     dtype = PRECISIONS[precision]
     value_bytes = dtype.itemsize
     batches = tuple(sorted(set(batches) | {1}))
