@@ -185,8 +185,8 @@ def _linear(op: Op):
 
 def _dropout(op: Op):
     # F.dropout's training defaults to True: written without it, the module drops values at
-    # inference too, which a spec's dropout (off in eval mode) does not
-    if op.module is None and op.get("training", True):
+    # inference too, which a spec's dropout (off in eval mode) does not (p=0 drops none)
+    if op.module is None and op.get("training", True) and op.get("p", 0.5):
         raise op.fail("it drops values at inference too (training=True, F.dropout's default); "
                       "pass training=self.training")
     return "dropout", {"p": op.get("p")}
