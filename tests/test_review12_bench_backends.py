@@ -17,3 +17,10 @@ def test_an_unknown_backend_beside_auto_is_refused_before_anything_runs(monkeypa
                  "auto,onnxrutime"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown backend 'onnxrutime'" in err
+
+
+def test_a_cpu_index_is_refused_rather_than_named_in_results_it_does_not_describe(capsys):
+    # `bench --device cpu:1` ran on every core and reported "cpu:1" in its title and JSON
+    assert main(["bench", "squeezenet1_1", "--input", "3x32x32", "--device", "cpu:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "device 'cpu:1': torch numbers no CPUs" in err

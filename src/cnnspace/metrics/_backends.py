@@ -122,6 +122,10 @@ def timing_device(device: str | torch.device) -> torch.device:
         raise CnnspaceError("--device cuda: this torch has no usable CUDA device")
     if dev.type not in ("cpu", "cuda"):
         raise CnnspaceError(f"unsupported device {device!r}; use cpu or cuda")
+    if dev.type == "cpu" and dev.index is not None:
+        # torch drops it and runs on every core it may use, while the results would name it
+        raise CnnspaceError(f"device {device!r}: torch numbers no CPUs (cpu:N runs on all of "
+                            "them); use cpu, and --threads or taskset to choose how many")
     return dev
 
 
