@@ -241,3 +241,22 @@ def test_csv_output_writes_formula_like_names_as_text(capsys, tmp_path):
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert rows[1]["name"] == "'=cmd|calc!A0" and rows[1]["params"] == "10"
+
+
+@pytest.mark.parametrize("command, shows_layers", [
+    (["analyze"], True), (["scale", "--workers", "1,2"], False), (["diff", "B"], True),
+    (["bench", "--batch", "1", "--min-time", "0.01", "--train-batch", "0"], True)])
+def test_names_that_look_like_markup_are_printed_as_written(capsys, tmp_path, command,
+                                                            shows_layers):
+    # rich read them as markup: "[/x]" raised MarkupError in scale and bench, "[bold]" vanished
+    path = tmp_path / "m.yaml"
+    path.write_text('name: "n[/x]"\ninput: [3, 16, 16]\nlayers:\n'
+                    '  - {name: "c[b]", type: conv2d, out_channels: 4, kernel: 3}\n'
+                    '  - {name: "[bold]p", type: global_avgpool}\n')
+    other = tmp_path / "other.yaml"
+    other.write_text(path.read_text().replace("out_channels: 4", "out_channels: 8"))
+    args = [command[0], str(path), *[str(other) if a == "B" else a for a in command[1:]]]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "n[/x]" in out
+    assert not shows_layers or ("c[b]" in out and "[bold]p" in out)

@@ -187,12 +187,20 @@ class _TableConsole(Console):
             return False
 
         def ellipses(width: int) -> int:
-            console = Console(file=io.StringIO(), width=width, color_system=None)
+            console = Console(file=io.StringIO(), width=width, color_system=None,
+                              markup=False)
             console.print(table)
             return console.file.getvalue().count("…")
         return ellipses(width) > ellipses(natural)
 
 
 def table_console() -> Console:
-    """stdout for tables and the summaries printed with them."""
-    return _TableConsole()
+    """stdout for tables and the summaries printed with them. Without rich's markup: what
+    cnnspace prints is the user's (names, paths, values such as ``[conv1, fire4]``), and one
+    reading as markup ("n[/x]") vanished or raised MarkupError."""
+    return _TableConsole(markup=False)
+
+
+def stderr_console() -> Console:
+    """stderr for status lines and notes, without markup as ``table_console``."""
+    return Console(stderr=True, markup=False, highlight=False)

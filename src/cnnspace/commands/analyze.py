@@ -1,7 +1,6 @@
 """`cnnspace analyze`: analytic metrics per layer and in total, from the spec alone."""
 from __future__ import annotations
 
-from rich.markup import escape
 from rich.table import Table
 
 from .._csv import rows_to_csv
@@ -43,10 +42,9 @@ def run(args) -> int:
 
 def _print_table(result) -> None:
     t = result.totals
-    # Rows are per image whatever --batch is (the batch's totals are below the table). Names
-    # are the spec's: escaped, so that "[/]" in one is printed, not read as rich markup.
+    # Rows are per image whatever --batch is (the batch's totals are below the table).
     title = f"{result.model}  input {_shape(result.input)}  per image"
-    table = Table(title=escape(title), show_footer=True)
+    table = Table(title=title, show_footer=True)
     for col, footer in (("layer", "total"), ("type", ""), ("output", ""),
                         ("params", f"{t.params:,}"), ("MACs", f"{t.macs:,}"),
                         ("FLOPs", f"{t.flops:,}"), ("activations", f"{t.activations:,}")):
@@ -54,7 +52,7 @@ def _print_table(result) -> None:
         table.add_column(col, footer=footer,
                          justify="right" if footer and col != "layer" else "left")
     for m in result.layers:
-        table.add_row(escape(m.name), m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
+        table.add_row(m.name, m.type, _shape(m.out_shape), f"{m.params:,}", f"{m.macs:,}",
                       f"{m.flops:,}", f"{m.activations:,}")
     console = table_console()
     console.print(table)
@@ -80,6 +78,6 @@ def _heaviest(layers, what: str, total: int, words: str) -> str:
     if not total:
         return ""
     most = max(getattr(m, what) for m in layers)
-    names = [escape(m.name) for m in layers if getattr(m, what) == most]
+    names = [m.name for m in layers if getattr(m, what) == most]
     each = " each" if len(names) > 1 else ""
     return f"{' and '.join(names)} {most / total:.1%}{each} {words}"

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Console
 from rich.table import Table
 
 from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import CHECKPOINT_NOTE, load_model_or_checkpoint
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, check_threads, dump_json,
-                      rerun_advice, table_console)
+                      rerun_advice, stderr_console, table_console)
 
 BACKEND_CHOICES = ("auto", "torch", "torch_channels_last", "torch_cuda_graph", "onnxruntime")
 ABOVE_PEAK = ("{what} above 100% of peak: the GEMM peak was measured low, e.g. while other "
@@ -76,7 +75,7 @@ def run(args) -> int:
     spec, module, _ = load_model_or_checkpoint(args.model, args.settings, args.input)
     from ..metrics import benchmark  # torch only once the model is known
 
-    with Console(stderr=True).status("benchmarking") as status:
+    with stderr_console().status("benchmarking") as status:
         result = benchmark(spec, module, batches=_batches(args.batch), device=args.device,
                            backends=tuple(args.backend.split(",")), threads=args.threads,
                            train_batch=args.train_batch, min_time_s=args.min_time,

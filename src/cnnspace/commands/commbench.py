@@ -4,7 +4,6 @@ from __future__ import annotations
 import os
 import sys
 
-from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
@@ -12,7 +11,7 @@ from .. import scale
 from .._atomic import check_writable, write_text_atomic
 from .._cpus import available_cpus
 from .._csv import rows_to_csv
-from ._common import add_format_arg, check_threads, dump_json, plural, table_console
+from ._common import add_format_arg, check_threads, dump_json, plural, stderr_console, table_console
 
 
 def register(sub) -> None:
@@ -40,7 +39,7 @@ def run_with_progress(nproc: int, sizes=scale.DEFAULT_SIZES_MB, repeats: int = 5
                       warmup: int = 1, backend: str = "auto", threads: int | None = None):
     """``scale.run_commbench`` with a progress bar on stderr (one step per pattern and size)."""
     total = len(scale.parse_sizes_mb(sizes)) * len(scale.PATTERNS)
-    console = Console(stderr=True)
+    console = stderr_console()
     # off a terminal the bar is not drawn, but stopping it printed an empty line before any error
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"commbench, {nproc} processes", total=total)

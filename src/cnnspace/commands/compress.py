@@ -7,8 +7,6 @@ import sys
 from functools import partial
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from .._atomic import check_writable, write_text_atomic
@@ -16,7 +14,7 @@ from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bi
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
 from ._checkpoints import refuse_detector
-from ._common import dump_json, load_model, new_run_folder, table_console
+from ._common import dump_json, load_model, new_run_folder, stderr_console, table_console
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
 RESULTS = ("compression.json", "table.json")  # what compress and --table write last
@@ -134,8 +132,7 @@ def run(args) -> int:
                               progress=not args.no_progress,
                               **_set(retrain_epochs=args.retrain_epochs,
                                      retrain_lr_factor=args.retrain_lr_factor))
-    # names and paths are the user's: "[sr=0.25]" in them is text, not rich markup
-    note = (partial(Console(stderr=True).print, markup=False, highlight=False)
+    note = (partial(stderr_console().print, highlight=False)
             if not args.no_progress else (lambda message: None))
     if args.out:
         # before the checkpoints are read: an --out that is a file met claimed_folder's
@@ -241,14 +238,13 @@ def _table(args, trained, options, out: Path, note) -> int:
 
 
 def _print_table(rows, baseline: str, out: Path) -> None:
-    table = Table(title=escape(f"compression (ratios against {baseline}'s baseline); files in "
-                               f"{out}"))
+    table = Table(title=f"compression (ratios against {baseline}'s baseline); files in {out}")
     for col in ("model", "approach", "size", "ratio", "top-1", "top-5", "how"):
         table.add_column(col, justify="left" if col in ("model", "approach", "how") else "right")
     for r in rows:
-        table.add_row(escape(r.model), r.approach, _size(r.bytes),
+        table.add_row(r.model, r.approach, _size(r.bytes),
                       f"{r.ratio:.1f}x" if r.ratio else "-", _pct(r.top1), _pct(r.top5),
-                      escape(r.note))
+                      r.note)
     table_console().print(table)
 
 
@@ -258,15 +254,15 @@ def _predict(args, schedule: Schedule, bits: dict) -> int:
     if args.format == "json":
         print(dump_json(prediction.to_json()), end="")
         return 0
-    table = Table(title=escape(f"{spec.name}: predicted .cnnz payload ({schedule.source}, "
-                               f"{args.index_bits}-bit relative indices, no Huffman)"),
+    table = Table(title=f"{spec.name}: predicted .cnnz payload ({schedule.source}, "
+                        f"{args.index_bits}-bit relative indices, no Huffman)",
                   show_footer=True)
     for col, footer in (("layer", "total"), ("weights", ""),
                         ("kept", f"{prediction.params_kept:,}"), ("density", ""), ("bits", ""),
                         ("bytes", f"{prediction.bytes:,}")):
         table.add_column(col, footer=footer, justify="left" if col == "layer" else "right")
     for m in prediction.layers:
-        table.add_row(escape(m.name), f"{m.weights:,}", f"{m.kept:,}", f"{m.kept / m.weights:.0%}",
+        table.add_row(m.name, f"{m.weights:,}", f"{m.kept:,}", f"{m.kept / m.weights:.0%}",
                       str(m.bits), f"{m.bytes:,}")
     console = table_console()
     console.print(table)
@@ -297,7 +293,7 @@ def _pct(x: float | None) -> str:
 
 
 def _print_report(report: dict, out: Path) -> None:
-    table = Table(title=escape(f"{report['model']} -> {out / report['file']}"), show_footer=True)
+    table = Table(title=f"{report['model']} -> {out / report['file']}", show_footer=True)
     # Rows hold each layer's weights (biases travel uncoded, with the other tensors), so the
     # footer sums the rows, not the model's whole parameter count.
     weights = sum(r["params"] for r in report["layers"])
@@ -310,7 +306,7 @@ def _print_report(report: dict, out: Path) -> None:
     for col, footer in columns:
         table.add_column(col, footer=footer, justify="left" if col == "layer" else "right")
     for r in report["layers"]:
-        table.add_row(escape(r["layer"]), f"{r['params']:,}", f"{r['density']:.1%}", str(r["bits"]),
+        table.add_row(r["layer"], f"{r['params']:,}", f"{r['density']:.1%}", str(r["bits"]),
                       f"{r['bytes_before']:,}", f"{r['bytes_after']:,}",
                       f"{r['huffman_saved_bytes']:,}")
     console = table_console()

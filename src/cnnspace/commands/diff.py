@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
 from rich.table import Table
 
 from .._csv import rows_to_csv
@@ -114,9 +113,7 @@ def _dims_text(dims: dict, status: str) -> str:
 def _print(d: NetDiff) -> None:
     console = table_console()
     a, b = d.a, d.b
-    # names and fields are the specs': escaped, so that "[/]" in one is printed, not read as
-    # rich markup
-    title = escape(f"A {a.model} {_text(a.input)}  →  B {b.model} {_text(b.input)}")
+    title = f"A {a.model} {_text(a.input)}  →  B {b.model} {_text(b.input)}"
     if not d.origins and not d.changes:
         console.print(f"{title}: no difference")
         return
@@ -126,7 +123,7 @@ def _print(d: NetDiff) -> None:
     for o in d.origins:
         what = {CHANGED: _dims_text(o.fields, CHANGED), ADDED: f"new {o.type} layer"}.get(
             o.status, f"{o.type} layer removed")
-        origins.add_row(escape(o.layer), o.status, o.kind, escape(what))
+        origins.add_row(o.layer, o.status, o.kind, what)
     console.print(origins)
     t = d.totals
     changes = Table(title="changed layers", show_footer=True)
@@ -142,10 +139,10 @@ def _print(d: NetDiff) -> None:
         changes.add_column("from", overflow="fold")
     for c in d.changes:
         status = "" if c.status == CHANGED else f" {c.status}"
-        changes.add_row(escape(f"{c.layer} {c.type}{status}"),
+        changes.add_row(f"{c.layer} {c.type}{status}",
                         c.kind, f"{c.delta_params:+,}", f"{c.delta_macs:+,}",
-                        f"{c.delta_activations:+,}", escape(_dims_text(c.dims, c.status)),
-                        *([escape(", ".join(c.origins))] if several else []))
+                        f"{c.delta_activations:+,}", _dims_text(c.dims, c.status),
+                        *([", ".join(c.origins)] if several else []))
     console.print(changes)
     console.print(
         f"communication per data-parallel step (gradients at {a.bits} bits): "

@@ -6,8 +6,8 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .. import scale
 from .._csv import rows_to_csv
@@ -16,7 +16,7 @@ from .._units import with_prefix
 from ..errors import CnnspaceError
 from ._checkpoints import load_spec
 from ._common import (CHECKPOINT_HELP, add_format_arg, add_model_args, as_options, dump_json,
-                      table_console)
+                      stderr_console, table_console)
 from .commbench import print_notes, run_with_progress
 
 DEFAULT_WORKERS = "1,2,4,8,16,32,64,128"
@@ -125,7 +125,7 @@ def _measured(args, spec, recipe: scale.Recipe) -> scale.Preset:
     nproc = bench.nproc if bench else _given(args.nproc, DEFAULT_NPROC)
     per_worker = -(-recipe.batch // nproc)
     threads = None if bench else scale.default_threads(nproc)  # one of nproc workers' share
-    with (Console(stderr=True).status(f"timing a training step of {per_worker} images")
+    with (stderr_console().status(f"timing a training step of {per_worker} images")
           if device is None else contextlib.nullcontext()):
         return scale.measure_preset(spec, bench, per_worker, threads, link=link, device=device)
 
@@ -252,23 +252,24 @@ def _speedup(speedup: float) -> str:
 def _print(result: scale.ScalingResult, preset: scale.Preset, ratio) -> None:
     c, d, l, r, b = result.costs, result.device, result.link, result.recipe, result.baseline
     console = table_console()
-    console.print(
-        f"[bold]{result.model}[/] on [bold]{preset.name}[/] ({preset.description})\n"
-        f"gradients {with_prefix(c.gradient_bytes, 'B')} per step; training "
-        f"{with_prefix(c.train_flops_per_image, 'FLOPs')} per image; device "
-        f"{with_prefix(d.flops, 'FLOP/s')} sustained ({d.efficiency:.1%} of "
-        f"{with_prefix(d.peak_flops, 'FLOP/s')})\n"
-        f"link: alpha {_figure(l.alpha_s * 1e6)} us, beta {_figure(l.beta_s_per_byte * 1e9)} "
-        f"ns/byte ({_bandwidth(l.beta_s_per_byte)})\n"
-        f"parallel run: batch {r.batch}, {r.epochs:g} epochs of {r.dataset_size:,} images; "
-        f"baseline: 1 device, batch {b.batch}, {b.epochs:g} epochs = "
-        f"{_figure(result.baseline_total_s / 3600)} h\n"
-        f"communication per step at batch {ratio.batch}: data parallel "
-        f"{with_prefix(ratio.data_parallel_bytes, 'B')} vs model parallel "
-        f"{with_prefix(ratio.model_parallel_bytes_layer_inputs, 'B')} (inputs of weighted "
-        f"layers, {_ratio(ratio.ratio_layer_inputs)}) or "
-        f"{with_prefix(ratio.model_parallel_bytes_all_outputs, 'B')} (all layer outputs, "
-        f"{_ratio(ratio.ratio_all_outputs)})")
+    details = (f" ({preset.description})\n"
+               f"gradients {with_prefix(c.gradient_bytes, 'B')} per step; training "
+               f"{with_prefix(c.train_flops_per_image, 'FLOPs')} per image; device "
+               f"{with_prefix(d.flops, 'FLOP/s')} sustained ({d.efficiency:.1%} of "
+               f"{with_prefix(d.peak_flops, 'FLOP/s')})\n"
+               f"link: alpha {_figure(l.alpha_s * 1e6)} us, "
+               f"beta {_figure(l.beta_s_per_byte * 1e9)} "
+               f"ns/byte ({_bandwidth(l.beta_s_per_byte)})\n"
+               f"parallel run: batch {r.batch}, {r.epochs:g} epochs of {r.dataset_size:,} images; "
+               f"baseline: 1 device, batch {b.batch}, {b.epochs:g} epochs = "
+               f"{_figure(result.baseline_total_s / 3600)} h\n"
+               f"communication per step at batch {ratio.batch}: data parallel "
+               f"{with_prefix(ratio.data_parallel_bytes, 'B')} vs model parallel "
+               f"{with_prefix(ratio.model_parallel_bytes_layer_inputs, 'B')} (inputs of weighted "
+               f"layers, {_ratio(ratio.ratio_layer_inputs)}) or "
+               f"{with_prefix(ratio.model_parallel_bytes_all_outputs, 'B')} (all layer outputs, "
+               f"{_ratio(ratio.ratio_all_outputs)})")
+    console.print(Text.assemble((result.model, "bold"), " on ", (preset.name, "bold"), details))
     table = Table()
     for col in ("workers", "strategy", "compute s", "comm s", "s / iter", "total h", "speedup"):
         table.add_column(col, justify="left" if col == "strategy" else "right")

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-from rich.markup import escape
 from rich.progress import track
 from rich.table import Table
 
@@ -14,7 +12,7 @@ from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
 from ..space import GRID_LIMIT, DesignSpace, PointResult, SpaceError, analyze_points
 from ..spec import thaw
-from ._common import FORMATS, add_format_arg, dump_json, table_console
+from ._common import FORMATS, add_format_arg, dump_json, stderr_console, table_console
 
 SPACE_HELP = ("a design space file, or a study file: its space as the study trains it (at its "
               "dataset's input size and class count)")
@@ -54,7 +52,7 @@ def _load(path: str) -> DesignSpace:
     from ..explore import fitted_space, load_study_file  # optuna: only for a study file
 
     _, space, notes = fitted_space(load_study_file(path))
-    stderr = Console(stderr=True, highlight=False)
+    stderr = stderr_console()
     for note in notes:
         stderr.print(f"note: {note}")
     return space
@@ -68,17 +66,15 @@ def run_show(args) -> int:
                                     for a in space.axes]}), end="")
         return 0
     size = f"{space.size:,} grid points" if space.size is not None else "continuous: sample it"
-    # the name and values are the file's: escaped, so that "[/]" in one is printed, not read
-    # as rich markup
-    table = Table(title=escape(f"design space {space.name}: base {space.base}, {size}"))
+    table = Table(title=f"design space {space.name}: base {space.base}, {size}")
     for col in ("axis", "kind", "values", "optuna"):
         table.add_column(col)
     for a in space.axes:
-        table.add_row(a.name, a.kind, escape(_values(a)), a.to_optuna()[0])
+        table.add_row(a.name, a.kind, _values(a), a.to_optuna()[0])
     console = table_console()
     console.print(table)
-    console.print(escape(f"fixed: {thaw(space.fixed) or 'none'}\n"
-                         f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})"))
+    console.print(f"fixed: {thaw(space.fixed) or 'none'}\n"
+                  f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})")
     return 0
 
 
@@ -121,7 +117,7 @@ def run_analyze(args) -> int:
         points = list(space.points())
     else:
         points = space.sample(args.sample, args.seed or 0)
-    stderr = Console(stderr=True)
+    stderr = stderr_console()
     if args.sample is not None and len(points) < args.sample:  # else the count reads as a bug
         stderr.print(f"note: --sample {args.sample:,}: the grid has only {len(points):,} "
                      "points; all of them are analysed")

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Callable, Iterable
 
-from rich.console import Console
 
 from ..data import DataError, dataset_names, get_dataset
 from .._parent import die_with_parent
@@ -23,7 +22,7 @@ from ..train._launch import PEER_LOST, WorkersFailed
 from ..zoo import list_models
 from ._checkpoints import is_trained
 from ._common import (add_model_args, check_threads, load_model, new_run_folder,
-                      parse_settings, plural)
+                      parse_settings, plural, stderr_console)
 
 # What gloo raises in a collective when the worker at the other end has exited.
 LOST_PEER = re.compile(r"Connection (closed|reset) by peer")
@@ -239,7 +238,7 @@ def _model_and_data(args):
                             "writes its network as a spec)")
     # Reading a dataset can take a while (CIFAR resized to 224x224: most of a minute).
     size = f" at {args.image_size}x{args.image_size}" if args.image_size else ""
-    status = (Console(stderr=True).status(f"reading {args.data}{size}")
+    status = (stderr_console().status(f"reading {args.data}{size}")
               if is_rank0() and not args.no_progress else contextlib.nullcontext())
     with status:
         data = get_dataset(args.data, args.image_size)

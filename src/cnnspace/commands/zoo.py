@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import sys
 
-from rich.markup import escape
 from rich.table import Table
 
 from ..zoo import list_models, model_entry
@@ -36,8 +35,7 @@ def run(args) -> int:
     table.add_column("settings for --set (defaults)")
     for e in entries:
         settings = ", ".join(f"{k}={_setting(v)}" for k, v in e.defaults.items())
-        table.add_row(e.name + (" (family)" if e.is_family else ""), e.description,
-                      escape(settings))  # "[conv1, fire4, fire8]" is no rich markup
+        table.add_row(e.name + (" (family)" if e.is_family else ""), e.description, settings)
     table_console().print(table)
     return 0
 
