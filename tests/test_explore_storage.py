@@ -218,3 +218,19 @@ def test_a_trial_whose_worker_process_is_gone_is_stale_at_once(tmp_path):
     assert states[first] == TrialState.FAIL
     assert states[live] == states[remote] == TrialState.RUNNING
     assert retried_numbers(study.get_trials(deepcopy=False)) == {0}
+
+
+@pytest.mark.parametrize("tables", [[], ["CREATE TABLE invoices (id INTEGER, total REAL)"]])
+def test_reading_a_database_of_another_program_leaves_it_as_it_is(tmp_path, tables):
+    # Optuna's tables were created in it (some twenty) before it was said to hold no study
+    import sqlite3
+
+    path = tmp_path / "books.db"
+    with sqlite3.connect(path) as db:
+        for table in tables:
+            db.execute(table)
+    before = path.read_bytes()
+    with pytest.raises(CnnspaceError, match=r"books.db holds no cnnspace study \(no Optuna "
+                       r"tables; it was left as it is\)"):
+        open_storage(path, heartbeat=None, must_exist=True)
+    assert path.read_bytes() == before

@@ -131,7 +131,31 @@ def open_storage(location: str | os.PathLike, heartbeat: Heartbeat | None = Hear
         beat = {} if heartbeat is None else dict(
             heartbeat_interval=heartbeat.interval_s, grace_period=heartbeat.grace_s,
             heartbeat_stale_trial_callback=retry)
+        if must_exist:
+            _check_holds_studies(url, engine)
         return _open_rdb(url, engine, beat, local is not None)
+
+
+def _check_holds_studies(url: str, engine: dict) -> None:
+    """Opening a database as a storage creates Optuna's tables in it: reading a study back
+    from another program's database (or an empty file) wrote some twenty tables into it before
+    saying that it held no study."""
+    connection = None
+    try:
+        connection = sqlalchemy.create_engine(url, **engine)
+        holds = sqlalchemy.inspect(connection).has_table("studies")
+    except ImportError:
+        return  # _open_rdb names the missing driver
+    except Exception as e:  # SQLAlchemy/driver errors: a bad URL, no server
+        raise CnnspaceError(f"cannot open the storage {redact(url)}: "
+                            f"{type(e).__name__}: {str(e).splitlines()[0]}") from None
+    finally:
+        if connection is not None:
+            connection.dispose()
+    if not holds:
+        raise CnnspaceError(f"{redact(url)} holds no cnnspace study (no Optuna tables; it was "
+                            "left as it is): give the folder `cnnspace explore --out` wrote, "
+                            "its study.db or study.journal, or the storage URL a study used")
 
 
 class HeartbeatRDBStorage(RDBStorage):
