@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -97,19 +95,20 @@ def test_default_run_folders_of_the_same_second_differ(tmp_path, monkeypatch):
     assert Path(first).is_dir() and Path(second).is_dir()
 
 
-def test_a_default_run_folder_left_empty_is_removed_at_exit(tmp_path):
+def test_a_default_run_folder_left_empty_is_removed_as_the_command_ends(tmp_path, monkeypatch,
+                                                                       capsys):
     # A command that fails on its input after naming its folder leaves no empty runs/ behind;
     # one that wrote its files keeps them.
-    script = ("from pathlib import Path; from cnnspace.commands._common import new_run_folder\n"
-              "used = new_run_folder('used'); (used / 'result.json').write_text('{}')\n"
-              "new_run_folder('failed')")
-    subprocess.run([sys.executable, "-c", script], cwd=tmp_path, check=True)
-    assert [p.name for p in (tmp_path / "runs").iterdir()] == [
-        next((tmp_path / "runs").glob("used-*")).name]
-    subprocess.run([sys.executable, "-c", script.replace("(used / 'result.json').write_text('{}')",
-                                                          "used.rmdir()")],
-                   cwd=tmp_path / "runs", check=True)
-    assert not (tmp_path / "runs" / "runs").exists()  # nor the runs/ it made
+    from cnnspace.commands._common import new_run_folder, remove_unused_run_folders
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "squeezenet1_1", "--data=nosuchdata", "--epochs=1"]) == 2
+    assert "nosuchdata" in capsys.readouterr().err and not (tmp_path / "runs").exists()
+    used = new_run_folder("used")
+    (used / "result.json").write_text("{}")
+    new_run_folder("failed")
+    remove_unused_run_folders()
+    assert list((tmp_path / "runs").iterdir()) == [used.resolve()]
 
 
 def test_gradient_compression_alone_is_noted(tmp_path, capsys):
@@ -145,7 +144,7 @@ def test_reading_the_dataset_shows_a_status_line_unless_told_not_to(spec_file, t
         def status(self, message):
             shown.append(message)
             return contextlib.nullcontext()
-    monkeypatch.setattr(train_command, "Console", Recording)
+    monkeypatch.setattr(train_command, "stderr_console", Recording)
     common = ["train", str(spec_file), "--data=digits", "--image-size=8", "--epochs=1"]
     assert main([*common, "--no-progress", f"--out={tmp_path / 'quiet'}"]) == 0
     assert shown == []

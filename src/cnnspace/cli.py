@@ -10,6 +10,7 @@ import sys
 
 from . import __version__, commands
 from ._memory import is_out_of_memory
+from .commands._common import remove_unused_run_folders
 from .errors import CnnspaceError, exit_status
 
 
@@ -84,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
               f"batch ({str(e).strip().splitlines()[0] if str(e).strip() else 'MemoryError'})",
               file=sys.stderr)
         return 2
+    finally:
+        remove_unused_run_folders()
 
 
 if __name__ == "__main__":  # how workers (train --nproc, explore --workers) are started

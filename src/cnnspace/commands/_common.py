@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
 import contextlib
 import io
 import json
@@ -115,7 +114,8 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-# Folders new_run_folder made, removed at exit while empty (the command failed on its input).
+# Folders new_run_folder made, removed when the command ends if still empty (it failed on its
+# input).
 _RESERVED: list[Path] = []
 
 
@@ -137,18 +137,18 @@ def new_run_folder(name: str) -> Path:
     except OSError as e:
         raise CnnspaceError(f"cannot make the run folder {out}: {e.strerror or e}; name "
                             "another with --out") from None
-    if not _RESERVED:
-        atexit.register(_remove_unused_run_folders)
     _RESERVED.extend([*made, out])
     return out
 
 
-def _remove_unused_run_folders() -> None:
+def remove_unused_run_folders() -> None:
+    """The folders new_run_folder made that the command left empty; run as a command ends."""
     for folder in reversed(_RESERVED):  # deepest first
         try:
             folder.rmdir()  # only while empty
         except OSError:
             pass
+    _RESERVED.clear()
 
 
 def dump_json(data: Any) -> str:
