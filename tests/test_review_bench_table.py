@@ -19,11 +19,13 @@ def test_the_table_names_the_statistic_of_every_time(capsys):
     assert "training step at batch 2 (torch): median " in out
 
 
-@pytest.mark.parametrize("scale, warned", [(100.0, True), (0.01, False)])
-def test_layer_times_that_add_up_to_far_more_than_the_pass_are_flagged(capsys, monkeypatch,
-                                                                       scale, warned):
+@pytest.mark.parametrize("scale, warning", [
+    (100.0, "! layers: their times add up to"), (0.01, "! layers: the median latency of torch is")])
+def test_layer_times_far_from_the_pass_are_flagged(capsys, monkeypatch, scale, warning):
     # On this shared machine the layers' times once added up to 221 ms for a 4.3 ms forward
-    # pass, and the table showed them as they were.
+    # pass, and another time to 4.0 ms for a 12.3 ms one ("stable", three runs in a row), and
+    # the table showed them as they were. On an idle machine the sum is about the whole (hooks
+    # enclose each layer): 0.82-1.06x.
     import cnnspace.metrics._measured as measured
     real = measured.layer_times
     monkeypatch.setattr(measured, "layer_times", lambda *args, **kwargs: {
@@ -32,12 +34,12 @@ def test_layer_times_that_add_up_to_far_more_than_the_pass_are_flagged(capsys, m
             "--train-batch", "0", "--min-time", "0.02", "--peak-size", "64", "--threads", "1"]
     assert main(argv) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert ("! layers: their times add up to" in out) is warned
-    if warned:
-        assert "the median latency of torch" in out and "rerun it on an idle machine" in out
+    for flag in ("! layers: their times add up to", "! layers: the median latency of torch is"):
+        assert (flag in out) is (flag == warning)
+    assert "the median latency of torch" in out and "rerun it on an idle machine" in out
     assert main([*argv, "--format", "json"]) == 0
-    data = json.loads(capsys.readouterr().out)
-    assert (data["layers_over_latency"] > 2) is warned
+    ratio = json.loads(capsys.readouterr().out)["layers_over_latency"]
+    assert (ratio > 2, ratio < 0.5) == (scale > 1, scale < 1)
 
 
 @pytest.mark.parametrize("batch_8_s, warned", [(1e-6, True), (10.0, False)])
