@@ -14,23 +14,7 @@ from cnnspace import Layer, NetSpec, analyze, get_spec
 from cnnspace.errors import CnnspaceError
 from cnnspace.nn import UnsupportedModuleError, build, export_onnx
 
-
-class Fire(nn.Module):
-    """As torchvision writes it."""
-
-    def __init__(self, inplanes, squeeze, e1, e3):
-        super().__init__()
-        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
-        self.squeeze_activation = nn.ReLU(inplace=True)
-        self.expand1x1 = nn.Conv2d(squeeze, e1, kernel_size=1)
-        self.expand1x1_activation = nn.ReLU(inplace=True)
-        self.expand3x3 = nn.Conv2d(squeeze, e3, kernel_size=3, padding=1)
-        self.expand3x3_activation = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
+from _torchvision_fire import Fire
 
 
 class SqueezeNet11(nn.Module):

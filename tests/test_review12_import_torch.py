@@ -12,6 +12,8 @@ import cnnspace
 from cnnspace import analyze
 from cnnspace.nn import UnsupportedModuleError, build
 
+from _torchvision_fire import Fire
+
 
 class BasicBlock(nn.Module):
     """torchvision's, with its in-place ``out += identity`` and shared in-place ReLU module."""
@@ -232,22 +234,6 @@ class DenseNet(nn.Module):
         out = F.avg_pool2d(self.trans1_conv(F.relu(self.trans1_bn(out))), 2)
         out = F.avg_pool2d(F.relu(self.bn(self.dense2(out))), 8)
         return self.linear(out.view(out.size(0), -1))
-
-
-class Fire(nn.Module):
-    def __init__(self, inplanes, squeeze, expand1x1, expand3x3):
-        super().__init__()
-        self.squeeze = nn.Conv2d(inplanes, squeeze, kernel_size=1)
-        self.squeeze_activation = nn.ReLU(inplace=True)
-        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
-        self.expand1x1_activation = nn.ReLU(inplace=True)
-        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
-        self.expand3x3_activation = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat([self.expand1x1_activation(self.expand1x1(x)),
-                          self.expand3x3_activation(self.expand3x3(x))], 1)
 
 
 class SqueezeNet10(nn.Module):
