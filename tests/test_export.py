@@ -21,6 +21,11 @@ MIXED = NetSpec("mixed", (3, 19, 19), (
     Layer("pool", "maxpool", (), {"kernel": 3, "stride": 2, "ceil_mode": True}),
     Layer("fire", "fire", (), {"squeeze": 4, "expand1x1": 4, "expand3x3": 4}),
     Layer("skip", "add", ("fire", "pool")),
+    # squeeze-and-excitation: a (C, 1, 1) gate times the (C, H, W) map
+    Layer("se_pool", "global_avgpool"),
+    Layer("se_gate", "hardsigmoid"),
+    Layer("se", "mul", ("se_gate", "skip")),
+    Layer("hswish", "hardswish"),
     Layer("grouped", "conv2d", (), {"out_channels": 8, "kernel": 1, "groups": 4}),
     Layer("avg", "avgpool", (), {"kernel": 2, "stride": 1, "padding": 1,
                                  "count_include_pad": False}),

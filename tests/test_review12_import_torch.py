@@ -518,15 +518,6 @@ class TFSamePad(nn.Module):  # TensorFlow's "SAME" padding for a stride-2 convol
         return F.pad(x, (0, 1, 0, 1))
 
 
-class SqueezeExcite(nn.Module):  # MobileNetV3 / EfficientNet
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Conv2d(4, 4, 1)
-
-    def forward(self, x):
-        return x * torch.sigmoid(self.fc(F.adaptive_avg_pool2d(x, 1)))
-
-
 class LogSoftmax(nn.Module):  # the PyTorch MNIST example's head
     def forward(self, x):
         return F.log_softmax(torch.flatten(x, 1), dim=1)
@@ -535,8 +526,8 @@ class LogSoftmax(nn.Module):  # the PyTorch MNIST example's head
 @pytest.mark.parametrize("tail, op, path", [
     (TFSamePad(), "function torch.nn.functional.pad", "tail"),
     (nn.ZeroPad2d((1, 0, 1, 0)), "module torch.nn.modules.padding.ZeroPad2d", "tail"),
-    (SqueezeExcite(), "function _operator.mul", "tail"),
-    (nn.Hardswish(), "module torch.nn.modules.activation.Hardswish", "tail"),
+    (nn.Mish(), "module torch.nn.modules.activation.Mish", "tail"),
+    (nn.PixelShuffle(2), "module torch.nn.modules.pixelshuffle.PixelShuffle", "tail"),
     (LogSoftmax(), "function torch.nn.functional.log_softmax", "tail"),
 ])
 def test_operations_without_a_spec_layer_are_refused_by_name_never_counted_as_zero(tail, op, path):

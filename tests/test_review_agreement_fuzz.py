@@ -22,7 +22,8 @@ from cnnspace.spec import (Layer, NetSpec, SpecError, compact_layers, dumps, loa
 
 # names torch's containers have as attributes, which a spec allows as well
 ODD_NAMES = ["keys", "eval", "training", "forward", "cuda", "items"]
-ACTIVATIONS = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu"]
+ACTIVATIONS = ["relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish",
+               "hardsigmoid"]
 
 pairs = st.tuples(st.integers(1, 5), st.integers(1, 5))
 small_pairs = st.tuples(st.integers(0, 3), st.integers(0, 3))
@@ -130,7 +131,7 @@ def _feature_step(draw, net):
     name = net.name(draw)
     step = draw(st.sampled_from(["conv", "conv", "maxpool", "avgpool", "batchnorm", "lrn", "act",
                                  "act", "dropout", "concat", "add", "skip", "adaptive",
-                                 "fire", "inception", "mlpconv"]))
+                                 "fire", "inception", "mlpconv", "se"]))
     if step == "conv":
         net.add(Layer(name, "conv2d", (), draw(conv_fields(c))))
     elif step in ("maxpool", "avgpool"):
@@ -150,6 +151,10 @@ def _feature_step(draw, net):
             st.tuples(st.integers(1, 4), st.integers(1, 4)))}))
     elif step in ("fire", "inception", "mlpconv"):
         net.add(Layer(name, step, (), draw(block_fields(step))))
+    elif step == "se":  # squeeze-and-excitation: a (C, 1, 1) gate scales the (C, H, W) map
+        gate = draw(st.sampled_from(["sigmoid", "hardsigmoid"]))
+        net.add(Layer(f"{name}_pool", "global_avgpool", (net.last,)), Layer(f"{name}_gate", gate),
+                Layer(name, "mul", (net.last, f"{name}_gate")))
     elif step == "skip":  # an earlier layer of the same shape (a block's inner one too) added
         same = [n for n, s in net.shapes.items() if s == net.shape and n != net.last]
         if same:

@@ -5,7 +5,8 @@ Conventions (stated in the README):
   counters and papers quote. Nothing else contributes MACs.
 - ``flops``: every operation: 2 per MAC, +1 per output element for a bias, batchnorm 2 per element,
   element-wise activations 1 per element, pooling one per window element, LRN 2*size+3 per element,
-  add (n-1) per element, softmax 3 per element. Dropout, flatten and concat move data only: 0.
+  add and mul (n-1) per output element, softmax 3 per element. Dropout, flatten and concat move
+  data only: 0.
 Every layer type registered in ``spec`` must have a counter here; an unknown type is an error,
 never a silent zero.
 """
@@ -65,7 +66,8 @@ def _batchnorm(n: Node) -> Counts:
     return Counts(c if n.attrs["affine"] else 0, c if n.attrs["affine"] else 0, 0, 2 * _elements(n))
 
 
-@counter("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu")
+@counter("relu", "relu6", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "hardswish",
+         "hardsigmoid")
 def _elementwise(n: Node) -> Counts:
     return Counts(0, 0, 0, _elements(n))
 
@@ -98,8 +100,8 @@ def _lrn(n: Node) -> Counts:
     return Counts(0, 0, 0, _elements(n) * (2 * n.attrs["size"] + 3))
 
 
-@counter("add")
-def _add(n: Node) -> Counts:
+@counter("add", "mul")
+def _elementwise_n_ary(n: Node) -> Counts:
     return Counts(0, 0, 0, _elements(n) * (len(n.inputs) - 1))
 
 

@@ -24,6 +24,14 @@ class Add(nn.Module):
         return out
 
 
+class Mul(nn.Module):
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
 BUILDERS: dict[str, Callable[[Node, bool], nn.Module]] = {}
 
 
@@ -104,7 +112,8 @@ def _leaky(n, inplace):
 
 
 _PLAIN = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU,
-          "flatten": nn.Flatten, "concat": Concat, "add": Add}
+          "hardswish": nn.Hardswish, "hardsigmoid": nn.Hardsigmoid, "flatten": nn.Flatten,
+          "concat": Concat, "add": Add, "mul": Mul}
 for _type, _cls in _PLAIN.items():
     builder(_type)(lambda n, inplace, _cls=_cls: _cls())
 

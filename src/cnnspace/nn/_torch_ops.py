@@ -175,6 +175,19 @@ def _add(op: Op):
     return "add", {}
 
 
+def _mul(op: Op):
+    shapes = op.in_shapes
+    if len(shapes) < 2:
+        raise op.fail("only multiplying tensors computed from the input is supported (no "
+                      "constants)")
+    # a spec mul repeats size-1 dimensions of inputs of equal rank, where torch also aligns
+    # the trailing dimensions of unequal ranks
+    if any(len(s) != len(shapes[0]) for s in shapes):
+        raise op.fail("only tensors of equal rank are supported (a (C, 1, 1) scale, not a (C,) "
+                      f"one), got shapes {[list(s) for s in shapes]}")
+    return "mul", {}
+
+
 def _linear(op: Op):
     if len(op.in_shape) != 2:
         raise op.fail(f"a Linear on a tensor of shape {list(op.in_shape)} acts on its last "
@@ -208,6 +221,7 @@ MODULE_RULES: dict[type, Rule] = {
     nn.Conv2d: _conv, nn.BatchNorm2d: _batchnorm, nn.ReLU: _RELU, nn.ReLU6: _simple("relu6"),
     nn.LeakyReLU: _simple("leaky_relu", negative_slope="negative_slope"),
     nn.Sigmoid: _simple("sigmoid"), nn.Tanh: _simple("tanh"), nn.SiLU: _simple("silu"),
+    nn.Hardswish: _simple("hardswish"), nn.Hardsigmoid: _simple("hardsigmoid"),
     nn.GELU: _gelu, nn.Linear: _linear,
     nn.LocalResponseNorm: _simple("lrn", size="size", alpha="alpha", beta="beta", k="k"),
     nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
@@ -220,16 +234,19 @@ FUNCTION_RULES: dict[Callable, Rule] = {
     F.leaky_relu: _simple("leaky_relu", negative_slope="negative_slope"),
     torch.sigmoid: _simple("sigmoid"), F.sigmoid: _simple("sigmoid"),
     torch.tanh: _simple("tanh"), F.tanh: _simple("tanh"), F.silu: _simple("silu"), F.gelu: _gelu,
+    F.hardswish: _simple("hardswish"), F.hardsigmoid: _simple("hardsigmoid"),
     F.max_pool2d: _pool("maxpool"), F.avg_pool2d: _pool("avgpool"),
     F.adaptive_avg_pool2d: _adaptive("avgpool"), F.adaptive_max_pool2d: _adaptive("maxpool"),
     F.dropout: _dropout, torch.flatten: _flatten_dims, torch.cat: _cat,
-    operator.add: _add, operator.iadd: _add, torch.add: _add, F.softmax: _softmax,
+    operator.add: _add, operator.iadd: _add, torch.add: _add, operator.mul: _mul,
+    operator.imul: _mul, torch.mul: _mul, F.softmax: _softmax,
     torch.softmax: _softmax, torch.mean: _spatial_mean, torch.clone: _IDENTITY,
 }
 METHOD_RULES: dict[str, Rule] = {
     "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
     "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
-    "add": _add, "add_": _add, "contiguous": _IDENTITY, "clone": _IDENTITY,
+    "add": _add, "add_": _add, "mul": _mul, "mul_": _mul, "contiguous": _IDENTITY,
+    "clone": _IDENTITY,
     "mean": _spatial_mean,
 }
 # Positional arguments by name (after self for methods). fx normalises function calls itself,

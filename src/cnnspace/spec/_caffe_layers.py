@@ -151,10 +151,10 @@ def _concat(p: LayerParams):
 
 def _eltwise(p: LayerParams):
     p.known({"operation", "coeff", "stable_prod_grad"})
-    p.enum("operation", ("SUM",), "SUM")
+    operation = p.enum("operation", ("SUM", "PROD"), "SUM")
     if any(c != 1 for c, _ in p.msg.all("coeff")):
         raise p.error("coeff", "only a plain sum (every coeff 1) is supported")
-    return "add", {}
+    return ("add" if operation == "SUM" else "mul"), {}
 
 
 def _dropout(p: LayerParams):

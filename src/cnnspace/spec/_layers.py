@@ -162,7 +162,9 @@ def _same(a, shapes):
 
 for _name, _doc in [("relu", "rectified linear unit"), ("relu6", "ReLU clipped at 6"),
                     ("sigmoid", "logistic sigmoid"), ("tanh", "hyperbolic tangent"),
-                    ("gelu", "Gaussian error linear unit"), ("silu", "sigmoid linear unit (swish)")]:
+                    ("gelu", "Gaussian error linear unit"), ("silu", "sigmoid linear unit (swish)"),
+                    ("hardswish", "hard swish, x * relu6(x + 3) / 6 (MobileNetV3)"),
+                    ("hardsigmoid", "hard sigmoid, relu6(x + 3) / 6 (MobileNetV3's SE gate)")]:
     layer_type(_name, _doc)(_same)
 layer_type("leaky_relu", "leaky rectified linear unit",
            {"negative_slope": Field(nonnegative_float, 0.01)})(_same)
@@ -201,3 +203,18 @@ def _add(a, shapes):
                         field="inputs")
     return shapes[0]
 
+
+@layer_type("mul", "element-wise product; an input of size 1 in a dimension is repeated along it "
+            "(squeeze-and-excitation's channel scale: (C, 1, 1) times (C, H, W))", {},
+            inputs=(2, None))
+def _mul(a, shapes):
+    # Equal ranks only: torch aligns the trailing dimensions, so a (C,) scale would multiply
+    # along W, not along channels as written.
+    if any(len(s) != len(shapes[0]) for s in shapes[1:]):
+        raise SpecError(f"inputs must have the same number of dimensions, got shapes "
+                        f"{[list(x) for x in shapes]}", field="inputs")
+    out = tuple(max(sizes) for sizes in zip(*shapes))
+    if any(s not in (1, o) for shape in shapes for s, o in zip(shape, out)):
+        raise SpecError(f"inputs must agree in each dimension or have size 1 there, got shapes "
+                        f"{[list(x) for x in shapes]}", field="inputs")
+    return out
