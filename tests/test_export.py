@@ -37,7 +37,8 @@ MIXED = NetSpec("mixed", (3, 19, 19), (
     Layer("prob", "softmax"),
     Layer("side", "global_maxpool", ("grouped",)),
     Layer("side_act", "tanh"),
-), outputs=("prob", "side_act"))
+    Layer("logp", "log_softmax", ("fc",)),
+), outputs=("prob", "side_act", "logp"))
 
 
 def _trained_like(spec):

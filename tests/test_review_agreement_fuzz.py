@@ -170,7 +170,7 @@ def _feature_step(draw, net):
 
 
 def _head(draw, net):
-    head = draw(st.sampled_from(["none", "gap", "gmp", "fc", "fc2", "softmax"]))
+    head = draw(st.sampled_from(["none", "gap", "gmp", "fc", "fc2", "softmax", "log_softmax"]))
     if head in ("gap", "gmp", "fc", "fc2"):
         if head in ("gap", "gmp"):
             net.add(Layer("pool_all", "global_avgpool" if head == "gap" else "global_maxpool"))
@@ -180,8 +180,8 @@ def _head(draw, net):
         if head == "fc2":
             net.add(Layer("fc_act", draw(st.sampled_from(ACTIVATIONS))))
             net.add(Layer("fc2", "linear", (), {"out_features": 3}))
-    elif head == "softmax":
-        net.add(Layer("prob", "softmax"))
+    elif head in ("softmax", "log_softmax"):
+        net.add(Layer("prob", head))
 
 
 @st.composite

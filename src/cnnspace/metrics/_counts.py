@@ -5,7 +5,7 @@ Conventions (stated in the README):
   counters and papers quote. Nothing else contributes MACs.
 - ``flops``: every operation: 2 per MAC, +1 per output element for a bias, batchnorm 2 per element,
   element-wise activations 1 per element, pooling one per window element, LRN 2*size+3 per element,
-  add and mul (n-1) per output element, softmax 3 per element. Dropout, flatten and concat move
+  add and mul (n-1) per output element, softmax and log_softmax 3 per element. Dropout, flatten and concat move
   data only: 0.
 Every layer type registered in ``spec`` must have a counter here; an unknown type is an error,
 never a silent zero.
@@ -105,7 +105,7 @@ def _elementwise_n_ary(n: Node) -> Counts:
     return Counts(0, 0, 0, _elements(n) * (len(n.inputs) - 1))
 
 
-@counter("softmax")
+@counter("softmax", "log_softmax")
 def _softmax(n: Node) -> Counts:
     return Counts(0, 0, 0, 3 * _elements(n))
 

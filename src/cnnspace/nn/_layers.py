@@ -127,3 +127,8 @@ def _dropout(n, inplace):
 def _softmax(n, inplace):
     return nn.Softmax(dim=1)
 
+
+@builder("log_softmax")
+def _log_softmax(n, inplace):
+    return nn.LogSoftmax(dim=1)
+

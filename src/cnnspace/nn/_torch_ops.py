@@ -156,9 +156,18 @@ def _reshape(op: Op):
                   "(batch, -1)")
 
 
-def _softmax(op: Op):
-    _dim_is(op, op.get("dim"), what="softmax")
-    return "softmax", {}
+def _over_channels(kind: str) -> Rule:
+    """softmax or log_softmax; their dtype argument would change the output's precision, which
+    a spec layer keeps."""
+    def rule(op: Op):
+        _dim_is(op, op.get("dim"), what=kind)
+        if op.get("dtype") is not None:
+            raise op.fail(f"a {kind} with a dtype is not supported; leave dtype out")
+        return kind, {}
+    return rule
+
+
+_softmax, _log_softmax = _over_channels("softmax"), _over_channels("log_softmax")
 
 
 def _cat(op: Op):
@@ -227,6 +236,7 @@ MODULE_RULES: dict[type, Rule] = {
     nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
     nn.AdaptiveAvgPool2d: _adaptive("avgpool"), nn.AdaptiveMaxPool2d: _adaptive("maxpool"),
     nn.Dropout: _dropout, nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
+    nn.LogSoftmax: _log_softmax,
     nn.Identity: _IDENTITY,
 }
 FUNCTION_RULES: dict[Callable, Rule] = {
@@ -240,21 +250,24 @@ FUNCTION_RULES: dict[Callable, Rule] = {
     F.dropout: _dropout, torch.flatten: _flatten_dims, torch.cat: _cat,
     operator.add: _add, operator.iadd: _add, torch.add: _add, operator.mul: _mul,
     operator.imul: _mul, torch.mul: _mul, F.softmax: _softmax,
-    torch.softmax: _softmax, torch.mean: _spatial_mean, torch.clone: _IDENTITY,
+    torch.softmax: _softmax, F.log_softmax: _log_softmax, torch.log_softmax: _log_softmax,
+    torch.mean: _spatial_mean, torch.clone: _IDENTITY,
 }
 METHOD_RULES: dict[str, Rule] = {
     "relu": _RELU, "relu_": _RELU, "sigmoid": _simple("sigmoid"), "tanh": _simple("tanh"),
-    "softmax": _softmax, "flatten": _flatten_dims, "view": _reshape, "reshape": _reshape,
-    "add": _add, "add_": _add, "mul": _mul, "mul_": _mul, "contiguous": _IDENTITY,
-    "clone": _IDENTITY,
-    "mean": _spatial_mean,
+    "softmax": _softmax, "log_softmax": _log_softmax, "flatten": _flatten_dims,
+    "view": _reshape, "reshape": _reshape, "add": _add, "add_": _add, "mul": _mul, "mul_": _mul,
+    "contiguous": _IDENTITY, "clone": _IDENTITY, "mean": _spatial_mean,
 }
 # Positional arguments by name (after self for methods). fx normalises function calls itself,
 # but not always: torch 2.11 gives up on torch.cat(tensors, 1), whose dim would then read as 0.
 POSITIONAL_ARGS = {
-    "softmax": ("dim",), "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"),
-    "add_": ("other", "alpha"), torch.cat: ("tensors", "dim"), torch.softmax: ("input", "dim"),
-    F.softmax: ("input", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
+    "softmax": ("dim", "dtype"), "log_softmax": ("dim", "dtype"),
+    torch.softmax: ("input", "dim", "dtype"), torch.log_softmax: ("input", "dim", "dtype"),
+    F.softmax: ("input", "dim", "_stacklevel", "dtype"),
+    F.log_softmax: ("input", "dim", "_stacklevel", "dtype"),
+    "flatten": ("start_dim", "end_dim"), "add": ("other", "alpha"), "add_": ("other", "alpha"),
+    torch.cat: ("tensors", "dim"), torch.flatten: ("input", "start_dim", "end_dim"),
     torch.add: ("input", "other", "alpha"), "mean": ("dim", "keepdim", "dtype"),
     torch.mean: ("input", "dim", "keepdim", "dtype"),
     F.max_pool2d: ("input", "kernel_size", "stride", "padding", "dilation", "ceil_mode",

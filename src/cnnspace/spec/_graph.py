@@ -20,7 +20,8 @@ VIEW_TYPES = frozenset({"flatten", "dropout"})
 IN_PLACE_TYPES = frozenset({"relu", "relu6", "leaky_relu"})
 # Layers whose gradient torch computes from their own output: a layer running in place over that
 # output would make training fail ("modified by an inplace operation").
-OUTPUT_SAVING_TYPES = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "softmax"})
+OUTPUT_SAVING_TYPES = frozenset({"relu", "leaky_relu", "sigmoid", "tanh", "softmax",
+                                 "log_softmax"})
 _ALIASING = VIEW_TYPES | IN_PLACE_TYPES
 
 

@@ -170,6 +170,7 @@ layer_type("leaky_relu", "leaky rectified linear unit",
            {"negative_slope": Field(nonnegative_float, 0.01)})(_same)
 layer_type("dropout", "dropout (identity at inference)", {"p": Field(probability, 0.5)})(_same)
 layer_type("softmax", "softmax over channels (dim 1)")(_same)
+layer_type("log_softmax", "log of the softmax over channels (dim 1)")(_same)
 
 
 @layer_type("flatten", "flatten (C, H, W) to (C*H*W,)")

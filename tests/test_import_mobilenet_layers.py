@@ -1,7 +1,8 @@
-"""Squeeze-and-excitation and hard swish (MobileNetV3): the `mul`, `hardswish` and `hardsigmoid`
-layers, from spec to counts, module, Caffe and torch import."""
+"""Squeeze-and-excitation, hard swish and log_softmax (MobileNetV3, the MNIST example): the `mul`,
+`hardswish`, `hardsigmoid` and `log_softmax` layers, from spec to counts, module and import."""
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 import cnnspace
@@ -141,3 +142,36 @@ layer { name: "p" type: "Eltwise" bottom: "a" bottom: "b" top: "p"
     assert graph.node("p").type == "mul" and graph.node("p").inputs == ("a", "b")
     with pytest.raises(SpecError, match="SUM, PROD"):
         from_prototxt(text.replace("PROD", "MAX"))
+
+
+class MnistNet(nn.Module):
+    """The PyTorch examples' MNIST network: its head is a log_softmax."""
+
+    def __init__(self, dtype=None):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(1, 32, 3, 1), nn.Conv2d(32, 64, 3, 1)
+        self.fc1, self.fc2 = nn.Linear(9216, 128), nn.Linear(128, 10)
+        self.dtype = dtype
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+        x = self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
+        return F.log_softmax(x, dim=1, dtype=self.dtype)
+
+
+def test_the_mnist_examples_log_softmax_head_imports_and_computes_the_same():
+    torch.manual_seed(0)
+    user = MnistNet().eval()
+    spec = cnnspace.from_torch(user, (1, 28, 28))
+    assert spec.layers[-1].type == "log_softmax"
+    layers = {m.name: m for m in analyze(spec).layers}
+    assert layers[spec.layers[-1].name].flops == 3 * 10  # as softmax: README's convention
+    x = torch.randn(2, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(_transfer(user, spec)(x), user(x))
+
+
+def test_a_softmax_in_another_precision_is_refused_not_imported_in_the_modules():
+    # the dtype was dropped: the spec computed float32 where the module computed float64
+    with pytest.raises(UnsupportedModuleError, match="leave dtype out"):
+        cnnspace.from_torch(MnistNet(torch.float64), (1, 28, 28))
