@@ -14,8 +14,9 @@ from ._common import plural
 def register(sub) -> None:
     p = sub.add_parser("import", help="convert a Caffe .prototxt network definition to a spec",
                        description="Reads a Caffe deploy .prototxt (Convolution, Pooling, ReLU, "
-                       "Sigmoid, TanH, LRN, Concat, Eltwise, Dropout, InnerProduct, Softmax, "
-                       "BatchNorm+Scale, Flatten; input_shape, input_dim or an Input layer) "
+                       "Sigmoid, TanH, LRN, Concat, Eltwise (SUM, PROD), Dropout, InnerProduct, "
+                       "Softmax, BatchNorm+Scale, Flatten; input_shape, input_dim or an Input "
+                       "layer) "
                        "and writes the spec as YAML. Every command also reads .prototxt files "
                        "directly.")
     p.add_argument("source", metavar="MODEL.prototxt", help="the Caffe network definition")
