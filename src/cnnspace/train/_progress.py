@@ -11,7 +11,9 @@ class TrainProgress:
 
     def __init__(self, enabled: bool, total_steps: int, done_steps: int, main: bool = True):
         self.enabled, self.main = enabled, main
-        self.console = Console(stderr=True)
+        # No markup: notes hold the user's paths, and rich read "[bold]" in a run folder's name
+        # as a style (the path lost it) and "[/x]" as a tag closing nothing (MarkupError).
+        self.console = Console(stderr=True, markup=False)
         self.bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[rate]} img/s  loss {task.fields[loss]}"),
