@@ -41,9 +41,19 @@ GREY_DECODING = {"channels": "grey (one channel): every image of the folder is g
                  "resize": RESIZE}
 
 
+def _check_pixels(im: Image.Image) -> None:
+    """Refuses pixels with no 8-bit reading: Pillow's convert() clips 32-bit floats (mode F) to
+    0..255 unscaled, so an image of 0..1 (a numpy export, microscopy) would train as black."""
+    if im.mode == "F":
+        raise ValueError("32-bit floating-point pixels (mode F) have no fixed range to read as "
+                         "8 bits (Pillow clips them: values in 0..1 all become 0 or 1); save "
+                         "the image with 8- or 16-bit integer pixels")
+
+
 def eight_bit(im: Image.Image) -> Image.Image:
     """``im`` in a mode that Pillow's convert("L") or convert("RGB") takes as it is: 16-bit
     greyscale shifted right 8 bits, a palette with transparency as RGBA."""
+    _check_pixels(im)
     if im.mode.startswith("I"):  # 16-bit grayscale: convert() would clip it to 255
         # Every image shifted alike: a dark one (all values <= 255) is dark, not white.
         values = np.asarray(im).astype(np.int64) >> 8
@@ -84,6 +94,7 @@ def _is_grey(path: Path) -> bool:
     header. A palette image counts as colour: its palette may hold colours."""
     try:
         with open_image(path) as im:
+            _check_pixels(im)  # from the header, before any training
             return Image.getmodebase(im.mode) == "L"
     except (OSError, ValueError, Image.DecompressionBombError) as e:
         raise DataError(f"{path}: cannot decode the image: {e}") from None
