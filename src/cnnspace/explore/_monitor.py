@@ -17,7 +17,7 @@ from ..errors import CnnspaceError
 from ._objectives import OBJECTIVES, Objective
 from ._pareto import pareto_mask
 from ._points import describe_point
-from ._records import INFEASIBLE, REUSED, TRAINED, Counts, count, final_outcome
+from ._records import INFEASIBLE, REUSED, TRAINED, Counts, budget_trials, count, final_outcome
 from ._records import outcome as trial_outcome
 from ._records import retried_numbers, trial_error
 from ._storage import open_storage, storage_failure
@@ -27,9 +27,11 @@ POLL_S = 2.0
 
 class Monitor:
     def __init__(self, location: str, study_name: str, objectives: tuple[Objective, ...],
-                 total: int | None, workers: int, epochs: int, console: Console | None = None):
+                 total: int | None, workers: int, epochs: int, console: Console | None = None,
+                 whole_grid: bool = False):
         self.storage = open_storage(location, heartbeat=None)
         self.study_name, self.objectives, self.total = study_name, objectives, total
+        self.whole_grid = whole_grid  # trials done counts the grid's own, as the workers do
         self.workers, self.epochs = workers, epochs
         self.console = console or Console(stderr=True, highlight=False)
         self.seen: set[int] = set()
@@ -43,7 +45,8 @@ class Monitor:
     def poll(self) -> Counts:
         trials = optuna.load_study(study_name=self.study_name,
                                    storage=self.storage).get_trials(deepcopy=False)
-        counts, retried = count(trials), retried_numbers(trials)
+        retried = retried_numbers(trials)
+        counts = self._count(trials, retried)
         finished = sorted((t for t in trials if t.state.is_finished() and t.datetime_complete),
                           key=lambda t: (t.datetime_complete, t.number))
         for i, t in enumerate(finished):
@@ -53,11 +56,14 @@ class Monitor:
                     # The study as it stood when this trial ended, though one poll may find
                     # several ended.
                     then = finished[:i + 1]
-                    self.console.print(self._line(t, then, count(then, retried), retried),
+                    self.console.print(self._line(t, then, self._count(then, retried), retried),
                                        markup=False, soft_wrap=True)
         if self._status is not None:
             self._status.update(self.status(trials, counts))
         return counts
+
+    def _count(self, trials: list[FrozenTrial], retried: set[int]) -> Counts:
+        return count(budget_trials(trials, self.whole_grid), retried)
 
     def status(self, trials: list[FrozenTrial], counts: Counts) -> str:
         total = "?" if self.total is None else f"{self.total:,}"

@@ -48,6 +48,14 @@ def retried_numbers(trials: Iterable[FrozenTrial]) -> set[int]:
     return {n for t in trials for n in t.system_attrs.get("retry_history", ())}
 
 
+def budget_trials(trials: list[FrozenTrial], whole_grid: bool) -> list[FrozenTrial]:
+    """The trials a study's budget counts. A whole grid counts its grid points' trials (those
+    the grid sampler numbered: ``grid_id``, which a retry keeps), not those another sampler
+    drew on an earlier run: counted too, they spent the grid's budget, and a study resumed
+    with ``sampler: grid`` after 4 random trials of 4 points (2 drawn twice) ended at once."""
+    return [t for t in trials if "grid_id" in t.system_attrs] if whole_grid else trials
+
+
 def count(trials: list[FrozenTrial], retried: set[int] | None = None) -> Counts:
     """Trials by outcome. ``retried``: the numbers of trials run again, when ``trials`` is a part
     of a study that does not hold the retries themselves."""

@@ -104,7 +104,7 @@ def explore(study: StudyFile, out_dir: str | os.PathLike, *, storage: str | None
         else:
             _announce(console, prepared, name, url, workers)
             monitor = Monitor(location, name, study.objectives, prepared.total, workers,
-                              study.epochs, console)
+                              study.epochs, console, prepared.whole_grid)
             if workers == 1:
                 thread = monitor.start()
                 try:

@@ -25,6 +25,7 @@ class Prepared:
     notes: tuple[str, ...]
     total: int | None         # trials to finish (infeasible ones aside); None: until the timeout
     infeasible: int = 0       # infeasible grid points to record too (a whole grid is run)
+    whole_grid: bool = False  # the budget is every grid point (see _records.budget_trials)
 
     def describe_budget(self) -> str:
         """``8 trials``, ``60 s per worker`` or ``8 trials or 60 s per worker``."""
@@ -77,14 +78,15 @@ def prepare(study: StudyFile) -> Prepared:
         found = check_feasible(space, study.seed or 0)
     except StudyError as e:
         raise e.located(study.source) from None
-    total, infeasible = study.n_trials, 0
+    total, infeasible, whole_grid = study.n_trials, 0, False
     if study.sampler.name == "grid":
         if not found.whole_grid and total is None and study.timeout_s is None:
             raise StudyError(f"a grid of {space.size:,} points: give budget.n_trials or "
                              "budget.timeout", key="budget", source=study.source)
         if found.whole_grid and (total is None or total >= found.feasible):
             total, infeasible = found.feasible, found.checked - found.feasible
-    return Prepared(study, space, data, found, tuple(notes), total, infeasible)
+            whole_grid = True
+    return Prepared(study, space, data, found, tuple(notes), total, infeasible, whole_grid)
 
 
 def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepared,

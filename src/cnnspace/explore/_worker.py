@@ -28,7 +28,7 @@ from optuna.storages import RDBStorage
 
 from ..errors import CnnspaceError, Terminated
 from ._points import grid_search_space
-from ._records import count
+from ._records import budget_trials, count, retried_numbers
 from ._samplers import make_pruner, make_sampler
 from ._session import Prepared, open_study
 from ._storage import Heartbeat, is_journal, open_storage, storage_url
@@ -179,7 +179,8 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
     while True:
         lock.acquire()
         try:
-            counts = count(study.get_trials(deepcopy=False))
+            trials = study.get_trials(deepcopy=False)
+            counts = count(budget_trials(trials, prepared.whole_grid), retried_numbers(trials))
             # A whole grid also records its infeasible points, which cost nothing.
             rest_infeasible = counts.infeasible < prepared.infeasible
             if total is not None and counts.done >= total and not rest_infeasible:
