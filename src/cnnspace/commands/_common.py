@@ -23,9 +23,9 @@ from ..zoo import get_spec, list_models
 FORMATS = ("table", "json", "csv")
 _UNLIMITED = 10_000  # characters: room to measure a table's natural width
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
-MODEL_HELP = "a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json/.prototxt)"
-CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.prototxt) or a "
-                   "trained model (.pt/.pth checkpoint or .cnnz: the network it holds)")
+MODEL_HELP = "a zoo name (see `cnnspace zoo`) or a spec file (.yaml/.json/.prototxt/.onnx)"
+CHECKPOINT_HELP = ("a zoo name (see `cnnspace zoo`), a spec file (.yaml/.json/.prototxt/.onnx) or "
+                   "a trained model (.pt/.pth checkpoint or .cnnz: the network it holds)")
 
 
 def names_checkpoint(path: str | Path) -> bool:
@@ -73,7 +73,7 @@ def load_model(ref: str, settings: list[str] | dict | None = None,
                                     "not both")
             settings["input"] = input_size
         return spec_mod.validated(get_spec(ref, **settings), ref)
-    if path.suffix in (".yaml", ".yml", ".json", ".prototxt") or path.exists():
+    if path.suffix.lower() in spec_mod.SPEC_SUFFIXES or path.exists():
         if settings:
             raise CnnspaceError(f"--set applies to zoo models, not to the spec file {ref}")
         spec = spec_mod.load(path)

@@ -1,4 +1,5 @@
-"""`cnnspace import`: a Caffe network definition (.prototxt) as a cnnspace spec."""
+"""`cnnspace import`: a Caffe network definition (.prototxt) or an ONNX model as a cnnspace
+spec."""
 from __future__ import annotations
 
 import sys
@@ -12,14 +13,16 @@ from ._common import plural
 
 
 def register(sub) -> None:
-    p = sub.add_parser("import", help="convert a Caffe .prototxt network definition to a spec",
+    p = sub.add_parser("import", help="convert a Caffe .prototxt or an ONNX model to a spec",
                        description="Reads a Caffe deploy .prototxt (Convolution, Pooling, ReLU, "
                        "Sigmoid, TanH, LRN, Concat, Eltwise (SUM, PROD), Dropout, InnerProduct, "
                        "Softmax, BatchNorm+Scale, Flatten; input_shape, input_dim or an Input "
-                       "layer) "
-                       "and writes the spec as YAML. Every command also reads .prototxt files "
-                       "directly.")
-    p.add_argument("source", metavar="MODEL.prototxt", help="the Caffe network definition")
+                       "layer) or an .onnx model (Conv, Gemm, BatchNormalization, pooling, "
+                       "activations, Concat, Add, Mul, Flatten...; an input of fixed image size; "
+                       "weights are read for their shapes only) and writes the spec as YAML. "
+                       "Every command also reads .prototxt and .onnx files directly.")
+    p.add_argument("source", metavar="MODEL.prototxt|MODEL.onnx",
+                   help="the Caffe network definition or ONNX model")
     p.add_argument("-o", "--output", metavar="SPEC.yaml",
                    help="write here (.yaml or .json) instead of stdout")
     p.set_defaults(run=run)
@@ -27,9 +30,9 @@ def register(sub) -> None:
 
 def run(args) -> int:
     source = Path(args.source)
-    if source.suffix.lower() != ".prototxt":
+    if source.suffix.lower() not in (".prototxt", ".onnx"):
         weights = source.suffix.lower() == ".caffemodel"
-        raise CnnspaceError(f"{source}: expected a Caffe .prototxt file" + (
+        raise CnnspaceError(f"{source}: expected a Caffe .prototxt or an .onnx file" + (
             " (a .caffemodel holds trained weights, which cnnspace does not read: import the "
             "network's deploy .prototxt)" if weights else ""))
     spec = load(source)

@@ -10,7 +10,7 @@ from ._fields import MAX_SIZE, _is_int
 from ._frozen import FrozenMap, freeze
 from ._layers import Shape
 
-SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".prototxt")  # what load() reads
+SPEC_SUFFIXES = (".yaml", ".yml", ".json", ".prototxt", ".onnx")  # what load() reads
 INPUT = "input"  # the name by which layers refer to the network's input
 # The schemes nn's initialise() accepts (spec/ cannot import nn/; a test keeps the two equal).
 INIT_SCHEMES = ("kaiming_uniform", "kaiming_normal", "xavier", "torch_default", "convdet")

@@ -15,6 +15,7 @@ from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
 from ._graph import Layer, NetSpec, _check_input_shape, not_a_spec
+from ._onnx import from_onnx
 from ._resolve import resolve
 
 _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta")
@@ -204,15 +205,16 @@ def _path(value: Any, what: str) -> Path:
 _BINARY_HINTS = {
     ".pt": ": a training checkpoint? cnnspace.train.load_checkpoint(path).spec is its network",
     ".cnnz": ": a compressed model? cnnspace.compress.read_cnnz(path).spec is its network",
-    ".onnx": ": an ONNX model, which cnnspace writes but does not read; give the spec, "
-             "checkpoint or .cnnz it was exported from",
     ".caffemodel": ": trained Caffe weights, which cnnspace does not read; give the .prototxt "
                    "of the network"}
 
 
 def load(path: str | os.PathLike) -> NetSpec:
-    """The spec in a file: YAML or JSON (``save``'s output), or a Caffe ``.prototxt``."""
+    """The spec in a file: YAML or JSON (``save``'s output), a Caffe ``.prototxt`` or an
+    ``.onnx`` model."""
     path = _path(path, "a spec file")
+    if path.suffix.lower() == ".onnx":
+        return from_onnx(path)
     try:
         text = _read_text(path)
     except OSError as e:
