@@ -32,8 +32,38 @@ def check_resumable(checkpoint: Checkpoint, config: TrainConfig, data: DataSplit
         raise CheckpointError(f"{where} holds a different model than the one given "
                               f"({_model_difference(saved, given)}): resume with the same "
                               "model and --set/--image-size, or start a new --out")
+    # after the model: another --image-size changes the statistics too, and is said so there
+    _check_same_data(checkpoint.payload, where, data)
     _check_same_epochs(checkpoint, where, config, data, steps_per_epoch, world_size)
     return checkpoint
+
+
+def _check_same_data(p: dict, where: str, data: DataSplits) -> None:
+    """The same folder may hold other data as many images: class folders renamed (classes are
+    numbered in sorted order, so every label would score another class), or other images (the
+    normalisation comes from them, so the model would see inputs scaled otherwise). Older
+    checkpoints, and data without class names or statistics, lack the records."""
+    saved, now = p.get("preprocessing") or {}, data.preprocessing() or {}
+    there, here = tuple(saved.get("classes") or ()), tuple(now.get("classes") or ())
+    if there and here and there != here:
+        i = next((i for i, (a, b) in enumerate(zip(there, here)) if a != b), None)
+        where_they_part = f" (class {i} is {there[i]} there, {here[i]} here)" if i is not None \
+            else ""
+        raise CheckpointError(f"{where} was trained on the classes {_names(there)}; {data.name} "
+                              f"now has {_names(here)}{where_they_part}, so its labels would "
+                              "score other classes: start a new --out")
+    for key in ("mean", "std"):
+        if saved.get(key) and now.get(key) and list(saved[key]) != list(now[key]):
+            values = [", ".join(f"{v:.4g}" for v in d[key]) for d in (saved, now)]
+            raise CheckpointError(f"{where}: its training images differ from the ones it was "
+                                  f"trained on (channel {key}s {values[0]} there, {values[1]} "
+                                  "here): start a new --out")
+
+
+def _names(classes: tuple[str, ...], shown: int = 6) -> str:
+    """The class names, the first few of a long list (CIFAR-100 has 100)."""
+    more = f", ... ({len(classes)} in all)" if len(classes) > shown else ""
+    return ", ".join(classes[:shown]) + more
 
 
 def _check_same_epochs(checkpoint: Checkpoint, where: str, config: TrainConfig,
