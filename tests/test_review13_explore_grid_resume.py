@@ -28,3 +28,16 @@ def test_a_grid_resumed_after_random_trials_visits_every_point(tmp_path, capsys)
     assert _points(out) == set(AXES["sr"])
     # the progress counts the grid's own trials against the grid's points
     assert "trials 4/4 done" in capsys.readouterr().err.splitlines()[-1]
+
+
+def test_a_grid_resumed_with_another_seed_visits_every_point(tmp_path):
+    """The seed shuffles the grid and a trial stores its point's place in it (``grid_id``): a
+    run with another seed read the first run's places in its own order, trained one of their
+    points again and never visited another (seed 0 then 3: sr=0.75 twice, 0.5 never)."""
+    out = tmp_path / "out"
+    first = write_study(tmp_path, name="fill", axes=AXES, sampler="grid",
+                        budget={"n_trials": 2}, seed=0)
+    explore(load_study_file(first), out)
+    again = write_study(tmp_path, name="fill", axes=AXES, sampler="grid", seed=3)
+    explore(load_study_file(again), out)
+    assert _points(out) == set(AXES["sr"])

@@ -28,7 +28,7 @@ from optuna.storages import RDBStorage
 
 from ..errors import CnnspaceError, Terminated
 from ._points import grid_search_space
-from ._records import budget_trials, count, retried_numbers
+from ._records import STUDY_ATTR, budget_trials, count, retried_numbers
 from ._samplers import make_pruner, make_sampler
 from ._session import Prepared, open_study
 from ._storage import Heartbeat, is_journal, open_storage, storage_url
@@ -158,11 +158,17 @@ def _run_worker(prepared: Prepared, location: str, study_name: str, out_dir: str
     study_file, space = prepared.study, prepared.space
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = open_storage(location, heartbeat)
-    before = len(storage.get_all_trials(storage.get_study_id_from_name(study_name),
-                                        deepcopy=False))
+    study_id = storage.get_study_id_from_name(study_name)
+    before = len(storage.get_all_trials(study_id, deepcopy=False))
+    seed = study_file.seed
+    if study_file.sampler.name == "grid":
+        # The seed shuffles the grid, and each trial stores its point's place in it (grid_id):
+        # a run with another seed read the earlier runs' places in its own order, trained some
+        # of their points again and never visited others. The study's first seed orders it.
+        seed = storage.get_study_user_attrs(study_id).get(STUDY_ATTR, {}).get("seed", seed)
     sampling = dict(
         sampler=make_sampler(study_file.sampler, lambda: grid_search_space(space),
-                             worker_seed(study_file.seed, study_file.sampler.name, index,
+                             worker_seed(seed, study_file.sampler.name, index,
                                          shared_storage, before)),
         pruner=make_pruner(study_file.pruner, study_file.epochs))
     study = open_study(storage, study_name, prepared, **sampling)
