@@ -117,8 +117,9 @@ class Trainer:
         self.requested: str | None = None  # a callback's StopTraining message
         self.stopped: str | None = None
         self.resumed = checkpoint is not None
-        # CPU threads per worker before the resume (older checkpoints lack them)
+        # CPU threads per worker and workers before the resume (older checkpoints lack them)
         self.saved_threads = checkpoint.payload.get("threads") if checkpoint else None
+        self.saved_workers = checkpoint.payload.get("world_size") if checkpoint else None
         if checkpoint is not None:
             self._restore(checkpoint)
             # A complete run's --resume trains nothing: config.yaml lists the sessions that did.
@@ -203,16 +204,14 @@ class Trainer:
         elif self.resumed:
             progress.note(f"resuming {self.files.out} at epoch {s.epoch + 1}, batch {s.batch} "
                           f"(step {s.step})", always=True)
-            threads = torch.get_num_threads()
-            if self.saved_threads not in (None, threads):
-                # Kernels split their sums by thread: other threads, other rounding.
-                progress.note(f"note: {self.files.out} trained with {self.saved_threads} "
-                              f"thread{'s' if self.saved_threads != 1 else ''} per worker and "
-                              f"continues with {threads}: the arithmetic differs, "
-                              "so it will not end bit for bit as an uninterrupted run would "
-                              f"(--threads {self.saved_threads} keeps it)", always=True)
+            self._note_other_session(progress)
         elif cfg.resume:
             progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
+        if s.world_size > 1 and not complete:
+            # The global batch is what --batch-size says; batch normalisation and the memory
+            # each worker needs go by its share, which nothing else shows.
+            progress.note(f"{s.world_size} workers: the global batch of {cfg.batch_size} is "
+                          f"{self.loader.batch} images per worker")
         if self.reinitialised:
             progress.note(self._reinitialised_note(), always=True)
         if "fresh" in (self.init_from or {}) and not self.resumed:
@@ -249,6 +248,25 @@ class Trainer:
                 else "no run folder, so nothing was saved"), always=True)
             raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stop.reason)
         return result
+
+    def _note_other_session(self, progress: TrainProgress) -> None:
+        """A resume on other threads or workers than the run had: said, since it will not end
+        bit for bit as the uninterrupted run would."""
+        out, threads, workers = self.files.out, torch.get_num_threads(), self.state.world_size
+        tail = "so it will not end bit for bit as an uninterrupted run would"
+        if self.saved_workers not in (None, workers):
+            # Each worker's share of the global batch, and its dropout draws, change.
+            progress.note(f"note: {out} trained on {self.saved_workers} worker"
+                          f"{'s' if self.saved_workers != 1 else ''} and "
+                          f"continues on {workers}, the global batch of "
+                          f"{self.config.batch_size} as {self.loader.batch} images per worker: "
+                          f"each worker's data and dropout differ, {tail} (--nproc "
+                          f"{self.saved_workers} keeps it)", always=True)
+        if self.saved_threads not in (None, threads):
+            # Kernels split their sums by thread: other threads, other rounding.
+            progress.note(f"note: {out} trained with {self.saved_threads} thread"
+                          f"{'s' if self.saved_threads != 1 else ''} per worker and continues with {threads}: the arithmetic differs, "
+                          f"{tail} (--threads {self.saved_threads} keeps it)", always=True)
 
     def _shared_layers_note(self) -> str:
         fresh, unused = self.init_from["fresh"], self.init_from["unused"]
