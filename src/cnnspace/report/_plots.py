@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.transforms import Bbox  # noqa: E402
+from matplotlib.transforms import Bbox, nonsingular  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import (EngFormatter, MaxNLocator, NullLocator,  # noqa: E402
                                PercentFormatter)
@@ -393,14 +393,16 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     fig, ax = plt.subplots(figsize=(max(6.0, sum(widths)), 4.2))
     colors = [r[color_by] for r in rows]
     cmap = plt.get_cmap("viridis")
-    cmin, cmax = min(colors), max(colors)
+    # The colour bar widens a range of one value (every point at 10%: 9% to 11%); the lines
+    # take their colours from that same range, or they were drawn at its bottom end.
+    norm = plt.Normalize(*nonsingular(min(colors), max(colors), expander=0.1))
     for i in range(len(rows)):
-        t = (colors[i] - cmin) / ((cmax - cmin) or 1.0)
-        ax.plot(range(len(columns)), [s[i] for s in scaled], color=cmap(t), alpha=0.8, lw=1.2)
+        ax.plot(range(len(columns)), [s[i] for s in scaled], color=cmap(norm(colors[i])),
+                alpha=0.8, lw=1.2)
     ax.set_xticks(range(len(columns)), tick_text, fontsize=7)
     ax.set_yticks([])
     ax.set_xlim(-0.1, len(columns) - 0.9)
-    sm = plt.cm.ScalarMappable(cmap=cmap, norm=plt.Normalize(cmin, cmax))
+    sm = plt.cm.ScalarMappable(cmap=cmap, norm=norm)
     bar = fig.colorbar(sm, ax=ax, label=label(color_by))
     if _is_accuracy(color_by):
         bar.ax.yaxis.set_major_formatter(PercentFormatter(1.0))
