@@ -14,6 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .._memory import available_memory
+from ._errors import DataError
+
 _U64 = np.uint64
 
 
@@ -89,7 +92,15 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     a chunk of images at a time (each image's result is the same as alone)."""
     if images.shape[-2:] == (size, size):
         return images
-    out = torch.empty((*images.shape[:2], size, size), dtype=torch.uint8)
+    shape = (*images.shape[:2], size, size)
+    # Asked first: where the kernel overcommits, torch.empty of more than is free succeeds and
+    # the out-of-memory killer ends the process, without a word, as the images are written.
+    need, room = math.prod(shape), available_memory()
+    if room is not None and need > room:
+        raise DataError(f"{len(images):,} images at {size}x{size} take {need / 2**30:.2f} GiB "
+                        f"of memory, and {room / 2**30:.2f} GiB is available: choose a smaller "
+                        "image size (--image-size)")
+    out = torch.empty(shape, dtype=torch.uint8)
     step = chunk_size(math.prod(images.shape[1:]), math.prod(out.shape[1:]))
     for start in range(0, len(images), step):
         scaled = F.interpolate(images[start:start + step].to(torch.float32), size=(size, size),

@@ -34,12 +34,14 @@ def digits(path: str | None, image_size: int | None) -> DataSplits:
     # Pixel values are 0..16; scale to 0..255 before resizing so nothing is lost to rounding.
     images = torch.from_numpy(pixels * (255.0 / 16.0)).round().to(torch.uint8)[:, None]
     size = image_size or DIGITS_SIZE
-    images = resize(images, size)
+    # Ordered training images first, then resized: the splits are views of the one resized
+    # tensor (indexing it after would copy every image once more).
+    images = resize(images[np.concatenate([train_idx, test_idx])], size)
     labels = torch.from_numpy(target).long()
     # Digits are not mirror-symmetric: shifts only (2 px at 32x32), no flips.
     augmentation = Augmentation(pad=max(1, round(size / 16)), flip=False)
-    train, test = in_memory_splits(images[train_idx], labels[train_idx], images[test_idx],
-                                   labels[test_idx], augmentation)
+    train, test = in_memory_splits(images[:len(train_idx)], labels[train_idx],
+                                   images[len(train_idx):], labels[test_idx], augmentation)
     return DataSplits("digits", train, test, 10, (1, size, size), tuple(map(str, range(10))),
                       decoding={"channels": "grey (one channel)",
                                 "resize": "scikit-learn's 8x8 digit, its values 0..16 times "
