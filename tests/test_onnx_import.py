@@ -36,9 +36,11 @@ def _torch_onnx(module, shape, **options) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("name", ["squeezenet1_1", "squeezenet1_0_complex_bypass", "nin"])
-def test_an_exported_zoo_model_reads_back_with_the_same_counts(name):
-    spec = get_spec(name, input=(3, 64, 64))
+@pytest.mark.parametrize("name, size", [
+    ("squeezenet1_1", 64), ("squeezenet1_0_complex_bypass", 64), ("nin", 64),
+    ("googlenet", 64), ("alexnet_caffe", 227)])  # LRN: exported as ONNX's own operator
+def test_an_exported_zoo_model_reads_back_with_the_same_counts(name, size):
+    spec = get_spec(name, input=(3, size, size))
     back = from_onnx(onnx_bytes(build(spec).eval(), spec.input), f"{name}.onnx")
     ours, theirs = analyze(spec).totals, analyze(back).totals
     for field in ("params", "macs", "flops", "activations"):

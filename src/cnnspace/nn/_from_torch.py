@@ -15,6 +15,7 @@ import contextlib
 import inspect
 import io
 import operator
+import re
 import warnings
 from collections import OrderedDict
 from dataclasses import replace
@@ -189,7 +190,8 @@ def _layer_name(node: fx.Node, taken: set[str]) -> str:
     call inside the module that made it (``features_3_cat`` rather than ``cat_3``). Where that
     name is taken (``input``, or another node's), fx's unique name is kept. A name such as
     ``keys`` or ``values`` gets a suffix: built, it would be nn.ModuleDict's method."""
-    path = module_path(node).replace(".", "_")
+    # '/' too: a ModuleDict key may hold one (a built spec's block layers: fire2/squeeze1x1)
+    path = re.sub(r"[./]", "_", module_path(node))
     name = path if node.op == "call_module" else f"{path}_{node.name}" if path else node.name
     if name in taken or name == INPUT:
         name = node.name

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..spec import Node
@@ -30,6 +31,28 @@ class Mul(nn.Module):
         for x in xs[1:]:
             out = out * x
         return out
+
+
+class _OnnxLRN(torch.autograd.Function):
+    """Local response normalisation as ONNX's own LRN operator when exported: the TorchScript
+    exporter otherwise writes torch's decomposition, 15 operators with dynamic shapes that
+    runtimes and importers handle badly. Odd sizes only: ONNX centres an even window one
+    channel off torch's (and onnxruntime refuses it), so even ones keep the decomposition."""
+
+    @staticmethod
+    def forward(ctx, x, size, alpha, beta, k):
+        return F.local_response_norm(x, size, alpha, beta, k)
+
+    @staticmethod
+    def symbolic(g, x, size, alpha, beta, k):
+        return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+
+class LRN(nn.LocalResponseNorm):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.size % 2 and torch.onnx.is_in_onnx_export():
+            return _OnnxLRN.apply(x, self.size, self.alpha, self.beta, self.k)
+        return super().forward(x)
 
 
 BUILDERS: dict[str, Callable[[Node, bool], nn.Module]] = {}
@@ -64,7 +87,7 @@ def _batchnorm(n, inplace):
 @builder("lrn")
 def _lrn(n, inplace):
     a = n.attrs
-    return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+    return LRN(a["size"], a["alpha"], a["beta"], a["k"])
 
 
 @builder("maxpool")

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..errors import CnnspaceError
+from ._layers import LRN
 
 
 class UnsupportedModuleError(CnnspaceError, ValueError):
@@ -226,13 +227,14 @@ def _simple(kind: str, **fields: str) -> Rule:
 
 
 _RELU, _IDENTITY = _simple("relu"), (lambda op: None)
+_LRN = _simple("lrn", size="size", alpha="alpha", beta="beta", k="k")
 MODULE_RULES: dict[type, Rule] = {
     nn.Conv2d: _conv, nn.BatchNorm2d: _batchnorm, nn.ReLU: _RELU, nn.ReLU6: _simple("relu6"),
     nn.LeakyReLU: _simple("leaky_relu", negative_slope="negative_slope"),
     nn.Sigmoid: _simple("sigmoid"), nn.Tanh: _simple("tanh"), nn.SiLU: _simple("silu"),
     nn.Hardswish: _simple("hardswish"), nn.Hardsigmoid: _simple("hardsigmoid"),
     nn.GELU: _gelu, nn.Linear: _linear,
-    nn.LocalResponseNorm: _simple("lrn", size="size", alpha="alpha", beta="beta", k="k"),
+    nn.LocalResponseNorm: _LRN, LRN: _LRN,
     nn.MaxPool2d: _pool("maxpool"), nn.AvgPool2d: _pool("avgpool"),
     nn.AdaptiveAvgPool2d: _adaptive("avgpool"), nn.AdaptiveMaxPool2d: _adaptive("maxpool"),
     nn.Dropout: _dropout, nn.Flatten: _flatten_dims, nn.Softmax: _softmax,
@@ -310,6 +312,10 @@ class SourceTracer(fx.Tracer):
     """fx's tracer, recording the line of the user's code that makes each node (a module path
     alone does not tell one torch.cat of forward() from another). fx's own record_stack_traces
     imports torch._dynamo for it: 5 to 9 seconds on a first call here."""
+
+    def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+        # cnnspace's own layer modules (a built spec's LRN) are layers, as torch.nn's are
+        return type(m) in MODULE_RULES or super().is_leaf_module(m, qualname)
 
     def create_node(self, *args, **kwargs) -> fx.Node:
         node = super().create_node(*args, **kwargs)
