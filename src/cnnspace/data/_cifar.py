@@ -11,7 +11,7 @@ from .._atomic import write_atomic
 from ._augment import RESIZE_RULE, Augmentation, resize
 from ._errors import DataError
 from ._images import in_memory_splits
-from ._registry import DataSplits, register_dataset
+from ._registry import DataSplits, dataset_folder, register_dataset
 from ._safe_pickle import load_restricted_pickle
 
 _LAYOUTS = {  # folder, training files, test file, metadata file, label key, names key
@@ -35,7 +35,7 @@ def _get(d: dict, key: str, source: Path):
 
 def _folder(kind: str, path: str) -> Path:
     folder_name, files = _LAYOUTS[kind][0], _LAYOUTS[kind][1]
-    root = Path(path).expanduser()
+    root = dataset_folder(kind, path)
     for candidate in (root, root / folder_name):
         if (candidate / files[0]).is_file():
             return candidate

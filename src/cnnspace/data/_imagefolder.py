@@ -11,7 +11,7 @@ from PIL import Image
 from ._augment import Augmentation
 from ._errors import DataError
 from ._images import ImageSet
-from ._registry import DataSplits, register_dataset
+from ._registry import DataSplits, dataset_folder, register_dataset
 
 EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm", ".tif",
                         ".tiff"})
@@ -181,7 +181,7 @@ def _scan(split: Path, classes: list[str] | None) -> tuple[list[str], list[Path]
                   "(decoded with Pillow; --image-size, default 224; one channel where every "
                   "image is greyscale, else RGB)", needs_path=True)
 def imagefolder(path: str, image_size: int | None) -> DataSplits:
-    root = Path(path).expanduser()
+    root = dataset_folder("imagefolder", path)
     classes, train_files, train_labels = _scan(root / "train", None)
     if len(classes) < 2:
         raise DataError(f"{root / 'train'}: needs at least two class folders, found {classes}")

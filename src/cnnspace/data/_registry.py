@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Mapping
 
 from torch.utils.data import Dataset
@@ -58,6 +59,16 @@ def register_dataset(name: str, description: str, needs_path: bool):
 def dataset_names() -> dict[str, str]:
     """Registered dataset kinds and what each reads."""
     return {name: e.description for name, e in sorted(_DATASETS.items())}
+
+
+def dataset_folder(kind: str, path: str) -> Path:
+    """``path`` (``~`` expanded) as the folder a dataset kind reads; a file there is refused,
+    most likely the downloaded archive, which the folder-not-found advice would say to fetch."""
+    folder = Path(path).expanduser()
+    if folder.is_file():
+        raise DataError(f"{kind}: {folder} is a file, not a folder: extract it (tar xf {folder} "
+                        f"-C DIR) and give the folder, {kind}:DIR")
+    return folder
 
 
 def get_dataset(ref: str, image_size: int | None = None) -> DataSplits:
