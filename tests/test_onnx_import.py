@@ -7,6 +7,7 @@ import json
 import random
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -224,3 +225,21 @@ def test_mutated_models_give_spec_errors_only():
             refused += 1
             assert str(e).startswith("m.onnx") and "\n" not in str(e)
     assert refused > 75
+
+
+def test_onnx_s_own_test_models_import_or_are_refused_in_one_line():
+    # the 149 models exported from torch that the onnx package ships for its backend tests:
+    # 1-D/3-D networks, several inputs, Pad, PRelu, ConvTranspose... as other exporters write
+    # them; the 2-D ones cnnspace expresses import (conv, groups, dilation, pools, batchnorm)
+    root = Path(onnx.__file__).parent / "backend" / "test" / "data"
+    files = sorted(root.glob("pytorch-*/*/model.onnx"))
+    assert len(files) > 100
+    imported = []
+    for path in files:
+        try:
+            analyze(load(path))
+            imported.append(path.parent.name)
+        except SpecError as e:
+            assert str(e).startswith(str(path)) and "\n" not in str(e)
+    assert {"test_Conv2d_depthwise_padded", "test_BatchNorm2d_momentum_eval",
+            "test_MaxPool2d", "test_AvgPool2d_stride", "test_Conv2d_dilated"} <= set(imported)

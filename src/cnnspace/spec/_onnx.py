@@ -117,8 +117,11 @@ class _Reader:
             raise self.error(f"expected one network input, got {len(inputs)}: "
                              f"{[i.name for i in inputs]}")
         dims = self.shapes.get(inputs[0].name) or ()
-        if len(dims) != 4 or not all(isinstance(d, int) and d > 0 for d in dims[1:]):
-            shown = ["?" if d is None else d for d in dims]
+        shown = ["?" if d is None else d for d in dims]
+        if len(dims) != 4:
+            raise self.error(f"input {inputs[0].name!r} has shape {shown}; a spec's input is a "
+                             "batch of images (N, C, H, W)")
+        if not all(isinstance(d, int) and d > 0 for d in dims[1:]):
             raise self.error(f"input {inputs[0].name!r} must be (N, C, H, W) with fixed C, H "
                              f"and W, got {shown}: export the model at a fixed image size")
         self.tensors[inputs[0].name] = INPUT
