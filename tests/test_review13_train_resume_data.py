@@ -75,3 +75,30 @@ def test_a_resume_on_cifar_batches_rewritten_with_other_images_is_refused(tmp_pa
                        r"trained on \(channel means [\d.]+, [\d.]+, [\d.]+ there, [\d.]+, "
                        r"[\d.]+, [\d.]+ here\): start a new --out"):
         train(_net(2), get_dataset(write(128), image_size=8), config.with_options(resume=True))
+
+
+def test_a_resume_on_the_same_data_in_another_folder_continues_and_says_so(tmp_path, capsys):
+    # A cluster job stages its data to a scratch folder named by the job: the next job's
+    # --resume read the same images from another path and was refused ("was trained on
+    # 'imagefolder:/scratch/job1', not 'imagefolder:/scratch/job2'"), so no preempted run
+    # could continue. The same kind, classes, image count and statistics now continue it.
+    import shutil
+    first = _folder(tmp_path / "job1", ("cat", "dog"))
+    config = quick(epochs=2, batch_size=2, out=str(tmp_path / "run"))
+    train(_net(2), get_dataset(f"imagefolder:{first}", image_size=8), config,
+          callbacks=[StopAtFirstStep()])
+    second = tmp_path / "job2"
+    shutil.move(first, second)
+    capsys.readouterr()
+    result = train(_net(2), get_dataset(f"imagefolder:{second}", image_size=8),
+                   config.with_options(resume=True))
+    assert result.epochs == 2
+    assert (f"note: {tmp_path / 'run'} was trained on imagefolder:{first} and continues on "
+            f"imagefolder:{second}: the same classes and as many images (6)"
+            ) in capsys.readouterr().err
+    # Another kind of data is still another dataset, whatever it holds.
+    with pytest.raises(CheckpointError, match=rf"was trained on 'imagefolder:{second}', not "
+                       r"'cifar10:/data'"):
+        from dataclasses import replace
+        train(_net(2), replace(get_dataset(f"imagefolder:{second}", image_size=8),
+                               name="cifar10:/data"), config.with_options(resume=True))

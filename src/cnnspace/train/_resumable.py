@@ -24,9 +24,9 @@ def check_resumable(checkpoint: Checkpoint, config: TrainConfig, data: DataSplit
                               "resume with the same ones or start a new --out (to train "
                               "longer too: the learning-rate schedule spans the epochs)")
     # another dataset first: it gives the model its input shape and class count
-    if checkpoint.payload.get("data") != data.name:
-        raise CheckpointError(f"{where} was trained on {checkpoint.payload.get('data')!r}, "
-                              f"not {data.name!r}")
+    trained_on = checkpoint.payload.get("data")
+    if trained_on != data.name and not _moved(checkpoint.payload, data):
+        raise CheckpointError(f"{where} was trained on {trained_on!r}, not {data.name!r}")
     saved, given = checkpoint.payload.get("spec"), spec and to_dict(spec)
     if saved != given:
         raise CheckpointError(f"{where} holds a different model than the one given "
@@ -36,6 +36,15 @@ def check_resumable(checkpoint: Checkpoint, config: TrainConfig, data: DataSplit
     _check_same_data(checkpoint.payload, where, data)
     _check_same_epochs(checkpoint, where, config, data, steps_per_epoch, world_size)
     return checkpoint
+
+
+def _moved(p: dict, data: DataSplits) -> bool:
+    """Whether ``data`` may be the run's dataset read from another folder (a cluster job's
+    scratch copy, named by the job): the same kind, with class names recorded on both sides,
+    which _check_same_data then holds to the run's, with its image count and statistics."""
+    kind = str(p.get("data")).partition(":")[0]
+    recorded = (p.get("preprocessing") or {}).get("classes")
+    return kind == data.name.partition(":")[0] and bool(recorded) and bool(data.classes)
 
 
 def _check_same_data(p: dict, where: str, data: DataSplits) -> None:

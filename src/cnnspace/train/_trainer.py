@@ -120,6 +120,7 @@ class Trainer:
         # CPU threads per worker and workers before the resume (older checkpoints lack them)
         self.saved_threads = checkpoint.payload.get("threads") if checkpoint else None
         self.saved_workers = checkpoint.payload.get("world_size") if checkpoint else None
+        self.saved_data = checkpoint.payload.get("data") if checkpoint else None
         if checkpoint is not None:
             self._restore(checkpoint)
             # A complete run's --resume trains nothing: config.yaml lists the sessions that did.
@@ -254,6 +255,10 @@ class Trainer:
         bit for bit as the uninterrupted run would."""
         out, threads, workers = self.files.out, torch.get_num_threads(), self.state.world_size
         tail = "so it will not end bit for bit as an uninterrupted run would"
+        if self.saved_data not in (None, self.data.name):  # check_resumable found it the same
+            progress.note(f"note: {out} was trained on {self.saved_data} and continues on "
+                          f"{self.data.name}: the same classes and as many images "
+                          f"({len(self.data.train):,})", always=True)
         if self.saved_workers not in (None, workers):
             # Each worker's share of the global batch, and its dropout draws, change.
             progress.note(f"note: {out} trained on {self.saved_workers} worker"
