@@ -59,6 +59,9 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
             for r in results.rows]
     _mark_front(_completed(results, rows), rows, results.objectives)
     axes = list(results.axes)
+    # The sweep and the parallel columns are over the axes that vary: one of a single value
+    # (kept to widen later) made `sr` with `pct3x3: [0.5]` a study of two knobs, and no sweep.
+    knobs = [a.name for a in space.axes if a.count != 1] or axes
     table, columns = f"trials{suffix}.csv", _columns(axes)
     _write_csv(out_dir / table, rows, columns)
     # The plots show the study's accuracy objective (top-5 for a study like the seed's
@@ -78,17 +81,17 @@ def _write(results: StudyResults, out_dir: Path, command_for, compare, suffix: s
                                f" without a {_plots.label(x)}" if unmeasured else "")
                             + left_off + FRONT_NOTES.get(x, ""),
                             _plots.pareto(have, x, accuracy, axes)))
-    if len(axes) == 1 and trained:
+    if len(knobs) == 1 and trained:
         # Every value of the knob, also one whose network another value built (widths floor).
-        knob = list({_value_key(r[axes[0]]): r for r in reversed(finished)}.values())
-        figures.append((f"sweep_{axes[0]}", f"{_plots.label(accuracy)} and model size against "
-                        f"{axes[0]} (as the seed's slides 30 and 31)"
-                        + _not_swept(rows, knob, axes[0]),
-                        _plots.sweep(knob, axes[0], accuracy)))
+        knob = list({_value_key(r[knobs[0]]): r for r in reversed(finished)}.values())
+        figures.append((f"sweep_{knobs[0]}", f"{_plots.label(accuracy)} and model size against "
+                        f"{knobs[0]} (as the seed's slides 30 and 31)"
+                        + _not_swept(rows, knob, knobs[0]),
+                        _plots.sweep(knob, knobs[0], accuracy)))
     if trained:
         figures += _edf_figures(results, finished, accuracy, compare)
         figures.append(("parallel", "parallel coordinates of every trained point",
-                        _plots.parallel(trained, axes + ["size_mib", "macs", accuracy],
+                        _plots.parallel(trained, knobs + ["size_mib", "macs", accuracy],
                                         accuracy)))
     # a running trial stores each epoch as it finishes: a report written meanwhile shows it
     running = {t.number: t.user_attrs["curve"] for t in results.trials
