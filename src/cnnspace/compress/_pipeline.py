@@ -150,11 +150,17 @@ def check_plan(trained: Trained, options: CompressOptions) -> None:
 
 def check_out(out: Path) -> None:
     """Fails at once, not after the evaluation and retraining before the first write, where
-    the output folder cannot be made: it, or a folder above it, is a file."""
+    the output folder cannot be made or written: it, or a folder above it, is a file, or the
+    nearest existing one (``out`` itself when it exists) gives no permission to write."""
     for folder in (out, *out.parents):
         if folder.exists():
             if not folder.is_dir():
                 raise CompressError(f"{out}: cannot be the output folder: {folder} is a file")
+            # W_OK and X_OK: files are made inside it (a read-only --out ran the whole
+            # pipeline and failed only at its first write)
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise CompressError(f"{out}: cannot be the output folder: no permission to "
+                                    f"write in {folder}; choose another --out")
             return
 
 
