@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 
-from ..data import DataError, dataset_names, get_dataset
+from ..data import DataError, TensorImages, dataset_names, get_dataset
+from .._memory import available_memory
 from .._parent import die_with_parent
 from ..errors import CnnspaceError, exit_status
 from ..train import (RECIPES, ConfigError, RunFiles, TrainConfig, check_initial_weights,
@@ -171,7 +172,9 @@ def run(args) -> int:
     if args.nproc > 1 and not under_torchrun():
         # Bad input fails here with one message, not in every worker.
         config.per_worker_batch(args.nproc)
-        spec = _model_and_data(args)[0]
+        spec, data, _ = _model_and_data(args)
+        _check_worker_copies(data, args.nproc)
+        del data  # freed before the workers read their own copies
         if config.init_from and not (args.resume and RunFiles(out).checkpoint.exists()):
             check_initial_weights(spec, config.init_from, config.init_layers == "shared")
         RunFiles(out).refuse_to_overwrite(bool(args.resume))
@@ -181,6 +184,24 @@ def run(args) -> int:
               "workers exchange; training alone, there is no exchange to compress",
               file=sys.stderr)
     return as_worker("train", lambda: _train(args, config, out))
+
+
+def _check_worker_copies(data, nproc: int) -> None:
+    """Every worker reads its own copy of an in-memory dataset: ``nproc`` copies must fit once
+    this command's is freed. The out-of-memory killer ended the workers otherwise, and the
+    command said only "killed by SIGKILL (out of memory?)"."""
+    copy = sum(split.images.nbytes for split in (data.train, data.test)
+               if isinstance(split, TensorImages))
+    room = available_memory()
+    if not copy or room is None or nproc * copy <= room + copy:
+        return
+
+    def gib(nbytes: int) -> str:
+        return f"{nbytes / 2**30:.3g} GiB"
+    raise CnnspaceError(f"--nproc {nproc}: each worker holds the images of {data.name} in "
+                        f"memory ({gib(copy)}), {gib(nproc * copy)} for {nproc} workers, and "
+                        f"{gib(room + copy)} is available with this command's copy freed: use "
+                        "fewer workers or a smaller --image-size")
 
 
 def launch_workers(nproc: int, module_args: list[str]) -> int:
