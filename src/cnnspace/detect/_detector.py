@@ -2,6 +2,8 @@
 shapes, post-processing settings); saved and loaded as one checkpoint file."""
 from __future__ import annotations
 
+import math
+import numbers
 import os
 import pickle
 from dataclasses import asdict, dataclass, field
@@ -39,9 +41,59 @@ class DetectorConfig:
     info: dict = field(default_factory=dict)  # how it was trained: data, steps, time, ...
 
     def __post_init__(self):
-        object.__setattr__(self, "classes", tuple(self.classes))
-        object.__setattr__(self, "anchor_shapes",
-                           tuple((float(w), float(h)) for w, h in self.anchor_shapes))
+        # Checked here, where every detector (built, loaded, or changed by `detect predict`)
+        # gets its settings: a hand-edited detector.pt raised tracebacks, or gave boxes from
+        # NaN or negative anchors and thresholds without a word.
+        classes = () if isinstance(self.classes, str) else _tuple_or_empty(self.classes)
+        if not classes or not all(isinstance(c, str) and c for c in classes) \
+                or len(set(classes)) != len(classes):
+            raise _bad("classes", "distinct non-empty class names", self.classes)
+        try:
+            anchors = tuple((_positive(w), _positive(h)) for w, h in self.anchor_shapes)
+        except (TypeError, ValueError):  # not iterable, not pairs, not positive numbers
+            raise _bad("anchor_shapes", "(width, height) pairs of finite positive numbers",
+                       self.anchor_shapes) from None
+        object.__setattr__(self, "classes", classes)
+        object.__setattr__(self, "anchor_shapes", anchors)
+        if not 0 <= _number(self.score_threshold) < 1:  # NaN fails too
+            raise _bad("score_threshold", "a number in [0, 1)", self.score_threshold)
+        if not 0 < _number(self.nms_iou) <= 1:
+            raise _bad("nms_iou", "an IoU in (0, 1]", self.nms_iou)
+        if isinstance(self.top_n, bool) or not isinstance(self.top_n, numbers.Integral) \
+                or self.top_n < 1:
+            raise _bad("top_n", "a positive integer", self.top_n)
+        # plain Python numbers: numpy's would not load back with weights-only loading
+        for name, kind in (("score_threshold", float), ("nms_iou", float), ("top_n", int)):
+            object.__setattr__(self, name, kind(getattr(self, name)))
+        if not isinstance(self.info, dict):
+            raise _bad("info", "a mapping", self.info)
+
+
+def _bad(name: str, what: str, value) -> CnnspaceError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."  # one line, however long
+    return CnnspaceError(f"detector setting {name!r} must be {what}, got {shown}")
+
+
+def _tuple_or_empty(value) -> tuple:
+    try:
+        return tuple(value)
+    except TypeError:
+        return ()
+
+
+def _number(value) -> float:
+    """``value`` as a float; NaN, which fails every range check, for what is no real number."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's too
+        return math.nan
+    return float(value)
+
+
+def _positive(value) -> float:
+    number = _number(value)
+    if not 0 < number < math.inf:
+        raise ValueError(f"{value!r} is no finite positive number")
+    return number
 
 
 class Detector:
@@ -107,12 +159,21 @@ class Detector:
             raise CnnspaceError(f"{path}: unsupported detector checkpoint version "
                                 f"{state.get('version')!r} (this cnnspace reads "
                                 f"{CHECKPOINT_VERSION})")
-        try:
+        try:  # from_dict's own errors name the file
             spec = from_dict(state["spec"], source=str(path))
+        except KeyError as e:
+            raise CnnspaceError(f"{path}: damaged detector checkpoint: no {e}") from None
+        try:
             detector = cls(spec, DetectorConfig(**state["config"]))
             detector.module.load_state_dict(state["state_dict"])
-        except (KeyError, TypeError, RuntimeError) as e:
+        except (KeyError, TypeError, RuntimeError, CnnspaceError) as e:
+            # CnnspaceError: a setting DetectorConfig or Detector refuses, said with the file
             raise CnnspaceError(f"{path}: damaged detector checkpoint: {e}") from None
+        broken = next((k for k, v in detector.module.state_dict().items()
+                       if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+        if broken:  # it would score every anchor NaN: an mAP of 0 and no boxes, without a word
+            raise CnnspaceError(f"{path}: its weights hold NaN or infinity ({broken}): the "
+                                "training diverged; use a detector with finite weights")
         return detector
 
 
