@@ -19,6 +19,7 @@ LOST = "lost"  # cut short and not queued again: its workers kept dying (RetryTr
 STARTED = "started"  # set when a trial begins: a finished trial still marked so was cut short
 STUDY_ATTR = "cnnspace_study"          # the study file's content, on the Optuna study
 FEASIBILITY_ATTR = "cnnspace_feasibility"
+SAMPLING_ATTR = "cnnspace_sampling"    # 'sampler / pruner' of each run that changed them
 # Per-trial measurements, in the order the report's table and trials.csv show them.
 METRIC_COLUMNS = ("top1", "best_top1", "top5", "params", "size_mib", "size_mb", "macs", "flops",
                   "activations", "train_flops", "latency_ms", "train_seconds", "epochs")

@@ -10,7 +10,8 @@ from optuna.trial import FrozenTrial
 
 from ._errors import StudyError
 from ._objectives import OBJECTIVES, Objective
-from ._records import FEASIBILITY_ATTR, STUDY_ATTR, Counts, count, trial_rows
+from ._records import FEASIBILITY_ATTR, SAMPLING_ATTR, STUDY_ATTR, Counts, count, trial_rows
+from ._session import sampling_of
 from ._storage import open_storage, redact, storage_url
 
 
@@ -27,6 +28,7 @@ class StudyResults:
     rows: list[dict[str, Any]]       # one per trial (see trial_rows)
     counts: Counts
     feasibility: dict[str, Any]
+    sampling: tuple[str, ...] = ()   # 'sampler / pruner' of each run, in order
 
     def __repr__(self) -> str:  # the config, trials and rows are long: counts only
         return (f"StudyResults(name={self.name!r}, storage={self.storage!r}, objectives="
@@ -70,4 +72,5 @@ def load_results(location: str | os.PathLike, study_name: str | None = None) -> 
     return StudyResults(study_name, redact(storage_url(location)), config,
                         tuple(OBJECTIVES[n] for n in config["objectives"]), axes, trials,
                         trial_rows(trials, list(axes)), count(trials),
-                        study.user_attrs.get(FEASIBILITY_ATTR, {}))
+                        study.user_attrs.get(FEASIBILITY_ATTR, {}),
+                        tuple(study.user_attrs.get(SAMPLING_ATTR) or [sampling_of(config)]))

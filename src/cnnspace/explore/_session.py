@@ -12,7 +12,7 @@ from ..errors import CnnspaceError
 from ..space import DesignSpace
 from ._errors import StudyError
 from ._points import Feasibility, check_feasible, fit_space
-from ._records import FEASIBILITY_ATTR, STUDY_ATTR
+from ._records import FEASIBILITY_ATTR, SAMPLING_ATTR, STUDY_ATTR
 from ._study_file import StudyFile, expect_study
 
 
@@ -110,7 +110,17 @@ def open_study(storage: optuna.storages.BaseStorage, name: str, prepared: Prepar
                          f"{' and '.join(changed)}; its trials would not compare with this "
                          "file's. Give another --study-name or --out (or restore the file)",
                          source=study_file.source)
+    # The stored file stays the first run's (its seed orders a grid); a run with another
+    # sampler or pruner is listed, or the report named the first run's sampler alone.
+    runs = study.user_attrs.get(SAMPLING_ATTR) or [sampling_of(stored)]
+    if runs[-1] != sampling_of(study_file.to_dict()):
+        study.set_user_attr(SAMPLING_ATTR, [*runs, sampling_of(study_file.to_dict())])
     return study
+
+
+def sampling_of(config: dict[str, Any]) -> str:
+    """'tpe / median': a study file's sampler and pruner, as the report names them."""
+    return f"{config['sampler']['name']} / {config['pruner']['name']}"
 
 
 TRAINING_IDENTITY = ("data", "image_size", "train")  # what makes two studies train alike

@@ -13,6 +13,7 @@ from optuna.trial import TrialState
 from .._atomic import write_atomic, write_text_atomic
 from .._csv import rows_to_csv
 from ..explore import METRIC_COLUMNS, Counts, StudyError, StudyResults, curves, pareto_mask
+from ..explore._session import sampling_of
 from ..space import DesignSpace
 from . import _html as H
 from . import _plots
@@ -312,7 +313,7 @@ def _summary(results: StudyResults, space: DesignSpace, trained_points: int) -> 
              ("training", f"{cfg.get('data')}{size}: {epochs} epoch{'s' if epochs != 1 else ''}"
               f", batch {train.get('batch_size')}, {train.get('optimizer')} lr "
               f"{train.get('lr')}, {train.get('schedule')} (recipe {train.get('recipe')})"),
-             ("sampler / pruner", f"{cfg['sampler']['name']} / {cfg['pruner']['name']}"),
+             ("sampler / pruner", ", then ".join(results.sampling) or sampling_of(cfg)),
              ("trials", f"{c.trained} trained, {c.pruned} pruned, {c.reused} reused, "
               f"{c.failed} failed, {c.lost} lost, {c.infeasible} infeasible (never trained), "
               f"{c.running} running, {c.waiting} queued; {trained_points} distinct "
