@@ -5,7 +5,6 @@ worker's trials, on this machine or another."""
 from __future__ import annotations
 
 import threading
-import time
 from contextlib import nullcontext
 from datetime import datetime
 
@@ -34,8 +33,10 @@ class Monitor:
         self.whole_grid = whole_grid  # trials done counts the grid's own, as the workers do
         self.workers, self.epochs = workers, epochs
         self.console = console or Console(stderr=True, highlight=False)
-        self.seen: set[int] = set()
-        self.started = time.time()
+        # Trials that ended before this run are not its own: a time check (ended after the
+        # monitor started, less a second of slack) printed an earlier run's last trials again
+        # when the same command was run at once.
+        self.seen: set[int] = {t.number for t in self._trials() if t.state.is_finished()}
         self._stop = threading.Event()
         self._status = None
         self._error: Exception | None = None
@@ -43,8 +44,7 @@ class Monitor:
     # -- reading -----------------------------------------------------------------------------
 
     def poll(self) -> Counts:
-        trials = optuna.load_study(study_name=self.study_name,
-                                   storage=self.storage).get_trials(deepcopy=False)
+        trials = self._trials()
         retried = retried_numbers(trials)
         counts = self._count(trials, retried)
         finished = sorted((t for t in trials if t.state.is_finished() and t.datetime_complete),
@@ -52,15 +52,18 @@ class Monitor:
         for i, t in enumerate(finished):
             if t.number not in self.seen:
                 self.seen.add(t.number)
-                if t.datetime_complete.timestamp() >= self.started - 1:
-                    # The study as it stood when this trial ended, though one poll may find
-                    # several ended.
-                    then = finished[:i + 1]
-                    self.console.print(self._line(t, then, self._count(then, retried), retried),
-                                       markup=False, soft_wrap=True)
+                # The study as it stood when this trial ended, though one poll may find several
+                # ended.
+                then = finished[:i + 1]
+                self.console.print(self._line(t, then, self._count(then, retried), retried),
+                                   markup=False, soft_wrap=True)
         if self._status is not None:
             self._status.update(self.status(trials, counts))
         return counts
+
+    def _trials(self) -> list[FrozenTrial]:
+        return optuna.load_study(study_name=self.study_name,
+                                 storage=self.storage).get_trials(deepcopy=False)
 
     def _count(self, trials: list[FrozenTrial], retried: set[int]) -> Counts:
         return count(budget_trials(trials, self.whole_grid), retried)
