@@ -114,7 +114,16 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
         raise CompressError(f"{checkpoint}: its weights hold NaN or infinity ({broken[0]}"
                             f"{f' and {len(broken) - 1} more' if len(broken) > 1 else ''}): "
                             "the training diverged; compress a checkpoint with finite weights")
-    shape = ckpt.payload.get("input_shape") or list(ckpt.spec.input)
+    # The weights are the spec's: a recorded input size that contradicts it (a damaged or
+    # edited file) had the data read at that size, and evaluation crashed in torch.
+    shape = list(ckpt.spec.input)
+    recorded = ckpt.payload.get("input_shape")
+    if recorded is not None and (not isinstance(recorded, (list, tuple))
+                                 or list(recorded) != shape):
+        shown = "x".join(map(str, recorded)) if isinstance(recorded, (list, tuple)) \
+            else repr(recorded)
+        raise CompressError(f"{checkpoint}: damaged checkpoint: it records input {shown}, "
+                            f"its spec {'x'.join(map(str, shape))}")
     splits = trained_data(str(checkpoint), ckpt.payload.get("data"), data, shape[1])
     # Retraining, the accuracies reported and the file's recorded preprocessing must all see
     # the images as training did, which `cnnspace evaluate` of the written file does too.
