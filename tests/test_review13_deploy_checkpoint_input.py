@@ -45,3 +45,26 @@ def test_compress_says_so_in_one_line(tampered, tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert code != 0 and "Traceback" not in err and len(lines) == 1, err
     assert str(tampered) in lines[0]
+
+
+def _rgb_folder(root):
+    """An image folder of the digits' ten class names, in colour (3 channels, not 1)."""
+    from PIL import Image
+    for split in ("train", "val"):
+        for c in range(10):
+            (root / split / str(c)).mkdir(parents=True)
+            for i in range(2):
+                Image.new("RGB", (8, 8), (25 * c, 10 * i, 90)).save(root / split / str(c) /
+                                                                     f"{i}.png")
+    return root
+
+
+def test_data_of_other_channels_than_the_weights_is_refused_in_one_line(tampered, tmp_path,
+                                                                        capsys):
+    folder = _rgb_folder(tmp_path / "rgb")
+    checkpoint = tampered.parent / "checkpoint.pt"
+    code, _, err = run(capsys, "compress", checkpoint, "--data", f"imagefolder:{folder}",
+                       "--out", tmp_path / "z", "--no-progress")
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code != 0 and "Traceback" not in err and len(lines) == 1, err
+    assert str(checkpoint) in lines[0] and "1x8x8" in lines[0] and "3x8x8" in lines[0]

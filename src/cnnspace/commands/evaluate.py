@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..compress import is_cnnz
-from ..compress._preprocess import as_trained, trained_data
+from ..compress._preprocess import as_trained, check_input, trained_data
 from ..errors import CnnspaceError
 from ._checkpoints import checked_preprocessing, refuse_detector
 from ._common import dump_json, names_checkpoint
@@ -55,9 +55,7 @@ def run(args) -> int:
     spec, model, trained_on, preprocessing, size = _load(args.model)
     refuse_detector(args.model, trained_on, "`cnnspace evaluate` measures classifiers")
     data = trained_data(args.model, trained_on, args.data, spec.input[1])
-    if data.input_shape != tuple(spec.input):  # the weights are the trained input's
-        raise CnnspaceError(f"{args.model} was trained on {'x'.join(map(str, spec.input))} "
-                            f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
+    check_input(args.model, data, spec.input)  # the weights are the trained input's
     as_trained(args.model, data, preprocessing)
     fit_spec(spec, data)  # a clear error if the classes do not fit the model
     too_large = memory_shortfall(spec, torch.device("cpu"),

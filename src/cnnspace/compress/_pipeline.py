@@ -27,7 +27,7 @@ from ._container import ContainerBytes, is_cnnz, write_cnnz
 from ._dead import live_weights
 from ._errors import CompressError
 from ._load import decompress
-from ._preprocess import as_trained, trained_data
+from ._preprocess import as_trained, check_input, trained_data
 from ._prune import apply_masks, freeze, magnitude_masks
 from ._report import compression_report, write_report
 from ._schedule import Schedule, bit_widths, parse_schedule, plan_bits, weighted_layers
@@ -125,6 +125,7 @@ def load_trained(checkpoint: str | os.PathLike, data: str | None = None) -> Trai
         raise CompressError(f"{checkpoint}: damaged checkpoint: it records input {shown}, "
                             f"its spec {'x'.join(map(str, shape))}")
     splits = trained_data(str(checkpoint), ckpt.payload.get("data"), data, shape[1])
+    check_input(str(checkpoint), splits, shape)
     # Retraining, the accuracies reported and the file's recorded preprocessing must all see
     # the images as training did, which `cnnspace evaluate` of the written file does too.
     as_trained(str(checkpoint), splits, ckpt.preprocessing)

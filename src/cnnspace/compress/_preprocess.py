@@ -23,6 +23,15 @@ def trained_data(where: str, recorded: str | None, given: str | None,
                         "give --data DATASET") from None
 
 
+def check_input(where: str, data: DataSplits, trained_input) -> None:
+    """Refuses data whose images are not of the size and channels the weights were trained
+    on (--data of another dataset): torch would fail on them with a traceback, or a network
+    of global pooling would run on them and score nonsense."""
+    if tuple(data.input_shape) != tuple(trained_input):
+        raise CompressError(f"{where} was trained on {'x'.join(map(str, trained_input))} "
+                            f"images; {data.name} has {'x'.join(map(str, data.input_shape))}")
+
+
 def as_trained(where: str, data, preprocessing: dict | None) -> None:
     """Normalises ``data``'s splits with the statistics ``preprocessing`` recorded at training
     (another dataset's own statistics would shift every input the model sees) and refuses
