@@ -57,19 +57,26 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     return args
 
 
+def _stopped(stop: KeyboardInterrupt, command: str) -> int:
+    status = exit_status(stop)
+    print(f"{' '.join(['cnnspace', command]).strip()}: "
+          f"{'terminated' if status == 143 else 'interrupted'}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = _parse(make_parser(argv[0] if argv else None), argv)
+    try:  # loading a command's modules (torch, optuna...) takes seconds: Ctrl-C may come then
+        args = _parse(make_parser(argv[0] if argv else None), argv)
+    except KeyboardInterrupt as stop:
+        return _stopped(stop, argv[0] if argv else "")
     try:
         return args.run(args) or 0
     except CnnspaceError as e:
         print(f"cnnspace {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
-        status = exit_status(stop)
-        print(f"cnnspace {args.command}: {'terminated' if status == 143 else 'interrupted'}",
-              file=sys.stderr)
-        return status
+        return _stopped(stop, args.command)
     except BrokenPipeError:
         return 0
     except OSError as e:  # the machine's, not the input's: a full disk, no permission
