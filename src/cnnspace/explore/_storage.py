@@ -85,6 +85,10 @@ class Heartbeat:
         return RetryTrial(self.max_retry, self.max_deaths)
 
 
+_SQLITE = {".sqlite", ".sqlite3"}
+_NOT_STORAGE = {".json", ".yaml", ".yml", ".csv", ".txt", ".html", ".pt", *_SQLITE}
+
+
 def storage_url(location: str | os.PathLike) -> str:
     """The storage URL, or journal file path, that a folder, file or URL stands for. A folder
     means its journal, or its SQLite database if only that exists."""
@@ -94,6 +98,11 @@ def storage_url(location: str | os.PathLike) -> str:
     if "://" in text:
         return text
     path = Path(text).resolve()
+    if path.suffix.lower() in _NOT_STORAGE and not path.exists():
+        # a mistyped storage, or a study file given for it, would become a folder of that name
+        hint = (f"; for SQLite give sqlite:///{path}" if path.suffix.lower() in _SQLITE else "")
+        raise CnnspaceError(f"{text}: a study is stored in a folder, a .journal or .db file, or "
+                            f"a storage URL; a new {path.suffix} name is none of these{hint}")
     if path.suffix == ".journal" or (path.is_file() and path.suffix != ".db"):
         return str(path)
     if path.suffix == ".db":
