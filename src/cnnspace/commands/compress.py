@@ -138,14 +138,15 @@ def run(args) -> int:
         # before the checkpoints are read: an --out that is a file met claimed_folder's
         # StopIteration (a traceback)
         check_writable(args.out, "--out", folder=True)
-        _refuse_earlier_result(Path(args.out))
+        _refuse_earlier_result(Path(args.out), args.table)
     trained = [_load_trained(path, args.data) for path in args.checkpoints]
     out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
     # Two commands on one --out would write over each other's files: one's compression.json
     # could describe the other's model.cnnz.
     with claimed_folder(out, f"{out} is being written by another command; wait for it to end "
                         "or choose another --out"):
-        _refuse_earlier_result(out)  # again: one that ended since may have left its result
+        # again: one that ended since may have left its result
+        _refuse_earlier_result(out, args.table)
         # Claimed now, so no live command writes these names here: any found are a killed one's.
         remove_stale_files(out, (*RESULTS, "model.cnnz"))
         if args.table:
@@ -169,11 +170,17 @@ def _show_report(args, report: dict, out: Path) -> None:
         _print_report(report, out)
 
 
-def _refuse_earlier_result(out: Path) -> None:
+def _refuse_earlier_result(out: Path, table: bool) -> None:
     for earlier in RESULTS:
         if (out / earlier).exists():
             raise CnnspaceError(f"{out} already holds a compression result ({earlier}); "
                                 "choose another --out")
+    # A model.cnnz alone (a file of the user's, or a result whose report a kill or a full disk
+    # lost) is a finished container too, which compress would replace without a word; the
+    # table writes its files into a folder per model, never this name.
+    if not table and (out / "model.cnnz").exists():
+        raise CnnspaceError(f"{out} already holds a model.cnnz (without its compression.json): "
+                            "choose another --out, or move that file away")
 
 
 def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: str) -> None:
