@@ -49,6 +49,29 @@ def test_a_training_step_counts_the_outputs_its_backward_pass_reads():
     assert batch_memory(RESIDUAL, 2, training=False) == (768 + 2048) * 2 * 4
 
 
+SQUEEZE_EXCITE = loads("""
+name: se
+input: [3, 8, 8]
+layers:
+  - {name: conv1, type: conv2d, out_channels: 4, kernel: 3, padding: 1}
+  - {name: pool, type: global_avgpool}
+  - {name: gate, type: hardsigmoid}
+  - {name: scaled, type: mul, inputs: [conv1, gate]}
+  - {name: act, type: hardswish}
+  - {name: flat, type: flatten}
+  - {name: fc, type: linear, out_features: 10}
+  - {name: logp, type: log_softmax}
+""")
+
+
+def test_a_squeeze_excitation_step_keeps_what_mul_and_hard_swish_read():
+    # By hand, per image: mul's backward reads both its inputs (conv1's 4x8x8 and the gate's 4),
+    # hardsigmoid and hardswish read theirs (the pooled 4; mul's 256), linear reads hardswish's
+    # 256 through the flatten view, log_softmax its own 10 outputs. Plus the input, 3x8x8.
+    assert batch_memory(SQUEEZE_EXCITE, 2, training=True) == (
+        192 + 256 + 4 + 4 + 256 + 256 + 10) * 2 * 4
+
+
 def test_the_need_counts_the_input_and_the_layers_outputs_kept():
     # SqueezeNet: every output but pools' and concats' is read by a relu, a conv or a pool
     a = analyze(NET)

@@ -15,9 +15,10 @@ from ._analyze import analyze
 # computed in place read their output, which is that same memory. A type missing here only makes
 # the count smaller: it stays a lower bound.
 INPUT_KEEPING_TYPES = frozenset({"conv2d", "linear", "batchnorm", "lrn", "maxpool",
-                                 "global_maxpool", "gelu", "silu", "relu6", "leaky_relu"})
+                                 "global_maxpool", "gelu", "silu", "relu6", "leaky_relu",
+                                 "hardswish", "hardsigmoid", "mul"})
 # Layers whose backward pass reads their own output (relu, when it has memory of its own).
-OUTPUT_KEEPING_TYPES = frozenset({"relu", "sigmoid", "tanh", "softmax"})
+OUTPUT_KEEPING_TYPES = frozenset({"relu", "sigmoid", "tanh", "softmax", "log_softmax"})
 
 
 def free_memory(device: torch.device) -> int | None:
