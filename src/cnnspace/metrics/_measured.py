@@ -325,7 +325,8 @@ def benchmark(spec: NetSpec, module: nn.Module | None = None, *, batches=(1, 8),
             try:
                 train, train_reason = _train(profiled, spec, train_batch, flops,
                                              peak, min_time_s), None
-            except RuntimeError as e:  # e.g. batch norm over a single value per channel
+            except (RuntimeError, ValueError) as e:
+                # e.g. batch norm over a single value per channel (a ValueError, from torch)
                 train_reason = f"the training step failed: {str(e).strip().splitlines()[0]}"
         elif train_batch:
             train_reason = "training needs a torch backend"
