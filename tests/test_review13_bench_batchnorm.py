@@ -14,7 +14,7 @@ def test_a_training_step_torch_refuses_is_left_out_with_its_reason(capsys):
     assert result.train is None
     assert result.train_unavailable_reason.startswith("the training step failed: Expected more than 1 "
                                           "value per channel")
-    assert result.results  # the inference timings are kept
+    assert result.backends  # the inference timings are kept
     assert main(["bench", "firenet", "--set", "batchnorm=true", "--set", "num_classes=10",
                  "--input", "3x32x32", "--batch", "1", "--backend", "torch", "--threads", "1",
                  "--min-time", "0.02", "--peak-size", "128", "--format", "json"]) == 0
