@@ -427,3 +427,35 @@ def test_default_folders_of_runs_started_in_the_same_second_differ(capsys, tmp_p
     first = tmp_path / "runs" / "compress-tiny-run0-20261126-010203"
     assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == [first.name, first.name + "-2"]
     assert (first / "compression.json").exists() and (Path(f"{first}-2") / "model.cnnz").exists()
+
+
+def test_threads_set_evaluation_and_retraining(capsys, tmp_path, checkpoint, monkeypatch):
+    # Retraining ran on the checkpoint's recorded thread count, or every core: 7 images/s on a
+    # shared machine, where one thread gave 100-400. --threads sets both, as train's does.
+    import torch
+
+    from cnnspace.compress import _pipeline
+    seen = {"train": [], "evaluate": []}
+    real_train, real_evaluate = _pipeline.train, _pipeline.evaluate
+
+    def spied_train(model, data, config):
+        seen["train"].append((config.threads, torch.get_num_threads()))
+        return real_train(model, data, config)
+
+    def spied_evaluate(*args, **kwargs):
+        seen["evaluate"].append(torch.get_num_threads())
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(_pipeline, "train", spied_train)
+    monkeypatch.setattr(_pipeline, "evaluate", spied_evaluate)
+    before = torch.get_num_threads()
+    code, _, err = run(capsys, "compress", checkpoint, "--sparsity", "0.5", "--retrain-epochs",
+                       "1", "--threads", "1", "--out", tmp_path / "z", "--no-progress")
+    assert code == 0, err
+    assert seen["train"] and set(seen["train"]) == {(1, 1)}
+    assert seen["evaluate"] and set(seen["evaluate"]) == {1}
+    assert torch.get_num_threads() == before  # the caller's setting again
+    code, _, err = run(capsys, "compress", checkpoint, "--threads", "0", "--out", tmp_path / "y")
+    assert code == 2 and "--threads expects" in err
+    code, _, err = run(capsys, "compress", "--predict", "squeezenet1_0", "--threads", "1")
+    assert code == 2 and "--threads" in err

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
 from rich.table import Table
 
 from .._atomic import check_writable, write_text_atomic
+from .._threads import torch_threads
 from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
 from ._checkpoints import refuse_detector
-from ._common import dump_json, load_model, new_run_folder, stderr_console, table_console
+from ._common import (check_threads, dump_json, load_model, new_run_folder, stderr_console,
+                      table_console)
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
 RESULTS = ("compression.json", "table.json")  # what compress and --table write last
@@ -47,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--retrain-lr-factor", type=float, metavar="F",
                    help="retraining learning rate as a fraction of the recipe's (default 0.1)")
     p.add_argument("--out", metavar="DIR", help="output folder (default runs/compress-NAME-TIME)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for evaluating and retraining (default: the checkpoint's "
+                   "training setting, else torch's; 1 is steadier on a shared machine)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--table", action="store_true",
                       help="the slide-34 table: baseline / SVD / pruning / Deep Compression / int8")
@@ -106,7 +112,7 @@ def run(args) -> int:
         if args.checkpoints:
             raise CnnspaceError("--predict takes a model, not checkpoints")
         unused = _given(args, "--huffman", "--data", "--retrain-epochs", "--retrain-lr-factor",
-                        "--out")
+                        "--out", "--threads")
         if unused:
             # Huffman's gain depends on the trained weights' values: no analytic figure exists
             raise CnnspaceError(f"{', '.join(unused)}: --predict sizes the plan from the spec "
@@ -121,6 +127,7 @@ def run(args) -> int:
     if not args.checkpoints:
         raise CnnspaceError("give a CHECKPOINT to compress (or --table CHECKPOINTS..., or "
                             "--predict MODEL)")
+    check_threads(args.threads)
     if not args.table and len(args.checkpoints) > 1:
         raise CnnspaceError("several checkpoints are compared with --table")
     # Training and torch are needed from here on only.
@@ -140,6 +147,9 @@ def run(args) -> int:
         check_writable(args.out, "--out", folder=True)
         _refuse_earlier_result(Path(args.out), args.table)
     trained = [_load_trained(path, args.data) for path in args.checkpoints]
+    if args.threads is not None:  # retraining would set the checkpoint's own count again
+        trained = [replace(t, config=t.config.with_options(threads=args.threads))
+                   for t in trained]
     out = Path(args.out) if args.out else new_run_folder(f"compress-{trained[0].name}")
     # Two commands on one --out would write over each other's files: one's compression.json
     # could describe the other's model.cnnz.
@@ -149,13 +159,14 @@ def run(args) -> int:
         _refuse_earlier_result(out, args.table)
         # Claimed now, so no live command writes these names here: any found are a killed one's.
         remove_stale_files(out, (*RESULTS, "model.cnnz"))
-        if args.table:
-            return _table(args, trained, options, out, note)
-        try:
-            report = compress(trained[0], options, out, note)
-        except ReportNotWritten as e:
-            _show_report(args, e.report, out)  # measured, and its model.cnnz written
-            raise
+        with torch_threads(args.threads):
+            if args.table:
+                return _table(args, trained, options, out, note)
+            try:
+                report = compress(trained[0], options, out, note)
+            except ReportNotWritten as e:
+                _show_report(args, e.report, out)  # measured, and its model.cnnz written
+                raise
     _show_report(args, report, out)
     accuracy = report["accuracy"]
     _warn_if_destroyed(accuracy["after"]["top1"], accuracy["before"]["top1"],
