@@ -2,9 +2,6 @@
 compress spends its evaluation and retraining, not when model.cnnz is finally written."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from cnnspace.compress import CompressError, CompressOptions, compress
@@ -13,26 +10,6 @@ from cnnspace.train import train
 from _cli import run
 from _nets import tiny_yaml
 from _training import quick, small_trained
-
-
-@pytest.fixture
-def read_only(tmp_path, monkeypatch):
-    """A folder without write permission, as a non-root user sees it: root ignores the mode
-    bits, so for root the permission check is made to answer as it would for anyone else."""
-    folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o555)
-    real = os.access
-
-    def access(path, mode, *args, **kwargs):
-        if Path(path).absolute() == folder and mode & os.W_OK:
-            return False
-        return real(path, mode, *args, **kwargs)
-
-    if os.geteuid() == 0:
-        monkeypatch.setattr(os, "access", access)
-    yield folder
-    folder.chmod(0o755)
 
 
 def _no_work(*args, **kwargs):

@@ -28,6 +28,10 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> 
         raise CnnspaceError(f"{flag} {path} is a folder: give the name of the file to write")
     if folder and path.exists() and not path.is_dir():
         raise CnnspaceError(f"{flag} {path} is a file: give a folder")
+    if folder and path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
+        # files are made inside it: a read-only one failed only at the first write, after
+        # the work whose results it was to hold
+        raise CnnspaceError(f"{flag} {path}: cannot write in it (no permission)")
     parent = path.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent  # made when the file is written
