@@ -409,6 +409,13 @@ def test_a_checkpoint_missing_an_entry_is_a_clear_error_on_load_and_on_resume(tm
         save_checkpoint(tmp_path / "cut.pt", {k: v for k, v in payload.items() if k != entry})
         with pytest.raises(CheckpointError, match=f"cut.pt: damaged checkpoint: no '{entry}'"):
             load_checkpoint(tmp_path / "cut.pt")
+    # a 'model' entry of another kind: evaluate, export, bench and compress failed with an
+    # AttributeError traceback
+    for model in (None, [1, 2], {"fc.weight": "not a tensor"}):
+        save_checkpoint(tmp_path / "odd.pt", {**payload, "model": model})
+        with pytest.raises(CheckpointError, match="odd.pt: damaged checkpoint: its 'model' entry "
+                                                  "is not a mapping of weight names to tensors"):
+            load_checkpoint(tmp_path / "odd.pt")
     save_checkpoint(out / "checkpoint.pt", {k: v for k, v in payload.items()
                                             if k != "optimizer"})
     with pytest.raises(CheckpointError, match="damaged checkpoint: no 'optimizer' entry"):

@@ -178,6 +178,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except (SpecError, CnnspaceError) as e:
         raise CheckpointError(f"{path}: damaged checkpoint: {e}") from None
     require_entries(checkpoint, ("model",))
+    state = payload["model"]
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        # every command that reads the weights failed with an AttributeError traceback
+        raise CheckpointError(f"{path}: damaged checkpoint: its 'model' entry is not a mapping "
+                              "of weight names to tensors")
     return checkpoint
 
 
