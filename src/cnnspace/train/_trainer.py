@@ -270,8 +270,9 @@ class Trainer:
         if self.saved_threads not in (None, threads):
             # Kernels split their sums by thread: other threads, other rounding.
             progress.note(f"note: {out} trained with {self.saved_threads} thread"
-                          f"{'s' if self.saved_threads != 1 else ''} per worker and continues with {threads}: the arithmetic differs, "
-                          f"{tail} (--threads {self.saved_threads} keeps it)", always=True)
+                          f"{'s' if self.saved_threads != 1 else ''} per worker and continues "
+                          f"with {threads}: the arithmetic differs, {tail} (--threads "
+                          f"{self.saved_threads} keeps it)", always=True)
 
     def _shared_layers_note(self) -> str:
         fresh, unused = self.init_from["fresh"], self.init_from["unused"]
