@@ -3,9 +3,8 @@
 Weights are read for their shapes only (external data files are never opened): the import
 checks that each layer's weights have the shapes the spec's layer gives them, so that the spec
 counts what the file holds. Where ONNX's own shape inference knows a tensor's shape, the spec
-must infer the same. Operators
-without a spec layer are refused by name, never counted as zero. Reading needs the ``onnx``
-package (``pip install 'cnnspace[onnx]'``), not torch.
+must infer the same. Operators without a spec layer are refused by name, never counted as zero.
+Reading needs the ``onnx`` package (``pip install 'cnnspace[onnx]'``), not torch.
 """
 from __future__ import annotations
 
