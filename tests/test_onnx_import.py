@@ -243,3 +243,14 @@ def test_onnx_s_own_test_models_import_or_are_refused_in_one_line():
             assert str(e).startswith(str(path)) and "\n" not in str(e)
     assert {"test_Conv2d_depthwise_padded", "test_BatchNorm2d_momentum_eval",
             "test_MaxPool2d", "test_AvgPool2d_stride", "test_Conv2d_dilated"} <= set(imported)
+
+
+@pytest.mark.parametrize("written, name", [("a\nb", "a_b"), ("input", "input_2"), ("", "Relu"),
+                                           ("...", "Relu"), ("/block/block.1/Relu",
+                                                             "block_1_Relu")])
+def test_any_node_name_becomes_a_layer_name(written, name):
+    # a name a terminal would not print was refused, though the model is valid ONNX
+    model = _model([helper.make_node("Relu", ["x"], ["y"], name=written)])
+    spec = from_onnx(model.SerializeToString(), "n.onnx")
+    assert spec.layers[0].name == name
+    assert spec.meta.get("renamed", {}).get(name, name) == (written or name)

@@ -225,14 +225,15 @@ class _Reader:
             tensor == o.name for o in self.graph.output)
 
     def _name(self, node) -> str:
-        """The node's name with '/' and '.' (reserved in spec names) as '_'. torch writes its
-        module path scope by scope, each repeating its parent's: ``/features/features.0/Conv``
-        becomes ``features_0_Conv``."""
+        """The node's name with '/' and '.' (reserved in spec names), and characters a terminal
+        would not print, as '_'. torch writes its module path scope by scope, each repeating
+        its parent's: ``/features/features.0/Conv`` becomes ``features_0_Conv``."""
         written = node.name or node.op_type
         scopes = [s for s in written.split("/") if s]
         scopes = [s for s, after in zip(scopes, scopes[1:] + [""])
                   if not after.startswith(s + ".")]
-        base = re.sub(r"[./]+", "_", "_".join(scopes)).strip("_") or node.op_type
+        printable = "".join(c if c.isprintable() else "_" for c in "_".join(scopes))
+        base = re.sub(r"[./]+", "_", printable).strip("_") or node.op_type
         name = free_name(base, self.nodes, self.suffixes)
         if name != written:
             self.renamed[name] = written
