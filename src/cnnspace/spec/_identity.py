@@ -7,16 +7,48 @@ import json
 from ._graph import NetSpec
 from ._resolve import resolve
 
+_DUMPS = dict(sort_keys=True, separators=(",", ":"))
+# Each resolved segment's layers as JSON text, keyed by the segment's identity (equal specs
+# resolve to the very same segments); the entry holds the segment, so that its identity cannot
+# pass to another object while the entry lives. A design-space sweep takes an id of every point.
+_SEGMENT_TEXT: dict[int, tuple] = {}
+_FIELDS_TEXT: dict[int, str] = {}  # by a node's config token (its type and normalised fields)
+
 
 def network_id(spec: NetSpec, length: int = 10) -> str:
     """A short hash of the resolved network: its input, initialisation, outputs and primitive
     layers with their normalised fields. The network's name, description and metadata, and the
-    spelling of fields (3 or [3, 3], defaults written out or not) make no difference."""
+    spelling of fields (3 or [3, 3], defaults written out or not) make no difference.
+
+    The hashed text is ``json.dumps({"init", "input", "layers", "outputs"}, sort_keys=True)``
+    with ``layers`` a list of ``[name, type, inputs, fields]``; ids are stored in studies, so
+    this text must not change."""
     graph = resolve(spec)
-    layers = [[n.name, n.type, n.inputs, spelled_out(n.attrs)] for n in graph.nodes]
-    text = json.dumps({"input": graph.input_shape, "init": spec.init, "outputs": graph.outputs,
-                       "layers": layers}, sort_keys=True, separators=(",", ":"))
+    layers = ",".join([_segment_text(segment) for segment in graph.segments])
+    text = (f'{{"init":{json.dumps(spec.init)},"input":{json.dumps(graph.input_shape, **_DUMPS)},'
+            f'"layers":[{layers}],"outputs":{json.dumps(graph.outputs, **_DUMPS)}}}')
     return hashlib.sha1(text.encode()).hexdigest()[:length]
+
+
+def _segment_text(segment) -> str:
+    entry = _SEGMENT_TEXT.get(id(segment))
+    if entry is None or entry[0] is not segment:
+        if len(_SEGMENT_TEXT) > 30_000:  # entries hold whole blocks: keep memory bounded
+            _SEGMENT_TEXT.clear()
+        text = ",".join([f"{json.dumps([n.name, n.type, n.inputs], **_DUMPS)[:-1]},"
+                         f"{_fields_text(n)}]" for n in segment])
+        entry = _SEGMENT_TEXT[id(segment)] = (segment, text)
+    return entry[1]
+
+
+def _fields_text(node) -> str:
+    """The node's normalised fields as JSON, per configuration (sweeps repeat them)."""
+    text = _FIELDS_TEXT.get(node.config)
+    if text is None:
+        if len(_FIELDS_TEXT) > 200_000:
+            _FIELDS_TEXT.clear()
+        text = _FIELDS_TEXT[node.config] = json.dumps(spelled_out(node.attrs), **_DUMPS)
+    return text
 
 
 def spelled_out(attrs) -> dict:
