@@ -59,11 +59,11 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
     results = []
     for point in (progress(points) if progress else points):
         try:
-            spec = space.spec_for(point)
+            spec, pid = space._identified(point)
             totals = analyze(spec, batch=space.batch, bits=space.bits).totals
         except CnnspaceError as e:
             results.append(PointResult(space.point_id(point), point, None, error=str(e)))
             continue
-        results.append(PointResult(spec.meta["point_id"], point, totals,
+        results.append(PointResult(pid, point, totals,
                                    tuple(space.check_constraints(totals))))
     return results

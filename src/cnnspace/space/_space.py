@@ -180,14 +180,20 @@ class DesignSpace:
         return {**self.fixed, **point}
 
     def spec_for(self, point: Mapping[str, Any]) -> NetSpec:
+        spec, pid = self._identified(point)
+        return replace(spec, name=f"{self.name}-{pid}",
+                       meta={**spec.meta, "space": self.name, "point_id": pid})
+
+    def _identified(self, point: Mapping[str, Any]) -> tuple[NetSpec, str]:
+        """The point's network as the base names it, and its id. Taking the id resolves that
+        spec, and analysing the same spec object reuses the work (``spec_for``'s renamed copy
+        would start over: a sweep's analysis took twice as long)."""
         try:
             spec = get_spec(self.base, **self.settings_for(point))
-            pid = network_id(spec, ID_LENGTH)
+            return spec, network_id(spec, ID_LENGTH)
         except SpecError as e:
             raise SpaceError(f"{self.base} rejects the point {_describe(point)}: {e}",
                              key=self._key_of(e.field), source=self.source) from None
-        return replace(spec, name=f"{self.name}-{pid}",
-                       meta={**spec.meta, "space": self.name, "point_id": pid})
 
     def canonical_settings(self, point: Mapping[str, Any]) -> dict[str, Any]:
         """The settings that make this network differ from the base's defaults, normalised
