@@ -267,6 +267,13 @@ def _print_eval(report: dict) -> None:
     console.print(f"mAP {'-' if m is None else f'{m:.3f}'} (" + (
         f"{points}-point interpolated AP)" if points else "AP: area under the interpolated "
         "precision-recall curve)"))
+    if m is None:  # a table of '-' alone does not say why (small images: every box under 25 px)
+        from ..detect import describe_difficulty
+
+        difficulty = report["difficulty"]
+        console.print("no AP: no ground-truth box of the detector's classes " + (
+            "is labelled in these images" if difficulty == "all" else
+            f"counts at {describe_difficulty(difficulty)}; --difficulty all counts every box"))
     if "speed" in report:
         s = report["speed"]
         timing = "timing stable" if s["stable"] else "timing UNSTABLE, see the warning"

@@ -9,7 +9,7 @@ from ._dataset import (DetectionDataset, box_sizes, clip_objects, image_size, la
 from ._detector import BEST_DETECTOR_FILE, Detector, DetectorConfig
 from ._draw import draw_detections
 from ._evaluate import (DIFFICULTIES, KITTI_IOU, Evaluation, average_precision, check_iou,
-                        check_recall_points, evaluate)
+                        check_recall_points, describe_difficulty, evaluate, unmeasured)
 from ._kitti import (DONT_CARE, KITTI_CLASSES, KittiObject, Sample, kitti_samples, parse_line,
                      read_labels, write_labels)
 from ._layout import ConvDetLayout, is_detector, layout_for
@@ -26,11 +26,12 @@ __all__ = [
     "ConvDetLayout", "DataFolderTaken", "DetectionData", "DetectionDataset", "Detections",
     "Detector", "DetectorConfig", "Evaluation", "KittiObject", "LossWeights", "Sample",
     "SqueezeDetLoss", "anchor_grid", "assign", "average_precision", "batched_nms", "box_sizes",
-    "centres_to_corners", "check_data", "check_iou", "check_recall_points", "check_train_options",
-    "clip_objects", "corners_to_centres", "decode", "detect_samples", "detection_splits",
-    "draw_detections", "elementwise_iou", "encode", "encode_targets", "evaluate",
+    "centres_to_corners", "check_data", "check_iou", "check_recall_points",
+    "check_train_options", "clip_objects", "corners_to_centres", "decode", "describe_difficulty",
+    "detect_samples", "detection_splits", "draw_detections", "elementwise_iou", "encode",
+    "encode_targets", "evaluate",
     "evaluate_detector", "fit_shapes", "generate_shapes", "image_size", "is_detector",
     "kitti_samples", "labels_in_image", "layout_for", "load_image", "measure_fps", "nms",
     "open_data", "pairwise_iou", "parse_line", "postprocess", "read_labels", "safe_exp",
-    "scale_shapes", "to_input", "train_detector", "write_labels",
+    "scale_shapes", "to_input", "train_detector", "unmeasured", "write_labels",
 ]

@@ -166,6 +166,33 @@ def check_difficulty(difficulty: str) -> None:
                             f"{', '.join(DIFFICULTIES)}")
 
 
+def describe_difficulty(difficulty: str) -> str:
+    """``difficulty`` with the filter it applies, e.g. for saying why no box counted."""
+    level = DIFFICULTIES.get(difficulty)
+    return f"difficulty {difficulty}" + (
+        f" (height >= {level.min_height:g} px, occlusion <= {level.max_occlusion}, truncation "
+        f"<= {level.max_truncation:g})" if level else "")
+
+
+def unmeasured(ground_truth: Sequence[Sequence[KittiObject]], classes: Sequence[str],
+               difficulty: str) -> str | None:
+    """Why an evaluation on ``ground_truth`` measures nothing (no box of ``classes`` counts at
+    ``difficulty``: every AP and the mAP None, shown as ``-``), or None where it measures. KITTI's
+    moderate default drops every box under 25 px tall: all of them in small images."""
+    check_difficulty(difficulty)
+    level = DIFFICULTIES.get(difficulty)
+    objects = [o for objs in ground_truth for o in objs]
+    if any(_counts(o, c, level) for o in objects for c in classes):
+        return None
+    mine = sum(o.type in classes for o in objects)
+    if mine:  # only where there is a filter: without one every box of the classes counts
+        return (f"none of their {mine} box(es) of the classes counts at "
+                f"{describe_difficulty(difficulty)}")
+    types = sorted({o.type for o in objects})
+    return (f"no box of the classes {', '.join(classes)} is labelled there (types labelled: "
+            f"{', '.join(types) or 'none'})")
+
+
 def evaluate(detections: Sequence[Sequence[tuple]], ground_truth: Sequence[Sequence[KittiObject]],
              classes: Sequence[str], iou: dict[str, float] | float | None = None,
              difficulty: str = "all", recall_points: int = RECALL_POINTS) -> Evaluation:

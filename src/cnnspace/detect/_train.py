@@ -17,9 +17,9 @@ from ..spec import NetSpec
 from ..train import Callback, RunFiles, TrainConfig, TrainResult, load_checkpoint, train
 from ._anchors import anchor_grid
 from ._data import DetectionData
-from ._dataset import DetectionDataset, check_positive_iou
+from ._dataset import DetectionDataset, check_positive_iou, labels_in_image
 from ._detector import BEST_DETECTOR_FILE, DETECTOR_FILE, Detector, DetectorConfig
-from ._evaluate import check_difficulty, check_iou
+from ._evaluate import check_difficulty, check_iou, unmeasured
 from ._layout import layout_for
 from ._loss import LossWeights, SqueezeDetLoss
 from ._measure import evaluate_detector
@@ -141,6 +141,13 @@ def train_detector(spec: NetSpec, data: DetectionData, config: TrainConfig, *,
         _check_resume(Path(config.out), {"anchor_shapes": shapes, **info})
     detector_config = DetectorConfig(data.classes, shapes, info=info)
     splits = detection_splits(data, spec.input, anchors, flip, positive_iou)
+    # Said before the first epoch: otherwise every epoch's mAP is None without a word, and no
+    # best.pt is kept.
+    why = unmeasured([labels_in_image(s) for s in data.val], data.classes, difficulty)
+    if why and _is_rank0():
+        print(f"note: the validation images of {data.name}: {why}: no epoch will have an mAP "
+              "(nor best.pt)" + ("; --difficulty all counts every box" if difficulty != "all"
+                                 else ""), flush=True)
 
     def evaluate_fn(module, dataset) -> dict:
         result = evaluate_detector(Detector(spec, detector_config, module), dataset.samples,
