@@ -92,7 +92,8 @@ def _register_eval(dsub) -> None:
 def _register_predict(dsub) -> None:
     p = dsub.add_parser("predict", help="detect objects in images: boxed images and a JSON")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="detector.pt of `detect train`")
-    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("images", nargs="+", metavar="IMAGE",
+                   help="an image, or a folder: its .png, .jpg and .jpeg images")
     p.add_argument("--out", default="detections", metavar="DIR",
                    help="folder for the drawn images and detections.json (default detections)")
     p.add_argument("--score-threshold", type=float, metavar="P",
@@ -322,6 +323,25 @@ def _drawing_paths(images: list[str], out: Path) -> list[Path]:
     return drawings
 
 
+def _image_paths(given: list[str]) -> list[str]:
+    """The images to detect in: each given image, and a given folder's images (as image_2/ is
+    read), by name."""
+    from ..detect._kitti import IMAGE_SUFFIXES
+
+    paths = []
+    for path in given:
+        if not Path(path).is_dir():
+            paths.append(path)
+            continue
+        found = sorted(str(p) for p in Path(path).iterdir()
+                       if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+        if not found:
+            raise CnnspaceError(f"{path} is a folder without images (of "
+                                f"{', '.join(IMAGE_SUFFIXES)}, which are read)")
+        paths += found
+    return paths
+
+
 def run_predict(args) -> int:
     from ..detect import Detector, draw_detections, load_image
 
@@ -338,15 +358,16 @@ def run_predict(args) -> int:
         raise CnnspaceError(f"--nms is an IoU threshold in (0, 1], got {changes['nms_iou']}")
     detector.config = replace(detector.config, **changes)
     out = Path(args.out)
+    images = _image_paths(args.images)
     classes = list(detector.config.classes)
     # Every image is read and every output named before anything is written: a bad image later
     # in the list must not leave drawings without their detections.json. Each is read again
     # when its turn comes rather than kept: thousands of images would not fit in memory.
-    for path in args.images:
+    for path in images:
         load_image(path)
-    drawings = _drawing_paths(args.images, out)
+    drawings = _drawing_paths(images, out)
     results = []
-    for path, drawn in zip(args.images, drawings):
+    for path, drawn in zip(images, drawings):
         image = load_image(path)
         found = detector.detect_images([image])[0]
         drawn_image = draw_detections(image, found, classes)
