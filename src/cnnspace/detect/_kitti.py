@@ -19,6 +19,7 @@ DONT_CARE = "DontCare"
 KITTI_CLASSES = ("Car", "Pedestrian", "Cyclist")
 IMAGE_DIR, LABEL_DIR, SPLIT_DIR = "image_2", "label_2", "ImageSets"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+_READ = f"only {', '.join(IMAGE_SUFFIXES)} images are read"
 FIELDS = ("type", "truncated", "occluded", "alpha", "x1", "y1", "x2", "y2", "height", "width",
           "length", "x", "y", "z", "rotation_y", "score")
 
@@ -116,12 +117,15 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
     val, trainval, ...), a path to a file list, or None for every image."""
     base = _dataset_root(Path(root))
     images: dict[str, Path] = {}
+    others: dict[str, str] = {}  # files of other types, by name: the hint where one is missing
     for p in sorted((base / IMAGE_DIR).iterdir()):
-        if p.suffix.lower() in IMAGE_SUFFIXES:
-            if p.stem in images:  # one label file, two images: which one it describes is unknown
-                raise CnnspaceError(f"{images[p.stem]} and {p.name} share the name {p.stem!r}; "
-                                    f"KITTI names an image and its labels alike: keep one")
-            images[p.stem] = p
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            others.setdefault(p.stem, p.name)
+            continue
+        if p.stem in images:  # one label file, two images: which one it describes is unknown
+            raise CnnspaceError(f"{images[p.stem]} and {p.name} share the name {p.stem!r}; "
+                                f"KITTI names an image and its labels alike: keep one")
+        images[p.stem] = p
     if split is None:
         names = sorted(images)
     else:
@@ -139,7 +143,8 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
     if missing:
         stem = Path(missing[0]).stem
         hint = (f" (a file list names an image as its labels are named, without folder or "
-                f"extension: {stem}, not {missing[0]})" if stem in images else "")
+                f"extension: {stem}, not {missing[0]})" if stem in images else
+                f" ({others[missing[0]]} is there, but {_READ})" if missing[0] in others else "")
         raise CnnspaceError(f"{len(missing)} image(s) of the split are missing from "
                             f"{base / IMAGE_DIR}, e.g. {missing[0]!r}{hint}")
     samples = []
@@ -150,7 +155,9 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
         samples.append(Sample(n, images[n], labels))
     if not samples:
         raise CnnspaceError(f"the dataset {base} has no images" +
-                            (f" in split {split!r}" if split else ""))
+                            (f" in split {split!r}" if split else "") +
+                            (f" ({IMAGE_DIR}/ holds e.g. {next(iter(others.values()))}, but "
+                             f"{_READ})" if others and not images else ""))
     return samples
 
 
