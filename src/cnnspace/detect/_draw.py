@@ -15,8 +15,10 @@ def draw_detections(image: Image.Image, detections: Detections, classes: list[st
     out = image.convert("RGB")
     draw = ImageDraw.Draw(out)
     width = max(1, round(min(out.size) / 200))
-    for box, score, label in zip(detections.boxes.tolist(), detections.scores.tolist(),
-                                 detections.labels.tolist()):
+    drawn = sorted(zip(detections.boxes.tolist(), detections.scores.tolist(),
+                       detections.labels.tolist()), key=lambda d: d[1])
+    # lowest score first: where boxes overlap, the best detection's box and label stay on top
+    for box, score, label in drawn:
         colour = PALETTE[label % len(PALETTE)]
         draw.rectangle(box, outline=colour, width=width)
         text = f"{classes[label]} {score:.2f}"
