@@ -7,7 +7,7 @@ import json
 from ._graph import NetSpec
 from ._resolve import resolve
 
-_DUMPS = dict(sort_keys=True, separators=(",", ":"))
+_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # Each resolved segment's layers as JSON text, keyed by the segment's identity (equal specs
 # resolve to the very same segments); the entry holds the segment, so that its identity cannot
 # pass to another object while the entry lives. A design-space sweep takes an id of every point.
@@ -25,8 +25,8 @@ def network_id(spec: NetSpec, length: int = 10) -> str:
     this text must not change."""
     graph = resolve(spec)
     layers = ",".join([_segment_text(segment) for segment in graph.segments])
-    text = (f'{{"init":{json.dumps(spec.init)},"input":{json.dumps(graph.input_shape, **_DUMPS)},'
-            f'"layers":[{layers}],"outputs":{json.dumps(graph.outputs, **_DUMPS)}}}')
+    text = (f'{{"init":{_JSON.encode(spec.init)},"input":{_JSON.encode(graph.input_shape)},'
+            f'"layers":[{layers}],"outputs":{_JSON.encode(graph.outputs)}}}')
     return hashlib.sha1(text.encode()).hexdigest()[:length]
 
 
@@ -35,7 +35,7 @@ def _segment_text(segment) -> str:
     if entry is None or entry[0] is not segment:
         if len(_SEGMENT_TEXT) > 30_000:  # entries hold whole blocks: keep memory bounded
             _SEGMENT_TEXT.clear()
-        text = ",".join([f"{json.dumps([n.name, n.type, n.inputs], **_DUMPS)[:-1]},"
+        text = ",".join([f"{_JSON.encode([n.name, n.type, n.inputs])[:-1]},"
                          f"{_fields_text(n)}]" for n in segment])
         entry = _SEGMENT_TEXT[id(segment)] = (segment, text)
     return entry[1]
@@ -47,7 +47,7 @@ def _fields_text(node) -> str:
     if text is None:
         if len(_FIELDS_TEXT) > 200_000:
             _FIELDS_TEXT.clear()
-        text = _FIELDS_TEXT[node.config] = json.dumps(spelled_out(node.attrs), **_DUMPS)
+        text = _FIELDS_TEXT[node.config] = _JSON.encode(spelled_out(node.attrs))
     return text
 
 
