@@ -54,3 +54,30 @@ def test_predict_on_a_folder_without_images_says_so(tmp_path, capsys):
         f"cnnspace detect: error: {tmp_path / 'empty'} is a folder without images (of .png, "
         ".jpg, .jpeg, which are read)\n")
     assert not (tmp_path / "out").exists()
+
+
+def test_predict_stopped_partway_keeps_the_detections_of_the_images_done(tmp_path, capsys,
+                                                                         monkeypatch):
+    import cnnspace.detect
+
+    path = _detector(tmp_path)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        Image.new("RGB", (64, 64), (10 * i, 90, 140)).save(folder / f"{i}.png")
+    drawn, draw = [], cnnspace.detect.draw_detections
+
+    def ctrl_c_at_the_third(image, found, classes):
+        if len(drawn) == 2:
+            raise KeyboardInterrupt
+        drawn.append(image)
+        return draw(image, found, classes)
+
+    monkeypatch.setattr(cnnspace.detect, "draw_detections", ctrl_c_at_the_third)
+    out = tmp_path / "out"
+    assert main(["detect", "predict", str(path), str(folder), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert f"stopped after 2 of 4 images: their detections: {out / 'detections.json'}" in err
+    results = json.loads((out / "detections.json").read_text())
+    assert [r["image"] for r in results] == [str(folder / "0.png"), str(folder / "1.png")]
+    assert sorted(p.name for p in out.glob("*.png")) == ["0.png", "1.png"]
