@@ -77,7 +77,9 @@ def _register_eval(dsub) -> None:
     p = dsub.add_parser("eval", help="AP per class, mAP and frames per second of a detector")
     p.add_argument("checkpoint", metavar="CHECKPOINT", help="detector.pt of `detect train`")
     _eval_data_args(p)
-    p.add_argument("--difficulty", choices=["all", "easy", "moderate", "hard"])
+    p.add_argument("--difficulty", choices=["all", "easy", "moderate", "hard"],
+                   help="default: on its training data the detector's own, else moderate for "
+                   "KITTI, all for shapes")
     p.add_argument("--iou", metavar="T|CLASS=T,...", help="IoU threshold(s) for a true positive "
                    "(default: KITTI's per class, else 0.5)")
     p.add_argument("--recall-points", type=int, default=41, metavar="N",
@@ -234,7 +236,10 @@ def run_eval(args) -> int:
     detector = Detector.load(args.checkpoint)
     check_iou(iou, detector.config.classes, "--iou")  # before any data is read or generated
     data, samples = _eval_samples(args, detector)
-    difficulty = args.difficulty or data.difficulty
+    info = detector.config.info
+    # on its own data, as training measured it: the closing mAP line is what eval reproduces
+    trained = info.get("difficulty") if data.name == info.get("data") else None
+    difficulty = args.difficulty or trained or data.difficulty
     result = evaluate_detector(detector, samples, difficulty, iou, args.recall_points,
                                progress=args.format == "table")
     report = {"checkpoint": args.checkpoint, "data": data.name, "split": args.split,
