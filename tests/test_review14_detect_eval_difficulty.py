@@ -53,3 +53,25 @@ def test_eval_on_other_data_takes_that_datas_default(tmp_path, capsys):
     assert main(_eval(path, "--data", f"kitti:{root}")) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["difficulty"] == "moderate" and report["classes"]["Car"]["ground_truth"] == 1
+
+
+def test_eval_measures_the_validation_split_training_measured(tmp_path, capsys, monkeypatch):
+    # trained with --val-split mine.txt (a file list beside the data, given relative to the
+    # working folder), eval measured ImageSets/val.txt instead: other images, another mAP
+    root, _ = _setup(tmp_path, {})
+    (root / "ImageSets" / "train.txt").write_text("0\n1\n")
+    (tmp_path / "mine.txt").write_text("1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["detect", "train", "squeezedet", "--data", f"kitti:{root}", "--classes", "Car",
+                 "--input", "3x64x64", "--set", "anchors_per_cell=2", "--difficulty", "all",
+                 "--val-split", "mine.txt", "--epochs", "1", "--batch-size", "2",
+                 "--loader-workers", "0", "--no-progress", "--out", "run"]) == 0
+    capsys.readouterr()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert main(_eval(tmp_path / "run" / "detector.pt")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == str(tmp_path / "mine.txt") and report["images"] == 1
+    assert main(_eval(tmp_path / "run" / "detector.pt", "--split", "val")) == 0  # chosen
+    report = json.loads(capsys.readouterr().out)
+    assert report["split"] == "val" and report["images"] == 2

@@ -69,7 +69,8 @@ def _register_train(dsub) -> None:
 def _eval_data_args(p) -> None:
     p.add_argument("--data", metavar="DATA", help="kitti:PATH or shapes[:N] (default: the data "
                    "the detector was trained on)")
-    p.add_argument("--split", default="val", metavar="NAME_OR_FILE", help="default val")
+    p.add_argument("--split", metavar="NAME_OR_FILE", help="default: on its training data the "
+                   "detector's validation split (detect train --val-split), else val")
     p.add_argument("--data-dir", metavar="DIR", help="folder of generated shapes data")
 
 
@@ -178,7 +179,8 @@ def _train(args, spec, config, out: str, grad_clip: float) -> int:
                                       flip=not args.no_flip,
                                       run_info={"command": command, "model": args.model,
                                                 # where the data is, wherever eval runs from
-                                                "data_dir": str(data.root)})
+                                                "data_dir": str(data.root),
+                                                "val_split": _found_anywhere(args.val_split)})
     if is_rank0():
         final = result.final.get("mAP")
         print(f"mAP {final:.3f} on {data.name} {args.val_split} "
@@ -207,18 +209,27 @@ def _parse_iou(text: str | None):
             from None
 
 
+def _found_anywhere(split: str) -> str:
+    """A split as a detector records it: a file list (as kitti_samples tells one from a name in
+    ImageSets/) by its absolute path, found from any working folder."""
+    return str(Path(split).resolve()) if Path(split).suffix == ".txt" else split
+
+
 def _eval_samples(args, detector):
+    """The data, the split's name and its samples: by default the images training measured."""
     from ..detect import open_data
 
     info = detector.config.info
     ref = args.data or info.get("data")
     if not ref:
         raise CnnspaceError("this detector does not record its data: give --data")
-    data_dir = args.data_dir or (info.get("data_dir") if ref == info.get("data") else None)
+    own = ref == info.get("data")
+    data_dir = args.data_dir or (info.get("data_dir") if own else None)
+    split = args.split or (info.get("val_split") if own else None) or "val"
     data = open_data(ref, detector.input_hw, classes=list(detector.config.classes),
-                     train_split=args.split, val_split=args.split, data_dir=data_dir,
+                     train_split=split, val_split=split, data_dir=data_dir,
                      progress=False, every_class=False)
-    return data, data.val
+    return data, split, data.val
 
 
 def run_eval(args) -> int:
@@ -235,14 +246,14 @@ def run_eval(args) -> int:
     iou = _parse_iou(args.iou)
     detector = Detector.load(args.checkpoint)
     check_iou(iou, detector.config.classes, "--iou")  # before any data is read or generated
-    data, samples = _eval_samples(args, detector)
+    data, split, samples = _eval_samples(args, detector)
     info = detector.config.info
     # on its own data, as training measured it: the closing mAP line is what eval reproduces
     trained = info.get("difficulty") if data.name == info.get("data") else None
     difficulty = args.difficulty or trained or data.difficulty
     result = evaluate_detector(detector, samples, difficulty, iou, args.recall_points,
                                progress=args.format == "table")
-    report = {"checkpoint": args.checkpoint, "data": data.name, "split": args.split,
+    report = {"checkpoint": args.checkpoint, "data": data.name, "split": split,
               "images": len(samples), **result.to_json()}
     if not args.no_fps:
         report["speed"] = measure_fps(detector, samples[0], threads=args.threads)
