@@ -77,8 +77,9 @@ class ClipGradients(Callback):
 class _PrintMap(Callback):
     def on_epoch_end(self, state, record: dict) -> None:
         if state.rank == 0 and state.config.progress and record.get(MONITOR) is not None:
-            per_class = ", ".join(f"{k[3:]} {v:.3f}" for k, v in record.items()
-                                  if k.startswith("AP_") and v is not None)
+            # '-' as eval's table shows it: a class left out looked like one not trained
+            per_class = ", ".join(f"{k[3:]} {'-' if v is None else f'{v:.3f}'}"
+                                  for k, v in record.items() if k.startswith("AP_"))
             print(f"epoch {record['epoch']}: mAP {record[MONITOR]:.3f} ({per_class})", flush=True)
 
 
