@@ -39,3 +39,12 @@ def test_no_hint_where_the_image_is_simply_absent(tmp_path):
     with pytest.raises(CnnspaceError, match=r"e.g. '000005'$"):
         kitti_samples(root, "train")
     assert [s.name for s in kitti_samples(root)] == ["000000"]  # the .txt is no image
+
+
+def test_a_file_list_naming_an_image_twice_is_refused(tmp_path):
+    # concatenated lists: the image's boxes counted twice in training and in every AP, silently
+    root = _kitti(tmp_path / "k", ["000000", "000001"], ".png")
+    (root / "ImageSets" / "train.txt").write_text("000000\n000001\r\n 000000 \n")
+    with pytest.raises(CnnspaceError, match=r"train.txt: '000000' is listed 2 times; list each "
+                                            r"image once$"):
+        kitti_samples(root, "train")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,6 +140,10 @@ def kitti_samples(root: str | os.PathLike, split: str | None = None) -> list[Sam
                      f"{' nor '.join(map(str, places))} exists")
             raise CnnspaceError(f"no file list for split {split!r}: {where}")
         names = [n.strip() for n in _read_text(listing, "file list").splitlines() if n.strip()]
+        twice = next((n for n, c in Counter(names).items() if c > 1), None)
+        if twice is not None:  # its boxes would count twice in training and in every AP
+            raise CnnspaceError(f"{listing}: {twice!r} is listed {names.count(twice)} times; "
+                                "list each image once")
     missing = [n for n in names if n not in images]
     if missing:
         stem = Path(missing[0]).stem
