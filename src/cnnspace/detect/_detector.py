@@ -136,6 +136,13 @@ class Detector:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Detector":
         path = Path(path)
+        if path.is_dir():  # a run folder, as `detect train --out` named it
+            found = [str(path / f) for f in (DETECTOR_FILE, BEST_DETECTOR_FILE)
+                     if (path / f).is_file()]
+            raise CnnspaceError(f"{path} is a folder: give a detector file" + (
+                f", e.g. {' (the final epoch) or '.join(found)}"
+                f"{' (the best mAP)' if len(found) == 2 else ''}" if found else
+                f" (`detect train` writes {DETECTOR_FILE} into its --out folder)"))
         try:
             check_torch_archive(path)
             state = torch.load(path, map_location="cpu", weights_only=True)
