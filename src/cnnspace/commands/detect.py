@@ -216,7 +216,8 @@ def _found_anywhere(split: str) -> str:
 
 
 def _eval_samples(args, detector):
-    """The data, the split's name and its samples: by default the images training measured."""
+    """The data, the split's name, the difficulty and the samples: by default what training
+    measured (on its own data), so that eval gives the mAP training printed."""
     from ..detect import open_data
 
     info = detector.config.info
@@ -229,7 +230,8 @@ def _eval_samples(args, detector):
     data = open_data(ref, detector.input_hw, classes=list(detector.config.classes),
                      train_split=split, val_split=split, data_dir=data_dir,
                      progress=False, every_class=False)
-    return data, split, data.val
+    difficulty = args.difficulty or (info.get("difficulty") if own else None) or data.difficulty
+    return data, split, difficulty, data.val
 
 
 def run_eval(args) -> int:
@@ -246,11 +248,7 @@ def run_eval(args) -> int:
     iou = _parse_iou(args.iou)
     detector = Detector.load(args.checkpoint)
     check_iou(iou, detector.config.classes, "--iou")  # before any data is read or generated
-    data, split, samples = _eval_samples(args, detector)
-    info = detector.config.info
-    # on its own data, as training measured it: the closing mAP line is what eval reproduces
-    trained = info.get("difficulty") if data.name == info.get("data") else None
-    difficulty = args.difficulty or trained or data.difficulty
+    data, split, difficulty, samples = _eval_samples(args, detector)
     result = evaluate_detector(detector, samples, difficulty, iou, args.recall_points,
                                progress=args.format == "table")
     report = {"checkpoint": args.checkpoint, "data": data.name, "split": split,
