@@ -34,16 +34,19 @@ def run(args) -> int:
     # what `--set` and a design space's axes can change: otherwise found only by a wrong guess
     table.add_column("settings for --set (defaults)")
     for e in entries:
-        settings = ", ".join(f"{k}={_setting(v)}" for k, v in e.defaults.items())
+        settings = ", ".join(f"{k}={_setting(v, k == 'input')}" for k, v in e.defaults.items())
         table.add_row(e.name + (" (family)" if e.is_family else ""), e.description, settings)
     table_console().print(table)
     return 0
 
 
-def _setting(value) -> str:
-    """A default as `--set` takes it: an input as CxHxW, a list in YAML's brackets."""
-    if isinstance(value, tuple):
-        if all(isinstance(v, int) for v in value):
+def _setting(value, is_input: bool = False) -> str:
+    """A default as `--set` takes it: an input as CxHxW, a list in YAML's brackets (a list of
+    numbers too: `--set widths=64x128` would be text)."""
+    if isinstance(value, (tuple, list)):
+        if is_input and all(isinstance(v, int) for v in value):
             return "x".join(map(str, value))
-        return "[" + ", ".join(map(str, value)) + "]"
+        return "[" + ", ".join(map(_setting, value)) + "]"
+    if value is None:
+        return "null"
     return str(value).lower() if isinstance(value, bool) else str(value)

@@ -29,11 +29,29 @@ def _is_int(v: Any) -> bool:
     return type(v) is int or (isinstance(v, numbers.Integral) and not isinstance(v, bool))
 
 
+def _shown(v: Any) -> str:
+    """``v`` as an error message quotes it: an integer of hundreds of digits by its length
+    (Python refuses to write one of over 4,300 digits)."""
+    if _is_int(v) and abs(v) >= 10**30:
+        sign = "a negative" if v < 0 else "an"
+        return f"{sign} integer of {int(math.log10(abs(v))) + 1} digits"
+    return repr(v)
+
+
+def _whole(v: Any) -> str:
+    """Advice for a whole number written as a float (``1e3``, ``64.0``): YAML 1.2 and JSON read
+    both as floats, where a count must be an integer."""
+    if isinstance(v, float) and v.is_integer() and abs(v) < 1e18:
+        return f" (a float; write the integer {int(v)}, without a decimal point or exponent)"
+    return ""
+
+
 def _int(name: str, v: Any, low: int, what: str) -> int:
     if not _is_int(v) or v < low:
-        raise SpecError(f"expected {what}, got {v!r}", field=name)
+        hint = _whole(v) if isinstance(v, float) and v >= low else ""
+        raise SpecError(f"expected {what}, got {_shown(v)}{hint}", field=name)
     if v > MAX_SIZE:
-        raise SpecError(f"expected {what} at most {MAX_SIZE:,}, got {v!r}", field=name)
+        raise SpecError(f"expected {what} at most {MAX_SIZE:,}, got {_shown(v)}", field=name)
     return int(v)
 
 
@@ -51,8 +69,11 @@ def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
         if (not isinstance(v, (list, tuple)) or len(v) != 2
                 or not all(_is_int(x) and low <= x <= MAX_SIZE for x in v)):
             shown = list(written) if isinstance(written, tuple) else written  # as YAML wrote it
+            items = written if isinstance(written, (list, tuple)) else [written]
+            whole = [x for x in items if isinstance(x, float) and x >= low]
+            hint = _whole(whole[0]) if whole and len(items) <= 2 else ""
             raise SpecError(f"expected {what} or a pair [height, width] of them, at most "
-                            f"{MAX_SIZE:,}, got {shown!r}", field=name)
+                            f"{MAX_SIZE:,}, got {shown!r}{hint}", field=name)
         return (int(v[0]), int(v[1]))
     return check
 
@@ -68,9 +89,15 @@ def boolean(name: str, v: Any) -> bool:
 
 
 def _number(name: str, v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-        raise SpecError(f"expected a finite number, got {v!r}", field=name)
-    return float(v)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise SpecError(f"expected a finite number, got {_shown(v)}", field=name)
+    try:
+        x = float(v)
+    except OverflowError:  # an integer beyond a float's range: 10**400
+        x = math.inf
+    if not math.isfinite(x):
+        raise SpecError(f"expected a finite number, got {_shown(v)}", field=name)
+    return x
 
 
 def positive_float(name: str, v: Any) -> float:

@@ -126,6 +126,12 @@ class NetSpec:
             # printable: the name is echoed to terminals, where escape codes would be obeyed
             raise SpecError(f"expected a non-empty printable string, got {self.name!r}",
                             field="name")
+        if type(self.description) is not str:  # written to files, which hold plain strings
+            if self.description is not None and not isinstance(self.description, str):
+                raise SpecError(f"expected a string, got {self.description!r}",
+                                field="description")
+            # None: none, as the default (and a file) has it
+            object.__setattr__(self, "description", str.__str__(self.description or ""))
         if self.init not in INIT_SCHEMES:
             raise SpecError(f"unknown init scheme {self.init!r}; choose one of "
                             f"{', '.join(INIT_SCHEMES)}", field="init")
@@ -200,10 +206,10 @@ def parse_input(value: Any, channels: int = 3) -> Shape:
     count, where there is a model)."""
     given = value
     if isinstance(value, str):
-        try:
-            value = [int(p) for p in value.lower().split("x")]
-        except ValueError:
-            value = None
+        parts = [p.strip() for p in value.lower().split("x")]
+        # digits only: int() also takes "2_24" (224), "+3" and other scripts' digits
+        value = ([int(p) for p in parts] if all(p.isdigit() and p.isascii() and len(p) < 20
+                                                for p in parts) else None)
     if isinstance(value, (list, tuple)) and len(value) == 2:  # "HxW" as a list too
         value = [channels, *value]
     if not _is_shape(value):

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from .._atomic import write_text_atomic
-from .._yaml_file import MAX_DEPTH, safe_dump, safe_load, yaml_problem
+from .._yaml_file import MAX_DEPTH, Refused, safe_dump, safe_load, yaml_problem
 from ._caffe import from_prototxt
 from ._errors import SpecError
 from ._frozen import thaw
@@ -22,24 +22,40 @@ _TOP_KEYS = ("name", "input", "layers", "outputs", "init", "description", "meta"
 
 
 def to_dict(spec: NetSpec) -> dict[str, Any]:
-    """``spec`` as plain data (lists, dicts) that ``from_dict`` reads back, as YAML/JSON hold it."""
-    d: dict[str, Any] = {"name": spec.name, "input": list(spec.input)}
+    """``spec`` as plain data (lists, dicts) that ``from_dict`` reads back, as YAML/JSON hold it.
+    Metadata that ``from_dict`` would refuse (NaN, objects of other types) is refused here, by
+    its key, rather than written to a file (or a checkpoint) that does not read back; so are
+    layer fields that YAML and JSON cannot write at all."""
+    if not isinstance(spec, NetSpec):
+        raise not_a_spec(spec)
+    d: dict[str, Any] = {"name": spec.name, "input": thaw(spec.input)}
     if spec.description:
         d["description"] = spec.description
     d["init"] = spec.init
     if spec.meta:
         d["meta"] = thaw(spec.meta)
+        _check_plain(d["meta"], "meta", mapping=True)
     layers = []
     for layer in spec.layers:
-        entry: dict[str, Any] = {"name": layer.name, "type": layer.type}
+        entry: dict[str, Any] = {"name": _text(layer.name), "type": _text(layer.type)}
         if layer.inputs:
-            entry["inputs"] = list(layer.inputs)
-        entry.update(thaw(layer.attrs))
+            entry["inputs"] = [_text(i) for i in layer.inputs]
+        for key, value in layer.attrs.items():
+            value = entry[key] = thaw(value)
+            try:
+                _check_plain(value, key, finite=False)
+            except SpecError as e:
+                raise e.located(layer=layer.name) from None
         layers.append(entry)
     d["layers"] = layers
     if spec.outputs:
         d["outputs"] = list(spec.outputs)
     return d
+
+
+def _text(value: Any) -> Any:
+    """A str of a subclass (an enum's member) as the plain str YAML and JSON write."""
+    return str.__str__(value) if isinstance(value, str) and type(value) is not str else value
 
 
 def from_dict(d: Any, source: str | None = None) -> NetSpec:
@@ -89,22 +105,26 @@ def _from_dict(d: Any) -> NetSpec:
         if key not in d:
             raise SpecError("is required but missing", field=key)
     if not isinstance(d["name"], str) or not d["name"]:
-        raise SpecError(f"expected a non-empty string, got {d['name']!r}", field="name")
+        raise SpecError(f"expected a non-empty string, got {d['name']!r}{_quote(d['name'])}",
+                        field="name")
     if not isinstance(d["layers"], list):
         raise SpecError(f"expected a list of layers, got {type(d['layers']).__name__}",
                         field="layers")
-    for key in ("init", "description"):
-        if key in d and not isinstance(d[key], str):
-            raise SpecError(f"expected a string, got {d[key]!r}", field=key)
-    if "meta" in d:
-        _check_plain(d["meta"], "meta", mapping=True)
+    # `description:` or `meta:` left empty: none, as `outputs:` (an init left empty is refused
+    # by NetSpec, which lists the schemes)
+    description = "" if d.get("description") is None else d["description"]
+    meta = {} if d.get("meta") is None else d["meta"]
+    if not isinstance(description, str):
+        raise SpecError(f"expected a string, got {description!r}", field="description")
+    _check_plain(meta, "meta", mapping=True)
     outputs = d.get("outputs")
     if outputs is None:  # `outputs:` left empty; 0, false or {} are refused below
         outputs = []
     if isinstance(outputs, str):  # one name, as `inputs` may be
         outputs = [outputs]
     if not isinstance(outputs, list) or not all(isinstance(o, str) for o in outputs):
-        raise SpecError(f"expected a list of layer names, got {outputs!r}", field="outputs")
+        raise SpecError(f"expected a list of layer names, got {outputs!r}{_quote(outputs)}",
+                        field="outputs")
     shape = _check_input_shape(d["input"])
     layers = []
     for i, entry in enumerate(d["layers"]):
@@ -113,8 +133,8 @@ def _from_dict(d: Any) -> NetSpec:
                             field="layers")
         name = entry.get("name")
         if not isinstance(name, str) or not name:
-            raise SpecError(f"layer #{i} needs a non-empty string 'name', got {name!r}",
-                            field="name")
+            raise SpecError(f"layer #{i} needs a non-empty string 'name', got {name!r}"
+                            f"{_quote(name)}", field="name")
         if not isinstance(entry.get("type"), str):
             raise SpecError(f"needs a string 'type', got {entry.get('type')!r}", layer=name,
                             field="type")
@@ -122,8 +142,8 @@ def _from_dict(d: Any) -> NetSpec:
         if isinstance(inputs, str):
             inputs = [inputs]
         if not isinstance(inputs, list) or not all(isinstance(x, str) for x in inputs):
-            raise SpecError(f"expected a list of layer names, got {inputs!r}", layer=name,
-                            field="inputs")
+            raise SpecError(f"expected a list of layer names, got {inputs!r}{_quote(inputs)}",
+                            layer=name, field="inputs")
         if "inputs" in entry and not inputs:
             raise SpecError("an empty list; name the input layers, or leave the field out to "
                             "take the previous layer", layer=name, field="inputs")
@@ -132,7 +152,16 @@ def _from_dict(d: Any) -> NetSpec:
             raise SpecError("field names must be strings", layer=name)
         layers.append(Layer(name, entry["type"], tuple(inputs), attrs))
     return NetSpec(d["name"], shape, tuple(layers), tuple(outputs), d.get("init", "kaiming_uniform"),
-                   d.get("description", ""), d.get("meta", {}))
+                   description, meta)
+
+
+def _quote(value: Any) -> str:
+    """Advice for a name that YAML read as a number or a boolean (``name: 1e3``, ``name: true``,
+    ``inputs: [1]``): in quotes it is text."""
+    values = value if isinstance(value, list) else [value]
+    if any(isinstance(v, (bool, int, float)) for v in values):
+        return " (YAML reads 1, 1e3 and true as values, not names: put such a name in quotes)"
+    return ""
 
 
 def _check_depth(d: dict) -> None:
@@ -149,21 +178,23 @@ def _check_depth(d: dict) -> None:
         stack.extend((child, depth + 1) for child in children)
 
 
-def _check_plain(value: Any, where: str, mapping: bool = False) -> None:
+def _check_plain(value: Any, where: str, mapping: bool = False, finite: bool = True) -> None:
     """Metadata is free-form, but only data that YAML and JSON both write and read back as it
-    was: strings, finite numbers, booleans, null, lists and mappings with string keys."""
+    was: strings, finite numbers, booleans, null, lists and mappings with string keys.
+    ``finite=False`` lets NaN and infinities by (a layer field, which resolving refuses by its
+    name)."""
     if mapping and not isinstance(value, dict):
         raise SpecError(f"expected a mapping, got {value!r}", field=where)
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise SpecError(f"keys must be strings, got {key!r}", field=where)
-            _check_plain(item, f"{where}.{key}")
+            _check_plain(item, f"{where}.{key}", finite=finite)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_plain(item, f"{where}[{i}]")
-    elif not (value is None or isinstance(value, (str, bool, int))
-              or (isinstance(value, float) and math.isfinite(value))):
+            _check_plain(item, f"{where}[{i}]", finite=finite)
+    elif not (value is None or type(value) in (str, bool, int)
+              or (type(value) is float and (math.isfinite(value) or not finite))):
         raise SpecError(f"expected plain data (strings, finite numbers, booleans, null, lists, "
                         f"mappings), got {value!r}", field=where)
 
@@ -178,13 +209,62 @@ def dumps(spec: NetSpec, fmt: str = "yaml") -> str:
     return safe_dump(d, sort_keys=False, default_flow_style=None, width=100)
 
 
+class _NotPlainJson(ValueError):
+    """JSON that the YAML reader is left to read (and to report on)."""
+
+
+class _RepeatedKey(_NotPlainJson):
+    """A key given twice in one JSON object: the YAML reader names it with its lines, where it
+    can read the text."""
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return d
+
+
+def _json_constant(name: str) -> Any:
+    raise _NotPlainJson  # NaN, Infinity: not JSON's own; YAML reads them as text, as before
+
+
+def _json(text: str) -> tuple[Any, str | None]:
+    """The data of ``text`` where it is a JSON object, else None; and the key given twice in
+    it, if one is. JSON is almost a subset of YAML, but not quite: JSON allows tabs between
+    tokens (``json.dump(indent="\\t")``, many editors), which YAML refuses, and writes a
+    character beyond U+FFFF as an escaped surrogate pair (``json.dump``'s default, and
+    ``dumps(spec, "json")``'s), which YAML reads as two unpaired halves: an emoji in a name came
+    back refused or garbled."""
+    body = text.lstrip("\ufeff \t\r\n")
+    if not body.startswith("{"):
+        return None, None
+    try:
+        return json.loads(body, object_pairs_hook=_json_pairs,
+                          parse_constant=_json_constant), None
+    except _RepeatedKey as e:
+        return None, e.args[0]
+    except (ValueError, RecursionError):  # not JSON, or JSON YAML reports on in its own words
+        return None, None
+
+
 def loads(text: str, source: str | None = None) -> NetSpec:
     """The spec in YAML or JSON ``text``, checked as ``from_dict`` does (``source`` names it in
     errors)."""
+    data, repeated = _json(text) if isinstance(text, str) else (None, None)
+    if data is not None:
+        return from_dict(data, source)
     try:
-        data = safe_load(text)  # JSON is a subset of YAML
+        data = safe_load(text)  # JSON is a subset of YAML (but for what _json reads)
     except yaml.YAMLError as e:
-        raise SpecError(f"not valid YAML/JSON: {yaml_problem(e)}", source=source) from None
+        # JSON that YAML cannot read (tabs) with a key given twice: that key, not the tabs
+        problem = (f"key {repeated!r} is given twice" if repeated and not isinstance(e, Refused)
+                   else yaml_problem(e))
+        raise SpecError(f"not valid YAML/JSON: {problem}", source=source) from None
     except ValueError as e:  # a value YAML reads but Python cannot hold: 2024-13-45, 5000 digits
         problem = str(e).split("; use sys.set_int_max_str_digits")[0]
         raise SpecError(f"not valid YAML/JSON: {problem}", source=source) from None

@@ -172,6 +172,9 @@ def _segments(spec: NetSpec) -> list[Segment]:
             raise SpecError(f"inputs must be layer names, got {list(inputs)!r}", layer=name,
                             field="inputs")
         try:
+            if not isinstance(layer.type, str):  # a list is no registry key: a TypeError
+                raise SpecError(f"expected a layer type's name (a str), got {layer.type!r}",
+                                field="type")
             if layer.type in LAYER_TYPES:
                 out.append(_layer_segment(name, layer.type, inputs, layer.attrs))
             elif layer.type in BLOCK_TYPES:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
-from ..spec import NetSpec, SpecError, freeze, parse_input
+from ..spec import NetSpec, SpecError, freeze, parse_input, thaw
 
 
 @dataclass(frozen=True)
@@ -92,8 +92,15 @@ def model_entry(name: str) -> ModelEntry:
     try:
         return _MODELS[name]
     except KeyError:
-        raise SpecError(f"unknown model {name!r}; registered models: {', '.join(sorted(_MODELS))}",
-                        field="model") from None
+        import difflib  # here: only a mistyped name needs it
+
+        # names are lower case: VGG16, squeezenet1.1 and alexnet-caffe are near misses
+        spelled = name.lower().replace(".", "_").replace("-", "_")
+        close = [n for n in _MODELS if n == spelled] or difflib.get_close_matches(
+            spelled, list(_MODELS), n=3, cutoff=0.8)
+        hint = f" (did you mean {' or '.join(map(repr, close))}?)" if close else ""
+        raise SpecError(f"unknown model {name!r}{hint}; registered models: "
+                        f"{', '.join(sorted(_MODELS))}", field="model") from None
 
 
 def get_spec(name: str, /, **settings: Any) -> NetSpec:
@@ -113,7 +120,7 @@ def get_spec(name: str, /, **settings: Any) -> NetSpec:
     if "num_classes" in settings and (not isinstance(settings["num_classes"], int)
                                       or isinstance(settings["num_classes"], bool)
                                       or settings["num_classes"] < 1):
-        raise SpecError(f"expected a positive integer, got {settings['num_classes']!r}",
+        raise SpecError(f"expected a positive integer, got {thaw(settings['num_classes'])!r}",
                         field="num_classes")
     spec = entry.build(**settings)
     if not isinstance(spec, NetSpec):

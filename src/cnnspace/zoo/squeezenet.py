@@ -16,6 +16,7 @@ IMAGENET = 1000
 V10_POOLS = ("conv1", "fire4", "fire8")
 V11_POOLS = ("conv1", "fire3", "fire5")
 BYPASS = ("none", "simple", "complex")
+MAX_FIRE = 10_000  # far beyond any FireNet (SqueezeNet has 8); 40,000 layers resolve in seconds
 
 
 def _check(name: str, ok: bool, expected: str, value, note: str = "") -> None:
@@ -39,6 +40,10 @@ def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
     is a SpecError naming it."""
     for key, value in (("base_e", base_e), ("freq", freq), ("num_fire", num_fire)):
         _check(key, is_int(value) and value >= 1, "a positive integer", value)
+    # one block per Fire module: a count of 10^20 (a typo'd --set) ran out of memory, silently
+    # killed, where every size field is refused beyond its bound
+    if num_fire > MAX_FIRE:
+        _check("num_fire", False, f"at most {MAX_FIRE:,} Fire modules", num_fire)
     _check("incr_e", is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
     _check("pct3x3", is_number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
     _check("sr", is_number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
