@@ -38,7 +38,16 @@ def add_model_args(p: argparse.ArgumentParser, name: str = "model",
     p.add_argument(name, metavar="MODEL_OR_SPEC", help=help)
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="a model or family setting, e.g. --set sr=0.25 (repeatable)")
-    p.add_argument("--input", metavar="CxHxW", help="input size, e.g. 3x224x224 (or HxW)")
+    p.add_argument("--input", metavar="CxHxW", type=input_size,
+                   help="input size, e.g. 3x224x224 (or HxW)")
+
+
+def input_size(text: str) -> str:
+    """--input's text; left empty (`--input "$SIZE"` with SIZE unset) it would be no size at all
+    and the model's own would be used without a word."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty size; give CxHxW or HxW, e.g. 3x224x224")
+    return text
 
 
 def parse_settings(pairs: list[str]) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bi
                         squeezenet_table1_schedule)
 from ..errors import CnnspaceError
 from ._checkpoints import refuse_detector
-from ._common import (check_threads, dump_json, load_model, new_run_folder, stderr_console,
-                      table_console)
+from ._common import (check_threads, dump_json, input_size, load_model, new_run_folder,
+                      stderr_console, table_console)
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
 RESULTS = ("compression.json", "table.json")  # what compress and --table write last
@@ -60,7 +60,7 @@ def register(sub) -> None:
                       help="predicted container size of a model under the plan (no training)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="--predict: a model or family setting, e.g. --set num_classes=10")
-    p.add_argument("--input", metavar="CxHxW", help="--predict: input size, e.g. 1x32x32")
+    p.add_argument("--input", metavar="CxHxW", type=input_size, help="--predict: input size, e.g. 1x32x32")
     p.add_argument("--baseline", type=int, metavar="K",
                    help="--table: ratios against the uncompressed K-th checkpoint (default 1)")
     p.add_argument("--svd-keep", type=float, metavar="F",

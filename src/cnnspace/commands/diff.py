@@ -9,7 +9,8 @@ from .._csv import rows_to_csv
 from ..errors import CnnspaceError
 from ..space import ADDED, CHANGED, LayerChange, NetDiff, diff
 from ._checkpoints import load_spec
-from ._common import CHECKPOINT_HELP, add_format_arg, as_options, dump_json, table_console
+from ._common import (CHECKPOINT_HELP, add_format_arg, as_options, dump_json, input_size,
+                      table_console)
 
 EXAMPLES = """\
 each --set applies to the model named just before it; --input applies to both:
@@ -44,7 +45,7 @@ def register(sub) -> None:
     p.add_argument("b", metavar="B", help=CHECKPOINT_HELP)
     p.add_argument("--set", action=_SettingOfPreviousModel, metavar="KEY=VALUE",
                    help="a setting of the zoo model or family named just before it (repeatable)")
-    p.add_argument("--input", metavar="CxHxW", help="input size of both networks")
+    p.add_argument("--input", metavar="CxHxW", type=input_size, help="input size of both networks")
     p.add_argument("--bits", type=int, default=32,
                    help="bits per parameter, for the communication (default 32)")
     add_format_arg(p)
