@@ -107,3 +107,13 @@ def test_alexnet_is_240_mb_and_squeezenet_50x_smaller():
     squeezenet = analyze(get_spec("squeezenet1_0")).totals
     assert alexnet.params == 60_965_224 and round(alexnet.size_mb, -1) == 240
     assert round(alexnet.params / squeezenet.params, -1) == 50
+
+
+def test_googlenet_aux_pools_round_up_as_the_caffe_file():
+    # BVLC GoogLeNet train_val.prototxt: loss1/ave_pool and loss2/ave_pool, AVE 5x5 stride 3
+    # after inception_4a (512 channels) and 4d (528); Caffe rounds every pooling up: the same
+    # 4x4 as rounding down at 224, but 2x2 (not 1x1) at 96x96
+    for size, side in ((224, 4), (96, 2)):
+        layers = {m.name: m for m in analyze(get_spec("googlenet_aux", input=(3, size, size))).layers}
+        assert layers["aux1_pool"].out_shape == (512, side, side)
+        assert layers["aux2_pool"].out_shape == (528, side, side)

@@ -28,7 +28,7 @@ def test_ids_of_earlier_releases_are_kept():
     # as computed by the release that first stored them in studies
     assert network_id(get_spec("squeezenet1_0")) == "61a95a2125"
     assert network_id(get_spec("squeezenet1_1")) == "9913b5a4bc"
-    assert network_id(get_spec("googlenet_aux")) == "47100fa0af"
+    assert network_id(get_spec("nin")) == "28e318dd5b"
 
 
 def test_out_of_order_layers_several_outputs_and_other_alphabets_hash_the_stated_text():

@@ -143,7 +143,8 @@ def _googlenet(name: str, num_classes: int, input, aux: bool) -> NetSpec:
 
 
 def _aux_head(w: SpecWriter, name: str, source: str, num_classes: int) -> str:
-    w.add(f"{name}_pool", "avgpool", inputs=(source,), kernel=5, stride=3)
+    w.add(f"{name}_pool", "avgpool", inputs=(source,), kernel=5, stride=3,
+          ceil_mode=True)  # as every Caffe pooling: 2x2, not 1x1, at 96x96
     w.conv(f"{name}_conv", 128, 1)
     w.add(f"{name}_flatten", "flatten")
     w.fc(f"{name}_fc1", 1024, dropout=0.7)
