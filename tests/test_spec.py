@@ -280,7 +280,7 @@ def test_specs_pickle_copy_and_hash_as_values():
     S.resolve(spec)  # fills the spec's process-local cache
     for again in (pickle.loads(pickle.dumps(spec)), copy.deepcopy(spec), copy.copy(spec)):
         assert again == spec and hash(again) == hash(spec)
-        assert "_prepared" not in again.__dict__
+        assert "_prepared" not in again.__dict__ and "_graph" not in again.__dict__
         assert S.resolve(again).output_shapes() == [(1000,)]
     assert {spec: 1}[get_spec("squeezenet1_1")] == 1
     graph = S.resolve(spec)
@@ -441,3 +441,13 @@ def test_names_with_terminal_escape_codes_are_refused(capsys, tmp_path, where):
     assert main(["analyze", str(path)]) == 2
     out, err = capsys.readouterr()
     assert "printable" in err and "\x1b" not in out + err and "\\x1b" in err
+
+
+def test_a_spec_keeps_its_last_graph_and_resolves_other_inputs_afresh():
+    spec = get_spec("squeezenet1_1")
+    graph = S.resolve(spec)
+    assert S.resolve(spec) is graph and S.resolve(spec, "3x224x224") is graph
+    small = S.resolve(spec, "3x64x64")
+    assert small.input_shape == (3, 64, 64) and small.output_shapes() == [(1000,)]
+    assert S.resolve(spec, "3x64x64") is small and S.resolve(spec) is not small
+    assert S.resolve(spec) == graph

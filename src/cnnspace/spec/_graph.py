@@ -157,8 +157,8 @@ class NetSpec:
                 f"Layer>{outputs}, init={self.init!r})")
 
     def __getstate__(self) -> dict[str, Any]:
-        # The resolve cache holds tokens that mean something in this process only.
-        return {k: v for k, v in self.__dict__.items() if k != "_prepared"}
+        # The resolve caches hold tokens that mean something in this process only.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_prepared", "_graph")}
 
     def with_input(self, shape) -> "NetSpec":
         """This network at another input size: ``[C, H, W]``, ``CxHxW`` or ``HxW`` (its own

@@ -341,6 +341,10 @@ def resolve(spec: NetSpec, input_shape: Shape | str | None = None) -> Graph:
         shape_in = _check_input_shape(spec.input)
     else:
         shape_in = parse_input(input_shape, spec._channels())
+    # the last graph, kept on the (immutable) spec: a sweep takes a point's id, then its metrics
+    cached = spec.__dict__.get("_graph")
+    if cached is not None and cached.input_shape == shape_in:
+        return cached
     shapes: dict[str, Shape] = {INPUT: shape_in}
     segments = []
     for token, sources, prims, _ in _prepared(spec):
@@ -354,5 +358,7 @@ def resolve(spec: NetSpec, input_shape: Shape | str | None = None) -> Graph:
             done = _RESOLVED[token, in_shapes] = (nodes, {n.name: n.out_shape for n in nodes})
         segments.append(done[0])
         shapes.update(done[1])
-    return Graph(shape_in, tuple([n for segment in segments for n in segment]),
-                 spec.outputs or (spec.layers[-1].name,), tuple(segments))
+    graph = Graph(shape_in, tuple([n for segment in segments for n in segment]),
+                  spec.outputs or (spec.layers[-1].name,), tuple(segments))
+    object.__setattr__(spec, "_graph", graph)
+    return graph
