@@ -75,6 +75,8 @@ def run(args) -> int:
                        f"{check.max_relative_error:.1e}")
     write_atomic(args.onnx, lambda f: f.write(data))
     print(f"wrote {args.onnx} ({line}); {verdict}")
+    if note := _folded_norms(spec, data):
+        print(note)
     if preprocessing:
         print(f"its input: {_preprocessing_line(preprocessing)} (metadata "
               f"{PREPROCESSING_KEY!r})")
@@ -82,6 +84,32 @@ def run(args) -> int:
             if key in preprocessing:
                 print(f"  {key}: {preprocessing[key]}")
     return 0
+
+
+def _folded_norms(spec, data: bytes) -> str | None:
+    """A note where the file holds fewer batch normalisations than the spec: torch's exporter
+    folds one that follows a convolution into it (its scale into the weights, its shift into
+    the bias), so that the file, read back, counts fewer parameters than the spec."""
+    from ..metrics import analyze
+    from ..spec import SpecError, from_onnx, resolve
+
+    def norms(s) -> int:
+        return sum(n.type == "batchnorm" for n in resolve(s).nodes)
+
+    ours = norms(spec)
+    if not ours:
+        return None
+    try:
+        back = from_onnx(data)
+    except SpecError:  # no onnx package, or a network the import does not read
+        return None
+    folded = ours - norms(back)
+    if folded <= 0:
+        return None
+    return (f"note: torch folded {folded} of the {ours} batch normalisations into the "
+            f"convolutions before them: read back, the file counts "
+            f"{analyze(back).totals.params:,} parameters, the spec "
+            f"{analyze(spec).totals.params:,}")
 
 
 def _preprocessing_line(p: dict) -> str:

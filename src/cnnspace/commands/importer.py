@@ -17,9 +17,10 @@ def register(sub) -> None:
                        description="Reads a Caffe deploy .prototxt (Convolution, Pooling, ReLU, "
                        "Sigmoid, TanH, LRN, Concat, Eltwise (SUM, PROD), Dropout, InnerProduct, "
                        "Softmax, BatchNorm+Scale, Flatten; input_shape, input_dim or an Input "
-                       "layer) or an .onnx model (Conv, Gemm, BatchNormalization, pooling, "
-                       "activations, Concat, Add, Mul, Flatten...; an input of fixed image size; "
-                       "weights are read for their shapes only) and writes the spec as YAML. "
+                       "layer) or an .onnx model (Conv, Gemm, MatMul, BatchNormalization, pooling, "
+                       "ReduceMean, activations, Concat, Add, Mul, Flatten, Reshape, Squeeze...; "
+                       "an input of fixed image size; weights are read for their shapes only) "
+                       "and writes the spec as YAML. "
                        "Every command also reads .prototxt and .onnx files directly.")
     p.add_argument("source", metavar="MODEL.prototxt|MODEL.onnx",
                    help="the Caffe network definition or ONNX model")

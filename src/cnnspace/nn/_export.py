@@ -49,7 +49,18 @@ def output_tensors(value: Any) -> list[torch.Tensor]:
 def output_names(module: nn.Module, example: torch.Tensor) -> list[str]:
     outputs = getattr(module, "outputs", None)  # a SpecModule names its outputs after layers
     if outputs:
-        return [str(o) for o in outputs]
+        # torch refuses a name of digits alone (its own values are named so): a layer '7', as
+        # from_torch and the ONNX import name nn.Sequential's, is written 'output_7'
+        names = [str(o) for o in outputs]
+        taken = set(names)
+        for i, name in enumerate(names):
+            if name.isdigit():
+                new = f"output_{name}"
+                while new in taken:
+                    new += "_"
+                taken.add(new)
+                names[i] = new
+        return names
     # Any other module is run once to count its outputs: the exporter names those past the
     # names given after graph values ('7'), and gives them no declared dynamic batch axis.
     with torch.inference_mode():
@@ -113,33 +124,70 @@ def _children_of_type(module: nn.Module, kind: type, path: tuple[str, ...] = ())
             yield from _children_of_type(child, kind, (*path, key))
 
 
-def _fixed_adaptive_pools(model: nn.Module, example: torch.Tensor) -> None:
-    """Replaces, in ``model`` (a copy), each adaptive average pooling to a size other than 1x1
-    by the plain average pooling it is at ``example``'s size. The TorchScript exporter makes the
-    same replacement, but only where its graph still knows the input's size, which it no longer
-    does after a LocalResponseNorm: a network it could express was refused ("input size not
-    accessible"). Where the output size does not divide the input's, ONNX has no operator for
-    it, and the layer is named."""
-    pools = [p for p in _children_of_type(model, nn.AdaptiveAvgPool2d)
-             if nn.modules.utils._pair(p[0]._modules[p[1]].output_size) != (1, 1)]
-    if not pools:
+def _pool_side(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil: bool) -> int:
+    """torch's output side of a pooling window (a ceil-mode window that would start in the
+    right padding is dropped)."""
+    room = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-room // stride) if ceil else room // stride) + 1
+    if ceil and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _kept_side(size: int, kernel: int, stride: int, pad: int, dilation: int) -> int:
+    """The ceil-mode output side as ONNX's shape inference gives it before opset 22: no window
+    is dropped."""
+    return -(-(size + 2 * pad - dilation * (kernel - 1) - 1) // stride) + 1
+
+
+def _exportable_pools(model: nn.Module, example: torch.Tensor) -> None:
+    """Rewrites, in ``model`` (a copy), the pooling layers ONNX would get wrong at
+    ``example``'s size into the same computation written another way:
+
+    * each adaptive average pooling to a size other than 1x1 becomes the plain average pooling
+      it is at that size. The TorchScript exporter makes the same replacement, but only where
+      its graph still knows the input's size, which it no longer does after a LocalResponseNorm:
+      a network it could express was refused ("input size not accessible"). Where the output
+      size does not divide the input's, ONNX has no operator for it, and the layer is named.
+    * a ceil-mode max or average pooling whose ceil rounding would add a window that starts in
+      the right padding, which torch drops, gives the same windows as floor rounding, and is
+      written so: ONNX's shape inference before opset 22 keeps that window, and onnxruntime
+      then refused to load the file (a linear layer after it "mismatched" its weights)."""
+    adaptive = [p for p in _children_of_type(model, nn.AdaptiveAvgPool2d)
+                if nn.modules.utils._pair(p[0]._modules[p[1]].output_size) != (1, 1)]
+    ceil = [p for kind in (nn.MaxPool2d, nn.AvgPool2d) for p in _children_of_type(model, kind)
+            if p[0]._modules[p[1]].ceil_mode]
+    if not adaptive and not ceil:
         return
     sizes: dict[tuple[str, ...], tuple[int, int]] = {}
 
     def record(path):
         def hook(_, args) -> None:  # a value returned would replace the arguments
-            sizes.setdefault(path, tuple(args[0].shape[-2:]))
+            if args and isinstance(args[0], torch.Tensor) and args[0].dim() >= 2:
+                sizes.setdefault(path, tuple(args[0].shape[-2:]))
         return hook
 
     hooks = [parent._modules[key].register_forward_pre_hook(record(path))
-             for parent, key, path in pools]
+             for parent, key, path in adaptive + ceil]
     try:
         with torch.inference_mode():
             model(example)
     finally:
         for hook in hooks:
             hook.remove()
-    for parent, key, path in pools:
+    for parent, key, path in ceil:
+        if path not in sizes:
+            continue
+        pool = parent._modules[key]
+        pair = nn.modules.utils._pair
+        stride = pool.stride if pool.stride else pool.kernel_size
+        dilation = pool.dilation if isinstance(pool, nn.MaxPool2d) else 1
+        shape = list(zip(sizes[path], pair(pool.kernel_size), pair(stride), pair(pool.padding),
+                         pair(dilation)))
+        dropped = any(_pool_side(*axis, True) < _kept_side(*axis) for axis in shape)
+        if dropped and all(_pool_side(*axis, True) == _pool_side(*axis, False) for axis in shape):
+            pool.ceil_mode = False  # the copy's: the caller's module keeps its own
+    for parent, key, path in adaptive:
         if path not in sizes:
             continue  # never called: the exporter will not meet it either
         size = sizes[path]
@@ -178,7 +226,7 @@ def onnx_bytes(module: nn.Module, input_shape: Shape | str, dynamic_batch: bool 
         # dynamo=False: the TorchScript-based exporter needs no onnxscript and handles every
         # layer type cnnspace builds.
         try:
-            _fixed_adaptive_pools(model, example)
+            _exportable_pools(model, example)
             names = output_names(model, example)
             axes = {n: {0: "batch"} for n in [INPUT_NAME, *names]} if dynamic_batch else None
             torch.onnx.export(model, (example,), buffer, dynamo=False,
@@ -258,7 +306,17 @@ def ort_session(model: bytes | str | os.PathLike, threads: int | None = None,
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, options, providers=providers)
+    try:
+        return ort.InferenceSession(source, options, providers=providers)
+    except Exception as e:  # onnxruntime's own (Fail, InvalidGraph...), none a RuntimeError
+        if not type(e).__module__.startswith("onnxruntime"):
+            raise
+        raise CnnspaceError(f"onnxruntime cannot load the model: {_first_line(e)}") from None
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 @dataclass(frozen=True)
@@ -281,7 +339,13 @@ def check_onnx(model: bytes | str | os.PathLike, module: nn.Module, input_shape:
     if not all(bool(torch.isfinite(e).all()) for e in expected):
         raise CnnspaceError("the model's own outputs hold NaN or infinity (in torch, before any "
                             "export): its weights are broken")
-    got = ort_session(model).run(None, {INPUT_NAME: x.numpy()})
+    session = ort_session(model)
+    try:
+        got = session.run(None, {INPUT_NAME: x.numpy()})
+    except Exception as e:
+        if not type(e).__module__.startswith("onnxruntime"):
+            raise
+        raise CnnspaceError(f"onnxruntime cannot run the model: {_first_line(e)}") from None
     if len(got) != len(expected):
         raise CnnspaceError(f"the ONNX model has {len(got)} outputs, torch's module "
                             f"{len(expected)}")

@@ -1,36 +1,53 @@
 """ONNX models read into a NetSpec, so that a network from any framework can be analysed.
 
-Weights are read for their shapes only (external data files are never opened): the import
-checks that each layer's weights have the shapes the spec's layer gives them, so that the spec
-counts what the file holds. Where ONNX's own shape inference knows a tensor's shape, the spec
-must infer the same. Operators without a spec layer are refused by name, never counted as zero.
-Reading needs the ``onnx`` package (``pip install 'cnnspace[onnx]'``), not torch.
+Weights are read for their shapes only (external data files are opened only for the few small
+constants whose values say what a layer does: a Reshape's target shape, a Clip's bounds): the
+import checks that each layer's weights have the shapes the spec's layer gives them, so that the
+spec counts what the file holds. Where ONNX's own shape inference knows a tensor's shape, the
+spec must infer the same. Operators without a spec layer are refused by name, never counted as
+zero. Reading needs the ``onnx`` package (``pip install 'cnnspace[onnx]'``), not torch.
 """
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ._compact import compact_layers
 from ._errors import SpecError
 from ._graph import INPUT, Layer, NetSpec, free_name
-from ._onnx_ops import OPS, OnnxNode
+from ._onnx_ops import BATCH, FUSED, OPS, OnnxNode, OpRule
 from ._resolve import resolve
 
 _DOMAINS = ("", "ai.onnx")
+_FUSED_DOMAIN = "cnnspace.fused"  # operators the import writes for a pattern of nodes
 # Operators that compute shapes while the network runs: torch writes x.view(x.size(0), -1) so
 # when the batch dimension is dynamic.
 _SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape", "Slice",
-              "Size", "Range"}
+              "Size", "Range", "Concat"}
+# a constant's value is read (from an external data file, or to compute other constants) only up
+# to this many elements: the values an import needs (shapes, bounds, axes) are a few numbers,
+# never a layer's weights
+_MAX_VALUE_ELEMENTS = 4096
+# what a large constant (a weight) may go through on its way to a layer (see _Reader._fold)
+_WEIGHT_VIEWS = {"Transpose", "Reshape", "Cast"}
+# operators computed where all their inputs are constants (see _Reader._fold)
+_FOLDABLE = {"ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Gather",
+             "Unsqueeze", "Squeeze", "Range", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt"}
 
 
 def from_onnx(model: Any, source: str | None = None) -> NetSpec:
     """The spec of an ONNX model: a path, the file's bytes, or an ``onnx.ModelProto``;
     ``source`` names it in errors and gives the spec its name (the file's stem)."""
     onnx = _onnx()
+    folder = None
     if isinstance(model, (str, Path)):
         source = str(model)
+        folder = Path(model).parent
         try:
             model = Path(model).read_bytes()
         except OSError as e:
@@ -44,7 +61,7 @@ def from_onnx(model: Any, source: str | None = None) -> NetSpec:
     if not isinstance(model, onnx.ModelProto):
         raise SpecError(f"expected an ONNX file's path or bytes, or an onnx.ModelProto, got "
                         f"{type(model).__name__}", source=source)
-    return _Reader(model, source, onnx).spec()
+    return _Reader(model, source, onnx, folder).spec()
 
 
 def _onnx():
@@ -56,16 +73,46 @@ def _onnx():
     return onnx
 
 
+def _close(value: Any, target: float) -> bool:
+    """Whether ``value`` is one number within float32 rounding of ``target``."""
+    try:
+        array = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        return False
+    return array.size == 1 and abs(float(array[0]) - target) <= 1e-5 * max(1.0, abs(target))
+
+
 class _Reader:
-    def __init__(self, model, source: str, onnx):
-        self.onnx, self.source, self.graph = onnx, source, model.graph
+    def __init__(self, model, source: str, onnx, folder: Path | None = None):
+        if len(model.functions):  # the dynamo exporter writes modules as local functions
+            try:
+                from onnx import inliner
+                model = inliner.inline_local_functions(model)
+            except Exception:  # an onnx without the inliner: the calls are refused by name
+                pass
+        self.onnx, self.source, self.graph, self.folder = onnx, source, model.graph, folder
         self.opset = next((o.version for o in model.opset_import if o.domain in _DOMAINS), 1)
         self.constants = {t.name: t for t in self.graph.initializer}
+        self.shape_only: set[str] = set()    # constants known by their shape, not their values
+        self.origin: dict[str, str] = {}     # a constant's view (Identity, Transpose) -> source
+        for sparse in self.graph.sparse_initializer:  # a pruned weight: its non-zeros stored
+            tensor = onnx.TensorProto()
+            tensor.name, tensor.data_type = sparse.values.name, sparse.values.data_type
+            tensor.dims.extend(sparse.dims)
+            self.constants[tensor.name] = tensor
+            self.shape_only.add(tensor.name)
         self.tensors: dict[str, str] = {}    # ONNX tensor -> spec layer (or the network input)
+        self.values: dict[str, list] = {}    # shapes computed while the network runs
         self.layers: list[Layer] = []
         self.nodes: dict[str, Any] = {}      # spec layer -> its ONNX node
+        self.partial: set[str] = set()       # layers that give only part of their node's work
+        self.expected: dict[str, tuple] = {}  # spec layer -> the output shape it must have
+        self.fused: set[int] = set()         # ids of the nodes _fuse wrote
+        self.written: dict[int, str] = {}    # their nodes' names in the file
         self.renamed: dict[str, str] = {}
         self.suffixes: dict[str, int] = {}
+        self.batch: int | None = None
+        self.scopes: Counter = Counter()     # torch's module paths: how many nodes each holds
         self.shapes = self._inferred_shapes(model)
 
     def _inferred_shapes(self, model) -> dict[str, tuple]:
@@ -88,14 +135,21 @@ class _Reader:
 
     def spec(self) -> NetSpec:
         shape = self._input()
-        for node in self._needed_nodes():
+        nodes = self._needed_nodes()
+        for node in nodes:
+            if node.op_type == "Constant" and node.domain in _DOMAINS:
+                self._constant_node(node)
+        nodes = self._fuse(self._fold(nodes))
+        self.scopes = Counter(_scope(n) for n in nodes if n.op_type != "Constant")
+        for node in nodes:
             self._convert(node)
         outputs = []
         for out in self.graph.output:
             if self.tensors.get(out.name, INPUT) == INPUT:
                 raise self.error(f"graph output {out.name!r} is not computed from the input by "
                                  "any operator")
-            outputs.append(self.tensors[out.name])
+            if self.tensors[out.name] not in outputs:  # two names of one tensor (Identity)
+                outputs.append(self.tensors[out.name])
         if not self.layers:
             raise self.error("the graph has no operators to import")
         layers = compact_layers(self.layers)
@@ -115,7 +169,10 @@ class _Reader:
         if len(inputs) != 1:
             raise self.error(f"expected one network input, got {len(inputs)}: "
                              f"{[i.name for i in inputs]}")
-        dims = self.shapes.get(inputs[0].name) or ()
+        if inputs[0].name not in self.shapes:
+            raise self.error(f"input {inputs[0].name!r} declares no shape; a spec's input is a "
+                             "batch of images (N, C, H, W) of fixed C, H and W")
+        dims = self.shapes[inputs[0].name]
         shown = ["?" if d is None else d for d in dims]
         if len(dims) != 4:
             raise self.error(f"input {inputs[0].name!r} has shape {shown}; a spec's input is a "
@@ -124,6 +181,7 @@ class _Reader:
             raise self.error(f"input {inputs[0].name!r} must be (N, C, H, W) with fixed C, H "
                              f"and W, got {shown}: export the model at a fixed image size")
         self.tensors[inputs[0].name] = INPUT
+        self.batch = dims[0] or None  # 0: a symbolic size
         return tuple(dims[1:])
 
     def _needed_nodes(self) -> list:
@@ -136,6 +194,119 @@ class _Reader:
                 needed.update(i for i in node.input if i)
         return keep[::-1]
 
+    def _fold(self, nodes: list) -> list:
+        """``nodes`` less those computing constants from constants alone, whose values become
+        constants: torch writes ZeroPad2d's padding as ConstantOfShape, Concat, Reshape, Slice,
+        Transpose and Cast of constants. Only small values are computed (a layer's weights are
+        never read): a Transpose of a weight gives the transposed shape alone."""
+        kept = []
+        for node in nodes:
+            ins = [i for i in node.input if i]
+            if (node.domain not in _DOMAINS or not ins
+                    or not all(i in self.constants for i in ins)):
+                kept.append(node)
+                continue
+            sizes = [math.prod(self.constants[i].dims) for i in ins]
+            if sizes[0] > _MAX_VALUE_ELEMENTS and max(sizes[1:], default=0) <= (
+                    _MAX_VALUE_ELEMENTS) and node.output and node.op_type in _WEIGHT_VIEWS:
+                if not self._weight_view(node, ins):
+                    kept.append(node)
+                continue
+            if (max(sizes) > _MAX_VALUE_ELEMENTS or node.op_type not in _FOLDABLE
+                    or self._folded_size(node, ins) > _MAX_VALUE_ELEMENTS):
+                kept.append(node)
+                continue
+            try:
+                values = {name: self.onnx.numpy_helper.from_array(np.asarray(value), name)
+                          for name, value in zip(node.output, self._evaluate(node)) if name}
+            except Exception:  # an operator or attribute the reference runtime refuses
+                kept.append(node)
+                continue
+            self.constants.update(values)
+        return kept
+
+    def _weight_view(self, node, ins: list) -> bool:
+        """Gives the output of a Transpose, Reshape or Cast of a large constant (a weight,
+        stored transposed, in another shape, or as float16) the shape it has, without its
+        values. False where that shape cannot be known."""
+        source = self.constants[ins[0]]
+        dims, data_type = list(source.dims), source.data_type
+        try:
+            attrs = self._attributes(node)
+            if node.op_type == "Transpose":
+                perm = attrs.get("perm") or list(range(len(dims)))[::-1]
+                if sorted(perm) != list(range(len(dims))):
+                    return False
+                dims = [dims[p] for p in perm]
+            elif node.op_type == "Reshape":
+                target = [int(v) for v in np.asarray(self._value(ins[1], node)).reshape(-1)]
+                target = [d if v == 0 and not attrs.get("allowzero", 0) else v
+                          for v, d in zip(target, dims + [0] * len(target))]
+                known = math.prod(v for v in target if v != -1)
+                if target.count(-1) == 1 and known:
+                    target[target.index(-1)] = math.prod(dims) // known
+                if any(v < 0 for v in target) or math.prod(target) != math.prod(dims):
+                    return False
+                dims = target
+            else:  # Cast
+                data_type = int(attrs["to"])
+        except (SpecError, KeyError, TypeError, ValueError):
+            return False
+        tensor = self.onnx.TensorProto()
+        tensor.name, tensor.data_type = node.output[0], data_type
+        tensor.dims.extend(dims)
+        self.constants[node.output[0]] = tensor
+        self.shape_only.add(node.output[0])
+        self.origin[node.output[0]] = self.origin.get(ins[0], ins[0])
+        return True
+
+    def _folded_size(self, node, ins: list) -> float:
+        """How many values folding ``node`` makes, known before computing them: an operator
+        that makes a tensor of a size its inputs give (ConstantOfShape, Range) or broadcasts
+        them could make a large one."""
+        try:
+            if node.op_type == "ConstantOfShape":
+                return math.prod(int(v) for v in np.asarray(self._value(ins[0])).reshape(-1))
+            if node.op_type == "Range":
+                start, limit, delta = (float(np.asarray(self._value(i)).reshape(-1)[0])
+                                       for i in ins[:3])
+                return max(math.ceil((limit - start) / delta), 0)
+            if node.op_type in ("Add", "Sub", "Mul", "Div"):
+                return math.prod(np.broadcast_shapes(*(tuple(self.constants[i].dims)
+                                                       for i in ins)))
+        except (SpecError, ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
+            return math.inf
+        return 0
+
+    def _evaluate(self, node) -> list:
+        """The outputs of ``node``, whose inputs are constants, by onnx's reference runtime at
+        the model's opset."""
+        from onnx.reference import ReferenceEvaluator
+
+        helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
+        inputs = [numpy_helper.from_array(np.asarray(self._value(i, node)), i)
+                  for i in dict.fromkeys(node.input) if i]
+        graph = helper.make_graph([node], "fold", [], [
+            helper.make_value_info(o, self.onnx.TypeProto()) for o in node.output if o], inputs)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        return ReferenceEvaluator(model).run(None, {})
+
+    def _fuse(self, nodes: list) -> list:
+        """``nodes`` with the patterns exporters write for one layer made single nodes (see
+        _Fusion)."""
+        fusion = _Fusion(self, nodes)
+        for node in nodes:
+            if id(node) not in fusion.used and node.domain in _DOMAINS:
+                try:
+                    fusion.match(node)
+                except (TypeError, ValueError, IndexError, ZeroDivisionError, SpecError):
+                    pass  # attributes not as ONNX defines them: converting the nodes says so
+        self.fused.update(id(n) for n in fusion.placed.values())
+        return [fusion.placed.get(id(n), n) for n in nodes
+                if id(n) not in fusion.used or id(n) in fusion.placed]
+
+    # -- constants ----------------------------------------------------------------------------
+
     def _tensor(self, name: str, node):
         tensor = self.constants.get(name)
         if tensor is None:
@@ -147,29 +318,166 @@ class _Reader:
         return tuple(self._tensor(name, node).dims)
 
     def _constant(self, name: str, node) -> Any:
-        tensor = self._tensor(name, node)
+        if name in self.values:  # a shape computed while the network runs
+            return self.values[name]
+        self._tensor(name, node)
+        return self._value(name, node)
+
+    def _value(self, name: str, node=None) -> Any:
+        """The value of the constant ``name``, from an external data file where it is
+        stored there (a few values only: a layer's weights are never read)."""
+        tensor = self.constants[name]
+        if name in self.shape_only:
+            raise self.error(f"the value of {name!r} is not read (a weight, sparse or "
+                             "transposed, reshaped or cast: only its shape is)", node)
         if tensor.data_location == self.onnx.TensorProto.EXTERNAL:
-            raise self.error(f"the value of {name!r} is stored in an external data file, which "
-                             "the import does not read", node)
-        return self.onnx.numpy_helper.to_array(tensor)
+            location = next((e.value for e in tensor.external_data if e.key == "location"), "?")
+            if self.folder is None:
+                raise self.error(f"the value of {name!r} is stored in the external data file "
+                                 f"{location!r}: give the model's path, not its bytes, to read "
+                                 "it", node)
+            if math.prod(tensor.dims) > _MAX_VALUE_ELEMENTS:
+                raise self.error(f"the value of {name!r} ({math.prod(tensor.dims):,} values "
+                                 "in an external data file) is read by no spec layer", node)
+            copy = self.onnx.TensorProto()
+            copy.CopyFrom(tensor)
+            try:
+                self.onnx.external_data_helper.load_external_data_for_tensor(
+                    copy, str(self.folder))
+            except Exception as e:  # a missing file, a path out of the folder, a short file
+                reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise self.error(f"the value of {name!r} is stored in the external data file "
+                                 f"{location!r}, which cannot be read: {reason}", node) from None
+            tensor = copy
+        try:
+            return self.onnx.numpy_helper.to_array(tensor)
+        except Exception as e:  # an undefined element type, data of another size
+            raise self.error(f"the value of {name!r} cannot be read: {e}", node) from None
+
+    def _constant_node(self, node) -> None:
+        attrs = {a.name: a for a in node.attribute}
+        helper, types = self.onnx.helper, self.onnx.TensorProto
+        if "value" in attrs and attrs["value"].type == self.onnx.AttributeProto.TENSOR:
+            tensor = attrs["value"].t
+        elif "value_float" in attrs or "value_floats" in attrs:  # opset 12's plain numbers
+            key = "value_float" if "value_float" in attrs else "value_floats"
+            v = helper.get_attribute_value(attrs[key])
+            tensor = helper.make_tensor(node.output[0], types.FLOAT,
+                                        [] if key == "value_float" else [len(v)],
+                                        [v] if key == "value_float" else list(v))
+        elif "value_int" in attrs or "value_ints" in attrs:
+            key = "value_int" if "value_int" in attrs else "value_ints"
+            v = helper.get_attribute_value(attrs[key])
+            tensor = helper.make_tensor(node.output[0], types.INT64,
+                                        [] if key == "value_int" else [len(v)],
+                                        [v] if key == "value_int" else list(v))
+        else:
+            raise self.error(f"only a Constant with a numeric value is supported, got "
+                             f"{sorted(attrs) or 'none'}", node, "value")
+        self.constants[node.output[0]] = tensor
+
+    # -- shapes computed while the network runs ------------------------------------------------
+
+    def _shape_value(self, node) -> bool:
+        """Evaluates an operator computing a shape from a tensor's (x.size(0), Concat with -1)
+        where ONNX's shape inference knows it, the batch size as BATCH: what torch writes for
+        x.view(x.size(0), -1) with a dynamic batch. False where it cannot."""
+        op, ins = node.op_type, [i for i in node.input]
+
+        def get(i):
+            name = ins[i] if i < len(ins) else ""
+            if name in self.values:
+                return self.values[name]
+            if name in self.constants:
+                return self._value(name, node).tolist()
+            raise KeyError(name)
+
+        try:
+            if op == "Shape":
+                if ins[0] not in self.tensors or any(self._raw_attributes(node)):
+                    return False
+                shape = self.shapes.get(ins[0])
+                if shape is None:
+                    return False
+                value = [BATCH if self.batch is None else self.batch,
+                         *(d if d else None for d in shape[1:])]
+            elif op == "Gather":
+                data, index = get(0), get(1)
+                if not isinstance(data, list) or int(self._raw_attributes(node).get("axis", 0)):
+                    return False
+                value = ([data[int(i)] for i in index] if isinstance(index, list)
+                         else data[int(index)])
+            elif op == "Unsqueeze":
+                data = get(0)
+                if isinstance(data, list):
+                    return False
+                value = [data]
+            elif op == "Squeeze":
+                data = get(0)
+                if not isinstance(data, list) or len(data) != 1:
+                    return False
+                value = data[0]
+            elif op == "Concat":
+                parts = [get(i) for i in range(len(ins))]
+                if not all(isinstance(p, list) for p in parts):
+                    return False
+                value = [v for p in parts for v in p]
+            elif op == "Cast":
+                value = get(0)
+            elif op == "Mul" and len(ins) == 2:
+                # h * w of sizes a shape gave: a product of known sizes only (not the batch's)
+                a, b = get(0), get(1)
+                if any(isinstance(v, list) or v is BATCH for v in (a, b)):
+                    return False
+                value = int(a) * int(b)
+            else:
+                return False
+        except (KeyError, IndexError, TypeError, ValueError, SpecError):
+            return False
+        if value is None or (isinstance(value, list) and None in value):
+            return False
+        self.values[node.output[0]] = value
+        return True
+
+    # -- one node -----------------------------------------------------------------------------
+
+    def _rule(self, node) -> OpRule | None:
+        if id(node) in self.fused and node.domain == _FUSED_DOMAIN:
+            return FUSED.get(node.op_type)
+        return OPS.get(node.op_type) if node.domain in _DOMAINS else None
 
     def _convert(self, node) -> None:
-        if node.op_type == "Constant":
-            self._constant_node(node)
+        if node.op_type == "Constant" and node.domain in _DOMAINS:
+            return  # read before (see spec)
+        if node.domain in _DOMAINS and (node.op_type in _SHAPE_OPS or any(
+                i in self.values for i in node.input)) and self._shape_value(node):
             return
-        rule = OPS.get(node.op_type) if node.domain in _DOMAINS else None
+        rule = self._rule(node)
+        if rule is not None and self.opset < rule.since and id(node) not in self.fused:
+            raise self.error(f"ONNX operator {node.op_type} is defined from opset {rule.since} "
+                             f"on; the model imports opset {self.opset}", node)
         if rule is None:
+            on_shapes = node.op_type in ("Shape", "Size") or any(
+                i in self.values for i in node.input)
             hint = ("; it computes a shape while the network runs: export at a fixed batch "
                     "size with constant folding, or flatten with torch.flatten(x, 1)"
-                    if node.op_type in _SHAPE_OPS else "")
+                    if node.op_type in _SHAPE_OPS and on_shapes else "")
             raise self.error(f"ONNX operator {node.domain + '.' if node.domain else ''}"
                              f"{node.op_type} has no spec layer type; refusing to import it "
                              f"(it would be counted as zero){hint}", node)
+        low, high = rule.arity
+        if len(node.input) < low or (high is not None and len(node.input) > high) or not all(
+                node.input[:low]):
+            wanted = f"{low}" if low == high else f"{low} or more" if high is None else (
+                f"{low} to {high}")
+            raise self.error(f"ONNX's {node.op_type} takes {wanted} inputs, the node has "
+                             f"{[i for i in node.input]}", node)
         used = [o for o in node.output[1:] if o and self._read(o)]
         if used:
             raise self.error(f"its extra outputs ({', '.join(used)}) are read; a spec layer "
                              "gives one tensor", node)
-        unknown = [i for i in node.input if i and i not in self.tensors and i not in self.constants]
+        unknown = [i for i in node.input if i and i not in self.tensors
+                   and i not in self.constants and i not in self.values]
         if unknown:
             raise self.error(f"inputs {unknown} are made by no earlier operator and are no "
                              "initializer", node)
@@ -177,16 +485,28 @@ class _Reader:
         sources = [node.input[i] for i in data if i < len(node.input) and node.input[i]]
         computed = [s for s in sources if s in self.tensors]
         if node.op_type == "Identity" and sources and not computed:  # a weight the exporter
-            self.constants[node.output[0]] = self.constants[sources[0]]  # deduplicated
+            if sources[0] in self.values:                            # deduplicated
+                self.values[node.output[0]] = self.values[sources[0]]
+            else:
+                self.constants[node.output[0]] = self.constants[sources[0]]
+                self.origin[node.output[0]] = self.origin.get(sources[0], sources[0])
             return
+        if any(s in self.values for s in sources):
+            raise self.error(f"ONNX operator {node.op_type} computes with a shape while the "
+                             "network runs, in a way the import does not follow: export at a "
+                             "fixed batch size with constant folding, or flatten with "
+                             "torch.flatten(x, 1)", node)
         if len(computed) != len(sources) or not sources:
             other = [s for s in sources if s not in self.tensors]
             raise self.error(f"inputs {other} are constants, not tensors computed from the "
                              "network input; a spec layer has no constant operands", node)
-        view = OnnxNode(node.op_type, self._attributes(node), list(node.input), self.opset,
+        attrs = self._attributes(node)
+        view = OnnxNode(node.op_type, attrs, list(node.input), self.opset,
                         lambda i: self._constant(node.input[i], node),
                         lambda i: self._dims(node.input[i], node),
-                        lambda i: len(self.shapes.get(node.input[i], ())) or None)
+                        lambda i: len(self.shapes.get(node.input[i], ())) or None,
+                        lambda i: self.shapes.get(node.input[i]),
+                        list(node.output), self.batch)
         try:
             made = rule.convert(view)
         except SpecError as e:
@@ -197,17 +517,23 @@ class _Reader:
         if made is None:
             self.tensors[node.output[0]] = self.tensors[sources[0]]
             return
+        made = made if isinstance(made, list) else [made]
+        inputs = tuple(self.tensors[s] for s in sources)
         name = self._name(node)
-        self.layers.append(Layer(name, made[0], tuple(self.tensors[s] for s in sources),
-                                 made[1]))
-        self.nodes[name] = node
-        self.tensors[node.output[0]] = name
-
-    def _constant_node(self, node) -> None:
-        attrs = {a.name: a for a in node.attribute}
-        if "value" not in attrs:
-            raise self.error("only a Constant with a tensor value is supported", node, "value")
-        self.constants[node.output[0]] = attrs["value"].t
+        for index, (kind, fields) in enumerate(made):
+            last = index == len(made) - 1
+            # a node written as several layers (ReduceMean without keepdims: a pooling and a
+            # flatten): the first is named after the node, the others NAME_flatten...
+            layer = name if index == 0 else free_name(f"{name}_{kind}", self.nodes,
+                                                      self.suffixes)
+            self.layers.append(Layer(layer, kind, inputs, fields))
+            self.nodes[layer] = node
+            if not last:
+                self.partial.add(layer)
+            inputs = (layer,)
+        self.tensors[node.output[0]] = inputs[0]
+        if view.expected is not None:
+            self.expected[inputs[0]] = view.expected
 
     def _attributes(self, node) -> dict[str, Any]:
         attrs = {}
@@ -220,6 +546,13 @@ class _Reader:
             attrs[a.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
         return attrs
 
+    def _raw_attributes(self, node) -> dict[str, Any]:
+        """The attributes where they have values of their own (for matching patterns)."""
+        try:
+            return self._attributes(node)
+        except SpecError:
+            return {"": None}
+
     def _read(self, tensor: str) -> bool:
         return any(tensor in n.input for n in self.graph.node) or any(
             tensor == o.name for o in self.graph.output)
@@ -227,17 +560,24 @@ class _Reader:
     def _name(self, node) -> str:
         """The node's name with '/' and '.' (reserved in spec names), and characters a terminal
         would not print, as '_'. torch writes its module path scope by scope, each repeating
-        its parent's: ``/features/features.0/Conv`` becomes ``features_0_Conv``."""
+        its parent's, then the operator: ``/features/features.0/Conv`` becomes ``features_0``
+        (the module's path) where the module wrote that one operator, ``features_0_Conv``
+        where it wrote several."""
         written = node.name or node.op_type
-        scopes = [s for s in written.split("/") if s]
+        scope = _scope(node)
+        scopes = [s for s in (scope if scope and self.scopes[scope] == 1 else written).split("/")
+                  if s]
         scopes = [s for s, after in zip(scopes, scopes[1:] + [""])
                   if not after.startswith(s + ".")]
         printable = "".join(c if c.isprintable() else "_" for c in "_".join(scopes))
         base = re.sub(r"[./]+", "_", printable).strip("_") or node.op_type
         name = free_name(base, self.nodes, self.suffixes)
+        written = self.written.get(id(node), written)
         if name != written:
             self.renamed[name] = written
         return name
+
+    # -- the spec against the file ------------------------------------------------------------
 
     def _check(self, spec: NetSpec) -> None:
         """The spec's shapes and weight shapes against the file's, layer by layer."""
@@ -247,19 +587,273 @@ class _Reader:
             node = self.nodes.get(e.layer)
             raise self.error(e.detail, node, e.field) if node is not None else e.located(
                 source=self.source) from None
+        # ONNX's shape inference before opset 22 keeps a last ceil-mode pooling window that
+        # starts in the padding, which torch, onnxruntime and the spec drop: its shape, and
+        # those computed from it, are not compared
+        doubtful: set[str] = set()
+        owners: dict[str, str] = {}  # a layer's weight -> the layer
         for n in graph.nodes:
             node = self.nodes[n.name]
-            onnx_shape = self.shapes.get(node.output[0])
-            if onnx_shape and None not in onnx_shape[1:] and tuple(onnx_shape[1:]) != n.out_shape:
-                raise self.error(f"ONNX gives an output of shape {list(onnx_shape[1:])}, the "
-                                 f"spec's {n.type} {list(n.out_shape)}", node)
-            rule = OPS[node.op_type]
-            if rule.weights is None:
+            if n.type in ("conv2d", "linear") and n.name not in self.partial:
+                weight = self.origin.get(node.input[1], node.input[1])
+                if weight in owners:
+                    raise self.error(f"weight {weight!r} is the weight of layer "
+                                     f"{owners[weight]!r} too: the weights are shared, but each "
+                                     "spec layer owns its weights, so they would be counted "
+                                     "once per layer", node)
+                owners[weight] = n.name
+            expected = self.expected.get(n.name)
+            if expected is not None and (len(expected) != len(n.out_shape) or any(
+                    e is not None and e != s for e, s in zip(expected, n.out_shape))):
+                shown = ["?" if e is None else e for e in expected]
+                raise self.error(f"the operator gives an output of shape {shown}, the spec's "
+                                 f"{n.type} {list(n.out_shape)}", node)
+            onnx_shape = None if n.name in self.partial else self.shapes.get(node.output[0])
+            if any(i in doubtful for i in n.inputs):
+                doubtful.add(n.name)
+            elif onnx_shape and None not in onnx_shape[1:] and (
+                    tuple(onnx_shape[1:]) != n.out_shape):
+                if _kept_window(n, onnx_shape[1:]):
+                    doubtful.add(n.name)
+                else:
+                    raise self.error(f"ONNX gives an output of shape {list(onnx_shape[1:])}, "
+                                     f"the spec's {n.type} {list(n.out_shape)}", node)
+            rule = self._rule(node)
+            if rule.weights is None or n.name in self.partial:
                 continue
-            for i, expected in rule.weights(n, self._attributes(node)).items():
+            for i, wanted in rule.weights(n, self._attributes(node)).items():
                 if i < len(node.input) and node.input[i]:
                     name = node.input[i]
                     dims = self._dims(name, node)
-                    if dims != expected:
+                    allowed = wanted if isinstance(wanted, list) else [wanted]
+                    if dims not in [tuple(a) for a in allowed]:
+                        needs = " or ".join(str(list(a)) for a in allowed)
                         raise self.error(f"weight {name!r} has shape {list(dims)}, where the "
-                                         f"spec's {n.type} needs {list(expected)}", node)
+                                         f"spec's {n.type} needs {needs}", node)
+
+
+class _Fusion:
+    """Patterns of several ONNX nodes that are one spec layer, each replaced by one node: torch's
+    SiLU (x * sigmoid(x)) and hard swish before opset 14 (x * hardsigmoid(x)), its GELU before
+    opset 20 (x * 0.5 * (1 + erf(x / sqrt(2)))), a MatMul or a Conv without bias followed by the
+    Add of a constant bias (TensorFlow's exporters; torch's linear layer on more than two
+    dimensions), and two Squeezes one after the other (x.squeeze(-1).squeeze(-1)). Nodes inside
+    a pattern must be read by the pattern alone. Zeros padded around a feature map before a
+    convolution become its padding."""
+
+    def __init__(self, reader: _Reader, nodes: list):
+        self.reader = reader
+        self.producer = {o: n for n in nodes for o in n.output if o}
+        self.readers: dict[str, list] = {}
+        for n in nodes:
+            for i in dict.fromkeys(n.input):
+                if i:
+                    self.readers.setdefault(i, []).append(n)
+        self.outputs = {o.name for o in reader.graph.output}
+        self.used: set[int] = set()
+        self.placed: dict[int, Any] = {}  # id of a pattern's last node -> the node replacing it
+
+    def only(self, tensor: str, op: str | None = None):
+        """The one node reading ``tensor`` (an ``op``), where it is no graph output."""
+        r = self.readers.get(tensor, [])
+        if len(r) != 1 or tensor in self.outputs or id(r[0]) in self.used:
+            return None
+        if op is not None and not (r[0].op_type == op and r[0].domain in _DOMAINS):
+            return None
+        return r[0]
+
+    @staticmethod
+    def other(node, tensor: str) -> str | None:
+        """The other input of a two-input node, one of whose inputs is ``tensor``."""
+        ins = list(node.input)
+        if len(ins) != 2 or tensor not in ins:
+            return None
+        return ins[1] if ins[0] == tensor else ins[0]
+
+    def value(self, tensor: str | None) -> Any:
+        if tensor is None or tensor not in self.reader.constants:
+            return None
+        try:
+            return self.reader._value(tensor)
+        except SpecError:
+            return None
+
+    def place(self, pattern: list, op: str, ins: list, domain: str = _FUSED_DOMAIN,
+              name: str | None = None, attrs: dict | None = None) -> None:
+        if len({id(n) for n in pattern}) != len(pattern):
+            return
+        if name is None:  # torch's scope of the pattern (/l/Sigmoid, /l/Mul: /l/SiLU)
+            scopes = {n.name.rpartition("/")[0] for n in pattern}
+            scope = scopes.pop() if len(scopes) == 1 else ""
+            name = f"{scope}/{op}" if scope else pattern[-1].name
+        self.used.update(id(n) for n in pattern)
+        new = self.reader.onnx.helper.make_node(
+            op, ins, [pattern[-1].output[0]], name=name, domain=domain, **(attrs or {}))
+        self.placed[id(pattern[-1])] = new
+        # the nodes as the file names them, for the spec's meta.renamed
+        self.reader.written[id(new)] = " + ".join(n.name or n.op_type for n in pattern)
+
+    def match(self, node) -> None:
+        op, ins = node.op_type, list(node.input)
+        if op == "Erf" and ins:
+            self._gelu(node)
+        elif op in ("Sigmoid", "HardSigmoid") and ins:
+            attrs = self.reader._raw_attributes(node)
+            if op == "HardSigmoid" and not (abs(attrs.get("alpha", 0.2) - 1 / 6) <= 1e-6
+                                            and attrs.get("beta", 0.5) == 0.5):
+                return
+            mul = self.only(node.output[0], "Mul")
+            if mul is not None and self.other(mul, node.output[0]) == ins[0]:
+                self.place([node, mul], "SiLU" if op == "Sigmoid" else "HardSwish", [ins[0]])
+        elif op in ("MatMul", "Conv") and len(ins) >= 2 and ins[1] in self.reader.constants:
+            self._bias(node, ins)
+        elif op == "Squeeze" and ins:
+            self._squeezes(node)
+        elif op == "Pad" and ins:
+            self._padding(node)
+
+    def _bias(self, node, ins: list) -> None:
+        if node.op_type == "Conv" and len(ins) > 2 and ins[2]:
+            return  # a bias of its own already
+        add = self.only(node.output[0], "Add")
+        bias = None if add is None else self.other(add, node.output[0])
+        constants = self.reader.constants
+        if bias is None or bias not in constants:
+            return
+        weight, dims = tuple(constants[ins[1]].dims), tuple(constants[bias].dims)
+        if node.op_type == "MatMul":
+            if len(weight) == 2 and dims in ((weight[1],), (1, weight[1])):
+                self.place([node, add], "Gemm", [ins[0], ins[1], bias], domain="",
+                           name=node.name)
+        elif len(weight) == 4 and len(dims) <= 4 and (
+                (1,) * (4 - len(dims)) + dims == (1, weight[0], 1, 1)):
+            # (C, 1, 1) or (1, C, 1, 1): one value per output channel, Conv's B as (C,)
+            alias = f"{bias} (as a bias)"
+            tensor = self.reader.onnx.TensorProto()
+            tensor.CopyFrom(constants[bias])
+            tensor.name = alias
+            del tensor.dims[:]
+            tensor.dims.append(weight[0])
+            constants[alias] = tensor
+            self.place([node, add], "Conv", [ins[0], ins[1], alias], domain="", name=node.name,
+                       attrs=self.reader._attributes(node))
+
+    def _padding(self, pad) -> None:
+        """Zeros around height and width, equal at both ends, then a convolution (TensorFlow's
+        exporters' SAME padding; torch's ZeroPad2d) or an average pooling that counts them: the
+        layer's own padding."""
+        attrs = self.reader._attributes(pad)
+        if attrs.get("mode", "constant") != "constant":
+            return
+        if self.reader.opset < 11:
+            pads, fill = attrs.get("pads"), attrs.get("value", 0.0)
+        else:
+            ins = list(pad.input) + ["", "", ""]
+            if ins[3]:  # opset 18's axes
+                return
+            pads, fill = self.value(ins[1]), self.value(ins[2]) if ins[2] else 0.0
+        if pads is None or fill is None or np.asarray(fill).size != 1 or float(
+                np.asarray(fill).reshape(-1)[0]) != 0:
+            return
+        pads = [int(p) for p in np.asarray(pads).reshape(-1)]
+        if len(pads) != 8 or pads[:4] != pads[4:] or pads[:2] != [0, 0]:
+            return
+        layer = self.only(pad.output[0])
+        if layer is None or layer.domain not in _DOMAINS or not layer.input or (
+                layer.input[0] != pad.output[0]):
+            return
+        own = self.reader._attributes(layer)
+        if layer.op_type == "AveragePool" and not own.get("count_include_pad", 0):
+            return  # the zeros are counted in the average as values
+        if layer.op_type not in ("Conv", "AveragePool") or own.get(
+                "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+            return
+        before = [int(p) for p in own.get("pads", [0, 0, 0, 0])]
+        if len(before) != 4 or own.get("auto_pad", "NOTSET") == "VALID":
+            before = [0, 0, 0, 0]
+        own.pop("auto_pad", None)
+        own["pads"] = [p + extra for p, extra in zip(before, pads[2:4] * 2)]
+        self.place([pad, layer], layer.op_type, [pad.input[0], *layer.input[1:]], domain="",
+                   name=layer.name, attrs=own)
+
+    def _gelu(self, erf) -> None:
+        scaled = self.producer.get(erf.input[0])
+        if scaled is None or self.only(erf.input[0]) is not erf or len(scaled.input) != 2:
+            return
+        a, b = scaled.input
+        if scaled.op_type == "Div" and _close(self.value(b), math.sqrt(2)):
+            x = a
+        elif scaled.op_type == "Mul" and _close(self.value(b), math.sqrt(0.5)):
+            x = a
+        elif scaled.op_type == "Mul" and _close(self.value(a), math.sqrt(0.5)):
+            x = b
+        else:
+            return
+        add = self.only(erf.output[0], "Add")
+        if add is None or not _close(self.value(self.other(add, erf.output[0])), 1.0):
+            return
+        first = self.only(add.output[0], "Mul")
+        if first is None:
+            return
+        with_first = self.other(first, add.output[0])
+        pattern = [scaled, erf, add, first]
+        if with_first == x or _close(self.value(with_first), 0.5):
+            # x * (1 + erf) * 0.5, or x * ((1 + erf) * 0.5)
+            last = self.only(first.output[0], "Mul")
+            rest = None if last is None else self.other(last, first.output[0])
+            if rest is None or not (_close(self.value(rest), 0.5) if with_first == x
+                                    else rest == x):
+                return
+            pattern.append(last)
+        else:  # (x * 0.5) * (1 + erf)
+            half = self.producer.get(with_first)
+            if half is None or half.op_type != "Mul" or self.only(with_first) is not first or (
+                    not _close(self.value(self.other(half, x)), 0.5)):
+                return
+            pattern.insert(0, half)
+        self.place(pattern, "Gelu", [x])
+
+    def _squeezes(self, node) -> None:
+        """x.squeeze(-1).squeeze(-1): two Squeezes as one, with the axes of the first's input
+        (a flatten where they are 2 and 3)."""
+        follow = self.only(node.output[0], "Squeeze")
+        shape = self.reader.shapes.get(node.input[0])
+        if follow is None or not shape or not follow.input:
+            return
+        axes = [self.reader._raw_attributes(n).get("axes") if len(n.input) < 2
+                else self.value(n.input[1]) for n in (node, follow)]
+        if any(a is None for a in axes):
+            return
+        rank = len(shape)
+        first = sorted({int(a) % rank for a in np.asarray(axes[0]).reshape(-1)})
+        kept = [i for i in range(rank) if i not in first]
+        second = {kept[int(a) % len(kept)] for a in np.asarray(axes[1]).reshape(-1)}
+        merged = sorted(set(first) | second)
+        if self.reader.opset < 13:  # the axes: an attribute, then an input
+            self.place([node, follow], "Squeeze", [node.input[0]], domain="", name=follow.name,
+                       attrs={"axes": merged})
+            return
+        name = f"{follow.output[0]} (axes)"
+        self.reader.constants[name] = self.reader.onnx.numpy_helper.from_array(
+            np.array(merged, np.int64), name)
+        self.place([node, follow], "Squeeze", [node.input[0], name], domain="",
+                   name=follow.name)
+
+
+def _scope(node) -> str:
+    """torch's module path of a node named ``/features/features.0/Conv`` (its scope, the name
+    without the operator), or ''."""
+    scope, _, last = node.name.rpartition("/")
+    return scope if node.name.startswith("/") and scope and re.fullmatch(
+        r"[A-Z][A-Za-z0-9]*(_\d+)?", last) else ""
+
+
+def _kept_window(n, onnx_shape) -> bool:
+    """Whether ``onnx_shape`` is the pooling ``n``'s output with the last window kept that
+    starts in the padding (ONNX's shape inference before opset 22, not what runtimes do)."""
+    a = n.attrs
+    if n.type not in ("maxpool", "avgpool") or not a.get("ceil_mode"):
+        return False
+    kept = [-(-(size + 2 * pad - kernel) // stride) + 1 for size, kernel, stride, pad in
+            zip(n.in_shapes[0][1:], a["kernel"], a["stride"] or a["kernel"], a["padding"])]
+    return tuple(onnx_shape) == (n.out_shape[0], *kept)
