@@ -15,29 +15,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ._compact import compact_layers
 from ._errors import SpecError
 from ._graph import INPUT, Layer, NetSpec, free_name
-from ._onnx_ops import BATCH, FUSED, OPS, OnnxNode, OpRule
+from ._onnx_folding import MAX_VALUE_ELEMENTS, SHAPE_OPS, ConstantFolding
+from ._onnx_fusion import FUSED_DOMAIN, ONNX_DOMAINS, Fusion
+from ._onnx_ops import FUSED, OPS, OnnxNode, OpRule
 from ._resolve import resolve
-
-_DOMAINS = ("", "ai.onnx")
-_FUSED_DOMAIN = "cnnspace.fused"  # operators the import writes for a pattern of nodes
-# Operators that compute shapes while the network runs: torch writes x.view(x.size(0), -1) so
-# when the batch dimension is dynamic.
-_SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape", "Slice",
-              "Size", "Range", "Concat"}
-# a constant's value is read (from an external data file, or to compute other constants) only up
-# to this many elements: the values an import needs (shapes, bounds, axes) are a few numbers,
-# never a layer's weights
-_MAX_VALUE_ELEMENTS = 4096
-# what a large constant (a weight) may go through on its way to a layer (see _Reader._fold)
-_WEIGHT_VIEWS = {"Transpose", "Reshape", "Cast"}
-# operators computed where all their inputs are constants (see _Reader._fold)
-_FOLDABLE = {"ConstantOfShape", "Concat", "Reshape", "Slice", "Transpose", "Cast", "Gather",
-             "Unsqueeze", "Squeeze", "Range", "Add", "Sub", "Mul", "Div", "Neg", "Sqrt"}
 
 
 def from_onnx(model: Any, source: str | None = None) -> NetSpec:
@@ -73,16 +57,7 @@ def _onnx():
     return onnx
 
 
-def _close(value: Any, target: float) -> bool:
-    """Whether ``value`` is one number within float32 rounding of ``target``."""
-    try:
-        array = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        return False
-    return array.size == 1 and abs(float(array[0]) - target) <= 1e-5 * max(1.0, abs(target))
-
-
-class _Reader:
+class _Reader(ConstantFolding):
     def __init__(self, model, source: str, onnx, folder: Path | None = None):
         if len(model.functions):  # the dynamo exporter writes modules as local functions
             try:
@@ -91,7 +66,7 @@ class _Reader:
             except Exception:  # an onnx without the inliner: the calls are refused by name
                 pass
         self.onnx, self.source, self.graph, self.folder = onnx, source, model.graph, folder
-        self.opset = next((o.version for o in model.opset_import if o.domain in _DOMAINS), 1)
+        self.opset = next((o.version for o in model.opset_import if o.domain in ONNX_DOMAINS), 1)
         self.constants = {t.name: t for t in self.graph.initializer}
         self.shape_only: set[str] = set()    # constants known by their shape, not their values
         self.origin: dict[str, str] = {}     # a constant's view (Identity, Transpose) -> source
@@ -137,7 +112,7 @@ class _Reader:
         shape = self._input()
         nodes = self._needed_nodes()
         for node in nodes:
-            if node.op_type == "Constant" and node.domain in _DOMAINS:
+            if node.op_type == "Constant" and node.domain in ONNX_DOMAINS:
                 self._constant_node(node)
         nodes = self._fuse(self._fold(nodes))
         self.scopes = Counter(_scope(n) for n in nodes if n.op_type != "Constant")
@@ -194,109 +169,12 @@ class _Reader:
                 needed.update(i for i in node.input if i)
         return keep[::-1]
 
-    def _fold(self, nodes: list) -> list:
-        """``nodes`` less those computing constants from constants alone, whose values become
-        constants: torch writes ZeroPad2d's padding as ConstantOfShape, Concat, Reshape, Slice,
-        Transpose and Cast of constants. Only small values are computed (a layer's weights are
-        never read): a Transpose of a weight gives the transposed shape alone."""
-        kept = []
-        for node in nodes:
-            ins = [i for i in node.input if i]
-            if (node.domain not in _DOMAINS or not ins
-                    or not all(i in self.constants for i in ins)):
-                kept.append(node)
-                continue
-            sizes = [math.prod(self.constants[i].dims) for i in ins]
-            if sizes[0] > _MAX_VALUE_ELEMENTS and max(sizes[1:], default=0) <= (
-                    _MAX_VALUE_ELEMENTS) and node.output and node.op_type in _WEIGHT_VIEWS:
-                if not self._weight_view(node, ins):
-                    kept.append(node)
-                continue
-            if (max(sizes) > _MAX_VALUE_ELEMENTS or node.op_type not in _FOLDABLE
-                    or self._folded_size(node, ins) > _MAX_VALUE_ELEMENTS):
-                kept.append(node)
-                continue
-            try:
-                values = {name: self.onnx.numpy_helper.from_array(np.asarray(value), name)
-                          for name, value in zip(node.output, self._evaluate(node)) if name}
-            except Exception:  # an operator or attribute the reference runtime refuses
-                kept.append(node)
-                continue
-            self.constants.update(values)
-        return kept
-
-    def _weight_view(self, node, ins: list) -> bool:
-        """Gives the output of a Transpose, Reshape or Cast of a large constant (a weight,
-        stored transposed, in another shape, or as float16) the shape it has, without its
-        values. False where that shape cannot be known."""
-        source = self.constants[ins[0]]
-        dims, data_type = list(source.dims), source.data_type
-        try:
-            attrs = self._attributes(node)
-            if node.op_type == "Transpose":
-                perm = attrs.get("perm") or list(range(len(dims)))[::-1]
-                if sorted(perm) != list(range(len(dims))):
-                    return False
-                dims = [dims[p] for p in perm]
-            elif node.op_type == "Reshape":
-                target = [int(v) for v in np.asarray(self._value(ins[1], node)).reshape(-1)]
-                target = [d if v == 0 and not attrs.get("allowzero", 0) else v
-                          for v, d in zip(target, dims + [0] * len(target))]
-                known = math.prod(v for v in target if v != -1)
-                if target.count(-1) == 1 and known:
-                    target[target.index(-1)] = math.prod(dims) // known
-                if any(v < 0 for v in target) or math.prod(target) != math.prod(dims):
-                    return False
-                dims = target
-            else:  # Cast
-                data_type = int(attrs["to"])
-        except (SpecError, KeyError, TypeError, ValueError):
-            return False
-        tensor = self.onnx.TensorProto()
-        tensor.name, tensor.data_type = node.output[0], data_type
-        tensor.dims.extend(dims)
-        self.constants[node.output[0]] = tensor
-        self.shape_only.add(node.output[0])
-        self.origin[node.output[0]] = self.origin.get(ins[0], ins[0])
-        return True
-
-    def _folded_size(self, node, ins: list) -> float:
-        """How many values folding ``node`` makes, known before computing them: an operator
-        that makes a tensor of a size its inputs give (ConstantOfShape, Range) or broadcasts
-        them could make a large one."""
-        try:
-            if node.op_type == "ConstantOfShape":
-                return math.prod(int(v) for v in np.asarray(self._value(ins[0])).reshape(-1))
-            if node.op_type == "Range":
-                start, limit, delta = (float(np.asarray(self._value(i)).reshape(-1)[0])
-                                       for i in ins[:3])
-                return max(math.ceil((limit - start) / delta), 0)
-            if node.op_type in ("Add", "Sub", "Mul", "Div"):
-                return math.prod(np.broadcast_shapes(*(tuple(self.constants[i].dims)
-                                                       for i in ins)))
-        except (SpecError, ValueError, TypeError, IndexError, ZeroDivisionError, OverflowError):
-            return math.inf
-        return 0
-
-    def _evaluate(self, node) -> list:
-        """The outputs of ``node``, whose inputs are constants, by onnx's reference runtime at
-        the model's opset."""
-        from onnx.reference import ReferenceEvaluator
-
-        helper, numpy_helper = self.onnx.helper, self.onnx.numpy_helper
-        inputs = [numpy_helper.from_array(np.asarray(self._value(i, node)), i)
-                  for i in dict.fromkeys(node.input) if i]
-        graph = helper.make_graph([node], "fold", [], [
-            helper.make_value_info(o, self.onnx.TypeProto()) for o in node.output if o], inputs)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
-        return ReferenceEvaluator(model).run(None, {})
-
     def _fuse(self, nodes: list) -> list:
         """``nodes`` with the patterns exporters write for one layer made single nodes (see
-        _Fusion)."""
-        fusion = _Fusion(self, nodes)
+        Fusion)."""
+        fusion = Fusion(self, nodes)
         for node in nodes:
-            if id(node) not in fusion.used and node.domain in _DOMAINS:
+            if id(node) not in fusion.used and node.domain in ONNX_DOMAINS:
                 try:
                     fusion.match(node)
                 except (TypeError, ValueError, IndexError, ZeroDivisionError, SpecError):
@@ -336,7 +214,7 @@ class _Reader:
                 raise self.error(f"the value of {name!r} is stored in the external data file "
                                  f"{location!r}: give the model's path, not its bytes, to read "
                                  "it", node)
-            if math.prod(tensor.dims) > _MAX_VALUE_ELEMENTS:
+            if math.prod(tensor.dims) > MAX_VALUE_ELEMENTS:
                 raise self.error(f"the value of {name!r} ({math.prod(tensor.dims):,} values "
                                  "in an external data file) is read by no spec layer", node)
             copy = self.onnx.TensorProto()
@@ -378,78 +256,15 @@ class _Reader:
 
     # -- shapes computed while the network runs ------------------------------------------------
 
-    def _shape_value(self, node) -> bool:
-        """Evaluates an operator computing a shape from a tensor's (x.size(0), Concat with -1)
-        where ONNX's shape inference knows it, the batch size as BATCH: what torch writes for
-        x.view(x.size(0), -1) with a dynamic batch. False where it cannot."""
-        op, ins = node.op_type, [i for i in node.input]
-
-        def get(i):
-            name = ins[i] if i < len(ins) else ""
-            if name in self.values:
-                return self.values[name]
-            if name in self.constants:
-                return self._value(name, node).tolist()
-            raise KeyError(name)
-
-        try:
-            if op == "Shape":
-                if ins[0] not in self.tensors or any(self._raw_attributes(node)):
-                    return False
-                shape = self.shapes.get(ins[0])
-                if shape is None:
-                    return False
-                value = [BATCH if self.batch is None else self.batch,
-                         *(d if d else None for d in shape[1:])]
-            elif op == "Gather":
-                data, index = get(0), get(1)
-                if not isinstance(data, list) or int(self._raw_attributes(node).get("axis", 0)):
-                    return False
-                value = ([data[int(i)] for i in index] if isinstance(index, list)
-                         else data[int(index)])
-            elif op == "Unsqueeze":
-                data = get(0)
-                if isinstance(data, list):
-                    return False
-                value = [data]
-            elif op == "Squeeze":
-                data = get(0)
-                if not isinstance(data, list) or len(data) != 1:
-                    return False
-                value = data[0]
-            elif op == "Concat":
-                parts = [get(i) for i in range(len(ins))]
-                if not all(isinstance(p, list) for p in parts):
-                    return False
-                value = [v for p in parts for v in p]
-            elif op == "Cast":
-                value = get(0)
-            elif op == "Mul" and len(ins) == 2:
-                # h * w of sizes a shape gave: a product of known sizes only (not the batch's)
-                a, b = get(0), get(1)
-                if any(isinstance(v, list) or v is BATCH for v in (a, b)):
-                    return False
-                value = int(a) * int(b)
-            else:
-                return False
-        except (KeyError, IndexError, TypeError, ValueError, SpecError):
-            return False
-        if value is None or (isinstance(value, list) and None in value):
-            return False
-        self.values[node.output[0]] = value
-        return True
-
-    # -- one node -----------------------------------------------------------------------------
-
     def _rule(self, node) -> OpRule | None:
-        if id(node) in self.fused and node.domain == _FUSED_DOMAIN:
+        if id(node) in self.fused and node.domain == FUSED_DOMAIN:
             return FUSED.get(node.op_type)
-        return OPS.get(node.op_type) if node.domain in _DOMAINS else None
+        return OPS.get(node.op_type) if node.domain in ONNX_DOMAINS else None
 
     def _convert(self, node) -> None:
-        if node.op_type == "Constant" and node.domain in _DOMAINS:
+        if node.op_type == "Constant" and node.domain in ONNX_DOMAINS:
             return  # read before (see spec)
-        if node.domain in _DOMAINS and (node.op_type in _SHAPE_OPS or any(
+        if node.domain in ONNX_DOMAINS and (node.op_type in SHAPE_OPS or any(
                 i in self.values for i in node.input)) and self._shape_value(node):
             return
         rule = self._rule(node)
@@ -461,7 +276,7 @@ class _Reader:
                 i in self.values for i in node.input)
             hint = ("; it computes a shape while the network runs: export at a fixed batch "
                     "size with constant folding, or flatten with torch.flatten(x, 1)"
-                    if node.op_type in _SHAPE_OPS and on_shapes else "")
+                    if node.op_type in SHAPE_OPS and on_shapes else "")
             raise self.error(f"ONNX operator {node.domain + '.' if node.domain else ''}"
                              f"{node.op_type} has no spec layer type; refusing to import it "
                              f"(it would be counted as zero){hint}", node)
@@ -630,214 +445,6 @@ class _Reader:
                         needs = " or ".join(str(list(a)) for a in allowed)
                         raise self.error(f"weight {name!r} has shape {list(dims)}, where the "
                                          f"spec's {n.type} needs {needs}", node)
-
-
-class _Fusion:
-    """Patterns of several ONNX nodes that are one spec layer, each replaced by one node: torch's
-    SiLU (x * sigmoid(x)) and hard swish before opset 14 (x * hardsigmoid(x)), its GELU before
-    opset 20 (x * 0.5 * (1 + erf(x / sqrt(2)))), a MatMul or a Conv without bias followed by the
-    Add of a constant bias (TensorFlow's exporters; torch's linear layer on more than two
-    dimensions), and two Squeezes one after the other (x.squeeze(-1).squeeze(-1)). Nodes inside
-    a pattern must be read by the pattern alone. Zeros padded around a feature map before a
-    convolution become its padding."""
-
-    def __init__(self, reader: _Reader, nodes: list):
-        self.reader = reader
-        self.producer = {o: n for n in nodes for o in n.output if o}
-        self.readers: dict[str, list] = {}
-        for n in nodes:
-            for i in dict.fromkeys(n.input):
-                if i:
-                    self.readers.setdefault(i, []).append(n)
-        self.outputs = {o.name for o in reader.graph.output}
-        self.used: set[int] = set()
-        self.placed: dict[int, Any] = {}  # id of a pattern's last node -> the node replacing it
-
-    def only(self, tensor: str, op: str | None = None):
-        """The one node reading ``tensor`` (an ``op``), where it is no graph output."""
-        r = self.readers.get(tensor, [])
-        if len(r) != 1 or tensor in self.outputs or id(r[0]) in self.used:
-            return None
-        if op is not None and not (r[0].op_type == op and r[0].domain in _DOMAINS):
-            return None
-        return r[0]
-
-    @staticmethod
-    def other(node, tensor: str) -> str | None:
-        """The other input of a two-input node, one of whose inputs is ``tensor``."""
-        ins = list(node.input)
-        if len(ins) != 2 or tensor not in ins:
-            return None
-        return ins[1] if ins[0] == tensor else ins[0]
-
-    def value(self, tensor: str | None) -> Any:
-        if tensor is None or tensor not in self.reader.constants:
-            return None
-        try:
-            return self.reader._value(tensor)
-        except SpecError:
-            return None
-
-    def place(self, pattern: list, op: str, ins: list, domain: str = _FUSED_DOMAIN,
-              name: str | None = None, attrs: dict | None = None) -> None:
-        if len({id(n) for n in pattern}) != len(pattern):
-            return
-        if name is None:  # torch's scope of the pattern (/l/Sigmoid, /l/Mul: /l/SiLU)
-            scopes = {n.name.rpartition("/")[0] for n in pattern}
-            scope = scopes.pop() if len(scopes) == 1 else ""
-            name = f"{scope}/{op}" if scope else pattern[-1].name
-        self.used.update(id(n) for n in pattern)
-        new = self.reader.onnx.helper.make_node(
-            op, ins, [pattern[-1].output[0]], name=name, domain=domain, **(attrs or {}))
-        self.placed[id(pattern[-1])] = new
-        # the nodes as the file names them, for the spec's meta.renamed
-        self.reader.written[id(new)] = " + ".join(n.name or n.op_type for n in pattern)
-
-    def match(self, node) -> None:
-        op, ins = node.op_type, list(node.input)
-        if op == "Erf" and ins:
-            self._gelu(node)
-        elif op in ("Sigmoid", "HardSigmoid") and ins:
-            attrs = self.reader._raw_attributes(node)
-            if op == "HardSigmoid" and not (abs(attrs.get("alpha", 0.2) - 1 / 6) <= 1e-6
-                                            and attrs.get("beta", 0.5) == 0.5):
-                return
-            mul = self.only(node.output[0], "Mul")
-            if mul is not None and self.other(mul, node.output[0]) == ins[0]:
-                self.place([node, mul], "SiLU" if op == "Sigmoid" else "HardSwish", [ins[0]])
-        elif op in ("MatMul", "Conv") and len(ins) >= 2 and ins[1] in self.reader.constants:
-            self._bias(node, ins)
-        elif op == "Squeeze" and ins:
-            self._squeezes(node)
-        elif op == "Pad" and ins:
-            self._padding(node)
-
-    def _bias(self, node, ins: list) -> None:
-        if node.op_type == "Conv" and len(ins) > 2 and ins[2]:
-            return  # a bias of its own already
-        add = self.only(node.output[0], "Add")
-        bias = None if add is None else self.other(add, node.output[0])
-        constants = self.reader.constants
-        if bias is None or bias not in constants:
-            return
-        weight, dims = tuple(constants[ins[1]].dims), tuple(constants[bias].dims)
-        if node.op_type == "MatMul":
-            if len(weight) == 2 and dims in ((weight[1],), (1, weight[1])):
-                self.place([node, add], "Gemm", [ins[0], ins[1], bias], domain="",
-                           name=node.name)
-        elif len(weight) == 4 and len(dims) <= 4 and (
-                (1,) * (4 - len(dims)) + dims == (1, weight[0], 1, 1)):
-            # (C, 1, 1) or (1, C, 1, 1): one value per output channel, Conv's B as (C,)
-            alias = f"{bias} (as a bias)"
-            tensor = self.reader.onnx.TensorProto()
-            tensor.CopyFrom(constants[bias])
-            tensor.name = alias
-            del tensor.dims[:]
-            tensor.dims.append(weight[0])
-            constants[alias] = tensor
-            self.place([node, add], "Conv", [ins[0], ins[1], alias], domain="", name=node.name,
-                       attrs=self.reader._attributes(node))
-
-    def _padding(self, pad) -> None:
-        """Zeros around height and width, equal at both ends, then a convolution (TensorFlow's
-        exporters' SAME padding; torch's ZeroPad2d) or an average pooling that counts them: the
-        layer's own padding."""
-        attrs = self.reader._attributes(pad)
-        if attrs.get("mode", "constant") != "constant":
-            return
-        if self.reader.opset < 11:
-            pads, fill = attrs.get("pads"), attrs.get("value", 0.0)
-        else:
-            ins = list(pad.input) + ["", "", ""]
-            if ins[3]:  # opset 18's axes
-                return
-            pads, fill = self.value(ins[1]), self.value(ins[2]) if ins[2] else 0.0
-        if pads is None or fill is None or np.asarray(fill).size != 1 or float(
-                np.asarray(fill).reshape(-1)[0]) != 0:
-            return
-        pads = [int(p) for p in np.asarray(pads).reshape(-1)]
-        if len(pads) != 8 or pads[:4] != pads[4:] or pads[:2] != [0, 0]:
-            return
-        layer = self.only(pad.output[0])
-        if layer is None or layer.domain not in _DOMAINS or not layer.input or (
-                layer.input[0] != pad.output[0]):
-            return
-        own = self.reader._attributes(layer)
-        if layer.op_type == "AveragePool" and not own.get("count_include_pad", 0):
-            return  # the zeros are counted in the average as values
-        if layer.op_type not in ("Conv", "AveragePool") or own.get(
-                "auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-            return
-        before = [int(p) for p in own.get("pads", [0, 0, 0, 0])]
-        if len(before) != 4 or own.get("auto_pad", "NOTSET") == "VALID":
-            before = [0, 0, 0, 0]
-        own.pop("auto_pad", None)
-        own["pads"] = [p + extra for p, extra in zip(before, pads[2:4] * 2)]
-        self.place([pad, layer], layer.op_type, [pad.input[0], *layer.input[1:]], domain="",
-                   name=layer.name, attrs=own)
-
-    def _gelu(self, erf) -> None:
-        scaled = self.producer.get(erf.input[0])
-        if scaled is None or self.only(erf.input[0]) is not erf or len(scaled.input) != 2:
-            return
-        a, b = scaled.input
-        if scaled.op_type == "Div" and _close(self.value(b), math.sqrt(2)):
-            x = a
-        elif scaled.op_type == "Mul" and _close(self.value(b), math.sqrt(0.5)):
-            x = a
-        elif scaled.op_type == "Mul" and _close(self.value(a), math.sqrt(0.5)):
-            x = b
-        else:
-            return
-        add = self.only(erf.output[0], "Add")
-        if add is None or not _close(self.value(self.other(add, erf.output[0])), 1.0):
-            return
-        first = self.only(add.output[0], "Mul")
-        if first is None:
-            return
-        with_first = self.other(first, add.output[0])
-        pattern = [scaled, erf, add, first]
-        if with_first == x or _close(self.value(with_first), 0.5):
-            # x * (1 + erf) * 0.5, or x * ((1 + erf) * 0.5)
-            last = self.only(first.output[0], "Mul")
-            rest = None if last is None else self.other(last, first.output[0])
-            if rest is None or not (_close(self.value(rest), 0.5) if with_first == x
-                                    else rest == x):
-                return
-            pattern.append(last)
-        else:  # (x * 0.5) * (1 + erf)
-            half = self.producer.get(with_first)
-            if half is None or half.op_type != "Mul" or self.only(with_first) is not first or (
-                    not _close(self.value(self.other(half, x)), 0.5)):
-                return
-            pattern.insert(0, half)
-        self.place(pattern, "Gelu", [x])
-
-    def _squeezes(self, node) -> None:
-        """x.squeeze(-1).squeeze(-1): two Squeezes as one, with the axes of the first's input
-        (a flatten where they are 2 and 3)."""
-        follow = self.only(node.output[0], "Squeeze")
-        shape = self.reader.shapes.get(node.input[0])
-        if follow is None or not shape or not follow.input:
-            return
-        axes = [self.reader._raw_attributes(n).get("axes") if len(n.input) < 2
-                else self.value(n.input[1]) for n in (node, follow)]
-        if any(a is None for a in axes):
-            return
-        rank = len(shape)
-        first = sorted({int(a) % rank for a in np.asarray(axes[0]).reshape(-1)})
-        kept = [i for i in range(rank) if i not in first]
-        second = {kept[int(a) % len(kept)] for a in np.asarray(axes[1]).reshape(-1)}
-        merged = sorted(set(first) | second)
-        if self.reader.opset < 13:  # the axes: an attribute, then an input
-            self.place([node, follow], "Squeeze", [node.input[0]], domain="", name=follow.name,
-                       attrs={"axes": merged})
-            return
-        name = f"{follow.output[0]} (axes)"
-        self.reader.constants[name] = self.reader.onnx.numpy_helper.from_array(
-            np.array(merged, np.int64), name)
-        self.place([node, follow], "Squeeze", [node.input[0], name], domain="",
-                   name=follow.name)
 
 
 def _scope(node) -> str:
