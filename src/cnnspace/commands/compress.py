@@ -60,7 +60,8 @@ def register(sub) -> None:
                       help="predicted container size of a model under the plan (no training)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="--predict: a model or family setting, e.g. --set num_classes=10")
-    p.add_argument("--input", metavar="CxHxW", type=input_size, help="--predict: input size, e.g. 1x32x32")
+    p.add_argument("--input", metavar="CxHxW", type=input_size,
+                   help="--predict: input size, e.g. 1x32x32")
     p.add_argument("--baseline", type=int, metavar="K",
                    help="--table: ratios against the uncompressed K-th checkpoint (default 1)")
     p.add_argument("--svd-keep", type=float, metavar="F",

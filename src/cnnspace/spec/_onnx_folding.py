@@ -13,7 +13,7 @@ from ._onnx_ops import BATCH
 # Operators that compute shapes while the network runs: torch writes x.view(x.size(0), -1) so
 # when the batch dimension is dynamic.
 SHAPE_OPS = {"Shape", "Gather", "Unsqueeze", "Squeeze", "Cast", "ConstantOfShape", "Slice",
-              "Size", "Range", "Concat"}
+             "Size", "Range", "Concat"}
 # a constant's value is read (from an external data file, or to compute other constants) only up
 # to this many elements: the values an import needs (shapes, bounds, axes) are a few numbers,
 # never a layer's weights
