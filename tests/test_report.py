@@ -3,6 +3,7 @@ compare with; the Pareto front, the error EDFs, the table and the CSV checked ag
 from __future__ import annotations
 
 import csv
+import json
 from html.parser import HTMLParser
 
 import pytest
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from cnnspace.cli import main
 from cnnspace.explore import curves, load_results, pareto_mask
 from cnnspace.report import _plots
+from cnnspace.report._write import DRAWN_LIST
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +89,20 @@ def test_report_compares_studies_and_splits_sub_spaces(two_studies, capsys):
     html = (out / "report-grid2.html").read_text()
     assert 'id="parallel"' in html and 'id="edf_pct3x3"' in html
     assert "href='trials-grid2.csv'" in html
+    # An earlier report drew a front this one does not; the user's own figures may be named
+    # like a report's (pareto_mine.png was removed with the stale plots).
     (plots / "pareto_flops.png").write_bytes(b"drawn by an earlier report")
+    drawn = plots / DRAWN_LIST
+    drawn.write_text(json.dumps(json.loads(drawn.read_text()) + ["pareto_flops.png"]))
     (plots / "my_figure.png").write_bytes(b"the user's own")
+    (plots / "pareto_mine.png").write_bytes(b"the user's own")
     assert main(["report", str(out), "--study-name", "other"]) == 0
     assert (out / "report-other.html").exists() and (out / "report-grid2.html").read_text() == html
     assert main(["report", str(out), "--study-name", "grid2"]) == 0
     assert not (plots / "pareto_flops.png").exists()  # a plot this report does not draw
-    assert (plots / "my_figure.png").read_bytes() == b"the user's own"  # not a report's
+    for mine in ("my_figure.png", "pareto_mine.png"):
+        assert (plots / mine).read_bytes() == b"the user's own"  # not a report's
+    assert "pareto_flops.png" not in json.loads(drawn.read_text())
     assert (plots / "edf.svg").exists()
 
 
@@ -252,12 +261,13 @@ def test_a_second_study_retires_the_first_studys_unnamed_report(tmp_path):
     second = write_study(tmp_path, name="second", axes={"sr": [1.0]})
     assert main(["explore", str(first), "--out", str(out)]) == 0
     (out / "plots" / "mine.png").write_bytes(b"")
+    (out / "plots" / "edf_mine.svg").write_bytes(b"")  # named like a report's plot
     assert main(["explore", str(second), "--out", str(out)]) == 0
     assert "<title>cnnspace study first</title>" in (out / "report.html").read_text()
     assert (out / "report-second.html").is_file() and (out / "trials.csv").is_file()
     assert main(["report", str(out), "--study-name", "first"]) == 0
     assert not (out / "report.html").exists() and not (out / "trials.csv").exists()
-    assert [p.name for p in (out / "plots").iterdir()] == ["mine.png"]
+    assert sorted(p.name for p in (out / "plots").iterdir()) == ["edf_mine.svg", "mine.png"]
     assert (out / "report-first.html").is_file() and (out / "trials-first.csv").is_file()
 
 

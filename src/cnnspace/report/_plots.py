@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.transforms import Bbox, nonsingular  # noqa: E402
+from matplotlib.transforms import Bbox  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 from matplotlib.ticker import (EngFormatter, MaxNLocator, NullLocator,  # noqa: E402
                                PercentFormatter)
@@ -367,6 +367,14 @@ def edf(groups: dict[str, list[float]], title: str, accuracy: str = "top1") -> F
 PARALLEL_COLUMN_WIDTH, CHAR_WIDTH = 1.6, 0.065
 
 
+def _widened(low: float, high: float, by: float = 0.1) -> tuple[float, float]:
+    """A colour range of one value widened by 10% of it each way (0 to +-0.1): the colour bar
+    cannot span nothing. (matplotlib's nonsingular did this; it is deprecated.)"""
+    if high > low:
+        return low, high
+    return (low - by * abs(low), high + by * abs(high)) if low else (-by, by)
+
+
 def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     """One line per trial across the columns, each scaled to its own range; categorical
     columns are spaced evenly. Colour: ``color_by``."""
@@ -395,7 +403,7 @@ def parallel(rows: list[dict], columns: Sequence[str], color_by: str) -> Figure:
     cmap = plt.get_cmap("viridis")
     # The colour bar widens a range of one value (every point at 10%: 9% to 11%); the lines
     # take their colours from that same range, or they were drawn at its bottom end.
-    norm = plt.Normalize(*nonsingular(min(colors), max(colors), expander=0.1))
+    norm = plt.Normalize(*_widened(min(colors), max(colors)))
     for i in range(len(rows)):
         ax.plot(range(len(columns)), [s[i] for s in scaled], color=cmap(norm(colors[i])),
                 alpha=0.8, lw=1.2)

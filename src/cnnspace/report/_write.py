@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -26,9 +27,9 @@ FRONT_NOTES = {"latency_ms": "; each latency measured by the trial's worker righ
                              "training, with whatever else ran on that machine then: compare "
                              "with care, or time the front's networks alike with cnnspace bench"}
 EDF_MAX_GROUPS = 8  # an axis with more distinct values is not split into EDF curves
-# The names of the plots a report draws: single ones, and families (one per metric or axis).
-SINGLE_PLOTS = ("edf", "parallel", "curves")
-PLOT_FAMILIES = ("pareto_", "sweep_", "edf_")
+# The files a report drew into its plots folder, listed there: a later report removes only
+# those. Telling them apart by name removed the user's own plots/pareto_mine.png as well.
+DRAWN_LIST = ".drawn-by-report.json"
 # The accuracy objectives, each with the per-epoch accuracy its learning curves show (curves
 # hold each epoch's top1 and top5; the best epoch's is top1's maximum).
 ACCURACIES = {"top1": "top1", "best_top1": "top1", "top5": "top5"}
@@ -178,9 +179,9 @@ def _remove_superseded(out_dir: Path, title: str, storage: str) -> None:
     plain.unlink()
     (out_dir / "trials.csv").unlink(missing_ok=True)
     plots = out_dir / "plots"
-    for drawn in [*plots.glob("*.png"), *plots.glob("*.svg")]:
-        if _drawn_by_a_report(drawn.stem):
-            drawn.unlink()
+    for name in _drawn_before(plots):
+        (plots / name).unlink(missing_ok=True)
+    (plots / DRAWN_LIST).unlink(missing_ok=True)
     if plots.is_dir() and not any(plots.iterdir()):
         plots.rmdir()
 
@@ -286,16 +287,26 @@ def _save_figures(folder: Path, figures: list[tuple[str, str, Figure]]) -> list[
         plt.close(fig)
         html.append(H.figure(buffers["png"], caption, name))
     # Plots an earlier report drew and this one does not (e.g. a front without latencies);
-    # only names a report draws: the folder may hold the user's own figures too.
-    written = {f"{name}.{fmt}" for name, _, _ in figures for fmt in ("png", "svg")}
-    for stale in [*folder.glob("*.png"), *folder.glob("*.svg")]:
-        if stale.name not in written and _drawn_by_a_report(stale.stem):
-            stale.unlink()
+    # only those: the folder may hold the user's own figures too.
+    written = [f"{name}.{fmt}" for name, _, _ in figures for fmt in ("png", "svg")]
+    for stale in set(_drawn_before(folder)) - set(written):
+        (folder / stale).unlink(missing_ok=True)
+    if written or folder.is_dir():
+        write_text_atomic(folder / DRAWN_LIST, json.dumps(sorted(written)) + "\n")
     return html
 
 
-def _drawn_by_a_report(name: str) -> bool:
-    return name in SINGLE_PLOTS or name.startswith(PLOT_FAMILIES)
+def _drawn_before(folder: Path) -> list[str]:
+    """The plain file names an earlier report listed as its own; none from a list that is not
+    one (hand-edited, or written by another program): nothing is removed on a guess."""
+    try:
+        listed = json.loads((folder / DRAWN_LIST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(listed, list):
+        return []
+    return [n for n in listed if isinstance(n, str) and n == Path(n).name
+            and n.endswith((".png", ".svg")) and not n.startswith(".")]
 
 
 def _summary(results: StudyResults, space: DesignSpace, trained_points: int) -> str:
