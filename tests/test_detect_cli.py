@@ -225,6 +225,28 @@ def test_predict_never_draws_over_an_input_image(tmp_path, capsys):
     assert image.read_bytes() == before and not (tmp_path / "detections.json").exists()
 
 
+def test_predict_replaces_only_its_own_earlier_drawings(tmp_path, capsys):
+    # `predict photos/a.jpg --out photos` replaced the user's own photos/a.png
+    _, path = _detector(tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(photos / "a.jpg")
+    (photos / "a.png").write_bytes(b"the user's own")
+    argv = ["detect", "predict", str(path), str(photos / "a.jpg"), "--out", str(photos)]
+    assert main(argv) == 2
+    assert (f"--out {photos}: drawing {photos / 'a.jpg'} there would replace {photos / 'a.png'}, "
+            "which no earlier detect predict drew there") in capsys.readouterr().err
+    assert (photos / "a.png").read_bytes() == b"the user's own"
+    (photos / "a.png").unlink()
+    assert main(argv) == 0 and main(argv) == 0  # its own drawing, replaced by the second run
+    assert json.loads((photos / "detections.json").read_text())[0]["drawn"] == str(photos / "a.png")
+    (photos / "detections.json").write_text("my notes")
+    assert main(argv) == 2
+    assert "detections.json is not the detections of an earlier detect predict" in (
+        capsys.readouterr().err)
+    assert (photos / "detections.json").read_text() == "my notes"
+
+
 def test_predict_gives_every_image_its_own_drawing(tmp_path, capsys):
     _, path = _detector(tmp_path)
     images = [tmp_path / "a-2.png", tmp_path / "x" / "a.png", tmp_path / "y" / "a.png"]

@@ -3,6 +3,7 @@ data or the synthetic shapes dataset."""
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from dataclasses import replace
 from itertools import chain, count
@@ -331,11 +332,30 @@ def _drawing_paths(images: list[str], out: Path) -> list[Path]:
         used.add(name)
         drawings.append(out / f"{name}.png")
     inputs = {Path(p).resolve(): p for p in images}
+    earlier = _earlier_drawings(out)
     for path, drawn in zip(images, drawings):
         if drawn.resolve() in inputs:
             raise CnnspaceError(f"--out {out}: drawing {path} there would replace the input image "
                                 f"{inputs[drawn.resolve()]}; choose another --out")
+        # `predict photos/a.jpg --out photos` replaced the user's own photos/a.png
+        if drawn.exists() and drawn.name not in earlier:
+            raise CnnspaceError(f"--out {out}: drawing {path} there would replace {drawn}, which "
+                                "no earlier detect predict drew there; choose another --out")
     return drawings
+
+
+def _earlier_drawings(out: Path) -> set[str]:
+    """The names of the drawings an earlier predict into ``out`` made, by its detections.json
+    (which it replaces); a detections.json predict did not write is refused, not replaced."""
+    listed = out / "detections.json"
+    if not listed.exists():
+        return set()
+    try:
+        records = json.loads(listed.read_text(encoding="utf-8"))
+        return {Path(r["drawn"]).name for r in records}
+    except (OSError, ValueError, TypeError, KeyError):
+        raise CnnspaceError(f"--out {out}: {listed} is not the detections of an earlier detect "
+                            "predict, and would be replaced; choose another --out") from None
 
 
 def _image_paths(given: list[str]) -> list[str]:
