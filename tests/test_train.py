@@ -21,6 +21,7 @@ from cnnspace.train import (Callback, CheckpointError, ClassificationLoss, Confi
                             default_recipe,
                             evaluate, fit_spec, load_checkpoint, lr_factor, make_optimizer,
                             make_scheduler, read_metrics, save_checkpoint, train, zoo_spec)
+from cnnspace.train._schedule import onecycle_too_short_note
 from _nets import three_heads_yaml, tiny_yaml
 from _training import quick
 
@@ -127,6 +128,19 @@ def test_an_epochs_lr_is_the_one_its_last_step_used(digits8):
     used = _lrs(config, steps_per_epoch=1)
     assert [m["lr"] for m in result.history] == pytest.approx(used)
     assert used[2] < 1e-7  # the schedule's end, not past it
+
+
+def test_a_onecycle_run_too_short_to_cycle_says_what_it_trains_at(digits8, capsys):
+    # One step of one-cycle trains at the schedule's end, 4e-9: a quick check of a recipe
+    # learned nothing, without a word.
+    train(loads(TINY), digits8, quick(epochs=1, batch_size=len(digits8.train), lr=1e-3))
+    assert ("note: one-cycle over 1 step cannot rise and fall: the last step trains at 4e-09 "
+            "(the full learning rate / 25e4), the only one; --schedule constant trains at the "
+            "learning rate given") in capsys.readouterr().err
+    assert onecycle_too_short_note(TrainConfig(epochs=1), 3).startswith(
+        "note: one-cycle over 3 steps")
+    assert onecycle_too_short_note(TrainConfig(epochs=2), 2) is None  # 4 steps rise and fall
+    assert onecycle_too_short_note(TrainConfig(epochs=1, schedule="constant"), 1) is None
 
 
 # -- a run and its files ------------------------------------------------------------------------

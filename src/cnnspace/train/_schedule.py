@@ -13,6 +13,20 @@ ONECYCLE_RISE = 0.3  # torch's (and fast.ai's) default share of steps spent rais
 # How far one-cycle moves the momentum (Adam's beta1) either side of the one asked for: torch's
 # fixed 0.85-0.95 around the default 0.9.
 ONECYCLE_MOMENTUM_SWING = 0.05
+# Below this many steps torch's one-cycle never rises: its first step starts at max_lr / 25 and
+# its last takes the final max_lr / 25e4 (a run of one step trains at 4e-9 and learns nothing).
+ONECYCLE_MIN_STEPS = 4
+
+
+def onecycle_too_short_note(config: TrainConfig, steps_per_epoch: int) -> str | None:
+    """What a one-cycle run too short to cycle does instead, or None."""
+    total = config.epochs * steps_per_epoch
+    if config.schedule != "onecycle" or total >= ONECYCLE_MIN_STEPS:
+        return None
+    return (f"note: one-cycle over {total} step{'s' if total > 1 else ''} cannot rise and fall: "
+            f"the last step trains at {config.effective_lr / 25e4:.2g} "
+            f"(the full learning rate / 25e4){', the only one' if total == 1 else ''}; "
+            "--schedule constant trains at the learning rate given")
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig

@@ -28,7 +28,7 @@ from ._loader import EpochLoader
 from ._progress import TrainProgress
 from ._resumable import check_resumable
 from ._run_files import RunFiles
-from ._schedule import make_optimizer, make_scheduler
+from ._schedule import make_optimizer, make_scheduler, onecycle_too_short_note
 
 ANALYSIS_KEYS = ("params", "size_bytes", "size_mb", "size_mib", "macs", "flops",
                  "train_flops_per_step", "comm_bytes_data_parallel")
@@ -208,6 +208,9 @@ class Trainer:
             self._note_other_session(progress)
         elif cfg.resume:
             progress.note(f"no checkpoint in {self.files.out} yet: starting the run")
+        short = onecycle_too_short_note(cfg, s.steps_per_epoch)
+        if short and not complete:
+            progress.note(short, always=True)
         if s.world_size > 1 and not complete:
             # The global batch is what --batch-size says; batch normalisation and the memory
             # each worker needs go by its share, which nothing else shows.
