@@ -156,13 +156,22 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
             or not 0 <= baseline < len(models):
         raise CompressError(f"baseline must index one of the {len(models)} models (0.."
                             f"{len(models) - 1}), got {baseline!r}")
-    for trained in models:
-        check_plan(trained, options)
-        layers_to_factorise(trained.spec, svd_keep, svd_layers)
+    labels = _labels([m.name for m in models])
+    for place, (label, trained) in enumerate(zip(labels, models), 1):
+        try:
+            check_plan(trained, options)
+            layers_to_factorise(trained.spec, svd_keep, svd_layers)
+        except CompressError as e:
+            if len(models) == 1:
+                raise
+            # The error lists one model's layers without saying whose: of several checkpoints
+            # the user could not tell which lacked the layer the plan names.
+            raise CompressError(f"model {label} (checkpoint {place} of {len(models)}; one "
+                                f"plan applies to all): {e}") from None
     out = Path(out)
     check_out(out)
     rows: list[TableRow] = []
-    for label, trained in zip(_labels([m.name for m in models]), models):
+    for label, trained in zip(labels, models):
         folder = out / label
         # Claimed, as `cnnspace compress` claims --out: another command writing these files
         # there would mix its rows' files with these, and what a killed one left can then go.
