@@ -241,20 +241,25 @@ def _load_trained(path: str, data: str | None):
 
 def _table(args, trained, options, out: Path, note) -> int:
     from ..compress import compression_table
+    from ..compress._table import APPROACHES
     baseline = 1 if args.baseline is None else args.baseline
     if not 1 <= baseline <= len(trained):
         raise CnnspaceError(f"--baseline must be 1..{len(trained)}, got {baseline}")
-    rows = compression_table(trained, options, out, baseline - 1, note=note,
-                             **_set(svd_keep=args.svd_keep, svd_layers=args.svd_layers))
-    data = [r.to_json() for r in rows]
-    # Shown before table.json is written: a disk that filled would otherwise lose every row
-    # measured (their files are written already).
-    if args.format == "json":
-        print(dump_json(data), end="")
-    else:
-        _print_table(rows, rows[(baseline - 1) * len(rows) // len(trained)].model, out)
-    sys.stdout.flush()
-    write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
+    try:
+        rows = compression_table(trained, options, out, baseline - 1, note=note,
+                                 **_set(svd_keep=args.svd_keep, svd_layers=args.svd_layers))
+    except (KeyboardInterrupt, CnnspaceError, OSError) as stop:
+        measured = getattr(stop, "measured_rows", None)
+        if measured:  # their files are written: a Ctrl-C in the last model lost every row
+            print(f"the table stopped after {len(measured)} of "
+                  f"{len(APPROACHES) * len(trained)} rows; those measured follow and go to "
+                  f"{out / 'table.json'}", file=sys.stderr)
+            try:
+                _save_table(args, measured, baseline, out)
+            except CnnspaceError as failed:  # shown already; what stopped the table comes next
+                print(f"cnnspace compress: {failed}", file=sys.stderr)
+        raise
+    _save_table(args, rows, baseline, out)
     per_model = len(rows) // len(trained)
     for i, r in enumerate(rows):  # each checkpoint's rows in turn, each against its own classes
         if i % per_model:  # the first row of each model is its uncompressed baseline
@@ -264,8 +269,24 @@ def _table(args, trained, options, out: Path, note) -> int:
     return 0
 
 
-def _print_table(rows, baseline: str, out: Path) -> None:
-    table = Table(title=f"compression (ratios against {baseline}'s baseline); files in {out}")
+def _save_table(args, rows, baseline: int, out: Path) -> None:
+    """Shows the rows, then writes table.json: a disk that filled would otherwise lose every
+    row measured (their files are written already)."""
+    from ..compress._table import APPROACHES
+    data = [r.to_json() for r in rows]
+    if args.format == "json":
+        print(dump_json(data), end="")
+    else:
+        first = (baseline - 1) * len(APPROACHES)  # each model's rows, its baseline first
+        _print_table(rows, rows[first].model if first < len(rows) else None, out)
+    sys.stdout.flush()
+    write_text_atomic(out / "table.json", json.dumps(data, indent=2) + "\n")
+
+
+def _print_table(rows, baseline: str | None, out: Path) -> None:
+    against = f"ratios against {baseline}'s baseline" if baseline else \
+        "no ratios: the baseline was not measured"
+    table = Table(title=f"compression ({against}); files in {out}")
     for col in ("model", "approach", "size", "ratio", "top-1", "top-5", "how"):
         table.add_column(col, justify="left" if col in ("model", "approach", "how") else "right")
     for r in rows:

@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from .._atomic import write_atomic
+from ..errors import CnnspaceError
 from ..nn import build
 from ..train import claimed_folder, evaluate
 from ._codec import RAW_BITS, Coding
@@ -82,10 +83,11 @@ def _svd(trained: Trained, out: Path, options: CompressOptions, keep: float,
     return _row(trained, APPROACHES[1], written, f"float32; {ranks}")
 
 
-def _pruning_rows(trained: Trained, out: Path, options: CompressOptions,
-                  note: Callable[[str], None]) -> list[TableRow]:
+def _pruning_rows(rows: list[TableRow], trained: Trained, out: Path, options: CompressOptions,
+                  note: Callable[[str], None]) -> None:
     """Pruning alone (raw float32 survivors), then weight sharing and Huffman on top of the
-    same pruned model, as Deep Compression stacks them."""
+    same pruned model, as Deep Compression stacks them; each row appended to ``rows`` once
+    measured."""
     model = copy.deepcopy(trained.model)
     pruned = replace(trained, model=model)
     masks = prune(model, pruned, options, note)
@@ -93,13 +95,12 @@ def _pruning_rows(trained: Trained, out: Path, options: CompressOptions,
     coding = replace(options.coding, huffman=False)
     written = write_and_check(out / FILES["pruning"], pruned, model, raw, coding)
     density = sum(int(m.sum()) for m in masks.values()) / sum(m.numel() for m in masks.values())
-    rows = [_row(trained, APPROACHES[2], written,
-                 f"float32 + {coding.index_bits}-bit relative indices; {density:.1%} of weights")]
+    rows.append(_row(trained, APPROACHES[2], written, f"float32 + {coding.index_bits}-bit "
+                     f"relative indices; {density:.1%} of weights"))
     codes = share(model, pruned, masks, options, note)
     written = write_and_check(out / FILES["deep"], pruned, model, codes,
                               replace(options.coding, huffman=True))
     rows.append(_row(trained, APPROACHES[3], written, f"{_weights_note(codes)}, Huffman coded"))
-    return rows
 
 
 def _weights_note(codes) -> str:
@@ -171,20 +172,38 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
     out = Path(out)
     check_out(out)
     rows: list[TableRow] = []
-    for label, trained in zip(labels, models):
-        folder = out / label
-        # Claimed, as `cnnspace compress` claims --out: another command writing these files
-        # there would mix its rows' files with these, and what a killed one left can then go.
-        with claimed_folder(folder, f"{folder} is being written by another command; wait for "
-                            "it to end or choose another --out"):
-            remove_stale_files(folder, FILES.values())
-            # a copy: the caller's model keeps its device and mode
-            trained = replace(trained, name=label,
-                              model=copy.deepcopy(trained.model).cpu().eval())
-            note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
-            rows.append(_baseline(trained, folder))
-            rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
-            rows += _pruning_rows(trained, folder, options, note)
-            rows.append(_int8(trained, folder))
-    reference = rows[baseline * len(APPROACHES)].bytes
-    return [replace(r, ratio=reference / r.bytes if r.bytes else None) for r in rows]
+    try:
+        for label, trained in zip(labels, models):
+            _model_rows(rows, out / label, trained, label, options, svd_keep, svd_layers, note)
+    except (KeyboardInterrupt, CnnspaceError, OSError) as stop:
+        # The rows measured so far are files written already: with their sizes and accuracies
+        # on the exception, a Ctrl-C or a failing later model does not lose an hour's table.
+        stop.measured_rows = _with_ratios(rows, baseline)
+        raise
+    return _with_ratios(rows, baseline)
+
+
+def _model_rows(rows: list[TableRow], folder: Path, trained: Trained, label: str,
+                options: CompressOptions, svd_keep: float, svd_layers: list[str] | None,
+                note: Callable[[str], None]) -> None:
+    """One model's rows, its files in ``folder``, appended to ``rows`` as each is measured."""
+    # Claimed, as `cnnspace compress` claims --out: another command writing these files
+    # there would mix its rows' files with these, and what a killed one left can then go.
+    with claimed_folder(folder, f"{folder} is being written by another command; wait for "
+                        "it to end or choose another --out"):
+        remove_stale_files(folder, FILES.values())
+        # a copy: the caller's model keeps its device and mode
+        trained = replace(trained, name=label, model=copy.deepcopy(trained.model).cpu().eval())
+        note(f"{trained.name}: baseline, SVD, pruning, Deep Compression, int8")
+        rows.append(_baseline(trained, folder))
+        rows.append(_svd(trained, folder, options, svd_keep, svd_layers, note))
+        _pruning_rows(rows, trained, folder, options, note)
+        rows.append(_int8(trained, folder))
+
+
+def _with_ratios(rows: list[TableRow], baseline: int) -> list[TableRow]:
+    """``rows`` with their ratios against the baseline model's first row (None for all
+    while it is not measured)."""
+    place = baseline * len(APPROACHES)
+    reference = rows[place].bytes if place < len(rows) else None
+    return [replace(r, ratio=reference / r.bytes if reference and r.bytes else None) for r in rows]
