@@ -66,6 +66,8 @@ def write_cnnz(path: str | os.PathLike, spec: NetSpec,
     if not isinstance(tensors, Mapping):
         raise CompressError(f"tensors: expected a mapping of state-dict keys to WeightCode or "
                             f"arrays, got {type(tensors).__name__}")
+    # no file is written that the reader refuses
+    _check_recorded_input(str(path), meta if isinstance(meta, Mapping) else {}, spec)
     blobs, entries, sizes = BlobWriter(), [], {}
     for key, value in tensors.items():
         try:
@@ -218,6 +220,18 @@ def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
         check_preprocessing(meta.get("preprocessing"), spec.input[0])
     except CompressError as e:
         raise CompressError(f"{source}: meta {e}") from None
+    _check_recorded_input(source, meta, spec)
+
+
+def _check_recorded_input(source: str, meta: Mapping[str, Any], spec: NetSpec) -> None:
+    """The network reads spec.input; export tells deployers to prepare images at the recorded
+    size, which a contradicting one (a hand-edited header) made 16x16 for an 8x8 network."""
+    prep = meta.get("preprocessing")
+    recorded = prep.get("input") if isinstance(prep, Mapping) else None
+    if isinstance(recorded, list) and recorded != list(spec.input):
+        raise CompressError(f"{source}: meta field 'preprocessing.input' "
+                            f"{'x'.join(map(str, recorded))} contradicts its spec's input "
+                            f"{'x'.join(map(str, spec.input))}")
 
 
 # What every recorded preprocessing holds (data's DataSplits.preprocessing writes them all):
