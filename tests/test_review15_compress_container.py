@@ -33,8 +33,8 @@ def _with_input(path, size):
 
 @pytest.mark.parametrize("size,shown", [([1, 16, 16], "1x16x16"), ([3, 8, 8], "3x8x8")])
 def test_a_recorded_input_other_than_the_specs_is_refused(tmp_path, size, shown):
-    # export printed "its input: 1x16x16 images" for a network of 8x8 inputs, and evaluate
-    # scored the file as if nothing were wrong
+    # export's ONNX metadata said the 8x8 network was trained at 16x16 (trained_input), and
+    # evaluate scored the file as if nothing were wrong
     path = _with_input(_write(tmp_path / "m.cnnz", PREP), size)
     with pytest.raises(CompressError, match=f"m.cnnz: meta field 'preprocessing.input' {shown} "
                                             "contradicts its spec's input 1x8x8"):

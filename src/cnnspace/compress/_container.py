@@ -224,8 +224,9 @@ def _check_meta(source: str, meta: dict, spec: NetSpec) -> None:
 
 
 def _check_recorded_input(source: str, meta: Mapping[str, Any], spec: NetSpec) -> None:
-    """The network reads spec.input; export tells deployers to prepare images at the recorded
-    size, which a contradicting one (a hand-edited header) made 16x16 for an 8x8 network."""
+    """The network reads spec.input; a contradicting recorded size (a hand-edited header) went
+    into an exported ONNX file as the size it was trained at: trained_input 1x16x16 beside an
+    8x8 graph, while evaluate scored the file without a word."""
     prep = meta.get("preprocessing")
     recorded = prep.get("input") if isinstance(prep, Mapping) else None
     if isinstance(recorded, list) and recorded != list(spec.input):
