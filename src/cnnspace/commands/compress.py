@@ -12,8 +12,8 @@ from rich.table import Table
 
 from .._atomic import check_writable, write_text_atomic
 from .._threads import torch_threads
-from ..compress import (Coding, CompressError, Schedule, load_schedule, parse_bits, predict,
-                        squeezenet_table1_schedule)
+from ..compress import (RAW_BITS, Coding, CompressError, Schedule, load_schedule, parse_bits,
+                        predict, squeezenet_table1_schedule)
 from ..errors import CnnspaceError
 from ._checkpoints import refuse_detector
 from ._common import (check_threads, dump_json, input_size, load_model, new_run_folder,
@@ -178,8 +178,10 @@ def run(args) -> int:
                 raise
     _show_report(args, report, out)
     accuracy = report["accuracy"]
+    shared = any(layer["bits"] != RAW_BITS for layer in report["layers"])
     _warn_if_destroyed(accuracy["after"]["top1"], accuracy["before"]["top1"],
-                       trained[0].data.num_classes, f"{out / report['file']}")
+                       trained[0].data.num_classes, f"{out / report['file']}",
+                       REMEDIES[DEEP if shared else PRUNING])
     return 0
 
 
@@ -203,7 +205,22 @@ def _refuse_earlier_result(out: Path, table: bool) -> None:
                             "choose another --out, or move that file away")
 
 
-def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: str) -> None:
+# What undoes the damage, per row of a model in the table (compress._table.APPROACHES, whose
+# module loads torch); compress alone is the pruning row, or the Deep Compression one where a
+# layer is shared (1-bit sharing of a pruned layer, one value for all its weights, was told to
+# prune less or retrain more, never to give more bits).
+PRUNING, DEEP = 2, 3
+REMEDIES = (
+    None,  # the baseline, which the others are measured against
+    "keep more of each factorised layer (--svd-keep) or retrain more (--retrain-epochs)",
+    "prune less (--sparsity) or retrain more (--retrain-epochs)",
+    "prune less (--sparsity), share with more bits (--bits) or retrain more (--retrain-epochs)",
+    "PyTorch's post-training int8 quantization does not suit this model",
+)
+
+
+def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: str,
+                       remedy: str = REMEDIES[PRUNING]) -> None:
     """Says when compression left no more than chance accuracy: a small file that answers at
     random is no result, however good its ratio looks. Where the model answered at chance
     before compression too, the fault is the training's, and the warning says so."""
@@ -218,8 +235,7 @@ def _warn_if_destroyed(top1: float | None, before: float, classes: int, what: st
               "before judging its compression", file=sys.stderr)
     else:
         print(f"warning: {what} answers at chance level (top-1 {top1:.2%}, {classes} classes): "
-              "this compression destroyed the model; prune less (--sparsity) or retrain more "
-              "(--retrain-epochs)", file=sys.stderr)
+              f"this compression destroyed the model; {remedy}", file=sys.stderr)
 
 
 def _load_trained(path: str, data: str | None):
@@ -265,7 +281,7 @@ def _table(args, trained, options, out: Path, note) -> int:
         if i % per_model:  # the first row of each model is its uncompressed baseline
             _warn_if_destroyed(r.top1, rows[i - i % per_model].top1,
                                trained[i // per_model].data.num_classes,
-                               f"{r.model} {r.approach}")
+                               f"{r.model} {r.approach}", REMEDIES[i % per_model])
     return 0
 
 
