@@ -93,8 +93,9 @@ def read_labels(path: str | os.PathLike) -> list[KittiObject]:
             if line.strip()]
 
 
-def write_labels(path: str | os.PathLike, objects: list[KittiObject]) -> None:
-    write_text_atomic(path, "".join(o.line() + "\n" for o in objects))
+def write_labels(path: str | os.PathLike, objects: list[KittiObject], durable: bool = True
+                 ) -> None:
+    write_text_atomic(path, "".join(o.line() + "\n" for o in objects), durable)
 
 
 @dataclass(frozen=True)

@@ -112,11 +112,16 @@ def generate_shapes(root: str | os.PathLike, count: int = 600, height: int = 128
     names = [f"{i:06d}" for i in range(count)]
     for name in track(names, description="generating shapes", disable=not progress):
         image, labels = render(rng, height, width, objects, object_size)
-        write_atomic(root / IMAGE_DIR / f"{name}.png", lambda f, im=image: im.save(f, "PNG"))
-        write_labels(root / LABEL_DIR / f"{name}.txt", labels)
+        # Each file renamed into place whole (torchrun workers may write the same one), with one
+        # flush of them all before the manifest: an fsync of each, and PNG's default compression,
+        # were half the time of generating the files.
+        write_atomic(root / IMAGE_DIR / f"{name}.png",
+                     lambda f, im=image: im.save(f, "PNG", compress_level=1), durable=False)
+        write_labels(root / LABEL_DIR / f"{name}.txt", labels, durable=False)
     n_val = max(1, round(count * val_fraction))
     write_split(root, "train", names[:-n_val])
     write_split(root, "val", names[-n_val:])
+    os.sync()
     write_text_atomic(root / MANIFEST, json.dumps(settings, indent=2) + "\n")  # marks it complete
     (root / PENDING).unlink(missing_ok=True)  # torchrun workers may generate side by side
     return root
