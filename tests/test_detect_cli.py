@@ -146,6 +146,16 @@ def test_train_eval_predict_from_the_command_line(tmp_path, capsys, monkeypatch)
     assert "missing.png" in capsys.readouterr().err and not (tmp_path / "pred2").exists()
 
 
+def test_train_says_when_the_batch_is_larger_than_the_training_set(tmp_path, capsys):
+    # `train` said so; `detect train` trained on all of them every step without a word
+    assert main(["detect", "train", "squeezedet", "--data", "shapes:24", "--input", TINY,
+                 "--data-dir", str(tmp_path / "shapes"), "--epochs", "1", "--batch-size", "64",
+                 "--schedule", "constant", "--loader-workers", "0", "--no-progress",
+                 "--out", str(tmp_path / "run"), "--set", "anchors_per_cell=3"]) == 0
+    assert ("note: the global batch of 64 is larger than the 19 training images: each step "
+            "takes all of them\n") in capsys.readouterr().err
+
+
 def test_resume_keeps_the_detection_options_the_run_began_with(tmp_path, capsys):
     run = ["detect", "train", "squeezedet", "--data", "shapes:12", "--input", TINY, "--data-dir",
            str(tmp_path / "shapes"), "--epochs", "1", "--batch-size", "8", "--loader-workers",

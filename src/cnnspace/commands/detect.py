@@ -15,8 +15,8 @@ from ..zoo import list_models, model_entry
 from ._common import (add_format_arg, add_model_args, check_threads, dump_json, load_model,
                       parse_settings, plural, rerun_advice, table_console)
 from .train import OPTIONS as TRAIN_OPTIONS
-from .train import (as_worker, is_rank0, launch_workers, option_argv, recorded_command,
-                    run_options)
+from .train import (as_worker, is_rank0, launch_workers, note_batch_beyond_data, option_argv,
+                    recorded_command, run_options)
 
 SHAPES_INPUT = "3x128x128"  # the synthetic dataset's default image and network input size
 # detect-train's own options: flag, argparse keywords. The trainer's options follow
@@ -174,6 +174,8 @@ def _train(args, spec, config, out: str, grad_clip: float) -> int:
     data = open_data(args.data, tuple(spec.input[1:]), classes=_requested_classes(args),
                      train_split=args.train_split, val_split=args.val_split,
                      data_dir=args.data_dir, progress=not args.no_progress)
+    if is_rank0():
+        note_batch_beyond_data(config, len(data.train))
     command = recorded_command("detect train", _worker_argv(args, out))
     detector, result = train_detector(spec, data, config, positive_iou=args.positive_iou,
                                       grad_clip=grad_clip, difficulty=args.difficulty,

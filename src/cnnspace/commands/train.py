@@ -279,7 +279,7 @@ def _model_and_data(args):
 def _train(args, config: TrainConfig, out: str) -> int:
     spec, data, settings = _model_and_data(args)
     if is_rank0():
-        _note_batch_beyond_data(config, len(data.train))
+        note_batch_beyond_data(config, len(data.train))
     command = recorded_command("train", _worker_argv(args, out))
     result = train(spec, data, config, run_info={"command": command, "model": args.model,
                                                  "settings": settings})
@@ -288,7 +288,7 @@ def _train(args, config: TrainConfig, out: str) -> int:
     return 0
 
 
-def _note_batch_beyond_data(config: TrainConfig, images: int) -> None:
+def note_batch_beyond_data(config: TrainConfig, images: int) -> None:
     """A batch larger than the training set trains on all of it every step: said, since a
     linearly scaled learning rate is then scaled for images no step has."""
     if config.batch_size <= images:
