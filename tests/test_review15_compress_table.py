@@ -84,3 +84,29 @@ def test_the_command_shows_and_saves_the_rows_of_an_interrupted_table(capsys, tm
            f"{tmp_path / 't' / 'table.json'}" in err
     assert json.loads(out) == json.loads((tmp_path / "t" / "table.json").read_text())
     assert len(json.loads(out)) == 9
+
+
+@pytest.mark.parametrize("files", [("model.cnnz", "compression.json"), ("compression.json",),
+                                   ("model.cnnz",)])
+def test_a_model_folder_holding_a_compress_result_is_refused(tmp_path, files):
+    # --out runs, where runs/small held `compress runs/small/best.pt --out runs/small`: the
+    # table's model.cnnz replaced that result's, whose compression.json then gave another size
+    folder = tmp_path / "t" / "small"
+    folder.mkdir(parents=True)
+    for name in files:
+        (folder / name).write_text("earlier\n")
+    with pytest.raises(CompressError, match=f"{folder} holds a compression result "
+                                            f"\\({files[-1]}\\), and the table would write its "
+                                            "own model.cnnz there: choose another --out"):
+        compression_table([small_trained()], CompressOptions(), tmp_path / "t")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)
+    assert all((folder / name).read_text() == "earlier\n" for name in files)
+
+
+def test_a_tables_own_earlier_files_are_rewritten(tmp_path):
+    folder = tmp_path / "t" / "small"
+    folder.mkdir(parents=True)
+    for name in ("baseline.cnnz", "model.cnnz"):
+        (folder / name).write_text("earlier\n")
+    rows = compression_table([small_trained()], CompressOptions(), tmp_path / "t")
+    assert (folder / "model.cnnz").stat().st_size == rows[3].bytes

@@ -171,6 +171,8 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
                                 f"plan applies to all): {e}") from None
     out = Path(out)
     check_out(out)
+    for label in labels:
+        _refuse_a_compress_result(out / label)
     rows: list[TableRow] = []
     try:
         for label, trained in zip(labels, models):
@@ -181,6 +183,20 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
         stop.measured_rows = _with_ratios(rows, baseline)
         raise
     return _with_ratios(rows, baseline)
+
+
+def _refuse_a_compress_result(folder: Path) -> None:
+    """A model's folder may be where `cnnspace compress` wrote (--out runs, beside a run folder
+    runs/sq that holds one): the Deep Compression row's model.cnnz replaced that result's, whose
+    compression.json then described another file. A table's own earlier files (its
+    baseline.cnnz beside them) are rewritten as the table is."""
+    report, container = folder / "compression.json", folder / FILES["deep"]
+    found = report if report.exists() else container if container.exists() and not (
+        folder / FILES["baseline"]).exists() else None
+    if found is not None:
+        raise CompressError(f"{folder} holds a compression result ({found.name}), and the "
+                            f"table would write its own {container.name} there: choose another "
+                            "--out")
 
 
 def _model_rows(rows: list[TableRow], folder: Path, trained: Trained, label: str,
