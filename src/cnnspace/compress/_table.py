@@ -147,7 +147,9 @@ def compression_table(models: Sequence[Trained], options: CompressOptions, out: 
                       svd_layers: list[str] | None = None,
                       note: Callable[[str], None] = silent) -> list[TableRow]:
     """All five rows for each model; ratios against the uncompressed ``models[baseline]``. The
-    models are left as they were. Every model's plan is checked before any file is written."""
+    models are left as they were. Every model's plan is checked before any file is written. A
+    table stopped part-way (Ctrl-C, a CnnspaceError or OSError) raises with the rows measured
+    so far as the exception's ``measured_rows``."""
     if isinstance(models, (str, os.PathLike)):
         raise CompressError(f"expected a list of Trained models, got {type(models).__name__}: "
                             f"cnnspace.compress.load_trained({str(models)!r}) reads a checkpoint")
