@@ -114,6 +114,17 @@ def nonnegative_float(name: str, v: Any) -> float:
     return x
 
 
+def finite_float(name: str, v: Any) -> float:
+    return _number(name, v)
+
+
+def fraction(name: str, v: Any) -> float:
+    x = _number(name, v)
+    if not 0.0 <= x <= 1.0:
+        raise SpecError(f"expected a number in [0, 1], got {v!r}", field=name)
+    return x
+
+
 def probability(name: str, v: Any) -> float:
     x = _number(name, v)
     if not 0.0 <= x < 1.0:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ._errors import SpecError
-from ._fields import (Field, boolean, nonnegative_float, nonnegative_pair, positive_float,
-                      positive_int, positive_pair, probability)
+from ._fields import (Field, boolean, finite_float, fraction, nonnegative_float,
+                      nonnegative_pair, positive_float, positive_int, positive_pair, probability)
 
 Shape = tuple[int, ...]
 
@@ -139,7 +139,9 @@ def _global_maxpool(a, shapes):
 
 
 @layer_type("batchnorm", "batch normalisation over channels", {
-    "eps": Field(positive_float, 1e-5), "momentum": Field(probability, 0.1),
+    # momentum 1 keeps the last batch's statistics (torch allows it; Caffe's
+    # moving_average_fraction 0 is that)
+    "eps": Field(positive_float, 1e-5), "momentum": Field(fraction, 0.1),
     "affine": Field(boolean, True)})
 def _batchnorm(a, shapes):
     return _feature_map(shapes[0], "batchnorm")
@@ -166,8 +168,9 @@ for _name, _doc in [("relu", "rectified linear unit"), ("relu6", "ReLU clipped a
                     ("hardswish", "hard swish, x * relu6(x + 3) / 6 (MobileNetV3)"),
                     ("hardsigmoid", "hard sigmoid, relu6(x + 3) / 6 (MobileNetV3's SE gate)")]:
     layer_type(_name, _doc)(_same)
+# Any slope, as torch, ONNX and Caffe allow: -1 gives |x|.
 layer_type("leaky_relu", "leaky rectified linear unit",
-           {"negative_slope": Field(nonnegative_float, 0.01)})(_same)
+           {"negative_slope": Field(finite_float, 0.01)})(_same)
 layer_type("dropout", "dropout (identity at inference)", {"p": Field(probability, 0.5)})(_same)
 layer_type("softmax", "softmax over channels (dim 1)")(_same)
 layer_type("log_softmax", "log of the softmax over channels (dim 1)")(_same)
