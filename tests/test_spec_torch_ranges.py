@@ -8,7 +8,6 @@ from cnnspace.metrics import analyze
 from cnnspace.nn import build, from_torch, onnx_bytes
 from cnnspace.spec import Layer, NetSpec, SpecError, from_onnx, from_prototxt
 
-pytest.importorskip("onnx")
 
 
 def _spec(slope, momentum):
