@@ -9,7 +9,6 @@ from cnnspace.nn import build, from_torch, onnx_bytes
 from cnnspace.spec import Layer, NetSpec, SpecError, from_onnx, from_prototxt
 
 
-
 def _spec(slope, momentum):
     return NetSpec("ranges", (3, 8, 8), [
         Layer("conv", "conv2d", attrs={"out_channels": 4, "kernel": 3}),
