@@ -63,3 +63,19 @@ def test_each_row_of_the_table_gets_its_own_remedy(capsys, tmp_path, monkeypatch
         "prune less (--sparsity), share with more bits (--bits) or retrain more "
         "(--retrain-epochs)",
         "PyTorch's post-training int8 quantization does not suit this model"]
+
+
+@pytest.mark.parametrize("flag", ["--schedule", "--out", "--data"])
+def test_an_empty_value_is_refused_not_read_as_no_flag(capsys, tmp_path, monkeypatch, flag):
+    # --schedule "$PLAN" with PLAN unset compressed without pruning, --out "" wrote into a new
+    # runs/ folder of the current one, --data "" evaluated on the checkpoint's dataset
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(capsys, "compress", tmp_path / "best.pt", flag, "")
+    assert code == 2 and err == f"cnnspace compress: error: {flag}: an empty value (an unset " \
+        "shell variable?); give one, or leave the flag out\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_predict_model_is_refused(capsys):
+    code, _, err = run(capsys, "compress", "--predict", " ")
+    assert code == 2 and "--predict: an empty value" in err
