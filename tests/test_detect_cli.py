@@ -192,7 +192,7 @@ def test_resume_keeps_the_detection_options_the_run_began_with(tmp_path, capsys)
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--classes", ",Ellipse"],
      "--classes: an empty class name in ',Ellipse'"),
     (["detect", "train", "squeezedet", "--data", "shapes:8", "--classes", ""],
-     "--classes: an empty class name in ''"),
+     "--classes: an empty value (an unset shell variable?)"),
     (["detect", "eval", "/nonexistent/detector.pt"], "no checkpoint at"),
     (["detect", "eval", "/nonexistent/detector.pt", "--threads", "0"],
      "--threads expects a positive integer at most"),

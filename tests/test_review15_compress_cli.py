@@ -72,7 +72,7 @@ def test_an_empty_value_is_refused_not_read_as_no_flag(capsys, tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     code, _, err = run(capsys, "compress", tmp_path / "best.pt", flag, "")
     assert code == 2 and err == f"cnnspace compress: error: {flag}: an empty value (an unset " \
-        "shell variable?); give one, or leave the flag out\n"
+        "shell variable?); give one, or leave the option out\n"
     assert list(tmp_path.iterdir()) == []
 
 

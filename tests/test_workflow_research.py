@@ -72,7 +72,7 @@ def test_a_study_folder_that_is_a_file_is_one_error_naming_it(tmp_path):
     (["--grace", "-1"], "--grace must be a positive integer, got -1"),
     (["--heartbeat", "10", "--grace", "5"], "--grace (5 s) must exceed --heartbeat (10 s)"),
     # It ran the study under the file's name, while `report --study-name ''` finds no study.
-    (["--study-name", ""], "--study-name: expected a name, got ''"),
+    (["--study-name", ""], "--study-name: an empty value (an unset shell variable?)"),
 ])
 def test_explore_flag_errors_name_the_flag(tmp_path, capsys, flags, message):
     """They named explore()'s Heartbeat fields (interval_s, 'grace period'), not the flags."""

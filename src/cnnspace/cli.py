@@ -48,13 +48,33 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
     """``parser.parse_args(argv)``, with arguments no parser knows refused by the subcommand's
     own parser: its help lists the options (the top parser's lists only the commands)."""
     args, unknown = parser.parse_known_args(argv)
+    chosen = _subcommand_parser(parser, args)
     if unknown:
-        chosen = parser
-        while sub := next((a for a in chosen._actions
-                           if isinstance(a, argparse._SubParsersAction)), None):
-            chosen = sub.choices[getattr(args, sub.dest)]
         chosen.error(f"unrecognized arguments: {' '.join(unknown)}")
+    args.empty_options = _empty_options(chosen, args)
     return args
+
+
+def _subcommand_parser(parser: argparse.ArgumentParser, args: argparse.Namespace
+                       ) -> argparse.ArgumentParser:
+    chosen = parser
+    while sub := next((a for a in chosen._actions
+                       if isinstance(a, argparse._SubParsersAction)), None):
+        chosen = sub.choices[getattr(args, sub.dest)]
+    return chosen
+
+
+def _empty_options(chosen: argparse.ArgumentParser, args: argparse.Namespace) -> list[str]:
+    """The options given an empty value (`--data "$DATA"` with DATA unset): read as the option
+    left out, they ran on the checkpoint's dataset, compressed without the schedule meant, or
+    wrote into a new runs/ folder, without a word."""
+    empty = []
+    for action in chosen._actions:
+        value = getattr(args, action.dest, None) if action.option_strings else None
+        values = value if isinstance(value, list) else [value]
+        if action.default != "" and any(isinstance(v, str) and not v.strip() for v in values):
+            empty.append(max(action.option_strings, key=len))
+    return empty
 
 
 def _stopped(stop: KeyboardInterrupt, command: str) -> int:
@@ -71,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as stop:
         return _stopped(stop, argv[0] if argv else "")
     try:
+        if args.empty_options:
+            raise CnnspaceError(f"{', '.join(args.empty_options)}: an empty value (an unset shell "
+                                "variable?); give one, or leave the option out")
         return args.run(args) or 0
     except CnnspaceError as e:
         print(f"cnnspace {args.command}: error: {e}", file=sys.stderr)

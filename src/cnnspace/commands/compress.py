@@ -99,13 +99,6 @@ def _set(**values) -> dict:
 
 
 def run(args) -> int:
-    # An empty value read as no flag at all: --schedule "$PLAN" with PLAN unset compressed
-    # without pruning, --out "" wrote to a new runs/ folder, --data "" used the checkpoint's.
-    empty = [flag for flag in ("--schedule", "--out", "--data", "--predict")
-             if getattr(args, flag[2:]) is not None and not getattr(args, flag[2:]).strip()]
-    if empty:
-        raise CnnspaceError(f"{', '.join(empty)}: an empty value (an unset shell variable?); "
-                            "give one, or leave the flag out")
     schedule, bits = _schedule(args), parse_bits(args.bits)
     # A flag that does not apply is refused rather than ignored: the user meant something by it.
     table_only = _given(args, "--baseline", "--svd-keep", "--svd-layers")

@@ -42,8 +42,6 @@ def register(sub) -> None:
 
 def run(args) -> int:
     check_workers(args.workers, "--workers")  # named as given here, not as explore()'s argument
-    if args.study_name == "":
-        raise CnnspaceError("--study-name: expected a name, got ''")
     study = load_study_file(args.study)
     out = Path(args.out or Path("runs") / file_name(study.name))
     check_writable(out, "--out", folder=True)  # before the study is opened and announced
