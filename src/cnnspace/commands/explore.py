@@ -5,7 +5,7 @@ import argparse
 from pathlib import Path
 
 from .._atomic import check_writable
-from ..errors import CnnspaceError, exit_status
+from ..errors import exit_status
 from ..explore import Heartbeat, explore, file_name, load_study_file
 from ..explore._run import check_workers
 from ..explore._storage import GRACE_S, HEARTBEAT_S, check_heartbeat
