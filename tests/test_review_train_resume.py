@@ -89,6 +89,21 @@ def test_a_signal_after_the_last_step_leaves_a_complete_run(tmp_path, digits8, c
             in capsys.readouterr().err)
 
 
+class TerminatedInFirstEpoch(Callback):
+    def on_step_end(self, state):
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_signal_to_a_training_without_a_run_folder_says_its_progress_was_not_saved(
+        digits8, capsys):
+    # It said "nothing was saved", also inside `compress --table`, whose earlier rows' files
+    # were saved: only this training's progress is lost.
+    with pytest.raises(Terminated):
+        train(loads(tiny_yaml()), digits8, quick(epochs=2), callbacks=[TerminatedInFirstEpoch()])
+    assert ("terminated (SIGTERM): this training has no run folder, so its progress was not "
+            "saved") in capsys.readouterr().err
+
+
 def test_callbacks_that_are_not_a_list_of_callbacks_are_refused_by_name(digits8):
     # "TypeError: 'StopAtStep' object is not iterable" and an AttributeError from the loop
     with pytest.raises(ConfigError, match="callbacks: expected a list of Callback objects, got "

@@ -249,7 +249,8 @@ class Trainer:
             progress.note(f"{self.stop.reason}: " + (
                 "it came after the last epoch, and the run is complete" if self.stopped is None
                 else f"a resumable checkpoint is in {self.files.checkpoint}" if self.files
-                else "no run folder, so nothing was saved"), always=True)
+                else "this training has no run folder, so its progress was not saved"),
+                always=True)
             raise (Terminated if self.stop.terminated else KeyboardInterrupt)(self.stop.reason)
         return result
 
