@@ -79,6 +79,12 @@ def test_a_compressed_model_is_read_wherever_a_trained_one_is(capsys, tmp_path, 
         code, from_cnnz, err = run(capsys, command[0], cnnz, *command[1:])
         assert code == 0, err
         assert from_cnnz == run(capsys, command[0], checkpoint, *command[1:])[1]
+    # --predict sizes the network a trained model holds, as analyze reads it (it was refused
+    # as "not a text file", with Python advice)
+    plan = ["--sparsity", "0.5", "--format", "json"]
+    code, predicted, err = run(capsys, "compress", "--predict", cnnz, *plan)
+    assert code == 0, err
+    assert predicted == run(capsys, "compress", "--predict", checkpoint, *plan)[1]
     code, _, err = run(capsys, "compress", cnnz, "--out", tmp_path / "again")
     assert code == 2 and "model.cnnz: already a compressed model (.cnnz); compress the training " \
         "checkpoint it was made from" in err

@@ -15,8 +15,8 @@ from .._threads import torch_threads
 from ..compress import (RAW_BITS, Coding, CompressError, Schedule, load_schedule, parse_bits,
                         predict, squeezenet_table1_schedule)
 from ..errors import CnnspaceError
-from ._checkpoints import refuse_detector
-from ._common import (check_threads, dump_json, input_size, load_model, new_run_folder,
+from ._checkpoints import load_spec, refuse_detector
+from ._common import (check_threads, dump_json, input_size, new_run_folder,
                       stderr_console, table_console)
 
 TABLE1 = "squeezenet-table1"  # the built-in schedule: the SqueezeNet paper's Table 1 pruning
@@ -56,8 +56,9 @@ def register(sub) -> None:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--table", action="store_true",
                       help="the slide-34 table: baseline / SVD / pruning / Deep Compression / int8")
-    mode.add_argument("--predict", metavar="MODEL_OR_SPEC",
-                      help="predicted container size of a model under the plan (no training)")
+    mode.add_argument("--predict", metavar="MODEL_OR_SPEC_OR_TRAINED",
+                      help="predicted container size of a model under the plan (no training; "
+                           "of a checkpoint or .cnnz, the network it holds)")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="--predict: a model or family setting, e.g. --set num_classes=10")
     p.add_argument("--input", metavar="CxHxW", type=input_size,
@@ -313,7 +314,7 @@ def _print_table(rows, baseline: str | None, out: Path) -> None:
 
 
 def _predict(args, schedule: Schedule, bits: dict) -> int:
-    spec = load_model(args.predict, args.settings, args.input)
+    spec = load_spec(args.predict, args.settings, args.input)
     prediction = predict(spec, schedule, bits, args.index_bits)
     if args.format == "json":
         print(dump_json(prediction.to_json()), end="")
