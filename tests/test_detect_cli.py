@@ -257,6 +257,24 @@ def test_predict_replaces_only_its_own_earlier_drawings(tmp_path, capsys):
     assert (photos / "detections.json").read_text() == "my notes"
 
 
+def test_predict_refuses_an_image_given_twice(tmp_path, capsys):
+    # as an image and through its folder: detected and drawn twice (a.png, a-1.png) and
+    # counted twice in detections.json
+    _, path = _detector(tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(photos / "a.png")
+    assert main(["detect", "predict", str(path), str(photos / "a.png"), str(photos),
+                 "--out", str(tmp_path / "boxes")]) == 2
+    assert f"image {photos / 'a.png'} is given twice; give it once" in capsys.readouterr().err
+    assert not (tmp_path / "boxes").exists()
+    (tmp_path / "link").symlink_to(photos)
+    assert main(["detect", "predict", str(path), str(photos / "a.png"),
+                 str(tmp_path / "link" / "a.png"), "--out", str(tmp_path / "boxes")]) == 2
+    assert (f"image {tmp_path / 'link' / 'a.png'} is given twice (also as {photos / 'a.png'})"
+            in capsys.readouterr().err)
+
+
 def test_predict_gives_every_image_its_own_drawing(tmp_path, capsys):
     _, path = _detector(tmp_path)
     images = [tmp_path / "a-2.png", tmp_path / "x" / "a.png", tmp_path / "y" / "a.png"]

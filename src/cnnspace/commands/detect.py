@@ -376,6 +376,14 @@ def _image_paths(given: list[str]) -> list[str]:
             raise CnnspaceError(f"{path} is a folder without images (of "
                                 f"{', '.join(IMAGE_SUFFIXES)}, which are read)")
         paths += found
+    # Given twice (an image and its folder), it was detected and drawn twice (NAME-1.png) and
+    # counted twice in detections.json.
+    seen: dict[Path, str] = {}
+    for path in paths:
+        first = seen.setdefault(Path(path).resolve(), path)
+        if first is not path:
+            also = f" (also as {first})" if first != path else ""
+            raise CnnspaceError(f"image {path} is given twice{also}; give it once")
     return paths
 
 
