@@ -100,3 +100,18 @@ def test_a_sequential_reads_back_under_from_torchs_names_and_exports_again():
     data = onnx_bytes(built, back.input, dynamic_batch=True)
     assert check_onnx(data, built, back.input, batch=2).max_relative_error < 1e-4
     assert [o.name for o in onnx.load_model_from_string(data).graph.output] == ["output_3"]
+
+
+def test_float_fields_read_back_as_written():
+    # ONNX keeps them in 32 bits: alpha 2e-4 came back as 0.00019999999494757503, and BN's
+    # momentum 0.3 as 0.300000011921 (1 - 0.7 in 32 bits), a spec unlike the one exported
+    spec = loads(NET.replace("LAYER", "{name: norm, type: lrn, size: 3, alpha: 2.0e-4, beta: "
+                             "0.7, k: 1.1}\n  - {name: act, type: leaky_relu, "
+                             "negative_slope: 0.3}"))
+    read = from_onnx(onnx_bytes(build(spec).eval(), spec.input))
+    assert {l.name: dict(l.attrs) for l in read.layers if l.type in ("lrn", "leaky_relu")} == {
+        "norm": {"size": 3, "alpha": 2e-4, "beta": 0.7, "k": 1.1},
+        "act": {"negative_slope": 0.3}}
+    bn = nn.BatchNorm2d(3, eps=1e-3, momentum=0.3)
+    [layer] = from_onnx(exported(nn.Sequential(bn), (3, 4, 4))).layers
+    assert (layer.attrs["eps"], layer.attrs["momentum"]) == (1e-3, 0.3)

@@ -24,6 +24,14 @@ from ._onnx_ops import FUSED, OPS, OnnxNode, OpRule
 from ._resolve import resolve
 
 
+def _as_written(value: float) -> float:
+    """A float attribute (stored in 32 bits) as the shortest decimal that gives those 32 bits:
+    an exported LRN's alpha 1e-4 read back as 9.999999747378752e-05, a spec unlike its own."""
+    import numpy as np
+
+    return float(str(np.float32(value)))
+
+
 def from_onnx(model: Any, source: str | None = None) -> NetSpec:
     """The spec of an ONNX model: a path, the file's bytes, or an ``onnx.ModelProto``;
     ``source`` names it in errors and gives the spec its name (the file's stem)."""
@@ -358,6 +366,10 @@ class _Reader(ConstantFolding):
             except ValueError:  # a reference to a function's attribute
                 raise self.error(f"attribute {a.name!r} has no value of its own", node,
                                  a.name) from None
+            if a.type == self.onnx.AttributeProto.FLOAT:
+                value = _as_written(value)
+            elif a.type == self.onnx.AttributeProto.FLOATS:
+                value = [_as_written(v) for v in value]
             attrs[a.name] = value.decode(errors="replace") if isinstance(value, bytes) else value
         return attrs
 
