@@ -1,10 +1,14 @@
 import os
+import signal
 from pathlib import Path
 
 import pytest
 
 # Two cores, several test workers: keep each torch process to one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Ctrl-C as at a terminal: a suite started in the background (`make test &`) inherits SIGINT
+# ignored, which the commands rightly keep, and the tests of Ctrl-C then saw no Ctrl-C.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")
