@@ -268,6 +268,9 @@ def test_predict_refuses_an_image_given_twice(tmp_path, capsys):
                  "--out", str(tmp_path / "boxes")]) == 2
     assert f"image {photos / 'a.png'} is given twice; give it once" in capsys.readouterr().err
     assert not (tmp_path / "boxes").exists()
+    image = str(photos / "a.png")
+    assert main(["detect", "predict", str(path), image, image, "--out", str(tmp_path / "b")]) == 2
+    assert f"image {image} is given twice; give it once" in capsys.readouterr().err
     (tmp_path / "link").symlink_to(photos)
     assert main(["detect", "predict", str(path), str(photos / "a.png"),
                  str(tmp_path / "link" / "a.png"), "--out", str(tmp_path / "boxes")]) == 2

@@ -380,10 +380,11 @@ def _image_paths(given: list[str]) -> list[str]:
     # counted twice in detections.json.
     seen: dict[Path, str] = {}
     for path in paths:
-        first = seen.setdefault(Path(path).resolve(), path)
-        if first is not path:
-            also = f" (also as {first})" if first != path else ""
+        key = Path(path).resolve()
+        if key in seen:
+            also = f" (also as {seen[key]})" if seen[key] != path else ""
             raise CnnspaceError(f"image {path} is given twice{also}; give it once")
+        seen[key] = path
     return paths
 
 
