@@ -101,7 +101,7 @@ def run_analyze(args) -> int:
         if _same_file(args.out, args.space):
             raise CnnspaceError(f"--out {args.out} is the space file itself: writing the "
                                 "results there would replace it; name another file")
-    if args.out and not args.format and suffix not in OUT_FORMATS:
+    if args.out and not args.format and suffix.lower() not in OUT_FORMATS:
         raise CnnspaceError(f"--out {args.out}: cannot tell the format from {suffix or 'no suffix'}"
                             f"; name it {', '.join(OUT_FORMATS)} or give --format")
     space = _load(args.space)
@@ -124,7 +124,7 @@ def run_analyze(args) -> int:
     results = analyze_points(space, points, progress=lambda it: track(
         it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
         transient=True))
-    fmt = args.format or OUT_FORMATS.get(suffix, "table")
+    fmt = args.format or OUT_FORMATS.get(suffix.lower(), "table")  # points.CSV too
     if fmt == "json":
         text = dump_json({"space": space.to_dict(), "summary": _summary(results),
                           "points": [r.to_json() for r in results]})
@@ -157,6 +157,12 @@ def _summary(results: list[PointResult]) -> dict:
             "params_min": min(params, default=None), "params_max": max(params, default=None)}
 
 
+def _limit(value: float) -> str:
+    """A limit as written, not to 6 digits: ``:g`` showed max_params 1234567 as 1.23457e+06,
+    a limit the verdicts beside it do not use."""
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+
+
 def _table(space: DesignSpace, results: list[PointResult]) -> str:
     """Aligned plain text: a rich table takes half a minute to lay out 10,000 rows."""
     axes = [a.name for a in space.axes]
@@ -176,7 +182,7 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     s = _summary(results)
-    limits = ", ".join(f"{k} {v:,g}" for k, v in space.constraints.items())
+    limits = ", ".join(f"{k} {_limit(v)}" for k, v in space.constraints.items())
     bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
     return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),

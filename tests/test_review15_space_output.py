@@ -1,0 +1,31 @@
+"""`space analyze`'s table names each constraint's limit as written (`:g` rounded it to six
+digits: max_params 1234567 read 1.23457e+06), and --out's suffix picks the format whatever
+its case (points.CSV was refused as a file of unknown format)."""
+from __future__ import annotations
+
+import csv
+import io
+
+from _cli import run
+
+SPACE = ("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  sr: [0.125, 0.25]\n"
+         "constraints: {max_params: 1234567, max_size_mib: 4.5, max_macs: 2e9}\n")
+
+
+def test_the_summary_gives_each_limit_as_written(capsys, tmp_path):
+    path = tmp_path / "limits.yaml"
+    path.write_text(SPACE)
+    code, out, err = run(capsys, "space", "analyze", path)
+    assert code == 0, err
+    assert ("(max_params 1,234,567, max_size_mib 4.5, max_macs 2,000,000,000)"
+            in out.splitlines()[-1])
+
+
+def test_an_upper_case_suffix_picks_the_format(capsys, tmp_path):
+    path = tmp_path / "limits.yaml"
+    path.write_text(SPACE)
+    out_file = tmp_path / "points.CSV"
+    code, out, err = run(capsys, "space", "analyze", path, "--out", out_file)
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO(out_file.read_text())))
+    assert [r["sr"] for r in rows] == ["0.125", "0.25"]
