@@ -144,7 +144,9 @@ def _print(d: NetDiff) -> None:
                         c.kind, f"{c.delta_params:+,}", f"{c.delta_macs:+,}",
                         f"{c.delta_activations:+,}", _dims_text(c.dims, c.status),
                         *([", ".join(c.origins)] if several else []))
-    console.print(changes)
+    # Origins without changes (layers rewired to data of the same shape) gave an empty table.
+    console.print(changes if d.changes else "changed layers: none (no layer's dimensions or "
+                  "counts differ)")
     console.print(
         f"communication per data-parallel step (gradients at {a.bits} bits): "
         + _change(a.totals.comm_bytes_data_parallel, b.totals.comm_bytes_data_parallel, "bytes")
