@@ -47,7 +47,9 @@ class PointResult:
 def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
                    progress: Callable[[Iterable], Iterable] | None = None) -> list[PointResult]:
     """Analyses each point at the space's bits and batch. ``progress`` wraps the iteration
-    (e.g. ``rich.progress.track``). Invalid points are reported, not raised."""
+    (e.g. ``rich.progress.track``). Points the base rejects are reported, not raised; a point
+    that is not on the space (an axis missing or unknown, a value off its axis) raises
+    SpaceError before any point is analysed."""
     if not isinstance(space, DesignSpace):
         raise SpaceError(f"expected a DesignSpace, got {type(space).__name__}: "
                          "DesignSpace.load(path) reads one", key="space")
@@ -56,6 +58,9 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
         raise SpaceError(f"expected an iterable of points ({{axis name: value}} mappings, e.g. "
                          f"space.points()), got {type(points).__name__}{hint}", key="points",
                          source=space.source)
+    points = list(points)
+    for point in points:  # the caller's mistake: found before a sweep's results are lost to it
+        space.settings_for(point)
     results = []
     for point in (progress(points) if progress else points):
         try:
