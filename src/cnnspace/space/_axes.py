@@ -26,12 +26,15 @@ def _is_int(v: Any) -> bool:
 
 
 def _number(key: str, v: Any) -> int | float:
-    """A number; YAML reads ``1e6`` (no dot) as a string, so numeric strings are accepted too."""
+    """A number; YAML reads ``1e6`` (no dot) as a string, so numeric strings are accepted too,
+    whole numbers as integers: '16' made a float axis that an integer setting refused."""
     if isinstance(v, str):
-        try:
-            v = float(v.replace("_", ""))
-        except ValueError:
-            pass
+        for number in (int, float):
+            try:
+                v = number(v.replace("_", ""))
+                break
+            except ValueError:
+                pass
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not _finite(v):
         raise SpaceError(f"expected a finite number, got {v!r}", key=key)
     return v

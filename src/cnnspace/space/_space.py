@@ -272,7 +272,8 @@ def _from_dict(d: Any, source: str | None) -> DesignSpace:
         accepted = model_entry(base).defaults
     except SpecError as e:
         raise SpaceError(e.detail, key="base") from None
-    fixed, axes_d = d.get("fixed") or {}, d.get("axes")
+    # `fixed:` left empty is no settings; `fixed: []` or `fixed: 0` is a mistake, not that
+    fixed, axes_d = {} if d.get("fixed") is None else d["fixed"], d.get("axes")
     if not isinstance(fixed, dict):
         raise SpaceError(f"expected a mapping of settings, got {fixed!r}", key="fixed")
     if not isinstance(axes_d, dict) or not axes_d:
