@@ -29,3 +29,13 @@ def test_an_upper_case_suffix_picks_the_format(capsys, tmp_path):
     assert code == 0, err
     rows = list(csv.DictReader(io.StringIO(out_file.read_text())))
     assert [r["sr"] for r in rows] == ["0.125", "0.25"]
+
+
+def test_show_gives_each_limit_as_written(capsys, tmp_path):
+    # it printed Python's dict: {'max_params': 1234567, ..., 'max_macs': 2000000000.0}
+    path = tmp_path / "limits.yaml"
+    path.write_text(SPACE)
+    code, out, err = run(capsys, "space", "show", path)
+    assert code == 0, err
+    assert ("constraints: max_params 1,234,567, max_size_mib 4.5, max_macs 2,000,000,000"
+            in out)

@@ -74,7 +74,7 @@ def run_show(args) -> int:
     console = table_console()
     console.print(table)
     console.print(f"fixed: {thaw(space.fixed) or 'none'}\n"
-                  f"constraints: {thaw(space.constraints) or 'none'}  (bits {space.bits})")
+                  f"constraints: {_limits(space) or 'none'}  (bits {space.bits})")
     return 0
 
 
@@ -157,10 +157,11 @@ def _summary(results: list[PointResult]) -> dict:
             "params_min": min(params, default=None), "params_max": max(params, default=None)}
 
 
-def _limit(value: float) -> str:
-    """A limit as written, not to 6 digits: ``:g`` showed max_params 1234567 as 1.23457e+06,
-    a limit the verdicts beside it do not use."""
-    return f"{int(value):,}" if float(value).is_integer() else f"{value:,}"
+def _limits(space: DesignSpace) -> str:
+    """Each limit as written, not to 6 digits: ``:g`` showed max_params 1234567 as
+    1.23457e+06, a limit the verdicts beside it do not use."""
+    return ", ".join(f"{k} {int(v):,}" if float(v).is_integer() else f"{k} {v:,}"
+                     for k, v in space.constraints.items())
 
 
 def _table(space: DesignSpace, results: list[PointResult]) -> str:
@@ -182,7 +183,7 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
                          for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 
     s = _summary(results)
-    limits = ", ".join(f"{k} {_limit(v)}" for k, v in space.constraints.items())
+    limits = _limits(space)
     bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
     return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
