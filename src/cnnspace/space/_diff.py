@@ -150,7 +150,9 @@ def _causes(ga: Graph, gb: Graph, na: dict[str, Node], nb: dict[str, Node],
         found = [name] if name in kinds else []
         # A layer present on both sides whose data changed may owe it to a layer added or
         # removed upstream; a layer present on one side is its own origin in that respect.
-        if not (x and y) or x.in_shapes != y.in_shapes:
+        # A removed layer's delta is what it cost on A's data, which no origin changes: it
+        # owes it to its removal alone (a local one was called global after a stride change).
+        if y and (not x or x.in_shapes != y.in_shapes):
             for i in dict.fromkeys([*(x.inputs if x else ()), *(y.inputs if y else ())]):
                 if not delivers_new_shape(i, rewired=bool(x and y)):
                     continue
