@@ -39,3 +39,15 @@ def test_show_gives_each_limit_as_written(capsys, tmp_path):
     assert code == 0, err
     assert ("constraints: max_params 1,234,567, max_size_mib 4.5, max_macs 2,000,000,000"
             in out)
+
+
+def test_a_limit_in_mb_shows_the_size_in_mb(capsys, tmp_path):
+    # 4.76 MiB is 4.99 MB: with only MiB shown, "violates max_size_mb 4.9" read as wrong
+    path = tmp_path / "mb.yaml"
+    path.write_text("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  sr: [0.125]\n"
+                    "constraints: {max_size_mb: 4.9}\n")
+    code, out, err = run(capsys, "space", "analyze", path)
+    assert code == 0, err
+    header, _, row = out.splitlines()[1:4]
+    assert header.split()[3:7] == ["size", "MiB", "size", "MB"]
+    assert "4.76     4.99" in row and row.endswith("violates max_size_mb")
