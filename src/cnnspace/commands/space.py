@@ -10,7 +10,8 @@ from .._atomic import check_writable, write_text_atomic
 from .._csv import rows_to_csv
 from ..errors import CnnspaceError
 from .._yaml_file import read_yaml
-from ..space import GRID_LIMIT, DesignSpace, PointResult, SpaceError, analyze_points
+from ..space import (CONSTRAINTS, GRID_LIMIT, DesignSpace, PointResult, SpaceError,
+                     analyze_points)
 from ..spec import thaw
 from ._common import FORMATS, add_format_arg, dump_json, stderr_console, table_console
 
@@ -164,19 +165,28 @@ def _limits(space: DesignSpace) -> str:
                      for k, v in space.constraints.items())
 
 
+# The table's metric columns, in this order: those _SHOWN always, the others where limited.
+_COLUMNS = {"params": "params", "size_bytes": "size bytes", "size_mib": "size MiB",
+            "size_mb": "size MB", "macs": "MACs", "flops": "FLOPs", "activations": "activations"}
+_SHOWN = ("params", "size_mib", "macs", "activations")
+
+
+def _metric(value: int | float) -> str:
+    return f"{value:.2f}" if isinstance(value, float) else f"{value:,}"
+
+
 def _table(space: DesignSpace, results: list[PointResult]) -> str:
     """Aligned plain text: a rich table takes half a minute to lay out 10,000 rows."""
     axes = [a.name for a in space.axes]
-    # A limit in MB (10^6 bytes) beside sizes in MiB read as wrongly broken (7.94 MiB
-    # "violates max_size_mb 8": 8.33 MB): the size it limits gets a column of its own.
-    mb = "max_size_mb" in space.constraints
-    header = ["id", *axes, "params", "size MiB", *(["size MB"] if mb else []), "MACs",
-              "activations", "constraints"]
+    # A limit on a metric the table did not show read as wrongly broken (7.94 MiB "violates
+    # max_size_mb 8": 8.33 MB; MACs under a FLOPs limit): each limited metric is shown.
+    limited = {CONSTRAINTS[k] for k in space.constraints}
+    columns = {m: title for m, title in _COLUMNS.items() if m in _SHOWN or m in limited}
+    header = ["id", *axes, *columns.values(), "constraints"]
     rows = []
     for r in results:
         t = r.totals
-        metrics = ([f"{t.params:,}", f"{t.size_mib:.2f}", *([f"{t.size_mb:.2f}"] if mb else []),
-                    f"{t.macs:,}", f"{t.activations:,}"] if t else ["-"] * (4 + mb))
+        metrics = ([_metric(getattr(t, m)) for m in columns] if t else ["-"] * len(columns))
         verdict = r.error or ("ok" if r.ok else "violates " + ", ".join(r.violated))
         rows.append([r.id, *(str(thaw(r.point[a])) for a in axes), *metrics, verdict])
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
