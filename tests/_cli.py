@@ -6,6 +6,9 @@ from cnnspace.cli import main
 
 def run(capsys, *argv) -> tuple[int, str, str]:
     """Exit status, stdout and stderr of `cnnspace ARGV` (paths and numbers as text)."""
-    code = main([str(a) for a in argv])
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as stop:  # a usage error, as argparse reports one
+        code = stop.code
     out, err = capsys.readouterr()
     return code, out, err

@@ -35,3 +35,15 @@ def test_any_option_given_an_empty_value_is_refused_before_it_runs(argv, option,
                                        "unset shell variable?); give one, or leave the option "
                                        "out\n")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["analyze", "squeezenet1_1"], ["diff", "firenet", "nin"],
+                                  ["compress", "--predict", "squeezenet1_1"]])
+def test_a_bad_input_size_is_the_options_fault(argv, capsys):
+    # diff blamed its first model: "A (firenet): field 'input': expected CxHxW ..."
+    with pytest.raises(SystemExit) as stop:
+        main([*argv, "--input", "0x3x3"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert f"cnnspace {argv[0]}: error: argument --input: expected CxHxW (e.g. 3x224x224) or HxW " \
+           "of positive integers" in err and len(err.splitlines()) == 1

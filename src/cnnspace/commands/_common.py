@@ -44,9 +44,14 @@ def add_model_args(p: argparse.ArgumentParser, name: str = "model",
 
 def input_size(text: str) -> str:
     """--input's text; left empty (`--input "$SIZE"` with SIZE unset) it would be no size at all
-    and the model's own would be used without a word."""
+    and the model's own would be used without a word. Checked here, so that a bad size is the
+    option's fault, not the first model's (diff blamed its side A)."""
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty size; give CxHxW or HxW, e.g. 3x224x224")
+    try:
+        spec_mod.parse_input(text)
+    except spec_mod.SpecError as e:
+        raise argparse.ArgumentTypeError(e.detail) from None
     return text
 
 
