@@ -63,3 +63,15 @@ def test_each_limited_metric_has_a_column(capsys, tmp_path):
     assert header.split()[2:10] == ["params", "size", "bytes", "size", "MiB", "MACs", "FLOPs",
                                     "activations"]
     assert "4,993,696" in row and "19,476,280" in row and row.endswith("violates max_flops")
+
+
+def test_one_point_is_said_in_the_singular(tmp_path, capsys):
+    # "1 grid points", "1 points", "1 distinct networks"
+    space = tmp_path / "one.yaml"
+    space.write_text("name: one\nbase: firenet\naxes:\n  sr: [0.5]\n")
+    code, out, _ = run(capsys, "space", "show", space)
+    assert code == 0 and "base firenet, 1 grid point" in out
+    code, out, _ = run(capsys, "space", "analyze", space)
+    assert code == 0
+    assert out.startswith("one: 1 point of firenet\n")
+    assert out.endswith("1 point, 0 invalid, no constraints; 1 distinct network\n")

@@ -151,7 +151,7 @@ def test_the_table_says_when_sizes_are_not_at_32_bits(capsys, tmp_path):
     path = tmp_path / "int8.yaml"
     path.write_text("base: firenet\nbits: 8\naxes:\n  sr: [0.125]\n")
     code, out, _ = run(capsys, "space", "analyze", str(path))
-    assert code == 0 and out.startswith("int8: 1 points of firenet, sizes at 8 bits per value\n")
+    assert code == 0 and out.startswith("int8: 1 point of firenet, sizes at 8 bits per value\n")
     assert "1.19" in out
 
 

@@ -124,8 +124,8 @@ def rerun_advice(threads: int) -> str:
 
 
 def plural(count: int, noun: str) -> str:
-    """'1 epoch', '3 epochs'."""
-    return f"{count} {noun}{'' if count == 1 else 's'}"
+    """'1 epoch', '3 epochs', '10,000 points'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 # Folders new_run_folder made, removed when the command ends if still empty (it failed on its

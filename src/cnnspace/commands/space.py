@@ -13,7 +13,8 @@ from .._yaml_file import read_yaml
 from ..space import (CONSTRAINTS, GRID_LIMIT, DesignSpace, PointResult, SpaceError,
                      analyze_points)
 from ..spec import thaw
-from ._common import FORMATS, add_format_arg, dump_json, stderr_console, table_console
+from ._common import (FORMATS, add_format_arg, dump_json, plural, stderr_console,
+                      table_console)
 
 SPACE_HELP = ("a design space file, or a study file: its space as the study trains it (at its "
               "dataset's input size and class count)")
@@ -66,7 +67,8 @@ def run_show(args) -> int:
                          "optuna": [dict(zip(("method", "kwargs"), a.to_optuna()))
                                     for a in space.axes]}), end="")
         return 0
-    size = f"{space.size:,} grid points" if space.size is not None else "continuous: sample it"
+    size = (plural(space.size, "grid point") if space.size is not None
+            else "continuous: sample it")
     table = Table(title=f"design space {space.name}: base {space.base}, {size}")
     for col in ("axis", "kind", "values", "optuna"):
         table.add_column(col)
@@ -123,8 +125,8 @@ def run_analyze(args) -> int:
         stderr.print(f"note: --sample {args.sample:,}: the grid has only {len(points):,} "
                      "points; all of them are analysed")
     results = analyze_points(space, points, progress=lambda it: track(
-        it, description=f"analysing {len(points):,} points", total=len(points), console=stderr,
-        transient=True))
+        it, description=f"analysing {plural(len(points), 'point')}", total=len(points),
+        console=stderr, transient=True))
     fmt = args.format or OUT_FORMATS.get(suffix.lower(), "table")  # points.CSV too
     if fmt == "json":
         text = dump_json({"space": space.to_dict(), "summary": _summary(results),
@@ -135,7 +137,7 @@ def run_analyze(args) -> int:
         text = _table(space, results)
     if args.out:
         write_text_atomic(args.out, text)
-        stderr.print(f"wrote {len(results):,} points to {args.out}")
+        stderr.print(f"wrote {plural(len(results), 'point')} to {args.out}")
     else:
         print(text, end="")
     return 0
@@ -199,9 +201,10 @@ def _table(space: DesignSpace, results: list[PointResult]) -> str:
     s = _summary(results)
     limits = _limits(space)
     bits = "" if space.bits == 32 else f", sizes at {space.bits} bits per value"
-    return "\n".join([f"{space.name}: {len(results):,} points of {space.base}{bits}", line(header),
+    title = f"{space.name}: {plural(len(results), 'point')} of {space.base}{bits}"
+    return "\n".join([title, line(header),
                       "  ".join("-" * w for w in widths), *map(line, rows),
-                      f"{s['points']:,} points, {s['invalid']:,} invalid, "
+                      f"{plural(s['points'], 'point')}, {s['invalid']:,} invalid, "
                       + (f"{s['satisfy_constraints']:,} satisfy the constraints ({limits})"
                          if limits else "no constraints")
-                      + f"; {s['networks']:,} distinct networks"]) + "\n"
+                      + f"; {plural(s['networks'], 'distinct network')}"]) + "\n"
