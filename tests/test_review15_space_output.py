@@ -41,25 +41,27 @@ def test_show_gives_each_limit_as_written(capsys, tmp_path):
             in out)
 
 
-def test_a_limit_in_mb_shows_the_size_in_mb(capsys, tmp_path):
-    # 4.76 MiB is 4.99 MB: with only MiB shown, "violates max_size_mb 4.9" read as wrong
-    path = tmp_path / "mb.yaml"
+def _one_point_table(capsys, tmp_path, constraints: str) -> tuple[str, str]:
+    """The header and the row of `space analyze` on one firenet point under ``constraints``."""
+    path = tmp_path / "space.yaml"
     path.write_text("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  sr: [0.125]\n"
-                    "constraints: {max_size_mb: 4.9}\n")
+                    f"constraints: {constraints}\n")
     code, out, err = run(capsys, "space", "analyze", path)
     assert code == 0, err
     header, _, row = out.splitlines()[1:4]
+    return header, row
+
+
+def test_a_limit_in_mb_shows_the_size_in_mb(capsys, tmp_path):
+    # 4.76 MiB is 4.99 MB: with only MiB shown, "violates max_size_mb 4.9" read as wrong
+    header, row = _one_point_table(capsys, tmp_path, "{max_size_mb: 4.9}")
     assert header.split()[3:7] == ["size", "MiB", "size", "MB"]
     assert "4.76     4.99" in row and row.endswith("violates max_size_mb")
 
 
 def test_each_limited_metric_has_a_column(capsys, tmp_path):
-    path = tmp_path / "flops.yaml"
-    path.write_text("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  sr: [0.125]\n"
-                    "constraints: {max_flops: 1.9e7, max_size_bytes: 5000000}\n")
-    code, out, err = run(capsys, "space", "analyze", path)
-    assert code == 0, err
-    header, _, row = out.splitlines()[1:4]
+    header, row = _one_point_table(capsys, tmp_path,
+                                   "{max_flops: 1.9e7, max_size_bytes: 5000000}")
     assert header.split()[2:10] == ["params", "size", "bytes", "size", "MiB", "MACs", "FLOPs",
                                     "activations"]
     assert "4,993,696" in row and "19,476,280" in row and row.endswith("violates max_flops")
