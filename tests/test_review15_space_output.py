@@ -6,24 +6,30 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from _cli import run
 
 SPACE = ("base: firenet\nfixed: {input: 3x32x32}\naxes:\n  sr: [0.125, 0.25]\n"
          "constraints: {max_params: 1234567, max_size_mib: 4.5, max_macs: 2e9}\n")
 
 
-def test_the_summary_gives_each_limit_as_written(capsys, tmp_path):
-    path = tmp_path / "limits.yaml"
-    path.write_text(SPACE)
+@pytest.fixture
+def path(tmp_path):
+    """The space with its limits, written to a file."""
+    written = tmp_path / "limits.yaml"
+    written.write_text(SPACE)
+    return written
+
+
+def test_the_summary_gives_each_limit_as_written(capsys, path):
     code, out, err = run(capsys, "space", "analyze", path)
     assert code == 0, err
     assert ("(max_params 1,234,567, max_size_mib 4.5, max_macs 2,000,000,000)"
             in out.splitlines()[-1])
 
 
-def test_an_upper_case_suffix_picks_the_format(capsys, tmp_path):
-    path = tmp_path / "limits.yaml"
-    path.write_text(SPACE)
+def test_an_upper_case_suffix_picks_the_format(capsys, tmp_path, path):
     out_file = tmp_path / "points.CSV"
     code, out, err = run(capsys, "space", "analyze", path, "--out", out_file)
     assert code == 0, err
@@ -31,10 +37,8 @@ def test_an_upper_case_suffix_picks_the_format(capsys, tmp_path):
     assert [r["sr"] for r in rows] == ["0.125", "0.25"]
 
 
-def test_show_gives_each_limit_as_written(capsys, tmp_path):
+def test_show_gives_each_limit_as_written(capsys, path):
     # it printed Python's dict: {'max_params': 1234567, ..., 'max_macs': 2000000000.0}
-    path = tmp_path / "limits.yaml"
-    path.write_text(SPACE)
     code, out, err = run(capsys, "space", "show", path)
     assert code == 0, err
     assert ("constraints: max_params 1,234,567, max_size_mib 4.5, max_macs 2,000,000,000"
