@@ -8,7 +8,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "cnnspace"
 LEVELS = {"spec": 0, "data": 0, "nn": 1, "zoo": 1, "metrics": 2, "space": 3, "train": 4,
           "scale": 4, "compress": 5, "detect": 5, "explore": 5, "report": 6}
-SHARED = {"errors", "_atomic", "_cpus", "_csv", "_memory", "_parent", "_signals", "_threads", "_units", "_values",
+SHARED = {"errors", "_atomic", "_cpus", "_csv", "_lanes", "_memory", "_parent", "_signals", "_threads", "_units", "_values",
           "_weight_formats", "_yaml_file", "__version__"}  # what every package may use
 
 

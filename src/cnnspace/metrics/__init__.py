@@ -1,6 +1,7 @@
 """Metrics of a CNN. Analytic ones come from the spec alone and never import torch; measured ones
 (``benchmark``, ``gemm_peak``, ``energy_meter``) load torch only when first used."""
-from ._analyze import TRAIN_FLOPS_FACTOR, Analysis, LayerMetrics, Totals, analyze
+from ._analyze import (TRAIN_FLOPS_FACTOR, Analysis, LayerMetrics, Totals, analysis_options,
+                       analyze)
 from ._counts import COUNTERS, Counts, count
 
 _MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "BackendResult": "._measured",
@@ -10,7 +11,7 @@ _MEASURED = {"benchmark": "._measured", "BenchResult": "._measured", "BackendRes
              "Timing": "._timing", "make_runner": "._backends", "BACKENDS": "._backends"}
 
 __all__ = ["COUNTERS", "TRAIN_FLOPS_FACTOR", "Analysis", "Counts",
-           "LayerMetrics", "Totals", "analyze", "count", *_MEASURED]
+           "LayerMetrics", "Totals", "analysis_options", "analyze", "count", *_MEASURED]
 
 
 def __getattr__(name: str):

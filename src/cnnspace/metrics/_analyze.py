@@ -5,14 +5,15 @@ import math
 from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
+from .._lanes import memo
 from ..spec import MAX_SIZE, NetSpec, Shape, SpecError, freeze, resolve
 from ._counts import Counts, count
 
 # Counts depend only on a layer's configuration and input shapes, which sweeps repeat often.
-_COUNTED: dict[tuple, Counts] = {}
+_COUNTED: dict[tuple, Counts] = memo()
 # Per resolved segment (see Graph.segments), keyed by its identity; the entry holds the segment
 # itself, so that identity cannot pass to another object while the entry lives.
-_SEGMENTS: dict[int, tuple] = {}
+_SEGMENTS: dict[int, tuple] = memo()
 TRAIN_FLOPS_FACTOR = 3  # forward + backward (gradients for inputs and for weights) ~ 3x forward
 
 
@@ -87,12 +88,7 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
     default its own input), per image and per ``batch`` images. ``bits`` is the width of one
     stored value (weights, gradients and activations alike) for every ``*_bytes`` figure. Needs
     no torch."""
-    batch, bits = freeze(batch), freeze(bits)  # numpy's integers as Python's
-    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_SIZE:
-        raise SpecError(f"expected a positive integer at most {MAX_SIZE:,}, got {batch!r}",
-                        field="batch")
-    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64:
-        raise SpecError(f"expected an integer from 1 to 64, got {bits!r}", field="bits")
+    batch, bits = analysis_options(batch, bits)
     graph = resolve(spec, input_shape)
     layers = []
     pw = pb = macs = flops = acts = 0
@@ -120,6 +116,17 @@ def analyze(spec: NetSpec, input_shape: Shape | None = None, batch: int = 1,
         train_flops_per_step=TRAIN_FLOPS_FACTOR * flops * batch,
         comm_bytes_data_parallel=size, comm_bytes_model_parallel=act_bytes * batch)
     return Analysis(spec.name, graph.input_shape, batch, bits, tuple(layers), totals)
+
+
+def analysis_options(batch: int, bits: int) -> tuple[int, int]:
+    """``analyze``'s ``batch`` and ``bits`` checked, numpy's integers as Python's."""
+    batch, bits = freeze(batch), freeze(bits)
+    if not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_SIZE:
+        raise SpecError(f"expected a positive integer at most {MAX_SIZE:,}, got {batch!r}",
+                        field="batch")
+    if not isinstance(bits, int) or isinstance(bits, bool) or not 1 <= bits <= 64:
+        raise SpecError(f"expected an integer from 1 to 64, got {bits!r}", field="bits")
+    return batch, bits
 
 
 def _bytes(values: int, bits: int) -> int:

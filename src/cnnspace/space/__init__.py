@@ -6,9 +6,10 @@ from ._constraints import CONSTRAINTS
 from ._diff import ADDED, CHANGED, REMOVED, DiffTotals, LayerChange, NetDiff, Origin, diff
 from ._dims import GLOBAL, LOCAL
 from ._errors import SpaceError
+from ._family import analyze_family
 from ._space import GRID_LIMIT, DesignSpace
 
 __all__ = ["ADDED", "AXIS_KINDS", "CHANGED", "CONSTRAINTS", "GLOBAL", "GRID_LIMIT", "LOCAL",
            "REMOVED", "ROW_METRICS", "Axis", "DesignSpace", "DiffTotals", "LayerChange",
-           "NetDiff", "Origin", "PointResult", "SpaceError", "analyze_points", "diff",
+           "NetDiff", "Origin", "PointResult", "SpaceError", "analyze_family", "analyze_points", "diff",
            "parse_axis"]

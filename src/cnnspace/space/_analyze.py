@@ -1,15 +1,18 @@
-"""Analytic metrics of many points of a design space (repeated layers and networks are cheap:
-the analysis memoises per layer configuration and per block)."""
+"""Analytic metrics of many points of a design space: in lanes, many points in one pass where
+they differ only in numbers (``_family``), and point by point where they do not (repeated layers
+and networks are cheap there: the analysis memoises per layer configuration and per block)."""
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
-from ..spec import thaw
+from ..spec import NetSpec, lane_network_ids, thaw
 from ._errors import SpaceError
-from ._space import DesignSpace
+from ._family import MAX_LANES, in_lanes, lane_totals
+from ._space import ID_LENGTH, DesignSpace
 
 # The totals each row reports, in this order.
 ROW_METRICS = ("params", "size_mb", "size_mib", "macs", "flops", "activations",
@@ -59,16 +62,30 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
                          f"space.points()), got {type(points).__name__}{hint}", key="points",
                          source=space.source)
     points = list(points)
-    for point in points:  # the caller's mistake: found before a sweep's results are lost to it
-        space.settings_for(point)
-    results = []
-    for point in (progress(points) if progress else points):
+    # the caller's mistake: found before a sweep's results are lost to it
+    settings = [space.settings_for(point) for point in points]
+
+    def one(at: int) -> PointResult:
+        point = points[at]
         try:
             spec, pid = space._identified(point)
             totals = analyze(spec, batch=space.batch, bits=space.bits).totals
         except CnnspaceError as e:
-            results.append(PointResult(space.point_id(point), point, None, error=str(e)))
-            continue
-        results.append(PointResult(pid, point, totals,
-                                   tuple(space.check_constraints(totals))))
+            return PointResult(space.point_id(point), point, None, error=str(e))
+        return PointResult(pid, point, totals, tuple(space.check_constraints(totals)))
+
+    def many(spec: NetSpec, members: list[int]) -> list[PointResult]:
+        ids = lane_network_ids(spec, len(members), ID_LENGTH)
+        totals = lane_totals(analyze(spec, batch=space.batch, bits=space.bits).totals,
+                             len(members))
+        return [PointResult(pid, points[at], t, tuple(space.check_constraints(t)))
+                for pid, at, t in zip(ids, members, totals)]
+
+    results: list[PointResult] = []
+    # in parts, many points in each: a progress bar moves as each part is taken
+    taken = iter(progress(points) if progress else points)
+    while count := len(list(itertools.islice(taken, MAX_LANES))):
+        part = range(len(results), len(results) + count)
+        results += in_lanes(space.base, [settings[at] for at in part], lambda i: one(part[i]),
+                            lambda spec, lanes: many(spec, [part[i] for i in lanes]))
     return results

@@ -7,6 +7,7 @@ import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from .._lanes import IntLanes, memo
 from ._errors import SpecError
 from ._frozen import FrozenMap
 
@@ -52,7 +53,7 @@ def _int(name: str, v: Any, low: int, what: str) -> int:
         raise SpecError(f"expected {what}, got {_shown(v)}{hint}", field=name)
     if v > MAX_SIZE:
         raise SpecError(f"expected {what} at most {MAX_SIZE:,}, got {_shown(v)}", field=name)
-    return int(v)
+    return v if isinstance(v, IntLanes) else int(v)
 
 
 def positive_int(name: str, v: Any) -> int:
@@ -140,7 +141,7 @@ def one_of(*choices: str) -> Callable[[str, Any], str]:
     return check
 
 
-_NORMALISED: dict[Any, tuple[int, Mapping[str, Any]]] = {}
+_NORMALISED: dict[Any, tuple[int, Mapping[str, Any]]] = memo()
 _TOKENS = itertools.count()
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import numbers
 from typing import Any, Iterator, Mapping
 
+from .._lanes import Lanes
+
 _ATOMS = frozenset({int, float, str, bool, type(None)})
 
 
@@ -12,6 +14,8 @@ def freeze(value: Any) -> Any:
     numpy's arrays and scalars as Python values, and other numbers as Python ints and floats,
     which YAML and JSON can write."""
     if type(value) in _ATOMS:  # the common case, first: specs hold mostly numbers and names
+        return value
+    if isinstance(value, Lanes):  # many points' values, kept as they are (see _lanes)
         return value
     if isinstance(value, (list, tuple)):
         return tuple([freeze(x) for x in value])

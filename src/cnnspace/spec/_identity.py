@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from .._lanes import Diverged, Lanes, memo
 from ._graph import NetSpec
 from ._resolve import resolve
 
@@ -11,8 +12,9 @@ _JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 # Each resolved segment's layers as JSON text, keyed by the segment's identity (equal specs
 # resolve to the very same segments); the entry holds the segment, so that its identity cannot
 # pass to another object while the entry lives. A design-space sweep takes an id of every point.
-_SEGMENT_TEXT: dict[int, tuple] = {}
-_FIELDS_TEXT: dict[int, str] = {}  # by a node's config token (its type and normalised fields)
+_SEGMENT_TEXT: dict[int, tuple] = memo()
+_LANE = "\x00lane\x00"  # no layer name holds it: names are printable
+_FIELDS_TEXT: dict[int, str] = memo()  # by a node's config token (its type and normalised fields)
 
 
 def network_id(spec: NetSpec, length: int = 10) -> str:
@@ -25,8 +27,43 @@ def network_id(spec: NetSpec, length: int = 10) -> str:
     this text must not change."""
     graph = resolve(spec)
     layers = ",".join([_segment_text(segment) for segment in graph.segments])
-    text = (f'{{"init":{_JSON.encode(spec.init)},"input":{_JSON.encode(graph.input_shape)},'
+    return _hashed(_network_text(spec, graph, layers), length)
+
+
+def lane_network_ids(spec: NetSpec, lanes: int, length: int = 10) -> list[str]:
+    """The ``network_id`` of each of the ``lanes`` points a spec holding lanes stands for
+    (``cnnspace._lanes``): the same text, each lane's numbers written in."""
+    graph = resolve(spec)
+    found: list[Lanes] = []
+
+    def mark(o):  # each lane value's place in the text, in order
+        if not isinstance(o, Lanes):
+            return _JSON.default(o)
+        found.append(o)
+        return _LANE
+
+    encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=mark)
+    layers = ",".join([f"{_JSON.encode([n.name, n.type, n.inputs])[:-1]},"
+                       f"{encoder.encode(spelled_out(n.attrs))}]" for n in graph.nodes])
+    pieces = _network_text(spec, graph, layers).split(_JSON.encode(_LANE))
+    if len(pieces) != len(found) + 1:  # a name or field spelling the mark itself
+        raise Diverged("the network's text cannot be written lane by lane")
+    written = [list(map(_JSON.encode, lane.values.tolist())) for lane in found]
+    parts = [""] * (2 * len(found) + 1)
+    parts[0::2] = pieces
+    ids = []
+    for lane in range(lanes):
+        parts[1::2] = [w[lane] for w in written]
+        ids.append(_hashed("".join(parts), length))
+    return ids
+
+
+def _network_text(spec: NetSpec, graph, layers: str) -> str:
+    return (f'{{"init":{_JSON.encode(spec.init)},"input":{_JSON.encode(graph.input_shape)},'
             f'"layers":[{layers}],"outputs":{_JSON.encode(graph.outputs)}}}')
+
+
+def _hashed(text: str, length: int) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:length]
 
 

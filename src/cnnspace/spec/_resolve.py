@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Mapping
 
+from .._lanes import memo
 from ._blocks import BLOCK_TYPES
 from ._errors import SpecError
 from ._fields import _TOKENS, normalise, normalise_keyed
@@ -20,16 +21,16 @@ Primitive = tuple[str, str, tuple[str, ...], Mapping[str, Any], "str | None", in
 # from outside, its primitives (a block's several, or one), and a token equal for expansions of
 # equal structure (names, types and inputs: what order and aliasing depend on, not the fields).
 Segment = tuple[int, tuple[str, ...], tuple[Primitive, ...], int]
-_BLOCK_CACHE: dict[tuple, Segment] = {}
-_LAYER_CACHE: dict[tuple, Segment] = {}
+_BLOCK_CACHE: dict[tuple, Segment] = memo()
+_LAYER_CACHE: dict[tuple, Segment] = memo()
 # A block's expansion by type and fields: the name and source it was expanded under, and its
 # primitives (see _block_template).
 BlockTemplate = tuple[str, str, tuple[Primitive, ...]]
-_BLOCK_TEMPLATES: dict[tuple[str, str], BlockTemplate] = {}
-_SEGMENT_TOKENS: dict[tuple, int] = {}
-_STRUCTURE_TOKENS: dict[tuple, int] = {}
+_BLOCK_TEMPLATES: dict[tuple[str, str], BlockTemplate] = memo()
+_SEGMENT_TOKENS: dict[tuple, int] = memo()
+_STRUCTURE_TOKENS: dict[tuple, int] = memo()
 # A network's structure -> what it decides: see _structure_plan.
-_PLANS: dict[tuple, "tuple[tuple[int, ...] | None, dict[int, bool]]"] = {}
+_PLANS: dict[tuple, "tuple[tuple[int, ...] | None, dict[int, bool]]"] = memo()
 
 
 def _memo_token(cache: dict[tuple, int], key: tuple) -> int:
@@ -237,8 +238,8 @@ def _topological(prims: list[Primitive]) -> list[Primitive]:
     return order
 
 
-_SHAPES: dict[tuple[int, tuple[Shape, ...]], Shape] = {}
-_RESOLVED: dict[tuple[int, tuple[Shape, ...]], tuple[tuple[Node, ...], dict[str, Shape]]] = {}
+_SHAPES: dict[tuple[int, tuple[Shape, ...]], Shape] = memo()
+_RESOLVED: dict[tuple[int, tuple[Shape, ...]], tuple[tuple[Node, ...], dict[str, Shape]]] = memo()
 
 
 def _prepared(spec: NetSpec) -> list[Segment]:

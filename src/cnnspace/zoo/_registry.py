@@ -7,18 +7,21 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
+from .._values import is_int
 from ..spec import NetSpec, SpecError, freeze, parse_input, thaw
 
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A registered model: its builder, description, every setting with its default, and its
-    task (``is_family``: it has settings beyond num_classes and input)."""
+    """A registered model: its builder, description, every setting with its default, its
+    task (``is_family``: it has settings beyond num_classes and input), and whether many of its
+    points may be built at once in lanes (``cnnspace.space.analyze_family``)."""
     name: str
     build: Callable[..., NetSpec]
     description: str
     defaults: Mapping[str, Any]  # every setting the builder accepts, with its default
     task: str  # "classification": outputs are class scores; others say what their outputs mean
+    lanes: bool = False
 
     @property
     def is_family(self) -> bool:
@@ -29,15 +32,22 @@ _MODELS: dict[str, ModelEntry] = {}
 
 
 def register_model(description: str | Callable[..., NetSpec], name: str | None = None,
-                   task: str = "classification", replace_existing: bool = False):
+                   task: str = "classification", replace_existing: bool = False,
+                   lanes: bool = False):
     """Registers ``fn(num_classes=..., input=(C, H, W), **settings) -> NetSpec``. Every setting
     is a keyword parameter with its default (settings are checked against them). A name already
     taken by another builder is refused unless ``replace_existing``. Used bare, as timm's
-    (``@register_model``), the description is the first line of ``fn``'s docstring."""
+    (``@register_model``), the description is the first line of ``fn``'s docstring.
+
+    ``lanes=True`` lets ``analyze_family`` and ``analyze_points`` build many points in one call,
+    each number setting holding all their values (``cnnspace._lanes``). Only for a builder that
+    uses numbers through arithmetic, comparisons and ``int()``/``range()``: not ``isinstance(v,
+    int)``, a dict looked up by a number, or a number written into a layer name, where lanes
+    would take another way than a plain int does."""
     if callable(description):
         fn = description
         summary = (inspect.getdoc(fn) or "").split("\n")[0]
-        return register_model(summary, name, task, replace_existing)(fn)
+        return register_model(summary, name, task, replace_existing, lanes)(fn)
     if not isinstance(description, str):
         raise TypeError(f"register_model(description, ...): expected a str description, got "
                         f"{type(description).__name__}")
@@ -57,7 +67,7 @@ def register_model(description: str | Callable[..., NetSpec], name: str | None =
                              f"{'.'.join(_origin(taken.build))}); choose another name or pass "
                              "replace_existing=True")
         _MODELS[key] = ModelEntry(key, fn, description, MappingProxyType(
-            {p.name: p.default for p in params.values()}), task)
+            {p.name: p.default for p in params.values()}), task, lanes)
         return fn
     return register
 
@@ -117,8 +127,7 @@ def get_spec(name: str, /, **settings: Any) -> NetSpec:
         default = entry.defaults["input"]
         channels = default[0] if isinstance(default, (list, tuple)) and len(default) == 3 else 3
         settings["input"] = parse_input(settings["input"], channels)
-    if "num_classes" in settings and (not isinstance(settings["num_classes"], int)
-                                      or isinstance(settings["num_classes"], bool)
+    if "num_classes" in settings and (not is_int(settings["num_classes"])
                                       or settings["num_classes"] < 1):
         raise SpecError(f"expected a positive integer, got {thaw(settings['num_classes'])!r}",
                         field="num_classes")

@@ -18,7 +18,8 @@ def _torchvision_classifier(w: SpecWriter, num_classes: int, pooled: int) -> Non
     w.fc("fc8", num_classes, relu=False)
 
 
-@register_model("AlexNet, torchvision variant (64-192-384-256-256 filters, no LRN, no groups)")
+@register_model("AlexNet, torchvision variant (64-192-384-256-256 filters, no LRN, no groups)",
+                lanes=True)
 def alexnet(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     w = SpecWriter()
     w.conv("conv1", 64, 11, 4, 2)
@@ -34,7 +35,8 @@ def alexnet(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
                    description="AlexNet (torchvision)")
 
 
-@register_model("AlexNet as in the original Caffe model (227x227, LRN, two-group convolutions)")
+@register_model("AlexNet as in the original Caffe model (227x227, LRN, two-group convolutions)",
+                lanes=True)
 def alexnet_caffe(num_classes: int = IMAGENET, input=(3, 227, 227)) -> NetSpec:
     w = SpecWriter()
     lrn = {"size": 5, "alpha": 1e-4, "beta": 0.75}
@@ -74,22 +76,23 @@ def _vgg(name: str, num_classes: int, input) -> NetSpec:
                    description=f"{name.upper()} (torchvision, no batchnorm)")
 
 
-@register_model("VGG-11 (configuration A), torchvision variant")
+@register_model("VGG-11 (configuration A), torchvision variant", lanes=True)
 def vgg11(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return _vgg("vgg11", num_classes, input)
 
 
-@register_model("VGG-16 (configuration D), torchvision variant")
+@register_model("VGG-16 (configuration D), torchvision variant", lanes=True)
 def vgg16(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return _vgg("vgg16", num_classes, input)
 
 
-@register_model("VGG-19 (configuration E), torchvision variant")
+@register_model("VGG-19 (configuration E), torchvision variant", lanes=True)
 def vgg19(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return _vgg("vgg19", num_classes, input)
 
 
-@register_model("Network in Network, ImageNet model (Caffe model zoo): four mlpconv blocks")
+@register_model("Network in Network, ImageNet model (Caffe model zoo): four mlpconv blocks",
+                lanes=True)
 def nin(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     w = SpecWriter()
     pool = {"kernel": 3, "stride": 2, "ceil_mode": True}
@@ -151,11 +154,12 @@ def _aux_head(w: SpecWriter, name: str, source: str, num_classes: int) -> str:
     return w.add(f"{name}_fc2", "linear", out_features=num_classes)
 
 
-@register_model("GoogLeNet (Inception v1) as the BVLC Caffe model, main path only")
+@register_model("GoogLeNet (Inception v1) as the BVLC Caffe model, main path only", lanes=True)
 def googlenet(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return _googlenet("googlenet", num_classes, input, aux=False)
 
 
-@register_model("GoogLeNet with its two auxiliary classifiers (outputs: main, aux1, aux2)")
+@register_model("GoogLeNet with its two auxiliary classifiers (outputs: main, aux1, aux2)",
+                lanes=True)
 def googlenet_aux(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return _googlenet("googlenet_aux", num_classes, input, aux=True)

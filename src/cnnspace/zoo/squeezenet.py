@@ -28,10 +28,12 @@ def _share(ratio: float, count: int) -> int:
     """floor(ratio * count) for the ratio as written: 0.29 * 100 is 28.999999999999996 in
     binary floating point, whose floor would give 28 filters where the formula gives 29."""
     product = ratio * count
-    nearest = round(product)
-    # one rounding of the ratio and one of the product: within a few units in the last place
-    return nearest if abs(product - nearest) <= 1e-12 * max(1.0, abs(product)) else math.floor(
-        product)
+    nearest, floor, size = round(product), math.floor(product), abs(product)
+    # One rounding of the ratio and one of the product: within a few units in the last place.
+    # Written without a branch, so that many points compute it at once (see _lanes): the scale
+    # is max(1, size) exactly (1 - size + size rounds to 1), and the choice is a product by 0 or 1.
+    scale = size + (size < 1.0) * (1.0 - size)
+    return floor + (abs(product - nearest) <= 1e-12 * scale) * (nearest - floor)
 
 
 def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
@@ -55,7 +57,8 @@ def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
     return widths
 
 
-@register_model("FireNet family: SqueezeNet-style CNNs from metaparameters (defaults = SqueezeNet v1.0)")
+@register_model("FireNet family: SqueezeNet-style CNNs from metaparameters (defaults = SqueezeNet v1.0)",
+                lanes=True)
 def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
             incr_e: int = 128, freq: int = 2, pct3x3: float = 0.5, sr: float = 0.125,
             num_fire: int = 8, conv1_filters: int = 96, conv1_kernel: int = 7,
@@ -102,7 +105,8 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
         # keep their width; leaving one out would build another network than asked for (with
         # freq=1 none does: "simple" was "none"). Complex bypass also adds a 1x1 convolution
         # wherever the width changes.
-        identity = out == channels and (i % 2 == 1 or bypass == "complex")
+        identity = (bypass != "none" and (i % 2 == 1 or bypass == "complex")
+                    and out == channels)
         if bypass == "simple" and i % 2 == 1 and not identity:
             raise SpecError(f"simple bypass needs {', '.join(fires[1::2])} to output as many "
                             f"channels as they take (it adds each one's input to its output), "
@@ -127,23 +131,25 @@ def firenet(num_classes: int = IMAGENET, input=(3, 227, 227), base_e: int = 128,
 
 
 @register_model("SqueezeNet v1.0 as published (227x227, ceil pooling; conv10_pad=1 gives the Caffe "
-                "deploy file's padding artefact)")
+                "deploy file's padding artefact)", lanes=True)
 def squeezenet1_0(num_classes: int = IMAGENET, input=(3, 227, 227), conv10_pad: int = 0) -> NetSpec:
     return firenet(num_classes, input, conv10_pad=conv10_pad, name="squeezenet1_0")
 
 
 @register_model("SqueezeNet v1.1: 3x3 conv1 with 64 filters, pools after conv1, fire3, fire5 "
-                "(2.4x fewer MACs)")
+                "(2.4x fewer MACs)", lanes=True)
 def squeezenet1_1(num_classes: int = IMAGENET, input=(3, 224, 224)) -> NetSpec:
     return firenet(num_classes, input, conv1_filters=64, conv1_kernel=3, pool_after=V11_POOLS,
                    name="squeezenet1_1")
 
 
-@register_model("SqueezeNet v1.0 with simple bypass around fire3, fire5, fire7, fire9 (paper Table 3)")
+@register_model("SqueezeNet v1.0 with simple bypass around fire3, fire5, fire7, fire9 (paper Table 3)",
+                lanes=True)
 def squeezenet1_0_simple_bypass(num_classes: int = IMAGENET, input=(3, 227, 227)) -> NetSpec:
     return firenet(num_classes, input, bypass="simple", name="squeezenet1_0_simple_bypass")
 
 
-@register_model("SqueezeNet v1.0 with simple bypass plus 1x1-conv bypass on the other Fire modules")
+@register_model("SqueezeNet v1.0 with simple bypass plus 1x1-conv bypass on the other Fire modules",
+                lanes=True)
 def squeezenet1_0_complex_bypass(num_classes: int = IMAGENET, input=(3, 227, 227)) -> NetSpec:
     return firenet(num_classes, input, bypass="complex", name="squeezenet1_0_complex_bypass")
