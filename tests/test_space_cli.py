@@ -126,7 +126,7 @@ def test_a_huge_grid_asks_for_a_sample(capsys, monkeypatch):
     code, out, err = run(capsys, "space", "analyze", str(path))
     assert code == 2 and out == ""
     assert err.strip() == (f"cnnspace space: error: {path}: 216 grid points are more than 200 "
-                           "(minutes of analysis, and memory for each): give --sample N, or "
+                           "(a gigabyte of results held until written): give --sample N, or "
                            "coarser steps")
     code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "2", "--format", "json")
     assert code == 0 and json.loads(out)["summary"]["points"] == 2
@@ -139,8 +139,8 @@ def test_a_sample_larger_than_the_grid_limit_is_refused(capsys, monkeypatch):
     path = EXAMPLES / "fire_widths.yaml"
     code, out, err = run(capsys, "space", "analyze", str(path), "--sample", "201")
     assert code == 2 and out == ""
-    assert err.strip() == ("cnnspace space: error: --sample 201: more than 200 points (minutes "
-                           "of analysis, and memory for each): give a smaller N")
+    assert err.strip() == ("cnnspace space: error: --sample 201: more than 200 points (a "
+                           "gigabyte of results held until written): give a smaller N")
     code, out, _ = run(capsys, "space", "analyze", str(path), "--sample", "200", "--format",
                        "json")
     assert code == 0 and json.loads(out)["summary"]["points"] == 200

@@ -96,8 +96,8 @@ def run_analyze(args) -> int:
     if args.sample is not None and args.sample < 1:
         raise CnnspaceError(f"--sample: expected a positive number of points, got {args.sample}")
     if args.sample is not None and args.sample > GRID_LIMIT:
-        raise CnnspaceError(f"--sample {args.sample}: more than {GRID_LIMIT:,} points (minutes "
-                            "of analysis, and memory for each): give a smaller N")
+        raise CnnspaceError(f"--sample {args.sample}: more than {GRID_LIMIT:,} points (a "
+                            "gigabyte of results held until written): give a smaller N")
     suffix = Path(args.out or "").suffix
     if args.out:  # found out now, not after the analysis
         check_writable(args.out, "--out")
@@ -115,7 +115,7 @@ def run_analyze(args) -> int:
                                 "range without a step): give --sample N, or the axis a step")
         if space.size > GRID_LIMIT:
             raise CnnspaceError(f"{args.space}: {space.size:,} grid points are more than "
-                                f"{GRID_LIMIT:,} (minutes of analysis, and memory for each): "
+                                f"{GRID_LIMIT:,} (a gigabyte of results held until written): "
                                 "give --sample N, or coarser steps")
         points = list(space.points())
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from .._lanes import Diverged, Lanes, memo
+from .._lanes import Diverged, IntLanes, Lanes, memo
 from ._graph import NetSpec
 from ._resolve import resolve
 
@@ -48,7 +48,9 @@ def lane_network_ids(spec: NetSpec, lanes: int, length: int = 10) -> list[str]:
     pieces = _network_text(spec, graph, layers).split(_JSON.encode(_LANE))
     if len(pieces) != len(found) + 1:  # a name or field spelling the mark itself
         raise Diverged("the network's text cannot be written lane by lane")
-    written = [list(map(_JSON.encode, lane.values.tolist())) for lane in found]
+    # JSON writes an int as str() does; other kinds through the encoder itself
+    written = [list(map(str if type(lane) is IntLanes else _JSON.encode, lane.values.tolist()))
+               for lane in found]
     parts = [""] * (2 * len(found) + 1)
     parts[0::2] = pieces
     ids = []
