@@ -1,9 +1,10 @@
 """Centroid fine-tuning when some layers are shared and others keep raw float32 values; what
 the stages of the pipeline say as they go."""
+import pytest
 import torch
 
 from cnnspace import Layer, NetSpec
-from cnnspace.compress import CompressOptions, Trained
+from cnnspace.compress import CompressError, CompressOptions, Trained
 from cnnspace.compress import _pipeline as pipeline
 from cnnspace.data import get_dataset
 from cnnspace.nn import build
@@ -55,9 +56,16 @@ def test_each_stage_says_what_it_does(tmp_path):
     # compression" and the final table.
     from cnnspace.compress import compress
     notes = []
-    compress(_small_trained(), CompressOptions({"sparsity": 0.5, "steps": 2}), tmp_path / "z",
-             notes.append)
-    assert [n for n in notes if n.startswith("pruning round")] == [
+    compress(_small_trained(), CompressOptions({"sparsity": 0.5, "steps": 2}, retrain_epochs=1),
+             tmp_path / "z", notes.append)
+    assert [n for n in notes if "weights removed" in n] == [
         "pruning round 1/2: 25.0% of the weights removed",
         "pruning round 2/2: 50.0% of the weights removed"]
+    assert "pruning round 1/2: retraining 1 epoch" in notes
     assert notes[-1].startswith(f"writing {tmp_path / 'z' / 'model.cnnz'}")
+
+
+def test_pruning_rounds_without_retraining_are_refused_from_python_too():
+    # the rounds would keep the very weights one round keeps (the command refused it already)
+    with pytest.raises(CompressError, match="schedule: steps: 2 prunes in rounds with retraining"):
+        CompressOptions({"sparsity": 0.5, "steps": 2})

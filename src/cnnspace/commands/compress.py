@@ -126,14 +126,6 @@ def run(args) -> int:
     if args.retrain_lr_factor is not None and not args.retrain_epochs:
         raise CnnspaceError("--retrain-lr-factor: sets the rate of retraining, and none runs "
                             "without --retrain-epochs N (default 0)")
-    if schedule.steps > 1 and not args.retrain_epochs:
-        # Unretrained, the weights never change between rounds, so the last round keeps the
-        # very weights one round would: the rounds cost time (a typo of steps: 1000000 never
-        # ended) and the report's pruning_rounds claimed iterative pruning that did not happen.
-        raise CnnspaceError(f"{schedule.source}: steps: {schedule.steps} prunes in rounds with "
-                            "retraining between them, and none runs without --retrain-epochs N "
-                            "(default 0): the rounds would remove exactly the weights one round "
-                            "does; give --retrain-epochs, or drop steps")
     if not args.checkpoints:
         raise CnnspaceError("give a CHECKPOINT to compress (or --table CHECKPOINTS..., or "
                             "--predict MODEL)")

@@ -78,6 +78,15 @@ class CompressOptions:
                 or not 0 < self.retrain_lr_factor <= 1:
             raise CompressError(f"--retrain-lr-factor must lie in (0, 1], got "
                                 f"{self.retrain_lr_factor!r}")
+        steps = self.schedule.steps
+        if steps > 1 and not self.retrain_epochs:
+            # Unretrained, the weights never change between rounds, so the last round keeps the
+            # very weights one round would: the rounds cost time (a typo of steps: 1000000 never
+            # ended) and the report's pruning_rounds claimed iterative pruning that did not happen.
+            raise CompressError(f"{self.schedule.source}: steps: {steps} prunes in rounds with "
+                                "retraining between them, and none runs without --retrain-epochs "
+                                "N (default 0): the rounds would remove exactly the weights one "
+                                "round does; give --retrain-epochs, or drop steps")
         bit_widths(self.bits)
 
 
