@@ -127,6 +127,10 @@ def test_an_output_that_cannot_be_written_is_refused_before_the_work(tmp_path):
     with pytest.raises(CnnspaceError, match=f"^-o {tmp_path}/f/x/out.json: {tmp_path}/f is a "
                                             "file, not a folder$"):
         check_writable(tmp_path / "f" / "x" / "out.json", "-o")
+    # a folder whose permission bits allow writing, where no file can be made (even by root)
+    with pytest.raises(CnnspaceError, match="^--out /proc/x.csv: cannot write in /proc "):
+        check_writable("/proc/x.csv", "--out")
+    check_writable("/dev/null", "-o")  # written in place, as write_atomic does
 
 
 def test_a_failed_write_that_torch_wraps_is_still_a_write_error(tmp_path):

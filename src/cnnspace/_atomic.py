@@ -32,6 +32,11 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> 
         # files are made inside it: a read-only one failed only at the first write, after
         # the work whose results it was to hold
         raise CnnspaceError(f"{flag} {path}: cannot write in it (no permission)")
+    if not folder and path.exists() and not path.is_file():
+        # /dev/null, a pipe: written in place (write_atomic), not beside
+        if not os.access(path, os.W_OK):
+            raise CnnspaceError(f"{flag} {path}: cannot write it (no permission)")
+        return
     parent = path.absolute().parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent  # made when the file is written
@@ -39,6 +44,15 @@ def check_writable(path: str | os.PathLike, flag: str, folder: bool = False) -> 
         raise CnnspaceError(f"{flag} {path}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK):
         raise CnnspaceError(f"{flag} {path}: cannot write in {parent} (no permission)")
+    # Permission bits do not tell it all: /proc refuses new files even to root. A file made
+    # and dropped there now is what the write will do later.
+    inside = path if folder and path.is_dir() else parent
+    try:
+        with tempfile.TemporaryFile(dir=inside):
+            pass
+    except OSError as e:
+        raise CnnspaceError(f"{flag} {path}: cannot write in {inside} "
+                            f"({e.strerror or e})") from None
 
 
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None],
