@@ -17,6 +17,15 @@ GRID = [dict(sr=sr, pct3x3=p, base_e=b, incr_e=i, freq=f, input=(3, 224, 224))
                                                 (64, 128), (32, 64, 128), (1, 2))]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def lanes_for_few_points():
+    """Lanes from two points up: in use, fewer than MIN_LANES go one by one (faster there), and
+    the sweeps here are small."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(family_module, "MIN_LANES", 2)
+        yield
+
+
 def one_by_one(model, points, **options):
     out = []
     for point in points:
@@ -126,6 +135,8 @@ SETTINGS = {
     "num_fire": st.sampled_from([1, 2, 8]),
     "bypass": st.sampled_from(["none", "simple", "complex"]),
     "conv1_filters": st.sampled_from([1, 96, 128]),
+    "conv1_kernel": st.sampled_from([1, 3, 7, 40]),
+    "conv1_stride": st.sampled_from([1, 2, 3, 5]),
     "num_classes": st.sampled_from([1, 10, 1000, True]),
     "input": st.sampled_from([(3, 32, 32), (3, 224, 224), "64x64", 227]),
     "pool_after": st.sampled_from([["conv1"], ("conv1", "fire4", "fire8"), "conv1,fire2"]),
@@ -277,3 +288,13 @@ def test_points_that_are_not_plain_values_are_never_taken_for_one_another():
     points = [dict(num_fire=4, pool_after=a, num_classes=10),
               dict(num_fire=4, pool_after=b, num_classes=20)]
     assert_same(analyze_family("firenet", points), one_by_one("firenet", points))
+
+
+def test_a_few_points_go_one_by_one(monkeypatch, point_by_point):
+    monkeypatch.setattr(family_module, "MIN_LANES", 16)
+    points = [{"sr": sr} for sr in (0.125, 0.25, 0.5)]
+    assert_same(analyze_family("firenet", points), one_by_one("firenet", points))
+    assert len(point_by_point) == 3
+    point_by_point.clear()
+    analyze_family("firenet", [{"sr": 0.05 * k} for k in range(1, 17)])
+    assert point_by_point == []

@@ -3,13 +3,13 @@ they differ only in numbers (``_family``), and point by point where they do not 
 and networks are cheap there: the analysis memoises per layer configuration and per block)."""
 from __future__ import annotations
 
-import itertools
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import CnnspaceError
 from ..metrics import Totals, analyze
 from ..spec import NetSpec, lane_network_ids, thaw
+from ..zoo import model_entry
 from ._errors import SpaceError
 from ._family import MAX_LANES, in_lanes, lane_totals
 from ._space import ID_LENGTH, DesignSpace
@@ -81,11 +81,17 @@ def analyze_points(space: DesignSpace, points: Iterable[Mapping[str, Any]],
         return [PointResult(pid, points[at], t, tuple(space.check_constraints(t)))
                 for pid, at, t in zip(ids, members, totals)]
 
+    # In parts, many points in each (about a twentieth of them, for the progress bar, which
+    # moves as each part is done), or one by one where the model takes no lanes.
+    size = min(MAX_LANES, max(64, len(points) // 20)) if model_entry(space.base).lanes else 1
+    done = iter(progress(points)) if progress else None
     results: list[PointResult] = []
-    # in parts, many points in each: a progress bar moves as each part is taken
-    taken = iter(progress(points) if progress else points)
-    while count := len(list(itertools.islice(taken, MAX_LANES))):
-        part = range(len(results), len(results) + count)
+    for start in range(0, len(points), size):
+        part = range(start, min(start + size, len(points)))
         results += in_lanes(space.base, [settings[at] for at in part], lambda i: one(part[i]),
                             lambda spec, lanes: many(spec, [part[i] for i in lanes]))
+        for _ in part if done else ():
+            next(done)
+    for _ in done or ():  # to its end: a progress bar closes there
+        pass
     return results

@@ -23,6 +23,9 @@ _LANEABLE = (int, float)  # exactly these: a bool is no lane
 # Lanes in one pass at most: memory grows with them (some 500 arrays live per FireNet pass),
 # the time per point hardly falls beyond a few hundred.
 MAX_LANES = 2048
+# Lanes in one pass at least: a pass costs about what 20 points cost one by one (more where some
+# of them are memoised), and fewer go one by one.
+MIN_LANES = 16
 
 
 def analyze_family(model: str, points: Iterable[Mapping[str, Any]], batch: int = 1,
@@ -138,7 +141,7 @@ def _solve(model: str, settings: list[dict], members: list[int], results: list,
     first = settings[members[0]]
     varying = [k for k, v in first.items() if type(v) in _LANEABLE
                and any(_spelling(settings[at][k]) != _spelling(v) for at in members)]
-    if not varying:  # one network: memoised after the first
+    if not varying or len(members) < MIN_LANES:  # memoised after the first of a network
         for at in members:
             results[at] = _kept(one, at)
         return

@@ -53,6 +53,11 @@ def _int(name: str, v: Any, low: int, what: str) -> int:
         raise SpecError(f"expected {what}, got {_shown(v)}{hint}", field=name)
     if v > MAX_SIZE:
         raise SpecError(f"expected {what} at most {MAX_SIZE:,}, got {_shown(v)}", field=name)
+    return _plain(v)
+
+
+def _plain(v: Any) -> int:
+    """A checked integer as Python's (numpy's as well); lanes of them as they are."""
     return v if isinstance(v, IntLanes) else int(v)
 
 
@@ -75,7 +80,7 @@ def _pair(low: int, what: str) -> Callable[[str, Any], tuple[int, int]]:
             hint = _whole(whole[0]) if whole and len(items) <= 2 else ""
             raise SpecError(f"expected {what} or a pair [height, width] of them, at most "
                             f"{MAX_SIZE:,}, got {shown!r}{hint}", field=name)
-        return (int(v[0]), int(v[1]))
+        return (_plain(v[0]), _plain(v[1]))
     return check
 
 

@@ -43,8 +43,10 @@ def lane_network_ids(spec: NetSpec, lanes: int, length: int = 10) -> list[str]:
         return _LANE
 
     encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=mark)
+    # a layer met before (no lanes in it) as network_id wrote it; a new one marked, not kept
     layers = ",".join([f"{_JSON.encode([n.name, n.type, n.inputs])[:-1]},"
-                       f"{encoder.encode(spelled_out(n.attrs))}]" for n in graph.nodes])
+                       f"{_FIELDS_TEXT.get(n.config) or encoder.encode(spelled_out(n.attrs))}]"
+                       for n in graph.nodes])
     pieces = _network_text(spec, graph, layers).split(_JSON.encode(_LANE))
     if len(pieces) != len(found) + 1:  # a name or field spelling the mark itself
         raise Diverged("the network's text cannot be written lane by lane")

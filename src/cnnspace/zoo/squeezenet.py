@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from .._values import is_int, is_number
-from ..spec import NetSpec, SpecError
+from ..spec import NetSpec, SpecError, freeze
 from ._build import SpecWriter
 from ._registry import register_model
 
@@ -49,6 +49,7 @@ def fire_widths(base_e: int, incr_e: int, freq: int, pct3x3: float, sr: float,
     _check("incr_e", is_int(incr_e) and incr_e >= 0, "a non-negative integer", incr_e)
     _check("pct3x3", is_number(pct3x3) and 0 <= pct3x3 <= 1, "a number in [0, 1]", pct3x3)
     _check("sr", is_number(sr) and 0 < sr <= 1, "a squeeze ratio in (0, 1]", sr)
+    pct3x3, sr = freeze(pct3x3), freeze(sr)  # numpy's floats as Python's: Python's int widths
     widths = []
     for i in range(num_fire):
         e = base_e + incr_e * (i // freq)
