@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from cnnspace.space import DesignSpace
+import pytest
+
+from cnnspace.space import DesignSpace, SpaceError
 from _cli import run
 
 
@@ -58,3 +60,14 @@ def test_space_analyze_samples_a_log_axis_as_the_study_would(tmp_path, capsys):
     rows = out.read_text().splitlines()[1:]
     below = sum(int(r.split(",")[1]) < 64 for r in rows)
     assert len(rows) == 40 and below >= 12  # uniform: about 4 of 40
+
+
+def test_a_seed_is_an_integer():
+    import numpy as np
+    s = DesignSpace.from_dict({"base": "firenet", "axes": {"sr": {"low": 0.1, "high": 1.0,
+                                                                  "step": 0.1}}})
+    assert s.sample(3, seed=np.int64(4)) == s.sample(3, seed=4)
+    for seed in ([1], "1", 1.5, None, True):
+        with pytest.raises(SpaceError, match="expected an integer seed") as e:
+            s.sample(3, seed=seed)
+        assert e.value.key == "seed"

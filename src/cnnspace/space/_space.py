@@ -123,7 +123,10 @@ class DesignSpace:
         draws run short (``n`` near the size), the rest are drawn uniformly from the grid."""
         if not _is_int(n) or n < 0:
             raise SpaceError(f"expected a non-negative number of points, got {n!r}", key="sample")
-        rng = random.Random(seed)
+        if not _is_int(seed):  # random.Random takes other kinds too, or fails deep inside
+            raise SpaceError(f"expected an integer seed (the same seed draws the same points), "
+                             f"got {seed!r}", key="seed")
+        rng = random.Random(int(seed))
         size = self.size
         if size is None:
             return [self._draw(rng) for _ in range(n)]
